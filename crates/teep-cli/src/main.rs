@@ -1,0 +1,76 @@
+//! `teep`: one binary for every TEEP role (TAM, Agent/Broker, SUIT and message tooling).
+//!
+//! Each subcommand lives in its own module with a clap `Args`/`Subcommand` type and a `run`
+//! function; `main` only parses, sets up logging and maps errors to exit code 1 with one line.
+
+use clap::{Parser, Subcommand};
+
+mod agent;
+mod bench;
+mod demo;
+mod key;
+mod msg;
+mod suit;
+mod ta;
+mod tam;
+
+#[derive(Parser)]
+#[command(name = "teep", version, about = "TEEP (Trusted Execution Environment Provisioning): TAM, Agent, Broker and tools")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Decode, encode, sign and verify TEEP messages.
+    #[command(subcommand)]
+    Msg(msg::Cmd),
+    /// Generate and inspect keys (P-256, Ed25519).
+    #[command(subcommand)]
+    Key(key::Cmd),
+    /// Create, inspect, verify and apply SUIT manifests.
+    #[command(subcommand)]
+    Suit(suit::Cmd),
+    /// Run and administer a TAM server.
+    #[command(subcommand)]
+    Tam(tam::Cmd),
+    /// Run the TEEP Agent and Broker on this device.
+    #[command(subcommand)]
+    Agent(agent::Cmd),
+    /// Invoke an installed Trusted Application.
+    #[command(subcommand)]
+    Ta(ta::Cmd),
+    /// Load generators and benchmarks.
+    #[command(subcommand)]
+    Bench(bench::Cmd),
+    /// Run a complete TAM + Agent exchange in a temporary directory and narrate it.
+    Demo(demo::Args),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TEEP_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Msg(c) => msg::run(c),
+        Command::Key(c) => key::run(c),
+        Command::Suit(c) => suit::run(c),
+        Command::Tam(c) => tam::run(c),
+        Command::Agent(c) => agent::run(c),
+        Command::Ta(c) => ta::run(c),
+        Command::Bench(c) => bench::run(c),
+        Command::Demo(a) => demo::run(a),
+    };
+    if let Err(e) = result {
+        // One line: the chain joined, so the path and the rule stay visible.
+        let msg = format!("{e:#}").replace('\n', " ");
+        eprintln!("error: {msg}");
+        std::process::exit(1);
+    }
+}
