@@ -1,0 +1,590 @@
+//! The TEEP Broker: the HTTP transport client of draft-ietf-teep-otrp-over-http-15.
+//!
+//! A session starts with an empty POST (the TAM's `ProcessConnect`), or with a message the Agent
+//! already has (an unsolicited QueryResponse). Every non-empty response body goes to the Agent;
+//! whatever the Agent answers is POSTed back; an empty 2xx ends the session. Redirects are never
+//! followed and no cookies are kept (ureq keeps none without its `cookies` feature). An HTTP
+//! error status or a network failure is reported to the Agent (`ProcessError`) and ends the
+//! session; whole sessions are retried with exponential backoff.
+//!
+//! The transport sits behind [`Transport`] so that sessions can be driven in tests without
+//! sockets, and so that the `--dump` view sees every exchange.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The media type of every TEEP message on HTTP.
+pub const TEEP_MEDIA_TYPE: &str = "application/teep+cbor";
+
+/// Largest response body the Broker reads; a TAM answer with manifests stays well below.
+pub const DEFAULT_MAX_BODY: u64 = 16 * 1024 * 1024;
+
+/// Most round trips in one session; a TAM that never ends a session is cut off here.
+pub const MAX_ROUND_TRIPS: usize = 32;
+
+/// What went wrong on the HTTP side of a session.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("{uri}: HTTP status {status}")]
+    Status { uri: String, status: u16 },
+    #[error("{uri}: response Content-Type is {got:?}, expected {TEEP_MEDIA_TYPE}")]
+    ContentType { uri: String, got: String },
+    #[error("{uri}: {message}")]
+    Network { uri: String, message: String },
+    #[error("{uri}: response body larger than {limit} bytes")]
+    TooLarge { uri: String, limit: u64 },
+    #[error("bad TLS configuration: {0}")]
+    Tls(String),
+}
+
+/// Why a session failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// The Agent could not produce anything from a TAM message (RFC 9397 "local failure").
+    #[error("agent could not process the message from {uri}: {message}")]
+    Agent { uri: String, message: String },
+    #[error("{uri}: session did not end after {MAX_ROUND_TRIPS} round trips")]
+    TooManyRoundTrips { uri: String },
+}
+
+/// One HTTP request and its answer, as shown by `--dump`.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    pub uri: String,
+    pub request_body: Vec<u8>,
+    pub status: u16,
+    pub response_headers: Vec<(String, String)>,
+    pub response_body: Vec<u8>,
+}
+
+/// An HTTP POST of TEEP bytes. An empty `body` is the session-opening POST.
+pub trait Transport {
+    fn post(&self, uri: &str, body: &[u8]) -> Result<Exchange, TransportError>;
+}
+
+/// What the Broker needs from the Agent (RFC 9397 §6.2.1).
+pub trait AgentEndpoint {
+    /// `ProcessTeepMessage`: `Ok(None)` means the Agent has nothing more to send.
+    fn process_teep_message(
+        &mut self,
+        tam_uri: &str,
+        message: &[u8],
+    ) -> Result<Option<Vec<u8>>, String>;
+    /// `ProcessError`: the last outbound message to this TAM was not delivered.
+    fn process_error(&mut self, tam_uri: &str, error: &TransportError);
+}
+
+/// How the HTTP client is set up.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// PEM bundle of CA certificates for `https` TAM URIs; `None` uses the Mozilla roots.
+    pub ca_pem: Option<Vec<u8>>,
+    /// Time allowed for one request and its answer.
+    pub timeout: Duration,
+    pub max_body: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            ca_pem: None,
+            timeout: Duration::from_secs(30),
+            max_body: DEFAULT_MAX_BODY,
+        }
+    }
+}
+
+/// The real transport: ureq 3 over rustls.
+pub struct HttpTransport {
+    agent: ureq::Agent,
+    max_body: u64,
+}
+
+impl HttpTransport {
+    pub fn new(config: &HttpConfig) -> Result<Self, TransportError> {
+        let mut tls = ureq::tls::TlsConfig::builder().provider(ureq::tls::TlsProvider::Rustls);
+        if let Some(pem) = &config.ca_pem {
+            let mut certs = Vec::new();
+            for item in ureq::tls::parse_pem(pem) {
+                match item.map_err(|e| TransportError::Tls(e.to_string()))? {
+                    ureq::tls::PemItem::Certificate(c) => certs.push(c),
+                    _ => continue,
+                }
+            }
+            if certs.is_empty() {
+                return Err(TransportError::Tls("CA file holds no certificate".into()));
+            }
+            tls = tls.root_certs(ureq::tls::RootCerts::Specific(Arc::new(certs)));
+        }
+        let agent_config = ureq::Agent::config_builder()
+            .max_redirects(0)
+            .http_status_as_error(false)
+            .timeout_global(Some(config.timeout))
+            .user_agent(concat!("teep-broker/", env!("CARGO_PKG_VERSION")))
+            .tls_config(tls.build())
+            .build();
+        Ok(HttpTransport {
+            agent: agent_config.into(),
+            max_body: config.max_body,
+        })
+    }
+}
+
+impl Transport for HttpTransport {
+    fn post(&self, uri: &str, body: &[u8]) -> Result<Exchange, TransportError> {
+        let network = |e: ureq::Error| match e {
+            ureq::Error::BodyExceedsLimit(limit) => TransportError::TooLarge {
+                uri: uri.to_string(),
+                limit,
+            },
+            other => TransportError::Network {
+                uri: uri.to_string(),
+                message: other.to_string(),
+            },
+        };
+        let request = self.agent.post(uri).header("Accept", TEEP_MEDIA_TYPE);
+        let response = if body.is_empty() {
+            request.send_empty()
+        } else {
+            request.header("Content-Type", TEEP_MEDIA_TYPE).send(body)
+        }
+        .map_err(network)?;
+        let status = response.status().as_u16();
+        let response_headers = response
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let response_body = response
+            .into_body()
+            .with_config()
+            .limit(self.max_body)
+            .read_to_vec()
+            .map_err(network)?;
+        Ok(Exchange {
+            uri: uri.to_string(),
+            request_body: body.to_vec(),
+            status,
+            response_headers,
+            response_body,
+        })
+    }
+}
+
+/// How often and how patiently a session is retried.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included (at least 1).
+    pub attempts: u32,
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 3,
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(10),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// No retries: one attempt.
+    pub fn once() -> Self {
+        RetryPolicy {
+            attempts: 1,
+            ..Self::default()
+        }
+    }
+
+    /// The wait before attempt `n` (1-based, n ≥ 2): doubles each time up to the cap.
+    pub fn backoff(&self, n: u32) -> Duration {
+        let shift = n.saturating_sub(2).min(16);
+        self.initial_backoff
+            .saturating_mul(1 << shift)
+            .min(self.max_backoff)
+    }
+}
+
+/// What one successful session did.
+#[derive(Debug, Clone, Default)]
+pub struct SessionReport {
+    pub uri: String,
+    pub round_trips: usize,
+    /// The attempt that succeeded (1 = first).
+    pub attempt: u32,
+}
+
+type DumpFn<'a> = Box<dyn FnMut(&Exchange) + 'a>;
+type SleepFn<'a> = Box<dyn FnMut(Duration) + 'a>;
+
+/// Drives TEEP sessions between an Agent and TAMs over a [`Transport`].
+pub struct Broker<'a, T: Transport> {
+    transport: T,
+    retry: RetryPolicy,
+    dump: Option<DumpFn<'a>>,
+    sleep: SleepFn<'a>,
+}
+
+impl<'a, T: Transport> Broker<'a, T> {
+    pub fn new(transport: T) -> Self {
+        Broker {
+            transport,
+            retry: RetryPolicy::default(),
+            dump: None,
+            sleep: Box::new(std::thread::sleep),
+        }
+    }
+
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Calls `dump` with every HTTP exchange (for `--dump` and the demo's packet view).
+    pub fn with_dump(mut self, dump: impl FnMut(&Exchange) + 'a) -> Self {
+        self.dump = Some(Box::new(dump));
+        self
+    }
+
+    /// Replaces the wait between attempts (tests pass a recorder instead of sleeping).
+    pub fn with_sleep(mut self, sleep: impl FnMut(Duration) + 'a) -> Self {
+        self.sleep = Box::new(sleep);
+        self
+    }
+
+    pub fn transport(&self) -> &T {
+        &self.transport
+    }
+
+    /// Runs one session with retries; `initial` is a message to open with instead of the empty POST.
+    ///
+    /// Only transport failures are retried: an Agent that cannot process a message would fail the
+    /// same way again.
+    pub fn session(
+        &mut self,
+        agent: &mut dyn AgentEndpoint,
+        uri: &str,
+        initial: Option<Vec<u8>>,
+    ) -> Result<SessionReport, BrokerError> {
+        let attempts = self.retry.attempts.max(1);
+        let mut attempt = 1;
+        loop {
+            match self.session_once(agent, uri, initial.clone()) {
+                Ok(round_trips) => {
+                    return Ok(SessionReport {
+                        uri: uri.to_string(),
+                        round_trips,
+                        attempt,
+                    })
+                }
+                Err(BrokerError::Transport(e)) if attempt < attempts => {
+                    tracing::warn!(%uri, attempt, error = %e, "TEEP session failed; retrying");
+                    attempt += 1;
+                    let wait = self.retry.backoff(attempt);
+                    (self.sleep)(wait);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn session_once(
+        &mut self,
+        agent: &mut dyn AgentEndpoint,
+        uri: &str,
+        initial: Option<Vec<u8>>,
+    ) -> Result<usize, BrokerError> {
+        let mut outbound = initial.unwrap_or_default();
+        for round_trip in 1..=MAX_ROUND_TRIPS {
+            let exchange = match self.post_checked(uri, &outbound) {
+                Ok(x) => x,
+                Err(e) => {
+                    agent.process_error(uri, &e);
+                    return Err(e.into());
+                }
+            };
+            if exchange.response_body.is_empty() {
+                return Ok(round_trip);
+            }
+            match agent.process_teep_message(uri, &exchange.response_body) {
+                Ok(Some(reply)) => outbound = reply,
+                Ok(None) => return Ok(round_trip),
+                Err(message) => {
+                    return Err(BrokerError::Agent {
+                        uri: uri.to_string(),
+                        message,
+                    })
+                }
+            }
+        }
+        Err(BrokerError::TooManyRoundTrips {
+            uri: uri.to_string(),
+        })
+    }
+
+    fn post_checked(&mut self, uri: &str, body: &[u8]) -> Result<Exchange, TransportError> {
+        let exchange = self.transport.post(uri, body)?;
+        if let Some(dump) = self.dump.as_mut() {
+            dump(&exchange);
+        }
+        if !(200..300).contains(&exchange.status) {
+            return Err(TransportError::Status {
+                uri: uri.to_string(),
+                status: exchange.status,
+            });
+        }
+        if !exchange.response_body.is_empty() {
+            let content_type = header(&exchange.response_headers, "content-type").unwrap_or("");
+            let essence = content_type.split(';').next().unwrap_or("").trim();
+            if !essence.eq_ignore_ascii_case(TEEP_MEDIA_TYPE) {
+                return Err(TransportError::ContentType {
+                    uri: uri.to_string(),
+                    got: content_type.to_string(),
+                });
+            }
+        }
+        Ok(exchange)
+    }
+}
+
+/// Case-insensitive header lookup.
+pub fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+
+    type Answer = Result<(u16, Vec<u8>), TransportError>;
+
+    /// Answers from a script and records what was posted.
+    struct Scripted {
+        answers: RefCell<VecDeque<Answer>>,
+        posted: RefCell<Vec<Vec<u8>>>,
+    }
+
+    impl Scripted {
+        fn new(answers: Vec<Answer>) -> Self {
+            Scripted {
+                answers: RefCell::new(answers.into()),
+                posted: RefCell::new(Vec::new()),
+            }
+        }
+    }
+
+    impl Transport for &Scripted {
+        fn post(&self, uri: &str, body: &[u8]) -> Result<Exchange, TransportError> {
+            self.posted.borrow_mut().push(body.to_vec());
+            let (status, response_body) = self
+                .answers
+                .borrow_mut()
+                .pop_front()
+                .expect("script too short")?;
+            Ok(Exchange {
+                uri: uri.into(),
+                request_body: body.to_vec(),
+                status,
+                response_headers: vec![("Content-Type".into(), TEEP_MEDIA_TYPE.into())],
+                response_body,
+            })
+        }
+    }
+
+    /// Echoes each message with a prefix until it sees "last".
+    #[derive(Default)]
+    struct Echo {
+        seen: Vec<Vec<u8>>,
+        errors: usize,
+    }
+
+    impl AgentEndpoint for Echo {
+        fn process_teep_message(&mut self, _: &str, m: &[u8]) -> Result<Option<Vec<u8>>, String> {
+            self.seen.push(m.to_vec());
+            match m {
+                b"last" => Ok(None),
+                b"bad" => Err("cannot parse".into()),
+                _ => Ok(Some([b"re:", m].concat())),
+            }
+        }
+        fn process_error(&mut self, _: &str, _: &TransportError) {
+            self.errors += 1;
+        }
+    }
+
+    fn net_err() -> TransportError {
+        TransportError::Network {
+            uri: "u".into(),
+            message: "connection refused".into(),
+        }
+    }
+
+    #[test]
+    fn session_opens_with_empty_post_and_ends_on_empty_2xx() {
+        let script = Scripted::new(vec![
+            Ok((200, b"qr".to_vec())),
+            Ok((200, b"up".to_vec())),
+            Ok((204, vec![])),
+        ]);
+        let mut agent = Echo::default();
+        let report = Broker::new(&script)
+            .session(&mut agent, "http://tam", None)
+            .unwrap();
+        assert_eq!(report.round_trips, 3);
+        assert_eq!(
+            *script.posted.borrow(),
+            vec![b"".to_vec(), b"re:qr".to_vec(), b"re:up".to_vec()]
+        );
+        assert_eq!(agent.seen, vec![b"qr".to_vec(), b"up".to_vec()]);
+    }
+
+    #[test]
+    fn session_ends_when_agent_has_nothing_to_send() {
+        let script = Scripted::new(vec![Ok((200, b"last".to_vec()))]);
+        let mut agent = Echo::default();
+        let report = Broker::new(&script)
+            .session(&mut agent, "http://tam", None)
+            .unwrap();
+        assert_eq!(report.round_trips, 1);
+    }
+
+    #[test]
+    fn initial_message_replaces_empty_post() {
+        let script = Scripted::new(vec![Ok((204, vec![]))]);
+        let mut agent = Echo::default();
+        Broker::new(&script)
+            .session(&mut agent, "http://tam", Some(b"qresp".to_vec()))
+            .unwrap();
+        assert_eq!(*script.posted.borrow(), vec![b"qresp".to_vec()]);
+    }
+
+    #[test]
+    fn http_error_status_calls_process_error_and_retries_with_backoff() {
+        let script = Scripted::new(vec![Ok((500, vec![])), Err(net_err()), Ok((204, vec![]))]);
+        let mut agent = Echo::default();
+        let waits = RefCell::new(Vec::new());
+        let report = Broker::new(&script)
+            .with_retry(RetryPolicy {
+                attempts: 3,
+                initial_backoff: Duration::from_millis(100),
+                max_backoff: Duration::from_secs(1),
+            })
+            .with_sleep(|d| waits.borrow_mut().push(d))
+            .session(&mut agent, "http://tam", None)
+            .unwrap();
+        assert_eq!(report.attempt, 3);
+        assert_eq!(agent.errors, 2);
+        assert_eq!(
+            *waits.borrow(),
+            vec![Duration::from_millis(100), Duration::from_millis(200)]
+        );
+    }
+
+    #[test]
+    fn gives_up_after_the_last_attempt() {
+        let script = Scripted::new(vec![Err(net_err()), Err(net_err())]);
+        let mut agent = Echo::default();
+        let err = Broker::new(&script)
+            .with_retry(RetryPolicy {
+                attempts: 2,
+                ..RetryPolicy::default()
+            })
+            .with_sleep(|_| {})
+            .session(&mut agent, "http://tam", None)
+            .unwrap_err();
+        assert!(
+            matches!(err, BrokerError::Transport(TransportError::Network { .. })),
+            "{err}"
+        );
+        assert_eq!(agent.errors, 2);
+    }
+
+    #[test]
+    fn redirect_status_is_an_error_not_followed() {
+        let script = Scripted::new(vec![Ok((302, vec![]))]);
+        let mut agent = Echo::default();
+        let err = Broker::new(&script)
+            .with_retry(RetryPolicy::once())
+            .session(&mut agent, "http://tam", None)
+            .unwrap_err();
+        assert!(err.to_string().contains("HTTP status 302"), "{err}");
+        assert_eq!(script.posted.borrow().len(), 1);
+    }
+
+    #[test]
+    fn agent_failure_is_not_retried() {
+        let script = Scripted::new(vec![Ok((200, b"bad".to_vec()))]);
+        let mut agent = Echo::default();
+        let err = Broker::new(&script)
+            .session(&mut agent, "http://tam", None)
+            .unwrap_err();
+        assert!(matches!(err, BrokerError::Agent { .. }));
+        assert_eq!(script.posted.borrow().len(), 1);
+    }
+
+    #[test]
+    fn dump_sees_every_exchange() {
+        let script = Scripted::new(vec![Ok((200, b"qr".to_vec())), Ok((204, vec![]))]);
+        let mut agent = Echo::default();
+        let mut statuses = Vec::new();
+        Broker::new(&script)
+            .with_dump(|x| statuses.push(x.status))
+            .session(&mut agent, "http://tam", None)
+            .unwrap();
+        assert_eq!(statuses, vec![200, 204]);
+    }
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let p = RetryPolicy {
+            attempts: 10,
+            initial_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(5),
+        };
+        assert_eq!(p.backoff(2), Duration::from_secs(1));
+        assert_eq!(p.backoff(3), Duration::from_secs(2));
+        assert_eq!(p.backoff(4), Duration::from_secs(4));
+        assert_eq!(p.backoff(5), Duration::from_secs(5));
+        assert_eq!(p.backoff(u32::MAX), Duration::from_secs(5));
+    }
+
+    #[test]
+    fn real_transport_reports_refused_connection() {
+        // Port 9 (discard) on loopback is closed on test machines; either way it is not a TAM.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let t = HttpTransport::new(&HttpConfig::default()).unwrap();
+        let err = t
+            .post(&format!("http://127.0.0.1:{port}/tam"), b"")
+            .unwrap_err();
+        assert!(matches!(err, TransportError::Network { .. }), "{err}");
+    }
+
+    #[test]
+    fn ca_file_without_certificates_is_rejected() {
+        let cfg = HttpConfig {
+            ca_pem: Some(b"not a pem".to_vec()),
+            ..HttpConfig::default()
+        };
+        assert!(matches!(
+            HttpTransport::new(&cfg),
+            Err(TransportError::Tls(_))
+        ));
+    }
+}

@@ -1,0 +1,254 @@
+//! Trusted Component identifiers as typed on a command line.
+//!
+//! One parser serves `teep agent request`, `unrequest` and `teep ta invoke`:
+//!
+//! * a SUIT component identifier as `/`-joined segments, each plain text or `h'hex'`:
+//!   `TEEP-Device/SecureFS/h'8d82573a926d4754935332dc29997f74'/ta`;
+//! * a bare UUID (`8d82573a-926d-4754-9353-32dc29997f74`) or a bare name (`hello`), which maps to
+//!   the conventional TEEP id `['TEEP-Device', 'SecureFS', <16 UUID bytes or the name's bytes>, 'ta']`.
+//!
+//! The manifest component id of a TC (what `unneeded-manifest-list` carries) is the same id with
+//! the last segment `suit` instead of `ta` (DIGEST §9.13).
+
+use std::fmt;
+
+/// Longest text accepted, and most segments: far above any real id, low enough to bound work.
+pub const MAX_TC_ID_LEN: usize = 1024;
+pub const MAX_SEGMENTS: usize = 16;
+
+/// A SUIT_Component_Identifier: a list of byte strings.
+/// Serialized (JSON, local API) in its text form.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TcId(pub Vec<Vec<u8>>);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TcIdError {
+    #[error("TC-ID: empty")]
+    Empty,
+    #[error("TC-ID: longer than {MAX_TC_ID_LEN} characters")]
+    TooLong,
+    #[error("TC-ID: more than {MAX_SEGMENTS} segments")]
+    TooManySegments,
+    #[error("TC-ID segment {index}: empty (use h'' for an empty byte string)")]
+    EmptySegment { index: usize },
+    #[error("TC-ID segment {index}: {text:?} is not valid h'hex': {reason}")]
+    BadHex {
+        index: usize,
+        text: String,
+        reason: String,
+    },
+}
+
+/// Help text for the CLI, kept beside the parser it describes.
+pub const TC_ID_HELP: &str = "TC-ID: a component id as '/'-joined segments, each text or h'hex' \
+(e.g. TEEP-Device/SecureFS/h'8d82573a926d4754935332dc29997f74'/ta), or a bare UUID or name (e.g. hello), \
+which means ['TEEP-Device','SecureFS',<uuid bytes or name bytes>,'ta']";
+
+impl TcId {
+    /// The conventional TEEP id of a TA named by UUID bytes or by a name.
+    pub fn conventional(key: &[u8]) -> Self {
+        TcId(vec![
+            b"TEEP-Device".to_vec(),
+            b"SecureFS".to_vec(),
+            key.to_vec(),
+            b"ta".to_vec(),
+        ])
+    }
+
+    pub fn parse(text: &str) -> Result<Self, TcIdError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(TcIdError::Empty);
+        }
+        if text.len() > MAX_TC_ID_LEN {
+            return Err(TcIdError::TooLong);
+        }
+        if !text.contains('/') {
+            if let Ok(uuid) = uuid::Uuid::parse_str(text) {
+                return Ok(Self::conventional(uuid.as_bytes()));
+            }
+            if !text.starts_with("h'") {
+                return Ok(Self::conventional(text.as_bytes()));
+            }
+        }
+        let parts: Vec<&str> = text.split('/').collect();
+        if parts.len() > MAX_SEGMENTS {
+            return Err(TcIdError::TooManySegments);
+        }
+        let mut segments = Vec::with_capacity(parts.len());
+        for (index, part) in parts.iter().enumerate() {
+            segments.push(parse_segment(index, part)?);
+        }
+        Ok(TcId(segments))
+    }
+
+    /// The id of the manifest that installs this TC: last segment `ta` becomes `suit`.
+    pub fn manifest_id(&self) -> TcId {
+        let mut segs = self.0.clone();
+        match segs.last_mut() {
+            Some(last) if last.as_slice() == b"ta" => *last = b"suit".to_vec(),
+            _ => {}
+        }
+        TcId(segs)
+    }
+
+    /// The TC id that a manifest id names: last segment `suit` becomes `ta`.
+    pub fn component_of_manifest(&self) -> TcId {
+        let mut segs = self.0.clone();
+        match segs.last_mut() {
+            Some(last) if last.as_slice() == b"suit" => *last = b"ta".to_vec(),
+            _ => {}
+        }
+        TcId(segs)
+    }
+}
+
+fn parse_segment(index: usize, part: &str) -> Result<Vec<u8>, TcIdError> {
+    if let Some(rest) = part.strip_prefix("h'") {
+        let hex_text = rest.strip_suffix('\'').ok_or_else(|| TcIdError::BadHex {
+            index,
+            text: part.to_string(),
+            reason: "missing closing quote".into(),
+        })?;
+        return hex::decode(hex_text).map_err(|e| TcIdError::BadHex {
+            index,
+            text: part.to_string(),
+            reason: e.to_string(),
+        });
+    }
+    if part.is_empty() {
+        return Err(TcIdError::EmptySegment { index });
+    }
+    Ok(part.as_bytes().to_vec())
+}
+
+impl std::str::FromStr for TcId {
+    type Err = TcIdError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        TcId::parse(s)
+    }
+}
+
+/// Prints in the form `parse` reads: printable segments as text, others as `h'hex'`.
+impl fmt::Display for TcId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, seg) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("/")?;
+            }
+            // A lone text segment would read back as a bare name, so it is written as hex.
+            let printable = self.0.len() > 1
+                && !seg.is_empty()
+                && seg
+                    .iter()
+                    .all(|b| b.is_ascii_graphic() && *b != b'/' && *b != b'\'')
+                && !seg.starts_with(b"h'");
+            if printable {
+                f.write_str(std::str::from_utf8(seg).map_err(|_| fmt::Error)?)?;
+            } else {
+                write!(f, "h'{}'", hex::encode(seg))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl serde::Serialize for TcId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for TcId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        TcId::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+impl From<Vec<Vec<u8>>> for TcId {
+    fn from(v: Vec<Vec<u8>>) -> Self {
+        TcId(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const UUID: &str = "8d82573a-926d-4754-9353-32dc29997f74";
+
+    #[test]
+    fn bare_uuid_maps_to_conventional_id() {
+        let id = TcId::parse(UUID).unwrap();
+        assert_eq!(
+            id.0[2],
+            hex::decode("8d82573a926d4754935332dc29997f74").unwrap()
+        );
+        assert_eq!(id.0[0], b"TEEP-Device");
+        assert_eq!(id.0[3], b"ta");
+    }
+
+    #[test]
+    fn bare_name_maps_to_conventional_id() {
+        assert_eq!(TcId::parse("hello").unwrap(), TcId::conventional(b"hello"));
+    }
+
+    #[test]
+    fn segments_with_hex_parse() {
+        let id =
+            TcId::parse("TEEP-Device/SecureFS/h'8d82573a926d4754935332dc29997f74'/ta").unwrap();
+        assert_eq!(id, TcId::parse(UUID).unwrap());
+    }
+
+    #[test]
+    fn single_hex_segment_is_a_one_segment_id() {
+        assert_eq!(TcId::parse("h'00ff'").unwrap(), TcId(vec![vec![0, 0xff]]));
+    }
+
+    #[test]
+    fn display_round_trips() {
+        for text in [
+            UUID,
+            "hello",
+            "a/h'00'/h''/c",
+            "TEEP-Device/SecureFS/config.json",
+            "h'6869'",
+        ] {
+            let id = TcId::parse(text).unwrap();
+            assert_eq!(TcId::parse(&id.to_string()).unwrap(), id, "{text}");
+        }
+    }
+
+    #[test]
+    fn rejects_bad_input_with_the_segment_named() {
+        assert_eq!(TcId::parse("  "), Err(TcIdError::Empty));
+        assert_eq!(
+            TcId::parse("a//b"),
+            Err(TcIdError::EmptySegment { index: 1 })
+        );
+        assert!(matches!(
+            TcId::parse("a/h'zz'"),
+            Err(TcIdError::BadHex { index: 1, .. })
+        ));
+        assert!(matches!(
+            TcId::parse("a/h'00"),
+            Err(TcIdError::BadHex { index: 1, .. })
+        ));
+        assert_eq!(
+            TcId::parse(&"x".repeat(MAX_TC_ID_LEN + 1)),
+            Err(TcIdError::TooLong)
+        );
+        assert_eq!(
+            TcId::parse(&vec!["a"; MAX_SEGMENTS + 1].join("/")),
+            Err(TcIdError::TooManySegments)
+        );
+    }
+
+    #[test]
+    fn manifest_id_swaps_ta_for_suit() {
+        let id = TcId::parse("hello").unwrap();
+        assert_eq!(id.manifest_id().0[3], b"suit");
+        assert_eq!(id.manifest_id().component_of_manifest(), id);
+    }
+}
