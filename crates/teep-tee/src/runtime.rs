@@ -1,0 +1,554 @@
+//! The TA runtime: Trusted Applications are WebAssembly modules run by the wasmi interpreter
+//! with a fuel budget per call, a linear-memory cap and no host access except the TA API below.
+//!
+//! # TA API (import module `"teep"`)
+//!
+//! | import | signature | meaning |
+//! |---|---|---|
+//! | `log(ptr, len)` | `(i32, i32) -> ()` | log a UTF-8 line (truncated to `max_log_bytes`) |
+//! | `arg_len()` | `() -> i32` | length of the invoke arguments |
+//! | `arg_read(ptr, len)` | `(i32, i32) -> i32` | copy up to `len` argument bytes to `ptr`; returns bytes copied |
+//! | `set_result(ptr, len)` | `(i32, i32) -> ()` | the bytes returned to the caller (last call wins) |
+//! | `storage_get(kptr, klen, vptr, vcap)` | `(i32, i32, i32, i32) -> i32` | value length, or -1 if absent; copies up to `vcap` bytes |
+//! | `storage_put(kptr, klen, vptr, vlen)` | `(i32, i32, i32, i32) -> i32` | 0, or -2 if a size limit is hit |
+//! | `storage_delete(kptr, klen)` | `(i32, i32) -> i32` | 0 |
+//!
+//! Storage is the TA's own sealed namespace (derived from its component id); nothing else is
+//! reachable. Writes are staged during a call and committed atomically only when the entry
+//! point returns 0, so a trap, a fuel or memory stop, or a non-zero return leaves storage as
+//! it was.
+//!
+//! # Entry points (exports)
+//!
+//! `memory` (required), `invoke(command: i32) -> i32` (required, 0 = success),
+//! `open_session() -> i32` and `close_session()` (optional). GlobalPlatform-like: one instance
+//! lives for the whole session, so globals and memory persist between invokes of a session.
+//! A pointer outside memory, or any host API misuse, traps; a trapped, out-of-fuel or
+//! out-of-memory TA is stopped and its session closed.
+
+use std::sync::Arc;
+
+use wasmi::TrapCode;
+use wasmi::{
+    Caller, Config, EnforcedLimits, Engine, Extern, ExternType, Instance, Linker, Memory, Module,
+    Store, StoreLimits, StoreLimitsBuilder, TypedFunc,
+};
+
+use crate::sealed::{SealedOp, SealedStore, Staged};
+use crate::TeeError;
+
+/// Resource limits of TAs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaLimits {
+    /// Fuel (roughly: Wasm instructions) for one call of an entry point.
+    pub fuel: u64,
+    /// Largest linear memory, in bytes.
+    pub memory_bytes: usize,
+    /// Largest module accepted for compilation.
+    pub max_module_bytes: usize,
+    /// Largest invoke argument.
+    pub max_arg_bytes: usize,
+    /// Largest result a TA can return.
+    pub max_result_bytes: usize,
+    /// Longest storage key.
+    pub max_key_bytes: usize,
+    /// Largest storage value.
+    pub max_value_bytes: usize,
+    /// Most bytes of values staged by one call.
+    pub max_staged_bytes: usize,
+    /// Longest log line kept.
+    pub max_log_bytes: usize,
+    /// Most sessions open at once (per TEE).
+    pub max_sessions: usize,
+}
+
+impl Default for TaLimits {
+    fn default() -> Self {
+        TaLimits {
+            fuel: 100_000_000,
+            memory_bytes: 16 * 1024 * 1024,
+            max_module_bytes: 8 * 1024 * 1024,
+            max_arg_bytes: 64 * 1024,
+            max_result_bytes: 64 * 1024,
+            max_key_bytes: 64,
+            max_value_bytes: 64 * 1024,
+            max_staged_bytes: 1024 * 1024,
+            max_log_bytes: 1024,
+            max_sessions: 64,
+        }
+    }
+}
+
+/// Return code of `storage_get` for a missing key.
+pub const STORAGE_NOT_FOUND: i32 = -1;
+/// Return code of `storage_put` when a size limit is hit.
+pub const STORAGE_TOO_LARGE: i32 = -2;
+
+/// Per-store state the host functions see.
+pub(crate) struct HostState {
+    ta: String,
+    namespace: String,
+    sealed: Arc<SealedStore>,
+    args: Vec<u8>,
+    result: Option<Vec<u8>>,
+    staged: Staged,
+    staged_bytes: usize,
+    store_limits: StoreLimits,
+    limits: TaLimits,
+    /// A host-side failure (I/O, integrity) to report instead of the generic trap.
+    fault: Option<TeeError>,
+}
+
+/// A compiled TA, cheap to clone and instantiate many times.
+#[derive(Clone)]
+pub struct TaModule {
+    module: Module,
+    has_open: bool,
+    has_close: bool,
+}
+
+impl std::fmt::Debug for TaModule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaModule")
+            .field("has_open", &self.has_open)
+            .field("has_close", &self.has_close)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Engine and linker shared by all TAs of a TEE.
+pub struct TaRuntime {
+    engine: Engine,
+    linker: Linker<HostState>,
+    limits: TaLimits,
+}
+
+impl std::fmt::Debug for TaRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaRuntime").field("limits", &self.limits).finish_non_exhaustive()
+    }
+}
+
+/// A live TA instance: one per session.
+pub(crate) struct TaInstance {
+    store: Store<HostState>,
+    invoke: TypedFunc<i32, i32>,
+    open: Option<TypedFunc<(), i32>>,
+    close: Option<TypedFunc<(), ()>>,
+}
+
+fn trap(msg: impl Into<String>) -> wasmi::Error {
+    wasmi::Error::new(msg.into())
+}
+
+fn memory(caller: &Caller<'_, HostState>) -> Result<Memory, wasmi::Error> {
+    match caller.get_export("memory") {
+        Some(Extern::Memory(m)) => Ok(m),
+        _ => Err(trap("TA API: the module exports no memory")),
+    }
+}
+
+fn range(ptr: i32, len: i32, max: usize, what: &str) -> Result<(usize, usize), wasmi::Error> {
+    let (ptr, len) = (ptr as u32 as usize, len as u32 as usize);
+    if len > max {
+        return Err(trap(format!("TA API: {what} of {len} bytes exceeds the limit of {max}")));
+    }
+    Ok((ptr, len))
+}
+
+fn read_mem(
+    caller: &Caller<'_, HostState>,
+    ptr: i32,
+    len: i32,
+    max: usize,
+    what: &str,
+) -> Result<Vec<u8>, wasmi::Error> {
+    let (ptr, len) = range(ptr, len, max, what)?;
+    let mem = memory(caller)?;
+    let mut buf = vec![0u8; len];
+    mem.read(caller, ptr, &mut buf)
+        .map_err(|_| trap(format!("TA API: {what} at {ptr}+{len} is outside linear memory")))?;
+    Ok(buf)
+}
+
+fn write_mem(
+    caller: &mut Caller<'_, HostState>,
+    ptr: i32,
+    data: &[u8],
+    what: &str,
+) -> Result<(), wasmi::Error> {
+    let mem = memory(caller)?;
+    let ptr = ptr as u32 as usize;
+    mem.write(caller, ptr, data).map_err(|_| {
+        trap(format!("TA API: {what} at {ptr}+{} is outside linear memory", data.len()))
+    })
+}
+
+fn define_api(linker: &mut Linker<HostState>) -> Result<(), wasmi::Error> {
+    linker.func_wrap("teep", "log", |caller: Caller<'_, HostState>, ptr: i32, len: i32| {
+        let max = caller.data().limits.max_log_bytes;
+        let len = (len as u32 as usize).min(max) as i32;
+        let bytes = read_mem(&caller, ptr, len, max, "log message")?;
+        tracing::info!(ta = %caller.data().ta, "{}", String::from_utf8_lossy(&bytes));
+        Ok(())
+    })?;
+    linker.func_wrap("teep", "arg_len", |caller: Caller<'_, HostState>| -> i32 {
+        caller.data().args.len() as i32
+    })?;
+    linker.func_wrap(
+        "teep",
+        "arg_read",
+        |mut caller: Caller<'_, HostState>, ptr: i32, len: i32| -> Result<i32, wasmi::Error> {
+            let want = len as u32 as usize;
+            let args = &caller.data().args;
+            let n = want.min(args.len());
+            let chunk = args[..n].to_vec();
+            write_mem(&mut caller, ptr, &chunk, "arg_read buffer")?;
+            Ok(n as i32)
+        },
+    )?;
+    linker.func_wrap(
+        "teep",
+        "set_result",
+        |mut caller: Caller<'_, HostState>, ptr: i32, len: i32| -> Result<(), wasmi::Error> {
+            let max = caller.data().limits.max_result_bytes;
+            let bytes = read_mem(&caller, ptr, len, max, "result")?;
+            caller.data_mut().result = Some(bytes);
+            Ok(())
+        },
+    )?;
+    linker.func_wrap(
+        "teep",
+        "storage_get",
+        |mut caller: Caller<'_, HostState>,
+         kptr: i32,
+         klen: i32,
+         vptr: i32,
+         vcap: i32|
+         -> Result<i32, wasmi::Error> {
+            let max_key = caller.data().limits.max_key_bytes;
+            let key = read_mem(&caller, kptr, klen, max_key, "storage key")?;
+            if key.is_empty() {
+                return Err(trap("TA API: storage key must not be empty"));
+            }
+            let state = caller.data_mut();
+            let value = match state.staged.get(&key) {
+                Some(staged) => staged.clone(),
+                None => match state.sealed.get(&state.namespace, &key) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        state.fault = Some(e);
+                        return Err(trap("TA API: storage_get failed"));
+                    }
+                },
+            };
+            let Some(value) = value else {
+                return Ok(STORAGE_NOT_FOUND);
+            };
+            let n = (vcap as u32 as usize).min(value.len());
+            write_mem(&mut caller, vptr, &value[..n], "storage_get buffer")?;
+            Ok(value.len() as i32)
+        },
+    )?;
+    linker.func_wrap(
+        "teep",
+        "storage_put",
+        |mut caller: Caller<'_, HostState>,
+         kptr: i32,
+         klen: i32,
+         vptr: i32,
+         vlen: i32|
+         -> Result<i32, wasmi::Error> {
+            let limits = caller.data().limits;
+            let key = read_mem(&caller, kptr, klen, limits.max_key_bytes, "storage key")?;
+            if key.is_empty() {
+                return Err(trap("TA API: storage key must not be empty"));
+            }
+            if vlen as u32 as usize > limits.max_value_bytes {
+                return Ok(STORAGE_TOO_LARGE);
+            }
+            let value = read_mem(&caller, vptr, vlen, limits.max_value_bytes, "storage value")?;
+            let state = caller.data_mut();
+            if state.staged_bytes + value.len() > limits.max_staged_bytes {
+                return Ok(STORAGE_TOO_LARGE);
+            }
+            state.staged_bytes += value.len();
+            state.staged.insert(key, Some(value));
+            Ok(0)
+        },
+    )?;
+    linker.func_wrap(
+        "teep",
+        "storage_delete",
+        |mut caller: Caller<'_, HostState>, kptr: i32, klen: i32| -> Result<i32, wasmi::Error> {
+            let max_key = caller.data().limits.max_key_bytes;
+            let key = read_mem(&caller, kptr, klen, max_key, "storage key")?;
+            if key.is_empty() {
+                return Err(trap("TA API: storage key must not be empty"));
+            }
+            caller.data_mut().staged.insert(key, None);
+            Ok(0)
+        },
+    )?;
+    Ok(())
+}
+
+impl TaRuntime {
+    /// Makes an engine with fuel metering and strict limits for untrusted modules.
+    pub fn new(limits: TaLimits) -> Self {
+        let mut config = Config::default();
+        config
+            .consume_fuel(true)
+            .wasm_memory64(false)
+            .wasm_multi_memory(false)
+            .enforced_limits(EnforcedLimits::strict());
+        let engine = Engine::new(&config);
+        let mut linker = Linker::new(&engine);
+        // Defining fixed, distinct names on a fresh linker cannot fail.
+        define_api(&mut linker).expect("TA API definitions are distinct");
+        TaRuntime {
+            engine,
+            linker,
+            limits,
+        }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &TaLimits {
+        &self.limits
+    }
+
+    /// Validates and compiles a TA; `ta` names it in errors.
+    pub fn compile(&self, ta: &str, wasm: &[u8]) -> Result<TaModule, TeeError> {
+        let bad = |reason: String| TeeError::BadModule {
+            ta: ta.to_owned(),
+            reason,
+        };
+        if wasm.len() > self.limits.max_module_bytes {
+            return Err(bad(format!(
+                "expected at most {} bytes, got {}",
+                self.limits.max_module_bytes,
+                wasm.len()
+            )));
+        }
+        if !wasm.starts_with(b"\0asm") {
+            return Err(bad("not a WebAssembly binary (missing \\0asm magic)".into()));
+        }
+        let module = Module::new(&self.engine, wasm).map_err(|e| bad(e.to_string()))?;
+        for import in module.imports() {
+            if import.module() != "teep" || !matches!(import.ty(), ExternType::Func(_)) {
+                return Err(bad(format!(
+                    "import {}.{} is not part of the TA API",
+                    import.module(),
+                    import.name()
+                )));
+            }
+        }
+        if !matches!(module.get_export("memory"), Some(ExternType::Memory(_))) {
+            return Err(bad("missing export `memory`".into()));
+        }
+        let func_export = |name: &str, params: usize, results: usize| -> Result<bool, TeeError> {
+            match module.get_export(name) {
+                None => Ok(false),
+                Some(ExternType::Func(f)) if f.params().len() == params && f.results().len() == results => Ok(true),
+                Some(_) => Err(bad(format!("export `{name}` has the wrong type"))),
+            }
+        };
+        if !func_export("invoke", 1, 1)? {
+            return Err(bad("missing export `invoke(command: i32) -> i32`".into()));
+        }
+        let has_open = func_export("open_session", 0, 1)?;
+        let has_close = func_export("close_session", 0, 0)?;
+        Ok(TaModule {
+            module,
+            has_open,
+            has_close,
+        })
+    }
+
+    /// Instantiates a compiled TA whose storage is `namespace` in `sealed`.
+    pub(crate) fn instantiate(
+        &self,
+        ta: &str,
+        module: &TaModule,
+        sealed: Arc<SealedStore>,
+        namespace: String,
+    ) -> Result<TaInstance, TeeError> {
+        let store_limits = StoreLimitsBuilder::new()
+            .memory_size(self.limits.memory_bytes)
+            .memories(1)
+            .tables(4)
+            .table_elements(10_000)
+            .instances(1)
+            .trap_on_grow_failure(true)
+            .build();
+        let state = HostState {
+            ta: ta.to_owned(),
+            namespace,
+            sealed,
+            args: Vec::new(),
+            result: None,
+            staged: Staged::new(),
+            staged_bytes: 0,
+            store_limits,
+            limits: self.limits,
+            fault: None,
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.store_limits);
+        store
+            .set_fuel(self.limits.fuel)
+            .map_err(|e| TeeError::Trap { ta: ta.to_owned(), reason: e.to_string() })?;
+        let instance: Instance = self
+            .linker
+            .instantiate_and_start(&mut store, &module.module)
+            .map_err(|e| classify(ta, &self.limits, &mut store, e, "instantiate"))?;
+        let missing = |what: &str| TeeError::BadModule {
+            ta: ta.to_owned(),
+            reason: format!("export `{what}` has the wrong type"),
+        };
+        let invoke = instance
+            .get_typed_func::<i32, i32>(&store, "invoke")
+            .map_err(|_| missing("invoke"))?;
+        let open = if module.has_open {
+            Some(instance.get_typed_func::<(), i32>(&store, "open_session").map_err(|_| missing("open_session"))?)
+        } else {
+            None
+        };
+        let close = if module.has_close {
+            Some(instance.get_typed_func::<(), ()>(&store, "close_session").map_err(|_| missing("close_session"))?)
+        } else {
+            None
+        };
+        Ok(TaInstance {
+            store,
+            invoke,
+            open,
+            close,
+        })
+    }
+}
+
+/// Maps a wasmi error to the reason the TA was stopped.
+fn classify(ta: &str, limits: &TaLimits, store: &mut Store<HostState>, e: wasmi::Error, entry: &str) -> TeeError {
+    if let Some(fault) = store.data_mut().fault.take() {
+        return fault;
+    }
+    let ta = ta.to_owned();
+    match e.as_trap_code() {
+        Some(TrapCode::OutOfFuel) => TeeError::FuelExhausted { ta, fuel: limits.fuel },
+        Some(TrapCode::GrowthOperationLimited) => TeeError::MemoryLimit { ta, limit: limits.memory_bytes },
+        _ => {
+            let msg = e.to_string();
+            if matches!(e.kind(), wasmi::errors::ErrorKind::Memory(_))
+                || msg.contains("ResourceLimiterDeniedAllocation")
+                || msg.contains("denied allocation")
+            {
+                TeeError::MemoryLimit { ta, limit: limits.memory_bytes }
+            } else {
+                TeeError::Trap { ta, reason: format!("{entry}: {msg}") }
+            }
+        }
+    }
+}
+
+impl TaInstance {
+    fn begin(&mut self, args: &[u8]) -> Result<(), TeeError> {
+        let ta = self.store.data().ta.clone();
+        let limits = self.store.data().limits;
+        if args.len() > limits.max_arg_bytes {
+            return Err(TeeError::invalid(
+                format!("TA {ta}: invoke arguments"),
+                format!("expected at most {} bytes, got {}", limits.max_arg_bytes, args.len()),
+            ));
+        }
+        let state = self.store.data_mut();
+        state.args = args.to_vec();
+        state.result = None;
+        state.staged.clear();
+        state.staged_bytes = 0;
+        state.fault = None;
+        self.store
+            .set_fuel(limits.fuel)
+            .map_err(|e| TeeError::Trap { ta, reason: e.to_string() })
+    }
+
+    /// Commits staged storage after a successful call.
+    fn finish(&mut self) -> Result<Vec<u8>, TeeError> {
+        let state = self.store.data_mut();
+        let staged = std::mem::take(&mut state.staged);
+        state.staged_bytes = 0;
+        let ops: Vec<SealedOp> = staged
+            .into_iter()
+            .map(|(name, value)| SealedOp {
+                namespace: state.namespace.clone(),
+                name,
+                value,
+            })
+            .collect();
+        state.sealed.commit(&ops)?;
+        Ok(state.result.take().unwrap_or_default())
+    }
+
+    fn fail(&mut self, e: wasmi::Error, entry: &str) -> TeeError {
+        let ta = self.store.data().ta.clone();
+        let limits = self.store.data().limits;
+        let err = classify(&ta, &limits, &mut self.store, e, entry);
+        let state = self.store.data_mut();
+        state.staged.clear();
+        state.staged_bytes = 0;
+        err
+    }
+
+    fn check_code(&mut self, code: i32, entry: &'static str) -> Result<(), TeeError> {
+        if code == 0 {
+            return Ok(());
+        }
+        let state = self.store.data_mut();
+        state.staged.clear();
+        state.staged_bytes = 0;
+        Err(TeeError::TaFailed {
+            ta: state.ta.clone(),
+            entry,
+            code,
+        })
+    }
+
+    /// Calls `open_session` if the TA has one. `Err` means the session must be dropped.
+    pub(crate) fn open_session(&mut self) -> Result<(), TeeError> {
+        let Some(open) = self.open else { return Ok(()) };
+        self.begin(&[])?;
+        match open.call(&mut self.store, ()) {
+            Ok(code) => {
+                self.check_code(code, "open_session")?;
+                self.finish().map(|_| ())
+            }
+            Err(e) => Err(self.fail(e, "open_session")),
+        }
+    }
+
+    /// Calls `invoke(command)` with `args`. The bool says whether the instance is still
+    /// usable (false after a trap, fuel or memory stop).
+    pub(crate) fn invoke(&mut self, command: u32, args: &[u8]) -> (Result<Vec<u8>, TeeError>, bool) {
+        if let Err(e) = self.begin(args) {
+            return (Err(e), true);
+        }
+        match self.invoke.call(&mut self.store, command as i32) {
+            Ok(code) => match self.check_code(code, "invoke") {
+                Ok(()) => (self.finish(), true),
+                Err(e) => (Err(e), true),
+            },
+            Err(e) => (Err(self.fail(e, "invoke")), false),
+        }
+    }
+
+    /// Calls `close_session` if the TA has one.
+    pub(crate) fn close_session(&mut self) -> Result<(), TeeError> {
+        let Some(close) = self.close else { return Ok(()) };
+        self.begin(&[])?;
+        match close.call(&mut self.store, ()) {
+            Ok(()) => self.finish().map(|_| ()),
+            Err(e) => Err(self.fail(e, "close_session")),
+        }
+    }
+}
