@@ -1,1 +1,37 @@
-//! teep-suit
+//! SUIT for TEEP: model and codec of SUIT envelopes and manifests
+//! (draft-ietf-suit-manifest-34…-37, trust-domains-12, firmware-encryption, suit-report),
+//! authentication against TC-signer trust anchors, a sans-IO processor over a component
+//! store, SUIT reports, payload decryption, and a builder for authors.
+//!
+//! * [`verify_envelope`]: authenticate (digest over the bstr-wrapped manifest, detached
+//!   COSE_Sign1 / COSE_Sign / COSE_Mac0) before the manifest is parsed, then decode it.
+//! * [`Processor`]: runs the update / invocation / uninstall procedures over
+//!   [`ComponentStore`] and [`PayloadFetcher`]; stages all changes and commits once.
+//! * [`SuitReport`]: what ran and where and why it failed.
+//! * [`ManifestBuilder`]: builds and signs envelopes (TEEP Appendix E templates).
+
+pub mod auth;
+pub(crate) mod cbor;
+pub mod codec;
+pub mod encryption;
+pub mod error;
+pub mod limits;
+pub mod model;
+pub mod processor;
+pub mod report;
+pub mod store;
+
+pub use auth::{
+    decode_envelope_lenient, decode_envelope_unverified, verify_envelope, verify_envelope_with_limits,
+    Authenticator, TrustAnchors, VerifiedEnvelope,
+};
+pub use encryption::{decrypt_payload, DecryptionKeys};
+pub use error::{display_component_id, AuthError, CryptoError, DecodeError, FetchError, ProcessError, StoreError};
+pub use limits::Limits;
+pub use model::{
+    Command, CommandArg, CommandCode, CommandSequence, Common, ComponentId, Dependency, Digest, DigestAlgorithm,
+    Envelope, IndexArg, Manifest, Parameter, Severable,
+};
+pub use processor::{DeviceIdentity, Invocation, Options, Outcome, Processor, Summary};
+pub use report::{ReportReason, ReportResult, SuitRecord, SuitReport};
+pub use store::{ComponentStore, ManifestRecord, MapFetcher, MemoryStore, NoFetcher, PayloadFetcher, StoreBatch};
