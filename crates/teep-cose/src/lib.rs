@@ -1,1 +1,36 @@
-//! teep-cose
+//! Keys, COSE Key thumbprints, a pluggable crypto provider, COSE_Sign1 / COSE_Sign and EAT
+//! claim sets: the cryptographic layer under TEEP (draft-ietf-teep-protocol-26) and SUIT.
+//!
+//! * [`Algorithm`] / [`KeyType`]: ESP256 (-9) and Ed25519 (-19) are emitted; ES256 (-7) and
+//!   EdDSA (-8) from older peers are accepted (same math).
+//! * [`PrivateKey`] / [`PublicKey`]: PEM (PKCS#8, SEC1, SPKI), JWK and COSE_Key, auto-detected
+//!   on load; the RFC 9679 thumbprint is our `kid`.
+//! * [`CryptoProvider`]: verify, digest and signing primitives behind a trait object
+//!   (aws-lc-rs by default, RustCrypto as an alternative); [`Signer`] lets a hardware key
+//!   store sign without exposing the private key.
+//! * [`sign1`], [`sign`], [`open`], [`Opened::verify`]: COSE (RFC 9052) signing and checking.
+//! * [`eat`]: EAT claims sets (RFC 9711) as Evidence and Attestation Results.
+
+mod alg;
+pub(crate) mod cbor;
+mod cose;
+pub mod eat;
+mod error;
+mod key;
+pub mod provider;
+mod signer;
+
+pub use alg::{Algorithm, KeyType};
+pub use cose::{
+    open, open_with_limits, sign, sign1, sign1_detached, sign1_untagged, sign_untagged, CoseKind,
+    Limits, Opened, SignatureInfo,
+};
+pub use error::{CoseError, KeyError};
+pub use key::{PrivateKey, PublicKey};
+pub use provider::{default_provider, set_default_provider, CryptoProvider, RawSigner};
+pub use signer::{Signer, SoftwareSigner};
+
+/// SHA-256 through the default provider.
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    default_provider().sha256(data)
+}

@@ -1,0 +1,101 @@
+//! The [`Signer`] trait: what COSE signing needs from a private key, so a hardware key store
+//! can sign without handing out key material.
+
+use crate::provider::{check_alg, CryptoProvider, RawSigner};
+use crate::{Algorithm, CoseError, PrivateKey, PublicKey};
+
+/// A signing key: software, or a hardware key store.
+pub trait Signer: Send + Sync {
+    /// Algorithm written into the protected header.
+    fn algorithm(&self) -> Algorithm;
+    /// Key identifier written into the protected header: the RFC 9679 thumbprint of
+    /// [`Signer::public_key`].
+    fn kid(&self) -> Vec<u8> {
+        self.public_key().thumbprint().to_vec()
+    }
+    /// The public half, for thumbprints and for peers' trust stores.
+    fn public_key(&self) -> PublicKey;
+    /// Signs the `Sig_structure` bytes; ECDSA signatures are raw `r || s`.
+    fn sign(&self, tbs: &[u8]) -> Result<Vec<u8>, CoseError>;
+}
+
+/// A [`Signer`] over an in-memory [`PrivateKey`], prepared once with a provider.
+pub struct SoftwareSigner {
+    key: PrivateKey,
+    public: PublicKey,
+    alg: Algorithm,
+    raw: Box<dyn RawSigner>,
+    provider: &'static dyn CryptoProvider,
+}
+
+impl std::fmt::Debug for SoftwareSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SoftwareSigner")
+            .field("alg", &self.alg)
+            .field("key", &self.key)
+            .field("provider", &self.provider.name())
+            .finish()
+    }
+}
+
+impl SoftwareSigner {
+    /// Signs with the key's default algorithm (ESP256 or Ed25519) and the default provider.
+    ///
+    /// # Panics
+    /// Never for keys of this crate: the default algorithm always fits and built-in providers
+    /// accept every valid key. Use [`SoftwareSigner::with_provider`] for fallible construction.
+    pub fn new(key: PrivateKey) -> Self {
+        let alg = key.default_algorithm();
+        match Self::with_provider(key, alg, crate::default_provider()) {
+            Ok(s) => s,
+            Err(e) => panic!("default provider rejected a valid key: {e}"),
+        }
+    }
+
+    /// Signs with `alg` (e.g. ES256 or EdDSA for older peers) and the default provider.
+    pub fn with_algorithm(key: PrivateKey, alg: Algorithm) -> Result<Self, CoseError> {
+        Self::with_provider(key, alg, crate::default_provider())
+    }
+
+    /// Signs with `alg` through `provider`.
+    pub fn with_provider(
+        key: PrivateKey,
+        alg: Algorithm,
+        provider: &'static dyn CryptoProvider,
+    ) -> Result<Self, CoseError> {
+        check_alg(alg, key.key_type())?;
+        let raw = provider.signing_key(&key, alg)?;
+        Ok(Self {
+            public: key.public_key(),
+            key,
+            alg,
+            raw,
+            provider,
+        })
+    }
+
+    /// The private key.
+    pub fn private_key(&self) -> &PrivateKey {
+        &self.key
+    }
+
+    /// The provider that signs.
+    pub fn provider(&self) -> &'static dyn CryptoProvider {
+        self.provider
+    }
+}
+
+impl Signer for SoftwareSigner {
+    fn algorithm(&self) -> Algorithm {
+        self.alg
+    }
+    fn kid(&self) -> Vec<u8> {
+        self.public.thumbprint().to_vec()
+    }
+    fn public_key(&self) -> PublicKey {
+        self.public.clone()
+    }
+    fn sign(&self, tbs: &[u8]) -> Result<Vec<u8>, CoseError> {
+        self.raw.sign(tbs)
+    }
+}
