@@ -1,1 +1,46 @@
-//! teep-tam
+//! teep-tam: a TEEP Trusted Application Manager.
+//!
+//! * [`session`]: the sans-IO TEEP state machine (`handle_connect`, `inspect`,
+//!   `handle_message`), with [`policy`] and the built-in verifier in [`attest`];
+//! * [`store`]: storage over sqlx (SQLite by default, PostgreSQL for several TAM processes);
+//! * [`server`]: the HTTP transport (axum), metrics, [`admin`] API and [`ui`], TLS;
+//! * [`ops`]: administrative operations shared by the CLI, the admin API and the UI.
+//!
+//! Start an in-process TAM on a free loopback port (e.g. from an end-to-end test):
+//!
+//! ```no_run
+//! # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let config = teep_tam::Config {
+//!     data: dir.path().to_path_buf(),
+//!     listen: "127.0.0.1:0".parse()?,
+//!     enroll: teep_tam::Enroll::Open,
+//!     ..Default::default()
+//! };
+//! let (addr, handle) = teep_tam::server::spawn(config).await?;
+//! // the agent POSTs to http://{addr}/tam
+//! handle.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+pub mod admin;
+pub mod attest;
+pub mod catalog;
+pub mod config;
+pub mod keys;
+pub mod metrics;
+pub mod model;
+pub mod ops;
+pub mod policy;
+pub mod server;
+pub mod session;
+pub mod store;
+pub mod suit_wrap;
+mod tls;
+pub mod ui;
+pub mod wire;
+
+pub use config::{Config, Enroll, NumberingChoice};
+pub use server::{spawn, ServerHandle};
+pub use session::{TamCore, Outcome, Effects, Context};
+pub use store::Store;

@@ -1,0 +1,205 @@
+//! TAM configuration: defaults, then a TOML file, then command-line flags (the CLI merges the
+//! flags by overwriting fields of the loaded [`Config`]).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// How devices get admitted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Enroll {
+    /// Only devices whose keys an administrator added.
+    Registered,
+    /// A new device's key (from its evidence `cnf`) is recorded on first contact.
+    Open,
+}
+
+impl std::str::FromStr for Enroll {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "registered" => Ok(Enroll::Registered),
+            "open" => Ok(Enroll::Open),
+            _ => Err(format!("enroll {s:?}: expected open or registered")),
+        }
+    }
+}
+
+/// Which TEEP numbering a path speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NumberingChoice {
+    Draft26,
+    Legacy,
+}
+
+impl std::str::FromStr for NumberingChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "draft26" | "draft-26" | "26" => Ok(NumberingChoice::Draft26),
+            "legacy" => Ok(NumberingChoice::Legacy),
+            _ => Err(format!("numbering {s:?}: expected draft26 or legacy")),
+        }
+    }
+}
+
+impl NumberingChoice {
+    pub fn to_proto(self) -> teep_proto::Numbering {
+        match self {
+            NumberingChoice::Draft26 => teep_proto::Numbering::Draft26,
+            NumberingChoice::Legacy => teep_proto::Numbering::Legacy,
+        }
+    }
+    pub fn other(self) -> NumberingChoice {
+        match self {
+            NumberingChoice::Draft26 => NumberingChoice::Legacy,
+            NumberingChoice::Legacy => NumberingChoice::Draft26,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NumberingChoice::Draft26 => "draft26",
+            NumberingChoice::Legacy => "legacy",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Holds the TAM keys and the SQLite database.
+    pub data: PathBuf,
+    pub listen: SocketAddr,
+    /// `sqlite://...` or `postgres://...`; default `sqlite://DATA/tam.db`.
+    pub db: Option<String>,
+    /// Database pool size (0: 1 for SQLite, 16 for PostgreSQL).
+    pub db_max_connections: u32,
+    /// TEEP signing keys, at most one per algorithm; missing ones are generated into `data`.
+    pub keys: Vec<PathBuf>,
+    /// Key that signs manifests made by `tc add --ta` (default `data/tc-signer.pem`).
+    pub tc_signer_key: Option<PathBuf>,
+    pub enroll: Enroll,
+    /// Bearer token of the admin API and web UI; without it both are disabled.
+    pub admin_token: Option<String>,
+    /// Largest accepted request body in bytes.
+    pub body_limit: usize,
+    /// Whether 400 responses explain what was wrong (turn off in production if desired).
+    pub explain_errors: bool,
+    /// Numbering spoken at `/tam`; the other one is spoken at `legacy_path`'s counterpart.
+    pub numbering: NumberingChoice,
+    /// Path that speaks the other numbering.
+    pub alt_path: String,
+    /// Seconds an unanswered token stays valid.
+    pub session_ttl_secs: u64,
+    /// Ask for attestation in every QueryRequest (background-check model).
+    pub require_attestation: bool,
+    /// Public keys of Verifiers whose Attestation Results are accepted (passport model).
+    pub verifier_keys: Vec<PathBuf>,
+    /// TLS certificate chain and key (PEM); both or neither.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Print every HTTP request and response with the TEEP message decoded.
+    pub dump: bool,
+    /// SQLite synchronous=FULL (power-loss durability) instead of NORMAL.
+    pub sqlite_full_sync: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data: PathBuf::from("tam-data"),
+            listen: "127.0.0.1:8080".parse().expect("static address"),
+            db: None,
+            db_max_connections: 0,
+            keys: Vec::new(),
+            tc_signer_key: None,
+            enroll: Enroll::Registered,
+            admin_token: None,
+            body_limit: 1024 * 1024,
+            explain_errors: true,
+            numbering: NumberingChoice::Draft26,
+            alt_path: "/tam/legacy".into(),
+            session_ttl_secs: 6 * 3600,
+            require_attestation: true,
+            verifier_keys: Vec::new(),
+            tls_cert: None,
+            tls_key: None,
+            dump: false,
+            sqlite_full_sync: false,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Reads a TOML file; unknown keys are rejected so a typo does not pass silently.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string() })
+    }
+
+    pub fn database_url(&self) -> String {
+        match &self.db {
+            Some(u) => u.clone(),
+            None => format!("sqlite://{}", self.data.join("tam.db").display()),
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err(ConfigError::Invalid("tls_cert and tls_key: give both or neither".into()));
+        }
+        if !self.alt_path.starts_with('/') || self.alt_path == "/tam" {
+            return Err(ConfigError::Invalid(format!(
+                "alt_path {:?}: must start with '/' and differ from /tam",
+                self.alt_path
+            )));
+        }
+        if self.body_limit < 64 {
+            return Err(ConfigError::Invalid(format!("body_limit {}: must be at least 64 bytes", self.body_limit)));
+        }
+        if matches!(&self.admin_token, Some(t) if t.len() < 8) {
+            return Err(ConfigError::Invalid("admin_token: must be at least 8 characters".into()));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_overrides_defaults_and_rejects_unknown_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("tam.toml");
+        std::fs::write(&p, "listen = \"127.0.0.1:9999\"\nenroll = \"open\"\nbody_limit = 4096\n").unwrap();
+        let c = Config::from_file(&p).unwrap();
+        assert_eq!(c.listen.port(), 9999);
+        assert_eq!(c.enroll, Enroll::Open);
+        assert_eq!(c.body_limit, 4096);
+        assert!(c.explain_errors);
+        std::fs::write(&p, "lisen = \"127.0.0.1:9999\"\n").unwrap();
+        let e = Config::from_file(&p).unwrap_err().to_string();
+        assert!(e.contains("lisen"), "{e}");
+    }
+
+    #[test]
+    fn tls_needs_both_files() {
+        let c = Config { tls_cert: Some("c.pem".into()), ..Config::default() };
+        assert!(c.validate().is_err());
+    }
+}

@@ -1,0 +1,364 @@
+//! Records the TAM keeps: catalog entries, devices, policy, sessions, audit. Plain data shared
+//! by the storage adapter, the session core and the admin surfaces.
+
+use serde::Serialize;
+
+/// A SUIT component identifier (array of bstr), the unit TEEP names TCs by.
+pub type ComponentId = Vec<Vec<u8>>;
+
+/// CBOR encoding of a component identifier: the storage key. Hand-written because it is four
+/// lines and fixes the exact (definite, shortest-length) form the database compares bytewise.
+pub fn encode_component_id(id: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + id.iter().map(|p| p.len() + 3).sum::<usize>());
+    cbor_head(&mut out, 4, id.len() as u64);
+    for part in id {
+        cbor_head(&mut out, 2, part.len() as u64);
+        out.extend_from_slice(part);
+    }
+    out
+}
+
+fn cbor_head(out: &mut Vec<u8>, major: u8, n: u64) {
+    let m = major << 5;
+    if n < 24 {
+        out.push(m | n as u8);
+    } else if n <= 0xff {
+        out.extend_from_slice(&[m | 24, n as u8]);
+    } else if n <= 0xffff {
+        out.push(m | 25);
+        out.extend_from_slice(&(n as u16).to_be_bytes());
+    } else if n <= 0xffff_ffff {
+        out.push(m | 26);
+        out.extend_from_slice(&(n as u32).to_be_bytes());
+    } else {
+        out.push(m | 27);
+        out.extend_from_slice(&n.to_be_bytes());
+    }
+}
+
+/// Inverse of [`encode_component_id`]; `None` if the bytes are not an array of bstr.
+pub fn decode_component_id(bytes: &[u8]) -> Option<ComponentId> {
+    let v: ciborium::Value = ciborium::from_reader(bytes).ok()?;
+    let arr = v.as_array()?;
+    arr.iter().map(|p| p.as_bytes().cloned()).collect()
+}
+
+/// Human form: parts that are printable ASCII as text, others as hex, joined by `/`.
+pub fn component_id_display(encoded: &[u8]) -> String {
+    match decode_component_id(encoded) {
+        Some(parts) => component_id_text(&parts),
+        None => hex::encode(encoded),
+    }
+}
+
+pub fn component_id_text(parts: &[Vec<u8>]) -> String {
+    parts
+        .iter()
+        .map(|p| {
+            if !p.is_empty() && p.iter().all(|b| b.is_ascii_graphic() && *b != b'/') {
+                String::from_utf8_lossy(p).into_owned()
+            } else {
+                format!("h'{}'", hex::encode(p))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Parses the human form back (`a/b/h'0011'/ta`).
+pub fn parse_component_id_text(s: &str) -> Result<ComponentId, String> {
+    if s.is_empty() {
+        return Err("component id: empty".into());
+    }
+    s.split('/')
+        .map(|p| {
+            if let Some(h) = p.strip_prefix("h'").and_then(|r| r.strip_suffix('\'')) {
+                hex::decode(h).map_err(|e| format!("component id part {p:?}: {e}"))
+            } else {
+                Ok(p.as_bytes().to_vec())
+            }
+        })
+        .collect()
+}
+
+/// A catalog entry to insert.
+#[derive(Clone, Debug)]
+pub struct NewTc {
+    pub name: String,
+    /// Encoded component id of the TC (`...,'ta'`): what tc-list and requested-tc-list name.
+    pub component_id: Vec<u8>,
+    /// Encoded manifest component id (`...,'suit'`): what unneeded-manifest-list names.
+    pub manifest_component_id: Option<Vec<u8>>,
+    pub sequence: u64,
+    /// The signed SUIT envelope, untagged, delivered as is.
+    pub envelope: Vec<u8>,
+    pub payload_digest: Option<Vec<u8>>,
+    pub signer_kid: Option<Vec<u8>>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TcRecord {
+    pub id: i64,
+    pub name: String,
+    #[serde(serialize_with = "ser_component_id")]
+    pub component_id: Vec<u8>,
+    #[serde(serialize_with = "ser_opt_component_id")]
+    pub manifest_component_id: Option<Vec<u8>>,
+    pub sequence: u64,
+    #[serde(skip)]
+    pub envelope: Vec<u8>,
+    #[serde(serialize_with = "ser_opt_hex")]
+    pub payload_digest: Option<Vec<u8>>,
+    #[serde(serialize_with = "ser_opt_hex")]
+    pub signer_kid: Option<Vec<u8>>,
+    pub created_at: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceStatus {
+    /// Known key, not yet attested (or added by an administrator).
+    Registered,
+    /// Last attestation passed.
+    Attested,
+    /// Last attestation failed: the device is marked until it attests again.
+    AttestationFailed,
+}
+
+impl DeviceStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            DeviceStatus::Registered => "registered",
+            DeviceStatus::Attested => "attested",
+            DeviceStatus::AttestationFailed => "attestation_failed",
+        }
+    }
+    pub fn parse(s: &str) -> DeviceStatus {
+        match s {
+            "attested" => DeviceStatus::Attested,
+            "attestation_failed" => DeviceStatus::AttestationFailed,
+            _ => DeviceStatus::Registered,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct NewDevice {
+    pub name: Option<String>,
+    /// RFC 9679 thumbprint of the TEEP signing key.
+    pub kid: Vec<u8>,
+    /// COSE_Key of the TEEP signing key.
+    pub teep_key: Vec<u8>,
+    /// COSE_Key of the attestation key when it differs from the TEEP key.
+    pub attest_key: Option<Vec<u8>>,
+    pub tags: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct DeviceRecord {
+    pub id: i64,
+    pub name: Option<String>,
+    #[serde(serialize_with = "ser_hex")]
+    pub kid: Vec<u8>,
+    #[serde(skip)]
+    pub teep_key: Vec<u8>,
+    #[serde(skip)]
+    pub attest_key: Option<Vec<u8>>,
+    pub suite_alg: Option<i64>,
+    pub status: DeviceStatus,
+    pub status_detail: Option<String>,
+    #[serde(serialize_with = "ser_opt_hex")]
+    pub ueid: Option<Vec<u8>>,
+    /// Last accepted attestation claims as JSON text.
+    #[serde(skip)]
+    pub claims: Option<String>,
+    pub created_at: i64,
+    pub last_seen: Option<i64>,
+    pub tags: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct InstalledTc {
+    #[serde(serialize_with = "ser_component_id")]
+    pub component_id: Vec<u8>,
+    pub sequence: Option<u64>,
+    #[serde(serialize_with = "ser_opt_hex")]
+    pub digest: Option<Vec<u8>>,
+    /// Why it is there: `policy` (assigned), `request` (requested-tc-list) or `device` (found
+    /// in tc-list without the TAM having sent it). Only `policy` entries leave on unassign.
+    pub origin: String,
+    #[serde(skip)]
+    pub updated_at: i64,
+}
+
+/// Who a TC is assigned to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum Target {
+    All,
+    Tag(String),
+    Device(i64),
+}
+
+impl Target {
+    pub fn parts(&self) -> (&'static str, String) {
+        match self {
+            Target::All => ("all", String::new()),
+            Target::Tag(t) => ("tag", t.clone()),
+            Target::Device(id) => ("device", id.to_string()),
+        }
+    }
+    pub fn from_parts(kind: &str, value: String) -> Target {
+        match kind {
+            "tag" => Target::Tag(value),
+            "device" => Target::Device(value.parse().unwrap_or(-1)),
+            _ => Target::All,
+        }
+    }
+    /// `all`, `tag:NAME` or `device:ID`.
+    pub fn parse(s: &str) -> Result<Target, String> {
+        if s == "all" {
+            Ok(Target::All)
+        } else if let Some(t) = s.strip_prefix("tag:") {
+            if t.is_empty() {
+                return Err("target tag: empty".into());
+            }
+            Ok(Target::Tag(t.to_string()))
+        } else if let Some(d) = s.strip_prefix("device:") {
+            d.parse().map(Target::Device).map_err(|_| format!("target {s:?}: device id must be an integer"))
+        } else {
+            Err(format!("target {s:?}: expected all, tag:NAME or device:ID"))
+        }
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::All => f.write_str("all"),
+            Target::Tag(t) => write!(f, "tag:{t}"),
+            Target::Device(d) => write!(f, "device:{d}"),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Assignment {
+    pub id: i64,
+    #[serde(serialize_with = "ser_component_id")]
+    pub component_id: Vec<u8>,
+    pub target: Target,
+    pub created_at: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionKind {
+    /// A QueryRequest is outstanding.
+    Query,
+    /// An Update is outstanding.
+    Update,
+}
+
+impl SessionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionKind::Query => "query",
+            SessionKind::Update => "update",
+        }
+    }
+    pub fn parse(s: &str) -> SessionKind {
+        if s == "update" {
+            SessionKind::Update
+        } else {
+            SessionKind::Query
+        }
+    }
+}
+
+/// One outstanding request (token) of the TAM.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub token: Vec<u8>,
+    pub kind: SessionKind,
+    pub device_kid: Option<Vec<u8>>,
+    pub challenge: Option<Vec<u8>>,
+    /// "draft26" or "legacy".
+    pub numbering: String,
+    /// JSON: what an outstanding Update carried, so Success can record it.
+    pub pending: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub answered: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AuditEntry {
+    pub at: i64,
+    #[serde(serialize_with = "ser_opt_hex")]
+    pub device_kid: Option<Vec<u8>>,
+    #[serde(serialize_with = "ser_opt_hex")]
+    pub token: Option<Vec<u8>>,
+    pub message_type: String,
+    /// The decoded message as JSON text.
+    pub summary: String,
+    pub result: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AuditRecord {
+    pub id: i64,
+    #[serde(flatten)]
+    pub entry: AuditEntry,
+}
+
+fn ser_hex<S: serde::Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&hex::encode(v))
+}
+fn ser_opt_hex<S: serde::Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => s.serialize_str(&hex::encode(v)),
+        None => s.serialize_none(),
+    }
+}
+fn ser_component_id<S: serde::Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&component_id_display(v))
+}
+fn ser_opt_component_id<S: serde::Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => s.serialize_str(&component_id_display(v)),
+        None => s.serialize_none(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn component_id_round_trips_through_cbor_and_text() {
+        let id: ComponentId = vec![b"TEEP-Device".to_vec(), b"SecureFS".to_vec(), vec![0x8d, 0x82, 0x57, 0x3a], b"ta".to_vec()];
+        let enc = encode_component_id(&id);
+        assert_eq!(enc[0], 0x84);
+        assert_eq!(decode_component_id(&enc).unwrap(), id);
+        let text = component_id_display(&enc);
+        assert_eq!(text, "TEEP-Device/SecureFS/h'8d82573a'/ta");
+        assert_eq!(parse_component_id_text(&text).unwrap(), id);
+    }
+
+    #[test]
+    fn long_component_id_parts_use_multibyte_heads() {
+        let id: ComponentId = vec![vec![7u8; 300]];
+        let enc = encode_component_id(&id);
+        assert_eq!(&enc[..4], &[0x81, 0x59, 0x01, 0x2c]);
+        assert_eq!(decode_component_id(&enc).unwrap(), id);
+    }
+
+    #[test]
+    fn target_parse_rejects_unknown_forms() {
+        assert_eq!(Target::parse("all").unwrap(), Target::All);
+        assert_eq!(Target::parse("tag:lab").unwrap(), Target::Tag("lab".into()));
+        assert_eq!(Target::parse("device:4").unwrap(), Target::Device(4));
+        assert!(Target::parse("device:x").is_err());
+        assert!(Target::parse("everyone").is_err());
+    }
+}

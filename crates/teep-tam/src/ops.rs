@@ -1,0 +1,162 @@
+//! Administrative operations shared by the CLI (`teep tam ...`), the admin API and the web UI,
+//! so the three surfaces cannot drift apart.
+
+use serde::Serialize;
+use teep_cose::{PublicKey, Signer};
+
+use crate::model::*;
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpsError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Envelope(#[from] crate::catalog::EnvelopeError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl OpsError {
+    /// HTTP status for the admin API.
+    pub fn status(&self) -> u16 {
+        match self {
+            OpsError::Store(StoreError::NotFound(_)) => 404,
+            OpsError::Store(StoreError::Conflict(_)) => 409,
+            OpsError::Store(StoreError::Unavailable(_)) => 503,
+            OpsError::Store(_) => 500,
+            OpsError::Envelope(_) | OpsError::Invalid(_) => 400,
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, OpsError>;
+
+/// Adds a signed SUIT envelope to the catalog.
+pub async fn add_envelope(store: &Store, name: Option<&str>, bytes: &[u8], now: i64) -> Result<TcRecord> {
+    let tc = crate::catalog::new_tc(name, bytes)?;
+    let id = store.add_tc(&tc, now).await?;
+    Ok(store.tc_by_id(id).await?)
+}
+
+/// Wraps a raw TA binary in a manifest signed by the TAM's TC-signer key and adds it.
+/// The component id is `['TEEP-Device', 'SecureFS', UUIDv5(name), 'ta']`; a TA already in the
+/// catalog under that name gets the next sequence number.
+pub async fn add_ta(store: &Store, signer: &dyn Signer, name: &str, binary: &[u8], now: i64) -> Result<TcRecord> {
+    if name.is_empty() || name.len() > 128 {
+        return Err(OpsError::Invalid("--name: expected 1..128 characters".into()));
+    }
+    if binary.is_empty() {
+        return Err(OpsError::Invalid("TA binary: empty".into()));
+    }
+    let ids = crate::suit_wrap::ta_ids(name);
+    let cid = encode_component_id(&ids.component_id);
+    let next = store
+        .list_tcs()
+        .await?
+        .iter()
+        .filter(|t| t.component_id == cid)
+        .map(|t| t.sequence + 1)
+        .max()
+        .unwrap_or(1);
+    let envelope = crate::suit_wrap::wrap_ta(&ids, binary, next, signer)
+        .map_err(|e| OpsError::Invalid(format!("building the manifest: {e}")))?;
+    add_envelope(store, Some(name), &envelope, now).await
+}
+
+/// Registers a device from its public key (SPKI PEM, JWK, COSE_Key or a private key form).
+pub async fn add_device(
+    store: &Store,
+    key: &[u8],
+    attest_key: Option<&[u8]>,
+    name: Option<&str>,
+    tags: &[String],
+    now: i64,
+) -> Result<DeviceRecord> {
+    let pk = PublicKey::from_bytes_any(key).map_err(|e| OpsError::Invalid(format!("device key: {e}")))?;
+    let attest = match attest_key {
+        Some(a) => Some(
+            PublicKey::from_bytes_any(a)
+                .map_err(|e| OpsError::Invalid(format!("attestation key: {e}")))?
+                .to_cose_key(),
+        ),
+        None => None,
+    };
+    for t in tags {
+        if t.is_empty() || t.len() > 64 || t.contains(char::is_whitespace) {
+            return Err(OpsError::Invalid(format!("tag {t:?}: expected 1..64 characters without spaces")));
+        }
+    }
+    let id = store
+        .add_device(
+            &NewDevice {
+                name: name.map(str::to_string),
+                kid: pk.thumbprint().to_vec(),
+                teep_key: pk.to_cose_key(),
+                attest_key: attest,
+                tags: tags.to_vec(),
+            },
+            now,
+        )
+        .await?;
+    Ok(store.device_by_id(id).await?)
+}
+
+/// Finds a catalog component by catalog id, name, or component id text (`a/b/h'00'/ta`).
+pub async fn resolve_component(store: &Store, spec: &str) -> Result<Vec<u8>> {
+    let tcs = store.list_tcs().await?;
+    if let Ok(id) = spec.parse::<i64>() {
+        if let Some(t) = tcs.iter().find(|t| t.id == id) {
+            return Ok(t.component_id.clone());
+        }
+    }
+    if let Some(t) = tcs.iter().rev().find(|t| t.name == spec) {
+        return Ok(t.component_id.clone());
+    }
+    if let Ok(parts) = parse_component_id_text(spec) {
+        let enc = encode_component_id(&parts);
+        if tcs.iter().any(|t| t.component_id == enc) {
+            return Ok(enc);
+        }
+    }
+    Err(OpsError::Store(StoreError::NotFound(format!("trusted component {spec:?} in the catalog"))))
+}
+
+/// A device with what it holds and what policy assigns it.
+#[derive(Debug, Serialize)]
+pub struct DeviceView {
+    #[serde(flatten)]
+    pub device: DeviceRecord,
+    pub installed: Vec<InstalledTc>,
+    #[serde(serialize_with = "ser_ids")]
+    pub assigned: Vec<Vec<u8>>,
+    pub claims: Option<serde_json::Value>,
+}
+
+fn ser_ids<S: serde::Serializer>(v: &[Vec<u8>], s: S) -> std::result::Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq;
+    let mut seq = s.serialize_seq(Some(v.len()))?;
+    for id in v {
+        seq.serialize_element(&component_id_display(id))?;
+    }
+    seq.end()
+}
+
+pub async fn device_view(store: &Store, device: DeviceRecord) -> Result<DeviceView> {
+    let installed = store.installed(device.id).await?;
+    let assigned = store.assigned_to(&device).await?;
+    let claims = device.claims.as_deref().and_then(|c| serde_json::from_str(c).ok());
+    Ok(DeviceView { device, installed, assigned, claims })
+}
+
+/// Finds a device by numeric id or hex kid.
+pub async fn find_device(store: &Store, spec: &str) -> Result<DeviceRecord> {
+    if let Ok(id) = spec.parse::<i64>() {
+        return Ok(store.device_by_id(id).await?);
+    }
+    let kid = hex::decode(spec).map_err(|_| OpsError::Invalid(format!("device {spec:?}: expected a numeric id or a hex key id")))?;
+    store
+        .device_by_kid(&kid)
+        .await?
+        .ok_or_else(|| OpsError::Store(StoreError::NotFound(format!("device with key id {spec}"))))
+}

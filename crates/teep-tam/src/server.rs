@@ -1,0 +1,505 @@
+//! HTTP adapter (axum): the TEEP transport (draft-ietf-teep-otrp-over-http), metrics, admin
+//! API and web UI, TLS, graceful shutdown. Drives the sans-IO [`TamCore`] and commits its
+//! effects to [`Store`] before answering.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use teep_proto::Numbering;
+use tokio::sync::{watch, RwLock};
+use tracing::Instrument;
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::model::{SessionKind, TcRecord};
+use crate::session::{Context, CoreConfig, Inspected, OsRandom, Rejection, TamCore};
+use crate::store::{Store, StoreError, StoreOptions};
+
+pub const TEEP_MEDIA_TYPE: &str = "application/teep+cbor";
+
+/// Shared state of one TAM process.
+pub struct AppState {
+    pub core: TamCore,
+    pub store: Store,
+    pub config: Config,
+    pub metrics: Metrics,
+    catalog: RwLock<(Option<(i64, i64)>, Arc<Vec<TcRecord>>)>,
+    pub tc_signer: teep_cose::SoftwareSigner,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Keys(#[from] crate::keys::KeyFileError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{what}: {source}")]
+    Io { what: String, source: std::io::Error },
+    #[error("TLS: {0}")]
+    Tls(String),
+}
+
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+impl AppState {
+    /// Opens keys and storage for `config`.
+    pub async fn open(config: Config) -> Result<Arc<AppState>, ServerError> {
+        config.validate()?;
+        std::fs::create_dir_all(&config.data)
+            .map_err(|source| ServerError::Io { what: format!("data directory {}", config.data.display()), source })?;
+        let signers = crate::keys::teep_signers(&config.data, &config.keys)?;
+        let tc_signer = crate::keys::tc_signer(&config.data, config.tc_signer_key.as_deref())?;
+        let mut verifier_keys = Vec::new();
+        for p in &config.verifier_keys {
+            verifier_keys.push(teep_cose::PublicKey::load(p).map_err(|e| {
+                crate::keys::KeyFileError::Load { path: p.clone(), message: e.to_string() }
+            })?);
+        }
+        let store = Store::open(
+            &config.database_url(),
+            &StoreOptions {
+                max_connections: config.db_max_connections,
+                sqlite_full_sync: config.sqlite_full_sync,
+                ..StoreOptions::default()
+            },
+        )
+        .await?;
+        let core = TamCore::new(
+            signers,
+            verifier_keys,
+            CoreConfig {
+                enroll: config.enroll,
+                require_attestation: config.require_attestation,
+                session_ttl_ms: (config.session_ttl_secs as i64).saturating_mul(1000),
+                allow_requests: true,
+            },
+        );
+        Ok(Arc::new(AppState {
+            core,
+            store,
+            config,
+            metrics: Metrics::default(),
+            catalog: RwLock::new((None, Arc::new(Vec::new()))),
+            tc_signer,
+        }))
+    }
+
+    /// The newest catalog entries, cached until the catalog changes (checked with one cheap
+    /// query, so CLI edits from another process are seen at once).
+    pub async fn catalog(&self) -> Result<Arc<Vec<TcRecord>>, StoreError> {
+        let stamp = self.store.catalog_stamp().await?;
+        {
+            let c = self.catalog.read().await;
+            if c.0 == Some(stamp) {
+                return Ok(c.1.clone());
+            }
+        }
+        let fresh = Arc::new(self.store.latest_tcs().await?);
+        *self.catalog.write().await = (Some(stamp), fresh.clone());
+        Ok(fresh)
+    }
+}
+
+/// The router: TEEP paths, metrics, admin API, web UI.
+pub fn router(state: Arc<AppState>) -> Router {
+    let alt = state.config.alt_path.clone();
+    let limit = state.config.body_limit;
+    let teep = Router::new()
+        .route("/tam", post(teep_default).fallback(method_not_allowed))
+        .route(&alt, post(teep_alt).fallback(method_not_allowed))
+        .layer(DefaultBodyLimit::max(limit));
+    Router::new()
+        .merge(teep)
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(healthz))
+        .merge(crate::admin::router(state.clone()))
+        .merge(crate::ui::router())
+        .with_state(state)
+}
+
+async fn method_not_allowed() -> Response {
+    (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "POST")], "only POST is defined on a TAM URI\n").into_response()
+}
+
+async fn healthz(State(st): State<Arc<AppState>>) -> Response {
+    match st.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ok\n").into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")).into_response(),
+    }
+}
+
+async fn metrics(State(st): State<Arc<AppState>>) -> Response {
+    let devices = st.store.device_count().await.ok();
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        st.metrics.render(devices),
+    )
+        .into_response()
+}
+
+async fn teep_default(State(st): State<Arc<AppState>>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let n = st.config.numbering.to_proto();
+    teep_endpoint(st, n, uri, headers, body).await
+}
+
+async fn teep_alt(State(st): State<Arc<AppState>>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let n = st.config.numbering.other().to_proto();
+    teep_endpoint(st, n, uri, headers, body).await
+}
+
+fn accepts_teep(headers: &HeaderMap) -> bool {
+    let Some(accept) = headers.get(header::ACCEPT) else { return true };
+    let Ok(accept) = accept.to_str() else { return false };
+    accept.split(',').any(|part| {
+        let mt = part.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        mt == TEEP_MEDIA_TYPE || mt == "*/*" || mt == "application/*"
+    })
+}
+
+fn content_type_ok(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case(TEEP_MEDIA_TYPE))
+        .unwrap_or(false)
+}
+
+/// Headers every TEEP response with content carries (transport §5).
+fn teep_response(status: StatusCode, body: Vec<u8>) -> Response {
+    let mut r = (status, body).into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(TEEP_MEDIA_TYPE));
+    security_headers(h);
+    r
+}
+
+fn security_headers(h: &mut HeaderMap) {
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+}
+
+fn plain(status: StatusCode, text: String) -> Response {
+    let mut r = (status, text).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    security_headers(r.headers_mut());
+    r
+}
+
+fn reject(st: &AppState, r: &Rejection) -> Response {
+    st.metrics.error(r.code);
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST);
+    tracing::info!(status = r.status, code = r.code, "refused: {}", r.explanation);
+    let text = if st.config.explain_errors || r.status >= 500 && r.code != "internal" {
+        format!("{}\n", r.explanation)
+    } else {
+        format!("{}\n", status.canonical_reason().unwrap_or("error"))
+    };
+    plain(status, text)
+}
+
+fn storage_failure(st: &AppState, e: &StoreError) -> Response {
+    st.metrics.error("storage");
+    tracing::warn!("storage: {e}");
+    match e {
+        StoreError::Unavailable(_) => plain(StatusCode::SERVICE_UNAVAILABLE, "storage unavailable, retry later\n".into()),
+        _ => plain(StatusCode::INTERNAL_SERVER_ERROR, "internal storage error\n".into()),
+    }
+}
+
+async fn teep_endpoint(st: Arc<AppState>, numbering: Numbering, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let started = Instant::now();
+    if st.config.dump {
+        dump_request(&uri, &headers, &body, numbering);
+    }
+    let resp = teep_inner(&st, numbering, &headers, &body).await;
+    st.metrics.observe(started.elapsed());
+    if st.config.dump {
+        dump_response(&resp.0, resp.1.as_ref());
+    }
+    resp.0
+}
+
+/// Returns the response and, for dumps, the TEEP message it carries as JSON.
+async fn teep_inner(
+    st: &AppState,
+    numbering: Numbering,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> (Response, Option<serde_json::Value>) {
+    if !accepts_teep(headers) {
+        st.metrics.error("not-acceptable");
+        return (plain(StatusCode::NOT_ACCEPTABLE, format!("Accept: must allow {TEEP_MEDIA_TYPE}\n")), None);
+    }
+    let now = now_ms();
+    let mut rng = OsRandom;
+    if body.is_empty() {
+        // ProcessConnect. Content-Type is not required for the empty first POST (DIGEST §7).
+        let span = tracing::info_span!("teep", step = "connect", token = tracing::field::Empty);
+        return async {
+            let outcome = match st.core.handle_connect(numbering, now, &mut rng) {
+                Ok(o) => o,
+                Err(r) => return (reject(st, &r), None),
+            };
+            if let Some(t) = &outcome.token {
+                tracing::Span::current().record("token", hex::encode(t));
+            }
+            match st.store.commit(&outcome.effects).await {
+                Ok(_) => {}
+                Err(e) => return (storage_failure(st, &e), None),
+            }
+            st.metrics.result(outcome.result);
+            tracing::debug!("QueryRequest sent");
+            (teep_response(StatusCode::OK, outcome.response.unwrap_or_default()), outcome.response_json)
+        }
+        .instrument(span)
+        .await;
+    }
+    if !content_type_ok(headers) {
+        st.metrics.error("unsupported-media-type");
+        return (
+            plain(StatusCode::UNSUPPORTED_MEDIA_TYPE, format!("Content-Type: must be {TEEP_MEDIA_TYPE}\n")),
+            None,
+        );
+    }
+    let inspected = match st.core.inspect(body, numbering) {
+        Ok(i) => i,
+        Err(r) => return (reject(st, &r), None),
+    };
+    let token_hex = inspected.token().map(hex::encode).unwrap_or_default();
+    let span = tracing::info_span!("teep", msg = inspected.type_name, token = %token_hex, kid = tracing::field::Empty);
+    async {
+        let ctx = match load_context(st, &inspected).await {
+            Ok(c) => c,
+            Err(e) => return (storage_failure(st, &e), None),
+        };
+        if let Some(d) = &ctx.device {
+            tracing::Span::current().record("kid", hex::encode(&d.kid));
+        }
+        if let crate::wire::Incoming::Error { name, .. } = &inspected.message {
+            st.metrics.agent_error(name);
+        }
+        let outcome = match st.core.handle_message(inspected, &ctx, now, &mut rng) {
+            Ok(o) => o,
+            Err(r) => return (reject(st, &r), None),
+        };
+        match st.store.commit(&outcome.effects).await {
+            Ok(true) => {}
+            Ok(false) => {
+                let r = Rejection {
+                    status: 400,
+                    explanation: "token: already answered (replay refused)".into(),
+                    message_type: None,
+                    code: "replay",
+                };
+                return (reject(st, &r), None);
+            }
+            Err(e) => return (storage_failure(st, &e), None),
+        }
+        st.metrics.result(outcome.result);
+        tracing::info!(result = outcome.result, "step done");
+        match outcome.response {
+            Some(b) => (teep_response(StatusCode::OK, b), outcome.response_json),
+            None => {
+                let mut r = StatusCode::NO_CONTENT.into_response();
+                security_headers(r.headers_mut());
+                (r, None)
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+/// Loads what the core needs for this message: session, device, and for a QueryResponse the
+/// device's holdings, the catalog and its assignments.
+async fn load_context(st: &AppState, msg: &Inspected) -> Result<Context, StoreError> {
+    let mut ctx = Context::default();
+    if let Some(token) = msg.token() {
+        ctx.session = st.store.session_by_token(token).await?;
+    }
+    for kid in msg.kids() {
+        if let Some(d) = st.store.device_by_kid(&kid).await? {
+            ctx.device = Some(d);
+            break;
+        }
+    }
+    if ctx.device.is_none() {
+        if let Some(kid) = ctx.session.as_ref().and_then(|s| s.device_kid.clone()) {
+            ctx.device = st.store.device_by_kid(&kid).await?;
+        }
+    }
+    let is_query = ctx.session.as_ref().map(|s| s.kind == SessionKind::Query).unwrap_or(false);
+    let needs_catalog = matches!(msg.message, crate::wire::Incoming::QueryResponse(_)) && is_query
+        || matches!(msg.message, crate::wire::Incoming::Success { .. });
+    if needs_catalog {
+        ctx.catalog = st.catalog().await?;
+    }
+    if is_query {
+        if let Some(d) = &ctx.device {
+            ctx.installed = st.store.installed(d.id).await?;
+            ctx.assigned = st.store.assigned_to(d).await?;
+        } else {
+            ctx.assigned = st.store.assigned_to_all().await?;
+        }
+    }
+    Ok(ctx)
+}
+
+fn dump_headers(h: &HeaderMap) -> String {
+    h.iter().map(|(k, v)| format!("  {k}: {}\n", v.to_str().unwrap_or("<binary>"))).collect()
+}
+
+fn dump_request(uri: &Uri, headers: &HeaderMap, body: &[u8], numbering: Numbering) {
+    let mut out = format!(">>> POST {uri}\n{}", dump_headers(headers));
+    if body.is_empty() {
+        out.push_str("  (empty body: new session)\n");
+    } else {
+        match crate::wire::signed::open_message(body, numbering) {
+            Ok((opened, m)) => {
+                let sigs: Vec<String> = opened.signatures.iter().map(|s| format!("{}{}", s.alg.name(), s.kid.as_ref().map(|k| format!(" kid {}", hex::encode(k))).unwrap_or_default())).collect();
+                out.push_str(&format!("  {} ({} bytes, {:?}, signatures: {})\n", m.type_name(), body.len(), opened.kind, sigs.join(", ")));
+                out.push_str(&serde_json::to_string_pretty(&m.to_json()).unwrap_or_default());
+                out.push('\n');
+            }
+            Err(e) => out.push_str(&format!("  ({} bytes, not a TEEP message: {e})\n", body.len())),
+        }
+    }
+    eprint!("{out}");
+}
+
+fn dump_response(r: &Response, json: Option<&serde_json::Value>) {
+    let mut out = format!("<<< {}\n{}", r.status(), dump_headers(r.headers()));
+    if let Some(j) = json {
+        out.push_str(&serde_json::to_string_pretty(j).unwrap_or_default());
+        out.push('\n');
+    }
+    eprint!("{out}\n");
+}
+
+/// A running server.
+pub struct ServerHandle {
+    shutdown: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+    pub state: Arc<AppState>,
+}
+
+impl ServerHandle {
+    /// Stops accepting, finishes requests in flight, then returns.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+        self.state.store.close().await;
+    }
+
+    /// Resolves when the server stopped.
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+}
+
+/// Starts a TAM on `config.listen` (use port 0 for a free one) and returns the bound address.
+///
+/// ```no_run
+/// # async fn f() {
+/// let dir = tempfile::tempdir().unwrap();
+/// let config = teep_tam::Config { data: dir.path().into(), listen: "127.0.0.1:0".parse().unwrap(), ..Default::default() };
+/// let (addr, handle) = teep_tam::server::spawn(config).await.unwrap();
+/// // POST http://{addr}/tam ...
+/// handle.shutdown().await;
+/// # }
+/// ```
+pub async fn spawn(config: Config) -> Result<(SocketAddr, ServerHandle), ServerError> {
+    let state = AppState::open(config).await?;
+    spawn_with_state(state).await
+}
+
+pub async fn spawn_with_state(state: Arc<AppState>) -> Result<(SocketAddr, ServerHandle), ServerError> {
+    let listener = tokio::net::TcpListener::bind(state.config.listen)
+        .await
+        .map_err(|source| ServerError::Io { what: format!("listen on {}", state.config.listen), source })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| ServerError::Io { what: "local address".into(), source })?;
+    let (tx, rx) = watch::channel(false);
+    let app = router(state.clone());
+    // Housekeeping: answered and expired tokens go away.
+    let purge_state = state.clone();
+    let mut purge_rx = rx.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(60)) => {
+                    if let Err(e) = purge_state.store.purge_sessions(now_ms()).await {
+                        tracing::warn!("purging sessions: {e}");
+                    }
+                }
+                _ = purge_rx.changed() => break,
+            }
+        }
+    });
+    let task = match (&state.config.tls_cert, &state.config.tls_key) {
+        (Some(cert), Some(key)) => {
+            let acceptor = crate::tls::acceptor(cert, key).map_err(ServerError::Tls)?;
+            tokio::spawn(crate::tls::serve(listener, acceptor, app, rx))
+        }
+        _ => {
+            let mut rx = rx;
+            tokio::spawn(async move {
+                let r = axum::serve(listener, app)
+                    .with_graceful_shutdown(async move {
+                        let _ = rx.wait_for(|v| *v).await;
+                    })
+                    .await;
+                if let Err(e) = r {
+                    tracing::error!("server: {e}");
+                }
+            })
+        }
+    };
+    Ok((addr, ServerHandle { shutdown: tx, task, state }))
+}
+
+/// Runs until SIGINT/SIGTERM, then shuts down gracefully.
+pub async fn serve(config: Config) -> Result<(), ServerError> {
+    let (addr, handle) = spawn(config).await?;
+    let scheme = if handle.state.config.tls_cert.is_some() { "https" } else { "http" };
+    tracing::info!("TAM listening on {scheme}://{addr}/tam");
+    eprintln!("TAM listening on {scheme}://{addr}/tam ({}), {scheme}://{addr}{} ({})",
+        handle.state.config.numbering.as_str(), handle.state.config.alt_path, handle.state.config.numbering.other().as_str());
+    shutdown_signal().await;
+    eprintln!("shutting down: finishing requests in flight");
+    handle.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+

@@ -1,0 +1,658 @@
+//! The TAM's TEEP state machine, sans-IO (quinn-proto style).
+//!
+//! Nothing here does I/O. Time and randomness come in as arguments; storage comes in as a
+//! [`Context`] the adapter loaded for this message and goes out as [`Effects`] the adapter
+//! commits (in one transaction) before it sends the response. The flow per request:
+//!
+//! 1. empty body: [`TamCore::handle_connect`] → QueryRequest (COSE_Sign, one signature per
+//!    algorithm, because the agent's suite is unknown) and a new outstanding token;
+//! 2. body: [`TamCore::inspect`] opens COSE and decodes the TEEP message without trusting it,
+//!    naming the token and signer kid the adapter must look up;
+//! 3. [`TamCore::handle_message`] verifies, appraises, applies policy and answers.
+
+use std::sync::Arc;
+
+use teep_cose::{Algorithm, KeyType, PublicKey, Signer};
+use teep_proto::Numbering;
+
+use crate::attest::{self, AttestedClaims, Evidence, Expectation};
+use crate::config::Enroll;
+use crate::model::*;
+use crate::policy;
+use crate::wire::{self, Incoming};
+
+/// Randomness for tokens and challenges. The server passes the OS generator; tests pass a
+/// deterministic one.
+pub trait Random {
+    fn fill(&mut self, buf: &mut [u8]);
+}
+
+/// The operating system's CSPRNG.
+pub struct OsRandom;
+
+impl Random for OsRandom {
+    fn fill(&mut self, buf: &mut [u8]) {
+        // getrandom only fails when the OS has no entropy source at all; nothing sensible
+        // can continue then.
+        getrandom::fill(buf).expect("operating system random source");
+    }
+}
+
+/// Settings of the core (a subset of the server [`crate::Config`]).
+#[derive(Clone, Debug)]
+pub struct CoreConfig {
+    pub enroll: Enroll,
+    pub require_attestation: bool,
+    pub session_ttl_ms: i64,
+    /// Whether devices may request catalog TCs that policy does not assign them.
+    pub allow_requests: bool,
+}
+
+impl Default for CoreConfig {
+    fn default() -> Self {
+        CoreConfig { enroll: Enroll::Registered, require_attestation: true, session_ttl_ms: 6 * 3600 * 1000, allow_requests: true }
+    }
+}
+
+/// The TAM protocol core: keys and settings, no state of its own (state lives in storage so
+/// that several processes can share it).
+pub struct TamCore {
+    signers: Vec<Arc<dyn Signer>>,
+    verifier_keys: Vec<PublicKey>,
+    pub config: CoreConfig,
+}
+
+/// A message the TAM refuses. `status` is the HTTP status; `explanation` names the field and
+/// the rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{explanation}")]
+pub struct Rejection {
+    pub status: u16,
+    pub explanation: String,
+    /// The decoded message type, if it got that far (for metrics and audit).
+    pub message_type: Option<&'static str>,
+    /// Error code name for metrics.
+    pub code: &'static str,
+}
+
+impl Rejection {
+    fn bad(message_type: Option<&'static str>, code: &'static str, explanation: impl Into<String>) -> Rejection {
+        Rejection { status: 400, explanation: explanation.into(), message_type, code }
+    }
+    fn internal(explanation: impl Into<String>) -> Rejection {
+        Rejection { status: 500, explanation: explanation.into(), message_type: None, code: "internal" }
+    }
+}
+
+/// A message opened and decoded but not yet verified.
+pub struct Inspected {
+    pub numbering: Numbering,
+    pub opened: teep_cose::Opened,
+    pub message: Incoming,
+    /// The decoded message as JSON, for dumps and the audit log.
+    pub json: serde_json::Value,
+    pub type_name: &'static str,
+}
+
+impl Inspected {
+    /// Token the adapter must look the session up by.
+    pub fn token(&self) -> Option<&[u8]> {
+        self.message.token()
+    }
+    /// Key ids named by the signatures (unverified): the adapter looks the device up by them.
+    pub fn kids(&self) -> Vec<Vec<u8>> {
+        self.opened.signatures.iter().filter_map(|s| s.kid.clone()).collect()
+    }
+}
+
+/// What storage knows that this message needs.
+#[derive(Default)]
+pub struct Context {
+    /// The outstanding request named by the message token.
+    pub session: Option<SessionRecord>,
+    /// The device whose kid signed the message.
+    pub device: Option<DeviceRecord>,
+    /// What storage says the device holds.
+    pub installed: Vec<InstalledTc>,
+    /// Newest catalog entry of each component.
+    pub catalog: Arc<Vec<TcRecord>>,
+    /// Component ids policy assigns to this device.
+    pub assigned: Vec<Vec<u8>>,
+}
+
+/// Device-row changes of one step.
+#[derive(Clone, Debug, Default)]
+pub struct DeviceUpdate {
+    /// `None`: the device is the one in `Effects::new_device`.
+    pub device_id: Option<i64>,
+    pub suite_alg: Option<i64>,
+    pub status: Option<DeviceStatus>,
+    pub status_detail: Option<String>,
+    pub ueid: Option<Vec<u8>>,
+    pub claims: Option<String>,
+    /// The device's tc-list replaces what storage held.
+    pub replace_installed: Option<Vec<InstalledTc>>,
+    pub add_installed: Vec<InstalledTc>,
+    pub remove_installed: Vec<Vec<u8>>,
+}
+
+/// Everything a step changes in storage; committed atomically before the response is sent.
+#[derive(Clone, Debug, Default)]
+pub struct Effects {
+    pub now: i64,
+    /// Mark this token answered; if it already was, the whole step is void (replay).
+    pub consume_token: Option<Vec<u8>>,
+    pub new_device: Option<NewDevice>,
+    pub device: Option<DeviceUpdate>,
+    pub new_session: Option<SessionRecord>,
+    pub audit: Option<AuditEntry>,
+}
+
+/// Result of a step.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Body of the HTTP 200 response; `None` means 204 (the session ends).
+    pub response: Option<Vec<u8>>,
+    pub effects: Effects,
+    /// Device kid and token, for the tracing span.
+    pub device_kid: Option<Vec<u8>>,
+    pub token: Option<Vec<u8>>,
+    /// What the TAM sent, as JSON (for `--dump`).
+    pub response_json: Option<serde_json::Value>,
+    /// Short result word for metrics and audit (`update`, `no-update`, `attestation-failed`, ...).
+    pub result: &'static str,
+}
+
+/// What an outstanding Update carried (stored as JSON in the session row).
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct PendingUpdate {
+    /// (encoded component id, sequence, origin)
+    pub install: Vec<(Vec<u8>, u64, String)>,
+    pub remove: Vec<Vec<u8>>,
+}
+
+const TOKEN_LEN: usize = 16;
+const CHALLENGE_LEN: usize = 32;
+
+impl TamCore {
+    /// `signers`: the TAM's TEEP keys, at most one per key type.
+    pub fn new(signers: Vec<Arc<dyn Signer>>, verifier_keys: Vec<PublicKey>, config: CoreConfig) -> TamCore {
+        TamCore { signers, verifier_keys, config }
+    }
+
+    pub fn signers(&self) -> &[Arc<dyn Signer>] {
+        &self.signers
+    }
+
+    fn signer_for(&self, kt: KeyType) -> Option<&Arc<dyn Signer>> {
+        self.signers.iter().find(|s| s.public_key().key_type() == kt)
+    }
+
+    fn new_token(rng: &mut dyn Random) -> Vec<u8> {
+        let mut t = vec![0u8; TOKEN_LEN];
+        rng.fill(&mut t);
+        t
+    }
+
+    /// `ProcessConnect`: a new session. Answers a QueryRequest signed with every TAM key
+    /// (COSE_Sign), since nothing yet tells which suite the agent speaks.
+    pub fn handle_connect(&self, numbering: Numbering, now: i64, rng: &mut dyn Random) -> Result<Outcome, Rejection> {
+        self.query_request(numbering, None, None, now, rng)
+    }
+
+    fn query_request(
+        &self,
+        numbering: Numbering,
+        device: Option<&DeviceRecord>,
+        consume: Option<Vec<u8>>,
+        now: i64,
+        rng: &mut dyn Random,
+    ) -> Result<Outcome, Rejection> {
+        let token = Self::new_token(rng);
+        let challenge = if self.config.require_attestation {
+            let mut c = vec![0u8; CHALLENGE_LEN];
+            rng.fill(&mut c);
+            Some(c)
+        } else {
+            None
+        };
+        let msg = wire::query_request(&token, challenge.as_deref(), self.config.require_attestation);
+        let known_signer = device
+            .and_then(|d| d.suite_alg)
+            .and_then(|a| Algorithm::from_cose(a).key_type())
+            .and_then(|kt| self.signer_for(kt));
+        let bytes = match known_signer {
+            Some(s) => crate::wire::signed::sign_message(&msg, numbering, s.as_ref()),
+            None => {
+                let refs: Vec<&dyn Signer> = self.signers.iter().map(|s| s.as_ref()).collect();
+                crate::wire::signed::sign_message_multi(&msg, numbering, &refs)
+            }
+        }
+        .map_err(|e| Rejection::internal(format!("signing QueryRequest: {e}")))?;
+        let session = SessionRecord {
+            token: token.clone(),
+            kind: SessionKind::Query,
+            device_kid: device.map(|d| d.kid.clone()),
+            challenge,
+            numbering: numbering_name(numbering).into(),
+            pending: None,
+            created_at: now,
+            expires_at: now + self.config.session_ttl_ms,
+            answered: false,
+        };
+        let json = msg.to_json();
+        Ok(Outcome {
+            response: Some(bytes),
+            effects: Effects { now, consume_token: consume, new_session: Some(session), ..Default::default() },
+            device_kid: device.map(|d| d.kid.clone()),
+            token: Some(token),
+            response_json: Some(json),
+            result: "query-request",
+        })
+    }
+
+    /// Opens and decodes a message without trusting it. A message in the other numbering is
+    /// recognised and explained rather than misread.
+    pub fn inspect(&self, bytes: &[u8], numbering: Numbering) -> Result<Inspected, Rejection> {
+        let (opened, msg) = match crate::wire::signed::open_message(bytes, numbering) {
+            Ok(x) => x,
+            Err(e) => {
+                let other = other_numbering(numbering);
+                if let Ok((_, m)) = crate::wire::signed::open_message(bytes, other) {
+                    if wire::plausible_in(&m) {
+                        return Err(Rejection::bad(
+                            Some(m.type_name()),
+                            "wrong-numbering",
+                            format!(
+                                "{}: this message decodes only in the {} numbering, but this path speaks {}; \
+                                 send it to the path that speaks {} ({e})",
+                                m.type_name(),
+                                numbering_name(other),
+                                numbering_name(numbering),
+                                numbering_name(other)
+                            ),
+                        ));
+                    }
+                }
+                return Err(Rejection::bad(None, "malformed", e.to_string()));
+            }
+        };
+        let type_name = msg.type_name();
+        let json = msg.to_json();
+        let message = wire::incoming(msg);
+        if let Incoming::Other(t) = &message {
+            return Err(Rejection::bad(
+                Some(type_name),
+                "unexpected-type",
+                format!("{t}: a TAM accepts only QueryResponse, Success and Error"),
+            ));
+        }
+        Ok(Inspected { numbering, opened, message, json, type_name })
+    }
+
+    /// `ProcessTeepMessage` for an inspected message and the storage it names.
+    pub fn handle_message(
+        &self,
+        msg: Inspected,
+        ctx: &Context,
+        now: i64,
+        rng: &mut dyn Random,
+    ) -> Result<Outcome, Rejection> {
+        let t = msg.type_name;
+        let token = msg
+            .token()
+            .ok_or_else(|| {
+                Rejection::bad(Some(t), "token", format!("{t}.token: missing; this TAM always sends a token and needs it echoed"))
+            })?
+            .to_vec();
+        let session = ctx.session.as_ref().ok_or_else(|| {
+            Rejection::bad(Some(t), "token", format!("{t}.token: {} is not an outstanding request of this TAM", hex::encode(&token)))
+        })?;
+        if session.answered {
+            return Err(Rejection::bad(Some(t), "replay", format!("{t}.token: already answered (replay refused)")));
+        }
+        if session.expires_at < now {
+            return Err(Rejection::bad(Some(t), "expired", format!("{t}.token: expired")));
+        }
+        if session.numbering != numbering_name(msg.numbering) {
+            return Err(Rejection::bad(
+                Some(t),
+                "wrong-numbering",
+                format!("{t}: the session was opened in the {} numbering", session.numbering),
+            ));
+        }
+        let expected_kind = match msg.message {
+            Incoming::QueryResponse(_) => SessionKind::Query,
+            Incoming::Success { .. } => SessionKind::Update,
+            Incoming::Error { .. } => session.kind,
+            Incoming::Other(_) => return Err(Rejection::bad(Some(t), "unexpected-type", "unexpected message")),
+        };
+        if session.kind != expected_kind {
+            return Err(Rejection::bad(
+                Some(t),
+                "token",
+                format!("{t}.token: answers a {} but the TAM sent a {}", expected_kind.request_name(), session.kind.request_name()),
+            ));
+        }
+        if let (Some(bound), Some(dev)) = (&session.device_kid, &ctx.device) {
+            if bound != &dev.kid {
+                return Err(Rejection::bad(Some(t), "token", format!("{t}.token: belongs to another device")));
+            }
+        }
+        match &msg.message {
+            Incoming::QueryResponse(qr) => self.on_query_response(&msg, qr, session, ctx, token, now, rng),
+            Incoming::Success { .. } => self.on_success(&msg, session, ctx, token, now),
+            Incoming::Error { code, name, err_msg, .. } => {
+                self.on_error(&msg, session, ctx, token, *code, name.clone(), err_msg.clone(), now)
+            }
+            Incoming::Other(_) => Err(Rejection::bad(Some(t), "unexpected-type", "unexpected message")),
+        }
+    }
+
+    /// Verifies the TEEP signature with a known device key.
+    fn verify_known(&self, msg: &Inspected, device: &DeviceRecord) -> Result<(PublicKey, Algorithm), Rejection> {
+        let key = PublicKey::from_cose_key(&device.teep_key)
+            .map_err(|e| Rejection::internal(format!("stored key of device {}: {e}", device.id)))?;
+        let info = msg.opened.verify(&key).map_err(|e| {
+            Rejection::bad(Some(msg.type_name), "signature", format!("{}: signature does not verify with the key of device {} ({e})", msg.type_name, device.id))
+        })?;
+        Ok((key, info.alg))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_query_response(
+        &self,
+        msg: &Inspected,
+        qr: &wire::QueryResponseIn,
+        session: &SessionRecord,
+        ctx: &Context,
+        token: Vec<u8>,
+        now: i64,
+        rng: &mut dyn Random,
+    ) -> Result<Outcome, Rejection> {
+        let t = msg.type_name;
+        let numbering = msg.numbering;
+        // Who signed: a known device, or (open enrollment) the key in the evidence's cnf.
+        let evidence = qr.attestation_payload.as_deref().map(Evidence::parse);
+        let (teep_key, alg, new_device) = match &ctx.device {
+            Some(d) => {
+                let (k, a) = self.verify_known(msg, d)?;
+                (k, a, None)
+            }
+            None => {
+                let kids = msg.kids();
+                if self.config.enroll == Enroll::Registered {
+                    return Err(Rejection::bad(
+                        Some(t),
+                        "unknown-device",
+                        format!(
+                            "{t}: signer kid {} is not a registered device (enrollment is registered-only)",
+                            kids.first().map(hex::encode).unwrap_or_else(|| "(none)".into())
+                        ),
+                    ));
+                }
+                let ev = match &evidence {
+                    Some(Ok(ev)) => ev,
+                    Some(Err(e)) => return Err(Rejection::bad(Some(t), "attestation", format!("{t}.{e} (open enrollment needs evidence with cnf)"))),
+                    None => {
+                        return Err(Rejection::bad(Some(t), "attestation", format!("{t}.attestation-payload: missing; an unknown device enrolls with evidence carrying cnf")))
+                    }
+                };
+                let cnf = ev.cnf_key().map_err(|e| Rejection::bad(Some(t), "attestation", format!("{t}.attestation-payload.{e}")))?;
+                let info = msg.opened.verify(&cnf).map_err(|_| {
+                    Rejection::bad(Some(t), "signature", format!("{t}: signature does not verify with the cnf key of the evidence"))
+                })?;
+                let alg = info.alg;
+                let nd = NewDevice {
+                    name: None,
+                    kid: cnf.thumbprint().to_vec(),
+                    teep_key: cnf.to_cose_key(),
+                    attest_key: None,
+                    tags: Vec::new(),
+                };
+                (cnf, alg, Some(nd))
+            }
+        };
+        let kid = teep_key.thumbprint().to_vec();
+        let device_id = ctx.device.as_ref().map(|d| d.id);
+        let mut update = DeviceUpdate { device_id, suite_alg: Some(alg.to_cose()), ..Default::default() };
+
+        // Attestation (background check, or passport with a Verifier's result).
+        let mut claims: Option<AttestedClaims> = None;
+        if session.challenge.is_some() || qr.attestation_payload.is_some() {
+            let attestation_keys: Vec<PublicKey> = match ctx.device.as_ref().and_then(|d| d.attest_key.as_ref()) {
+                Some(k) => match PublicKey::from_cose_key(k) {
+                    Ok(k) => vec![k],
+                    Err(e) => return Err(Rejection::internal(format!("stored attestation key: {e}"))),
+                },
+                None => vec![teep_key.clone()],
+            };
+            let result = match (&evidence, &qr.attestation_payload_format) {
+                (_, Some(f)) if !wire::is_eat_format(f) => Err(attest::AttestError::Format(f.clone())),
+                (None, _) => Err(attest::AttestError::Missing),
+                (Some(Err(e)), _) => Err(e.clone()),
+                (Some(Ok(ev)), _) => attest::appraise(
+                    ev,
+                    &Expectation {
+                        challenge: session.challenge.as_deref(),
+                        token: Some(&token),
+                        teep_key: &teep_key,
+                        attestation_keys: &attestation_keys,
+                        verifier_keys: &self.verifier_keys,
+                        require_profile_claims: true,
+                    },
+                ),
+            };
+            match result {
+                Ok(c) => claims = Some(c),
+                Err(e) => {
+                    if new_device.is_some() {
+                        // Nothing is recorded for a device that failed to enroll.
+                        return Err(Rejection::bad(Some(t), "attestation", format!("{t}.{e}")));
+                    }
+                    update.status = Some(DeviceStatus::AttestationFailed);
+                    update.status_detail = Some(e.to_string());
+                    let err_msg = truncate(&e.to_string(), 128);
+                    let upd = wire::error_update(&Self::new_token(rng), teep_proto::ErrorCode::AttestationRequired, &err_msg);
+                    return self.finish_update(msg, upd, kid, token, update, None, PendingUpdate::default(), numbering, alg, now, "attestation-failed");
+                }
+            }
+        }
+        if let Some(c) = &claims {
+            update.status = Some(DeviceStatus::Attested);
+            update.status_detail = Some(String::new());
+            update.ueid = c.ueid.clone();
+            update.claims = serde_json::to_string(c).ok();
+        }
+
+        // Policy: what the device lacks, and what it should drop.
+        let decision = policy::decide(&policy::Input {
+            catalog: &ctx.catalog,
+            assigned: &ctx.assigned,
+            stored: &ctx.installed,
+            tc_list: qr.tc_list.as_deref(),
+            requested: &qr.requested,
+            unneeded: &qr.unneeded,
+            allow_requests: self.config.allow_requests,
+        });
+        update.replace_installed = decision.installed_now.clone();
+        if decision.install.is_empty() && decision.remove.is_empty() {
+            let effects = Effects {
+                now,
+                consume_token: Some(token.clone()),
+                new_device,
+                device: Some(update),
+                new_session: None,
+                audit: Some(audit(now, Some(&kid), &token, msg, "no-update")),
+            };
+            return Ok(Outcome { response: None, effects, device_kid: Some(kid), token: Some(token), response_json: None, result: "no-update" });
+        }
+        let update_token = Self::new_token(rng);
+        let envelopes: Vec<Vec<u8>> = decision.install.iter().map(|tc| tc.envelope.to_vec()).collect();
+        let unneeded: Vec<ComponentId> = decision.remove.iter().filter_map(|r| decode_component_id(&r.manifest_component_id)).collect();
+        let pending = PendingUpdate {
+            install: decision.install.iter().map(|tc| (tc.component_id.clone(), tc.sequence, tc.origin.to_string())).collect(),
+            remove: decision.remove.iter().map(|r| r.component_id.clone()).collect(),
+        };
+        let upd = wire::update(&update_token, envelopes, unneeded);
+        self.finish_update(msg, upd, kid, token, update, new_device, pending, numbering, alg, now, "update")
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn finish_update(
+        &self,
+        msg: &Inspected,
+        upd: teep_proto::TeepMessage,
+        kid: Vec<u8>,
+        token: Vec<u8>,
+        update: DeviceUpdate,
+        new_device: Option<NewDevice>,
+        pending: PendingUpdate,
+        numbering: Numbering,
+        alg: Algorithm,
+        now: i64,
+        result: &'static str,
+    ) -> Result<Outcome, Rejection> {
+        let kt = alg.key_type().unwrap_or(KeyType::P256);
+        let signer = self
+            .signer_for(kt)
+            .or_else(|| self.signers.first())
+            .ok_or_else(|| Rejection::internal("the TAM has no signing key"))?;
+        let bytes = crate::wire::signed::sign_message(&upd, numbering, signer.as_ref())
+            .map_err(|e| Rejection::internal(format!("signing Update: {e}")))?;
+        let update_token = upd.token().map(|t| t.to_vec()).unwrap_or_default();
+        let session = SessionRecord {
+            token: update_token,
+            kind: SessionKind::Update,
+            device_kid: Some(kid.clone()),
+            challenge: None,
+            numbering: numbering_name(numbering).into(),
+            pending: serde_json::to_string(&pending).ok(),
+            created_at: now,
+            expires_at: now + self.config.session_ttl_ms,
+            answered: false,
+        };
+        let effects = Effects {
+            now,
+            consume_token: Some(token.clone()),
+            new_device,
+            device: Some(update),
+            new_session: Some(session),
+            audit: Some(audit(now, Some(&kid), &token, msg, result)),
+        };
+        Ok(Outcome {
+            response: Some(bytes),
+            effects,
+            device_kid: Some(kid),
+            token: Some(token),
+            response_json: Some(upd.to_json()),
+            result,
+        })
+    }
+
+    fn on_success(&self, msg: &Inspected, session: &SessionRecord, ctx: &Context, token: Vec<u8>, now: i64) -> Result<Outcome, Rejection> {
+        let t = msg.type_name;
+        let device = ctx.device.as_ref().ok_or_else(|| Rejection::bad(Some(t), "unknown-device", format!("{t}: signer is not a known device")))?;
+        self.verify_known(msg, device)?;
+        let pending: PendingUpdate = session.pending.as_deref().and_then(|p| serde_json::from_str(p).ok()).unwrap_or_default();
+        let update = DeviceUpdate {
+            device_id: Some(device.id),
+            add_installed: pending
+                .install
+                .iter()
+                .map(|(cid, seq, origin)| InstalledTc {
+                    component_id: cid.clone(),
+                    sequence: Some(*seq),
+                    digest: ctx.catalog.iter().find(|c| &c.component_id == cid).and_then(|c| c.payload_digest.clone()),
+                    origin: origin.clone(),
+                    updated_at: now,
+                })
+                .collect(),
+            remove_installed: pending.remove.clone(),
+            ..Default::default()
+        };
+        let effects = Effects {
+            now,
+            consume_token: Some(token.clone()),
+            device: Some(update),
+            audit: Some(audit(now, Some(&device.kid), &token, msg, "success")),
+            ..Default::default()
+        };
+        Ok(Outcome { response: None, effects, device_kid: Some(device.kid.clone()), token: Some(token), response_json: None, result: "success" })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_error(
+        &self,
+        msg: &Inspected,
+        _session: &SessionRecord,
+        ctx: &Context,
+        token: Vec<u8>,
+        code: u64,
+        name: String,
+        err_msg: Option<String>,
+        now: i64,
+    ) -> Result<Outcome, Rejection> {
+        let t = msg.type_name;
+        let device = ctx.device.as_ref().ok_or_else(|| Rejection::bad(Some(t), "unknown-device", format!("{t}: signer is not a known device")))?;
+        self.verify_known(msg, device)?;
+        let detail = match &err_msg {
+            Some(m) => format!("agent error {name} ({code}): {m}"),
+            None => format!("agent error {name} ({code})"),
+        };
+        let update = DeviceUpdate { device_id: Some(device.id), status_detail: Some(truncate(&detail, 256)), ..Default::default() };
+        let effects = Effects {
+            now,
+            consume_token: Some(token.clone()),
+            device: Some(update),
+            audit: Some(audit(now, Some(&device.kid), &token, msg, "agent-error")),
+            ..Default::default()
+        };
+        Ok(Outcome { response: None, effects, device_kid: Some(device.kid.clone()), token: Some(token), response_json: None, result: "agent-error" })
+    }
+}
+
+impl SessionKind {
+    fn request_name(self) -> &'static str {
+        match self {
+            SessionKind::Query => "QueryRequest",
+            SessionKind::Update => "Update",
+        }
+    }
+}
+
+fn audit(now: i64, kid: Option<&[u8]>, token: &[u8], msg: &Inspected, result: &str) -> AuditEntry {
+    AuditEntry {
+        at: now,
+        device_kid: kid.map(<[u8]>::to_vec),
+        token: Some(token.to_vec()),
+        message_type: msg.type_name.to_string(),
+        summary: msg.json.to_string(),
+        result: result.to_string(),
+    }
+}
+
+pub fn numbering_name(n: Numbering) -> &'static str {
+    match n {
+        Numbering::Draft26 => "draft26",
+        Numbering::Legacy => "legacy",
+    }
+}
+
+fn other_numbering(n: Numbering) -> Numbering {
+    match n {
+        Numbering::Draft26 => Numbering::Legacy,
+        Numbering::Legacy => Numbering::Draft26,
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
+}

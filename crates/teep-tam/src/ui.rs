@@ -1,0 +1,372 @@
+//! Web UI at `/ui`: server-rendered askama pages and plain HTML forms (no front-end build, no
+//! script). Log-in with the admin token sets an HttpOnly, SameSite=Strict cookie holding a
+//! hash of the token, never the token itself.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+
+use crate::model::{component_id_display, Target};
+use crate::ops;
+use crate::server::{now_ms, AppState};
+
+const COOKIE: &str = "teep_ui";
+
+fn session_value(token: &str) -> String {
+    hex::encode(teep_cose::sha256(format!("teep-ui-session:{token}").as_bytes()))
+}
+
+fn logged_in(st: &AppState, headers: &HeaderMap) -> bool {
+    let Some(token) = st.config.admin_token.as_deref() else { return false };
+    let expected = session_value(token);
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().strip_prefix(&format!("{COOKIE}=")).map(str::to_string))
+        .any(|v| crate::admin::token_matches(v.as_bytes(), expected.as_bytes()))
+}
+
+fn page(html: Result<String, askama::Error>) -> Response {
+    match html {
+        Ok(h) => {
+            let mut r = Html(h).into_response();
+            let hd = r.headers_mut();
+            hd.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'"));
+            hd.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+            hd.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+            r
+        }
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("template: {e}")).into_response(),
+    }
+}
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/ui", get(index))
+        .route("/ui/", get(index))
+        .route("/ui/login", get(login_page).post(login))
+        .route("/ui/logout", post(logout))
+        .route("/ui/upload", post(upload))
+        .route("/ui/assign", post(assign))
+        .route("/ui/unassign", post(unassign))
+        .route("/ui/devices/{id}", get(device))
+        .route("/ui/log", get(log))
+        .route("/ui/static/style.css", get(style))
+        .layer(DefaultBodyLimit::max(crate::catalog::MAX_ENVELOPE))
+}
+
+async fn style() -> Response {
+    ([(header::CONTENT_TYPE, "text/css")], include_str!("../static/style.css")).into_response()
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    flash: String,
+}
+
+async fn login_page(State(st): State<Arc<AppState>>) -> Response {
+    let flash = if st.config.admin_token.is_none() {
+        "The web UI is disabled: start the TAM with --admin-token.".to_string()
+    } else {
+        String::new()
+    };
+    page(LoginPage { flash }.render())
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    token: String,
+}
+
+async fn login(State(st): State<Arc<AppState>>, Form(f): Form<LoginForm>) -> Response {
+    match st.config.admin_token.as_deref() {
+        Some(t) if crate::admin::token_matches(f.token.as_bytes(), t.as_bytes()) => {
+            let cookie = format!("{COOKIE}={}; Path=/ui; HttpOnly; SameSite=Strict", session_value(t));
+            let mut r = Redirect::to("/ui").into_response();
+            if let Ok(v) = HeaderValue::from_str(&cookie) {
+                r.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            r
+        }
+        _ => {
+            let mut r = page(LoginPage { flash: "Wrong token.".into() }.render());
+            *r.status_mut() = StatusCode::UNAUTHORIZED;
+            r
+        }
+    }
+}
+
+async fn logout() -> Response {
+    let mut r = Redirect::to("/ui/login").into_response();
+    r.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("teep_ui=; Path=/ui; HttpOnly; SameSite=Strict; Max-Age=0"),
+    );
+    r
+}
+
+struct TcRow {
+    id: i64,
+    name: String,
+    component: String,
+    sequence: u64,
+    signer: String,
+}
+
+struct AssignmentRow {
+    component: String,
+    target: String,
+}
+
+struct DeviceRow {
+    id: i64,
+    name: String,
+    kid: String,
+    status: String,
+    tags: String,
+    installed: Vec<String>,
+    last_seen: String,
+}
+
+#[derive(Template)]
+#[template(path = "index.html")]
+struct IndexPage {
+    flash: String,
+    tcs: Vec<TcRow>,
+    latest: Vec<TcRow>,
+    assignments: Vec<AssignmentRow>,
+    devices: Vec<DeviceRow>,
+}
+
+fn when(ms: i64) -> String {
+    let secs = ms / 1000;
+    let (d, s) = (secs.div_euclid(86400), secs.rem_euclid(86400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = d + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}Z", s / 3600, (s / 60) % 60, s % 60)
+}
+
+fn tc_row(t: &crate::model::TcRecord) -> TcRow {
+    TcRow {
+        id: t.id,
+        name: t.name.clone(),
+        component: component_id_display(&t.component_id),
+        sequence: t.sequence,
+        signer: t.signer_kid.as_ref().map(|k| hex::encode(&k[..k.len().min(8)])).unwrap_or_default(),
+    }
+}
+
+async fn render_index(st: &AppState, flash: String) -> Result<Response, crate::store::StoreError> {
+    let tcs = st.store.list_tcs().await?;
+    let latest = st.store.latest_tcs().await?;
+    let assignments = st.store.list_assignments().await?;
+    let devices = st.store.list_devices(500).await?;
+    let mut rows = Vec::with_capacity(devices.len());
+    for d in devices {
+        let installed = st.store.installed(d.id).await?;
+        rows.push(DeviceRow {
+            id: d.id,
+            name: d.name.clone().unwrap_or_default(),
+            kid: hex::encode(&d.kid[..d.kid.len().min(8)]),
+            status: d.status.as_str().to_string(),
+            tags: d.tags.join(", "),
+            installed: installed.iter().map(|i| format!("{} #{}", component_id_display(&i.component_id), i.sequence.map(|s| s.to_string()).unwrap_or("?".into()))).collect(),
+            last_seen: d.last_seen.map(when).unwrap_or_else(|| "never".into()),
+        });
+    }
+    Ok(page(
+        IndexPage {
+            flash,
+            tcs: tcs.iter().map(tc_row).collect(),
+            latest: latest.iter().map(tc_row).collect(),
+            assignments: assignments
+                .iter()
+                .map(|a| AssignmentRow { component: component_id_display(&a.component_id), target: a.target.to_string() })
+                .collect(),
+            devices: rows,
+        }
+        .render(),
+    ))
+}
+
+macro_rules! require_login {
+    ($st:expr, $headers:expr) => {
+        if !logged_in(&$st, &$headers) {
+            return Redirect::to("/ui/login").into_response();
+        }
+    };
+}
+
+fn storage_error(e: impl std::fmt::Display) -> Response {
+    (StatusCode::SERVICE_UNAVAILABLE, format!("storage: {e}")).into_response()
+}
+
+async fn index(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    require_login!(st, headers);
+    render_index(&st, String::new()).await.unwrap_or_else(storage_error)
+}
+
+async fn upload(State(st): State<Arc<AppState>>, headers: HeaderMap, mut form: Multipart) -> Response {
+    require_login!(st, headers);
+    let mut file: Option<(Option<String>, Vec<u8>)> = None;
+    let mut name = String::new();
+    let mut kind = "ta".to_string();
+    loop {
+        match form.next_field().await {
+            Ok(Some(field)) => {
+                let fname = field.name().unwrap_or("").to_string();
+                let filename = field.file_name().map(str::to_string);
+                match field.bytes().await {
+                    Ok(b) => match fname.as_str() {
+                        "file" => file = Some((filename, b.to_vec())),
+                        "name" => name = String::from_utf8_lossy(&b).trim().to_string(),
+                        "kind" => kind = String::from_utf8_lossy(&b).to_string(),
+                        _ => {}
+                    },
+                    Err(e) => return flash_index(&st, format!("Upload failed: {e}")).await,
+                }
+            }
+            Ok(None) => break,
+            Err(e) => return flash_index(&st, format!("Upload failed: {e}")).await,
+        }
+    }
+    let Some((filename, bytes)) = file else { return flash_index(&st, "Upload failed: no file".into()).await };
+    let now = now_ms();
+    let result = if kind == "envelope" {
+        ops::add_envelope(&st.store, (!name.is_empty()).then_some(name.as_str()), &bytes, now).await
+    } else {
+        let n = if name.is_empty() { filename.unwrap_or_else(|| "ta".into()) } else { name };
+        ops::add_ta(&st.store, &st.tc_signer, &n, &bytes, now).await
+    };
+    let msg = match result {
+        Ok(tc) => format!("Added {} ({}, sequence {}).", tc.name, component_id_display(&tc.component_id), tc.sequence),
+        Err(e) => format!("Upload failed: {e}"),
+    };
+    flash_index(&st, msg).await
+}
+
+async fn flash_index(st: &AppState, msg: String) -> Response {
+    render_index(st, msg).await.unwrap_or_else(storage_error)
+}
+
+#[derive(Deserialize)]
+struct AssignForm {
+    tc: String,
+    target: String,
+}
+
+async fn assign(State(st): State<Arc<AppState>>, headers: HeaderMap, Form(f): Form<AssignForm>) -> Response {
+    require_login!(st, headers);
+    let msg = match (Target::parse(f.target.trim()), ops::resolve_component(&st.store, &f.tc).await) {
+        (Err(e), _) => format!("Assign failed: {e}"),
+        (_, Err(e)) => format!("Assign failed: {e}"),
+        (Ok(t), Ok(cid)) => match st.store.assign(&cid, &t, now_ms()).await {
+            Ok(()) => format!("Assigned {} to {t}.", f.tc),
+            Err(e) => format!("Assign failed: {e}"),
+        },
+    };
+    flash_index(&st, msg).await
+}
+
+async fn unassign(State(st): State<Arc<AppState>>, headers: HeaderMap, Form(f): Form<AssignForm>) -> Response {
+    require_login!(st, headers);
+    let msg = match (Target::parse(f.target.trim()), ops::resolve_component(&st.store, &f.tc).await) {
+        (Err(e), _) => format!("Unassign failed: {e}"),
+        (_, Err(e)) => format!("Unassign failed: {e}"),
+        (Ok(t), Ok(cid)) => match st.store.unassign(&cid, &t).await {
+            Ok(_) => format!("Unassigned {} from {t}.", f.tc),
+            Err(e) => format!("Unassign failed: {e}"),
+        },
+    };
+    flash_index(&st, msg).await
+}
+
+struct LogRow {
+    when: String,
+    device: String,
+    message_type: String,
+    result: String,
+    summary: String,
+}
+
+fn log_rows(entries: Vec<crate::model::AuditRecord>) -> Vec<LogRow> {
+    entries
+        .into_iter()
+        .map(|e| LogRow {
+            when: when(e.entry.at),
+            device: e.entry.device_kid.as_ref().map(|k| hex::encode(&k[..k.len().min(8)])).unwrap_or_default(),
+            message_type: e.entry.message_type,
+            result: e.entry.result,
+            summary: serde_json::from_str::<serde_json::Value>(&e.entry.summary)
+                .ok()
+                .and_then(|v| serde_json::to_string_pretty(&v).ok())
+                .unwrap_or(e.entry.summary),
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "device.html")]
+struct DevicePage {
+    flash: String,
+    id: i64,
+    json: String,
+    log: Vec<LogRow>,
+}
+
+async fn device(State(st): State<Arc<AppState>>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    require_login!(st, headers);
+    let d = match ops::find_device(&st.store, &id).await {
+        Ok(d) => d,
+        Err(e) => return (StatusCode::from_u16(e.status()).unwrap_or(StatusCode::NOT_FOUND), e.to_string()).into_response(),
+    };
+    let kid = d.kid.clone();
+    let id = d.id;
+    let view = match ops::device_view(&st.store, d).await {
+        Ok(v) => v,
+        Err(e) => return storage_error(e),
+    };
+    let log = st.store.recent_audit(50, Some(&kid)).await.map(log_rows).unwrap_or_default();
+    page(DevicePage { flash: String::new(), id, json: serde_json::to_string_pretty(&view).unwrap_or_default(), log }.render())
+}
+
+#[derive(Template)]
+#[template(path = "log.html")]
+struct LogPage {
+    flash: String,
+    log: Vec<LogRow>,
+}
+
+async fn log(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    require_login!(st, headers);
+    match st.store.recent_audit(200, None).await {
+        Ok(entries) => page(LogPage { flash: String::new(), log: log_rows(entries) }.render()),
+        Err(e) => storage_error(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn civil_time_of_known_instants() {
+        assert_eq!(super::when(0), "1970-01-01 00:00:00Z");
+        assert_eq!(super::when(1_795_305_600_000), "2026-11-22 00:00:00Z");
+    }
+}

@@ -1,0 +1,179 @@
+//! The TAM's view of teep-proto messages: builds what the TAM sends and reduces what it
+//! receives to the fields the session core and policy use. Keeping every teep-proto field
+//! access here keeps the core readable.
+
+use teep_proto::{
+    CipherSuite, DataItems, ErrorCode, FreshnessMechanism, QueryRequest, SuitCoseProfile, TeepMessage, Update,
+};
+
+use crate::model::encode_component_id;
+use crate::policy::{Reported, Requested};
+
+/// SUIT parameter label of the image digest in a tc-list entry.
+const SUIT_PARAMETER_IMAGE_DIGEST: i64 = 3;
+
+/// A QueryResponse, reduced.
+#[derive(Debug, Clone, Default)]
+pub struct QueryResponseIn {
+    pub token: Option<Vec<u8>>,
+    pub attestation_payload_format: Option<String>,
+    pub attestation_payload: Option<Vec<u8>>,
+    /// `None` when absent (then storage's record stands).
+    pub tc_list: Option<Vec<Reported>>,
+    pub requested: Vec<Requested>,
+    /// Encoded manifest component ids.
+    pub unneeded: Vec<Vec<u8>>,
+}
+
+/// What the TAM can receive.
+#[derive(Debug, Clone)]
+pub enum Incoming {
+    QueryResponse(QueryResponseIn),
+    Success { token: Option<Vec<u8>> },
+    Error { token: Option<Vec<u8>>, code: u64, name: String, err_msg: Option<String> },
+    /// QueryRequest or Update: only a TAM sends those.
+    Other(&'static str),
+}
+
+impl Incoming {
+    pub fn token(&self) -> Option<&[u8]> {
+        match self {
+            Incoming::QueryResponse(q) => q.token.as_deref(),
+            Incoming::Success { token } | Incoming::Error { token, .. } => token.as_deref(),
+            Incoming::Other(_) => None,
+        }
+    }
+}
+
+pub fn incoming(m: TeepMessage) -> Incoming {
+    match m {
+        TeepMessage::QueryResponse(q) => Incoming::QueryResponse(QueryResponseIn {
+            token: q.token,
+            attestation_payload_format: q.attestation_payload_format,
+            attestation_payload: q.attestation_payload,
+            // The codec folds an absent list and an empty one together; an agent asked for
+            // trusted-components always sends one, so empty means "holds nothing".
+            tc_list: Some(
+                q.tc_list
+                    .iter()
+                    .map(|c| Reported {
+                        component_id: encode_component_id(&c.component_id),
+                        digest: match c.parameters.get(&SUIT_PARAMETER_IMAGE_DIGEST) {
+                            Some(teep_proto::Value::Bytes(b)) => Some(b.clone()),
+                            _ => None,
+                        },
+                    })
+                    .collect(),
+            ),
+            requested: q
+                .requested_tc_list
+                .iter()
+                .map(|r| Requested {
+                    component_id: encode_component_id(&r.component_id),
+                    min_sequence: r.tc_manifest_sequence_number,
+                    have_binary: r.have_binary.unwrap_or(false),
+                })
+                .collect(),
+            unneeded: q.unneeded_manifest_list.iter().map(|c| encode_component_id(c)).collect(),
+        }),
+        TeepMessage::Success(s) => Incoming::Success { token: s.token },
+        TeepMessage::Error(e) => Incoming::Error {
+            token: e.token,
+            // The numbering does not matter for the name: only code 11/17 differs, and
+            // from_value already resolved it in the right numbering.
+            code: e.err_code.value(teep_proto::Numbering::Draft26),
+            name: e.err_code.to_string(),
+            err_msg: e.err_msg,
+        },
+        other => Incoming::Other(other.type_name()),
+    }
+}
+
+/// Whether a message decoded in some numbering looks like something an agent would send
+/// (used to recognise a message sent to the path of the other numbering).
+pub fn plausible_in(m: &TeepMessage) -> bool {
+    matches!(m, TeepMessage::QueryResponse(_) | TeepMessage::Success(_) | TeepMessage::Error(_))
+}
+
+/// The attestation-payload-format values the built-in verifier understands: the TEEP EAT
+/// media type (with any parameters) and the plain CWT / COSE ones.
+pub fn is_eat_format(f: &str) -> bool {
+    let base = f.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    matches!(base.as_str(), "application/eat+cwt" | "application/eat-cwt" | "application/cwt" | "application/cose" | "application/ar+cwt" | "application/eat+cose")
+}
+
+pub fn query_request(token: &[u8], challenge: Option<&[u8]>, attestation: bool) -> TeepMessage {
+    let mut bits = DataItems::TRUSTED_COMPONENTS;
+    if attestation {
+        bits |= DataItems::ATTESTATION;
+    }
+    // Token and challenge together (DIGEST §9.2): the token correlates the session and
+    // protects the response against replay; the challenge is the evidence nonce.
+    TeepMessage::QueryRequest(QueryRequest {
+        token: Some(token.to_vec()),
+        challenge: challenge.map(<[u8]>::to_vec),
+        supported_freshness_mechanisms: if attestation { vec![FreshnessMechanism::Nonce] } else { Vec::new() },
+        supported_cipher_suites: vec![CipherSuite::SIGN1_ESP256, CipherSuite::SIGN1_ED25519],
+        supported_suit_cose_profiles: vec![
+            SuitCoseProfile::SHA256_ESP256_ECDH_A128CTR,
+            SuitCoseProfile::SHA256_ED25519_ECDH_A128CTR,
+            SuitCoseProfile::SHA256_ESP256_ECDH_A128GCM,
+            SuitCoseProfile::SHA256_ED25519_ECDH_CHACHA_POLY,
+        ],
+        data_item_requested: DataItems(bits),
+        ..Default::default()
+    })
+}
+
+pub fn update(token: &[u8], manifest_list: Vec<Vec<u8>>, unneeded: Vec<Vec<Vec<u8>>>) -> TeepMessage {
+    TeepMessage::Update(Update {
+        token: Some(token.to_vec()),
+        manifest_list,
+        unneeded_manifest_list: unneeded,
+        ..Default::default()
+    })
+}
+
+/// An Update that carries only an error: the TAM's way to say what was wrong (DIGEST §9.15).
+pub fn error_update(token: &[u8], code: ErrorCode, msg: &str) -> TeepMessage {
+    TeepMessage::Update(Update {
+        token: Some(token.to_vec()),
+        err_code: Some(code),
+        err_msg: if msg.is_empty() { None } else { Some(msg.to_string()) },
+        ..Default::default()
+    })
+}
+
+/// TEEP messages inside COSE (protocol §4.1): the TEEP message is the COSE payload.
+pub mod signed {
+    use teep_cose::{CoseError, Opened, Signer};
+    use teep_proto::{Numbering, TeepMessage};
+
+    #[derive(Debug, thiserror::Error)]
+    pub enum SignedError {
+        #[error("{0}")]
+        Cose(#[from] CoseError),
+        #[error("COSE payload: {0}")]
+        Teep(#[from] teep_proto::DecodeError),
+        #[error("COSE payload: missing (detached payloads are not TEEP messages)")]
+        NoPayload,
+    }
+
+    /// COSE_Sign1 (tag 18) over the encoded message.
+    pub fn sign_message(msg: &TeepMessage, n: Numbering, signer: &dyn Signer) -> Result<Vec<u8>, SignedError> {
+        Ok(teep_cose::sign1(&msg.encode(n), signer)?)
+    }
+
+    /// COSE_Sign (tag 98) with one signature per signer.
+    pub fn sign_message_multi(msg: &TeepMessage, n: Numbering, signers: &[&dyn Signer]) -> Result<Vec<u8>, SignedError> {
+        Ok(teep_cose::sign(&msg.encode(n), signers)?)
+    }
+
+    /// Parses COSE and decodes the payload strictly; verifies nothing.
+    pub fn open_message(bytes: &[u8], n: Numbering) -> Result<(Opened, TeepMessage), SignedError> {
+        let opened = teep_cose::open(bytes)?;
+        let payload = opened.payload.as_deref().ok_or(SignedError::NoPayload)?;
+        let msg = teep_proto::decode(payload, n)?;
+        Ok((opened, msg))
+    }
+}
