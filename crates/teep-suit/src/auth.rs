@@ -263,7 +263,7 @@ pub fn authenticate(auth: &Authentication, anchors: &TrustAnchors) -> Result<Aut
                         reasons.push(format!("block {}: MAC algorithm {alg} unsupported", i + 1));
                         continue;
                     }
-                    let data = tbs("MAC0", &sig.protected, None, &auth.digest_bstr);
+                    let data = tbs("MAC0", &sig.protected, None, &auth.digest_cbor);
                     for (k, key) in anchors.mac_keys.iter().enumerate() {
                         if hmac_sha256_verify(key, &data, &sig.signature) {
                             return Ok(Authenticator::Mac { index: k });
@@ -278,9 +278,9 @@ pub fn authenticate(auth: &Authentication, anchors: &TrustAnchors) -> Result<Aut
                         continue;
                     }
                     let data = if cose.kind == CoseKind::Sign1 {
-                        tbs("Signature1", &sig.protected, None, &auth.digest_bstr)
+                        tbs("Signature1", &sig.protected, None, &auth.digest_cbor)
                     } else {
-                        tbs("Signature", &cose.body_protected, Some(&sig.protected), &auth.digest_bstr)
+                        tbs("Signature", &cose.body_protected, Some(&sig.protected), &auth.digest_cbor)
                     };
                     for (k, key) in anchors.signers.iter().enumerate() {
                         if Some(key.key_type()) != algorithm.key_type() {

@@ -105,9 +105,9 @@ pub fn decode_authentication(input: &Bytes) -> Result<Authentication, DecodeErro
         return Err(r.err("expected [digest, * authentication-block], got an empty array"));
     }
     r.path = "SUIT_Envelope.authentication-wrapper.digest".into();
-    let (with_header, inner) = r.bytes_with_header()?;
+    let inner = r.bytes()?;
     let digest = decode_digest(inner, &r.path)?;
-    let digest_bstr = input.slice_ref(with_header);
+    let digest_cbor = input.slice_ref(inner);
     let mut blocks = Vec::new();
     for i in 1..n {
         r.path = format!("SUIT_Envelope.authentication-wrapper[{i}]");
@@ -115,7 +115,7 @@ pub fn decode_authentication(input: &Bytes) -> Result<Authentication, DecodeErro
     }
     r.path = "SUIT_Envelope.authentication-wrapper".into();
     r.expect_end()?;
-    Ok(Authentication { digest, digest_bstr, blocks })
+    Ok(Authentication { digest, digest_cbor, blocks })
 }
 
 /// Decodes a SUIT_Digest array.

@@ -430,8 +430,9 @@ impl Manifest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Authentication {
     pub digest: Digest,
-    /// The bstr-wrapped SUIT_Digest (with its header): the detached COSE payload.
-    pub digest_bstr: Bytes,
+    /// The encoded SUIT_Digest: the detached COSE payload (the Sig_structure carries it as a
+    /// bstr, hence "bstr-wrapped digest").
+    pub digest_cbor: Bytes,
     /// Each block: encoded COSE_Sign1 / COSE_Sign / COSE_Mac0 (tagged or not).
     pub blocks: Vec<Bytes>,
 }

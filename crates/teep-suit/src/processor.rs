@@ -607,6 +607,12 @@ impl<'a> Run<'a> {
                 if have != want.bytes {
                     return Err(self.command_error(&site, ReportReason::ConditionFailed, format!("digest {} does not match image-digest {}", hex::encode(&have), hex::encode(&want.bytes)), true));
                 }
+                if is_dep {
+                    // A matching digest is an integrity check of the dependency; its
+                    // signature is verified here too, before anything of it is processed.
+                    let v = self.verify_dependency(ctx, cmd, i)?;
+                    ctx.dep_verified.insert(i, v);
+                }
                 Ok(())
             }
             ComponentSlot => {
