@@ -5,8 +5,12 @@
 //! * [`local_api`]: RFC 9397's RequestTA / UnrequestTA / RequestPolicyCheck on a Unix socket.
 //! * [`tc_id`]: the one parser for Trusted Component ids typed by people.
 
+pub mod agent;
 pub mod broker;
+pub mod device;
+pub mod evidence;
 pub mod local_api;
+pub mod state;
 pub mod tc_id;
 
 pub use tc_id::TcId;

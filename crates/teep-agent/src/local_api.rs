@@ -270,7 +270,9 @@ mod tests {
         let json = serde_json::to_string(&req).unwrap();
         assert_eq!(
             json,
-            r#"{"op":"unrequest_ta","tc":"TEEP-Device/SecureFS/hello/ta"}"#
+        let back: LocalRequest = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, req);
+        assert!(json.starts_with(r#"{"op":"unrequest_ta","tc":"TEEP-Device/SecureFS/h'"#), "{json}");
         );
     }
 }

@@ -5,7 +5,10 @@
 //! * a SUIT component identifier as `/`-joined segments, each plain text or `h'hex'`:
 //!   `TEEP-Device/SecureFS/h'8d82573a926d4754935332dc29997f74'/ta`;
 //! * a bare UUID (`8d82573a-926d-4754-9353-32dc29997f74`) or a bare name (`hello`), which maps to
-//!   the conventional TEEP id `['TEEP-Device', 'SecureFS', <16 UUID bytes or the name's bytes>, 'ta']`.
+//!   the conventional TEEP id `['TEEP-Device', 'SecureFS', <16 UUID bytes>, 'ta']`. A name stands
+//!   for the UUID the TAM derives from it when it wraps a TA (`teep tam add-ta --name`):
+//!   UUIDv5(vendor-id, name) with vendor-id = UUIDv5(DNS, "teep.tam.local"), so `hello` names the
+//!   same TC on the TAM and on the device.
 //!
 //! The manifest component id of a TC (what `unneeded-manifest-list` carries) is the same id with
 //! the last segment `suit` instead of `ta` (DIGEST §9.13).
@@ -42,7 +45,18 @@ pub enum TcIdError {
 /// Help text for the CLI, kept beside the parser it describes.
 pub const TC_ID_HELP: &str = "TC-ID: a component id as '/'-joined segments, each text or h'hex' \
 (e.g. TEEP-Device/SecureFS/h'8d82573a926d4754935332dc29997f74'/ta), or a bare UUID or name (e.g. hello), \
-which means ['TEEP-Device','SecureFS',<uuid bytes or name bytes>,'ta']";
+which means ['TEEP-Device','SecureFS',h'<uuid>','ta']; a name stands for the UUID the TAM gives a TA of that \
+name: UUIDv5(UUIDv5(DNS,'teep.tam.local'), name)";
+
+/// The vendor id under which the TAM derives TA class ids from names.
+pub fn vendor_uuid() -> uuid::Uuid {
+    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_DNS, b"teep.tam.local")
+}
+
+/// The class UUID of a TA named `name` (see the module documentation).
+pub fn name_uuid(name: &str) -> uuid::Uuid {
+    uuid::Uuid::new_v5(&vendor_uuid(), name.as_bytes())
+}
 
 impl TcId {
     /// The conventional TEEP id of a TA named by UUID bytes or by a name.
@@ -68,7 +82,7 @@ impl TcId {
                 return Ok(Self::conventional(uuid.as_bytes()));
             }
             if !text.starts_with("h'") {
-                return Ok(Self::conventional(text.as_bytes()));
+                return Ok(Self::conventional(name_uuid(text).as_bytes()));
             }
         }
         let parts: Vec<&str> = text.split('/').collect();
@@ -190,8 +204,15 @@ mod tests {
     }
 
     #[test]
-    fn bare_name_maps_to_conventional_id() {
-        assert_eq!(TcId::parse("hello").unwrap(), TcId::conventional(b"hello"));
+    fn bare_name_maps_to_the_uuid_the_tam_derives() {
+        let id = TcId::parse("hello").unwrap();
+        assert_eq!(id, TcId::conventional(name_uuid("hello").as_bytes()));
+        // Fixed value: a change here breaks agreement with TAMs already deployed.
+        let vendor = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_DNS, b"teep.tam.local");
+        assert_eq!(
+            id.0[2],
+            uuid::Uuid::new_v5(&vendor, b"hello").as_bytes().to_vec()
+        );
     }
 
     #[test]

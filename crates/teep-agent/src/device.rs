@@ -1,0 +1,205 @@
+//! The Agent on a real TEE: [`TeeDevice`] implements [`AgentDevice`] over any
+//! [`teep_tee::Tee`], running the teep-suit processor against the TEE's component store.
+//!
+//! [`TeeComponentStore`] adapts the TEE's store (sealed, atomic batches) to the processor's
+//! [`ComponentStore`]: the processor stages a whole manifest and commits once, and the TEE turns
+//! that into one sealed-journal commit, so a kill at any point leaves the TC fully old or new.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use teep_cose::{PublicKey, Signer};
+use teep_proto::ComponentId;
+use teep_suit::{
+    ComponentStore, ManifestRecord, PayloadFetcher, Processor, StoreBatch, StoreError, TrustAnchors,
+};
+use teep_tee::{ComponentBatch, Tee};
+
+use crate::agent::{AgentDevice, DeviceIdentity, InstalledTc, ManifestFailure, ManifestResult};
+
+/// The TEE's component store seen through teep-suit's [`ComponentStore`].
+pub struct TeeComponentStore<'t> {
+    pub tee: &'t dyn Tee,
+}
+
+fn store_err(e: teep_tee::TeeError) -> StoreError {
+    StoreError(e.to_string())
+}
+
+impl ComponentStore for TeeComponentStore<'_> {
+    fn read_component(&self, id: &ComponentId) -> Result<Option<Bytes>, StoreError> {
+        Ok(self.tee.component(id).map_err(store_err)?.map(Bytes::from))
+    }
+
+    fn manifest(&self, id: &ComponentId) -> Result<Option<ManifestRecord>, StoreError> {
+        Ok(self
+            .tee
+            .manifest(id)
+            .map_err(store_err)?
+            .map(|r| ManifestRecord {
+                sequence_number: r.sequence_number,
+                envelope: Bytes::from(r.envelope),
+                components: r.components,
+                // The TEE's record keeps no dependency list; manifests with dependencies lose the
+                // link to them on uninstall (the dependency stays until unlinked itself).
+                dependencies: Vec::new(),
+                refcount: u64::from(r.reference_count),
+            }))
+    }
+
+    fn commit(&mut self, batch: StoreBatch) -> Result<(), StoreError> {
+        let mut tee_batch = ComponentBatch::new();
+        for (id, content) in batch.components {
+            match content {
+                Some(bytes) => tee_batch.put_component(id, bytes.to_vec()),
+                None => tee_batch.delete_component(id),
+            };
+        }
+        for (id, record) in batch.manifests {
+            match record {
+                Some(r) => {
+                    let reference_count = u32::try_from(r.refcount).map_err(|_| {
+                        StoreError(format!("manifest reference count {} too large", r.refcount))
+                    })?;
+                    tee_batch.put_manifest(teep_tee::ManifestRecord {
+                        manifest_component_id: id,
+                        sequence_number: r.sequence_number,
+                        envelope: r.envelope.to_vec(),
+                        reference_count,
+                        components: r.components,
+                    })
+                }
+                None => tee_batch.delete_manifest(id),
+            };
+        }
+        self.tee.commit_components(&tee_batch).map_err(store_err)
+    }
+}
+
+/// The Agent's view of a TEE: keys, identity, component store, and a payload fetcher for
+/// manifests that name their TC by URI.
+pub struct TeeDevice {
+    tee: Arc<dyn Tee>,
+    teep: Arc<dyn Signer>,
+    attestation: Arc<dyn Signer>,
+    fetcher: Box<dyn PayloadFetcher + Send>,
+    processor_template: Processor,
+}
+
+impl TeeDevice {
+    pub fn new(tee: Arc<dyn Tee>) -> Self {
+        let teep = tee.teep_signer();
+        let attestation = tee.attestation_signer();
+        TeeDevice {
+            tee,
+            teep,
+            attestation,
+            fetcher: Box::new(teep_suit::NoFetcher),
+            processor_template: Processor::default(),
+        }
+    }
+
+    /// Where payloads named by URI come from (integrated payloads need none).
+    pub fn with_fetcher(mut self, fetcher: Box<dyn PayloadFetcher + Send>) -> Self {
+        self.fetcher = fetcher;
+        self
+    }
+
+    /// Processor settings (decryption keys, limits, identity); trust anchors are set per call.
+    pub fn with_processor(mut self, processor: Processor) -> Self {
+        self.processor_template = processor;
+        self
+    }
+
+    pub fn tee(&self) -> &Arc<dyn Tee> {
+        &self.tee
+    }
+}
+
+impl AgentDevice for TeeDevice {
+    fn teep_signer(&self) -> &dyn Signer {
+        self.teep.as_ref()
+    }
+
+    fn attestation_signer(&self) -> &dyn Signer {
+        self.attestation.as_ref()
+    }
+
+    fn identity(&self) -> DeviceIdentity {
+        let id = self.tee.identity();
+        DeviceIdentity {
+            ueid: id.ueid,
+            oemid: id.oemid,
+            hwmodel: id.hwmodel,
+            hwversion: id.hwversion,
+        }
+    }
+
+    fn installed(&self) -> Result<Vec<InstalledTc>, String> {
+        let list = self.tee.list_components().map_err(|e| e.to_string())?;
+        Ok(list
+            .into_iter()
+            .map(|c| InstalledTc {
+                component_id: c.id,
+                digest: c.digest,
+                size: c.size,
+            })
+            .collect())
+    }
+
+    fn installed_manifests(&self) -> Result<Vec<(ComponentId, u64)>, String> {
+        let list = self.tee.list_manifests().map_err(|e| e.to_string())?;
+        Ok(list
+            .into_iter()
+            .map(|m| (m.manifest_component_id, m.sequence_number))
+            .collect())
+    }
+
+    fn apply_manifest(
+        &mut self,
+        envelope: &[u8],
+        tc_signers: &[PublicKey],
+        nonce: Option<&[u8]>,
+    ) -> Result<ManifestResult, ManifestFailure> {
+        let mut processor = self.processor_template.clone();
+        processor.anchors = TrustAnchors::new(tc_signers.to_vec());
+        let mut store = TeeComponentStore {
+            tee: self.tee.as_ref(),
+        };
+        let mut outcome = processor.install(
+            Bytes::copy_from_slice(envelope),
+            &mut store,
+            self.fetcher.as_mut(),
+        );
+        outcome.report.nonce = nonce.map(|n| n.to_vec());
+        let report = outcome.report.encode();
+        match outcome.result {
+            Ok(summary) => Ok(ManifestResult {
+                manifest_id: summary.manifest_component_id,
+                sequence_number: summary.sequence_number,
+                report,
+            }),
+            Err(e) => Err(ManifestFailure {
+                reason: e.to_string(),
+                report,
+            }),
+        }
+    }
+
+    fn unlink_manifest(&mut self, manifest_id: &ComponentId) -> Result<bool, String> {
+        if self
+            .tee
+            .manifest(manifest_id)
+            .map_err(|e| e.to_string())?
+            .is_none()
+        {
+            return Ok(false);
+        }
+        let processor = self.processor_template.clone();
+        let mut store = TeeComponentStore {
+            tee: self.tee.as_ref(),
+        };
+        let outcome = processor.uninstall(manifest_id, &mut store, self.fetcher.as_mut());
+        outcome.result.map(|_| true).map_err(|e| e.to_string())
+    }
+}

@@ -1,0 +1,64 @@
+//! The Agent's Evidence (draft-ietf-teep-protocol-26 §5): an EAT with the claims the TEEP
+//! profile requires, signed as COSE_Sign1 by the device attestation key.
+
+use ciborium::value::Value;
+use teep_cose::eat::{
+    Confirmation, EatClaims, EatProfile, HwVersion, ManifestEntry, OemId, VersionString,
+};
+use teep_cose::{PublicKey, Signer};
+use teep_proto::ComponentId;
+
+use crate::tc_id::TcId;
+
+/// Content type written in each `manifests` entry: the installed manifest is named, not copied.
+pub const MANIFEST_REFERENCE_TYPE: &str = "application/suit-report+cose";
+
+/// Inputs of one Evidence.
+#[derive(Debug, Clone)]
+pub struct EvidenceClaims {
+    /// The QueryRequest challenge (or token in the passport model) → `eat_nonce`.
+    pub nonce: Vec<u8>,
+    pub ueid: Vec<u8>,
+    pub oemid: Vec<u8>,
+    pub hwmodel: Vec<u8>,
+    pub hwversion: String,
+    /// Installed manifests (manifest component id, sequence number) → `manifests`.
+    pub manifests: Vec<(ComponentId, u64)>,
+    /// The Agent's TEEP public key → `cnf` as a COSE_Key, so a TAM in open enrollment can learn it.
+    pub teep_key: PublicKey,
+}
+
+/// Builds and signs the EAT.
+pub fn sign_evidence(claims: &EvidenceClaims, signer: &dyn Signer) -> Result<Vec<u8>, String> {
+    let manifests = claims
+        .manifests
+        .iter()
+        .map(|(id, seq)| ManifestEntry {
+            content_type: Value::Text(MANIFEST_REFERENCE_TYPE.into()),
+            format: Value::Array(vec![
+                Value::Text(format!("urn:teep:manifest:{}", TcId(id.clone()))),
+                Value::Integer((*seq).into()),
+            ]),
+        })
+        .collect::<Vec<_>>();
+    let eat = EatClaims {
+        eat_nonce: Some(claims.nonce.clone()),
+        ueid: Some(claims.ueid.clone()),
+        oemid: Some(OemId::Bytes(claims.oemid.clone())),
+        hwmodel: Some(claims.hwmodel.clone()),
+        hwversion: Some(HwVersion {
+            version: VersionString::Text(claims.hwversion.clone()),
+            scheme: None,
+        }),
+        eat_profile: Some(EatProfile::Uri(teep_cose::eat::TEEP_EAT_PROFILE.into())),
+        manifests: if manifests.is_empty() {
+            None
+        } else {
+            Some(manifests)
+        },
+        cnf: Some(Confirmation::Key(claims.teep_key.clone())),
+        ..Default::default()
+    };
+    eat.sign(signer)
+        .map_err(|e| format!("signing Evidence: {e}"))
+}
