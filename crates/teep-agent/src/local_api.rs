@@ -268,11 +268,11 @@ mod tests {
             tc: TcId::parse("hello").unwrap(),
         };
         let json = serde_json::to_string(&req).unwrap();
-        assert_eq!(
-            json,
         let back: LocalRequest = serde_json::from_str(&json).unwrap();
         assert_eq!(back, req);
-        assert!(json.starts_with(r#"{"op":"unrequest_ta","tc":"TEEP-Device/SecureFS/h'"#), "{json}");
+        assert!(
+            json.starts_with(r#"{"op":"unrequest_ta","tc":"TEEP-Device/SecureFS/h'"#),
+            "{json}"
         );
     }
 }
