@@ -238,13 +238,25 @@ impl ComponentStore {
         if id.is_empty() || id.len() > l.max_id_segments {
             return Err(TeeError::invalid(
                 what,
-                format!("expected 1..={} byte strings, got {}", l.max_id_segments, id.len()),
+                format!(
+                    "expected 1..={} byte strings, got {}",
+                    l.max_id_segments,
+                    id.len()
+                ),
             ));
         }
-        if let Some((i, seg)) = id.iter().enumerate().find(|(_, s)| s.len() > l.max_id_segment_bytes) {
+        if let Some((i, seg)) = id
+            .iter()
+            .enumerate()
+            .find(|(_, s)| s.len() > l.max_id_segment_bytes)
+        {
             return Err(TeeError::invalid(
                 format!("{what}[{i}]"),
-                format!("expected at most {} bytes, got {}", l.max_id_segment_bytes, seg.len()),
+                format!(
+                    "expected at most {} bytes, got {}",
+                    l.max_id_segment_bytes,
+                    seg.len()
+                ),
             ));
         }
         Ok(())
@@ -272,12 +284,20 @@ impl ComponentStore {
             .collect())
     }
 
-    pub(crate) fn info(&self, sealed: &SealedStore, id: &[Vec<u8>]) -> Result<Option<ComponentInfo>, TeeError> {
+    pub(crate) fn info(
+        &self,
+        sealed: &SealedStore,
+        id: &[Vec<u8>],
+    ) -> Result<Option<ComponentInfo>, TeeError> {
         self.check_id("component id", id)?;
         Ok(self.list(sealed)?.into_iter().find(|c| c.id == id))
     }
 
-    pub(crate) fn read(&self, sealed: &SealedStore, id: &[Vec<u8>]) -> Result<Option<Vec<u8>>, TeeError> {
+    pub(crate) fn read(
+        &self,
+        sealed: &SealedStore,
+        id: &[Vec<u8>],
+    ) -> Result<Option<Vec<u8>>, TeeError> {
         self.check_id("component id", id)?;
         let _g = sealed.lock()?;
         let index = self.load_index(sealed)?;
@@ -334,7 +354,9 @@ impl ComponentStore {
         let what = || format!("manifest record {}", display_component_id(id));
         let bytes = sealed
             .get_locked(NAMESPACE, &blob_name(b'm', id))?
-            .ok_or_else(|| TeeError::corrupt(what(), "listed in the index but its blob is missing"))?;
+            .ok_or_else(|| {
+                TeeError::corrupt(what(), "listed in the index but its blob is missing")
+            })?;
         let stored: StoredManifest =
             minicbor::decode(&bytes).map_err(|e| TeeError::corrupt(what(), e.to_string()))?;
         if sha256(&stored.envelope) != entry.envelope_digest
@@ -361,7 +383,11 @@ impl ComponentStore {
                     if bytes.len() > l.max_component_bytes {
                         return Err(TeeError::invalid(
                             at(&format!("component {}", display_component_id(id))),
-                            format!("expected at most {} bytes, got {}", l.max_component_bytes, bytes.len()),
+                            format!(
+                                "expected at most {} bytes, got {}",
+                                l.max_component_bytes,
+                                bytes.len()
+                            ),
                         ));
                     }
                 }
@@ -371,29 +397,41 @@ impl ComponentStore {
                     if m.envelope.len() > l.max_envelope_bytes {
                         return Err(TeeError::invalid(
                             at("envelope"),
-                            format!("expected at most {} bytes, got {}", l.max_envelope_bytes, m.envelope.len()),
+                            format!(
+                                "expected at most {} bytes, got {}",
+                                l.max_envelope_bytes,
+                                m.envelope.len()
+                            ),
                         ));
                     }
                     if m.components.len() > l.max_components {
                         return Err(TeeError::invalid(
                             at("manifest components"),
-                            format!("expected at most {} ids, got {}", l.max_components, m.components.len()),
+                            format!(
+                                "expected at most {} ids, got {}",
+                                l.max_components,
+                                m.components.len()
+                            ),
                         ));
                     }
                     for c in &m.components {
                         self.check_id(&at("manifest components[]"), c)?;
                     }
                 }
-                ComponentOp::DeleteManifest { manifest_component_id } => {
-                    self.check_id(&at("manifest component id"), manifest_component_id)?
-                }
+                ComponentOp::DeleteManifest {
+                    manifest_component_id,
+                } => self.check_id(&at("manifest component id"), manifest_component_id)?,
             }
         }
         Ok(())
     }
 
     /// Applies `batch` atomically (see the module docs).
-    pub(crate) fn commit(&self, sealed: &SealedStore, batch: &ComponentBatch) -> Result<(), TeeError> {
+    pub(crate) fn commit(
+        &self,
+        sealed: &SealedStore,
+        batch: &ComponentBatch,
+    ) -> Result<(), TeeError> {
         self.check_batch(batch)?;
         if batch.is_empty() {
             return Ok(());
@@ -414,7 +452,11 @@ impl ComponentStore {
                         size: bytes.len() as u64,
                         digest: sha256(bytes),
                     };
-                    match index.components.iter_mut().find(|c| from_bytevecs(&c.id) == *id) {
+                    match index
+                        .components
+                        .iter_mut()
+                        .find(|c| from_bytevecs(&c.id) == *id)
+                    {
                         Some(existing) => *existing = entry,
                         None => index.components.push(entry),
                     }
@@ -431,7 +473,11 @@ impl ComponentStore {
                         sequence_number: m.sequence_number,
                         envelope_digest: sha256(&m.envelope),
                     };
-                    match index.manifests.iter_mut().find(|e| from_bytevecs(&e.id) == *id) {
+                    match index
+                        .manifests
+                        .iter_mut()
+                        .find(|e| from_bytevecs(&e.id) == *id)
+                    {
                         Some(existing) => *existing = entry,
                         None => index.manifests.push(entry),
                     }
@@ -446,7 +492,9 @@ impl ComponentStore {
                         .map_err(|e| TeeError::corrupt("manifest record", e.to_string()))?;
                     ops.push(op(blob_name(b'm', id), Some(bytes)));
                 }
-                ComponentOp::DeleteManifest { manifest_component_id: id } => {
+                ComponentOp::DeleteManifest {
+                    manifest_component_id: id,
+                } => {
                     index.manifests.retain(|e| from_bytevecs(&e.id) != *id);
                     ops.push(op(blob_name(b'm', id), None));
                 }
@@ -455,18 +503,26 @@ impl ComponentStore {
         if index.components.len() > self.limits.max_components {
             return Err(TeeError::invalid(
                 "component store",
-                format!("expected at most {} components, the batch would make {}", self.limits.max_components, index.components.len()),
+                format!(
+                    "expected at most {} components, the batch would make {}",
+                    self.limits.max_components,
+                    index.components.len()
+                ),
             ));
         }
         if index.manifests.len() > self.limits.max_manifests {
             return Err(TeeError::invalid(
                 "component store",
-                format!("expected at most {} manifests, the batch would make {}", self.limits.max_manifests, index.manifests.len()),
+                format!(
+                    "expected at most {} manifests, the batch would make {}",
+                    self.limits.max_manifests,
+                    index.manifests.len()
+                ),
             ));
         }
         index.generation = index.generation.wrapping_add(1);
-        let index_bytes =
-            minicbor::to_vec(&index).map_err(|e| TeeError::corrupt("component store index", e.to_string()))?;
+        let index_bytes = minicbor::to_vec(&index)
+            .map_err(|e| TeeError::corrupt("component store index", e.to_string()))?;
         ops.push(op(INDEX_NAME.to_vec(), Some(index_bytes)));
         sealed.check_batch(&ops)?;
         sealed.commit_locked(&ops)

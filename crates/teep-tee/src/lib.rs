@@ -22,8 +22,8 @@ pub mod software;
 pub mod tee;
 
 pub use components::{
-    display_component_id, ComponentBatch, ComponentId, ComponentInfo, ComponentLimits,
-    ComponentOp, ManifestRecord,
+    display_component_id, ComponentBatch, ComponentId, ComponentInfo, ComponentLimits, ComponentOp,
+    ManifestRecord,
 };
 pub use error::TeeError;
 pub use runtime::{TaLimits, TaModule, TaRuntime};

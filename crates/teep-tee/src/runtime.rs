@@ -125,7 +125,9 @@ pub struct TaRuntime {
 
 impl std::fmt::Debug for TaRuntime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TaRuntime").field("limits", &self.limits).finish_non_exhaustive()
+        f.debug_struct("TaRuntime")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
     }
 }
 
@@ -151,7 +153,9 @@ fn memory(caller: &Caller<'_, HostState>) -> Result<Memory, wasmi::Error> {
 fn range(ptr: i32, len: i32, max: usize, what: &str) -> Result<(usize, usize), wasmi::Error> {
     let (ptr, len) = (ptr as u32 as usize, len as u32 as usize);
     if len > max {
-        return Err(trap(format!("TA API: {what} of {len} bytes exceeds the limit of {max}")));
+        return Err(trap(format!(
+            "TA API: {what} of {len} bytes exceeds the limit of {max}"
+        )));
     }
     Ok((ptr, len))
 }
@@ -166,8 +170,11 @@ fn read_mem(
     let (ptr, len) = range(ptr, len, max, what)?;
     let mem = memory(caller)?;
     let mut buf = vec![0u8; len];
-    mem.read(caller, ptr, &mut buf)
-        .map_err(|_| trap(format!("TA API: {what} at {ptr}+{len} is outside linear memory")))?;
+    mem.read(caller, ptr, &mut buf).map_err(|_| {
+        trap(format!(
+            "TA API: {what} at {ptr}+{len} is outside linear memory"
+        ))
+    })?;
     Ok(buf)
 }
 
@@ -180,18 +187,25 @@ fn write_mem(
     let mem = memory(caller)?;
     let ptr = ptr as u32 as usize;
     mem.write(caller, ptr, data).map_err(|_| {
-        trap(format!("TA API: {what} at {ptr}+{} is outside linear memory", data.len()))
+        trap(format!(
+            "TA API: {what} at {ptr}+{} is outside linear memory",
+            data.len()
+        ))
     })
 }
 
 fn define_api(linker: &mut Linker<HostState>) -> Result<(), wasmi::Error> {
-    linker.func_wrap("teep", "log", |caller: Caller<'_, HostState>, ptr: i32, len: i32| {
-        let max = caller.data().limits.max_log_bytes;
-        let len = (len as u32 as usize).min(max) as i32;
-        let bytes = read_mem(&caller, ptr, len, max, "log message")?;
-        tracing::info!(ta = %caller.data().ta, "{}", String::from_utf8_lossy(&bytes));
-        Ok(())
-    })?;
+    linker.func_wrap(
+        "teep",
+        "log",
+        |caller: Caller<'_, HostState>, ptr: i32, len: i32| {
+            let max = caller.data().limits.max_log_bytes;
+            let len = (len as u32 as usize).min(max) as i32;
+            let bytes = read_mem(&caller, ptr, len, max, "log message")?;
+            tracing::info!(ta = %caller.data().ta, "{}", String::from_utf8_lossy(&bytes));
+            Ok(())
+        },
+    )?;
     linker.func_wrap("teep", "arg_len", |caller: Caller<'_, HostState>| -> i32 {
         caller.data().args.len() as i32
     })?;
@@ -350,7 +364,11 @@ impl TaRuntime {
         let func_export = |name: &str, params: usize, results: usize| -> Result<bool, TeeError> {
             match module.get_export(name) {
                 None => Ok(false),
-                Some(ExternType::Func(f)) if f.params().len() == params && f.results().len() == results => Ok(true),
+                Some(ExternType::Func(f))
+                    if f.params().len() == params && f.results().len() == results =>
+                {
+                    Ok(true)
+                }
                 Some(_) => Err(bad(format!("export `{name}` has the wrong type"))),
             }
         };
@@ -398,7 +416,10 @@ impl TaRuntime {
         store.limiter(|s| &mut s.store_limits);
         store
             .set_fuel(self.limits.fuel)
-            .map_err(|e| TeeError::Trap { ta: ta.to_owned(), reason: e.to_string() })?;
+            .map_err(|e| TeeError::Trap {
+                ta: ta.to_owned(),
+                reason: e.to_string(),
+            })?;
         let instance: Instance = self
             .linker
             .instantiate_and_start(&mut store, &module.module)
@@ -411,12 +432,20 @@ impl TaRuntime {
             .get_typed_func::<i32, i32>(&store, "invoke")
             .map_err(|_| missing("invoke"))?;
         let open = if module.has_open {
-            Some(instance.get_typed_func::<(), i32>(&store, "open_session").map_err(|_| missing("open_session"))?)
+            Some(
+                instance
+                    .get_typed_func::<(), i32>(&store, "open_session")
+                    .map_err(|_| missing("open_session"))?,
+            )
         } else {
             None
         };
         let close = if module.has_close {
-            Some(instance.get_typed_func::<(), ()>(&store, "close_session").map_err(|_| missing("close_session"))?)
+            Some(
+                instance
+                    .get_typed_func::<(), ()>(&store, "close_session")
+                    .map_err(|_| missing("close_session"))?,
+            )
         } else {
             None
         };
@@ -430,23 +459,42 @@ impl TaRuntime {
 }
 
 /// Maps a wasmi error to the reason the TA was stopped.
-fn classify(ta: &str, limits: &TaLimits, store: &mut Store<HostState>, e: wasmi::Error, entry: &str) -> TeeError {
+fn classify(
+    ta: &str,
+    limits: &TaLimits,
+    store: &mut Store<HostState>,
+    e: wasmi::Error,
+    entry: &str,
+) -> TeeError {
     if let Some(fault) = store.data_mut().fault.take() {
         return fault;
     }
     let ta = ta.to_owned();
     match e.as_trap_code() {
-        Some(TrapCode::OutOfFuel) => TeeError::FuelExhausted { ta, fuel: limits.fuel },
-        Some(TrapCode::GrowthOperationLimited) => TeeError::MemoryLimit { ta, limit: limits.memory_bytes },
+        Some(TrapCode::OutOfFuel) => TeeError::FuelExhausted {
+            ta,
+            fuel: limits.fuel,
+        },
+        Some(TrapCode::GrowthOperationLimited) => TeeError::MemoryLimit {
+            ta,
+            limit: limits.memory_bytes,
+        },
         _ => {
             let msg = e.to_string();
+            // Limiter denials surface as memory errors (grow) or instantiation errors
+            // (initial size); wasmi has no dedicated code for the latter.
             if matches!(e.kind(), wasmi::errors::ErrorKind::Memory(_))
-                || msg.contains("ResourceLimiterDeniedAllocation")
-                || msg.contains("denied allocation")
+                || msg.contains("resource limiter denied")
             {
-                TeeError::MemoryLimit { ta, limit: limits.memory_bytes }
+                TeeError::MemoryLimit {
+                    ta,
+                    limit: limits.memory_bytes,
+                }
             } else {
-                TeeError::Trap { ta, reason: format!("{entry}: {msg}") }
+                TeeError::Trap {
+                    ta,
+                    reason: format!("{entry}: {msg}"),
+                }
             }
         }
     }
@@ -459,7 +507,11 @@ impl TaInstance {
         if args.len() > limits.max_arg_bytes {
             return Err(TeeError::invalid(
                 format!("TA {ta}: invoke arguments"),
-                format!("expected at most {} bytes, got {}", limits.max_arg_bytes, args.len()),
+                format!(
+                    "expected at most {} bytes, got {}",
+                    limits.max_arg_bytes,
+                    args.len()
+                ),
             ));
         }
         let state = self.store.data_mut();
@@ -470,7 +522,10 @@ impl TaInstance {
         state.fault = None;
         self.store
             .set_fuel(limits.fuel)
-            .map_err(|e| TeeError::Trap { ta, reason: e.to_string() })
+            .map_err(|e| TeeError::Trap {
+                ta,
+                reason: e.to_string(),
+            })
     }
 
     /// Commits staged storage after a successful call.
@@ -529,7 +584,11 @@ impl TaInstance {
 
     /// Calls `invoke(command)` with `args`. The bool says whether the instance is still
     /// usable (false after a trap, fuel or memory stop).
-    pub(crate) fn invoke(&mut self, command: u32, args: &[u8]) -> (Result<Vec<u8>, TeeError>, bool) {
+    pub(crate) fn invoke(
+        &mut self,
+        command: u32,
+        args: &[u8],
+    ) -> (Result<Vec<u8>, TeeError>, bool) {
         if let Err(e) = self.begin(args) {
             return (Err(e), true);
         }
@@ -544,7 +603,9 @@ impl TaInstance {
 
     /// Calls `close_session` if the TA has one.
     pub(crate) fn close_session(&mut self) -> Result<(), TeeError> {
-        let Some(close) = self.close else { return Ok(()) };
+        let Some(close) = self.close else {
+            return Ok(());
+        };
         self.begin(&[])?;
         match close.call(&mut self.store, ()) {
             Ok(()) => self.finish().map(|_| ()),

@@ -261,7 +261,8 @@ impl SealedStore {
             [] => Ok(()),
             [op] => self.apply(op),
             _ => {
-                let journal = self.seal(JOURNAL_NAMESPACE, JOURNAL_FILE.as_bytes(), &encode_ops(ops))?;
+                let journal =
+                    self.seal(JOURNAL_NAMESPACE, JOURNAL_FILE.as_bytes(), &encode_ops(ops))?;
                 fsutil::ensure_dir(&self.dir)?;
                 // The rename inside atomic_write is the commit point of the batch.
                 fsutil::atomic_write(&self.dir, JOURNAL_FILE, &journal)?;
@@ -324,8 +325,7 @@ impl SealedStore {
         let ok_chars = namespace
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"._:/-".contains(&b));
-        if namespace.is_empty() || namespace.len() > self.limits.max_namespace_bytes || !ok_chars
-        {
+        if namespace.is_empty() || namespace.len() > self.limits.max_namespace_bytes || !ok_chars {
             return Err(TeeError::invalid(
                 "sealed namespace",
                 format!(
@@ -368,7 +368,8 @@ impl SealedStore {
     fn recover(&self) -> Result<(), TeeError> {
         let path = self.dir.join(JOURNAL_FILE);
         let limit = self.limits.max_batch_bytes
-            + self.limits.max_batch_ops * (self.limits.max_name_bytes + self.limits.max_namespace_bytes + 16)
+            + self.limits.max_batch_ops
+                * (self.limits.max_name_bytes + self.limits.max_namespace_bytes + 16)
             + 1024;
         let Some(blob) = fsutil::read_limited(&path, limit)? else {
             return Ok(());
@@ -419,7 +420,12 @@ impl SealedStore {
     }
 
     /// Encrypts `plaintext` bound to `namespace` and `name`.
-    pub(crate) fn seal(&self, namespace: &str, name: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, TeeError> {
+    pub(crate) fn seal(
+        &self,
+        namespace: &str,
+        name: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, TeeError> {
         let cipher = self.cipher(namespace)?;
         let mut nonce = [0u8; NONCE_LEN];
         random_bytes(&mut nonce)?;
@@ -441,7 +447,12 @@ impl SealedStore {
     }
 
     /// Authenticates and decrypts a blob sealed for `namespace` and `name`.
-    pub(crate) fn unseal(&self, namespace: &str, name: &[u8], blob: &[u8]) -> Result<Vec<u8>, TeeError> {
+    pub(crate) fn unseal(
+        &self,
+        namespace: &str,
+        name: &[u8],
+        blob: &[u8],
+    ) -> Result<Vec<u8>, TeeError> {
         let integrity = || TeeError::Integrity {
             namespace: namespace.to_owned(),
             name: display_name(name),
@@ -482,7 +493,10 @@ fn aad(namespace: &str, name: &[u8]) -> Vec<u8> {
     aad
 }
 
-fn load_or_create_root(state_dir: &Path, sealed_dir: &Path) -> Result<(RootSecret, bool), TeeError> {
+fn load_or_create_root(
+    state_dir: &Path,
+    sealed_dir: &Path,
+) -> Result<(RootSecret, bool), TeeError> {
     let path = state_dir.join(ROOT_SECRET_FILE);
     match fs::metadata(&path) {
         Ok(meta) => {
@@ -495,7 +509,10 @@ fn load_or_create_root(state_dir: &Path, sealed_dir: &Path) -> Result<(RootSecre
             }
             let bytes = fsutil::read_limited(&path, 32)?.unwrap_or_default();
             let root: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
-                TeeError::corrupt(path.display().to_string(), format!("expected 32 bytes, found {}", bytes.len()))
+                TeeError::corrupt(
+                    path.display().to_string(),
+                    format!("expected 32 bytes, found {}", bytes.len()),
+                )
             })?;
             Ok((RootSecret(root), false))
         }
@@ -515,7 +532,8 @@ fn load_or_create_root(state_dir: &Path, sealed_dir: &Path) -> Result<(RootSecre
                 .mode(0o600)
                 .open(&path)
                 .map_err(|e| TeeError::io(&path, e))?;
-            file.write_all(&root.0).map_err(|e| TeeError::io(&path, e))?;
+            file.write_all(&root.0)
+                .map_err(|e| TeeError::io(&path, e))?;
             file.sync_all().map_err(|e| TeeError::io(&path, e))?;
             fsutil::fsync_dir(state_dir)?;
             Ok((root, true))
@@ -529,7 +547,10 @@ fn encode_ops(ops: &[SealedOp]) -> Vec<u8> {
     // Writing into a Vec cannot fail.
     let _ = e.array(ops.len() as u64);
     for op in ops {
-        let _ = e.array(3).and_then(|e| e.str(&op.namespace)).and_then(|e| e.bytes(&op.name));
+        let _ = e
+            .array(3)
+            .and_then(|e| e.str(&op.namespace))
+            .and_then(|e| e.bytes(&op.name));
         let _ = match &op.value {
             Some(v) => e.bytes(v),
             None => e.null(),
@@ -541,14 +562,23 @@ fn encode_ops(ops: &[SealedOp]) -> Vec<u8> {
 fn decode_ops(data: &[u8], limits: &SealedLimits) -> Result<Vec<SealedOp>, TeeError> {
     let bad = |e: minicbor::decode::Error| TeeError::corrupt("sealed journal", e.to_string());
     let mut d = minicbor::Decoder::new(data);
-    let n = d.array().map_err(bad)?.ok_or_else(|| TeeError::corrupt("sealed journal", "indefinite array"))?;
+    let n = d
+        .array()
+        .map_err(bad)?
+        .ok_or_else(|| TeeError::corrupt("sealed journal", "indefinite array"))?;
     if n > limits.max_batch_ops as u64 {
-        return Err(TeeError::corrupt("sealed journal", format!("{n} operations exceed the limit")));
+        return Err(TeeError::corrupt(
+            "sealed journal",
+            format!("{n} operations exceed the limit"),
+        ));
     }
     let mut ops = Vec::with_capacity(n as usize);
     for _ in 0..n {
         if d.array().map_err(bad)? != Some(3) {
-            return Err(TeeError::corrupt("sealed journal", "expected [namespace, name, value]"));
+            return Err(TeeError::corrupt(
+                "sealed journal",
+                "expected [namespace, name, value]",
+            ));
         }
         let namespace = d.str().map_err(bad)?.to_owned();
         let name = d.bytes().map_err(bad)?.to_vec();
@@ -558,7 +588,11 @@ fn decode_ops(data: &[u8], limits: &SealedLimits) -> Result<Vec<SealedOp>, TeeEr
         } else {
             Some(d.bytes().map_err(bad)?.to_vec())
         };
-        ops.push(SealedOp { namespace, name, value });
+        ops.push(SealedOp {
+            namespace,
+            name,
+            value,
+        });
     }
     Ok(ops)
 }
@@ -598,9 +632,18 @@ mod tests {
     #[test]
     fn rejects_bad_namespace_and_name_lengths() {
         let (_d, s) = store();
-        assert!(matches!(s.put("", b"a", b"x"), Err(TeeError::Invalid { .. })));
-        assert!(matches!(s.put("a b", b"a", b"x"), Err(TeeError::Invalid { .. })));
-        assert!(matches!(s.put("ns", b"", b"x"), Err(TeeError::Invalid { .. })));
+        assert!(matches!(
+            s.put("", b"a", b"x"),
+            Err(TeeError::Invalid { .. })
+        ));
+        assert!(matches!(
+            s.put("a b", b"a", b"x"),
+            Err(TeeError::Invalid { .. })
+        ));
+        assert!(matches!(
+            s.put("ns", b"", b"x"),
+            Err(TeeError::Invalid { .. })
+        ));
         let long = vec![b'n'; 101];
         let err = s.put("ns", &long, b"x").unwrap_err().to_string();
         assert!(err.contains("expected 1..=100 bytes, got 101"), "{err}");
@@ -609,11 +652,22 @@ mod tests {
     #[test]
     fn rejects_oversized_value_and_writes_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let limits = SealedLimits { max_value_bytes: 8, ..SealedLimits::default() };
+        let limits = SealedLimits {
+            max_value_bytes: 8,
+            ..SealedLimits::default()
+        };
         let (s, _) = SealedStore::open(dir.path(), limits).unwrap();
         let ops = vec![
-            SealedOp { namespace: "ns".into(), name: b"ok".to_vec(), value: Some(b"1".to_vec()) },
-            SealedOp { namespace: "ns".into(), name: b"big".to_vec(), value: Some(vec![0; 9]) },
+            SealedOp {
+                namespace: "ns".into(),
+                name: b"ok".to_vec(),
+                value: Some(b"1".to_vec()),
+            },
+            SealedOp {
+                namespace: "ns".into(),
+                name: b"big".to_vec(),
+                value: Some(vec![0; 9]),
+            },
         ];
         assert!(s.commit(&ops).is_err());
         assert_eq!(s.get("ns", b"ok").unwrap(), None);
@@ -623,11 +677,25 @@ mod tests {
     fn interrupted_journal_is_reapplied() {
         let (d, s) = store();
         let ops = vec![
-            SealedOp { namespace: "ns".into(), name: b"x".to_vec(), value: Some(b"1".to_vec()) },
-            SealedOp { namespace: "ns".into(), name: b"y".to_vec(), value: Some(b"2".to_vec()) },
+            SealedOp {
+                namespace: "ns".into(),
+                name: b"x".to_vec(),
+                value: Some(b"1".to_vec()),
+            },
+            SealedOp {
+                namespace: "ns".into(),
+                name: b"y".to_vec(),
+                value: Some(b"2".to_vec()),
+            },
         ];
         // Simulate a crash right after the commit point: journal present, nothing applied.
-        let journal = s.seal(JOURNAL_NAMESPACE, JOURNAL_FILE.as_bytes(), &encode_ops(&ops)).unwrap();
+        let journal = s
+            .seal(
+                JOURNAL_NAMESPACE,
+                JOURNAL_FILE.as_bytes(),
+                &encode_ops(&ops),
+            )
+            .unwrap();
         fsutil::ensure_dir(&s.dir).unwrap();
         fs::write(s.dir.join(JOURNAL_FILE), journal).unwrap();
         drop(s);
@@ -644,7 +712,9 @@ mod tests {
         drop(s);
         let path = d.path().join(ROOT_SECRET_FILE);
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
-        let err = SealedStore::open(d.path(), SealedLimits::default()).unwrap_err().to_string();
+        let err = SealedStore::open(d.path(), SealedLimits::default())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("0600"), "{err}");
     }
 
@@ -654,7 +724,9 @@ mod tests {
         s.put("ns", b"a", b"x").unwrap();
         drop(s);
         fs::remove_file(d.path().join(ROOT_SECRET_FILE)).unwrap();
-        let err = SealedStore::open(d.path(), SealedLimits::default()).unwrap_err().to_string();
+        let err = SealedStore::open(d.path(), SealedLimits::default())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("cannot be unsealed"), "{err}");
     }
 }

@@ -134,7 +134,10 @@ impl SoftwareTee {
     }
 
     /// Opens the software TEE with explicit options.
-    pub fn open_with(state_dir: impl AsRef<Path>, options: SoftwareTeeOptions) -> Result<Self, TeeError> {
+    pub fn open_with(
+        state_dir: impl AsRef<Path>,
+        options: SoftwareTeeOptions,
+    ) -> Result<Self, TeeError> {
         let dir = state_dir.as_ref().to_path_buf();
         let (sealed, _created) = SealedStore::open(&dir, options.sealed_limits)?;
         let sealed = Arc::new(sealed);
@@ -264,7 +267,10 @@ fn load_or_create_device(
             value: Some(identity_bytes),
         },
     ])?;
-    tracing::info!("software TEE: created device identity and {:?} TEEP key", options.key_type);
+    tracing::info!(
+        "software TEE: created device identity and {:?} TEEP key",
+        options.key_type
+    );
     Ok((
         DeviceIdentity {
             ueid: stored.ueid,
@@ -284,9 +290,14 @@ fn decode_anchor_list(bytes: &[u8]) -> Result<Vec<Vec<u8>>, TeeError> {
         .map_err(bad)?
         .ok_or_else(|| TeeError::corrupt("sealed trust anchors", "indefinite array"))?;
     if n > MAX_ANCHORS as u64 {
-        return Err(TeeError::corrupt("sealed trust anchors", "too many entries"));
+        return Err(TeeError::corrupt(
+            "sealed trust anchors",
+            "too many entries",
+        ));
     }
-    (0..n).map(|_| d.bytes().map(|b| b.to_vec()).map_err(bad)).collect()
+    (0..n)
+        .map(|_| d.bytes().map(|b| b.to_vec()).map_err(bad))
+        .collect()
 }
 
 fn encode_anchor_list(keys: &[Vec<u8>]) -> Vec<u8> {
@@ -357,8 +368,12 @@ impl Tee for SoftwareTee {
         self.anchor_keys(kind)?
             .iter()
             .map(|k| {
-                PublicKey::from_cose_key(k)
-                    .map_err(|e| TeeError::corrupt(format!("sealed {} trust anchor", kind.name()), e.to_string()))
+                PublicKey::from_cose_key(k).map_err(|e| {
+                    TeeError::corrupt(
+                        format!("sealed {} trust anchor", kind.name()),
+                        e.to_string(),
+                    )
+                })
             })
             .collect()
     }
@@ -368,7 +383,9 @@ impl Tee for SoftwareTee {
         let thumb = key.thumbprint();
         self.update_anchors(kind, |keys| {
             let present = keys.iter().any(|k| {
-                PublicKey::from_cose_key(k).map(|p| p.thumbprint() == thumb).unwrap_or(false)
+                PublicKey::from_cose_key(k)
+                    .map(|p| p.thumbprint() == thumb)
+                    .unwrap_or(false)
             });
             if present {
                 return false;
@@ -378,12 +395,18 @@ impl Tee for SoftwareTee {
         })
     }
 
-    fn remove_trust_anchor(&self, kind: TrustAnchorKind, key: &PublicKey) -> Result<bool, TeeError> {
+    fn remove_trust_anchor(
+        &self,
+        kind: TrustAnchorKind,
+        key: &PublicKey,
+    ) -> Result<bool, TeeError> {
         let thumb = key.thumbprint();
         self.update_anchors(kind, |keys| {
             let before = keys.len();
             keys.retain(|k| {
-                PublicKey::from_cose_key(k).map(|p| p.thumbprint() != thumb).unwrap_or(true)
+                PublicKey::from_cose_key(k)
+                    .map(|p| p.thumbprint() != thumb)
+                    .unwrap_or(true)
             });
             keys.len() != before
         })
@@ -416,8 +439,12 @@ impl Tee for SoftwareTee {
         self.components.list(&self.sealed)
     }
 
-    fn manifest(&self, manifest_component_id: &[Vec<u8>]) -> Result<Option<ManifestRecord>, TeeError> {
-        self.components.manifest(&self.sealed, manifest_component_id)
+    fn manifest(
+        &self,
+        manifest_component_id: &[Vec<u8>],
+    ) -> Result<Option<ManifestRecord>, TeeError> {
+        self.components
+            .manifest(&self.sealed, manifest_component_id)
     }
 
     fn list_manifests(&self) -> Result<Vec<ManifestRecord>, TeeError> {
@@ -436,9 +463,9 @@ impl Tee for SoftwareTee {
             return Err(TeeError::TooManySessions(max));
         }
         let module = self.module_for(ta, &label)?;
-        let mut instance = self
-            .runtime
-            .instantiate(&label, &module, self.sealed.clone(), ta_namespace(ta))?;
+        let mut instance =
+            self.runtime
+                .instantiate(&label, &module, self.sealed.clone(), ta_namespace(ta))?;
         instance.open_session()?;
         let id = self.next_session.fetch_add(1, Ordering::Relaxed);
         let mut sessions = lock(&self.sessions);

@@ -96,8 +96,10 @@ pub trait Tee: Send + Sync {
     fn list_components(&self) -> Result<Vec<ComponentInfo>, TeeError>;
 
     /// The record of a processed manifest, by its manifest component id.
-    fn manifest(&self, manifest_component_id: &[Vec<u8>])
-        -> Result<Option<ManifestRecord>, TeeError>;
+    fn manifest(
+        &self,
+        manifest_component_id: &[Vec<u8>],
+    ) -> Result<Option<ManifestRecord>, TeeError>;
 
     /// All manifest records.
     fn list_manifests(&self) -> Result<Vec<ManifestRecord>, TeeError>;
