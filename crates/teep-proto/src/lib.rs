@@ -17,6 +17,7 @@ mod error;
 pub mod json;
 mod model;
 mod registry;
+pub mod signed;
 
 pub use cbor::{Value, MAX_DEPTH};
 pub use codec::{decode, decode_auto, decode_with_layout, Layout, OptionKey};

@@ -149,3 +149,33 @@ fn libteep_messages_decode_in_legacy_numbering() {
         );
     }
 }
+
+#[test]
+fn libteep_cose_messages_open_and_verify() {
+    use teep_cose::{Algorithm, PublicKey};
+    use teep_proto::signed::open_message_auto;
+    let tam = PublicKey::load(std::path::Path::new(&format!(
+        "{SPEC}/interop/libteep/key/tam_prime256v1_pub.pem"
+    )))
+    .unwrap();
+    let agent = PublicKey::load(std::path::Path::new(&format!(
+        "{SPEC}/interop/libteep/key/teep_agent_prime256v1_pub.pem"
+    )))
+    .unwrap();
+    for (name, key) in [
+        ("query_request", &tam),
+        ("update", &tam),
+        ("query_response", &agent),
+        ("teep_success", &agent),
+        ("teep_error", &agent),
+    ] {
+        let bytes = std::fs::read(format!("{SPEC}/interop/libteep/{name}_cose.cbor")).unwrap();
+        let (opened, msg, n) = open_message_auto(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(n, Numbering::Legacy, "{name}");
+        assert_eq!(opened.signatures[0].alg, Algorithm::Es256, "{name}");
+        assert!(opened.signatures[0].kid.is_some(), "{name}");
+        let plain = std::fs::read(format!("{SPEC}/interop/libteep/{name}.cbor")).unwrap();
+        assert_eq!(msg, decode(&plain, Numbering::Legacy).unwrap(), "{name}");
+        opened.verify(key).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+}
