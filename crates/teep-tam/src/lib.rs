@@ -34,6 +34,7 @@ pub mod ops;
 pub mod policy;
 pub mod server;
 pub mod session;
+pub mod sim;
 pub mod store;
 pub mod suit_wrap;
 mod tls;

@@ -1,0 +1,206 @@
+//! End-to-end TEEP exchanges against an in-process TAM over HTTP.
+
+mod common;
+
+use common::*;
+use teep_cose::KeyType;
+use teep_proto::Numbering;
+use teep_tam::model::{DeviceStatus, Target};
+use teep_tam::sim::{exchange, ExchangeResult, SimDevice};
+use teep_tam::Enroll;
+
+const N: Numbering = Numbering::Draft26;
+
+#[tokio::test]
+async fn open_enrollment_installs_assigned_ta_then_nothing_more() {
+    let tam = start(Enroll::Open).await;
+    let cid = add_assigned_ta(&tam, "hello", b"Hello, Secure World!").await;
+    let client = tam.client();
+    let mut dev = SimDevice::new(KeyType::P256);
+    assert_eq!(exchange(&client, &mut dev, N, &tam.tam_keys()).await.unwrap(), ExchangeResult::Updated);
+    assert_eq!(dev.installed, vec![cid.clone()]);
+    // Everything the device needs, it has: the next session ends after the QueryResponse.
+    assert_eq!(exchange(&client, &mut dev, N, &tam.tam_keys()).await.unwrap(), ExchangeResult::UpToDate);
+
+    let d = tam.store().device_by_kid(&dev.kid()).await.unwrap().expect("device enrolled");
+    assert_eq!(d.status, DeviceStatus::Attested);
+    assert_eq!(d.suite_alg, Some(-9));
+    let installed = tam.store().installed(d.id).await.unwrap();
+    assert_eq!(installed.len(), 1);
+    assert_eq!(installed[0].component_id, teep_tam::model::encode_component_id(&cid));
+    assert_eq!(installed[0].sequence, Some(1));
+    let log = tam.store().recent_audit(10, Some(&dev.kid())).await.unwrap();
+    assert_eq!(log.len(), 3, "QueryResponse, Success, QueryResponse");
+    tam.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn ed25519_device_gets_an_ed25519_signed_update() {
+    let tam = start(Enroll::Open).await;
+    add_assigned_ta(&tam, "hello", b"hi").await;
+    let client = tam.client();
+    let mut dev = SimDevice::new(KeyType::Ed25519);
+    assert_eq!(exchange(&client, &mut dev, N, &tam.tam_keys()).await.unwrap(), ExchangeResult::Updated);
+    let d = tam.store().device_by_kid(&dev.kid()).await.unwrap().unwrap();
+    assert_eq!(d.suite_alg, Some(-19));
+    tam.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn first_query_request_is_cose_sign_with_both_algorithms() {
+    let tam = start(Enroll::Open).await;
+    let client = tam.client();
+    let r = client.post(Vec::new()).await.unwrap();
+    assert_eq!(r.status, 200);
+    let opened = teep_cose::open(&r.body).unwrap();
+    assert_eq!(opened.kind, teep_cose::CoseKind::Sign);
+    let algs: Vec<i64> = opened.signatures.iter().map(|s| s.alg.to_cose()).collect();
+    assert_eq!(algs, vec![-9, -19]);
+    let dev = SimDevice::new(KeyType::P256);
+    let seen = dev.read_query_request(&r.body, N, &tam.tam_keys()).unwrap();
+    assert!(seen.token.as_ref().is_some_and(|t| t.len() >= 8));
+    assert!(seen.challenge.as_ref().is_some_and(|c| c.len() >= 8));
+    tam.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn registered_enrollment_refuses_unknown_devices_and_admits_added_ones() {
+    let tam = start(Enroll::Registered).await;
+    add_assigned_ta(&tam, "hello", b"hi").await;
+    let client = tam.client();
+    let mut dev = SimDevice::new(KeyType::P256);
+    let err = exchange(&client, &mut dev, N, &tam.tam_keys()).await.unwrap_err().to_string();
+    assert!(err.contains("400") && err.contains("not a registered device"), "{err}");
+    assert!(tam.store().device_by_kid(&dev.kid()).await.unwrap().is_none());
+
+    let pem = dev.public_key().to_spki_pem();
+    teep_tam::ops::add_device(tam.store(), pem.as_bytes(), None, Some("dev1"), &["lab".into()], 0).await.unwrap();
+    assert_eq!(exchange(&client, &mut dev, N, &tam.tam_keys()).await.unwrap(), ExchangeResult::Updated);
+    tam.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn replayed_query_response_is_refused() {
+    let tam = start(Enroll::Open).await;
+    add_assigned_ta(&tam, "hello", b"hi").await;
+    let client = tam.client();
+    let dev = SimDevice::new(KeyType::P256);
+    let qreq = client.post(Vec::new()).await.unwrap();
+    let seen = dev.read_query_request(&qreq.body, N, &[]).unwrap();
+    let qresp = dev.query_response(&seen, N).unwrap();
+    assert_eq!(client.post(qresp.clone()).await.unwrap().status, 200);
+    let again = client.post(qresp).await.unwrap();
+    assert_eq!(again.status, 400);
+    assert!(String::from_utf8_lossy(&again.body).contains("already answered"));
+    tam.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn evidence_with_a_stale_nonce_gets_attestation_required_and_marks_the_device() {
+    let tam = start(Enroll::Registered).await;
+    add_assigned_ta(&tam, "hello", b"hi").await;
+    let client = tam.client();
+    let dev = SimDevice::new(KeyType::P256);
+    teep_tam::ops::add_device(tam.store(), dev.public_key().to_spki_pem().as_bytes(), None, None, &[], 0).await.unwrap();
+    let qreq = client.post(Vec::new()).await.unwrap();
+    let mut seen = dev.read_query_request(&qreq.body, N, &[]).unwrap();
+    seen.challenge = Some(vec![7u8; 32]);
+    let r = client.post(dev.query_response(&seen, N).unwrap()).await.unwrap();
+    assert_eq!(r.status, 200);
+    let (_, msg) = teep_tam::wire::signed::open_message(&r.body, N).unwrap();
+    let teep_proto::TeepMessage::Update(u) = msg else { panic!("expected Update") };
+    assert_eq!(u.err_code, Some(teep_proto::ErrorCode::AttestationRequired));
+    assert!(u.manifest_list.is_empty());
+    assert!(u.err_msg.unwrap().contains("eat_nonce"));
+    let d = tam.store().device_by_kid(&dev.kid()).await.unwrap().unwrap();
+    assert_eq!(d.status, DeviceStatus::AttestationFailed);
+    tam.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn higher_sequence_upgrades_and_unassign_deletes() {
+    let tam = start(Enroll::Open).await;
+    let cid = add_assigned_ta(&tam, "hello", b"v1").await;
+    let client = tam.client();
+    let keys = tam.tam_keys();
+    let mut dev = SimDevice::new(KeyType::P256);
+    assert_eq!(exchange(&client, &mut dev, N, &keys).await.unwrap(), ExchangeResult::Updated);
+    let st = &tam.handle.state;
+    let v2 = teep_tam::ops::add_ta(&st.store, &st.tc_signer, "hello", b"v2", 0).await.unwrap();
+    assert_eq!(v2.sequence, 2);
+    assert_eq!(exchange(&client, &mut dev, N, &keys).await.unwrap(), ExchangeResult::Updated);
+    let d = st.store.device_by_kid(&dev.kid()).await.unwrap().unwrap();
+    assert_eq!(st.store.installed(d.id).await.unwrap()[0].sequence, Some(2));
+
+    st.store.unassign(&v2.component_id, &Target::All).await.unwrap();
+    assert_eq!(exchange(&client, &mut dev, N, &keys).await.unwrap(), ExchangeResult::Updated);
+    assert!(dev.installed.is_empty(), "device removed {cid:?}");
+    assert!(st.store.installed(d.id).await.unwrap().is_empty());
+    assert_eq!(exchange(&client, &mut dev, N, &keys).await.unwrap(), ExchangeResult::UpToDate);
+    tam.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn requested_tc_is_delivered_and_unneeded_one_removed() {
+    let tam = start(Enroll::Open).await;
+    let st = &tam.handle.state;
+    let tc = teep_tam::ops::add_ta(&st.store, &st.tc_signer, "on-demand", b"x", 0).await.unwrap();
+    let cid = teep_tam::model::decode_component_id(&tc.component_id).unwrap();
+    let mid = teep_tam::model::decode_component_id(tc.manifest_component_id.as_ref().unwrap()).unwrap();
+    let client = tam.client();
+    let keys = tam.tam_keys();
+    let mut dev = SimDevice::new(KeyType::P256);
+    assert_eq!(exchange(&client, &mut dev, N, &keys).await.unwrap(), ExchangeResult::UpToDate);
+    dev.requested.push(cid.clone());
+    assert_eq!(exchange(&client, &mut dev, N, &keys).await.unwrap(), ExchangeResult::Updated);
+    assert_eq!(dev.installed, vec![cid]);
+    // Not assigned, but requested: it stays.
+    assert_eq!(exchange(&client, &mut dev, N, &keys).await.unwrap(), ExchangeResult::UpToDate);
+    dev.unneeded.push(mid);
+    assert_eq!(exchange(&client, &mut dev, N, &keys).await.unwrap(), ExchangeResult::Updated);
+    assert!(dev.installed.is_empty());
+    tam.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn legacy_path_speaks_legacy_and_explains_the_wrong_numbering() {
+    let tam = start(Enroll::Open).await;
+    add_assigned_ta(&tam, "hello", b"hi").await;
+    let keys = tam.tam_keys();
+    let legacy = teep_tam::sim::TeepClient::new(&tam.url("/tam/legacy")).unwrap();
+    let mut dev = SimDevice::new(KeyType::P256);
+    assert_eq!(exchange(&legacy, &mut dev, Numbering::Legacy, &keys).await.unwrap(), ExchangeResult::Updated);
+
+    // A legacy-numbered Success sent to the draft-26 path is explained, not misread.
+    let client = tam.client();
+    let qreq = client.post(Vec::new()).await.unwrap();
+    let seen = dev.read_query_request(&qreq.body, N, &keys).unwrap();
+    let wrong = dev.query_response(&seen, Numbering::Legacy).unwrap();
+    let r = client.post(wrong).await.unwrap();
+    assert_eq!(r.status, 400);
+    let text = String::from_utf8_lossy(&r.body);
+    assert!(text.contains("legacy"), "{text}");
+    tam.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn concurrent_sessions_from_200_distinct_devices_complete() {
+    let tam = start(Enroll::Open).await;
+    add_assigned_ta(&tam, "hello", b"hi").await;
+    let keys = tam.tam_keys();
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let client = tam.client();
+        let keys = keys.clone();
+        tasks.push(tokio::spawn(async move {
+            let kt = if i % 2 == 0 { KeyType::P256 } else { KeyType::Ed25519 };
+            let mut dev = SimDevice::new(kt);
+            exchange(&client, &mut dev, N, &keys).await
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap().unwrap(), ExchangeResult::Updated);
+    }
+    assert_eq!(tam.store().device_count().await.unwrap(), 200);
+    tam.handle.shutdown().await;
+}
