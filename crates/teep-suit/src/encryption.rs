@@ -257,3 +257,67 @@ pub fn decrypt_payload(info: &[u8], ciphertext: &[u8], keys: &DecryptionKeys) ->
         other => Err(CryptoError::UnsupportedAlgorithm(other)),
     }
 }
+
+/// Encrypts a payload for one P-256 recipient with ECDH-ES+A128KW and A128CTR.
+/// `random` supplies 32 bytes for the ephemeral key, 16 for the CEK and 16 for the IV (the
+/// caller owns randomness: this crate is sans-IO). Returns (SUIT_Encryption_Info, ciphertext).
+pub fn encrypt_payload_ecdh_a128ctr(
+    plaintext: &[u8],
+    recipient: &p256::PublicKey,
+    random: &[u8; 64],
+) -> Result<(Vec<u8>, Vec<u8>), CryptoError> {
+    use aes_kw::KeyInit;
+    use ctr::cipher::{KeyIvInit, StreamCipher};
+    let eph = p256::SecretKey::from_slice(&random[..32]).map_err(|_| CryptoError::Failed("ephemeral scalar out of range; retry".into()))?;
+    let cek = &random[32..48];
+    let iv = &random[48..64];
+    let mut rprot = Writer::new();
+    rprot.map(1).uint(1).int(alg::ECDH_ES_A128KW);
+    let rprot = rprot.finish();
+    let shared = p256::ecdh::diffie_hellman(eph.to_nonzero_scalar(), recipient.as_affine());
+    let hk = hkdf::Hkdf::<sha2::Sha256>::new(None, shared.raw_secret_bytes());
+    let mut kek = [0u8; 16];
+    hk.expand(&kdf_context(&rprot), &mut kek).map_err(|_| CryptoError::Failed("HKDF expand".into()))?;
+    let kw = aes_kw::KwAes128::new_from_slice(&kek).map_err(|_| CryptoError::Failed("A128KW key".into()))?;
+    let mut wrapped = [0u8; 24];
+    kw.wrap_key(cek, &mut wrapped).map_err(|_| CryptoError::Failed("key wrap".into()))?;
+    let mut ct = plaintext.to_vec();
+    let mut c = ctr::Ctr128BE::<aes::Aes128>::new_from_slices(cek, iv).map_err(|_| CryptoError::Failed("A128CTR init".into()))?;
+    c.apply_keystream(&mut ct);
+    use p256::elliptic_curve::sec1::ToSec1Point;
+    let point = eph.public_key().to_sec1_point(false);
+    let sec1 = point.as_bytes();
+    let (x, y) = (&sec1[1..33], &sec1[33..65]);
+    let mut w = Writer::new();
+    w.tag(96).array(4).bytes(&[]);
+    w.map(2).uint(1).int(alg::A128CTR).uint(5).bytes(iv);
+    w.null();
+    w.array(1).array(3).bytes(&rprot);
+    w.map(1).int(-1).map(4).uint(1).uint(2).int(-1).uint(1).int(-2).bytes(x).int(-3).bytes(y);
+    w.bytes(&wrapped);
+    Ok((w.finish(), ct))
+}
+
+/// P-256 public key from a COSE_Key (kty 2, crv 1, x, y), e.g. `teep_cose::PublicKey::to_cose_key()`.
+pub fn p256_public_from_cose_key(cbor: &[u8]) -> Result<p256::PublicKey, CryptoError> {
+    let mut r = Reader::new(cbor, "COSE_Key");
+    let n = r.map().map_err(m)?;
+    let (mut x, mut y) = (None, None);
+    for _ in 0..n {
+        let label = r.i64().map_err(m)?;
+        match label {
+            -2 => x = Some(r.bytes().map_err(m)?.to_vec()),
+            -3 if r.is_type(|t| t == Type::Bytes) => y = Some(r.bytes().map_err(m)?.to_vec()),
+            _ => {
+                r.raw().map_err(m)?;
+            }
+        }
+    }
+    let (Some(x), Some(y)) = (x, y) else {
+        return Err(CryptoError::Malformed("COSE_Key is not an uncompressed P-256 key (needs x and y)".into()));
+    };
+    let mut sec1 = vec![4u8];
+    sec1.extend_from_slice(&x);
+    sec1.extend_from_slice(&y);
+    p256::PublicKey::from_sec1_bytes(&sec1).map_err(|_| CryptoError::Malformed("not a P-256 point".into()))
+}

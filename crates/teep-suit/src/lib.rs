@@ -11,10 +11,13 @@
 //! * [`ManifestBuilder`]: builds and signs envelopes (TEEP Appendix E templates).
 
 pub mod auth;
+pub mod builder;
+pub mod dirstore;
 pub(crate) mod cbor;
 pub mod codec;
 pub mod encryption;
 pub mod error;
+pub mod inspect;
 pub mod limits;
 pub mod model;
 pub mod processor;
@@ -25,6 +28,8 @@ pub use auth::{
     decode_envelope_lenient, decode_envelope_unverified, verify_envelope, verify_envelope_with_limits,
     Authenticator, TrustAnchors, VerifiedEnvelope,
 };
+pub use builder::{sign_manifest, BuildError, ManifestBuilder, PayloadSource};
+pub use dirstore::DirStore;
 pub use encryption::{decrypt_payload, DecryptionKeys};
 pub use error::{display_component_id, AuthError, CryptoError, DecodeError, FetchError, ProcessError, StoreError};
 pub use limits::Limits;
