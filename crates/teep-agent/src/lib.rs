@@ -10,6 +10,7 @@ pub mod broker;
 pub mod device;
 pub mod evidence;
 pub mod local_api;
+pub mod runner;
 pub mod state;
 pub mod tc_id;
 

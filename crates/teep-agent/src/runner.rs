@@ -1,0 +1,115 @@
+//! Glue between the sans-IO [`Agent`] and the [`Broker`]: an [`AgentEndpoint`] that owns the
+//! configuration, state and device, and the policy-check loop over every known TAM.
+//!
+//! Also [`describe`], which decodes any TEEP wire message (COSE layer and payload) into JSON for
+//! `--dump` and the demo's packet view.
+
+use serde_json::{json, Value as Json};
+
+use crate::agent::{Agent, AgentConfig, AgentDevice, AgentEvent};
+use crate::broker::{AgentEndpoint, Broker, BrokerError, SessionReport, Transport, TransportError};
+use crate::state::AgentState;
+
+/// Fills a buffer from the operating system's random source.
+pub fn os_random(buf: &mut [u8]) {
+    // getrandom only fails on platforms without a random source, where nothing here could run.
+    if getrandom::fill(buf).is_err() {
+        panic!("no operating-system random source");
+    }
+}
+
+/// An Agent ready to be driven by a Broker.
+pub struct AgentRunner<D: AgentDevice> {
+    pub config: AgentConfig,
+    pub state: AgentState,
+    pub device: D,
+    /// Every event of every message, in order (the caller drains it).
+    pub events: Vec<AgentEvent>,
+    /// Transport failures reported by the Broker (ProcessError), by TAM URI.
+    pub transport_errors: Vec<(String, String)>,
+    random: fn(&mut [u8]),
+}
+
+impl<D: AgentDevice> AgentRunner<D> {
+    pub fn new(config: AgentConfig, state: AgentState, device: D) -> Self {
+        AgentRunner {
+            config,
+            state,
+            device,
+            events: Vec::new(),
+            transport_errors: Vec::new(),
+            random: os_random,
+        }
+    }
+
+    /// Replaces the random source (deterministic tests).
+    pub fn with_random(mut self, random: fn(&mut [u8])) -> Self {
+        self.random = random;
+        self
+    }
+
+    /// RequestPolicyCheck: one session with each TAM the Agent knows; returns what each did.
+    pub fn policy_check<T: Transport>(
+        &mut self,
+        broker: &mut Broker<'_, T>,
+    ) -> Vec<(String, Result<SessionReport, BrokerError>)> {
+        let uris = self.state.all_tam_uris();
+        let mut results = Vec::new();
+        for uri in uris {
+            let r = broker.session(self, &uri, None);
+            results.push((uri, r));
+        }
+        results
+    }
+}
+
+impl<D: AgentDevice> AgentEndpoint for AgentRunner<D> {
+    fn process_teep_message(
+        &mut self,
+        tam_uri: &str,
+        message: &[u8],
+    ) -> Result<Option<Vec<u8>>, String> {
+        let random = self.random;
+        let mut rng = |b: &mut [u8]| random(b);
+        let outcome = Agent::new(&self.config, &mut self.state, &mut self.device)
+            .handle_message(tam_uri, message, &mut rng);
+        self.events.extend(outcome.events);
+        Ok(outcome.reply)
+    }
+
+    fn process_error(&mut self, tam_uri: &str, error: &TransportError) {
+        tracing::warn!(%tam_uri, %error, "TEEP message not delivered");
+        self.transport_errors
+            .push((tam_uri.to_string(), error.to_string()));
+    }
+}
+
+/// Decodes a TEEP wire message for people: COSE structure, signers, and the message as JSON.
+pub fn describe(bytes: &[u8]) -> Json {
+    if bytes.is_empty() {
+        return json!(null);
+    }
+    let opened = match teep_cose::open(bytes) {
+        Ok(o) => o,
+        Err(e) => return json!({ "error": format!("not COSE: {e}"), "bytes": bytes.len() }),
+    };
+    let signatures: Vec<Json> = opened
+        .signatures
+        .iter()
+        .map(|s| json!({ "alg": format!("{} ({})", s.alg.name(), s.alg.to_cose()), "kid": s.kid.as_ref().map(hex::encode) }))
+        .collect();
+    let payload = opened.payload.as_deref().unwrap_or_default();
+    let message = match teep_proto::decode_auto(payload) {
+        Ok((m, n)) => {
+            json!({ "numbering": format!("{n:?}"), "type": m.type_name(), "body": m.to_json() })
+        }
+        Err(e) => json!({ "error": format!("not a TEEP message: {e}") }),
+    };
+    json!({
+        "cose": opened.kind.name(),
+        "tagged": opened.tagged,
+        "signatures": signatures,
+        "bytes": bytes.len(),
+        "teep": message,
+    })
+}
