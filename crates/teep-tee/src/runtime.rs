@@ -541,7 +541,9 @@ impl TaInstance {
                 value,
             })
             .collect();
-        state.sealed.commit(&ops)?;
+        if !ops.is_empty() {
+            state.sealed.commit(&ops)?;
+        }
         Ok(state.result.take().unwrap_or_default())
     }
 

@@ -252,6 +252,7 @@ fn kill_9_during_commits_leaves_old_or_new() {
     let exe = std::env::current_exe().unwrap();
     let mut last_reported = 0u64;
     let mut generations_seen = Vec::new();
+    let mut in_flight_landed = 0;
     for _round in 0..12 {
         let mut child = Command::new(&exe)
             .args([
@@ -265,23 +266,33 @@ fn kill_9_during_commits_leaves_old_or_new() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
+        // Read progress lines in a thread that keeps draining the pipe, so the child never
+        // blocks or dies on a full or closed stdout before the kill.
         let stdout = child.stdout.take().unwrap();
-        let wanted = 1 + random(4);
-        let mut seen = 0;
-        for line in BufReader::new(stdout).lines() {
-            let line = line.unwrap();
-            if let Some(g) = line.strip_prefix("committed ") {
-                last_reported = g.parse().unwrap();
-                seen += 1;
-                if seen >= wanted {
-                    break;
+        let (tx, rx) = std::sync::mpsc::channel::<u64>();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(g) = line.strip_prefix("committed ") {
+                    let _ = tx.send(g.parse().unwrap());
                 }
             }
+        });
+        // Wait for a few commits, measuring how long one takes on this machine, then kill at a
+        // random point inside the next one.
+        let wanted = 2 + random(2);
+        last_reported = rx.recv().expect("child reports commits");
+        let started = std::time::Instant::now();
+        for _ in 1..wanted {
+            last_reported = rx.recv().expect("child reports commits");
         }
-        // Land the kill at a random point inside the next commit(s).
-        std::thread::sleep(std::time::Duration::from_micros(random(20_000)));
+        let per_commit = started.elapsed().as_micros() as u64 / (wanted - 1);
+        std::thread::sleep(std::time::Duration::from_micros(random(per_commit.max(1))));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
+        reader.join().unwrap();
+        // Commits reported between our last read and the kill are durable too.
+        last_reported = rx.try_iter().last().unwrap_or(last_reported);
 
         let tee = SoftwareTee::open(dir.path()).unwrap();
         let g = check_consistent(&tee);
@@ -290,8 +301,12 @@ fn kill_9_during_commits_leaves_old_or_new() {
             g == last_reported || g == last_reported + 1,
             "at {g}, reported {last_reported}"
         );
+        if g == last_reported + 1 {
+            in_flight_landed += 1;
+        }
         generations_seen.push(g);
     }
+    eprintln!("generations after each kill: {generations_seen:?}; in-flight commit landed {in_flight_landed} times");
     assert!(
         generations_seen.windows(2).all(|w| w[0] < w[1]),
         "{generations_seen:?}"
