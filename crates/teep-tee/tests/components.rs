@@ -250,7 +250,6 @@ fn kill_9_during_commits_leaves_old_or_new() {
     let dir = tempfile::tempdir().unwrap();
     drop(SoftwareTee::open(dir.path()).unwrap()); // create the device before the children
     let exe = std::env::current_exe().unwrap();
-    let mut last_reported = 0u64;
     let mut generations_seen = Vec::new();
     let mut in_flight_landed = 0;
     for _round in 0..12 {
@@ -281,7 +280,7 @@ fn kill_9_during_commits_leaves_old_or_new() {
         // Wait for a few commits, measuring how long one takes on this machine, then kill at a
         // random point inside the next one.
         let wanted = 2 + random(2);
-        last_reported = rx.recv().expect("child reports commits");
+        let mut last_reported = rx.recv().expect("child reports commits");
         let started = std::time::Instant::now();
         for _ in 1..wanted {
             last_reported = rx.recv().expect("child reports commits");
