@@ -528,3 +528,46 @@ impl ComponentStore {
         sealed.commit_locked(&ops)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn displays_text_and_binary_segments() {
+        let id = vec![b"TEEP-Device".to_vec(), vec![0x01, 0xff], Vec::new()];
+        assert_eq!(display_component_id(&id), "['TEEP-Device', h'01ff', h'']");
+    }
+
+    #[test]
+    fn component_id_encoding_is_cbor_array_of_bstr() {
+        let id = vec![b"a".to_vec(), vec![0x00]];
+        assert_eq!(encode_component_id(&id), [0x82, 0x41, b'a', 0x41, 0x00]);
+    }
+
+    #[test]
+    fn blob_names_differ_by_kind_and_id() {
+        let a = vec![b"a".to_vec()];
+        let b = vec![b"b".to_vec()];
+        assert_ne!(blob_name(b'c', &a), blob_name(b'm', &a));
+        assert_ne!(blob_name(b'c', &a), blob_name(b'c', &b));
+        // ["ab"] and ["a", "b"] are different ids.
+        assert_ne!(
+            blob_name(b'c', &[b"ab".to_vec()]),
+            blob_name(b'c', &[b"a".to_vec(), b"b".to_vec()])
+        );
+    }
+
+    #[test]
+    fn batch_builder_keeps_order() {
+        let mut batch = ComponentBatch::new();
+        batch
+            .put_component(vec![b"x".to_vec()], vec![1])
+            .delete_component(vec![b"x".to_vec()]);
+        assert_eq!(batch.len(), 2);
+        assert!(matches!(
+            batch.ops()[1],
+            ComponentOp::DeleteComponent { .. }
+        ));
+    }
+}

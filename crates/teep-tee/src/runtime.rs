@@ -10,13 +10,13 @@
 //! | `arg_read(ptr, len)` | `(i32, i32) -> i32` | copy up to `len` argument bytes to `ptr`; returns bytes copied |
 //! | `set_result(ptr, len)` | `(i32, i32) -> ()` | the bytes returned to the caller (last call wins) |
 //! | `storage_get(kptr, klen, vptr, vcap)` | `(i32, i32, i32, i32) -> i32` | value length, or -1 if absent; copies up to `vcap` bytes |
-//! | `storage_put(kptr, klen, vptr, vlen)` | `(i32, i32, i32, i32) -> i32` | 0, or -2 if a size limit is hit |
+//! | `storage_put(kptr, klen, vptr, vlen)` | `(i32, i32, i32, i32) -> i32` | 0, or -2 if a size limit is hit (value, staged bytes per call) |
 //! | `storage_delete(kptr, klen)` | `(i32, i32) -> i32` | 0 |
 //!
 //! Storage is the TA's own sealed namespace (derived from its component id); nothing else is
 //! reachable. Writes are staged during a call and committed atomically only when the entry
 //! point returns 0, so a trap, a fuel or memory stop, or a non-zero return leaves storage as
-//! it was.
+//! it was. A call that would leave more than `max_keys` keys fails as a whole.
 //!
 //! # Entry points (exports)
 //!
@@ -56,6 +56,8 @@ pub struct TaLimits {
     pub max_value_bytes: usize,
     /// Most bytes of values staged by one call.
     pub max_staged_bytes: usize,
+    /// Most keys a TA may keep in its storage (bounds the disk a TA can fill).
+    pub max_keys: usize,
     /// Longest log line kept.
     pub max_log_bytes: usize,
     /// Most sessions open at once (per TEE).
@@ -73,6 +75,7 @@ impl Default for TaLimits {
             max_key_bytes: 64,
             max_value_bytes: 64 * 1024,
             max_staged_bytes: 1024 * 1024,
+            max_keys: 1024,
             max_log_bytes: 1024,
             max_sessions: 64,
         }
@@ -541,6 +544,27 @@ impl TaInstance {
                 value,
             })
             .collect();
+        if ops.iter().any(|op| op.value.is_some()) {
+            let ta = state.ta.clone();
+            let mut names: std::collections::BTreeSet<Vec<u8>> =
+                state.sealed.list(&state.namespace)?.into_iter().collect();
+            for op in &ops {
+                match op.value {
+                    Some(_) => names.insert(op.name.clone()),
+                    None => names.remove(&op.name),
+                };
+            }
+            if names.len() > state.limits.max_keys {
+                return Err(TeeError::invalid(
+                    format!("TA {ta}: storage"),
+                    format!(
+                        "expected at most {} keys, the call would leave {}",
+                        state.limits.max_keys,
+                        names.len()
+                    ),
+                ));
+            }
+        }
         if !ops.is_empty() {
             state.sealed.commit(&ops)?;
         }
@@ -613,5 +637,70 @@ impl TaInstance {
             Ok(()) => self.finish().map(|_| ()),
             Err(e) => Err(self.fail(e, "close_session")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compile(wat: &str) -> Result<TaModule, TeeError> {
+        TaRuntime::new(TaLimits::default()).compile("t", &wat::parse_str(wat).unwrap())
+    }
+
+    #[test]
+    fn detects_optional_entry_points() {
+        let m = compile(
+            r#"(module (memory (export "memory") 1)
+                 (func (export "invoke") (param i32) (result i32) (i32.const 0))
+                 (func (export "open_session") (result i32) (i32.const 0)))"#,
+        )
+        .unwrap();
+        assert!(m.has_open && !m.has_close);
+    }
+
+    #[test]
+    fn rejects_wrongly_typed_entry_points() {
+        let err = compile(
+            r#"(module (memory (export "memory") 1)
+                 (func (export "invoke") (result i32) (i32.const 0)))"#,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("export `invoke` has the wrong type"),
+            "{err}"
+        );
+        let err = compile(
+            r#"(module (memory (export "memory") 1)
+                 (func (export "invoke") (param i32) (result i32) (i32.const 0))
+                 (func (export "close_session") (result i32) (i32.const 0)))"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("close_session"), "{err}");
+    }
+
+    #[test]
+    fn rejects_imported_memory() {
+        let err = compile(
+            r#"(module (import "teep" "memory" (memory 1))
+                 (func (export "invoke") (param i32) (result i32) (i32.const 0)))"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("not part of the TA API"), "{err}");
+    }
+
+    #[test]
+    fn rejects_oversized_module_before_parsing() {
+        let rt = TaRuntime::new(TaLimits {
+            max_module_bytes: 16,
+            ..TaLimits::default()
+        });
+        let err = rt.compile("t", &[0u8; 17]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("expected at most 16 bytes, got 17"),
+            "{err}"
+        );
     }
 }

@@ -363,3 +363,41 @@ fn upgraded_ta_keeps_its_storage() {
         2
     );
 }
+
+#[test]
+fn storage_key_quota_is_enforced_per_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = SoftwareTeeOptions {
+        ta_limits: TaLimits {
+            max_keys: 3,
+            ..TaLimits::default()
+        },
+        ..SoftwareTeeOptions::default()
+    };
+    let tee = SoftwareTee::open_with(dir.path(), options).unwrap();
+    // Stores the argument as a key (value "1").
+    let keeper = wasm(
+        r#"(module
+          (import "teep" "arg_len" (func $len (result i32)))
+          (import "teep" "arg_read" (func $read (param i32 i32) (result i32)))
+          (import "teep" "storage_put" (func $put (param i32 i32 i32 i32) (result i32)))
+          (memory (export "memory") 1)
+          (data (i32.const 200) "1")
+          (func (export "invoke") (param i32) (result i32)
+            (local $n i32)
+            (local.set $n (call $read (i32.const 0) (call $len)))
+            (call $put (i32.const 0) (local.get $n) (i32.const 200) (i32.const 1))))"#,
+    );
+    let id = component_id(&["keeper"]);
+    install(&tee, &id, &keeper);
+    for key in ["a", "b", "c", "a"] {
+        tee.invoke_once(&id, 0, key.as_bytes()).unwrap();
+    }
+    let err = tee.invoke_once(&id, 0, b"d").unwrap_err().to_string();
+    assert!(err.contains("expected at most 3 keys"), "{err}");
+    let names = tee
+        .sealed_store()
+        .list(&teep_tee::ta_namespace(&id))
+        .unwrap();
+    assert_eq!(names, vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
+}
