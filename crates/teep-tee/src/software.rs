@@ -213,8 +213,11 @@ fn load_or_create_device(
     sealed: &SealedStore,
     options: &SoftwareTeeOptions,
 ) -> Result<(DeviceIdentity, PrivateKey), TeeError> {
-    let stored_key = sealed.get(DEVICE_NS, TEEP_KEY_NAME)?;
-    let stored_identity = sealed.get(DEVICE_NS, IDENTITY_NAME)?;
+    // One lock over read-or-create, so two processes opening a fresh directory agree on one
+    // identity.
+    let _guard = sealed.lock()?;
+    let stored_key = sealed.get_locked(DEVICE_NS, TEEP_KEY_NAME)?;
+    let stored_identity = sealed.get_locked(DEVICE_NS, IDENTITY_NAME)?;
     if let (Some(key), Some(identity)) = (&stored_key, &stored_identity) {
         let key = PrivateKey::from_bytes_any(key)
             .map_err(|e| TeeError::corrupt("sealed TEEP key", e.to_string()))?;
@@ -255,7 +258,7 @@ fn load_or_create_device(
     };
     let identity_bytes = minicbor::to_vec(&stored)
         .map_err(|e| TeeError::corrupt("device identity", e.to_string()))?;
-    sealed.commit(&[
+    sealed.commit_locked(&[
         crate::sealed::SealedOp {
             namespace: DEVICE_NS.into(),
             name: TEEP_KEY_NAME.to_vec(),

@@ -226,3 +226,22 @@ fn sealed_store_limits_are_enforced() {
     );
     assert_eq!(store.get("agent", b"big").unwrap(), None);
 }
+
+#[test]
+fn concurrent_first_opens_agree_on_one_identity() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_owned();
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let tee = SoftwareTee::open(&path).unwrap();
+                (tee.identity(), tee.teep_signer().kid())
+            })
+        })
+        .collect();
+    let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert!(results.windows(2).all(|w| w[0] == w[1]));
+    let tee = SoftwareTee::open(&path).unwrap();
+    assert_eq!((tee.identity(), tee.teep_signer().kid()), results[0]);
+}
