@@ -1,0 +1,203 @@
+//! Hostile and malformed manifests: clear errors, no store change, no panic.
+
+mod common;
+use bytes::Bytes;
+use common::*;
+use teep_suit::codec::bstr_wrap;
+use teep_suit::*;
+
+fn signer() -> teep_cose::SoftwareSigner {
+    let pem = std::fs::read(format!("{SPEC}/keys/suit-examples-p256-private.pem")).unwrap();
+    teep_cose::SoftwareSigner::new(teep_cose::PrivateKey::from_bytes_any(&pem).unwrap())
+}
+
+fn integrated() -> Vec<u8> {
+    read("teep-protocol/common/derived/suit_integrated.cbor")
+}
+
+fn assert_unchanged(out: &Outcome, store: &MemoryStore) {
+    assert!(out.result.is_err());
+    assert!(!out.report.is_success());
+    assert_eq!(store.commits, 0);
+    assert!(store.components.is_empty() && store.manifests.is_empty());
+}
+
+fn run(env: Vec<u8>) -> (Outcome, MemoryStore) {
+    let mut store = MemoryStore::new();
+    let out = Processor::new(anchors()).install(env, &mut store, &mut MapFetcher::new());
+    (out, store)
+}
+
+#[test]
+fn bad_digest_is_rejected() {
+    let mut env = integrated();
+    // Flip a byte inside the manifest (the sequence number 3 → 4).
+    let pos = env.windows(4).position(|w| w == [0x01, 0x01, 0x02, 0x03]).unwrap();
+    env[pos + 3] = 0x04;
+    let (out, store) = run(env);
+    let e = out.result.as_ref().unwrap_err().to_string();
+    assert!(e.contains("digest mismatch"), "{e}");
+    assert_unchanged(&out, &store);
+}
+
+#[test]
+fn wrong_key_is_rejected() {
+    let other = teep_cose::PrivateKey::generate(teep_cose::KeyType::P256).public_key();
+    let mut store = MemoryStore::new();
+    let out = Processor::new(TrustAnchors::new(vec![other])).install(integrated(), &mut store, &mut NoFetcher);
+    let e = out.result.as_ref().unwrap_err().to_string();
+    assert!(e.contains("no signature verifies"), "{e}");
+    assert!(matches!(out.report.result, ReportResult::Failure { reason: ReportReason::Unauthorised, .. }));
+    assert_unchanged(&out, &store);
+}
+
+#[test]
+fn unsigned_manifest_is_rejected() {
+    let env = verify_envelope(integrated(), &anchors()).unwrap();
+    let mbstr = &env.manifest_bstr;
+    let digest = teep_suit::codec::encode_digest(&Digest::sha256(mbstr));
+    let mut auth = vec![0x81];
+    auth.extend(bstr_wrap(&digest));
+    let mut e = vec![0xa2, 0x02];
+    e.extend(bstr_wrap(&auth));
+    e.push(0x03);
+    e.extend_from_slice(mbstr);
+    let (out, store) = run(e);
+    assert!(out.result.as_ref().unwrap_err().to_string().contains("no authentication block"));
+    assert_unchanged(&out, &store);
+}
+
+#[test]
+fn rollback_is_rejected_and_equal_sequence_reinstalls() {
+    let p = Processor::new(anchors());
+    let mut store = MemoryStore::new();
+    let tc = read("teep-protocol/common/8d82573a-926d-4754-9353-32dc29997f74.ta");
+    let build = |seq| {
+        ManifestBuilder::new(tc_id(), tc.clone()).sequence_number(seq).build(&signer(), &[7u8; 64]).unwrap().0
+    };
+    p.install(build(5), &mut store, &mut NoFetcher).result.unwrap();
+    p.install(build(5), &mut store, &mut NoFetcher).result.unwrap();
+    let before = store.clone();
+    let out = p.install(build(4), &mut store, &mut NoFetcher);
+    let e = out.result.unwrap_err();
+    assert!(matches!(e, ProcessError::Rollback { offered: 4, installed: 5, .. }), "{e}");
+    assert_eq!(store.commits, before.commits);
+    assert_eq!(store.manifests, before.manifests);
+}
+
+fn manifest_with_install(install: CommandSequence) -> Manifest {
+    let (mut m, _) = ManifestBuilder::new(tc_id(), &b"x"[..]).build_manifest(&[0u8; 64]).unwrap();
+    m.install = Some(Severable::Present(install));
+    m
+}
+
+fn sign(m: &Manifest) -> Vec<u8> {
+    sign_manifest(m, &[("#tc".into(), Bytes::from_static(b"x"))], &signer(), false).unwrap()
+}
+
+fn cmd(code: CommandCode, arg: CommandArg) -> Command {
+    Command { code, arg, offset: 0 }
+}
+
+#[test]
+fn deep_try_each_nesting_is_bounded() {
+    let mut seq = CommandSequence { commands: vec![cmd(CommandCode::Abort, CommandArg::ReportingPolicy(0))] };
+    for _ in 0..40 {
+        seq = CommandSequence {
+            commands: vec![cmd(CommandCode::TryEach, CommandArg::TryEach { alternatives: vec![seq], allow_none: true })],
+        };
+    }
+    let (out, store) = run(sign(&manifest_with_install(seq)));
+    let e = out.result.as_ref().unwrap_err().to_string();
+    assert!(e.contains("nested deeper than"), "{e}");
+    assert_unchanged(&out, &store);
+}
+
+#[test]
+fn try_each_fan_out_is_bounded_by_command_count() {
+    // 2^8 alternatives of 2^8 ... : depth within limits but exponential work.
+    let mut seq = CommandSequence { commands: vec![cmd(CommandCode::ComponentSlot, CommandArg::ReportingPolicy(0))] };
+    for _ in 0..7 {
+        seq = CommandSequence {
+            commands: vec![cmd(CommandCode::TryEach, CommandArg::TryEach { alternatives: vec![seq.clone(); 6], allow_none: false })],
+        };
+    }
+    let (out, store) = run(sign(&manifest_with_install(seq)));
+    let e = out.result.as_ref().unwrap_err().to_string();
+    assert!(e.contains("commands executed"), "{e}");
+    assert_unchanged(&out, &store);
+}
+
+#[test]
+fn lengths_near_u64_max_are_rejected() {
+    // Envelope map whose manifest bstr claims 2^64-1 bytes.
+    let mut env = vec![0xa2, 0x02, 0x41, 0x80, 0x03, 0x5b];
+    env.extend_from_slice(&u64::MAX.to_be_bytes());
+    let e = verify_envelope(env.clone(), &anchors()).unwrap_err().to_string();
+    assert!(e.starts_with("SUIT_Envelope.manifest"), "{e}");
+    // An array header claiming 2^64-1 elements.
+    let mut env2 = vec![0xa1, 0x02, 0x5b];
+    env2.extend_from_slice(&u64::MAX.to_be_bytes());
+    assert!(verify_envelope(env2, &anchors()).is_err());
+    let mut env3 = vec![0xbb];
+    env3.extend_from_slice(&u64::MAX.to_be_bytes());
+    let e = verify_envelope(env3, &anchors()).unwrap_err().to_string();
+    assert!(e.contains("declares"), "{e}");
+    let (out, store) = run(env);
+    assert_unchanged(&out, &store);
+}
+
+#[test]
+fn component_id_of_10000_segments_is_rejected() {
+    let id: ComponentId = (0..10_000).map(|i: u32| i.to_be_bytes().to_vec()).collect();
+    let (m, _) = ManifestBuilder::new(id, &b"x"[..]).build_manifest(&[0u8; 64]).unwrap();
+    let (out, store) = run(sign(&m));
+    let e = out.result.as_ref().unwrap_err().to_string();
+    assert!(e.contains("segments, more than the limit"), "{e}");
+    assert!(e.starts_with("SUIT_Manifest.common.components[0]"), "{e}");
+    assert_unchanged(&out, &store);
+}
+
+#[test]
+fn unknown_command_is_kept_as_data_but_not_executed() {
+    let seq = CommandSequence { commands: vec![cmd(CommandCode::Unknown(-300), CommandArg::Raw(Bytes::from_static(&[0x0f])))] };
+    let env = sign(&manifest_with_install(seq));
+    let v = verify_envelope(env.clone(), &anchors()).unwrap();
+    let install = v.manifest.install.as_ref().unwrap().get().unwrap();
+    assert_eq!(install.commands[0].code, CommandCode::Unknown(-300));
+    let (out, store) = run(env);
+    assert!(matches!(out.report.result, ReportResult::Failure { reason: ReportReason::CommandUnsupported, .. }));
+    assert_unchanged(&out, &store);
+}
+
+#[test]
+fn failure_after_a_write_commits_nothing() {
+    let seq = CommandSequence {
+        commands: vec![
+            cmd(CommandCode::OverrideParameters, CommandArg::Parameters(vec![Parameter::Uri("#tc".into())])),
+            cmd(CommandCode::Fetch, CommandArg::ReportingPolicy(15)),
+            cmd(CommandCode::Abort, CommandArg::ReportingPolicy(15)),
+        ],
+    };
+    let (out, store) = run(sign(&manifest_with_install(seq)));
+    let e = out.result.as_ref().unwrap_err().to_string();
+    assert!(e.contains("install[") && e.contains("condition-abort"), "{e}");
+    assert_unchanged(&out, &store);
+}
+
+#[test]
+fn truncated_inputs_never_panic() {
+    let env = integrated();
+    for n in 0..env.len() {
+        assert!(verify_envelope(env[..n].to_vec(), &anchors()).is_err());
+    }
+}
+
+#[test]
+fn duplicate_and_unordered_keys_are_rejected() {
+    // {"a": h'', 2: h''}: out of order.
+    let e = verify_envelope(vec![0xa2, 0x61, b'a', 0x40, 0x02, 0x40], &anchors()).unwrap_err().to_string();
+    assert!(e.contains("out of deterministic order"), "{e}");
+    let e = verify_envelope(vec![0xa2, 0x02, 0x40, 0x02, 0x40], &anchors()).unwrap_err().to_string();
+    assert!(e.contains("duplicate map key"), "{e}");
+}
