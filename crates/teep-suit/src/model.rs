@@ -87,6 +87,14 @@ impl DigestAlgorithm {
     }
 }
 
+static HASHED_BYTES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Total bytes this process has hashed through [`Digest::sha256`]; lets tests and benchmarks
+/// show that a payload is hashed once.
+pub fn hashed_bytes() -> u64 {
+    HASHED_BYTES.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// SUIT_Digest = [algorithm-id, bytes].
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Digest {
@@ -98,6 +106,7 @@ impl Digest {
     /// SHA-256 digest of `data`.
     pub fn sha256(data: &[u8]) -> Self {
         use sha2::Digest as _;
+        HASHED_BYTES.fetch_add(data.len() as u64, std::sync::atomic::Ordering::Relaxed);
         Digest { algorithm: DigestAlgorithm::Sha256, bytes: sha2::Sha256::digest(data).to_vec() }
     }
 }
