@@ -125,8 +125,13 @@ fn load_public(path: &Path) -> anyhow::Result<teep_cose::PublicKey> {
 
 fn create(a: CreateArgs) -> anyhow::Result<()> {
     let payload = read(&a.payload)?;
-    let id = a.component_id.iter().map(|s| parse_segment(s)).collect::<anyhow::Result<Vec<_>>>()?;
-    let key = teep_cose::PrivateKey::load(&a.key).map_err(|e| anyhow!("{}: {e}", a.key.display()))?;
+    let id = a
+        .component_id
+        .iter()
+        .map(|s| parse_segment(s))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let key =
+        teep_cose::PrivateKey::load(&a.key).map_err(|e| anyhow!("{}: {e}", a.key.display()))?;
     let signer = teep_cose::SoftwareSigner::new(key);
     let mut b = ManifestBuilder::new(id, payload)
         .vendor_id(parse_uuid(&a.vendor_id, "--vendor-id")?)
@@ -140,7 +145,8 @@ fn create(a: CreateArgs) -> anyhow::Result<()> {
     };
     if let Some(p) = &a.encrypt_to {
         let pk = load_public(p)?;
-        let pk = encryption::p256_public_from_cose_key(&pk.to_cose_key()).map_err(|e| anyhow!("--encrypt-to {}: {e}", p.display()))?;
+        let pk = encryption::p256_public_from_cose_key(&pk.to_cose_key())
+            .map_err(|e| anyhow!("--encrypt-to {}: {e}", p.display()))?;
         b = b.encrypt_to(pk);
     }
     let random = builder::os_random()?;
@@ -150,7 +156,11 @@ fn create(a: CreateArgs) -> anyhow::Result<()> {
     if a.uri.is_some() && a.encrypt_to.is_some() {
         let p = a.out.with_extension("payload.enc");
         std::fs::write(&p, &carried).with_context(|| format!("{}", p.display()))?;
-        println!("serve the encrypted payload {} at {}", p.display(), a.uri.unwrap_or_default());
+        println!(
+            "serve the encrypted payload {} at {}",
+            p.display(),
+            a.uri.unwrap_or_default()
+        );
     }
     Ok(())
 }
@@ -161,7 +171,8 @@ fn inspect(file: &Path, format: Format, key: Option<&Path>) -> anyhow::Result<()
         println!("{}", inspect::diag(&data));
         return Ok(());
     }
-    let (env, digest_ok) = decode_envelope_lenient(data.clone(), &Limits::default()).map_err(|e| anyhow!("{}: {e}", file.display()))?;
+    let (env, digest_ok) = decode_envelope_lenient(data.clone(), &Limits::default())
+        .map_err(|e| anyhow!("{}: {e}", file.display()))?;
     let signatures = match key {
         Some(k) => {
             let anchors = TrustAnchors::new(vec![load_public(k)?]);
@@ -185,7 +196,9 @@ fn verify(file: &Path, key: &Path) -> anyhow::Result<()> {
         "OK: digest matches, signature verifies ({:?}); sequence {}, manifest component id {}",
         v.authenticator,
         v.sequence_number(),
-        v.manifest_component_id().map(display_component_id).unwrap_or_else(|| "(none)".into())
+        v.manifest_component_id()
+            .map(display_component_id)
+            .unwrap_or_else(|| "(none)".into())
     );
     Ok(())
 }
@@ -195,20 +208,31 @@ fn apply(a: ApplyArgs) -> anyhow::Result<()> {
     let mut keys = DecryptionKeys::default();
     if let Some(p) = &a.decrypt_key {
         let k = teep_cose::PrivateKey::load(p).map_err(|e| anyhow!("{}: {e}", p.display()))?;
-        keys.ecdh.push(DecryptionKeys::ecdh_from_cose_key(&k.to_cose_key()).map_err(|e| anyhow!("--decrypt-key {}: {e}", p.display()))?);
+        keys.ecdh.push(
+            DecryptionKeys::ecdh_from_cose_key(&k.to_cose_key())
+                .map_err(|e| anyhow!("--decrypt-key {}: {e}", p.display()))?,
+        );
     }
     let mut fetcher = MapFetcher::new();
     for spec in &a.payload {
-        let (uri, file) = spec.split_once('=').ok_or_else(|| anyhow!("--payload {spec}: expected URI=FILE"))?;
+        let (uri, file) = spec
+            .split_once('=')
+            .ok_or_else(|| anyhow!("--payload {spec}: expected URI=FILE"))?;
         fetcher.insert(uri, read(Path::new(file))?);
     }
     let p = Processor::new(anchors)
         .with_keys(keys)
-        .with_options(Options { implicit_dependency_integrity: a.implicit_dependency_integrity, ..Options::default() });
+        .with_options(Options {
+            implicit_dependency_integrity: a.implicit_dependency_integrity,
+            ..Options::default()
+        });
     let mut store = DirStore::open(&a.store)?;
     let out = match &a.uninstall {
         Some(segs) => {
-            let id = segs.iter().map(|s| parse_segment(s)).collect::<anyhow::Result<Vec<_>>>()?;
+            let id = segs
+                .iter()
+                .map(|s| parse_segment(s))
+                .collect::<anyhow::Result<Vec<_>>>()?;
             p.uninstall(&id, &mut store, &mut fetcher)
         }
         None => p.install(read(&a.file)?, &mut store, &mut fetcher),
@@ -217,7 +241,11 @@ fn apply(a: ApplyArgs) -> anyhow::Result<()> {
     match out.result {
         Ok(s) => {
             for c in &s.written {
-                println!("wrote {} -> {}", display_component_id(c), store.component_path(c)?.display());
+                println!(
+                    "wrote {} -> {}",
+                    display_component_id(c),
+                    store.component_path(c)?.display()
+                );
             }
             for c in &s.deleted {
                 println!("deleted {}", display_component_id(c));

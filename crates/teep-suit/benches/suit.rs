@@ -15,31 +15,46 @@ fn setup() -> (Bytes, TrustAnchors) {
     let anchors = TrustAnchors::new(vec![key.public_key()]);
     let signer = teep_cose::SoftwareSigner::new(key);
     let payload: Vec<u8> = (0..1u32 << 20).map(|i| i as u8).collect();
-    let id = vec![b"TEEP-Device".to_vec(), b"SecureFS".to_vec(), vec![0x8d; 16], b"ta".to_vec()];
-    let (env, _) = ManifestBuilder::new(id, payload).build(&signer, &[1; 64]).unwrap();
+    let id = vec![
+        b"TEEP-Device".to_vec(),
+        b"SecureFS".to_vec(),
+        vec![0x8d; 16],
+        b"ta".to_vec(),
+    ];
+    let (env, _) = ManifestBuilder::new(id, payload)
+        .build(&signer, &[1; 64])
+        .unwrap();
     (Bytes::from(env), anchors)
 }
 
 #[divan::bench]
 fn parse_verify_1mib(b: divan::Bencher) {
     let (env, anchors) = setup();
-    b.counter(divan::counter::BytesCount::new(env.len())).bench(|| verify_envelope(divan::black_box(env.clone()), &anchors).unwrap());
+    b.counter(divan::counter::BytesCount::new(env.len()))
+        .bench(|| verify_envelope(divan::black_box(env.clone()), &anchors).unwrap());
 }
 
 #[divan::bench]
 fn process_1mib(b: divan::Bencher) {
     let (env, anchors) = setup();
     let p = Processor::new(anchors);
-    b.counter(divan::counter::BytesCount::new(env.len())).with_inputs(MemoryStore::new).bench_local_values(|mut store| {
-        let out = p.install(env.clone(), &mut store, &mut NoFetcher);
-        assert!(out.result.is_ok());
-        store
-    });
+    b.counter(divan::counter::BytesCount::new(env.len()))
+        .with_inputs(MemoryStore::new)
+        .bench_local_values(|mut store| {
+            let out = p.install(env.clone(), &mut store, &mut NoFetcher);
+            assert!(out.result.is_ok());
+            store
+        });
 }
 
 #[divan::bench]
 fn decode_teep_integrated_example() -> usize {
-    let env = std::fs::read(format!("{SPEC}/teep-protocol/common/derived/suit_integrated.cbor")).unwrap();
+    let env = std::fs::read(format!(
+        "{SPEC}/teep-protocol/common/derived/suit_integrated.cbor"
+    ))
+    .unwrap();
     let env = Bytes::from(env);
-    decode_envelope_unverified(divan::black_box(env), &Limits::default()).unwrap().sequence_number() as usize
+    decode_envelope_unverified(divan::black_box(env), &Limits::default())
+        .unwrap()
+        .sequence_number() as usize
 }

@@ -29,7 +29,10 @@ pub struct TrustAnchors {
 
 impl TrustAnchors {
     pub fn new(signers: Vec<PublicKey>) -> Self {
-        TrustAnchors { signers, mac_keys: Vec::new() }
+        TrustAnchors {
+            signers,
+            mac_keys: Vec::new(),
+        }
     }
 }
 
@@ -37,7 +40,11 @@ impl TrustAnchors {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Authenticator {
     /// Index into `TrustAnchors::signers`, the COSE algorithm used and the kid if present.
-    Signer { index: usize, algorithm: i64, kid: Option<Vec<u8>> },
+    Signer {
+        index: usize,
+        algorithm: i64,
+        kid: Option<Vec<u8>>,
+    },
     /// Index into `TrustAnchors::mac_keys`.
     Mac { index: usize },
 }
@@ -57,7 +64,10 @@ impl std::ops::Deref for VerifiedEnvelope {
 }
 
 /// Verifies and decodes an envelope (tagged or not) against the trust anchors.
-pub fn verify_envelope(bytes: impl Into<Bytes>, anchors: &TrustAnchors) -> Result<VerifiedEnvelope, AuthError> {
+pub fn verify_envelope(
+    bytes: impl Into<Bytes>,
+    anchors: &TrustAnchors,
+) -> Result<VerifiedEnvelope, AuthError> {
     verify_envelope_with_limits(bytes, anchors, &Limits::default())
 }
 
@@ -73,12 +83,18 @@ pub fn verify_envelope_with_limits(
     check_digest(&auth, &raw.manifest_bstr)?;
     let authenticator = authenticate(&auth, anchors)?;
     let envelope = finish_decode(raw, auth, limits)?;
-    Ok(VerifiedEnvelope { envelope, authenticator })
+    Ok(VerifiedEnvelope {
+        envelope,
+        authenticator,
+    })
 }
 
 /// Decodes an envelope without checking its authentication (inspection, TAM metadata of
 /// envelopes it built itself). The manifest digest is still checked.
-pub fn decode_envelope_unverified(bytes: impl Into<Bytes>, limits: &Limits) -> Result<Envelope, AuthError> {
+pub fn decode_envelope_unverified(
+    bytes: impl Into<Bytes>,
+    limits: &Limits,
+) -> Result<Envelope, AuthError> {
     let bytes = bytes.into();
     let raw = split_envelope(&bytes, limits)?;
     let auth = decode_authentication(&raw.authentication)?;
@@ -87,7 +103,10 @@ pub fn decode_envelope_unverified(bytes: impl Into<Bytes>, limits: &Limits) -> R
 }
 
 /// Decodes an envelope even when its digest is wrong (for `inspect` only).
-pub fn decode_envelope_lenient(bytes: impl Into<Bytes>, limits: &Limits) -> Result<(Envelope, Result<(), AuthError>), DecodeError> {
+pub fn decode_envelope_lenient(
+    bytes: impl Into<Bytes>,
+    limits: &Limits,
+) -> Result<(Envelope, Result<(), AuthError>), DecodeError> {
     let bytes = bytes.into();
     let raw = split_envelope(&bytes, limits)?;
     let auth = decode_authentication(&raw.authentication)?;
@@ -95,7 +114,11 @@ pub fn decode_envelope_lenient(bytes: impl Into<Bytes>, limits: &Limits) -> Resu
     Ok((finish_decode(raw, auth, limits)?, digest_ok))
 }
 
-fn finish_decode(raw: RawEnvelope, auth: Authentication, limits: &Limits) -> Result<Envelope, DecodeError> {
+fn finish_decode(
+    raw: RawEnvelope,
+    auth: Authentication,
+    limits: &Limits,
+) -> Result<Envelope, DecodeError> {
     let manifest = decode_manifest(&raw.raw, &raw.manifest, &raw.severed, limits)?;
     Ok(Envelope {
         tagged: raw.tagged,
@@ -112,7 +135,9 @@ fn finish_decode(raw: RawEnvelope, auth: Authentication, limits: &Limits) -> Res
 /// Recomputes the manifest digest (over the bstr-wrapped manifest, header included).
 pub fn check_digest(auth: &Authentication, manifest_bstr: &[u8]) -> Result<(), AuthError> {
     if auth.digest.algorithm != DigestAlgorithm::Sha256 {
-        return Err(AuthError::UnsupportedDigest(auth.digest.algorithm.to_cose()));
+        return Err(AuthError::UnsupportedDigest(
+            auth.digest.algorithm.to_cose(),
+        ));
     }
     let computed = Digest::sha256(manifest_bstr);
     if computed.bytes != auth.digest.bytes {
@@ -153,7 +178,10 @@ pub struct CoseSignature {
 /// Parses one authentication block (COSE_Sign1 18, COSE_Sign 98, COSE_Mac0 17; untagged
 /// COSE_Sign1 vs COSE_Mac0 is told apart by the algorithm).
 pub fn parse_cose_block(block: &[u8], index: usize) -> Result<CoseBlock, DecodeError> {
-    let mut r = Reader::new(block, format!("SUIT_Envelope.authentication-wrapper[{}]", index + 1));
+    let mut r = Reader::new(
+        block,
+        format!("SUIT_Envelope.authentication-wrapper[{}]", index + 1),
+    );
     let mut tag = None;
     if r.is_type(|t| t == Type::Tag) {
         tag = Some(r.tag()?);
@@ -174,11 +202,21 @@ pub fn parse_cose_block(block: &[u8], index: usize) -> Result<CoseBlock, DecodeE
         (Some(t), _) => return Err(r.err(format!("unsupported COSE structure (tag {t}, {n} elements); expected COSE_Sign1, COSE_Sign or COSE_Mac0"))),
         (None, _) => return Err(r.err(format!("expected a 4-element COSE structure, got {n} elements"))),
     };
-    let mut out = CoseBlock { kind, tagged: tag.is_some(), signatures: Vec::new(), body_protected: Vec::new() };
+    let mut out = CoseBlock {
+        kind,
+        tagged: tag.is_some(),
+        signatures: Vec::new(),
+        body_protected: Vec::new(),
+    };
     match kind {
         CoseKind::Sign1 | CoseKind::Mac0 => {
             let signature = r.bytes()?.to_vec();
-            out.signatures.push(CoseSignature { protected, algorithm, kid, signature });
+            out.signatures.push(CoseSignature {
+                protected,
+                algorithm,
+                kid,
+                signature,
+            });
         }
         CoseKind::Sign => {
             out.body_protected = protected;
@@ -189,7 +227,12 @@ pub fn parse_cose_block(block: &[u8], index: usize) -> Result<CoseBlock, DecodeE
                 }
                 let (protected, algorithm, kid) = read_headers(&mut r)?;
                 let signature = r.bytes()?.to_vec();
-                out.signatures.push(CoseSignature { protected, algorithm, kid, signature });
+                out.signatures.push(CoseSignature {
+                    protected,
+                    algorithm,
+                    kid,
+                    signature,
+                });
             }
         }
     }
@@ -199,7 +242,9 @@ pub fn parse_cose_block(block: &[u8], index: usize) -> Result<CoseBlock, DecodeE
 
 /// Reads protected (bstr .cbor map) and unprotected headers; returns the received protected
 /// bytes, the algorithm (protected first) and the kid.
-fn read_headers(r: &mut Reader<'_>) -> Result<(Vec<u8>, Option<i64>, Option<Vec<u8>>), DecodeError> {
+fn read_headers(
+    r: &mut Reader<'_>,
+) -> Result<(Vec<u8>, Option<i64>, Option<Vec<u8>>), DecodeError> {
     let protected = r.bytes()?.to_vec();
     let mut alg = None;
     let mut kid = None;
@@ -233,7 +278,12 @@ fn read_headers(r: &mut Reader<'_>) -> Result<(Vec<u8>, Option<i64>, Option<Vec<
 }
 
 /// Sig_structure / MAC_structure over the detached payload.
-pub(crate) fn tbs(context: &str, body_protected: &[u8], sign_protected: Option<&[u8]>, payload: &[u8]) -> Vec<u8> {
+pub(crate) fn tbs(
+    context: &str,
+    body_protected: &[u8],
+    sign_protected: Option<&[u8]>,
+    payload: &[u8],
+) -> Vec<u8> {
     let mut w = Writer::new();
     w.array(if sign_protected.is_some() { 5 } else { 4 });
     w.text(context).bytes(body_protected);
@@ -245,7 +295,10 @@ pub(crate) fn tbs(context: &str, body_protected: &[u8], sign_protected: Option<&
 }
 
 /// Verifies the authentication blocks: succeeds when any block verifies with any anchor.
-pub fn authenticate(auth: &Authentication, anchors: &TrustAnchors) -> Result<Authenticator, AuthError> {
+pub fn authenticate(
+    auth: &Authentication,
+    anchors: &TrustAnchors,
+) -> Result<Authenticator, AuthError> {
     if auth.blocks.is_empty() {
         return Err(AuthError::NoAuthenticationBlock);
     }
@@ -269,7 +322,10 @@ pub fn authenticate(auth: &Authentication, anchors: &TrustAnchors) -> Result<Aut
                             return Ok(Authenticator::Mac { index: k });
                         }
                     }
-                    reasons.push(format!("block {}: MAC does not verify with any MAC key", i + 1));
+                    reasons.push(format!(
+                        "block {}: MAC does not verify with any MAC key",
+                        i + 1
+                    ));
                 }
                 CoseKind::Sign1 | CoseKind::Sign => {
                     let algorithm = Algorithm::from_cose(alg);
@@ -280,17 +336,30 @@ pub fn authenticate(auth: &Authentication, anchors: &TrustAnchors) -> Result<Aut
                     let data = if cose.kind == CoseKind::Sign1 {
                         tbs("Signature1", &sig.protected, None, &auth.digest_cbor)
                     } else {
-                        tbs("Signature", &cose.body_protected, Some(&sig.protected), &auth.digest_cbor)
+                        tbs(
+                            "Signature",
+                            &cose.body_protected,
+                            Some(&sig.protected),
+                            &auth.digest_cbor,
+                        )
                     };
                     for (k, key) in anchors.signers.iter().enumerate() {
                         if Some(key.key_type()) != algorithm.key_type() {
                             continue;
                         }
                         if key.verify(algorithm, &data, &sig.signature).is_ok() {
-                            return Ok(Authenticator::Signer { index: k, algorithm: alg, kid: sig.kid.clone() });
+                            return Ok(Authenticator::Signer {
+                                index: k,
+                                algorithm: alg,
+                                kid: sig.kid.clone(),
+                            });
                         }
                     }
-                    reasons.push(format!("block {}: {} signature does not verify with any trusted key", i + 1, algorithm.name()));
+                    reasons.push(format!(
+                        "block {}: {} signature does not verify with any trusted key",
+                        i + 1,
+                        algorithm.name()
+                    ));
                 }
             }
         }
@@ -310,7 +379,8 @@ fn hmac_sha256_verify(key: &[u8], data: &[u8], tag: &[u8]) -> bool {
 /// HMAC-SHA-256 (for building COSE_Mac0 blocks in tests and tools).
 pub fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
     use hmac::{KeyInit, Mac};
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC accepts any key length");
+    let mut mac =
+        hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC accepts any key length");
     mac.update(data);
     mac.finalize().into_bytes().to_vec()
 }

@@ -105,7 +105,9 @@ impl ManifestBuilder {
     /// `random` is used only when encrypting (64 bytes, see `encrypt_payload_ecdh_a128ctr`).
     pub fn build_manifest(&self, random: &[u8; 64]) -> Result<(Manifest, Bytes), BuildError> {
         if self.component_id.is_empty() {
-            return Err(BuildError::Invalid("component id needs at least one segment".into()));
+            return Err(BuildError::Invalid(
+                "component id needs at least one segment".into(),
+            ));
         }
         let mut shared = vec![];
         if let Some(v) = &self.vendor_id {
@@ -116,12 +118,21 @@ impl ManifestBuilder {
         }
         shared.push(Parameter::ImageDigest(Digest::sha256(&self.payload)));
         shared.push(Parameter::ImageSize(self.payload.len() as u64));
-        let mut shared_cmds = vec![cmd(CommandCode::OverrideParameters, CommandArg::Parameters(shared))];
+        let mut shared_cmds = vec![cmd(
+            CommandCode::OverrideParameters,
+            CommandArg::Parameters(shared),
+        )];
         if self.vendor_id.is_some() {
-            shared_cmds.push(cmd(CommandCode::VendorIdentifier, CommandArg::ReportingPolicy(15)));
+            shared_cmds.push(cmd(
+                CommandCode::VendorIdentifier,
+                CommandArg::ReportingPolicy(15),
+            ));
         }
         if self.class_id.is_some() {
-            shared_cmds.push(cmd(CommandCode::ClassIdentifier, CommandArg::ReportingPolicy(15)));
+            shared_cmds.push(cmd(
+                CommandCode::ClassIdentifier,
+                CommandArg::ReportingPolicy(15),
+            ));
         }
         let uri = match &self.source {
             PayloadSource::Integrated(k) => k.clone(),
@@ -130,13 +141,17 @@ impl ManifestBuilder {
         let mut install_params = vec![Parameter::Uri(uri)];
         let mut carried = self.payload.clone();
         if let Some(key) = &self.encrypt_to {
-            let (info, ct) = crate::encryption::encrypt_payload_ecdh_a128ctr(&self.payload, key, random)?;
+            let (info, ct) =
+                crate::encryption::encrypt_payload_ecdh_a128ctr(&self.payload, key, random)?;
             install_params.push(Parameter::EncryptionInfo(Bytes::from(info)));
             carried = Bytes::from(ct);
         }
         let install = CommandSequence {
             commands: vec![
-                cmd(CommandCode::OverrideParameters, CommandArg::Parameters(install_params)),
+                cmd(
+                    CommandCode::OverrideParameters,
+                    CommandArg::Parameters(install_params),
+                ),
                 cmd(CommandCode::Fetch, CommandArg::ReportingPolicy(15)),
                 cmd(CommandCode::ImageMatch, CommandArg::ReportingPolicy(15)),
             ],
@@ -147,17 +162,23 @@ impl ManifestBuilder {
             common: Common {
                 dependencies: vec![],
                 components: vec![self.component_id.clone()],
-                shared_sequence: Some(CommandSequence { commands: shared_cmds }),
+                shared_sequence: Some(CommandSequence {
+                    commands: shared_cmds,
+                }),
                 unknown: vec![],
             },
             reference_uri: None,
             manifest_component_id: Some(
-                self.manifest_component_id.clone().unwrap_or_else(|| Self::default_manifest_component_id(&self.component_id)),
+                self.manifest_component_id
+                    .clone()
+                    .unwrap_or_else(|| Self::default_manifest_component_id(&self.component_id)),
             ),
             validate: None,
             load: None,
             invoke: None,
-            uninstall: Some(CommandSequence { commands: vec![cmd(CommandCode::Unlink, CommandArg::ReportingPolicy(15))] }),
+            uninstall: Some(CommandSequence {
+                commands: vec![cmd(CommandCode::Unlink, CommandArg::ReportingPolicy(15))],
+            }),
             dependency_resolution: None,
             payload_fetch: None,
             candidate_verification: None,
@@ -170,7 +191,11 @@ impl ManifestBuilder {
 
     /// Builds and signs the envelope (COSE_Sign1, detached). For a URI source the returned
     /// second value is what must be served at that URI (ciphertext when encrypting).
-    pub fn build(&self, signer: &dyn teep_cose::Signer, random: &[u8; 64]) -> Result<(Vec<u8>, Bytes), BuildError> {
+    pub fn build(
+        &self,
+        signer: &dyn teep_cose::Signer,
+        random: &[u8; 64],
+    ) -> Result<(Vec<u8>, Bytes), BuildError> {
         let (manifest, carried) = self.build_manifest(random)?;
         let integrated = match &self.source {
             PayloadSource::Integrated(k) => vec![(k.clone(), carried.clone())],
@@ -182,7 +207,11 @@ impl ManifestBuilder {
 }
 
 fn cmd(code: CommandCode, arg: CommandArg) -> Command {
-    Command { code, arg, offset: 0 }
+    Command {
+        code,
+        arg,
+        offset: 0,
+    }
 }
 
 /// Encodes and signs a manifest into an envelope with the given integrated members.
@@ -199,9 +228,19 @@ pub fn sign_manifest(
     prot.map(1).uint(1).int(signer.algorithm().to_cose());
     let prot = prot.finish();
     let tbs = crate::auth::tbs("Signature1", &prot, None, &digest_cbor);
-    let sig = signer.sign(&tbs).map_err(|e| BuildError::Sign(e.to_string()))?;
+    let sig = signer
+        .sign(&tbs)
+        .map_err(|e| BuildError::Sign(e.to_string()))?;
     let mut block = Writer::new();
-    block.tag(18).array(4).bytes(&prot).map(1).uint(4).bytes(&signer.kid()).null().bytes(&sig);
+    block
+        .tag(18)
+        .array(4)
+        .bytes(&prot)
+        .map(1)
+        .uint(4)
+        .bytes(&signer.kid())
+        .null()
+        .bytes(&sig);
     let block = block.finish();
     let mut auth = Writer::new();
     auth.array(2).bytes(&digest_cbor).bytes(&block);

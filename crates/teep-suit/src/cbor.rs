@@ -17,7 +17,10 @@ pub(crate) struct Reader<'b> {
 
 impl<'b> Reader<'b> {
     pub fn new(input: &'b [u8], path: impl Into<String>) -> Self {
-        Reader { d: Decoder::new(input), path: path.into() }
+        Reader {
+            d: Decoder::new(input),
+            path: path.into(),
+        }
     }
 
     pub fn err(&self, rule: impl Into<String>) -> DecodeError {
@@ -53,7 +56,9 @@ impl<'b> Reader<'b> {
     }
 
     pub fn datatype(&self) -> Result<Type, DecodeError> {
-        self.d.datatype().map_err(|e| self.err(format!("truncated or malformed CBOR ({e})")))
+        self.d
+            .datatype()
+            .map_err(|e| self.err(format!("truncated or malformed CBOR ({e})")))
     }
 
     fn type_name(t: Type) -> &'static str {
@@ -91,40 +96,58 @@ impl<'b> Reader<'b> {
 
     pub fn u64(&mut self) -> Result<u64, DecodeError> {
         match self.datatype()? {
-            Type::U8 | Type::U16 | Type::U32 | Type::U64 => {
-                self.d.u64().map_err(|e| self.err(format!("bad uint ({e})")))
-            }
+            Type::U8 | Type::U16 | Type::U32 | Type::U64 => self
+                .d
+                .u64()
+                .map_err(|e| self.err(format!("bad uint ({e})"))),
             _ => Err(self.wrong("uint")),
         }
     }
 
     pub fn i64(&mut self) -> Result<i64, DecodeError> {
         match self.datatype()? {
-            Type::U8 | Type::U16 | Type::U32 | Type::U64 | Type::I8 | Type::I16 | Type::I32
-            | Type::I64 | Type::Int => {
-                self.d.i64().map_err(|_| self.err("integer out of the 64-bit signed range"))
-            }
+            Type::U8
+            | Type::U16
+            | Type::U32
+            | Type::U64
+            | Type::I8
+            | Type::I16
+            | Type::I32
+            | Type::I64
+            | Type::Int => self
+                .d
+                .i64()
+                .map_err(|_| self.err("integer out of the 64-bit signed range")),
             _ => Err(self.wrong("int")),
         }
     }
 
     pub fn bool(&mut self) -> Result<bool, DecodeError> {
         match self.datatype()? {
-            Type::Bool => self.d.bool().map_err(|e| self.err(format!("bad bool ({e})"))),
+            Type::Bool => self
+                .d
+                .bool()
+                .map_err(|e| self.err(format!("bad bool ({e})"))),
             _ => Err(self.wrong("bool")),
         }
     }
 
     pub fn null(&mut self) -> Result<(), DecodeError> {
         match self.datatype()? {
-            Type::Null => self.d.null().map_err(|e| self.err(format!("bad null ({e})"))),
+            Type::Null => self
+                .d
+                .null()
+                .map_err(|e| self.err(format!("bad null ({e})"))),
             _ => Err(self.wrong("null")),
         }
     }
 
     pub fn bytes(&mut self) -> Result<&'b [u8], DecodeError> {
         match self.datatype()? {
-            Type::Bytes => self.d.bytes().map_err(|e| self.err(format!("bad bstr ({e})"))),
+            Type::Bytes => self
+                .d
+                .bytes()
+                .map_err(|e| self.err(format!("bad bstr ({e})"))),
             _ => Err(self.wrong("bstr (definite length)")),
         }
     }
@@ -139,7 +162,10 @@ impl<'b> Reader<'b> {
 
     pub fn str(&mut self) -> Result<&'b str, DecodeError> {
         match self.datatype()? {
-            Type::String => self.d.str().map_err(|e| self.err(format!("bad tstr ({e})"))),
+            Type::String => self
+                .d
+                .str()
+                .map_err(|e| self.err(format!("bad tstr ({e})"))),
             _ => Err(self.wrong("tstr (definite length)")),
         }
     }
@@ -169,7 +195,9 @@ impl<'b> Reader<'b> {
     fn bounded(&self, n: u64, per: u64) -> Result<u64, DecodeError> {
         let rest = (self.d.input().len() - self.d.position()) as u64;
         if n.saturating_mul(per) > rest {
-            Err(self.err(format!("declares {n} elements but only {rest} bytes remain")))
+            Err(self.err(format!(
+                "declares {n} elements but only {rest} bytes remain"
+            )))
         } else {
             Ok(n)
         }
@@ -177,9 +205,11 @@ impl<'b> Reader<'b> {
 
     pub fn tag(&mut self) -> Result<u64, DecodeError> {
         match self.datatype()? {
-            Type::Tag => {
-                self.d.tag().map(|t: Tag| t.as_u64()).map_err(|e| self.err(format!("bad tag ({e})")))
-            }
+            Type::Tag => self
+                .d
+                .tag()
+                .map(|t: Tag| t.as_u64())
+                .map_err(|e| self.err(format!("bad tag ({e})"))),
             _ => Err(self.wrong("tag")),
         }
     }
@@ -195,9 +225,14 @@ impl<'b> Reader<'b> {
 /// Bounded-depth skip (minicbor's own skip is fine too, but its nesting limit is not ours).
 fn skip(d: &mut Decoder<'_>, depth: usize) -> Result<(), String> {
     if depth > crate::limits::MAX_CBOR_DEPTH {
-        return Err(format!("CBOR nesting deeper than {}", crate::limits::MAX_CBOR_DEPTH));
+        return Err(format!(
+            "CBOR nesting deeper than {}",
+            crate::limits::MAX_CBOR_DEPTH
+        ));
     }
-    let t = d.datatype().map_err(|e| format!("truncated or malformed CBOR ({e})"))?;
+    let t = d
+        .datatype()
+        .map_err(|e| format!("truncated or malformed CBOR ({e})"))?;
     let bad = |e: minicbor::decode::Error| format!("malformed CBOR ({e})");
     match t {
         Type::Array => {
@@ -318,7 +353,10 @@ impl<'b> Reader<'b> {
     pub fn key(&mut self) -> Result<Key<'b>, DecodeError> {
         match self.datatype()? {
             Type::String => Ok(Key::Text(self.str()?)),
-            _ => Ok(Key::Int(self.i64().map_err(|_| self.err("map key must be int or tstr"))?)),
+            _ => Ok(Key::Int(
+                self.i64()
+                    .map_err(|_| self.err("map key must be int or tstr"))?,
+            )),
         }
     }
 }

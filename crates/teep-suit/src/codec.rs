@@ -33,7 +33,11 @@ pub fn split_envelope(input: &Bytes, limits: &Limits) -> Result<RawEnvelope, Dec
     if input.len() > limits.max_envelope_len {
         return Err(DecodeError::new(
             "SUIT_Envelope",
-            format!("envelope of {} bytes exceeds the limit of {}", input.len(), limits.max_envelope_len),
+            format!(
+                "envelope of {} bytes exceeds the limit of {}",
+                input.len(),
+                limits.max_envelope_len
+            ),
         ));
     }
     let mut r = Reader::new(input, "SUIT_Envelope");
@@ -41,7 +45,9 @@ pub fn split_envelope(input: &Bytes, limits: &Limits) -> Result<RawEnvelope, Dec
     if r.is_type(|t| t == Type::Tag) {
         let tag = r.tag()?;
         if tag != SUIT_ENVELOPE_TAG {
-            return Err(r.err(format!("expected tag 107 (SUIT_Envelope_Tagged) or an untagged map, got tag {tag}")));
+            return Err(r.err(format!(
+                "expected tag 107 (SUIT_Envelope_Tagged) or an untagged map, got tag {tag}"
+            )));
         }
         tagged = true;
     }
@@ -94,7 +100,16 @@ pub fn split_envelope(input: &Bytes, limits: &Limits) -> Result<RawEnvelope, Dec
     let authentication =
         authentication.ok_or_else(|| r.err("missing authentication-wrapper (2)"))?;
     let (manifest_bstr, manifest) = manifest.ok_or_else(|| r.err("missing manifest (3)"))?;
-    Ok(RawEnvelope { tagged, authentication, manifest_bstr, manifest, integrated, severed, unknown, raw: input.clone() })
+    Ok(RawEnvelope {
+        tagged,
+        authentication,
+        manifest_bstr,
+        manifest,
+        integrated,
+        severed,
+        unknown,
+        raw: input.clone(),
+    })
 }
 
 /// Decodes SUIT_Authentication (the content of the bstr at envelope key 2).
@@ -115,7 +130,11 @@ pub fn decode_authentication(input: &Bytes) -> Result<Authentication, DecodeErro
     }
     r.path = "SUIT_Envelope.authentication-wrapper".into();
     r.expect_end()?;
-    Ok(Authentication { digest, digest_cbor, blocks })
+    Ok(Authentication {
+        digest,
+        digest_cbor,
+        blocks,
+    })
 }
 
 /// Decodes a SUIT_Digest array.
@@ -129,17 +148,28 @@ pub fn decode_digest(input: &[u8], path: &str) -> Result<Digest, DecodeError> {
 fn read_digest(r: &mut Reader<'_>) -> Result<Digest, DecodeError> {
     let n = r.array()?;
     if n != 2 {
-        return Err(r.err(format!("SUIT_Digest: expected [algorithm-id, bytes], got {n} elements")));
+        return Err(r.err(format!(
+            "SUIT_Digest: expected [algorithm-id, bytes], got {n} elements"
+        )));
     }
     let alg = DigestAlgorithm::from_cose(r.i64()?);
     let bytes = r.bytes()?.to_vec();
     if alg == DigestAlgorithm::Sha256 && bytes.len() != 32 {
-        return Err(r.err(format!("SUIT_Digest: SHA-256 digest must be 32 bytes, got {}", bytes.len())));
+        return Err(r.err(format!(
+            "SUIT_Digest: SHA-256 digest must be 32 bytes, got {}",
+            bytes.len()
+        )));
     }
     if bytes.len() > 64 {
-        return Err(r.err(format!("SUIT_Digest: digest of {} bytes is longer than any supported hash", bytes.len())));
+        return Err(r.err(format!(
+            "SUIT_Digest: digest of {} bytes is longer than any supported hash",
+            bytes.len()
+        )));
     }
-    Ok(Digest { algorithm: alg, bytes })
+    Ok(Digest {
+        algorithm: alg,
+        bytes,
+    })
 }
 
 fn read_component_id(r: &mut Reader<'_>, limits: &Limits) -> Result<ComponentId, DecodeError> {
@@ -169,7 +199,9 @@ pub fn decode_manifest(
     if r.is_type(|t| t == Type::Tag) {
         let tag = r.tag()?;
         if tag != SUIT_MANIFEST_TAG {
-            return Err(r.err(format!("expected tag 1070 or an untagged map, got tag {tag}")));
+            return Err(r.err(format!(
+                "expected tag 1070 or an untagged map, got tag {tag}"
+            )));
         }
     }
     let n = r.map()?;
@@ -284,11 +316,20 @@ fn find_severed(
         return Ok(None);
     };
     if digest.algorithm != DigestAlgorithm::Sha256 {
-        return Err(DecodeError::new(path, format!("severed member digest algorithm {} is not supported", digest.algorithm.to_cose())));
+        return Err(DecodeError::new(
+            path,
+            format!(
+                "severed member digest algorithm {} is not supported",
+                digest.algorithm.to_cose()
+            ),
+        ));
     }
     // The digest of a severed member covers the bstr-wrapped member, like the manifest digest.
     if Digest::sha256(b).bytes != digest.bytes {
-        return Err(DecodeError::new(path, "severed member in the envelope does not match its digest in the manifest"));
+        return Err(DecodeError::new(
+            path,
+            "severed member in the envelope does not match its digest in the manifest",
+        ));
     }
     Ok(Some(b.clone()))
 }
@@ -303,7 +344,9 @@ fn read_severable(
     let path = r.path.clone();
     if r.is_type(|t| t == Type::Bytes) {
         let inner = r.bytes()?;
-        return Ok(Severable::Present(decode_sequence(root, inner, &path, 0, limits)?));
+        return Ok(Severable::Present(decode_sequence(
+            root, inner, &path, 0, limits,
+        )?));
     }
     let digest = read_digest(r)?;
     let restored = match find_severed(severed, key, &digest, &path)? {
@@ -338,11 +381,17 @@ fn decode_common(root: &Bytes, input: &[u8], limits: &Limits) -> Result<Common, 
                     dorder.check(&r, &Key::Int(index as i64))?;
                     r.path = format!("SUIT_Manifest.common.dependencies[{index}]");
                     let mn = r.map()?;
-                    let mut dep = Dependency { index, prefix: None, unknown: Vec::new() };
+                    let mut dep = Dependency {
+                        index,
+                        prefix: None,
+                        unknown: Vec::new(),
+                    };
                     for _ in 0..mn {
                         let k = r.i64()?;
                         if k == 1 {
-                            r.path = format!("SUIT_Manifest.common.dependencies[{index}].dependency-prefix");
+                            r.path = format!(
+                                "SUIT_Manifest.common.dependencies[{index}].dependency-prefix"
+                            );
                             dep.prefix = Some(read_component_id(&mut r, limits)?);
                         } else {
                             dep.unknown.push((k, root.slice_ref(r.raw()?)));
@@ -358,7 +407,10 @@ fn decode_common(root: &Bytes, input: &[u8], limits: &Limits) -> Result<Common, 
                     return Err(r.err("expected at least one component identifier"));
                 }
                 if n as usize > limits.max_components {
-                    return Err(r.err(format!("{n} components, more than the limit of {}", limits.max_components)));
+                    return Err(r.err(format!(
+                        "{n} components, more than the limit of {}",
+                        limits.max_components
+                    )));
                 }
                 for i in 0..n {
                     r.path = format!("SUIT_Manifest.common.components[{i}]");
@@ -389,12 +441,20 @@ pub fn decode_sequence(
     limits: &Limits,
 ) -> Result<CommandSequence, DecodeError> {
     if depth > limits.max_sequence_depth {
-        return Err(DecodeError::new(path, format!("command sequences nested deeper than {}", limits.max_sequence_depth)));
+        return Err(DecodeError::new(
+            path,
+            format!(
+                "command sequences nested deeper than {}",
+                limits.max_sequence_depth
+            ),
+        ));
     }
     let mut r = Reader::new(input, path);
     let n = r.array()?;
     if n % 2 != 0 {
-        return Err(r.err(format!("SUIT_Command_Sequence must hold command/argument pairs, got {n} elements")));
+        return Err(r.err(format!(
+            "SUIT_Command_Sequence must hold command/argument pairs, got {n} elements"
+        )));
     }
     let mut commands = Vec::with_capacity((n / 2) as usize);
     for i in 0..n / 2 {
@@ -454,14 +514,29 @@ fn read_arg(
                 }
                 r.path = format!("{base}[{i}]");
                 let inner = r.bytes()?;
-                alternatives.push(decode_sequence(root, inner, &r.path.clone(), depth + 1, limits)?);
+                alternatives.push(decode_sequence(
+                    root,
+                    inner,
+                    &r.path.clone(),
+                    depth + 1,
+                    limits,
+                )?);
             }
             r.path = base;
-            CommandArg::TryEach { alternatives, allow_none }
+            CommandArg::TryEach {
+                alternatives,
+                allow_none,
+            }
         }
         RunSequence => {
             let inner = r.bytes()?;
-            CommandArg::Sequence(decode_sequence(root, inner, &r.path.clone(), depth + 1, limits)?)
+            CommandArg::Sequence(decode_sequence(
+                root,
+                inner,
+                &r.path.clone(),
+                depth + 1,
+                limits,
+            )?)
         }
         Unknown(_) => CommandArg::Raw(root.slice_ref(r.raw()?)),
         _ => {
@@ -485,9 +560,10 @@ fn read_parameters(r: &mut Reader<'_>, root: &Bytes) -> Result<Vec<Parameter>, D
         order.check(r, &Key::Int(label))?;
         r.path = format!("{base}.{}", Parameter::name(label));
         let p = match label {
-            1 | 2 | 24 if !r.is_type(|t| t == Type::Bytes) => {
-                Parameter::Unknown { label, raw: root.slice_ref(r.raw()?) }
-            }
+            1 | 2 | 24 if !r.is_type(|t| t == Type::Bytes) => Parameter::Unknown {
+                label,
+                raw: root.slice_ref(r.raw()?),
+            },
             1 => Parameter::VendorId(root.slice_ref(r.bytes()?)),
             2 => Parameter::ClassId(root.slice_ref(r.bytes()?)),
             24 => Parameter::DeviceId(root.slice_ref(r.bytes()?)),
@@ -505,7 +581,10 @@ fn read_parameters(r: &mut Reader<'_>, root: &Bytes) -> Result<Vec<Parameter>, D
             22 => Parameter::SourceComponent(r.u64()?),
             23 => Parameter::InvokeArgs(root.slice_ref(r.bytes()?)),
             25 => Parameter::FetchArguments(root.slice_ref(r.bytes()?)),
-            _ => Parameter::Unknown { label, raw: root.slice_ref(r.raw()?) },
+            _ => Parameter::Unknown {
+                label,
+                raw: root.slice_ref(r.raw()?),
+            },
         };
         out.push(p);
     }
@@ -565,9 +644,14 @@ fn write_parameters(w: &mut Writer, ps: &[Parameter]) {
         match p {
             Parameter::VendorId(b) | Parameter::ClassId(b) | Parameter::DeviceId(b) => w.bytes(b),
             Parameter::ImageDigest(d) => w.bytes(&encode_digest(d)),
-            Parameter::ComponentSlot(n) | Parameter::ImageSize(n) | Parameter::SourceComponent(n) => w.uint(*n),
+            Parameter::ComponentSlot(n)
+            | Parameter::ImageSize(n)
+            | Parameter::SourceComponent(n) => w.uint(*n),
             Parameter::StrictOrder(b) | Parameter::SoftFailure(b) => w.bool(*b),
-            Parameter::Content(b) | Parameter::EncryptionInfo(b) | Parameter::InvokeArgs(b) | Parameter::FetchArguments(b) => w.bytes(b),
+            Parameter::Content(b)
+            | Parameter::EncryptionInfo(b)
+            | Parameter::InvokeArgs(b)
+            | Parameter::FetchArguments(b) => w.bytes(b),
             Parameter::Uri(s) => w.text(s),
             Parameter::Unknown { raw, .. } => w.raw(raw),
         };
@@ -597,7 +681,10 @@ pub fn encode_sequence(s: &CommandSequence) -> Vec<u8> {
                 }
             }
             CommandArg::Parameters(ps) => write_parameters(&mut w, ps),
-            CommandArg::TryEach { alternatives, allow_none } => {
+            CommandArg::TryEach {
+                alternatives,
+                allow_none,
+            } => {
                 w.array(alternatives.len() + usize::from(*allow_none));
                 for a in alternatives {
                     w.bytes(&encode_sequence(a));
@@ -692,7 +779,9 @@ pub fn encode_manifest(m: &Manifest) -> Vec<u8> {
         });
     }
     if let Some(id) = &m.manifest_component_id {
-        one(manifest_key::MANIFEST_COMPONENT_ID, &|w| write_component_id(w, id));
+        one(manifest_key::MANIFEST_COMPONENT_ID, &|w| {
+            write_component_id(w, id)
+        });
     }
     for (k, s) in [
         (manifest_key::VALIDATE, &m.validate),
@@ -707,9 +796,15 @@ pub fn encode_manifest(m: &Manifest) -> Vec<u8> {
         }
     }
     for (k, s) in [
-        (manifest_key::DEPENDENCY_RESOLUTION, &m.dependency_resolution),
+        (
+            manifest_key::DEPENDENCY_RESOLUTION,
+            &m.dependency_resolution,
+        ),
         (manifest_key::PAYLOAD_FETCH, &m.payload_fetch),
-        (manifest_key::CANDIDATE_VERIFICATION, &m.candidate_verification),
+        (
+            manifest_key::CANDIDATE_VERIFICATION,
+            &m.candidate_verification,
+        ),
         (manifest_key::INSTALL, &m.install),
     ] {
         match s {
@@ -724,7 +819,9 @@ pub fn encode_manifest(m: &Manifest) -> Vec<u8> {
         Some(Severable::Present(b)) => one(manifest_key::TEXT, &|w| {
             w.bytes(b);
         }),
-        Some(Severable::Severed { digest, .. }) => one(manifest_key::TEXT, &|w| write_digest(w, digest)),
+        Some(Severable::Severed { digest, .. }) => {
+            one(manifest_key::TEXT, &|w| write_digest(w, digest))
+        }
         None => {}
     }
     for (k, raw) in &m.unknown {

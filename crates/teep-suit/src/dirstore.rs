@@ -29,7 +29,9 @@ fn io(path: &Path, e: std::io::Error) -> StoreError {
 fn segment_name(seg: &[u8]) -> String {
     let safe = !seg.is_empty()
         && seg.len() <= 64
-        && seg.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        && seg
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
         && seg != b"."
         && seg != b".."
         && !seg.starts_with(b"h-")
@@ -150,7 +152,9 @@ impl DirStore {
 }
 
 fn walk(dir: &Path, f: &mut dyn FnMut(&Path)) -> Result<(), StoreError> {
-    let Ok(entries) = fs::read_dir(dir) else { return Ok(()) };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Ok(());
+    };
     for e in entries.flatten() {
         let p = e.path();
         if p.is_dir() {
@@ -163,11 +167,18 @@ fn walk(dir: &Path, f: &mut dyn FnMut(&Path)) -> Result<(), StoreError> {
 }
 
 fn id_json(id: &ComponentId) -> serde_json::Value {
-    serde_json::Value::Array(id.iter().map(|s| serde_json::Value::String(hex::encode(s))).collect())
+    serde_json::Value::Array(
+        id.iter()
+            .map(|s| serde_json::Value::String(hex::encode(s)))
+            .collect(),
+    )
 }
 
 fn json_id(v: &serde_json::Value) -> Option<ComponentId> {
-    v.as_array()?.iter().map(|s| s.as_str().and_then(|s| hex::decode(s).ok())).collect()
+    v.as_array()?
+        .iter()
+        .map(|s| s.as_str().and_then(|s| hex::decode(s).ok()))
+        .collect()
 }
 
 fn encode_batch(b: &StoreBatch) -> Vec<u8> {
@@ -193,7 +204,10 @@ fn encode_batch(b: &StoreBatch) -> Vec<u8> {
         write_id(&mut w, id);
         match r {
             Some(r) => {
-                w.array(5).uint(r.sequence_number).bytes(&r.envelope).uint(r.refcount);
+                w.array(5)
+                    .uint(r.sequence_number)
+                    .bytes(&r.envelope)
+                    .uint(r.refcount);
                 w.array(r.components.len());
                 for c in &r.components {
                     write_id(&mut w, c);
@@ -241,9 +255,19 @@ fn decode_batch(data: &[u8]) -> Result<StoreBatch, crate::error::DecodeError> {
             let sequence_number = r.u64()?;
             let envelope = Bytes::copy_from_slice(r.bytes()?);
             let refcount = r.u64()?;
-            let components = (0..r.array()?).map(|_| read_id(&mut r)).collect::<Result<_, _>>()?;
-            let dependencies = (0..r.array()?).map(|_| read_id(&mut r)).collect::<Result<_, _>>()?;
-            Some(ManifestRecord { sequence_number, envelope, components, dependencies, refcount })
+            let components = (0..r.array()?)
+                .map(|_| read_id(&mut r))
+                .collect::<Result<_, _>>()?;
+            let dependencies = (0..r.array()?)
+                .map(|_| read_id(&mut r))
+                .collect::<Result<_, _>>()?;
+            Some(ManifestRecord {
+                sequence_number,
+                envelope,
+                components,
+                dependencies,
+                refcount,
+            })
         };
         b.manifests.push((id, rec));
     }
@@ -272,16 +296,27 @@ impl ComponentStore for DirStore {
         let bad = |what: &str| StoreError(format!("{}: {what}", rec_path.display()));
         let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(&e.to_string()))?;
         let ids = |k: &str| -> Result<Vec<ComponentId>, StoreError> {
-            v.get(k).and_then(|a| a.as_array()).ok_or_else(|| bad(k))?.iter().map(|x| json_id(x).ok_or_else(|| bad(k))).collect()
+            v.get(k)
+                .and_then(|a| a.as_array())
+                .ok_or_else(|| bad(k))?
+                .iter()
+                .map(|x| json_id(x).ok_or_else(|| bad(k)))
+                .collect()
         };
         let env_path = dir.join("envelope.suit");
         let envelope = fs::read(&env_path).map_err(|e| io(&env_path, e))?;
         Ok(Some(ManifestRecord {
-            sequence_number: v.get("sequence-number").and_then(|x| x.as_u64()).ok_or_else(|| bad("sequence-number"))?,
+            sequence_number: v
+                .get("sequence-number")
+                .and_then(|x| x.as_u64())
+                .ok_or_else(|| bad("sequence-number"))?,
             envelope: Bytes::from(envelope),
             components: ids("components")?,
             dependencies: ids("dependencies")?,
-            refcount: v.get("refcount").and_then(|x| x.as_u64()).ok_or_else(|| bad("refcount"))?,
+            refcount: v
+                .get("refcount")
+                .and_then(|x| x.as_u64())
+                .ok_or_else(|| bad("refcount"))?,
         }))
     }
 
@@ -309,10 +344,19 @@ mod tests {
     #[test]
     fn journal_round_trips() {
         let b = StoreBatch {
-            components: vec![(vec![b"a".to_vec()], Some(Bytes::from_static(b"x"))), (vec![b"b".to_vec()], None)],
+            components: vec![
+                (vec![b"a".to_vec()], Some(Bytes::from_static(b"x"))),
+                (vec![b"b".to_vec()], None),
+            ],
             manifests: vec![(
                 vec![b"m".to_vec()],
-                Some(ManifestRecord { sequence_number: 3, envelope: Bytes::from_static(b"e"), components: vec![vec![b"a".to_vec()]], dependencies: vec![], refcount: 1 }),
+                Some(ManifestRecord {
+                    sequence_number: 3,
+                    envelope: Bytes::from_static(b"e"),
+                    components: vec![vec![b"a".to_vec()]],
+                    dependencies: vec![],
+                    refcount: 1,
+                }),
             )],
         };
         assert_eq!(decode_batch(&encode_batch(&b)).unwrap(), b);

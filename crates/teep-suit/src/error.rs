@@ -14,7 +14,10 @@ pub struct DecodeError {
 
 impl DecodeError {
     pub fn new(path: impl Into<String>, rule: impl Into<String>) -> Self {
-        DecodeError { path: path.into(), rule: rule.into() }
+        DecodeError {
+            path: path.into(),
+            rule: rule.into(),
+        }
     }
 }
 
@@ -29,7 +32,9 @@ pub enum AuthError {
     UnsupportedDigest(i64),
     #[error("SUIT_Envelope.authentication-wrapper.digest: manifest digest mismatch (expected {expected}, computed {computed})")]
     DigestMismatch { expected: String, computed: String },
-    #[error("SUIT_Envelope.authentication-wrapper: no signature verifies with a trusted key ({0})")]
+    #[error(
+        "SUIT_Envelope.authentication-wrapper: no signature verifies with a trusted key ({0})"
+    )]
     Untrusted(String),
     #[error("SUIT_Envelope.authentication-wrapper: unsupported COSE structure: {0}")]
     UnsupportedCose(String),
@@ -73,13 +78,31 @@ pub enum ProcessError {
     #[error("manifest-version {0} is not supported (expected 1)")]
     UnsupportedVersion(u64),
     #[error("rollback: sequence number {offered} is lower than the installed {installed} for {component}")]
-    Rollback { component: String, offered: u64, installed: u64 },
+    Rollback {
+        component: String,
+        offered: u64,
+        installed: u64,
+    },
     #[error("{section}[{offset}]: {command}: {reason}")]
-    CommandFailed { section: String, offset: usize, command: String, reason: String },
+    CommandFailed {
+        section: String,
+        offset: usize,
+        command: String,
+        reason: String,
+    },
     #[error("{section}[{offset}]: condition {command} failed: {reason}")]
-    ConditionFailed { section: String, offset: usize, command: String, reason: String },
+    ConditionFailed {
+        section: String,
+        offset: usize,
+        command: String,
+        reason: String,
+    },
     #[error("{section}[{offset}]: command {code} is not supported")]
-    UnsupportedCommand { section: String, offset: usize, code: i64 },
+    UnsupportedCommand {
+        section: String,
+        offset: usize,
+        code: i64,
+    },
     #[error("limit exceeded: {0}")]
     Limit(String),
     #[error("manifest {0} is not installed")]

@@ -23,11 +23,17 @@ fn digest_json(d: &Digest) -> Value {
 
 fn param_json(p: &Parameter) -> Value {
     match p {
-        Parameter::VendorId(b) | Parameter::ClassId(b) | Parameter::DeviceId(b) => json!(uuid_text(b)),
+        Parameter::VendorId(b) | Parameter::ClassId(b) | Parameter::DeviceId(b) => {
+            json!(uuid_text(b))
+        }
         Parameter::ImageDigest(d) => digest_json(d),
-        Parameter::ComponentSlot(n) | Parameter::ImageSize(n) | Parameter::SourceComponent(n) => json!(n),
+        Parameter::ComponentSlot(n) | Parameter::ImageSize(n) | Parameter::SourceComponent(n) => {
+            json!(n)
+        }
         Parameter::StrictOrder(b) | Parameter::SoftFailure(b) => json!(b),
-        Parameter::Content(b) | Parameter::InvokeArgs(b) | Parameter::FetchArguments(b) => json!(hex::encode(b)),
+        Parameter::Content(b) | Parameter::InvokeArgs(b) | Parameter::FetchArguments(b) => {
+            json!(hex::encode(b))
+        }
         Parameter::EncryptionInfo(b) => json!({ "cose-encrypt": diag(b) }),
         Parameter::Uri(u) => json!(u),
         Parameter::Unknown { raw, .. } => json!({ "raw": diag(raw) }),
@@ -37,7 +43,14 @@ fn param_json(p: &Parameter) -> Value {
 fn uuid_text(b: &[u8]) -> String {
     if b.len() == 16 {
         let h = hex::encode(b);
-        format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+        format!(
+            "{}-{}-{}-{}-{}",
+            &h[0..8],
+            &h[8..12],
+            &h[12..16],
+            &h[16..20],
+            &h[20..32]
+        )
     } else {
         hex::encode(b)
     }
@@ -108,12 +121,22 @@ pub fn envelope_json(env: &Envelope, digest_ok: Result<(), String>, signatures: 
     if let Some(id) = &m.manifest_component_id {
         man.insert("manifest-component-id".into(), id_json(id));
     }
-    for (k, s) in [(7, &m.validate), (8, &m.load), (9, &m.invoke), (24, &m.uninstall)] {
+    for (k, s) in [
+        (7, &m.validate),
+        (8, &m.load),
+        (9, &m.invoke),
+        (24, &m.uninstall),
+    ] {
         if let Some(s) = s {
             man.insert(manifest_member_name(k).into(), sequence_json(s));
         }
     }
-    for (k, s) in [(15, &m.dependency_resolution), (16, &m.payload_fetch), (18, &m.candidate_verification), (20, &m.install)] {
+    for (k, s) in [
+        (15, &m.dependency_resolution),
+        (16, &m.payload_fetch),
+        (18, &m.candidate_verification),
+        (20, &m.install),
+    ] {
         if let Some(s) = s {
             man.insert(manifest_member_name(k).into(), severable_json(s));
         }
@@ -183,7 +206,9 @@ fn diag_item(r: &mut Reader<'_>, out: &mut String, depth: usize) -> Result<(), (
     }
     let t = r.datatype().map_err(|_| ())?;
     match t {
-        Type::U8 | Type::U16 | Type::U32 | Type::U64 => out.push_str(&r.u64().map_err(|_| ())?.to_string()),
+        Type::U8 | Type::U16 | Type::U32 | Type::U64 => {
+            out.push_str(&r.u64().map_err(|_| ())?.to_string())
+        }
         Type::I8 | Type::I16 | Type::I32 | Type::I64 | Type::Int => match r.i64() {
             Ok(v) => out.push_str(&v.to_string()),
             Err(_) => {
@@ -233,7 +258,11 @@ fn diag_item(r: &mut Reader<'_>, out: &mut String, depth: usize) -> Result<(), (
             diag_item(r, out, depth + 1)?;
             out.push(')');
         }
-        Type::Bool => out.push_str(if r.bool().map_err(|_| ())? { "true" } else { "false" }),
+        Type::Bool => out.push_str(if r.bool().map_err(|_| ())? {
+            "true"
+        } else {
+            "false"
+        }),
         Type::Null => {
             r.null().map_err(|_| ())?;
             out.push_str("null");

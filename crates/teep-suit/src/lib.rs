@@ -12,9 +12,9 @@
 
 pub mod auth;
 pub mod builder;
-pub mod dirstore;
 pub(crate) mod cbor;
 pub mod codec;
+pub mod dirstore;
 pub mod encryption;
 pub mod error;
 pub mod inspect;
@@ -25,18 +25,22 @@ pub mod report;
 pub mod store;
 
 pub use auth::{
-    decode_envelope_lenient, decode_envelope_unverified, verify_envelope, verify_envelope_with_limits,
-    Authenticator, TrustAnchors, VerifiedEnvelope,
+    decode_envelope_lenient, decode_envelope_unverified, verify_envelope,
+    verify_envelope_with_limits, Authenticator, TrustAnchors, VerifiedEnvelope,
 };
 pub use builder::{sign_manifest, BuildError, ManifestBuilder, PayloadSource};
 pub use dirstore::DirStore;
 pub use encryption::{decrypt_payload, DecryptionKeys};
-pub use error::{display_component_id, AuthError, CryptoError, DecodeError, FetchError, ProcessError, StoreError};
+pub use error::{
+    display_component_id, AuthError, CryptoError, DecodeError, FetchError, ProcessError, StoreError,
+};
 pub use limits::Limits;
 pub use model::{
-    Command, CommandArg, CommandCode, CommandSequence, Common, ComponentId, Dependency, Digest, DigestAlgorithm,
-    Envelope, IndexArg, Manifest, Parameter, Severable,
+    Command, CommandArg, CommandCode, CommandSequence, Common, ComponentId, Dependency, Digest,
+    DigestAlgorithm, Envelope, IndexArg, Manifest, Parameter, Severable,
 };
 pub use processor::{DeviceIdentity, Invocation, Options, Outcome, Processor, Summary};
 pub use report::{ReportReason, ReportResult, SuitRecord, SuitReport};
-pub use store::{ComponentStore, ManifestRecord, MapFetcher, MemoryStore, NoFetcher, PayloadFetcher, StoreBatch};
+pub use store::{
+    ComponentStore, ManifestRecord, MapFetcher, MemoryStore, NoFetcher, PayloadFetcher, StoreBatch,
+};

@@ -107,7 +107,10 @@ impl Digest {
     pub fn sha256(data: &[u8]) -> Self {
         use sha2::Digest as _;
         HASHED_BYTES.fetch_add(data.len() as u64, std::sync::atomic::Ordering::Relaxed);
-        Digest { algorithm: DigestAlgorithm::Sha256, bytes: sha2::Sha256::digest(data).to_vec() }
+        Digest {
+            algorithm: DigestAlgorithm::Sha256,
+            bytes: sha2::Sha256::digest(data).to_vec(),
+        }
     }
 }
 
@@ -319,7 +322,10 @@ pub enum CommandArg {
     /// directive-set-parameters / override-parameters.
     Parameters(Vec<Parameter>),
     /// directive-try-each: alternatives, and whether a trailing nil allows "none matched".
-    TryEach { alternatives: Vec<CommandSequence>, allow_none: bool },
+    TryEach {
+        alternatives: Vec<CommandSequence>,
+        allow_none: bool,
+    },
     /// directive-run-sequence.
     Sequence(CommandSequence),
     /// Unknown command or unexpected argument type: raw CBOR of the argument.
@@ -347,7 +353,10 @@ pub enum Severable<T> {
     Present(T),
     /// Severed: the manifest holds the digest; `restored` is set when the envelope carried the
     /// member and its digest matched.
-    Severed { digest: Digest, restored: Option<T> },
+    Severed {
+        digest: Digest,
+        restored: Option<T>,
+    },
 }
 
 impl<T> Severable<T> {
@@ -415,12 +424,20 @@ impl Manifest {
                 return Some(p.clone());
             }
         }
-        usize::try_from(i).ok().and_then(|i| self.common.components.get(i).cloned())
+        usize::try_from(i)
+            .ok()
+            .and_then(|i| self.common.components.get(i).cloned())
     }
 
     /// Number of addressable component indices (components plus dependencies past the end).
     pub fn component_slots(&self) -> u64 {
-        let max_dep = self.common.dependencies.iter().map(|d| d.index.saturating_add(1)).max().unwrap_or(0);
+        let max_dep = self
+            .common
+            .dependencies
+            .iter()
+            .map(|d| d.index.saturating_add(1))
+            .max()
+            .unwrap_or(0);
         (self.common.components.len() as u64).max(max_dep)
     }
 
@@ -467,7 +484,10 @@ pub struct Envelope {
 impl Envelope {
     /// Integrated payload or dependency for a URI fragment like `#tc` (key with or without `#`).
     pub fn integrated(&self, key: &str) -> Option<&Bytes> {
-        self.integrated.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        self.integrated
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
     }
 
     /// Manifest component id (where the manifest is stored; TEEP deletes by it).

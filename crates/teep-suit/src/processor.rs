@@ -18,7 +18,9 @@
 //! * Conditions failing inside try-each move to the next alternative (staged changes of the
 //!   failed alternative are dropped); condition-abort and errors end the run.
 
-use crate::auth::{decode_envelope_unverified, verify_envelope_with_limits, TrustAnchors, VerifiedEnvelope};
+use crate::auth::{
+    decode_envelope_unverified, verify_envelope_with_limits, TrustAnchors, VerifiedEnvelope,
+};
 use crate::encryption::{decrypt_payload, DecryptionKeys};
 use crate::error::{display_component_id, AuthError, ProcessError};
 use crate::limits::Limits;
@@ -46,7 +48,10 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { implicit_dependency_integrity: false, allow_equal_sequence: true }
+        Options {
+            implicit_dependency_integrity: false,
+            allow_equal_sequence: true,
+        }
     }
 }
 
@@ -92,7 +97,10 @@ pub struct Outcome {
 
 impl Processor {
     pub fn new(anchors: TrustAnchors) -> Self {
-        Processor { anchors, ..Default::default() }
+        Processor {
+            anchors,
+            ..Default::default()
+        }
     }
 
     pub fn with_keys(mut self, keys: DecryptionKeys) -> Self {
@@ -128,7 +136,10 @@ impl Processor {
             Ok(v) => v,
             Err(e) => {
                 report.result = failure(0, SuitRecord::default(), auth_reason(&e), e.to_string());
-                return Outcome { result: Err(e.into()), report };
+                return Outcome {
+                    result: Err(e.into()),
+                    report,
+                };
             }
         };
         report.reference_uri = envelope.manifest.reference_uri.clone().unwrap_or_default();
@@ -199,14 +210,21 @@ fn finish(result: Result<Summary, ProcessError>, mut report: SuitReport) -> Outc
 }
 
 fn failure(code: i64, record: SuitRecord, reason: ReportReason, detail: String) -> ReportResult {
-    ReportResult::Failure { code, record, reason, detail }
+    ReportResult::Failure {
+        code,
+        record,
+        reason,
+        detail,
+    }
 }
 
 fn auth_reason(e: &AuthError) -> ReportReason {
     match e {
         AuthError::Decode(_) => ReportReason::CborParse,
         AuthError::UnsupportedCose(_) => ReportReason::CoseUnsupported,
-        AuthError::UnsupportedAlgorithm(_) | AuthError::UnsupportedDigest(_) => ReportReason::AlgUnsupported,
+        AuthError::UnsupportedAlgorithm(_) | AuthError::UnsupportedDigest(_) => {
+            ReportReason::AlgUnsupported
+        }
         _ => ReportReason::Unauthorised,
     }
 }
@@ -296,7 +314,15 @@ impl<'a> Run<'a> {
         fetcher: &'a mut dyn PayloadFetcher,
         report: &'a mut SuitReport,
     ) -> Self {
-        Run { p, store, fetcher, report, stage: Stage::default(), summary: Summary::default(), commands: 0 }
+        Run {
+            p,
+            store,
+            fetcher,
+            report,
+            stage: Stage::default(),
+            summary: Summary::default(),
+            commands: 0,
+        }
     }
 
     fn read_component(&self, id: &ComponentId) -> Result<Option<Bytes>, ProcessError> {
@@ -349,9 +375,15 @@ impl<'a> Run<'a> {
     fn update_procedure(&mut self, ctx: &mut Ctx<'_>) -> Result<(), ProcessError> {
         let m = &ctx.env.manifest;
         let sections: [(i64, Option<&Severable<CommandSequence>>); 4] = [
-            (manifest_key::DEPENDENCY_RESOLUTION, m.dependency_resolution.as_ref()),
+            (
+                manifest_key::DEPENDENCY_RESOLUTION,
+                m.dependency_resolution.as_ref(),
+            ),
             (manifest_key::PAYLOAD_FETCH, m.payload_fetch.as_ref()),
-            (manifest_key::CANDIDATE_VERIFICATION, m.candidate_verification.as_ref()),
+            (
+                manifest_key::CANDIDATE_VERIFICATION,
+                m.candidate_verification.as_ref(),
+            ),
             (manifest_key::INSTALL, m.install.as_ref()),
         ];
         for (key, member) in sections {
@@ -372,7 +404,12 @@ impl<'a> Run<'a> {
     }
 
     /// Runs the shared sequence and then `seq` with fresh parameters.
-    fn run_section(&mut self, ctx: &mut Ctx<'_>, section: i64, seq: &CommandSequence) -> Result<(), ProcessError> {
+    fn run_section(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        section: i64,
+        seq: &CommandSequence,
+    ) -> Result<(), ProcessError> {
         ctx.params.clear();
         ctx.current = vec![0];
         if let Some(shared) = &ctx.env.manifest.common.shared_sequence {
@@ -410,15 +447,35 @@ impl<'a> Run<'a> {
         }
     }
 
-    fn command_error(&mut self, site: &Site, reason: ReportReason, detail: String, condition: bool) -> Fail {
+    fn command_error(
+        &mut self,
+        site: &Site,
+        reason: ReportReason,
+        detail: String,
+        condition: bool,
+    ) -> Fail {
         let record = self.record(site, Vec::new());
         let section = section_name(site.section);
         let e = if reason == ReportReason::CommandUnsupported {
-            ProcessError::UnsupportedCommand { section, offset: site.offset, code: site.code.to_cbor() }
+            ProcessError::UnsupportedCommand {
+                section,
+                offset: site.offset,
+                code: site.code.to_cbor(),
+            }
         } else if condition {
-            ProcessError::ConditionFailed { section, offset: site.offset, command: site.code.name().into(), reason: detail.clone() }
+            ProcessError::ConditionFailed {
+                section,
+                offset: site.offset,
+                command: site.code.name().into(),
+                reason: detail.clone(),
+            }
         } else {
-            ProcessError::CommandFailed { section, offset: site.offset, command: site.code.name().into(), reason: detail.clone() }
+            ProcessError::CommandFailed {
+                section,
+                offset: site.offset,
+                command: site.code.name().into(),
+                reason: detail.clone(),
+            }
         };
         self.report.result = failure(site.code.to_cbor(), record, reason, e.to_string());
         if condition {
@@ -472,7 +529,12 @@ impl<'a> Run<'a> {
                 for i in &all {
                     if !ctx.valid_index(*i) {
                         let site = self.site(ctx, cmd, *i);
-                        return Err(self.command_error(&site, ReportReason::ComponentUnsupported, format!("component index {i} is not in the manifest"), false));
+                        return Err(self.command_error(
+                            &site,
+                            ReportReason::ComponentUnsupported,
+                            format!("component index {i} is not in the manifest"),
+                            false,
+                        ));
                     }
                 }
                 ctx.current = all;
@@ -491,7 +553,13 @@ impl<'a> Run<'a> {
                 }
                 Ok(())
             }
-            (TryEach, CommandArg::TryEach { alternatives, allow_none }) => {
+            (
+                TryEach,
+                CommandArg::TryEach {
+                    alternatives,
+                    allow_none,
+                },
+            ) => {
                 for alt in alternatives {
                     let saved_stage = self.stage.clone();
                     let saved_params = ctx.params.clone();
@@ -514,17 +582,32 @@ impl<'a> Run<'a> {
                     Ok(())
                 } else {
                     let site = self.site(ctx, cmd, ctx.current.first().copied().unwrap_or(0));
-                    Err(self.command_error(&site, ReportReason::ConditionFailed, "no alternative of try-each succeeded".into(), true))
+                    Err(self.command_error(
+                        &site,
+                        ReportReason::ConditionFailed,
+                        "no alternative of try-each succeeded".into(),
+                        true,
+                    ))
                 }
             }
             (RunSequence, CommandArg::Sequence(s)) => self.exec(ctx, s, depth + 1),
             (Abort, _) => {
                 let site = self.site(ctx, cmd, ctx.current.first().copied().unwrap_or(0));
-                Err(self.command_error(&site, ReportReason::ConditionFailed, "condition-abort".into(), false))
+                Err(self.command_error(
+                    &site,
+                    ReportReason::ConditionFailed,
+                    "condition-abort".into(),
+                    false,
+                ))
             }
             (Unknown(_), _) | (_, CommandArg::Raw(_)) => {
                 let site = self.site(ctx, cmd, ctx.current.first().copied().unwrap_or(0));
-                Err(self.command_error(&site, ReportReason::CommandUnsupported, "unsupported command or argument".into(), false))
+                Err(self.command_error(
+                    &site,
+                    ReportReason::CommandUnsupported,
+                    "unsupported command or argument".into(),
+                    false,
+                ))
             }
             _ => {
                 for i in ctx.current.clone() {
@@ -545,7 +628,12 @@ impl<'a> Run<'a> {
             Some(id) => Ok(id),
             None => {
                 let site = self.site(ctx, cmd, i);
-                Err(self.command_error(&site, ReportReason::ComponentUnsupported, format!("component index {i} is not in the manifest"), false))
+                Err(self.command_error(
+                    &site,
+                    ReportReason::ComponentUnsupported,
+                    format!("component index {i} is not in the manifest"),
+                    false,
+                ))
             }
         }
     }
@@ -563,20 +651,51 @@ impl<'a> Run<'a> {
                     _ => (24, &self.p.identity.device_ids),
                 };
                 let value = match self.param(ctx, i, label) {
-                    Some(Parameter::VendorId(b) | Parameter::ClassId(b) | Parameter::DeviceId(b)) => b.clone(),
-                    _ => return Err(self.command_error(&site, ReportReason::ParameterUnsupported, format!("parameter {} is not set", Parameter::name(label)), true)),
+                    Some(
+                        Parameter::VendorId(b) | Parameter::ClassId(b) | Parameter::DeviceId(b),
+                    ) => b.clone(),
+                    _ => {
+                        return Err(self.command_error(
+                            &site,
+                            ReportReason::ParameterUnsupported,
+                            format!("parameter {} is not set", Parameter::name(label)),
+                            true,
+                        ))
+                    }
                 };
                 if !known.is_empty() && !known.iter().any(|k| k[..] == value[..]) {
-                    return Err(self.command_error(&site, ReportReason::ConditionFailed, format!("{} {} does not match this device", Parameter::name(label), hex::encode(&value)), true));
+                    return Err(self.command_error(
+                        &site,
+                        ReportReason::ConditionFailed,
+                        format!(
+                            "{} {} does not match this device",
+                            Parameter::name(label),
+                            hex::encode(&value)
+                        ),
+                        true,
+                    ));
                 }
                 Ok(())
             }
             ImageMatch => {
                 let Some(Parameter::ImageDigest(want)) = self.param(ctx, i, 3).cloned() else {
-                    return Err(self.command_error(&site, ReportReason::ParameterUnsupported, "parameter image-digest is not set".into(), true));
+                    return Err(self.command_error(
+                        &site,
+                        ReportReason::ParameterUnsupported,
+                        "parameter image-digest is not set".into(),
+                        true,
+                    ));
                 };
                 if want.algorithm != DigestAlgorithm::Sha256 {
-                    return Err(self.command_error(&site, ReportReason::AlgUnsupported, format!("digest algorithm {} is not supported", want.algorithm.to_cose()), false));
+                    return Err(self.command_error(
+                        &site,
+                        ReportReason::AlgUnsupported,
+                        format!(
+                            "digest algorithm {} is not supported",
+                            want.algorithm.to_cose()
+                        ),
+                        false,
+                    ));
                 }
                 let size = match self.param(ctx, i, 14) {
                     Some(Parameter::ImageSize(n)) => Some(*n),
@@ -588,24 +707,61 @@ impl<'a> Run<'a> {
                     match content {
                         Some(c) => match decode_envelope_unverified(c.clone(), &self.p.limits) {
                             Ok(e) => (e.authentication.digest.bytes.clone(), Some(c.len() as u64)),
-                            Err(e) => return Err(self.command_error(&site, ReportReason::ConditionFailed, format!("dependency is not a valid envelope: {e}"), true)),
+                            Err(e) => {
+                                return Err(self.command_error(
+                                    &site,
+                                    ReportReason::ConditionFailed,
+                                    format!("dependency is not a valid envelope: {e}"),
+                                    true,
+                                ))
+                            }
                         },
-                        None => return Err(self.command_error(&site, ReportReason::ConditionFailed, "dependency has not been fetched".into(), true)),
+                        None => {
+                            return Err(self.command_error(
+                                &site,
+                                ReportReason::ConditionFailed,
+                                "dependency has not been fetched".into(),
+                                true,
+                            ))
+                        }
                     }
                 } else {
                     let id = self.component_id(ctx, cmd, i)?;
                     match self.digest_of(&id).map_err(Fail::Fatal)? {
                         Some((d, len)) => (d, Some(len)),
-                        None => return Err(self.command_error(&site, ReportReason::ConditionFailed, format!("component {} is empty", display_component_id(&id)), true)),
+                        None => {
+                            return Err(self.command_error(
+                                &site,
+                                ReportReason::ConditionFailed,
+                                format!("component {} is empty", display_component_id(&id)),
+                                true,
+                            ))
+                        }
                     }
                 };
                 if let (Some(want_len), Some(len)) = (size, len) {
                     if want_len != len && !is_dep {
-                        return Err(self.command_error(&site, ReportReason::ConditionFailed, format!("image-size {want_len} does not match the component's {len} bytes"), true));
+                        return Err(self.command_error(
+                            &site,
+                            ReportReason::ConditionFailed,
+                            format!(
+                                "image-size {want_len} does not match the component's {len} bytes"
+                            ),
+                            true,
+                        ));
                     }
                 }
                 if have != want.bytes {
-                    return Err(self.command_error(&site, ReportReason::ConditionFailed, format!("digest {} does not match image-digest {}", hex::encode(&have), hex::encode(&want.bytes)), true));
+                    return Err(self.command_error(
+                        &site,
+                        ReportReason::ConditionFailed,
+                        format!(
+                            "digest {} does not match image-digest {}",
+                            hex::encode(&have),
+                            hex::encode(&want.bytes)
+                        ),
+                        true,
+                    ));
                 }
                 if is_dep {
                     // A matching digest is an integrity check of the dependency; its
@@ -621,19 +777,42 @@ impl<'a> Run<'a> {
                     Some(Parameter::ComponentSlot(0)) => Ok(()),
                     Some(Parameter::ComponentSlot(n)) => {
                         let n = *n;
-                        Err(self.command_error(&site, ReportReason::ConditionFailed, format!("component-slot {n} is not the active slot 0"), true))
+                        Err(self.command_error(
+                            &site,
+                            ReportReason::ConditionFailed,
+                            format!("component-slot {n} is not the active slot 0"),
+                            true,
+                        ))
                     }
-                    _ => Err(self.command_error(&site, ReportReason::ParameterUnsupported, "parameter component-slot is not set".into(), true)),
+                    _ => Err(self.command_error(
+                        &site,
+                        ReportReason::ParameterUnsupported,
+                        "parameter component-slot is not set".into(),
+                        true,
+                    )),
                 }
             }
             CheckContent => {
                 let Some(Parameter::Content(want)) = self.param(ctx, i, 18).cloned() else {
-                    return Err(self.command_error(&site, ReportReason::ParameterUnsupported, "parameter content is not set".into(), true));
+                    return Err(self.command_error(
+                        &site,
+                        ReportReason::ParameterUnsupported,
+                        "parameter content is not set".into(),
+                        true,
+                    ));
                 };
                 let id = self.component_id(ctx, cmd, i)?;
-                let have = self.read_component(&id).map_err(Fail::Fatal)?.unwrap_or_default();
+                let have = self
+                    .read_component(&id)
+                    .map_err(Fail::Fatal)?
+                    .unwrap_or_default();
                 if !constant_time_eq(&have, &want) {
-                    return Err(self.command_error(&site, ReportReason::ConditionFailed, "component content differs from parameter content".into(), true));
+                    return Err(self.command_error(
+                        &site,
+                        ReportReason::ConditionFailed,
+                        "component content differs from parameter content".into(),
+                        true,
+                    ));
                 }
                 Ok(())
             }
@@ -641,12 +820,22 @@ impl<'a> Run<'a> {
                 if is_dep {
                     Ok(())
                 } else {
-                    Err(self.command_error(&site, ReportReason::ConditionFailed, format!("component index {i} is not a dependency"), true))
+                    Err(self.command_error(
+                        &site,
+                        ReportReason::ConditionFailed,
+                        format!("component index {i} is not a dependency"),
+                        true,
+                    ))
                 }
             }
             DependencyIntegrity => {
                 if !is_dep {
-                    return Err(self.command_error(&site, ReportReason::ConditionFailed, format!("component index {i} is not a dependency"), true));
+                    return Err(self.command_error(
+                        &site,
+                        ReportReason::ConditionFailed,
+                        format!("component index {i} is not a dependency"),
+                        true,
+                    ));
                 }
                 let v = self.verify_dependency(ctx, cmd, i)?;
                 ctx.dep_verified.insert(i, v);
@@ -654,19 +843,34 @@ impl<'a> Run<'a> {
             }
             ProcessDependency => {
                 if !is_dep {
-                    return Err(self.command_error(&site, ReportReason::ComponentUnsupported, format!("component index {i} is not a dependency"), false));
+                    return Err(self.command_error(
+                        &site,
+                        ReportReason::ComponentUnsupported,
+                        format!("component index {i} is not a dependency"),
+                        false,
+                    ));
                 }
                 if ctx.section == manifest_key::UNINSTALL {
                     let id = self.component_id(ctx, cmd, i)?;
                     let mut mid = ctx.manifest_id.clone();
                     mid.push(i);
-                    return self.unlink_manifest(&id, mid, ctx.depth + 1).map_err(Fail::Fatal);
+                    return self
+                        .unlink_manifest(&id, mid, ctx.depth + 1)
+                        .map_err(Fail::Fatal);
                 }
                 let dep = match ctx.dep_verified.get(&i) {
                     Some(v) => v.clone(),
-                    None if self.p.options.implicit_dependency_integrity => self.verify_dependency(ctx, cmd, i)?,
+                    None if self.p.options.implicit_dependency_integrity => {
+                        self.verify_dependency(ctx, cmd, i)?
+                    }
                     None => {
-                        return Err(self.command_error(&site, ReportReason::ComponentUnauthorised, "process-dependency without a preceding condition-dependency-integrity".into(), false));
+                        return Err(self.command_error(
+                            &site,
+                            ReportReason::ComponentUnauthorised,
+                            "process-dependency without a preceding condition-dependency-integrity"
+                                .into(),
+                            false,
+                        ));
                     }
                 };
                 self.process_dependency(ctx, cmd, i, &dep)
@@ -678,7 +882,10 @@ impl<'a> Run<'a> {
                     Some(Parameter::InvokeArgs(b)) => Some(b.clone()),
                     _ => None,
                 };
-                self.summary.invocations.push(Invocation { component: id, args });
+                self.summary.invocations.push(Invocation {
+                    component: id,
+                    args,
+                });
                 Ok(())
             }
             Unlink => {
@@ -686,64 +893,134 @@ impl<'a> Run<'a> {
                 if is_dep {
                     let mut mid = ctx.manifest_id.clone();
                     mid.push(i);
-                    return self.unlink_manifest(&id, mid, ctx.depth + 1).map_err(Fail::Fatal);
+                    return self
+                        .unlink_manifest(&id, mid, ctx.depth + 1)
+                        .map_err(Fail::Fatal);
                 }
                 self.stage.components.insert(id.clone(), None);
                 self.stage.digests.remove(&id);
                 self.summary.deleted.push(id);
                 Ok(())
             }
-            _ => Err(self.command_error(&site, ReportReason::CommandUnsupported, "unsupported command".into(), false)),
+            _ => Err(self.command_error(
+                &site,
+                ReportReason::CommandUnsupported,
+                "unsupported command".into(),
+                false,
+            )),
         }
     }
 
-    fn write_like(&mut self, ctx: &mut Ctx<'_>, cmd: &Command, i: u64, is_dep: bool) -> Result<(), Fail> {
+    fn write_like(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        cmd: &Command,
+        i: u64,
+        is_dep: bool,
+    ) -> Result<(), Fail> {
         use CommandCode::*;
         let site = self.site(ctx, cmd, i);
         let max = self.p.limits.max_payload_len;
         let mut data: Bytes = match cmd.code {
             Write => match self.param(ctx, i, 18) {
                 Some(Parameter::Content(b)) => b.clone(),
-                _ => return Err(self.command_error(&site, ReportReason::ParameterUnsupported, "parameter content is not set".into(), false)),
+                _ => {
+                    return Err(self.command_error(
+                        &site,
+                        ReportReason::ParameterUnsupported,
+                        "parameter content is not set".into(),
+                        false,
+                    ))
+                }
             },
             Fetch => {
                 let uri = match self.param(ctx, i, 21) {
                     Some(Parameter::Uri(u)) => u.clone(),
-                    _ => return Err(self.command_error(&site, ReportReason::ParameterUnsupported, "parameter uri is not set".into(), false)),
+                    _ => {
+                        return Err(self.command_error(
+                            &site,
+                            ReportReason::ParameterUnsupported,
+                            "parameter uri is not set".into(),
+                            false,
+                        ))
+                    }
                 };
                 let bound = match self.param(ctx, i, 14) {
                     Some(Parameter::ImageSize(n)) => (*n).min(max),
                     _ => max,
                 };
                 if uri.starts_with('#') {
-                    match ctx.env.integrated(&uri).or_else(|| ctx.env.integrated(&uri[1..])) {
+                    match ctx
+                        .env
+                        .integrated(&uri)
+                        .or_else(|| ctx.env.integrated(&uri[1..]))
+                    {
                         Some(b) if b.len() as u64 <= bound => b.clone(),
                         Some(b) => {
                             let len = b.len();
-                            return Err(self.command_error(&site, ReportReason::OperationFailed, format!("integrated payload {uri} of {len} bytes exceeds {bound}"), false));
+                            return Err(self.command_error(
+                                &site,
+                                ReportReason::OperationFailed,
+                                format!("integrated payload {uri} of {len} bytes exceeds {bound}"),
+                                false,
+                            ));
                         }
-                        None => return Err(self.command_error(&site, ReportReason::OperationFailed, format!("integrated payload {uri} is not in the envelope"), false)),
+                        None => {
+                            return Err(self.command_error(
+                                &site,
+                                ReportReason::OperationFailed,
+                                format!("integrated payload {uri} is not in the envelope"),
+                                false,
+                            ))
+                        }
                     }
                 } else {
                     match self.fetcher.fetch(&uri, bound) {
                         Ok(b) if b.len() as u64 <= bound => b,
                         Ok(b) => {
                             let len = b.len();
-                            return Err(self.command_error(&site, ReportReason::OperationFailed, format!("{uri}: {len} bytes exceed {bound}"), false));
+                            return Err(self.command_error(
+                                &site,
+                                ReportReason::OperationFailed,
+                                format!("{uri}: {len} bytes exceed {bound}"),
+                                false,
+                            ));
                         }
-                        Err(e) => return Err(self.command_error(&site, ReportReason::OperationFailed, e.to_string(), false)),
+                        Err(e) => {
+                            return Err(self.command_error(
+                                &site,
+                                ReportReason::OperationFailed,
+                                e.to_string(),
+                                false,
+                            ))
+                        }
                     }
                 }
             }
             Copy | Swap => {
                 let src = match self.param(ctx, i, 22) {
                     Some(Parameter::SourceComponent(s)) => *s,
-                    _ => return Err(self.command_error(&site, ReportReason::ParameterUnsupported, "parameter source-component is not set".into(), false)),
+                    _ => {
+                        return Err(self.command_error(
+                            &site,
+                            ReportReason::ParameterUnsupported,
+                            "parameter source-component is not set".into(),
+                            false,
+                        ))
+                    }
                 };
                 let src_id = self.component_id(ctx, cmd, src)?;
                 let content = self.read_component(&src_id).map_err(Fail::Fatal)?;
                 let Some(content) = content else {
-                    return Err(self.command_error(&site, ReportReason::OperationFailed, format!("source component {} is empty", display_component_id(&src_id)), false));
+                    return Err(self.command_error(
+                        &site,
+                        ReportReason::OperationFailed,
+                        format!(
+                            "source component {} is empty",
+                            display_component_id(&src_id)
+                        ),
+                        false,
+                    ));
                 };
                 if cmd.code == Swap {
                     let dst_id = self.component_id(ctx, cmd, i)?;
@@ -759,13 +1036,25 @@ impl<'a> Run<'a> {
             if let Some(Parameter::EncryptionInfo(info)) = self.param(ctx, i, 19).cloned() {
                 match decrypt_payload(&info, &data, &self.p.keys) {
                     Ok(plain) => data = Bytes::from(plain),
-                    Err(e) => return Err(self.command_error(&site, ReportReason::OperationFailed, e.to_string(), false)),
+                    Err(e) => {
+                        return Err(self.command_error(
+                            &site,
+                            ReportReason::OperationFailed,
+                            e.to_string(),
+                            false,
+                        ))
+                    }
                 }
             }
         }
         if data.len() as u64 > max {
             let len = data.len();
-            return Err(self.command_error(&site, ReportReason::OperationFailed, format!("payload of {len} bytes exceeds the limit of {max}"), false));
+            return Err(self.command_error(
+                &site,
+                ReportReason::OperationFailed,
+                format!("payload of {len} bytes exceeds the limit of {max}"),
+                false,
+            ));
         }
         if is_dep {
             ctx.dep_content.insert(i, data);
@@ -796,17 +1085,35 @@ impl<'a> Run<'a> {
 
     /// Finds the dependency envelope (fetched, integrated, or installed), authenticates it and
     /// checks it against image-digest when set.
-    fn verify_dependency(&mut self, ctx: &mut Ctx<'_>, cmd: &Command, i: u64) -> Result<VerifiedEnvelope, Fail> {
+    fn verify_dependency(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        cmd: &Command,
+        i: u64,
+    ) -> Result<VerifiedEnvelope, Fail> {
         let site = self.site(ctx, cmd, i);
         if ctx.depth + 1 > self.p.limits.max_dependency_depth {
-            return Err(Fail::Fatal(ProcessError::Limit(format!("dependencies nested deeper than {}", self.p.limits.max_dependency_depth))));
+            return Err(Fail::Fatal(ProcessError::Limit(format!(
+                "dependencies nested deeper than {}",
+                self.p.limits.max_dependency_depth
+            ))));
         }
         let id = self.component_id(ctx, cmd, i)?;
         let content = match ctx.dep_content.get(&i) {
             Some(c) => c.clone(),
             None => match self.read_manifest(&id).map_err(Fail::Fatal)? {
                 Some(rec) => rec.envelope,
-                None => return Err(self.command_error(&site, ReportReason::ConditionFailed, format!("dependency {} was neither fetched nor installed", display_component_id(&id)), true)),
+                None => {
+                    return Err(self.command_error(
+                        &site,
+                        ReportReason::ConditionFailed,
+                        format!(
+                            "dependency {} was neither fetched nor installed",
+                            display_component_id(&id)
+                        ),
+                        true,
+                    ))
+                }
             },
         };
         let v = match verify_envelope_with_limits(content, &self.p.anchors, &self.p.limits) {
@@ -818,29 +1125,53 @@ impl<'a> Run<'a> {
         };
         if let Some(Parameter::ImageDigest(want)) = self.param(ctx, i, 3) {
             if want.bytes != v.authentication.digest.bytes {
-                let (w, h) = (hex::encode(&want.bytes), hex::encode(&v.authentication.digest.bytes));
-                return Err(self.command_error(&site, ReportReason::ConditionFailed, format!("dependency digest {h} does not match image-digest {w}"), true));
+                let (w, h) = (
+                    hex::encode(&want.bytes),
+                    hex::encode(&v.authentication.digest.bytes),
+                );
+                return Err(self.command_error(
+                    &site,
+                    ReportReason::ConditionFailed,
+                    format!("dependency digest {h} does not match image-digest {w}"),
+                    true,
+                ));
             }
         }
         Ok(v)
     }
 
-    fn process_dependency(&mut self, ctx: &mut Ctx<'_>, cmd: &Command, i: u64, dep: &VerifiedEnvelope) -> Result<(), Fail> {
+    fn process_dependency(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        cmd: &Command,
+        i: u64,
+        dep: &VerifiedEnvelope,
+    ) -> Result<(), Fail> {
         let site = self.site(ctx, cmd, i);
         let m = &dep.manifest;
         if m.version != 1 {
-            return Err(self.command_error(&site, ReportReason::CborParse, format!("dependency manifest-version {} is not supported", m.version), false));
+            return Err(self.command_error(
+                &site,
+                ReportReason::CborParse,
+                format!("dependency manifest-version {} is not supported", m.version),
+                false,
+            ));
         }
         let key = manifest_key_of(m);
-        self.check_rollback(&key, m.sequence_number).map_err(Fail::Fatal)?;
+        self.check_rollback(&key, m.sequence_number)
+            .map_err(Fail::Fatal)?;
         let mut mid = ctx.manifest_id.clone();
         mid.push(i);
         let mut child = Ctx::new(dep, mid, ctx.depth + 1);
         let section = ctx.section;
         let member = match section {
-            manifest_key::DEPENDENCY_RESOLUTION => m.dependency_resolution.as_ref().and_then(|s| s.get()),
+            manifest_key::DEPENDENCY_RESOLUTION => {
+                m.dependency_resolution.as_ref().and_then(|s| s.get())
+            }
             manifest_key::PAYLOAD_FETCH => m.payload_fetch.as_ref().and_then(|s| s.get()),
-            manifest_key::CANDIDATE_VERIFICATION => m.candidate_verification.as_ref().and_then(|s| s.get()),
+            manifest_key::CANDIDATE_VERIFICATION => {
+                m.candidate_verification.as_ref().and_then(|s| s.get())
+            }
             manifest_key::INSTALL => m.install.as_ref().and_then(|s| s.get()),
             manifest_key::VALIDATE => m.validate.as_ref(),
             manifest_key::LOAD => m.load.as_ref(),
@@ -848,13 +1179,23 @@ impl<'a> Run<'a> {
             _ => None,
         };
         if let Some(seq) = member {
-            self.run_section(&mut child, section, seq).map_err(Fail::Fatal)?;
+            self.run_section(&mut child, section, seq)
+                .map_err(Fail::Fatal)?;
             ctx.section = section;
         }
-        if matches!(section, manifest_key::INSTALL | manifest_key::PAYLOAD_FETCH | manifest_key::DEPENDENCY_RESOLUTION | manifest_key::CANDIDATE_VERIFICATION) {
+        if matches!(
+            section,
+            manifest_key::INSTALL
+                | manifest_key::PAYLOAD_FETCH
+                | manifest_key::DEPENDENCY_RESOLUTION
+                | manifest_key::CANDIDATE_VERIFICATION
+        ) {
             // Record the dependency (merging components written in earlier sections).
             let mut prior = self.read_manifest(&key).map_err(Fail::Fatal)?;
-            let mut components = prior.as_ref().map(|r| r.components.clone()).unwrap_or_default();
+            let mut components = prior
+                .as_ref()
+                .map(|r| r.components.clone())
+                .unwrap_or_default();
             for c in child.written {
                 if !components.contains(&c) {
                     components.push(c);
@@ -862,7 +1203,9 @@ impl<'a> Run<'a> {
             }
             let was_linked = ctx.dependencies.contains(&key);
             let refcount = match prior.take() {
-                Some(r) if r.sequence_number == m.sequence_number && r.envelope == dep.raw => r.refcount,
+                Some(r) if r.sequence_number == m.sequence_number && r.envelope == dep.raw => {
+                    r.refcount
+                }
                 Some(r) => r.refcount,
                 None => 0,
             };
@@ -882,9 +1225,17 @@ impl<'a> Run<'a> {
     }
 
     /// Stages the record of a root manifest (and the +1 links to newly referenced deps).
-    fn record_manifest(&mut self, key: &ComponentId, ctx: &Ctx<'_>, root: bool) -> Result<(), ProcessError> {
+    fn record_manifest(
+        &mut self,
+        key: &ComponentId,
+        ctx: &Ctx<'_>,
+        root: bool,
+    ) -> Result<(), ProcessError> {
         let prior = self.read_manifest(key)?;
-        let old_deps = prior.as_ref().map(|r| r.dependencies.clone()).unwrap_or_default();
+        let old_deps = prior
+            .as_ref()
+            .map(|r| r.dependencies.clone())
+            .unwrap_or_default();
         let refcount = match &prior {
             Some(r) if r.refcount > 0 => r.refcount,
             _ => u64::from(root),
@@ -897,7 +1248,10 @@ impl<'a> Run<'a> {
                 }
             }
         }
-        let mut components = prior.as_ref().map(|r| r.components.clone()).unwrap_or_default();
+        let mut components = prior
+            .as_ref()
+            .map(|r| r.components.clone())
+            .unwrap_or_default();
         for c in &ctx.written {
             if !components.contains(c) {
                 components.push(c.clone());
@@ -916,9 +1270,17 @@ impl<'a> Run<'a> {
 
     /// Drops one link to an installed manifest; at zero runs its uninstall sequence and
     /// removes its record.
-    fn unlink_manifest(&mut self, key: &ComponentId, manifest_id: Vec<u64>, depth: usize) -> Result<(), ProcessError> {
+    fn unlink_manifest(
+        &mut self,
+        key: &ComponentId,
+        manifest_id: Vec<u64>,
+        depth: usize,
+    ) -> Result<(), ProcessError> {
         if depth > self.p.limits.max_dependency_depth {
-            return Err(ProcessError::Limit(format!("dependencies nested deeper than {}", self.p.limits.max_dependency_depth)));
+            return Err(ProcessError::Limit(format!(
+                "dependencies nested deeper than {}",
+                self.p.limits.max_dependency_depth
+            )));
         }
         let Some(mut rec) = self.read_manifest(key)? else {
             return Err(ProcessError::NotInstalled(display_component_id(key)));
@@ -952,7 +1314,8 @@ impl<'a> Run<'a> {
         let Some(rec) = self.read_manifest(key)? else {
             return Err(ProcessError::NotInstalled(display_component_id(key)));
         };
-        let env = verify_envelope_with_limits(rec.envelope.clone(), &self.p.anchors, &self.p.limits)?;
+        let env =
+            verify_envelope_with_limits(rec.envelope.clone(), &self.p.anchors, &self.p.limits)?;
         self.report.reference_uri = env.manifest.reference_uri.clone().unwrap_or_default();
         self.report.digest = Some(env.authentication.digest.clone());
         let mut ctx = Ctx::new(&env, Vec::new(), 0);
@@ -994,7 +1357,8 @@ impl<'e> Ctx<'e> {
     }
 
     fn valid_index(&self, i: u64) -> bool {
-        (i as usize) < self.env.manifest.common.components.len() || self.env.manifest.dependency(i).is_some()
+        (i as usize) < self.env.manifest.common.components.len()
+            || self.env.manifest.dependency(i).is_some()
     }
 }
 

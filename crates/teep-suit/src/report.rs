@@ -127,7 +127,13 @@ pub struct SuitReport {
 
 impl SuitReport {
     pub fn new() -> Self {
-        SuitReport { reference_uri: String::new(), digest: None, nonce: None, records: Vec::new(), result: ReportResult::Success }
+        SuitReport {
+            reference_uri: String::new(),
+            digest: None,
+            nonce: None,
+            records: Vec::new(),
+            result: ReportResult::Success,
+        }
     }
 
     pub fn is_success(&self) -> bool {
@@ -151,7 +157,12 @@ impl SuitReport {
             ReportResult::Success => {
                 w.bool(true);
             }
-            ReportResult::Failure { code, record, reason, .. } => {
+            ReportResult::Failure {
+                code,
+                record,
+                reason,
+                ..
+            } => {
                 w.map(3).uint(5).int(*code).uint(6);
                 write_record(&mut w, record);
                 w.uint(7).uint(reason.to_cbor());
@@ -189,7 +200,8 @@ impl SuitReport {
                         }
                     } else {
                         let m = r.map()?;
-                        let (mut code, mut record, mut reason) = (0, SuitRecord::default(), ReportReason::Ok);
+                        let (mut code, mut record, mut reason) =
+                            (0, SuitRecord::default(), ReportReason::Ok);
                         for _ in 0..m {
                             match r.i64()? {
                                 5 => code = r.i64()?,
@@ -200,7 +212,12 @@ impl SuitReport {
                                 }
                             }
                         }
-                        rep.result = ReportResult::Failure { code, record, reason, detail: String::new() };
+                        rep.result = ReportResult::Failure {
+                            code,
+                            record,
+                            reason,
+                            detail: String::new(),
+                        };
                     }
                 }
                 99 => {
@@ -209,7 +226,10 @@ impl SuitReport {
                     }
                     rep.reference_uri = r.str()?.to_string();
                     let raw = r.raw()?;
-                    rep.digest = Some(crate::codec::decode_digest(raw, "SUIT_Report.reference.digest")?);
+                    rep.digest = Some(crate::codec::decode_digest(
+                        raw,
+                        "SUIT_Report.reference.digest",
+                    )?);
                 }
                 _ => {
                     r.raw()?;
@@ -265,7 +285,10 @@ fn write_record(w: &mut Writer, r: &SuitRecord) {
     for i in &r.manifest_id {
         w.uint(*i);
     }
-    w.int(r.section).uint(r.offset).uint(r.component_index).map(r.properties.len());
+    w.int(r.section)
+        .uint(r.offset)
+        .uint(r.component_index)
+        .map(r.properties.len());
     for (k, v) in &r.properties {
         w.int(*k).raw(v);
     }

@@ -41,7 +41,10 @@ pub trait ComponentStore {
     /// Content of a component, `None` if absent.
     fn read_component(&self, id: &ComponentId) -> Result<Option<Bytes>, StoreError>;
     /// The record of an installed manifest.
-    fn manifest(&self, manifest_component_id: &ComponentId) -> Result<Option<ManifestRecord>, StoreError>;
+    fn manifest(
+        &self,
+        manifest_component_id: &ComponentId,
+    ) -> Result<Option<ManifestRecord>, StoreError>;
     /// Applies a batch atomically.
     fn commit(&mut self, batch: StoreBatch) -> Result<(), StoreError>;
 }
@@ -58,7 +61,10 @@ pub struct NoFetcher;
 
 impl PayloadFetcher for NoFetcher {
     fn fetch(&mut self, uri: &str, _max_len: u64) -> Result<Bytes, FetchError> {
-        Err(FetchError { uri: uri.into(), reason: "no payload source for this URI".into() })
+        Err(FetchError {
+            uri: uri.into(),
+            reason: "no payload source for this URI".into(),
+        })
     }
 }
 
@@ -80,12 +86,15 @@ impl MapFetcher {
 
 impl PayloadFetcher for MapFetcher {
     fn fetch(&mut self, uri: &str, max_len: u64) -> Result<Bytes, FetchError> {
-        let data = self
-            .payloads
-            .get(uri)
-            .ok_or_else(|| FetchError { uri: uri.into(), reason: "no payload source for this URI".into() })?;
+        let data = self.payloads.get(uri).ok_or_else(|| FetchError {
+            uri: uri.into(),
+            reason: "no payload source for this URI".into(),
+        })?;
         if data.len() as u64 > max_len {
-            return Err(FetchError { uri: uri.into(), reason: format!("{} bytes exceed the limit of {max_len}", data.len()) });
+            return Err(FetchError {
+                uri: uri.into(),
+                reason: format!("{} bytes exceed the limit of {max_len}", data.len()),
+            });
         }
         Ok(data.clone())
     }

@@ -9,8 +9,12 @@ fn signer() -> teep_cose::SoftwareSigner {
     teep_cose::SoftwareSigner::new(teep_cose::PrivateKey::from_bytes_any(&pem).unwrap())
 }
 
-const VENDOR: [u8; 16] = [0xC0, 0xDD, 0xD5, 0xF1, 0x52, 0x43, 0x56, 0x60, 0x87, 0xDB, 0x4F, 0x5B, 0x0A, 0xA2, 0x6C, 0x2F];
-const CLASS: [u8; 16] = [0xDB, 0x42, 0xF7, 0x09, 0x3D, 0x8C, 0x55, 0xBA, 0xA8, 0xC5, 0x26, 0x5F, 0xC5, 0x82, 0x0F, 0x4E];
+const VENDOR: [u8; 16] = [
+    0xC0, 0xDD, 0xD5, 0xF1, 0x52, 0x43, 0x56, 0x60, 0x87, 0xDB, 0x4F, 0x5B, 0x0A, 0xA2, 0x6C, 0x2F,
+];
+const CLASS: [u8; 16] = [
+    0xDB, 0x42, 0xF7, 0x09, 0x3D, 0x8C, 0x55, 0xBA, 0xA8, 0xC5, 0x26, 0x5F, 0xC5, 0x82, 0x0F, 0x4E,
+];
 
 fn tc() -> Vec<u8> {
     read("teep-protocol/common/8d82573a-926d-4754-9353-32dc29997f74.ta")
@@ -18,15 +22,31 @@ fn tc() -> Vec<u8> {
 
 #[test]
 fn integrated_build_matches_teep_template_and_installs() {
-    let (env, _) = ManifestBuilder::new(tc_id(), tc()).vendor_id(VENDOR).class_id(CLASS).sequence_number(3).build(&signer(), &[1; 64]).unwrap();
+    let (env, _) = ManifestBuilder::new(tc_id(), tc())
+        .vendor_id(VENDOR)
+        .class_id(CLASS)
+        .sequence_number(3)
+        .build(&signer(), &[1; 64])
+        .unwrap();
     let v = verify_envelope(env.clone(), &anchors()).unwrap();
     assert_eq!(v.manifest_component_id(), Some(&tc_manifest_id()));
     assert!(v.manifest.uninstall.is_some());
     // Same manifest as TEEP Appendix E Example 2 (the signature differs: ECDSA is randomised).
-    let published = verify_envelope(read("teep-protocol/common/derived/suit_integrated.cbor"), &anchors()).unwrap();
+    let published = verify_envelope(
+        read("teep-protocol/common/derived/suit_integrated.cbor"),
+        &anchors(),
+    )
+    .unwrap();
     assert_eq!(v.manifest, published.manifest);
-    assert_eq!(v.manifest_bstr, published.manifest_bstr, "byte-identical manifest");
-    let p = Processor::new(anchors()).with_identity(DeviceIdentity { vendor_ids: vec![VENDOR.to_vec()], class_ids: vec![CLASS.to_vec()], device_ids: vec![] });
+    assert_eq!(
+        v.manifest_bstr, published.manifest_bstr,
+        "byte-identical manifest"
+    );
+    let p = Processor::new(anchors()).with_identity(DeviceIdentity {
+        vendor_ids: vec![VENDOR.to_vec()],
+        class_ids: vec![CLASS.to_vec()],
+        device_ids: vec![],
+    });
     let mut store = MemoryStore::new();
     p.install(env, &mut store, &mut NoFetcher).result.unwrap();
     assert_eq!(&store.components[&tc_id()][..], b"Hello, Secure World!");
@@ -34,29 +54,61 @@ fn integrated_build_matches_teep_template_and_installs() {
 
 #[test]
 fn uri_build_matches_teep_example_1() {
-    let (env, _) = ManifestBuilder::new(tc_id(), tc()).vendor_id(VENDOR).class_id(CLASS).sequence_number(3).uri(TC_URI).build(&signer(), &[1; 64]).unwrap();
+    let (env, _) = ManifestBuilder::new(tc_id(), tc())
+        .vendor_id(VENDOR)
+        .class_id(CLASS)
+        .sequence_number(3)
+        .uri(TC_URI)
+        .build(&signer(), &[1; 64])
+        .unwrap();
     let v = verify_envelope(env, &anchors()).unwrap();
-    let published = verify_envelope(read("teep-protocol/common/derived/suit_uri.cbor"), &anchors()).unwrap();
+    let published = verify_envelope(
+        read("teep-protocol/common/derived/suit_uri.cbor"),
+        &anchors(),
+    )
+    .unwrap();
     assert_eq!(v.manifest_bstr, published.manifest_bstr);
 }
 
 #[test]
 fn wrong_class_is_refused_by_the_device() {
-    let (env, _) = ManifestBuilder::new(tc_id(), tc()).vendor_id(VENDOR).class_id([9u8; 16]).build(&signer(), &[1; 64]).unwrap();
-    let p = Processor::new(anchors()).with_identity(DeviceIdentity { vendor_ids: vec![VENDOR.to_vec()], class_ids: vec![CLASS.to_vec()], device_ids: vec![] });
+    let (env, _) = ManifestBuilder::new(tc_id(), tc())
+        .vendor_id(VENDOR)
+        .class_id([9u8; 16])
+        .build(&signer(), &[1; 64])
+        .unwrap();
+    let p = Processor::new(anchors()).with_identity(DeviceIdentity {
+        vendor_ids: vec![VENDOR.to_vec()],
+        class_ids: vec![CLASS.to_vec()],
+        device_ids: vec![],
+    });
     let mut store = MemoryStore::new();
     let out = p.install(env, &mut store, &mut NoFetcher);
-    assert!(out.result.unwrap_err().to_string().contains("condition-class-identifier"));
+    assert!(out
+        .result
+        .unwrap_err()
+        .to_string()
+        .contains("condition-class-identifier"));
     assert_eq!(store.commits, 0);
 }
 
 #[test]
 fn encrypted_build_decrypts_on_install() {
     let device = kek_p256();
-    let (env, _) = ManifestBuilder::new(tc_id(), tc()).encrypt_to(device.public_key()).build(&signer(), &[5; 64]).unwrap();
+    let (env, _) = ManifestBuilder::new(tc_id(), tc())
+        .encrypt_to(device.public_key())
+        .build(&signer(), &[5; 64])
+        .unwrap();
     let v = verify_envelope(env.clone(), &anchors()).unwrap();
-    assert_ne!(&v.integrated("#tc").unwrap()[..], &tc()[..], "carried encrypted");
-    let p = Processor::new(anchors()).with_keys(DecryptionKeys { ecdh: vec![device], aes_kw: vec![] });
+    assert_ne!(
+        &v.integrated("#tc").unwrap()[..],
+        &tc()[..],
+        "carried encrypted"
+    );
+    let p = Processor::new(anchors()).with_keys(DecryptionKeys {
+        ecdh: vec![device],
+        aes_kw: vec![],
+    });
     let mut store = MemoryStore::new();
     p.install(env, &mut store, &mut NoFetcher).result.unwrap();
     assert_eq!(&store.components[&tc_id()][..], &tc()[..]);
@@ -65,7 +117,10 @@ fn encrypted_build_decrypts_on_install() {
 #[test]
 fn tagged_and_untagged_both_accepted() {
     for tagged in [false, true] {
-        let (env, _) = ManifestBuilder::new(tc_id(), tc()).tagged(tagged).build(&signer(), &[1; 64]).unwrap();
+        let (env, _) = ManifestBuilder::new(tc_id(), tc())
+            .tagged(tagged)
+            .build(&signer(), &[1; 64])
+            .unwrap();
         assert_eq!(env[0] == 0xd8, tagged);
         assert_eq!(verify_envelope(env, &anchors()).unwrap().tagged, tagged);
     }
@@ -74,7 +129,10 @@ fn tagged_and_untagged_both_accepted() {
 #[test]
 fn dir_store_install_and_uninstall() {
     let dir = tempfile::tempdir().unwrap();
-    let (env, _) = ManifestBuilder::new(tc_id(), tc()).sequence_number(1).build(&signer(), &[1; 64]).unwrap();
+    let (env, _) = ManifestBuilder::new(tc_id(), tc())
+        .sequence_number(1)
+        .build(&signer(), &[1; 64])
+        .unwrap();
     let p = Processor::new(anchors());
     let mut store = DirStore::open(dir.path()).unwrap();
     p.install(env, &mut store, &mut NoFetcher).result.unwrap();
@@ -82,9 +140,18 @@ fn dir_store_install_and_uninstall() {
     assert!(path.ends_with("components/TEEP-Device/SecureFS/h-8d82573a926d4754935332dc29997f74/ta"));
     assert_eq!(std::fs::read(&path).unwrap(), b"Hello, Secure World!");
     let store2 = DirStore::open(dir.path()).unwrap();
-    assert_eq!(store2.manifest(&tc_manifest_id()).unwrap().unwrap().sequence_number, 1);
+    assert_eq!(
+        store2
+            .manifest(&tc_manifest_id())
+            .unwrap()
+            .unwrap()
+            .sequence_number,
+        1
+    );
     let mut store = store2;
-    p.uninstall(&tc_manifest_id(), &mut store, &mut NoFetcher).result.unwrap();
+    p.uninstall(&tc_manifest_id(), &mut store, &mut NoFetcher)
+        .result
+        .unwrap();
     assert!(!path.exists());
     assert!(store.manifest(&tc_manifest_id()).unwrap().is_none());
 }
@@ -93,7 +160,10 @@ fn dir_store_install_and_uninstall() {
 /// inlined into map keys, `* $$socket` / `* GroupRef` lines removed.
 fn preprocessed_cddl() -> String {
     let mut text = String::new();
-    for f in ["suit-manifest/draft-ietf-suit-manifest.cddl", "suit-trust-domains/draft-ietf-suit-trust-domains.cddl"] {
+    for f in [
+        "suit-manifest/draft-ietf-suit-manifest.cddl",
+        "suit-trust-domains/draft-ietf-suit-trust-domains.cddl",
+    ] {
         text.push_str(&String::from_utf8(read(f)).unwrap());
         text.push('\n');
     }
@@ -130,7 +200,12 @@ fn preprocessed_cddl() -> String {
 
 #[test]
 fn builder_output_structure_matches_the_cddl() {
-    let (env, _) = ManifestBuilder::new(tc_id(), tc()).vendor_id(VENDOR).class_id(CLASS).sequence_number(3).build(&signer(), &[1; 64]).unwrap();
+    let (env, _) = ManifestBuilder::new(tc_id(), tc())
+        .vendor_id(VENDOR)
+        .class_id(CLASS)
+        .sequence_number(3)
+        .build(&signer(), &[1; 64])
+        .unwrap();
     let cddl = preprocessed_cddl();
     let result = cddl::validate_cbor_from_slice(&cddl, &env, None);
     match result {
@@ -141,7 +216,10 @@ fn builder_output_structure_matches_the_cddl() {
             // that the published TEEP example fails the same way, then rely on the
             // structural check below.
             let published = read("teep-protocol/common/derived/suit_integrated.cbor");
-            assert!(cddl::validate_cbor_from_slice(&cddl, &published, None).is_err(), "cddl accepts the example but not ours: {e}");
+            assert!(
+                cddl::validate_cbor_from_slice(&cddl, &published, None).is_err(),
+                "cddl accepts the example but not ours: {e}"
+            );
         }
     }
     // Structural check: re-decoding yields the same model and the envelope re-encodes identically.

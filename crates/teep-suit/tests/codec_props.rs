@@ -13,7 +13,10 @@ fn parameter() -> impl Strategy<Value = Parameter> {
     prop_oneof![
         prop::collection::vec(any::<u8>(), 16).prop_map(|v| Parameter::VendorId(Bytes::from(v))),
         prop::collection::vec(any::<u8>(), 16).prop_map(|v| Parameter::ClassId(Bytes::from(v))),
-        prop::collection::vec(any::<u8>(), 32).prop_map(|v| Parameter::ImageDigest(Digest { algorithm: DigestAlgorithm::Sha256, bytes: v })),
+        prop::collection::vec(any::<u8>(), 32).prop_map(|v| Parameter::ImageDigest(Digest {
+            algorithm: DigestAlgorithm::Sha256,
+            bytes: v
+        })),
         any::<u64>().prop_map(Parameter::ImageSize),
         any::<u64>().prop_map(Parameter::ComponentSlot),
         any::<bool>().prop_map(Parameter::SoftFailure),
@@ -33,34 +36,71 @@ fn leaf_command() -> impl Strategy<Value = Command> {
         Just(CommandCode::Invoke),
     ];
     prop_oneof![
-        (code, 0u64..16).prop_map(|(c, p)| Command { code: c, arg: CommandArg::ReportingPolicy(p), offset: 0 }),
-        (0u64..4).prop_map(|i| Command { code: CommandCode::SetComponentIndex, arg: CommandArg::ComponentIndex(IndexArg::One(i)), offset: 0 }),
+        (code, 0u64..16).prop_map(|(c, p)| Command {
+            code: c,
+            arg: CommandArg::ReportingPolicy(p),
+            offset: 0
+        }),
+        (0u64..4).prop_map(|i| Command {
+            code: CommandCode::SetComponentIndex,
+            arg: CommandArg::ComponentIndex(IndexArg::One(i)),
+            offset: 0
+        }),
         prop::collection::btree_map(any::<u8>(), parameter(), 1..4).prop_map(|m| {
             // One parameter per label, as a map requires.
             let mut seen = std::collections::BTreeSet::new();
-            let mut ps: Vec<Parameter> = m.into_values().filter(|p| seen.insert(p.label())).collect();
+            let mut ps: Vec<Parameter> =
+                m.into_values().filter(|p| seen.insert(p.label())).collect();
             ps.sort_by_key(|p| p.label());
-            Command { code: CommandCode::OverrideParameters, arg: CommandArg::Parameters(ps), offset: 0 }
+            Command {
+                code: CommandCode::OverrideParameters,
+                arg: CommandArg::Parameters(ps),
+                offset: 0,
+            }
         }),
     ]
 }
 
 fn sequence() -> impl Strategy<Value = CommandSequence> {
-    let leaf = prop::collection::vec(leaf_command(), 0..5).prop_map(|commands| CommandSequence { commands });
+    let leaf = prop::collection::vec(leaf_command(), 0..5)
+        .prop_map(|commands| CommandSequence { commands });
     leaf.prop_recursive(3, 20, 3, |inner| {
-        (prop::collection::vec(inner.clone(), 1..3), any::<bool>(), prop::collection::vec(leaf_command(), 0..3)).prop_map(|(alts, none, mut rest)| {
-            rest.push(Command { code: CommandCode::TryEach, arg: CommandArg::TryEach { alternatives: alts, allow_none: none }, offset: 0 });
-            CommandSequence { commands: rest }
-        })
+        (
+            prop::collection::vec(inner.clone(), 1..3),
+            any::<bool>(),
+            prop::collection::vec(leaf_command(), 0..3),
+        )
+            .prop_map(|(alts, none, mut rest)| {
+                rest.push(Command {
+                    code: CommandCode::TryEach,
+                    arg: CommandArg::TryEach {
+                        alternatives: alts,
+                        allow_none: none,
+                    },
+                    offset: 0,
+                });
+                CommandSequence { commands: rest }
+            })
     })
 }
 
 fn manifest() -> impl Strategy<Value = Manifest> {
-    (any::<u64>(), prop::collection::vec(component_id(), 1..3), prop::option::of(sequence()), prop::option::of(sequence()), prop::option::of(component_id()))
+    (
+        any::<u64>(),
+        prop::collection::vec(component_id(), 1..3),
+        prop::option::of(sequence()),
+        prop::option::of(sequence()),
+        prop::option::of(component_id()),
+    )
         .prop_map(|(seq, components, install, validate, mcid)| Manifest {
             version: 1,
             sequence_number: seq,
-            common: Common { dependencies: vec![], components, shared_sequence: None, unknown: vec![] },
+            common: Common {
+                dependencies: vec![],
+                components,
+                shared_sequence: None,
+                unknown: vec![],
+            },
             reference_uri: None,
             manifest_component_id: mcid,
             validate,

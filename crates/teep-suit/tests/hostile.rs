@@ -32,7 +32,10 @@ fn run(env: Vec<u8>) -> (Outcome, MemoryStore) {
 fn bad_digest_is_rejected() {
     let mut env = integrated();
     // Flip a byte inside the manifest (the sequence number 3 → 4).
-    let pos = env.windows(4).position(|w| w == [0x01, 0x01, 0x02, 0x03]).unwrap();
+    let pos = env
+        .windows(4)
+        .position(|w| w == [0x01, 0x01, 0x02, 0x03])
+        .unwrap();
     env[pos + 3] = 0x04;
     let (out, store) = run(env);
     let e = out.result.as_ref().unwrap_err().to_string();
@@ -44,10 +47,20 @@ fn bad_digest_is_rejected() {
 fn wrong_key_is_rejected() {
     let other = teep_cose::PrivateKey::generate(teep_cose::KeyType::P256).public_key();
     let mut store = MemoryStore::new();
-    let out = Processor::new(TrustAnchors::new(vec![other])).install(integrated(), &mut store, &mut NoFetcher);
+    let out = Processor::new(TrustAnchors::new(vec![other])).install(
+        integrated(),
+        &mut store,
+        &mut NoFetcher,
+    );
     let e = out.result.as_ref().unwrap_err().to_string();
     assert!(e.contains("no signature verifies"), "{e}");
-    assert!(matches!(out.report.result, ReportResult::Failure { reason: ReportReason::Unauthorised, .. }));
+    assert!(matches!(
+        out.report.result,
+        ReportResult::Failure {
+            reason: ReportReason::Unauthorised,
+            ..
+        }
+    ));
     assert_unchanged(&out, &store);
 }
 
@@ -63,7 +76,12 @@ fn unsigned_manifest_is_rejected() {
     e.push(0x03);
     e.extend_from_slice(mbstr);
     let (out, store) = run(e);
-    assert!(out.result.as_ref().unwrap_err().to_string().contains("no authentication block"));
+    assert!(out
+        .result
+        .as_ref()
+        .unwrap_err()
+        .to_string()
+        .contains("no authentication block"));
     assert_unchanged(&out, &store);
 }
 
@@ -73,38 +91,76 @@ fn rollback_is_rejected_and_equal_sequence_reinstalls() {
     let mut store = MemoryStore::new();
     let tc = read("teep-protocol/common/8d82573a-926d-4754-9353-32dc29997f74.ta");
     let build = |seq| {
-        ManifestBuilder::new(tc_id(), tc.clone()).sequence_number(seq).build(&signer(), &[7u8; 64]).unwrap().0
+        ManifestBuilder::new(tc_id(), tc.clone())
+            .sequence_number(seq)
+            .build(&signer(), &[7u8; 64])
+            .unwrap()
+            .0
     };
-    p.install(build(5), &mut store, &mut NoFetcher).result.unwrap();
-    p.install(build(5), &mut store, &mut NoFetcher).result.unwrap();
+    p.install(build(5), &mut store, &mut NoFetcher)
+        .result
+        .unwrap();
+    p.install(build(5), &mut store, &mut NoFetcher)
+        .result
+        .unwrap();
     let before = store.clone();
     let out = p.install(build(4), &mut store, &mut NoFetcher);
     let e = out.result.unwrap_err();
-    assert!(matches!(e, ProcessError::Rollback { offered: 4, installed: 5, .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            ProcessError::Rollback {
+                offered: 4,
+                installed: 5,
+                ..
+            }
+        ),
+        "{e}"
+    );
     assert_eq!(store.commits, before.commits);
     assert_eq!(store.manifests, before.manifests);
 }
 
 fn manifest_with_install(install: CommandSequence) -> Manifest {
-    let (mut m, _) = ManifestBuilder::new(tc_id(), &b"x"[..]).build_manifest(&[0u8; 64]).unwrap();
+    let (mut m, _) = ManifestBuilder::new(tc_id(), &b"x"[..])
+        .build_manifest(&[0u8; 64])
+        .unwrap();
     m.install = Some(Severable::Present(install));
     m
 }
 
 fn sign(m: &Manifest) -> Vec<u8> {
-    sign_manifest(m, &[("#tc".into(), Bytes::from_static(b"x"))], &signer(), false).unwrap()
+    sign_manifest(
+        m,
+        &[("#tc".into(), Bytes::from_static(b"x"))],
+        &signer(),
+        false,
+    )
+    .unwrap()
 }
 
 fn cmd(code: CommandCode, arg: CommandArg) -> Command {
-    Command { code, arg, offset: 0 }
+    Command {
+        code,
+        arg,
+        offset: 0,
+    }
 }
 
 #[test]
 fn deep_try_each_nesting_is_bounded() {
-    let mut seq = CommandSequence { commands: vec![cmd(CommandCode::Abort, CommandArg::ReportingPolicy(0))] };
+    let mut seq = CommandSequence {
+        commands: vec![cmd(CommandCode::Abort, CommandArg::ReportingPolicy(0))],
+    };
     for _ in 0..40 {
         seq = CommandSequence {
-            commands: vec![cmd(CommandCode::TryEach, CommandArg::TryEach { alternatives: vec![seq], allow_none: true })],
+            commands: vec![cmd(
+                CommandCode::TryEach,
+                CommandArg::TryEach {
+                    alternatives: vec![seq],
+                    allow_none: true,
+                },
+            )],
         };
     }
     let (out, store) = run(sign(&manifest_with_install(seq)));
@@ -116,10 +172,21 @@ fn deep_try_each_nesting_is_bounded() {
 #[test]
 fn try_each_fan_out_is_bounded_by_command_count() {
     // 2^8 alternatives of 2^8 ... : depth within limits but exponential work.
-    let mut seq = CommandSequence { commands: vec![cmd(CommandCode::ComponentSlot, CommandArg::ReportingPolicy(0))] };
+    let mut seq = CommandSequence {
+        commands: vec![cmd(
+            CommandCode::ComponentSlot,
+            CommandArg::ReportingPolicy(0),
+        )],
+    };
     for _ in 0..7 {
         seq = CommandSequence {
-            commands: vec![cmd(CommandCode::TryEach, CommandArg::TryEach { alternatives: vec![seq.clone(); 6], allow_none: false })],
+            commands: vec![cmd(
+                CommandCode::TryEach,
+                CommandArg::TryEach {
+                    alternatives: vec![seq.clone(); 6],
+                    allow_none: false,
+                },
+            )],
         };
     }
     let (out, store) = run(sign(&manifest_with_install(seq)));
@@ -133,7 +200,9 @@ fn lengths_near_u64_max_are_rejected() {
     // Envelope map whose manifest bstr claims 2^64-1 bytes.
     let mut env = vec![0xa2, 0x02, 0x41, 0x80, 0x03, 0x5b];
     env.extend_from_slice(&u64::MAX.to_be_bytes());
-    let e = verify_envelope(env.clone(), &anchors()).unwrap_err().to_string();
+    let e = verify_envelope(env.clone(), &anchors())
+        .unwrap_err()
+        .to_string();
     assert!(e.starts_with("SUIT_Envelope.manifest"), "{e}");
     // An array header claiming 2^64-1 elements.
     let mut env2 = vec![0xa1, 0x02, 0x5b];
@@ -150,7 +219,9 @@ fn lengths_near_u64_max_are_rejected() {
 #[test]
 fn component_id_of_10000_segments_is_rejected() {
     let id: ComponentId = (0..10_000).map(|i: u32| i.to_be_bytes().to_vec()).collect();
-    let (m, _) = ManifestBuilder::new(id, &b"x"[..]).build_manifest(&[0u8; 64]).unwrap();
+    let (m, _) = ManifestBuilder::new(id, &b"x"[..])
+        .build_manifest(&[0u8; 64])
+        .unwrap();
     let (out, store) = run(sign(&m));
     let e = out.result.as_ref().unwrap_err().to_string();
     assert!(e.contains("segments, more than the limit"), "{e}");
@@ -160,13 +231,24 @@ fn component_id_of_10000_segments_is_rejected() {
 
 #[test]
 fn unknown_command_is_kept_as_data_but_not_executed() {
-    let seq = CommandSequence { commands: vec![cmd(CommandCode::Unknown(-300), CommandArg::Raw(Bytes::from_static(&[0x0f])))] };
+    let seq = CommandSequence {
+        commands: vec![cmd(
+            CommandCode::Unknown(-300),
+            CommandArg::Raw(Bytes::from_static(&[0x0f])),
+        )],
+    };
     let env = sign(&manifest_with_install(seq));
     let v = verify_envelope(env.clone(), &anchors()).unwrap();
     let install = v.manifest.install.as_ref().unwrap().get().unwrap();
     assert_eq!(install.commands[0].code, CommandCode::Unknown(-300));
     let (out, store) = run(env);
-    assert!(matches!(out.report.result, ReportResult::Failure { reason: ReportReason::CommandUnsupported, .. }));
+    assert!(matches!(
+        out.report.result,
+        ReportResult::Failure {
+            reason: ReportReason::CommandUnsupported,
+            ..
+        }
+    ));
     assert_unchanged(&out, &store);
 }
 
@@ -174,14 +256,20 @@ fn unknown_command_is_kept_as_data_but_not_executed() {
 fn failure_after_a_write_commits_nothing() {
     let seq = CommandSequence {
         commands: vec![
-            cmd(CommandCode::OverrideParameters, CommandArg::Parameters(vec![Parameter::Uri("#tc".into())])),
+            cmd(
+                CommandCode::OverrideParameters,
+                CommandArg::Parameters(vec![Parameter::Uri("#tc".into())]),
+            ),
             cmd(CommandCode::Fetch, CommandArg::ReportingPolicy(15)),
             cmd(CommandCode::Abort, CommandArg::ReportingPolicy(15)),
         ],
     };
     let (out, store) = run(sign(&manifest_with_install(seq)));
     let e = out.result.as_ref().unwrap_err().to_string();
-    assert!(e.contains("install[") && e.contains("condition-abort"), "{e}");
+    assert!(
+        e.contains("install[") && e.contains("condition-abort"),
+        "{e}"
+    );
     assert_unchanged(&out, &store);
 }
 
@@ -196,8 +284,12 @@ fn truncated_inputs_never_panic() {
 #[test]
 fn duplicate_and_unordered_keys_are_rejected() {
     // {"a": h'', 2: h''}: out of order.
-    let e = verify_envelope(vec![0xa2, 0x61, b'a', 0x40, 0x02, 0x40], &anchors()).unwrap_err().to_string();
+    let e = verify_envelope(vec![0xa2, 0x61, b'a', 0x40, 0x02, 0x40], &anchors())
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("out of deterministic order"), "{e}");
-    let e = verify_envelope(vec![0xa2, 0x02, 0x40, 0x02, 0x40], &anchors()).unwrap_err().to_string();
+    let e = verify_envelope(vec![0xa2, 0x02, 0x40, 0x02, 0x40], &anchors())
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("duplicate map key"), "{e}");
 }

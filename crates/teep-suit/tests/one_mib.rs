@@ -22,7 +22,12 @@ impl ComponentStore for CountingStore {
         self.inner.manifest(id)
     }
     fn commit(&mut self, batch: StoreBatch) -> Result<(), StoreError> {
-        self.committed_bytes += batch.components.iter().filter_map(|(_, c)| c.as_ref()).map(|c| c.len()).sum::<usize>();
+        self.committed_bytes += batch
+            .components
+            .iter()
+            .filter_map(|(_, c)| c.as_ref())
+            .map(|c| c.len())
+            .sum::<usize>();
         self.inner.commit(batch)
     }
 }
@@ -30,11 +35,17 @@ impl ComponentStore for CountingStore {
 #[test]
 fn one_mib_payload_is_hashed_once_and_not_copied() {
     let pem = std::fs::read(format!("{SPEC}/keys/suit-examples-p256-private.pem")).unwrap();
-    let signer = teep_cose::SoftwareSigner::new(teep_cose::PrivateKey::from_bytes_any(&pem).unwrap());
+    let signer =
+        teep_cose::SoftwareSigner::new(teep_cose::PrivateKey::from_bytes_any(&pem).unwrap());
     let payload: Vec<u8> = (0..1u32 << 20).map(|i| i as u8).collect();
-    let (env, _) = ManifestBuilder::new(tc_id(), payload.clone()).build(&signer, &[1; 64]).unwrap();
+    let (env, _) = ManifestBuilder::new(tc_id(), payload.clone())
+        .build(&signer, &[1; 64])
+        .unwrap();
     let env = Bytes::from(env);
-    let manifest_len = verify_envelope(env.clone(), &anchors()).unwrap().manifest_bstr.len() as u64;
+    let manifest_len = verify_envelope(env.clone(), &anchors())
+        .unwrap()
+        .manifest_bstr
+        .len() as u64;
 
     let mut store = CountingStore::default();
     let before = hashed_bytes();

@@ -19,7 +19,12 @@ fn teep_integrated_installs_hello_secure_world() {
     assert_eq!(v.manifest_component_id(), Some(&tc_manifest_id()));
     assert_eq!(v.component_ids(), &[tc_id()]);
     let mut store = MemoryStore::new();
-    let out = install(&Processor::new(anchors()), &env, &mut store, &mut MapFetcher::new());
+    let out = install(
+        &Processor::new(anchors()),
+        &env,
+        &mut store,
+        &mut MapFetcher::new(),
+    );
     let summary = out.result.unwrap();
     assert!(out.report.is_success());
     assert_eq!(summary.written, vec![tc_id()]);
@@ -36,7 +41,9 @@ fn teep_integrated_then_uninstall_removes_tc() {
     let env = read("teep-protocol/common/derived/suit_integrated.cbor");
     let p = Processor::new(anchors());
     let mut store = MemoryStore::new();
-    install(&p, &env, &mut store, &mut MapFetcher::new()).result.unwrap();
+    install(&p, &env, &mut store, &mut MapFetcher::new())
+        .result
+        .unwrap();
     let out = p.uninstall(&tc_manifest_id(), &mut store, &mut NoFetcher);
     let s = out.result.unwrap();
     assert_eq!(s.deleted, vec![tc_id()]);
@@ -48,7 +55,10 @@ fn teep_integrated_then_uninstall_removes_tc() {
 fn teep_uri_fetches_the_tc() {
     let env = read("teep-protocol/common/derived/suit_uri.cbor");
     let mut f = MapFetcher::new();
-    f.insert(TC_URI, read("teep-protocol/common/8d82573a-926d-4754-9353-32dc29997f74.ta"));
+    f.insert(
+        TC_URI,
+        read("teep-protocol/common/8d82573a-926d-4754-9353-32dc29997f74.ta"),
+    );
     let mut store = MemoryStore::new();
     let out = install(&Processor::new(anchors()), &env, &mut store, &mut f);
     out.result.unwrap();
@@ -59,11 +69,24 @@ fn teep_uri_fetches_the_tc() {
 fn teep_uri_without_payload_fails_cleanly() {
     let env = read("teep-protocol/common/derived/suit_uri.cbor");
     let mut store = MemoryStore::new();
-    let out = install(&Processor::new(anchors()), &env, &mut store, &mut MapFetcher::new());
+    let out = install(
+        &Processor::new(anchors()),
+        &env,
+        &mut store,
+        &mut MapFetcher::new(),
+    );
     let err = out.result.unwrap_err().to_string();
-    assert!(err.contains("install") && err.contains("directive-fetch"), "{err}");
+    assert!(
+        err.contains("install") && err.contains("directive-fetch"),
+        "{err}"
+    );
     match out.report.result {
-        ReportResult::Failure { code, reason, ref record, .. } => {
+        ReportResult::Failure {
+            code,
+            reason,
+            ref record,
+            ..
+        } => {
             assert_eq!(code, 21);
             assert_eq!(reason, ReportReason::OperationFailed);
             assert_eq!(record.section, 20);
@@ -75,8 +98,14 @@ fn teep_uri_without_payload_fails_cleanly() {
 
 fn personalization_fetcher() -> MapFetcher {
     let mut f = MapFetcher::new();
-    f.insert(TC_URI, read("teep-protocol/common/8d82573a-926d-4754-9353-32dc29997f74.ta"));
-    f.insert(TC_SUIT_URI, read("teep-protocol/common/derived/suit_uri.cbor"));
+    f.insert(
+        TC_URI,
+        read("teep-protocol/common/8d82573a-926d-4754-9353-32dc29997f74.ta"),
+    );
+    f.insert(
+        TC_SUIT_URI,
+        read("teep-protocol/common/derived/suit_uri.cbor"),
+    );
     f
 }
 
@@ -84,7 +113,10 @@ fn personalization_fetcher() -> MapFetcher {
 fn teep_personalization_is_rejected_without_dependency_integrity() {
     // Known defect: the example calls process-dependency without dependency-integrity.
     let env = read("teep-protocol/common/derived/suit_personalization.cbor");
-    let p = Processor::new(anchors()).with_keys(DecryptionKeys { ecdh: vec![kek_p256()], aes_kw: vec![] });
+    let p = Processor::new(anchors()).with_keys(DecryptionKeys {
+        ecdh: vec![kek_p256()],
+        aes_kw: vec![],
+    });
     let mut store = MemoryStore::new();
     let out = install(&p, &env, &mut store, &mut personalization_fetcher());
     let err = out.result.unwrap_err().to_string();
@@ -96,15 +128,28 @@ fn teep_personalization_is_rejected_without_dependency_integrity() {
 fn teep_personalization_decrypts_config_json() {
     let env = read("teep-protocol/common/derived/suit_personalization.cbor");
     let p = Processor::new(anchors())
-        .with_keys(DecryptionKeys { ecdh: vec![kek_p256()], aes_kw: vec![] })
-        .with_options(Options { implicit_dependency_integrity: true, ..Options::default() });
+        .with_keys(DecryptionKeys {
+            ecdh: vec![kek_p256()],
+            aes_kw: vec![],
+        })
+        .with_options(Options {
+            implicit_dependency_integrity: true,
+            ..Options::default()
+        });
     let mut store = MemoryStore::new();
     let out = install(&p, &env, &mut store, &mut personalization_fetcher());
     out.result.unwrap();
-    let cfg: ComponentId = vec![b"TEEP-Device".to_vec(), b"SecureFS".to_vec(), b"config.json".to_vec()];
+    let cfg: ComponentId = vec![
+        b"TEEP-Device".to_vec(),
+        b"SecureFS".to_vec(),
+        b"config.json".to_vec(),
+    ];
     let plain = &store.components[&cfg];
     assert_eq!(plain.len(), 61);
-    assert_eq!(&plain[..], br#"{"name":"FOO Bar","secret":"0123456789abfcdef0123456789abcd"}"#);
+    assert_eq!(
+        &plain[..],
+        br#"{"name":"FOO Bar","secret":"0123456789abfcdef0123456789abcd"}"#
+    );
     // The dependency (the TC manifest) was installed too and is referenced by the config.
     assert_eq!(&store.components[&tc_id()][..], b"Hello, Secure World!");
     let dep = &store.manifests[&tc_manifest_id()];
@@ -114,10 +159,17 @@ fn teep_personalization_decrypts_config_json() {
 #[test]
 fn teep_personalization_without_key_fails() {
     let env = read("teep-protocol/common/derived/suit_personalization.cbor");
-    let p = Processor::new(anchors()).with_options(Options { implicit_dependency_integrity: true, ..Options::default() });
+    let p = Processor::new(anchors()).with_options(Options {
+        implicit_dependency_integrity: true,
+        ..Options::default()
+    });
     let mut store = MemoryStore::new();
     let out = install(&p, &env, &mut store, &mut personalization_fetcher());
-    assert!(out.result.unwrap_err().to_string().contains("encryption-info"));
+    assert!(out
+        .result
+        .unwrap_err()
+        .to_string()
+        .contains("encryption-info"));
     assert_eq!(store.commits, 0);
 }
 
@@ -128,13 +180,22 @@ fn teep_update_example_manifest_verifies_and_its_key_9_is_invoke() {
     let v = verify_envelope(env, &anchors()).unwrap();
     assert!(v.manifest.invoke.is_some());
     assert!(v.manifest.install.is_none());
-    assert_eq!(v.authenticator, Authenticator::Signer { index: 0, algorithm: -7, kid: None });
+    assert_eq!(
+        v.authenticator,
+        Authenticator::Signer {
+            index: 0,
+            algorithm: -7,
+            kid: None
+        }
+    );
 }
 
 #[test]
 fn suit_manifest_examples_verify() {
     for n in 0..=5 {
-        let env = read(&format!("suit-manifest/examples/derived/example{n}.signed.cbor"));
+        let env = read(&format!(
+            "suit-manifest/examples/derived/example{n}.signed.cbor"
+        ));
         let v = verify_envelope(env, &anchors()).unwrap_or_else(|e| panic!("example{n}: {e}"));
         assert!(v.tagged, "example{n} is tagged 107");
         assert_eq!(v.manifest.version, 1);
@@ -145,11 +206,26 @@ fn suit_manifest_examples_verify() {
 fn suit_example2_severed_restores_members() {
     let env = read("suit-manifest/examples/derived/example2.signed.cbor");
     let v = verify_envelope(env, &anchors()).unwrap();
-    assert!(matches!(v.manifest.install, Some(Severable::Severed { restored: Some(_), .. })));
-    assert!(matches!(v.manifest.text, Some(Severable::Severed { restored: Some(_), .. })));
+    assert!(matches!(
+        v.manifest.install,
+        Some(Severable::Severed {
+            restored: Some(_),
+            ..
+        })
+    ));
+    assert!(matches!(
+        v.manifest.text,
+        Some(Severable::Severed {
+            restored: Some(_),
+            ..
+        })
+    ));
     let severed = read("suit-manifest/examples/derived/example2.signed.severed.cbor");
     let v = verify_envelope(severed, &anchors()).unwrap();
-    assert!(matches!(v.manifest.install, Some(Severable::Severed { restored: None, .. })));
+    assert!(matches!(
+        v.manifest.install,
+        Some(Severable::Severed { restored: None, .. })
+    ));
 }
 
 #[test]
@@ -168,15 +244,20 @@ fn suit_example1_installs_fetched_image() {
     let env = read("suit-manifest/examples/derived/example1.signed.cbor");
     let v = verify_envelope(env.clone(), &anchors()).unwrap();
     // The example's payload is not published: serve bytes and expect the digest check to fail.
-    let uri = v.manifest.install.as_ref().and_then(|s| s.get()).and_then(|s| {
-        s.commands.iter().find_map(|c| match &c.arg {
-            CommandArg::Parameters(ps) => ps.iter().find_map(|p| match p {
-                Parameter::Uri(u) => Some(u.clone()),
+    let uri = v
+        .manifest
+        .install
+        .as_ref()
+        .and_then(|s| s.get())
+        .and_then(|s| {
+            s.commands.iter().find_map(|c| match &c.arg {
+                CommandArg::Parameters(ps) => ps.iter().find_map(|p| match p {
+                    Parameter::Uri(u) => Some(u.clone()),
+                    _ => None,
+                }),
                 _ => None,
-            }),
-            _ => None,
-        })
-    });
+            })
+        });
     let uri = uri.expect("example1 has a uri");
     let mut f = MapFetcher::new();
     f.insert(uri, vec![0u8; 16]);
@@ -189,7 +270,11 @@ fn suit_example1_installs_fetched_image() {
 
 #[test]
 fn trust_domain_examples_verify() {
-    for name in ["example0_dependent", "example1_process", "example2_integrated"] {
+    for name in [
+        "example0_dependent",
+        "example1_process",
+        "example2_integrated",
+    ] {
         let env = read(&format!("suit-trust-domains/examples/derived/{name}.cbor"));
         let v = verify_envelope(env, &anchors()).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(v.manifest.version, 1);
@@ -200,14 +285,22 @@ fn trust_domain_examples_verify() {
 fn trust_domain_integrated_dependency_processes() {
     let env = read("suit-trust-domains/examples/derived/example2_integrated.cbor");
     let mut store = MemoryStore::new();
-    let out = install(&Processor::new(anchors()), &env, &mut store, &mut MapFetcher::new());
+    let out = install(
+        &Processor::new(anchors()),
+        &env,
+        &mut store,
+        &mut MapFetcher::new(),
+    );
     let s = out.result.unwrap_or_else(|e| panic!("{e}"));
     assert!(!s.written.is_empty());
     assert!(store.manifests.len() >= 2, "root and dependency recorded");
 }
 
 fn fwenc_keys() -> DecryptionKeys {
-    DecryptionKeys { ecdh: vec![kek_p256()], aes_kw: vec![(Some(b"kid-1".to_vec()), b"aaaaaaaaaaaaaaaa".to_vec())] }
+    DecryptionKeys {
+        ecdh: vec![kek_p256()],
+        aes_kw: vec![(Some(b"kid-1".to_vec()), b"aaaaaaaaaaaaaaaa".to_vec())],
+    }
 }
 
 #[test]
@@ -218,30 +311,53 @@ fn firmware_encryption_info_examples_decrypt() {
         ("es-ecdh-aes-ctr", "es-ecdh-aes-ctr"),
         ("es-ecdh-aes-gcm", "es-ecdh-aes-gcm"),
     ] {
-        let i = read(&format!("suit-firmware-encryption/examples/derived/suit-encryption-info-{info}.cbor"));
-        let c = read(&format!("suit-firmware-encryption/examples/derived/encrypted-payload-{ct}.bin"));
-        let plain = decrypt_payload(&i, &c, &fwenc_keys()).unwrap_or_else(|e| panic!("{info}: {e}"));
+        let i = read(&format!(
+            "suit-firmware-encryption/examples/derived/suit-encryption-info-{info}.cbor"
+        ));
+        let c = read(&format!(
+            "suit-firmware-encryption/examples/derived/encrypted-payload-{ct}.bin"
+        ));
+        let plain =
+            decrypt_payload(&i, &c, &fwenc_keys()).unwrap_or_else(|e| panic!("{info}: {e}"));
         assert_eq!(plain, b"This is a real firmware image.", "{info}");
     }
 }
 
 #[test]
 fn firmware_encryption_wrong_key_fails() {
-    let i = read("suit-firmware-encryption/examples/derived/suit-encryption-info-aes-kw-aes-gcm.cbor");
+    let i =
+        read("suit-firmware-encryption/examples/derived/suit-encryption-info-aes-kw-aes-gcm.cbor");
     let c = read("suit-firmware-encryption/examples/derived/encrypted-payload-aes-kw-aes-gcm.bin");
-    let keys = DecryptionKeys { ecdh: vec![], aes_kw: vec![(None, b"bbbbbbbbbbbbbbbb".to_vec())] };
+    let keys = DecryptionKeys {
+        ecdh: vec![],
+        aes_kw: vec![(None, b"bbbbbbbbbbbbbbbb".to_vec())],
+    };
     assert!(decrypt_payload(&i, &c, &keys).is_err());
 }
 
 fn fwenc_anchors() -> TrustAnchors {
-    let second = teep_cose::PublicKey::load(std::path::Path::new(&format!("{SPEC}/keys/fwenc-dependency-signer-p256-private.pem"))).unwrap();
-    TrustAnchors { signers: vec![example_key(), second], mac_keys: vec![b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".to_vec()] }
+    let second = teep_cose::PublicKey::load(std::path::Path::new(&format!(
+        "{SPEC}/keys/fwenc-dependency-signer-p256-private.pem"
+    )))
+    .unwrap();
+    TrustAnchors {
+        signers: vec![example_key(), second],
+        mac_keys: vec![b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".to_vec()],
+    }
 }
 
 #[test]
 fn firmware_encryption_manifests_verify() {
-    for name in ["aes-kw", "aes-kw-content", "aes-kw-slot", "es-ecdh-content", "es-ecdh-dependency"] {
-        let env = read(&format!("suit-firmware-encryption/examples/derived/suit-manifest-{name}.signed.cbor"));
+    for name in [
+        "aes-kw",
+        "aes-kw-content",
+        "aes-kw-slot",
+        "es-ecdh-content",
+        "es-ecdh-dependency",
+    ] {
+        let env = read(&format!(
+            "suit-firmware-encryption/examples/derived/suit-manifest-{name}.signed.cbor"
+        ));
         verify_envelope(env, &fwenc_anchors()).unwrap_or_else(|e| panic!("{name}: {e}"));
     }
 }
@@ -250,22 +366,36 @@ fn firmware_encryption_manifests_verify() {
 fn firmware_encryption_aes_kw_manifest_processes() {
     let env = read("suit-firmware-encryption/examples/derived/suit-manifest-aes-kw.signed.cbor");
     let mut f = MapFetcher::new();
-    f.insert("coaps://example.com/encrypted-firmware", read("suit-firmware-encryption/examples/derived/encrypted-payload-aes-kw-aes-gcm.bin"));
+    f.insert(
+        "coaps://example.com/encrypted-firmware",
+        read("suit-firmware-encryption/examples/derived/encrypted-payload-aes-kw-aes-gcm.bin"),
+    );
     let p = Processor::new(fwenc_anchors()).with_keys(fwenc_keys());
     let mut store = MemoryStore::new();
     let out = install(&p, &env, &mut store, &mut f);
     out.result.unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(&store.components[&vec![b"plaintext-firmware".to_vec()]][..], b"This is a real firmware image.");
+    assert_eq!(
+        &store.components[&vec![b"plaintext-firmware".to_vec()]][..],
+        b"This is a real firmware image."
+    );
 }
 
 #[test]
 fn firmware_encryption_content_manifests_process() {
     for name in ["aes-kw-content", "es-ecdh-content"] {
-        let env = read(&format!("suit-firmware-encryption/examples/derived/suit-manifest-{name}.signed.cbor"));
+        let env = read(&format!(
+            "suit-firmware-encryption/examples/derived/suit-manifest-{name}.signed.cbor"
+        ));
         let p = Processor::new(fwenc_anchors()).with_keys(fwenc_keys());
         let mut store = MemoryStore::new();
         let out = install(&p, &env, &mut store, &mut MapFetcher::new());
         out.result.unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert!(store.components.values().any(|v| &v[..] == b"This is a real firmware image."), "{name}");
+        assert!(
+            store
+                .components
+                .values()
+                .any(|v| &v[..] == b"This is a real firmware image."),
+            "{name}"
+        );
     }
 }

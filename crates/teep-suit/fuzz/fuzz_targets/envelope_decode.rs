@@ -10,7 +10,11 @@ fuzz_target!(|data: &[u8]| {
         let enc = teep_suit::codec::encode_manifest(&env.manifest);
         let root = bytes::Bytes::from(enc.clone());
         let again = teep_suit::codec::decode_manifest(&root, &root, &env.severed, &limits);
-        assert!(again.is_ok(), "re-encoded manifest must decode: {:?}", again.err());
+        assert!(
+            again.is_ok(),
+            "re-encoded manifest must decode: {:?}",
+            again.err()
+        );
     }
     let _ = teep_suit::SuitReport::decode(data);
 });

@@ -18,13 +18,22 @@ fn key() -> &'static teep_cose::PrivateKey {
 fuzz_target!(|data: &[u8]| {
     let limits = Limits::default();
     let root = bytes::Bytes::copy_from_slice(data);
-    let Ok(manifest) = codec::decode_manifest(&root, &root, &[], &limits) else { return };
+    let Ok(manifest) = codec::decode_manifest(&root, &root, &[], &limits) else {
+        return;
+    };
     let signer = teep_cose::SoftwareSigner::new(key().clone());
-    let integrated = vec![("#tc".to_string(), bytes::Bytes::from_static(b"Hello, Secure World!"))];
-    let Ok(env) = sign_manifest(&manifest, &integrated, &signer, false) else { return };
+    let integrated = vec![(
+        "#tc".to_string(),
+        bytes::Bytes::from_static(b"Hello, Secure World!"),
+    )];
+    let Ok(env) = sign_manifest(&manifest, &integrated, &signer, false) else {
+        return;
+    };
     let p = Processor::new(TrustAnchors::new(vec![key().public_key()]));
     let mut store = MemoryStore::new();
-    store.components.insert(vec![b"c".to_vec()], bytes::Bytes::from_static(b"x"));
+    store
+        .components
+        .insert(vec![b"c".to_vec()], bytes::Bytes::from_static(b"x"));
     let before = store.components.clone();
     let mut fetch = MapFetcher::new();
     fetch.insert("http://x/y", bytes::Bytes::from_static(b"payload"));

@@ -10,7 +10,10 @@ pub fn read(rel: &str) -> Vec<u8> {
 }
 
 pub fn example_key() -> teep_cose::PublicKey {
-    teep_cose::PublicKey::load(std::path::Path::new(&format!("{SPEC}/keys/suit-examples-p256-public.pem"))).unwrap()
+    teep_cose::PublicKey::load(std::path::Path::new(&format!(
+        "{SPEC}/keys/suit-examples-p256-public.pem"
+    )))
+    .unwrap()
 }
 
 pub fn anchors() -> TrustAnchors {
@@ -19,7 +22,8 @@ pub fn anchors() -> TrustAnchors {
 
 /// Receiver key of suit_personalization and the SUIT-ENC ES-DH examples (keys/*.cose_key.diag).
 pub fn kek_p256() -> p256::SecretKey {
-    let d = hex::decode("60FE6DD6D85D5740A5349B6F91267EEAC5BA81B8CB53EE249E4B4EB102C476B3").unwrap();
+    let d =
+        hex::decode("60FE6DD6D85D5740A5349B6F91267EEAC5BA81B8CB53EE249E4B4EB102C476B3").unwrap();
     p256::SecretKey::from_slice(&d).unwrap()
 }
 
