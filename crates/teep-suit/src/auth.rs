@@ -240,11 +240,14 @@ pub fn parse_cose_block(block: &[u8], index: usize) -> Result<CoseBlock, DecodeE
     Ok(out)
 }
 
+/// Received protected header bytes, algorithm and kid.
+type Headers = (Vec<u8>, Option<i64>, Option<Vec<u8>>);
+
 /// Reads protected (bstr .cbor map) and unprotected headers; returns the received protected
 /// bytes, the algorithm (protected first) and the kid.
 fn read_headers(
     r: &mut Reader<'_>,
-) -> Result<(Vec<u8>, Option<i64>, Option<Vec<u8>>), DecodeError> {
+) -> Result<Headers, DecodeError> {
     let protected = r.bytes()?.to_vec();
     let mut alg = None;
     let mut kid = None;
