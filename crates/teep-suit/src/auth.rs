@@ -245,9 +245,7 @@ type Headers = (Vec<u8>, Option<i64>, Option<Vec<u8>>);
 
 /// Reads protected (bstr .cbor map) and unprotected headers; returns the received protected
 /// bytes, the algorithm (protected first) and the kid.
-fn read_headers(
-    r: &mut Reader<'_>,
-) -> Result<Headers, DecodeError> {
+fn read_headers(r: &mut Reader<'_>) -> Result<Headers, DecodeError> {
     let protected = r.bytes()?.to_vec();
     let mut alg = None;
     let mut kid = None;

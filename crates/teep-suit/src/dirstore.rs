@@ -320,6 +320,18 @@ impl ComponentStore for DirStore {
         }))
     }
 
+    fn component_owners(&self, id: &ComponentId) -> Result<Vec<ComponentId>, StoreError> {
+        let mut out = Vec::new();
+        for m in self.manifest_ids()? {
+            if let Some(r) = self.manifest(&m)? {
+                if r.components.contains(id) {
+                    out.push(m);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     fn commit(&mut self, batch: StoreBatch) -> Result<(), StoreError> {
         let journal = self.root.join("journal.cbor");
         Self::write_file(&journal, &encode_batch(&batch))?;

@@ -282,6 +282,8 @@ impl From<ProcessError> for Fail {
 /// Per-manifest execution state.
 struct Ctx<'e> {
     env: &'e Envelope,
+    /// Manifest component id (storage key) of this manifest.
+    key: ComponentId,
     manifest_id: Vec<u64>,
     depth: usize,
     section: i64,
@@ -337,6 +339,28 @@ impl<'a> Run<'a> {
             return Ok(m.clone());
         }
         Ok(self.store.manifest(id)?)
+    }
+
+    /// Installed manifests (as staged) that list `id` among their components.
+    fn owners(&self, id: &ComponentId) -> Result<Vec<ComponentId>, ProcessError> {
+        let mut out: Vec<ComponentId> = self
+            .store
+            .component_owners(id)?
+            .into_iter()
+            .filter(|m| match self.stage.manifests.get(m) {
+                Some(Some(rec)) => rec.components.contains(id),
+                Some(None) => false,
+                None => true,
+            })
+            .collect();
+        for (m, rec) in &self.stage.manifests {
+            if let Some(rec) = rec {
+                if rec.components.contains(id) && !out.contains(m) {
+                    out.push(m.clone());
+                }
+            }
+        }
+        Ok(out)
     }
 
     fn check_rollback(&self, key: &ComponentId, seq: u64) -> Result<(), ProcessError> {
@@ -1062,6 +1086,20 @@ impl<'a> Run<'a> {
             return Ok(());
         }
         let id = self.component_id(ctx, cmd, i)?;
+        let owners = self.owners(&id).map_err(Fail::Fatal)?;
+        if let Some(other) = owners.iter().find(|o| **o != ctx.key) {
+            let detail = format!(
+                "component {} belongs to installed manifest {}",
+                display_component_id(&id),
+                display_component_id(other)
+            );
+            return Err(self.command_error(
+                &site,
+                ReportReason::ComponentUnauthorised,
+                detail,
+                false,
+            ));
+        }
         self.stage.digests.remove(&id);
         self.stage.components.insert(id.clone(), Some(data));
         if !ctx.written.contains(&id) {
@@ -1344,6 +1382,7 @@ impl<'e> Ctx<'e> {
     fn new(env: &'e Envelope, manifest_id: Vec<u64>, depth: usize) -> Self {
         Ctx {
             env,
+            key: manifest_key_of(&env.manifest),
             manifest_id,
             depth,
             section: 0,

@@ -47,6 +47,13 @@ pub trait ComponentStore {
     ) -> Result<Option<ManifestRecord>, StoreError>;
     /// Applies a batch atomically.
     fn commit(&mut self, batch: StoreBatch) -> Result<(), StoreError>;
+    /// Manifest component ids of installed manifests whose record lists this component. The
+    /// processor refuses to let one manifest overwrite another manifest's component. The
+    /// default answers "none", which turns that protection off.
+    fn component_owners(&self, id: &ComponentId) -> Result<Vec<ComponentId>, StoreError> {
+        let _ = id;
+        Ok(Vec::new())
+    }
 }
 
 /// Fetches payloads named by URI (integrated payloads `#...` never reach the fetcher).
@@ -145,5 +152,13 @@ impl ComponentStore for MemoryStore {
         }
         self.commits += 1;
         Ok(())
+    }
+    fn component_owners(&self, id: &ComponentId) -> Result<Vec<ComponentId>, StoreError> {
+        Ok(self
+            .manifests
+            .iter()
+            .filter(|(_, r)| r.components.contains(id))
+            .map(|(k, _)| k.clone())
+            .collect())
     }
 }

@@ -293,3 +293,30 @@ fn duplicate_and_unordered_keys_are_rejected() {
         .to_string();
     assert!(e.contains("duplicate map key"), "{e}");
 }
+
+#[test]
+fn a_manifest_cannot_overwrite_another_manifests_component() {
+    let p = Processor::new(anchors());
+    let mut store = MemoryStore::new();
+    p.install(integrated(), &mut store, &mut NoFetcher)
+        .result
+        .unwrap();
+    // A different manifest (other manifest component id) writing the same TC component.
+    let (env, _) = ManifestBuilder::new(tc_id(), &b"evil"[..])
+        .manifest_component_id(vec![b"other.suit".to_vec()])
+        .build(&signer(), &[1; 64])
+        .unwrap();
+    let before = store.clone();
+    let out = p.install(env, &mut store, &mut NoFetcher);
+    let e = out.result.unwrap_err().to_string();
+    assert!(e.contains("belongs to installed manifest"), "{e}");
+    assert!(matches!(
+        out.report.result,
+        ReportResult::Failure {
+            reason: ReportReason::ComponentUnauthorised,
+            ..
+        }
+    ));
+    assert_eq!(store.components, before.components);
+    assert_eq!(store.commits, before.commits);
+}
