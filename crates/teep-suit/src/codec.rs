@@ -195,6 +195,15 @@ pub fn decode_manifest(
     severed: &[(i64, Bytes)],
     limits: &Limits,
 ) -> Result<Manifest, DecodeError> {
+    // Payload fields are `Bytes` slices of `root`; a caller passing an unrelated buffer gets a
+    // private copy instead of a panic in `slice_ref`.
+    let owned;
+    let (root, input): (&Bytes, &[u8]) = if within(root, input) {
+        (root, input)
+    } else {
+        owned = Bytes::copy_from_slice(input);
+        (&owned, &owned[..])
+    };
     let mut r = Reader::new(input, "SUIT_Manifest");
     if r.is_type(|t| t == Type::Tag) {
         let tag = r.tag()?;
@@ -279,7 +288,7 @@ pub fn decode_manifest(
                 } else {
                     let digest = read_digest(&mut r)?;
                     let restored = find_severed(severed, k, &digest, &r.path)?
-                        .map(|b| root.slice_ref(bstr_content(&b)));
+                        .map(|b| b.slice_ref(bstr_content(&b)));
                     m.text = Some(Severable::Severed { digest, restored });
                 }
             }
@@ -298,6 +307,12 @@ pub fn decode_manifest(
         return Err(r.err_at("common", "missing (required)"));
     }
     Ok(m)
+}
+
+/// Whether `sub` lies inside `root`'s memory (so `root.slice_ref(sub)` is valid).
+fn within(root: &Bytes, sub: &[u8]) -> bool {
+    let (r, s) = (root.as_ptr() as usize, sub.as_ptr() as usize);
+    sub.is_empty() || (s >= r && s + sub.len() <= r + root.len())
 }
 
 /// Content of a bstr whose header we located ourselves (severed members keep their header).
@@ -351,10 +366,9 @@ fn read_severable(
     let digest = read_digest(r)?;
     let restored = match find_severed(severed, key, &digest, &path)? {
         Some(b) => {
+            // Slices of the restored member are taken from its own buffer.
             let inner = bstr_content(&b);
-            // `b` is a slice of root, so the nested slices stay within root.
-            let inner = root.slice_ref(inner);
-            Some(decode_sequence(root, &inner, &path, 0, limits)?)
+            Some(decode_sequence(&b, inner, &path, 0, limits)?)
         }
         None => None,
     };
@@ -449,6 +463,13 @@ pub fn decode_sequence(
             ),
         ));
     }
+    let owned;
+    let (root, input): (&Bytes, &[u8]) = if within(root, input) {
+        (root, input)
+    } else {
+        owned = Bytes::copy_from_slice(input);
+        (&owned, &owned[..])
+    };
     let mut r = Reader::new(input, path);
     let n = r.array()?;
     if n % 2 != 0 {

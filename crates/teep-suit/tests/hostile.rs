@@ -320,3 +320,22 @@ fn a_manifest_cannot_overwrite_another_manifests_component() {
     assert_eq!(store.components, before.components);
     assert_eq!(store.commits, before.commits);
 }
+
+#[test]
+fn severed_members_from_another_buffer_do_not_panic() {
+    // Found by the envelope_decode fuzz target: re-decoding a manifest against a different
+    // buffer than the one holding the severed members used to panic in `Bytes::slice_ref`.
+    let data = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/fuzz-severed-other-buffer.cbor"
+    ))
+    .unwrap();
+    let limits = Limits::default();
+    let (env, _) = decode_envelope_lenient(data, &limits).unwrap();
+    let root = Bytes::from(teep_suit::codec::encode_manifest(&env.manifest));
+    let again = teep_suit::codec::decode_manifest(&root, &root, &env.severed, &limits).unwrap();
+    let unrelated = Bytes::from_static(b"");
+    let third =
+        teep_suit::codec::decode_manifest(&unrelated, &root, &env.severed, &limits).unwrap();
+    assert_eq!(again, third);
+}
