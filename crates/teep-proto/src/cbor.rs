@@ -19,7 +19,10 @@ use crate::error::{DecodeError, DecodeErrorKind};
 pub const MAX_DEPTH: usize = 32;
 
 /// A generic CBOR data item: unknown option values, SUIT parameter values in tc-list entries.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Decoded maps come back with their entries in deterministic (bytewise key) order, so two
+/// encodings of the same map compare equal. Floats compare by value, with every NaN equal.
+#[derive(Debug, Clone)]
 pub enum Value {
     /// Major types 0 and 1 (range -2^64 ..= 2^64-1).
     Integer(i128),
@@ -35,6 +38,26 @@ pub enum Value {
     /// Other simple values (0..=19, 32..=255).
     Simple(u8),
     Float(f64),
+}
+
+impl PartialEq for Value {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Value::Integer(a), Value::Integer(b)) => a == b,
+            (Value::Bytes(a), Value::Bytes(b)) => a == b,
+            (Value::Text(a), Value::Text(b)) => a == b,
+            (Value::Array(a), Value::Array(b)) => a == b,
+            (Value::Map(a), Value::Map(b)) => a == b,
+            (Value::Tag(ta, a), Value::Tag(tb, b)) => ta == tb && a == b,
+            (Value::Bool(a), Value::Bool(b)) => a == b,
+            (Value::Null, Value::Null) | (Value::Undefined, Value::Undefined) => true,
+            (Value::Simple(a), Value::Simple(b)) => a == b,
+            (Value::Float(a), Value::Float(b)) => {
+                (a.is_nan() && b.is_nan()) || a.to_bits() == b.to_bits()
+            }
+            _ => false,
+        }
+    }
 }
 
 impl Value {
@@ -326,7 +349,10 @@ impl<'b> Reader<'b> {
                 self.d.undefined().map_err(|e| self.malformed(e))?;
                 Value::Undefined
             }
-            Type::Simple => Value::Simple(self.d.simple().map_err(|e| self.malformed(e))?),
+            Type::Simple => {
+                self.check_simple()?;
+                Value::Simple(self.d.simple().map_err(|e| self.malformed(e))?)
+            }
             Type::F16 => {
                 // minicbor decodes half floats only with its `half` feature; three bytes.
                 let pos = self.d.position();
@@ -367,7 +393,8 @@ impl<'b> Reader<'b> {
                 let mut seen = BTreeSet::new();
                 for _ in 0..len {
                     let key = self.value()?;
-                    if !seen.insert(key.to_vec()) {
+                    let key_bytes = key.to_vec();
+                    if seen.contains(&key_bytes) {
                         return Err(self.strictness(format!(
                             "duplicate map key {}",
                             crate::diag::value_to_diag(&key)
@@ -380,10 +407,13 @@ impl<'b> Reader<'b> {
                     self.push(seg);
                     let v = self.value()?;
                     self.pop();
-                    entries.push((key, v));
+                    entries.push((key_bytes.clone(), key, v));
+                    seen.insert(key_bytes);
                 }
                 self.leave();
-                Value::Map(entries)
+                // Deterministic order, so equal maps compare equal however they were sent.
+                entries.sort_by(|a, b| a.0.cmp(&b.0));
+                Value::Map(entries.into_iter().map(|(_, k, v)| (k, v)).collect())
             }
             Type::Break | Type::Unknown(_) => {
                 return Err(DecodeError::new(
@@ -393,6 +423,20 @@ impl<'b> Reader<'b> {
                 ))
             }
         })
+    }
+
+    /// Simple values below 32 must use the one-byte form (RFC 8949 §3.3).
+    fn check_simple(&self) -> Result<()> {
+        let pos = self.d.position();
+        let input = self.d.input();
+        if input.get(pos) == Some(&0xf8) && input.get(pos + 1).is_some_and(|v| *v < 32) {
+            return Err(DecodeError::new(
+                DecodeErrorKind::Malformed,
+                self.path_string(),
+                "malformed CBOR: two-byte simple value below 32",
+            ));
+        }
+        Ok(())
     }
 
     /// Check that the next item is well-formed and strict without building it (used for
@@ -446,6 +490,10 @@ impl<'b> Reader<'b> {
             }
             Type::String => {
                 self.d.str().map_err(|e| self.malformed(e))?;
+            }
+            Type::Simple => {
+                self.check_simple()?;
+                self.d.skip().map_err(|e| self.malformed(e))?
             }
             _ => self.d.skip().map_err(|e| self.malformed(e))?,
         }
@@ -680,6 +728,32 @@ mod tests {
             (Value::Integer(10), Value::Null),
         ]);
         assert_eq!(m.to_vec(), [0xa3, 0x0a, 0xf6, 0x18, 0x18, 0xf6, 0x20, 0xf6]);
+    }
+
+    #[test]
+    fn decoded_maps_are_in_deterministic_order() {
+        let v = Value::from_slice(&[0xa2, 0x20, 0x00, 0x01, 0x00]).unwrap();
+        assert_eq!(
+            v,
+            Value::Map(vec![
+                (Value::Integer(1), Value::Integer(0)),
+                (Value::Integer(-1), Value::Integer(0))
+            ])
+        );
+    }
+
+    #[test]
+    fn rejects_two_byte_simple_below_32() {
+        assert!(Value::from_slice(&[0xf8, 0x14]).is_err());
+        assert_eq!(Value::from_slice(&[0xf8, 0x20]).unwrap(), Value::Simple(32));
+        assert_eq!(Value::from_slice(&[0xf4]).unwrap(), Value::Bool(false));
+    }
+
+    #[test]
+    fn nan_equals_nan() {
+        let nan = Value::from_slice(&[0xfa, 0x7f, 0xc0, 0x00, 0x01]).unwrap();
+        assert_eq!(nan, Value::Float(f64::NAN));
+        assert_eq!(nan.to_vec(), [0xf9, 0x7e, 0x00]);
     }
 
     #[test]

@@ -148,11 +148,14 @@ pub fn decode_auto(bytes: &[u8]) -> Result<(TeepMessage, Numbering)> {
         Ok((m, _)) => Ok((m, Numbering::Draft26)),
         Err(e26) => match decode_strict(bytes, Numbering::Legacy) {
             Ok((m, _)) => Ok((m, Numbering::Legacy)),
-            Err(elegacy) => {
+            Err(mut elegacy) => {
+                // The message type only exists in legacy numbering: the legacy error is the
+                // one that explains what is wrong.
                 if e26.kind != DecodeErrorKind::Malformed
                     && e26.hint.is_some()
                     && elegacy.hint.is_none()
                 {
+                    elegacy.hint = Some("read in legacy numbering".into());
                     Err(elegacy)
                 } else {
                     Err(e26)

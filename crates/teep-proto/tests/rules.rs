@@ -504,3 +504,15 @@ fn single_byte_mutations_never_panic() {
         }
     }
 }
+
+#[test]
+fn decode_auto_explains_legacy_only_message_types() {
+    // Legacy Error (type 6) with a 4-byte token: the legacy reading names the real problem.
+    let e = decode_auto(&cbor("[6, {20: h'01020304'}, 17]"))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "Error.options.token: expected bstr of 8..64 bytes, got 4 (read in legacy numbering)"
+    );
+}
