@@ -177,7 +177,7 @@ fn inspect(file: &Path, format: Format, key: Option<&Path>) -> anyhow::Result<()
         Some(k) => {
             let anchors = TrustAnchors::new(vec![load_public(k)?]);
             match auth::authenticate(&env.authentication, &anchors) {
-                Ok(a) => serde_json::json!({ "verified": true, "by": format!("{a:?}") }),
+                Ok(a) => serde_json::json!({ "verified": true, "by": a.to_string() }),
                 Err(e) => serde_json::json!({ "verified": false, "error": e.to_string() }),
             }
         }
@@ -193,7 +193,7 @@ fn verify(file: &Path, key: &Path) -> anyhow::Result<()> {
     let anchors = TrustAnchors::new(vec![load_public(key)?]);
     let v = verify_envelope(data, &anchors).map_err(|e| anyhow!("{}: {e}", file.display()))?;
     println!(
-        "OK: digest matches, signature verifies ({:?}); sequence {}, manifest component id {}",
+        "OK: digest matches, {}; sequence {}, manifest component id {}",
         v.authenticator,
         v.sequence_number(),
         v.manifest_component_id()

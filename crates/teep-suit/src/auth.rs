@@ -49,6 +49,26 @@ pub enum Authenticator {
     Mac { index: usize },
 }
 
+impl std::fmt::Display for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Authenticator::Signer {
+                index,
+                algorithm,
+                kid,
+            } => {
+                let alg = Algorithm::from_cose(*algorithm).name();
+                write!(f, "{alg} signature by trust anchor #{index}")?;
+                if let Some(k) = kid {
+                    write!(f, " (kid {})", hex::encode(k))?;
+                }
+                Ok(())
+            }
+            Authenticator::Mac { index } => write!(f, "HMAC 256/256 with MAC key #{index}"),
+        }
+    }
+}
+
 /// An envelope whose manifest digest and authentication verified.
 #[derive(Debug, Clone)]
 pub struct VerifiedEnvelope {

@@ -218,7 +218,21 @@ fn diag_item(r: &mut Reader<'_>, out: &mut String, depth: usize) -> Result<(), (
         },
         Type::Bytes => {
             let b = r.bytes().map_err(|_| ())?;
+            let structured = b.first().map(|f| matches!(f >> 5, 4..=6)).unwrap_or(false);
+            let printable = !b.is_empty()
+                && b.iter()
+                    .all(|c| (0x20..0x7f).contains(c) && *c != b'\'' && *c != b'\\');
             match nested(b) {
+                Some(inner) if b.len() > 1 && (structured || !printable) => {
+                    out.push_str("<< ");
+                    out.push_str(&inner);
+                    out.push_str(" >>");
+                }
+                _ if printable => {
+                    out.push('\'');
+                    out.push_str(std::str::from_utf8(b).unwrap_or_default());
+                    out.push('\'');
+                }
                 Some(inner) if b.len() > 1 => {
                     out.push_str("<< ");
                     out.push_str(&inner);
