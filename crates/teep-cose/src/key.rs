@@ -91,7 +91,7 @@ impl PublicKey {
         let point = pk.to_sec1_point(false);
         let enc = point.as_bytes();
         let mut raw = [0u8; 65];
-        raw.copy_from_slice(&enc);
+        raw.copy_from_slice(enc);
         Self::new(PublicInner::P256(raw))
     }
 
@@ -323,7 +323,7 @@ impl PrivateKey {
     /// Auto-detects PEM (PKCS#8 or SEC1 `EC PRIVATE KEY`), DER, JWK or COSE_Key.
     pub fn from_bytes_any(data: &[u8]) -> Result<Self, KeyError> {
         match parse_any(data)? {
-            Parsed::Private(k) => Ok(k),
+            Parsed::Private(k) => Ok(*k),
             Parsed::Public(_) => Err(KeyError::NotPrivate("key")),
         }
     }
@@ -398,7 +398,7 @@ impl PrivateKey {
 // Format detection
 
 enum Parsed {
-    Private(PrivateKey),
+    Private(Box<PrivateKey>),
     Public(PublicKey),
 }
 
@@ -449,7 +449,7 @@ fn parse_any(data: &[u8]) -> Result<Parsed, KeyError> {
                 cbor::decode_value(data).map_err(|e| KeyError::Format(format!("COSE_Key: {e}")))?;
             let (public, private) = cose_key_from_value(&v)?;
             Ok(match private {
-                Some(k) => Parsed::Private(k),
+                Some(k) => Parsed::Private(Box::new(k)),
                 None => Parsed::Public(public),
             })
         }
@@ -462,13 +462,13 @@ fn parse_any(data: &[u8]) -> Result<Parsed, KeyError> {
 
 fn parse_der(der: &[u8]) -> Result<Parsed, KeyError> {
     if let Ok(k) = p256::SecretKey::from_pkcs8_der(der) {
-        return Ok(Parsed::Private(PrivateKey::from_p256(k)));
+        return Ok(Parsed::Private(Box::new(PrivateKey::from_p256(k))));
     }
     if let Ok(k) = ed25519_dalek::SigningKey::from_pkcs8_der(der) {
-        return Ok(Parsed::Private(PrivateKey::from_ed25519(k)));
+        return Ok(Parsed::Private(Box::new(PrivateKey::from_ed25519(k))));
     }
     if let Ok(k) = p256::SecretKey::from_sec1_der(der) {
-        return Ok(Parsed::Private(PrivateKey::from_p256(k)));
+        return Ok(Parsed::Private(Box::new(PrivateKey::from_p256(k))));
     }
     if let Ok(k) = p256::PublicKey::from_public_key_der(der) {
         return Ok(Parsed::Public(PublicKey::from_p256(&k)));
@@ -505,10 +505,10 @@ fn parse_pem(text: &str) -> Result<Parsed, KeyError> {
             "PRIVATE KEY" => {
                 let p = p256::SecretKey::from_pkcs8_pem(block);
                 if let Ok(k) = p {
-                    return Ok(Parsed::Private(PrivateKey::from_p256(k)));
+                    return Ok(Parsed::Private(Box::new(PrivateKey::from_p256(k))));
                 }
                 return match ed25519_dalek::SigningKey::from_pkcs8_pem(block) {
-                    Ok(k) => Ok(Parsed::Private(PrivateKey::from_ed25519(k))),
+                    Ok(k) => Ok(Parsed::Private(Box::new(PrivateKey::from_ed25519(k)))),
                     Err(e) => Err(KeyError::Unsupported(format!(
                         "PKCS#8 PRIVATE KEY is neither P-256 nor Ed25519 ({e})"
                     ))),
@@ -516,7 +516,7 @@ fn parse_pem(text: &str) -> Result<Parsed, KeyError> {
             }
             "EC PRIVATE KEY" => {
                 return p256::SecretKey::from_sec1_pem(block)
-                    .map(|k| Parsed::Private(PrivateKey::from_p256(k)))
+                    .map(|k| Parsed::Private(Box::new(PrivateKey::from_p256(k))))
                     .map_err(|e| fail("EC PRIVATE KEY (SEC1, P-256 only)", e.to_string()))
             }
             "PUBLIC KEY" => {
@@ -609,7 +609,7 @@ fn parse_jwk(v: &serde_json::Value) -> Result<Parsed, KeyError> {
                     "JWK: private key `d` does not match the public key".into(),
                 ));
             }
-            Ok(Parsed::Private(k))
+            Ok(Parsed::Private(Box::new(k)))
         }
     }
 }
