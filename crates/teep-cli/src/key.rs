@@ -93,8 +93,16 @@ fn gen(alg: AlgArg, out: &Path, force: bool) -> anyhow::Result<()> {
     let key = PrivateKey::generate(kt);
     let public = key.public_key();
     let files = [
-        (with_suffix(out, ".pem"), key.to_pkcs8_pem().into_bytes(), true),
-        (with_suffix(out, ".pub.pem"), public.to_spki_pem().into_bytes(), false),
+        (
+            with_suffix(out, ".pem"),
+            key.to_pkcs8_pem().into_bytes(),
+            true,
+        ),
+        (
+            with_suffix(out, ".pub.pem"),
+            public.to_spki_pem().into_bytes(),
+            false,
+        ),
         (with_suffix(out, ".cose_key"), public.to_cose_key(), false),
     ];
     if !force {
