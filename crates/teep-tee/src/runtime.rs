@@ -12,9 +12,12 @@
 //! | `storage_get(kptr, klen, vptr, vcap)` | `(i32, i32, i32, i32) -> i32` | value length, or -1 if absent; copies up to `vcap` bytes |
 //! | `storage_put(kptr, klen, vptr, vlen)` | `(i32, i32, i32, i32) -> i32` | 0, or -2 if a size limit is hit (value, staged bytes per call) |
 //! | `storage_delete(kptr, klen)` | `(i32, i32) -> i32` | 0 |
+//! | `component_read(nptr, nlen, vptr, vcap)` | `(i32, i32, i32, i32) -> i32` | length of the installed component beside the TA whose last id segment is the name (personalization data), or -1; copies up to `vcap` bytes |
 //!
 //! Storage is the TA's own sealed namespace (derived from its component id); nothing else is
-//! reachable. Writes are staged during a call and committed atomically only when the entry
+//! reachable. `component_read` reaches only components whose id is the TA's id with the last
+//! segment replaced (`[.., "app", "ta"]` reads `[.., "app", "config"]`); a TA whose id has a
+//! single segment has no such siblings. Writes are staged during a call and committed atomically only when the entry
 //! point returns 0, so a trap, a fuel or memory stop, or a non-zero return leaves storage as
 //! it was. A call that would leave more than `max_keys` keys fails as a whole.
 //!
@@ -34,6 +37,7 @@ use wasmi::{
     Store, StoreLimits, StoreLimitsBuilder, TypedFunc,
 };
 
+use crate::components::{ComponentId, ComponentLimits, ComponentStore};
 use crate::sealed::{SealedOp, SealedStore, Staged};
 use crate::TeeError;
 
@@ -90,6 +94,9 @@ pub const STORAGE_TOO_LARGE: i32 = -2;
 /// Per-store state the host functions see.
 pub(crate) struct HostState {
     ta: String,
+    /// The TA's component id (for `component_read`).
+    ta_id: ComponentId,
+    components: ComponentLimits,
     namespace: String,
     sealed: Arc<SealedStore>,
     args: Vec<u8>,
@@ -307,6 +314,41 @@ fn define_api(linker: &mut Linker<HostState>) -> Result<(), wasmi::Error> {
             Ok(0)
         },
     )?;
+    linker.func_wrap(
+        "teep",
+        "component_read",
+        |mut caller: Caller<'_, HostState>,
+         nptr: i32,
+         nlen: i32,
+         vptr: i32,
+         vcap: i32|
+         -> Result<i32, wasmi::Error> {
+            let max_name = caller.data().components.max_id_segment_bytes;
+            let name = read_mem(&caller, nptr, nlen, max_name, "component name")?;
+            let state = caller.data_mut();
+            if state.ta_id.len() < 2 {
+                return Ok(STORAGE_NOT_FOUND);
+            }
+            let mut sibling = state.ta_id.clone();
+            if let Some(last) = sibling.last_mut() {
+                *last = name;
+            }
+            let store = ComponentStore {
+                limits: state.components,
+            };
+            let bytes = match store.read(&state.sealed, &sibling) {
+                Ok(Some(bytes)) => bytes,
+                Ok(None) => return Ok(STORAGE_NOT_FOUND),
+                Err(e) => {
+                    state.fault = Some(e);
+                    return Err(trap("TA API: component_read failed"));
+                }
+            };
+            let n = (vcap as u32 as usize).min(bytes.len());
+            write_mem(&mut caller, vptr, &bytes[..n], "component_read buffer")?;
+            Ok(i32::try_from(bytes.len()).unwrap_or(i32::MAX))
+        },
+    )?;
     Ok(())
 }
 
@@ -391,6 +433,8 @@ impl TaRuntime {
     pub(crate) fn instantiate(
         &self,
         ta: &str,
+        ta_id: &[Vec<u8>],
+        components: ComponentLimits,
         module: &TaModule,
         sealed: Arc<SealedStore>,
         namespace: String,
@@ -405,6 +449,8 @@ impl TaRuntime {
             .build();
         let state = HostState {
             ta: ta.to_owned(),
+            ta_id: ta_id.to_vec(),
+            components,
             namespace,
             sealed,
             args: Vec::new(),

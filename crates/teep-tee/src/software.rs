@@ -466,9 +466,14 @@ impl Tee for SoftwareTee {
             return Err(TeeError::TooManySessions(max));
         }
         let module = self.module_for(ta, &label)?;
-        let mut instance =
-            self.runtime
-                .instantiate(&label, &module, self.sealed.clone(), ta_namespace(ta))?;
+        let mut instance = self.runtime.instantiate(
+            &label,
+            ta,
+            self.components.limits,
+            &module,
+            self.sealed.clone(),
+            ta_namespace(ta),
+        )?;
         instance.open_session()?;
         let id = self.next_session.fetch_add(1, Ordering::Relaxed);
         let mut sessions = lock(&self.sessions);

@@ -401,3 +401,44 @@ fn storage_key_quota_is_enforced_per_call() {
         .unwrap();
     assert_eq!(names, vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
 }
+
+/// A TA reads personalization data installed beside it, and nothing else.
+#[test]
+fn ta_reads_its_sibling_components_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let tee = SoftwareTee::open(dir.path()).unwrap();
+    // Returns the component named by the argument, or "none".
+    let reader = wasm(
+        r#"(module
+          (import "teep" "arg_len" (func $len (result i32)))
+          (import "teep" "arg_read" (func $read (param i32 i32) (result i32)))
+          (import "teep" "component_read" (func $component (param i32 i32 i32 i32) (result i32)))
+          (import "teep" "set_result" (func $set (param i32 i32)))
+          (memory (export "memory") 1)
+          (data (i32.const 200) "none")
+          (func (export "invoke") (param i32) (result i32)
+            (local $n i32)
+            (local.set $n (call $read (i32.const 0) (call $len)))
+            (local.set $n (call $component (i32.const 0) (local.get $n) (i32.const 1024) (i32.const 4096)))
+            (if (i32.lt_s (local.get $n) (i32.const 0))
+              (then (call $set (i32.const 200) (i32.const 4)))
+              (else (call $set (i32.const 1024) (local.get $n))))
+            (i32.const 0)))"#,
+    );
+    let ta = component_id(&["TEEP-Device", "SecureFS", "app", "ta"]);
+    let config = component_id(&["TEEP-Device", "SecureFS", "app", "config"]);
+    let other = component_id(&["TEEP-Device", "SecureFS", "other", "config"]);
+    let mut batch = teep_tee::ComponentBatch::new();
+    batch
+        .put_component(ta.clone(), reader.clone())
+        .put_component(config, b"greeting=hi".to_vec())
+        .put_component(other, b"not yours".to_vec());
+    tee.commit_components(&batch).unwrap();
+    assert_eq!(tee.invoke_once(&ta, 0, b"config").unwrap(), b"greeting=hi");
+    assert_eq!(tee.invoke_once(&ta, 0, b"missing").unwrap(), b"none");
+    // A single-segment TA has no siblings, so it cannot reach top-level components.
+    let lone = component_id(&["lone"]);
+    install(&tee, &lone, &reader);
+    install(&tee, &component_id(&["secret"]), b"top level");
+    assert_eq!(tee.invoke_once(&lone, 0, b"secret").unwrap(), b"none");
+}
