@@ -201,6 +201,48 @@ impl SoftwareTee {
         Ok(module)
     }
 
+    /// Opens a session with a TA given as module bytes instead of an installed component,
+    /// running it as the TA `ta` (its storage namespace and siblings). For development tools
+    /// and tests; the bytes are not stored.
+    pub fn open_session_with_module(
+        &self,
+        ta: &[Vec<u8>],
+        wasm: &[u8],
+    ) -> Result<SessionId, TeeError> {
+        self.components.check_id("TA component id", ta)?;
+        let label = display_component_id(ta);
+        let module = self.runtime.compile(&label, wasm)?;
+        self.start_session(ta, label, &module)
+    }
+
+    fn start_session(
+        &self,
+        ta: &[Vec<u8>],
+        label: String,
+        module: &TaModule,
+    ) -> Result<SessionId, TeeError> {
+        let max = self.runtime.limits().max_sessions;
+        if lock(&self.sessions).len() >= max {
+            return Err(TeeError::TooManySessions(max));
+        }
+        let mut instance = self.runtime.instantiate(
+            &label,
+            ta,
+            self.components.limits,
+            module,
+            self.sealed.clone(),
+            ta_namespace(ta),
+        )?;
+        instance.open_session()?;
+        let id = self.next_session.fetch_add(1, Ordering::Relaxed);
+        let mut sessions = lock(&self.sessions);
+        if sessions.len() >= max {
+            return Err(TeeError::TooManySessions(max));
+        }
+        sessions.insert(id, Arc::new(Mutex::new(Session { label, instance })));
+        Ok(id)
+    }
+
     fn session(&self, session: SessionId) -> Result<Arc<Mutex<Session>>, TeeError> {
         lock(&self.sessions)
             .get(&session)
@@ -461,27 +503,13 @@ impl Tee for SoftwareTee {
     fn open_session(&self, ta: &[Vec<u8>]) -> Result<SessionId, TeeError> {
         self.components.check_id("TA component id", ta)?;
         let label = display_component_id(ta);
-        let max = self.runtime.limits().max_sessions;
-        if lock(&self.sessions).len() >= max {
-            return Err(TeeError::TooManySessions(max));
+        if lock(&self.sessions).len() >= self.runtime.limits().max_sessions {
+            return Err(TeeError::TooManySessions(
+                self.runtime.limits().max_sessions,
+            ));
         }
         let module = self.module_for(ta, &label)?;
-        let mut instance = self.runtime.instantiate(
-            &label,
-            ta,
-            self.components.limits,
-            &module,
-            self.sealed.clone(),
-            ta_namespace(ta),
-        )?;
-        instance.open_session()?;
-        let id = self.next_session.fetch_add(1, Ordering::Relaxed);
-        let mut sessions = lock(&self.sessions);
-        if sessions.len() >= max {
-            return Err(TeeError::TooManySessions(max));
-        }
-        sessions.insert(id, Arc::new(Mutex::new(Session { label, instance })));
-        Ok(id)
+        self.start_session(ta, label, &module)
     }
 
     fn invoke(&self, session: SessionId, command: u32, args: &[u8]) -> Result<Vec<u8>, TeeError> {

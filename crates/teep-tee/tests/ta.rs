@@ -442,3 +442,44 @@ fn ta_reads_its_sibling_components_only() {
     install(&tee, &component_id(&["secret"]), b"top level");
     assert_eq!(tee.invoke_once(&lone, 0, b"secret").unwrap(), b"none");
 }
+
+#[test]
+fn module_bytes_run_as_a_named_ta_without_install() {
+    let dir = tempfile::tempdir().unwrap();
+    let tee = SoftwareTee::open(dir.path()).unwrap();
+    install(&tee, &counter_id(), COUNTER_WASM);
+    tee.invoke_once(&counter_id(), COUNTER_INCREMENT, b"")
+        .unwrap();
+    // The same code run as the counter TA sees the counter's storage.
+    let s = tee
+        .open_session_with_module(&counter_id(), COUNTER_WASM)
+        .unwrap();
+    assert_eq!(count(&tee.invoke(s, COUNTER_GET, b"").unwrap()), 1);
+    tee.close_session(s).unwrap();
+    let err = tee
+        .open_session_with_module(&counter_id(), b"\0asm junk")
+        .unwrap_err();
+    assert!(matches!(err, TeeError::BadModule { .. }), "{err}");
+}
+
+#[test]
+fn session_limit_is_enforced() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = SoftwareTeeOptions {
+        ta_limits: TaLimits {
+            max_sessions: 2,
+            ..TaLimits::default()
+        },
+        ..SoftwareTeeOptions::default()
+    };
+    let tee = SoftwareTee::open_with(dir.path(), options).unwrap();
+    install(&tee, &hello_id(), HELLO_WASM);
+    let a = tee.open_session(&hello_id()).unwrap();
+    let _b = tee.open_session(&hello_id()).unwrap();
+    assert!(matches!(
+        tee.open_session(&hello_id()),
+        Err(TeeError::TooManySessions(2))
+    ));
+    tee.close_session(a).unwrap();
+    tee.open_session(&hello_id()).unwrap();
+}
