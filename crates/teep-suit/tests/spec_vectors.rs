@@ -399,3 +399,86 @@ fn firmware_encryption_content_manifests_process() {
         );
     }
 }
+
+#[test]
+fn trust_domain_integrated_invoke_after_install() {
+    let env = read("suit-trust-domains/examples/derived/example2_integrated.cbor");
+    let p = Processor::new(anchors());
+    let mut store = MemoryStore::new();
+    install(&p, &env, &mut store, &mut MapFetcher::new())
+        .result
+        .unwrap();
+    let out = p.invoke(&vec![b"depending.suit".to_vec()], &store, &mut NoFetcher);
+    let s = out.result.unwrap();
+    assert_eq!(s.invocations.len(), 1);
+    assert_eq!(s.invocations[0].component, vec![b"10".to_vec()]);
+    assert_eq!(s.invocations[0].args.as_deref(), Some(&b"cat 00 10"[..]));
+}
+
+#[test]
+fn success_report_lists_what_ran_and_round_trips() {
+    let env = read("teep-protocol/common/derived/suit_integrated.cbor");
+    let mut store = MemoryStore::new();
+    let out = install(
+        &Processor::new(anchors()),
+        &env,
+        &mut store,
+        &mut MapFetcher::new(),
+    );
+    out.result.unwrap();
+    let r = &out.report;
+    // vendor, class (shared sequence, policy 15), fetch and image-match (install, policy 15).
+    let ran: Vec<(i64, Option<i64>)> = r.records.iter().map(|x| (x.section, x.command)).collect();
+    assert_eq!(
+        ran,
+        vec![(3, Some(1)), (3, Some(2)), (20, Some(21)), (20, Some(3))]
+    );
+    assert_eq!(
+        r.digest.as_ref().unwrap().bytes,
+        hex::decode("CEDB0457952F7DD0A33FA4692F73BC833A6A6E2300B16F6605993F0192E3F219").unwrap()
+    );
+    let back = SuitReport::decode(&r.encode()).unwrap();
+    assert_eq!(back.encode(), r.encode());
+    assert!(back.is_success());
+}
+
+#[test]
+fn uninstalling_personalization_drops_its_tc_dependency() {
+    let env = read("teep-protocol/common/derived/suit_personalization.cbor");
+    let p = Processor::new(anchors())
+        .with_keys(DecryptionKeys {
+            ecdh: vec![kek_p256()],
+            aes_kw: vec![],
+        })
+        .with_options(Options {
+            implicit_dependency_integrity: true,
+            ..Options::default()
+        });
+    let mut store = MemoryStore::new();
+    install(&p, &env, &mut store, &mut personalization_fetcher())
+        .result
+        .unwrap();
+    let cfg_manifest: ComponentId = vec![
+        b"TEEP-Device".to_vec(),
+        b"SecureFS".to_vec(),
+        b"config.suit".to_vec(),
+    ];
+    let s = p
+        .uninstall(&cfg_manifest, &mut store, &mut NoFetcher)
+        .result
+        .unwrap();
+    assert_eq!(s.removed_manifests.len(), 2);
+    assert!(store.components.is_empty() && store.manifests.is_empty());
+}
+
+#[test]
+fn uninstall_of_unknown_manifest_is_a_clear_error() {
+    let mut store = MemoryStore::new();
+    let out = Processor::new(anchors()).uninstall(&tc_manifest_id(), &mut store, &mut NoFetcher);
+    assert!(out
+        .result
+        .unwrap_err()
+        .to_string()
+        .contains("is not installed"));
+    assert_eq!(store.commits, 0);
+}
