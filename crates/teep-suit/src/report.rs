@@ -178,6 +178,12 @@ impl SuitReport {
         w.finish()
     }
 
+    /// SUIT_Report_Protected: the report as the payload of a COSE_Sign1 (tag 18) signed by the
+    /// device (media type `application/suit-report+cose`).
+    pub fn sign(&self, signer: &dyn teep_cose::Signer) -> Result<Vec<u8>, teep_cose::CoseError> {
+        teep_cose::sign1(&self.encode(), signer)
+    }
+
     /// Decodes a SUIT_Report (for tests and the TAM).
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::new(bytes, "SUIT_Report");

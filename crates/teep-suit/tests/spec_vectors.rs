@@ -482,3 +482,21 @@ fn uninstall_of_unknown_manifest_is_a_clear_error() {
         .contains("is not installed"));
     assert_eq!(store.commits, 0);
 }
+
+#[test]
+fn signed_report_verifies_with_the_device_key() {
+    let key = teep_cose::PrivateKey::generate(teep_cose::KeyType::P256);
+    let signer = teep_cose::SoftwareSigner::new(key.clone());
+    let mut store = MemoryStore::new();
+    let out = install(
+        &Processor::new(anchors()),
+        &read("teep-protocol/common/derived/suit_uri.cbor"),
+        &mut store,
+        &mut MapFetcher::new(),
+    );
+    let signed = out.report.sign(&signer).unwrap();
+    let opened = teep_cose::open(&signed).unwrap();
+    opened.verify(&key.public_key()).unwrap();
+    let report = SuitReport::decode(opened.payload.as_deref().unwrap()).unwrap();
+    assert!(!report.is_success());
+}
