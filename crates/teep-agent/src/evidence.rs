@@ -30,16 +30,26 @@ pub struct EvidenceClaims {
 
 /// Builds and signs the EAT.
 pub fn sign_evidence(claims: &EvidenceClaims, signer: &dyn Signer) -> Result<Vec<u8>, String> {
-    let manifests = claims
-        .manifests
-        .iter()
-        .map(|(id, seq)| ManifestEntry {
+    // First entry: the TEE's own firmware (TEEP maps "TEE firmware type and version" to
+    // `manifests`), so the claim is present even before any TC is installed.
+    let tee_entry = ManifestEntry {
+        content_type: Value::Text(MANIFEST_REFERENCE_TYPE.into()),
+        format: Value::Array(vec![
+            Value::Text(format!(
+                "urn:teep:tee:{}",
+                String::from_utf8_lossy(&claims.hwmodel)
+            )),
+            Value::Text(claims.hwversion.clone()),
+        ]),
+    };
+    let manifests = std::iter::once(tee_entry)
+        .chain(claims.manifests.iter().map(|(id, seq)| ManifestEntry {
             content_type: Value::Text(MANIFEST_REFERENCE_TYPE.into()),
             format: Value::Array(vec![
                 Value::Text(format!("urn:teep:manifest:{}", TcId(id.clone()))),
                 Value::Integer((*seq).into()),
             ]),
-        })
+        }))
         .collect::<Vec<_>>();
     let eat = EatClaims {
         eat_nonce: Some(claims.nonce.clone()),

@@ -91,7 +91,13 @@ pub fn describe(bytes: &[u8]) -> Json {
     }
     let opened = match teep_cose::open(bytes) {
         Ok(o) => o,
-        Err(e) => return json!({ "error": format!("not COSE: {e}"), "bytes": bytes.len() }),
+        Err(e) => {
+            // Error bodies (e.g. a TAM's 400 explanation) are shown as text.
+            if let Ok(text) = std::str::from_utf8(bytes) {
+                return json!({ "text": text, "bytes": bytes.len() });
+            }
+            return json!({ "error": format!("not COSE: {e}"), "bytes": bytes.len() });
+        }
     };
     let signatures: Vec<Json> = opened
         .signatures

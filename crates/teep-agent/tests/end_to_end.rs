@@ -1,0 +1,304 @@
+//! End to end over real HTTP on loopback: an in-process TAM (teep-tam, SQLite), the Broker
+//! (ureq) and the Agent on the software TEE.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use teep_agent::agent::{AgentConfig, AgentEvent};
+use teep_agent::broker::{Broker, HttpConfig, HttpTransport, RetryPolicy};
+use teep_agent::device::TeeDevice;
+use teep_agent::runner::AgentRunner;
+use teep_agent::state::AgentState;
+use teep_agent::TcId;
+use teep_cose::{PublicKey, Signer};
+use teep_proto::ErrorCode;
+use teep_tee::examples::{COUNTER_WASM, HELLO_ANSWER, HELLO_WASM};
+use teep_tee::{SoftwareTee, Tee, TrustAnchorKind};
+
+struct Tam {
+    uri: String,
+    legacy_uri: String,
+    state: Arc<teep_tam::server::AppState>,
+    handle: Option<teep_tam::ServerHandle>,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Tam {
+    fn start(dir: &Path, enroll: teep_tam::Enroll) -> Tam {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let config = teep_tam::Config {
+            data: dir.to_path_buf(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            enroll,
+            ..Default::default()
+        };
+        let state = rt
+            .block_on(teep_tam::server::AppState::open(config))
+            .unwrap();
+        let (addr, handle) = rt
+            .block_on(teep_tam::server::spawn_with_state(state.clone()))
+            .unwrap();
+        Tam {
+            uri: format!("http://{addr}/tam"),
+            legacy_uri: format!("http://{addr}/tam/legacy"),
+            state,
+            handle: Some(handle),
+            rt,
+        }
+    }
+
+    fn keys(&self) -> Vec<PublicKey> {
+        self.state
+            .core
+            .signers()
+            .iter()
+            .map(|s| s.public_key())
+            .collect()
+    }
+
+    fn tc_signer(&self) -> PublicKey {
+        self.state.tc_signer.public_key()
+    }
+
+    fn add_ta(&self, name: &str, wasm: &[u8]) -> u64 {
+        let now = teep_tam::server::now_ms();
+        self.rt
+            .block_on(teep_tam::ops::add_ta(
+                &self.state.store,
+                &self.state.tc_signer,
+                name,
+                wasm,
+                now,
+            ))
+            .unwrap()
+            .sequence
+    }
+}
+
+impl Drop for Tam {
+    fn drop(&mut self) {
+        if let Some(h) = self.handle.take() {
+            self.rt.block_on(h.shutdown());
+        }
+    }
+}
+
+struct Device {
+    tee: Arc<dyn Tee>,
+    runner: AgentRunner<TeeDevice>,
+}
+
+impl Device {
+    fn new(dir: &Path, tam_keys: &[PublicKey], tc_signers: &[PublicKey]) -> Device {
+        let tee: Arc<dyn Tee> = Arc::new(SoftwareTee::open(dir).unwrap());
+        for k in tam_keys {
+            tee.add_trust_anchor(TrustAnchorKind::Tam, k).unwrap();
+        }
+        for k in tc_signers {
+            tee.add_trust_anchor(TrustAnchorKind::TcSigner, k).unwrap();
+        }
+        let config = AgentConfig {
+            tam_trust_anchors: tee.trust_anchors(TrustAnchorKind::Tam).unwrap(),
+            tc_signer_trust_anchors: tee.trust_anchors(TrustAnchorKind::TcSigner).unwrap(),
+            require_tam_attestation: false,
+        };
+        let runner = AgentRunner::new(config, AgentState::default(), TeeDevice::new(tee.clone()));
+        Device { tee, runner }
+    }
+
+    /// One session with `uri`; returns the Agent's events.
+    fn session(&mut self, uri: &str) -> Result<Vec<AgentEvent>, String> {
+        let transport = HttpTransport::new(&HttpConfig::default()).unwrap();
+        let mut broker = Broker::new(transport).with_retry(RetryPolicy::once());
+        let r = broker.session(&mut self.runner, uri, None);
+        let events = std::mem::take(&mut self.runner.events);
+        r.map(|_| events).map_err(|e| e.to_string())
+    }
+
+    fn installed(&self, tc: &TcId) -> bool {
+        self.tee
+            .list_components()
+            .unwrap()
+            .iter()
+            .any(|c| c.id == tc.0)
+    }
+
+    fn sequence(&self, tc: &TcId) -> Option<u64> {
+        self.tee
+            .manifest(&tc.manifest_id().0)
+            .unwrap()
+            .map(|m| m.sequence_number)
+    }
+}
+
+fn installed_event(events: &[AgentEvent]) -> bool {
+    events
+        .iter()
+        .any(|e| matches!(e, AgentEvent::Installed { .. }))
+}
+
+#[test]
+fn install_invoke_and_delete_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let tam = Tam::start(&dir.path().join("tam"), teep_tam::Enroll::Open);
+    tam.add_ta("hello", HELLO_WASM);
+    let mut dev = Device::new(&dir.path().join("dev"), &tam.keys(), &[tam.tc_signer()]);
+    let hello = TcId::parse("hello").unwrap();
+
+    dev.runner.state.request(&hello, &[]);
+    let events = dev.session(&tam.uri).unwrap();
+    assert!(installed_event(&events), "{events:?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, AgentEvent::EvidenceProduced { .. })),
+        "{events:?}"
+    );
+    assert!(dev.installed(&hello));
+    assert!(dev.runner.state.requested.is_empty(), "request satisfied");
+    let answer = dev.tee.invoke_once(&hello.0, 0, b"").unwrap();
+    assert_eq!(answer, HELLO_ANSWER.as_bytes());
+
+    dev.runner.state.unrequest(&hello);
+    let events = dev.session(&tam.uri).unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, AgentEvent::Unlinked { found: true, .. })),
+        "{events:?}"
+    );
+    assert!(!dev.installed(&hello));
+    assert!(dev.tee.invoke_once(&hello.0, 0, b"").is_err());
+    assert!(dev.runner.state.unrequested.is_empty());
+}
+
+#[test]
+fn upgrade_by_higher_sequence_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let tam = Tam::start(&dir.path().join("tam"), teep_tam::Enroll::Open);
+    assert_eq!(tam.add_ta("counter", COUNTER_WASM), 1);
+    let mut dev = Device::new(&dir.path().join("dev"), &tam.keys(), &[tam.tc_signer()]);
+    let counter = TcId::parse("counter").unwrap();
+    dev.runner.state.request(&counter, &[]);
+    dev.session(&tam.uri).unwrap();
+    assert_eq!(dev.sequence(&counter), Some(1));
+
+    assert_eq!(tam.add_ta("counter", COUNTER_WASM), 2);
+    let events = dev.session(&tam.uri).unwrap();
+    assert!(installed_event(&events), "{events:?}");
+    assert_eq!(dev.sequence(&counter), Some(2));
+}
+
+#[test]
+fn untrusted_tam_key_gets_an_error_and_installs_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let tam = Tam::start(&dir.path().join("tam"), teep_tam::Enroll::Open);
+    tam.add_ta("hello", HELLO_WASM);
+    let stranger = teep_cose::PrivateKey::generate(teep_cose::KeyType::P256).public_key();
+    let mut dev = Device::new(&dir.path().join("dev"), &[stranger], &[tam.tc_signer()]);
+    let hello = TcId::parse("hello").unwrap();
+    dev.runner.state.request(&hello, &[]);
+    let events = dev.session(&tam.uri).unwrap_or_default();
+    let refused = std::mem::take(&mut dev.runner.events)
+        .into_iter()
+        .chain(events)
+        .any(|e| {
+            matches!(
+                e,
+                AgentEvent::Refused {
+                    code: ErrorCode::BadCertificate,
+                    ..
+                }
+            )
+        });
+    assert!(refused);
+    assert!(!dev.installed(&hello));
+}
+
+#[test]
+fn legacy_profile_against_the_legacy_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let tam = Tam::start(&dir.path().join("tam"), teep_tam::Enroll::Open);
+    tam.add_ta("hello", HELLO_WASM);
+    let mut dev = Device::new(&dir.path().join("dev"), &tam.keys(), &[tam.tc_signer()]);
+    let hello = TcId::parse("hello").unwrap();
+    dev.runner.state.request(&hello, &[]);
+    let events = dev.session(&tam.legacy_uri).unwrap();
+    assert!(
+        events.iter().any(|e| matches!(
+            e,
+            AgentEvent::TamVerified {
+                numbering: teep_proto::Numbering::Legacy,
+                ..
+            }
+        )),
+        "{events:?}"
+    );
+    assert!(installed_event(&events), "{events:?}");
+    assert!(dev.installed(&hello));
+    assert_eq!(
+        dev.runner.state.tam_profiles[&tam.legacy_uri].numbering,
+        "legacy"
+    );
+}
+
+#[test]
+fn two_tams_serve_one_device() {
+    let dir = tempfile::tempdir().unwrap();
+    let tam_a = Tam::start(&dir.path().join("tam-a"), teep_tam::Enroll::Open);
+    let tam_b = Tam::start(&dir.path().join("tam-b"), teep_tam::Enroll::Open);
+    tam_a.add_ta("hello", HELLO_WASM);
+    tam_b.add_ta("counter", COUNTER_WASM);
+    let keys: Vec<PublicKey> = tam_a.keys().into_iter().chain(tam_b.keys()).collect();
+    let mut dev = Device::new(
+        &dir.path().join("dev"),
+        &keys,
+        &[tam_a.tc_signer(), tam_b.tc_signer()],
+    );
+    let hello = TcId::parse("hello").unwrap();
+    let counter = TcId::parse("counter").unwrap();
+    dev.runner.state.request(&hello, &[tam_a.uri.clone()]);
+    dev.runner.state.request(&counter, &[tam_b.uri.clone()]);
+    let transport = HttpTransport::new(&HttpConfig::default()).unwrap();
+    let mut broker = Broker::new(transport).with_retry(RetryPolicy::once());
+    let results = dev.runner.policy_check(&mut broker);
+    assert_eq!(results.len(), 2);
+    for (uri, r) in &results {
+        assert!(r.is_ok(), "{uri}: {r:?}");
+    }
+    assert!(dev.installed(&hello));
+    assert!(dev.installed(&counter));
+    let n = dev
+        .tee
+        .invoke_once(&counter.0, teep_tee::examples::COUNTER_INCREMENT, b"")
+        .unwrap();
+    assert_eq!(n, 1u64.to_le_bytes());
+}
+
+#[test]
+fn wrong_attestation_key_gets_no_install() {
+    let dir = tempfile::tempdir().unwrap();
+    let tam = Tam::start(&dir.path().join("tam"), teep_tam::Enroll::Registered);
+    tam.add_ta("hello", HELLO_WASM);
+    let mut dev = Device::new(&dir.path().join("dev"), &tam.keys(), &[tam.tc_signer()]);
+    // Registered with its TEEP key but another attestation key: the Evidence cannot verify.
+    let teep_key = dev.tee.teep_signer().public_key().to_spki_pem();
+    let other = teep_cose::PrivateKey::generate(teep_cose::KeyType::P256)
+        .public_key()
+        .to_spki_pem();
+    let now = teep_tam::server::now_ms();
+    tam.rt
+        .block_on(teep_tam::ops::add_device(
+            &tam.state.store,
+            teep_key.as_bytes(),
+            Some(other.as_bytes()),
+            Some("dev"),
+            &[],
+            now,
+        ))
+        .unwrap();
+    let hello = TcId::parse("hello").unwrap();
+    dev.runner.state.request(&hello, &[]);
+    let _ = dev.session(&tam.uri);
+    assert!(!dev.installed(&hello));
+}
