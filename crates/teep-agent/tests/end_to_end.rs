@@ -106,13 +106,16 @@ impl Device {
         Device { tee, runner }
     }
 
-    /// One session with `uri`; returns the Agent's events.
-    fn session(&mut self, uri: &str) -> Result<Vec<AgentEvent>, String> {
+    /// One session with `uri`; returns the Agent's events, or the error with the events so far.
+    fn session(&mut self, uri: &str) -> Result<Vec<AgentEvent>, (String, Vec<AgentEvent>)> {
         let transport = HttpTransport::new(&HttpConfig::default()).unwrap();
         let mut broker = Broker::new(transport).with_retry(RetryPolicy::once());
         let r = broker.session(&mut self.runner, uri, None);
         let events = std::mem::take(&mut self.runner.events);
-        r.map(|_| events).map_err(|e| e.to_string())
+        match r {
+            Ok(_) => Ok(events),
+            Err(e) => Err((e.to_string(), events)),
+        }
     }
 
     fn installed(&self, tc: &TcId) -> bool {
@@ -183,6 +186,15 @@ fn upgrade_by_higher_sequence_number() {
     dev.session(&tam.uri).unwrap();
     assert_eq!(dev.sequence(&counter), Some(1));
 
+    // The TAM pushes upgrades of what its policy assigns (a satisfied request is no longer sent).
+    let cid = teep_tam::model::encode_component_id(&counter.0);
+    tam.rt
+        .block_on(tam.state.store.assign(
+            &cid,
+            &teep_tam::model::Target::All,
+            teep_tam::server::now_ms(),
+        ))
+        .unwrap();
     assert_eq!(tam.add_ta("counter", COUNTER_WASM), 2);
     let events = dev.session(&tam.uri).unwrap();
     assert!(installed_event(&events), "{events:?}");
@@ -198,20 +210,23 @@ fn untrusted_tam_key_gets_an_error_and_installs_nothing() {
     let mut dev = Device::new(&dir.path().join("dev"), &[stranger], &[tam.tc_signer()]);
     let hello = TcId::parse("hello").unwrap();
     dev.runner.state.request(&hello, &[]);
-    let events = dev.session(&tam.uri).unwrap_or_default();
-    let refused = std::mem::take(&mut dev.runner.events)
-        .into_iter()
-        .chain(events)
-        .any(|e| {
-            matches!(
-                e,
-                AgentEvent::Refused {
-                    code: ErrorCode::BadCertificate,
-                    ..
-                }
-            )
-        });
-    assert!(refused);
+    let events = match dev.session(&tam.uri) {
+        Ok(events) => events,
+        Err((_, events)) => events,
+    };
+    let refused = events.iter().any(|e| {
+        matches!(
+            e,
+            AgentEvent::Refused {
+                code: ErrorCode::BadCertificate,
+                ..
+            }
+        )
+    });
+    assert!(refused, "{events:?}");
+    assert!(!events
+        .iter()
+        .any(|e| matches!(e, AgentEvent::TamVerified { .. })));
     assert!(!dev.installed(&hello));
 }
 
@@ -275,6 +290,37 @@ fn two_tams_serve_one_device() {
     assert_eq!(n, 1u64.to_le_bytes());
 }
 
+/// Registers the device at a TAM in registered-enrollment mode with `attest_key` as its
+/// attestation key.
+fn register(tam: &Tam, dev: &Device, attest_key: &str) {
+    let teep_key = dev.tee.teep_signer().public_key().to_spki_pem();
+    let now = teep_tam::server::now_ms();
+    tam.rt
+        .block_on(teep_tam::ops::add_device(
+            &tam.state.store,
+            teep_key.as_bytes(),
+            Some(attest_key.as_bytes()),
+            Some("dev"),
+            &[],
+            now,
+        ))
+        .unwrap();
+}
+
+#[test]
+fn registered_device_with_its_own_attestation_key_gets_the_install() {
+    let dir = tempfile::tempdir().unwrap();
+    let tam = Tam::start(&dir.path().join("tam"), teep_tam::Enroll::Registered);
+    tam.add_ta("hello", HELLO_WASM);
+    let mut dev = Device::new(&dir.path().join("dev"), &tam.keys(), &[tam.tc_signer()]);
+    let own = dev.tee.attestation_signer().public_key().to_spki_pem();
+    register(&tam, &dev, &own);
+    let hello = TcId::parse("hello").unwrap();
+    dev.runner.state.request(&hello, &[]);
+    dev.session(&tam.uri).unwrap();
+    assert!(dev.installed(&hello));
+}
+
 #[test]
 fn wrong_attestation_key_gets_no_install() {
     let dir = tempfile::tempdir().unwrap();
@@ -282,21 +328,10 @@ fn wrong_attestation_key_gets_no_install() {
     tam.add_ta("hello", HELLO_WASM);
     let mut dev = Device::new(&dir.path().join("dev"), &tam.keys(), &[tam.tc_signer()]);
     // Registered with its TEEP key but another attestation key: the Evidence cannot verify.
-    let teep_key = dev.tee.teep_signer().public_key().to_spki_pem();
     let other = teep_cose::PrivateKey::generate(teep_cose::KeyType::P256)
         .public_key()
         .to_spki_pem();
-    let now = teep_tam::server::now_ms();
-    tam.rt
-        .block_on(teep_tam::ops::add_device(
-            &tam.state.store,
-            teep_key.as_bytes(),
-            Some(other.as_bytes()),
-            Some("dev"),
-            &[],
-            now,
-        ))
-        .unwrap();
+    register(&tam, &dev, &other);
     let hello = TcId::parse("hello").unwrap();
     dev.runner.state.request(&hello, &[]);
     let _ = dev.session(&tam.uri);
