@@ -48,13 +48,36 @@ fn process_1mib(b: divan::Bencher) {
 }
 
 #[divan::bench]
-fn decode_teep_integrated_example() -> usize {
+fn decode_teep_integrated_example(b: divan::Bencher) {
     let env = std::fs::read(format!(
         "{SPEC}/teep-protocol/common/derived/suit_integrated.cbor"
     ))
     .unwrap();
     let env = Bytes::from(env);
-    decode_envelope_unverified(divan::black_box(env), &Limits::default())
-        .unwrap()
-        .sequence_number() as usize
+    b.bench(|| {
+        decode_envelope_unverified(divan::black_box(env.clone()), &Limits::default())
+            .unwrap()
+            .sequence_number()
+    });
+}
+
+#[divan::bench]
+fn verify_and_install_teep_integrated_example(b: divan::Bencher) {
+    let env = std::fs::read(format!(
+        "{SPEC}/teep-protocol/common/derived/suit_integrated.cbor"
+    ))
+    .unwrap();
+    let env = Bytes::from(env);
+    let pem = std::fs::read(format!("{SPEC}/keys/suit-examples-p256-public.pem")).unwrap();
+    let p = Processor::new(TrustAnchors::new(vec![
+        teep_cose::PublicKey::from_bytes_any(&pem).unwrap(),
+    ]));
+    b.with_inputs(MemoryStore::new)
+        .bench_local_values(|mut store| {
+            assert!(p
+                .install(env.clone(), &mut store, &mut NoFetcher)
+                .result
+                .is_ok());
+            store
+        });
 }

@@ -20,6 +20,7 @@ pub mod error;
 pub mod inspect;
 pub mod limits;
 pub mod model;
+pub mod mti;
 pub mod processor;
 pub mod report;
 pub mod store;
