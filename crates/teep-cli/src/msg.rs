@@ -1,10 +1,363 @@
-//! `teep msg` subcommands.
+//! `teep msg` subcommands: decode, encode, sign and verify TEEP messages.
+//!
+//! Input files may be raw CBOR, hex text (white space and `#` comments allowed, as in the
+//! drafts' annotated `.hex` files) or `-` for stdin. A COSE_Sign1 / COSE_Sign wrapper is
+//! recognised and opened; its headers are shown.
 
-use clap::Subcommand;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context};
+use clap::{Subcommand, ValueEnum};
+use serde_json::{json, Value as Json};
+use teep_cose::{Opened, PrivateKey, PublicKey, SoftwareSigner};
+use teep_proto::{decode, decode_auto, diag, json::from_json_in, signed, Numbering, TeepMessage};
 
 #[derive(Subcommand)]
-pub enum Cmd {}
+pub enum Cmd {
+    /// Decode a TEEP message (raw CBOR, hex text or `-`), optionally inside COSE.
+    Decode {
+        file: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Json)]
+        format: Format,
+        #[arg(long, value_enum, default_value_t = NumberingArg::Auto)]
+        numbering: NumberingArg,
+    },
+    /// Encode a TEEP message from its JSON view (as printed by `decode`).
+    Encode {
+        file: PathBuf,
+        /// Numbering to emit; `auto` uses the document's "numbering" field, else draft26.
+        #[arg(long, value_enum, default_value_t = NumberingArg::Auto)]
+        numbering: NumberingArg,
+        /// Sign as COSE_Sign1 with this private key (PEM, JWK or COSE_Key).
+        #[arg(long)]
+        sign: Option<PathBuf>,
+        /// Write raw CBOR here; without it, hex is printed on stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Verify the COSE signature of a TEEP message with a public (or private) key.
+    Verify {
+        file: PathBuf,
+        #[arg(long)]
+        key: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Format {
+    Json,
+    Diag,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NumberingArg {
+    Auto,
+    Draft26,
+    Legacy,
+}
+
+impl NumberingArg {
+    fn fixed(self) -> Option<Numbering> {
+        match self {
+            NumberingArg::Auto => None,
+            NumberingArg::Draft26 => Some(Numbering::Draft26),
+            NumberingArg::Legacy => Some(Numbering::Legacy),
+        }
+    }
+}
 
 pub fn run(cmd: Cmd) -> anyhow::Result<()> {
-    match cmd {}
+    let mut stdout = std::io::stdout().lock();
+    match cmd {
+        Cmd::Decode {
+            file,
+            format,
+            numbering,
+        } => {
+            let text = decode_cmd(&read_input(&file)?, format, numbering)?;
+            writeln!(stdout, "{text}")?;
+        }
+        Cmd::Encode {
+            file,
+            numbering,
+            sign,
+            out,
+        } => {
+            let doc: Json = serde_json::from_slice(&read_file(&file)?)
+                .with_context(|| format!("{}: not JSON", file.display()))?;
+            let key = sign
+                .map(|k| PrivateKey::load(&k).map_err(|e| anyhow!("{}: {e}", k.display())))
+                .transpose()?;
+            let bytes = encode_cmd(&doc, numbering, key)?;
+            match out {
+                Some(path) => std::fs::write(&path, &bytes)
+                    .with_context(|| format!("writing {}", path.display()))?,
+                None => writeln!(stdout, "{}", hex::encode(&bytes))?,
+            }
+        }
+        Cmd::Verify { file, key } => {
+            let key = PublicKey::load(&key).map_err(|e| anyhow!("{}: {e}", key.display()))?;
+            writeln!(stdout, "{}", verify_cmd(&read_input(&file)?, &key)?)?;
+        }
+    }
+    Ok(())
+}
+
+fn read_file(path: &Path) -> anyhow::Result<Vec<u8>> {
+    if path == Path::new("-") {
+        let mut buf = Vec::new();
+        std::io::stdin().read_to_end(&mut buf)?;
+        Ok(buf)
+    } else {
+        std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+    }
+}
+
+/// Raw CBOR, or hex text when the file is text made only of hex digits, white space and
+/// `#` comments.
+fn read_input(path: &Path) -> anyhow::Result<Vec<u8>> {
+    let data = read_file(path)?;
+    Ok(hex_text(&data).unwrap_or(data))
+}
+
+fn hex_text(data: &[u8]) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(data).ok()?;
+    let mut any = false;
+    for line in text.lines() {
+        let code = line.split('#').next().unwrap_or("");
+        if !code
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() || c.is_whitespace())
+        {
+            return None;
+        }
+        any |= code.chars().any(|c| c.is_ascii_hexdigit());
+    }
+    if !any {
+        return None;
+    }
+    diag::from_hex_text(text).ok()
+}
+
+/// A COSE_Sign1 / COSE_Sign (tag 18 or 98, or an untagged 4-element array; TEEP messages
+/// have 2, 3 or 5 elements).
+fn looks_like_cose(bytes: &[u8]) -> bool {
+    matches!(bytes, [0xd2, ..] | [0xd8, 0x62, ..] | [0x84, ..])
+}
+
+fn cose_json(opened: &Opened) -> Json {
+    json!({
+        "kind": opened.kind.name(),
+        "tagged": opened.tagged,
+        "signatures": opened.signatures.iter().map(|s| json!({
+            "alg": s.alg.name(),
+            "kid": s.kid.as_ref().map(hex::encode),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn open_any(
+    bytes: &[u8],
+    numbering: NumberingArg,
+) -> anyhow::Result<(Option<Opened>, TeepMessage, Numbering)> {
+    if looks_like_cose(bytes) {
+        let (opened, msg, n) = match numbering.fixed() {
+            Some(n) => signed::open_message(bytes, n).map(|(o, m)| (o, m, n))?,
+            None => signed::open_message_auto(bytes)?,
+        };
+        return Ok((Some(opened), msg, n));
+    }
+    let (msg, n) = match numbering.fixed() {
+        Some(n) => (decode(bytes, n)?, n),
+        None => decode_auto(bytes)?,
+    };
+    Ok((None, msg, n))
+}
+
+/// Text printed by `teep msg decode`.
+pub fn decode_cmd(bytes: &[u8], format: Format, numbering: NumberingArg) -> anyhow::Result<String> {
+    let (opened, msg, n) = open_any(bytes, numbering)?;
+    match format {
+        Format::Json => {
+            let mut doc = json!({ "numbering": n.name(), "message": msg.to_json() });
+            if let Some(o) = &opened {
+                doc["cose"] = cose_json(o);
+            }
+            Ok(serde_json::to_string_pretty(&doc)?)
+        }
+        Format::Diag => {
+            let mut out = String::new();
+            if let Some(o) = &opened {
+                for s in &o.signatures {
+                    let kid = s
+                        .kid
+                        .as_ref()
+                        .map(|k| format!(" kid h'{}'", hex::encode(k)))
+                        .unwrap_or_default();
+                    out.push_str(&format!(
+                        "/ {} alg {}{kid} /\n",
+                        o.kind.name(),
+                        s.alg.name()
+                    ));
+                }
+            }
+            out.push_str(&format!("/ {} {} /\n", n.adjective(), msg.type_name()));
+            out.push_str(&diag::to_diag(bytes)?);
+            Ok(out)
+        }
+    }
+}
+
+/// Bytes written by `teep msg encode`. Accepts a bare message JSON or the document printed
+/// by `decode` (`{"numbering", "message", "cose"}`; `cose` is ignored).
+pub fn encode_cmd(
+    doc: &Json,
+    numbering: NumberingArg,
+    key: Option<PrivateKey>,
+) -> anyhow::Result<Vec<u8>> {
+    let (msg_json, doc_numbering) = match doc.get("message") {
+        Some(m) => {
+            let n = match doc.get("numbering").and_then(Json::as_str) {
+                Some(s) => Some(
+                    s.parse::<Numbering>()
+                        .map_err(|e| anyhow!("numbering: {e}"))?,
+                ),
+                None => None,
+            };
+            (m, n)
+        }
+        None => (doc, None),
+    };
+    let n = numbering.fixed().or(doc_numbering).unwrap_or_default();
+    let msg = from_json_in(msg_json, n)?;
+    match key {
+        None => Ok(msg.encode(n)),
+        Some(key) => Ok(signed::sign_message(&msg, n, &SoftwareSigner::new(key))?),
+    }
+}
+
+/// Line printed by `teep msg verify`.
+pub fn verify_cmd(bytes: &[u8], key: &PublicKey) -> anyhow::Result<String> {
+    if !looks_like_cose(bytes) {
+        bail!("not a COSE_Sign1 or COSE_Sign: the message is unsigned");
+    }
+    let (opened, _msg, _n) = signed::open_message_auto(bytes)?;
+    let info = opened.verify(key)?;
+    let kid = info
+        .kid
+        .as_ref()
+        .map(hex::encode)
+        .unwrap_or_else(|| "none".into());
+    Ok(format!("valid signature ({}, {kid})", info.alg.name()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use teep_cose::KeyType;
+
+    const SPEC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/spec");
+
+    fn spec(path: &str) -> Vec<u8> {
+        std::fs::read(format!("{SPEC}/{path}")).unwrap()
+    }
+
+    #[test]
+    fn decodes_annotated_hex_and_round_trips_through_json() {
+        let hex = spec("teep-protocol/teep-26-renumbered/update.hex");
+        let bytes = hex_text(&hex).expect("annotated hex recognised");
+        let out = decode_cmd(&bytes, Format::Json, NumberingArg::Auto).unwrap();
+        let doc: Json = serde_json::from_str(&out).unwrap();
+        assert_eq!(doc["numbering"], "draft26");
+        assert_eq!(doc["message"]["type"], "update");
+        let again = encode_cmd(&doc, NumberingArg::Auto, None).unwrap();
+        assert_eq!(
+            decode(&again, Numbering::Draft26).unwrap(),
+            decode(&bytes, Numbering::Draft26).unwrap()
+        );
+        // Same document emitted in legacy numbering.
+        let legacy = encode_cmd(&doc, NumberingArg::Legacy, None).unwrap();
+        assert!(decode(&legacy, Numbering::Legacy).is_ok());
+    }
+
+    #[test]
+    fn raw_cbor_is_not_mistaken_for_hex() {
+        assert!(hex_text(&spec("interop/libteep/teep_success.cbor")).is_none());
+        assert_eq!(
+            hex_text(b"82 04 # Success\na0\n"),
+            Some(vec![0x82, 0x04, 0xa0])
+        );
+    }
+
+    #[test]
+    fn decode_reports_path_and_rule() {
+        let e = decode_cmd(
+            &[0x82, 0x04, 0xa1, 0x13, 0x42, 1, 2],
+            Format::Json,
+            NumberingArg::Draft26,
+        )
+        .unwrap_err();
+        assert_eq!(
+            format!("{e:#}"),
+            "Success.options.token: expected bstr of 8..64 bytes, got 2"
+        );
+    }
+
+    #[test]
+    fn decode_shows_cose_headers_of_libteep_message() {
+        let bytes = spec("interop/libteep/teep_success_cose.cbor");
+        let out = decode_cmd(&bytes, Format::Json, NumberingArg::Auto).unwrap();
+        let doc: Json = serde_json::from_str(&out).unwrap();
+        assert_eq!(doc["numbering"], "legacy");
+        assert_eq!(doc["cose"]["kind"], "COSE_Sign1");
+        assert_eq!(doc["cose"]["signatures"][0]["alg"], "ES256");
+        assert!(doc["cose"]["signatures"][0]["kid"]
+            .as_str()
+            .unwrap()
+            .starts_with("e96788b1"));
+        let d = decode_cmd(&bytes, Format::Diag, NumberingArg::Auto).unwrap();
+        assert!(
+            d.starts_with("/ COSE_Sign1 alg ES256 kid h'e96788b1"),
+            "{d}"
+        );
+        assert!(d.contains("/ legacy-numbered Success /"), "{d}");
+    }
+
+    #[test]
+    fn encode_signs_and_verify_checks() {
+        let key = PrivateKey::generate(KeyType::Ed25519);
+        let public = key.public_key();
+        let doc = json!({"type": "success", "options": {"token": "0102030405060708"}});
+        let signed = encode_cmd(&doc, NumberingArg::Draft26, Some(key)).unwrap();
+        let line = verify_cmd(&signed, &public).unwrap();
+        assert!(line.starts_with("valid signature (Ed25519, "), "{line}");
+        let other = PrivateKey::generate(KeyType::Ed25519).public_key();
+        assert!(verify_cmd(&signed, &other).is_err());
+        let unsigned = encode_cmd(&doc, NumberingArg::Draft26, None).unwrap();
+        assert!(verify_cmd(&unsigned, &public).is_err());
+    }
+
+    #[test]
+    fn verify_libteep_signature() {
+        let key = PublicKey::load(Path::new(&format!(
+            "{SPEC}/interop/libteep/key/tam_prime256v1_pub.pem"
+        )))
+        .unwrap();
+        let line = verify_cmd(&spec("interop/libteep/query_request_cose.cbor"), &key).unwrap();
+        assert!(
+            line.starts_with("valid signature (ES256, c770ec53"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn encode_rejects_invalid_json_with_path() {
+        let doc = json!({"type": "success", "options": {"token": "0102"}});
+        let e = encode_cmd(&doc, NumberingArg::Draft26, None).unwrap_err();
+        assert_eq!(
+            format!("{e:#}"),
+            "Success.options.token: expected bstr of 8..64 bytes, got 2"
+        );
+    }
 }
