@@ -393,7 +393,14 @@ impl TaRuntime {
         if !wasm.starts_with(b"\0asm") {
             return Err(bad("not a WebAssembly binary (missing \\0asm magic)".into()));
         }
-        let module = Module::new(&self.engine, wasm).map_err(|e| bad(e.to_string()))?;
+        check_code_section(wasm).map_err(bad)?;
+        // wasmi's parser is meant not to panic, but a panic in it must not take the TEE down
+        // with it: treat one as a rejected module.
+        let module = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            Module::new(&self.engine, wasm)
+        }))
+        .map_err(|_| bad("the module crashed the WebAssembly parser".into()))?
+        .map_err(|e| bad(e.to_string()))?;
         for import in module.imports() {
             if import.module() != "teep" || !matches!(import.ty(), ExternType::Func(_)) {
                 return Err(bad(format!(
@@ -505,6 +512,50 @@ impl TaRuntime {
             close,
         })
     }
+}
+
+/// Reads an unsigned LEB128 u32 at `*pos`.
+fn read_leb_u32(data: &[u8], pos: &mut usize) -> Option<u32> {
+    let mut result: u32 = 0;
+    for i in 0..5 {
+        let byte = *data.get(*pos)?;
+        *pos += 1;
+        result |= u32::from(byte & 0x7f).checked_shl(7 * i)?;
+        if byte & 0x80 == 0 {
+            return Some(result);
+        }
+    }
+    None
+}
+
+/// Rejects a code section that declares no function bodies but carries bytes. wasmi 2.0.0
+/// divides by the body count in its strict-limits check before validating the section and
+/// panics on such input (found by the `ta_module` fuzz target), so it is caught here first.
+/// Only section headers are walked; full validation stays with wasmi.
+fn check_code_section(wasm: &[u8]) -> Result<(), String> {
+    const CODE_SECTION: u8 = 10;
+    let mut pos = 8; // magic and version, checked by the caller and by wasmi
+    while pos < wasm.len() {
+        let id = wasm[pos];
+        pos += 1;
+        let Some(size) = read_leb_u32(wasm, &mut pos) else {
+            return Ok(()); // malformed: wasmi reports it
+        };
+        let end = pos.saturating_add(size as usize);
+        if id == CODE_SECTION {
+            let mut body = pos;
+            if let Some(0) = read_leb_u32(wasm, &mut body) {
+                if end > body {
+                    return Err(format!(
+                        "code section declares no function bodies but has {} more bytes",
+                        end - body
+                    ));
+                }
+            }
+        }
+        pos = end;
+    }
+    Ok(())
 }
 
 /// Maps a wasmi error to the reason the TA was stopped.
@@ -734,6 +785,32 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("not part of the TA API"), "{err}");
+    }
+
+    #[test]
+    fn rejects_empty_code_section_with_trailing_bytes() {
+        // The fuzz finding, reduced: a code section with count 0 and 1000 bytes of padding.
+        let mut wasm = b"\0asm\x01\0\0\0".to_vec();
+        wasm.push(10);
+        wasm.extend_from_slice(&[0xe9, 0x07]); // section size 1001 (LEB128)
+        wasm.push(0); // no function bodies
+        wasm.extend_from_slice(&[0u8; 1000]);
+        let err = TaRuntime::new(TaLimits::default())
+            .compile("t", &wasm)
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("declares no function bodies"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn fuzz_crash_input_is_a_clear_error() {
+        let wasm = include_bytes!("../fuzz/seeds/ta_module/crash-empty-code-section.wasm");
+        let err = TaRuntime::new(TaLimits::default())
+            .compile("t", wasm)
+            .unwrap_err();
+        assert!(matches!(err, TeeError::BadModule { .. }), "{err}");
     }
 
     #[test]
