@@ -346,7 +346,8 @@ fn check_error(r: &Reader<'_>, m: &ErrorMessage) -> Result<()> {
 fn read_options(r: &mut Reader<'_>, t: MessageType, n: Numbering) -> Result<Options> {
     let len = r.map("options map")?;
     let mut o = Options::default();
-    let mut seen: Vec<u64> = Vec::with_capacity(r.capacity(len).min(32));
+    // A set, not a list: a peer may send many unknown labels.
+    let mut seen = std::collections::BTreeSet::new();
     r.push(Seg::Name("label"));
     for _ in 0..len {
         r.replace_last(Seg::Name("label"));
@@ -359,14 +360,13 @@ fn read_options(r: &mut Reader<'_>, t: MessageType, n: Numbering) -> Result<Opti
                 )))
             }
         };
-        if seen.contains(&key) {
+        if !seen.insert(key) {
             return Err(DecodeError::new(
                 DecodeErrorKind::Strictness,
                 r.path_string().trim_end_matches(".label").to_string(),
                 format!("duplicate label {key}"),
             ));
         }
-        seen.push(key);
         match Label::from_value(key, n) {
             Some(l) if allowed(t, l) => {
                 r.replace_last(Seg::Name(l.name()));

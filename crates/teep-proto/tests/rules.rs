@@ -516,3 +516,20 @@ fn decode_auto_explains_legacy_only_message_types() {
         "Error.options.token: expected bstr of 8..64 bytes, got 4 (read in legacy numbering)"
     );
 }
+
+#[test]
+fn many_unknown_options_are_kept() {
+    // 50,000 distinct unknown labels (duplicate detection uses a set, not a list scan).
+    let count = 50_000u32;
+    let mut b = vec![0x82, 0x04, 0xba];
+    b.extend_from_slice(&count.to_be_bytes());
+    for k in 0..count {
+        b.push(0x1a);
+        b.extend_from_slice(&(k + 100).to_be_bytes());
+        b.push(0x00);
+    }
+    let TeepMessage::Success(s) = decode(&b, D26).unwrap() else {
+        panic!()
+    };
+    assert_eq!(s.unknown_options.len(), count as usize);
+}
