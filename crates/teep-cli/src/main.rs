@@ -15,7 +15,11 @@ mod ta;
 mod tam;
 
 #[derive(Parser)]
-#[command(name = "teep", version, about = "TEEP (Trusted Execution Environment Provisioning): TAM, Agent, Broker and tools")]
+#[command(
+    name = "teep",
+    version,
+    about = "TEEP (Trusted Execution Environment Provisioning): TAM, Agent, Broker and tools"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
