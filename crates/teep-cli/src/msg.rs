@@ -204,6 +204,11 @@ pub fn decode_cmd(bytes: &[u8], format: Format, numbering: NumberingArg) -> anyh
             }
             out.push_str(&format!("/ {} {} /\n", n.adjective(), msg.type_name()));
             out.push_str(&diag::to_diag(bytes)?);
+            // The payload of a COSE wrapper is a bstr: show the message inside it as well.
+            if let Some(payload) = opened.as_ref().and_then(|o| o.payload.as_deref()) {
+                out.push_str("\n/ payload: /\n");
+                out.push_str(&diag::to_diag(payload)?);
+            }
             Ok(out)
         }
     }
@@ -322,6 +327,11 @@ mod tests {
             "{d}"
         );
         assert!(d.contains("/ legacy-numbered Success /"), "{d}");
+        let payload = d.split("/ payload: /").nth(1).expect("payload shown");
+        assert!(
+            payload.contains("20: h'a0a1a2a3a4a5a6a7a8a9aaabacadaeaf'"),
+            "{d}"
+        );
     }
 
     #[test]
