@@ -272,8 +272,12 @@ fn two_tams_serve_one_device() {
     );
     let hello = TcId::parse("hello").unwrap();
     let counter = TcId::parse("counter").unwrap();
-    dev.runner.state.request(&hello, &[tam_a.uri.clone()]);
-    dev.runner.state.request(&counter, &[tam_b.uri.clone()]);
+    dev.runner
+        .state
+        .request(&hello, std::slice::from_ref(&tam_a.uri));
+    dev.runner
+        .state
+        .request(&counter, std::slice::from_ref(&tam_b.uri));
     let transport = HttpTransport::new(&HttpConfig::default()).unwrap();
     let mut broker = Broker::new(transport).with_retry(RetryPolicy::once());
     let results = dev.runner.policy_check(&mut broker);
