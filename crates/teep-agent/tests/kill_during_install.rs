@@ -6,12 +6,11 @@
 //! it at varying moments.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use teep_agent::agent::{Agent, AgentConfig};
 use teep_agent::device::TeeDevice;
 use teep_agent::state::AgentState;
-use teep_cose::{KeyType, PrivateKey, Signer, SoftwareSigner};
+use teep_cose::{PrivateKey, Signer, SoftwareSigner};
 use teep_proto::{Numbering, TeepMessage, Update};
 use teep_tee::{SoftwareTee, Tee};
 
