@@ -68,7 +68,8 @@ pub struct CreateArgs {
 
 #[derive(clap::Args)]
 pub struct ApplyArgs {
-    file: PathBuf,
+    /// The envelope to install (not needed with --uninstall).
+    file: Option<PathBuf>,
     /// Trusted TC signer key.
     #[arg(long)]
     key: PathBuf,
@@ -235,7 +236,18 @@ fn apply(a: ApplyArgs) -> anyhow::Result<()> {
                 .collect::<anyhow::Result<Vec<_>>>()?;
             p.uninstall(&id, &mut store, &mut fetcher)
         }
-        None => p.install(read(&a.file)?, &mut store, &mut fetcher),
+        None => {
+            let file = a
+                .file
+                .as_deref()
+                .ok_or_else(|| anyhow!("give the envelope FILE, or --uninstall ID..."))?;
+            p.install(read(file)?, &mut store, &mut fetcher)
+        }
+    };
+    let what = match (&a.uninstall, &a.file) {
+        (Some(_), _) => "uninstall".to_string(),
+        (None, Some(f)) => f.display().to_string(),
+        (None, None) => String::new(),
     };
     println!("{}", serde_json::to_string_pretty(&out.report.to_json())?);
     match out.result {
@@ -252,6 +264,6 @@ fn apply(a: ApplyArgs) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Err(e) => bail!("{}: {e} (store unchanged)", a.file.display()),
+        Err(e) => bail!("{what}: {e} (store unchanged)"),
     }
 }

@@ -83,21 +83,21 @@ pub enum ProcessError {
         offered: u64,
         installed: u64,
     },
-    #[error("{section}[{offset}]: {command}: {reason}")]
+    #[error("{section} (byte {offset}): {command}: {reason}")]
     CommandFailed {
         section: String,
         offset: usize,
         command: String,
         reason: String,
     },
-    #[error("{section}[{offset}]: condition {command} failed: {reason}")]
+    #[error("{section} (byte {offset}): condition {command} failed: {reason}")]
     ConditionFailed {
         section: String,
         offset: usize,
         command: String,
         reason: String,
     },
-    #[error("{section}[{offset}]: command {code} is not supported")]
+    #[error("{section} (byte {offset}): command {code} is not supported")]
     UnsupportedCommand {
         section: String,
         offset: usize,

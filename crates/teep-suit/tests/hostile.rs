@@ -267,7 +267,7 @@ fn failure_after_a_write_commits_nothing() {
     let (out, store) = run(sign(&manifest_with_install(seq)));
     let e = out.result.as_ref().unwrap_err().to_string();
     assert!(
-        e.contains("install[") && e.contains("condition-abort"),
+        e.contains("install (byte ") && e.contains("condition-abort"),
         "{e}"
     );
     assert_unchanged(&out, &store);
