@@ -354,6 +354,27 @@ mod tests {
     }
 
     #[test]
+    fn open_replays_a_journal_left_by_a_crash() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = DirStore::open(dir.path()).unwrap();
+        let id = vec![b"TEEP-Device".to_vec(), b"x".to_vec()];
+        let batch = StoreBatch {
+            components: vec![(id.clone(), Some(Bytes::from_static(b"new")))],
+            manifests: vec![],
+        };
+        // Crash after the journal was written, before it was applied.
+        std::fs::write(dir.path().join("journal.cbor"), encode_batch(&batch)).unwrap();
+        assert_eq!(s.read_component(&id).unwrap(), None);
+        let s = DirStore::open(dir.path()).unwrap();
+        assert_eq!(s.read_component(&id).unwrap().as_deref(), Some(&b"new"[..]));
+        assert!(!dir.path().join("journal.cbor").exists());
+        // A torn journal means the commit never happened.
+        std::fs::write(dir.path().join("journal.cbor"), &encode_batch(&batch)[..5]).unwrap();
+        let s = DirStore::open(dir.path()).unwrap();
+        assert_eq!(s.read_component(&id).unwrap().as_deref(), Some(&b"new"[..]));
+    }
+
+    #[test]
     fn journal_round_trips() {
         let b = StoreBatch {
             components: vec![
