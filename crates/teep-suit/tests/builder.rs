@@ -254,3 +254,24 @@ fn builder_output_structure_matches_the_cddl() {
     let enc = teep_suit::codec::encode_manifest(&v.manifest);
     assert_eq!(teep_suit::codec::bstr_wrap(&enc), v.manifest_bstr.to_vec());
 }
+
+#[test]
+fn ed25519_signed_manifest_verifies() {
+    let key = teep_cose::PrivateKey::generate(teep_cose::KeyType::Ed25519);
+    let signer = teep_cose::SoftwareSigner::new(key.clone());
+    let (env, _) = ManifestBuilder::new(tc_id(), tc())
+        .build(&signer, &[1; 64])
+        .unwrap();
+    let anchors = TrustAnchors::new(vec![example_key(), key.public_key()]);
+    let v = verify_envelope(env.clone(), &anchors).unwrap();
+    assert!(matches!(
+        v.authenticator,
+        Authenticator::Signer {
+            index: 1,
+            algorithm: -19,
+            ..
+        }
+    ));
+    // The P-256 anchor alone does not accept it.
+    assert!(verify_envelope(env, &TrustAnchors::new(vec![example_key()])).is_err());
+}
