@@ -16,7 +16,8 @@
 //!   signature and digest checks run implicitly (the TEEP personalization example needs it).
 //! * image-size bounds fetches and is compared exactly by condition-image-match.
 //! * Conditions failing inside try-each move to the next alternative (staged changes of the
-//!   failed alternative are dropped); condition-abort and errors end the run.
+//!   failed alternative are dropped); inside run-sequence they end the nested sequence only when
+//!   parameter soft-failure is true; condition-abort and errors always end the run.
 
 use crate::auth::{
     decode_envelope_unverified, verify_envelope_with_limits, TrustAnchors, VerifiedEnvelope,
@@ -614,7 +615,18 @@ impl<'a> Run<'a> {
                     ))
                 }
             }
-            (RunSequence, CommandArg::Sequence(s)) => self.exec(ctx, s, depth + 1),
+            (RunSequence, CommandArg::Sequence(s)) => {
+                // With parameter soft-failure set, a failed condition only ends the nested
+                // sequence (its staged changes stay: they passed their own checks).
+                let saved_result = self.report.result.clone();
+                match self.exec(ctx, s, depth + 1) {
+                    Err(Fail::Condition(_)) if self.soft_failure(ctx) => {
+                        self.report.result = saved_result;
+                        Ok(())
+                    }
+                    other => other,
+                }
+            }
             (Abort, _) => {
                 let site = self.site(ctx, cmd, ctx.current.first().copied().unwrap_or(0));
                 Err(self.command_error(
@@ -641,6 +653,12 @@ impl<'a> Run<'a> {
                 Ok(())
             }
         }
+    }
+
+    fn soft_failure(&self, ctx: &Ctx<'_>) -> bool {
+        ctx.current
+            .iter()
+            .any(|i| matches!(self.param(ctx, *i, 13), Some(Parameter::SoftFailure(true))))
     }
 
     fn param<'c>(&self, ctx: &'c Ctx<'_>, i: u64, label: i64) -> Option<&'c Parameter> {

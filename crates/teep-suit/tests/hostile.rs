@@ -339,3 +339,39 @@ fn severed_members_from_another_buffer_do_not_panic() {
         teep_suit::codec::decode_manifest(&unrelated, &root, &env.severed, &limits).unwrap();
     assert_eq!(again, third);
 }
+
+#[test]
+fn soft_failure_ends_only_the_nested_sequence() {
+    let nested = CommandSequence {
+        commands: vec![cmd(
+            CommandCode::ComponentSlot,
+            CommandArg::ReportingPolicy(0),
+        )],
+    };
+    let with = |soft: bool| CommandSequence {
+        commands: vec![
+            cmd(
+                CommandCode::OverrideParameters,
+                CommandArg::Parameters(vec![
+                    Parameter::ComponentSlot(1),
+                    Parameter::SoftFailure(soft),
+                    Parameter::Uri("#tc".into()),
+                ]),
+            ),
+            cmd(
+                CommandCode::RunSequence,
+                CommandArg::Sequence(nested.clone()),
+            ),
+            cmd(CommandCode::Fetch, CommandArg::ReportingPolicy(0)),
+        ],
+    };
+    let (out, _) = run(sign(&manifest_with_install(with(true))));
+    assert!(out.result.is_ok(), "{:?}", out.result);
+    let (out, store) = run(sign(&manifest_with_install(with(false))));
+    assert!(out
+        .result
+        .unwrap_err()
+        .to_string()
+        .contains("component-slot"));
+    assert_eq!(store.commits, 0);
+}
