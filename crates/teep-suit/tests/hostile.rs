@@ -375,3 +375,104 @@ fn soft_failure_ends_only_the_nested_sequence() {
         .contains("component-slot"));
     assert_eq!(store.commits, 0);
 }
+
+/// Re-signs an envelope's digest with a detached COSE_Sign (tag 98) of one signature.
+fn with_cose_sign(env: &Envelope, signer: &dyn teep_cose::Signer) -> Vec<u8> {
+    let digest_cbor = teep_suit::codec::encode_digest(&env.authentication.digest);
+    let sign_prot = vec![0xa1, 0x01, 0x28]; // {1: -9}
+                                            // Sig_structure = ["Signature", h'', << {1: -9} >>, h'', digest]
+    let mut tbs = vec![0x85, 0x69];
+    tbs.extend_from_slice(b"Signature");
+    tbs.push(0x40);
+    tbs.extend(bstr_wrap(&sign_prot));
+    tbs.push(0x40);
+    tbs.extend(bstr_wrap(&digest_cbor));
+    let sig = signer.sign(&tbs).unwrap();
+    let mut block = vec![0xd8, 0x62, 0x84, 0x40, 0xa0, 0xf6, 0x81, 0x83];
+    block.extend(bstr_wrap(&sign_prot));
+    block.push(0xa0);
+    block.extend(bstr_wrap(&sig));
+    let mut auth = vec![0x82];
+    auth.extend(bstr_wrap(&digest_cbor));
+    auth.extend(bstr_wrap(&block));
+    let mut out = vec![0xa2, 0x02];
+    out.extend(bstr_wrap(&auth));
+    out.push(0x03);
+    out.extend_from_slice(&env.manifest_bstr);
+    out
+}
+
+#[test]
+fn detached_cose_sign_authenticates() {
+    let env = verify_envelope(
+        read("teep-protocol/common/derived/suit_uri.cbor"),
+        &anchors(),
+    )
+    .unwrap();
+    let signed = with_cose_sign(&env, &signer());
+    let v = verify_envelope(signed.clone(), &anchors()).unwrap();
+    assert_eq!(v.manifest, env.manifest);
+    let other = teep_cose::PrivateKey::generate(teep_cose::KeyType::P256).public_key();
+    assert!(verify_envelope(signed, &TrustAnchors::new(vec![other])).is_err());
+}
+
+#[test]
+fn check_content_and_swap() {
+    let a: ComponentId = vec![b"a".to_vec()];
+    let b: ComponentId = vec![b"b".to_vec()];
+    let (mut m, _) = ManifestBuilder::new(a.clone(), &b"x"[..])
+        .build_manifest(&[0u8; 64])
+        .unwrap();
+    m.common.components = vec![a.clone(), b.clone()];
+    m.common.shared_sequence = None;
+    m.install = Some(Severable::Present(CommandSequence {
+        commands: vec![
+            cmd(
+                CommandCode::SetComponentIndex,
+                CommandArg::ComponentIndex(IndexArg::One(1)),
+            ),
+            cmd(
+                CommandCode::OverrideParameters,
+                CommandArg::Parameters(vec![Parameter::Content(Bytes::from_static(b"B"))]),
+            ),
+            cmd(CommandCode::Write, CommandArg::ReportingPolicy(0)),
+            cmd(
+                CommandCode::SetComponentIndex,
+                CommandArg::ComponentIndex(IndexArg::One(0)),
+            ),
+            cmd(
+                CommandCode::OverrideParameters,
+                CommandArg::Parameters(vec![Parameter::Content(Bytes::from_static(b"A"))]),
+            ),
+            cmd(CommandCode::Write, CommandArg::ReportingPolicy(0)),
+            cmd(CommandCode::CheckContent, CommandArg::ReportingPolicy(0)),
+            cmd(
+                CommandCode::OverrideParameters,
+                CommandArg::Parameters(vec![Parameter::SourceComponent(1)]),
+            ),
+            cmd(CommandCode::Swap, CommandArg::ReportingPolicy(0)),
+        ],
+    }));
+    let (out, store) = run(sign(&m));
+    out.result.unwrap();
+    assert_eq!(&store.components[&a][..], b"B");
+    assert_eq!(&store.components[&b][..], b"A");
+    // check-content against different content fails.
+    if let Some(Severable::Present(s)) = &mut m.install {
+        s.commands.insert(
+            7,
+            cmd(
+                CommandCode::OverrideParameters,
+                CommandArg::Parameters(vec![Parameter::Content(Bytes::from_static(b"Z"))]),
+            ),
+        );
+        s.commands.swap(6, 7);
+    }
+    let (out, store) = run(sign(&m));
+    assert!(out
+        .result
+        .unwrap_err()
+        .to_string()
+        .contains("condition-check-content"));
+    assert_eq!(store.commits, 0);
+}
