@@ -98,6 +98,45 @@ fn severable_json(s: &Severable<CommandSequence>) -> Value {
     }
 }
 
+fn collect_digests(s: &CommandSequence, out: &mut Vec<Digest>) {
+    for c in &s.commands {
+        match &c.arg {
+            CommandArg::Parameters(ps) => {
+                for p in ps {
+                    if let Parameter::ImageDigest(d) = p {
+                        out.push(d.clone());
+                    }
+                }
+            }
+            CommandArg::TryEach { alternatives, .. } => {
+                alternatives.iter().for_each(|a| collect_digests(a, out))
+            }
+            CommandArg::Sequence(s) => collect_digests(s, out),
+            _ => {}
+        }
+    }
+}
+
+/// Every image-digest parameter anywhere in the manifest.
+fn image_digests(m: &Manifest) -> Vec<Digest> {
+    let mut out = Vec::new();
+    let seqs = [
+        m.common.shared_sequence.as_ref(),
+        m.validate.as_ref(),
+        m.load.as_ref(),
+        m.invoke.as_ref(),
+        m.uninstall.as_ref(),
+        m.dependency_resolution.as_ref().and_then(|s| s.get()),
+        m.payload_fetch.as_ref().and_then(|s| s.get()),
+        m.candidate_verification.as_ref().and_then(|s| s.get()),
+        m.install.as_ref().and_then(|s| s.get()),
+    ];
+    for s in seqs.into_iter().flatten() {
+        collect_digests(s, &mut out);
+    }
+    out
+}
+
 /// JSON view of an envelope. `digest_ok` and `signatures` are what the caller checked.
 pub fn envelope_json(env: &Envelope, digest_ok: Result<(), String>, signatures: Value) -> Value {
     let m = &env.manifest;
@@ -162,9 +201,14 @@ pub fn envelope_json(env: &Envelope, digest_ok: Result<(), String>, signatures: 
             "signatures": signatures,
         },
         "manifest": Value::Object(man),
-        "integrated": env.integrated.iter().map(|(k, v)| json!({
-            "key": k, "length": v.len(), "sha-256": hex::encode(Digest::sha256(v).bytes),
-        })).collect::<Vec<_>>(),
+        "integrated": env.integrated.iter().map(|(k, v)| {
+            let sha = Digest::sha256(v).bytes;
+            json!({
+                "key": k, "length": v.len(), "sha-256": hex::encode(&sha),
+                // An integrated payload may be stored encrypted; then no image-digest matches.
+                "matches-an-image-digest": image_digests(m).iter().any(|d| d.bytes == sha),
+            })
+        }).collect::<Vec<_>>(),
         "severed-members": env.severed.iter().map(|(k, v)| json!({ "key": manifest_member_name(*k), "length": v.len() })).collect::<Vec<_>>(),
     })
 }

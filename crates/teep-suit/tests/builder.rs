@@ -275,3 +275,21 @@ fn ed25519_signed_manifest_verifies() {
     // The P-256 anchor alone does not accept it.
     assert!(verify_envelope(env, &TrustAnchors::new(vec![example_key()])).is_err());
 }
+
+#[test]
+fn inspect_names_fields_and_checks_digests() {
+    let env = read("teep-protocol/common/derived/suit_integrated.cbor");
+    let (e, digest_ok) = decode_envelope_lenient(env.clone(), &Limits::default()).unwrap();
+    let v = teep_suit::inspect::envelope_json(
+        &e,
+        digest_ok.map_err(|e| e.to_string()),
+        serde_json::Value::Null,
+    );
+    assert_eq!(v["authentication-wrapper"]["digest-check"], "ok");
+    assert_eq!(v["manifest"]["manifest-sequence-number"], 3);
+    assert_eq!(v["manifest"]["install"][1]["command"], "directive-fetch");
+    assert_eq!(v["integrated"][0]["matches-an-image-digest"], true);
+    assert_eq!(v["manifest"]["manifest-component-id"][3], "suit");
+    let diag = teep_suit::inspect::diag(&env);
+    assert!(diag.contains("'Hello, Secure World!'"), "{diag}");
+}
