@@ -1,10 +1,501 @@
-//! `teep tam` subcommands.
+//! `teep tam` subcommands: run the TAM server and administer its data (catalog, devices,
+//! policy, exchange log). Administration works on a running server's data: SQLite in WAL
+//! mode, or the PostgreSQL URL.
 
-use clap::Subcommand;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand, ValueEnum};
+use teep_tam::model::{component_id_display, Target};
+use teep_tam::{Config, Enroll, NumberingChoice, Store};
 
 #[derive(Subcommand)]
-pub enum Cmd {}
+pub enum Cmd {
+    /// Run the TAM server (TEEP over HTTP, admin API, web UI, metrics).
+    Serve(ServeArgs),
+    /// Manage the catalog of Trusted Components.
+    #[command(subcommand)]
+    Tc(TcCmd),
+    /// Manage devices.
+    #[command(subcommand)]
+    Device(DeviceCmd),
+    /// Show recent exchanges, each message decoded as JSON.
+    Log(LogArgs),
+}
+
+/// Where the TAM's data lives.
+#[derive(Args, Clone)]
+pub struct DataArgs {
+    /// Directory with the TAM keys and the SQLite database.
+    #[arg(long, default_value = "tam-data")]
+    data: PathBuf,
+    /// Database URL (sqlite://PATH or postgres://...); default: DATA/tam.db.
+    #[arg(long, env = "TEEP_TAM_DB")]
+    db: Option<String>,
+}
+
+impl DataArgs {
+    fn url(&self) -> String {
+        self.db
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data.join("tam.db").display()))
+    }
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// TOML configuration file (flags override it).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Directory with the TAM keys and the SQLite database.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Address to listen on (default 127.0.0.1:8080).
+    #[arg(long)]
+    listen: Option<std::net::SocketAddr>,
+    /// Database URL (sqlite://PATH or postgres://...).
+    #[arg(long, env = "TEEP_TAM_DB")]
+    db: Option<String>,
+    /// TEEP signing key (PEM, JWK or COSE_Key), once per algorithm; missing ones are generated.
+    #[arg(long = "key")]
+    keys: Vec<PathBuf>,
+    /// Key that signs manifests made by `tc add --ta` (default DATA/tc-signer.pem).
+    #[arg(long)]
+    tc_signer_key: Option<PathBuf>,
+    /// Who may connect: registered devices only, or any device that attests (recorded on first contact).
+    #[arg(long, value_enum)]
+    enroll: Option<EnrollArg>,
+    /// Bearer token of the admin API and the web UI (both disabled without it).
+    #[arg(long, env = "TEEP_TAM_ADMIN_TOKEN")]
+    admin_token: Option<String>,
+    /// Largest request body in bytes (default 1 MiB).
+    #[arg(long)]
+    body_limit: Option<usize>,
+    /// Answer 400 without saying what was wrong (production hardening).
+    #[arg(long)]
+    no_explain: bool,
+    /// Numbering spoken at /tam (the other one is spoken at --alt-path).
+    #[arg(long, value_enum)]
+    numbering: Option<NumberingArg>,
+    /// Path that speaks the other numbering (default /tam/legacy).
+    #[arg(long)]
+    alt_path: Option<String>,
+    /// Seconds an unanswered token stays valid.
+    #[arg(long)]
+    session_ttl: Option<u64>,
+    /// Do not ask for attestation evidence.
+    #[arg(long)]
+    no_attestation: bool,
+    /// Public key of a Verifier whose Attestation Results are accepted (passport model).
+    #[arg(long = "verifier-key")]
+    verifier_keys: Vec<PathBuf>,
+    /// TLS certificate chain (PEM); with --tls-key serves HTTPS.
+    #[arg(long)]
+    tls_cert: Option<PathBuf>,
+    #[arg(long)]
+    tls_key: Option<PathBuf>,
+    /// Print every HTTP request and response with the TEEP message decoded as JSON.
+    #[arg(long)]
+    dump: bool,
+    /// Database pool size (default 1 for SQLite, 16 for PostgreSQL).
+    #[arg(long)]
+    db_connections: Option<u32>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum EnrollArg {
+    Open,
+    Registered,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum NumberingArg {
+    Draft26,
+    Legacy,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+pub enum TcCmd {
+    /// Add a signed SUIT envelope, or wrap a raw TA (--ta) in a manifest signed by the TAM's TC-signer key.
+    Add {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Signed SUIT envelope (tagged or untagged); delivered as is.
+        file: Option<PathBuf>,
+        /// Raw TA binary to wrap.
+        #[arg(long, conflicts_with = "file")]
+        ta: Option<PathBuf>,
+        /// Name in the catalog (required with --ta).
+        #[arg(long)]
+        name: Option<String>,
+        /// Assign it at once: all, tag:NAME or device:ID.
+        #[arg(long)]
+        assign: Option<String>,
+    },
+    /// List the catalog.
+    List {
+        #[command(flatten)]
+        data: DataArgs,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Assign a TC (catalog id, name or component id) to all devices, a tag or a device.
+    Assign {
+        #[command(flatten)]
+        data: DataArgs,
+        tc: String,
+        /// all, tag:NAME or device:ID
+        #[arg(long, default_value = "all")]
+        to: String,
+    },
+    /// Remove an assignment; devices that got the TC through it delete it at their next session.
+    Unassign {
+        #[command(flatten)]
+        data: DataArgs,
+        tc: String,
+        #[arg(long, default_value = "all")]
+        from: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum DeviceCmd {
+    /// Register a device by its TEEP public key.
+    Add {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Public key file (SPKI PEM, JWK or COSE_Key).
+        #[arg(long)]
+        key: PathBuf,
+        /// Attestation key, if evidence is signed by another key than the TEEP key.
+        #[arg(long)]
+        attestation_key: Option<PathBuf>,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+    },
+    /// List devices with their installed TCs.
+    List {
+        #[command(flatten)]
+        data: DataArgs,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Show one device (numeric id or hex key id).
+    Show {
+        #[command(flatten)]
+        data: DataArgs,
+        id: String,
+    },
+}
+
+#[derive(Args)]
+pub struct LogArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    #[arg(long, default_value_t = 20)]
+    limit: i64,
+    /// Only this device (numeric id or hex key id).
+    #[arg(long)]
+    device: Option<String>,
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+async fn open(data: &DataArgs) -> anyhow::Result<Store> {
+    let url = data.url();
+    if data.db.is_none() {
+        std::fs::create_dir_all(&data.data)
+            .with_context(|| format!("data directory {}", data.data.display()))?;
+    }
+    Ok(Store::open(&url, &Default::default())
+        .await
+        .with_context(|| format!("opening {url}"))?)
+}
+
+fn now() -> i64 {
+    teep_tam::server::now_ms()
+}
 
 pub fn run(cmd: Cmd) -> anyhow::Result<()> {
-    match cmd {}
+    let rt = runtime()?;
+    rt.block_on(async move {
+        match cmd {
+            Cmd::Serve(a) => serve(a).await,
+            Cmd::Tc(c) => tc(c).await,
+            Cmd::Device(c) => device(c).await,
+            Cmd::Log(a) => log(a).await,
+        }
+    })
+}
+
+async fn serve(a: ServeArgs) -> anyhow::Result<()> {
+    let mut c = match &a.config {
+        Some(p) => Config::from_file(p)?,
+        None => Config::default(),
+    };
+    if let Some(v) = a.data {
+        c.data = v;
+    }
+    if let Some(v) = a.listen {
+        c.listen = v;
+    }
+    if a.db.is_some() {
+        c.db = a.db;
+    }
+    if !a.keys.is_empty() {
+        c.keys = a.keys;
+    }
+    if a.tc_signer_key.is_some() {
+        c.tc_signer_key = a.tc_signer_key;
+    }
+    if let Some(e) = a.enroll {
+        c.enroll = match e {
+            EnrollArg::Open => Enroll::Open,
+            EnrollArg::Registered => Enroll::Registered,
+        };
+    }
+    if a.admin_token.is_some() {
+        c.admin_token = a.admin_token;
+    }
+    if let Some(v) = a.body_limit {
+        c.body_limit = v;
+    }
+    if a.no_explain {
+        c.explain_errors = false;
+    }
+    if let Some(n) = a.numbering {
+        c.numbering = match n {
+            NumberingArg::Draft26 => NumberingChoice::Draft26,
+            NumberingArg::Legacy => NumberingChoice::Legacy,
+        };
+    }
+    if let Some(p) = a.alt_path {
+        c.alt_path = p;
+    }
+    if let Some(t) = a.session_ttl {
+        c.session_ttl_secs = t;
+    }
+    if a.no_attestation {
+        c.require_attestation = false;
+    }
+    if !a.verifier_keys.is_empty() {
+        c.verifier_keys = a.verifier_keys;
+    }
+    if a.tls_cert.is_some() {
+        c.tls_cert = a.tls_cert;
+    }
+    if a.tls_key.is_some() {
+        c.tls_key = a.tls_key;
+    }
+    if a.dump {
+        c.dump = true;
+    }
+    if let Some(n) = a.db_connections {
+        c.db_max_connections = n;
+    }
+    teep_tam::server::serve(c).await?;
+    Ok(())
+}
+
+async fn tc(c: TcCmd) -> anyhow::Result<()> {
+    match c {
+        TcCmd::Add {
+            data,
+            file,
+            ta,
+            name,
+            assign,
+        } => {
+            let store = open(&data).await?;
+            let tc = match (file, ta) {
+                (Some(f), None) => {
+                    let bytes = std::fs::read(&f).with_context(|| format!("{}", f.display()))?;
+                    teep_tam::ops::add_envelope(&store, name.as_deref(), &bytes, now())
+                        .await
+                        .with_context(|| format!("{}", f.display()))?
+                }
+                (None, Some(t)) => {
+                    let name = name.context("--name: required with --ta")?;
+                    let bytes = std::fs::read(&t).with_context(|| format!("{}", t.display()))?;
+                    let signer = teep_tam::keys::tc_signer(&data.data, None)?;
+                    teep_tam::ops::add_ta(&store, &signer, &name, &bytes, now()).await?
+                }
+                _ => anyhow::bail!("give a signed envelope FILE or --ta BINARY --name NAME"),
+            };
+            println!(
+                "added #{} {} ({}) sequence {}",
+                tc.id,
+                tc.name,
+                component_id_display(&tc.component_id),
+                tc.sequence
+            );
+            if let Some(t) = assign {
+                let target = Target::parse(&t).map_err(anyhow::Error::msg)?;
+                store.assign(&tc.component_id, &target, now()).await?;
+                println!("assigned to {target}");
+            }
+        }
+        TcCmd::List { data, format } => {
+            let store = open(&data).await?;
+            let tcs = store.list_tcs().await?;
+            let assignments = store.list_assignments().await?;
+            if format == Format::Json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({ "tcs": tcs, "assignments": assignments })
+                    )?
+                );
+            } else {
+                for t in &tcs {
+                    let to: Vec<String> = assignments
+                        .iter()
+                        .filter(|a| a.component_id == t.component_id)
+                        .map(|a| a.target.to_string())
+                        .collect();
+                    println!(
+                        "#{:<4} {:<20} seq {:<4} {}{}",
+                        t.id,
+                        t.name,
+                        t.sequence,
+                        component_id_display(&t.component_id),
+                        if to.is_empty() {
+                            String::new()
+                        } else {
+                            format!("  assigned: {}", to.join(", "))
+                        }
+                    );
+                }
+                if tcs.is_empty() {
+                    println!("(catalog empty)");
+                }
+            }
+        }
+        TcCmd::Assign { data, tc, to } => {
+            let store = open(&data).await?;
+            let target = Target::parse(&to).map_err(anyhow::Error::msg)?;
+            let cid = teep_tam::ops::resolve_component(&store, &tc).await?;
+            store.assign(&cid, &target, now()).await?;
+            println!("assigned {} to {target}", component_id_display(&cid));
+        }
+        TcCmd::Unassign { data, tc, from } => {
+            let store = open(&data).await?;
+            let target = Target::parse(&from).map_err(anyhow::Error::msg)?;
+            let cid = teep_tam::ops::resolve_component(&store, &tc).await?;
+            let n = store.unassign(&cid, &target).await?;
+            anyhow::ensure!(
+                n > 0,
+                "{} is not assigned to {target}",
+                component_id_display(&cid)
+            );
+            println!("unassigned {} from {target}", component_id_display(&cid));
+        }
+    }
+    Ok(())
+}
+
+async fn device(c: DeviceCmd) -> anyhow::Result<()> {
+    match c {
+        DeviceCmd::Add {
+            data,
+            key,
+            attestation_key,
+            name,
+            tags,
+        } => {
+            let store = open(&data).await?;
+            let k = std::fs::read(&key).with_context(|| format!("{}", key.display()))?;
+            let a = match &attestation_key {
+                Some(p) => Some(std::fs::read(p).with_context(|| format!("{}", p.display()))?),
+                None => None,
+            };
+            let d =
+                teep_tam::ops::add_device(&store, &k, a.as_deref(), name.as_deref(), &tags, now())
+                    .await
+                    .with_context(|| format!("--key {}", key.display()))?;
+            println!("device #{} kid {}", d.id, hex::encode(&d.kid));
+        }
+        DeviceCmd::List { data, format } => {
+            let store = open(&data).await?;
+            let devices = store.list_devices(1_000_000).await?;
+            let mut views = Vec::with_capacity(devices.len());
+            for d in devices {
+                views.push(teep_tam::ops::device_view(&store, d).await?);
+            }
+            if format == Format::Json {
+                println!("{}", serde_json::to_string_pretty(&views)?);
+            } else {
+                for v in &views {
+                    let d = &v.device;
+                    let installed: Vec<String> = v
+                        .installed
+                        .iter()
+                        .map(|i| {
+                            format!(
+                                "{}#{}",
+                                component_id_display(&i.component_id),
+                                i.sequence.map(|s| s.to_string()).unwrap_or("?".into())
+                            )
+                        })
+                        .collect();
+                    println!(
+                        "#{:<5} {:<12} {} {:<18} tags [{}] installed [{}]",
+                        d.id,
+                        d.name.clone().unwrap_or_default(),
+                        hex::encode(&d.kid[..8.min(d.kid.len())]),
+                        d.status.as_str(),
+                        d.tags.join(","),
+                        installed.join(", ")
+                    );
+                }
+                if views.is_empty() {
+                    println!("(no devices)");
+                }
+            }
+        }
+        DeviceCmd::Show { data, id } => {
+            let store = open(&data).await?;
+            let d = teep_tam::ops::find_device(&store, &id).await?;
+            let v = teep_tam::ops::device_view(&store, d).await?;
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+    }
+    Ok(())
+}
+
+async fn log(a: LogArgs) -> anyhow::Result<()> {
+    let store = open(&a.data).await?;
+    let kid = match &a.device {
+        Some(d) => Some(teep_tam::ops::find_device(&store, d).await?.kid),
+        None => None,
+    };
+    let entries = store
+        .recent_audit(a.limit.clamp(1, 100_000), kid.as_deref())
+        .await?;
+    for e in entries.iter().rev() {
+        let summary: serde_json::Value =
+            serde_json::from_str(&e.entry.summary).unwrap_or(serde_json::Value::Null);
+        println!(
+            "{}",
+            serde_json::json!({
+                "id": e.id, "at": e.entry.at,
+                "device_kid": e.entry.device_kid.as_ref().map(hex::encode),
+                "message": e.entry.message_type, "result": e.entry.result, "decoded": summary
+            })
+        );
+    }
+    Ok(())
 }

@@ -22,12 +22,19 @@ pub fn token_matches(given: &[u8], expected: &[u8]) -> bool {
     if given.len() != expected.len() {
         return false;
     }
-    given.iter().zip(expected).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    given
+        .iter()
+        .zip(expected)
+        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+        == 0
 }
 
 async fn require_token(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let Some(expected) = st.config.admin_token.as_deref() else {
-        return error(StatusCode::FORBIDDEN, "admin API disabled: start the TAM with --admin-token");
+        return error(
+            StatusCode::FORBIDDEN,
+            "admin API disabled: start the TAM with --admin-token",
+        );
     };
     let given = req
         .headers()
@@ -36,8 +43,14 @@ async fn require_token(State(st): State<Arc<AppState>>, req: Request, next: Next
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
     if !token_matches(given.as_bytes(), expected.as_bytes()) {
-        let mut r = error(StatusCode::UNAUTHORIZED, "Authorization: expected Bearer <admin token>");
-        r.headers_mut().insert(header::WWW_AUTHENTICATE, "Bearer".parse().expect("static header"));
+        let mut r = error(
+            StatusCode::UNAUTHORIZED,
+            "Authorization: expected Bearer <admin token>",
+        );
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            "Bearer".parse().expect("static header"),
+        );
         return r;
     }
     next.run(req).await
@@ -61,11 +74,16 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/admin/tas", axum::routing::post(add_ta))
         .route("/admin/devices", get(list_devices).post(add_device))
         .route("/admin/devices/{id}", get(show_device))
-        .route("/admin/assignments", get(list_assignments).post(assign).delete(unassign))
+        .route(
+            "/admin/assignments",
+            get(list_assignments).post(assign).delete(unassign),
+        )
         .route("/admin/log", get(log))
         .layer(DefaultBodyLimit::max(crate::catalog::MAX_ENVELOPE))
         .route_layer(axum::middleware::from_fn_with_state(state, require_token));
-    Router::new().route("/admin/openapi.json", get(openapi)).merge(protected)
+    Router::new()
+        .route("/admin/openapi.json", get(openapi))
+        .merge(protected)
 }
 
 async fn list_tcs(State(st): State<Arc<AppState>>) -> ApiResult {
@@ -78,20 +96,42 @@ struct NameQuery {
     name: Option<String>,
 }
 
-async fn add_tc(State(st): State<Arc<AppState>>, Query(q): Query<NameQuery>, body: Bytes) -> ApiResult {
-    let tc = ops::add_envelope(&st.store, q.name.as_deref(), &body, now_ms()).await.map_err(ops_error)?;
+async fn add_tc(
+    State(st): State<Arc<AppState>>,
+    Query(q): Query<NameQuery>,
+    body: Bytes,
+) -> ApiResult {
+    let tc = ops::add_envelope(&st.store, q.name.as_deref(), &body, now_ms())
+        .await
+        .map_err(ops_error)?;
     Ok((StatusCode::CREATED, Json(tc)).into_response())
 }
 
-async fn add_ta(State(st): State<Arc<AppState>>, Query(q): Query<NameQuery>, body: Bytes) -> ApiResult {
-    let name = q.name.ok_or_else(|| error(StatusCode::BAD_REQUEST, "name: query parameter required"))?;
-    let tc = ops::add_ta(&st.store, &st.tc_signer, &name, &body, now_ms()).await.map_err(ops_error)?;
+async fn add_ta(
+    State(st): State<Arc<AppState>>,
+    Query(q): Query<NameQuery>,
+    body: Bytes,
+) -> ApiResult {
+    let name = q
+        .name
+        .ok_or_else(|| error(StatusCode::BAD_REQUEST, "name: query parameter required"))?;
+    let tc = ops::add_ta(&st.store, &st.tc_signer, &name, &body, now_ms())
+        .await
+        .map_err(ops_error)?;
     Ok((StatusCode::CREATED, Json(tc)).into_response())
 }
 
 async fn delete_tc(State(st): State<Arc<AppState>>, Path(id): Path<i64>) -> ApiResult {
-    let tc = st.store.tc_by_id(id).await.map_err(|e| ops_error(e.into()))?;
-    let n = st.store.delete_tc(&tc.component_id).await.map_err(|e| ops_error(e.into()))?;
+    let tc = st
+        .store
+        .tc_by_id(id)
+        .await
+        .map_err(|e| ops_error(e.into()))?;
+    let n = st
+        .store
+        .delete_tc(&tc.component_id)
+        .await
+        .map_err(|e| ops_error(e.into()))?;
     Ok(Json(json!({ "deleted": n })).into_response())
 }
 
@@ -103,7 +143,11 @@ struct LimitQuery {
 
 async fn list_devices(State(st): State<Arc<AppState>>, Query(q): Query<LimitQuery>) -> ApiResult {
     let limit = q.limit.unwrap_or(1000).clamp(1, 100_000);
-    let devices = st.store.list_devices(limit).await.map_err(|e| ops_error(e.into()))?;
+    let devices = st
+        .store
+        .list_devices(limit)
+        .await
+        .map_err(|e| ops_error(e.into()))?;
     let mut out = Vec::with_capacity(devices.len());
     for d in devices {
         out.push(ops::device_view(&st.store, d).await.map_err(ops_error)?);
@@ -130,9 +174,16 @@ fn key_bytes(s: &str) -> Vec<u8> {
 
 async fn add_device(State(st): State<Arc<AppState>>, Json(b): Json<NewDeviceBody>) -> ApiResult {
     let attest = b.attestation_key.as_deref().map(key_bytes);
-    let d = ops::add_device(&st.store, &key_bytes(&b.key), attest.as_deref(), b.name.as_deref(), &b.tags, now_ms())
-        .await
-        .map_err(ops_error)?;
+    let d = ops::add_device(
+        &st.store,
+        &key_bytes(&b.key),
+        attest.as_deref(),
+        b.name.as_deref(),
+        &b.tags,
+        now_ms(),
+    )
+    .await
+    .map_err(ops_error)?;
     Ok((StatusCode::CREATED, Json(d)).into_response())
 }
 
@@ -142,7 +193,13 @@ async fn show_device(State(st): State<Arc<AppState>>, Path(id): Path<String>) ->
 }
 
 async fn list_assignments(State(st): State<Arc<AppState>>) -> ApiResult {
-    Ok(Json(st.store.list_assignments().await.map_err(|e| ops_error(e.into()))?).into_response())
+    Ok(Json(
+        st.store
+            .list_assignments()
+            .await
+            .map_err(|e| ops_error(e.into()))?,
+    )
+    .into_response())
 }
 
 #[derive(Deserialize)]
@@ -155,30 +212,57 @@ struct AssignBody {
 
 async fn assign(State(st): State<Arc<AppState>>, Json(b): Json<AssignBody>) -> ApiResult {
     let target = Target::parse(&b.target).map_err(|e| error(StatusCode::BAD_REQUEST, &e))?;
-    let cid = ops::resolve_component(&st.store, &b.tc).await.map_err(ops_error)?;
-    st.store.assign(&cid, &target, now_ms()).await.map_err(|e| ops_error(e.into()))?;
-    Ok((StatusCode::CREATED, Json(json!({ "assigned": b.tc, "target": target.to_string() }))).into_response())
+    let cid = ops::resolve_component(&st.store, &b.tc)
+        .await
+        .map_err(ops_error)?;
+    st.store
+        .assign(&cid, &target, now_ms())
+        .await
+        .map_err(|e| ops_error(e.into()))?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "assigned": b.tc, "target": target.to_string() })),
+    )
+        .into_response())
 }
 
 async fn unassign(State(st): State<Arc<AppState>>, Json(b): Json<AssignBody>) -> ApiResult {
     let target = Target::parse(&b.target).map_err(|e| error(StatusCode::BAD_REQUEST, &e))?;
-    let cid = ops::resolve_component(&st.store, &b.tc).await.map_err(ops_error)?;
-    let n = st.store.unassign(&cid, &target).await.map_err(|e| ops_error(e.into()))?;
+    let cid = ops::resolve_component(&st.store, &b.tc)
+        .await
+        .map_err(ops_error)?;
+    let n = st
+        .store
+        .unassign(&cid, &target)
+        .await
+        .map_err(|e| ops_error(e.into()))?;
     Ok(Json(json!({ "removed": n })).into_response())
 }
 
-async fn log(State(st): State<Arc<AppState>>, Query(q): Query<LimitQuery>, _h: HeaderMap) -> ApiResult {
+async fn log(
+    State(st): State<Arc<AppState>>,
+    Query(q): Query<LimitQuery>,
+    _h: HeaderMap,
+) -> ApiResult {
     let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
     let kid = match &q.device {
         Some(d) => Some(ops::find_device(&st.store, d).await.map_err(ops_error)?.kid),
         None => None,
     };
-    let entries = st.store.recent_audit(limit, kid.as_deref()).await.map_err(|e| ops_error(e.into()))?;
+    let entries = st
+        .store
+        .recent_audit(limit, kid.as_deref())
+        .await
+        .map_err(|e| ops_error(e.into()))?;
     let out: Vec<serde_json::Value> = entries
         .into_iter()
         .map(|e| {
             let mut v = serde_json::to_value(&e).unwrap_or_default();
-            if let Some(s) = v.get("summary").and_then(|s| s.as_str()).and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok()) {
+            if let Some(s) = v
+                .get("summary")
+                .and_then(|s| s.as_str())
+                .and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok())
+            {
                 v["summary"] = s;
             }
             v

@@ -79,7 +79,10 @@ impl Evidence {
             return Err(AttestError::Missing);
         }
         if payload.len() > MAX_EVIDENCE {
-            return Err(AttestError::NotCose(format!("{} bytes, limit {MAX_EVIDENCE}", payload.len())));
+            return Err(AttestError::NotCose(format!(
+                "{} bytes, limit {MAX_EVIDENCE}",
+                payload.len()
+            )));
         }
         let opened = teep_cose::open(payload).map_err(|e| AttestError::NotCose(e.to_string()))?;
         let body = opened.payload.as_deref().ok_or(AttestError::NotClaims)?;
@@ -92,7 +95,10 @@ impl Evidence {
     }
 
     fn claim(&self, key: i64) -> Option<&Value> {
-        self.claims.iter().find(|(k, _)| k.as_integer().and_then(|i| i64::try_from(i).ok()) == Some(key)).map(|(_, v)| v)
+        self.claims
+            .iter()
+            .find(|(k, _)| k.as_integer().and_then(|i| i64::try_from(i).ok()) == Some(key))
+            .map(|(_, v)| v)
     }
 
     pub fn nonce(&self) -> Option<&[u8]> {
@@ -105,7 +111,9 @@ impl Evidence {
     /// The COSE_Key in `cnf` (`{1: COSE_Key}`), as a public key.
     pub fn cnf_key(&self) -> Result<PublicKey, AttestError> {
         let cnf = self.claim(CNF).ok_or(AttestError::Cnf("missing"))?;
-        let Value::Map(m) = cnf else { return Err(AttestError::Cnf("not a map")) };
+        let Value::Map(m) = cnf else {
+            return Err(AttestError::Cnf("not a map"));
+        };
         let key = m
             .iter()
             .find(|(k, _)| k.as_integer().and_then(|i| i64::try_from(i).ok()) == Some(1))
@@ -113,7 +121,8 @@ impl Evidence {
             .ok_or(AttestError::Cnf("no COSE_Key (label 1)"))?;
         let mut bytes = Vec::new();
         ciborium::into_writer(key, &mut bytes).map_err(|_| AttestError::Cnf("unencodable"))?;
-        PublicKey::from_cose_key(&bytes).map_err(|_| AttestError::Cnf("COSE_Key is not a usable P-256 or Ed25519 key"))
+        PublicKey::from_cose_key(&bytes)
+            .map_err(|_| AttestError::Cnf("COSE_Key is not a usable P-256 or Ed25519 key"))
     }
 
     fn bytes_claim(&self, key: i64) -> Option<Vec<u8>> {
@@ -167,24 +176,37 @@ pub struct Expectation<'a> {
 pub fn appraise(evidence: &Evidence, exp: &Expectation<'_>) -> Result<AttestedClaims, AttestError> {
     let passport = if evidence.opened.verify_any(exp.attestation_keys).is_ok() {
         false
-    } else if !exp.verifier_keys.is_empty() && evidence.opened.verify_any(exp.verifier_keys).is_ok() {
+    } else if !exp.verifier_keys.is_empty() && evidence.opened.verify_any(exp.verifier_keys).is_ok()
+    {
         true
     } else if exp.verifier_keys.is_empty() {
         return Err(AttestError::BadSignature);
     } else {
         return Err(AttestError::UntrustedVerifier);
     };
-    let nonce = evidence.nonce().ok_or(AttestError::Nonce("missing or not a bstr"))?;
-    let fresh = exp.challenge.is_some_and(|c| c == nonce) || (passport && exp.token.is_some_and(|t| t == nonce));
+    let nonce = evidence
+        .nonce()
+        .ok_or(AttestError::Nonce("missing or not a bstr"))?;
+    let fresh = exp.challenge.is_some_and(|c| c == nonce)
+        || (passport && exp.token.is_some_and(|t| t == nonce));
     if !fresh {
-        return Err(AttestError::Nonce("does not match the challenge of this session"));
+        return Err(AttestError::Nonce(
+            "does not match the challenge of this session",
+        ));
     }
     let cnf = evidence.cnf_key()?;
     if cnf.thumbprint() != exp.teep_key.thumbprint() {
-        return Err(AttestError::Cnf("does not name the key that signed the TEEP message"));
+        return Err(AttestError::Cnf(
+            "does not name the key that signed the TEEP message",
+        ));
     }
     if exp.require_profile_claims && !passport {
-        for (k, name) in [(UEID, "ueid"), (OEMID, "oemid"), (HWMODEL, "hwmodel"), (HWVERSION, "hwversion")] {
+        for (k, name) in [
+            (UEID, "ueid"),
+            (OEMID, "oemid"),
+            (HWMODEL, "hwmodel"),
+            (HWVERSION, "hwversion"),
+        ] {
             if evidence.claim(k).is_none() {
                 return Err(AttestError::MissingClaim(name));
             }

@@ -105,6 +105,8 @@ pub struct Config {
     pub dump: bool,
     /// SQLite synchronous=FULL (power-loss durability) instead of NORMAL.
     pub sqlite_full_sync: bool,
+    /// Milliseconds SQLite waits for a lock before the request gets 503.
+    pub sqlite_busy_timeout_ms: u64,
 }
 
 impl Default for Config {
@@ -129,6 +131,7 @@ impl Default for Config {
             tls_key: None,
             dump: false,
             sqlite_full_sync: false,
+            sqlite_busy_timeout_ms: 5000,
         }
     }
 }
@@ -136,7 +139,10 @@ impl Default for Config {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("{0}")]
@@ -146,9 +152,14 @@ pub enum ConfigError {
 impl Config {
     /// Reads a TOML file; unknown keys are rejected so a typo does not pass silently.
     pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
-        toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string() })
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
     }
 
     pub fn database_url(&self) -> String {
@@ -160,7 +171,9 @@ impl Config {
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.tls_cert.is_some() != self.tls_key.is_some() {
-            return Err(ConfigError::Invalid("tls_cert and tls_key: give both or neither".into()));
+            return Err(ConfigError::Invalid(
+                "tls_cert and tls_key: give both or neither".into(),
+            ));
         }
         if !self.alt_path.starts_with('/') || self.alt_path == "/tam" {
             return Err(ConfigError::Invalid(format!(
@@ -169,10 +182,15 @@ impl Config {
             )));
         }
         if self.body_limit < 64 {
-            return Err(ConfigError::Invalid(format!("body_limit {}: must be at least 64 bytes", self.body_limit)));
+            return Err(ConfigError::Invalid(format!(
+                "body_limit {}: must be at least 64 bytes",
+                self.body_limit
+            )));
         }
         if matches!(&self.admin_token, Some(t) if t.len() < 8) {
-            return Err(ConfigError::Invalid("admin_token: must be at least 8 characters".into()));
+            return Err(ConfigError::Invalid(
+                "admin_token: must be at least 8 characters".into(),
+            ));
         }
         Ok(())
     }
@@ -186,7 +204,11 @@ mod tests {
     fn file_overrides_defaults_and_rejects_unknown_keys() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("tam.toml");
-        std::fs::write(&p, "listen = \"127.0.0.1:9999\"\nenroll = \"open\"\nbody_limit = 4096\n").unwrap();
+        std::fs::write(
+            &p,
+            "listen = \"127.0.0.1:9999\"\nenroll = \"open\"\nbody_limit = 4096\n",
+        )
+        .unwrap();
         let c = Config::from_file(&p).unwrap();
         assert_eq!(c.listen.port(), 9999);
         assert_eq!(c.enroll, Enroll::Open);
@@ -199,7 +221,10 @@ mod tests {
 
     #[test]
     fn tls_needs_both_files() {
-        let c = Config { tls_cert: Some("c.pem".into()), ..Config::default() };
+        let c = Config {
+            tls_cert: Some("c.pem".into()),
+            ..Config::default()
+        };
         assert!(c.validate().is_err());
     }
 }

@@ -12,9 +12,16 @@ pub enum KeyFileError {
     #[error("{path}: {message}")]
     Load { path: PathBuf, message: String },
     #[error("{path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("--key {path}: a {kind} key was already given by {other}")]
-    Duplicate { path: PathBuf, kind: &'static str, other: PathBuf },
+    Duplicate {
+        path: PathBuf,
+        kind: &'static str,
+        other: PathBuf,
+    },
 }
 
 fn kind_name(kt: KeyType) -> &'static str {
@@ -32,7 +39,10 @@ fn default_file(kt: KeyType) -> &'static str {
 }
 
 pub fn load_key(path: &Path) -> Result<PrivateKey, KeyFileError> {
-    PrivateKey::load(path).map_err(|e| KeyFileError::Load { path: path.to_path_buf(), message: e.to_string() })
+    PrivateKey::load(path).map_err(|e| KeyFileError::Load {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
 }
 
 /// Loads or creates `data/NAME` (PKCS#8 PEM, mode 0600).
@@ -47,7 +57,10 @@ pub fn load_or_generate(data: &Path, name: &str, kt: KeyType) -> Result<PrivateK
 }
 
 fn write_private(path: &Path, pem: &str) -> Result<(), KeyFileError> {
-    let err = |source| KeyFileError::Write { path: path.to_path_buf(), source };
+    let err = |source| KeyFileError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(err)?;
     }
@@ -55,7 +68,12 @@ fn write_private(path: &Path, pem: &str) -> Result<(), KeyFileError> {
     {
         use std::io::Write;
         use std::os::unix::fs::OpenOptionsExt;
-        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(err)?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(err)?;
         f.write_all(pem.as_bytes()).map_err(err)?;
     }
     #[cfg(not(unix))]
@@ -72,7 +90,11 @@ pub fn teep_signers(data: &Path, given: &[PathBuf]) -> Result<Vec<Arc<dyn Signer
         let k = load_key(p)?;
         let kt = k.key_type();
         if let Some((_, other, _)) = chosen.iter().find(|(t, _, _)| *t == kt) {
-            return Err(KeyFileError::Duplicate { path: p.clone(), kind: kind_name(kt), other: other.clone() });
+            return Err(KeyFileError::Duplicate {
+                path: p.clone(),
+                kind: kind_name(kt),
+                other: other.clone(),
+            });
         }
         chosen.push((kt, p.clone(), k));
     }

@@ -43,5 +43,5 @@ pub mod wire;
 
 pub use config::{Config, Enroll, NumberingChoice};
 pub use server::{spawn, ServerHandle};
-pub use session::{TamCore, Outcome, Effects, Context};
+pub use session::{Context, Effects, Outcome, TamCore};
 pub use store::Store;

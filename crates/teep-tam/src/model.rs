@@ -225,7 +225,9 @@ impl Target {
             }
             Ok(Target::Tag(t.to_string()))
         } else if let Some(d) = s.strip_prefix("device:") {
-            d.parse().map(Target::Device).map_err(|_| format!("target {s:?}: device id must be an integer"))
+            d.parse()
+                .map(Target::Device)
+                .map_err(|_| format!("target {s:?}: device id must be an integer"))
         } else {
             Err(format!("target {s:?}: expected all, tag:NAME or device:ID"))
         }
@@ -323,7 +325,10 @@ fn ser_opt_hex<S: serde::Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok,
 fn ser_component_id<S: serde::Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&component_id_display(v))
 }
-fn ser_opt_component_id<S: serde::Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+fn ser_opt_component_id<S: serde::Serializer>(
+    v: &Option<Vec<u8>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     match v {
         Some(v) => s.serialize_str(&component_id_display(v)),
         None => s.serialize_none(),
@@ -336,7 +341,12 @@ mod tests {
 
     #[test]
     fn component_id_round_trips_through_cbor_and_text() {
-        let id: ComponentId = vec![b"TEEP-Device".to_vec(), b"SecureFS".to_vec(), vec![0x8d, 0x82, 0x57, 0x3a], b"ta".to_vec()];
+        let id: ComponentId = vec![
+            b"TEEP-Device".to_vec(),
+            b"SecureFS".to_vec(),
+            vec![0x8d, 0x82, 0x57, 0x3a],
+            b"ta".to_vec(),
+        ];
         let enc = encode_component_id(&id);
         assert_eq!(enc[0], 0x84);
         assert_eq!(decode_component_id(&enc).unwrap(), id);

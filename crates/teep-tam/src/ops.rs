@@ -33,7 +33,12 @@ impl OpsError {
 pub type Result<T> = std::result::Result<T, OpsError>;
 
 /// Adds a signed SUIT envelope to the catalog.
-pub async fn add_envelope(store: &Store, name: Option<&str>, bytes: &[u8], now: i64) -> Result<TcRecord> {
+pub async fn add_envelope(
+    store: &Store,
+    name: Option<&str>,
+    bytes: &[u8],
+    now: i64,
+) -> Result<TcRecord> {
     let tc = crate::catalog::new_tc(name, bytes)?;
     let id = store.add_tc(&tc, now).await?;
     Ok(store.tc_by_id(id).await?)
@@ -42,9 +47,17 @@ pub async fn add_envelope(store: &Store, name: Option<&str>, bytes: &[u8], now: 
 /// Wraps a raw TA binary in a manifest signed by the TAM's TC-signer key and adds it.
 /// The component id is `['TEEP-Device', 'SecureFS', UUIDv5(name), 'ta']`; a TA already in the
 /// catalog under that name gets the next sequence number.
-pub async fn add_ta(store: &Store, signer: &dyn Signer, name: &str, binary: &[u8], now: i64) -> Result<TcRecord> {
+pub async fn add_ta(
+    store: &Store,
+    signer: &dyn Signer,
+    name: &str,
+    binary: &[u8],
+    now: i64,
+) -> Result<TcRecord> {
     if name.is_empty() || name.len() > 128 {
-        return Err(OpsError::Invalid("--name: expected 1..128 characters".into()));
+        return Err(OpsError::Invalid(
+            "--name: expected 1..128 characters".into(),
+        ));
     }
     if binary.is_empty() {
         return Err(OpsError::Invalid("TA binary: empty".into()));
@@ -73,7 +86,8 @@ pub async fn add_device(
     tags: &[String],
     now: i64,
 ) -> Result<DeviceRecord> {
-    let pk = PublicKey::from_bytes_any(key).map_err(|e| OpsError::Invalid(format!("device key: {e}")))?;
+    let pk = PublicKey::from_bytes_any(key)
+        .map_err(|e| OpsError::Invalid(format!("device key: {e}")))?;
     let attest = match attest_key {
         Some(a) => Some(
             PublicKey::from_bytes_any(a)
@@ -84,7 +98,9 @@ pub async fn add_device(
     };
     for t in tags {
         if t.is_empty() || t.len() > 64 || t.contains(char::is_whitespace) {
-            return Err(OpsError::Invalid(format!("tag {t:?}: expected 1..64 characters without spaces")));
+            return Err(OpsError::Invalid(format!(
+                "tag {t:?}: expected 1..64 characters without spaces"
+            )));
         }
     }
     let id = store
@@ -119,7 +135,9 @@ pub async fn resolve_component(store: &Store, spec: &str) -> Result<Vec<u8>> {
             return Ok(enc);
         }
     }
-    Err(OpsError::Store(StoreError::NotFound(format!("trusted component {spec:?} in the catalog"))))
+    Err(OpsError::Store(StoreError::NotFound(format!(
+        "trusted component {spec:?} in the catalog"
+    ))))
 }
 
 /// A device with what it holds and what policy assigns it.
@@ -145,8 +163,16 @@ fn ser_ids<S: serde::Serializer>(v: &[Vec<u8>], s: S) -> std::result::Result<S::
 pub async fn device_view(store: &Store, device: DeviceRecord) -> Result<DeviceView> {
     let installed = store.installed(device.id).await?;
     let assigned = store.assigned_to(&device).await?;
-    let claims = device.claims.as_deref().and_then(|c| serde_json::from_str(c).ok());
-    Ok(DeviceView { device, installed, assigned, claims })
+    let claims = device
+        .claims
+        .as_deref()
+        .and_then(|c| serde_json::from_str(c).ok());
+    Ok(DeviceView {
+        device,
+        installed,
+        assigned,
+        claims,
+    })
 }
 
 /// Finds a device by numeric id or hex kid.
@@ -154,7 +180,11 @@ pub async fn find_device(store: &Store, spec: &str) -> Result<DeviceRecord> {
     if let Ok(id) = spec.parse::<i64>() {
         return Ok(store.device_by_id(id).await?);
     }
-    let kid = hex::decode(spec).map_err(|_| OpsError::Invalid(format!("device {spec:?}: expected a numeric id or a hex key id")))?;
+    let kid = hex::decode(spec).map_err(|_| {
+        OpsError::Invalid(format!(
+            "device {spec:?}: expected a numeric id or a hex key id"
+        ))
+    })?;
     store
         .device_by_kid(&kid)
         .await?

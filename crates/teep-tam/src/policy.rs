@@ -83,22 +83,29 @@ pub fn decide<'a>(input: &Input<'a>) -> Decision<'a> {
     let current: Vec<InstalledTc> = match input.tc_list {
         Some(list) => list
             .iter()
-            .map(|r| match input.stored.iter().find(|s| s.component_id == r.component_id) {
-                Some(s) => InstalledTc {
-                    digest: r.digest.clone().or_else(|| s.digest.clone()),
-                    ..s.clone()
-                },
-                None => {
-                    // Unknown to us: if its digest matches a catalog entry, we know which one.
-                    let seq = by_component(&r.component_id).and_then(|c| {
-                        (c.payload_digest.is_some() && c.payload_digest == r.digest).then_some(c.sequence)
-                    });
-                    InstalledTc {
-                        component_id: r.component_id.clone(),
-                        sequence: seq,
-                        digest: r.digest.clone(),
-                        origin: "device".into(),
-                        updated_at: 0,
+            .map(|r| {
+                match input
+                    .stored
+                    .iter()
+                    .find(|s| s.component_id == r.component_id)
+                {
+                    Some(s) => InstalledTc {
+                        digest: r.digest.clone().or_else(|| s.digest.clone()),
+                        ..s.clone()
+                    },
+                    None => {
+                        // Unknown to us: if its digest matches a catalog entry, we know which one.
+                        let seq = by_component(&r.component_id).and_then(|c| {
+                            (c.payload_digest.is_some() && c.payload_digest == r.digest)
+                                .then_some(c.sequence)
+                        });
+                        InstalledTc {
+                            component_id: r.component_id.clone(),
+                            sequence: seq,
+                            digest: r.digest.clone(),
+                            origin: "device".into(),
+                            updated_at: 0,
+                        }
                     }
                 }
             })
@@ -106,14 +113,26 @@ pub fn decide<'a>(input: &Input<'a>) -> Decision<'a> {
         None => input.stored.to_vec(),
     };
 
-    let mut decision = Decision { installed_now: input.tc_list.map(|_| current.clone()), ..Default::default() };
+    let mut decision = Decision {
+        installed_now: input.tc_list.map(|_| current.clone()),
+        ..Default::default()
+    };
 
     // Deletions the device asked for.
     let mut dropped: Vec<Vec<u8>> = Vec::new();
     for mid in input.unneeded {
-        let cid = by_manifest(mid).map(|c| c.component_id.clone()).unwrap_or_else(|| mid.clone());
-        if !decision.remove.iter().any(|r| &r.manifest_component_id == mid) {
-            decision.remove.push(Remove { component_id: cid.clone(), manifest_component_id: mid.clone() });
+        let cid = by_manifest(mid)
+            .map(|c| c.component_id.clone())
+            .unwrap_or_else(|| mid.clone());
+        if !decision
+            .remove
+            .iter()
+            .any(|r| &r.manifest_component_id == mid)
+        {
+            decision.remove.push(Remove {
+                component_id: cid.clone(),
+                manifest_component_id: mid.clone(),
+            });
         }
         dropped.push(cid);
     }
@@ -129,10 +148,20 @@ pub fn decide<'a>(input: &Input<'a>) -> Decision<'a> {
         }
     }
     for r in input.requested {
-        if dropped.contains(&r.component_id) || wanted.iter().any(|(tc, _, _)| tc.component_id == r.component_id) {
+        if dropped.contains(&r.component_id)
+            || wanted
+                .iter()
+                .any(|(tc, _, _)| tc.component_id == r.component_id)
+        {
             continue;
         }
-        let Some(tc) = input.catalog.iter().find(|c| c.component_id == r.component_id) else { continue };
+        let Some(tc) = input
+            .catalog
+            .iter()
+            .find(|c| c.component_id == r.component_id)
+        else {
+            continue;
+        };
         if !input.allow_requests && !input.assigned.contains(&r.component_id) {
             continue;
         }
@@ -153,10 +182,16 @@ pub fn decide<'a>(input: &Input<'a>) -> Decision<'a> {
             Some(have) => {
                 let outdated = match have.sequence {
                     Some(s) => s < tc.sequence,
-                    None => matches!((&have.digest, &tc.payload_digest), (Some(a), Some(b)) if a != b),
+                    None => {
+                        matches!((&have.digest, &tc.payload_digest), (Some(a), Some(b)) if a != b)
+                    }
                 };
                 if outdated {
-                    let keep = if have.origin == "device" { origin } else { origin_str(&have.origin) };
+                    let keep = if have.origin == "device" {
+                        origin
+                    } else {
+                        origin_str(&have.origin)
+                    };
                     decision.install.push(Install {
                         component_id: tc.component_id.clone(),
                         sequence: tc.sequence,
@@ -170,12 +205,21 @@ pub fn decide<'a>(input: &Input<'a>) -> Decision<'a> {
 
     // Unassigned: TCs there only because policy put them there.
     for have in &current {
-        if have.origin != "policy" || input.assigned.contains(&have.component_id) || dropped.contains(&have.component_id) {
+        if have.origin != "policy"
+            || input.assigned.contains(&have.component_id)
+            || dropped.contains(&have.component_id)
+        {
             continue;
         }
         if let Some(tc) = by_component(&have.component_id) {
-            let mid = tc.manifest_component_id.clone().unwrap_or_else(|| tc.component_id.clone());
-            decision.remove.push(Remove { component_id: tc.component_id.clone(), manifest_component_id: mid });
+            let mid = tc
+                .manifest_component_id
+                .clone()
+                .unwrap_or_else(|| tc.component_id.clone());
+            decision.remove.push(Remove {
+                component_id: tc.component_id.clone(),
+                manifest_component_id: mid,
+            });
         }
     }
     decision
@@ -187,10 +231,18 @@ mod tests {
     use crate::model::encode_component_id;
 
     fn cid(name: &str) -> Vec<u8> {
-        encode_component_id(&[b"TEEP-Device".to_vec(), name.as_bytes().to_vec(), b"ta".to_vec()])
+        encode_component_id(&[
+            b"TEEP-Device".to_vec(),
+            name.as_bytes().to_vec(),
+            b"ta".to_vec(),
+        ])
     }
     fn mid(name: &str) -> Vec<u8> {
-        encode_component_id(&[b"TEEP-Device".to_vec(), name.as_bytes().to_vec(), b"suit".to_vec()])
+        encode_component_id(&[
+            b"TEEP-Device".to_vec(),
+            name.as_bytes().to_vec(),
+            b"suit".to_vec(),
+        ])
     }
     fn tc(name: &str, seq: u64) -> TcRecord {
         TcRecord {
@@ -206,10 +258,28 @@ mod tests {
         }
     }
     fn held(name: &str, seq: Option<u64>, origin: &str) -> InstalledTc {
-        InstalledTc { component_id: cid(name), sequence: seq, digest: None, origin: origin.into(), updated_at: 0 }
+        InstalledTc {
+            component_id: cid(name),
+            sequence: seq,
+            digest: None,
+            origin: origin.into(),
+            updated_at: 0,
+        }
     }
-    fn input<'a>(catalog: &'a [TcRecord], assigned: &'a [Vec<u8>], stored: &'a [InstalledTc]) -> Input<'a> {
-        Input { catalog, assigned, stored, tc_list: None, requested: &[], unneeded: &[], allow_requests: true }
+    fn input<'a>(
+        catalog: &'a [TcRecord],
+        assigned: &'a [Vec<u8>],
+        stored: &'a [InstalledTc],
+    ) -> Input<'a> {
+        Input {
+            catalog,
+            assigned,
+            stored,
+            tc_list: None,
+            requested: &[],
+            unneeded: &[],
+            allow_requests: true,
+        }
     }
 
     #[test]
@@ -246,22 +316,40 @@ mod tests {
         let catalog = [tc("a", 1), tc("b", 1)];
         let stored = [held("a", Some(1), "policy"), held("b", Some(1), "request")];
         let d = decide(&input(&catalog, &[], &stored));
-        assert_eq!(d.remove, vec![Remove { component_id: cid("a"), manifest_component_id: mid("a") }]);
+        assert_eq!(
+            d.remove,
+            vec![Remove {
+                component_id: cid("a"),
+                manifest_component_id: mid("a")
+            }]
+        );
     }
 
     #[test]
     fn requested_tc_is_installed_when_in_catalog_and_minimum_met() {
         let catalog = [tc("a", 2)];
         let requested = [
-            Requested { component_id: cid("a"), min_sequence: Some(2), have_binary: false },
-            Requested { component_id: cid("zz"), min_sequence: None, have_binary: false },
+            Requested {
+                component_id: cid("a"),
+                min_sequence: Some(2),
+                have_binary: false,
+            },
+            Requested {
+                component_id: cid("zz"),
+                min_sequence: None,
+                have_binary: false,
+            },
         ];
         let mut i = input(&catalog, &[], &[]);
         i.requested = &requested;
         let d = decide(&i);
         assert_eq!(d.install.len(), 1);
         assert_eq!(d.install[0].origin, "request");
-        let too_new = [Requested { component_id: cid("a"), min_sequence: Some(5), have_binary: false }];
+        let too_new = [Requested {
+            component_id: cid("a"),
+            min_sequence: Some(5),
+            have_binary: false,
+        }];
         i.requested = &too_new;
         assert!(decide(&i).install.is_empty());
         i.requested = &requested;
@@ -301,7 +389,10 @@ mod tests {
     fn unknown_install_with_matching_digest_is_not_resent() {
         let catalog = [tc("a", 4)];
         let assigned = [cid("a")];
-        let reported = [Reported { component_id: cid("a"), digest: Some(vec![4; 4]) }];
+        let reported = [Reported {
+            component_id: cid("a"),
+            digest: Some(vec![4; 4]),
+        }];
         let mut i = input(&catalog, &assigned, &[]);
         i.tc_list = Some(&reported);
         let d = decide(&i);

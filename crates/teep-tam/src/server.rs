@@ -43,27 +43,38 @@ pub enum ServerError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("{what}: {source}")]
-    Io { what: String, source: std::io::Error },
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
     #[error("TLS: {0}")]
     Tls(String),
 }
 
 pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 impl AppState {
     /// Opens keys and storage for `config`.
     pub async fn open(config: Config) -> Result<Arc<AppState>, ServerError> {
         config.validate()?;
-        std::fs::create_dir_all(&config.data)
-            .map_err(|source| ServerError::Io { what: format!("data directory {}", config.data.display()), source })?;
+        std::fs::create_dir_all(&config.data).map_err(|source| ServerError::Io {
+            what: format!("data directory {}", config.data.display()),
+            source,
+        })?;
         let signers = crate::keys::teep_signers(&config.data, &config.keys)?;
         let tc_signer = crate::keys::tc_signer(&config.data, config.tc_signer_key.as_deref())?;
         let mut verifier_keys = Vec::new();
         for p in &config.verifier_keys {
             verifier_keys.push(teep_cose::PublicKey::load(p).map_err(|e| {
-                crate::keys::KeyFileError::Load { path: p.clone(), message: e.to_string() }
+                crate::keys::KeyFileError::Load {
+                    path: p.clone(),
+                    message: e.to_string(),
+                }
             })?);
         }
         let store = Store::open(
@@ -71,6 +82,7 @@ impl AppState {
             &StoreOptions {
                 max_connections: config.db_max_connections,
                 sqlite_full_sync: config.sqlite_full_sync,
+                sqlite_busy_timeout_ms: config.sqlite_busy_timeout_ms,
                 ..StoreOptions::default()
             },
         )
@@ -129,7 +141,12 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 async fn method_not_allowed() -> Response {
-    (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "POST")], "only POST is defined on a TAM URI\n").into_response()
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        [(header::ALLOW, "POST")],
+        "only POST is defined on a TAM URI\n",
+    )
+        .into_response()
 }
 
 async fn healthz(State(st): State<Arc<AppState>>) -> Response {
@@ -142,27 +159,49 @@ async fn healthz(State(st): State<Arc<AppState>>) -> Response {
 async fn metrics(State(st): State<Arc<AppState>>) -> Response {
     let devices = st.store.device_count().await.ok();
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         st.metrics.render(devices),
     )
         .into_response()
 }
 
-async fn teep_default(State(st): State<Arc<AppState>>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn teep_default(
+    State(st): State<Arc<AppState>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let n = st.config.numbering.to_proto();
     teep_endpoint(st, n, uri, headers, body).await
 }
 
-async fn teep_alt(State(st): State<Arc<AppState>>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn teep_alt(
+    State(st): State<Arc<AppState>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let n = st.config.numbering.other().to_proto();
     teep_endpoint(st, n, uri, headers, body).await
 }
 
 fn accepts_teep(headers: &HeaderMap) -> bool {
-    let Some(accept) = headers.get(header::ACCEPT) else { return true };
-    let Ok(accept) = accept.to_str() else { return false };
+    let Some(accept) = headers.get(header::ACCEPT) else {
+        return true;
+    };
+    let Ok(accept) = accept.to_str() else {
+        return false;
+    };
     accept.split(',').any(|part| {
-        let mt = part.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let mt = part
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         mt == TEEP_MEDIA_TYPE || mt == "*/*" || mt == "application/*"
     })
 }
@@ -171,7 +210,13 @@ fn content_type_ok(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case(TEEP_MEDIA_TYPE))
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case(TEEP_MEDIA_TYPE)
+        })
         .unwrap_or(false)
 }
 
@@ -179,20 +224,35 @@ fn content_type_ok(headers: &HeaderMap) -> bool {
 fn teep_response(status: StatusCode, body: Vec<u8>) -> Response {
     let mut r = (status, body).into_response();
     let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(TEEP_MEDIA_TYPE));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(TEEP_MEDIA_TYPE),
+    );
     security_headers(h);
     r
 }
 
 fn security_headers(h: &mut HeaderMap) {
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
 }
 
 fn plain(status: StatusCode, text: String) -> Response {
     let mut r = (status, text).into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     security_headers(r.headers_mut());
     r
 }
@@ -200,7 +260,12 @@ fn plain(status: StatusCode, text: String) -> Response {
 fn reject(st: &AppState, r: &Rejection) -> Response {
     st.metrics.error(r.code);
     let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST);
-    tracing::info!(status = r.status, code = r.code, "refused: {}", r.explanation);
+    tracing::info!(
+        status = r.status,
+        code = r.code,
+        "refused: {}",
+        r.explanation
+    );
     let text = if st.config.explain_errors || r.status >= 500 && r.code != "internal" {
         format!("{}\n", r.explanation)
     } else {
@@ -213,12 +278,24 @@ fn storage_failure(st: &AppState, e: &StoreError) -> Response {
     st.metrics.error("storage");
     tracing::warn!("storage: {e}");
     match e {
-        StoreError::Unavailable(_) => plain(StatusCode::SERVICE_UNAVAILABLE, "storage unavailable, retry later\n".into()),
-        _ => plain(StatusCode::INTERNAL_SERVER_ERROR, "internal storage error\n".into()),
+        StoreError::Unavailable(_) => plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage unavailable, retry later\n".into(),
+        ),
+        _ => plain(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal storage error\n".into(),
+        ),
     }
 }
 
-async fn teep_endpoint(st: Arc<AppState>, numbering: Numbering, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn teep_endpoint(
+    st: Arc<AppState>,
+    numbering: Numbering,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let started = Instant::now();
     if st.config.dump {
         dump_request(&uri, &headers, &body, numbering);
@@ -240,7 +317,13 @@ async fn teep_inner(
 ) -> (Response, Option<serde_json::Value>) {
     if !accepts_teep(headers) {
         st.metrics.error("not-acceptable");
-        return (plain(StatusCode::NOT_ACCEPTABLE, format!("Accept: must allow {TEEP_MEDIA_TYPE}\n")), None);
+        return (
+            plain(
+                StatusCode::NOT_ACCEPTABLE,
+                format!("Accept: must allow {TEEP_MEDIA_TYPE}\n"),
+            ),
+            None,
+        );
     }
     let now = now_ms();
     let mut rng = OsRandom;
@@ -261,7 +344,10 @@ async fn teep_inner(
             }
             st.metrics.result(outcome.result);
             tracing::debug!("QueryRequest sent");
-            (teep_response(StatusCode::OK, outcome.response.unwrap_or_default()), outcome.response_json)
+            (
+                teep_response(StatusCode::OK, outcome.response.unwrap_or_default()),
+                outcome.response_json,
+            )
         }
         .instrument(span)
         .await;
@@ -269,7 +355,10 @@ async fn teep_inner(
     if !content_type_ok(headers) {
         st.metrics.error("unsupported-media-type");
         return (
-            plain(StatusCode::UNSUPPORTED_MEDIA_TYPE, format!("Content-Type: must be {TEEP_MEDIA_TYPE}\n")),
+            plain(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("Content-Type: must be {TEEP_MEDIA_TYPE}\n"),
+            ),
             None,
         );
     }
@@ -340,7 +429,11 @@ async fn load_context(st: &AppState, msg: &Inspected) -> Result<Context, StoreEr
             ctx.device = st.store.device_by_kid(&kid).await?;
         }
     }
-    let is_query = ctx.session.as_ref().map(|s| s.kind == SessionKind::Query).unwrap_or(false);
+    let is_query = ctx
+        .session
+        .as_ref()
+        .map(|s| s.kind == SessionKind::Query)
+        .unwrap_or(false);
     let needs_catalog = matches!(msg.message, crate::wire::Incoming::QueryResponse(_)) && is_query
         || matches!(msg.message, crate::wire::Incoming::Success { .. });
     if needs_catalog {
@@ -358,7 +451,9 @@ async fn load_context(st: &AppState, msg: &Inspected) -> Result<Context, StoreEr
 }
 
 fn dump_headers(h: &HeaderMap) -> String {
-    h.iter().map(|(k, v)| format!("  {k}: {}\n", v.to_str().unwrap_or("<binary>"))).collect()
+    h.iter()
+        .map(|(k, v)| format!("  {k}: {}\n", v.to_str().unwrap_or("<binary>")))
+        .collect()
 }
 
 fn dump_request(uri: &Uri, headers: &HeaderMap, body: &[u8], numbering: Numbering) {
@@ -368,12 +463,34 @@ fn dump_request(uri: &Uri, headers: &HeaderMap, body: &[u8], numbering: Numberin
     } else {
         match crate::wire::signed::open_message(body, numbering) {
             Ok((opened, m)) => {
-                let sigs: Vec<String> = opened.signatures.iter().map(|s| format!("{}{}", s.alg.name(), s.kid.as_ref().map(|k| format!(" kid {}", hex::encode(k))).unwrap_or_default())).collect();
-                out.push_str(&format!("  {} ({} bytes, {:?}, signatures: {})\n", m.type_name(), body.len(), opened.kind, sigs.join(", ")));
+                let sigs: Vec<String> = opened
+                    .signatures
+                    .iter()
+                    .map(|s| {
+                        format!(
+                            "{}{}",
+                            s.alg.name(),
+                            s.kid
+                                .as_ref()
+                                .map(|k| format!(" kid {}", hex::encode(k)))
+                                .unwrap_or_default()
+                        )
+                    })
+                    .collect();
+                out.push_str(&format!(
+                    "  {} ({} bytes, {:?}, signatures: {})\n",
+                    m.type_name(),
+                    body.len(),
+                    opened.kind,
+                    sigs.join(", ")
+                ));
                 out.push_str(&serde_json::to_string_pretty(&m.to_json()).unwrap_or_default());
                 out.push('\n');
             }
-            Err(e) => out.push_str(&format!("  ({} bytes, not a TEEP message: {e})\n", body.len())),
+            Err(e) => out.push_str(&format!(
+                "  ({} bytes, not a TEEP message: {e})\n",
+                body.len()
+            )),
         }
     }
     eprint!("{out}");
@@ -425,13 +542,19 @@ pub async fn spawn(config: Config) -> Result<(SocketAddr, ServerHandle), ServerE
     spawn_with_state(state).await
 }
 
-pub async fn spawn_with_state(state: Arc<AppState>) -> Result<(SocketAddr, ServerHandle), ServerError> {
+pub async fn spawn_with_state(
+    state: Arc<AppState>,
+) -> Result<(SocketAddr, ServerHandle), ServerError> {
     let listener = tokio::net::TcpListener::bind(state.config.listen)
         .await
-        .map_err(|source| ServerError::Io { what: format!("listen on {}", state.config.listen), source })?;
-    let addr = listener
-        .local_addr()
-        .map_err(|source| ServerError::Io { what: "local address".into(), source })?;
+        .map_err(|source| ServerError::Io {
+            what: format!("listen on {}", state.config.listen),
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| ServerError::Io {
+        what: "local address".into(),
+        source,
+    })?;
     let (tx, rx) = watch::channel(false);
     let app = router(state.clone());
     // Housekeeping: answered and expired tokens go away.
@@ -468,16 +591,31 @@ pub async fn spawn_with_state(state: Arc<AppState>) -> Result<(SocketAddr, Serve
             })
         }
     };
-    Ok((addr, ServerHandle { shutdown: tx, task, state }))
+    Ok((
+        addr,
+        ServerHandle {
+            shutdown: tx,
+            task,
+            state,
+        },
+    ))
 }
 
 /// Runs until SIGINT/SIGTERM, then shuts down gracefully.
 pub async fn serve(config: Config) -> Result<(), ServerError> {
     let (addr, handle) = spawn(config).await?;
-    let scheme = if handle.state.config.tls_cert.is_some() { "https" } else { "http" };
+    let scheme = if handle.state.config.tls_cert.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     tracing::info!("TAM listening on {scheme}://{addr}/tam");
-    eprintln!("TAM listening on {scheme}://{addr}/tam ({}), {scheme}://{addr}{} ({})",
-        handle.state.config.numbering.as_str(), handle.state.config.alt_path, handle.state.config.numbering.other().as_str());
+    eprintln!(
+        "TAM listening on {scheme}://{addr}/tam ({}), {scheme}://{addr}{} ({})",
+        handle.state.config.numbering.as_str(),
+        handle.state.config.alt_path,
+        handle.state.config.numbering.other().as_str()
+    );
     shutdown_signal().await;
     eprintln!("shutting down: finishing requests in flight");
     handle.shutdown().await;
@@ -487,13 +625,14 @@ pub async fn serve(config: Config) -> Result<(), ServerError> {
 async fn shutdown_signal() {
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
@@ -502,4 +641,3 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
 }
-

@@ -50,7 +50,12 @@ pub struct CoreConfig {
 
 impl Default for CoreConfig {
     fn default() -> Self {
-        CoreConfig { enroll: Enroll::Registered, require_attestation: true, session_ttl_ms: 6 * 3600 * 1000, allow_requests: true }
+        CoreConfig {
+            enroll: Enroll::Registered,
+            require_attestation: true,
+            session_ttl_ms: 6 * 3600 * 1000,
+            allow_requests: true,
+        }
     }
 }
 
@@ -76,11 +81,25 @@ pub struct Rejection {
 }
 
 impl Rejection {
-    fn bad(message_type: Option<&'static str>, code: &'static str, explanation: impl Into<String>) -> Rejection {
-        Rejection { status: 400, explanation: explanation.into(), message_type, code }
+    fn bad(
+        message_type: Option<&'static str>,
+        code: &'static str,
+        explanation: impl Into<String>,
+    ) -> Rejection {
+        Rejection {
+            status: 400,
+            explanation: explanation.into(),
+            message_type,
+            code,
+        }
     }
     fn internal(explanation: impl Into<String>) -> Rejection {
-        Rejection { status: 500, explanation: explanation.into(), message_type: None, code: "internal" }
+        Rejection {
+            status: 500,
+            explanation: explanation.into(),
+            message_type: None,
+            code: "internal",
+        }
     }
 }
 
@@ -101,7 +120,11 @@ impl Inspected {
     }
     /// Key ids named by the signatures (unverified): the adapter looks the device up by them.
     pub fn kids(&self) -> Vec<Vec<u8>> {
-        self.opened.signatures.iter().filter_map(|s| s.kid.clone()).collect()
+        self.opened
+            .signatures
+            .iter()
+            .filter_map(|s| s.kid.clone())
+            .collect()
     }
 }
 
@@ -176,8 +199,16 @@ const CHALLENGE_LEN: usize = 32;
 
 impl TamCore {
     /// `signers`: the TAM's TEEP keys, at most one per key type.
-    pub fn new(signers: Vec<Arc<dyn Signer>>, verifier_keys: Vec<PublicKey>, config: CoreConfig) -> TamCore {
-        TamCore { signers, verifier_keys, config }
+    pub fn new(
+        signers: Vec<Arc<dyn Signer>>,
+        verifier_keys: Vec<PublicKey>,
+        config: CoreConfig,
+    ) -> TamCore {
+        TamCore {
+            signers,
+            verifier_keys,
+            config,
+        }
     }
 
     pub fn signers(&self) -> &[Arc<dyn Signer>] {
@@ -185,7 +216,9 @@ impl TamCore {
     }
 
     fn signer_for(&self, kt: KeyType) -> Option<&Arc<dyn Signer>> {
-        self.signers.iter().find(|s| s.public_key().key_type() == kt)
+        self.signers
+            .iter()
+            .find(|s| s.public_key().key_type() == kt)
     }
 
     fn new_token(rng: &mut dyn Random) -> Vec<u8> {
@@ -196,7 +229,12 @@ impl TamCore {
 
     /// `ProcessConnect`: a new session. Answers a QueryRequest signed with every TAM key
     /// (COSE_Sign), since nothing yet tells which suite the agent speaks.
-    pub fn handle_connect(&self, numbering: Numbering, now: i64, rng: &mut dyn Random) -> Result<Outcome, Rejection> {
+    pub fn handle_connect(
+        &self,
+        numbering: Numbering,
+        now: i64,
+        rng: &mut dyn Random,
+    ) -> Result<Outcome, Rejection> {
         self.query_request(numbering, None, None, now, rng)
     }
 
@@ -216,7 +254,11 @@ impl TamCore {
         } else {
             None
         };
-        let msg = wire::query_request(&token, challenge.as_deref(), self.config.require_attestation);
+        let msg = wire::query_request(
+            &token,
+            challenge.as_deref(),
+            self.config.require_attestation,
+        );
         let known_signer = device
             .and_then(|d| d.suite_alg)
             .and_then(|a| Algorithm::from_cose(a).key_type())
@@ -243,7 +285,12 @@ impl TamCore {
         let json = msg.to_json();
         Ok(Outcome {
             response: Some(bytes),
-            effects: Effects { now, consume_token: consume, new_session: Some(session), ..Default::default() },
+            effects: Effects {
+                now,
+                consume_token: consume,
+                new_session: Some(session),
+                ..Default::default()
+            },
             device_kid: device.map(|d| d.kid.clone()),
             token: Some(token),
             response_json: Some(json),
@@ -287,7 +334,13 @@ impl TamCore {
                 format!("{t}: a TAM accepts only QueryResponse, Success and Error"),
             ));
         }
-        Ok(Inspected { numbering, opened, message, json, type_name })
+        Ok(Inspected {
+            numbering,
+            opened,
+            message,
+            json,
+            type_name,
+        })
     }
 
     /// `ProcessTeepMessage` for an inspected message and the storage it names.
@@ -302,59 +355,126 @@ impl TamCore {
         let token = msg
             .token()
             .ok_or_else(|| {
-                Rejection::bad(Some(t), "token", format!("{t}.token: missing; this TAM always sends a token and needs it echoed"))
+                Rejection::bad(
+                    Some(t),
+                    "token",
+                    format!(
+                        "{t}.token: missing; this TAM always sends a token and needs it echoed"
+                    ),
+                )
             })?
             .to_vec();
         let session = ctx.session.as_ref().ok_or_else(|| {
-            Rejection::bad(Some(t), "token", format!("{t}.token: {} is not an outstanding request of this TAM", hex::encode(&token)))
+            Rejection::bad(
+                Some(t),
+                "token",
+                format!(
+                    "{t}.token: {} is not an outstanding request of this TAM",
+                    hex::encode(&token)
+                ),
+            )
         })?;
         if session.answered {
-            return Err(Rejection::bad(Some(t), "replay", format!("{t}.token: already answered (replay refused)")));
+            return Err(Rejection::bad(
+                Some(t),
+                "replay",
+                format!("{t}.token: already answered (replay refused)"),
+            ));
         }
         if session.expires_at < now {
-            return Err(Rejection::bad(Some(t), "expired", format!("{t}.token: expired")));
+            return Err(Rejection::bad(
+                Some(t),
+                "expired",
+                format!("{t}.token: expired"),
+            ));
         }
         if session.numbering != numbering_name(msg.numbering) {
             return Err(Rejection::bad(
                 Some(t),
                 "wrong-numbering",
-                format!("{t}: the session was opened in the {} numbering", session.numbering),
+                format!(
+                    "{t}: the session was opened in the {} numbering",
+                    session.numbering
+                ),
             ));
         }
         let expected_kind = match msg.message {
             Incoming::QueryResponse(_) => SessionKind::Query,
             Incoming::Success { .. } => SessionKind::Update,
             Incoming::Error { .. } => session.kind,
-            Incoming::Other(_) => return Err(Rejection::bad(Some(t), "unexpected-type", "unexpected message")),
+            Incoming::Other(_) => {
+                return Err(Rejection::bad(
+                    Some(t),
+                    "unexpected-type",
+                    "unexpected message",
+                ))
+            }
         };
         if session.kind != expected_kind {
             return Err(Rejection::bad(
                 Some(t),
                 "token",
-                format!("{t}.token: answers a {} but the TAM sent a {}", expected_kind.request_name(), session.kind.request_name()),
+                format!(
+                    "{t}.token: answers a {} but the TAM sent a {}",
+                    expected_kind.request_name(),
+                    session.kind.request_name()
+                ),
             ));
         }
         if let (Some(bound), Some(dev)) = (&session.device_kid, &ctx.device) {
             if bound != &dev.kid {
-                return Err(Rejection::bad(Some(t), "token", format!("{t}.token: belongs to another device")));
+                return Err(Rejection::bad(
+                    Some(t),
+                    "token",
+                    format!("{t}.token: belongs to another device"),
+                ));
             }
         }
         match &msg.message {
-            Incoming::QueryResponse(qr) => self.on_query_response(&msg, qr, session, ctx, token, now, rng),
-            Incoming::Success { .. } => self.on_success(&msg, session, ctx, token, now),
-            Incoming::Error { code, name, err_msg, .. } => {
-                self.on_error(&msg, session, ctx, token, *code, name.clone(), err_msg.clone(), now)
+            Incoming::QueryResponse(qr) => {
+                self.on_query_response(&msg, qr, session, ctx, token, now, rng)
             }
-            Incoming::Other(_) => Err(Rejection::bad(Some(t), "unexpected-type", "unexpected message")),
+            Incoming::Success { .. } => self.on_success(&msg, session, ctx, token, now),
+            Incoming::Error {
+                code,
+                name,
+                err_msg,
+                ..
+            } => self.on_error(
+                &msg,
+                session,
+                ctx,
+                token,
+                *code,
+                name.clone(),
+                err_msg.clone(),
+                now,
+            ),
+            Incoming::Other(_) => Err(Rejection::bad(
+                Some(t),
+                "unexpected-type",
+                "unexpected message",
+            )),
         }
     }
 
     /// Verifies the TEEP signature with a known device key.
-    fn verify_known(&self, msg: &Inspected, device: &DeviceRecord) -> Result<(PublicKey, Algorithm), Rejection> {
+    fn verify_known(
+        &self,
+        msg: &Inspected,
+        device: &DeviceRecord,
+    ) -> Result<(PublicKey, Algorithm), Rejection> {
         let key = PublicKey::from_cose_key(&device.teep_key)
             .map_err(|e| Rejection::internal(format!("stored key of device {}: {e}", device.id)))?;
         let info = msg.opened.verify(&key).map_err(|e| {
-            Rejection::bad(Some(msg.type_name), "signature", format!("{}: signature does not verify with the key of device {} ({e})", msg.type_name, device.id))
+            Rejection::bad(
+                Some(msg.type_name),
+                "signature",
+                format!(
+                    "{}: signature does not verify with the key of device {} ({e})",
+                    msg.type_name, device.id
+                ),
+            )
         })?;
         Ok((key, info.alg))
     }
@@ -398,9 +518,19 @@ impl TamCore {
                         return Err(Rejection::bad(Some(t), "attestation", format!("{t}.attestation-payload: missing; an unknown device enrolls with evidence carrying cnf")))
                     }
                 };
-                let cnf = ev.cnf_key().map_err(|e| Rejection::bad(Some(t), "attestation", format!("{t}.attestation-payload.{e}")))?;
+                let cnf = ev.cnf_key().map_err(|e| {
+                    Rejection::bad(
+                        Some(t),
+                        "attestation",
+                        format!("{t}.attestation-payload.{e}"),
+                    )
+                })?;
                 let info = msg.opened.verify(&cnf).map_err(|_| {
-                    Rejection::bad(Some(t), "signature", format!("{t}: signature does not verify with the cnf key of the evidence"))
+                    Rejection::bad(
+                        Some(t),
+                        "signature",
+                        format!("{t}: signature does not verify with the cnf key of the evidence"),
+                    )
                 })?;
                 let alg = info.alg;
                 let nd = NewDevice {
@@ -415,20 +545,29 @@ impl TamCore {
         };
         let kid = teep_key.thumbprint().to_vec();
         let device_id = ctx.device.as_ref().map(|d| d.id);
-        let mut update = DeviceUpdate { device_id, suite_alg: Some(alg.to_cose()), ..Default::default() };
+        let mut update = DeviceUpdate {
+            device_id,
+            suite_alg: Some(alg.to_cose()),
+            ..Default::default()
+        };
 
         // Attestation (background check, or passport with a Verifier's result).
         let mut claims: Option<AttestedClaims> = None;
         if session.challenge.is_some() || qr.attestation_payload.is_some() {
-            let attestation_keys: Vec<PublicKey> = match ctx.device.as_ref().and_then(|d| d.attest_key.as_ref()) {
-                Some(k) => match PublicKey::from_cose_key(k) {
-                    Ok(k) => vec![k],
-                    Err(e) => return Err(Rejection::internal(format!("stored attestation key: {e}"))),
-                },
-                None => vec![teep_key.clone()],
-            };
+            let attestation_keys: Vec<PublicKey> =
+                match ctx.device.as_ref().and_then(|d| d.attest_key.as_ref()) {
+                    Some(k) => match PublicKey::from_cose_key(k) {
+                        Ok(k) => vec![k],
+                        Err(e) => {
+                            return Err(Rejection::internal(format!("stored attestation key: {e}")))
+                        }
+                    },
+                    None => vec![teep_key.clone()],
+                };
             let result = match (&evidence, &qr.attestation_payload_format) {
-                (_, Some(f)) if !wire::is_eat_format(f) => Err(attest::AttestError::Format(f.clone())),
+                (_, Some(f)) if !wire::is_eat_format(f) => {
+                    Err(attest::AttestError::Format(f.clone()))
+                }
                 (None, _) => Err(attest::AttestError::Missing),
                 (Some(Err(e)), _) => Err(e.clone()),
                 (Some(Ok(ev)), _) => attest::appraise(
@@ -453,8 +592,24 @@ impl TamCore {
                     update.status = Some(DeviceStatus::AttestationFailed);
                     update.status_detail = Some(e.to_string());
                     let err_msg = truncate(&e.to_string(), 128);
-                    let upd = wire::error_update(&Self::new_token(rng), teep_proto::ErrorCode::AttestationRequired, &err_msg);
-                    return self.finish_update(msg, upd, kid, token, update, None, PendingUpdate::default(), numbering, alg, now, "attestation-failed");
+                    let upd = wire::error_update(
+                        &Self::new_token(rng),
+                        teep_proto::ErrorCode::AttestationRequired,
+                        &err_msg,
+                    );
+                    return self.finish_update(
+                        msg,
+                        upd,
+                        kid,
+                        token,
+                        update,
+                        None,
+                        PendingUpdate::default(),
+                        numbering,
+                        alg,
+                        now,
+                        "attestation-failed",
+                    );
                 }
             }
         }
@@ -485,17 +640,42 @@ impl TamCore {
                 new_session: None,
                 audit: Some(audit(now, Some(&kid), &token, msg, "no-update")),
             };
-            return Ok(Outcome { response: None, effects, device_kid: Some(kid), token: Some(token), response_json: None, result: "no-update" });
+            return Ok(Outcome {
+                response: None,
+                effects,
+                device_kid: Some(kid),
+                token: Some(token),
+                response_json: None,
+                result: "no-update",
+            });
         }
         let update_token = Self::new_token(rng);
-        let envelopes: Vec<Vec<u8>> = decision.install.iter().map(|tc| tc.envelope.to_vec()).collect();
-        let unneeded: Vec<ComponentId> = decision.remove.iter().filter_map(|r| decode_component_id(&r.manifest_component_id)).collect();
+        let envelopes: Vec<Vec<u8>> = decision
+            .install
+            .iter()
+            .map(|tc| tc.envelope.to_vec())
+            .collect();
+        let unneeded: Vec<ComponentId> = decision
+            .remove
+            .iter()
+            .filter_map(|r| decode_component_id(&r.manifest_component_id))
+            .collect();
         let pending = PendingUpdate {
-            install: decision.install.iter().map(|tc| (tc.component_id.clone(), tc.sequence, tc.origin.to_string())).collect(),
-            remove: decision.remove.iter().map(|r| r.component_id.clone()).collect(),
+            install: decision
+                .install
+                .iter()
+                .map(|tc| (tc.component_id.clone(), tc.sequence, tc.origin.to_string()))
+                .collect(),
+            remove: decision
+                .remove
+                .iter()
+                .map(|r| r.component_id.clone())
+                .collect(),
         };
         let upd = wire::update(&update_token, envelopes, unneeded);
-        self.finish_update(msg, upd, kid, token, update, new_device, pending, numbering, alg, now, "update")
+        self.finish_update(
+            msg, upd, kid, token, update, new_device, pending, numbering, alg, now, "update",
+        )
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -550,11 +730,28 @@ impl TamCore {
         })
     }
 
-    fn on_success(&self, msg: &Inspected, session: &SessionRecord, ctx: &Context, token: Vec<u8>, now: i64) -> Result<Outcome, Rejection> {
+    fn on_success(
+        &self,
+        msg: &Inspected,
+        session: &SessionRecord,
+        ctx: &Context,
+        token: Vec<u8>,
+        now: i64,
+    ) -> Result<Outcome, Rejection> {
         let t = msg.type_name;
-        let device = ctx.device.as_ref().ok_or_else(|| Rejection::bad(Some(t), "unknown-device", format!("{t}: signer is not a known device")))?;
+        let device = ctx.device.as_ref().ok_or_else(|| {
+            Rejection::bad(
+                Some(t),
+                "unknown-device",
+                format!("{t}: signer is not a known device"),
+            )
+        })?;
         self.verify_known(msg, device)?;
-        let pending: PendingUpdate = session.pending.as_deref().and_then(|p| serde_json::from_str(p).ok()).unwrap_or_default();
+        let pending: PendingUpdate = session
+            .pending
+            .as_deref()
+            .and_then(|p| serde_json::from_str(p).ok())
+            .unwrap_or_default();
         let update = DeviceUpdate {
             device_id: Some(device.id),
             add_installed: pending
@@ -563,7 +760,11 @@ impl TamCore {
                 .map(|(cid, seq, origin)| InstalledTc {
                     component_id: cid.clone(),
                     sequence: Some(*seq),
-                    digest: ctx.catalog.iter().find(|c| &c.component_id == cid).and_then(|c| c.payload_digest.clone()),
+                    digest: ctx
+                        .catalog
+                        .iter()
+                        .find(|c| &c.component_id == cid)
+                        .and_then(|c| c.payload_digest.clone()),
                     origin: origin.clone(),
                     updated_at: now,
                 })
@@ -578,7 +779,14 @@ impl TamCore {
             audit: Some(audit(now, Some(&device.kid), &token, msg, "success")),
             ..Default::default()
         };
-        Ok(Outcome { response: None, effects, device_kid: Some(device.kid.clone()), token: Some(token), response_json: None, result: "success" })
+        Ok(Outcome {
+            response: None,
+            effects,
+            device_kid: Some(device.kid.clone()),
+            token: Some(token),
+            response_json: None,
+            result: "success",
+        })
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -594,13 +802,23 @@ impl TamCore {
         now: i64,
     ) -> Result<Outcome, Rejection> {
         let t = msg.type_name;
-        let device = ctx.device.as_ref().ok_or_else(|| Rejection::bad(Some(t), "unknown-device", format!("{t}: signer is not a known device")))?;
+        let device = ctx.device.as_ref().ok_or_else(|| {
+            Rejection::bad(
+                Some(t),
+                "unknown-device",
+                format!("{t}: signer is not a known device"),
+            )
+        })?;
         self.verify_known(msg, device)?;
         let detail = match &err_msg {
             Some(m) => format!("agent error {name} ({code}): {m}"),
             None => format!("agent error {name} ({code})"),
         };
-        let update = DeviceUpdate { device_id: Some(device.id), status_detail: Some(truncate(&detail, 256)), ..Default::default() };
+        let update = DeviceUpdate {
+            device_id: Some(device.id),
+            status_detail: Some(truncate(&detail, 256)),
+            ..Default::default()
+        };
         let effects = Effects {
             now,
             consume_token: Some(token.clone()),
@@ -608,7 +826,14 @@ impl TamCore {
             audit: Some(audit(now, Some(&device.kid), &token, msg, "agent-error")),
             ..Default::default()
         };
-        Ok(Outcome { response: None, effects, device_kid: Some(device.kid.clone()), token: Some(token), response_json: None, result: "agent-error" })
+        Ok(Outcome {
+            response: None,
+            effects,
+            device_kid: Some(device.kid.clone()),
+            token: Some(token),
+            response_json: None,
+            result: "agent-error",
+        })
     }
 }
 

@@ -11,7 +11,9 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use teep_cose::eat::{Confirmation, EatClaims, HwVersion, ManifestEntry, OemId, VersionString};
 use teep_cose::{KeyType, PrivateKey, PublicKey, Signer, SoftwareSigner};
-use teep_proto::{Numbering, QueryResponse, RequestedTcInfo, Success, SystemPropertyClaims, TeepMessage};
+use teep_proto::{
+    Numbering, QueryResponse, RequestedTcInfo, Success, SystemPropertyClaims, TeepMessage,
+};
 
 use crate::wire::signed;
 
@@ -74,6 +76,25 @@ impl SimDevice {
         }
     }
 
+    /// Device number `i` of a load test: its key is derived from `i`, so the load generator
+    /// and the database populator agree on it without storing a million keys.
+    pub fn numbered(i: u64) -> SimDevice {
+        let mut counter = 0u32;
+        loop {
+            let seed = teep_cose::sha256(format!("teep-bench-device-{i}-{counter}").as_bytes());
+            let key = if i % 2 == 0 {
+                PrivateKey::from_p256_scalar(&seed)
+            } else {
+                PrivateKey::from_ed25519_seed(&seed)
+            };
+            if let Ok(k) = key {
+                return SimDevice::from_key(k);
+            }
+            // A SHA-256 output outside the P-256 scalar range: astronomically rare, try the next.
+            counter += 1;
+        }
+    }
+
     pub fn public_key(&self) -> PublicKey {
         self.signer.public_key()
     }
@@ -83,13 +104,24 @@ impl SimDevice {
     }
 
     /// Reads a QueryRequest; with `tam_keys`, checks that one of them signed it.
-    pub fn read_query_request(&self, bytes: &[u8], n: Numbering, tam_keys: &[PublicKey]) -> Result<QueryRequestSeen, SimError> {
-        let (opened, msg) = signed::open_message(bytes, n).map_err(|e| SimError::Message(e.to_string()))?;
+    pub fn read_query_request(
+        &self,
+        bytes: &[u8],
+        n: Numbering,
+        tam_keys: &[PublicKey],
+    ) -> Result<QueryRequestSeen, SimError> {
+        let (opened, msg) =
+            signed::open_message(bytes, n).map_err(|e| SimError::Message(e.to_string()))?;
         if !tam_keys.is_empty() {
-            opened.verify_any(tam_keys).map_err(|e| SimError::Message(format!("QueryRequest signature: {e}")))?;
+            opened
+                .verify_any(tam_keys)
+                .map_err(|e| SimError::Message(format!("QueryRequest signature: {e}")))?;
         }
         let TeepMessage::QueryRequest(q) = msg else {
-            return Err(SimError::Message(format!("expected QueryRequest, got {}", msg.type_name())));
+            return Err(SimError::Message(format!(
+                "expected QueryRequest, got {}",
+                msg.type_name()
+            )));
         };
         Ok(QueryRequestSeen {
             token: q.token,
@@ -106,7 +138,10 @@ impl SimDevice {
             ueid: Some(self.ueid.clone()),
             oemid: Some(OemId::Bytes(vec![0x00, 0x1b, 0x63])),
             hwmodel: Some(b"sim-tee".to_vec()),
-            hwversion: Some(HwVersion { version: VersionString::Text("1.0".into()), scheme: None }),
+            hwversion: Some(HwVersion {
+                version: VersionString::Text("1.0".into()),
+                scheme: None,
+            }),
             manifests: Some(vec![ManifestEntry {
                 content_type: ciborium::Value::Text("application/suit-report+cose".into()),
                 format: ciborium::Value::Bytes(vec![0xa0]),
@@ -116,7 +151,11 @@ impl SimDevice {
         claims.sign(&self.signer).unwrap_or_default()
     }
 
-    pub fn query_response(&self, seen: &QueryRequestSeen, n: Numbering) -> Result<Vec<u8>, SimError> {
+    pub fn query_response(
+        &self,
+        seen: &QueryRequestSeen,
+        n: Numbering,
+    ) -> Result<Vec<u8>, SimError> {
         let qr = QueryResponse {
             token: seen.token.clone(),
             attestation_payload: seen.challenge.as_deref().map(|c| self.evidence(c)),
@@ -125,39 +164,78 @@ impl SimDevice {
                 .iter()
                 .map(|c| {
                     // tc-list entries need at least one SUIT parameter: the image digest.
-                    let digest = self.digests.get(c).cloned().unwrap_or_else(|| vec![0x82, 0x2f, 0x40]);
+                    let digest = self
+                        .digests
+                        .get(c)
+                        .cloned()
+                        .unwrap_or_else(|| vec![0x82, 0x2f, 0x40]);
                     let mut parameters = std::collections::BTreeMap::new();
                     parameters.insert(3, teep_proto::Value::Bytes(digest));
-                    SystemPropertyClaims { component_id: c.clone(), parameters }
+                    SystemPropertyClaims {
+                        component_id: c.clone(),
+                        parameters,
+                    }
                 })
                 .collect(),
             requested_tc_list: self
                 .requested
                 .iter()
-                .map(|c| RequestedTcInfo { component_id: c.clone(), ..Default::default() })
+                .map(|c| RequestedTcInfo {
+                    component_id: c.clone(),
+                    ..Default::default()
+                })
                 .collect(),
             unneeded_manifest_list: self.unneeded.clone(),
             ..Default::default()
         };
-        signed::sign_message(&TeepMessage::QueryResponse(qr), n, &self.signer).map_err(|e| SimError::Message(e.to_string()))
+        signed::sign_message(&TeepMessage::QueryResponse(qr), n, &self.signer)
+            .map_err(|e| SimError::Message(e.to_string()))
     }
 
     /// Reads an Update; returns its token, or the TAM's error if it carried one.
     pub fn read_update(&mut self, bytes: &[u8], n: Numbering) -> Result<Option<Vec<u8>>, SimError> {
-        let (_, msg) = signed::open_message(bytes, n).map_err(|e| SimError::Message(e.to_string()))?;
+        let (_, msg) =
+            signed::open_message(bytes, n).map_err(|e| SimError::Message(e.to_string()))?;
         let TeepMessage::Update(u) = msg else {
-            return Err(SimError::Message(format!("expected Update, got {}", msg.type_name())));
+            return Err(SimError::Message(format!(
+                "expected Update, got {}",
+                msg.type_name()
+            )));
         };
         if let Some(code) = u.err_code {
-            return Err(SimError::Message(format!("TAM error {code}: {}", u.err_msg.unwrap_or_default())));
+            return Err(SimError::Message(format!(
+                "TAM error {code}: {}",
+                u.err_msg.unwrap_or_default()
+            )));
         }
         self.pending_install = u
             .manifest_list
             .iter()
-            .filter_map(|e| crate::catalog::envelope_info(e).ok().map(|i| (i.component_id, i.image_digest)))
+            .filter_map(|e| {
+                crate::catalog::envelope_info(e)
+                    .ok()
+                    .map(|i| (i.component_id, i.image_digest))
+            })
             .collect();
         self.pending_remove = u.unneeded_manifest_list.clone();
         Ok(u.token)
+    }
+
+    /// Answers Success without recording the installation, so the next session gets the
+    /// same Update again (load generation).
+    pub fn success_forgetful(
+        &mut self,
+        token: Option<Vec<u8>>,
+        n: Numbering,
+    ) -> Result<Vec<u8>, SimError> {
+        self.pending_install.clear();
+        self.pending_remove.clear();
+        let s = Success {
+            token,
+            ..Default::default()
+        };
+        signed::sign_message(&TeepMessage::Success(s), n, &self.signer)
+            .map_err(|e| SimError::Message(e.to_string()))
     }
 
     /// "Installs" what the last Update carried and answers Success.
@@ -182,8 +260,12 @@ impl SimDevice {
             });
             self.unneeded.retain(|u| u != &m);
         }
-        let s = Success { token, ..Default::default() };
-        signed::sign_message(&TeepMessage::Success(s), n, &self.signer).map_err(|e| SimError::Message(e.to_string()))
+        let s = Success {
+            token,
+            ..Default::default()
+        };
+        signed::sign_message(&TeepMessage::Success(s), n, &self.signer)
+            .map_err(|e| SimError::Message(e.to_string()))
     }
 }
 
@@ -202,9 +284,13 @@ pub struct Reply {
 
 impl TeepClient {
     pub fn new(url: &str) -> Result<TeepClient, SimError> {
-        let url: hyper::Uri = url.parse().map_err(|e| SimError::Http(format!("URL {url:?}: {e}")))?;
+        let url: hyper::Uri = url
+            .parse()
+            .map_err(|e| SimError::Http(format!("URL {url:?}: {e}")))?;
         if url.scheme_str() != Some("http") {
-            return Err(SimError::Http("only http:// URLs are supported by the load generator".into()));
+            return Err(SimError::Http(
+                "only http:// URLs are supported by the load generator".into(),
+            ));
         }
         let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
         connector.set_nodelay(true);
@@ -215,21 +301,37 @@ impl TeepClient {
     }
 
     pub async fn post(&self, body: Vec<u8>) -> Result<Reply, SimError> {
-        let mut req = hyper::Request::post(self.url.clone()).header("accept", crate::server::TEEP_MEDIA_TYPE);
+        let mut req =
+            hyper::Request::post(self.url.clone()).header("accept", crate::server::TEEP_MEDIA_TYPE);
         if !body.is_empty() {
             req = req.header("content-type", crate::server::TEEP_MEDIA_TYPE);
         }
-        let req = req.body(Full::new(Bytes::from(body))).map_err(|e| SimError::Http(e.to_string()))?;
-        let resp = self.client.request(req).await.map_err(|e| SimError::Http(e.to_string()))?;
+        let req = req
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| SimError::Http(e.to_string()))?;
+        let resp = self
+            .client
+            .request(req)
+            .await
+            .map_err(|e| SimError::Http(e.to_string()))?;
         let status = resp.status().as_u16();
-        let body = resp.into_body().collect().await.map_err(|e| SimError::Http(e.to_string()))?.to_bytes().to_vec();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| SimError::Http(e.to_string()))?
+            .to_bytes()
+            .to_vec();
         Ok(Reply { status, body })
     }
 
     async fn expect(&self, body: Vec<u8>, want: u16) -> Result<Vec<u8>, SimError> {
         let r = self.post(body).await?;
         if r.status != want {
-            return Err(SimError::Status { status: r.status, body: String::from_utf8_lossy(&r.body).into_owned() });
+            return Err(SimError::Status {
+                status: r.status,
+                body: String::from_utf8_lossy(&r.body).into_owned(),
+            });
         }
         Ok(r.body)
     }
@@ -251,6 +353,18 @@ pub async fn exchange(
     n: Numbering,
     tam_keys: &[PublicKey],
 ) -> Result<ExchangeResult, SimError> {
+    exchange_with(client, device, n, tam_keys, false).await
+}
+
+/// [`exchange`]; `forgetful` devices do not keep what they install (see
+/// [`SimDevice::success_forgetful`]).
+pub async fn exchange_with(
+    client: &TeepClient,
+    device: &mut SimDevice,
+    n: Numbering,
+    tam_keys: &[PublicKey],
+    forgetful: bool,
+) -> Result<ExchangeResult, SimError> {
     let qreq = client.expect(Vec::new(), 200).await?;
     let seen = device.read_query_request(&qreq, n, tam_keys)?;
     let qresp = device.query_response(&seen, n)?;
@@ -258,10 +372,19 @@ pub async fn exchange(
     match r.status {
         204 => return Ok(ExchangeResult::UpToDate),
         200 => {}
-        s => return Err(SimError::Status { status: s, body: String::from_utf8_lossy(&r.body).into_owned() }),
+        s => {
+            return Err(SimError::Status {
+                status: s,
+                body: String::from_utf8_lossy(&r.body).into_owned(),
+            })
+        }
     }
     let token = device.read_update(&r.body, n)?;
-    let success = device.success(token, n)?;
+    let success = if forgetful {
+        device.success_forgetful(token, n)?
+    } else {
+        device.success(token, n)?
+    };
     client.expect(success, 204).await?;
     Ok(ExchangeResult::Updated)
 }

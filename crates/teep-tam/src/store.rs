@@ -76,11 +76,18 @@ pub struct StoreOptions {
     pub acquire_timeout: Duration,
     /// SQLite `synchronous=FULL` instead of NORMAL (WAL): survives power loss, not just crashes.
     pub sqlite_full_sync: bool,
+    /// How long SQLite waits for another writer before reporting the database unavailable.
+    pub sqlite_busy_timeout_ms: u64,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { max_connections: 0, acquire_timeout: Duration::from_secs(5), sqlite_full_sync: false }
+        StoreOptions {
+            max_connections: 0,
+            acquire_timeout: Duration::from_secs(5),
+            sqlite_full_sync: false,
+            sqlite_busy_timeout_ms: 5000,
+        }
     }
 }
 
@@ -112,25 +119,27 @@ impl Store {
         } else {
             url.to_string()
         };
-        let connect =
-            AnyConnectOptions::from_str(&url).map_err(|e| StoreError::Query(format!("database URL: {e}")))?;
+        let connect = AnyConnectOptions::from_str(&url)
+            .map_err(|e| StoreError::Query(format!("database URL: {e}")))?;
         let max = match (options.max_connections, backend) {
             (0, Backend::Sqlite) => 1,
             (0, Backend::Postgres) => 16,
             (n, _) => n,
         };
         let full_sync = options.sqlite_full_sync;
+        let busy = format!("PRAGMA busy_timeout={}", options.sqlite_busy_timeout_ms);
         let pool = AnyPoolOptions::new()
             .max_connections(max)
             .acquire_timeout(options.acquire_timeout)
             .after_connect(move |conn, _meta| {
+                let busy = busy.clone();
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
                         use sqlx::Executor;
                         // WAL lets CLI commands read and write while a server runs; the busy
                         // timeout makes them wait for the writer instead of failing.
                         conn.execute("PRAGMA journal_mode=WAL").await?;
-                        conn.execute("PRAGMA busy_timeout=5000").await?;
+                        conn.execute(AssertSqlSafe(busy.clone())).await?;
                         conn.execute("PRAGMA foreign_keys=ON").await?;
                         if full_sync {
                             conn.execute("PRAGMA synchronous=FULL").await?;
@@ -147,7 +156,10 @@ impl Store {
             Backend::Sqlite => &SQLITE_MIGRATOR,
             Backend::Postgres => &POSTGRES_MIGRATOR,
         };
-        migrator.run(&pool).await.map_err(|e| StoreError::Migrate(e.to_string()))?;
+        migrator
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Migrate(e.to_string()))?;
         Ok(Store { pool, backend })
     }
 
@@ -217,15 +229,20 @@ impl Store {
     /// Changes whenever the catalog does (row count and newest id): the cache key of the
     /// in-memory catalog.
     pub async fn catalog_stamp(&self) -> Result<(i64, i64)> {
-        let row = sqlx::query("SELECT COUNT(*), COALESCE(MAX(id), 0) FROM tcs").fetch_one(&self.pool).await?;
+        let row = sqlx::query("SELECT COUNT(*), COALESCE(MAX(id), 0) FROM tcs")
+            .fetch_one(&self.pool)
+            .await?;
         Ok((row.try_get::<i64, _>(0)?, row.try_get::<i64, _>(1)?))
     }
 
     /// Every catalog entry, every sequence number.
     pub async fn list_tcs(&self) -> Result<Vec<TcRecord>> {
-        let rows = sqlx::query(AssertSqlSafe(format!("SELECT {} FROM tcs ORDER BY name, sequence", Self::TC_COLUMNS)))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {} FROM tcs ORDER BY name, sequence",
+            Self::TC_COLUMNS
+        )))
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(Self::tc_from_row).collect()
     }
 
@@ -241,19 +258,28 @@ impl Store {
     }
 
     pub async fn tc_by_id(&self, id: i64) -> Result<TcRecord> {
-        let row = sqlx::query(AssertSqlSafe(format!("SELECT {} FROM tcs WHERE id = $1", Self::TC_COLUMNS)))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("trusted component {id}")))?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {} FROM tcs WHERE id = $1",
+            Self::TC_COLUMNS
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("trusted component {id}")))?;
         Self::tc_from_row(&row)
     }
 
     /// Removes a component (all sequence numbers) and its assignments.
     pub async fn delete_tc(&self, component_id: &[u8]) -> Result<u64> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM assignments WHERE component_id = $1").bind(component_id).execute(&mut *tx).await?;
-        let n = sqlx::query("DELETE FROM tcs WHERE component_id = $1").bind(component_id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM assignments WHERE component_id = $1")
+            .bind(component_id)
+            .execute(&mut *tx)
+            .await?;
+        let n = sqlx::query("DELETE FROM tcs WHERE component_id = $1")
+            .bind(component_id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(n.rows_affected())
     }
@@ -275,9 +301,10 @@ impl Store {
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| match StoreError::from(e) {
-            StoreError::Conflict(_) => {
-                StoreError::Conflict(format!("a device with key id {} is already registered", hex::encode(&d.kid)))
-            }
+            StoreError::Conflict(_) => StoreError::Conflict(format!(
+                "a device with key id {} is already registered",
+                hex::encode(&d.kid)
+            )),
             other => other,
         })?;
         let id: i64 = row.try_get(0)?;
@@ -290,6 +317,39 @@ impl Store {
         }
         tx.commit().await?;
         Ok(id)
+    }
+
+    /// Registers many devices at once (load-test setup); existing key ids are skipped.
+    /// Returns how many rows were inserted.
+    pub async fn bulk_add_devices(&self, devices: &[NewDevice], now: i64) -> Result<u64> {
+        let mut inserted = 0;
+        for chunk in devices.chunks(400) {
+            let mut sql = String::from("INSERT INTO devices (name, kid, teep_key, attest_key, suite_alg, status, created_at) VALUES ");
+            for i in 0..chunk.len() {
+                if i > 0 {
+                    sql.push(',');
+                }
+                let b = i * 4;
+                sql.push_str(&format!(
+                    "(${}, ${}, ${}, NULL, NULL, 'registered', ${})",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4
+                ));
+            }
+            sql.push_str(" ON CONFLICT (kid) DO NOTHING");
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for d in chunk {
+                q = q
+                    .bind(d.name.clone())
+                    .bind(d.kid.clone())
+                    .bind(d.teep_key.clone())
+                    .bind(now);
+            }
+            inserted += q.execute(&self.pool).await?.rows_affected();
+        }
+        Ok(inserted)
     }
 
     const DEVICE_COLUMNS: &'static str =
@@ -314,10 +374,13 @@ impl Store {
     }
 
     pub async fn device_by_kid(&self, kid: &[u8]) -> Result<Option<DeviceRecord>> {
-        let row = sqlx::query(AssertSqlSafe(format!("SELECT {} FROM devices WHERE kid = $1", Self::DEVICE_COLUMNS)))
-            .bind(kid)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {} FROM devices WHERE kid = $1",
+            Self::DEVICE_COLUMNS
+        )))
+        .bind(kid)
+        .fetch_optional(&self.pool)
+        .await?;
         match row {
             None => Ok(None),
             Some(row) => {
@@ -329,11 +392,14 @@ impl Store {
     }
 
     pub async fn device_by_id(&self, id: i64) -> Result<DeviceRecord> {
-        let row = sqlx::query(AssertSqlSafe(format!("SELECT {} FROM devices WHERE id = $1", Self::DEVICE_COLUMNS)))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("device {id}")))?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {} FROM devices WHERE id = $1",
+            Self::DEVICE_COLUMNS
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("device {id}")))?;
         let mut d = Self::device_from_row(&row)?;
         d.tags = self.device_tags(d.id).await?;
         Ok(d)
@@ -344,7 +410,9 @@ impl Store {
             .bind(id)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(|r| Ok(r.try_get::<String, _>(0)?)).collect()
+        rows.iter()
+            .map(|r| Ok(r.try_get::<String, _>(0)?))
+            .collect()
     }
 
     /// Devices with their tags, newest contact first; `limit` bounds the answer.
@@ -356,8 +424,13 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        let mut out: Vec<DeviceRecord> = rows.iter().map(Self::device_from_row).collect::<Result<_>>()?;
-        let tags = sqlx::query("SELECT device_id, tag FROM device_tags ORDER BY tag").fetch_all(&self.pool).await?;
+        let mut out: Vec<DeviceRecord> = rows
+            .iter()
+            .map(Self::device_from_row)
+            .collect::<Result<_>>()?;
+        let tags = sqlx::query("SELECT device_id, tag FROM device_tags ORDER BY tag")
+            .fetch_all(&self.pool)
+            .await?;
         for t in tags {
             let id: i64 = t.try_get(0)?;
             let tag: String = t.try_get(1)?;
@@ -369,7 +442,9 @@ impl Store {
     }
 
     pub async fn device_count(&self) -> Result<i64> {
-        let row = sqlx::query("SELECT COUNT(*) FROM devices").fetch_one(&self.pool).await?;
+        let row = sqlx::query("SELECT COUNT(*) FROM devices")
+            .fetch_one(&self.pool)
+            .await?;
         Ok(row.try_get::<i64, _>(0)?)
     }
 
@@ -395,7 +470,10 @@ impl Store {
 
     pub async fn set_device_tags(&self, device_id: i64, tags: &[String]) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM device_tags WHERE device_id = $1").bind(device_id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM device_tags WHERE device_id = $1")
+            .bind(device_id)
+            .execute(&mut *tx)
+            .await?;
         for tag in tags {
             sqlx::query("INSERT INTO device_tags (device_id, tag) VALUES ($1, $2)")
                 .bind(device_id)
@@ -442,25 +520,32 @@ impl Store {
 
     pub async fn unassign(&self, component_id: &[u8], target: &Target) -> Result<u64> {
         let (kind, value) = target.parts();
-        let r = sqlx::query("DELETE FROM assignments WHERE component_id = $1 AND target_kind = $2 AND target = $3")
-            .bind(component_id)
-            .bind(kind)
-            .bind(&value)
-            .execute(&self.pool)
-            .await?;
+        let r = sqlx::query(
+            "DELETE FROM assignments WHERE component_id = $1 AND target_kind = $2 AND target = $3",
+        )
+        .bind(component_id)
+        .bind(kind)
+        .bind(&value)
+        .execute(&self.pool)
+        .await?;
         Ok(r.rows_affected())
     }
 
     pub async fn list_assignments(&self) -> Result<Vec<Assignment>> {
-        let rows = sqlx::query("SELECT id, component_id, target_kind, target, created_at FROM assignments ORDER BY id")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT id, component_id, target_kind, target, created_at FROM assignments ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
             .map(|r| {
                 Ok(Assignment {
                     id: r.try_get(0)?,
                     component_id: r.try_get(1)?,
-                    target: Target::from_parts(&r.try_get::<String, _>(2)?, r.try_get::<String, _>(3)?),
+                    target: Target::from_parts(
+                        &r.try_get::<String, _>(2)?,
+                        r.try_get::<String, _>(3)?,
+                    ),
                     created_at: r.try_get(4)?,
                 })
             })
@@ -478,15 +563,20 @@ impl Store {
         .bind(device.id)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(|r| Ok(r.try_get::<Vec<u8>, _>(0)?)).collect()
+        rows.iter()
+            .map(|r| Ok(r.try_get::<Vec<u8>, _>(0)?))
+            .collect()
     }
 
     /// Policy for a device not yet in storage (open enrollment): assignments to all.
     pub async fn assigned_to_all(&self) -> Result<Vec<Vec<u8>>> {
-        let rows = sqlx::query("SELECT DISTINCT component_id FROM assignments WHERE target_kind = 'all'")
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(|r| Ok(r.try_get::<Vec<u8>, _>(0)?)).collect()
+        let rows =
+            sqlx::query("SELECT DISTINCT component_id FROM assignments WHERE target_kind = 'all'")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| Ok(r.try_get::<Vec<u8>, _>(0)?))
+            .collect()
     }
 
     // ---- sessions ------------------------------------------------------------------------
@@ -532,18 +622,24 @@ impl Store {
         "token, kind, device_kid, challenge, numbering, pending, created_at, expires_at, answered";
 
     pub async fn session_by_token(&self, token: &[u8]) -> Result<Option<SessionRecord>> {
-        let row = sqlx::query(AssertSqlSafe(format!("SELECT {} FROM sessions WHERE token = $1", Self::SESSION_COLUMNS)))
-            .bind(token)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {} FROM sessions WHERE token = $1",
+            Self::SESSION_COLUMNS
+        )))
+        .bind(token)
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(Self::session_from_row).transpose()
     }
 
     pub async fn session_by_challenge(&self, challenge: &[u8]) -> Result<Option<SessionRecord>> {
-        let row = sqlx::query(AssertSqlSafe(format!("SELECT {} FROM sessions WHERE challenge = $1", Self::SESSION_COLUMNS)))
-            .bind(challenge)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {} FROM sessions WHERE challenge = $1",
+            Self::SESSION_COLUMNS
+        )))
+        .bind(challenge)
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(Self::session_from_row).transpose()
     }
 
@@ -578,7 +674,11 @@ impl Store {
         Ok(())
     }
 
-    pub async fn recent_audit(&self, limit: i64, device_kid: Option<&[u8]>) -> Result<Vec<AuditRecord>> {
+    pub async fn recent_audit(
+        &self,
+        limit: i64,
+        device_kid: Option<&[u8]>,
+    ) -> Result<Vec<AuditRecord>> {
         let rows = match device_kid {
             Some(kid) => {
                 sqlx::query(
@@ -618,8 +718,17 @@ impl Store {
     /// Table sizes, for tests that check a hostile input changed nothing.
     pub async fn fingerprint(&self) -> Result<Vec<(String, i64)>> {
         let mut out = Vec::new();
-        for t in ["tcs", "devices", "device_tags", "device_tcs", "assignments", "sessions"] {
-            let row = sqlx::query(AssertSqlSafe(format!("SELECT COUNT(*) FROM {t}"))).fetch_one(&self.pool).await?;
+        for t in [
+            "tcs",
+            "devices",
+            "device_tags",
+            "device_tcs",
+            "assignments",
+            "sessions",
+        ] {
+            let row = sqlx::query(AssertSqlSafe(format!("SELECT COUNT(*) FROM {t}")))
+                .fetch_one(&self.pool)
+                .await?;
             out.push((t.to_string(), row.try_get::<i64, _>(0)?));
         }
         Ok(out)
@@ -633,10 +742,11 @@ impl Store {
     pub async fn commit(&self, effects: &crate::session::Effects) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
         if let Some(token) = &effects.consume_token {
-            let r = sqlx::query("UPDATE sessions SET answered = 1 WHERE token = $1 AND answered = 0")
-                .bind(token)
-                .execute(&mut *tx)
-                .await?;
+            let r =
+                sqlx::query("UPDATE sessions SET answered = 1 WHERE token = $1 AND answered = 0")
+                    .bind(token)
+                    .execute(&mut *tx)
+                    .await?;
             if r.rows_affected() != 1 {
                 tx.rollback().await?;
                 return Ok(false);
@@ -680,7 +790,10 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             if let Some(list) = &u.replace_installed {
-                sqlx::query("DELETE FROM device_tcs WHERE device_id = $1").bind(id).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM device_tcs WHERE device_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
                 for tc in list {
                     Self::upsert_installed(&mut tx, id, tc, effects.now).await?;
                 }

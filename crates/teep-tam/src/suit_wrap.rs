@@ -22,12 +22,21 @@ pub struct TaIds {
 pub fn ta_ids(name: &str) -> TaIds {
     let vendor = vendor_id();
     let class = uuid::Uuid::new_v5(&vendor, name.as_bytes());
-    let base = vec![b"TEEP-Device".to_vec(), b"SecureFS".to_vec(), class.as_bytes().to_vec()];
+    let base = vec![
+        b"TEEP-Device".to_vec(),
+        b"SecureFS".to_vec(),
+        class.as_bytes().to_vec(),
+    ];
     let mut component_id = base.clone();
     component_id.push(b"ta".to_vec());
     let mut manifest_component_id = base;
     manifest_component_id.push(b"suit".to_vec());
-    TaIds { vendor_id: *vendor.as_bytes(), class_id: *class.as_bytes(), component_id, manifest_component_id }
+    TaIds {
+        vendor_id: *vendor.as_bytes(),
+        class_id: *class.as_bytes(),
+        component_id,
+        manifest_component_id,
+    }
 }
 
 fn enc(v: &Value) -> Vec<u8> {
@@ -47,10 +56,18 @@ fn cid_value(c: &[Vec<u8>]) -> Value {
 
 /// SUIT_Digest `[-16 (SHA-256), digest]`, encoded.
 fn suit_digest(data: &[u8]) -> Vec<u8> {
-    enc(&Value::Array(vec![int(-16), Value::Bytes(teep_cose::sha256(data).to_vec())]))
+    enc(&Value::Array(vec![
+        int(-16),
+        Value::Bytes(teep_cose::sha256(data).to_vec()),
+    ]))
 }
 
-pub fn wrap_ta(ids: &TaIds, binary: &[u8], sequence: u64, signer: &dyn Signer) -> Result<Vec<u8>, teep_cose::CoseError> {
+pub fn wrap_ta(
+    ids: &TaIds,
+    binary: &[u8],
+    sequence: u64,
+    signer: &dyn Signer,
+) -> Result<Vec<u8>, teep_cose::CoseError> {
     const REPORT: i64 = 15;
     let shared = Value::Array(vec![
         int(20),
@@ -107,7 +124,9 @@ mod tests {
 
     #[test]
     fn wrapped_ta_reads_back_with_its_ids_and_sequence() {
-        let signer = teep_cose::SoftwareSigner::new(teep_cose::PrivateKey::generate(teep_cose::KeyType::P256));
+        let signer = teep_cose::SoftwareSigner::new(teep_cose::PrivateKey::generate(
+            teep_cose::KeyType::P256,
+        ));
         let ids = ta_ids("hello");
         let env = wrap_ta(&ids, b"Hello, Secure World!", 3, &signer).unwrap();
         let info = crate::catalog::envelope_info(&env).unwrap();
@@ -115,6 +134,9 @@ mod tests {
         assert_eq!(info.manifest_component_id, Some(ids.manifest_component_id));
         assert_eq!(info.sequence, 3);
         assert_eq!(info.signer_kid, Some(signer.kid()));
-        assert_eq!(info.image_digest, Some(suit_digest(b"Hello, Secure World!")));
+        assert_eq!(
+            info.image_digest,
+            Some(suit_digest(b"Hello, Secure World!"))
+        );
     }
 }

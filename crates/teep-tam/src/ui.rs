@@ -19,18 +19,26 @@ use crate::server::{now_ms, AppState};
 const COOKIE: &str = "teep_ui";
 
 fn session_value(token: &str) -> String {
-    hex::encode(teep_cose::sha256(format!("teep-ui-session:{token}").as_bytes()))
+    hex::encode(teep_cose::sha256(
+        format!("teep-ui-session:{token}").as_bytes(),
+    ))
 }
 
 fn logged_in(st: &AppState, headers: &HeaderMap) -> bool {
-    let Some(token) = st.config.admin_token.as_deref() else { return false };
+    let Some(token) = st.config.admin_token.as_deref() else {
+        return false;
+    };
     let expected = session_value(token);
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().strip_prefix(&format!("{COOKIE}=")).map(str::to_string))
+        .filter_map(|c| {
+            c.trim()
+                .strip_prefix(&format!("{COOKIE}="))
+                .map(str::to_string)
+        })
         .any(|v| crate::admin::token_matches(v.as_bytes(), expected.as_bytes()))
 }
 
@@ -39,9 +47,18 @@ fn page(html: Result<String, askama::Error>) -> Response {
         Ok(h) => {
             let mut r = Html(h).into_response();
             let hd = r.headers_mut();
-            hd.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'"));
-            hd.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-            hd.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+            hd.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'"),
+            );
+            hd.insert(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            );
+            hd.insert(
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("no-referrer"),
+            );
             r
         }
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("template: {e}")).into_response(),
@@ -64,7 +81,11 @@ pub fn router() -> Router<Arc<AppState>> {
 }
 
 async fn style() -> Response {
-    ([(header::CONTENT_TYPE, "text/css")], include_str!("../static/style.css")).into_response()
+    (
+        [(header::CONTENT_TYPE, "text/css")],
+        include_str!("../static/style.css"),
+    )
+        .into_response()
 }
 
 #[derive(Template)]
@@ -90,7 +111,10 @@ struct LoginForm {
 async fn login(State(st): State<Arc<AppState>>, Form(f): Form<LoginForm>) -> Response {
     match st.config.admin_token.as_deref() {
         Some(t) if crate::admin::token_matches(f.token.as_bytes(), t.as_bytes()) => {
-            let cookie = format!("{COOKIE}={}; Path=/ui; HttpOnly; SameSite=Strict", session_value(t));
+            let cookie = format!(
+                "{COOKIE}={}; Path=/ui; HttpOnly; SameSite=Strict",
+                session_value(t)
+            );
             let mut r = Redirect::to("/ui").into_response();
             if let Ok(v) = HeaderValue::from_str(&cookie) {
                 r.headers_mut().insert(header::SET_COOKIE, v);
@@ -98,7 +122,12 @@ async fn login(State(st): State<Arc<AppState>>, Form(f): Form<LoginForm>) -> Res
             r
         }
         _ => {
-            let mut r = page(LoginPage { flash: "Wrong token.".into() }.render());
+            let mut r = page(
+                LoginPage {
+                    flash: "Wrong token.".into(),
+                }
+                .render(),
+            );
             *r.status_mut() = StatusCode::UNAUTHORIZED;
             r
         }
@@ -160,7 +189,12 @@ fn when(ms: i64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}Z", s / 3600, (s / 60) % 60, s % 60)
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}Z",
+        s / 3600,
+        (s / 60) % 60,
+        s % 60
+    )
 }
 
 fn tc_row(t: &crate::model::TcRecord) -> TcRow {
@@ -169,7 +203,11 @@ fn tc_row(t: &crate::model::TcRecord) -> TcRow {
         name: t.name.clone(),
         component: component_id_display(&t.component_id),
         sequence: t.sequence,
-        signer: t.signer_kid.as_ref().map(|k| hex::encode(&k[..k.len().min(8)])).unwrap_or_default(),
+        signer: t
+            .signer_kid
+            .as_ref()
+            .map(|k| hex::encode(&k[..k.len().min(8)]))
+            .unwrap_or_default(),
     }
 }
 
@@ -187,7 +225,16 @@ async fn render_index(st: &AppState, flash: String) -> Result<Response, crate::s
             kid: hex::encode(&d.kid[..d.kid.len().min(8)]),
             status: d.status.as_str().to_string(),
             tags: d.tags.join(", "),
-            installed: installed.iter().map(|i| format!("{} #{}", component_id_display(&i.component_id), i.sequence.map(|s| s.to_string()).unwrap_or("?".into()))).collect(),
+            installed: installed
+                .iter()
+                .map(|i| {
+                    format!(
+                        "{} #{}",
+                        component_id_display(&i.component_id),
+                        i.sequence.map(|s| s.to_string()).unwrap_or("?".into())
+                    )
+                })
+                .collect(),
             last_seen: d.last_seen.map(when).unwrap_or_else(|| "never".into()),
         });
     }
@@ -198,7 +245,10 @@ async fn render_index(st: &AppState, flash: String) -> Result<Response, crate::s
             latest: latest.iter().map(tc_row).collect(),
             assignments: assignments
                 .iter()
-                .map(|a| AssignmentRow { component: component_id_display(&a.component_id), target: a.target.to_string() })
+                .map(|a| AssignmentRow {
+                    component: component_id_display(&a.component_id),
+                    target: a.target.to_string(),
+                })
                 .collect(),
             devices: rows,
         }
@@ -220,10 +270,16 @@ fn storage_error(e: impl std::fmt::Display) -> Response {
 
 async fn index(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     require_login!(st, headers);
-    render_index(&st, String::new()).await.unwrap_or_else(storage_error)
+    render_index(&st, String::new())
+        .await
+        .unwrap_or_else(storage_error)
 }
 
-async fn upload(State(st): State<Arc<AppState>>, headers: HeaderMap, mut form: Multipart) -> Response {
+async fn upload(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    mut form: Multipart,
+) -> Response {
     require_login!(st, headers);
     let mut file: Option<(Option<String>, Vec<u8>)> = None;
     let mut name = String::new();
@@ -247,16 +303,33 @@ async fn upload(State(st): State<Arc<AppState>>, headers: HeaderMap, mut form: M
             Err(e) => return flash_index(&st, format!("Upload failed: {e}")).await,
         }
     }
-    let Some((filename, bytes)) = file else { return flash_index(&st, "Upload failed: no file".into()).await };
+    let Some((filename, bytes)) = file else {
+        return flash_index(&st, "Upload failed: no file".into()).await;
+    };
     let now = now_ms();
     let result = if kind == "envelope" {
-        ops::add_envelope(&st.store, (!name.is_empty()).then_some(name.as_str()), &bytes, now).await
+        ops::add_envelope(
+            &st.store,
+            (!name.is_empty()).then_some(name.as_str()),
+            &bytes,
+            now,
+        )
+        .await
     } else {
-        let n = if name.is_empty() { filename.unwrap_or_else(|| "ta".into()) } else { name };
+        let n = if name.is_empty() {
+            filename.unwrap_or_else(|| "ta".into())
+        } else {
+            name
+        };
         ops::add_ta(&st.store, &st.tc_signer, &n, &bytes, now).await
     };
     let msg = match result {
-        Ok(tc) => format!("Added {} ({}, sequence {}).", tc.name, component_id_display(&tc.component_id), tc.sequence),
+        Ok(tc) => format!(
+            "Added {} ({}, sequence {}).",
+            tc.name,
+            component_id_display(&tc.component_id),
+            tc.sequence
+        ),
         Err(e) => format!("Upload failed: {e}"),
     };
     flash_index(&st, msg).await
@@ -272,9 +345,16 @@ struct AssignForm {
     target: String,
 }
 
-async fn assign(State(st): State<Arc<AppState>>, headers: HeaderMap, Form(f): Form<AssignForm>) -> Response {
+async fn assign(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Form(f): Form<AssignForm>,
+) -> Response {
     require_login!(st, headers);
-    let msg = match (Target::parse(f.target.trim()), ops::resolve_component(&st.store, &f.tc).await) {
+    let msg = match (
+        Target::parse(f.target.trim()),
+        ops::resolve_component(&st.store, &f.tc).await,
+    ) {
         (Err(e), _) => format!("Assign failed: {e}"),
         (_, Err(e)) => format!("Assign failed: {e}"),
         (Ok(t), Ok(cid)) => match st.store.assign(&cid, &t, now_ms()).await {
@@ -285,9 +365,16 @@ async fn assign(State(st): State<Arc<AppState>>, headers: HeaderMap, Form(f): Fo
     flash_index(&st, msg).await
 }
 
-async fn unassign(State(st): State<Arc<AppState>>, headers: HeaderMap, Form(f): Form<AssignForm>) -> Response {
+async fn unassign(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Form(f): Form<AssignForm>,
+) -> Response {
     require_login!(st, headers);
-    let msg = match (Target::parse(f.target.trim()), ops::resolve_component(&st.store, &f.tc).await) {
+    let msg = match (
+        Target::parse(f.target.trim()),
+        ops::resolve_component(&st.store, &f.tc).await,
+    ) {
         (Err(e), _) => format!("Unassign failed: {e}"),
         (_, Err(e)) => format!("Unassign failed: {e}"),
         (Ok(t), Ok(cid)) => match st.store.unassign(&cid, &t).await {
@@ -311,7 +398,12 @@ fn log_rows(entries: Vec<crate::model::AuditRecord>) -> Vec<LogRow> {
         .into_iter()
         .map(|e| LogRow {
             when: when(e.entry.at),
-            device: e.entry.device_kid.as_ref().map(|k| hex::encode(&k[..k.len().min(8)])).unwrap_or_default(),
+            device: e
+                .entry
+                .device_kid
+                .as_ref()
+                .map(|k| hex::encode(&k[..k.len().min(8)]))
+                .unwrap_or_default(),
             message_type: e.entry.message_type,
             result: e.entry.result,
             summary: serde_json::from_str::<serde_json::Value>(&e.entry.summary)
@@ -331,11 +423,21 @@ struct DevicePage {
     log: Vec<LogRow>,
 }
 
-async fn device(State(st): State<Arc<AppState>>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+async fn device(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
     require_login!(st, headers);
     let d = match ops::find_device(&st.store, &id).await {
         Ok(d) => d,
-        Err(e) => return (StatusCode::from_u16(e.status()).unwrap_or(StatusCode::NOT_FOUND), e.to_string()).into_response(),
+        Err(e) => {
+            return (
+                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::NOT_FOUND),
+                e.to_string(),
+            )
+                .into_response()
+        }
     };
     let kid = d.kid.clone();
     let id = d.id;
@@ -343,8 +445,21 @@ async fn device(State(st): State<Arc<AppState>>, headers: HeaderMap, Path(id): P
         Ok(v) => v,
         Err(e) => return storage_error(e),
     };
-    let log = st.store.recent_audit(50, Some(&kid)).await.map(log_rows).unwrap_or_default();
-    page(DevicePage { flash: String::new(), id, json: serde_json::to_string_pretty(&view).unwrap_or_default(), log }.render())
+    let log = st
+        .store
+        .recent_audit(50, Some(&kid))
+        .await
+        .map(log_rows)
+        .unwrap_or_default();
+    page(
+        DevicePage {
+            flash: String::new(),
+            id,
+            json: serde_json::to_string_pretty(&view).unwrap_or_default(),
+            log,
+        }
+        .render(),
+    )
 }
 
 #[derive(Template)]
@@ -357,7 +472,13 @@ struct LogPage {
 async fn log(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     require_login!(st, headers);
     match st.store.recent_audit(200, None).await {
-        Ok(entries) => page(LogPage { flash: String::new(), log: log_rows(entries) }.render()),
+        Ok(entries) => page(
+            LogPage {
+                flash: String::new(),
+                log: log_rows(entries),
+            }
+            .render(),
+        ),
         Err(e) => storage_error(e),
     }
 }

@@ -3,7 +3,8 @@
 //! access here keeps the core readable.
 
 use teep_proto::{
-    CipherSuite, DataItems, ErrorCode, FreshnessMechanism, QueryRequest, SuitCoseProfile, TeepMessage, Update,
+    CipherSuite, DataItems, ErrorCode, FreshnessMechanism, QueryRequest, SuitCoseProfile,
+    TeepMessage, Update,
 };
 
 use crate::model::encode_component_id;
@@ -29,8 +30,15 @@ pub struct QueryResponseIn {
 #[derive(Debug, Clone)]
 pub enum Incoming {
     QueryResponse(QueryResponseIn),
-    Success { token: Option<Vec<u8>> },
-    Error { token: Option<Vec<u8>>, code: u64, name: String, err_msg: Option<String> },
+    Success {
+        token: Option<Vec<u8>>,
+    },
+    Error {
+        token: Option<Vec<u8>>,
+        code: u64,
+        name: String,
+        err_msg: Option<String>,
+    },
     /// QueryRequest or Update: only a TAM sends those.
     Other(&'static str),
 }
@@ -74,7 +82,11 @@ pub fn incoming(m: TeepMessage) -> Incoming {
                     have_binary: r.have_binary.unwrap_or(false),
                 })
                 .collect(),
-            unneeded: q.unneeded_manifest_list.iter().map(|c| encode_component_id(c)).collect(),
+            unneeded: q
+                .unneeded_manifest_list
+                .iter()
+                .map(|c| encode_component_id(c))
+                .collect(),
         }),
         TeepMessage::Success(s) => Incoming::Success { token: s.token },
         TeepMessage::Error(e) => Incoming::Error {
@@ -92,14 +104,30 @@ pub fn incoming(m: TeepMessage) -> Incoming {
 /// Whether a message decoded in some numbering looks like something an agent would send
 /// (used to recognise a message sent to the path of the other numbering).
 pub fn plausible_in(m: &TeepMessage) -> bool {
-    matches!(m, TeepMessage::QueryResponse(_) | TeepMessage::Success(_) | TeepMessage::Error(_))
+    matches!(
+        m,
+        TeepMessage::QueryResponse(_) | TeepMessage::Success(_) | TeepMessage::Error(_)
+    )
 }
 
 /// The attestation-payload-format values the built-in verifier understands: the TEEP EAT
 /// media type (with any parameters) and the plain CWT / COSE ones.
 pub fn is_eat_format(f: &str) -> bool {
-    let base = f.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    matches!(base.as_str(), "application/eat+cwt" | "application/eat-cwt" | "application/cwt" | "application/cose" | "application/ar+cwt" | "application/eat+cose")
+    let base = f
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    matches!(
+        base.as_str(),
+        "application/eat+cwt"
+            | "application/eat-cwt"
+            | "application/cwt"
+            | "application/cose"
+            | "application/ar+cwt"
+            | "application/eat+cose"
+    )
 }
 
 pub fn query_request(token: &[u8], challenge: Option<&[u8]>, attestation: bool) -> TeepMessage {
@@ -112,7 +140,11 @@ pub fn query_request(token: &[u8], challenge: Option<&[u8]>, attestation: bool) 
     TeepMessage::QueryRequest(QueryRequest {
         token: Some(token.to_vec()),
         challenge: challenge.map(<[u8]>::to_vec),
-        supported_freshness_mechanisms: if attestation { vec![FreshnessMechanism::Nonce] } else { Vec::new() },
+        supported_freshness_mechanisms: if attestation {
+            vec![FreshnessMechanism::Nonce]
+        } else {
+            Vec::new()
+        },
         supported_cipher_suites: vec![CipherSuite::SIGN1_ESP256, CipherSuite::SIGN1_ED25519],
         supported_suit_cose_profiles: vec![
             SuitCoseProfile::SHA256_ESP256_ECDH_A128CTR,
@@ -125,7 +157,11 @@ pub fn query_request(token: &[u8], challenge: Option<&[u8]>, attestation: bool) 
     })
 }
 
-pub fn update(token: &[u8], manifest_list: Vec<Vec<u8>>, unneeded: Vec<Vec<Vec<u8>>>) -> TeepMessage {
+pub fn update(
+    token: &[u8],
+    manifest_list: Vec<Vec<u8>>,
+    unneeded: Vec<Vec<Vec<u8>>>,
+) -> TeepMessage {
     TeepMessage::Update(Update {
         token: Some(token.to_vec()),
         manifest_list,
@@ -139,41 +175,14 @@ pub fn error_update(token: &[u8], code: ErrorCode, msg: &str) -> TeepMessage {
     TeepMessage::Update(Update {
         token: Some(token.to_vec()),
         err_code: Some(code),
-        err_msg: if msg.is_empty() { None } else { Some(msg.to_string()) },
+        err_msg: if msg.is_empty() {
+            None
+        } else {
+            Some(msg.to_string())
+        },
         ..Default::default()
     })
 }
 
-/// TEEP messages inside COSE (protocol §4.1): the TEEP message is the COSE payload.
-pub mod signed {
-    use teep_cose::{CoseError, Opened, Signer};
-    use teep_proto::{Numbering, TeepMessage};
-
-    #[derive(Debug, thiserror::Error)]
-    pub enum SignedError {
-        #[error("{0}")]
-        Cose(#[from] CoseError),
-        #[error("COSE payload: {0}")]
-        Teep(#[from] teep_proto::DecodeError),
-        #[error("COSE payload: missing (detached payloads are not TEEP messages)")]
-        NoPayload,
-    }
-
-    /// COSE_Sign1 (tag 18) over the encoded message.
-    pub fn sign_message(msg: &TeepMessage, n: Numbering, signer: &dyn Signer) -> Result<Vec<u8>, SignedError> {
-        Ok(teep_cose::sign1(&msg.encode(n), signer)?)
-    }
-
-    /// COSE_Sign (tag 98) with one signature per signer.
-    pub fn sign_message_multi(msg: &TeepMessage, n: Numbering, signers: &[&dyn Signer]) -> Result<Vec<u8>, SignedError> {
-        Ok(teep_cose::sign(&msg.encode(n), signers)?)
-    }
-
-    /// Parses COSE and decodes the payload strictly; verifies nothing.
-    pub fn open_message(bytes: &[u8], n: Numbering) -> Result<(Opened, TeepMessage), SignedError> {
-        let opened = teep_cose::open(bytes)?;
-        let payload = opened.payload.as_deref().ok_or(SignedError::NoPayload)?;
-        let msg = teep_proto::decode(payload, n)?;
-        Ok((opened, msg))
-    }
-}
+/// TEEP messages inside COSE: teep-proto's signed wrapper.
+pub use teep_proto::signed;

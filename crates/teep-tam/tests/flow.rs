@@ -17,19 +17,41 @@ async fn open_enrollment_installs_assigned_ta_then_nothing_more() {
     let cid = add_assigned_ta(&tam, "hello", b"Hello, Secure World!").await;
     let client = tam.client();
     let mut dev = SimDevice::new(KeyType::P256);
-    assert_eq!(exchange(&client, &mut dev, N, &tam.tam_keys()).await.unwrap(), ExchangeResult::Updated);
+    assert_eq!(
+        exchange(&client, &mut dev, N, &tam.tam_keys())
+            .await
+            .unwrap(),
+        ExchangeResult::Updated
+    );
     assert_eq!(dev.installed, vec![cid.clone()]);
     // Everything the device needs, it has: the next session ends after the QueryResponse.
-    assert_eq!(exchange(&client, &mut dev, N, &tam.tam_keys()).await.unwrap(), ExchangeResult::UpToDate);
+    assert_eq!(
+        exchange(&client, &mut dev, N, &tam.tam_keys())
+            .await
+            .unwrap(),
+        ExchangeResult::UpToDate
+    );
 
-    let d = tam.store().device_by_kid(&dev.kid()).await.unwrap().expect("device enrolled");
+    let d = tam
+        .store()
+        .device_by_kid(&dev.kid())
+        .await
+        .unwrap()
+        .expect("device enrolled");
     assert_eq!(d.status, DeviceStatus::Attested);
     assert_eq!(d.suite_alg, Some(-9));
     let installed = tam.store().installed(d.id).await.unwrap();
     assert_eq!(installed.len(), 1);
-    assert_eq!(installed[0].component_id, teep_tam::model::encode_component_id(&cid));
+    assert_eq!(
+        installed[0].component_id,
+        teep_tam::model::encode_component_id(&cid)
+    );
     assert_eq!(installed[0].sequence, Some(1));
-    let log = tam.store().recent_audit(10, Some(&dev.kid())).await.unwrap();
+    let log = tam
+        .store()
+        .recent_audit(10, Some(&dev.kid()))
+        .await
+        .unwrap();
     assert_eq!(log.len(), 3, "QueryResponse, Success, QueryResponse");
     tam.handle.shutdown().await;
 }
@@ -40,8 +62,18 @@ async fn ed25519_device_gets_an_ed25519_signed_update() {
     add_assigned_ta(&tam, "hello", b"hi").await;
     let client = tam.client();
     let mut dev = SimDevice::new(KeyType::Ed25519);
-    assert_eq!(exchange(&client, &mut dev, N, &tam.tam_keys()).await.unwrap(), ExchangeResult::Updated);
-    let d = tam.store().device_by_kid(&dev.kid()).await.unwrap().unwrap();
+    assert_eq!(
+        exchange(&client, &mut dev, N, &tam.tam_keys())
+            .await
+            .unwrap(),
+        ExchangeResult::Updated
+    );
+    let d = tam
+        .store()
+        .device_by_kid(&dev.kid())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(d.suite_alg, Some(-19));
     tam.handle.shutdown().await;
 }
@@ -69,13 +101,38 @@ async fn registered_enrollment_refuses_unknown_devices_and_admits_added_ones() {
     add_assigned_ta(&tam, "hello", b"hi").await;
     let client = tam.client();
     let mut dev = SimDevice::new(KeyType::P256);
-    let err = exchange(&client, &mut dev, N, &tam.tam_keys()).await.unwrap_err().to_string();
-    assert!(err.contains("400") && err.contains("not a registered device"), "{err}");
-    assert!(tam.store().device_by_kid(&dev.kid()).await.unwrap().is_none());
+    let err = exchange(&client, &mut dev, N, &tam.tam_keys())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("400") && err.contains("not a registered device"),
+        "{err}"
+    );
+    assert!(tam
+        .store()
+        .device_by_kid(&dev.kid())
+        .await
+        .unwrap()
+        .is_none());
 
     let pem = dev.public_key().to_spki_pem();
-    teep_tam::ops::add_device(tam.store(), pem.as_bytes(), None, Some("dev1"), &["lab".into()], 0).await.unwrap();
-    assert_eq!(exchange(&client, &mut dev, N, &tam.tam_keys()).await.unwrap(), ExchangeResult::Updated);
+    teep_tam::ops::add_device(
+        tam.store(),
+        pem.as_bytes(),
+        None,
+        Some("dev1"),
+        &["lab".into()],
+        0,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        exchange(&client, &mut dev, N, &tam.tam_keys())
+            .await
+            .unwrap(),
+        ExchangeResult::Updated
+    );
     tam.handle.shutdown().await;
 }
 
@@ -101,18 +158,37 @@ async fn evidence_with_a_stale_nonce_gets_attestation_required_and_marks_the_dev
     add_assigned_ta(&tam, "hello", b"hi").await;
     let client = tam.client();
     let dev = SimDevice::new(KeyType::P256);
-    teep_tam::ops::add_device(tam.store(), dev.public_key().to_spki_pem().as_bytes(), None, None, &[], 0).await.unwrap();
+    teep_tam::ops::add_device(
+        tam.store(),
+        dev.public_key().to_spki_pem().as_bytes(),
+        None,
+        None,
+        &[],
+        0,
+    )
+    .await
+    .unwrap();
     let qreq = client.post(Vec::new()).await.unwrap();
     let mut seen = dev.read_query_request(&qreq.body, N, &[]).unwrap();
     seen.challenge = Some(vec![7u8; 32]);
-    let r = client.post(dev.query_response(&seen, N).unwrap()).await.unwrap();
+    let r = client
+        .post(dev.query_response(&seen, N).unwrap())
+        .await
+        .unwrap();
     assert_eq!(r.status, 200);
     let (_, msg) = teep_tam::wire::signed::open_message(&r.body, N).unwrap();
-    let teep_proto::TeepMessage::Update(u) = msg else { panic!("expected Update") };
+    let teep_proto::TeepMessage::Update(u) = msg else {
+        panic!("expected Update")
+    };
     assert_eq!(u.err_code, Some(teep_proto::ErrorCode::AttestationRequired));
     assert!(u.manifest_list.is_empty());
     assert!(u.err_msg.unwrap().contains("eat_nonce"));
-    let d = tam.store().device_by_kid(&dev.kid()).await.unwrap().unwrap();
+    let d = tam
+        .store()
+        .device_by_kid(&dev.kid())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(d.status, DeviceStatus::AttestationFailed);
     tam.handle.shutdown().await;
 }
@@ -124,19 +200,36 @@ async fn higher_sequence_upgrades_and_unassign_deletes() {
     let client = tam.client();
     let keys = tam.tam_keys();
     let mut dev = SimDevice::new(KeyType::P256);
-    assert_eq!(exchange(&client, &mut dev, N, &keys).await.unwrap(), ExchangeResult::Updated);
+    assert_eq!(
+        exchange(&client, &mut dev, N, &keys).await.unwrap(),
+        ExchangeResult::Updated
+    );
     let st = &tam.handle.state;
-    let v2 = teep_tam::ops::add_ta(&st.store, &st.tc_signer, "hello", b"v2", 0).await.unwrap();
+    let v2 = teep_tam::ops::add_ta(&st.store, &st.tc_signer, "hello", b"v2", 0)
+        .await
+        .unwrap();
     assert_eq!(v2.sequence, 2);
-    assert_eq!(exchange(&client, &mut dev, N, &keys).await.unwrap(), ExchangeResult::Updated);
+    assert_eq!(
+        exchange(&client, &mut dev, N, &keys).await.unwrap(),
+        ExchangeResult::Updated
+    );
     let d = st.store.device_by_kid(&dev.kid()).await.unwrap().unwrap();
     assert_eq!(st.store.installed(d.id).await.unwrap()[0].sequence, Some(2));
 
-    st.store.unassign(&v2.component_id, &Target::All).await.unwrap();
-    assert_eq!(exchange(&client, &mut dev, N, &keys).await.unwrap(), ExchangeResult::Updated);
+    st.store
+        .unassign(&v2.component_id, &Target::All)
+        .await
+        .unwrap();
+    assert_eq!(
+        exchange(&client, &mut dev, N, &keys).await.unwrap(),
+        ExchangeResult::Updated
+    );
     assert!(dev.installed.is_empty(), "device removed {cid:?}");
     assert!(st.store.installed(d.id).await.unwrap().is_empty());
-    assert_eq!(exchange(&client, &mut dev, N, &keys).await.unwrap(), ExchangeResult::UpToDate);
+    assert_eq!(
+        exchange(&client, &mut dev, N, &keys).await.unwrap(),
+        ExchangeResult::UpToDate
+    );
     tam.handle.shutdown().await;
 }
 
@@ -144,20 +237,35 @@ async fn higher_sequence_upgrades_and_unassign_deletes() {
 async fn requested_tc_is_delivered_and_unneeded_one_removed() {
     let tam = start(Enroll::Open).await;
     let st = &tam.handle.state;
-    let tc = teep_tam::ops::add_ta(&st.store, &st.tc_signer, "on-demand", b"x", 0).await.unwrap();
+    let tc = teep_tam::ops::add_ta(&st.store, &st.tc_signer, "on-demand", b"x", 0)
+        .await
+        .unwrap();
     let cid = teep_tam::model::decode_component_id(&tc.component_id).unwrap();
-    let mid = teep_tam::model::decode_component_id(tc.manifest_component_id.as_ref().unwrap()).unwrap();
+    let mid =
+        teep_tam::model::decode_component_id(tc.manifest_component_id.as_ref().unwrap()).unwrap();
     let client = tam.client();
     let keys = tam.tam_keys();
     let mut dev = SimDevice::new(KeyType::P256);
-    assert_eq!(exchange(&client, &mut dev, N, &keys).await.unwrap(), ExchangeResult::UpToDate);
+    assert_eq!(
+        exchange(&client, &mut dev, N, &keys).await.unwrap(),
+        ExchangeResult::UpToDate
+    );
     dev.requested.push(cid.clone());
-    assert_eq!(exchange(&client, &mut dev, N, &keys).await.unwrap(), ExchangeResult::Updated);
+    assert_eq!(
+        exchange(&client, &mut dev, N, &keys).await.unwrap(),
+        ExchangeResult::Updated
+    );
     assert_eq!(dev.installed, vec![cid]);
     // Not assigned, but requested: it stays.
-    assert_eq!(exchange(&client, &mut dev, N, &keys).await.unwrap(), ExchangeResult::UpToDate);
+    assert_eq!(
+        exchange(&client, &mut dev, N, &keys).await.unwrap(),
+        ExchangeResult::UpToDate
+    );
     dev.unneeded.push(mid);
-    assert_eq!(exchange(&client, &mut dev, N, &keys).await.unwrap(), ExchangeResult::Updated);
+    assert_eq!(
+        exchange(&client, &mut dev, N, &keys).await.unwrap(),
+        ExchangeResult::Updated
+    );
     assert!(dev.installed.is_empty());
     tam.handle.shutdown().await;
 }
@@ -169,7 +277,12 @@ async fn legacy_path_speaks_legacy_and_explains_the_wrong_numbering() {
     let keys = tam.tam_keys();
     let legacy = teep_tam::sim::TeepClient::new(&tam.url("/tam/legacy")).unwrap();
     let mut dev = SimDevice::new(KeyType::P256);
-    assert_eq!(exchange(&legacy, &mut dev, Numbering::Legacy, &keys).await.unwrap(), ExchangeResult::Updated);
+    assert_eq!(
+        exchange(&legacy, &mut dev, Numbering::Legacy, &keys)
+            .await
+            .unwrap(),
+        ExchangeResult::Updated
+    );
 
     // A legacy-numbered Success sent to the draft-26 path is explained, not misread.
     let client = tam.client();
@@ -193,7 +306,11 @@ async fn concurrent_sessions_from_200_distinct_devices_complete() {
         let client = tam.client();
         let keys = keys.clone();
         tasks.push(tokio::spawn(async move {
-            let kt = if i % 2 == 0 { KeyType::P256 } else { KeyType::Ed25519 };
+            let kt = if i % 2 == 0 {
+                KeyType::P256
+            } else {
+                KeyType::Ed25519
+            };
             let mut dev = SimDevice::new(kt);
             exchange(&client, &mut dev, N, &keys).await
         }));

@@ -22,7 +22,13 @@ impl Tam {
         TeepClient::new(&self.url("/tam")).unwrap()
     }
     pub fn tam_keys(&self) -> Vec<teep_cose::PublicKey> {
-        self.handle.state.core.signers().iter().map(|s| s.public_key()).collect()
+        self.handle
+            .state
+            .core
+            .signers()
+            .iter()
+            .map(|s| s.public_key())
+            .collect()
     }
     pub fn store(&self) -> &teep_tam::Store {
         &self.handle.state.store
@@ -44,7 +50,11 @@ pub async fn start(enroll: Enroll) -> Tam {
     start_with(dir, |c| c, enroll).await
 }
 
-pub async fn start_with(dir: tempfile::TempDir, f: impl FnOnce(Config) -> Config, enroll: Enroll) -> Tam {
+pub async fn start_with(
+    dir: tempfile::TempDir,
+    f: impl FnOnce(Config) -> Config,
+    enroll: Enroll,
+) -> Tam {
     let cfg = f(config(dir.path(), enroll));
     let (addr, handle) = teep_tam::server::spawn(cfg).await.unwrap();
     Tam { addr, handle, dir }
@@ -53,7 +63,18 @@ pub async fn start_with(dir: tempfile::TempDir, f: impl FnOnce(Config) -> Config
 /// Adds a TA wrapped by the TAM and assigns it to every device; returns its component id.
 pub async fn add_assigned_ta(tam: &Tam, name: &str, body: &[u8]) -> Vec<Vec<u8>> {
     let st = &tam.handle.state;
-    let tc = teep_tam::ops::add_ta(&st.store, &st.tc_signer, name, body, teep_tam::server::now_ms()).await.unwrap();
-    st.store.assign(&tc.component_id, &teep_tam::model::Target::All, 0).await.unwrap();
+    let tc = teep_tam::ops::add_ta(
+        &st.store,
+        &st.tc_signer,
+        name,
+        body,
+        teep_tam::server::now_ms(),
+    )
+    .await
+    .unwrap();
+    st.store
+        .assign(&tc.component_id, &teep_tam::model::Target::All, 0)
+        .await
+        .unwrap();
     teep_tam::model::decode_component_id(&tc.component_id).unwrap()
 }
