@@ -445,11 +445,7 @@ impl<'a> Agent<'a> {
         if qr.data_item_requested.trusted_components() {
             resp.tc_list = installed.iter().map(tc_list_entry).collect();
         }
-        if qr.data_item_requested.extensions() {
-            // No TEEP extensions are defined; the list is required when asked, so it names none
-            // the TAM could act on. An empty list is absent on the wire, hence version 0 only.
-            resp.ext_list = Vec::new();
-        }
+        // No TEEP extensions are defined, so ext-list (bit 2) has nothing to name and stays absent.
         let installed_ids: Vec<&ComponentId> = installed.iter().map(|t| &t.component_id).collect();
         resp.requested_tc_list = self
             .state
