@@ -9,7 +9,7 @@ use libfuzzer_sys::fuzz_target;
 use teep_agent::agent::{Agent, AgentConfig};
 use teep_agent::device::TeeDevice;
 use teep_agent::state::AgentState;
-use teep_cose::{KeyType, PrivateKey, Signer, SoftwareSigner};
+use teep_cose::{PrivateKey, Signer, SoftwareSigner};
 
 struct Fixture {
     _dir: std::path::PathBuf,
@@ -24,9 +24,16 @@ fn fixture() -> &'static Mutex<Fixture> {
         let dir = std::env::temp_dir().join(format!("teep-agent-fuzz-{}", std::process::id()));
         let tee: Arc<dyn teep_tee::Tee> = Arc::new(teep_tee::SoftwareTee::open(&dir).unwrap());
         let tam = SoftwareSigner::new(PrivateKey::from_p256_scalar(&[0x42; 32]).unwrap());
-        let config = AgentConfig { tam_trust_anchors: vec![tam.public_key()], ..Default::default() };
-        let _ = KeyType::P256;
-        Mutex::new(Fixture { _dir: dir, device: TeeDevice::new(tee), config, tam })
+        let config = AgentConfig {
+            tam_trust_anchors: vec![tam.public_key()],
+            ..Default::default()
+        };
+        Mutex::new(Fixture {
+            _dir: dir,
+            device: TeeDevice::new(tee),
+            config,
+            tam,
+        })
     })
 }
 
@@ -35,8 +42,16 @@ fuzz_target!(|data: &[u8]| {
     let f = &mut *f;
     let mut state = AgentState::default();
     let mut random = |b: &mut [u8]| b.fill(3);
-    let _ = Agent::new(&f.config, &mut state, &mut f.device).handle_message("http://tam", data, &mut random);
+    let _ = Agent::new(&f.config, &mut state, &mut f.device).handle_message(
+        "http://tam",
+        data,
+        &mut random,
+    );
     if let Ok(signed) = teep_cose::sign1(data, &f.tam) {
-        let _ = Agent::new(&f.config, &mut state, &mut f.device).handle_message("http://tam", &signed, &mut random);
+        let _ = Agent::new(&f.config, &mut state, &mut f.device).handle_message(
+            "http://tam",
+            &signed,
+            &mut random,
+        );
     }
 });
