@@ -24,7 +24,7 @@ fn int_key(k: &Value) -> Option<i64> {
     k.as_integer().and_then(|i| i64::try_from(i).ok())
 }
 
-fn get<'a>(m: &'a [(Value, Value)], key: i64) -> Option<&'a Value> {
+fn get(m: &[(Value, Value)], key: i64) -> Option<&Value> {
     m.iter()
         .find(|(k, _)| int_key(k) == Some(key))
         .map(|(_, v)| v)

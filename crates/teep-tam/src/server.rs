@@ -22,6 +22,9 @@ use crate::model::{SessionKind, TcRecord};
 use crate::session::{Context, CoreConfig, Inspected, OsRandom, Rejection, TamCore};
 use crate::store::{Store, StoreError, StoreOptions};
 
+/// Catalog cache: the stamp it was loaded at, and the entries.
+type CatalogCache = (Option<(i64, i64)>, Arc<Vec<TcRecord>>);
+
 pub const TEEP_MEDIA_TYPE: &str = "application/teep+cbor";
 
 /// Shared state of one TAM process.
@@ -30,7 +33,7 @@ pub struct AppState {
     pub store: Store,
     pub config: Config,
     pub metrics: Metrics,
-    catalog: RwLock<(Option<(i64, i64)>, Arc<Vec<TcRecord>>)>,
+    catalog: RwLock<CatalogCache>,
     pub tc_signer: teep_cose::SoftwareSigner,
 }
 
@@ -502,7 +505,7 @@ fn dump_response(r: &Response, json: Option<&serde_json::Value>) {
         out.push_str(&serde_json::to_string_pretty(j).unwrap_or_default());
         out.push('\n');
     }
-    eprint!("{out}\n");
+    eprintln!("{out}");
 }
 
 /// A running server.

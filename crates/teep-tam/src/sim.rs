@@ -27,6 +27,9 @@ pub enum SimError {
     Message(String),
 }
 
+/// A component id from an Update and the image digest its manifest names.
+type PendingInstall = (Vec<Vec<u8>>, Option<Vec<u8>>);
+
 /// One device: its TEEP/attestation key and what it holds.
 pub struct SimDevice {
     pub signer: SoftwareSigner,
@@ -40,7 +43,7 @@ pub struct SimDevice {
     pub unneeded: Vec<Vec<Vec<u8>>>,
     /// Image digest (encoded SUIT_Digest) of each installed TC, reported in tc-list.
     pub digests: std::collections::HashMap<Vec<Vec<u8>>, Vec<u8>>,
-    pending_install: Vec<(Vec<Vec<u8>>, Option<Vec<u8>>)>,
+    pending_install: Vec<PendingInstall>,
     pending_remove: Vec<Vec<Vec<u8>>>,
 }
 
@@ -82,7 +85,7 @@ impl SimDevice {
         let mut counter = 0u32;
         loop {
             let seed = teep_cose::sha256(format!("teep-bench-device-{i}-{counter}").as_bytes());
-            let key = if i % 2 == 0 {
+            let key = if i.is_multiple_of(2) {
                 PrivateKey::from_p256_scalar(&seed)
             } else {
                 PrivateKey::from_ed25519_seed(&seed)

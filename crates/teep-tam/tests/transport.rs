@@ -261,7 +261,8 @@ async fn admin_api_needs_the_token_and_drives_catalog_devices_and_policy() {
         let mut r = a
             .post(format!("{base}/admin/devices"))
             .header("Authorization", &auth)
-            .send_json(serde_json::json!({ "key": pem, "name": "d1", "tags": ["lab"] }))
+            .header("Content-Type", "application/json")
+            .send(serde_json::json!({ "key": pem, "name": "d1", "tags": ["lab"] }).to_string())
             .unwrap();
         assert_eq!(
             r.status(),
@@ -272,13 +273,15 @@ async fn admin_api_needs_the_token_and_drives_catalog_devices_and_policy() {
         let r = a
             .post(format!("{base}/admin/assignments"))
             .header("Authorization", &auth)
-            .send_json(serde_json::json!({ "tc": "hello", "target": "tag:lab" }))
+            .header("Content-Type", "application/json")
+            .send(serde_json::json!({ "tc": "hello", "target": "tag:lab" }).to_string())
             .unwrap();
         assert_eq!(r.status(), 201);
         let r = a
             .post(format!("{base}/admin/assignments"))
             .header("Authorization", &auth)
-            .send_json(serde_json::json!({ "tc": "nope", "target": "all" }))
+            .header("Content-Type", "application/json")
+            .send(serde_json::json!({ "tc": "nope", "target": "all" }).to_string())
             .unwrap();
         assert_eq!(r.status(), 404);
         let devices: serde_json::Value = serde_json::from_str(
