@@ -220,9 +220,9 @@ async fn open(data: &DataArgs) -> anyhow::Result<Store> {
         std::fs::create_dir_all(&data.data)
             .with_context(|| format!("data directory {}", data.data.display()))?;
     }
-    Ok(Store::open(&url, &Default::default())
+    Store::open(&url, &Default::default())
         .await
-        .with_context(|| format!("opening {url}"))?)
+        .with_context(|| format!("opening {url}"))
 }
 
 fn now() -> i64 {
