@@ -98,6 +98,7 @@ impl AppState {
                 require_attestation: config.require_attestation,
                 session_ttl_ms: (config.session_ttl_secs as i64).saturating_mul(1000),
                 allow_requests: true,
+                render_json: config.dump,
             },
         );
         Ok(Arc::new(AppState {

@@ -46,6 +46,9 @@ pub struct CoreConfig {
     pub session_ttl_ms: i64,
     /// Whether devices may request catalog TCs that policy does not assign them.
     pub allow_requests: bool,
+    /// Whether [`Outcome::response_json`] is filled. Rendering a response as JSON costs as
+    /// much as encoding it, and only `--dump` reads it, so the server turns it off otherwise.
+    pub render_json: bool,
 }
 
 impl Default for CoreConfig {
@@ -55,6 +58,7 @@ impl Default for CoreConfig {
             require_attestation: true,
             session_ttl_ms: 6 * 3600 * 1000,
             allow_requests: true,
+            render_json: true,
         }
     }
 }
@@ -282,7 +286,7 @@ impl TamCore {
             expires_at: now + self.config.session_ttl_ms,
             answered: false,
         };
-        let json = msg.to_json();
+        let json = self.config.render_json.then(|| msg.to_json());
         Ok(Outcome {
             response: Some(bytes),
             effects: Effects {
@@ -293,7 +297,7 @@ impl TamCore {
             },
             device_kid: device.map(|d| d.kid.clone()),
             token: Some(token),
-            response_json: Some(json),
+            response_json: json,
             result: "query-request",
         })
     }
@@ -725,7 +729,7 @@ impl TamCore {
             effects,
             device_kid: Some(kid),
             token: Some(token),
-            response_json: Some(upd.to_json()),
+            response_json: self.config.render_json.then(|| upd.to_json()),
             result,
         })
     }

@@ -78,6 +78,8 @@ pub struct StoreOptions {
     pub sqlite_full_sync: bool,
     /// How long SQLite waits for another writer before reporting the database unavailable.
     pub sqlite_busy_timeout_ms: u64,
+    /// Read-only SQLite connections for the TEEP hot path's lookups (beside the one writer).
+    pub sqlite_read_connections: u32,
 }
 
 impl Default for StoreOptions {
@@ -87,6 +89,7 @@ impl Default for StoreOptions {
             acquire_timeout: Duration::from_secs(5),
             sqlite_full_sync: false,
             sqlite_busy_timeout_ms: 5000,
+            sqlite_read_connections: 4,
         }
     }
 }
@@ -94,6 +97,13 @@ impl Default for StoreOptions {
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// Connections for the lookups of the TEEP hot path. For a SQLite file this is a separate
+    /// read-only pool: under WAL readers never block the single writer nor each other, so
+    /// loading a session's context no longer queues behind other sessions' commits. Every
+    /// response is sent only after its transaction committed, so any later request reads a
+    /// snapshot that already contains what that response depends on. For PostgreSQL and
+    /// in-memory SQLite it is the same pool.
+    read: AnyPool,
     backend: Backend,
 }
 
@@ -160,7 +170,32 @@ impl Store {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Migrate(e.to_string()))?;
-        Ok(Store { pool, backend })
+        let read = if backend == Backend::Sqlite && !url.contains(":memory:") {
+            let connect = AnyConnectOptions::from_str(&url)
+                .map_err(|e| StoreError::Query(format!("database URL: {e}")))?;
+            let busy = format!("PRAGMA busy_timeout={}", options.sqlite_busy_timeout_ms);
+            AnyPoolOptions::new()
+                .max_connections(options.sqlite_read_connections.max(1))
+                .acquire_timeout(options.acquire_timeout)
+                .after_connect(move |conn, _meta| {
+                    let busy = busy.clone();
+                    Box::pin(async move {
+                        use sqlx::Executor;
+                        conn.execute(AssertSqlSafe(busy.clone())).await?;
+                        conn.execute("PRAGMA query_only=ON").await?;
+                        Ok(())
+                    })
+                })
+                .connect_with(connect)
+                .await?
+        } else {
+            pool.clone()
+        };
+        Ok(Store {
+            pool,
+            read,
+            backend,
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -172,6 +207,7 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        self.read.close().await;
         self.pool.close().await;
     }
 
@@ -230,7 +266,7 @@ impl Store {
     /// in-memory catalog.
     pub async fn catalog_stamp(&self) -> Result<(i64, i64)> {
         let row = sqlx::query("SELECT COUNT(*), COALESCE(MAX(id), 0) FROM tcs")
-            .fetch_one(&self.pool)
+            .fetch_one(&self.read)
             .await?;
         Ok((row.try_get::<i64, _>(0)?, row.try_get::<i64, _>(1)?))
     }
@@ -252,7 +288,7 @@ impl Store {
             "SELECT {} FROM tcs t WHERE sequence = (SELECT MAX(sequence) FROM tcs u WHERE u.component_id = t.component_id) ORDER BY id",
             Self::TC_COLUMNS
         )))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.read)
         .await?;
         rows.iter().map(Self::tc_from_row).collect()
     }
@@ -379,7 +415,7 @@ impl Store {
             Self::DEVICE_COLUMNS
         )))
         .bind(kid)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.read)
         .await?;
         match row {
             None => Ok(None),
@@ -453,7 +489,7 @@ impl Store {
             "SELECT component_id, sequence, digest, updated_at, origin FROM device_tcs WHERE device_id = $1 ORDER BY component_id",
         )
         .bind(device_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.read)
         .await?;
         rows.iter()
             .map(|r| {
@@ -561,7 +597,7 @@ impl Store {
         )
         .bind(device.id.to_string())
         .bind(device.id)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.read)
         .await?;
         rows.iter()
             .map(|r| Ok(r.try_get::<Vec<u8>, _>(0)?))
@@ -572,7 +608,7 @@ impl Store {
     pub async fn assigned_to_all(&self) -> Result<Vec<Vec<u8>>> {
         let rows =
             sqlx::query("SELECT DISTINCT component_id FROM assignments WHERE target_kind = 'all'")
-                .fetch_all(&self.pool)
+                .fetch_all(&self.read)
                 .await?;
         rows.iter()
             .map(|r| Ok(r.try_get::<Vec<u8>, _>(0)?))
@@ -627,7 +663,7 @@ impl Store {
             Self::SESSION_COLUMNS
         )))
         .bind(token)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.read)
         .await?;
         row.as_ref().map(Self::session_from_row).transpose()
     }
