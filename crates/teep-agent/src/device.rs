@@ -163,6 +163,10 @@ impl AgentDevice for TeeDevice {
     ) -> Result<ManifestResult, ManifestFailure> {
         let mut processor = self.processor_template.clone();
         processor.anchors = TrustAnchors::new(tc_signers.to_vec());
+        // The TEE's own payload key, so TC signers can encrypt personalization data to it.
+        if let Some(key) = self.tee.payload_decryption_key() {
+            processor.keys.ecdh.push(key);
+        }
         let mut store = TeeComponentStore {
             tee: self.tee.as_ref(),
         };

@@ -58,7 +58,8 @@ pub enum Cmd {
         #[arg(long, default_value_t = 3)]
         attempts: u32,
     },
-    /// Show the device identity, key id, trust anchors, installed TCs and pending requests.
+    /// Show the device identity, key id, payload-decryption public key (PEM, for `teep suit
+    /// build --encrypt-to`), trust anchors, installed TCs and pending requests.
     Status {
         #[command(flatten)]
         state: StateArg,
@@ -255,11 +256,21 @@ fn status_json(tee: &dyn Tee, state: &AgentState) -> anyhow::Result<serde_json::
         .into_iter()
         .map(|m| json!({ "id": TcId(m.manifest_component_id).to_string(), "sequence": m.sequence_number }))
         .collect();
+    // The key TC signers encrypt personalization data to (`teep suit build --encrypt-to`).
+    let payload_key = match tee.payload_encryption_key() {
+        Some(k) => {
+            let pk = teep_cose::PublicKey::from_p256_sec1(&k.to_sec1_bytes())
+                .context("payload-decryption key")?;
+            json!({ "alg": "ECDH-ES+A128KW", "thumbprint": hex::encode(pk.thumbprint()), "pem": pk.to_spki_pem() })
+        }
+        None => serde_json::Value::Null,
+    };
     Ok(json!({
         "ueid": hex::encode(&id.ueid),
         "hwmodel": String::from_utf8_lossy(&id.hwmodel),
         "hwversion": id.hwversion,
         "teep_key": { "alg": signer.algorithm().name(), "kid": hex::encode(signer.kid()) },
+        "payload_key": payload_key,
         "trust_anchors": { "tam": anchors(TrustAnchorKind::Tam)?, "tc_signer": anchors(TrustAnchorKind::TcSigner)? },
         "installed": components,
         "manifests": manifests,
@@ -370,6 +381,14 @@ pub fn run(cmd: Cmd) -> anyhow::Result<()> {
                 v["teep_key"]["alg"].as_str().unwrap_or(""),
                 v["teep_key"]["kid"].as_str().unwrap_or("")
             );
+            if let Some(pem) = v["payload_key"]["pem"].as_str() {
+                println!(
+                    "payload key: {} thumbprint {}\n{}",
+                    v["payload_key"]["alg"].as_str().unwrap_or(""),
+                    v["payload_key"]["thumbprint"].as_str().unwrap_or(""),
+                    pem.trim_end()
+                );
+            }
             let list = |k: &serde_json::Value| -> String {
                 let items: Vec<String> = k
                     .as_array()

@@ -9,7 +9,7 @@
 //!   device-root.key        32-byte device root secret, mode 0600 (software stand-in for a fused key)
 //!   LOCK                   advisory lock serialising access from several processes
 //!   sealed/<hex ns>/<hex name>   AES-256-GCM blobs; namespaces:
-//!       tee.device           identity and the TEEP private key
+//!       tee.device           identity, the TEEP private key and the payload-decryption key
 //!       tee.anchors          trust anchors (TAM keys, TC-signer keys)
 //!       tee.components       component store (index, components, manifest records)
 //!       agent                the Agent's own records
@@ -39,6 +39,7 @@ const ANCHORS_NS: &str = "tee.anchors";
 const AGENT_NS: &str = "agent";
 const IDENTITY_NAME: &[u8] = b"identity";
 const TEEP_KEY_NAME: &[u8] = b"teep-key";
+const PAYLOAD_KEY_NAME: &[u8] = b"payload-key";
 const MAX_ANCHORS: usize = 256;
 
 /// Settings of a software TEE. Identity and key settings apply only when the device is
@@ -100,6 +101,7 @@ pub struct SoftwareTee {
     components: ComponentStore,
     identity: DeviceIdentity,
     signer: Arc<dyn Signer>,
+    payload_key: p256::SecretKey,
     runtime: TaRuntime,
     cache_entries: usize,
     cache: Mutex<HashMap<[u8; 32], TaModule>>,
@@ -143,6 +145,7 @@ impl SoftwareTee {
         let sealed = Arc::new(sealed);
         let (identity, key) = load_or_create_device(&sealed, &options)?;
         let signer: Arc<dyn Signer> = Arc::new(SoftwareSigner::new(key));
+        let payload_key = load_or_create_payload_key(&sealed)?;
         Ok(SoftwareTee {
             dir,
             sealed,
@@ -151,6 +154,7 @@ impl SoftwareTee {
             },
             identity,
             signer,
+            payload_key,
             runtime: TaRuntime::new(options.ta_limits),
             cache_entries: options.module_cache_entries,
             cache: Mutex::new(HashMap::new()),
@@ -327,6 +331,31 @@ fn load_or_create_device(
     ))
 }
 
+/// The P-256 key payloads are encrypted to. Kept apart from the identity so a device created
+/// before it existed gets one on its next start.
+fn load_or_create_payload_key(sealed: &SealedStore) -> Result<p256::SecretKey, TeeError> {
+    let _guard = sealed.lock()?;
+    if let Some(bytes) = sealed.get_locked(DEVICE_NS, PAYLOAD_KEY_NAME)? {
+        return p256::SecretKey::from_slice(&bytes)
+            .map_err(|e| TeeError::corrupt("sealed payload-decryption key", e.to_string()));
+    }
+    let key = loop {
+        let mut scalar = [0u8; 32];
+        random_bytes(&mut scalar)?;
+        // Out-of-range scalars (probability ~2^-32) are drawn again.
+        if let Ok(k) = p256::SecretKey::from_slice(&scalar) {
+            break k;
+        }
+    };
+    sealed.commit_locked(&[crate::sealed::SealedOp {
+        namespace: DEVICE_NS.into(),
+        name: PAYLOAD_KEY_NAME.to_vec(),
+        value: Some(key.to_bytes().to_vec()),
+    }])?;
+    tracing::info!("software TEE: created P-256 payload-decryption key");
+    Ok(key)
+}
+
 fn decode_anchor_list(bytes: &[u8]) -> Result<Vec<Vec<u8>>, TeeError> {
     let bad = |e: minicbor::decode::Error| TeeError::corrupt("sealed trust anchors", e.to_string());
     let mut d = minicbor::Decoder::new(bytes);
@@ -407,6 +436,14 @@ impl Tee for SoftwareTee {
 
     fn teep_signer(&self) -> Arc<dyn Signer> {
         self.signer.clone()
+    }
+
+    fn payload_encryption_key(&self) -> Option<p256::PublicKey> {
+        Some(self.payload_key.public_key())
+    }
+
+    fn payload_decryption_key(&self) -> Option<p256::SecretKey> {
+        Some(self.payload_key.clone())
     }
 
     fn trust_anchors(&self, kind: TrustAnchorKind) -> Result<Vec<PublicKey>, TeeError> {

@@ -61,6 +61,19 @@ pub trait Tee: Send + Sync {
         self.teep_signer()
     }
 
+    /// Public half of the device's payload-decryption key (P-256, for SUIT ECDH-ES+A128KW), which
+    /// TC signers encrypt personalization data to. `None` if this TEE has no such key.
+    fn payload_encryption_key(&self) -> Option<p256::PublicKey> {
+        None
+    }
+
+    /// The payload-decryption private key, for the SUIT processor that runs inside the TEE
+    /// (teep-suit's processor takes keys, not a decryption operation). Never send it out of the
+    /// TEE or store it outside sealed storage.
+    fn payload_decryption_key(&self) -> Option<p256::SecretKey> {
+        None
+    }
+
     // --- trust anchors (kept sealed) ----------------------------------------------------
 
     /// The trust anchors of one kind, in the order they were added.

@@ -245,3 +245,27 @@ fn concurrent_first_opens_agree_on_one_identity() {
     let tee = SoftwareTee::open(&path).unwrap();
     assert_eq!((tee.identity(), tee.teep_signer().kid()), results[0]);
 }
+
+#[test]
+fn payload_key_is_made_once_kept_sealed_and_differs_per_device() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let public = {
+        let tee = SoftwareTee::open(a.path()).unwrap();
+        let public = tee.payload_encryption_key().unwrap();
+        assert_eq!(tee.payload_decryption_key().unwrap().public_key(), public);
+        public
+    };
+    let tee = SoftwareTee::open(a.path()).unwrap();
+    assert_eq!(tee.payload_encryption_key().unwrap(), public);
+    let other = SoftwareTee::open(b.path()).unwrap();
+    assert_ne!(other.payload_encryption_key().unwrap(), public);
+    let secret = tee.payload_decryption_key().unwrap().to_bytes();
+    for file in walk(a.path()) {
+        let bytes = fs::read(&file).unwrap();
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret.as_slice()),
+            "payload key in plaintext in {}",
+            file.display()
+        );
+    }
+}
