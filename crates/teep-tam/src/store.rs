@@ -89,7 +89,7 @@ impl Default for StoreOptions {
             acquire_timeout: Duration::from_secs(5),
             sqlite_full_sync: false,
             sqlite_busy_timeout_ms: 5000,
-            sqlite_read_connections: 4,
+            sqlite_read_connections: 2,
         }
     }
 }
@@ -183,6 +183,9 @@ impl Store {
                         use sqlx::Executor;
                         conn.execute(AssertSqlSafe(busy.clone())).await?;
                         conn.execute("PRAGMA query_only=ON").await?;
+                        // Another connection's commit empties this connection's page cache;
+                        // mapped pages are re-read without a copy per page.
+                        conn.execute("PRAGMA mmap_size=268435456").await?;
                         Ok(())
                     })
                 })
