@@ -59,7 +59,7 @@ pub enum Cmd {
         attempts: u32,
     },
     /// Show the device identity, key id, payload-decryption public key (PEM, for `teep suit
-    /// build --encrypt-to`), trust anchors, installed TCs and pending requests.
+    /// create --encrypt-to`), trust anchors, installed TCs and pending requests.
     Status {
         #[command(flatten)]
         state: StateArg,
@@ -256,7 +256,7 @@ fn status_json(tee: &dyn Tee, state: &AgentState) -> anyhow::Result<serde_json::
         .into_iter()
         .map(|m| json!({ "id": TcId(m.manifest_component_id).to_string(), "sequence": m.sequence_number }))
         .collect();
-    // The key TC signers encrypt personalization data to (`teep suit build --encrypt-to`).
+    // The key TC signers encrypt personalization data to (`teep suit create --encrypt-to`).
     let payload_key = match tee.payload_encryption_key() {
         Some(k) => {
             let pk = teep_cose::PublicKey::from_p256_sec1(&k.to_sec1_bytes())
