@@ -776,21 +776,7 @@ impl TamCore {
             remove_installed: pending.remove.clone(),
             ..Default::default()
         };
-        let effects = Effects {
-            now,
-            consume_token: Some(token.clone()),
-            device: Some(update),
-            audit: Some(audit(now, Some(&device.kid), &token, msg, "success")),
-            ..Default::default()
-        };
-        Ok(Outcome {
-            response: None,
-            effects,
-            device_kid: Some(device.kid.clone()),
-            token: Some(token),
-            response_json: None,
-            result: "success",
-        })
+        Ok(session_end(now, token, &device.kid, update, msg, "success"))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -823,21 +809,14 @@ impl TamCore {
             status_detail: Some(truncate(&detail, 256)),
             ..Default::default()
         };
-        let effects = Effects {
+        Ok(session_end(
             now,
-            consume_token: Some(token.clone()),
-            device: Some(update),
-            audit: Some(audit(now, Some(&device.kid), &token, msg, "agent-error")),
-            ..Default::default()
-        };
-        Ok(Outcome {
-            response: None,
-            effects,
-            device_kid: Some(device.kid.clone()),
-            token: Some(token),
-            response_json: None,
-            result: "agent-error",
-        })
+            token,
+            &device.kid,
+            update,
+            msg,
+            "agent-error",
+        ))
     }
 }
 
@@ -847,6 +826,33 @@ impl SessionKind {
             SessionKind::Query => "QueryRequest",
             SessionKind::Update => "Update",
         }
+    }
+}
+
+/// The 204 that ends a session after Success or Error: consume the token, record the device
+/// update and the audit entry, send nothing.
+fn session_end(
+    now: i64,
+    token: Vec<u8>,
+    kid: &[u8],
+    update: DeviceUpdate,
+    msg: &Inspected,
+    result: &'static str,
+) -> Outcome {
+    let effects = Effects {
+        now,
+        consume_token: Some(token.clone()),
+        device: Some(update),
+        audit: Some(audit(now, Some(kid), &token, msg, result)),
+        ..Default::default()
+    };
+    Outcome {
+        response: None,
+        effects,
+        device_kid: Some(kid.to_vec()),
+        token: Some(token),
+        response_json: None,
+        result,
     }
 }
 
