@@ -62,6 +62,10 @@ pub struct ServeArgs {
     /// Key that signs manifests made by `tc add --ta` (default DATA/tc-signer.pem).
     #[arg(long)]
     tc_signer_key: Option<PathBuf>,
+    /// Public key (PEM, JWK or COSE_Key) of a TC signer whose envelopes uploads may carry;
+    /// repeatable, replaces tc_signer_anchors of --config. The TAM's own TC-signer key is always trusted.
+    #[arg(long = "tc-signer-anchor", value_name = "FILE")]
+    tc_signer_anchors: Vec<PathBuf>,
     /// Who may connect: registered devices only, or any device that attests (recorded on first contact).
     #[arg(long, value_enum)]
     enroll: Option<EnrollArg>,
@@ -126,7 +130,8 @@ pub enum TcCmd {
     Add {
         #[command(flatten)]
         data: DataArgs,
-        /// Signed SUIT envelope (tagged or untagged); delivered as is.
+        /// Signed SUIT envelope (tagged or untagged); delivered as is. Its signer must be the
+        /// TAM's TC-signer key or a --tc-signer-anchor.
         file: Option<PathBuf>,
         /// Raw TA binary to wrap.
         #[arg(long, conflicts_with = "file")]
@@ -137,6 +142,13 @@ pub enum TcCmd {
         /// Assign it at once: all, tag:NAME or device:ID.
         #[arg(long)]
         assign: Option<String>,
+        /// Public key (PEM, JWK or COSE_Key) of a TC signer to trust for FILE; repeatable.
+        /// The TAM's own TC-signer key is always trusted.
+        #[arg(long = "tc-signer-anchor", value_name = "FILE")]
+        tc_signer_anchors: Vec<PathBuf>,
+        /// The TAM's TC-signer key, if not DATA/tc-signer.pem: signs --ta manifests, trusted for FILE.
+        #[arg(long)]
+        tc_signer_key: Option<PathBuf>,
     },
     /// List the catalog.
     List {
@@ -261,6 +273,9 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     if a.tc_signer_key.is_some() {
         c.tc_signer_key = a.tc_signer_key;
     }
+    if !a.tc_signer_anchors.is_empty() {
+        c.tc_signer_anchors = a.tc_signer_anchors;
+    }
     if let Some(e) = a.enroll {
         c.enroll = match e {
             EnrollArg::Open => Enroll::Open,
@@ -310,6 +325,24 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Trust anchors of `tc add FILE`: the TAM's TC-signer key (given, or DATA/tc-signer.pem if
+/// the TAM made one; never generated here) and the --tc-signer-anchor files.
+fn tc_anchors(
+    data: &DataArgs,
+    tc_signer_key: Option<&std::path::Path>,
+    files: &[PathBuf],
+) -> anyhow::Result<teep_tam::catalog::TcSignerAnchors> {
+    let own_path = match tc_signer_key {
+        Some(p) => Some(p.to_path_buf()),
+        None => Some(data.data.join("tc-signer.pem")).filter(|p| p.exists()),
+    };
+    let own = match own_path {
+        Some(p) => Some(teep_tam::keys::load_key(&p)?.public_key()),
+        None => None,
+    };
+    Ok(teep_tam::catalog::TcSignerAnchors::load(own, files)?)
+}
+
 async fn tc(c: TcCmd) -> anyhow::Result<()> {
     match c {
         TcCmd::Add {
@@ -318,19 +351,22 @@ async fn tc(c: TcCmd) -> anyhow::Result<()> {
             ta,
             name,
             assign,
+            tc_signer_anchors,
+            tc_signer_key,
         } => {
             let store = open(&data).await?;
             let tc = match (file, ta) {
                 (Some(f), None) => {
+                    let anchors = tc_anchors(&data, tc_signer_key.as_deref(), &tc_signer_anchors)?;
                     let bytes = std::fs::read(&f).with_context(|| format!("{}", f.display()))?;
-                    teep_tam::ops::add_envelope(&store, name.as_deref(), &bytes, now())
+                    teep_tam::ops::add_envelope(&store, &anchors, name.as_deref(), &bytes, now())
                         .await
                         .with_context(|| format!("{}", f.display()))?
                 }
                 (None, Some(t)) => {
                     let name = name.context("--name: required with --ta")?;
                     let bytes = std::fs::read(&t).with_context(|| format!("{}", t.display()))?;
-                    let signer = teep_tam::keys::tc_signer(&data.data, None)?;
+                    let signer = teep_tam::keys::tc_signer(&data.data, tc_signer_key.as_deref())?;
                     teep_tam::ops::add_ta(&store, &signer, &name, &bytes, now()).await?
                 }
                 _ => anyhow::bail!("give a signed envelope FILE or --ta BINARY --name NAME"),

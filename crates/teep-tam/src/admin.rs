@@ -101,7 +101,8 @@ async fn add_tc(
     Query(q): Query<NameQuery>,
     body: Bytes,
 ) -> ApiResult {
-    let tc = ops::add_envelope(&st.store, q.name.as_deref(), &body, now_ms())
+    let anchors = ops::tc_signer_anchors(&st.config, &st.tc_signer).map_err(ops_error)?;
+    let tc = ops::add_envelope(&st.store, &anchors, q.name.as_deref(), &body, now_ms())
         .await
         .map_err(ops_error)?;
     Ok((StatusCode::CREATED, Json(tc)).into_response())

@@ -1,40 +1,134 @@
-//! Catalog entries from SUIT envelopes. The TAM delivers an envelope exactly as its TC Signer
-//! signed it, so it only reads metadata: component id, manifest component id, sequence number,
-//! image digest and signer kid. This reader is deliberately shallow (ciborium over the few
-//! members it needs) and bounded; full SUIT processing is the agent's job.
+//! Catalog entries from SUIT envelopes, decoded and authenticated with teep-suit.
+//!
+//! The TAM delivers an envelope exactly as its TC Signer signed it, so it only reads metadata:
+//! component id, manifest component id, sequence number, image digest and signer kid.
+//!
+//! Trust: an envelope enters the catalog only when its manifest digest matches and one of its
+//! signatures verifies with a TC-signer trust anchor ([`TcSignerAnchors`]: the TAM's own
+//! TC-signer key plus the `tc_signer_anchors` setting). "Signed by any TC signer" therefore
+//! means any signer the operator has named; an envelope from another signer is refused with its
+//! kid and the flag that trusts it, never stored unverified. Devices check the signature again
+//! against their own anchors, so this check is about catching the wrong file or a forged upload
+//! at the TAM rather than at thousands of devices.
 
-use ciborium::Value;
+use std::path::{Path, PathBuf};
+
+use teep_cose::PublicKey;
+use teep_suit::{AuthError, Authenticator, Envelope, Limits, Parameter, TrustAnchors};
 
 use crate::model::{encode_component_id, NewTc};
 
 /// Largest envelope accepted into the catalog.
 pub const MAX_ENVELOPE: usize = 16 * 1024 * 1024;
 
+/// What the operator is told to do with a signer the catalog does not trust.
+const HOW_TO_TRUST: &str = "to accept it, give the signer's public key (PEM, JWK or COSE_Key) \
+     with --tc-signer-anchor FILE (or tc_signer_anchors in the TAM config file)";
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum EnvelopeError {
-    #[error("SUIT_Envelope: {0}")]
-    Envelope(String),
+    #[error("SUIT_Envelope: {len} bytes, limit {MAX_ENVELOPE}")]
+    TooLarge { len: usize },
+    /// Not a well-formed envelope; the error names the member and the rule.
+    #[error(transparent)]
+    Decode(#[from] teep_suit::DecodeError),
     #[error("SUIT_Envelope.suit-manifest: {0}")]
     Manifest(String),
-    #[error("SUIT_Envelope.suit-authentication-wrapper: {0}")]
+    #[error("SUIT_Envelope.authentication-wrapper: {0}")]
     Auth(String),
+    #[error(
+        "SUIT_Envelope.authentication-wrapper: no signature; the catalog takes envelopes signed \
+         by a TC signer"
+    )]
+    Unsigned,
+    /// Integrity check: the manifest is not the one the digest (and so the signature) covers.
+    #[error(
+        "SUIT_Envelope.authentication-wrapper.digest: integrity check failed: the manifest does \
+         not match its signed digest (expected {expected}, computed {computed}); the envelope was \
+         altered after signing"
+    )]
+    Tampered { expected: String, computed: String },
+    /// The signature names a trusted signer but does not verify.
+    #[error(
+        "SUIT_Envelope.authentication-wrapper: signature check failed: the signature by trusted \
+         TC signer kid {} does not verify; the envelope was altered after signing", hex::encode(.kid)
+    )]
+    BadSignature { kid: Vec<u8> },
+    /// No signature verifies with a trust anchor.
+    #[error(
+        "SUIT_Envelope.authentication-wrapper: {}: not a trusted TC signer (trusted: {trusted} \
+         key{}); {HOW_TO_TRUST}",
+        signer_text(.kids), if *.trusted == 1 { "" } else { "s" }
+    )]
+    UntrustedSigner { kids: Vec<Vec<u8>>, trusted: usize },
 }
 
-fn int_key(k: &Value) -> Option<i64> {
-    k.as_integer().and_then(|i| i64::try_from(i).ok())
+fn signer_text(kids: &[Vec<u8>]) -> String {
+    match kids {
+        [] => "signed by a TC signer that names no kid".to_string(),
+        [k] => format!("signer kid {}", hex::encode(k)),
+        ks => format!(
+            "signer kids {}",
+            ks.iter().map(hex::encode).collect::<Vec<_>>().join(", ")
+        ),
+    }
 }
 
-fn get(m: &[(Value, Value)], key: i64) -> Option<&Value> {
-    m.iter()
-        .find(|(k, _)| int_key(k) == Some(key))
-        .map(|(_, v)| v)
+/// A TC-signer trust anchor file could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("tc_signer_anchors: {path}: {message}")]
+pub struct AnchorError {
+    pub path: PathBuf,
+    pub message: String,
 }
 
-fn parse_cid(v: &Value) -> Option<Vec<Vec<u8>>> {
-    v.as_array()?
+/// Loads public keys (PEM, JWK or COSE_Key) from the `tc_signer_anchors` files.
+pub fn load_anchor_files(files: &[PathBuf]) -> Result<Vec<PublicKey>, AnchorError> {
+    files
         .iter()
-        .map(|p| p.as_bytes().cloned())
-        .collect()
+        .map(|p| load_anchor(p))
+        .collect::<Result<Vec<_>, _>>()
+}
+
+fn load_anchor(path: &Path) -> Result<PublicKey, AnchorError> {
+    PublicKey::load(path).map_err(|e| AnchorError {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+/// The TC signers whose envelopes the catalog accepts.
+#[derive(Debug, Clone, Default)]
+pub struct TcSignerAnchors {
+    keys: Vec<PublicKey>,
+}
+
+impl TcSignerAnchors {
+    pub fn new(keys: Vec<PublicKey>) -> Self {
+        let mut a = TcSignerAnchors::default();
+        for k in keys {
+            a.push(k);
+        }
+        a
+    }
+
+    /// The TAM's own TC-signer key (if it has one yet) and the keys in `files`.
+    pub fn load(own: Option<PublicKey>, files: &[PathBuf]) -> Result<Self, AnchorError> {
+        let mut keys: Vec<PublicKey> = own.into_iter().collect();
+        keys.extend(load_anchor_files(files)?);
+        Ok(TcSignerAnchors::new(keys))
+    }
+
+    /// Adds a key unless it is already there.
+    pub fn push(&mut self, key: PublicKey) {
+        if !self.keys.contains(&key) {
+            self.keys.push(key);
+        }
+    }
+
+    pub fn keys(&self) -> &[PublicKey] {
+        &self.keys
+    }
 }
 
 /// Metadata of one envelope.
@@ -45,152 +139,203 @@ pub struct EnvelopeInfo {
     pub sequence: u64,
     /// SUIT_Digest bytes (`[alg, digest]`, encoded) of the image, if the manifest sets one.
     pub image_digest: Option<Vec<u8>>,
+    /// Kid of the signature that verified, or the RFC 9679 thumbprint of its anchor when the
+    /// signature names none. Unverified reads take the first kid of any block.
     pub signer_kid: Option<Vec<u8>>,
-    /// The envelope without tag 107: what goes into an Update's manifest-list.
+    /// The envelope without tag 107, byte for byte as uploaded: what goes into an Update's
+    /// manifest-list.
     pub untagged: Vec<u8>,
 }
 
-/// Reads what the catalog needs; accepts tagged (107) and untagged envelopes.
-pub fn envelope_info(bytes: &[u8]) -> Result<EnvelopeInfo, EnvelopeError> {
+fn limits() -> Limits {
+    Limits {
+        max_envelope_len: MAX_ENVELOPE,
+        ..Limits::default()
+    }
+}
+
+fn check_size(bytes: &[u8]) -> Result<(), EnvelopeError> {
     if bytes.len() > MAX_ENVELOPE {
-        return Err(EnvelopeError::Envelope(format!(
-            "{} bytes, limit {MAX_ENVELOPE}",
-            bytes.len()
-        )));
+        return Err(EnvelopeError::TooLarge { len: bytes.len() });
     }
-    let v: Value = ciborium::from_reader(bytes)
-        .map_err(|e| EnvelopeError::Envelope(format!("not CBOR ({e})")))?;
-    let (v, untagged) = match v {
-        Value::Tag(107, inner) => {
-            let mut out = Vec::new();
-            ciborium::into_writer(&*inner, &mut out)
-                .map_err(|e| EnvelopeError::Envelope(e.to_string()))?;
-            (*inner, out)
-        }
-        Value::Tag(t, _) => {
-            return Err(EnvelopeError::Envelope(format!(
-                "tag {t}, expected 107 or none"
-            )))
-        }
-        other => (other, bytes.to_vec()),
-    };
-    let Value::Map(env) = v else {
-        return Err(EnvelopeError::Envelope("expected a map".into()));
-    };
-    let auth = get(&env, 2)
-        .and_then(Value::as_bytes)
-        .ok_or_else(|| EnvelopeError::Auth("missing (key 2, bstr)".into()))?;
-    let manifest_bstr = get(&env, 3)
-        .and_then(Value::as_bytes)
-        .ok_or_else(|| EnvelopeError::Manifest("missing (key 3, bstr)".into()))?;
+    Ok(())
+}
 
-    let auth: Value = ciborium::from_reader(auth.as_slice())
-        .map_err(|_| EnvelopeError::Auth("not CBOR".into()))?;
-    let blocks = auth
-        .as_array()
-        .ok_or_else(|| EnvelopeError::Auth("expected an array".into()))?;
-    if blocks.len() < 2 {
-        return Err(EnvelopeError::Auth(
-            "no signature: the catalog takes signed envelopes only".into(),
-        ));
-    }
-    let mut signer_kid = None;
-    for b in &blocks[1..] {
-        let b = b
-            .as_bytes()
-            .ok_or_else(|| EnvelopeError::Auth("authentication block is not a bstr".into()))?;
-        let opened = teep_cose::open(b)
-            .map_err(|e| EnvelopeError::Auth(format!("authentication block: {e}")))?;
-        if signer_kid.is_none() {
-            signer_kid = opened.signatures.iter().find_map(|s| s.kid.clone());
-        }
-    }
+/// Decodes an envelope (tagged 107 or untagged) and authenticates it against `anchors`:
+/// the manifest digest, then a signature by one anchor. Nothing else of the manifest is read
+/// before both pass.
+pub fn verify(bytes: &[u8], anchors: &TcSignerAnchors) -> Result<EnvelopeInfo, EnvelopeError> {
+    check_size(bytes)?;
+    let trust = TrustAnchors::new(anchors.keys.clone());
+    let verified = teep_suit::verify_envelope_with_limits(bytes.to_vec(), &trust, &limits())
+        .map_err(|e| auth_error(e, bytes, anchors))?;
+    let signer_kid = match &verified.authenticator {
+        Authenticator::Signer { index, kid, .. } => kid
+            .clone()
+            .or_else(|| anchors.keys.get(*index).map(|k| k.thumbprint().to_vec())),
+        Authenticator::Mac { .. } => None,
+    };
+    info(&verified.envelope, bytes, signer_kid)
+}
 
-    let manifest: Value = ciborium::from_reader(manifest_bstr.as_slice())
-        .map_err(|_| EnvelopeError::Manifest("not CBOR".into()))?;
-    let manifest = match manifest {
-        Value::Tag(1070, inner) => *inner,
-        m => m,
-    };
-    let Value::Map(m) = manifest else {
-        return Err(EnvelopeError::Manifest("expected a map".into()));
-    };
-    let sequence = get(&m, 2)
-        .and_then(|v| v.as_integer())
-        .and_then(|i| u64::try_from(i).ok())
-        .ok_or_else(|| {
-            EnvelopeError::Manifest(
-                "suit-manifest-sequence-number (2): missing or not a uint".into(),
-            )
-        })?;
-    let common = get(&m, 3)
-        .and_then(Value::as_bytes)
-        .ok_or_else(|| EnvelopeError::Manifest("suit-common (3): missing or not a bstr".into()))?;
-    let common: Value = ciborium::from_reader(common.as_slice())
-        .map_err(|_| EnvelopeError::Manifest("suit-common: not CBOR".into()))?;
-    let common = common
-        .as_map()
-        .ok_or_else(|| EnvelopeError::Manifest("suit-common: expected a map".into()))?;
-    let components = get(common, 2).and_then(Value::as_array).ok_or_else(|| {
-        EnvelopeError::Manifest("suit-common.suit-components (2): missing".into())
-    })?;
-    let dependencies: Vec<i64> = get(common, 1)
-        .and_then(Value::as_map)
-        .map(|d| d.iter().filter_map(|(k, _)| int_key(k)).collect())
-        .unwrap_or_default();
-    // The TC is the first component that is not a dependency.
-    let component_id = components
+/// Reads the metadata of an envelope without checking its signature (the manifest digest is
+/// still checked). For envelopes that already passed [`verify`], e.g. ones the TAM delivers.
+pub fn envelope_info(bytes: &[u8]) -> Result<EnvelopeInfo, EnvelopeError> {
+    check_size(bytes)?;
+    let env = teep_suit::decode_envelope_unverified(bytes.to_vec(), &limits())
+        .map_err(|e| auth_error(e, bytes, &TcSignerAnchors::default()))?;
+    let kid = env
+        .authentication
+        .blocks
         .iter()
         .enumerate()
-        .find(|(i, _)| !dependencies.contains(&(*i as i64)))
-        .and_then(|(_, c)| parse_cid(c))
+        .find_map(|(i, b)| {
+            teep_suit::auth::parse_cose_block(b, i)
+                .ok()?
+                .signatures
+                .into_iter()
+                .find_map(|s| s.kid)
+        });
+    info(&env, bytes, kid)
+}
+
+fn auth_error(e: AuthError, bytes: &[u8], anchors: &TcSignerAnchors) -> EnvelopeError {
+    match e {
+        AuthError::Decode(d) => EnvelopeError::Decode(d),
+        AuthError::NoAuthenticationBlock => EnvelopeError::Unsigned,
+        AuthError::DigestMismatch { expected, computed } => {
+            EnvelopeError::Tampered { expected, computed }
+        }
+        AuthError::Untrusted(reasons) => untrusted(bytes, anchors, &reasons),
+        AuthError::UnsupportedDigest(a) => {
+            EnvelopeError::Auth(format!("digest algorithm {a} unsupported (SHA-256 only)"))
+        }
+        AuthError::UnsupportedCose(s) => EnvelopeError::Auth(format!("unsupported COSE: {s}")),
+        AuthError::UnsupportedAlgorithm(a) => {
+            EnvelopeError::Auth(format!("unsupported algorithm {a}"))
+        }
+    }
+}
+
+/// Tells apart "signed by a key we do not trust" (the usual case: name the kid and how to trust
+/// it), "signed by a trusted key but the signature is wrong" and "MAC only".
+fn untrusted(bytes: &[u8], anchors: &TcSignerAnchors, reasons: &str) -> EnvelopeError {
+    let blocks = match teep_suit::codec::split_envelope(&bytes.to_vec().into(), &limits())
+        .and_then(|raw| teep_suit::codec::decode_authentication(&raw.authentication))
+    {
+        Ok(auth) => auth.blocks,
+        Err(e) => return EnvelopeError::Decode(e),
+    };
+    let mut kids = Vec::new();
+    let mut signatures = 0;
+    for (i, b) in blocks.iter().enumerate() {
+        let Ok(cose) = teep_suit::auth::parse_cose_block(b, i) else {
+            continue;
+        };
+        if cose.kind == teep_suit::auth::CoseKind::Mac0 {
+            continue;
+        }
+        for s in cose.signatures {
+            signatures += 1;
+            if let Some(k) = s.kid {
+                if !kids.contains(&k) {
+                    kids.push(k);
+                }
+            }
+        }
+    }
+    if signatures == 0 {
+        return EnvelopeError::Auth(format!(
+            "authenticated by COSE_Mac0 only; the catalog takes envelopes signed by a TC signer \
+             (COSE_Sign1 or COSE_Sign) ({reasons})"
+        ));
+    }
+    let trusted_kid = kids.iter().find(|k| {
+        anchors
+            .keys
+            .iter()
+            .any(|a| a.thumbprint().as_slice() == k.as_slice())
+    });
+    if let Some(kid) = trusted_kid {
+        return EnvelopeError::BadSignature { kid: kid.clone() };
+    }
+    EnvelopeError::UntrustedSigner {
+        kids,
+        trusted: anchors.keys.len(),
+    }
+}
+
+/// The bytes after tag 107's head (1 + 1, 2, 4 or 8 bytes); the decoder accepted the tag.
+fn untagged(bytes: &[u8], tagged: bool) -> &[u8] {
+    if !tagged {
+        return bytes;
+    }
+    let head = match bytes.first().map(|b| b & 0x1f) {
+        Some(24) => 2,
+        Some(25) => 3,
+        Some(26) => 5,
+        Some(27) => 9,
+        _ => 1,
+    };
+    bytes.get(head..).unwrap_or_default()
+}
+
+fn info(
+    env: &Envelope,
+    bytes: &[u8],
+    signer_kid: Option<Vec<u8>>,
+) -> Result<EnvelopeInfo, EnvelopeError> {
+    let m = &env.manifest;
+    // The TC is the first component that is not a dependency (trust-domains lists dependencies
+    // by component index).
+    let component_id = m
+        .common
+        .components
+        .iter()
+        .enumerate()
+        .find(|(i, _)| !m.common.dependencies.iter().any(|d| d.index == *i as u64))
+        .map(|(_, c)| c.clone())
         .ok_or_else(|| {
             EnvelopeError::Manifest(
                 "suit-common.suit-components: no component that is not a dependency".into(),
             )
         })?;
-    let manifest_component_id = get(&m, 5).and_then(parse_cid);
-    let image_digest = get(common, 4)
-        .and_then(Value::as_bytes)
-        .and_then(|seq| shared_image_digest(seq));
+    let image_digest = match m.shared_parameter(3) {
+        Some(Parameter::ImageDigest(d)) => Some(teep_suit::codec::encode_digest(d)),
+        _ => None,
+    };
     Ok(EnvelopeInfo {
         component_id,
-        manifest_component_id,
-        sequence,
+        manifest_component_id: env.manifest_component_id().cloned(),
+        sequence: env.sequence_number(),
         image_digest,
         signer_kid,
-        untagged,
+        untagged: untagged(bytes, env.tagged).to_vec(),
     })
 }
 
-/// Image digest set by override/set-parameters in the shared sequence (first component).
-fn shared_image_digest(seq: &[u8]) -> Option<Vec<u8>> {
-    let v: Value = ciborium::from_reader(seq).ok()?;
-    let items = v.as_array()?;
-    for pair in items.chunks(2) {
-        if let [cmd, arg] = pair {
-            if matches!(int_key(cmd), Some(19) | Some(20)) {
-                if let Some(d) = arg
-                    .as_map()
-                    .and_then(|m| get(m, 3))
-                    .and_then(Value::as_bytes)
-                {
-                    return Some(d.clone());
-                }
-            }
-        }
-    }
-    None
+/// A catalog entry for an envelope that verifies with `anchors`: what every upload goes
+/// through.
+pub fn verified_tc(
+    name: Option<&str>,
+    bytes: &[u8],
+    anchors: &TcSignerAnchors,
+) -> Result<NewTc, EnvelopeError> {
+    Ok(entry(name, verify(bytes, anchors)?))
 }
 
-/// A catalog entry for a signed envelope.
+/// A catalog entry for an envelope whose signature is not checked (its manifest digest is):
+/// only for envelopes the caller built itself, e.g. benchmarks. Uploads use [`verified_tc`].
 pub fn new_tc(name: Option<&str>, bytes: &[u8]) -> Result<NewTc, EnvelopeError> {
-    let info = envelope_info(bytes)?;
+    Ok(entry(name, envelope_info(bytes)?))
+}
+
+fn entry(name: Option<&str>, info: EnvelopeInfo) -> NewTc {
     let name = match name {
         Some(n) => n.to_string(),
         None => crate::model::component_id_text(&info.component_id),
     };
-    Ok(NewTc {
+    NewTc {
         name,
         component_id: encode_component_id(&info.component_id),
         manifest_component_id: info
@@ -201,7 +346,7 @@ pub fn new_tc(name: Option<&str>, bytes: &[u8]) -> Result<NewTc, EnvelopeError> 
         envelope: info.untagged,
         payload_digest: info.image_digest,
         signer_kid: info.signer_kid,
-    })
+    }
 }
 
 #[cfg(test)]
@@ -216,42 +361,63 @@ mod tests {
         .unwrap()
     }
 
+    fn spec_anchor() -> TcSignerAnchors {
+        TcSignerAnchors::new(vec![PublicKey::from_bytes_any(&spec(
+            "keys/suit-examples-p256-public.pem",
+        ))
+        .unwrap()])
+    }
+
     #[test]
     fn reads_teep_appendix_e_uri_manifest() {
         let b = spec("teep-protocol/common/derived/suit_uri.cbor");
-        let info = envelope_info(&b).unwrap();
+        let info = verify(&b, &spec_anchor()).unwrap();
+        assert_eq!(info.component_id[0], b"TEEP-Device");
+        assert_eq!(info.component_id[3], b"ta");
         assert_eq!(
-            info.component_id.first().map(|p| p.as_slice()),
-            Some(&b"TEEP-Device"[..])
+            info.manifest_component_id.as_ref().and_then(|m| m.last()),
+            Some(&b"suit".to_vec())
         );
+        // [-16, h'8CF71AC8...'] of the 20-byte TC.
+        let digest = info.image_digest.unwrap();
+        assert_eq!(&digest[..4], &[0x82, 0x2f, 0x58, 0x20]);
+        assert_eq!(hex::encode(&digest[4..8]), "8cf71ac8");
+        // No kid in the example: the anchor's thumbprint stands for it.
         assert_eq!(
-            info.component_id.last().map(|p| p.as_slice()),
-            Some(&b"ta"[..])
+            hex::encode(info.signer_kid.unwrap()),
+            "ca9e35f23b2b525fb4fc83f512b0dcac4ac29e457e873a5d6a7313f71690b33c"
         );
-        assert_eq!(
-            info.manifest_component_id
-                .as_ref()
-                .and_then(|m| m.last())
-                .map(|p| p.as_slice()),
-            Some(&b"suit"[..])
-        );
-        assert!(info.image_digest.is_some());
-        assert!(info.signer_kid.is_some() || info.signer_kid.is_none());
+        assert_eq!(info.untagged, b);
+    }
+
+    #[test]
+    fn tagged_envelope_is_stored_without_the_tag_byte_for_byte() {
+        let b = spec("suit-manifest/examples/derived/example1.signed.cbor");
+        assert_eq!(&b[..2], &[0xd8, 0x6b]);
+        let info = verify(&b, &spec_anchor()).unwrap();
+        assert_eq!(info.untagged, &b[2..]);
     }
 
     #[test]
     fn rejects_garbage_with_the_member_named() {
-        assert!(matches!(
-            envelope_info(&[0xa0]),
-            Err(EnvelopeError::Auth(_))
-        ));
-        assert!(matches!(
-            envelope_info(&[0x01]),
-            Err(EnvelopeError::Envelope(_))
-        ));
+        let e = envelope_info(&[0xa0]).unwrap_err().to_string();
+        assert!(e.contains("authentication-wrapper"), "{e}");
+        let e = envelope_info(&[0x01]).unwrap_err().to_string();
+        assert!(e.starts_with("SUIT_Envelope"), "{e}");
         assert!(matches!(
             envelope_info(&[0xff, 0x00]),
-            Err(EnvelopeError::Envelope(_))
+            Err(EnvelopeError::Decode(_))
         ));
+        assert!(matches!(
+            envelope_info(&vec![0u8; MAX_ENVELOPE + 1]),
+            Err(EnvelopeError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn untagged_strips_every_head_length() {
+        assert_eq!(untagged(&[0xd8, 0x6b, 0xa0], true), &[0xa0]);
+        assert_eq!(untagged(&[0xd9, 0x00, 0x6b, 0xa0], true), &[0xa0]);
+        assert_eq!(untagged(&[0xa0], false), &[0xa0]);
     }
 }

@@ -81,6 +81,9 @@ pub struct Config {
     pub keys: Vec<PathBuf>,
     /// Key that signs manifests made by `tc add --ta` (default `data/tc-signer.pem`).
     pub tc_signer_key: Option<PathBuf>,
+    /// Public keys (PEM, JWK or COSE_Key) of TC signers whose envelopes the catalog accepts,
+    /// besides the TAM's own TC-signer key, which is always trusted.
+    pub tc_signer_anchors: Vec<PathBuf>,
     pub enroll: Enroll,
     /// Bearer token of the admin API and web UI; without it both are disabled.
     pub admin_token: Option<String>,
@@ -107,6 +110,10 @@ pub struct Config {
     pub sqlite_full_sync: bool,
     /// Milliseconds SQLite waits for a lock before the request gets 503.
     pub sqlite_busy_timeout_ms: u64,
+    /// How often (ms) the server checks whether another process (CLI, another TAM on the same
+    /// database) changed the catalog, policy or devices; changes made through this server
+    /// apply at once.
+    pub refresh_ms: u64,
 }
 
 impl Default for Config {
@@ -118,6 +125,7 @@ impl Default for Config {
             db_max_connections: 0,
             keys: Vec::new(),
             tc_signer_key: None,
+            tc_signer_anchors: Vec::new(),
             enroll: Enroll::Registered,
             admin_token: None,
             body_limit: 1024 * 1024,
@@ -132,6 +140,7 @@ impl Default for Config {
             dump: false,
             sqlite_full_sync: false,
             sqlite_busy_timeout_ms: 5000,
+            refresh_ms: 100,
         }
     }
 }
@@ -192,6 +201,9 @@ impl Config {
                 "admin_token: must be at least 8 characters".into(),
             ));
         }
+        // A bad anchor file stops the start, not the first upload.
+        crate::catalog::load_anchor_files(&self.tc_signer_anchors)
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         Ok(())
     }
 }
@@ -217,6 +229,37 @@ mod tests {
         std::fs::write(&p, "lisen = \"127.0.0.1:9999\"\n").unwrap();
         let e = Config::from_file(&p).unwrap_err().to_string();
         assert!(e.contains("lisen"), "{e}");
+    }
+
+    #[test]
+    fn tc_signer_anchors_come_from_the_file_and_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("signer.pem");
+        std::fs::write(
+            &key,
+            teep_cose::PrivateKey::generate(teep_cose::KeyType::P256)
+                .public_key()
+                .to_spki_pem(),
+        )
+        .unwrap();
+        let p = dir.path().join("tam.toml");
+        std::fs::write(
+            &p,
+            format!("tc_signer_anchors = [{:?}]\n", key.display().to_string()),
+        )
+        .unwrap();
+        let c = Config::from_file(&p).unwrap();
+        assert_eq!(c.tc_signer_anchors, vec![key.clone()]);
+        c.validate().unwrap();
+        let missing = Config {
+            tc_signer_anchors: vec![dir.path().join("nope.pem")],
+            ..Config::default()
+        };
+        let e = missing.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("tc_signer_anchors") && e.contains("nope.pem"),
+            "{e}"
+        );
     }
 
     #[test]

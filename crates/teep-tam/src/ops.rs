@@ -4,6 +4,7 @@
 use serde::Serialize;
 use teep_cose::{PublicKey, Signer};
 
+use crate::catalog::TcSignerAnchors;
 use crate::model::*;
 use crate::store::{Store, StoreError};
 
@@ -13,6 +14,9 @@ pub enum OpsError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Envelope(#[from] crate::catalog::EnvelopeError),
+    /// A configured trust anchor file is unreadable: the TAM's configuration, not the upload.
+    #[error(transparent)]
+    Anchors(#[from] crate::catalog::AnchorError),
     #[error("{0}")]
     Invalid(String),
 }
@@ -24,7 +28,7 @@ impl OpsError {
             OpsError::Store(StoreError::NotFound(_)) => 404,
             OpsError::Store(StoreError::Conflict(_)) => 409,
             OpsError::Store(StoreError::Unavailable(_)) => 503,
-            OpsError::Store(_) => 500,
+            OpsError::Store(_) | OpsError::Anchors(_) => 500,
             OpsError::Envelope(_) | OpsError::Invalid(_) => 400,
         }
     }
@@ -32,21 +36,34 @@ impl OpsError {
 
 pub type Result<T> = std::result::Result<T, OpsError>;
 
-/// Adds a signed SUIT envelope to the catalog.
+/// The TC-signer trust anchors of a TAM: its own TC-signer key and the configured
+/// `tc_signer_anchors` files (read at each upload, so a broken file is named where it matters).
+pub fn tc_signer_anchors(config: &crate::Config, own: &dyn Signer) -> Result<TcSignerAnchors> {
+    Ok(TcSignerAnchors::load(
+        Some(own.public_key()),
+        &config.tc_signer_anchors,
+    )?)
+}
+
+/// Adds a signed SUIT envelope to the catalog after checking its manifest digest and that one
+/// of its signatures verifies with a TC-signer trust anchor. The envelope is stored (and later
+/// delivered) byte for byte as uploaded, without tag 107.
 pub async fn add_envelope(
     store: &Store,
+    anchors: &TcSignerAnchors,
     name: Option<&str>,
     bytes: &[u8],
     now: i64,
 ) -> Result<TcRecord> {
-    let tc = crate::catalog::new_tc(name, bytes)?;
+    let tc = crate::catalog::verified_tc(name, bytes, anchors)?;
     let id = store.add_tc(&tc, now).await?;
     Ok(store.tc_by_id(id).await?)
 }
 
 /// Wraps a raw TA binary in a manifest signed by the TAM's TC-signer key and adds it.
 /// The component id is `['TEEP-Device', 'SecureFS', UUIDv5(name), 'ta']`; a TA already in the
-/// catalog under that name gets the next sequence number.
+/// catalog under that name gets the next sequence number. The envelope passes the same check
+/// as an uploaded one, with the signer's key as the anchor.
 pub async fn add_ta(
     store: &Store,
     signer: &dyn Signer,
@@ -62,6 +79,14 @@ pub async fn add_ta(
     if binary.is_empty() {
         return Err(OpsError::Invalid("TA binary: empty".into()));
     }
+    // Room for the manifest around the integrated payload.
+    let max = crate::catalog::MAX_ENVELOPE - 64 * 1024;
+    if binary.len() > max {
+        return Err(OpsError::Invalid(format!(
+            "TA binary: {} bytes, limit {max}",
+            binary.len()
+        )));
+    }
     let ids = crate::suit_wrap::ta_ids(name);
     let cid = encode_component_id(&ids.component_id);
     let next = store
@@ -74,7 +99,8 @@ pub async fn add_ta(
         .unwrap_or(1);
     let envelope = crate::suit_wrap::wrap_ta(&ids, binary, next, signer)
         .map_err(|e| OpsError::Invalid(format!("building the manifest: {e}")))?;
-    add_envelope(store, Some(name), &envelope, now).await
+    let anchors = TcSignerAnchors::new(vec![signer.public_key()]);
+    add_envelope(store, &anchors, Some(name), &envelope, now).await
 }
 
 /// Registers a device from its public key (SPKI PEM, JWK, COSE_Key or a private key form).

@@ -1,9 +1,9 @@
 //! Wraps a raw TA binary into a signed SUIT envelope with an integrated payload (TEEP
-//! Appendix E, example 2 layout) for `tc add --ta`. Only this one fixed template is needed, so
-//! it is built directly with ciborium; maps are written in deterministic key order.
+//! Appendix E, example 2 layout) for `tc add --ta`, with teep-suit's [`ManifestBuilder`].
 
-use ciborium::Value;
 use teep_cose::Signer;
+pub use teep_suit::BuildError;
+use teep_suit::ManifestBuilder;
 
 /// Vendor namespace of TAs wrapped by this TAM: UUIDv5(DNS, "teep.tam.local").
 fn vendor_id() -> uuid::Uuid {
@@ -39,104 +39,90 @@ pub fn ta_ids(name: &str) -> TaIds {
     }
 }
 
-fn enc(v: &Value) -> Vec<u8> {
-    let mut out = Vec::new();
-    // Writing into a Vec cannot fail.
-    let _ = ciborium::into_writer(v, &mut out);
-    out
-}
-
-fn int(i: i64) -> Value {
-    Value::Integer(i.into())
-}
-
-fn cid_value(c: &[Vec<u8>]) -> Value {
-    Value::Array(c.iter().map(|p| Value::Bytes(p.clone())).collect())
-}
-
-/// SUIT_Digest `[-16 (SHA-256), digest]`, encoded.
-fn suit_digest(data: &[u8]) -> Vec<u8> {
-    enc(&Value::Array(vec![
-        int(-16),
-        Value::Bytes(teep_cose::sha256(data).to_vec()),
-    ]))
-}
-
+/// Builds the TEEP Appendix E (example 2) envelope for a TA: integrated payload `#tc`,
+/// vendor/class checks, image digest and size, install = fetch + image-match, uninstall =
+/// unlink, manifest component id `[..., 'suit']`; untagged, signed by `signer` (COSE_Sign1).
 pub fn wrap_ta(
     ids: &TaIds,
     binary: &[u8],
     sequence: u64,
     signer: &dyn Signer,
-) -> Result<Vec<u8>, teep_cose::CoseError> {
-    const REPORT: i64 = 15;
-    let shared = Value::Array(vec![
-        int(20),
-        Value::Map(vec![
-            (int(1), Value::Bytes(ids.vendor_id.to_vec())),
-            (int(2), Value::Bytes(ids.class_id.to_vec())),
-            (int(3), Value::Bytes(suit_digest(binary))),
-            (int(14), Value::Integer((binary.len() as u64).into())),
-        ]),
-        int(1),
-        int(REPORT),
-        int(2),
-        int(REPORT),
-    ]);
-    let common = Value::Map(vec![
-        (int(2), Value::Array(vec![cid_value(&ids.component_id)])),
-        (int(4), Value::Bytes(enc(&shared))),
-    ]);
-    let validate = Value::Array(vec![int(3), int(REPORT)]);
-    let install = Value::Array(vec![
-        int(20),
-        Value::Map(vec![(int(21), Value::Text("#tc".into()))]),
-        int(21),
-        int(REPORT),
-        int(3),
-        int(REPORT),
-    ]);
-    let uninstall = Value::Array(vec![int(33), int(REPORT)]);
-    let manifest = Value::Map(vec![
-        (int(1), int(1)),
-        (int(2), Value::Integer(sequence.into())),
-        (int(3), Value::Bytes(enc(&common))),
-        (int(5), cid_value(&ids.manifest_component_id)),
-        (int(7), Value::Bytes(enc(&validate))),
-        (int(20), Value::Bytes(enc(&install))),
-        (int(24), Value::Bytes(enc(&uninstall))),
-    ]);
-    // The digest covers the manifest as it appears at key 3, bstr header included.
-    let manifest_bstr = enc(&Value::Bytes(enc(&manifest)));
-    let digest = suit_digest(&manifest_bstr);
-    let signature = teep_cose::sign1_detached(&digest, signer)?;
-    let auth = Value::Array(vec![Value::Bytes(digest), Value::Bytes(signature)]);
-    let envelope = Value::Map(vec![
-        (int(2), Value::Bytes(enc(&auth))),
-        (int(3), Value::Bytes(enc(&manifest))),
-        (Value::Text("#tc".into()), Value::Bytes(binary.to_vec())),
-    ]);
-    Ok(enc(&envelope))
+) -> Result<Vec<u8>, BuildError> {
+    let builder = ManifestBuilder::new(ids.component_id.clone(), binary.to_vec())
+        .vendor_id(ids.vendor_id.to_vec())
+        .class_id(ids.class_id.to_vec())
+        .sequence_number(sequence)
+        .integrated()
+        .manifest_component_id(ids.manifest_component_id.clone());
+    // Randomness is only used when encrypting the payload, which a wrapped TA never is.
+    let (envelope, _) = builder.build(signer, &[0u8; 64])?;
+    Ok(envelope)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::{verify, TcSignerAnchors};
+
+    fn signer() -> teep_cose::SoftwareSigner {
+        teep_cose::SoftwareSigner::new(teep_cose::PrivateKey::generate(teep_cose::KeyType::P256))
+    }
 
     #[test]
-    fn wrapped_ta_reads_back_with_its_ids_and_sequence() {
-        let signer = teep_cose::SoftwareSigner::new(teep_cose::PrivateKey::generate(
-            teep_cose::KeyType::P256,
-        ));
+    fn wrapped_ta_verifies_and_reads_back_with_its_ids_and_sequence() {
+        let signer = signer();
         let ids = ta_ids("hello");
         let env = wrap_ta(&ids, b"Hello, Secure World!", 3, &signer).unwrap();
-        let info = crate::catalog::envelope_info(&env).unwrap();
+        let anchors = TcSignerAnchors::new(vec![signer.public_key()]);
+        let info = verify(&env, &anchors).unwrap();
         assert_eq!(info.component_id, ids.component_id);
         assert_eq!(info.manifest_component_id, Some(ids.manifest_component_id));
         assert_eq!(info.sequence, 3);
         assert_eq!(info.signer_kid, Some(signer.kid()));
         assert_eq!(
             info.image_digest,
-            Some(suit_digest(b"Hello, Secure World!"))
+            Some(teep_suit::codec::encode_digest(&teep_suit::Digest::sha256(
+                b"Hello, Secure World!"
+            )))
         );
+        assert_eq!(info.untagged, env);
+        // teep-suit sees the payload and the vendor/class the device checks.
+        let v = teep_suit::verify_envelope(
+            env,
+            &teep_suit::TrustAnchors::new(vec![signer.public_key()]),
+        )
+        .unwrap();
+        assert_eq!(
+            v.integrated("#tc").map(|b| b.as_ref()),
+            Some(&b"Hello, Secure World!"[..])
+        );
+        assert!(matches!(
+            v.manifest.shared_parameter(2),
+            Some(teep_suit::Parameter::ClassId(c)) if c.as_ref() == ids.class_id
+        ));
     }
+
+    #[test]
+    fn wrapped_ta_is_refused_under_another_signer() {
+        let env = wrap_ta(&ta_ids("x"), b"x", 1, &signer()).unwrap();
+        let other = TcSignerAnchors::new(vec![signer().public_key()]);
+        assert!(verify(&env, &other).is_err());
+    }
+
+    #[test]
+    fn name_to_uuid_rule_is_the_one_devices_use() {
+        // Fixed: the agent's TC-ID parser derives the same UUID from a bare name; changing the
+        // rule would orphan TAs already installed.
+        let ids = ta_ids("hello");
+        assert_eq!(
+            uuid::Uuid::from_bytes(ids.vendor_id),
+            uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_DNS, b"teep.tam.local")
+        );
+        assert_eq!(hex::encode(ids.class_id), HELLO_CLASS);
+        assert_eq!(ids.component_id[2], ids.class_id);
+        assert_eq!(ids.component_id[3], b"ta");
+        assert_eq!(ids.manifest_component_id[3], b"suit");
+    }
+
+    const HELLO_CLASS: &str = "7ac04443ef3a51c9bef7b380b76c5e6d";
 }

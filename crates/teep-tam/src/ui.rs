@@ -308,13 +308,19 @@ async fn upload(
     };
     let now = now_ms();
     let result = if kind == "envelope" {
-        ops::add_envelope(
-            &st.store,
-            (!name.is_empty()).then_some(name.as_str()),
-            &bytes,
-            now,
-        )
-        .await
+        match ops::tc_signer_anchors(&st.config, &st.tc_signer) {
+            Ok(anchors) => {
+                ops::add_envelope(
+                    &st.store,
+                    &anchors,
+                    (!name.is_empty()).then_some(name.as_str()),
+                    &bytes,
+                    now,
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        }
     } else {
         let n = if name.is_empty() {
             filename.unwrap_or_else(|| "ta".into())
