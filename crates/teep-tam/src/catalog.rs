@@ -56,19 +56,26 @@ pub enum EnvelopeError {
     BadSignature { kid: Vec<u8> },
     /// No signature verifies with a trust anchor.
     #[error(
-        "SUIT_Envelope.authentication-wrapper: {}: not a trusted TC signer (trusted: {trusted} \
-         key{}); {HOW_TO_TRUST}",
-        signer_text(.kids), if *.trusted == 1 { "" } else { "s" }
+        "SUIT_Envelope.authentication-wrapper: {}; {HOW_TO_TRUST}",
+        untrusted_text(.kids, *.trusted)
     )]
     UntrustedSigner { kids: Vec<Vec<u8>>, trusted: usize },
 }
 
-fn signer_text(kids: &[Vec<u8>]) -> String {
+fn untrusted_text(kids: &[Vec<u8>], trusted: usize) -> String {
+    let keys = if trusted == 1 { "key" } else { "keys" };
     match kids {
-        [] => "signed by a TC signer that names no kid".to_string(),
-        [k] => format!("signer kid {}", hex::encode(k)),
+        // Without a kid an unknown signer and a broken signature look the same.
+        [] => format!(
+            "the signature names no kid and verifies with none of the {trusted} trusted \
+             TC-signer {keys}: signed by another TC signer, or altered after signing"
+        ),
+        [k] => format!(
+            "signer kid {} is not a trusted TC signer (trusted: {trusted} {keys})",
+            hex::encode(k)
+        ),
         ks => format!(
-            "signer kids {}",
+            "signer kids {} are not trusted TC signers (trusted: {trusted} {keys})",
             ks.iter().map(hex::encode).collect::<Vec<_>>().join(", ")
         ),
     }
