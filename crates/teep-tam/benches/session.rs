@@ -69,7 +69,7 @@ fn setup() -> Setup {
         tags: Vec::new(),
     };
     let ctx = Context {
-        session: connect.effects.new_session.clone(),
+        session: seen.token.as_deref().and_then(|t| core.query_session(t)),
         device: Some(dev_record.clone()),
         installed: Vec::new(),
         catalog: Arc::new(vec![record]),

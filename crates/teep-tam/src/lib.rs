@@ -38,6 +38,7 @@ pub mod sim;
 pub mod store;
 pub mod suit_wrap;
 mod tls;
+pub mod token;
 pub mod ui;
 pub mod wire;
 

@@ -301,9 +301,16 @@ pub struct AuditEntry {
     #[serde(serialize_with = "ser_opt_hex")]
     pub token: Option<Vec<u8>>,
     pub message_type: String,
-    /// The decoded message as JSON text.
+    /// The decoded message as JSON text. Written empty by the TEEP path, which stores
+    /// `message` instead; [`crate::store::Store::recent_audit`] fills it from there.
     pub summary: String,
     pub result: String,
+    /// The TEEP message as received (COSE-signed CBOR).
+    #[serde(skip)]
+    pub message: Option<Vec<u8>>,
+    /// Numbering `message` was read in.
+    #[serde(skip)]
+    pub numbering: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]

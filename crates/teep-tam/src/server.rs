@@ -2,8 +2,9 @@
 //! API and web UI, TLS, graceful shutdown. Drives the sans-IO [`TamCore`] and commits its
 //! effects to [`Store`] before answering.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
@@ -13,17 +14,27 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use teep_proto::Numbering;
-use tokio::sync::{watch, RwLock};
+use tokio::sync::watch;
 use tracing::Instrument;
 
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::model::{SessionKind, TcRecord};
+use crate::model::{DeviceRecord, DeviceStatus, SessionKind, SessionRecord};
 use crate::session::{Context, CoreConfig, Inspected, OsRandom, Rejection, TamCore};
 use crate::store::{Store, StoreError, StoreOptions};
 
-/// Catalog cache: the stamp it was loaded at, and the entries.
-type CatalogCache = (Option<(i64, i64)>, Arc<Vec<TcRecord>>);
+/// Updates this process sent and not yet seen answered, so that the Success can be checked
+/// without reading storage: the session row and the device it was sent to, valid while the
+/// store's cache epoch is `epoch`. A miss (another process sent the Update, or a restart)
+/// falls back to storage.
+struct PendingEntry {
+    session: SessionRecord,
+    device: Arc<DeviceRecord>,
+    epoch: u64,
+}
+
+/// Most outstanding Updates remembered in memory; beyond this, storage answers.
+const PENDING_CAP: usize = 100_000;
 
 pub const TEEP_MEDIA_TYPE: &str = "application/teep+cbor";
 
@@ -33,7 +44,7 @@ pub struct AppState {
     pub store: Store,
     pub config: Config,
     pub metrics: Metrics,
-    catalog: RwLock<CatalogCache>,
+    pending: Mutex<HashMap<Vec<u8>, PendingEntry>>,
     pub tc_signer: teep_cose::SoftwareSigner,
 }
 
@@ -90,6 +101,7 @@ impl AppState {
             },
         )
         .await?;
+        let token_key = crate::token::TokenKey::new(&store.token_secret().await?);
         let core = TamCore::new(
             signers,
             verifier_keys,
@@ -100,30 +112,59 @@ impl AppState {
                 allow_requests: true,
                 render_json: config.dump,
             },
-        );
+        )
+        .with_token_key(token_key);
         Ok(Arc::new(AppState {
             core,
             store,
             config,
             metrics: Metrics::default(),
-            catalog: RwLock::new((None, Arc::new(Vec::new()))),
+            pending: Mutex::new(HashMap::new()),
             tc_signer,
         }))
     }
 
-    /// The newest catalog entries, cached until the catalog changes (checked with one cheap
-    /// query, so CLI edits from another process are seen at once).
-    pub async fn catalog(&self) -> Result<Arc<Vec<TcRecord>>, StoreError> {
-        let stamp = self.store.catalog_stamp().await?;
-        {
-            let c = self.catalog.read().await;
-            if c.0 == Some(stamp) {
-                return Ok(c.1.clone());
+    fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, PendingEntry>> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The outstanding Update `token` names, if this process sent it and nothing changed since.
+    fn pending_update(&self, token: &[u8]) -> Option<(SessionRecord, Arc<DeviceRecord>)> {
+        let epoch = self.store.epoch();
+        let p = self.pending();
+        let e = p.get(token)?;
+        (e.epoch == epoch).then(|| (e.session.clone(), e.device.clone()))
+    }
+
+    /// After a commit: remember the Update just sent, forget the one just answered.
+    fn track_pending(
+        &self,
+        effects_session: Option<SessionRecord>,
+        answered: Option<&[u8]>,
+        device: Option<Arc<DeviceRecord>>,
+        epoch: u64,
+    ) {
+        let mut p = self.pending();
+        if let Some(t) = answered {
+            p.remove(t);
+        }
+        if let (Some(session), Some(device)) = (effects_session, device) {
+            if p.len() < PENDING_CAP {
+                p.insert(
+                    session.token.clone(),
+                    PendingEntry {
+                        session,
+                        device,
+                        epoch,
+                    },
+                );
             }
         }
-        let fresh = Arc::new(self.store.latest_tcs().await?);
-        *self.catalog.write().await = (Some(stamp), fresh.clone());
-        Ok(fresh)
+    }
+
+    /// Drops remembered Updates that expired unanswered.
+    fn purge_pending(&self, now: i64) {
+        self.pending().retain(|_, e| e.session.expires_at >= now);
     }
 }
 
@@ -342,9 +383,10 @@ async fn teep_inner(
             if let Some(t) = &outcome.token {
                 tracing::Span::current().record("token", hex::encode(t));
             }
-            match st.store.commit(&outcome.effects).await {
-                Ok(_) => {}
-                Err(e) => return (storage_failure(st, &e), None),
+            if !outcome.effects.is_empty() {
+                if let Err(e) = st.store.commit(outcome.effects).await {
+                    return (storage_failure(st, &e), None);
+                }
             }
             st.metrics.result(outcome.result);
             tracing::debug!("QueryRequest sent");
@@ -370,15 +412,27 @@ async fn teep_inner(
         Ok(i) => i,
         Err(r) => return (reject(st, &r), None),
     };
-    let token_hex = inspected.token().map(hex::encode).unwrap_or_default();
-    let span = tracing::info_span!("teep", msg = inspected.type_name, token = %token_hex, kid = tracing::field::Empty);
+    let span = tracing::info_span!(
+        "teep",
+        msg = inspected.type_name,
+        token = tracing::field::Empty,
+        kid = tracing::field::Empty
+    );
+    if !span.is_disabled() {
+        if let Some(t) = inspected.token() {
+            span.record("token", hex::encode(t));
+        }
+    }
     async {
-        let ctx = match load_context(st, &inspected).await {
+        let (ctx, device) = match load_context(st, &inspected).await {
             Ok(c) => c,
             Err(e) => return (storage_failure(st, &e), None),
         };
         if let Some(d) = &ctx.device {
-            tracing::Span::current().record("kid", hex::encode(&d.kid));
+            let span = tracing::Span::current();
+            if !span.is_disabled() {
+                span.record("kid", hex::encode(&d.kid));
+            }
         }
         if let crate::wire::Incoming::Error { name, .. } = &inspected.message {
             st.metrics.agent_error(name);
@@ -387,9 +441,41 @@ async fn teep_inner(
             Ok(o) => o,
             Err(r) => return (reject(st, &r), None),
         };
-        match st.store.commit(&outcome.effects).await {
-            Ok(true) => {}
-            Ok(false) => {
+        let epoch = st.store.epoch();
+        let answered = outcome
+            .effects
+            .consume
+            .as_ref()
+            .filter(|c| c.kind == SessionKind::Update)
+            .map(|c| c.token.clone());
+        let new_session = outcome.effects.new_session.clone();
+        let new_device = outcome.effects.new_device.clone();
+        match st.store.commit(outcome.effects).await {
+            Ok(c) if c.accepted => {
+                if new_session.is_some() || answered.is_some() {
+                    let device = match (device, new_device, c.device_id) {
+                        (Some(d), _, _) => Some(d),
+                        (None, Some(nd), Some(id)) => Some(Arc::new(DeviceRecord {
+                            id,
+                            name: nd.name,
+                            kid: nd.kid,
+                            teep_key: nd.teep_key,
+                            attest_key: nd.attest_key,
+                            suite_alg: None,
+                            status: DeviceStatus::Registered,
+                            status_detail: None,
+                            ueid: None,
+                            claims: None,
+                            created_at: now,
+                            last_seen: Some(now),
+                            tags: nd.tags,
+                        })),
+                        _ => None,
+                    };
+                    st.track_pending(new_session, answered.as_deref(), device, epoch);
+                }
+            }
+            Ok(_) => {
                 let r = Rejection {
                     status: 400,
                     explanation: "token: already answered (replay refused)".into(),
@@ -401,7 +487,7 @@ async fn teep_inner(
             Err(e) => return (storage_failure(st, &e), None),
         }
         st.metrics.result(outcome.result);
-        tracing::info!(result = outcome.result, "step done");
+        tracing::debug!(result = outcome.result, "step done");
         match outcome.response {
             Some(b) => (teep_response(StatusCode::OK, b), outcome.response_json),
             None => {
@@ -415,22 +501,24 @@ async fn teep_inner(
     .await
 }
 
-/// Loads what the core needs for this message: session, device, and for a QueryResponse the
-/// device's holdings, the catalog and its assignments.
-async fn load_context(st: &AppState, msg: &Inspected) -> Result<Context, StoreError> {
+/// Loads what the core needs for this message. A query token is checked by its MAC and an
+/// Update this process sent is found in memory, so the usual exchange reads storage once:
+/// the device and its holdings, in one statement, for the QueryResponse. Catalog and policy
+/// come from the store's snapshot. Also returns the device, shared, for the pending map.
+async fn load_context(
+    st: &AppState,
+    msg: &Inspected,
+) -> Result<(Context, Option<Arc<DeviceRecord>>), StoreError> {
     let mut ctx = Context::default();
+    let mut device: Option<Arc<DeviceRecord>> = None;
     if let Some(token) = msg.token() {
-        ctx.session = st.store.session_by_token(token).await?;
-    }
-    for kid in msg.kids() {
-        if let Some(d) = st.store.device_by_kid(&kid).await? {
-            ctx.device = Some(d);
-            break;
-        }
-    }
-    if ctx.device.is_none() {
-        if let Some(kid) = ctx.session.as_ref().and_then(|s| s.device_kid.clone()) {
-            ctx.device = st.store.device_by_kid(&kid).await?;
+        if let Some(s) = st.core.query_session(token) {
+            ctx.session = Some(s);
+        } else if let Some((s, d)) = st.pending_update(token) {
+            ctx.session = Some(s);
+            device = Some(d);
+        } else {
+            ctx.session = st.store.session_by_token(token).await?;
         }
     }
     let is_query = ctx
@@ -438,20 +526,44 @@ async fn load_context(st: &AppState, msg: &Inspected) -> Result<Context, StoreEr
         .as_ref()
         .map(|s| s.kind == SessionKind::Query)
         .unwrap_or(false);
-    let needs_catalog = matches!(msg.message, crate::wire::Incoming::QueryResponse(_)) && is_query
+    let is_query_response = matches!(msg.message, crate::wire::Incoming::QueryResponse(_));
+    let needs_catalog = is_query_response && is_query
         || matches!(msg.message, crate::wire::Incoming::Success { .. });
-    if needs_catalog {
-        ctx.catalog = st.catalog().await?;
-    }
-    if is_query {
-        if let Some(d) = &ctx.device {
-            ctx.installed = st.store.installed(d.id).await?;
-            ctx.assigned = st.store.assigned_to(d).await?;
-        } else {
-            ctx.assigned = st.store.assigned_to_all().await?;
+    let policy = if needs_catalog {
+        Some(st.store.policy().await?)
+    } else {
+        None
+    };
+    if is_query && is_query_response {
+        let with_tags = policy.as_ref().is_some_and(|p| p.tag_rules);
+        for kid in msg.kids() {
+            if let Some((d, installed)) = st.store.device_context(&kid, with_tags).await? {
+                ctx.installed = installed;
+                device = Some(Arc::new(d));
+                break;
+            }
+        }
+    } else if device.is_none() {
+        for kid in msg.kids() {
+            if let Some(d) = st.store.device_by_kid(&kid).await? {
+                device = Some(Arc::new(d));
+                break;
+            }
+        }
+        if device.is_none() {
+            if let Some(kid) = ctx.session.as_ref().and_then(|s| s.device_kid.clone()) {
+                device = st.store.device_by_kid(&kid).await?.map(Arc::new);
+            }
         }
     }
-    Ok(ctx)
+    if let Some(p) = &policy {
+        ctx.catalog = p.catalog.clone();
+        if is_query {
+            ctx.assigned = p.assigned(device.as_ref().map(|d| (d.id, d.tags.as_slice())));
+        }
+    }
+    ctx.device = device.as_deref().cloned();
+    Ok((ctx, device))
 }
 
 fn dump_headers(h: &HeaderMap) -> String {
@@ -561,18 +673,37 @@ pub async fn spawn_with_state(
     })?;
     let (tx, rx) = watch::channel(false);
     let app = router(state.clone());
-    // Housekeeping: answered and expired tokens go away.
+    // Housekeeping: expired tokens go away.
     let purge_state = state.clone();
     let mut purge_rx = rx.clone();
     tokio::spawn(async move {
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_secs(60)) => {
-                    if let Err(e) = purge_state.store.purge_sessions(now_ms()).await {
+                    let now = now_ms();
+                    purge_state.purge_pending(now);
+                    if let Err(e) = purge_state.store.purge_sessions(now).await {
                         tracing::warn!("purging sessions: {e}");
                     }
                 }
                 _ = purge_rx.changed() => break,
+            }
+        }
+    });
+    // Changes made by other processes (CLI, other TAMs on the same database) reach the
+    // caches within one poll interval.
+    let poll_state = state.clone();
+    let mut poll_rx = rx.clone();
+    let interval = Duration::from_millis(state.config.refresh_ms.max(10));
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => {
+                    if let Err(e) = poll_state.store.poll_changes().await {
+                        tracing::debug!("polling for changes: {e}");
+                    }
+                }
+                _ = poll_rx.changed() => break,
             }
         }
     });

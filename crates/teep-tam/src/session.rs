@@ -19,6 +19,7 @@ use crate::attest::{self, AttestedClaims, Evidence, Expectation};
 use crate::config::Enroll;
 use crate::model::*;
 use crate::policy;
+use crate::token::TokenKey;
 use crate::wire::{self, Incoming};
 
 /// Randomness for tokens and challenges. The server passes the OS generator; tests pass a
@@ -68,6 +69,7 @@ impl Default for CoreConfig {
 pub struct TamCore {
     signers: Vec<Arc<dyn Signer>>,
     verifier_keys: Vec<PublicKey>,
+    token_key: TokenKey,
     pub config: CoreConfig,
 }
 
@@ -112,8 +114,9 @@ pub struct Inspected {
     pub numbering: Numbering,
     pub opened: teep_cose::Opened,
     pub message: Incoming,
-    /// The decoded message as JSON, for dumps and the audit log.
-    pub json: serde_json::Value,
+    /// The message as received: the audit log keeps it and decodes it when viewed, so no
+    /// exchange pays for a JSON rendering nobody may read.
+    pub raw: Vec<u8>,
     pub type_name: &'static str,
 }
 
@@ -163,12 +166,23 @@ pub struct DeviceUpdate {
     pub remove_installed: Vec<Vec<u8>>,
 }
 
+/// The token a step answers. A query token is stateless until answered, so consuming it
+/// records it; an update token was stored with its Update, so consuming it marks that row.
+#[derive(Clone, Debug)]
+pub struct Consume {
+    pub token: Vec<u8>,
+    pub kind: SessionKind,
+    pub expires_at: i64,
+    pub numbering: &'static str,
+    pub device_kid: Option<Vec<u8>>,
+}
+
 /// Everything a step changes in storage; committed atomically before the response is sent.
 #[derive(Clone, Debug, Default)]
 pub struct Effects {
     pub now: i64,
     /// Mark this token answered; if it already was, the whole step is void (replay).
-    pub consume_token: Option<Vec<u8>>,
+    pub consume: Option<Consume>,
     pub new_device: Option<NewDevice>,
     pub device: Option<DeviceUpdate>,
     pub new_session: Option<SessionRecord>,
@@ -199,20 +213,60 @@ pub struct PendingUpdate {
 }
 
 const TOKEN_LEN: usize = 16;
-const CHALLENGE_LEN: usize = 32;
+
+impl Effects {
+    /// Nothing to commit (a QueryRequest: its token is stateless).
+    pub fn is_empty(&self) -> bool {
+        self.consume.is_none()
+            && self.new_device.is_none()
+            && self.device.is_none()
+            && self.new_session.is_none()
+            && self.audit.is_none()
+    }
+}
 
 impl TamCore {
-    /// `signers`: the TAM's TEEP keys, at most one per key type.
+    /// `signers`: the TAM's TEEP keys, at most one per key type. The token key is random;
+    /// processes that share a database must share it ([`TamCore::with_token_key`]).
     pub fn new(
         signers: Vec<Arc<dyn Signer>>,
         verifier_keys: Vec<PublicKey>,
         config: CoreConfig,
     ) -> TamCore {
+        let mut secret = [0u8; 32];
+        OsRandom.fill(&mut secret);
         TamCore {
             signers,
             verifier_keys,
+            token_key: TokenKey::new(&secret),
             config,
         }
+    }
+
+    /// Uses `key` for QueryRequest tokens and challenges.
+    pub fn with_token_key(mut self, key: TokenKey) -> TamCore {
+        self.token_key = key;
+        self
+    }
+
+    /// The outstanding QueryRequest a token names, if this TAM minted it. Whether it was
+    /// already answered is storage's to say (when the answer commits).
+    pub fn query_session(&self, token: &[u8]) -> Option<SessionRecord> {
+        let q = self.token_key.open(token)?;
+        Some(SessionRecord {
+            token: token.to_vec(),
+            kind: SessionKind::Query,
+            device_kid: None,
+            challenge: self
+                .config
+                .require_attestation
+                .then(|| self.token_key.challenge(token)),
+            numbering: numbering_name(q.numbering).into(),
+            pending: None,
+            created_at: q.expires_at - self.config.session_ttl_ms,
+            expires_at: q.expires_at,
+            answered: false,
+        })
     }
 
     pub fn signers(&self) -> &[Arc<dyn Signer>] {
@@ -239,25 +293,27 @@ impl TamCore {
         now: i64,
         rng: &mut dyn Random,
     ) -> Result<Outcome, Rejection> {
-        self.query_request(numbering, None, None, now, rng)
+        self.query_request(numbering, None, now, rng)
     }
 
     fn query_request(
         &self,
         numbering: Numbering,
         device: Option<&DeviceRecord>,
-        consume: Option<Vec<u8>>,
         now: i64,
         rng: &mut dyn Random,
     ) -> Result<Outcome, Rejection> {
-        let token = Self::new_token(rng);
-        let challenge = if self.config.require_attestation {
-            let mut c = vec![0u8; CHALLENGE_LEN];
-            rng.fill(&mut c);
-            Some(c)
-        } else {
-            None
-        };
+        let mut random = [0u8; 8];
+        rng.fill(&mut random);
+        let token = self.token_key.mint(
+            numbering,
+            now.saturating_add(self.config.session_ttl_ms),
+            random,
+        );
+        let challenge = self
+            .config
+            .require_attestation
+            .then(|| self.token_key.challenge(&token));
         let msg = wire::query_request(
             &token,
             challenge.as_deref(),
@@ -275,24 +331,11 @@ impl TamCore {
             }
         }
         .map_err(|e| Rejection::internal(format!("signing QueryRequest: {e}")))?;
-        let session = SessionRecord {
-            token: token.clone(),
-            kind: SessionKind::Query,
-            device_kid: device.map(|d| d.kid.clone()),
-            challenge,
-            numbering: numbering_name(numbering).into(),
-            pending: None,
-            created_at: now,
-            expires_at: now + self.config.session_ttl_ms,
-            answered: false,
-        };
         let json = self.config.render_json.then(|| msg.to_json());
         Ok(Outcome {
             response: Some(bytes),
             effects: Effects {
                 now,
-                consume_token: consume,
-                new_session: Some(session),
                 ..Default::default()
             },
             device_kid: device.map(|d| d.kid.clone()),
@@ -329,7 +372,6 @@ impl TamCore {
             }
         };
         let type_name = msg.type_name();
-        let json = msg.to_json();
         let message = wire::incoming(msg);
         if let Incoming::Other(t) = &message {
             return Err(Rejection::bad(
@@ -342,7 +384,7 @@ impl TamCore {
             numbering,
             opened,
             message,
-            json,
+            raw: bytes.to_vec(),
             type_name,
         })
     }
@@ -606,6 +648,7 @@ impl TamCore {
                         upd,
                         kid,
                         token,
+                        consume_of(session),
                         update,
                         None,
                         PendingUpdate::default(),
@@ -638,7 +681,7 @@ impl TamCore {
         if decision.install.is_empty() && decision.remove.is_empty() {
             let effects = Effects {
                 now,
-                consume_token: Some(token.clone()),
+                consume: Some(consume_of(session)),
                 new_device,
                 device: Some(update),
                 new_session: None,
@@ -678,7 +721,18 @@ impl TamCore {
         };
         let upd = wire::update(&update_token, envelopes, unneeded);
         self.finish_update(
-            msg, upd, kid, token, update, new_device, pending, numbering, alg, now, "update",
+            msg,
+            upd,
+            kid,
+            token,
+            consume_of(session),
+            update,
+            new_device,
+            pending,
+            numbering,
+            alg,
+            now,
+            "update",
         )
     }
 
@@ -689,6 +743,7 @@ impl TamCore {
         upd: teep_proto::TeepMessage,
         kid: Vec<u8>,
         token: Vec<u8>,
+        consume: Consume,
         update: DeviceUpdate,
         new_device: Option<NewDevice>,
         pending: PendingUpdate,
@@ -718,7 +773,7 @@ impl TamCore {
         };
         let effects = Effects {
             now,
-            consume_token: Some(token.clone()),
+            consume: Some(consume),
             new_device,
             device: Some(update),
             new_session: Some(session),
@@ -776,14 +831,22 @@ impl TamCore {
             remove_installed: pending.remove.clone(),
             ..Default::default()
         };
-        Ok(session_end(now, token, &device.kid, update, msg, "success"))
+        Ok(session_end(
+            now,
+            token,
+            consume_of(session),
+            &device.kid,
+            update,
+            msg,
+            "success",
+        ))
     }
 
     #[allow(clippy::too_many_arguments)]
     fn on_error(
         &self,
         msg: &Inspected,
-        _session: &SessionRecord,
+        session: &SessionRecord,
         ctx: &Context,
         token: Vec<u8>,
         code: u64,
@@ -812,6 +875,7 @@ impl TamCore {
         Ok(session_end(
             now,
             token,
+            consume_of(session),
             &device.kid,
             update,
             msg,
@@ -834,6 +898,7 @@ impl SessionKind {
 fn session_end(
     now: i64,
     token: Vec<u8>,
+    consume: Consume,
     kid: &[u8],
     update: DeviceUpdate,
     msg: &Inspected,
@@ -841,7 +906,7 @@ fn session_end(
 ) -> Outcome {
     let effects = Effects {
         now,
-        consume_token: Some(token.clone()),
+        consume: Some(consume),
         device: Some(update),
         audit: Some(audit(now, Some(kid), &token, msg, result)),
         ..Default::default()
@@ -862,8 +927,24 @@ fn audit(now: i64, kid: Option<&[u8]>, token: &[u8], msg: &Inspected, result: &s
         device_kid: kid.map(<[u8]>::to_vec),
         token: Some(token.to_vec()),
         message_type: msg.type_name.to_string(),
-        summary: msg.json.to_string(),
+        summary: String::new(),
         result: result.to_string(),
+        message: Some(msg.raw.clone()),
+        numbering: Some(numbering_name(msg.numbering).to_string()),
+    }
+}
+
+fn consume_of(session: &SessionRecord) -> Consume {
+    Consume {
+        token: session.token.clone(),
+        kind: session.kind,
+        expires_at: session.expires_at,
+        numbering: if session.numbering == "legacy" {
+            "legacy"
+        } else {
+            "draft26"
+        },
+        device_kid: session.device_kid.clone(),
     }
 }
 

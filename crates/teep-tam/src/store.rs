@@ -8,12 +8,17 @@
 //! [`crate::session::Effects`] in one transaction before the response leaves.
 
 use std::str::FromStr;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, AssertSqlSafe, Row};
 
 use crate::model::*;
+
+mod batch;
+pub use batch::Committed;
 
 /// A storage failure. `Unavailable` maps to HTTP 503.
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +99,47 @@ impl Default for StoreOptions {
     }
 }
 
+/// What the hot path reads from memory instead of storage: the catalog and the assignments,
+/// valid for one `epoch`. The epoch moves when this process changes the catalog, the policy or
+/// the device registry, and when [`Store::poll_changes`] sees another process do so.
+pub struct PolicySnapshot {
+    pub epoch: u64,
+    /// Newest entry of each component.
+    pub catalog: Arc<Vec<TcRecord>>,
+    assignments: Vec<(Vec<u8>, Target)>,
+    /// Whether any assignment targets a tag (only then are a device's tags read).
+    pub tag_rules: bool,
+}
+
+impl PolicySnapshot {
+    /// Component ids assigned to a device (`None`: a device not yet in storage, which only
+    /// `all` assignments reach).
+    pub fn assigned(&self, device: Option<(i64, &[String])>) -> Vec<Vec<u8>> {
+        let mut out: Vec<Vec<u8>> = Vec::new();
+        for (cid, target) in &self.assignments {
+            let hit = match (target, device) {
+                (Target::All, _) => true,
+                (Target::Device(id), Some((d, _))) => *id == d,
+                (Target::Tag(t), Some((_, tags))) => tags.iter().any(|x| x == t),
+                _ => false,
+            };
+            if hit && !out.contains(cid) {
+                out.push(cid.clone());
+            }
+        }
+        out
+    }
+}
+
+/// State shared by the clones of one [`Store`].
+struct Shared {
+    epoch: AtomicU64,
+    /// Last change counter read from the `meta` table.
+    generation: AtomicI64,
+    policy: RwLock<Option<Arc<PolicySnapshot>>>,
+    batcher: batch::Batcher,
+}
+
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
@@ -105,6 +151,7 @@ pub struct Store {
     /// in-memory SQLite it is the same pool.
     read: AnyPool,
     backend: Backend,
+    shared: Arc<Shared>,
 }
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -138,7 +185,10 @@ impl Store {
         };
         let full_sync = options.sqlite_full_sync;
         let busy = format!("PRAGMA busy_timeout={}", options.sqlite_busy_timeout_ms);
+        // No ping before each acquire: for SQLite it is one more hop to the connection's
+        // thread per statement, and a dead connection surfaces as an error anyway.
         let pool = AnyPoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(max)
             .acquire_timeout(options.acquire_timeout)
             .after_connect(move |conn, _meta| {
@@ -175,6 +225,7 @@ impl Store {
                 .map_err(|e| StoreError::Query(format!("database URL: {e}")))?;
             let busy = format!("PRAGMA busy_timeout={}", options.sqlite_busy_timeout_ms);
             AnyPoolOptions::new()
+                .test_before_acquire(false)
                 .max_connections(options.sqlite_read_connections.max(1))
                 .acquire_timeout(options.acquire_timeout)
                 .after_connect(move |conn, _meta| {
@@ -194,11 +245,163 @@ impl Store {
         } else {
             pool.clone()
         };
-        Ok(Store {
+        let writers = match backend {
+            Backend::Sqlite => 1,
+            Backend::Postgres => (max as usize / 4).clamp(1, 4),
+        };
+        let store = Store {
             pool,
             read,
             backend,
-        })
+            shared: Arc::new(Shared {
+                epoch: AtomicU64::new(1),
+                generation: AtomicI64::new(i64::MIN),
+                policy: RwLock::new(None),
+                batcher: batch::Batcher::new(writers),
+            }),
+        };
+        store.poll_changes().await?;
+        Ok(store)
+    }
+
+    // ---- change tracking and caches --------------------------------------------------------
+
+    /// The current cache epoch.
+    pub fn epoch(&self) -> u64 {
+        self.shared.epoch.load(Ordering::SeqCst)
+    }
+
+    fn invalidate(&self) {
+        self.shared.epoch.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Records that the catalog, the policy or the device registry changed: caches of this
+    /// process drop at once, those of other processes at their next [`Store::poll_changes`].
+    async fn changed(&self) -> Result<()> {
+        self.invalidate();
+        sqlx::query("UPDATE meta SET number = number + 1 WHERE name = 'generation'")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Reads the change counter; if another process moved it, this process's caches drop.
+    /// The server calls it a few times a second. Returns whether anything changed.
+    pub async fn poll_changes(&self) -> Result<bool> {
+        let row = sqlx::query("SELECT number FROM meta WHERE name = 'generation'")
+            .fetch_optional(&self.read)
+            .await?;
+        let g = match row {
+            Some(r) => r.try_get::<Option<i64>, _>(0)?.unwrap_or(0),
+            None => 0,
+        };
+        let old = self.shared.generation.swap(g, Ordering::SeqCst);
+        if old != g {
+            self.invalidate();
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Catalog and assignments as of now, from memory unless something changed.
+    pub async fn policy(&self) -> Result<Arc<PolicySnapshot>> {
+        let epoch = self.epoch();
+        if let Some(p) = self.shared.policy.read().ok().and_then(|g| g.clone()) {
+            if p.epoch == epoch {
+                return Ok(p);
+            }
+        }
+        let catalog = Arc::new(self.latest_tcs().await?);
+        let assignments: Vec<(Vec<u8>, Target)> = self
+            .list_assignments()
+            .await?
+            .into_iter()
+            .map(|a| (a.component_id, a.target))
+            .collect();
+        let tag_rules = assignments.iter().any(|(_, t)| matches!(t, Target::Tag(_)));
+        let snap = Arc::new(PolicySnapshot {
+            epoch,
+            catalog,
+            assignments,
+            tag_rules,
+        });
+        if let Ok(mut g) = self.shared.policy.write() {
+            *g = Some(snap.clone());
+        }
+        Ok(snap)
+    }
+
+    /// The MAC key of QueryRequest tokens, created by the first process that asks; every
+    /// process on this database gets the same key.
+    pub async fn token_secret(&self) -> Result<Vec<u8>> {
+        let mut fresh = [0u8; 32];
+        getrandom::fill(&mut fresh)
+            .map_err(|e| StoreError::Query(format!("random source: {e}")))?;
+        sqlx::query(
+            "INSERT INTO meta (name, bytes) VALUES ('token_key', $1) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(&fresh[..])
+        .execute(&self.pool)
+        .await?;
+        let row = sqlx::query("SELECT bytes FROM meta WHERE name = 'token_key'")
+            .fetch_one(&self.pool)
+            .await?;
+        let key: Option<Vec<u8>> = row.try_get(0)?;
+        key.filter(|k| k.len() >= 32)
+            .ok_or_else(|| StoreError::Query("meta.token_key: expected at least 32 bytes".into()))
+    }
+
+    /// A device and what storage says it holds, in one statement (the QueryResponse path).
+    /// Tags are read only when `with_tags` (some assignment targets a tag).
+    pub async fn device_context(
+        &self,
+        kid: &[u8],
+        with_tags: bool,
+    ) -> Result<Option<(DeviceRecord, Vec<InstalledTc>)>> {
+        let rows = sqlx::query(
+            "SELECT d.id, d.name, d.kid, d.teep_key, d.attest_key, d.suite_alg, d.status, d.status_detail, d.ueid, \
+             d.created_at, d.last_seen, t.component_id, t.sequence, t.digest, t.updated_at, t.origin \
+             FROM devices d LEFT JOIN device_tcs t ON t.device_id = d.id WHERE d.kid = $1",
+        )
+        .bind(kid)
+        .fetch_all(&self.read)
+        .await?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let mut device = DeviceRecord {
+            id: first.try_get(0)?,
+            name: first.try_get(1)?,
+            kid: first.try_get(2)?,
+            teep_key: first.try_get(3)?,
+            attest_key: first.try_get(4)?,
+            suite_alg: first.try_get(5)?,
+            status: DeviceStatus::parse(&first.try_get::<String, _>(6)?),
+            status_detail: first.try_get(7)?,
+            ueid: first.try_get(8)?,
+            claims: None,
+            created_at: first.try_get(9)?,
+            last_seen: first.try_get(10)?,
+            tags: Vec::new(),
+        };
+        let mut installed = Vec::new();
+        for r in &rows {
+            let cid: Option<Vec<u8>> = r.try_get(11)?;
+            if let Some(component_id) = cid {
+                installed.push(InstalledTc {
+                    component_id,
+                    sequence: r.try_get::<Option<i64>, _>(12)?.map(|s| s as u64),
+                    digest: r.try_get(13)?,
+                    updated_at: r.try_get(14)?,
+                    origin: r.try_get(15)?,
+                });
+            }
+        }
+        installed.sort_by(|a, b| a.component_id.cmp(&b.component_id));
+        if with_tags {
+            device.tags = self.device_tags(device.id).await?;
+        }
+        Ok(Some((device, installed)))
     }
 
     pub fn backend(&self) -> Backend {
@@ -245,6 +448,7 @@ impl Store {
             )),
             other => other,
         })?;
+        self.changed().await?;
         Ok(row.try_get::<i64, _>(0)?)
     }
 
@@ -320,6 +524,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.changed().await?;
         Ok(n.rows_affected())
     }
 
@@ -355,6 +560,7 @@ impl Store {
                 .await?;
         }
         tx.commit().await?;
+        self.changed().await?;
         Ok(id)
     }
 
@@ -388,6 +594,7 @@ impl Store {
             }
             inserted += q.execute(&self.pool).await?.rows_affected();
         }
+        self.changed().await?;
         Ok(inserted)
     }
 
@@ -521,6 +728,7 @@ impl Store {
                 .await?;
         }
         tx.commit().await?;
+        self.changed().await?;
         Ok(())
     }
 
@@ -548,7 +756,7 @@ impl Store {
         .execute(&self.pool)
         .await;
         match r {
-            Ok(_) => Ok(()),
+            Ok(_) => self.changed().await,
             // Assigning twice is not an error: the policy already says so.
             Err(e) => match StoreError::from(e) {
                 StoreError::Conflict(_) => Ok(()),
@@ -567,6 +775,7 @@ impl Store {
         .bind(&value)
         .execute(&self.pool)
         .await?;
+        self.changed().await?;
         Ok(r.rows_affected())
     }
 
@@ -682,9 +891,10 @@ impl Store {
         row.as_ref().map(Self::session_from_row).transpose()
     }
 
-    /// Drops expired and answered sessions; returns how many went.
+    /// Drops expired sessions; returns how many went. Answered tokens stay until they expire:
+    /// their rows are what refuses a replay.
     pub async fn purge_sessions(&self, now: i64) -> Result<u64> {
-        let r = sqlx::query("DELETE FROM sessions WHERE expires_at < $1 OR answered <> 0")
+        let r = sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
             .bind(now)
             .execute(&self.pool)
             .await?;
@@ -700,7 +910,7 @@ impl Store {
 
     async fn audit_on(conn: &mut sqlx::AnyConnection, e: &AuditEntry) -> Result<()> {
         sqlx::query(
-            "INSERT INTO audit (at, device_kid, token, message_type, summary, result) VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO audit (at, device_kid, token, message_type, summary, result, message, numbering) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(e.at)
         .bind(&e.device_kid)
@@ -708,6 +918,8 @@ impl Store {
         .bind(&e.message_type)
         .bind(&e.summary)
         .bind(&e.result)
+        .bind(&e.message)
+        .bind(&e.numbering)
         .execute(conn)
         .await?;
         Ok(())
@@ -721,7 +933,7 @@ impl Store {
         let rows = match device_kid {
             Some(kid) => {
                 sqlx::query(
-                    "SELECT id, at, device_kid, token, message_type, summary, result FROM audit WHERE device_kid = $1 ORDER BY id DESC LIMIT $2",
+                    "SELECT id, at, device_kid, token, message_type, summary, result, message, numbering FROM audit WHERE device_kid = $1 ORDER BY id DESC LIMIT $2",
                 )
                 .bind(kid)
                 .bind(limit)
@@ -730,7 +942,7 @@ impl Store {
             }
             None => {
                 sqlx::query(
-                    "SELECT id, at, device_kid, token, message_type, summary, result FROM audit ORDER BY id DESC LIMIT $1",
+                    "SELECT id, at, device_kid, token, message_type, summary, result, message, numbering FROM audit ORDER BY id DESC LIMIT $1",
                 )
                 .bind(limit)
                 .fetch_all(&self.pool)
@@ -739,6 +951,14 @@ impl Store {
         };
         rows.iter()
             .map(|r| {
+                let message: Option<Vec<u8>> = r.try_get(7)?;
+                let numbering: Option<String> = r.try_get(8)?;
+                let mut summary: String = r.try_get(5)?;
+                if summary.is_empty() {
+                    if let Some(m) = &message {
+                        summary = decoded_summary(m, numbering.as_deref());
+                    }
+                }
                 Ok(AuditRecord {
                     id: r.try_get(0)?,
                     entry: AuditEntry {
@@ -746,8 +966,10 @@ impl Store {
                         device_kid: r.try_get(2)?,
                         token: r.try_get(3)?,
                         message_type: r.try_get(4)?,
-                        summary: r.try_get(5)?,
+                        summary,
                         result: r.try_get(6)?,
+                        message,
+                        numbering,
                     },
                 })
             })
@@ -772,113 +994,17 @@ impl Store {
         }
         Ok(out)
     }
+}
 
-    // ---- committing the session core's effects -------------------------------------------
-
-    /// Applies what one TEEP exchange step decided, atomically. Consuming the token is the
-    /// first statement: if another process already answered it, nothing else happens and
-    /// `Ok(false)` comes back, so a replay racing the original cannot double-apply.
-    pub async fn commit(&self, effects: &crate::session::Effects) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
-        if let Some(token) = &effects.consume_token {
-            let r =
-                sqlx::query("UPDATE sessions SET answered = 1 WHERE token = $1 AND answered = 0")
-                    .bind(token)
-                    .execute(&mut *tx)
-                    .await?;
-            if r.rows_affected() != 1 {
-                tx.rollback().await?;
-                return Ok(false);
-            }
-        }
-        let mut device_id = None;
-        if let Some(d) = &effects.new_device {
-            let row = sqlx::query(
-                "INSERT INTO devices (name, kid, teep_key, attest_key, suite_alg, status, created_at) \
-                 VALUES ($1, $2, $3, $4, NULL, $5, $6) RETURNING id",
-            )
-            .bind(&d.name)
-            .bind(&d.kid)
-            .bind(&d.teep_key)
-            .bind(&d.attest_key)
-            .bind(DeviceStatus::Registered.as_str())
-            .bind(effects.now)
-            .fetch_one(&mut *tx)
-            .await?;
-            device_id = Some(row.try_get::<i64, _>(0)?);
-        }
-        if let Some(u) = &effects.device {
-            let id = match (u.device_id, device_id) {
-                (Some(id), _) | (None, Some(id)) => id,
-                (None, None) => {
-                    return Err(StoreError::Query("device update without a device".into()));
-                }
-            };
-            device_id = Some(id);
-            sqlx::query(
-                "UPDATE devices SET last_seen = $1, suite_alg = COALESCE($2, suite_alg), status = COALESCE($3, status), status_detail = COALESCE($4, status_detail), \
-                 ueid = COALESCE($5, ueid), claims = COALESCE($6, claims) WHERE id = $7",
-            )
-            .bind(effects.now)
-            .bind(u.suite_alg)
-            .bind(u.status.as_ref().map(|s| s.as_str()))
-            .bind(&u.status_detail)
-            .bind(&u.ueid)
-            .bind(&u.claims)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-            if let Some(list) = &u.replace_installed {
-                sqlx::query("DELETE FROM device_tcs WHERE device_id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                for tc in list {
-                    Self::upsert_installed(&mut tx, id, tc, effects.now).await?;
-                }
-            }
-            for tc in &u.add_installed {
-                Self::upsert_installed(&mut tx, id, tc, effects.now).await?;
-            }
-            for cid in &u.remove_installed {
-                sqlx::query("DELETE FROM device_tcs WHERE device_id = $1 AND component_id = $2")
-                    .bind(id)
-                    .bind(cid)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
-        if let Some(s) = &effects.new_session {
-            Self::insert_session_on(&mut tx, s).await?;
-        }
-        if let Some(a) = &effects.audit {
-            Self::audit_on(&mut tx, a).await?;
-        }
-        let _ = device_id;
-        tx.commit().await?;
-        Ok(true)
-    }
-
-    async fn upsert_installed(
-        conn: &mut sqlx::AnyConnection,
-        device_id: i64,
-        tc: &InstalledTc,
-        now: i64,
-    ) -> Result<()> {
-        // Portable upsert: both SQLite (3.24+) and PostgreSQL accept ON CONFLICT DO UPDATE.
-        sqlx::query(
-            "INSERT INTO device_tcs (device_id, component_id, sequence, digest, origin, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
-             ON CONFLICT (device_id, component_id) DO UPDATE SET sequence = COALESCE(excluded.sequence, device_tcs.sequence), \
-             digest = COALESCE(excluded.digest, device_tcs.digest), origin = excluded.origin, updated_at = excluded.updated_at",
-        )
-        .bind(device_id)
-        .bind(&tc.component_id)
-        .bind(tc.sequence.map(|s| s as i64))
-        .bind(&tc.digest)
-        .bind(&tc.origin)
-        .bind(now)
-        .execute(conn)
-        .await?;
-        Ok(())
+/// The audit summary of a stored message: the TEEP message decoded as JSON (signatures are
+/// not checked again; the message was verified when it arrived).
+fn decoded_summary(message: &[u8], numbering: Option<&str>) -> String {
+    let n = match numbering {
+        Some("legacy") => teep_proto::Numbering::Legacy,
+        _ => teep_proto::Numbering::Draft26,
+    };
+    match crate::wire::signed::open_message(message, n) {
+        Ok((_, m)) => m.to_json().to_string(),
+        Err(e) => serde_json::json!({ "undecodable": e.to_string() }).to_string(),
     }
 }

@@ -171,7 +171,16 @@ async fn locked_storage_gives_503_and_recovers_without_restart() {
     .await;
     add_assigned_ta(&tam, "hello", b"hi").await;
     let client = tam.client();
-    assert_eq!(client.post(Vec::new()).await.unwrap().status, 200);
+    let n = Numbering::Draft26;
+    // Opening a session writes nothing (the QueryRequest token is stateless), so it works
+    // whatever state storage is in; the answer is what needs storage.
+    let mut dev = SimDevice::new(KeyType::P256);
+    let qreq = client.post(Vec::new()).await.unwrap();
+    assert_eq!(qreq.status, 200);
+    let seen = dev
+        .read_query_request(&qreq.body, n, &tam.tam_keys())
+        .unwrap();
+    let qresp = dev.query_response(&seen, n).unwrap();
 
     // Another process-like connection takes the write lock and holds it.
     use sqlx::Connection;
@@ -187,14 +196,21 @@ async fn locked_storage_gives_503_and_recovers_without_restart() {
         .await
         .unwrap();
 
-    let r = client.post(Vec::new()).await.unwrap();
+    let r = client.post(qresp.clone()).await.unwrap();
     assert_eq!(r.status, 503, "{}", String::from_utf8_lossy(&r.body));
 
     sqlx::query("ROLLBACK").execute(&mut locker).await.unwrap();
     locker.close().await.unwrap();
+    // The refused step changed nothing: the same QueryResponse now gets its Update.
+    let r = client.post(qresp).await.unwrap();
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let token = dev.read_update(&r.body, n).unwrap();
+    let success = dev.success(token, n).unwrap();
+    assert_eq!(client.post(success).await.unwrap().status, 204);
+    // And a new session runs from the start.
     let mut dev = SimDevice::new(KeyType::P256);
     assert_eq!(
-        exchange(&client, &mut dev, Numbering::Draft26, &tam.tam_keys())
+        exchange(&client, &mut dev, n, &tam.tam_keys())
             .await
             .unwrap(),
         ExchangeResult::Updated

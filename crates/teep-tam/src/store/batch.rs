@@ -1,0 +1,579 @@
+//! Group commit of the session core's effects.
+//!
+//! Every TEEP step must be committed before its response leaves. Committed one by one, a step
+//! costs a transaction and half a dozen statements, and with sqlx each statement is a round
+//! trip to the connection's thread (SQLite) or to the server (PostgreSQL): that, not SQL or
+//! crypto, was what bounded the TAM. So steps that arrive while a commit runs wait in a queue,
+//! and the next commit takes them all in one transaction with one multi-row statement per kind
+//! of change. Each step still gets its own answer: a replayed token voids only its own step.
+//! If the batch fails for another reason than unavailable storage, its steps are retried one
+//! by one so that one bad step cannot fail the others.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use sqlx::{AssertSqlSafe, Row};
+use tokio::sync::oneshot;
+
+use super::{Result, Store, StoreError};
+use crate::model::{DeviceStatus, InstalledTc, SessionKind};
+use crate::session::Effects;
+
+/// Most steps one transaction takes.
+const MAX_BATCH: usize = 64;
+/// Rows per multi-row statement. Statements are cut in power-of-two sizes up to this, so a
+/// connection's statement cache holds a handful of shapes per kind instead of one per size.
+const MAX_ROWS: usize = 32;
+
+/// What committing one step did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Committed {
+    /// False: the token was already answered (a replay); nothing of the step was applied.
+    pub accepted: bool,
+    /// The device the step concerned (the new row's id for a first contact).
+    pub device_id: Option<i64>,
+}
+
+struct Job {
+    effects: Effects,
+    reply: oneshot::Sender<Result<Committed>>,
+}
+
+pub(super) struct Batcher {
+    queue: Mutex<VecDeque<Job>>,
+    active: AtomicUsize,
+    max_active: usize,
+}
+
+impl Batcher {
+    pub(super) fn new(max_active: usize) -> Batcher {
+        Batcher {
+            queue: Mutex::new(VecDeque::new()),
+            active: AtomicUsize::new(0),
+            max_active: max_active.max(1),
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding the queue lock leaves a consistent queue (push/drain only).
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn copy_err(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
+        StoreError::Query(m) => StoreError::Query(m.clone()),
+        StoreError::Migrate(m) => StoreError::Migrate(m.clone()),
+        StoreError::Conflict(m) => StoreError::Conflict(m.clone()),
+        StoreError::NotFound(m) => StoreError::NotFound(m.clone()),
+    }
+}
+
+/// `($1, $2), ($3, $4)` for `rows` rows of `cols` columns, numbering from `$1`.
+fn values(rows: usize, cols: usize) -> String {
+    let mut s = String::with_capacity(rows * cols * 5);
+    let mut n = 1;
+    for r in 0..rows {
+        if r > 0 {
+            s.push_str(", ");
+        }
+        s.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                s.push_str(", ");
+            }
+            s.push('$');
+            s.push_str(&n.to_string());
+            n += 1;
+        }
+        s.push(')');
+    }
+    s
+}
+
+/// `$1, $2, ...` for an IN list.
+fn list(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Splits `items` into chunks of power-of-two sizes no larger than [`MAX_ROWS`].
+fn chunks<T>(mut items: &[T]) -> Vec<&[T]> {
+    let mut out = Vec::new();
+    while !items.is_empty() {
+        let mut size = MAX_ROWS;
+        while size > items.len() {
+            size /= 2;
+        }
+        let (a, b) = items.split_at(size);
+        out.push(a);
+        items = b;
+    }
+    out
+}
+
+type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
+
+impl Store {
+    /// Commits one step's effects; resolves once the transaction that holds them committed.
+    pub async fn commit(&self, effects: Effects) -> Result<Committed> {
+        let (reply, rx) = oneshot::channel();
+        lock(&self.shared.batcher.queue).push_back(Job { effects, reply });
+        self.kick();
+        rx.await.unwrap_or_else(|_| {
+            Err(StoreError::Unavailable(
+                "the commit task stopped before answering".into(),
+            ))
+        })
+    }
+
+    /// Starts a commit task unless enough run already. The tasks are spawned, not run inside
+    /// the caller, so a request whose client went away cannot abandon other requests' commit.
+    fn kick(&self) {
+        let b = &self.shared.batcher;
+        loop {
+            let a = b.active.load(Ordering::SeqCst);
+            if a >= b.max_active || lock(&b.queue).is_empty() {
+                return;
+            }
+            if b.active
+                .compare_exchange(a, a + 1, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+            {
+                let store = self.clone();
+                tokio::spawn(async move { store.run_batches().await });
+                return;
+            }
+        }
+    }
+
+    async fn run_batches(self) {
+        let b = &self.shared.batcher;
+        loop {
+            let jobs: Vec<Job> = {
+                let mut q = lock(&b.queue);
+                let n = q.len().min(MAX_BATCH);
+                q.drain(..n).collect()
+            };
+            if jobs.is_empty() {
+                b.active.fetch_sub(1, Ordering::SeqCst);
+                // A step queued after the drain above and before the decrement saw this task
+                // as running and started none: start one for it.
+                self.kick();
+                return;
+            }
+            let (effects, replies): (Vec<Effects>, Vec<_>) =
+                jobs.into_iter().map(|j| (j.effects, j.reply)).unzip();
+            let refs: Vec<&Effects> = effects.iter().collect();
+            match self.apply(&refs).await {
+                Ok(results) => {
+                    for (reply, r) in replies.into_iter().zip(results) {
+                        let _ = reply.send(Ok(r));
+                    }
+                }
+                Err(e) if refs.len() > 1 && !matches!(e, StoreError::Unavailable(_)) => {
+                    tracing::warn!(
+                        "group commit of {} steps failed ({e}); retrying them one by one",
+                        refs.len()
+                    );
+                    for (reply, eff) in replies.into_iter().zip(&refs) {
+                        let r = self.apply(&[eff]).await.map(|mut v| v.remove(0));
+                        let _ = reply.send(r);
+                    }
+                }
+                Err(e) => {
+                    for reply in replies {
+                        let _ = reply.send(Err(copy_err(&e)));
+                    }
+                }
+            }
+        }
+    }
+
+    /// One transaction for `steps`.
+    async fn apply(&self, steps: &[&Effects]) -> Result<Vec<Committed>> {
+        let mut tx = self.pool.begin().await?;
+        let mut accepted = vec![true; steps.len()];
+
+        // 1. Tokens. A query token is stateless until answered: answering inserts it, and the
+        //    primary key refuses a second answer. An update token was stored with its Update.
+        let mut seen: HashSet<&[u8]> = HashSet::new();
+        let mut query: Vec<usize> = Vec::new();
+        let mut update: Vec<usize> = Vec::new();
+        for (i, e) in steps.iter().enumerate() {
+            if let Some(c) = &e.consume {
+                if !seen.insert(&c.token) {
+                    accepted[i] = false; // the same token twice in one batch
+                    continue;
+                }
+                match c.kind {
+                    SessionKind::Query => query.push(i),
+                    SessionKind::Update => update.push(i),
+                }
+            }
+        }
+        let mut consumed: HashSet<Vec<u8>> = HashSet::new();
+        for part in chunks(&query) {
+            let sql = format!(
+                "INSERT INTO sessions (token, kind, device_kid, challenge, numbering, pending, created_at, expires_at, answered) \
+                 VALUES {} ON CONFLICT (token) DO NOTHING RETURNING token",
+                values_with(part.len(), &["$", "'query'", "$", "NULL", "$", "NULL", "$", "$", "1"])
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for &i in part {
+                let e = steps[i];
+                let c = e.consume.as_ref().expect("query consume");
+                q = q
+                    .bind(&c.token)
+                    .bind(&c.device_kid)
+                    .bind(c.numbering)
+                    .bind(e.now)
+                    .bind(c.expires_at);
+            }
+            for r in q.fetch_all(&mut *tx).await? {
+                consumed.insert(r.try_get::<Vec<u8>, _>(0)?);
+            }
+        }
+        for part in chunks(&update) {
+            let sql = format!(
+                "UPDATE sessions SET answered = 1 WHERE answered = 0 AND kind = 'update' AND token IN ({}) RETURNING token",
+                list(part.len())
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for &i in part {
+                q = q.bind(&steps[i].consume.as_ref().expect("update consume").token);
+            }
+            for r in q.fetch_all(&mut *tx).await? {
+                consumed.insert(r.try_get::<Vec<u8>, _>(0)?);
+            }
+        }
+        for i in query.iter().chain(&update) {
+            let t = &steps[*i].consume.as_ref().expect("consume").token;
+            if !consumed.contains(t) {
+                accepted[*i] = false;
+            }
+        }
+        let live: Vec<usize> = (0..steps.len()).filter(|&i| accepted[i]).collect();
+
+        // 2. Devices seen for the first time (open enrollment). Two first contacts of one
+        //    device may race: the second finds the row the first made.
+        let mut new_ids: HashMap<Vec<u8>, i64> = HashMap::new();
+        let mut new_devs: Vec<usize> = Vec::new();
+        let mut kids: HashSet<&[u8]> = HashSet::new();
+        for &i in &live {
+            if let Some(d) = &steps[i].new_device {
+                if kids.insert(&d.kid) {
+                    new_devs.push(i);
+                }
+            }
+        }
+        for part in chunks(&new_devs) {
+            let sql = format!(
+                "INSERT INTO devices (name, kid, teep_key, attest_key, suite_alg, status, created_at) VALUES {} \
+                 ON CONFLICT (kid) DO NOTHING RETURNING id, kid",
+                values_with(part.len(), &["$", "$", "$", "$", "NULL", "$", "$"])
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for &i in part {
+                let d = steps[i].new_device.as_ref().expect("new device");
+                q = q
+                    .bind(&d.name)
+                    .bind(&d.kid)
+                    .bind(&d.teep_key)
+                    .bind(&d.attest_key)
+                    .bind(DeviceStatus::Registered.as_str())
+                    .bind(steps[i].now);
+            }
+            for r in q.fetch_all(&mut *tx).await? {
+                new_ids.insert(r.try_get(1)?, r.try_get(0)?);
+            }
+        }
+        let missing: Vec<&[u8]> = kids
+            .iter()
+            .copied()
+            .filter(|k| !new_ids.contains_key(*k))
+            .collect();
+        for part in chunks(&missing) {
+            let sql = format!(
+                "SELECT id, kid FROM devices WHERE kid IN ({})",
+                list(part.len())
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for k in part {
+                q = q.bind(*k);
+            }
+            for r in q.fetch_all(&mut *tx).await? {
+                new_ids.insert(r.try_get(1)?, r.try_get(0)?);
+            }
+        }
+
+        // Which device each step concerns.
+        let mut device_of: Vec<Option<i64>> = vec![None; steps.len()];
+        for &i in &live {
+            let e = steps[i];
+            let id = match (e.device.as_ref().and_then(|u| u.device_id), &e.new_device) {
+                (Some(id), _) => Some(id),
+                (None, Some(d)) => new_ids.get(&d.kid).copied(),
+                (None, None) => None,
+            };
+            if e.device.is_some() && id.is_none() {
+                return Err(StoreError::Query("device update without a device".into()));
+            }
+            device_of[i] = id;
+        }
+
+        // 3. Device rows: last seen, suite, attestation status and claims (one row per device;
+        //    a later step of the same device in this batch wins).
+        let mut dev_rows: Vec<usize> = Vec::new();
+        let mut dev_index: HashMap<i64, usize> = HashMap::new();
+        for &i in &live {
+            if let (Some(_), Some(id)) = (&steps[i].device, device_of[i]) {
+                match dev_index.get(&id) {
+                    Some(&pos) => dev_rows[pos] = i,
+                    None => {
+                        dev_index.insert(id, dev_rows.len());
+                        dev_rows.push(i);
+                    }
+                }
+            }
+        }
+        for part in chunks(&dev_rows) {
+            self.update_devices(&mut tx, steps, &device_of, part)
+                .await?;
+        }
+
+        // 4. Holdings. A tc-list replaces what was stored; Success adds what the Update
+        //    installed and drops what it deleted.
+        let replace: Vec<i64> = {
+            let mut v: Vec<i64> = live
+                .iter()
+                .filter(|&&i| {
+                    steps[i]
+                        .device
+                        .as_ref()
+                        .is_some_and(|u| u.replace_installed.is_some())
+                })
+                .filter_map(|&i| device_of[i])
+                .collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
+        for part in chunks(&replace) {
+            let sql = format!(
+                "DELETE FROM device_tcs WHERE device_id IN ({})",
+                list(part.len())
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for id in part {
+                q = q.bind(*id);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        let mut upserts: Vec<(i64, &InstalledTc, i64)> = Vec::new();
+        let mut removals: Vec<(i64, &[u8])> = Vec::new();
+        for &i in &live {
+            let (Some(u), Some(id)) = (&steps[i].device, device_of[i]) else {
+                continue;
+            };
+            for tc in u.replace_installed.iter().flatten().chain(&u.add_installed) {
+                upserts.retain(|(d, t, _)| !(*d == id && t.component_id == tc.component_id));
+                upserts.push((id, tc, steps[i].now));
+            }
+            for cid in &u.remove_installed {
+                removals.push((id, cid));
+            }
+        }
+        for part in chunks(&upserts) {
+            let sql = format!(
+                "INSERT INTO device_tcs (device_id, component_id, sequence, digest, origin, updated_at) VALUES {} \
+                 ON CONFLICT (device_id, component_id) DO UPDATE SET sequence = COALESCE(excluded.sequence, device_tcs.sequence), \
+                 digest = COALESCE(excluded.digest, device_tcs.digest), origin = excluded.origin, updated_at = excluded.updated_at",
+                values(part.len(), 6)
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for (id, tc, now) in part {
+                q = q
+                    .bind(*id)
+                    .bind(&tc.component_id)
+                    .bind(tc.sequence.map(|s| s as i64))
+                    .bind(&tc.digest)
+                    .bind(&tc.origin)
+                    .bind(*now);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        for part in chunks(&removals) {
+            let cond = (0..part.len())
+                .map(|k| {
+                    format!(
+                        "(device_id = ${} AND component_id = ${})",
+                        2 * k + 1,
+                        2 * k + 2
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" OR ");
+            let mut q = sqlx::query(AssertSqlSafe(format!(
+                "DELETE FROM device_tcs WHERE {cond}"
+            )));
+            for (id, cid) in part {
+                q = q.bind(*id).bind(*cid);
+            }
+            q.execute(&mut *tx).await?;
+        }
+
+        // 5. Outstanding Updates.
+        let sessions: Vec<usize> = live
+            .iter()
+            .copied()
+            .filter(|&i| steps[i].new_session.is_some())
+            .collect();
+        for part in chunks(&sessions) {
+            let sql = format!(
+                "INSERT INTO sessions (token, kind, device_kid, challenge, numbering, pending, created_at, expires_at, answered) VALUES {}",
+                values_with(part.len(), &["$", "$", "$", "$", "$", "$", "$", "$", "0"])
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for &i in part {
+                let s = steps[i].new_session.as_ref().expect("session");
+                q = q
+                    .bind(&s.token)
+                    .bind(s.kind.as_str())
+                    .bind(&s.device_kid)
+                    .bind(&s.challenge)
+                    .bind(&s.numbering)
+                    .bind(&s.pending)
+                    .bind(s.created_at)
+                    .bind(s.expires_at);
+            }
+            q.execute(&mut *tx).await?;
+        }
+
+        // 6. Audit log.
+        let audits: Vec<usize> = live
+            .iter()
+            .copied()
+            .filter(|&i| steps[i].audit.is_some())
+            .collect();
+        for part in chunks(&audits) {
+            let sql = format!(
+                "INSERT INTO audit (at, device_kid, token, message_type, summary, result, message, numbering) VALUES {}",
+                values(part.len(), 8)
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for &i in part {
+                let a = steps[i].audit.as_ref().expect("audit");
+                q = q
+                    .bind(a.at)
+                    .bind(&a.device_kid)
+                    .bind(&a.token)
+                    .bind(&a.message_type)
+                    .bind(&a.summary)
+                    .bind(&a.result)
+                    .bind(&a.message)
+                    .bind(&a.numbering);
+            }
+            q.execute(&mut *tx).await?;
+        }
+
+        tx.commit().await?;
+        Ok((0..steps.len())
+            .map(|i| Committed {
+                accepted: accepted[i],
+                device_id: device_of[i],
+            })
+            .collect())
+    }
+
+    async fn update_devices(
+        &self,
+        tx: &mut Tx<'_>,
+        steps: &[&Effects],
+        device_of: &[Option<i64>],
+        part: &[usize],
+    ) -> Result<()> {
+        // UPDATE ... FROM (VALUES ...) is understood by SQLite (3.33+) and PostgreSQL alike;
+        // both name the columns of a VALUES list column1, column2, ...
+        let sql = format!(
+            "UPDATE devices SET last_seen = v.column2, suite_alg = COALESCE(v.column3, devices.suite_alg), \
+             status = COALESCE(v.column4, devices.status), status_detail = COALESCE(v.column5, devices.status_detail), \
+             ueid = COALESCE(v.column6, devices.ueid), claims = COALESCE(v.column7, devices.claims) \
+             FROM (VALUES {}) AS v WHERE devices.id = v.column1",
+            values(part.len(), 7)
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for &i in part {
+            let u = steps[i].device.as_ref().expect("device update");
+            q = q
+                .bind(device_of[i].expect("device id"))
+                .bind(steps[i].now)
+                .bind(u.suite_alg)
+                .bind(u.status.as_ref().map(|s| s.as_str()))
+                .bind(&u.status_detail)
+                .bind(&u.ueid)
+                .bind(&u.claims);
+        }
+        q.execute(&mut **tx).await?;
+        Ok(())
+    }
+}
+
+/// Like [`values`], but each row follows `template`: `"$"` is the next placeholder, anything
+/// else is written as is (a constant of every row).
+fn values_with(rows: usize, template: &[&str]) -> String {
+    let mut s = String::new();
+    let mut n = 1;
+    for r in 0..rows {
+        if r > 0 {
+            s.push_str(", ");
+        }
+        s.push('(');
+        for (c, t) in template.iter().enumerate() {
+            if c > 0 {
+                s.push_str(", ");
+            }
+            if *t == "$" {
+                s.push('$');
+                s.push_str(&n.to_string());
+                n += 1;
+            } else {
+                s.push_str(t);
+            }
+        }
+        s.push(')');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_are_powers_of_two_and_cover_everything() {
+        for n in 0..200usize {
+            let v: Vec<usize> = (0..n).collect();
+            let c = chunks(&v);
+            assert_eq!(c.iter().map(|p| p.len()).sum::<usize>(), n);
+            assert!(c
+                .iter()
+                .all(|p| p.len().is_power_of_two() && p.len() <= MAX_ROWS));
+            assert_eq!(c.concat(), v);
+        }
+    }
+
+    #[test]
+    fn placeholders_number_from_one() {
+        assert_eq!(values(2, 2), "($1, $2), ($3, $4)");
+        assert_eq!(
+            values_with(2, &["$", "'q'", "$"]),
+            "($1, 'q', $2), ($3, 'q', $4)"
+        );
+        assert_eq!(list(3), "$1, $2, $3");
+    }
+}
