@@ -321,3 +321,36 @@ async fn concurrent_sessions_from_200_distinct_devices_complete() {
     assert_eq!(tam.store().device_count().await.unwrap(), 200);
     tam.handle.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn parallel_first_contacts_of_one_new_device_both_complete() {
+    let tam = start(Enroll::Open).await;
+    add_assigned_ta(&tam, "hello", b"hi").await;
+    let key = teep_cose::PrivateKey::generate(KeyType::P256);
+    let keys = tam.tam_keys();
+    // Sixteen sessions of one device that the TAM has never seen, all at once: whichever
+    // commits first enrolls it, the others find it enrolled.
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let client = tam.client();
+        let keys = keys.clone();
+        let key = key.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut dev = SimDevice::from_key(key);
+            exchange(&client, &mut dev, N, &keys).await
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap().unwrap(), ExchangeResult::Updated);
+    }
+    assert_eq!(tam.store().device_count().await.unwrap(), 1);
+    let dev = SimDevice::from_key(key);
+    let d = tam
+        .store()
+        .device_by_kid(&dev.kid())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(tam.store().installed(d.id).await.unwrap().len(), 1);
+    tam.handle.shutdown().await;
+}
