@@ -63,19 +63,23 @@ pub enum EnvelopeError {
 }
 
 fn untrusted_text(kids: &[Vec<u8>], trusted: usize) -> String {
-    let keys = if trusted == 1 { "key" } else { "keys" };
+    let trusted = match trusted {
+        0 => "no TC-signer key is trusted".to_string(),
+        1 => "1 trusted TC-signer key".to_string(),
+        n => format!("{n} trusted TC-signer keys"),
+    };
     match kids {
         // Without a kid an unknown signer and a broken signature look the same.
         [] => format!(
-            "the signature names no kid and verifies with none of the {trusted} trusted \
-             TC-signer {keys}: signed by another TC signer, or altered after signing"
+            "the signature names no kid and does not verify ({trusted}): signed by another TC \
+             signer, or altered after signing"
         ),
         [k] => format!(
-            "signer kid {} is not a trusted TC signer (trusted: {trusted} {keys})",
+            "signer kid {} is not a trusted TC signer ({trusted})",
             hex::encode(k)
         ),
         ks => format!(
-            "signer kids {} are not trusted TC signers (trusted: {trusted} {keys})",
+            "signer kids {} are not trusted TC signers ({trusted})",
             ks.iter().map(hex::encode).collect::<Vec<_>>().join(", ")
         ),
     }
@@ -83,7 +87,8 @@ fn untrusted_text(kids: &[Vec<u8>], trusted: usize) -> String {
 
 /// A TC-signer trust anchor file could not be loaded.
 #[derive(Debug, thiserror::Error)]
-#[error("tc_signer_anchors: {path}: {message}")]
+// teep-cose's key errors from `load` already start with the path.
+#[error("tc_signer_anchors: {message}")]
 pub struct AnchorError {
     pub path: PathBuf,
     pub message: String,

@@ -75,7 +75,7 @@ fn spec_examples_are_accepted_with_their_signer_as_anchor_and_refused_without() 
         };
         assert_eq!(info.untagged, untagged, "{path}: stored bytes differ");
 
-        for refused in [anchors(&[other.clone()]), anchors(&[])] {
+        for refused in [anchors(std::slice::from_ref(&other)), anchors(&[])] {
             let e = verify(&bytes, &refused).unwrap_err();
             assert!(
                 matches!(e, EnvelopeError::UntrustedSigner { .. }),

@@ -1,0 +1,122 @@
+//! `teep tam tc add`: the catalog takes envelopes only from trusted TC signers (the TAM's own
+//! TC-signer key and --tc-signer-anchor keys), refuses tampered ones, and wraps --ta binaries.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use teep_cose::{KeyType, PrivateKey, Signer, SoftwareSigner};
+
+fn spec(path: &str) -> PathBuf {
+    PathBuf::from(format!(
+        "{}/../../../shared/spec/{path}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+}
+
+/// A fresh directory for one test under Cargo's per-target temporary directory.
+fn scratch(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("tam_tc_add-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Runs `teep tam tc add --data DATA ARGS...`; returns success and the output lines.
+fn tc_add(data: &Path, args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_teep"))
+        .args(["tam", "tc", "add", "--data"])
+        .arg(data)
+        .args(args)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn tc_add_checks_the_signer_and_wraps_tas() {
+    let dir = scratch("signer");
+    let data = dir.join("tam-data");
+    let example = spec("teep-protocol/common/derived/suit_integrated.cbor");
+    let example = example.to_str().unwrap();
+    let anchor = spec("keys/suit-examples-p256-public.pem");
+    let anchor = anchor.to_str().unwrap();
+
+    // Spec example, signer not trusted: refused, and told how to trust it.
+    let (ok, out) = tc_add(&data, &[example]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("--tc-signer-anchor"), "{out}");
+    // Trusted with --tc-signer-anchor.
+    let (ok, out) = tc_add(&data, &["--tc-signer-anchor", anchor, example]);
+    assert!(ok, "{out}");
+    assert!(out.contains("sequence 3"), "{out}");
+
+    // --ta creates the TAM's TC-signer key; envelopes signed by it need no anchor.
+    let ta = dir.join("hello.wasm");
+    std::fs::write(&ta, b"\0asm\x01\0\0\0").unwrap();
+    let (ok, out) = tc_add(&data, &["--ta", ta.to_str().unwrap(), "--name", "hello"]);
+    assert!(ok, "{out}");
+    let own = SoftwareSigner::new(PrivateKey::load(&data.join("tc-signer.pem")).unwrap());
+    let ids = teep_tam::suit_wrap::ta_ids("own");
+    let env = dir.join("own.suit");
+    std::fs::write(
+        &env,
+        teep_tam::suit_wrap::wrap_ta(&ids, b"own", 1, &own).unwrap(),
+    )
+    .unwrap();
+    let (ok, out) = tc_add(&data, &[env.to_str().unwrap()]);
+    assert!(ok, "{out}");
+
+    // Another signer is named by its kid.
+    let rogue = SoftwareSigner::new(PrivateKey::generate(KeyType::P256));
+    let env = dir.join("rogue.suit");
+    std::fs::write(
+        &env,
+        teep_tam::suit_wrap::wrap_ta(&ids, b"rogue", 2, &rogue).unwrap(),
+    )
+    .unwrap();
+    let (ok, out) = tc_add(&data, &[env.to_str().unwrap()]);
+    assert!(!ok, "{out}");
+    assert!(out.contains(&hex::encode(rogue.kid())), "{out}");
+    // ...and accepted once its public key is an anchor.
+    let rogue_pub = dir.join("rogue.pem");
+    std::fs::write(&rogue_pub, rogue.public_key().to_spki_pem()).unwrap();
+    let (ok, out) = tc_add(
+        &data,
+        &[
+            "--tc-signer-anchor",
+            rogue_pub.to_str().unwrap(),
+            env.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{out}");
+
+    // A flipped manifest byte fails the integrity check whoever is trusted.
+    let mut bytes =
+        std::fs::read(spec("teep-protocol/common/derived/suit_integrated.cbor")).unwrap();
+    let i = bytes
+        .windows(4)
+        .position(|w| w == [0x01, 0x01, 0x02, 0x03])
+        .unwrap();
+    bytes[i + 3] = 0x04;
+    let tampered = dir.join("tampered.suit");
+    std::fs::write(&tampered, &bytes).unwrap();
+    let (ok, out) = tc_add(
+        &data,
+        &["--tc-signer-anchor", anchor, tampered.to_str().unwrap()],
+    );
+    assert!(!ok, "{out}");
+    assert!(out.contains("integrity check failed"), "{out}");
+
+    // A missing anchor file is named.
+    let (ok, out) = tc_add(&data, &["--tc-signer-anchor", "/nonexistent.pem", example]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("/nonexistent.pem"), "{out}");
+
+    let _ = std::fs::remove_dir_all(&dir);
+}
