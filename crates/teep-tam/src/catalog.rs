@@ -32,7 +32,7 @@ pub enum EnvelopeError {
     /// Not a well-formed envelope; the error names the member and the rule.
     #[error(transparent)]
     Decode(#[from] teep_suit::DecodeError),
-    #[error("SUIT_Envelope.suit-manifest: {0}")]
+    #[error("SUIT_Envelope.manifest: {0}")]
     Manifest(String),
     #[error("SUIT_Envelope.authentication-wrapper: {0}")]
     Auth(String),
@@ -309,7 +309,7 @@ fn info(
         .map(|(_, c)| c.clone())
         .ok_or_else(|| {
             EnvelopeError::Manifest(
-                "suit-common.suit-components: no component that is not a dependency".into(),
+                "common.components: no component that is not a dependency".into(),
             )
         })?;
     let image_digest = match m.shared_parameter(3) {
@@ -424,6 +424,31 @@ mod tests {
             envelope_info(&vec![0u8; MAX_ENVELOPE + 1]),
             Err(EnvelopeError::TooLarge { .. })
         ));
+    }
+
+    #[test]
+    fn manifest_whose_only_component_is_a_dependency_has_no_tc() {
+        let signer = teep_cose::SoftwareSigner::new(teep_cose::PrivateKey::generate(
+            teep_cose::KeyType::P256,
+        ));
+        let (mut m, _) = teep_suit::ManifestBuilder::new(
+            vec![b"TEEP-Device".to_vec(), b"ta".to_vec()],
+            &b"x"[..],
+        )
+        .build_manifest(&[0; 64])
+        .unwrap();
+        m.common.dependencies = vec![teep_suit::Dependency {
+            index: 0,
+            prefix: None,
+            unknown: vec![],
+        }];
+        let env = teep_suit::sign_manifest(&m, &[], &signer, false).unwrap();
+        let anchors = TcSignerAnchors::new(vec![teep_cose::Signer::public_key(&signer)]);
+        let e = verify(&env, &anchors).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "SUIT_Envelope.manifest: common.components: no component that is not a dependency"
+        );
     }
 
     #[test]
