@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
 use teep_proto::Numbering;
-use teep_tam::sim::{exchange_with, SimDevice, TeepClient};
+use teep_tam::sim::{load_exchange, numbered_key, DeviceAlg, LoadDevice, TeepConnection};
 
 #[derive(Subcommand)]
 pub enum Cmd {
@@ -19,6 +19,26 @@ pub enum Cmd {
 pub enum NumberingArg {
     Draft26,
     Legacy,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum AlgArg {
+    /// Every device signs with ESP256 (P-256).
+    P256,
+    /// Every device signs with Ed25519.
+    Ed25519,
+    /// Even device numbers P-256, odd ones Ed25519.
+    Mixed,
+}
+
+impl From<AlgArg> for DeviceAlg {
+    fn from(a: AlgArg) -> DeviceAlg {
+        match a {
+            AlgArg::P256 => DeviceAlg::P256,
+            AlgArg::Ed25519 => DeviceAlg::Ed25519,
+            AlgArg::Mixed => DeviceAlg::Mixed,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -37,6 +57,18 @@ pub struct TamArgs {
     duration: u64,
     #[arg(long, value_enum, default_value = "draft26")]
     numbering: NumberingArg,
+    /// Key algorithm of the simulated devices (also for --populate-db).
+    #[arg(long, value_enum, default_value = "mixed")]
+    alg: AlgArg,
+    /// Verify the TAM's QueryRequest and Update signatures with this public key (PEM, JWK
+    /// or COSE_Key; repeatable) and fully decode them. Off by default: a load generator
+    /// spends its CPU on what the devices must do.
+    #[arg(long, value_name = "KEY")]
+    verify_tam: Vec<std::path::PathBuf>,
+    /// Threads of the generator's async runtime (1: a single-threaded runtime, which leaves
+    /// the other cores to the TAM).
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
     /// Register the simulated devices in this TAM database first (sqlite://... or
     /// postgres://...), for a TAM running with --enroll registered.
     #[arg(long)]
@@ -52,16 +84,36 @@ pub struct TamArgs {
 pub fn run(cmd: Cmd) -> anyhow::Result<()> {
     match cmd {
         Cmd::Tam(a) => {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .context("async runtime")?;
+            anyhow::ensure!(a.threads > 0, "--threads: must be at least 1");
+            let rt = if a.threads == 1 {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+            } else {
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(a.threads)
+                    .enable_all()
+                    .build()
+            }
+            .context("async runtime")?;
             rt.block_on(tam(a))
         }
     }
 }
 
-async fn populate(url: &str, devices: u64, quiet: bool) -> anyhow::Result<()> {
+/// User + system CPU time of this process, from /proc/self/stat (Linux; `None` elsewhere).
+fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut f = rest.split_ascii_whitespace().skip(11);
+    let utime: u64 = f.next()?.parse().ok()?;
+    let stime: u64 = f.next()?.parse().ok()?;
+    // USER_HZ is 100 on every Linux ABI that exposes it through /proc.
+    Some(Duration::from_millis((utime + stime) * 10))
+}
+
+async fn populate(url: &str, devices: u64, alg: DeviceAlg, quiet: bool) -> anyhow::Result<()> {
     let store = teep_tam::Store::open(url, &Default::default())
         .await
         .with_context(|| format!("opening {url}"))?;
@@ -72,8 +124,7 @@ async fn populate(url: &str, devices: u64, quiet: bool) -> anyhow::Result<()> {
         let end = (i + 2000).min(devices);
         let batch: Vec<teep_tam::model::NewDevice> = (i..end)
             .map(|n| {
-                let d = SimDevice::numbered(n);
-                let pk = d.public_key();
+                let pk = numbered_key(n, alg).public_key();
                 teep_tam::model::NewDevice {
                     name: Some(format!("bench-{n}")),
                     kid: pk.thumbprint().to_vec(),
@@ -112,8 +163,9 @@ fn progress(len: u64, quiet: bool, msg: &'static str) -> indicatif::ProgressBar 
 async fn tam(a: TamArgs) -> anyhow::Result<()> {
     anyhow::ensure!(a.devices > 0, "--devices: must be at least 1");
     anyhow::ensure!(a.concurrency > 0, "--concurrency: must be at least 1");
+    let alg = DeviceAlg::from(a.alg);
     if let Some(db) = &a.populate_db {
-        populate(db, a.devices, a.quiet).await?;
+        populate(db, a.devices, alg, a.quiet).await?;
         if a.populate_only {
             return Ok(());
         }
@@ -122,12 +174,23 @@ async fn tam(a: TamArgs) -> anyhow::Result<()> {
         NumberingArg::Draft26 => Numbering::Draft26,
         NumberingArg::Legacy => Numbering::Legacy,
     };
-    let client = TeepClient::new(&a.url)?;
+    let tam_keys: Arc<Vec<teep_cose::PublicKey>> = Arc::new(
+        a.verify_tam
+            .iter()
+            .map(|p| {
+                teep_cose::PublicKey::load(p)
+                    .with_context(|| format!("--verify-tam {}", p.display()))
+            })
+            .collect::<anyhow::Result<_>>()?,
+    );
     // One exchange to fail fast with a readable error if the TAM is not there or refuses us.
-    let mut probe = SimDevice::numbered(0);
-    exchange_with(&client, &mut probe, n, &[], true)
-        .await
-        .context("first exchange")?;
+    {
+        let mut conn = TeepConnection::connect(&a.url).await?;
+        let probe = LoadDevice::numbered(0, alg)?;
+        load_exchange(&mut conn, &probe, n, &tam_keys)
+            .await
+            .context("first exchange")?;
+    }
 
     let concurrency = a.concurrency.min(a.devices as usize).max(1);
     let done = Arc::new(AtomicU64::new(0));
@@ -136,32 +199,58 @@ async fn tam(a: TamArgs) -> anyhow::Result<()> {
     let latencies: Arc<Mutex<Vec<u32>>> = Arc::new(Mutex::new(Vec::with_capacity(1 << 20)));
     let deadline = Instant::now() + Duration::from_secs(a.duration);
     let started = Instant::now();
+    let cpu_started = process_cpu();
     let bar = progress(a.duration, a.quiet, "exchanges");
     let mut tasks = Vec::new();
     for w in 0..concurrency {
-        let client = client.clone();
-        let (done, errors, first_error, latencies) = (
+        let (done, errors, first_error, latencies, tam_keys) = (
             done.clone(),
             errors.clone(),
             first_error.clone(),
             latencies.clone(),
+            tam_keys.clone(),
         );
         let devices = a.devices;
+        let url = a.url.clone();
         tasks.push(tokio::spawn(async move {
+            let record_error = |e: String| {
+                errors.fetch_add(1, Ordering::Relaxed);
+                let mut f = first_error.lock().unwrap_or_else(|e| e.into_inner());
+                if f.is_none() {
+                    *f = Some(e);
+                }
+            };
             // Worker w owns devices w, w+C, w+2C, ...: every device is distinct, none is
-            // used by two sessions at once.
-            // Keys are derived once per device and kept (forgetful devices carry no state
-            // between exchanges), so after the first round the generator spends its CPU on
-            // signing, not on key derivation.
+            // used by two sessions at once. Each device is derived once and kept (they
+            // are forgetful, so they carry no state between exchanges): after the first
+            // round the generator spends its CPU on signing and I/O, not on key derivation.
             let mut next = w as u64;
             let mut slot = 0usize;
-            let mut owned: Vec<SimDevice> = Vec::new();
+            let mut owned: Vec<LoadDevice> = Vec::new();
             let mut local = Vec::with_capacity(1 << 14);
+            let mut conn: Option<TeepConnection> = None;
             while Instant::now() < deadline {
                 if slot == owned.len() {
-                    owned.push(SimDevice::numbered(next));
+                    match LoadDevice::numbered(next, alg) {
+                        Ok(d) => owned.push(d),
+                        Err(e) => {
+                            record_error(e.to_string());
+                            return;
+                        }
+                    }
                 }
-                let dev = &mut owned[slot];
+                let c = match conn.as_mut() {
+                    Some(c) => c,
+                    None => match TeepConnection::connect(&url).await {
+                        Ok(c) => conn.insert(c),
+                        Err(e) => {
+                            record_error(e.to_string());
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            continue;
+                        }
+                    },
+                };
+                let dev = &owned[slot];
                 next += concurrency as u64;
                 slot += 1;
                 if next >= devices {
@@ -169,17 +258,15 @@ async fn tam(a: TamArgs) -> anyhow::Result<()> {
                     slot = 0;
                 }
                 let t0 = Instant::now();
-                match exchange_with(&client, dev, n, &[], true).await {
+                match load_exchange(c, dev, n, &tam_keys).await {
                     Ok(_) => {
                         local.push(t0.elapsed().as_micros().min(u32::MAX as u128) as u32);
                         done.fetch_add(1, Ordering::Relaxed);
                     }
                     Err(e) => {
-                        errors.fetch_add(1, Ordering::Relaxed);
-                        let mut f = first_error.lock().unwrap_or_else(|e| e.into_inner());
-                        if f.is_none() {
-                            *f = Some(e.to_string());
-                        }
+                        // The connection may be mid-response: start the next one afresh.
+                        conn = None;
+                        record_error(e.to_string());
                     }
                 }
             }
@@ -189,12 +276,28 @@ async fn tam(a: TamArgs) -> anyhow::Result<()> {
                 .extend(local);
         }));
     }
+    // CPU and exchanges at half time: the second half is past the first round, in which
+    // every worker derives its devices' keys, so it shows the steady cost per exchange.
+    let midpoint: Arc<Mutex<Option<(Duration, u64, Instant)>>> = Arc::new(Mutex::new(None));
     let ticker = {
         let done = done.clone();
         let bar = bar.clone();
+        let midpoint = midpoint.clone();
+        let half = Duration::from_secs(a.duration) / 2;
         tokio::spawn(async move {
+            let mut ticks = tokio::time::interval_at(
+                tokio::time::Instant::now() + Duration::from_secs(1),
+                Duration::from_secs(1),
+            );
             loop {
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                ticks.tick().await;
+                if started.elapsed() >= half {
+                    let mut m = midpoint.lock().unwrap_or_else(|e| e.into_inner());
+                    if m.is_none() {
+                        *m = process_cpu()
+                            .map(|c| (c, done.load(Ordering::Relaxed), Instant::now()));
+                    }
+                }
                 let s = started.elapsed().as_secs();
                 bar.set_position(s.min(bar.length().unwrap_or(s)));
                 let d = done.load(Ordering::Relaxed);
@@ -211,6 +314,19 @@ async fn tam(a: TamArgs) -> anyhow::Result<()> {
     ticker.abort();
     bar.finish_and_clear();
     let elapsed = started.elapsed().as_secs_f64();
+    let cpu_end = process_cpu();
+    let cpu = match (cpu_started, cpu_end) {
+        (Some(a), Some(b)) => Some(b.saturating_sub(a)),
+        _ => None,
+    };
+    let done_end = done.load(Ordering::Relaxed);
+    let steady = match (*midpoint.lock().unwrap_or_else(|e| e.into_inner()), cpu_end) {
+        (Some((c0, d0, t0)), Some(c1)) if done_end > d0 => Some((
+            c1.saturating_sub(c0).as_secs_f64() * 1e6 / (done_end - d0) as f64,
+            (done_end - d0) as f64 / t0.elapsed().as_secs_f64(),
+        )),
+        _ => None,
+    };
     let mut lat = latencies.lock().unwrap_or_else(|e| e.into_inner()).clone();
     lat.sort_unstable();
     let pct = |p: f64| -> f64 {
@@ -222,13 +338,25 @@ async fn tam(a: TamArgs) -> anyhow::Result<()> {
     };
     let total = done.load(Ordering::Relaxed);
     let errs = errors.load(Ordering::Relaxed);
-    println!("devices       {}", a.devices);
+    println!("devices       {} ({})", a.devices, alg_name(alg));
     println!("concurrency   {concurrency}");
     println!("duration      {elapsed:.1} s");
     println!("exchanges     {total} ({:.0}/s)", total as f64 / elapsed);
     println!("latency p50   {:.2} ms", pct(0.50));
     println!("latency p99   {:.2} ms", pct(0.99));
     println!("errors        {errs}");
+    if let Some(cpu) = cpu {
+        // Includes deriving each device key once during the first round.
+        println!(
+            "generator cpu {:.2} s ({:.0} µs/exchange)",
+            cpu.as_secs_f64(),
+            cpu.as_secs_f64() * 1e6 / total.max(1) as f64
+        );
+    }
+    if let Some((us, rate)) = steady {
+        // /proc CPU times tick every 10 ms: over a few seconds that is within ±1 %.
+        println!("second half   {us:.0} µs generator cpu/exchange at {rate:.0}/s");
+    }
     if let Some(e) = first_error
         .lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -237,4 +365,12 @@ async fn tam(a: TamArgs) -> anyhow::Result<()> {
         println!("first error   {e}");
     }
     Ok(())
+}
+
+fn alg_name(alg: DeviceAlg) -> &'static str {
+    match alg {
+        DeviceAlg::P256 => "p256",
+        DeviceAlg::Ed25519 => "ed25519",
+        DeviceAlg::Mixed => "mixed p256/ed25519",
+    }
 }

@@ -30,6 +30,77 @@ pub enum SimError {
 /// A component id from an Update and the image digest its manifest names.
 type PendingInstall = (Vec<Vec<u8>>, Option<Vec<u8>>);
 
+/// Key algorithm of numbered load-test devices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeviceAlg {
+    /// Every device has a P-256 key (ESP256).
+    P256,
+    /// Every device has an Ed25519 key.
+    Ed25519,
+    /// Even device numbers P-256, odd ones Ed25519.
+    #[default]
+    Mixed,
+}
+
+impl DeviceAlg {
+    /// The key type of device number `i`.
+    pub fn key_type(self, i: u64) -> KeyType {
+        match self {
+            DeviceAlg::P256 => KeyType::P256,
+            DeviceAlg::Ed25519 => KeyType::Ed25519,
+            DeviceAlg::Mixed if i.is_multiple_of(2) => KeyType::P256,
+            DeviceAlg::Mixed => KeyType::Ed25519,
+        }
+    }
+}
+
+/// The private key of device number `i`, derived from `i` alone: the same `i` and key type
+/// give the same key under every [`DeviceAlg`], so `--alg mixed` and `--alg p256` agree on
+/// the even devices.
+pub fn numbered_key(i: u64, alg: DeviceAlg) -> PrivateKey {
+    let kt = alg.key_type(i);
+    let mut counter = 0u32;
+    loop {
+        let seed = teep_cose::sha256(format!("teep-bench-device-{i}-{counter}").as_bytes());
+        let key = match kt {
+            KeyType::P256 => PrivateKey::from_p256_scalar(&seed),
+            KeyType::Ed25519 => PrivateKey::from_ed25519_seed(&seed),
+        };
+        if let Ok(k) = key {
+            return k;
+        }
+        // A SHA-256 output outside the P-256 scalar range: astronomically rare, try the next.
+        counter += 1;
+    }
+}
+
+/// The UEID of a simulated device: type 0x01 (RAND) and 16 bytes of its key's thumbprint.
+fn device_ueid(public: &PublicKey) -> Vec<u8> {
+    let mut u = vec![0x01];
+    u.extend_from_slice(&public.thumbprint()[..16]);
+    u
+}
+
+/// The claims of a simulated device's evidence.
+fn device_claims(public: PublicKey, ueid: &[u8], nonce: &[u8]) -> EatClaims {
+    EatClaims {
+        cnf: Some(Confirmation::Key(public)),
+        eat_nonce: Some(nonce.to_vec()),
+        ueid: Some(ueid.to_vec()),
+        oemid: Some(OemId::Bytes(vec![0x00, 0x1b, 0x63])),
+        hwmodel: Some(b"sim-tee".to_vec()),
+        hwversion: Some(HwVersion {
+            version: VersionString::Text("1.0".into()),
+            scheme: None,
+        }),
+        manifests: Some(vec![ManifestEntry {
+            content_type: ciborium::Value::Text("application/suit-report+cose".into()),
+            format: ciborium::Value::Bytes(vec![0xa0]),
+        }]),
+        ..Default::default()
+    }
+}
+
 /// One device: its TEEP/attestation key and what it holds.
 pub struct SimDevice {
     pub signer: SoftwareSigner,
@@ -61,11 +132,7 @@ impl SimDevice {
 
     pub fn from_key(private: PrivateKey) -> SimDevice {
         let public = private.public_key();
-        let ueid = {
-            let mut u = vec![0x01];
-            u.extend_from_slice(&public.thumbprint()[..16]);
-            u
-        };
+        let ueid = device_ueid(&public);
         SimDevice {
             signer: SoftwareSigner::new(private.clone()),
             private,
@@ -79,23 +146,16 @@ impl SimDevice {
         }
     }
 
-    /// Device number `i` of a load test: its key is derived from `i`, so the load generator
-    /// and the database populator agree on it without storing a million keys.
+    /// Device number `i` of a load test with mixed algorithms (even numbers P-256, odd
+    /// Ed25519): its key is derived from `i`, so the load generator and the database
+    /// populator agree on it without storing a million keys.
     pub fn numbered(i: u64) -> SimDevice {
-        let mut counter = 0u32;
-        loop {
-            let seed = teep_cose::sha256(format!("teep-bench-device-{i}-{counter}").as_bytes());
-            let key = if i.is_multiple_of(2) {
-                PrivateKey::from_p256_scalar(&seed)
-            } else {
-                PrivateKey::from_ed25519_seed(&seed)
-            };
-            if let Ok(k) = key {
-                return SimDevice::from_key(k);
-            }
-            // A SHA-256 output outside the P-256 scalar range: astronomically rare, try the next.
-            counter += 1;
-        }
+        Self::numbered_with(i, DeviceAlg::Mixed)
+    }
+
+    /// Device number `i` whose key algorithm `alg` picks (see [`numbered_key`]).
+    pub fn numbered_with(i: u64, alg: DeviceAlg) -> SimDevice {
+        SimDevice::from_key(numbered_key(i, alg))
     }
 
     pub fn public_key(&self) -> PublicKey {
@@ -135,23 +195,9 @@ impl SimDevice {
 
     /// Evidence for `nonce`: an EAT signed by the device key, `cnf` = the device key.
     pub fn evidence(&self, nonce: &[u8]) -> Vec<u8> {
-        let claims = EatClaims {
-            cnf: Some(Confirmation::Key(self.public_key())),
-            eat_nonce: Some(nonce.to_vec()),
-            ueid: Some(self.ueid.clone()),
-            oemid: Some(OemId::Bytes(vec![0x00, 0x1b, 0x63])),
-            hwmodel: Some(b"sim-tee".to_vec()),
-            hwversion: Some(HwVersion {
-                version: VersionString::Text("1.0".into()),
-                scheme: None,
-            }),
-            manifests: Some(vec![ManifestEntry {
-                content_type: ciborium::Value::Text("application/suit-report+cose".into()),
-                format: ciborium::Value::Bytes(vec![0xa0]),
-            }]),
-            ..Default::default()
-        };
-        claims.sign(&self.signer).unwrap_or_default()
+        device_claims(self.public_key(), &self.ueid, nonce)
+            .sign(&self.signer)
+            .unwrap_or_default()
     }
 
     pub fn query_response(
@@ -390,4 +436,1166 @@ pub async fn exchange_with(
     };
     client.expect(success, 204).await?;
     Ok(ExchangeResult::Updated)
+}
+
+// ---------------------------------------------------------------------------------------
+// Load generation: the same exchange as [`exchange_with`] for forgetful devices, with what
+// does not depend on the session computed once per device, one HTTP/1.1 connection per
+// worker and the TAM's messages read in place.
+
+/// A [`Signer`] that computes its kid (a SHA-256 thumbprint) once instead of per signature.
+struct KidCachedSigner {
+    inner: SoftwareSigner,
+    public: PublicKey,
+    kid: Vec<u8>,
+}
+
+impl Signer for KidCachedSigner {
+    fn algorithm(&self) -> teep_cose::Algorithm {
+        self.inner.algorithm()
+    }
+    fn kid(&self) -> Vec<u8> {
+        self.kid.clone()
+    }
+    fn public_key(&self) -> PublicKey {
+        self.public.clone()
+    }
+    fn sign(&self, tbs: &[u8]) -> Result<Vec<u8>, teep_cose::CoseError> {
+        self.inner.sign(tbs)
+    }
+}
+
+/// A forgetful device for load generation: it never keeps what it installs, so every
+/// session carries an Update. Everything in its evidence except `eat_nonce` is encoded once:
+/// the claims map is `eat_prefix ‖ bstr(nonce) ‖ eat_suffix`. Every message is still
+/// signed afresh.
+pub struct LoadDevice {
+    signer: KidCachedSigner,
+    eat_prefix: Vec<u8>,
+    eat_suffix: Vec<u8>,
+}
+
+impl LoadDevice {
+    pub fn from_key(private: PrivateKey) -> Result<LoadDevice, SimError> {
+        let public = private.public_key();
+        let kid = public.thumbprint().to_vec();
+        let ueid = device_ueid(&public);
+        // A nonce no other claim can contain: the UEID and cnf are derived from the key, the
+        // rest are constants without 0xa5 runs.
+        let marker = [0xa5u8; 32];
+        let template = device_claims(public.clone(), &ueid, &marker).encode();
+        let mut marked = vec![0x58, 32];
+        marked.extend_from_slice(&marker);
+        let at = template
+            .windows(marked.len())
+            .position(|w| w == marked.as_slice())
+            .ok_or_else(|| SimError::Message("EAT template: eat_nonce not found".into()))?;
+        let signer = SoftwareSigner::with_algorithm(private.clone(), private.default_algorithm())
+            .map_err(|e| SimError::Message(e.to_string()))?;
+        Ok(LoadDevice {
+            signer: KidCachedSigner {
+                inner: signer,
+                public,
+                kid,
+            },
+            eat_prefix: template[..at].to_vec(),
+            eat_suffix: template[at + marked.len()..].to_vec(),
+        })
+    }
+
+    /// Device number `i` (same key as [`SimDevice::numbered_with`]).
+    pub fn numbered(i: u64, alg: DeviceAlg) -> Result<LoadDevice, SimError> {
+        Self::from_key(numbered_key(i, alg))
+    }
+
+    pub fn public_key(&self) -> PublicKey {
+        self.signer.public.clone()
+    }
+
+    pub fn kid(&self) -> &[u8] {
+        &self.signer.kid
+    }
+
+    /// The EAT claims map for `nonce`, byte for byte what [`EatClaims::encode`] gives.
+    pub fn evidence_claims(&self, nonce: &[u8]) -> Vec<u8> {
+        let mut c =
+            Vec::with_capacity(self.eat_prefix.len() + 9 + nonce.len() + self.eat_suffix.len());
+        c.extend_from_slice(&self.eat_prefix);
+        write_cbor_head(&mut c, 2, nonce.len() as u64);
+        c.extend_from_slice(nonce);
+        c.extend_from_slice(&self.eat_suffix);
+        c
+    }
+
+    /// Evidence for `nonce`: the claims signed as a COSE_Sign1 by the device key.
+    pub fn evidence(&self, nonce: &[u8]) -> Result<Vec<u8>, SimError> {
+        teep_cose::sign1(&self.evidence_claims(nonce), &self.signer)
+            .map_err(|e| SimError::Message(format!("evidence: {e}")))
+    }
+
+    /// A signed QueryResponse echoing `token`, with evidence over `challenge` if there is one.
+    pub fn query_response(
+        &self,
+        token: Option<&[u8]>,
+        challenge: Option<&[u8]>,
+        n: Numbering,
+    ) -> Result<Vec<u8>, SimError> {
+        let qr = QueryResponse {
+            token: token.map(<[u8]>::to_vec),
+            attestation_payload: challenge.map(|c| self.evidence(c)).transpose()?,
+            ..Default::default()
+        };
+        signed::sign_message(&TeepMessage::QueryResponse(qr), n, &self.signer)
+            .map_err(|e| SimError::Message(e.to_string()))
+    }
+
+    /// A signed Success echoing `token`.
+    pub fn success(&self, token: Option<&[u8]>, n: Numbering) -> Result<Vec<u8>, SimError> {
+        let s = Success {
+            token: token.map(<[u8]>::to_vec),
+            ..Default::default()
+        };
+        signed::sign_message(&TeepMessage::Success(s), n, &self.signer)
+            .map_err(|e| SimError::Message(e.to_string()))
+    }
+}
+
+/// Largest response body the load generator reads (an Update carries whole TAs).
+pub const MAX_RESPONSE_BODY: usize = 64 << 20;
+
+/// One dedicated keep-alive HTTP/1.1 connection to the TEEP endpoint. A load worker owns
+/// one, so there is no pool to check out from and no lock between workers.
+pub struct TeepConnection {
+    sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    path: hyper::Uri,
+    host: hyper::header::HeaderValue,
+    driver: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TeepConnection {
+    fn drop(&mut self) {
+        self.driver.abort();
+    }
+}
+
+impl TeepConnection {
+    /// Connects to `url` (http:// only).
+    pub async fn connect(url: &str) -> Result<TeepConnection, SimError> {
+        let uri: hyper::Uri = url
+            .parse()
+            .map_err(|e| SimError::Http(format!("URL {url:?}: {e}")))?;
+        if uri.scheme_str() != Some("http") {
+            return Err(SimError::Http(
+                "only http:// URLs are supported by the load generator".into(),
+            ));
+        }
+        let authority = uri
+            .authority()
+            .ok_or_else(|| SimError::Http(format!("URL {url:?}: no host")))?
+            .clone();
+        let addr = format!(
+            "{}:{}",
+            authority.host(),
+            authority.port_u16().unwrap_or(80)
+        );
+        let path: hyper::Uri = uri
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .parse()
+            .map_err(|e| SimError::Http(format!("URL {url:?}: {e}")))?;
+        let host = hyper::header::HeaderValue::from_str(authority.as_str())
+            .map_err(|e| SimError::Http(format!("URL {url:?}: {e}")))?;
+        let tcp = tokio::net::TcpStream::connect(&addr)
+            .await
+            .map_err(|e| SimError::Http(format!("connect {addr}: {e}")))?;
+        tcp.set_nodelay(true)
+            .map_err(|e| SimError::Http(format!("connect {addr}: {e}")))?;
+        let (sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+                .await
+                .map_err(|e| SimError::Http(format!("connect {addr}: {e}")))?;
+        let driver = tokio::spawn(async move {
+            // The error surfaces on the next request as a closed connection.
+            let _ = conn.await;
+        });
+        Ok(TeepConnection {
+            sender,
+            path,
+            host,
+            driver,
+        })
+    }
+
+    /// POSTs `body` (empty: start a session); returns the status and the response body.
+    pub async fn post(&mut self, body: Vec<u8>) -> Result<(u16, Bytes), SimError> {
+        use hyper::header::{HeaderValue, ACCEPT, CONTENT_TYPE, HOST};
+        const TEEP: HeaderValue = HeaderValue::from_static(crate::server::TEEP_MEDIA_TYPE);
+        let mut req = hyper::Request::new(Full::new(Bytes::from(body)));
+        *req.method_mut() = hyper::Method::POST;
+        *req.uri_mut() = self.path.clone();
+        let h = req.headers_mut();
+        h.insert(HOST, self.host.clone());
+        h.insert(ACCEPT, TEEP);
+        h.insert(CONTENT_TYPE, TEEP);
+        self.sender
+            .ready()
+            .await
+            .map_err(|e| SimError::Http(e.to_string()))?;
+        let resp = self
+            .sender
+            .send_request(req)
+            .await
+            .map_err(|e| SimError::Http(e.to_string()))?;
+        let status = resp.status().as_u16();
+        let body = http_body_util::Limited::new(resp.into_body(), MAX_RESPONSE_BODY)
+            .collect()
+            .await
+            .map_err(|e| SimError::Http(format!("response body: {e}")))?
+            .to_bytes();
+        Ok((status, body))
+    }
+
+    async fn expect(&mut self, body: Vec<u8>, want: u16) -> Result<Bytes, SimError> {
+        let (status, body) = self.post(body).await?;
+        if status != want {
+            return Err(SimError::Status {
+                status,
+                body: String::from_utf8_lossy(&body).into_owned(),
+            });
+        }
+        Ok(body)
+    }
+}
+
+/// One complete session of a [`LoadDevice`] over `conn`: empty POST → QueryRequest →
+/// QueryResponse with fresh evidence over the challenge → Update → Success → 204.
+///
+/// Without `tam_keys` the TAM's messages are read with [`peek_query_request`] and
+/// [`peek_update`] (generator-only readers, no signature check); with keys they are fully
+/// decoded and their signatures verified, as [`exchange`] does.
+pub async fn load_exchange(
+    conn: &mut TeepConnection,
+    dev: &LoadDevice,
+    n: Numbering,
+    tam_keys: &[PublicKey],
+) -> Result<ExchangeResult, SimError> {
+    let qreq = conn.expect(Vec::new(), 200).await?;
+    let qresp = if tam_keys.is_empty() {
+        let q = peek_query_request(&qreq, n)?;
+        dev.query_response(q.token, q.challenge, n)?
+    } else {
+        let (opened, msg) =
+            signed::open_message(&qreq, n).map_err(|e| SimError::Message(e.to_string()))?;
+        opened
+            .verify_any(tam_keys)
+            .map_err(|e| SimError::Message(format!("QueryRequest signature: {e}")))?;
+        let TeepMessage::QueryRequest(q) = msg else {
+            return Err(SimError::Message(format!(
+                "expected QueryRequest, got {}",
+                msg.type_name()
+            )));
+        };
+        dev.query_response(q.token.as_deref(), q.challenge.as_deref(), n)?
+    };
+    drop(qreq);
+    let (status, upd) = conn.post(qresp).await?;
+    match status {
+        204 => return Ok(ExchangeResult::UpToDate),
+        200 => {}
+        s => {
+            return Err(SimError::Status {
+                status: s,
+                body: String::from_utf8_lossy(&upd).into_owned(),
+            })
+        }
+    }
+    let success = if tam_keys.is_empty() {
+        let u = peek_update(&upd, n)?;
+        if let Some(code) = u.err_code {
+            return Err(SimError::Message(format!(
+                "TAM error {code}: {}",
+                u.err_msg.unwrap_or_default()
+            )));
+        }
+        dev.success(u.token, n)?
+    } else {
+        let (opened, msg) =
+            signed::open_message(&upd, n).map_err(|e| SimError::Message(e.to_string()))?;
+        opened
+            .verify_any(tam_keys)
+            .map_err(|e| SimError::Message(format!("Update signature: {e}")))?;
+        let TeepMessage::Update(u) = msg else {
+            return Err(SimError::Message(format!(
+                "expected Update, got {}",
+                msg.type_name()
+            )));
+        };
+        if let Some(code) = u.err_code {
+            return Err(SimError::Message(format!(
+                "TAM error {code}: {}",
+                u.err_msg.unwrap_or_default()
+            )));
+        }
+        dev.success(u.token.as_deref(), n)?
+    };
+    drop(upd);
+    conn.expect(success, 204).await?;
+    Ok(ExchangeResult::Updated)
+}
+
+/// The fields of a TAM message that the load generator acts on, borrowed from the body.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct PeekedMessage<'a> {
+    pub token: Option<&'a [u8]>,
+    pub challenge: Option<&'a [u8]>,
+    pub err_code: Option<u64>,
+    pub err_msg: Option<&'a str>,
+    /// Entries of manifest-list.
+    pub manifests: usize,
+    /// Signatures of the COSE structure (2 for a COSE_Sign with ESP256 and Ed25519).
+    pub signatures: usize,
+}
+
+/// Reads token and challenge from a signed QueryRequest without building the message.
+///
+/// Generator-only: it checks what it reads as the strict decoder does (COSE_Sign1 or
+/// COSE_Sign, tagged 18/98 or not; definite-length well-formed CBOR nested at most
+/// [`teep_proto::MAX_DEPTH`] deep; no trailing bytes; message type 1 with 5 elements; uint
+/// option labels, each once; token a bstr of 8..64 bytes, challenge 8..512) but only skips,
+/// without type checks, the options and lists it does not use. A message it accepts may still
+/// be one that [`teep_proto::decode`] rejects; everything `decode` accepts, it accepts with
+/// the same token and challenge. Signatures are not verified.
+pub fn peek_query_request(bytes: &[u8], n: Numbering) -> Result<PeekedMessage<'_>, SimError> {
+    peek_message(bytes, n, teep_proto::MessageType::QueryRequest)
+}
+
+/// Reads token, err-code, err-msg and the number of manifests from a signed Update, with the
+/// same checks and the same limits as [`peek_query_request`] (type 3, 2 elements;
+/// manifest-list a non-empty array of bstr; err-code a uint; err-msg a tstr of 1..128 bytes).
+pub fn peek_update(bytes: &[u8], n: Numbering) -> Result<PeekedMessage<'_>, SimError> {
+    peek_message(bytes, n, teep_proto::MessageType::Update)
+}
+
+fn peek_message(
+    bytes: &[u8],
+    n: Numbering,
+    t: teep_proto::MessageType,
+) -> Result<PeekedMessage<'_>, SimError> {
+    use teep_proto::Label;
+    let mut c = CborCursor::new(bytes, "COSE");
+    let mut kind = None;
+    if c.peek_major()? == 6 {
+        kind = Some(match c.head_arg(6, "tag")? {
+            18 => 1,
+            98 => 2,
+            other => {
+                return Err(c.err(format!(
+                    "unexpected tag {other} (expected 18 COSE_Sign1 or 98 COSE_Sign)"
+                )))
+            }
+        });
+    }
+    if c.head_arg(4, "COSE array")? != 4 {
+        return Err(c.err("expected array of 4 elements"));
+    }
+    c.path = "COSE.protected";
+    c.bytes()?;
+    c.path = "COSE.unprotected";
+    if c.peek_major()? != 5 {
+        return Err(c.err("expected map"));
+    }
+    c.skip()?;
+    c.path = "COSE.payload";
+    if c.peek_simple() == Some(22) {
+        return Err(c.err("detached (nil), but a TEEP message must be carried inside"));
+    }
+    let payload = c.bytes()?;
+    // The fourth element tells Sign1 (signature bstr) from Sign (array of signatures).
+    c.path = "COSE.signature";
+    let signatures = match (kind, c.peek_major()?) {
+        (None | Some(1), 2) => {
+            c.bytes()?;
+            1
+        }
+        (None | Some(2), 4) => {
+            c.path = "COSE.signatures";
+            let count = c.head_arg(4, "array of COSE_Signature")?;
+            if count == 0 {
+                return Err(c.err("at least one signature is required"));
+            }
+            for _ in 0..count {
+                c.skip()?;
+            }
+            count as usize
+        }
+        _ => return Err(c.err("expected bstr (COSE_Sign1) or array (COSE_Sign)")),
+    };
+    c.finish()?;
+
+    let mut m = PeekedMessage {
+        signatures,
+        ..Default::default()
+    };
+    let mut c = CborCursor::new(payload, t.name());
+    let want = match t {
+        teep_proto::MessageType::QueryRequest => 5,
+        _ => 2,
+    };
+    let len = c.head_arg(4, "TEEP message array")?;
+    c.path = match t {
+        teep_proto::MessageType::QueryRequest => "QueryRequest.type",
+        _ => "Update.type",
+    };
+    let tv = c.head_arg(0, "uint message type")?;
+    if tv != t.value(n) {
+        return Err(c.err(format!(
+            "expected {} (type {}), got type {tv}",
+            t.name(),
+            t.value(n)
+        )));
+    }
+    if len != want {
+        return Err(c.err(format!("expected array of {want} elements, got {len}")));
+    }
+    let (token, challenge, manifests, err_code, err_msg) = (
+        Label::Token.value(n),
+        Label::Challenge.value(n),
+        Label::ManifestList.value(n),
+        Label::ErrCode.value(n),
+        Label::ErrMsg.value(n),
+    );
+    let is_query = t == teep_proto::MessageType::QueryRequest;
+    let (opt_path, lbl_path) = if is_query {
+        ("QueryRequest.options", "QueryRequest.options.label")
+    } else {
+        ("Update.options", "Update.options.label")
+    };
+    c.path = opt_path;
+    let entries = c.head_arg(5, "options map")?;
+    // Labels seen so far: a map of a few entries, so a linear scan beats a set.
+    let mut seen: Vec<u64> = Vec::with_capacity(entries.min(16) as usize);
+    for _ in 0..entries {
+        c.path = lbl_path;
+        let key = c.head_arg(0, "uint label (teep-option = uint => any)")?;
+        if seen.contains(&key) {
+            c.path = opt_path;
+            return Err(c.err(format!("duplicate label {key}")));
+        }
+        seen.push(key);
+        if key == token {
+            c.path = if is_query {
+                "QueryRequest.options.token"
+            } else {
+                "Update.options.token"
+            };
+            m.token = Some(c.sized_bytes(8, 64)?);
+        } else if is_query && key == challenge {
+            c.path = "QueryRequest.options.challenge";
+            m.challenge = Some(c.sized_bytes(8, 512)?);
+        } else if !is_query && key == manifests {
+            c.path = "Update.options.manifest-list";
+            let count = c.head_arg(4, "array of bstr .cbor SUIT_Envelope")?;
+            if count == 0 {
+                return Err(c.err("expected a non-empty array"));
+            }
+            for _ in 0..count {
+                c.bytes()?;
+            }
+            m.manifests = count as usize;
+        } else if !is_query && key == err_code {
+            c.path = "Update.options.err-code";
+            m.err_code = Some(c.head_arg(0, "uint err-code")?);
+        } else if !is_query && key == err_msg {
+            c.path = "Update.options.err-msg";
+            let s = c.sized_text(1, 128)?;
+            m.err_msg = Some(s);
+        } else {
+            c.skip()?;
+        }
+    }
+    if is_query {
+        c.path = "QueryRequest.supported-teep-cipher-suites";
+        c.skip()?;
+        c.path = "QueryRequest.supported-suit-cose-profiles";
+        c.skip()?;
+        c.path = "QueryRequest.data-item-requested";
+        c.head_arg(0, "uint .bits data-item-requested")?;
+    }
+    c.finish()?;
+    Ok(m)
+}
+
+/// A minimal reader of well-formed, definite-length CBOR for [`peek_message`]. Hand-rolled
+/// because the point is to touch only the few items the generator needs, borrowing them, with
+/// no intermediate value tree; every length is checked against the bytes that remain.
+struct CborCursor<'a> {
+    b: &'a [u8],
+    pos: usize,
+    depth: usize,
+    path: &'static str,
+}
+
+impl<'a> CborCursor<'a> {
+    fn new(b: &'a [u8], path: &'static str) -> Self {
+        CborCursor {
+            b,
+            pos: 0,
+            depth: 0,
+            path,
+        }
+    }
+
+    fn err(&self, rule: impl std::fmt::Display) -> SimError {
+        SimError::Message(format!("{}: {rule} (at byte {})", self.path, self.pos))
+    }
+
+    fn peek_major(&self) -> Result<u8, SimError> {
+        self.b
+            .get(self.pos)
+            .map(|b| b >> 5)
+            .ok_or_else(|| self.err("unexpected end of input"))
+    }
+
+    /// The simple value (major 7) at the cursor, if there is one there.
+    fn peek_simple(&self) -> Option<u8> {
+        self.b
+            .get(self.pos)
+            .filter(|b| *b >> 5 == 7)
+            .map(|b| b & 0x1f)
+    }
+
+    /// Reads one head: (major type, argument). Indefinite lengths and reserved
+    /// additional-information values are rejected.
+    fn head(&mut self) -> Result<(u8, u64), SimError> {
+        let ib = *self
+            .b
+            .get(self.pos)
+            .ok_or_else(|| self.err("unexpected end of input"))?;
+        let (major, ai) = (ib >> 5, ib & 0x1f);
+        let extra = match ai {
+            0..=23 => 0,
+            24 => 1,
+            25 => 2,
+            26 => 4,
+            27 => 8,
+            31 => return Err(self.err("indefinite length (only definite lengths are allowed)")),
+            _ => return Err(self.err(format!("reserved additional information {ai}"))),
+        };
+        let arg_bytes = self
+            .b
+            .get(self.pos + 1..self.pos + 1 + extra)
+            .ok_or_else(|| self.err("unexpected end of input"))?;
+        let arg = if extra == 0 {
+            u64::from(ai)
+        } else {
+            arg_bytes
+                .iter()
+                .fold(0u64, |acc, x| (acc << 8) | u64::from(*x))
+        };
+        self.pos += 1 + extra;
+        Ok((major, arg))
+    }
+
+    /// A head of major type `major`; its argument.
+    fn head_arg(&mut self, major: u8, expected: &str) -> Result<u64, SimError> {
+        const NAMES: [&str; 8] = [
+            "uint",
+            "nint",
+            "bstr",
+            "tstr",
+            "array",
+            "map",
+            "tag",
+            "simple/float",
+        ];
+        let at = self.pos;
+        let (m, arg) = self.head()?;
+        if m != major {
+            self.pos = at;
+            return Err(self.err(format!("expected {expected}, got {}", NAMES[m as usize])));
+        }
+        Ok(arg)
+    }
+
+    fn take(&mut self, len: u64) -> Result<&'a [u8], SimError> {
+        let remaining = (self.b.len() - self.pos) as u64;
+        if len > remaining {
+            return Err(self.err(format!(
+                "length {len} exceeds the {remaining} bytes that remain"
+            )));
+        }
+        let s = &self.b[self.pos..self.pos + len as usize];
+        self.pos += len as usize;
+        Ok(s)
+    }
+
+    fn bytes(&mut self) -> Result<&'a [u8], SimError> {
+        let len = self.head_arg(2, "bstr")?;
+        self.take(len)
+    }
+
+    fn sized_bytes(&mut self, min: u64, max: u64) -> Result<&'a [u8], SimError> {
+        let at = self.pos;
+        let len = self.head_arg(2, &format!("bstr of {min}..{max} bytes"))?;
+        if !(min..=max).contains(&len) {
+            self.pos = at;
+            return Err(self.err(format!("expected bstr of {min}..{max} bytes, got {len}")));
+        }
+        self.take(len)
+    }
+
+    fn sized_text(&mut self, min: u64, max: u64) -> Result<&'a str, SimError> {
+        let at = self.pos;
+        let len = self.head_arg(3, &format!("tstr of {min}..{max} bytes"))?;
+        if !(min..=max).contains(&len) {
+            self.pos = at;
+            return Err(self.err(format!("expected tstr of {min}..{max} bytes, got {len}")));
+        }
+        let raw = self.take(len)?;
+        std::str::from_utf8(raw).map_err(|_| self.err("tstr is not valid UTF-8"))
+    }
+
+    /// Skips one data item, checking that it is well formed.
+    fn skip(&mut self) -> Result<(), SimError> {
+        let at = self.pos;
+        let (major, arg) = self.head()?;
+        match major {
+            0 | 1 => {}
+            2 => {
+                self.take(arg)?;
+            }
+            3 => {
+                let raw = self.take(arg)?;
+                if std::str::from_utf8(raw).is_err() {
+                    return Err(self.err("tstr is not valid UTF-8"));
+                }
+            }
+            4 | 5 => {
+                let items = if major == 5 {
+                    arg.saturating_mul(2)
+                } else {
+                    arg
+                };
+                // Each item takes at least one byte: a count beyond that is malformed, and
+                // checking it first bounds the loop by the input size.
+                if items > (self.b.len() - self.pos) as u64 {
+                    return Err(self.err(format!(
+                        "{items} items cannot fit in the {} bytes that remain",
+                        self.b.len() - self.pos
+                    )));
+                }
+                self.enter()?;
+                for _ in 0..items {
+                    self.skip()?;
+                }
+                self.depth -= 1;
+            }
+            6 => {
+                self.enter()?;
+                self.skip()?;
+                self.depth -= 1;
+            }
+            _ => {
+                // Simple values and floats: the head already holds them. A simple value
+                // in one extra byte must be at least 32 (RFC 8949 §3.3).
+                if self.b[at] == 0xf8 && arg < 32 {
+                    return Err(self.err(format!("simple value {arg} in two bytes")));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn enter(&mut self) -> Result<(), SimError> {
+        self.depth += 1;
+        if self.depth > teep_proto::MAX_DEPTH {
+            return Err(self.err(format!(
+                "nesting deeper than {} levels",
+                teep_proto::MAX_DEPTH
+            )));
+        }
+        Ok(())
+    }
+
+    fn finish(&self) -> Result<(), SimError> {
+        if self.pos != self.b.len() {
+            return Err(self.err(format!(
+                "{} trailing bytes after the item",
+                self.b.len() - self.pos
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Appends a CBOR head (RFC 8949 §3), shortest form.
+fn write_cbor_head(out: &mut Vec<u8>, major: u8, arg: u64) {
+    let m = major << 5;
+    match arg {
+        0..=23 => out.push(m | arg as u8),
+        24..=0xff => out.extend_from_slice(&[m | 24, arg as u8]),
+        0x100..=0xffff => {
+            out.push(m | 25);
+            out.extend_from_slice(&(arg as u16).to_be_bytes());
+        }
+        0x1_0000..=0xffff_ffff => {
+            out.push(m | 26);
+            out.extend_from_slice(&(arg as u32).to_be_bytes());
+        }
+        _ => {
+            out.push(m | 27);
+            out.extend_from_slice(&arg.to_be_bytes());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use teep_proto::{CipherSuite, DataItems, ErrorCode, SuitCoseProfile, Update};
+
+    fn p256() -> PrivateKey {
+        numbered_key(0, DeviceAlg::P256)
+    }
+
+    fn ed25519() -> PrivateKey {
+        numbered_key(1, DeviceAlg::Ed25519)
+    }
+
+    fn query_request(token: Option<Vec<u8>>, challenge: Option<Vec<u8>>) -> TeepMessage {
+        TeepMessage::QueryRequest(teep_proto::QueryRequest {
+            token,
+            challenge,
+            supported_cipher_suites: vec![CipherSuite::SIGN1_ESP256, CipherSuite::SIGN1_ED25519],
+            supported_suit_cose_profiles: vec![SuitCoseProfile::SHA256_ESP256_ECDH_A128CTR],
+            data_item_requested: DataItems(DataItems::ATTESTATION | DataItems::TRUSTED_COMPONENTS),
+            ..Default::default()
+        })
+    }
+
+    fn update(token: Option<Vec<u8>>, manifests: usize, err: Option<ErrorCode>) -> TeepMessage {
+        TeepMessage::Update(Update {
+            token,
+            manifest_list: (0..manifests).map(|i| vec![0xa1, 0x01, i as u8]).collect(),
+            err_code: err,
+            err_msg: err.map(|_| "no room".to_string()),
+            ..Default::default()
+        })
+    }
+
+    /// Signed as the TAM does: QueryRequest with both algorithms, Update with one.
+    fn signed_by_tam(msg: &TeepMessage, n: Numbering) -> Vec<u8> {
+        let a = SoftwareSigner::new(p256());
+        let b = SoftwareSigner::new(ed25519());
+        match msg {
+            TeepMessage::QueryRequest(_) => signed::sign_message_multi(msg, n, &[&a, &b]),
+            _ => signed::sign_message(msg, n, &a),
+        }
+        .unwrap()
+    }
+
+    /// Token, challenge, err-code and number of manifests, owned.
+    type Fields = (Option<Vec<u8>>, Option<Vec<u8>>, Option<u64>, usize);
+
+    /// What the full decoder reads, in the shape of [`PeekedMessage`] (owned).
+    fn full(bytes: &[u8], n: Numbering) -> Option<Fields> {
+        let (_, msg) = signed::open_message(bytes, n).ok()?;
+        Some(match msg {
+            TeepMessage::QueryRequest(q) => (q.token, q.challenge, None, 0),
+            TeepMessage::Update(u) => (
+                u.token,
+                None,
+                u.err_code.map(|c| c.value(n)),
+                u.manifest_list.len(),
+            ),
+            _ => return None,
+        })
+    }
+
+    fn peeked(bytes: &[u8], n: Numbering, query: bool) -> Option<Fields> {
+        let m = if query {
+            peek_query_request(bytes, n)
+        } else {
+            peek_update(bytes, n)
+        }
+        .ok()?;
+        Some((
+            m.token.map(<[u8]>::to_vec),
+            m.challenge.map(<[u8]>::to_vec),
+            m.err_code,
+            m.manifests,
+        ))
+    }
+
+    #[test]
+    fn evidence_template_matches_full_encoding() {
+        for key in [p256(), ed25519()] {
+            let dev = LoadDevice::from_key(key.clone()).unwrap();
+            let public = key.public_key();
+            let ueid = device_ueid(&public);
+            // Lengths around every CBOR head size change, up to the challenge maximum.
+            for len in [8usize, 23, 24, 32, 64, 255, 256, 512] {
+                let nonce: Vec<u8> = (0..len).map(|i| i as u8).collect();
+                let want = device_claims(public.clone(), &ueid, &nonce).encode();
+                assert_eq!(dev.evidence_claims(&nonce), want, "nonce of {len} bytes");
+                if len <= 64 {
+                    // eat_nonce is at most 64 bytes; longer ones only test the template.
+                    let ev = dev.evidence(&nonce).unwrap();
+                    let claims = EatClaims::verify(&ev, &public).unwrap();
+                    claims.check_nonce(&nonce).unwrap();
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn load_device_signs_what_sim_device_signs() {
+        let dev = LoadDevice::numbered(4, DeviceAlg::Mixed).unwrap();
+        let sim = SimDevice::numbered(4);
+        assert_eq!(dev.public_key(), sim.public_key());
+        assert_eq!(dev.kid(), sim.kid().as_slice());
+        let token = [7u8; 16];
+        for n in [Numbering::Draft26, Numbering::Legacy] {
+            let qr = dev
+                .query_response(Some(&token), Some(&[9u8; 32]), n)
+                .unwrap();
+            let (opened, msg) = signed::open_message(&qr, n).unwrap();
+            opened.verify(&sim.public_key()).unwrap();
+            let TeepMessage::QueryResponse(q) = msg else {
+                panic!("not a QueryResponse")
+            };
+            assert_eq!(q.token.as_deref(), Some(&token[..]));
+            let ev = q.attestation_payload.unwrap();
+            EatClaims::verify(&ev, &sim.public_key())
+                .unwrap()
+                .check_nonce(&[9u8; 32])
+                .unwrap();
+            let s = dev.success(Some(&token), n).unwrap();
+            let (opened, msg) = signed::open_message(&s, n).unwrap();
+            opened.verify(&sim.public_key()).unwrap();
+            assert!(
+                matches!(msg, TeepMessage::Success(s) if s.token.as_deref() == Some(&token[..]))
+            );
+        }
+    }
+
+    #[test]
+    fn numbered_keys_follow_the_algorithm_choice() {
+        for i in 0..6u64 {
+            let mixed = numbered_key(i, DeviceAlg::Mixed).public_key();
+            let want = if i % 2 == 0 {
+                KeyType::P256
+            } else {
+                KeyType::Ed25519
+            };
+            assert_eq!(mixed.key_type(), want);
+            assert_eq!(SimDevice::numbered(i).public_key(), mixed);
+            let p = numbered_key(i, DeviceAlg::P256).public_key();
+            let e = numbered_key(i, DeviceAlg::Ed25519).public_key();
+            assert_eq!(p.key_type(), KeyType::P256);
+            assert_eq!(e.key_type(), KeyType::Ed25519);
+            assert_eq!(if i % 2 == 0 { &p } else { &e }, &mixed);
+            assert_eq!(SimDevice::numbered_with(i, DeviceAlg::P256).public_key(), p);
+        }
+        assert_ne!(
+            numbered_key(0, DeviceAlg::P256).public_key(),
+            numbered_key(2, DeviceAlg::P256).public_key()
+        );
+    }
+
+    fn valid_messages() -> Vec<(Vec<u8>, Numbering, bool)> {
+        let mut v = Vec::new();
+        for n in [Numbering::Draft26, Numbering::Legacy] {
+            for (t, c) in [
+                (Some(vec![1u8; 8]), Some(vec![2u8; 512])),
+                (None, Some(vec![3u8; 32])),
+                (Some(vec![4u8; 64]), None),
+                (None, None),
+            ] {
+                let q = query_request(t, c);
+                v.push((signed_by_tam(&q, n), n, true));
+                // A COSE_Sign1 QueryRequest, untagged too.
+                let a = SoftwareSigner::new(ed25519());
+                v.push((signed::sign_message(&q, n, &a).unwrap(), n, true));
+                v.push((
+                    teep_cose::sign1_untagged(&q.encode(n), &a).unwrap(),
+                    n,
+                    true,
+                ));
+            }
+            v.push((
+                signed_by_tam(&update(Some(vec![5u8; 20]), 1, None), n),
+                n,
+                false,
+            ));
+            v.push((
+                signed_by_tam(&update(Some(vec![6u8; 8]), 3, None), n),
+                n,
+                false,
+            ));
+            v.push((
+                signed_by_tam(
+                    &update(None, 0, Some(ErrorCode::ManifestProcessingFailed)),
+                    n,
+                ),
+                n,
+                false,
+            ));
+            v.push((signed_by_tam(&update(None, 0, None), n), n, false));
+        }
+        v
+    }
+
+    #[test]
+    fn peek_reads_what_the_full_decoder_reads() {
+        for (bytes, n, query) in valid_messages() {
+            let f = full(&bytes, n).expect("full decoder accepts the fixture");
+            assert_eq!(peeked(&bytes, n, query), Some(f));
+        }
+        let q = signed_by_tam(
+            &query_request(Some(vec![1; 8]), Some(vec![2; 8])),
+            Numbering::Draft26,
+        );
+        assert_eq!(
+            peek_query_request(&q, Numbering::Draft26)
+                .unwrap()
+                .signatures,
+            2
+        );
+        let u = signed_by_tam(
+            &update(None, 0, Some(ErrorCode::TemporaryError)),
+            Numbering::Draft26,
+        );
+        let m = peek_update(&u, Numbering::Draft26).unwrap();
+        assert_eq!((m.err_msg, m.signatures), (Some("no room"), 1));
+    }
+
+    #[test]
+    fn peek_rejects_every_truncation_and_trailing_bytes() {
+        for (bytes, n, query) in valid_messages() {
+            for cut in 0..bytes.len() {
+                assert_eq!(peeked(&bytes[..cut], n, query), None, "cut at {cut}");
+            }
+            let mut longer = bytes.clone();
+            longer.push(0x00);
+            assert_eq!(peeked(&longer, n, query), None);
+        }
+    }
+
+    #[track_caller]
+    fn err(r: Result<PeekedMessage<'_>, SimError>) -> String {
+        r.unwrap_err().to_string()
+    }
+
+    #[test]
+    fn peek_rejects_what_the_full_decoder_rejects() {
+        let n = Numbering::Draft26;
+        let a = SoftwareSigner::new(p256());
+        let sign = |payload: &[u8]| teep_cose::sign1(payload, &a).unwrap();
+
+        // Short token: the error names the path and the rule.
+        let q = query_request(Some(vec![1; 8]), None).encode(n);
+        let mut short = q.clone();
+        let at = short
+            .windows(9)
+            .position(|w| w == [0x48, 1, 1, 1, 1, 1, 1, 1, 1])
+            .unwrap();
+        short.splice(at..at + 9, [0x44, 1, 1, 1, 1]);
+        let e = err(peek_query_request(&sign(&short), n));
+        assert!(
+            e.contains("QueryRequest.options.token: expected bstr of 8..64 bytes, got 4"),
+            "{e}"
+        );
+        assert!(signed::open_message(&sign(&short), n).is_err());
+
+        // A message of another type, or in the other numbering.
+        let u = signed_by_tam(&update(Some(vec![5; 8]), 1, None), n);
+        assert!(err(peek_query_request(&u, n)).contains("expected QueryRequest"));
+        let qs = signed_by_tam(&query_request(None, None), n);
+        assert!(err(peek_update(&qs, n)).contains("expected Update"));
+        let success = signed::sign_message(
+            &TeepMessage::Success(Success::default()),
+            Numbering::Legacy,
+            &a,
+        )
+        .unwrap();
+        assert!(peek_update(&success, n).is_err());
+
+        // Hand-made payloads (all rejected by the full decoder as well).
+        let bad: Vec<(&str, Vec<u8>)> = vec![
+            (
+                "duplicate label",
+                vec![
+                    0x82, 0x03, 0xa2, 0x13, 0x48, 1, 1, 1, 1, 1, 1, 1, 1, 0x13, 0x48, 1, 1, 1, 1,
+                    1, 1, 1, 1,
+                ],
+            ),
+            ("indefinite", vec![0x9f, 0x03, 0xa0, 0xff]),
+            ("indefinite", vec![0x82, 0x03, 0xbf, 0xff]),
+            ("non-empty array", vec![0x82, 0x03, 0xa1, 0x09, 0x80]),
+            ("uint label", vec![0x82, 0x03, 0xa1, 0x20, 0x00]),
+            ("expected array of 2 elements", vec![0x83, 0x03, 0xa0, 0x00]),
+            ("uint err-code", vec![0x82, 0x03, 0xa1, 0x16, 0x20]),
+            ("tstr of 1..128", vec![0x82, 0x03, 0xa1, 0x0b, 0x60]),
+            ("UTF-8", vec![0x82, 0x03, 0xa1, 0x0b, 0x61, 0xff]),
+            ("trailing", vec![0x82, 0x03, 0xa0, 0x00]),
+            (
+                "cannot fit",
+                vec![
+                    0x82, 0x03, 0xa1, 0x18, 0x63, 0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                    0xff,
+                ],
+            ),
+            (
+                "exceeds",
+                vec![0x82, 0x03, 0xa1, 0x18, 0x63, 0x5a, 0xff, 0xff, 0xff, 0xff],
+            ),
+            ("reserved", vec![0x82, 0x03, 0xa1, 0x18, 0x63, 0x1c]),
+            (
+                "simple value",
+                vec![0x82, 0x03, 0xa1, 0x18, 0x63, 0xf8, 0x01],
+            ),
+        ];
+        for (want, payload) in bad {
+            let bytes = sign(&payload);
+            let e = match peek_update(&bytes, n) {
+                Ok(m) => panic!("{want}: accepted as {m:?}"),
+                Err(e) => e.to_string(),
+            };
+            assert!(e.contains(want), "{want}: {e}");
+            assert!(
+                signed::open_message(&bytes, n).is_err(),
+                "{want}: full decoder accepts"
+            );
+        }
+
+        // Nesting beyond the limit inside an unknown option.
+        let mut deep = vec![0x82, 0x03, 0xa1, 0x18, 0x63];
+        deep.extend(std::iter::repeat_n(0x81, 40));
+        deep.push(0x00);
+        assert!(err(peek_update(&sign(&deep), n)).contains("nesting deeper"));
+        assert!(signed::open_message(&sign(&deep), n).is_err());
+
+        // COSE layer: detached payload, unknown tag, Sign1 tag around a COSE_Sign.
+        let ok = update(Some(vec![5; 8]), 1, None).encode(n);
+        let detached = teep_cose::sign1_detached(&ok, &a).unwrap();
+        assert!(err(peek_update(&detached, n)).contains("detached"));
+        let mut tag17 = sign(&ok);
+        tag17[0] = 0xd1;
+        assert!(err(peek_update(&tag17, n)).contains("unexpected tag 17"));
+        let multi = teep_cose::sign(&ok, &[&a]).unwrap();
+        assert!(peek_update(&multi, n).is_ok());
+        assert_eq!(multi[..2], [0xd8, 0x62]);
+        let mut as_sign1 = multi.clone();
+        as_sign1.splice(0..2, [0xd2]);
+        assert!(err(peek_update(&as_sign1, n)).contains("expected bstr (COSE_Sign1)"));
+        assert!(signed::open_message(&as_sign1, n).is_err());
+    }
+
+    /// Random mutations of valid messages: the reader never panics, and whatever the full
+    /// decoder accepts, it accepts with the same fields.
+    #[test]
+    fn peek_agrees_with_the_full_decoder_on_mutations() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rnd = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let (mut accepted, mut rejected) = (0, 0);
+        for (bytes, n, query) in valid_messages() {
+            for _ in 0..300 {
+                let mut m = bytes.clone();
+                for _ in 0..1 + rnd() % 3 {
+                    let i = (rnd() % m.len() as u64) as usize;
+                    match rnd() % 3 {
+                        0 => m[i] = rnd() as u8,
+                        1 => m[i] ^= 1 << (rnd() % 8),
+                        _ => {
+                            m.remove(i);
+                        }
+                    }
+                    if m.is_empty() {
+                        break;
+                    }
+                }
+                let p = peeked(&m, n, query);
+                match signed::open_message(&m, n) {
+                    Ok((_, TeepMessage::QueryRequest(q))) if query => {
+                        assert_eq!(
+                            p,
+                            Some((q.token, q.challenge, None, 0)),
+                            "{}",
+                            hex::encode(&m)
+                        );
+                        accepted += 1;
+                    }
+                    Ok((_, TeepMessage::Update(u))) if !query => {
+                        let f = (
+                            u.token,
+                            None,
+                            u.err_code.map(|c| c.value(n)),
+                            u.manifest_list.len(),
+                        );
+                        assert_eq!(p, Some(f), "{}", hex::encode(&m));
+                        accepted += 1;
+                    }
+                    Ok(_) => {}
+                    Err(_) => rejected += 1,
+                }
+            }
+        }
+        // The mutations must reach both outcomes for the test to mean anything.
+        assert!(
+            accepted > 50 && rejected > 50,
+            "{accepted} accepted, {rejected} rejected"
+        );
+    }
+
+    #[tokio::test]
+    async fn load_exchange_against_a_tam() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = crate::Config {
+            data: dir.path().to_path_buf(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            enroll: crate::Enroll::Open,
+            ..Default::default()
+        };
+        let (addr, handle) = crate::server::spawn(cfg).await.unwrap();
+        let st = &handle.state;
+        let tc = crate::ops::add_ta(&st.store, &st.tc_signer, "hello", &[0x5a; 300], 0)
+            .await
+            .unwrap();
+        st.store
+            .assign(&tc.component_id, &crate::model::Target::All, 0)
+            .await
+            .unwrap();
+        let keys: Vec<PublicKey> = st.core.signers().iter().map(|s| s.public_key()).collect();
+        let url = format!("http://{addr}/tam");
+        let mut conn = TeepConnection::connect(&url).await.unwrap();
+        for alg in [DeviceAlg::P256, DeviceAlg::Ed25519] {
+            let dev = LoadDevice::numbered(7, alg).unwrap();
+            // Forgetful: every session carries the Update again, on one connection.
+            for tam_keys in [&[][..], &keys[..], &[][..]] {
+                assert_eq!(
+                    load_exchange(&mut conn, &dev, Numbering::Draft26, tam_keys)
+                        .await
+                        .unwrap(),
+                    ExchangeResult::Updated
+                );
+            }
+        }
+        // A key that did not sign: the verifying path refuses.
+        let wrong = [numbered_key(99, DeviceAlg::P256).public_key()];
+        let dev = LoadDevice::numbered(8, DeviceAlg::P256).unwrap();
+        let e = load_exchange(&mut conn, &dev, Numbering::Draft26, &wrong)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("QueryRequest signature"), "{e}");
+        assert!(TeepConnection::connect("https://127.0.0.1:1/tam")
+            .await
+            .is_err());
+        handle.shutdown().await;
+    }
 }
