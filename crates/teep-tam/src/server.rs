@@ -202,13 +202,25 @@ async fn healthz(State(st): State<Arc<AppState>>) -> Response {
 }
 
 async fn metrics(State(st): State<Arc<AppState>>) -> Response {
+    use std::fmt::Write as _;
     let devices = st.store.device_count().await.ok();
+    let mut text = st.metrics.render(devices);
+    let (transactions, steps) = st.store.commit_stats();
+    let _ = write!(
+        text,
+        "# HELP teep_tam_commit_transactions_total Group-commit transactions.\n\
+         # TYPE teep_tam_commit_transactions_total counter\n\
+         teep_tam_commit_transactions_total {transactions}\n\
+         # HELP teep_tam_committed_steps_total TEEP steps committed (steps / transactions = mean batch).\n\
+         # TYPE teep_tam_committed_steps_total counter\n\
+         teep_tam_committed_steps_total {steps}\n"
+    );
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        st.metrics.render(devices),
+        text,
     )
         .into_response()
 }

@@ -70,8 +70,14 @@ pub struct TamCore {
     signers: Vec<Arc<dyn Signer>>,
     verifier_keys: Vec<PublicKey>,
     token_key: TokenKey,
+    /// Device keys already parsed, by their stored COSE_Key bytes: parsing validates the
+    /// curve point, which for Ed25519 costs a point decompression each time.
+    parsed_keys: std::sync::Mutex<std::collections::HashMap<Vec<u8>, PublicKey>>,
     pub config: CoreConfig,
 }
+
+/// Most parsed device keys kept; the memo starts over when full.
+const PARSED_KEYS_CAP: usize = 65_536;
 
 /// A message the TAM refuses. `status` is the HTTP status; `explanation` names the field and
 /// the rule.
@@ -239,6 +245,7 @@ impl TamCore {
             signers,
             verifier_keys,
             token_key: TokenKey::new(&secret),
+            parsed_keys: Default::default(),
             config,
         }
     }
@@ -504,14 +511,27 @@ impl TamCore {
         }
     }
 
+    fn stored_key(&self, device: &DeviceRecord) -> Result<PublicKey, Rejection> {
+        let mut memo = self.parsed_keys.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(k) = memo.get(&device.teep_key) {
+            return Ok(k.clone());
+        }
+        let key = PublicKey::from_cose_key(&device.teep_key)
+            .map_err(|e| Rejection::internal(format!("stored key of device {}: {e}", device.id)))?;
+        if memo.len() >= PARSED_KEYS_CAP {
+            memo.clear();
+        }
+        memo.insert(device.teep_key.clone(), key.clone());
+        Ok(key)
+    }
+
     /// Verifies the TEEP signature with a known device key.
     fn verify_known(
         &self,
         msg: &Inspected,
         device: &DeviceRecord,
     ) -> Result<(PublicKey, Algorithm), Rejection> {
-        let key = PublicKey::from_cose_key(&device.teep_key)
-            .map_err(|e| Rejection::internal(format!("stored key of device {}: {e}", device.id)))?;
+        let key = self.stored_key(device)?;
         let info = msg.opened.verify(&key).map_err(|e| {
             Rejection::bad(
                 Some(msg.type_name),
@@ -677,7 +697,12 @@ impl TamCore {
             unneeded: &qr.unneeded,
             allow_requests: self.config.allow_requests,
         });
-        update.replace_installed = decision.installed_now.clone();
+        // Rewrite the stored holdings only when the tc-list says something new.
+        update.replace_installed = decision
+            .installed_now
+            .as_ref()
+            .filter(|now| !same_holdings(now, &ctx.installed))
+            .cloned();
         if decision.install.is_empty() && decision.remove.is_empty() {
             let effects = Effects {
                 now,
@@ -932,6 +957,26 @@ fn audit(now: i64, kid: Option<&[u8]>, token: &[u8], msg: &Inspected, result: &s
         message: Some(msg.raw.clone()),
         numbering: Some(numbering_name(msg.numbering).to_string()),
     }
+}
+
+/// Whether two holdings lists say the same (order and timestamps aside).
+fn same_holdings(a: &[InstalledTc], b: &[InstalledTc]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let key = |t: &InstalledTc| {
+        (
+            t.component_id.clone(),
+            t.sequence,
+            t.digest.clone(),
+            t.origin.clone(),
+        )
+    };
+    let mut x: Vec<_> = a.iter().map(key).collect();
+    let mut y: Vec<_> = b.iter().map(key).collect();
+    x.sort();
+    y.sort();
+    x == y
 }
 
 fn consume_of(session: &SessionRecord) -> Consume {

@@ -10,7 +10,7 @@
 //! by one so that one bad step cannot fail the others.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use sqlx::{AssertSqlSafe, Row};
@@ -44,6 +44,9 @@ pub(super) struct Batcher {
     queue: Mutex<VecDeque<Job>>,
     active: AtomicUsize,
     max_active: usize,
+    /// Transactions run and steps they carried (for `/metrics`).
+    transactions: AtomicU64,
+    steps: AtomicU64,
 }
 
 impl Batcher {
@@ -52,6 +55,8 @@ impl Batcher {
             queue: Mutex::new(VecDeque::new()),
             active: AtomicUsize::new(0),
             max_active: max_active.max(1),
+            transactions: AtomicU64::new(0),
+            steps: AtomicU64::new(0),
         }
     }
 }
@@ -119,6 +124,16 @@ fn chunks<T>(mut items: &[T]) -> Vec<&[T]> {
 type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
 
 impl Store {
+    /// Group-commit transactions run so far and the steps they carried: their ratio is the
+    /// mean batch size.
+    pub fn commit_stats(&self) -> (u64, u64) {
+        let b = &self.shared.batcher;
+        (
+            b.transactions.load(Ordering::Relaxed),
+            b.steps.load(Ordering::Relaxed),
+        )
+    }
+
     /// Commits one step's effects; resolves once the transaction that holds them committed.
     pub async fn commit(&self, effects: Effects) -> Result<Committed> {
         let (reply, rx) = oneshot::channel();
@@ -331,6 +346,18 @@ impl Store {
         let mut dev_rows: Vec<usize> = Vec::new();
         let mut dev_index: HashMap<i64, usize> = HashMap::new();
         for &i in &live {
+            // A step that would only move last_seen (Success: the QueryResponse moments
+            // before already did) leaves the row alone.
+            let touch_only = steps[i].device.as_ref().is_some_and(|u| {
+                u.suite_alg.is_none()
+                    && u.status.is_none()
+                    && u.status_detail.is_none()
+                    && u.ueid.is_none()
+                    && u.claims.is_none()
+            });
+            if touch_only && steps[i].new_device.is_none() {
+                continue;
+            }
             if let (Some(_), Some(id)) = (&steps[i].device, device_of[i]) {
                 match dev_index.get(&id) {
                     Some(&pos) => dev_rows[pos] = i,
@@ -482,6 +509,9 @@ impl Store {
         }
 
         tx.commit().await?;
+        let b = &self.shared.batcher;
+        b.transactions.fetch_add(1, Ordering::Relaxed);
+        b.steps.fetch_add(steps.len() as u64, Ordering::Relaxed);
         Ok((0..steps.len())
             .map(|i| Committed {
                 accepted: accepted[i],
