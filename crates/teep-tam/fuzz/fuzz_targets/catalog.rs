@@ -38,7 +38,11 @@ fn fixture() -> &'static Fixture {
             keys.push(k);
         }
         let (m, _) = teep_suit::ManifestBuilder::new(
-            vec![b"TEEP-Device".to_vec(), b"SecureFS".to_vec(), b"ta".to_vec()],
+            vec![
+                b"TEEP-Device".to_vec(),
+                b"SecureFS".to_vec(),
+                b"ta".to_vec(),
+            ],
             &b"payload"[..],
         )
         .sequence_number(3)
@@ -121,8 +125,16 @@ fuzz_target!(|data: &[u8]| {
         0 => check(&common::mutate(&f.envelope, rest), &f.anchors, false),
         1 => {
             let m = common::mutate(&f.manifest, rest);
-            check(&signed_envelope(&m, &f.signer, mode & 0x80 != 0), &f.anchors, true);
+            check(
+                &signed_envelope(&m, &f.signer, mode & 0x80 != 0),
+                &f.anchors,
+                true,
+            );
         }
-        _ => check(&signed_envelope(rest, &f.signer, mode & 0x80 != 0), &f.anchors, true),
+        _ => check(
+            &signed_envelope(rest, &f.signer, mode & 0x80 != 0),
+            &f.anchors,
+            true,
+        ),
     }
 });

@@ -159,7 +159,11 @@ fn fixture() -> &'static Fixture {
         // The catalog: one TC, signed by a TC signer, assigned to every device.
         let tc_signer = SoftwareSigner::new(PrivateKey::from_p256_scalar(&[0x51; 32]).unwrap());
         let (env, _) = teep_suit::ManifestBuilder::new(
-            vec![b"TEEP-Device".to_vec(), b"SecureFS".to_vec(), b"ta".to_vec()],
+            vec![
+                b"TEEP-Device".to_vec(),
+                b"SecureFS".to_vec(),
+                b"ta".to_vec(),
+            ],
             &b"payload"[..],
         )
         .sequence_number(3)
@@ -257,7 +261,11 @@ fuzz_target!(|data: &[u8]| {
         }
     };
 
-    let core = if flags & 0x20 != 0 { &f.open } else { &f.registered };
+    let core = if flags & 0x20 != 0 {
+        &f.open
+    } else {
+        &f.registered
+    };
     let msg = match core.inspect(&body, n) {
         Ok(m) => m,
         Err(r) => {

@@ -57,7 +57,10 @@ fuzz_target!(|data: &[u8]| {
                         std::hint::black_box(token);
                     }
                     Incoming::Error {
-                        code, name, err_msg, ..
+                        code,
+                        name,
+                        err_msg,
+                        ..
                     } => {
                         std::hint::black_box((code, name.len(), err_msg));
                     }
