@@ -1,0 +1,132 @@
+//! The storage hot path: group commit keeps each step's own outcome, and caches follow changes
+//! made by other processes.
+
+mod common;
+
+use common::*;
+use teep_cose::KeyType;
+use teep_proto::Numbering;
+use teep_tam::model::Target;
+use teep_tam::sim::{exchange, ExchangeResult, SimDevice};
+use teep_tam::Enroll;
+
+const N: Numbering = Numbering::Draft26;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_query_response_sent_many_times_at_once_is_answered_once() {
+    let tam = start(Enroll::Open).await;
+    add_assigned_ta(&tam, "hello", b"hi").await;
+    let client = tam.client();
+    let dev = SimDevice::new(KeyType::Ed25519);
+    let qreq = client.post(Vec::new()).await.unwrap();
+    let seen = dev.read_query_request(&qreq.body, N, &[]).unwrap();
+    let qresp = dev.query_response(&seen, N).unwrap();
+    // Twelve copies race into the same commit batches; other devices' sessions run beside
+    // them and must not be affected by the refused copies.
+    let mut copies = Vec::new();
+    for _ in 0..12 {
+        let client = tam.client();
+        let body = qresp.clone();
+        copies.push(tokio::spawn(
+            async move { client.post(body).await.unwrap() },
+        ));
+    }
+    let mut others = Vec::new();
+    for _ in 0..8 {
+        let client = tam.client();
+        let keys = tam.tam_keys();
+        others.push(tokio::spawn(async move {
+            let mut d = SimDevice::new(KeyType::P256);
+            exchange(&client, &mut d, N, &keys).await.unwrap()
+        }));
+    }
+    let mut ok = 0;
+    for c in copies {
+        let r = c.await.unwrap();
+        match r.status {
+            200 => ok += 1,
+            400 => assert!(
+                String::from_utf8_lossy(&r.body).contains("already answered"),
+                "{}",
+                String::from_utf8_lossy(&r.body)
+            ),
+            s => panic!("status {s}: {}", String::from_utf8_lossy(&r.body)),
+        }
+    }
+    assert_eq!(ok, 1, "exactly one copy gets the Update");
+    for o in others {
+        assert_eq!(o.await.unwrap(), ExchangeResult::Updated);
+    }
+    // One device row for the racing device, one Update outstanding for it.
+    assert_eq!(tam.store().device_count().await.unwrap(), 9);
+    tam.handle.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_catalog_change_by_another_process_reaches_the_server_without_restart() {
+    let tam = start(Enroll::Open).await;
+    let client = tam.client();
+    let mut dev = SimDevice::new(KeyType::P256);
+    // Nothing assigned yet: the device is up to date.
+    assert_eq!(
+        exchange(&client, &mut dev, N, &tam.tam_keys())
+            .await
+            .unwrap(),
+        ExchangeResult::UpToDate
+    );
+    // A second handle on the same database, as `teep tam tc add` from a shell would open.
+    let url = format!("sqlite://{}", tam.dir.path().join("tam.db").display());
+    let other = teep_tam::Store::open(&url, &Default::default())
+        .await
+        .unwrap();
+    let signer = teep_cose::SoftwareSigner::new(teep_cose::PrivateKey::generate(KeyType::P256));
+    let tc = teep_tam::ops::add_ta(&other, &signer, "later", b"late TA", 1)
+        .await
+        .unwrap();
+    other
+        .assign(&tc.component_id, &Target::All, 1)
+        .await
+        .unwrap();
+    other.close().await;
+    // The server notices within its poll interval (100 ms); wait for it by polling the same
+    // counter rather than sleeping a fixed time.
+    let before = tam.store().epoch();
+    let mut seen = false;
+    for _ in 0..200 {
+        if tam.store().epoch() != before {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(seen, "the server never noticed the other process's change");
+    assert_eq!(
+        exchange(&client, &mut dev, N, &tam.tam_keys())
+            .await
+            .unwrap(),
+        ExchangeResult::Updated
+    );
+    tam.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn poll_changes_reports_another_handles_writes_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("tam.db").display());
+    let a = teep_tam::Store::open(&url, &Default::default())
+        .await
+        .unwrap();
+    let b = teep_tam::Store::open(&url, &Default::default())
+        .await
+        .unwrap();
+    assert!(!a.poll_changes().await.unwrap());
+    let e = a.epoch();
+    let signer = teep_cose::SoftwareSigner::new(teep_cose::PrivateKey::generate(KeyType::P256));
+    teep_tam::ops::add_ta(&b, &signer, "x", b"x", 1)
+        .await
+        .unwrap();
+    assert!(a.poll_changes().await.unwrap());
+    assert!(a.epoch() > e);
+    assert!(!a.poll_changes().await.unwrap());
+    assert_eq!(a.policy().await.unwrap().catalog.len(), 1);
+}
