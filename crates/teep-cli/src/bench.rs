@@ -374,3 +374,36 @@ fn alg_name(alg: DeviceAlg) -> &'static str {
         DeviceAlg::Mixed => "mixed p256/ed25519",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn process_cpu_reads_proc_and_grows_with_work() {
+        let before = process_cpu().expect("utime and stime from /proc/self/stat");
+        // Work until the 10 ms tick has moved (bounded, so a broken reader fails, not hangs).
+        let mut x = 0u64;
+        let mut after = before;
+        for _ in 0..2000 {
+            for i in 0..1_000_000u64 {
+                x = x.wrapping_mul(31).wrapping_add(std::hint::black_box(i));
+            }
+            after = process_cpu().unwrap();
+            if after > before {
+                break;
+            }
+        }
+        std::hint::black_box(x);
+        assert!(after > before);
+    }
+
+    #[test]
+    fn alg_arguments_map_to_device_algorithms() {
+        assert_eq!(DeviceAlg::from(AlgArg::P256), DeviceAlg::P256);
+        assert_eq!(DeviceAlg::from(AlgArg::Ed25519), DeviceAlg::Ed25519);
+        assert_eq!(DeviceAlg::from(AlgArg::Mixed), DeviceAlg::Mixed);
+        assert_eq!(alg_name(DeviceAlg::P256), "p256");
+    }
+}

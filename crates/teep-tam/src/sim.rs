@@ -76,8 +76,12 @@ pub fn numbered_key(i: u64, alg: DeviceAlg) -> PrivateKey {
 
 /// The UEID of a simulated device: type 0x01 (RAND) and 16 bytes of its key's thumbprint.
 fn device_ueid(public: &PublicKey) -> Vec<u8> {
+    ueid_from_thumbprint(&public.thumbprint())
+}
+
+fn ueid_from_thumbprint(thumbprint: &[u8; 32]) -> Vec<u8> {
     let mut u = vec![0x01];
-    u.extend_from_slice(&public.thumbprint()[..16]);
+    u.extend_from_slice(&thumbprint[..16]);
     u
 }
 
@@ -478,8 +482,9 @@ pub struct LoadDevice {
 impl LoadDevice {
     pub fn from_key(private: PrivateKey) -> Result<LoadDevice, SimError> {
         let public = private.public_key();
-        let kid = public.thumbprint().to_vec();
-        let ueid = device_ueid(&public);
+        let thumbprint = public.thumbprint();
+        let kid = thumbprint.to_vec();
+        let ueid = ueid_from_thumbprint(&thumbprint);
         // A nonce no other claim can contain: the UEID and cnf are derived from the key, the
         // rest are constants without 0xa5 runs.
         let marker = [0xa5u8; 32];
