@@ -2,6 +2,11 @@
 //! load generator (`teep bench tam`) and for end-to-end tests. It builds messages with
 //! teep-proto and teep-cose directly: no SUIT processing, no TEE, no dependency on the real
 //! agent, so a benchmark measures the TAM and not the device.
+//!
+//! Tests use [`SimDevice`], [`TeepClient`] and [`exchange`]. The load generator uses
+//! [`LoadDevice`], [`TeepConnection`] and [`load_exchange`]: the same signed exchange, with
+//! per-device work done once and the TAM's messages read in place, because on a shared
+//! machine every microsecond the generator spends is taken from the TAM it measures.
 
 use std::time::Duration;
 
