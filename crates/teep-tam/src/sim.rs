@@ -886,15 +886,29 @@ pub struct PeekedMessage<'a> {
 /// without type checks, the options and lists it does not use. A message it accepts may still
 /// be one that [`teep_proto::decode`] rejects; everything `decode` accepts, it accepts with
 /// the same token and challenge. Signatures are not verified.
+///
+/// On error, if the full decoder rejects the message too, its error is returned: it names the
+/// same path and adds hints (such as the other numbering). This costs nothing on success.
 pub fn peek_query_request(bytes: &[u8], n: Numbering) -> Result<PeekedMessage<'_>, SimError> {
-    peek_message(bytes, n, teep_proto::MessageType::QueryRequest)
+    peek_or_explain(bytes, n, teep_proto::MessageType::QueryRequest)
 }
 
 /// Reads token, err-code, err-msg and the number of manifests from a signed Update, with the
 /// same checks and the same limits as [`peek_query_request`] (type 3, 2 elements;
 /// manifest-list a non-empty array of bstr; err-code a uint; err-msg a tstr of 1..128 bytes).
 pub fn peek_update(bytes: &[u8], n: Numbering) -> Result<PeekedMessage<'_>, SimError> {
-    peek_message(bytes, n, teep_proto::MessageType::Update)
+    peek_or_explain(bytes, n, teep_proto::MessageType::Update)
+}
+
+fn peek_or_explain(
+    bytes: &[u8],
+    n: Numbering,
+    t: teep_proto::MessageType,
+) -> Result<PeekedMessage<'_>, SimError> {
+    peek_message(bytes, n, t).map_err(|e| match signed::open_message(bytes, n) {
+        Err(full) => SimError::Message(full.to_string()),
+        Ok(_) => e,
+    })
 }
 
 fn peek_message(
@@ -1503,6 +1517,48 @@ mod tests {
         }
     }
 
+    fn peek_message_q(b: &[u8], n: Numbering) -> Result<PeekedMessage<'_>, SimError> {
+        peek_message(b, n, teep_proto::MessageType::QueryRequest)
+    }
+
+    fn peek_message_u(b: &[u8], n: Numbering) -> Result<PeekedMessage<'_>, SimError> {
+        peek_message(b, n, teep_proto::MessageType::Update)
+    }
+
+    #[test]
+    fn peek_errors_carry_the_full_decoders_hints() {
+        // A draft -26 QueryRequest read as legacy: label 20 is the token in legacy numbering.
+        let q = query_request(Some(vec![1; 8]), Some(vec![2; 8]));
+        let q = TeepMessage::QueryRequest(match q {
+            TeepMessage::QueryRequest(mut q) => {
+                q.supported_freshness_mechanisms = vec![teep_proto::FreshnessMechanism::Nonce];
+                q
+            }
+            _ => unreachable!(),
+        });
+        let bytes = signed_by_tam(&q, Numbering::Draft26);
+        let own = peek_message_q(&bytes, Numbering::Legacy)
+            .unwrap_err()
+            .to_string();
+        let full = signed::open_message(&bytes, Numbering::Legacy)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            peek_query_request(&bytes, Numbering::Legacy)
+                .unwrap_err()
+                .to_string(),
+            format!("TAM message: {full}")
+        );
+        assert!(full.contains("looks like a draft-26-numbered"), "{full}");
+        assert!(!own.contains("draft-26"), "{own}");
+        // Accepted by the full decoder but not what was expected: our own error.
+        let u = signed_by_tam(&update(Some(vec![5; 8]), 1, None), Numbering::Draft26);
+        assert!(peek_query_request(&u, Numbering::Draft26)
+            .unwrap_err()
+            .to_string()
+            .contains("expected QueryRequest"));
+    }
+
     #[track_caller]
     fn err(r: Result<PeekedMessage<'_>, SimError>) -> String {
         r.unwrap_err().to_string()
@@ -1522,7 +1578,7 @@ mod tests {
             .position(|w| w == [0x48, 1, 1, 1, 1, 1, 1, 1, 1])
             .unwrap();
         short.splice(at..at + 9, [0x44, 1, 1, 1, 1]);
-        let e = err(peek_query_request(&sign(&short), n));
+        let e = err(peek_message_q(&sign(&short), n));
         assert!(
             e.contains("QueryRequest.options.token: expected bstr of 8..64 bytes, got 4"),
             "{e}"
@@ -1531,16 +1587,16 @@ mod tests {
 
         // A message of another type, or in the other numbering.
         let u = signed_by_tam(&update(Some(vec![5; 8]), 1, None), n);
-        assert!(err(peek_query_request(&u, n)).contains("expected QueryRequest"));
+        assert!(err(peek_message_q(&u, n)).contains("expected QueryRequest"));
         let qs = signed_by_tam(&query_request(None, None), n);
-        assert!(err(peek_update(&qs, n)).contains("expected Update"));
+        assert!(err(peek_message_u(&qs, n)).contains("expected Update"));
         let success = signed::sign_message(
             &TeepMessage::Success(Success::default()),
             Numbering::Legacy,
             &a,
         )
         .unwrap();
-        assert!(peek_update(&success, n).is_err());
+        assert!(peek_message_u(&success, n).is_err());
 
         // Hand-made payloads (all rejected by the full decoder as well).
         let bad: Vec<(&str, Vec<u8>)> = vec![
@@ -1579,7 +1635,7 @@ mod tests {
         ];
         for (want, payload) in bad {
             let bytes = sign(&payload);
-            let e = match peek_update(&bytes, n) {
+            let e = match peek_message_u(&bytes, n) {
                 Ok(m) => panic!("{want}: accepted as {m:?}"),
                 Err(e) => e.to_string(),
             };
@@ -1594,22 +1650,22 @@ mod tests {
         let mut deep = vec![0x82, 0x03, 0xa1, 0x18, 0x63];
         deep.extend(std::iter::repeat_n(0x81, 40));
         deep.push(0x00);
-        assert!(err(peek_update(&sign(&deep), n)).contains("nesting deeper"));
+        assert!(err(peek_message_u(&sign(&deep), n)).contains("nesting deeper"));
         assert!(signed::open_message(&sign(&deep), n).is_err());
 
         // COSE layer: detached payload, unknown tag, Sign1 tag around a COSE_Sign.
         let ok = update(Some(vec![5; 8]), 1, None).encode(n);
         let detached = teep_cose::sign1_detached(&ok, &a).unwrap();
-        assert!(err(peek_update(&detached, n)).contains("detached"));
+        assert!(err(peek_message_u(&detached, n)).contains("detached"));
         let mut tag17 = sign(&ok);
         tag17[0] = 0xd1;
-        assert!(err(peek_update(&tag17, n)).contains("unexpected tag 17"));
+        assert!(err(peek_message_u(&tag17, n)).contains("unexpected tag 17"));
         let multi = teep_cose::sign(&ok, &[&a]).unwrap();
-        assert!(peek_update(&multi, n).is_ok());
+        assert!(peek_message_u(&multi, n).is_ok());
         assert_eq!(multi[..2], [0xd8, 0x62]);
         let mut as_sign1 = multi.clone();
         as_sign1.splice(0..2, [0xd2]);
-        assert!(err(peek_update(&as_sign1, n)).contains("expected bstr (COSE_Sign1)"));
+        assert!(err(peek_message_u(&as_sign1, n)).contains("expected bstr (COSE_Sign1)"));
         assert!(signed::open_message(&as_sign1, n).is_err());
     }
 
