@@ -477,15 +477,6 @@ impl Store {
         })
     }
 
-    /// Changes whenever the catalog does (row count and newest id): the cache key of the
-    /// in-memory catalog.
-    pub async fn catalog_stamp(&self) -> Result<(i64, i64)> {
-        let row = sqlx::query("SELECT COUNT(*), COALESCE(MAX(id), 0) FROM tcs")
-            .fetch_one(&self.read)
-            .await?;
-        Ok((row.try_get::<i64, _>(0)?, row.try_get::<i64, _>(1)?))
-    }
-
     /// Every catalog entry, every sequence number.
     pub async fn list_tcs(&self) -> Result<Vec<TcRecord>> {
         let rows = sqlx::query(AssertSqlSafe(format!(
@@ -824,41 +815,7 @@ impl Store {
             .collect()
     }
 
-    /// Policy for a device not yet in storage (open enrollment): assignments to all.
-    pub async fn assigned_to_all(&self) -> Result<Vec<Vec<u8>>> {
-        let rows =
-            sqlx::query("SELECT DISTINCT component_id FROM assignments WHERE target_kind = 'all'")
-                .fetch_all(&self.read)
-                .await?;
-        rows.iter()
-            .map(|r| Ok(r.try_get::<Vec<u8>, _>(0)?))
-            .collect()
-    }
-
     // ---- sessions ------------------------------------------------------------------------
-
-    pub async fn insert_session(&self, s: &SessionRecord) -> Result<()> {
-        let mut conn = self.pool.acquire().await?;
-        Self::insert_session_on(&mut conn, s).await
-    }
-
-    async fn insert_session_on(conn: &mut sqlx::AnyConnection, s: &SessionRecord) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO sessions (token, kind, device_kid, challenge, numbering, pending, created_at, expires_at, answered) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0)",
-        )
-        .bind(&s.token)
-        .bind(s.kind.as_str())
-        .bind(&s.device_kid)
-        .bind(&s.challenge)
-        .bind(&s.numbering)
-        .bind(&s.pending)
-        .bind(s.created_at)
-        .bind(s.expires_at)
-        .execute(conn)
-        .await?;
-        Ok(())
-    }
 
     fn session_from_row(r: &sqlx::any::AnyRow) -> Result<SessionRecord> {
         Ok(SessionRecord {
@@ -888,17 +845,6 @@ impl Store {
         row.as_ref().map(Self::session_from_row).transpose()
     }
 
-    pub async fn session_by_challenge(&self, challenge: &[u8]) -> Result<Option<SessionRecord>> {
-        let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {} FROM sessions WHERE challenge = $1",
-            Self::SESSION_COLUMNS
-        )))
-        .bind(challenge)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(Self::session_from_row).transpose()
-    }
-
     /// Drops expired sessions; returns how many went. Answered tokens stay until they expire:
     /// their rows are what refuses a replay.
     pub async fn purge_sessions(&self, now: i64) -> Result<u64> {
@@ -910,28 +856,6 @@ impl Store {
     }
 
     // ---- audit ---------------------------------------------------------------------------
-
-    pub async fn audit(&self, entry: &AuditEntry) -> Result<()> {
-        let mut conn = self.pool.acquire().await?;
-        Self::audit_on(&mut conn, entry).await
-    }
-
-    async fn audit_on(conn: &mut sqlx::AnyConnection, e: &AuditEntry) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO audit (at, device_kid, token, message_type, summary, result, message, numbering) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(e.at)
-        .bind(&e.device_kid)
-        .bind(&e.token)
-        .bind(&e.message_type)
-        .bind(&e.summary)
-        .bind(&e.result)
-        .bind(&e.message)
-        .bind(&e.numbering)
-        .execute(conn)
-        .await?;
-        Ok(())
-    }
 
     pub async fn recent_audit(
         &self,

@@ -78,24 +78,7 @@ fn copy_err(e: &StoreError) -> StoreError {
 
 /// `($1, $2), ($3, $4)` for `rows` rows of `cols` columns, numbering from `$1`.
 fn values(rows: usize, cols: usize) -> String {
-    let mut s = String::with_capacity(rows * cols * 5);
-    let mut n = 1;
-    for r in 0..rows {
-        if r > 0 {
-            s.push_str(", ");
-        }
-        s.push('(');
-        for c in 0..cols {
-            if c > 0 {
-                s.push_str(", ");
-            }
-            s.push('$');
-            s.push_str(&n.to_string());
-            n += 1;
-        }
-        s.push(')');
-    }
-    s
+    values_with(rows, &vec!["$"; cols])
 }
 
 /// `$1, $2, ...` for an IN list.
