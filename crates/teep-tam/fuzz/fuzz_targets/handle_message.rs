@@ -34,6 +34,15 @@ use teep_tam::{Context, TamCore};
 
 const NOW: i64 = 1_800_000_000_000;
 
+/// With `TEEP_TAM_FUZZ_TRACE` set, each input prints its result word or rejection code, so
+/// a run over the corpus shows which outcomes it reaches.
+fn trace(what: &str) {
+    static ON: OnceLock<bool> = OnceLock::new();
+    if *ON.get_or_init(|| std::env::var_os("TEEP_TAM_FUZZ_TRACE").is_some()) {
+        eprintln!("teep-tam-fuzz: {what}");
+    }
+}
+
 /// Deterministic randomness: a counter, so a crash replays the same way.
 struct Counter(u8);
 
@@ -117,45 +126,6 @@ fn fixture() -> &'static Fixture {
                 })
                 .collect();
 
-        let make_device = |id: i64, key: PrivateKey| {
-            let sim = SimDevice::from_key(key);
-            let valid = [Numbering::Draft26, Numbering::Legacy].map(|n| {
-                let (request, token, _) = &requests[numbering_index(n)];
-                let seen = sim.read_query_request(request, n, &[]).unwrap();
-                assert_eq!(seen.token.as_ref(), Some(token));
-                let signed = sim.query_response(&seen, n).unwrap();
-                let payload = teep_cose::open(&signed).unwrap().payload.unwrap();
-                let evidence = sim.evidence(seen.challenge.as_deref().unwrap_or_default());
-                let claims = teep_cose::open(&evidence).unwrap().payload.unwrap();
-                Valid {
-                    token: token.clone(),
-                    signed,
-                    payload,
-                    claims,
-                }
-            });
-            let record = DeviceRecord {
-                id,
-                name: Some(format!("device-{id}")),
-                kid: sim.kid(),
-                teep_key: sim.public_key().to_cose_key(),
-                attest_key: None,
-                suite_alg: None,
-                status: DeviceStatus::Registered,
-                status_detail: None,
-                ueid: None,
-                claims: None,
-                created_at: NOW - 1000,
-                last_seen: None,
-                tags: vec!["fuzz".into()],
-            };
-            Dev { sim, record, valid }
-        };
-        let devices = [
-            make_device(1, PrivateKey::from_p256_scalar(&[0x11; 32]).unwrap()),
-            make_device(2, PrivateKey::from_ed25519_seed(&[0x12; 32]).unwrap()),
-        ];
-
         // The catalog: one TC, signed by a TC signer, assigned to every device.
         let tc_signer = SoftwareSigner::new(PrivateKey::from_p256_scalar(&[0x51; 32]).unwrap());
         let (env, _) = teep_suit::ManifestBuilder::new(
@@ -181,6 +151,58 @@ fn fixture() -> &'static Fixture {
             signer_kid: tc.signer_kid,
             created_at: NOW - 1000,
         };
+
+        // The first device holds nothing (its QueryResponse gets an Update); the second
+        // reports the TC at the catalog's digest (no update).
+        let make_device = |id: i64, key: PrivateKey, holds: bool| {
+            let mut sim = SimDevice::from_key(key);
+            if holds {
+                let cid = teep_tam::model::decode_component_id(&record.component_id).unwrap();
+                if let Some(d) = &record.payload_digest {
+                    sim.digests.insert(cid.clone(), d.clone());
+                }
+                sim.installed.push(cid);
+            }
+            let valid = [Numbering::Draft26, Numbering::Legacy].map(|n| {
+                let (request, token, _) = &requests[numbering_index(n)];
+                let seen = sim.read_query_request(request, n, &[]).unwrap();
+                assert_eq!(seen.token.as_ref(), Some(token));
+                let signed = sim.query_response(&seen, n).unwrap();
+                let payload = teep_cose::open(&signed).unwrap().payload.unwrap();
+                let evidence = sim.evidence(seen.challenge.as_deref().unwrap_or_default());
+                let claims = teep_cose::open(&evidence).unwrap().payload.unwrap();
+                Valid {
+                    token: token.clone(),
+                    signed,
+                    payload,
+                    claims,
+                }
+            });
+            let device = DeviceRecord {
+                id,
+                name: Some(format!("device-{id}")),
+                kid: sim.kid(),
+                teep_key: sim.public_key().to_cose_key(),
+                attest_key: None,
+                suite_alg: None,
+                status: DeviceStatus::Registered,
+                status_detail: None,
+                ueid: None,
+                claims: None,
+                created_at: NOW - 1000,
+                last_seen: None,
+                tags: vec!["fuzz".into()],
+            };
+            Dev {
+                sim,
+                record: device,
+                valid,
+            }
+        };
+        let devices = [
+            make_device(1, PrivateKey::from_p256_scalar(&[0x11; 32]).unwrap(), false),
+            make_device(2, PrivateKey::from_ed25519_seed(&[0x12; 32]).unwrap(), true),
+        ];
 
         let query = [0, 1].map(|i| requests[i].2.clone());
         let update = [Numbering::Draft26, Numbering::Legacy].map(|n| SessionRecord {
@@ -270,6 +292,7 @@ fuzz_target!(|data: &[u8]| {
         Ok(m) => m,
         Err(r) => {
             assert_eq!(r.status, 400, "{r:?}");
+            trace(&format!("inspect {}", r.code));
             return;
         }
     };
@@ -291,6 +314,7 @@ fuzz_target!(|data: &[u8]| {
     let mut rng = Counter(0x80);
     match core.handle_message(msg, &ctx, NOW, &mut rng) {
         Ok(o) => {
+            trace(&format!("outcome {}", o.result));
             assert!(o.effects.consume.is_some(), "{o:?}");
             if let Some(reply) = &o.response {
                 let (_, m) = signed::open_message(reply, n)
@@ -301,6 +325,9 @@ fuzz_target!(|data: &[u8]| {
                 assert!(json.is_object());
             }
         }
-        Err(r) => assert_eq!(r.status, 400, "{r:?}"),
+        Err(r) => {
+            trace(&format!("rejection {}", r.code));
+            assert_eq!(r.status, 400, "{r:?}");
+        }
     }
 });
