@@ -67,6 +67,10 @@ impl NumberingChoice {
     }
 }
 
+/// Longest token lifetime accepted (one year): beyond it, expiry arithmetic in milliseconds
+/// would approach the i64 range, and no TEEP session needs it.
+pub const MAX_SESSION_TTL_SECS: u64 = 366 * 24 * 3600;
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -190,6 +194,12 @@ impl Config {
                 self.alt_path
             )));
         }
+        if self.session_ttl_secs == 0 || self.session_ttl_secs > MAX_SESSION_TTL_SECS {
+            return Err(ConfigError::Invalid(format!(
+                "session_ttl_secs {}: must be 1..={MAX_SESSION_TTL_SECS} (one year)",
+                self.session_ttl_secs
+            )));
+        }
         if self.body_limit < 64 {
             return Err(ConfigError::Invalid(format!(
                 "body_limit {}: must be at least 64 bytes",
@@ -211,6 +221,23 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn session_lifetime_is_bounded() {
+        for bad in [0, MAX_SESSION_TTL_SECS + 1, u64::MAX] {
+            let c = Config {
+                session_ttl_secs: bad,
+                ..Default::default()
+            };
+            let e = c.validate().unwrap_err().to_string();
+            assert!(e.starts_with("session_ttl_secs"), "{e}");
+        }
+        let c = Config {
+            session_ttl_secs: MAX_SESSION_TTL_SECS,
+            ..Default::default()
+        };
+        c.validate().unwrap();
+    }
 
     #[test]
     fn file_overrides_defaults_and_rejects_unknown_keys() {

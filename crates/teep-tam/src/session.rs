@@ -793,7 +793,7 @@ impl TamCore {
             numbering: numbering_name(numbering).into(),
             pending: serde_json::to_string(&pending).ok(),
             created_at: now,
-            expires_at: now + self.config.session_ttl_ms,
+            expires_at: now.saturating_add(self.config.session_ttl_ms),
             answered: false,
         };
         let effects = Effects {
