@@ -50,7 +50,7 @@ fn peek_or_explain(
     t: MessageType,
 ) -> Result<PeekedMessage<'_>, SimError> {
     peek_message(bytes, n, t).map_err(|e| match signed::open_message(bytes, n) {
-        Err(full) => SimError::Message(full.to_string()),
+        Err(full) => SimError::message(full),
         Ok(_) => e,
     })
 }
