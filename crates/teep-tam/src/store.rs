@@ -1,11 +1,12 @@
 //! Storage adapter: one code path over sqlx `Any` for SQLite (default) and PostgreSQL.
 //!
 //! Queries are runtime `query()` calls with `$n` placeholders (both backends accept them) and
-//! only the basic types `Any` supports: i64, String, Vec<u8>. Timestamps are milliseconds since
-//! the Unix epoch; component identifiers are stored as their CBOR encoding, which is unique and
-//! compares bytewise. The session core never touches this module: the server loads a
-//! [`crate::session::Context`] from it, runs the core, then commits the core's
-//! [`crate::session::Effects`] in one transaction before the response leaves.
+//! only the basic types `Any` supports: `i64`, `String`, `Vec<u8>`. Timestamps are milliseconds
+//! since the Unix epoch; component identifiers are stored as their CBOR encoding, which is
+//! unique and compares bytewise. The session core never touches this module: the server loads
+//! a [`crate::session::Context`] from it, runs the core, then hands the core's
+//! [`crate::session::Effects`] to [`Store::commit`], which commits them (grouped with the
+//! steps of concurrent sessions, see `batch.rs`) before the response leaves.
 
 use std::str::FromStr;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
