@@ -46,18 +46,9 @@ fn page(html: Result<String, askama::Error>) -> Response {
     match html {
         Ok(h) => {
             let mut r = Html(h).into_response();
-            let hd = r.headers_mut();
-            hd.insert(
-                header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'"),
-            );
-            hd.insert(
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            );
-            hd.insert(
-                header::REFERRER_POLICY,
-                HeaderValue::from_static("no-referrer"),
+            crate::server::security_headers_with_csp(
+                r.headers_mut(),
+                "default-src 'self'; frame-ancestors 'none'",
             );
             r
         }
