@@ -15,22 +15,11 @@ const N: Numbering = Numbering::Draft26;
 async fn open_enrollment_installs_assigned_ta_then_nothing_more() {
     let tam = start(Enroll::Open).await;
     let cid = add_assigned_ta(&tam, "hello", b"Hello, Secure World!").await;
-    let client = tam.client();
     let mut dev = SimDevice::new(KeyType::P256);
-    assert_eq!(
-        exchange(&client, &mut dev, N, &tam.tam_keys())
-            .await
-            .unwrap(),
-        ExchangeResult::Updated
-    );
+    assert_eq!(tam.exchange(&mut dev).await, ExchangeResult::Updated);
     assert_eq!(dev.installed, vec![cid.clone()]);
     // Everything the device needs, it has: the next session ends after the QueryResponse.
-    assert_eq!(
-        exchange(&client, &mut dev, N, &tam.tam_keys())
-            .await
-            .unwrap(),
-        ExchangeResult::UpToDate
-    );
+    assert_eq!(tam.exchange(&mut dev).await, ExchangeResult::UpToDate);
 
     let d = tam
         .store()
@@ -60,14 +49,8 @@ async fn open_enrollment_installs_assigned_ta_then_nothing_more() {
 async fn ed25519_device_gets_an_ed25519_signed_update() {
     let tam = start(Enroll::Open).await;
     add_assigned_ta(&tam, "hello", b"hi").await;
-    let client = tam.client();
     let mut dev = SimDevice::new(KeyType::Ed25519);
-    assert_eq!(
-        exchange(&client, &mut dev, N, &tam.tam_keys())
-            .await
-            .unwrap(),
-        ExchangeResult::Updated
-    );
+    assert_eq!(tam.exchange(&mut dev).await, ExchangeResult::Updated);
     let d = tam
         .store()
         .device_by_kid(&dev.kid())
@@ -127,12 +110,7 @@ async fn registered_enrollment_refuses_unknown_devices_and_admits_added_ones() {
     )
     .await
     .unwrap();
-    assert_eq!(
-        exchange(&client, &mut dev, N, &tam.tam_keys())
-            .await
-            .unwrap(),
-        ExchangeResult::Updated
-    );
+    assert_eq!(tam.exchange(&mut dev).await, ExchangeResult::Updated);
     tam.handle.shutdown().await;
 }
 

@@ -65,15 +65,9 @@ async fn one_query_response_sent_many_times_at_once_is_answered_once() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_catalog_change_by_another_process_reaches_the_server_without_restart() {
     let tam = start(Enroll::Open).await;
-    let client = tam.client();
     let mut dev = SimDevice::new(KeyType::P256);
     // Nothing assigned yet: the device is up to date.
-    assert_eq!(
-        exchange(&client, &mut dev, N, &tam.tam_keys())
-            .await
-            .unwrap(),
-        ExchangeResult::UpToDate
-    );
+    assert_eq!(tam.exchange(&mut dev).await, ExchangeResult::UpToDate);
     // A second handle on the same database, as `teep tam tc add` from a shell would open.
     let url = format!("sqlite://{}", tam.dir.path().join("tam.db").display());
     let other = teep_tam::Store::open(&url, &Default::default())
@@ -100,12 +94,7 @@ async fn a_catalog_change_by_another_process_reaches_the_server_without_restart(
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert!(seen, "the server never noticed the other process's change");
-    assert_eq!(
-        exchange(&client, &mut dev, N, &tam.tam_keys())
-            .await
-            .unwrap(),
-        ExchangeResult::Updated
-    );
+    assert_eq!(tam.exchange(&mut dev).await, ExchangeResult::Updated);
     tam.handle.shutdown().await;
 }
 

@@ -66,20 +66,9 @@ async fn full_exchange_and_policy_on_postgres() {
     let Some(db) = fresh_db().await else { return };
     let tam = pg_tam(&db).await;
     let cid = add_assigned_ta(&tam, "hello", b"Hello").await;
-    let client = tam.client();
     let mut dev = SimDevice::new(KeyType::P256);
-    assert_eq!(
-        exchange(&client, &mut dev, Numbering::Draft26, &tam.tam_keys())
-            .await
-            .unwrap(),
-        ExchangeResult::Updated
-    );
-    assert_eq!(
-        exchange(&client, &mut dev, Numbering::Draft26, &tam.tam_keys())
-            .await
-            .unwrap(),
-        ExchangeResult::UpToDate
-    );
+    assert_eq!(tam.exchange(&mut dev).await, ExchangeResult::Updated);
+    assert_eq!(tam.exchange(&mut dev).await, ExchangeResult::UpToDate);
     let d = tam
         .store()
         .device_by_kid(&dev.kid())

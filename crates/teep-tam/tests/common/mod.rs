@@ -33,6 +33,21 @@ impl Tam {
     pub fn store(&self) -> &teep_tam::Store {
         &self.handle.state.store
     }
+    /// One full draft-26 exchange of `dev` with this TAM, its signatures checked; panics on
+    /// any error.
+    pub async fn exchange(
+        &self,
+        dev: &mut teep_tam::sim::SimDevice,
+    ) -> teep_tam::sim::ExchangeResult {
+        teep_tam::sim::exchange(
+            &self.client(),
+            dev,
+            teep_proto::Numbering::Draft26,
+            &self.tam_keys(),
+        )
+        .await
+        .unwrap()
+    }
 }
 
 pub fn config(dir: &std::path::Path, enroll: Enroll) -> Config {
