@@ -214,7 +214,7 @@ pub struct LogArgs {
     data: DataArgs,
     #[arg(long, default_value_t = 20)]
     limit: i64,
-    /// Only this device (numeric id or hex key id).
+    /// Only this device (numeric id or hex key id), among the newest 100,000 entries.
     #[arg(long)]
     device: Option<String>,
 }

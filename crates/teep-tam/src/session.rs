@@ -286,9 +286,13 @@ impl TamCore {
             .find(|s| s.public_key().key_type() == kt)
     }
 
-    fn new_token(rng: &mut dyn Random) -> Vec<u8> {
+    /// An Update token: the time in ms (6 bytes, big-endian) then 10 random bytes. Stored
+    /// tokens are the sessions table's key; leading with the time makes each insert land at the
+    /// end of its index instead of on a random page.
+    fn new_token(now: i64, rng: &mut dyn Random) -> Vec<u8> {
         let mut t = vec![0u8; TOKEN_LEN];
-        rng.fill(&mut t);
+        t[..6].copy_from_slice(&now.to_be_bytes()[2..]);
+        rng.fill(&mut t[6..]);
         t
     }
 
@@ -659,7 +663,7 @@ impl TamCore {
                     update.status_detail = Some(e.to_string());
                     let err_msg = truncate(&e.to_string(), 128);
                     let upd = wire::error_update(
-                        &Self::new_token(rng),
+                        &Self::new_token(now, rng),
                         teep_proto::ErrorCode::AttestationRequired,
                         &err_msg,
                     );
@@ -721,7 +725,7 @@ impl TamCore {
                 result: "no-update",
             });
         }
-        let update_token = Self::new_token(rng);
+        let update_token = Self::new_token(now, rng);
         let envelopes: Vec<Vec<u8>> = decision
             .install
             .iter()
