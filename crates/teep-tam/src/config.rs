@@ -118,6 +118,9 @@ pub struct Config {
     /// database) changed the catalog, policy or devices; changes made through this server
     /// apply at once.
     pub refresh_ms: u64,
+    /// SQLite: how many devices' registration and holdings the server keeps in memory (about
+    /// 0.5 KiB each) instead of reading them on every QueryResponse; 0 turns the cache off.
+    pub device_cache_entries: usize,
 }
 
 impl Default for Config {
@@ -145,6 +148,7 @@ impl Default for Config {
             sqlite_full_sync: false,
             sqlite_busy_timeout_ms: 5000,
             refresh_ms: 100,
+            device_cache_entries: crate::store::DEFAULT_DEVICE_CACHE,
         }
     }
 }

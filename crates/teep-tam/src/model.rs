@@ -154,7 +154,7 @@ pub struct NewDevice {
     pub tags: Vec<String>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct DeviceRecord {
     pub id: i64,
     pub name: Option<String>,

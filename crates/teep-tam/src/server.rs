@@ -97,6 +97,7 @@ impl AppState {
                 max_connections: config.db_max_connections,
                 sqlite_full_sync: config.sqlite_full_sync,
                 sqlite_busy_timeout_ms: config.sqlite_busy_timeout_ms,
+                device_cache: config.device_cache_entries,
                 ..StoreOptions::default()
             },
         )

@@ -10,7 +10,7 @@
 
 use std::str::FromStr;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -19,7 +19,10 @@ use sqlx::{AnyPool, AssertSqlSafe, Row};
 use crate::model::*;
 
 mod batch;
+mod devices;
+
 pub use batch::Committed;
+pub use devices::DEFAULT_CAPACITY as DEFAULT_DEVICE_CACHE;
 
 /// A storage failure. `Unavailable` maps to HTTP 503.
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +89,8 @@ pub struct StoreOptions {
     pub sqlite_busy_timeout_ms: u64,
     /// Read-only SQLite connections for the TEEP hot path's lookups (beside the one writer).
     pub sqlite_read_connections: u32,
+    /// SQLite: how many devices' QueryResponse context to keep in memory (0: none).
+    pub device_cache: usize,
 }
 
 impl Default for StoreOptions {
@@ -96,6 +101,7 @@ impl Default for StoreOptions {
             sqlite_full_sync: false,
             sqlite_busy_timeout_ms: 5000,
             sqlite_read_connections: 2,
+            device_cache: devices::DEFAULT_CAPACITY,
         }
     }
 }
@@ -132,6 +138,10 @@ impl PolicySnapshot {
     }
 }
 
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// State shared by the clones of one [`Store`].
 struct Shared {
     epoch: AtomicU64,
@@ -139,6 +149,10 @@ struct Shared {
     generation: AtomicI64,
     policy: RwLock<Option<Arc<PolicySnapshot>>>,
     batcher: batch::Batcher,
+    /// SQLite only (see `devices`).
+    devices: Option<Mutex<devices::DeviceCache>>,
+    /// Writer connections opened so far; a new one starts a new `data_version` sequence.
+    connects: Arc<AtomicU64>,
 }
 
 #[derive(Clone)]
@@ -190,6 +204,8 @@ impl Store {
         };
         let full_sync = options.sqlite_full_sync;
         let busy = format!("PRAGMA busy_timeout={}", options.sqlite_busy_timeout_ms);
+        let connects = Arc::new(AtomicU64::new(0));
+        let connects_hook = connects.clone();
         // No ping before each acquire: for SQLite it is one more hop to the connection's
         // thread per statement, and a dead connection surfaces as an error anyway.
         let pool = AnyPoolOptions::new()
@@ -198,6 +214,7 @@ impl Store {
             .acquire_timeout(options.acquire_timeout)
             .after_connect(move |conn, _meta| {
                 let busy = busy.clone();
+                connects_hook.fetch_add(1, Ordering::SeqCst);
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
                         use sqlx::Executor;
@@ -270,6 +287,9 @@ impl Store {
                 generation: AtomicI64::new(i64::MIN),
                 policy: RwLock::new(None),
                 batcher: batch::Batcher::new(writers),
+                devices: (backend == Backend::Sqlite)
+                    .then(|| Mutex::new(devices::DeviceCache::new(options.device_cache))),
+                connects,
             }),
         };
         store.poll_changes().await?;
@@ -307,6 +327,14 @@ impl Store {
             Some(r) => r.try_get::<Option<i64>, _>(0)?.unwrap_or(0),
             None => 0,
         };
+        if let Some(cache) = &self.shared.devices {
+            // Also notice other processes' exchanges while this one commits nothing.
+            let version: i64 = sqlx::query("PRAGMA data_version")
+                .fetch_one(&self.pool)
+                .await?
+                .try_get(0)?;
+            lock(cache).data_version(self.shared.connects.load(Ordering::SeqCst), version);
+        }
         let old = self.shared.generation.swap(g, Ordering::SeqCst);
         if old != g {
             self.invalidate();
@@ -366,6 +394,38 @@ impl Store {
     /// A device and what storage says it holds, in one statement (the QueryResponse path).
     /// Tags are read only when `with_tags` (some assignment targets a tag).
     pub async fn device_context(
+        &self,
+        kid: &[u8],
+        with_tags: bool,
+    ) -> Result<Option<(DeviceRecord, Vec<InstalledTc>)>> {
+        let Some(cache) = &self.shared.devices else {
+            return self.read_device_context(kid, with_tags).await;
+        };
+        let seen = {
+            let mut c = lock(cache);
+            c.check(self.epoch(), self.shared.connects.load(Ordering::SeqCst));
+            if let Some(e) = c.get(kid, with_tags) {
+                return Ok(Some((e.device.clone(), e.installed.clone())));
+            }
+            c.mutations()
+        };
+        let found = self.read_device_context(kid, with_tags).await?;
+        if let Some((device, installed)) = &found {
+            // Kept only if no commit touched the cache while this read ran: its snapshot may
+            // predate that commit.
+            lock(cache).insert_if_unchanged(
+                seen,
+                devices::Entry {
+                    device: device.clone(),
+                    installed: installed.clone(),
+                    with_tags,
+                },
+            );
+        }
+        Ok(found)
+    }
+
+    async fn read_device_context(
         &self,
         kid: &[u8],
         with_tags: bool,

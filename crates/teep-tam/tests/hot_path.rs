@@ -119,3 +119,95 @@ async fn poll_changes_reports_another_handles_writes_once() {
     assert!(!a.poll_changes().await.unwrap());
     assert_eq!(a.policy().await.unwrap().catalog.len(), 1);
 }
+
+/// A step adding `cid` to the holdings of device `id`, as a Success commits it.
+fn success_effects(id: i64, cid: u8, now: i64) -> teep_tam::Effects {
+    teep_tam::Effects {
+        now,
+        consume: None,
+        new_device: None,
+        device: Some(teep_tam::session::DeviceUpdate {
+            device_id: Some(id),
+            add_installed: vec![teep_tam::model::InstalledTc {
+                component_id: vec![cid],
+                sequence: Some(1),
+                digest: None,
+                origin: "policy".into(),
+                updated_at: now,
+            }],
+            ..Default::default()
+        }),
+        new_session: None,
+        audit: None,
+    }
+}
+
+fn holdings(
+    ctx: &Option<(
+        teep_tam::model::DeviceRecord,
+        Vec<teep_tam::model::InstalledTc>,
+    )>,
+) -> Vec<u8> {
+    ctx.as_ref()
+        .unwrap()
+        .1
+        .iter()
+        .map(|t| t.component_id[0])
+        .collect()
+}
+
+#[tokio::test]
+async fn the_device_cache_follows_own_commits_and_other_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("tam.db").display());
+    let a = teep_tam::Store::open(&url, &Default::default())
+        .await
+        .unwrap();
+    let b = teep_tam::Store::open(&url, &Default::default())
+        .await
+        .unwrap();
+    let uncached = teep_tam::Store::open(
+        &url,
+        &teep_tam::store::StoreOptions {
+            device_cache: 0,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let key = teep_cose::PrivateKey::generate(KeyType::Ed25519).public_key();
+    let kid = key.thumbprint().to_vec();
+    let id = a
+        .add_device(
+            &teep_tam::model::NewDevice {
+                name: None,
+                kid: kid.clone(),
+                teep_key: key.to_cose_key(),
+                attest_key: None,
+                tags: vec![],
+            },
+            1,
+        )
+        .await
+        .unwrap();
+    assert!(holdings(&a.device_context(&kid, false).await.unwrap()).is_empty());
+
+    // This process's own commit updates the cached holdings, as the database has them.
+    a.commit(success_effects(id, 1, 2)).await.unwrap();
+    let cached = a.device_context(&kid, false).await.unwrap();
+    assert_eq!(holdings(&cached), vec![1]);
+    assert_eq!(cached, uncached.device_context(&kid, false).await.unwrap());
+
+    // Another process's commit is noticed at the next change poll (or the next commit).
+    b.commit(success_effects(id, 2, 3)).await.unwrap();
+    a.poll_changes().await.unwrap();
+    assert_eq!(
+        holdings(&a.device_context(&kid, false).await.unwrap()),
+        vec![1, 2]
+    );
+    b.commit(success_effects(id, 3, 4)).await.unwrap();
+    a.commit(success_effects(id, 4, 5)).await.unwrap();
+    let cached = a.device_context(&kid, false).await.unwrap();
+    assert_eq!(holdings(&cached), vec![1, 2, 3, 4]);
+    assert_eq!(cached, uncached.device_context(&kid, false).await.unwrap());
+}

@@ -16,7 +16,7 @@ use std::sync::Mutex;
 use sqlx::{AssertSqlSafe, Row};
 use tokio::sync::oneshot;
 
-use super::{Result, Store, StoreError};
+use super::{lock, Result, Store, StoreError};
 use crate::model::{DeviceStatus, InstalledTc, SessionKind};
 use crate::session::Effects;
 
@@ -59,11 +59,6 @@ impl Batcher {
             steps: AtomicU64::new(0),
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A panic while holding the queue lock leaves a consistent queue (push/drain only).
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn copy_err(e: &StoreError) -> StoreError {
@@ -196,6 +191,14 @@ impl Store {
     async fn apply(&self, steps: &[&Effects]) -> Result<Vec<Committed>> {
         let mut tx = self.pool.begin().await?;
         let mut accepted = vec![true; steps.len()];
+        if let Some(cache) = &self.shared.devices {
+            // Did another connection commit since the last batch? (See `devices`.)
+            let version: i64 = sqlx::query("PRAGMA data_version")
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get(0)?;
+            lock(cache).data_version(self.shared.connects.load(Ordering::SeqCst), version);
+        }
 
         // 1. Tokens. A query token is stateless until answered: answering inserts it, and the
         //    primary key refuses a second answer. An update token was stored with its Update.
@@ -492,6 +495,28 @@ impl Store {
         }
 
         tx.commit().await?;
+        if let Some(cache) = &self.shared.devices {
+            let mut c = lock(cache);
+            c.check(self.epoch(), self.shared.connects.load(Ordering::SeqCst));
+            let mut steps_of: HashMap<i64, usize> = HashMap::new();
+            for &i in &live {
+                if let (Some(_), Some(id)) = (&steps[i].device, device_of[i]) {
+                    *steps_of.entry(id).or_default() += 1;
+                }
+            }
+            for &i in &live {
+                let (Some(u), Some(id)) = (&steps[i].device, device_of[i]) else {
+                    continue;
+                };
+                if steps_of[&id] > 1 {
+                    // Several steps of one device in a batch: the database merged them; read
+                    // it back next time rather than replay the merge here.
+                    c.forget(id);
+                } else {
+                    c.apply(id, steps[i].now, u, dev_index.contains_key(&id));
+                }
+            }
+        }
         let b = &self.shared.batcher;
         b.transactions.fetch_add(1, Ordering::Relaxed);
         b.steps.fetch_add(steps.len() as u64, Ordering::Relaxed);
