@@ -110,6 +110,25 @@ impl Evidence {
 
     /// The COSE_Key in `cnf` (`{1: COSE_Key}`), as a public key.
     pub fn cnf_key(&self) -> Result<PublicKey, AttestError> {
+        let bytes = self.cnf_cose_key()?;
+        PublicKey::from_cose_key(&bytes)
+            .map_err(|_| AttestError::Cnf("COSE_Key is not a usable P-256 or Ed25519 key"))
+    }
+
+    /// Whether `cnf` names `key`. A COSE_Key encoded exactly as `key` encodes is that key and
+    /// needs no parsing (which for Ed25519 means decompressing a point); any other encoding
+    /// is parsed and compared by thumbprint.
+    pub fn cnf_names(&self, key: &PublicKey) -> Result<bool, AttestError> {
+        let bytes = self.cnf_cose_key()?;
+        if bytes == key.to_cose_key() {
+            return Ok(true);
+        }
+        let cnf = PublicKey::from_cose_key(&bytes)
+            .map_err(|_| AttestError::Cnf("COSE_Key is not a usable P-256 or Ed25519 key"))?;
+        Ok(cnf.thumbprint() == key.thumbprint())
+    }
+
+    fn cnf_cose_key(&self) -> Result<Vec<u8>, AttestError> {
         let cnf = self.claim(CNF).ok_or(AttestError::Cnf("missing"))?;
         let Value::Map(m) = cnf else {
             return Err(AttestError::Cnf("not a map"));
@@ -121,8 +140,7 @@ impl Evidence {
             .ok_or(AttestError::Cnf("no COSE_Key (label 1)"))?;
         let mut bytes = Vec::new();
         ciborium::into_writer(key, &mut bytes).map_err(|_| AttestError::Cnf("unencodable"))?;
-        PublicKey::from_cose_key(&bytes)
-            .map_err(|_| AttestError::Cnf("COSE_Key is not a usable P-256 or Ed25519 key"))
+        Ok(bytes)
     }
 
     fn bytes_claim(&self, key: i64) -> Option<Vec<u8>> {
@@ -194,8 +212,7 @@ pub fn appraise(evidence: &Evidence, exp: &Expectation<'_>) -> Result<AttestedCl
             "does not match the challenge of this session",
         ));
     }
-    let cnf = evidence.cnf_key()?;
-    if cnf.thumbprint() != exp.teep_key.thumbprint() {
+    if !evidence.cnf_names(exp.teep_key)? {
         return Err(AttestError::Cnf(
             "does not name the key that signed the TEEP message",
         ));
