@@ -98,8 +98,8 @@ async fn a_catalog_change_by_another_process_reaches_the_server_without_restart(
     tam.handle.shutdown().await;
 }
 
-#[tokio::test]
-async fn poll_changes_reports_another_handles_writes_once() {
+/// Two handles on one new SQLite file, as two processes would open it.
+async fn two_stores() -> (tempfile::TempDir, String, teep_tam::Store, teep_tam::Store) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("tam.db").display());
     let a = teep_tam::Store::open(&url, &Default::default())
@@ -108,6 +108,12 @@ async fn poll_changes_reports_another_handles_writes_once() {
     let b = teep_tam::Store::open(&url, &Default::default())
         .await
         .unwrap();
+    (dir, url, a, b)
+}
+
+#[tokio::test]
+async fn poll_changes_reports_another_handles_writes_once() {
+    let (_dir, _url, a, b) = two_stores().await;
     assert!(!a.poll_changes().await.unwrap());
     let e = a.epoch();
     let signer = teep_cose::SoftwareSigner::new(teep_cose::PrivateKey::generate(KeyType::P256));
@@ -158,14 +164,7 @@ fn holdings(
 
 #[tokio::test]
 async fn the_device_cache_follows_own_commits_and_other_processes() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("tam.db").display());
-    let a = teep_tam::Store::open(&url, &Default::default())
-        .await
-        .unwrap();
-    let b = teep_tam::Store::open(&url, &Default::default())
-        .await
-        .unwrap();
+    let (_dir, url, a, b) = two_stores().await;
     let uncached = teep_tam::Store::open(
         &url,
         &teep_tam::store::StoreOptions {
