@@ -41,6 +41,11 @@ pub const TEEP_EAT_PROFILE: &str = "urn:ietf:rfc:rfcXXXX";
 /// Largest encoded claims set accepted.
 pub const MAX_CLAIMS_LEN: usize = 64 * 1024;
 
+/// Shortest `eat_nonce` (RFC 9711 section 4.1: `bstr .size (8..64)`).
+pub const EAT_NONCE_MIN: usize = 8;
+/// Longest `eat_nonce`. A TEEP challenge may be up to 512 bytes, so callers must check.
+pub const EAT_NONCE_MAX: usize = 64;
+
 /// What went wrong with an EAT.
 #[derive(Debug, thiserror::Error)]
 pub enum EatError {
@@ -319,7 +324,9 @@ impl EatClaims {
                             "the TEEP profile requires a single bstr, not an array",
                         ))
                     }
-                    _ => c.eat_nonce = Some(bytes_in("eat_nonce", &v, 8, 64)?),
+                    _ => {
+                        c.eat_nonce = Some(bytes_in("eat_nonce", &v, EAT_NONCE_MIN, EAT_NONCE_MAX)?)
+                    }
                 },
                 UEID => c.ueid = Some(bytes_in("ueid", &v, 7, 33)?),
                 OEMID => {
@@ -364,8 +371,28 @@ impl EatClaims {
     }
 
     /// Signs the encoded claims as COSE_Sign1 (tagged).
+    ///
+    /// Refuses an `eat_nonce` outside 8..64 bytes: a signed token carrying one breaks RFC 9711
+    /// and every strict decoder (ours included). [`encode`](Self::encode) stays permissive
+    /// because it also serves to build byte templates.
     pub fn sign(&self, signer: &dyn Signer) -> Result<Vec<u8>, CoseError> {
+        self.check_nonce_size()?;
         crate::sign1(&self.encode(), signer)
+    }
+
+    fn check_nonce_size(&self) -> Result<(), CoseError> {
+        match &self.eat_nonce {
+            Some(n) if !(EAT_NONCE_MIN..=EAT_NONCE_MAX).contains(&n.len()) => {
+                Err(CoseError::Malformed {
+                    path: "EAT.eat_nonce".into(),
+                    reason: format!(
+                        "{} bytes; RFC 9711 takes {EAT_NONCE_MIN}..{EAT_NONCE_MAX}",
+                        n.len()
+                    ),
+                })
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Parses a signed EAT without checking the signature (to pick the key by kid or iss).
@@ -660,5 +687,48 @@ impl AttestationResult {
         let ar = Self::verify(bytes, verifier_key)?;
         ar.claims.check_nonce(expected_nonce)?;
         Ok(ar)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{KeyType, PrivateKey, SoftwareSigner};
+
+    fn with_nonce(len: usize) -> EatClaims {
+        EatClaims {
+            eat_nonce: Some(vec![0x5a; len]),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn sign_accepts_nonces_of_8_to_64_bytes() {
+        let signer = SoftwareSigner::new(PrivateKey::generate(KeyType::Ed25519));
+        for len in [EAT_NONCE_MIN, 32, EAT_NONCE_MAX] {
+            let signed = with_nonce(len).sign(&signer).unwrap();
+            let back = EatClaims::verify(&signed, &signer.public_key()).unwrap();
+            assert_eq!(back.eat_nonce, Some(vec![0x5a; len]));
+        }
+    }
+
+    #[test]
+    fn sign_rejects_nonces_outside_8_to_64_bytes() {
+        let signer = SoftwareSigner::new(PrivateKey::generate(KeyType::Ed25519));
+        for len in [0, 7, 65, 512] {
+            let err = with_nonce(len).sign(&signer).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("EAT.eat_nonce: {len} bytes; RFC 9711 takes 8..64")
+            );
+        }
+    }
+
+    #[test]
+    fn sign_without_nonce_still_works() {
+        let signer = SoftwareSigner::new(PrivateKey::generate(KeyType::Ed25519));
+        let signed = EatClaims::default().sign(&signer).unwrap();
+        let back = EatClaims::verify(&signed, &signer.public_key()).unwrap();
+        assert_eq!(back.eat_nonce, None);
     }
 }
