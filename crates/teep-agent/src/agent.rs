@@ -9,6 +9,7 @@
 //! id (ESP256 vs ES256, Ed25519 vs EdDSA) are taken from its QueryRequest and remembered for the
 //! Update that follows.
 
+use teep_cose::eat::EAT_NONCE_MAX;
 use teep_cose::{Algorithm, KeyType, PublicKey, Signer};
 use teep_proto::{
     CipherSuite, ComponentId, DataItems, ErrorCode, ErrorMessage, FreshnessMechanism, Numbering,
@@ -234,6 +235,23 @@ impl<'a> Agent<'a> {
                     numbering,
                     algorithm: our_alg,
                 };
+                // Checked before anything is recorded, so a refused request changes no state.
+                let nonce = if qr.data_item_requested.attestation() {
+                    match evidence_nonce(&qr) {
+                        Ok(n) => n,
+                        Err(reason) => {
+                            return self.refuse(
+                                events,
+                                answering,
+                                qr.token.as_deref(),
+                                ErrorCode::PermanentError,
+                                reason,
+                            )
+                        }
+                    }
+                } else {
+                    None
+                };
                 self.state.tam_profiles.insert(
                     tam_uri.to_string(),
                     TamProfile {
@@ -242,7 +260,7 @@ impl<'a> Agent<'a> {
                         kid: hex::encode(&kid),
                     },
                 );
-                self.on_query_request(events, answering, qr, random)
+                self.on_query_request(events, answering, qr, nonce, random)
             }
             TeepMessage::Update(update) => {
                 let answering = Answering {
@@ -350,6 +368,7 @@ impl<'a> Agent<'a> {
         mut events: Vec<AgentEvent>,
         answering: Answering,
         qr: QueryRequest,
+        nonce: Option<Vec<u8>>,
         random: &mut dyn FnMut(&mut [u8]),
     ) -> Outcome {
         let token = qr.token.clone();
@@ -419,15 +438,11 @@ impl<'a> Agent<'a> {
             ..Default::default()
         };
         if attestation {
-            // Background-check model: the challenge is the nonce; passport model: the token.
-            let nonce = qr
-                .challenge
-                .clone()
-                .or_else(|| token.clone())
-                .unwrap_or_default();
-            match self.evidence(&nonce, &manifests) {
+            match self.evidence(nonce.clone(), &manifests) {
                 Ok(eat) => {
-                    events.push(AgentEvent::EvidenceProduced { nonce });
+                    events.push(AgentEvent::EvidenceProduced {
+                        nonce: nonce.unwrap_or_default(),
+                    });
                     resp.attestation_payload_format = Some(EAT_MEDIA_TYPE.into());
                     resp.attestation_payload = Some(eat);
                 }
@@ -470,10 +485,14 @@ impl<'a> Agent<'a> {
     }
 
     /// Evidence: an EAT signed by the attestation key, `cnf` carrying the TEEP public key.
-    fn evidence(&self, nonce: &[u8], manifests: &[(ComponentId, u64)]) -> Result<Vec<u8>, String> {
+    fn evidence(
+        &self,
+        nonce: Option<Vec<u8>>,
+        manifests: &[(ComponentId, u64)],
+    ) -> Result<Vec<u8>, String> {
         let id = self.device.identity();
         let claims = crate::evidence::EvidenceClaims {
-            nonce: nonce.to_vec(),
+            nonce,
             ueid: id.ueid,
             oemid: id.oemid,
             hwmodel: id.hwmodel,
@@ -635,6 +654,28 @@ impl<'a> Agent<'a> {
     }
 }
 
+/// The `eat_nonce` of the Evidence answering `qr`: the challenge (background-check model), else
+/// the token (passport model), `None` when the TAM sent neither.
+///
+/// A challenge may be 8..512 bytes (draft-ietf-teep-protocol-26 §4.2), but `eat_nonce` takes at
+/// most 64 (RFC 9711 §4.1) and the TAM compares it with its challenge byte for byte, so a hash or
+/// a cut would only fail there. Such a request is refused with ERR_PERMANENT_ERROR: the draft
+/// gives that code for fields that are incorrect or inconsistent with others (here the challenge
+/// with the EAT attestation format), and the same request can never succeed, so it is not
+/// temporary. ERR_UNSUPPORTED_FRESHNESS_MECHANISMS does not fit: the Agent does support nonce
+/// freshness, and that Error would list just nonce, inviting the same request again. Tokens are
+/// 8..64 bytes by the TEEP codec, so the passport model always fits.
+fn evidence_nonce(qr: &QueryRequest) -> Result<Option<Vec<u8>>, String> {
+    match &qr.challenge {
+        Some(c) if c.len() > EAT_NONCE_MAX => Err(format!(
+            "QueryRequest.challenge: {} bytes; eat_nonce takes at most {EAT_NONCE_MAX}",
+            c.len()
+        )),
+        Some(c) => Ok(Some(c.clone())),
+        None => Ok(qr.token.clone()),
+    }
+}
+
 fn numbering_name(n: Numbering) -> &'static str {
     match n {
         Numbering::Legacy => "legacy",
@@ -704,4 +745,46 @@ impl Signer for AlgorithmLabel<'_> {
 /// Requested data items, for callers that build QueryRequests in tests.
 pub fn all_data_items() -> DataItems {
     DataItems(DataItems::ATTESTATION | DataItems::TRUSTED_COMPONENTS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_challenge(challenge: Option<Vec<u8>>, token: Option<Vec<u8>>) -> QueryRequest {
+        QueryRequest {
+            token,
+            challenge,
+            data_item_requested: all_data_items(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn challenge_of_8_to_64_bytes_is_the_nonce() {
+        for len in [8, 32, EAT_NONCE_MAX] {
+            let qr = with_challenge(Some(vec![3; len]), Some(vec![9; 16]));
+            assert_eq!(evidence_nonce(&qr), Ok(Some(vec![3; len])));
+        }
+    }
+
+    #[test]
+    fn challenge_longer_than_64_bytes_is_refused_with_field_and_rule() {
+        for len in [EAT_NONCE_MAX + 1, 100, 512] {
+            let qr = with_challenge(Some(vec![3; len]), Some(vec![9; 16]));
+            assert_eq!(
+                evidence_nonce(&qr),
+                Err(format!(
+                    "QueryRequest.challenge: {len} bytes; eat_nonce takes at most 64"
+                ))
+            );
+        }
+    }
+
+    #[test]
+    fn without_challenge_the_token_is_the_nonce_else_none() {
+        let qr = with_challenge(None, Some(vec![9; 16]));
+        assert_eq!(evidence_nonce(&qr), Ok(Some(vec![9; 16])));
+        assert_eq!(evidence_nonce(&with_challenge(None, None)), Ok(None));
+    }
 }

@@ -16,8 +16,9 @@ pub const MANIFEST_REFERENCE_TYPE: &str = "application/suit-report+cose";
 /// Inputs of one Evidence.
 #[derive(Debug, Clone)]
 pub struct EvidenceClaims {
-    /// The QueryRequest challenge (or token in the passport model) → `eat_nonce`.
-    pub nonce: Vec<u8>,
+    /// The QueryRequest challenge (or token in the passport model) → `eat_nonce`; `None` leaves
+    /// the claim out rather than signing an empty nonce, which RFC 9711 forbids.
+    pub nonce: Option<Vec<u8>>,
     pub ueid: Vec<u8>,
     pub oemid: Vec<u8>,
     pub hwmodel: Vec<u8>,
@@ -52,7 +53,7 @@ pub fn sign_evidence(claims: &EvidenceClaims, signer: &dyn Signer) -> Result<Vec
         }))
         .collect::<Vec<_>>();
     let eat = EatClaims {
-        eat_nonce: Some(claims.nonce.clone()),
+        eat_nonce: claims.nonce.clone(),
         ueid: Some(claims.ueid.clone()),
         oemid: Some(OemId::Bytes(claims.oemid.clone())),
         hwmodel: Some(claims.hwmodel.clone()),

@@ -320,3 +320,110 @@ fn update_unneeded_manifest_list_deletes_the_tc() {
         .unwrap()
         .is_none());
 }
+
+/// Sends a QueryRequest carrying `challenge` (attestation and TC list requested).
+fn query_with_challenge(f: &mut Fixture, challenge: Vec<u8>) -> Outcome {
+    let mut q = query_request(vec![CipherSuite::SIGN1_ESP256]);
+    q.challenge = Some(challenge);
+    let bytes = f.signed(&TeepMessage::QueryRequest(q), Numbering::Draft26, &f.tam);
+    f.handle(&bytes)
+}
+
+fn evidence_nonce_of(f: &Fixture, m: TeepMessage) -> Option<Vec<u8>> {
+    let TeepMessage::QueryResponse(resp) = m else {
+        panic!("expected a QueryResponse, got {m:?}")
+    };
+    teep_cose::eat::EatClaims::verify(
+        resp.attestation_payload.as_deref().expect("Evidence"),
+        &f.tee.attestation_signer().public_key(),
+    )
+    .unwrap()
+    .eat_nonce
+}
+
+#[test]
+fn challenge_of_64_bytes_becomes_the_eat_nonce() {
+    let mut f = Fixture::new();
+    let challenge: Vec<u8> = (0..64).collect();
+    let out = query_with_challenge(&mut f, challenge.clone());
+    let (m, _, _) = reply(&f, &out);
+    assert_eq!(evidence_nonce_of(&f, m), Some(challenge.clone()));
+    assert!(out
+        .events
+        .contains(&AgentEvent::EvidenceProduced { nonce: challenge }));
+}
+
+#[test]
+fn challenge_longer_than_64_bytes_is_refused_and_changes_nothing() {
+    let mut f = Fixture::new();
+    // A first exchange records the TAM's profile; the refused ones must not touch it either.
+    let out = query_with_challenge(&mut f, vec![1; 16]);
+    assert!(matches!(reply(&f, &out).0, TeepMessage::QueryResponse(_)));
+    for len in [65usize, 512] {
+        let before = f.state.clone();
+        let out = query_with_challenge(&mut f, vec![2; len]);
+        let (m, n, alg) = reply(&f, &out);
+        assert_eq!((n, alg), (Numbering::Draft26, Algorithm::Esp256));
+        let TeepMessage::Error(e) = m else {
+            panic!("expected an Error for a {len}-byte challenge, got {m:?}")
+        };
+        assert_eq!(e.err_code, ErrorCode::PermanentError);
+        assert_eq!(
+            e.err_msg.as_deref(),
+            Some(
+                format!("QueryRequest.challenge: {len} bytes; eat_nonce takes at most 64").as_str()
+            )
+        );
+        assert_eq!(e.token, Some(vec![9; 16]));
+        assert!(!out
+            .events
+            .iter()
+            .any(|ev| matches!(ev, AgentEvent::EvidenceProduced { .. })));
+        assert_eq!(f.state, before);
+    }
+    // The Agent still serves a normal request afterwards.
+    let out = query_with_challenge(&mut f, vec![3; 32]);
+    let (m, _, _) = reply(&f, &out);
+    assert_eq!(evidence_nonce_of(&f, m), Some(vec![3; 32]));
+}
+
+#[test]
+fn refusal_on_first_contact_records_no_tam_profile() {
+    let mut f = Fixture::new();
+    let out = query_with_challenge(&mut f, vec![2; 100]);
+    assert_eq!(
+        err_code(&reply(&f, &out).0),
+        Some(ErrorCode::PermanentError)
+    );
+    assert_eq!(f.state, AgentState::default());
+}
+
+#[test]
+fn long_challenge_without_the_attestation_bit_is_not_used() {
+    let mut f = Fixture::new();
+    let mut q = query_request(vec![CipherSuite::SIGN1_ESP256]);
+    q.challenge = Some(vec![2; 100]);
+    q.data_item_requested = DataItems(DataItems::TRUSTED_COMPONENTS);
+    let out = f.handle(&f.signed(&TeepMessage::QueryRequest(q), Numbering::Draft26, &f.tam));
+    let (m, _, _) = reply(&f, &out);
+    let TeepMessage::QueryResponse(resp) = m else {
+        panic!("expected a QueryResponse, got {m:?}")
+    };
+    assert_eq!(resp.attestation_payload, None);
+}
+
+#[test]
+fn without_challenge_the_token_is_the_nonce_and_without_both_there_is_none() {
+    let mut f = Fixture::new();
+    let mut q = query_request(vec![CipherSuite::SIGN1_ESP256]);
+    q.challenge = None;
+    let out = f.handle(&f.signed(
+        &TeepMessage::QueryRequest(q.clone()),
+        Numbering::Draft26,
+        &f.tam,
+    ));
+    assert_eq!(evidence_nonce_of(&f, reply(&f, &out).0), Some(vec![9; 16]));
+    q.token = None;
+    let out = f.handle(&f.signed(&TeepMessage::QueryRequest(q), Numbering::Draft26, &f.tam));
+    assert_eq!(evidence_nonce_of(&f, reply(&f, &out).0), None);
+}
