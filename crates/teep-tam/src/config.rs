@@ -119,7 +119,7 @@ pub struct Config {
     /// apply at once.
     pub refresh_ms: u64,
     /// SQLite: how many devices' registration and holdings the server keeps in memory (about
-    /// 0.5 KiB each) instead of reading them on every QueryResponse; 0 turns the cache off.
+    /// 0.8 KiB each) instead of reading them on every QueryResponse; 0 turns the cache off.
     pub device_cache_entries: usize,
 }
 

@@ -169,7 +169,9 @@ fn fixture() -> &'static Fixture {
                 assert_eq!(seen.token.as_ref(), Some(token));
                 let signed = sim.query_response(&seen, n).unwrap();
                 let payload = teep_cose::open(&signed).unwrap().payload.unwrap();
-                let evidence = sim.evidence(seen.challenge.as_deref().unwrap_or_default());
+                let evidence = sim
+                    .evidence(seen.challenge.as_deref().unwrap_or_default())
+                    .unwrap_or_default();
                 let claims = teep_cose::open(&evidence).unwrap().payload.unwrap();
                 Valid {
                     token: token.clone(),

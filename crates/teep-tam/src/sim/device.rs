@@ -161,10 +161,11 @@ impl SimDevice {
     }
 
     /// Evidence for `nonce`: an EAT signed by the device key, `cnf` = the device key.
-    pub fn evidence(&self, nonce: &[u8]) -> Vec<u8> {
+    /// Signed EAT Evidence for `nonce`; a nonce the EAT cannot carry (8..64 bytes) is an error.
+    pub fn evidence(&self, nonce: &[u8]) -> Result<Vec<u8>, SimError> {
         device_claims(self.public_key(), &self.ueid, nonce)
             .sign(&self.signer)
-            .unwrap_or_default()
+            .map_err(|e| SimError::Message(format!("evidence: {e}")))
     }
 
     pub fn query_response(
@@ -174,7 +175,11 @@ impl SimDevice {
     ) -> Result<Vec<u8>, SimError> {
         let qr = QueryResponse {
             token: seen.token.clone(),
-            attestation_payload: seen.challenge.as_deref().map(|c| self.evidence(c)),
+            attestation_payload: seen
+                .challenge
+                .as_deref()
+                .map(|c| self.evidence(c))
+                .transpose()?,
             tc_list: self
                 .installed
                 .iter()

@@ -23,8 +23,9 @@ use std::collections::HashMap;
 use crate::model::{DeviceRecord, InstalledTc};
 use crate::session::DeviceUpdate;
 
-/// An entry is about 0.5 KiB; the cache starts over when it holds this many.
-pub const DEFAULT_CAPACITY: usize = 1 << 20;
+/// An entry takes about 0.8 KiB (measured: 36 MB of RSS for about 45,000 devices); the cache
+/// starts over when it holds this many.
+pub const DEFAULT_CAPACITY: usize = 1 << 18;
 
 #[derive(Clone)]
 pub(super) struct Entry {
