@@ -18,7 +18,8 @@ pub fn encode_component_id(id: &[Vec<u8>]) -> Vec<u8> {
     out
 }
 
-fn cbor_head(out: &mut Vec<u8>, major: u8, n: u64) {
+/// Writes a CBOR head (major type and argument) in its shortest form.
+pub fn cbor_head(out: &mut Vec<u8>, major: u8, n: u64) {
     let m = major << 5;
     if n < 24 {
         out.push(m | n as u8);

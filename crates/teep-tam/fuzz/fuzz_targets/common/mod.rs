@@ -30,24 +30,7 @@ pub fn mutate(base: &[u8], ops: &[u8]) -> Vec<u8> {
     out
 }
 
-/// A CBOR head (major type and argument), shortest form.
-pub fn cbor_head(out: &mut Vec<u8>, major: u8, n: u64) {
-    let m = major << 5;
-    if n < 24 {
-        out.push(m | n as u8);
-    } else if n <= 0xff {
-        out.extend_from_slice(&[m | 24, n as u8]);
-    } else if n <= 0xffff {
-        out.push(m | 25);
-        out.extend_from_slice(&(n as u16).to_be_bytes());
-    } else if n <= 0xffff_ffff {
-        out.push(m | 26);
-        out.extend_from_slice(&(n as u32).to_be_bytes());
-    } else {
-        out.push(m | 27);
-        out.extend_from_slice(&n.to_be_bytes());
-    }
-}
+pub use teep_tam::model::cbor_head;
 
 /// `bytes` as a CBOR bstr.
 pub fn bstr(bytes: &[u8]) -> Vec<u8> {
