@@ -138,6 +138,8 @@ impl PolicySnapshot {
     }
 }
 
+/// A poisoned lock still guards consistent data here: the queue and the device cache are only
+/// changed by calls that cannot panic half-way.
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -327,14 +329,8 @@ impl Store {
             Some(r) => r.try_get::<Option<i64>, _>(0)?.unwrap_or(0),
             None => 0,
         };
-        if let Some(cache) = &self.shared.devices {
-            // Also notice other processes' exchanges while this one commits nothing.
-            let version: i64 = sqlx::query("PRAGMA data_version")
-                .fetch_one(&self.pool)
-                .await?
-                .try_get(0)?;
-            lock(cache).data_version(self.shared.connects.load(Ordering::SeqCst), version);
-        }
+        // Also notice other processes' exchanges while this one commits nothing.
+        self.observe_data_version(&self.pool).await?;
         let old = self.shared.generation.swap(g, Ordering::SeqCst);
         if old != g {
             self.invalidate();
@@ -402,8 +398,7 @@ impl Store {
             return self.read_device_context(kid, with_tags).await;
         };
         let seen = {
-            let mut c = lock(cache);
-            c.check(self.epoch(), self.shared.connects.load(Ordering::SeqCst));
+            let c = self.checked_devices(cache);
             if let Some(e) = c.get(kid, with_tags) {
                 return Ok(Some((e.device.clone(), e.installed.clone())));
             }
@@ -423,6 +418,33 @@ impl Store {
             );
         }
         Ok(found)
+    }
+
+    /// The device cache, emptied first if the store epoch or the writer connection moved.
+    fn checked_devices<'c>(
+        &self,
+        cache: &'c Mutex<devices::DeviceCache>,
+    ) -> std::sync::MutexGuard<'c, devices::DeviceCache> {
+        let mut c = lock(cache);
+        c.check(self.epoch(), self.shared.connects.load(Ordering::SeqCst));
+        c
+    }
+
+    /// Reads the writer connection's `PRAGMA data_version` (through `conn`, the writer pool or
+    /// a transaction on it) into the device cache, which empties if another connection
+    /// committed since the last reading.
+    async fn observe_data_version<'e, E>(&self, conn: E) -> Result<()>
+    where
+        E: sqlx::Executor<'e, Database = sqlx::Any>,
+    {
+        if let Some(cache) = &self.shared.devices {
+            let version: i64 = sqlx::query("PRAGMA data_version")
+                .fetch_one(conn)
+                .await?
+                .try_get(0)?;
+            lock(cache).data_version(self.shared.connects.load(Ordering::SeqCst), version);
+        }
+        Ok(())
     }
 
     async fn read_device_context(

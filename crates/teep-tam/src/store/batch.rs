@@ -101,12 +101,12 @@ impl Ph {
     }
 }
 
-/// `($1, $2), ($3, $4)` for `rows` rows of `cols` columns, numbering from `$1`.
+/// `($1, $2), ($3, $4)` (or `(?, ?), (?, ?)`) for `rows` rows of `cols` columns.
 fn values(ph: Ph, rows: usize, cols: usize) -> String {
     values_with(ph, rows, &vec!["$"; cols])
 }
 
-/// `$1, $2, ...` for an IN list.
+/// `$1, $2, ...` (or `?, ?, ...`) for an IN list.
 fn list(ph: Ph, n: usize) -> String {
     let mut s = String::new();
     for i in 1..=n {
@@ -226,14 +226,8 @@ impl Store {
         let ph = Ph::of(self.backend);
         let mut tx = self.pool.begin().await?;
         let mut accepted = vec![true; steps.len()];
-        if let Some(cache) = &self.shared.devices {
-            // Did another connection commit since the last batch? (See `devices`.)
-            let version: i64 = sqlx::query("PRAGMA data_version")
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get(0)?;
-            lock(cache).data_version(self.shared.connects.load(Ordering::SeqCst), version);
-        }
+        // Did another connection commit since the last batch? (See `devices`.)
+        self.observe_data_version(&mut *tx).await?;
 
         // 1. Tokens. A query token is stateless until answered: answering inserts it, and the
         //    primary key refuses a second answer. An update token was stored with its Update.
@@ -532,8 +526,7 @@ impl Store {
 
         tx.commit().await?;
         if let Some(cache) = &self.shared.devices {
-            let mut c = lock(cache);
-            c.check(self.epoch(), self.shared.connects.load(Ordering::SeqCst));
+            let mut c = self.checked_devices(cache);
             let mut steps_of: HashMap<i64, usize> = HashMap::new();
             for &i in &live {
                 if let (Some(_), Some(id)) = (&steps[i].device, device_of[i]) {
