@@ -37,17 +37,7 @@ fn fixture() -> &'static Fixture {
         {
             keys.push(k);
         }
-        let (m, _) = teep_suit::ManifestBuilder::new(
-            vec![
-                b"TEEP-Device".to_vec(),
-                b"SecureFS".to_vec(),
-                b"ta".to_vec(),
-            ],
-            &b"payload"[..],
-        )
-        .sequence_number(3)
-        .build_manifest(&[0; 64])
-        .unwrap();
+        let (m, _) = common::ta_manifest().build_manifest(&[0; 64]).unwrap();
         let manifest = teep_suit::codec::encode_manifest(&m);
         let envelope = teep_suit::sign_manifest(&m, &[], &signer, false).unwrap();
         Fixture {

@@ -128,17 +128,7 @@ fn fixture() -> &'static Fixture {
 
         // The catalog: one TC, signed by a TC signer, assigned to every device.
         let tc_signer = SoftwareSigner::new(PrivateKey::from_p256_scalar(&[0x51; 32]).unwrap());
-        let (env, _) = teep_suit::ManifestBuilder::new(
-            vec![
-                b"TEEP-Device".to_vec(),
-                b"SecureFS".to_vec(),
-                b"ta".to_vec(),
-            ],
-            &b"payload"[..],
-        )
-        .sequence_number(3)
-        .build(&tc_signer, &[0; 64])
-        .unwrap();
+        let (env, _) = common::ta_manifest().build(&tc_signer, &[0; 64]).unwrap();
         let tc = teep_tam::catalog::new_tc(None, &env).unwrap();
         let record = TcRecord {
             id: 1,

@@ -39,3 +39,16 @@ pub fn bstr(bytes: &[u8]) -> Vec<u8> {
     out.extend_from_slice(bytes);
     out
 }
+
+/// The TC both catalog targets start from: component TEEP-Device/SecureFS/ta, sequence 3.
+pub fn ta_manifest() -> teep_suit::ManifestBuilder {
+    teep_suit::ManifestBuilder::new(
+        vec![
+            b"TEEP-Device".to_vec(),
+            b"SecureFS".to_vec(),
+            b"ta".to_vec(),
+        ],
+        &b"payload"[..],
+    )
+    .sequence_number(3)
+}
