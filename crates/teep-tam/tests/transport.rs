@@ -66,6 +66,33 @@ async fn wrong_content_type_is_415_and_oversized_body_is_413() {
     assert_eq!(a, 415);
     assert_eq!(b, 413);
     assert_eq!(c, 405);
+
+    // A chunked body announces no length: it is refused once it passes the limit, with
+    // the limit named; one under the limit is read whole and judged as a TEEP message.
+    let chunked = |len: usize| {
+        let addr = tam.addr;
+        async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let mut req = format!(
+                "POST /tam HTTP/1.1\r\nHost: x\r\nContent-Type: application/teep+cbor\r\n\
+                 Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n{len:x}\r\n"
+            )
+            .into_bytes();
+            req.extend(std::iter::repeat_n(0u8, len));
+            req.extend_from_slice(b"\r\n0\r\n\r\n");
+            // The server may answer and close before it has read everything.
+            let _ = s.write_all(&req).await;
+            let mut resp = Vec::new();
+            let _ = s.read_to_end(&mut resp).await;
+            String::from_utf8_lossy(&resp).to_string()
+        }
+    };
+    let over = chunked(5000).await;
+    assert!(over.starts_with("HTTP/1.1 413"), "{over}");
+    assert!(over.contains("limit of 4096 bytes"), "{over}");
+    let under = chunked(100).await;
+    assert!(under.starts_with("HTTP/1.1 400"), "{under}");
     tam.handle.shutdown().await;
 }
 
