@@ -323,8 +323,13 @@ pub fn open_with_limits(bytes: &[u8], limits: &Limits) -> Result<Opened, CoseErr
     let unprot_v = a.pop().unwrap_or(Value::Null);
     let prot_v = a.pop().unwrap_or(Value::Null);
 
-    let (body_protected, protected) = parse_protected(&format!("{path}.protected"), prot_v)?;
-    let unprotected = parse_unprotected(&format!("{path}.unprotected"), unprot_v)?;
+    // Static paths: an open on the hot path allocates no error text it does not need.
+    let (protected_path, unprotected_path) = match kind {
+        CoseKind::Sign1 => ("COSE_Sign1.protected", "COSE_Sign1.unprotected"),
+        CoseKind::Sign => ("COSE_Sign.protected", "COSE_Sign.unprotected"),
+    };
+    let (body_protected, protected) = parse_protected(protected_path, prot_v)?;
+    let unprotected = parse_unprotected(unprotected_path, unprot_v)?;
     let payload = match payload_v {
         Value::Bytes(b) => Some(b),
         Value::Null => None,
