@@ -406,8 +406,8 @@ impl Store {
         };
         let found = self.read_device_context(kid, with_tags).await?;
         if let Some((device, installed)) = &found {
-            // Kept only if no commit touched the cache while this read ran: its snapshot may
-            // predate that commit.
+            // Kept unless a commit touched this device, or the cache was emptied, while this
+            // read ran: its snapshot may predate that change.
             lock(cache).insert_if_unchanged(
                 seen,
                 devices::Entry {
