@@ -170,10 +170,54 @@ pub struct DeviceUpdate {
     pub status_detail: Option<String>,
     pub ueid: Option<Vec<u8>>,
     pub claims: Option<String>,
+    /// Write `last_seen` even though no field above changes.
+    pub touch: bool,
     /// The device's tc-list replaces what storage held.
     pub replace_installed: Option<Vec<InstalledTc>>,
     pub add_installed: Vec<InstalledTc>,
     pub remove_installed: Vec<Vec<u8>>,
+}
+
+/// How stale a device's `last_seen` may get before an exchange that changes nothing else in
+/// its row writes it anyway. A QueryResponse re-reports the same claims, suite and status
+/// each time; rewriting the row for a new timestamp alone cost a random page write per
+/// exchange, which a fleet too large for the page cache pays in full.
+pub const LAST_SEEN_RESOLUTION_MS: i64 = 60_000;
+
+impl DeviceUpdate {
+    /// Drops the fields that would write what `stored` already holds, and decides whether
+    /// `last_seen` is stale enough to write on its own (see [`LAST_SEEN_RESOLUTION_MS`]).
+    fn elide_unchanged(&mut self, stored: &DeviceRecord, now: i64) {
+        if self.suite_alg.is_some() && self.suite_alg == stored.suite_alg {
+            self.suite_alg = None;
+        }
+        if self.status.as_ref() == Some(&stored.status) {
+            self.status = None;
+        }
+        if self.status_detail.is_some() && self.status_detail == stored.status_detail {
+            self.status_detail = None;
+        }
+        if self.ueid.is_some() && self.ueid == stored.ueid {
+            self.ueid = None;
+        }
+        if self.claims.is_some() && self.claims == stored.claims {
+            self.claims = None;
+        }
+        self.touch = match stored.last_seen {
+            Some(seen) => !(seen..seen + LAST_SEEN_RESOLUTION_MS).contains(&now),
+            None => true,
+        };
+    }
+
+    /// Whether the device row is written (with `last_seen` = the step's time).
+    pub fn writes_row(&self) -> bool {
+        self.touch
+            || self.suite_alg.is_some()
+            || self.status.is_some()
+            || self.status_detail.is_some()
+            || self.ueid.is_some()
+            || self.claims.is_some()
+    }
 }
 
 /// The token a step answers. A query token is stateless until answered, so consuming it
@@ -622,6 +666,7 @@ impl TamCore {
         let mut update = DeviceUpdate {
             device_id,
             suite_alg: Some(alg.to_cose()),
+            touch: true,
             ..Default::default()
         };
 
@@ -665,6 +710,9 @@ impl TamCore {
                     }
                     update.status = Some(DeviceStatus::AttestationFailed);
                     update.status_detail = Some(e.to_string());
+                    if let Some(d) = &ctx.device {
+                        update.elide_unchanged(d, now);
+                    }
                     let err_msg = truncate(&e.to_string(), 128);
                     let upd = wire::error_update(
                         &Self::new_token(now, rng),
@@ -693,6 +741,9 @@ impl TamCore {
             update.status_detail = Some(String::new());
             update.ueid = c.ueid.clone();
             update.claims = serde_json::to_string(c).ok();
+        }
+        if let Some(d) = &ctx.device {
+            update.elide_unchanged(d, now);
         }
 
         // Policy: what the device lacks, and what it should drop.
@@ -903,6 +954,7 @@ impl TamCore {
         let update = DeviceUpdate {
             device_id: Some(device.id),
             status_detail: Some(truncate(&detail, 256)),
+            touch: true,
             ..Default::default()
         };
         Ok(session_end(
@@ -1024,4 +1076,130 @@ fn truncate(s: &str, max: usize) -> String {
         end -= 1;
     }
     s[..end].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::SimDevice;
+    use teep_cose::{PrivateKey, SoftwareSigner};
+
+    const NOW: i64 = 1_800_000_000_000;
+
+    struct Counter(u8);
+
+    impl Random for Counter {
+        fn fill(&mut self, buf: &mut [u8]) {
+            for b in buf {
+                self.0 = self.0.wrapping_add(1);
+                *b = self.0;
+            }
+        }
+    }
+
+    fn core() -> TamCore {
+        let ed: Arc<dyn Signer> = Arc::new(SoftwareSigner::new(
+            PrivateKey::from_ed25519_seed(&[0x43; 32]).unwrap(),
+        ));
+        TamCore::new(vec![ed], Vec::new(), CoreConfig::default())
+    }
+
+    fn registered(dev: &SimDevice) -> DeviceRecord {
+        DeviceRecord {
+            id: 9,
+            name: None,
+            kid: dev.kid(),
+            teep_key: dev.public_key().to_cose_key(),
+            attest_key: None,
+            suite_alg: None,
+            status: DeviceStatus::Registered,
+            status_detail: None,
+            ueid: None,
+            claims: None,
+            created_at: NOW - 3_600_000,
+            last_seen: None,
+            tags: Vec::new(),
+        }
+    }
+
+    /// One full QueryRequest/QueryResponse at `now` against what storage holds for the
+    /// device; returns the device-row changes the TAM would commit.
+    fn device_changes(
+        core: &TamCore,
+        dev: &SimDevice,
+        stored: &DeviceRecord,
+        now: i64,
+    ) -> DeviceUpdate {
+        let n = Numbering::Draft26;
+        let mut rng = Counter(0);
+        let request = core.handle_connect(n, now, &mut rng).unwrap();
+        let token = request.token.unwrap();
+        let seen = dev
+            .read_query_request(&request.response.unwrap(), n, &[])
+            .unwrap();
+        let body = dev.query_response(&seen, n).unwrap();
+        let ctx = Context {
+            session: core.query_session(&token),
+            device: Some(stored.clone()),
+            ..Default::default()
+        };
+        let msg = core.inspect(&body, n).unwrap();
+        let outcome = core.handle_message(msg, &ctx, now, &mut rng).unwrap();
+        assert_eq!(outcome.result, "no-update");
+        outcome.effects.device.unwrap()
+    }
+
+    /// What storage holds after `u` was committed at `now` over `stored`.
+    fn committed(stored: &DeviceRecord, u: &DeviceUpdate, now: i64) -> DeviceRecord {
+        let mut d = stored.clone();
+        if u.writes_row() {
+            d.last_seen = Some(now);
+        }
+        d.suite_alg = u.suite_alg.or(d.suite_alg);
+        d.status = u.status.clone().unwrap_or(d.status);
+        d.status_detail = u.status_detail.clone().or(d.status_detail);
+        d.ueid = u.ueid.clone().or(d.ueid);
+        d.claims = u.claims.clone().or(d.claims);
+        d
+    }
+
+    #[test]
+    fn a_device_row_is_rewritten_only_for_news_or_a_stale_last_seen() {
+        let core = core();
+        let dev = SimDevice::from_key(PrivateKey::from_ed25519_seed(&[0x12; 32]).unwrap());
+        let fresh = registered(&dev);
+
+        // First attested contact: everything is new.
+        let u = device_changes(&core, &dev, &fresh, NOW);
+        assert!(u.touch && u.suite_alg.is_some() && u.claims.is_some() && u.ueid.is_some());
+        assert_eq!(u.status, Some(DeviceStatus::Attested));
+        let stored = committed(&fresh, &u, NOW);
+
+        // The same report 59 s later changes nothing: the row is left alone.
+        let u = device_changes(&core, &dev, &stored, NOW + 59_000);
+        assert!(!u.writes_row(), "{u:?}");
+
+        // A minute after the last write, the row is written for last_seen alone.
+        let u = device_changes(&core, &dev, &stored, NOW + LAST_SEEN_RESOLUTION_MS);
+        assert!(u.writes_row() && u.touch);
+        assert!(
+            u.suite_alg.is_none() && u.status.is_none() && u.claims.is_none() && u.ueid.is_none()
+        );
+
+        // A clock that went back also writes.
+        assert!(device_changes(&core, &dev, &stored, NOW - 1).touch);
+
+        // Anything that differs from storage is written, even within the minute: a status
+        // an operator changed, claims from another appraisal, an unknown suite.
+        let mut other = stored.clone();
+        other.status = DeviceStatus::AttestationFailed;
+        other.claims = Some("{}".into());
+        other.suite_alg = None;
+        let u = device_changes(&core, &dev, &other, NOW + 1_000);
+        assert!(!u.touch);
+        assert_eq!(u.status, Some(DeviceStatus::Attested));
+        assert_eq!(u.claims, stored.claims);
+        assert_eq!(u.suite_alg, stored.suite_alg);
+        assert!(u.ueid.is_none() && u.status_detail.is_none());
+    }
 }

@@ -18,7 +18,7 @@ use tokio::sync::oneshot;
 
 use super::{lock, Backend, Result, Store, StoreError};
 use crate::model::{DeviceStatus, InstalledTc, SessionKind};
-use crate::session::Effects;
+use crate::session::{DeviceUpdate, Effects};
 
 /// Most steps one transaction takes.
 const MAX_BATCH: usize = 64;
@@ -356,36 +356,30 @@ impl Store {
             device_of[i] = id;
         }
 
-        // 3. Device rows: last seen, suite, attestation status and claims (one row per device;
-        //    a later step of the same device in this batch wins).
-        let mut dev_rows: Vec<usize> = Vec::new();
+        // 3. Device rows: last seen, suite, attestation status and claims, one row per device.
+        //    Several steps of one device in a batch merge field by field, a later step's
+        //    value winning. A step that changes nothing in the row (Success; a QueryResponse
+        //    re-reporting what is stored, seen less than a minute ago) leaves it alone.
+        let mut dev_rows: Vec<RowWrite> = Vec::new();
         let mut dev_index: HashMap<i64, usize> = HashMap::new();
         for &i in &live {
-            // A step that would only move last_seen (Success: the QueryResponse moments
-            // before already did) leaves the row alone.
-            let touch_only = steps[i].device.as_ref().is_some_and(|u| {
-                u.suite_alg.is_none()
-                    && u.status.is_none()
-                    && u.status_detail.is_none()
-                    && u.ueid.is_none()
-                    && u.claims.is_none()
-            });
-            if touch_only && steps[i].new_device.is_none() {
+            let (Some(u), Some(id)) = (&steps[i].device, device_of[i]) else {
+                continue;
+            };
+            if !u.writes_row() && steps[i].new_device.is_none() {
                 continue;
             }
-            if let (Some(_), Some(id)) = (&steps[i].device, device_of[i]) {
-                match dev_index.get(&id) {
-                    Some(&pos) => dev_rows[pos] = i,
-                    None => {
-                        dev_index.insert(id, dev_rows.len());
-                        dev_rows.push(i);
-                    }
-                }
-            }
+            let pos = *dev_index.entry(id).or_insert_with(|| {
+                dev_rows.push(RowWrite {
+                    id,
+                    ..RowWrite::default()
+                });
+                dev_rows.len() - 1
+            });
+            dev_rows[pos].merge(steps[i].now, u);
         }
         for part in chunks(&dev_rows) {
-            self.update_devices(&mut tx, steps, &device_of, part)
-                .await?;
+            self.update_devices(&mut tx, part).await?;
         }
 
         // 4. Holdings. A tc-list replaces what was stored; Success adds what the Update
@@ -557,13 +551,7 @@ impl Store {
             .collect())
     }
 
-    async fn update_devices(
-        &self,
-        tx: &mut Tx<'_>,
-        steps: &[&Effects],
-        device_of: &[Option<i64>],
-        part: &[usize],
-    ) -> Result<()> {
+    async fn update_devices(&self, tx: &mut Tx<'_>, rows: &[RowWrite<'_>]) -> Result<()> {
         let ph = Ph::of(self.backend);
         // UPDATE ... FROM (VALUES ...) is understood by SQLite (3.33+) and PostgreSQL alike;
         // both name the columns of a VALUES list column1, column2, ...
@@ -572,22 +560,45 @@ impl Store {
              status = COALESCE(v.column4, devices.status), status_detail = COALESCE(v.column5, devices.status_detail), \
              ueid = COALESCE(v.column6, devices.ueid), claims = COALESCE(v.column7, devices.claims) \
              FROM (VALUES {}) AS v WHERE devices.id = v.column1",
-            values(ph, part.len(), 7)
+            values(ph, rows.len(), 7)
         );
         let mut q = sqlx::query(AssertSqlSafe(sql));
-        for &i in part {
-            let u = steps[i].device.as_ref().expect("device update");
+        for r in rows {
             q = q
-                .bind(device_of[i].expect("device id"))
-                .bind(steps[i].now)
-                .bind(u.suite_alg)
-                .bind(u.status.as_ref().map(|s| s.as_str()))
-                .bind(&u.status_detail)
-                .bind(&u.ueid)
-                .bind(&u.claims);
+                .bind(r.id)
+                .bind(r.now)
+                .bind(r.suite_alg)
+                .bind(r.status)
+                .bind(r.status_detail)
+                .bind(r.ueid)
+                .bind(r.claims);
         }
         q.execute(&mut **tx).await?;
         Ok(())
+    }
+}
+
+/// The new values of one device row (`None`: keep the stored value).
+#[derive(Default)]
+struct RowWrite<'a> {
+    id: i64,
+    now: i64,
+    suite_alg: Option<i64>,
+    status: Option<&'static str>,
+    status_detail: Option<&'a str>,
+    ueid: Option<&'a [u8]>,
+    claims: Option<&'a str>,
+}
+
+impl<'a> RowWrite<'a> {
+    /// Lays a later step's changes over this row's.
+    fn merge(&mut self, now: i64, u: &'a DeviceUpdate) {
+        self.now = self.now.max(now);
+        self.suite_alg = u.suite_alg.or(self.suite_alg);
+        self.status = u.status.as_ref().map(|s| s.as_str()).or(self.status);
+        self.status_detail = u.status_detail.as_deref().or(self.status_detail);
+        self.ueid = u.ueid.as_deref().or(self.ueid);
+        self.claims = u.claims.as_deref().or(self.claims);
     }
 }
 
@@ -644,5 +655,30 @@ mod tests {
         assert_eq!(list(Ph::Dollar, 3), "$1, $2, $3");
         assert_eq!(values(Ph::Question, 2, 2), "(?, ?), (?, ?)");
         assert_eq!(list(Ph::Question, 2), "?, ?");
+    }
+
+    #[test]
+    fn steps_of_one_device_merge_field_by_field() {
+        // A QueryResponse that attested, then one that only changed the suite: the second
+        // must not wipe the first's claims (each leaves alone what it found unchanged).
+        let first = DeviceUpdate {
+            status: Some(DeviceStatus::Attested),
+            claims: Some("{}".into()),
+            suite_alg: Some(-7),
+            touch: true,
+            ..Default::default()
+        };
+        let second = DeviceUpdate {
+            suite_alg: Some(-19),
+            ..Default::default()
+        };
+        let mut row = RowWrite::default();
+        row.merge(10, &first);
+        row.merge(9, &second);
+        assert_eq!(row.now, 10);
+        assert_eq!(row.suite_alg, Some(-19));
+        assert_eq!(row.status, Some("attested"));
+        assert_eq!(row.claims, Some("{}"));
+        assert_eq!((row.status_detail, row.ueid), (None, None));
     }
 }

@@ -192,6 +192,9 @@ impl DeviceCache {
             if u.ueid.is_some() {
                 d.ueid = u.ueid.clone();
             }
+            if u.claims.is_some() {
+                d.claims = u.claims.clone();
+            }
         }
         if u.replace_installed.is_some() {
             e.installed.clear();
@@ -312,6 +315,7 @@ mod tests {
         let u = DeviceUpdate {
             replace_installed: Some(vec![tc(5, Some(2))]),
             status: Some(DeviceStatus::Attested),
+            claims: Some("{\"manifests\":0}".into()),
             ..Default::default()
         };
         c.apply(7, 100, &u, true);
@@ -320,6 +324,8 @@ mod tests {
         assert_eq!(e.installed[0].component_id, vec![5]);
         assert_eq!(e.device.last_seen, Some(100));
         assert_eq!(e.device.status, DeviceStatus::Attested);
+        // The claims too: the core compares against them to skip rewriting the same.
+        assert_eq!(e.device.claims.as_deref(), Some("{\"manifests\":0}"));
     }
 
     #[test]
