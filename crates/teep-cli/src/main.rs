@@ -57,7 +57,28 @@ enum Command {
     Demo(demo::Args),
 }
 
+/// `teep tam device list | head` closes our stdout early. `println!` then panics with
+/// "failed printing to stdout: Broken pipe"; Unix tools stop quietly instead, and so do we.
+/// (Resetting SIGPIPE to its default would do it too, but would also let a peer that closes a
+/// socket kill the TAM server, whose writes rely on the signal being ignored.)
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
+}
+
 fn main() {
+    quiet_on_closed_stdout();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
