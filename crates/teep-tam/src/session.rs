@@ -80,8 +80,11 @@ pub struct TamCore {
     pub config: CoreConfig,
 }
 
-/// Most parsed device keys kept; the memo starts over when full.
-const PARSED_KEYS_CAP: usize = 65_536;
+/// Most parsed device keys kept (about 0.2 KiB each), as many as the device cache holds by
+/// default: a fleet larger than the memo parses a key (a point decompression for Ed25519) on
+/// every message. When full, an eighth of the entries, in hash order (in effect at random),
+/// make room.
+const PARSED_KEYS_CAP: usize = 1 << 18;
 
 /// A message the TAM refuses. `status` is the HTTP status; `explanation` names the field and
 /// the rule.
@@ -571,7 +574,10 @@ impl TamCore {
         let key = PublicKey::from_cose_key(&device.teep_key)
             .map_err(|e| Rejection::internal(format!("stored key of device {}: {e}", device.id)))?;
         if memo.len() >= PARSED_KEYS_CAP {
-            memo.clear();
+            let victims: Vec<Vec<u8>> = memo.keys().take(PARSED_KEYS_CAP / 8).cloned().collect();
+            for k in victims {
+                memo.remove(&k);
+            }
         }
         memo.insert(device.teep_key.clone(), key.clone());
         Ok(key)
