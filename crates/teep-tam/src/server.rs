@@ -117,6 +117,11 @@ impl AppState {
                 session_ttl_ms: (config.session_ttl_secs as i64).saturating_mul(1000),
                 allow_requests: true,
                 render_json: config.dump,
+                // A device cache larger than the default serves a larger fleet: keep its
+                // parsed keys too.
+                parsed_keys: config
+                    .device_cache_entries
+                    .max(crate::session::DEFAULT_PARSED_KEYS),
             },
         )
         .with_token_key(token_key);

@@ -54,6 +54,10 @@ pub struct CoreConfig {
     /// Whether [`Outcome::response_json`] is filled. Rendering a response as JSON costs as
     /// much as encoding it, and only `--dump` reads it, so the server turns it off otherwise.
     pub render_json: bool,
+    /// Most parsed device keys kept (about 0.2 KiB each). A fleet larger than this parses a
+    /// key (a point decompression for Ed25519) on most messages. When full, an eighth of the
+    /// entries, in hash order (in effect at random), make room.
+    pub parsed_keys: usize,
 }
 
 impl Default for CoreConfig {
@@ -64,6 +68,7 @@ impl Default for CoreConfig {
             session_ttl_ms: 6 * 3600 * 1000,
             allow_requests: true,
             render_json: true,
+            parsed_keys: DEFAULT_PARSED_KEYS,
         }
     }
 }
@@ -80,11 +85,8 @@ pub struct TamCore {
     pub config: CoreConfig,
 }
 
-/// Most parsed device keys kept (about 0.2 KiB each), as many as the device cache holds by
-/// default: a fleet larger than the memo parses a key (a point decompression for Ed25519) on
-/// every message. When full, an eighth of the entries, in hash order (in effect at random),
-/// make room.
-const PARSED_KEYS_CAP: usize = 1 << 18;
+/// Default of [`CoreConfig::parsed_keys`]: as many as the device cache holds by default.
+pub const DEFAULT_PARSED_KEYS: usize = 1 << 18;
 
 /// A message the TAM refuses. `status` is the HTTP status; `explanation` names the field and
 /// the rule.
@@ -573,8 +575,12 @@ impl TamCore {
         }
         let key = PublicKey::from_cose_key(&device.teep_key)
             .map_err(|e| Rejection::internal(format!("stored key of device {}: {e}", device.id)))?;
-        if memo.len() >= PARSED_KEYS_CAP {
-            let victims: Vec<Vec<u8>> = memo.keys().take(PARSED_KEYS_CAP / 8).cloned().collect();
+        let cap = self.config.parsed_keys;
+        if cap == 0 {
+            return Ok(key);
+        }
+        if memo.len() >= cap {
+            let victims: Vec<Vec<u8>> = memo.keys().take(cap / 8 + 1).cloned().collect();
             for k in victims {
                 memo.remove(&k);
             }
