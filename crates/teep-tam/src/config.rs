@@ -119,7 +119,7 @@ pub struct Config {
     /// apply at once.
     pub refresh_ms: u64,
     /// SQLite: how many devices' registration and holdings the server keeps in memory (about
-    /// 0.8 KiB each) instead of reading them on every QueryResponse; 0 turns the cache off.
+    /// 1 KiB each) instead of reading them on every QueryResponse; 0 turns the cache off.
     /// Parsed device keys are kept for as many devices (at least 262,144; about 0.2 KiB each).
     pub device_cache_entries: usize,
 }

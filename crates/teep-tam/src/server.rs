@@ -70,6 +70,9 @@ pub enum ServerError {
     Tls(String),
 }
 
+/// How often a server copies its SQLite WAL into the database file.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(200);
+
 pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -103,6 +106,7 @@ impl AppState {
                 sqlite_full_sync: config.sqlite_full_sync,
                 sqlite_busy_timeout_ms: config.sqlite_busy_timeout_ms,
                 device_cache: config.device_cache_entries,
+                sqlite_background_checkpoint: true,
                 ..StoreOptions::default()
             },
         )
@@ -316,6 +320,15 @@ async fn metrics(State(st): State<Arc<AppState>>) -> Response {
          # TYPE teep_tam_committed_steps_total counter\n\
          teep_tam_committed_steps_total {steps}\n"
     );
+    if let Some((hits, misses)) = st.store.device_cache_stats() {
+        let _ = write!(
+            text,
+            "# HELP teep_tam_device_cache_lookups_total QueryResponse device contexts, by where they came from.\n\
+             # TYPE teep_tam_device_cache_lookups_total counter\n\
+             teep_tam_device_cache_lookups_total{{result=\"hit\"}} {hits}\n\
+             teep_tam_device_cache_lookups_total{{result=\"miss\"}} {misses}\n"
+        );
+    }
     (
         [(
             header::CONTENT_TYPE,
@@ -802,6 +815,24 @@ pub async fn spawn_with_state(
                     }
                 }
                 _ = poll_rx.changed() => break,
+            }
+        }
+    });
+    // SQLite: the WAL is copied into the database file beside the writer, so that commits
+    // do not wait for checkpoints (see `Store::checkpoint`).
+    let ckpt_state = state.clone();
+    let mut ckpt_rx = rx.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(CHECKPOINT_INTERVAL) => {
+                    match ckpt_state.store.checkpoint().await {
+                        Ok(None) => break,
+                        Ok(Some(_)) => {}
+                        Err(e) => tracing::debug!("checkpoint: {e}"),
+                    }
+                }
+                _ = ckpt_rx.changed() => break,
             }
         }
     });

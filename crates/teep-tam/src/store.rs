@@ -91,7 +91,16 @@ pub struct StoreOptions {
     pub sqlite_read_connections: u32,
     /// SQLite: how many devices' QueryResponse context to keep in memory (0: none).
     pub device_cache: usize,
+    /// SQLite: the owner calls [`Store::checkpoint`] often (a server does), so the writer
+    /// checkpoints the WAL itself only as a backstop ([`BACKSTOP_CHECKPOINT_PAGES`]).
+    pub sqlite_background_checkpoint: bool,
 }
+
+/// With background checkpoints, the WAL size (in pages) at which the writer checkpoints
+/// during a commit anyway. Under steady writes a checkpoint beside the writer never catches
+/// up with the last frame, so only the writer's own checkpoint lets the WAL start over; most
+/// frames are already copied by then, so it is short.
+pub const BACKSTOP_CHECKPOINT_PAGES: u32 = 8192;
 
 impl Default for StoreOptions {
     fn default() -> Self {
@@ -102,6 +111,7 @@ impl Default for StoreOptions {
             sqlite_busy_timeout_ms: 5000,
             sqlite_read_connections: 2,
             device_cache: devices::DEFAULT_CAPACITY,
+            sqlite_background_checkpoint: false,
         }
     }
 }
@@ -167,6 +177,8 @@ pub struct Store {
     /// snapshot that already contains what that response depends on. For PostgreSQL and
     /// in-memory SQLite it is the same pool.
     read: AnyPool,
+    /// SQLite file with background checkpoints: the connection [`Store::checkpoint`] uses.
+    checkpointer: Option<AnyPool>,
     backend: Backend,
     shared: Arc<Shared>,
 }
@@ -205,6 +217,9 @@ impl Store {
             (n, _) => n,
         };
         let full_sync = options.sqlite_full_sync;
+        let background_checkpoint = options.sqlite_background_checkpoint
+            && backend == Backend::Sqlite
+            && !url.contains(":memory:");
         let busy = format!("PRAGMA busy_timeout={}", options.sqlite_busy_timeout_ms);
         let connects = Arc::new(AtomicU64::new(0));
         let connects_hook = connects.clone();
@@ -232,6 +247,12 @@ impl Store {
                         // default checkpoint interval: a longer one measured the same
                         // throughput with twice the p99 (a bigger checkpoint stalls the commit).
                         conn.execute("PRAGMA temp_store=MEMORY").await?;
+                        if background_checkpoint {
+                            conn.execute(AssertSqlSafe(format!(
+                                "PRAGMA wal_autocheckpoint={BACKSTOP_CHECKPOINT_PAGES}"
+                            )))
+                            .await?;
+                        }
                         if full_sync {
                             conn.execute("PRAGMA synchronous=FULL").await?;
                         } else {
@@ -276,6 +297,20 @@ impl Store {
         } else {
             pool.clone()
         };
+        let checkpointer = if background_checkpoint {
+            let connect = AnyConnectOptions::from_str(&url)
+                .map_err(|e| StoreError::Query(format!("database URL: {e}")))?;
+            Some(
+                AnyPoolOptions::new()
+                    .test_before_acquire(false)
+                    .max_connections(1)
+                    .acquire_timeout(options.acquire_timeout)
+                    .connect_with(connect)
+                    .await?,
+            )
+        } else {
+            None
+        };
         let writers = match backend {
             Backend::Sqlite => 1,
             Backend::Postgres => (max as usize / 4).clamp(1, 4),
@@ -283,6 +318,7 @@ impl Store {
         let store = Store {
             pool,
             read,
+            checkpointer,
             backend,
             shared: Arc::new(Shared {
                 epoch: AtomicU64::new(1),
@@ -337,6 +373,21 @@ impl Store {
             return Ok(true);
         }
         Ok(false)
+    }
+
+    /// Copies committed WAL frames into the database file beside the writer (SQLite
+    /// `wal_checkpoint(PASSIVE)`: it waits for no one). A checkpoint in the writer's commit
+    /// holds every exchange waiting for that commit through its two fsyncs. Returns the WAL's
+    /// frames and how many of them are in the database file now; `None` without background
+    /// checkpoints.
+    pub async fn checkpoint(&self) -> Result<Option<(i64, i64)>> {
+        let Some(c) = &self.checkpointer else {
+            return Ok(None);
+        };
+        let row = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(c)
+            .await?;
+        Ok(Some((row.try_get(1)?, row.try_get(2)?)))
     }
 
     /// Catalog and assignments as of now, from memory unless something changed.
@@ -398,10 +449,13 @@ impl Store {
             return self.read_device_context(kid, with_tags).await;
         };
         let seen = {
-            let c = self.checked_devices(cache);
+            let mut c = self.checked_devices(cache);
             if let Some(e) = c.get(kid, with_tags) {
-                return Ok(Some((e.device.clone(), e.installed.clone())));
+                let found = (e.device.clone(), e.installed.clone());
+                c.hits += 1;
+                return Ok(Some(found));
             }
+            c.misses += 1;
             c.mutations()
         };
         let found = self.read_device_context(kid, with_tags).await?;
@@ -418,6 +472,14 @@ impl Store {
             );
         }
         Ok(found)
+    }
+
+    /// Device-context lookups answered from memory and from the database since the store
+    /// opened (`None`: no device cache, as with PostgreSQL).
+    pub fn device_cache_stats(&self) -> Option<(u64, u64)> {
+        let cache = self.shared.devices.as_ref()?;
+        let c = lock(cache);
+        Some((c.hits, c.misses))
     }
 
     /// The device cache, emptied first if the store epoch or the writer connection moved.
@@ -454,7 +516,7 @@ impl Store {
     ) -> Result<Option<(DeviceRecord, Vec<InstalledTc>)>> {
         let rows = sqlx::query(
             "SELECT d.id, d.name, d.kid, d.teep_key, d.attest_key, d.suite_alg, d.status, d.status_detail, d.ueid, \
-             d.created_at, d.last_seen, t.component_id, t.sequence, t.digest, t.updated_at, t.origin \
+             d.created_at, d.last_seen, t.component_id, t.sequence, t.digest, t.updated_at, t.origin, d.claims \
              FROM devices d LEFT JOIN device_tcs t ON t.device_id = d.id WHERE d.kid = $1",
         )
         .bind(kid)
@@ -473,7 +535,8 @@ impl Store {
             status: DeviceStatus::parse(&first.try_get::<String, _>(6)?),
             status_detail: first.try_get(7)?,
             ueid: first.try_get(8)?,
-            claims: None,
+            // The core compares a QueryResponse's claims with these to leave the row alone.
+            claims: first.try_get(16)?,
             created_at: first.try_get(9)?,
             last_seen: first.try_get(10)?,
             tags: Vec::new(),

@@ -210,3 +210,80 @@ async fn the_device_cache_follows_own_commits_and_other_processes() {
     assert_eq!(holdings(&cached), vec![1, 2, 3, 4]);
     assert_eq!(cached, uncached.device_context(&kid, false).await.unwrap());
 }
+
+/// A server copies the WAL into the database file beside its writer. A checkpoint is not a
+/// commit: the device cache, which empties when another connection commits, stays filled.
+#[tokio::test]
+async fn background_checkpoints_copy_the_wal_and_keep_the_device_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("tam.db").display());
+    let s = teep_tam::Store::open(
+        &url,
+        &teep_tam::store::StoreOptions {
+            sqlite_background_checkpoint: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let key = teep_cose::PrivateKey::generate(KeyType::Ed25519).public_key();
+    let kid = key.thumbprint().to_vec();
+    let id = s
+        .add_device(
+            &teep_tam::model::NewDevice {
+                name: None,
+                kid: kid.clone(),
+                teep_key: key.to_cose_key(),
+                attest_key: None,
+                tags: vec![],
+            },
+            1,
+        )
+        .await
+        .unwrap();
+    s.commit(success_effects(id, 1, 2)).await.unwrap();
+    // (The registration moved the change counter: the first poll empties the caches once.)
+    s.poll_changes().await.unwrap();
+    assert_eq!(
+        holdings(&s.device_context(&kid, false).await.unwrap()),
+        vec![1]
+    );
+    assert_eq!(s.device_cache_stats(), Some((0, 1)));
+
+    let (frames, copied) = s
+        .checkpoint()
+        .await
+        .unwrap()
+        .expect("background checkpoints");
+    assert!(
+        frames > 0 && copied == frames,
+        "{frames} frames, {copied} copied"
+    );
+    // The next commit and change poll read the writer's data_version: unchanged.
+    s.commit(success_effects(id, 2, 3)).await.unwrap();
+    s.poll_changes().await.unwrap();
+    assert_eq!(
+        holdings(&s.device_context(&kid, false).await.unwrap()),
+        vec![1, 2]
+    );
+    assert_eq!(s.device_cache_stats(), Some((1, 1)));
+
+    // Without the option nothing runs beside the writer.
+    let plain = teep_tam::Store::open(&url, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(plain.checkpoint().await.unwrap(), None);
+
+    // The context carries the stored claims (the core leaves the row alone when a
+    // QueryResponse reports the same), from memory and from the database alike.
+    let mut claims = success_effects(id, 3, 4);
+    if let Some(u) = claims.device.as_mut() {
+        u.claims = Some("{\"manifests\":1}".into());
+    }
+    s.commit(claims).await.unwrap();
+    plain.poll_changes().await.unwrap();
+    for store in [&s, &plain] {
+        let (device, _) = store.device_context(&kid, false).await.unwrap().unwrap();
+        assert_eq!(device.claims.as_deref(), Some("{\"manifests\":1}"));
+    }
+}
