@@ -126,6 +126,26 @@ async fn poll_changes_reports_another_handles_writes_once() {
     assert_eq!(a.policy().await.unwrap().catalog.len(), 1);
 }
 
+/// Registers a fresh Ed25519 device; returns its id and kid.
+async fn new_device(store: &teep_tam::Store) -> (i64, Vec<u8>) {
+    let key = teep_cose::PrivateKey::generate(KeyType::Ed25519).public_key();
+    let kid = key.thumbprint().to_vec();
+    let id = store
+        .add_device(
+            &teep_tam::model::NewDevice {
+                name: None,
+                kid: kid.clone(),
+                teep_key: key.to_cose_key(),
+                attest_key: None,
+                tags: vec![],
+            },
+            1,
+        )
+        .await
+        .unwrap();
+    (id, kid)
+}
+
 /// A step adding `cid` to the holdings of device `id`, as a Success commits it.
 fn success_effects(id: i64, cid: u8, now: i64) -> teep_tam::Effects {
     teep_tam::Effects {
@@ -174,21 +194,7 @@ async fn the_device_cache_follows_own_commits_and_other_processes() {
     )
     .await
     .unwrap();
-    let key = teep_cose::PrivateKey::generate(KeyType::Ed25519).public_key();
-    let kid = key.thumbprint().to_vec();
-    let id = a
-        .add_device(
-            &teep_tam::model::NewDevice {
-                name: None,
-                kid: kid.clone(),
-                teep_key: key.to_cose_key(),
-                attest_key: None,
-                tags: vec![],
-            },
-            1,
-        )
-        .await
-        .unwrap();
+    let (id, kid) = new_device(&a).await;
     assert!(holdings(&a.device_context(&kid, false).await.unwrap()).is_empty());
 
     // This process's own commit updates the cached holdings, as the database has them.
@@ -226,21 +232,7 @@ async fn background_checkpoints_copy_the_wal_and_keep_the_device_cache() {
     )
     .await
     .unwrap();
-    let key = teep_cose::PrivateKey::generate(KeyType::Ed25519).public_key();
-    let kid = key.thumbprint().to_vec();
-    let id = s
-        .add_device(
-            &teep_tam::model::NewDevice {
-                name: None,
-                kid: kid.clone(),
-                teep_key: key.to_cose_key(),
-                attest_key: None,
-                tags: vec![],
-            },
-            1,
-        )
-        .await
-        .unwrap();
+    let (id, kid) = new_device(&s).await;
     s.commit(success_effects(id, 1, 2)).await.unwrap();
     // (The registration moved the change counter: the first poll empties the caches once.)
     s.poll_changes().await.unwrap();
