@@ -73,6 +73,26 @@ pub enum ServerError {
 /// How often a server copies its SQLite WAL into the database file.
 const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(200);
 
+/// Runs `tick` every `interval` until the server shuts down or `tick` returns false.
+fn every<F, Fut>(interval: Duration, mut shutdown: watch::Receiver<bool>, mut tick: F)
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => {
+                    if !tick().await {
+                        break;
+                    }
+                }
+                _ = shutdown.changed() => break,
+            }
+        }
+    });
+}
+
 pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -785,54 +805,44 @@ pub async fn spawn_with_state(
     let (tx, rx) = watch::channel(false);
     let app = TamService::new(state.clone());
     // Housekeeping: expired tokens go away.
-    let purge_state = state.clone();
-    let mut purge_rx = rx.clone();
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_secs(60)) => {
-                    let now = now_ms();
-                    purge_state.purge_pending(now);
-                    if let Err(e) = purge_state.store.purge_sessions(now).await {
-                        tracing::warn!("purging sessions: {e}");
-                    }
-                }
-                _ = purge_rx.changed() => break,
+    let st = state.clone();
+    every(Duration::from_secs(60), rx.clone(), move || {
+        let st = st.clone();
+        async move {
+            let now = now_ms();
+            st.purge_pending(now);
+            if let Err(e) = st.store.purge_sessions(now).await {
+                tracing::warn!("purging sessions: {e}");
             }
+            true
         }
     });
     // Changes made by other processes (CLI, other TAMs on the same database) reach the
     // caches within one poll interval.
-    let poll_state = state.clone();
-    let mut poll_rx = rx.clone();
+    let st = state.clone();
     let interval = Duration::from_millis(state.config.refresh_ms.max(10));
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(interval) => {
-                    if let Err(e) = poll_state.store.poll_changes().await {
-                        tracing::debug!("polling for changes: {e}");
-                    }
-                }
-                _ = poll_rx.changed() => break,
+    every(interval, rx.clone(), move || {
+        let st = st.clone();
+        async move {
+            if let Err(e) = st.store.poll_changes().await {
+                tracing::debug!("polling for changes: {e}");
             }
+            true
         }
     });
     // SQLite: the WAL is copied into the database file beside the writer, so that commits
     // do not wait for checkpoints (see `Store::checkpoint`).
-    let ckpt_state = state.clone();
-    let mut ckpt_rx = rx.clone();
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(CHECKPOINT_INTERVAL) => {
-                    match ckpt_state.store.checkpoint().await {
-                        Ok(None) => break,
-                        Ok(Some(_)) => {}
-                        Err(e) => tracing::debug!("checkpoint: {e}"),
-                    }
+    let st = state.clone();
+    every(CHECKPOINT_INTERVAL, rx.clone(), move || {
+        let st = st.clone();
+        async move {
+            match st.store.checkpoint().await {
+                Ok(None) => false, // not a SQLite file: nothing to do
+                Ok(Some(_)) => true,
+                Err(e) => {
+                    tracing::debug!("checkpoint: {e}");
+                    true
                 }
-                _ = ckpt_rx.changed() => break,
             }
         }
     });

@@ -214,6 +214,26 @@ impl DeviceUpdate {
         };
     }
 
+    /// What writing the row does to `d`: `last_seen` = `now`, and the fields given.
+    pub fn apply_row(&self, d: &mut DeviceRecord, now: i64) {
+        d.last_seen = Some(now);
+        if self.suite_alg.is_some() {
+            d.suite_alg = self.suite_alg;
+        }
+        if let Some(s) = &self.status {
+            d.status = s.clone();
+        }
+        if self.status_detail.is_some() {
+            d.status_detail = self.status_detail.clone();
+        }
+        if self.ueid.is_some() {
+            d.ueid = self.ueid.clone();
+        }
+        if self.claims.is_some() {
+            d.claims = self.claims.clone();
+        }
+    }
+
     /// Whether the device row is written (with `last_seen` = the step's time).
     pub fn writes_row(&self) -> bool {
         self.touch
@@ -1165,13 +1185,8 @@ mod tests {
     fn committed(stored: &DeviceRecord, u: &DeviceUpdate, now: i64) -> DeviceRecord {
         let mut d = stored.clone();
         if u.writes_row() {
-            d.last_seen = Some(now);
+            u.apply_row(&mut d, now);
         }
-        d.suite_alg = u.suite_alg.or(d.suite_alg);
-        d.status = u.status.clone().unwrap_or(d.status);
-        d.status_detail = u.status_detail.clone().or(d.status_detail);
-        d.ueid = u.ueid.clone().or(d.ueid);
-        d.claims = u.claims.clone().or(d.claims);
         d
     }
 

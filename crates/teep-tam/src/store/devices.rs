@@ -184,23 +184,7 @@ impl DeviceCache {
             return;
         };
         if touch_row {
-            let d = &mut e.device;
-            d.last_seen = Some(now);
-            if u.suite_alg.is_some() {
-                d.suite_alg = u.suite_alg;
-            }
-            if let Some(s) = &u.status {
-                d.status = s.clone();
-            }
-            if u.status_detail.is_some() {
-                d.status_detail = u.status_detail.clone();
-            }
-            if u.ueid.is_some() {
-                d.ueid = u.ueid.clone();
-            }
-            if u.claims.is_some() {
-                d.claims = u.claims.clone();
-            }
+            u.apply_row(&mut e.device, now);
         }
         if u.replace_installed.is_some() {
             e.installed.clear();
