@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
 use teep_proto::Numbering;
-use teep_tam::sim::{load_exchange, numbered_key, DeviceAlg, LoadDevice, TeepConnection};
+use teep_tam::sim::{
+    load_exchange, numbered_key, DeviceAlg, ExchangeResult, LoadDevice, TeepConnection,
+};
 
 #[derive(Subcommand)]
 pub enum Cmd {
@@ -187,13 +189,18 @@ async fn tam(a: TamArgs) -> anyhow::Result<()> {
     {
         let mut conn = TeepConnection::connect(&a.url).await?;
         let probe = LoadDevice::numbered(0, alg)?;
-        load_exchange(&mut conn, &probe, n, &tam_keys)
+        let first = load_exchange(&mut conn, &probe, n, &tam_keys)
             .await
             .context("first exchange")?;
+        if first == ExchangeResult::UpToDate {
+            // Counted apart below; say it now, before a whole run measures the short path.
+            eprintln!("warning: {NO_UPDATE_HINT}");
+        }
     }
 
     let concurrency = a.concurrency.min(a.devices as usize).max(1);
     let done = Arc::new(AtomicU64::new(0));
+    let up_to_date = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
     let first_error: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
     let latencies: Arc<Mutex<Vec<u32>>> = Arc::new(Mutex::new(Vec::with_capacity(1 << 20)));
@@ -203,8 +210,9 @@ async fn tam(a: TamArgs) -> anyhow::Result<()> {
     let bar = progress(a.duration, a.quiet, "exchanges");
     let mut tasks = Vec::new();
     for w in 0..concurrency {
-        let (done, errors, first_error, latencies, tam_keys) = (
+        let (done, up_to_date, errors, first_error, latencies, tam_keys) = (
             done.clone(),
+            up_to_date.clone(),
             errors.clone(),
             first_error.clone(),
             latencies.clone(),
@@ -259,8 +267,11 @@ async fn tam(a: TamArgs) -> anyhow::Result<()> {
                 }
                 let t0 = Instant::now();
                 match load_exchange(c, dev, n, &tam_keys).await {
-                    Ok(_) => {
+                    Ok(result) => {
                         local.push(t0.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                        if result == ExchangeResult::UpToDate {
+                            up_to_date.fetch_add(1, Ordering::Relaxed);
+                        }
                         done.fetch_add(1, Ordering::Relaxed);
                     }
                     Err(e) => {
@@ -338,10 +349,13 @@ async fn tam(a: TamArgs) -> anyhow::Result<()> {
     };
     let total = done.load(Ordering::Relaxed);
     let errs = errors.load(Ordering::Relaxed);
+    let short = up_to_date.load(Ordering::Relaxed);
     println!("devices       {} ({})", a.devices, alg_name(alg));
     println!("concurrency   {concurrency}");
     println!("duration      {elapsed:.1} s");
     println!("exchanges     {total} ({:.0}/s)", total as f64 / elapsed);
+    println!("  updated     {} (Update, Success, 204)", total - short);
+    println!("  up to date  {short} (the QueryResponse got 204)");
     println!("latency p50   {:.2} ms", pct(0.50));
     println!("latency p99   {:.2} ms", pct(0.99));
     println!("errors        {errs}");
@@ -357,6 +371,9 @@ async fn tam(a: TamArgs) -> anyhow::Result<()> {
         // /proc CPU times tick every 10 ms: over a few seconds that is within ±1 %.
         println!("second half   {us:.0} µs generator cpu/exchange at {rate:.0}/s");
     }
+    if short > 0 {
+        println!("note          {NO_UPDATE_HINT}");
+    }
     if let Some(e) = first_error
         .lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -366,6 +383,13 @@ async fn tam(a: TamArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Why a run can be shorter than it looks: an exchange without an Update skips the TAM's
+/// Update signature, the device's Success and the holdings write, so it is far cheaper.
+const NO_UPDATE_HINT: &str = "the TAM had no Update for some devices, so those exchanges \
+    ended at the QueryResponse (no Update signature, no Success) and are cheaper than full ones; \
+    to measure full exchanges, assign a TC to every device first: \
+    teep tam tc add --data DIR [--db URL] --ta FILE --name NAME --assign all";
 
 fn alg_name(alg: DeviceAlg) -> &'static str {
     match alg {

@@ -1,0 +1,134 @@
+//! `teep bench tam` counts exchanges that got no Update apart from full ones and says why,
+//! so a run against a TAM with nothing assigned is not read as a full-exchange figure.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn teep() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_teep"))
+}
+
+/// Starts `teep tam serve` on a free port; returns the server and its TEEP URL.
+fn serve(data: &Path) -> (Server, String) {
+    let mut child = teep()
+        .args([
+            "tam",
+            "serve",
+            "--enroll",
+            "open",
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+        ])
+        .arg(data)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let server = Server(child);
+    // The server says where it listens on stderr; keep draining it so it never blocks.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    while let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(30)) {
+        if let Some(rest) = line.strip_prefix("TAM listening on ") {
+            let url = rest.split_whitespace().next().unwrap().to_string();
+            return (server, url);
+        }
+    }
+    panic!("the TAM ended without saying where it listens");
+}
+
+/// Runs a one-second load; returns (stdout, stderr).
+fn bench(url: &str) -> (String, String) {
+    let out = teep()
+        .args([
+            "bench",
+            "tam",
+            "--quiet",
+            "--devices",
+            "6",
+            "--concurrency",
+            "2",
+        ])
+        .args(["--duration", "1", "--url", url])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stdout}{stderr}");
+    (stdout, stderr)
+}
+
+/// The number after `label` on its line of the report.
+fn count(report: &str, label: &str) -> u64 {
+    let line = report
+        .lines()
+        .find(|l| l.trim_start().starts_with(label))
+        .unwrap_or_else(|| panic!("no {label:?} line in\n{report}"));
+    line.trim_start()[label.len()..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn exchanges_without_an_update_are_counted_apart_and_explained() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("bench_tam-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = dir.join("tam");
+    let (_server, url) = serve(&data);
+
+    // Empty catalog: every exchange ends at the QueryResponse.
+    let (out, err) = bench(&url);
+    let total = count(&out, "exchanges");
+    assert!(total > 0, "{out}");
+    assert_eq!(count(&out, "errors"), 0, "{out}");
+    assert_eq!(count(&out, "updated"), 0, "{out}");
+    assert_eq!(count(&out, "up to date"), total, "{out}");
+    assert!(
+        out.contains("note") && out.contains("--assign all"),
+        "{out}"
+    );
+    assert!(err.contains("warning:"), "{err}");
+
+    // One TC for all devices (added while the server runs): every exchange is a full one.
+    let ta = dir.join("hello.ta");
+    std::fs::write(&ta, vec![0x5a; 4096]).unwrap();
+    let add = teep()
+        .args([
+            "tam", "tc", "add", "--name", "hello", "--assign", "all", "--data",
+        ])
+        .arg(&data)
+        .arg("--ta")
+        .arg(&ta)
+        .output()
+        .unwrap();
+    assert!(add.status.success(), "{add:?}");
+    let (out, err) = bench(&url);
+    let total = count(&out, "exchanges");
+    assert!(total > 0, "{out}");
+    assert_eq!(count(&out, "errors"), 0, "{out}");
+    assert_eq!(count(&out, "updated"), total, "{out}");
+    assert_eq!(count(&out, "up to date"), 0, "{out}");
+    assert!(!out.contains("note"), "{out}");
+    assert!(!err.contains("warning:"), "{err}");
+}
