@@ -4,7 +4,7 @@
 //! Rules: a TC assigned to all devices, to one of the device's tags, or to the device is
 //! installed; a TC in requested-tc-list is installed when the catalog has it (and requests are
 //! allowed) at the minimum sequence number asked for; a higher sequence number in the catalog
-//! upgrades a device that holds an older one; a TC the device lists in unneeded-manifest-list
+//! upgrades a device that holds an older one, whether it was assigned or requested; a TC the device lists in unneeded-manifest-list
 //! is deleted; a TC installed because of an assignment is deleted when the assignment goes.
 //! An Update carries what the device lacks and nothing it has.
 
@@ -166,6 +166,26 @@ pub fn decide<'a>(input: &Input<'a>) -> Decision<'a> {
             continue;
         }
         wanted.push((tc, "request", r.min_sequence));
+    }
+    // Held and kept current: a TC the device got by asking for it (or held before we knew it)
+    // is no longer in requested-tc-list once installed, yet a newer sequence in the catalog
+    // upgrades it like an assigned one.
+    if input.allow_requests {
+        for have in &current {
+            // A held version we cannot place (no sequence) may be newer than the catalog's.
+            if have.origin == "policy"
+                || have.sequence.is_none()
+                || dropped.contains(&have.component_id)
+                || wanted
+                    .iter()
+                    .any(|(tc, _, _)| tc.component_id == have.component_id)
+            {
+                continue;
+            }
+            if let Some(tc) = by_component(&have.component_id) {
+                wanted.push((tc, origin_str(&have.origin), None));
+            }
+        }
     }
 
     for (tc, origin, min_seq) in wanted {
@@ -354,6 +374,38 @@ mod tests {
         assert!(decide(&i).install.is_empty());
         i.requested = &requested;
         i.allow_requests = false;
+        assert!(decide(&i).install.is_empty());
+    }
+
+    #[test]
+    fn held_tc_that_was_requested_is_upgraded_without_a_new_request() {
+        let catalog = [tc("a", 3), tc("b", 2)];
+        let stored = [held("a", Some(2), "request"), held("b", Some(2), "request")];
+        let d = decide(&input(&catalog, &[], &stored));
+        assert_eq!(d.install.len(), 1, "{:?}", d.install);
+        assert_eq!((d.install[0].sequence, d.install[0].origin), (3, "request"));
+        assert!(d.remove.is_empty());
+
+        // Same holding reported in a tc-list.
+        let reported = [Reported {
+            component_id: cid("a"),
+            digest: None,
+        }];
+        let mut i = input(&catalog, &[], &stored);
+        i.tc_list = Some(&reported);
+        assert_eq!(decide(&i).install.len(), 1);
+
+        // Requests not allowed: what was requested stays as it is.
+        i.allow_requests = false;
+        assert!(decide(&i).install.is_empty());
+
+        // A holding of unknown version is left alone (it may be newer than the catalog).
+        let unknown = [Reported {
+            component_id: cid("a"),
+            digest: Some(vec![9; 4]),
+        }];
+        let mut i = input(&catalog, &[], &[]);
+        i.tc_list = Some(&unknown);
         assert!(decide(&i).install.is_empty());
     }
 

@@ -1,0 +1,225 @@
+//! The operator's commands on a running TAM's data: `device add` admits a device under
+//! registered enrolment, and after its session `device list` (text and JSON), `device show`,
+//! `tc list` and `log` show what it holds and what was exchanged.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use teep_tam::sim::{numbered_key, DeviceAlg};
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("tam_cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Runs `teep ARGS...`; returns success and stdout + stderr.
+fn teep(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_teep"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn ok(args: &[&str]) -> String {
+    let (ok, stdout, stderr) = teep(args);
+    assert!(ok, "teep {args:?}: {stdout}{stderr}");
+    stdout
+}
+
+/// `teep tam serve --enroll registered` on a free port; returns the server and its TEEP URL.
+fn serve(data: &str) -> (Server, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_teep"))
+        .args(["tam", "serve", "--enroll", "registered"])
+        .args(["--listen", "127.0.0.1:0", "--data", data])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let server = Server(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    while let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(30)) {
+        if let Some(rest) = line.strip_prefix("TAM listening on ") {
+            return (server, rest.split_whitespace().next().unwrap().to_string());
+        }
+    }
+    panic!("the TAM ended without saying where it listens");
+}
+
+/// One second of load from simulated device 0 (the key written by the test).
+fn session(url: &str) -> (bool, String) {
+    let (ok, stdout, stderr) = teep(&[
+        "bench",
+        "tam",
+        "--quiet",
+        "--devices",
+        "1",
+        "--concurrency",
+        "1",
+        "--alg",
+        "ed25519",
+        "--duration",
+        "1",
+        "--url",
+        url,
+    ]);
+    (ok, format!("{stdout}{stderr}"))
+}
+
+#[test]
+fn device_add_list_show_tc_list_and_log_on_a_running_server() {
+    let dir = scratch("ops");
+    let data = dir.join("tam-data");
+    let data = data.to_str().unwrap();
+    let ta = dir.join("hello.wasm");
+    std::fs::write(&ta, b"\0asm\x01\0\0\0").unwrap();
+    let (server, url) = serve(data);
+
+    // The catalog, changed while the server runs.
+    let out = ok(&[
+        "tam",
+        "tc",
+        "add",
+        "--data",
+        data,
+        "--ta",
+        ta.to_str().unwrap(),
+        "--name",
+        "hello",
+        "--assign",
+        "tag:lab",
+    ]);
+    assert!(out.contains("sequence 1"), "{out}");
+    let out = ok(&["tam", "tc", "list", "--data", data]);
+    assert!(
+        out.contains("hello") && out.contains("seq 1") && out.contains("assigned: tag:lab"),
+        "{out}"
+    );
+    let catalog: serde_json::Value = serde_json::from_str(&ok(&[
+        "tam", "tc", "list", "--data", data, "--format", "json",
+    ]))
+    .unwrap();
+    let hello = &catalog["tcs"][0];
+    assert_eq!(hello["name"], "hello", "{catalog}");
+    let hello_id = hello["component_id"].as_str().unwrap().to_string();
+
+    // Not registered yet: refused.
+    let (passed, out) = session(&url);
+    assert!(!passed, "{out}");
+
+    let key = dir.join("device.pem");
+    let public = numbered_key(0, DeviceAlg::Ed25519).public_key();
+    std::fs::write(&key, public.to_spki_pem()).unwrap();
+    let kid = hex::encode(public.thumbprint());
+    let out = ok(&[
+        "tam",
+        "device",
+        "add",
+        "--data",
+        data,
+        "--key",
+        key.to_str().unwrap(),
+        "--name",
+        "alpha",
+        "--tag",
+        "lab",
+    ]);
+    assert!(out.contains(&kid), "{out}");
+    let (ok_again, _, err) = teep(&[
+        "tam",
+        "device",
+        "add",
+        "--data",
+        data,
+        "--key",
+        key.to_str().unwrap(),
+    ]);
+    assert!(!ok_again, "a second registration of one key must fail");
+    assert!(!err.is_empty());
+
+    // Registered and tagged: its sessions now get the TC assigned to the tag.
+    let (passed, out) = session(&url);
+    assert!(passed, "{out}");
+    let updated: u64 = out
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("updated"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(updated > 0, "no session got the Update: {out}");
+
+    let list = ok(&["tam", "device", "list", "--data", data]);
+    assert!(
+        list.contains("alpha") && list.contains("tags [lab]") && list.contains(&hello_id),
+        "{list}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&ok(&[
+        "tam", "device", "list", "--data", data, "--format", "json",
+    ]))
+    .unwrap();
+    let devices = json.as_array().unwrap();
+    assert_eq!(devices.len(), 1, "{json}");
+    let d = &devices[0];
+    assert_eq!(d["name"], "alpha");
+    assert_eq!(d["kid"], kid.as_str());
+    assert_eq!(d["tags"], serde_json::json!(["lab"]));
+    assert!(d["last_seen"].is_i64(), "{d}");
+    // The device is forgetful (it reports an empty tc-list), so it holds the TC after each
+    // Success and the list shows it by component id.
+    let installed = d["installed"].as_array().unwrap();
+    assert_eq!(installed.len(), 1, "{d}");
+    assert_eq!(installed[0]["component_id"], hello_id.as_str(), "{d}");
+    assert_eq!(installed[0]["sequence"], 1);
+    assert_eq!(installed[0]["origin"], "policy");
+
+    for id in [d["id"].to_string(), kid.clone()] {
+        let shown: serde_json::Value =
+            serde_json::from_str(&ok(&["tam", "device", "show", "--data", data, &id])).unwrap();
+        assert_eq!(shown["name"], "alpha", "{shown}");
+        assert_eq!(shown["installed"], d["installed"]);
+    }
+    let (found, _, err) = teep(&["tam", "device", "show", "--data", data, "999999"]);
+    assert!(!found && !err.is_empty());
+
+    // The audit log: one JSON object per line, newest last, each message decoded.
+    let log = ok(&[
+        "tam", "log", "--data", data, "--limit", "4", "--device", &kid,
+    ]);
+    let entries: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(entries.len(), 4, "{log}");
+    let kinds: Vec<&str> = entries
+        .iter()
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"QueryResponse"), "{kinds:?}");
+    assert!(kinds.contains(&"Success"), "{kinds:?}");
+    assert!(entries.iter().all(|e| e["device_kid"] == kid.as_str()));
+    assert!(entries.iter().all(|e| e["decoded"].is_object()), "{log}");
+    drop(server);
+}
