@@ -50,6 +50,9 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Database(d) if d.is_unique_violation() => {
                 StoreError::Conflict(d.message().to_string())
             }
+            sqlx::Error::Database(d) if d.code().as_deref().is_some_and(unavailable_sqlstate) => {
+                StoreError::Unavailable(d.message().to_string())
+            }
             sqlx::Error::Database(d) => {
                 let m = d.message().to_string();
                 // SQLite reports a locked/busy or unreadable file as a database error.
@@ -67,6 +70,13 @@ impl From<sqlx::Error> for StoreError {
             _ => StoreError::Query(e.to_string()),
         }
     }
+}
+
+/// PostgreSQL SQLSTATEs that say the server, not the statement, is the problem: a server
+/// shutting down or starting (57P01–57P03), a lost connection (class 08), no resources left
+/// (class 53). Requests meanwhile get 503 and succeed again once it is back.
+fn unavailable_sqlstate(code: &str) -> bool {
+    matches!(code, "57P01" | "57P02" | "57P03") || code.starts_with("08") || code.starts_with("53")
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -1092,5 +1102,23 @@ fn decoded_summary(message: &[u8], numbering: Option<&str>) -> String {
     match crate::wire::signed::open_message(message, n) {
         Ok((_, m)) => m.to_json().to_string(),
         Err(e) => serde_json::json!({ "undecodable": e.to_string() }).to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unavailable_sqlstate;
+
+    #[test]
+    fn server_side_outages_are_unavailable_and_statement_errors_are_not() {
+        for code in [
+            "57P01", "57P02", "57P03", "08006", "08001", "53300", "53100",
+        ] {
+            assert!(unavailable_sqlstate(code), "{code}");
+        }
+        // unique violation, syntax error, undefined table, serialization failure
+        for code in ["23505", "42601", "42P01", "40001", "57014"] {
+            assert!(!unavailable_sqlstate(code), "{code}");
+        }
     }
 }
