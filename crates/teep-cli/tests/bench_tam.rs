@@ -123,6 +123,9 @@ fn exchanges_without_an_update_are_counted_apart_and_explained() {
         .output()
         .unwrap();
     assert!(add.status.success(), "{add:?}");
+    // The server notices another process's catalog change at its next change poll (every
+    // 100 ms); the generator's probe exchange must not race it.
+    std::thread::sleep(std::time::Duration::from_secs(1));
     let (out, err) = bench(&url);
     let total = count(&out, "exchanges");
     assert!(total > 0, "{out}");
