@@ -1,57 +1,11 @@
 //! `teep bench tam` counts exchanges that got no Update apart from full ones and says why,
 //! so a run against a TAM with nothing assigned is not read as a full-exchange figure.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod common;
 
-struct Server(Child);
+use std::path::PathBuf;
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn teep() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_teep"))
-}
-
-/// Starts `teep tam serve` on a free port; returns the server and its TEEP URL.
-fn serve(data: &Path) -> (Server, String) {
-    let mut child = teep()
-        .args([
-            "tam",
-            "serve",
-            "--enroll",
-            "open",
-            "--listen",
-            "127.0.0.1:0",
-            "--data",
-        ])
-        .arg(data)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let server = Server(child);
-    // The server says where it listens on stderr; keep draining it so it never blocks.
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    while let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(30)) {
-        if let Some(rest) = line.strip_prefix("TAM listening on ") {
-            let url = rest.split_whitespace().next().unwrap().to_string();
-            return (server, url);
-        }
-    }
-    panic!("the TAM ended without saying where it listens");
-}
+use common::{serve, teep};
 
 /// Runs a one-second load; returns (stdout, stderr).
 fn bench(url: &str) -> (String, String) {
@@ -95,7 +49,7 @@ fn exchanges_without_an_update_are_counted_apart_and_explained() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let data = dir.join("tam");
-    let (_server, url) = serve(&data);
+    let (_server, url) = serve(&data, "open");
 
     // Empty catalog: every exchange ends at the QueryResponse.
     let (out, err) = bench(&url);

@@ -2,20 +2,12 @@
 //! registered enrolment, and after its session `device list` (text and JSON), `device show`,
 //! `tc list` and `log` show what it holds and what was exchanged.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 
+use common::serve;
 use teep_tam::sim::{numbered_key, DeviceAlg};
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn scratch(name: &str) -> PathBuf {
     let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
@@ -27,10 +19,7 @@ fn scratch(name: &str) -> PathBuf {
 
 /// Runs `teep ARGS...`; returns success and stdout + stderr.
 fn teep(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_teep"))
-        .args(args)
-        .output()
-        .unwrap();
+    let out = common::teep().args(args).output().unwrap();
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -42,31 +31,6 @@ fn ok(args: &[&str]) -> String {
     let (ok, stdout, stderr) = teep(args);
     assert!(ok, "teep {args:?}: {stdout}{stderr}");
     stdout
-}
-
-/// `teep tam serve --enroll registered` on a free port; returns the server and its TEEP URL.
-fn serve(data: &str) -> (Server, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_teep"))
-        .args(["tam", "serve", "--enroll", "registered"])
-        .args(["--listen", "127.0.0.1:0", "--data", data])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let server = Server(child);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    while let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(30)) {
-        if let Some(rest) = line.strip_prefix("TAM listening on ") {
-            return (server, rest.split_whitespace().next().unwrap().to_string());
-        }
-    }
-    panic!("the TAM ended without saying where it listens");
 }
 
 /// One second of load from simulated device 0 (the key written by the test).
@@ -96,7 +60,7 @@ fn device_add_list_show_tc_list_and_log_on_a_running_server() {
     let data = data.to_str().unwrap();
     let ta = dir.join("hello.wasm");
     std::fs::write(&ta, b"\0asm\x01\0\0\0").unwrap();
-    let (server, url) = serve(data);
+    let (server, url) = serve(Path::new(data), "registered");
 
     // The catalog, changed while the server runs.
     let out = ok(&[
