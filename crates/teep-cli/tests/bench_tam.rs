@@ -3,9 +3,7 @@
 
 mod common;
 
-use std::path::PathBuf;
-
-use common::{serve, teep};
+use common::{count, scratch, serve, teep};
 
 /// Runs a one-second load; returns (stdout, stderr).
 fn bench(url: &str) -> (String, String) {
@@ -28,26 +26,9 @@ fn bench(url: &str) -> (String, String) {
     (stdout, stderr)
 }
 
-/// The number after `label` on its line of the report.
-fn count(report: &str, label: &str) -> u64 {
-    let line = report
-        .lines()
-        .find(|l| l.trim_start().starts_with(label))
-        .unwrap_or_else(|| panic!("no {label:?} line in\n{report}"));
-    line.trim_start()[label.len()..]
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
 #[test]
 fn exchanges_without_an_update_are_counted_apart_and_explained() {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("bench_tam-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("bench_tam");
     let data = dir.join("tam");
     let (_server, url) = serve(&data, "open");
 

@@ -4,18 +4,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use common::serve;
+use common::{count, scratch, serve};
 use teep_tam::sim::{numbered_key, DeviceAlg};
-
-fn scratch(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("tam_cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 /// Runs `teep ARGS...`; returns success and stdout + stderr.
 fn teep(args: &[&str]) -> (bool, String, String) {
@@ -55,7 +47,7 @@ fn session(url: &str) -> (bool, String) {
 
 #[test]
 fn device_add_list_show_tc_list_and_log_on_a_running_server() {
-    let dir = scratch("ops");
+    let dir = scratch("tam_cli-ops");
     let data = dir.join("tam-data");
     let data = data.to_str().unwrap();
     let ta = dir.join("hello.wasm");
@@ -98,42 +90,30 @@ fn device_add_list_show_tc_list_and_log_on_a_running_server() {
     let public = numbered_key(0, DeviceAlg::Ed25519).public_key();
     std::fs::write(&key, public.to_spki_pem()).unwrap();
     let kid = hex::encode(public.thumbprint());
-    let out = ok(&[
-        "tam",
-        "device",
-        "add",
-        "--data",
-        data,
-        "--key",
-        key.to_str().unwrap(),
-        "--name",
-        "alpha",
-        "--tag",
-        "lab",
-    ]);
+    let device_add = |more: &[&str]| {
+        let key = key.to_str().unwrap();
+        teep(
+            &[
+                &["tam", "device", "add", "--data", data, "--key", key],
+                more,
+            ]
+            .concat(),
+        )
+    };
+    let (added, out, err) = device_add(&["--name", "alpha", "--tag", "lab"]);
+    assert!(added, "{out}{err}");
     assert!(out.contains(&kid), "{out}");
-    let (ok_again, _, err) = teep(&[
-        "tam",
-        "device",
-        "add",
-        "--data",
-        data,
-        "--key",
-        key.to_str().unwrap(),
-    ]);
+    let (ok_again, _, err) = device_add(&[]);
     assert!(!ok_again, "a second registration of one key must fail");
     assert!(!err.is_empty());
 
     // Registered and tagged: its sessions now get the TC assigned to the tag.
     let (passed, out) = session(&url);
     assert!(passed, "{out}");
-    let updated: u64 = out
-        .lines()
-        .find_map(|l| l.trim_start().strip_prefix("updated"))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
-    assert!(updated > 0, "no session got the Update: {out}");
+    assert!(
+        count(&out, "updated") > 0,
+        "no session got the Update: {out}"
+    );
 
     let list = ok(&["tam", "device", "list", "--data", data]);
     assert!(

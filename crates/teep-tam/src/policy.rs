@@ -4,8 +4,9 @@
 //! Rules: a TC assigned to all devices, to one of the device's tags, or to the device is
 //! installed; a TC in requested-tc-list is installed when the catalog has it (and requests are
 //! allowed) at the minimum sequence number asked for; a higher sequence number in the catalog
-//! upgrades a device that holds an older one, whether it was assigned or requested; a TC the device lists in unneeded-manifest-list
-//! is deleted; a TC installed because of an assignment is deleted when the assignment goes.
+//! upgrades a device that holds an older one, whether it was assigned or requested; a TC the
+//! device lists in unneeded-manifest-list is deleted; a TC installed because of an assignment is
+//! deleted when the assignment goes.
 //! An Update carries what the device lacks and nothing it has.
 
 use crate::model::{InstalledTc, TcRecord};

@@ -74,9 +74,14 @@ impl From<sqlx::Error> for StoreError {
 
 /// PostgreSQL SQLSTATEs that say the server, not the statement, is the problem: a server
 /// shutting down or starting (57P01–57P03), a lost connection (class 08), no resources left
-/// (class 53). Requests meanwhile get 503 and succeed again once it is back.
+/// (class 53). Requests meanwhile get 503 and succeed again once it is back. SQLite's codes are
+/// numbers of up to four digits (531 is a constraint error), so only five-character SQLSTATEs
+/// are read by class.
 fn unavailable_sqlstate(code: &str) -> bool {
-    matches!(code, "57P01" | "57P02" | "57P03") || code.starts_with("08") || code.starts_with("53")
+    code.len() == 5
+        && (matches!(code, "57P01" | "57P02" | "57P03")
+            || code.starts_with("08")
+            || code.starts_with("53"))
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -1117,7 +1122,11 @@ mod tests {
             assert!(unavailable_sqlstate(code), "{code}");
         }
         // unique violation, syntax error, undefined table, serialization failure
-        for code in ["23505", "42601", "42P01", "40001", "57014"] {
+        // ... and SQLite's numeric codes (531: SQLITE_CONSTRAINT_COMMITHOOK, 5386: an I/O error
+        // whose message the SQLite branch reads)
+        for code in [
+            "23505", "42601", "42P01", "40001", "57014", "531", "5386", "8",
+        ] {
             assert!(!unavailable_sqlstate(code), "{code}");
         }
     }

@@ -1,7 +1,8 @@
-//! A `teep tam serve` child process for the CLI's integration tests.
+//! What the CLI's integration tests share: a `teep tam serve` child process, a scratch
+//! directory, and reading a figure off `teep bench tam`'s report.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 /// The server process; killed when dropped.
@@ -51,4 +52,26 @@ pub fn serve(data: &Path, enroll: &str) -> (Server, String) {
         }
     }
     panic!("the TAM ended without saying where it listens");
+}
+
+/// A fresh directory for one test under Cargo's per-target temporary directory.
+pub fn scratch(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// The number after `label` on its line of a `teep bench tam` report.
+pub fn count(report: &str, label: &str) -> u64 {
+    let line = report
+        .lines()
+        .find(|l| l.trim_start().starts_with(label))
+        .unwrap_or_else(|| panic!("no {label:?} line in\n{report}"));
+    line.trim_start()[label.len()..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
 }
