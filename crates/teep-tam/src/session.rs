@@ -736,10 +736,9 @@ impl TamCore {
             match result {
                 Ok(c) => claims = Some(c),
                 Err(e) => {
-                    if new_device.is_some() {
-                        // Nothing is recorded for a device that failed to enroll.
-                        return Err(Rejection::bad(Some(t), "attestation", format!("{t}.{e}")));
-                    }
+                    // A new device (open enrollment) is recorded too, marked: its key signed
+                    // the message, so the operator sees who failed and why, and its next
+                    // session, with fresh evidence, is appraised against that key.
                     update.status = Some(DeviceStatus::AttestationFailed);
                     update.status_detail = Some(e.to_string());
                     if let Some(d) = &ctx.device {
@@ -758,7 +757,7 @@ impl TamCore {
                         token,
                         consume_of(session),
                         update,
-                        None,
+                        new_device,
                         PendingUpdate::default(),
                         numbering,
                         alg,

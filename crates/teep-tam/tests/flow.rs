@@ -132,43 +132,62 @@ async fn replayed_query_response_is_refused() {
 
 #[tokio::test]
 async fn evidence_with_a_stale_nonce_gets_attestation_required_and_marks_the_device() {
-    let tam = start(Enroll::Registered).await;
-    add_assigned_ta(&tam, "hello", b"hi").await;
-    let client = tam.client();
-    let dev = SimDevice::new(KeyType::P256);
-    teep_tam::ops::add_device(
-        tam.store(),
-        dev.public_key().to_spki_pem().as_bytes(),
-        None,
-        None,
-        &[],
-        0,
-    )
-    .await
-    .unwrap();
-    let qreq = client.post(Vec::new()).await.unwrap();
-    let mut seen = dev.read_query_request(&qreq.body, N, &[]).unwrap();
-    seen.challenge = Some(vec![7u8; 32]);
-    let r = client
-        .post(dev.query_response(&seen, N).unwrap())
-        .await
-        .unwrap();
-    assert_eq!(r.status, 200);
-    let (_, msg) = teep_tam::wire::signed::open_message(&r.body, N).unwrap();
-    let teep_proto::TeepMessage::Update(u) = msg else {
-        panic!("expected Update")
-    };
-    assert_eq!(u.err_code, Some(teep_proto::ErrorCode::AttestationRequired));
-    assert!(u.manifest_list.is_empty());
-    assert!(u.err_msg.unwrap().contains("eat_nonce"));
-    let d = tam
-        .store()
-        .device_by_kid(&dev.kid())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(d.status, DeviceStatus::AttestationFailed);
-    tam.handle.shutdown().await;
+    // A registered device, and a new one under open enrollment: both get the error Update
+    // (not a bare 400) and are recorded as failed, and the next session with fresh evidence
+    // attests and installs.
+    for enroll in [Enroll::Registered, Enroll::Open] {
+        let tam = start(enroll).await;
+        add_assigned_ta(&tam, "hello", b"hi").await;
+        let client = tam.client();
+        let mut dev = SimDevice::new(KeyType::P256);
+        if enroll == Enroll::Registered {
+            teep_tam::ops::add_device(
+                tam.store(),
+                dev.public_key().to_spki_pem().as_bytes(),
+                None,
+                None,
+                &[],
+                0,
+            )
+            .await
+            .unwrap();
+        }
+        let qreq = client.post(Vec::new()).await.unwrap();
+        let mut seen = dev.read_query_request(&qreq.body, N, &[]).unwrap();
+        seen.challenge = Some(vec![7u8; 32]);
+        let r = client
+            .post(dev.query_response(&seen, N).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200, "{enroll:?}");
+        let (_, msg) = teep_tam::wire::signed::open_message(&r.body, N).unwrap();
+        let teep_proto::TeepMessage::Update(u) = msg else {
+            panic!("expected Update")
+        };
+        assert_eq!(u.err_code, Some(teep_proto::ErrorCode::AttestationRequired));
+        assert!(u.manifest_list.is_empty());
+        assert!(u.err_msg.unwrap().contains("eat_nonce"));
+        let d = tam
+            .store()
+            .device_by_kid(&dev.kid())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(d.status, DeviceStatus::AttestationFailed, "{enroll:?}");
+        let detail = d.status_detail.unwrap_or_default();
+        assert!(detail.contains("eat_nonce"), "{detail}");
+
+        assert_eq!(tam.exchange(&mut dev).await, ExchangeResult::Updated);
+        assert_eq!(dev.installed.len(), 1, "{enroll:?}");
+        let d = tam
+            .store()
+            .device_by_kid(&dev.kid())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(d.status, DeviceStatus::Attested, "{enroll:?}");
+        tam.handle.shutdown().await;
+    }
 }
 
 #[tokio::test]
@@ -274,7 +293,7 @@ async fn legacy_path_speaks_legacy_and_explains_the_wrong_numbering() {
     tam.handle.shutdown().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_sessions_from_200_distinct_devices_complete() {
     let tam = start(Enroll::Open).await;
     add_assigned_ta(&tam, "hello", b"hi").await;
@@ -290,11 +309,22 @@ async fn concurrent_sessions_from_200_distinct_devices_complete() {
                 KeyType::Ed25519
             };
             let mut dev = SimDevice::new(kt);
-            exchange(&client, &mut dev, N, &keys).await
+            let r = exchange(&client, &mut dev, N, &keys).await;
+            (r, dev)
         }));
     }
     for t in tasks {
-        assert_eq!(t.await.unwrap().unwrap(), ExchangeResult::Updated);
+        let (r, dev) = t.await.unwrap();
+        assert_eq!(r.unwrap(), ExchangeResult::Updated);
+        // Each device's Success was recorded against that device, not a neighbour.
+        let d = tam
+            .store()
+            .device_by_kid(&dev.kid())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(d.status, DeviceStatus::Attested);
+        assert_eq!(tam.store().installed(d.id).await.unwrap().len(), 1);
     }
     assert_eq!(tam.store().device_count().await.unwrap(), 200);
     tam.handle.shutdown().await;
