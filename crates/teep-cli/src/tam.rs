@@ -90,6 +90,10 @@ pub struct ServeArgs {
     /// Do not ask for attestation evidence.
     #[arg(long)]
     no_attestation: bool,
+    /// Deliver only assigned TCs: catalog TCs a device asks for (requested-tc-list) but is
+    /// not assigned are not sent.
+    #[arg(long)]
+    no_requests: bool,
     /// Public key of a Verifier whose Attestation Results are accepted (passport model).
     #[arg(long = "verifier-key")]
     verifier_keys: Vec<PathBuf>,
@@ -254,6 +258,12 @@ pub fn run(cmd: Cmd) -> anyhow::Result<()> {
 }
 
 async fn serve(a: ServeArgs) -> anyhow::Result<()> {
+    teep_tam::server::serve(merged_config(a)?).await?;
+    Ok(())
+}
+
+/// Defaults, then the `--config` file, then the flags given.
+fn merged_config(a: ServeArgs) -> anyhow::Result<Config> {
     let mut c = match &a.config {
         Some(p) => Config::from_file(p)?,
         None => Config::default(),
@@ -306,6 +316,9 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     if a.no_attestation {
         c.require_attestation = false;
     }
+    if a.no_requests {
+        c.allow_requests = false;
+    }
     if !a.verifier_keys.is_empty() {
         c.verifier_keys = a.verifier_keys;
     }
@@ -321,8 +334,7 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     if let Some(n) = a.db_connections {
         c.db_max_connections = n;
     }
-    teep_tam::server::serve(c).await?;
-    Ok(())
+    Ok(c)
 }
 
 /// Trust anchors of `tc add FILE`: the TAM's TC-signer key (given, or DATA/tc-signer.pem if
@@ -534,4 +546,84 @@ async fn log(a: LogArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Serve {
+        #[command(flatten)]
+        a: ServeArgs,
+    }
+
+    fn merged(args: &[&str]) -> Config {
+        let argv = std::iter::once("serve").chain(args.iter().copied());
+        merged_config(Serve::try_parse_from(argv).unwrap().a).unwrap()
+    }
+
+    #[test]
+    fn flags_override_the_config_file_which_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tam.toml");
+        std::fs::write(
+            &file,
+            r#"
+data = "/srv/tam"
+listen = "0.0.0.0:9000"
+enroll = "open"
+session_ttl_secs = 60
+body_limit = 4096
+allow_requests = false
+alt_path = "/old"
+"#,
+        )
+        .unwrap();
+        let f = file.to_str().unwrap();
+
+        let d = merged(&[]);
+        assert_eq!(d.listen, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(d.enroll, Enroll::Registered);
+        assert!(d.allow_requests && d.explain_errors && d.require_attestation);
+
+        let c = merged(&["--config", f]);
+        assert_eq!(c.data, PathBuf::from("/srv/tam"));
+        assert_eq!(c.listen, "0.0.0.0:9000".parse().unwrap());
+        assert_eq!(c.enroll, Enroll::Open);
+        assert_eq!((c.session_ttl_secs, c.body_limit), (60, 4096));
+        assert!(!c.allow_requests);
+        assert_eq!(c.alt_path, "/old");
+        assert_eq!(c.numbering, NumberingChoice::Draft26, "default kept");
+
+        let o = merged(&[
+            "--config",
+            f,
+            "--listen",
+            "127.0.0.1:7000",
+            "--enroll",
+            "registered",
+            "--session-ttl",
+            "5",
+            "--numbering",
+            "legacy",
+            "--no-explain",
+            "--no-attestation",
+            "--key",
+            "a.pem",
+            "--key",
+            "b.pem",
+        ]);
+        assert_eq!(o.listen, "127.0.0.1:7000".parse().unwrap());
+        assert_eq!(o.enroll, Enroll::Registered);
+        assert_eq!(o.session_ttl_secs, 5);
+        assert_eq!(o.numbering, NumberingChoice::Legacy);
+        assert!(!o.explain_errors && !o.require_attestation);
+        assert_eq!(o.keys, vec![PathBuf::from("a.pem"), PathBuf::from("b.pem")]);
+        // What no flag touched comes from the file.
+        assert_eq!((o.data.to_str(), o.body_limit), (Some("/srv/tam"), 4096));
+        assert!(!o.allow_requests);
+        assert!(!merged(&["--no-requests"]).allow_requests);
+    }
 }

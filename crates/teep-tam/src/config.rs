@@ -103,6 +103,9 @@ pub struct Config {
     pub session_ttl_secs: u64,
     /// Ask for attestation in every QueryRequest (background-check model).
     pub require_attestation: bool,
+    /// Whether a device gets catalog TCs it asks for in requested-tc-list that policy does not
+    /// assign it (and upgrades of those). Off: devices get exactly what is assigned.
+    pub allow_requests: bool,
     /// Public keys of Verifiers whose Attestation Results are accepted (passport model).
     pub verifier_keys: Vec<PathBuf>,
     /// TLS certificate chain and key (PEM); both or neither.
@@ -142,6 +145,7 @@ impl Default for Config {
             alt_path: "/tam/legacy".into(),
             session_ttl_secs: 6 * 3600,
             require_attestation: true,
+            allow_requests: true,
             verifier_keys: Vec::new(),
             tls_cert: None,
             tls_key: None,
@@ -242,6 +246,23 @@ mod tests {
             ..Default::default()
         };
         c.validate().unwrap();
+    }
+
+    /// The documented example names every key, and the values it shows are the defaults.
+    #[test]
+    fn example_file_documents_every_key_with_its_default() {
+        let text = include_str!("../../../docs/tam.example.toml");
+        let parsed: Config = toml::from_str(text).unwrap();
+        let default = format!("{:?}", Config::default());
+        assert_eq!(format!("{parsed:?}"), default);
+        let body = &default[default.find('{').unwrap() + 1..];
+        for field in body.split(", ").filter_map(|f| f.trim().split_once(": ")) {
+            let key = field.0;
+            let documented = text
+                .lines()
+                .any(|l| l.trim_start_matches("# ").starts_with(&format!("{key} = ")));
+            assert!(documented, "docs/tam.example.toml does not mention {key}");
+        }
     }
 
     #[test]

@@ -117,3 +117,55 @@ pub fn tc_signer(data: &Path, given: Option<&Path>) -> Result<SoftwareSigner, Ke
     };
     Ok(SoftwareSigner::new(key))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write_key(dir: &Path, name: &str, kt: KeyType) -> (PathBuf, PrivateKey) {
+        let key = PrivateKey::generate(kt);
+        let path = dir.join(name);
+        std::fs::write(&path, key.to_pkcs8_pem()).unwrap();
+        (path, key)
+    }
+
+    #[test]
+    fn given_keys_are_used_and_only_missing_types_generated_into_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ed, ed_key) = write_key(dir.path(), "mine-ed.pem", KeyType::Ed25519);
+        let data = dir.path().join("data");
+        let signers = teep_signers(&data, std::slice::from_ref(&ed)).unwrap();
+        assert_eq!(signers.len(), 2);
+        assert_eq!(signers[1].public_key(), ed_key.public_key());
+        assert!(data.join("tam-p256.pem").exists());
+        assert!(!data.join("tam-ed25519.pem").exists());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(data.join("tam-p256.pem"))
+                .unwrap()
+                .permissions();
+            assert_eq!(mode.mode() & 0o777, 0o600);
+        }
+        // The generated key is loaded, not replaced, on the next start.
+        let again = teep_signers(&data, &[ed]).unwrap();
+        assert_eq!(again[0].public_key(), signers[0].public_key());
+    }
+
+    #[test]
+    fn a_second_key_of_one_type_is_refused_naming_both_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, _) = write_key(dir.path(), "a.pem", KeyType::P256);
+        let (b, _) = write_key(dir.path(), "b.pem", KeyType::P256);
+        let data = dir.path().join("data");
+        let e = teep_signers(&data, &[a, b]).err().unwrap().to_string();
+        assert!(
+            e.contains("b.pem") && e.contains("a.pem") && e.contains("P-256"),
+            "{e}"
+        );
+        assert!(
+            !data.exists(),
+            "nothing generated when the keys given are refused"
+        );
+    }
+}

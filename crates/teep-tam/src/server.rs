@@ -139,7 +139,7 @@ impl AppState {
                 enroll: config.enroll,
                 require_attestation: config.require_attestation,
                 session_ttl_ms: (config.session_ttl_secs as i64).saturating_mul(1000),
-                allow_requests: true,
+                allow_requests: config.allow_requests,
                 render_json: config.dump,
                 // A device cache larger than the default serves a larger fleet: keep its
                 // parsed keys too.

@@ -268,6 +268,43 @@ async fn requested_tc_is_delivered_and_unneeded_one_removed() {
 }
 
 #[tokio::test]
+async fn with_requests_off_only_assigned_tcs_are_delivered() {
+    let dir = tempfile::tempdir().unwrap();
+    let tam = start_with(
+        dir,
+        |c| teep_tam::Config {
+            allow_requests: false,
+            ..c
+        },
+        Enroll::Open,
+    )
+    .await;
+    let st = &tam.handle.state;
+    let tc = teep_tam::ops::add_ta(&st.store, &st.tc_signer, "on-demand", b"x", 0)
+        .await
+        .unwrap();
+    let cid = teep_tam::model::decode_component_id(&tc.component_id).unwrap();
+    let mut dev = SimDevice::new(KeyType::P256);
+    dev.requested.push(cid.clone());
+    assert_eq!(tam.exchange(&mut dev).await, ExchangeResult::UpToDate);
+    assert!(dev.installed.is_empty());
+    // Assigned to the device, the same TC is delivered.
+    let d = tam
+        .store()
+        .device_by_kid(&dev.kid())
+        .await
+        .unwrap()
+        .unwrap();
+    tam.store()
+        .assign(&tc.component_id, &teep_tam::model::Target::Device(d.id), 0)
+        .await
+        .unwrap();
+    assert_eq!(tam.exchange(&mut dev).await, ExchangeResult::Updated);
+    assert_eq!(dev.installed, vec![cid]);
+    tam.handle.shutdown().await;
+}
+
+#[tokio::test]
 async fn legacy_path_speaks_legacy_and_explains_the_wrong_numbering() {
     let tam = start(Enroll::Open).await;
     add_assigned_ta(&tam, "hello", b"hi").await;
