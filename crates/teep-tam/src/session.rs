@@ -515,7 +515,11 @@ impl TamCore {
             return Err(Rejection::bad(
                 Some(t),
                 "expired",
-                format!("{t}.token: expired"),
+                format!(
+                    "{t}.token: expired {} s ago (tokens are valid for {} s); start a new session",
+                    now.saturating_sub(session.expires_at).saturating_add(999) / 1000,
+                    self.config.session_ttl_ms / 1000
+                ),
             ));
         }
         if session.numbering != numbering_name(msg.numbering) {
@@ -1187,6 +1191,35 @@ mod tests {
             u.apply_row(&mut d, now);
         }
         d
+    }
+
+    #[test]
+    fn a_token_is_answered_until_its_lifetime_ends_and_refused_after() {
+        let core = core();
+        let ttl = core.config.session_ttl_ms;
+        let dev = SimDevice::from_key(PrivateKey::from_ed25519_seed(&[0x12; 32]).unwrap());
+        let n = Numbering::Draft26;
+        let mut rng = Counter(0);
+        let request = core.handle_connect(n, NOW, &mut rng).unwrap();
+        let token = request.token.unwrap();
+        let seen = dev
+            .read_query_request(&request.response.unwrap(), n, &[])
+            .unwrap();
+        let body = dev.query_response(&seen, n).unwrap();
+        let ctx = Context {
+            session: core.query_session(&token),
+            device: Some(registered(&dev)),
+            ..Default::default()
+        };
+        let answer =
+            |now| core.handle_message(core.inspect(&body, n).unwrap(), &ctx, now, &mut Counter(9));
+        answer(NOW + ttl).unwrap();
+        let e = answer(NOW + ttl + 1_500).err().unwrap();
+        assert_eq!((e.status, e.code), (400, "expired"));
+        assert_eq!(
+            e.explanation,
+            "QueryResponse.token: expired 2 s ago (tokens are valid for 21600 s); start a new session"
+        );
     }
 
     #[test]

@@ -191,6 +191,103 @@ async fn evidence_with_a_stale_nonce_gets_attestation_required_and_marks_the_dev
 }
 
 #[tokio::test]
+async fn passport_result_from_a_configured_verifier_attests_and_others_do_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let verifier = teep_cose::PrivateKey::generate(KeyType::P256);
+    let vfile = dir.path().join("verifier.pub.pem");
+    std::fs::write(&vfile, verifier.public_key().to_spki_pem()).unwrap();
+    let tam = start_with(
+        dir,
+        |c| teep_tam::Config {
+            verifier_keys: vec![vfile],
+            ..c
+        },
+        Enroll::Open,
+    )
+    .await;
+    add_assigned_ta(&tam, "hello", b"hi").await;
+
+    let mut dev = SimDevice::new(KeyType::Ed25519);
+    dev.verifier = Some(teep_cose::SoftwareSigner::new(verifier));
+    assert_eq!(tam.exchange(&mut dev).await, ExchangeResult::Updated);
+    let d = tam
+        .store()
+        .device_by_kid(&dev.kid())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(d.status, DeviceStatus::Attested);
+    let claims: serde_json::Value = serde_json::from_str(d.claims.as_deref().unwrap()).unwrap();
+    assert_eq!(claims["passport"], true, "{claims}");
+
+    // A result signed by a Verifier the TAM does not trust gets the error Update.
+    let mut other = SimDevice::new(KeyType::P256);
+    other.verifier = Some(teep_cose::SoftwareSigner::new(
+        teep_cose::PrivateKey::generate(KeyType::P256),
+    ));
+    let client = tam.client();
+    let qreq = client.post(Vec::new()).await.unwrap();
+    let seen = other.read_query_request(&qreq.body, N, &[]).unwrap();
+    let r = client
+        .post(other.query_response(&seen, N).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    let (_, msg) = teep_tam::wire::signed::open_message(&r.body, N).unwrap();
+    let teep_proto::TeepMessage::Update(u) = msg else {
+        panic!("expected Update")
+    };
+    assert_eq!(u.err_code, Some(teep_proto::ErrorCode::AttestationRequired));
+    let why = u.err_msg.unwrap_or_default();
+    assert!(why.contains("erifier"), "{why}");
+    tam.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_agent_error_ends_the_session_with_204_and_the_update_is_offered_again() {
+    let tam = start(Enroll::Open).await;
+    add_assigned_ta(&tam, "hello", b"hi").await;
+    let client = tam.client();
+    let mut dev = SimDevice::new(KeyType::P256);
+    let qreq = client.post(Vec::new()).await.unwrap();
+    let seen = dev.read_query_request(&qreq.body, N, &[]).unwrap();
+    let upd = client
+        .post(dev.query_response(&seen, N).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(upd.status, 200);
+    let token = dev.read_update(&upd.body, N).unwrap();
+    let err = dev
+        .error(
+            token,
+            teep_proto::ErrorCode::ManifestProcessingFailed,
+            "no space left",
+            N,
+        )
+        .unwrap();
+    let r = client.post(err.clone()).await.unwrap();
+    assert_eq!(r.status, 204);
+    assert!(r.body.is_empty());
+    let d = tam
+        .store()
+        .device_by_kid(&dev.kid())
+        .await
+        .unwrap()
+        .unwrap();
+    let detail = d.status_detail.unwrap_or_default();
+    assert!(detail.contains("no space left"), "{detail}");
+    assert!(tam.store().installed(d.id).await.unwrap().is_empty());
+    let log = tam.store().recent_audit(1, Some(&dev.kid())).await.unwrap();
+    assert_eq!(log[0].entry.result, "agent-error");
+    // The Error answered the Update's token: sent again, it is a replay.
+    assert_eq!(client.post(err).await.unwrap().status, 400);
+    // Nothing was installed, so the next session offers the TC again.
+    assert_eq!(tam.exchange(&mut dev).await, ExchangeResult::Updated);
+    assert_eq!(dev.installed.len(), 1);
+    tam.handle.shutdown().await;
+}
+
+#[tokio::test]
 async fn higher_sequence_upgrades_and_unassign_deletes() {
     let tam = start(Enroll::Open).await;
     let cid = add_assigned_ta(&tam, "hello", b"v1").await;
@@ -296,7 +393,7 @@ async fn with_requests_off_only_assigned_tcs_are_delivered() {
         .unwrap()
         .unwrap();
     tam.store()
-        .assign(&tc.component_id, &teep_tam::model::Target::Device(d.id), 0)
+        .assign(&tc.component_id, &Target::Device(d.id), 0)
         .await
         .unwrap();
     assert_eq!(tam.exchange(&mut dev).await, ExchangeResult::Updated);

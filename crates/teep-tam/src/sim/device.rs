@@ -94,6 +94,9 @@ pub struct SimDevice {
     pub unneeded: Vec<Vec<Vec<u8>>>,
     /// Image digest (encoded SUIT_Digest) of each installed TC, reported in tc-list.
     pub digests: std::collections::HashMap<Vec<Vec<u8>>, Vec<u8>>,
+    /// Passport model: a Verifier that appraised this device. Its Attestation Result (the
+    /// device's claims, nonce = the QueryRequest's token) replaces device-signed evidence.
+    pub verifier: Option<SoftwareSigner>,
     pending_install: Vec<PendingInstall>,
     pending_remove: Vec<Vec<Vec<u8>>>,
 }
@@ -120,6 +123,7 @@ impl SimDevice {
             requested: Vec::new(),
             unneeded: Vec::new(),
             digests: Default::default(),
+            verifier: None,
             pending_install: Vec::new(),
             pending_remove: Vec::new(),
         }
@@ -160,8 +164,8 @@ impl SimDevice {
         })
     }
 
-    /// Evidence for `nonce`: an EAT signed by the device key, `cnf` = the device key.
-    /// Signed EAT Evidence for `nonce`; a nonce the EAT cannot carry (8..64 bytes) is an error.
+    /// Evidence for `nonce`: an EAT signed by the device key, `cnf` = the device key. A nonce
+    /// the EAT cannot carry (8..64 bytes) is an error.
     pub fn evidence(&self, nonce: &[u8]) -> Result<Vec<u8>, SimError> {
         device_claims(self.public_key(), &self.ueid, nonce)
             .sign(&self.signer)
@@ -175,11 +179,18 @@ impl SimDevice {
     ) -> Result<Vec<u8>, SimError> {
         let qr = QueryResponse {
             token: seen.token.clone(),
-            attestation_payload: seen
-                .challenge
-                .as_deref()
-                .map(|c| self.evidence(c))
-                .transpose()?,
+            attestation_payload: match (&self.verifier, &seen.token) {
+                (Some(v), Some(token)) => Some(
+                    device_claims(self.public_key(), &self.ueid, token)
+                        .sign(v)
+                        .map_err(|e| SimError::Message(format!("attestation result: {e}")))?,
+                ),
+                _ => seen
+                    .challenge
+                    .as_deref()
+                    .map(|c| self.evidence(c))
+                    .transpose()?,
+            },
             tc_list: self
                 .installed
                 .iter()
@@ -238,6 +249,22 @@ impl SimDevice {
         self.pending_install.clear();
         self.pending_remove.clear();
         super::sign_success(token, n, &self.signer)
+    }
+
+    /// Refuses the last Update: forgets what it carried and answers a signed Error.
+    pub fn error(
+        &mut self,
+        token: Option<Vec<u8>>,
+        code: teep_proto::ErrorCode,
+        err_msg: &str,
+        n: Numbering,
+    ) -> Result<Vec<u8>, SimError> {
+        self.pending_install.clear();
+        self.pending_remove.clear();
+        let mut e = teep_proto::ErrorMessage::new(code);
+        e.token = token;
+        e.err_msg = Some(err_msg.into());
+        super::sign(&TeepMessage::Error(e), n, &self.signer)
     }
 
     /// "Installs" what the last Update carried and answers Success.
