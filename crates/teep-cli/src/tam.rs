@@ -102,7 +102,8 @@ pub struct ServeArgs {
     tls_cert: Option<PathBuf>,
     #[arg(long)]
     tls_key: Option<PathBuf>,
-    /// Print every HTTP request and response with the TEEP message decoded as JSON.
+    /// Print every HTTP request and response on stdout: headers (credentials hidden), the
+    /// TEEP message decoded as JSON, other bodies as text.
     #[arg(long)]
     dump: bool,
     /// Database pool size (default 1 for SQLite, 16 for PostgreSQL).

@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{count, scratch, serve};
+use common::{count, scratch, serve, serve_args};
 use teep_tam::sim::{numbered_key, DeviceAlg};
 
 /// Runs `teep ARGS...`; returns success and stdout + stderr.
@@ -166,4 +166,91 @@ fn device_add_list_show_tc_list_and_log_on_a_running_server() {
     assert!(entries.iter().all(|e| e["device_kid"] == kid.as_str()));
     assert!(entries.iter().all(|e| e["decoded"].is_object()), "{log}");
     drop(server);
+}
+
+/// One HTTP/1.1 request over a fresh connection; returns the status line.
+fn http(url: &str, head: &str, body: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let addr = url.trim_start_matches("http://").split('/').next().unwrap();
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(s, "{head}Host: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    s.write_all(body).unwrap();
+    let mut answer = Vec::new();
+    // The server may close before reading an oversized body; what it sent first is kept.
+    let _ = s.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer);
+    text.lines().next().unwrap_or_default().to_string()
+}
+
+#[test]
+fn dump_shows_teep_messages_refusals_and_admin_traffic_without_credentials() {
+    let dir = scratch("tam_cli-dump");
+    let token = "dump-test-admin-token";
+    let (_server, url, stdout) = serve_args(
+        &dir.join("tam-data"),
+        &[
+            "--enroll",
+            "open",
+            "--dump",
+            "--admin-token",
+            token,
+            "--body-limit",
+            "4096",
+        ],
+    );
+    let ct = "Content-Type: application/teep+cbor\r\n";
+    let cases = [
+        (
+            "POST /tam HTTP/1.1\r\nContent-Length: 0\r\n".to_string(),
+            Vec::new(),
+        ),
+        (
+            format!("POST /tam HTTP/1.1\r\n{ct}Content-Length: 9000\r\n"),
+            Vec::new(),
+        ),
+        (
+            format!("POST /tam HTTP/1.1\r\n{ct}Content-Length: 3\r\n"),
+            b"abc".to_vec(),
+        ),
+        (
+            format!("GET /admin/devices HTTP/1.1\r\nAuthorization: Bearer {token}\r\n"),
+            Vec::new(),
+        ),
+    ];
+    let statuses: Vec<String> = cases.iter().map(|(h, b)| http(&url, h, b)).collect();
+    for (status, want) in statuses.iter().zip(["200", "413", "400", "200"]) {
+        assert!(status.contains(want), "{statuses:?}");
+    }
+    // Every request and response is dumped before the response leaves, so all of it is
+    // in the pipe by now.
+    let mut dump = String::new();
+    // A response's dump ends with an empty line.
+    while dump.matches("<<< ").count() < cases.len() || !dump.ends_with("\n\n") {
+        let line = stdout
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("dump so far:\n{dump}"));
+        dump.push_str(&line);
+        dump.push('\n');
+    }
+    for want in [
+        ">>> POST /tam",
+        "(empty body: new session)",
+        "<<< 200 OK",
+        "content-type: application/teep+cbor",
+        "\"type\": \"query-request\"",
+        "(body not read)",
+        "<<< 413 Payload Too Large",
+        "  | request body: larger than the limit of 4096 bytes",
+        "not a TEEP message",
+        "<<< 400 Bad Request",
+        ">>> GET /admin/devices",
+        "authorization: <not shown>",
+        "  | [",
+    ] {
+        assert!(dump.contains(want), "no {want:?} in\n{dump}");
+    }
+    assert!(
+        !dump.contains(token),
+        "the admin token leaked into the dump:\n{dump}"
+    );
 }

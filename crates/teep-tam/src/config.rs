@@ -111,7 +111,7 @@ pub struct Config {
     /// TLS certificate chain and key (PEM); both or neither.
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
-    /// Print every HTTP request and response with the TEEP message decoded.
+    /// Print every HTTP request and response on stdout, the TEEP message decoded as JSON.
     pub dump: bool,
     /// SQLite synchronous=FULL (power-loss durability) instead of NORMAL.
     pub sqlite_full_sync: bool,

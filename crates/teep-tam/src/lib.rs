@@ -27,6 +27,7 @@ pub mod admin;
 pub mod attest;
 pub mod catalog;
 pub mod config;
+mod dump;
 pub mod keys;
 pub mod metrics;
 pub mod model;

@@ -257,7 +257,16 @@ where
                 return Box::pin(async move { Ok(teep_http(st, n, req).await) });
             }
         }
-        Box::pin(self.router.call(req))
+        if !self.state.config.dump {
+            return Box::pin(self.router.call(req));
+        }
+        // Admin API, web UI, metrics: headers both ways, and the response body.
+        crate::dump::request_head(req.method(), req.uri(), req.headers(), None);
+        let routed = self.router.call(req);
+        Box::pin(async move {
+            let r = routed.await?;
+            Ok(crate::dump::response(r, None).await)
+        })
     }
 }
 
@@ -288,18 +297,28 @@ where
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    if announced.is_some_and(|l| l > limit as u64) {
-        return body_too_large(&st, limit);
-    }
-    let body = match http_body_util::Limited::new(body, limit).collect().await {
-        Ok(c) => c.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => return body_too_large(&st, limit),
-        Err(e) => {
-            st.metrics.error("body");
-            return plain(StatusCode::BAD_REQUEST, format!("request body: {e}\n"));
-        }
+    let refused = match announced {
+        Some(l) if l > limit as u64 => Err((body_too_large(&st, limit), "body not read")),
+        _ => match http_body_util::Limited::new(body, limit).collect().await {
+            Ok(c) => Ok(c.to_bytes()),
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+                Err((body_too_large(&st, limit), "body read up to the limit"))
+            }
+            Err(e) => {
+                st.metrics.error("body");
+                let r = plain(StatusCode::BAD_REQUEST, format!("request body: {e}\n"));
+                Err((r, "body unreadable"))
+            }
+        },
     };
-    teep_endpoint(st, numbering, &parts.uri, &parts.headers, body).await
+    match refused {
+        Ok(body) => teep_endpoint(st, numbering, &parts.uri, &parts.headers, body).await,
+        Err((r, _)) if !st.config.dump => r,
+        Err((r, note)) => {
+            crate::dump::request_head(&parts.method, &parts.uri, &parts.headers, Some(note));
+            crate::dump::response(r, None).await
+        }
+    }
 }
 
 fn body_too_large(st: &AppState, limit: usize) -> Response {
@@ -474,12 +493,12 @@ async fn teep_endpoint(
 ) -> Response {
     let started = Instant::now();
     if st.config.dump {
-        dump_request(uri, headers, &body, numbering);
+        crate::dump::teep_request(uri, headers, &body, numbering);
     }
     let resp = teep_inner(&st, numbering, headers, &body).await;
     st.metrics.observe(started.elapsed());
     if st.config.dump {
-        dump_response(&resp.0, resp.1.as_ref());
+        return crate::dump::response(resp.0, resp.1.as_ref()).await;
     }
     resp.0
 }
@@ -695,61 +714,6 @@ async fn load_context(
     }
     ctx.device = device.as_deref().cloned();
     Ok((ctx, device))
-}
-
-fn dump_headers(h: &HeaderMap) -> String {
-    h.iter()
-        .map(|(k, v)| format!("  {k}: {}\n", v.to_str().unwrap_or("<binary>")))
-        .collect()
-}
-
-fn dump_request(uri: &Uri, headers: &HeaderMap, body: &[u8], numbering: Numbering) {
-    let mut out = format!(">>> POST {uri}\n{}", dump_headers(headers));
-    if body.is_empty() {
-        out.push_str("  (empty body: new session)\n");
-    } else {
-        match crate::wire::signed::open_message(body, numbering) {
-            Ok((opened, m)) => {
-                let sigs: Vec<String> = opened
-                    .signatures
-                    .iter()
-                    .map(|s| {
-                        format!(
-                            "{}{}",
-                            s.alg.name(),
-                            s.kid
-                                .as_ref()
-                                .map(|k| format!(" kid {}", hex::encode(k)))
-                                .unwrap_or_default()
-                        )
-                    })
-                    .collect();
-                out.push_str(&format!(
-                    "  {} ({} bytes, {:?}, signatures: {})\n",
-                    m.type_name(),
-                    body.len(),
-                    opened.kind,
-                    sigs.join(", ")
-                ));
-                out.push_str(&serde_json::to_string_pretty(&m.to_json()).unwrap_or_default());
-                out.push('\n');
-            }
-            Err(e) => out.push_str(&format!(
-                "  ({} bytes, not a TEEP message: {e})\n",
-                body.len()
-            )),
-        }
-    }
-    eprint!("{out}");
-}
-
-fn dump_response(r: &Response, json: Option<&serde_json::Value>) {
-    let mut out = format!("<<< {}\n{}", r.status(), dump_headers(r.headers()));
-    if let Some(j) = json {
-        out.push_str(&serde_json::to_string_pretty(j).unwrap_or_default());
-        out.push('\n');
-    }
-    eprintln!("{out}");
 }
 
 /// A running server.

@@ -4,6 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::Receiver;
 
 /// The server process; killed when dropped.
 pub struct Server(Child);
@@ -21,34 +22,41 @@ pub fn teep() -> Command {
 
 /// Starts `teep tam serve --enroll ENROLL` on a free port; returns the server and its TEEP URL.
 pub fn serve(data: &Path, enroll: &str) -> (Server, String) {
+    let (server, url, _) = serve_args(data, &["--enroll", enroll]);
+    (server, url)
+}
+
+/// Starts `teep tam serve ARGS` on a free port; returns the server, its TEEP URL and its
+/// stdout, line by line.
+pub fn serve_args(data: &Path, args: &[&str]) -> (Server, String, Receiver<String>) {
     let mut child = teep()
-        .args([
-            "tam",
-            "serve",
-            "--enroll",
-            enroll,
-            "--listen",
-            "127.0.0.1:0",
-        ])
+        .args(["tam", "serve", "--listen", "127.0.0.1:0"])
+        .args(args)
         .arg("--data")
         .arg(data)
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let stderr = child.stderr.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
     let server = Server(child);
-    // The server says where it listens on stderr; keep draining it so it never blocks.
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    while let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(30)) {
+    // Both streams are drained all along, so the server never blocks on a full pipe.
+    let lines = |r: Box<dyn std::io::Read + Send>| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(r).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        rx
+    };
+    let out = lines(Box::new(stdout));
+    let err = lines(Box::new(stderr));
+    while let Ok(line) = err.recv_timeout(std::time::Duration::from_secs(30)) {
         if let Some(rest) = line.strip_prefix("TAM listening on ") {
             let url = rest.split_whitespace().next().unwrap().to_string();
-            return (server, url);
+            return (server, url, out);
         }
     }
     panic!("the TAM ended without saying where it listens");
