@@ -524,14 +524,14 @@ async fn teep_inner(
     let mut rng = OsRandom;
     if body.is_empty() {
         // ProcessConnect. Content-Type is not required for the empty first POST (DIGEST §7).
-        let span = tracing::info_span!("teep", step = "connect", token = tracing::field::Empty);
+        let span = tracing::info_span!("teep", msg = "connect", next = tracing::field::Empty);
         return async {
             let outcome = match st.core.handle_connect(numbering, now, &mut rng) {
                 Ok(o) => o,
                 Err(r) => return (reject(st, &r), None),
             };
             if let Some(t) = &outcome.token {
-                tracing::Span::current().record("token", hex::encode(t));
+                tracing::Span::current().record("next", hex::encode(t));
             }
             if !outcome.effects.is_empty() {
                 if let Err(e) = st.store.commit(outcome.effects).await {
@@ -562,11 +562,16 @@ async fn teep_inner(
         Ok(i) => i,
         Err(r) => return (reject(st, &r), None),
     };
+    // One span per step, carrying what ties the steps of a session together: the token
+    // answered, the device, the token of the request the TAM sent next (`next`, which the
+    // device's following step answers) and the result.
     let span = tracing::info_span!(
         "teep",
         msg = inspected.type_name,
         token = tracing::field::Empty,
-        kid = tracing::field::Empty
+        kid = tracing::field::Empty,
+        next = tracing::field::Empty,
+        result = tracing::field::Empty
     );
     if !span.is_disabled() {
         if let Some(t) = inspected.token() {
@@ -591,6 +596,16 @@ async fn teep_inner(
             Ok(o) => o,
             Err(r) => return (reject(st, &r), None),
         };
+        let span = tracing::Span::current();
+        if !span.is_disabled() {
+            if let (None, Some(k)) = (&ctx.device, &outcome.device_kid) {
+                span.record("kid", hex::encode(k));
+            }
+            if let Some(s) = &outcome.effects.new_session {
+                span.record("next", hex::encode(&s.token));
+            }
+            span.record("result", outcome.result);
+        }
         let epoch = st.store.epoch();
         let answered = outcome
             .effects
@@ -637,7 +652,7 @@ async fn teep_inner(
             Err(e) => return (storage_failure(st, &e), None),
         }
         st.metrics.result(outcome.result);
-        tracing::debug!(result = outcome.result, "step done");
+        tracing::debug!("step done");
         match outcome.response {
             Some(b) => (teep_response(StatusCode::OK, b), outcome.response_json),
             None => {

@@ -496,3 +496,63 @@ async fn parallel_first_contacts_of_one_new_device_both_complete() {
     assert_eq!(tam.store().installed(d.id).await.unwrap().len(), 1);
     tam.handle.shutdown().await;
 }
+
+/// Collects what the log subscriber writes.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The steps of one session are tied together in the logs: each answer's span names the
+/// device and the token the next step answers.
+#[tokio::test]
+async fn log_spans_chain_the_steps_of_a_session_by_token_and_device() {
+    let captured = Captured::default();
+    let sink = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter("teep_tam=debug")
+        .with_ansi(false)
+        .with_writer(move || sink.clone())
+        .finish();
+    // Thread-local, and this runtime has one thread: the server's tasks log here.
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let tam = start(Enroll::Open).await;
+    add_assigned_ta(&tam, "hello", b"hi").await;
+    let mut dev = SimDevice::new(KeyType::Ed25519);
+    assert_eq!(tam.exchange(&mut dev).await, ExchangeResult::Updated);
+    tam.handle.shutdown().await;
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let field = |line: &str, name: &str| -> String {
+        let at = line
+            .find(&format!("{name}="))
+            .unwrap_or_else(|| panic!("{name} in {line}"));
+        line[at + name.len() + 1..]
+            .split(|c: char| c == ' ' || c == '}')
+            .next()
+            .unwrap()
+            .trim_matches('"')
+            .to_string()
+    };
+    let step = |msg: &str| -> String {
+        logs.lines()
+            .find(|l| l.contains(&format!("msg=\"{msg}\"")) || l.contains(&format!("msg={msg}")))
+            .unwrap_or_else(|| panic!("no {msg} step in\n{logs}"))
+            .to_string()
+    };
+    let (connect, response, success) = (step("connect"), step("QueryResponse"), step("Success"));
+    let kid = hex::encode(dev.kid());
+    assert_eq!(field(&response, "token"), field(&connect, "next"), "{logs}");
+    assert_eq!(field(&response, "kid"), kid, "new device's kid: {logs}");
+    assert_eq!(field(&response, "result"), "update");
+    assert_eq!(field(&success, "token"), field(&response, "next"), "{logs}");
+    assert_eq!(field(&success, "kid"), kid);
+}
