@@ -1,11 +1,15 @@
 //! End to end over real HTTP on loopback: an in-process TAM (teep-tam, SQLite), the Broker
-//! (ureq) and the Agent on the software TEE.
+//! (ureq) and the Agent on the software TEE. The https tests use the fixtures in `tests/data`
+//! (see README.txt there).
 
-use std::path::Path;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use teep_agent::agent::{AgentConfig, AgentEvent};
-use teep_agent::broker::{Broker, HttpConfig, HttpTransport, RetryPolicy};
+use teep_agent::broker::{
+    Broker, HttpConfig, HttpTransport, RetryPolicy, Transport, TransportError,
+};
 use teep_agent::device::TeeDevice;
 use teep_agent::runner::AgentRunner;
 use teep_agent::state::AgentState;
@@ -16,6 +20,7 @@ use teep_tee::examples::{COUNTER_WASM, HELLO_ANSWER, HELLO_WASM};
 use teep_tee::{SoftwareTee, Tee, TrustAnchorKind};
 
 struct Tam {
+    addr: SocketAddr,
     uri: String,
     legacy_uri: String,
     state: Arc<teep_tam::server::AppState>,
@@ -25,11 +30,28 @@ struct Tam {
 
 impl Tam {
     fn start(dir: &Path, enroll: teep_tam::Enroll) -> Tam {
+        Self::start_with(dir, enroll, None)
+    }
+
+    /// A TAM serving https with the `tests/data` certificate chain.
+    fn start_tls(dir: &Path, enroll: teep_tam::Enroll) -> Tam {
+        Self::start_with(
+            dir,
+            enroll,
+            Some((fixture("chain.pem"), fixture("key.pem"))),
+        )
+    }
+
+    fn start_with(dir: &Path, enroll: teep_tam::Enroll, tls: Option<(PathBuf, PathBuf)>) -> Tam {
         let rt = tokio::runtime::Runtime::new().unwrap();
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let (tls_cert, tls_key) = tls.unzip();
         let config = teep_tam::Config {
             data: dir.to_path_buf(),
             listen: "127.0.0.1:0".parse().unwrap(),
             enroll,
+            tls_cert,
+            tls_key,
             ..Default::default()
         };
         let state = rt
@@ -39,8 +61,9 @@ impl Tam {
             .block_on(teep_tam::server::spawn_with_state(state.clone()))
             .unwrap();
         Tam {
-            uri: format!("http://{addr}/tam"),
-            legacy_uri: format!("http://{addr}/tam/legacy"),
+            addr,
+            uri: format!("{scheme}://{addr}/tam"),
+            legacy_uri: format!("{scheme}://{addr}/tam/legacy"),
             state,
             handle: Some(handle),
             rt,
@@ -108,7 +131,16 @@ impl Device {
 
     /// One session with `uri`; returns the Agent's events, or the error with the events so far.
     fn session(&mut self, uri: &str) -> Result<Vec<AgentEvent>, (String, Vec<AgentEvent>)> {
-        let transport = HttpTransport::new(&HttpConfig::default()).unwrap();
+        self.session_with(uri, &HttpConfig::default())
+    }
+
+    /// [`Device::session`] with a given HTTP client configuration.
+    fn session_with(
+        &mut self,
+        uri: &str,
+        http: &HttpConfig,
+    ) -> Result<Vec<AgentEvent>, (String, Vec<AgentEvent>)> {
+        let transport = HttpTransport::new(http).unwrap();
         let mut broker = Broker::new(transport).with_retry(RetryPolicy::once());
         let r = broker.session(&mut self.runner, uri, None);
         let events = std::mem::take(&mut self.runner.events);
@@ -131,6 +163,21 @@ impl Device {
             .manifest(&tc.manifest_id().0)
             .unwrap()
             .map(|m| m.sequence_number)
+    }
+}
+
+/// A file of `tests/data`.
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+/// The Broker's client configuration trusting the test CA of `tests/data`.
+fn trusting_test_ca() -> HttpConfig {
+    HttpConfig {
+        ca_pem: Some(std::fs::read(fixture("ca.pem")).unwrap()),
+        ..HttpConfig::default()
     }
 }
 
@@ -334,4 +381,142 @@ fn wrong_attestation_key_gets_no_install() {
     dev.runner.state.request(&hello, &[]);
     let _ = dev.session(&tam.uri);
     assert!(!dev.installed(&hello));
+}
+
+#[test]
+fn install_over_https_with_the_test_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let tam = Tam::start_tls(&dir.path().join("tam"), teep_tam::Enroll::Open);
+    assert!(tam.uri.starts_with("https://127.0.0.1:"), "{}", tam.uri);
+    tam.add_ta("hello", HELLO_WASM);
+    let mut dev = Device::new(&dir.path().join("dev"), &tam.keys(), &[tam.tc_signer()]);
+    let hello = TcId::parse("hello").unwrap();
+    let https = trusting_test_ca();
+
+    dev.runner.state.request(&hello, &[]);
+    let events = dev.session_with(&tam.uri, &https).unwrap();
+    assert!(installed_event(&events), "{events:?}");
+    assert!(dev.installed(&hello));
+    assert!(dev.runner.state.requested.is_empty(), "request satisfied");
+    let answer = dev.tee.invoke_once(&hello.0, 0, b"").unwrap();
+    assert_eq!(answer, HELLO_ANSWER.as_bytes());
+
+    // The certificate's DNS name works too: the removal goes to https://localhost.
+    let by_name = format!("https://localhost:{}/tam", tam.addr.port());
+    dev.runner.state.unrequest(&hello);
+    let events = dev.session_with(&by_name, &https).unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, AgentEvent::Unlinked { found: true, .. })),
+        "{events:?}"
+    );
+    assert!(!dev.installed(&hello));
+}
+
+#[test]
+fn client_without_the_test_ca_refuses_the_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let tam = Tam::start_tls(&dir.path().join("tam"), teep_tam::Enroll::Open);
+    tam.add_ta("hello", HELLO_WASM);
+    let mut dev = Device::new(&dir.path().join("dev"), &tam.keys(), &[tam.tc_signer()]);
+    let hello = TcId::parse("hello").unwrap();
+    dev.runner.state.request(&hello, &[]);
+
+    // The default configuration trusts the Mozilla roots only.
+    let (error, events) = dev.session(&tam.uri).unwrap_err();
+    let lower = error.to_lowercase();
+    assert!(
+        lower.contains("certificate") && lower.contains("unknownissuer"),
+        "expected an untrusted-certificate error, got: {error}"
+    );
+    assert!(
+        !events.iter().any(|e| matches!(
+            e,
+            AgentEvent::TamVerified { .. } | AgentEvent::Installed { .. }
+        )),
+        "no TEEP message got through: {events:?}"
+    );
+    assert!(!dev.installed(&hello));
+    assert!(!dev.runner.state.requested.is_empty(), "request still open");
+
+    // The same refusal straight from the transport, for a CA that did not sign the chain:
+    // the leaf itself as the only "root".
+    let leaf_only = std::fs::read_to_string(fixture("chain.pem")).unwrap();
+    let leaf_end = leaf_only.find("-----END CERTIFICATE-----").unwrap();
+    let leaf = &leaf_only[..leaf_end + "-----END CERTIFICATE-----".len()];
+    let transport = HttpTransport::new(&HttpConfig {
+        ca_pem: Some(format!("{leaf}\n").into_bytes()),
+        ..HttpConfig::default()
+    })
+    .unwrap();
+    let err = transport.post(&tam.uri, b"").unwrap_err();
+    assert!(
+        matches!(err, TransportError::Network { .. })
+            && err.to_string().to_lowercase().contains("certificate"),
+        "expected a certificate error, got: {err}"
+    );
+}
+
+#[test]
+fn plain_http_to_the_tls_port_gets_no_teep_answer() {
+    use std::io::{Read, Write};
+
+    let dir = tempfile::tempdir().unwrap();
+    let tam = Tam::start_tls(&dir.path().join("tam"), teep_tam::Enroll::Open);
+    tam.add_ta("hello", HELLO_WASM);
+
+    // Through the Broker's transport: an error, not an exchange.
+    let plain = format!("http://{}/tam", tam.addr);
+    let transport = HttpTransport::new(&HttpConfig::default()).unwrap();
+    let result = transport.post(&plain, b"");
+    assert!(result.is_err(), "plain http got an answer: {result:?}");
+
+    // On the wire: whatever comes back (a TLS alert or nothing) is not an HTTP response, and
+    // the server closes the connection.
+    let mut tcp = std::net::TcpStream::connect(tam.addr).unwrap();
+    // Guards against a hang only; the assertions below do not depend on time.
+    tcp.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    let request = format!(
+        "POST /tam HTTP/1.1\r\nHost: {}\r\nAccept: application/teep+cbor\r\n\
+         Content-Length: 0\r\nConnection: close\r\n\r\n",
+        tam.addr
+    );
+    // The server may close (even reset) as soon as it sees the first bytes are not TLS.
+    let closes = |e: &std::io::Error| {
+        matches!(
+            e.kind(),
+            std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+        )
+    };
+    match tcp.write_all(request.as_bytes()) {
+        Ok(()) => {}
+        Err(e) if closes(&e) => {}
+        Err(e) => panic!("writing the request: {e}"),
+    }
+    let mut answer = Vec::new();
+    match tcp.read_to_end(&mut answer) {
+        Ok(_) => {}
+        Err(e) if closes(&e) => {}
+        Err(e) => panic!("reading the answer: {e}"),
+    }
+    assert!(
+        !answer.starts_with(b"HTTP/"),
+        "plain http got an HTTP answer: {:?}",
+        String::from_utf8_lossy(&answer)
+    );
+    if let Some(&first) = answer.first() {
+        assert_eq!(
+            first, 0x15,
+            "only a TLS alert record may come back: {answer:?}"
+        );
+    }
+
+    // The TLS side still works after the junk.
+    let mut dev = Device::new(&dir.path().join("dev"), &tam.keys(), &[tam.tc_signer()]);
+    let hello = TcId::parse("hello").unwrap();
+    dev.runner.state.request(&hello, &[]);
+    dev.session_with(&tam.uri, &trusting_test_ca()).unwrap();
+    assert!(dev.installed(&hello));
 }

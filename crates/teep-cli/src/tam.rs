@@ -109,6 +109,9 @@ pub struct ServeArgs {
     /// Database pool size (default 1 for SQLite, 16 for PostgreSQL).
     #[arg(long)]
     db_connections: Option<u32>,
+    /// Seconds to finish sessions in flight on SIGTERM/Ctrl-C (default 10; 0: stop at once).
+    #[arg(long, value_name = "SECS")]
+    shutdown_grace: Option<u64>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -334,6 +337,9 @@ fn merged_config(a: ServeArgs) -> anyhow::Result<Config> {
     }
     if let Some(n) = a.db_connections {
         c.db_max_connections = n;
+    }
+    if let Some(g) = a.shutdown_grace {
+        c.shutdown_grace_secs = g;
     }
     Ok(c)
 }
@@ -626,5 +632,7 @@ alt_path = "/old"
         assert_eq!((o.data.to_str(), o.body_limit), (Some("/srv/tam"), 4096));
         assert!(!o.allow_requests);
         assert!(!merged(&["--no-requests"]).allow_requests);
+        assert_eq!(d.shutdown_grace_secs, 10);
+        assert_eq!(merged(&["--shutdown-grace", "0"]).shutdown_grace_secs, 0);
     }
 }

@@ -111,6 +111,9 @@ pub struct Config {
     /// TLS certificate chain and key (PEM); both or neither.
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// On SIGTERM/SIGINT, seconds to keep answering sessions already started (new ones get
+    /// 503) before stopping; 0 stops at once, after the requests in flight.
+    pub shutdown_grace_secs: u64,
     /// Print every HTTP request and response on stdout, the TEEP message decoded as JSON.
     pub dump: bool,
     /// SQLite synchronous=FULL (power-loss durability) instead of NORMAL.
@@ -149,6 +152,7 @@ impl Default for Config {
             verifier_keys: Vec::new(),
             tls_cert: None,
             tls_key: None,
+            shutdown_grace_secs: 10,
             dump: false,
             sqlite_full_sync: false,
             sqlite_busy_timeout_ms: 5000,

@@ -50,6 +50,11 @@ pub struct AppState {
     pub config: Config,
     pub metrics: Metrics,
     pending: Mutex<HashMap<Vec<u8>, PendingEntry>>,
+    /// QueryRequests this process sent and not yet seen answered (token → when), so that a
+    /// graceful shutdown knows which sessions are still in flight.
+    open_queries: Mutex<HashMap<Vec<u8>, i64>>,
+    /// Set by [`ServerHandle::drain_and_shutdown`]: new sessions are refused.
+    draining: std::sync::atomic::AtomicBool,
     pub tc_signer: teep_cose::SoftwareSigner,
 }
 
@@ -155,6 +160,8 @@ impl AppState {
             config,
             metrics: Metrics::default(),
             pending: Mutex::new(HashMap::new()),
+            open_queries: Mutex::new(HashMap::new()),
+            draining: std::sync::atomic::AtomicBool::new(false),
             tc_signer,
         }))
     }
@@ -197,9 +204,35 @@ impl AppState {
         }
     }
 
-    /// Drops remembered Updates that expired unanswered.
+    fn open_queries(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, i64>> {
+        self.open_queries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Drops remembered Updates and QueryRequests that expired unanswered.
     fn purge_pending(&self, now: i64) {
         self.pending().retain(|_, e| e.session.expires_at >= now);
+        let ttl = self.core.config.session_ttl_ms;
+        self.open_queries()
+            .retain(|_, at| at.saturating_add(ttl) >= now);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Sessions this process started at or after `since` (ms) whose next step has not come.
+    fn sessions_in_flight(&self, since: i64) -> usize {
+        let queries = self
+            .open_queries()
+            .values()
+            .filter(|&&at| at >= since)
+            .count();
+        let updates = self
+            .pending()
+            .values()
+            .filter(|e| e.session.created_at >= since)
+            .count();
+        queries + updates
     }
 }
 
@@ -339,6 +372,10 @@ async fn method_not_allowed() -> Response {
 }
 
 async fn healthz(State(st): State<Arc<AppState>>) -> Response {
+    if st.is_draining() {
+        // A load balancer stops sending new sessions here while ours finish.
+        return (StatusCode::SERVICE_UNAVAILABLE, "draining\n").into_response();
+    }
     match st.store.ping().await {
         Ok(()) => (StatusCode::OK, "ok\n").into_response(),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")).into_response(),
@@ -522,6 +559,16 @@ async fn teep_inner(
     }
     let now = now_ms();
     let mut rng = OsRandom;
+    if body.is_empty() && st.is_draining() {
+        st.metrics.error("draining");
+        let mut r = plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this TAM is shutting down and opens no new session; retry later\n".into(),
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        return (r, None);
+    }
     if body.is_empty() {
         // ProcessConnect. Content-Type is not required for the empty first POST (DIGEST §7).
         let span = tracing::info_span!("teep", msg = "connect", next = tracing::field::Empty);
@@ -536,6 +583,12 @@ async fn teep_inner(
             if !outcome.effects.is_empty() {
                 if let Err(e) = st.store.commit(outcome.effects).await {
                     return (storage_failure(st, &e), None);
+                }
+            }
+            if let Some(t) = &outcome.token {
+                let mut open = st.open_queries();
+                if open.len() < PENDING_CAP {
+                    open.insert(t.clone(), now);
                 }
             }
             st.metrics.result(outcome.result);
@@ -613,10 +666,19 @@ async fn teep_inner(
             .as_ref()
             .filter(|c| c.kind == SessionKind::Update)
             .map(|c| c.token.clone());
+        let answered_query = outcome
+            .effects
+            .consume
+            .as_ref()
+            .filter(|c| c.kind == SessionKind::Query)
+            .map(|c| c.token.clone());
         let new_session = outcome.effects.new_session.clone();
         let new_device = outcome.effects.new_device.clone();
         match st.store.commit(outcome.effects).await {
             Ok(c) if c.accepted => {
+                if let Some(t) = answered_query {
+                    st.open_queries().remove(&t);
+                }
                 if new_session.is_some() || answered.is_some() {
                     let device = match (device, new_device, c.device_id) {
                         (Some(d), _, _) => Some(d),
@@ -746,6 +808,29 @@ impl ServerHandle {
         self.state.store.close().await;
     }
 
+    /// Graceful stop: new sessions are refused (503 with Retry-After; `/healthz` answers 503
+    /// so a load balancer moves on) while the steps of sessions this process started keep
+    /// being answered, until none is left or `grace` has passed; then as [`Self::shutdown`].
+    /// A session silent for longer than `grace` counts as abandoned. Returns how many
+    /// sessions were left unfinished (their tokens stay valid in storage, so another
+    /// instance, or this one restarted, can still complete them).
+    pub async fn drain_and_shutdown(self, grace: Duration) -> usize {
+        self.state
+            .draining
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        let started = Instant::now();
+        let since = now_ms().saturating_sub(grace.as_millis() as i64);
+        let left = loop {
+            let left = self.state.sessions_in_flight(since);
+            if left == 0 || started.elapsed() >= grace {
+                break left;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        self.shutdown().await;
+        left
+    }
+
     /// Resolves when the server stopped.
     pub async fn wait(self) {
         let _ = self.task.await;
@@ -873,8 +958,15 @@ pub async fn serve(config: Config) -> Result<(), ServerError> {
         handle.state.config.numbering.other().as_str()
     );
     shutdown_signal().await;
-    eprintln!("shutting down: finishing requests in flight");
-    handle.shutdown().await;
+    let grace = Duration::from_secs(handle.state.config.shutdown_grace_secs);
+    eprintln!(
+        "shutting down: no new sessions; finishing those in flight (at most {} s)",
+        grace.as_secs()
+    );
+    let left = handle.drain_and_shutdown(grace).await;
+    if left > 0 {
+        eprintln!("stopped with {left} sessions unfinished; their tokens stay valid");
+    }
     Ok(())
 }
 

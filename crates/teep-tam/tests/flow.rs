@@ -536,7 +536,7 @@ async fn log_spans_chain_the_steps_of_a_session_by_token_and_device() {
             .find(&format!("{name}="))
             .unwrap_or_else(|| panic!("{name} in {line}"));
         line[at + name.len() + 1..]
-            .split(|c: char| c == ' ' || c == '}')
+            .split([' ', '}'])
             .next()
             .unwrap()
             .trim_matches('"')

@@ -248,18 +248,83 @@ async fn locked_storage_gives_503_and_recovers_without_restart() {
     tam.handle.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn graceful_shutdown_finishes_the_request_in_flight() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_refuses_new_sessions_and_finishes_those_in_flight() {
+    let n = Numbering::Draft26;
     let tam = start(Enroll::Open).await;
+    add_assigned_ta(&tam, "hello", b"hi").await;
     let client = tam.client();
-    let inflight = tokio::spawn(async move { client.post(Vec::new()).await });
-    // Give the request a head start; the shutdown must not cut it off.
-    tokio::task::yield_now().await;
-    tam.handle.shutdown().await;
-    let r = inflight.await.unwrap();
-    // Either it was answered, or it never reached the server before the listener closed;
-    // a half-answered request (connection reset mid-response) would be an error here.
-    if let Ok(r) = r {
-        assert_eq!(r.status, 200);
+    let health = tam.url("/healthz");
+    let keys = tam.tam_keys();
+    let mut dev = SimDevice::new(KeyType::P256);
+    // A session in flight: the QueryRequest is out, the QueryResponse not yet sent.
+    let qreq = client.post(Vec::new()).await.unwrap();
+    let seen = dev.read_query_request(&qreq.body, n, &keys).unwrap();
+
+    let state = tam.handle.state.clone();
+    let Tam { addr, handle, dir } = tam;
+    let grace = Duration::from_secs(120);
+    let drain = tokio::spawn(handle.drain_and_shutdown(grace));
+    while !state.is_draining() {
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
+    // New sessions are refused with a hint to retry; health tells a load balancer.
+    let refused = client.post(Vec::new()).await.unwrap();
+    assert_eq!(refused.status, 503);
+    assert!(String::from_utf8_lossy(&refused.body).contains("shutting down"));
+    let h = tokio::task::spawn_blocking(move || {
+        ureq::get(&health)
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .call()
+            .unwrap()
+            .status()
+            .as_u16()
+    });
+    assert_eq!(h.await.unwrap(), 503);
+    assert!(
+        !drain.is_finished(),
+        "the drain waits for the session in flight"
+    );
+
+    // The session in flight completes: Update, then Success.
+    let upd = client
+        .post(dev.query_response(&seen, n).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(upd.status, 200);
+    let token = dev.read_update(&upd.body, n).unwrap();
+    let done = client.post(dev.success(token, n).unwrap()).await.unwrap();
+    assert_eq!(done.status, 204);
+    assert_eq!(dev.installed.len(), 1);
+    // With nothing left in flight the drain ends, long before its grace period.
+    let left = tokio::time::timeout(Duration::from_secs(60), drain)
+        .await
+        .expect("the drain ends once its sessions are done")
+        .unwrap();
+    assert_eq!(left, 0);
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "listener closed"
+    );
+
+    // The Success was committed: a TAM on the same data knows the device holds the TC.
+    let tam = start_with(dir, |c| c, Enroll::Open).await;
+    let d = tam
+        .store()
+        .device_by_kid(&dev.kid())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(tam.store().installed(d.id).await.unwrap().len(), 1);
+
+    // An abandoned session holds the drain only for the grace period, and is reported.
+    let seen = tam.client().post(Vec::new()).await.unwrap();
+    assert_eq!(seen.status, 200);
+    let left = tam
+        .handle
+        .drain_and_shutdown(Duration::from_millis(300))
+        .await;
+    assert_eq!(left, 1);
 }

@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use teep_cose::KeyType;
 use teep_proto::Numbering;
-use teep_tam::sim::{exchange, SimDevice};
+use teep_tam::sim::{exchange, ExchangeResult, SimDevice};
 use teep_tam::Enroll;
 
 fn agent() -> ureq::Agent {
@@ -332,5 +332,345 @@ async fn admin_api_needs_the_token_and_drives_catalog_devices_and_policy() {
         .await
         .unwrap();
     assert_eq!(r, teep_tam::sim::ExchangeResult::Updated);
+    tam.handle.shutdown().await;
+}
+
+/// One admin API call with an optional Authorization header and JSON body: status, response
+/// headers and body text.
+fn admin(
+    method: &str,
+    url: &str,
+    auth: Option<&str>,
+    json: Option<&str>,
+) -> (u16, ureq::http::HeaderMap, String) {
+    let mut b = ureq::http::Request::builder().method(method).uri(url);
+    if let Some(a) = auth {
+        b = b.header("Authorization", a);
+    }
+    let r = match json {
+        Some(j) => agent().run(
+            b.header("Content-Type", "application/json")
+                .body(j.to_string())
+                .unwrap(),
+        ),
+        None => agent().run(b.body(()).unwrap()),
+    };
+    let mut r = r.unwrap();
+    let text = r.body_mut().read_to_string().unwrap();
+    (r.status().as_u16(), r.headers().clone(), text)
+}
+
+/// The `error` text of a JSON error body; panics on anything else.
+fn json_error(body: &str) -> String {
+    let v: serde_json::Value =
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body:?}"));
+    v["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error text: {body}"))
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn openapi_document_lists_exactly_the_routed_admin_operations() {
+    let tam = start(Enroll::Open).await;
+    add_assigned_ta(&tam, "hello", b"Hello").await;
+    let mut dev = SimDevice::new(KeyType::P256);
+    assert_eq!(tam.exchange(&mut dev).await, ExchangeResult::Updated);
+    let tc_id = tam.store().list_tcs().await.unwrap()[0].id;
+    let dev_id = tam
+        .store()
+        .device_by_kid(&dev.kid())
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let base = tam.url("");
+    tokio::task::spawn_blocking(move || {
+        let auth = format!("Bearer {ADMIN_TOKEN}");
+        // What admin::router routes (crates/teep-tam/src/admin.rs), the document itself aside,
+        // and what each answers to the request below: real ids, `{}` as any body.
+        let routed = [
+            ("GET", "/admin/tcs", 200),
+            ("POST", "/admin/tcs", 400), // not a SUIT envelope
+            ("POST", "/admin/tas", 400), // no name
+            ("GET", "/admin/devices", 200),
+            ("POST", "/admin/devices", 422), // no key
+            ("GET", "/admin/devices/{id}", 200),
+            ("GET", "/admin/assignments", 200),
+            ("POST", "/admin/assignments", 422), // no tc, no target
+            ("DELETE", "/admin/assignments", 422),
+            ("GET", "/admin/log", 200),
+            ("DELETE", "/admin/tcs/{id}", 200),
+        ];
+        let (status, h, text) = admin("GET", &format!("{base}/admin/openapi.json"), None, None);
+        assert_eq!(
+            (status, h["content-type"].to_str().unwrap()),
+            (200, "application/json")
+        );
+        let spec: serde_json::Value = serde_json::from_str(&text).unwrap();
+
+        // The router's own refusals, for contrast: empty bodies.
+        let (status, _, text) = admin("GET", &format!("{base}/admin/nope"), Some(&auth), None);
+        assert_eq!((status, text.as_str()), (404, ""));
+        let (status, _, text) = admin("PUT", &format!("{base}/admin/tcs"), Some(&auth), None);
+        assert_eq!((status, text.as_str()), (405, ""));
+
+        let mut documented = Vec::new();
+        for (path, ops) in spec["paths"].as_object().unwrap() {
+            for (method, op) in ops.as_object().unwrap() {
+                documented.push((method.to_uppercase(), path.clone()));
+                if path.contains("{id}") {
+                    assert!(
+                        op["parameters"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .any(|p| p["name"] == "id"
+                                && p["in"] == "path"
+                                && p["required"] == true),
+                        "{method} {path}: no path parameter id"
+                    );
+                }
+            }
+        }
+        // Every documented operation is routed behind the token.
+        for (method, path) in &documented {
+            let url = base.clone() + path;
+            let (status, h, text) = admin(method, &url, None, None);
+            assert_eq!(status, 401, "{method} {path} without token: {text}");
+            assert_eq!(h["www-authenticate"], "Bearer");
+            assert_eq!(
+                json_error(&text),
+                "Authorization: expected Bearer <admin token>"
+            );
+        }
+        let mut documented: Vec<String> = documented
+            .into_iter()
+            .map(|(m, p)| format!("{m} {p}"))
+            .collect();
+        documented.sort();
+        // ... and every routed one documented, none more.
+        let mut listed: Vec<String> = routed.iter().map(|(m, p, _)| format!("{m} {p}")).collect();
+        listed.sort();
+        assert_eq!(documented, listed);
+        // Each is answered by its handler.
+        for (method, path, want) in routed {
+            let id = if path.starts_with("/admin/tcs/") {
+                tc_id
+            } else {
+                dev_id
+            };
+            let url = base.clone() + &path.replace("{id}", &id.to_string());
+            let json = (method != "GET").then_some("{}");
+            let (status, _, text) = admin(method, &url, Some(&auth), json);
+            assert_eq!(status, want, "{method} {path}: {text}");
+            assert!(!text.is_empty(), "{method} {path}");
+        }
+    })
+    .await
+    .unwrap();
+    // The DELETE above really removed the TC.
+    assert!(tam.store().list_tcs().await.unwrap().is_empty());
+    tam.handle.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn admin_api_shows_a_device_and_the_log_unassigns_and_names_each_refusal() {
+    use serde_json::{json, Value};
+    use std::collections::BTreeSet;
+    let tam = start(Enroll::Open).await;
+    let cid = add_assigned_ta(&tam, "hello", b"Hello").await;
+    let cid_text = teep_tam::model::component_id_text(&cid);
+    let mut dev = SimDevice::new(KeyType::P256);
+    assert_eq!(tam.exchange(&mut dev).await, ExchangeResult::Updated);
+    assert_eq!(dev.installed, vec![cid]);
+    let kid = hex::encode(dev.kid());
+    let other_pem = SimDevice::new(KeyType::Ed25519).public_key().to_spki_pem();
+    let base = tam.url("");
+    let auth = format!("Bearer {ADMIN_TOKEN}");
+    let get = {
+        let (base, auth) = (base.clone(), auth.clone());
+        move |path: &str| -> Value {
+            let (status, h, text) = admin("GET", &format!("{base}{path}"), Some(&auth), None);
+            assert_eq!(
+                (status, h["content-type"].to_str().unwrap()),
+                (200, "application/json"),
+                "{path}: {text}"
+            );
+            serde_json::from_str(&text).unwrap()
+        }
+    };
+    let (g, k, c) = (get.clone(), kid.clone(), cid_text.clone());
+    let dev_id = tokio::task::spawn_blocking(move || {
+        let (get, kid, cid_text) = (g, k, c);
+        let spec = get("/admin/openapi.json");
+        let props = |schema: &str| -> BTreeSet<String> {
+            spec["components"]["schemas"][schema]["properties"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect()
+        };
+        let keys =
+            |v: &Value| -> BTreeSet<String> { v.as_object().unwrap().keys().cloned().collect() };
+
+        // The device, by key id and by number, with what it holds.
+        let d = get(&format!("/admin/devices/{kid}"));
+        assert_eq!(keys(&d), props("Device"));
+        assert_eq!(d["kid"], kid);
+        assert_eq!(d["status"], "attested");
+        assert_eq!(d["assigned"], json!([cid_text]));
+        let installed = d["installed"].as_array().unwrap();
+        assert_eq!(installed.len(), 1, "{d}");
+        assert_eq!(installed[0]["component_id"], cid_text);
+        assert_eq!(installed[0]["sequence"], 1);
+        assert_eq!(installed[0]["origin"], "policy");
+        assert_eq!(get(&format!("/admin/devices/{}", d["id"])), d);
+
+        // The log: newest first, each message decoded.
+        let log = get("/admin/log");
+        let log = log.as_array().unwrap();
+        assert_eq!(log.len(), 2, "{log:?}");
+        for e in log {
+            assert_eq!(keys(e), props("AuditEntry"));
+            assert_eq!(e["device_kid"], kid);
+        }
+        assert_eq!(
+            (
+                &log[0]["message_type"],
+                &log[0]["result"],
+                &log[0]["summary"]["type"]
+            ),
+            (&json!("Success"), &json!("success"), &json!("success"))
+        );
+        assert_eq!(
+            (
+                &log[1]["message_type"],
+                &log[1]["result"],
+                &log[1]["summary"]["type"]
+            ),
+            (
+                &json!("QueryResponse"),
+                &json!("update"),
+                &json!("query-response")
+            )
+        );
+        assert_eq!(get("/admin/log?limit=1"), json!([log[0]]));
+        assert_eq!(get(&format!("/admin/log?device={kid}")), json!(log));
+        // A device with no exchange has no entries.
+        let (status, _, text) = admin(
+            "POST",
+            &format!("{base}/admin/devices"),
+            Some(&auth),
+            Some(&json!({ "key": other_pem }).to_string()),
+        );
+        assert_eq!(status, 201, "{text}");
+        let other: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            get(&format!("/admin/log?device={}", other["id"])),
+            json!([])
+        );
+
+        // Refusals name the problem.
+        let call = |method: &str, path: &str, auth: Option<&str>, body: Option<&str>| {
+            let (status, _, text) = admin(method, &format!("{base}{path}"), auth, body);
+            (status, text)
+        };
+        let a = Some(auth.as_str());
+        let (s, t) = call("GET", "/admin/devices/999999", a, None);
+        assert_eq!((s, json_error(&t)), (404, "device 999999 not found".into()));
+        let unknown_kid = "ab".repeat(32);
+        let (s, t) = call("GET", &format!("/admin/devices/{unknown_kid}"), a, None);
+        assert_eq!(
+            (s, json_error(&t)),
+            (404, format!("device with key id {unknown_kid} not found"))
+        );
+        let (s, t) = call("GET", "/admin/devices/not-an-id", a, None);
+        assert_eq!(s, 400);
+        assert!(
+            json_error(&t).contains("expected a numeric id or a hex key id"),
+            "{t}"
+        );
+        let (s, t) = call("GET", "/admin/log?device=999999", a, None);
+        assert_eq!((s, json_error(&t)), (404, "device 999999 not found".into()));
+        let (s, t) = call("POST", "/admin/devices", a, Some(r#"{"key": "#));
+        assert_eq!(s, 400);
+        assert!(
+            t.contains("Failed to parse the request body as JSON"),
+            "{t}"
+        );
+        let (s, t) = call("POST", "/admin/assignments", a, Some(r#"{"tc": "hello"}"#));
+        assert_eq!(s, 422);
+        assert!(t.contains("missing field `target`"), "{t}");
+        let (s, t) = call(
+            "DELETE",
+            "/admin/assignments",
+            a,
+            Some(r#"{"tc": "hello", "target": "everyone"}"#),
+        );
+        assert_eq!(s, 400);
+        assert!(
+            json_error(&t).contains("expected all, tag:NAME or device:ID"),
+            "{t}"
+        );
+        let (s, t) = call(
+            "DELETE",
+            "/admin/assignments",
+            a,
+            Some(r#"{"tc": "nope", "target": "all"}"#),
+        );
+        assert_eq!(
+            (s, json_error(&t)),
+            (
+                404,
+                r#"trusted component "nope" in the catalog not found"#.into()
+            )
+        );
+        for bad in [None, Some("Bearer wrong-token"), Some("Basic dGVzdA==")] {
+            let (s, t) = call("GET", "/admin/devices", bad, None);
+            assert_eq!(
+                (s, json_error(&t)),
+                (401, "Authorization: expected Bearer <admin token>".into()),
+                "{bad:?}"
+            );
+        }
+
+        // Unassigning removes the assignment, not yet the installed TC.
+        let unassign = || {
+            call(
+                "DELETE",
+                "/admin/assignments",
+                a,
+                Some(r#"{"tc": "hello", "target": "all"}"#),
+            )
+        };
+        let (s, t) = unassign();
+        assert_eq!(
+            (s, serde_json::from_str::<Value>(&t).unwrap()),
+            (200, json!({ "removed": 1 }))
+        );
+        let (s, t) = unassign();
+        assert_eq!(
+            (s, serde_json::from_str::<Value>(&t).unwrap()),
+            (200, json!({ "removed": 0 }))
+        );
+        assert_eq!(get("/admin/assignments"), json!([]));
+        let d = get(&format!("/admin/devices/{kid}"));
+        assert_eq!(d["assigned"], json!([]));
+        assert_eq!(d["installed"].as_array().unwrap().len(), 1);
+        d["id"].as_i64().unwrap()
+    })
+    .await
+    .unwrap();
+    // ... which the device's next exchange deletes.
+    assert_eq!(tam.exchange(&mut dev).await, ExchangeResult::Updated);
+    assert!(dev.installed.is_empty(), "{:?}", dev.installed);
+    assert_eq!(tam.exchange(&mut dev).await, ExchangeResult::UpToDate);
+    let d = tokio::task::spawn_blocking(move || get(&format!("/admin/devices/{dev_id}")))
+        .await
+        .unwrap();
+    assert_eq!(d["installed"], json!([]));
+    assert_eq!(d["kid"], kid);
     tam.handle.shutdown().await;
 }
