@@ -4,12 +4,13 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::http::{header, request::Parts, HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
 use axum::{Json, Router};
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -67,6 +68,46 @@ fn ops_error(e: OpsError) -> Response {
 
 type ApiResult = Result<Response, Response>;
 
+// axum's Json, Path and Query, with their refusals (malformed JSON, a missing field, a
+// non-numeric id...) in this API's JSON error form rather than axum's plain text. The
+// status stays axum's: 400 syntax, 415 Content-Type, 422 a field of the wrong shape.
+
+struct ApiJson<T>(T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = Response;
+    async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(ApiJson(v)),
+            Err(r) => Err(error(r.status(), &r.body_text())),
+        }
+    }
+}
+
+struct ApiPath<T>(T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = Response;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(v)) => Ok(ApiPath(v)),
+            Err(r) => Err(error(r.status(), &r.body_text())),
+        }
+    }
+}
+
+struct ApiQuery<T>(T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = Response;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(v)) => Ok(ApiQuery(v)),
+            Err(r) => Err(error(r.status(), &r.body_text())),
+        }
+    }
+}
+
 pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
     let protected = Router::new()
         .route("/admin/tcs", get(list_tcs).post(add_tc))
@@ -98,7 +139,7 @@ struct NameQuery {
 
 async fn add_tc(
     State(st): State<Arc<AppState>>,
-    Query(q): Query<NameQuery>,
+    ApiQuery(q): ApiQuery<NameQuery>,
     body: Bytes,
 ) -> ApiResult {
     let anchors = ops::tc_signer_anchors(&st.config, &st.tc_signer).map_err(ops_error)?;
@@ -110,7 +151,7 @@ async fn add_tc(
 
 async fn add_ta(
     State(st): State<Arc<AppState>>,
-    Query(q): Query<NameQuery>,
+    ApiQuery(q): ApiQuery<NameQuery>,
     body: Bytes,
 ) -> ApiResult {
     let name = q
@@ -122,7 +163,7 @@ async fn add_ta(
     Ok((StatusCode::CREATED, Json(tc)).into_response())
 }
 
-async fn delete_tc(State(st): State<Arc<AppState>>, Path(id): Path<i64>) -> ApiResult {
+async fn delete_tc(State(st): State<Arc<AppState>>, ApiPath(id): ApiPath<i64>) -> ApiResult {
     let tc = st
         .store
         .tc_by_id(id)
@@ -142,7 +183,10 @@ struct LimitQuery {
     device: Option<String>,
 }
 
-async fn list_devices(State(st): State<Arc<AppState>>, Query(q): Query<LimitQuery>) -> ApiResult {
+async fn list_devices(
+    State(st): State<Arc<AppState>>,
+    ApiQuery(q): ApiQuery<LimitQuery>,
+) -> ApiResult {
     let limit = q.limit.unwrap_or(1000).clamp(1, 100_000);
     let devices = st
         .store
@@ -173,7 +217,10 @@ fn key_bytes(s: &str) -> Vec<u8> {
     }
 }
 
-async fn add_device(State(st): State<Arc<AppState>>, Json(b): Json<NewDeviceBody>) -> ApiResult {
+async fn add_device(
+    State(st): State<Arc<AppState>>,
+    ApiJson(b): ApiJson<NewDeviceBody>,
+) -> ApiResult {
     let attest = b.attestation_key.as_deref().map(key_bytes);
     let d = ops::add_device(
         &st.store,
@@ -188,7 +235,7 @@ async fn add_device(State(st): State<Arc<AppState>>, Json(b): Json<NewDeviceBody
     Ok((StatusCode::CREATED, Json(d)).into_response())
 }
 
-async fn show_device(State(st): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult {
+async fn show_device(State(st): State<Arc<AppState>>, ApiPath(id): ApiPath<String>) -> ApiResult {
     let d = ops::find_device(&st.store, &id).await.map_err(ops_error)?;
     Ok(Json(ops::device_view(&st.store, d).await.map_err(ops_error)?).into_response())
 }
@@ -211,7 +258,7 @@ struct AssignBody {
     target: String,
 }
 
-async fn assign(State(st): State<Arc<AppState>>, Json(b): Json<AssignBody>) -> ApiResult {
+async fn assign(State(st): State<Arc<AppState>>, ApiJson(b): ApiJson<AssignBody>) -> ApiResult {
     let target = Target::parse(&b.target).map_err(|e| error(StatusCode::BAD_REQUEST, &e))?;
     let cid = ops::resolve_component(&st.store, &b.tc)
         .await
@@ -227,7 +274,7 @@ async fn assign(State(st): State<Arc<AppState>>, Json(b): Json<AssignBody>) -> A
         .into_response())
 }
 
-async fn unassign(State(st): State<Arc<AppState>>, Json(b): Json<AssignBody>) -> ApiResult {
+async fn unassign(State(st): State<Arc<AppState>>, ApiJson(b): ApiJson<AssignBody>) -> ApiResult {
     let target = Target::parse(&b.target).map_err(|e| error(StatusCode::BAD_REQUEST, &e))?;
     let cid = ops::resolve_component(&st.store, &b.tc)
         .await
@@ -242,7 +289,7 @@ async fn unassign(State(st): State<Arc<AppState>>, Json(b): Json<AssignBody>) ->
 
 async fn log(
     State(st): State<Arc<AppState>>,
-    Query(q): Query<LimitQuery>,
+    ApiQuery(q): ApiQuery<LimitQuery>,
     _h: HeaderMap,
 ) -> ApiResult {
     let limit = q.limit.unwrap_or(100).clamp(1, 10_000);

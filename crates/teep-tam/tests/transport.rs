@@ -465,6 +465,16 @@ async fn openapi_document_lists_exactly_the_routed_admin_operations() {
             let (status, _, text) = admin(method, &url, Some(&auth), json);
             assert_eq!(status, want, "{method} {path}: {text}");
             assert!(!text.is_empty(), "{method} {path}");
+            // Whatever it answered, the document says it may, and errors are JSON.
+            let op = &spec["paths"][path][method.to_lowercase()];
+            assert!(
+                op["responses"].get(status.to_string()).is_some()
+                    && op["responses"].get("401").is_some(),
+                "{method} {path}: {status} or 401 not documented"
+            );
+            if status >= 400 {
+                assert!(!json_error(&text).is_empty());
+            }
         }
     })
     .await
@@ -596,13 +606,14 @@ async fn admin_api_shows_a_device_and_the_log_unassigns_and_names_each_refusal()
         assert_eq!((s, json_error(&t)), (404, "device 999999 not found".into()));
         let (s, t) = call("POST", "/admin/devices", a, Some(r#"{"key": "#));
         assert_eq!(s, 400);
+        let why = json_error(&t);
         assert!(
-            t.contains("Failed to parse the request body as JSON"),
+            why.contains("Failed to parse the request body as JSON"),
             "{t}"
         );
         let (s, t) = call("POST", "/admin/assignments", a, Some(r#"{"tc": "hello"}"#));
         assert_eq!(s, 422);
-        assert!(t.contains("missing field `target`"), "{t}");
+        assert!(json_error(&t).contains("missing field `target`"), "{t}");
         let (s, t) = call(
             "DELETE",
             "/admin/assignments",
