@@ -1077,21 +1077,47 @@ impl Store {
             .collect()
     }
 
-    /// Table sizes, for tests that check a hostile input changed nothing.
+    /// Table sizes and sums over written columns, for tests that check that a hostile input
+    /// changed nothing.
     pub async fn fingerprint(&self) -> Result<Vec<(String, i64)>> {
+        // Row counts, and sums over the columns an exchange writes (times, statuses, answered
+        // flags), so that an update in place shows as well as an insert or a delete.
+        const PROBES: [(&str, &str); 12] = [
+            ("tcs", "SELECT COUNT(*) FROM tcs"),
+            ("devices", "SELECT COUNT(*) FROM devices"),
+            (
+                "devices.written",
+                "SELECT CAST(COALESCE(SUM(COALESCE(last_seen, 0) + COALESCE(suite_alg, 0) \
+                 + LENGTH(status) + COALESCE(LENGTH(status_detail), 0) \
+                 + COALESCE(LENGTH(claims), 0)), 0) AS BIGINT) FROM devices",
+            ),
+            ("device_tags", "SELECT COUNT(*) FROM device_tags"),
+            ("device_tcs", "SELECT COUNT(*) FROM device_tcs"),
+            (
+                "device_tcs.written",
+                "SELECT CAST(COALESCE(SUM(updated_at + COALESCE(sequence, 0)), 0) AS BIGINT) \
+                 FROM device_tcs",
+            ),
+            ("assignments", "SELECT COUNT(*) FROM assignments"),
+            ("sessions", "SELECT COUNT(*) FROM sessions"),
+            (
+                "sessions.answered",
+                "SELECT CAST(COALESCE(SUM(answered), 0) AS BIGINT) FROM sessions",
+            ),
+            ("audit", "SELECT COUNT(*) FROM audit"),
+            (
+                "audit.last",
+                "SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) FROM audit",
+            ),
+            (
+                "generation",
+                "SELECT CAST(COALESCE(MAX(number), 0) AS BIGINT) FROM meta WHERE name = 'generation'",
+            ),
+        ];
         let mut out = Vec::new();
-        for t in [
-            "tcs",
-            "devices",
-            "device_tags",
-            "device_tcs",
-            "assignments",
-            "sessions",
-        ] {
-            let row = sqlx::query(AssertSqlSafe(format!("SELECT COUNT(*) FROM {t}")))
-                .fetch_one(&self.pool)
-                .await?;
-            out.push((t.to_string(), row.try_get::<i64, _>(0)?));
+        for (name, sql) in PROBES {
+            let row = sqlx::query(sql).fetch_one(&self.pool).await?;
+            out.push((name.to_string(), row.try_get::<i64, _>(0)?));
         }
         Ok(out)
     }

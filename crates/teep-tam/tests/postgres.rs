@@ -1,7 +1,8 @@
 //! PostgreSQL: the same code path as SQLite, and several TAM processes sharing one database
 //! (a session may hop between instances behind a load balancer). Needs a real server:
 //! `.ci/run` starts one and sets TEEP_TEST_POSTGRES_URL. In CI (CI=true) a missing URL fails
-//! the tests; elsewhere they are skipped with a message.
+//! the tests; elsewhere they are skipped with a message. The outage test runs its own
+//! cluster (TEEP_TEST_PGBIN names the server binaries) so that it can stop it.
 
 mod common;
 
@@ -144,4 +145,167 @@ async fn many_devices_through_two_instances_on_postgres() {
     assert_eq!(a.store().device_count().await.unwrap(), 100);
     a.handle.shutdown().await;
     b.handle.shutdown().await;
+}
+
+/// A PostgreSQL cluster of this test's own, which it may stop and start while the shared
+/// one serves the other tests. Made like `.ci/run` makes the shared one; stopped on drop.
+struct Cluster {
+    bin: std::path::PathBuf,
+    data: std::path::PathBuf,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    /// `None` (test skipped) without TEEP_TEST_PGBIN, except in CI.
+    fn new() -> Option<Cluster> {
+        let bin = match std::env::var("TEEP_TEST_PGBIN") {
+            Ok(b) if !b.is_empty() => std::path::PathBuf::from(b),
+            _ => {
+                if std::env::var("CI").is_ok_and(|v| v == "true") {
+                    panic!("TEEP_TEST_PGBIN is not set in CI: the outage test cannot run");
+                }
+                eprintln!("skipping: TEEP_TEST_PGBIN (PostgreSQL's bin directory) is not set");
+                return None;
+            }
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("pg");
+        std::fs::create_dir(&data).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let c = Cluster {
+            bin,
+            data,
+            port,
+            _dir: dir,
+        };
+        if c.as_root() {
+            // The server refuses to run as root: the cluster belongs to postgres.
+            for p in [c._dir.path(), c.data.as_path()] {
+                let ok = std::process::Command::new("chown")
+                    .args(["postgres:postgres"])
+                    .arg(p)
+                    .status()
+                    .unwrap();
+                assert!(ok.success());
+            }
+        }
+        let data = c.data.to_str().unwrap().to_string();
+        c.run("initdb", &["-D", &data, "-U", "postgres", "--auth=trust"]);
+        c.start();
+        Some(c)
+    }
+
+    fn as_root(&self) -> bool {
+        std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+    }
+
+    fn run(&self, program: &str, args: &[&str]) {
+        let exe = self.bin.join(program);
+        let mut cmd = if self.as_root() {
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&exe);
+            c
+        } else {
+            std::process::Command::new(&exe)
+        };
+        let out = cmd.args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{program} {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn pg_ctl(&self, args: &[&str]) {
+        let data = self.data.to_str().unwrap().to_string();
+        let mut all = vec!["-D", &data, "-w"];
+        all.extend_from_slice(args);
+        self.run("pg_ctl", &all);
+    }
+
+    fn start(&self) {
+        let opts = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.port,
+            self.data.display()
+        );
+        let log = self.data.join("log");
+        self.pg_ctl(&["-o", &opts, "-l", log.to_str().unwrap(), "start"]);
+    }
+
+    fn stop(&self) {
+        self.pg_ctl(&["-m", "fast", "stop"]);
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let data = self.data.to_str().unwrap_or_default().to_string();
+        let exe = self.bin.join("pg_ctl");
+        let mut cmd = if self.as_root() {
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(exe);
+            c
+        } else {
+            std::process::Command::new(exe)
+        };
+        let _ = cmd.args(["-D", &data, "-m", "immediate", "stop"]).output();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_down_gives_503_and_the_same_process_recovers_when_it_is_back() {
+    let Some(pg) = Cluster::new() else { return };
+    let tam = pg_tam(&pg.url()).await;
+    add_assigned_ta(&tam, "hello", b"Hello").await;
+    let mut dev = SimDevice::new(KeyType::P256);
+    assert_eq!(tam.exchange(&mut dev).await, ExchangeResult::Updated);
+
+    pg.stop();
+    let client = tam.client();
+    // A QueryRequest needs no storage (its token is authenticated, not stored); the
+    // QueryResponse does, and gets 503 rather than an error that blames the device.
+    let opened = client.post(Vec::new()).await.unwrap();
+    assert_eq!(opened.status, 200);
+    let seen = dev
+        .read_query_request(&opened.body, Numbering::Draft26, &tam.tam_keys())
+        .unwrap();
+    let answer = dev.query_response(&seen, Numbering::Draft26).unwrap();
+    let r = client.post(answer).await.unwrap();
+    let text = String::from_utf8_lossy(&r.body).to_string();
+    assert_eq!(r.status, 503, "{text}");
+    assert!(text.contains("storage unavailable"), "{text}");
+    let health = tam.url("/healthz");
+    let h = tokio::task::spawn_blocking(move || {
+        ureq::get(&health)
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .call()
+            .unwrap()
+            .status()
+            .as_u16()
+    });
+    assert_eq!(h.await.unwrap(), 503);
+
+    pg.start();
+    // The same process, not restarted: the next exchanges complete.
+    assert_eq!(tam.exchange(&mut dev).await, ExchangeResult::UpToDate);
+    let mut newcomer = SimDevice::new(KeyType::Ed25519);
+    assert_eq!(tam.exchange(&mut newcomer).await, ExchangeResult::Updated);
+    assert_eq!(tam.store().device_count().await.unwrap(), 2);
+    tam.handle.shutdown().await;
 }
