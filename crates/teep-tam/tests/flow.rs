@@ -522,8 +522,9 @@ async fn log_spans_chain_the_steps_of_a_session_by_token_and_device() {
         .with_ansi(false)
         .with_writer(move || sink.clone())
         .finish();
-    // Thread-local, and this runtime has one thread: the server's tasks log here.
-    let _guard = tracing::subscriber::set_default(subscriber);
+    // Process-wide: a thread-local subscriber misses events whose call sites other tests'
+    // threads registered first. Lines of other tests are told apart by kid and token.
+    tracing::subscriber::set_global_default(subscriber).unwrap();
     let tam = start(Enroll::Open).await;
     add_assigned_ta(&tam, "hello", b"hi").await;
     let mut dev = SimDevice::new(KeyType::Ed25519);
@@ -533,26 +534,31 @@ async fn log_spans_chain_the_steps_of_a_session_by_token_and_device() {
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     let field = |line: &str, name: &str| -> String {
         let at = line
-            .find(&format!("{name}="))
+            .find(&format!(" {name}="))
+            .or_else(|| line.find(&format!("{{{name}=")))
             .unwrap_or_else(|| panic!("{name} in {line}"));
-        line[at + name.len() + 1..]
+        line[at + name.len() + 2..]
             .split([' ', '}'])
             .next()
             .unwrap()
             .trim_matches('"')
             .to_string()
     };
-    let step = |msg: &str| -> String {
+    let step = |msg: &str, with: &str, value: &str| -> String {
         logs.lines()
-            .find(|l| l.contains(&format!("msg=\"{msg}\"")) || l.contains(&format!("msg={msg}")))
-            .unwrap_or_else(|| panic!("no {msg} step in\n{logs}"))
+            .find(|l| l.contains(&format!("msg=\"{msg}\"")) && field_is(l, with, value))
+            .unwrap_or_else(|| panic!("no {msg} step with {with}={value} in\n{logs}"))
             .to_string()
     };
-    let (connect, response, success) = (step("connect"), step("QueryResponse"), step("Success"));
+    fn field_is(line: &str, name: &str, value: &str) -> bool {
+        line.contains(&format!(" {name}=\"{value}\""))
+            || line.contains(&format!("{{{name}=\"{value}\""))
+    }
     let kid = hex::encode(dev.kid());
-    assert_eq!(field(&response, "token"), field(&connect, "next"), "{logs}");
-    assert_eq!(field(&response, "kid"), kid, "new device's kid: {logs}");
+    let response = step("QueryResponse", "kid", &kid);
     assert_eq!(field(&response, "result"), "update");
-    assert_eq!(field(&success, "token"), field(&response, "next"), "{logs}");
+    // The QueryRequest it answered, and the Success that answered its Update.
+    step("connect", "next", &field(&response, "token"));
+    let success = step("Success", "token", &field(&response, "next"));
     assert_eq!(field(&success, "kid"), kid);
 }

@@ -223,9 +223,20 @@ impl SimDevice {
         super::sign(&TeepMessage::QueryResponse(qr), n, &self.signer)
     }
 
-    /// Reads an Update; returns its token, or the TAM's error if it carried one.
+    /// Reads an Update without checking who signed it (tests that look at the TAM's side);
+    /// returns its token, or the TAM's error if it carried one.
     pub fn read_update(&mut self, bytes: &[u8], n: Numbering) -> Result<Option<Vec<u8>>, SimError> {
-        let u = super::open_update(bytes, n, &[])?;
+        self.read_update_from(bytes, n, &[])
+    }
+
+    /// [`Self::read_update`], and with `tam_keys`, one of them must have signed it.
+    pub fn read_update_from(
+        &mut self,
+        bytes: &[u8],
+        n: Numbering,
+        tam_keys: &[PublicKey],
+    ) -> Result<Option<Vec<u8>>, SimError> {
+        let u = super::open_update(bytes, n, tam_keys)?;
         self.pending_install = u
             .manifest_list
             .iter()
@@ -315,7 +326,7 @@ pub async fn exchange_with(
     if !super::update_follows(r.status, &r.body)? {
         return Ok(ExchangeResult::UpToDate);
     }
-    let token = device.read_update(&r.body, n)?;
+    let token = device.read_update_from(&r.body, n, tam_keys)?;
     let success = if forgetful {
         device.success_forgetful(token, n)?
     } else {
@@ -398,7 +409,17 @@ mod tests {
         dev.success_forgetful(token, n).unwrap();
         assert_eq!(dev.installed.len(), 2);
 
-        let token = dev.read_update(&unneeded, n).unwrap();
+        // Checked against the TAM's key, it is read; against another, refused unread.
+        let other = numbered_key(12, DeviceAlg::P256).public_key();
+        let e = dev
+            .read_update_from(&unneeded, n, &[other])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("Update signature"), "{e}");
+        let token = dev
+            .read_update_from(&unneeded, n, &[tam.public_key()])
+            .unwrap();
         assert_eq!(token, Some(vec![5; 8]));
         let s = dev.success(token, n).unwrap();
         let (opened, msg) = signed::open_message(&s, n).unwrap();
