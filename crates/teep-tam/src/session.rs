@@ -1157,6 +1157,30 @@ mod tests {
         }
     }
 
+    /// A QueryRequest made at `now` and `dev`'s QueryResponse to it, with the context the
+    /// adapter would load for it when storage holds `stored` for the device.
+    fn query_response(
+        core: &TamCore,
+        dev: &SimDevice,
+        stored: &DeviceRecord,
+        now: i64,
+    ) -> (Vec<u8>, Context) {
+        let request = core
+            .handle_connect(Numbering::Draft26, now, &mut Counter(0))
+            .unwrap();
+        let token = request.token.unwrap();
+        let seen = dev
+            .read_query_request(&request.response.unwrap(), Numbering::Draft26, &[])
+            .unwrap();
+        let body = dev.query_response(&seen, Numbering::Draft26).unwrap();
+        let ctx = Context {
+            session: core.query_session(&token),
+            device: Some(stored.clone()),
+            ..Default::default()
+        };
+        (body, ctx)
+    }
+
     /// One full QueryRequest/QueryResponse at `now` against what storage holds for the
     /// device; returns the device-row changes the TAM would commit.
     fn device_changes(
@@ -1165,21 +1189,11 @@ mod tests {
         stored: &DeviceRecord,
         now: i64,
     ) -> DeviceUpdate {
-        let n = Numbering::Draft26;
-        let mut rng = Counter(0);
-        let request = core.handle_connect(n, now, &mut rng).unwrap();
-        let token = request.token.unwrap();
-        let seen = dev
-            .read_query_request(&request.response.unwrap(), n, &[])
+        let (body, ctx) = query_response(core, dev, stored, now);
+        let msg = core.inspect(&body, Numbering::Draft26).unwrap();
+        let outcome = core
+            .handle_message(msg, &ctx, now, &mut Counter(0))
             .unwrap();
-        let body = dev.query_response(&seen, n).unwrap();
-        let ctx = Context {
-            session: core.query_session(&token),
-            device: Some(stored.clone()),
-            ..Default::default()
-        };
-        let msg = core.inspect(&body, n).unwrap();
-        let outcome = core.handle_message(msg, &ctx, now, &mut rng).unwrap();
         assert_eq!(outcome.result, "no-update");
         outcome.effects.device.unwrap()
     }
@@ -1199,18 +1213,7 @@ mod tests {
         let ttl = core.config.session_ttl_ms;
         let dev = SimDevice::from_key(PrivateKey::from_ed25519_seed(&[0x12; 32]).unwrap());
         let n = Numbering::Draft26;
-        let mut rng = Counter(0);
-        let request = core.handle_connect(n, NOW, &mut rng).unwrap();
-        let token = request.token.unwrap();
-        let seen = dev
-            .read_query_request(&request.response.unwrap(), n, &[])
-            .unwrap();
-        let body = dev.query_response(&seen, n).unwrap();
-        let ctx = Context {
-            session: core.query_session(&token),
-            device: Some(registered(&dev)),
-            ..Default::default()
-        };
+        let (body, ctx) = query_response(&core, &dev, &registered(&dev), NOW);
         let answer =
             |now| core.handle_message(core.inspect(&body, n).unwrap(), &ctx, now, &mut Counter(9));
         answer(NOW + ttl).unwrap();

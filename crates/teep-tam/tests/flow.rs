@@ -21,12 +21,7 @@ async fn open_enrollment_installs_assigned_ta_then_nothing_more() {
     // Everything the device needs, it has: the next session ends after the QueryResponse.
     assert_eq!(tam.exchange(&mut dev).await, ExchangeResult::UpToDate);
 
-    let d = tam
-        .store()
-        .device_by_kid(&dev.kid())
-        .await
-        .unwrap()
-        .expect("device enrolled");
+    let d = tam.device(&dev).await;
     assert_eq!(d.status, DeviceStatus::Attested);
     assert_eq!(d.suite_alg, Some(-9));
     let installed = tam.store().installed(d.id).await.unwrap();
@@ -51,12 +46,7 @@ async fn ed25519_device_gets_an_ed25519_signed_update() {
     add_assigned_ta(&tam, "hello", b"hi").await;
     let mut dev = SimDevice::new(KeyType::Ed25519);
     assert_eq!(tam.exchange(&mut dev).await, ExchangeResult::Updated);
-    let d = tam
-        .store()
-        .device_by_kid(&dev.kid())
-        .await
-        .unwrap()
-        .unwrap();
+    let d = tam.device(&dev).await;
     assert_eq!(d.suite_alg, Some(-19));
     tam.handle.shutdown().await;
 }
@@ -138,7 +128,6 @@ async fn evidence_with_a_stale_nonce_gets_attestation_required_and_marks_the_dev
     for enroll in [Enroll::Registered, Enroll::Open] {
         let tam = start(enroll).await;
         add_assigned_ta(&tam, "hello", b"hi").await;
-        let client = tam.client();
         let mut dev = SimDevice::new(KeyType::P256);
         if enroll == Enroll::Registered {
             teep_tam::ops::add_device(
@@ -152,40 +141,22 @@ async fn evidence_with_a_stale_nonce_gets_attestation_required_and_marks_the_dev
             .await
             .unwrap();
         }
-        let qreq = client.post(Vec::new()).await.unwrap();
-        let mut seen = dev.read_query_request(&qreq.body, N, &[]).unwrap();
-        seen.challenge = Some(vec![7u8; 32]);
-        let r = client
-            .post(dev.query_response(&seen, N).unwrap())
-            .await
-            .unwrap();
-        assert_eq!(r.status, 200, "{enroll:?}");
-        let (_, msg) = teep_tam::wire::signed::open_message(&r.body, N).unwrap();
-        let teep_proto::TeepMessage::Update(u) = msg else {
-            panic!("expected Update")
-        };
-        assert_eq!(u.err_code, Some(teep_proto::ErrorCode::AttestationRequired));
-        assert!(u.manifest_list.is_empty());
-        assert!(u.err_msg.unwrap().contains("eat_nonce"));
-        let d = tam
-            .store()
-            .device_by_kid(&dev.kid())
-            .await
-            .unwrap()
-            .unwrap();
+        let r = tam.answer_query(&dev, Some(vec![7u8; 32])).await;
+        let (code, why) = error_update(&r);
+        assert_eq!(
+            code,
+            teep_proto::ErrorCode::AttestationRequired,
+            "{enroll:?}"
+        );
+        assert!(why.contains("eat_nonce"), "{why}");
+        let d = tam.device(&dev).await;
         assert_eq!(d.status, DeviceStatus::AttestationFailed, "{enroll:?}");
         let detail = d.status_detail.unwrap_or_default();
         assert!(detail.contains("eat_nonce"), "{detail}");
 
         assert_eq!(tam.exchange(&mut dev).await, ExchangeResult::Updated);
         assert_eq!(dev.installed.len(), 1, "{enroll:?}");
-        let d = tam
-            .store()
-            .device_by_kid(&dev.kid())
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(d.status, DeviceStatus::Attested, "{enroll:?}");
+        assert_eq!(tam.device(&dev).await.status, DeviceStatus::Attested);
         tam.handle.shutdown().await;
     }
 }
@@ -210,12 +181,7 @@ async fn passport_result_from_a_configured_verifier_attests_and_others_do_not() 
     let mut dev = SimDevice::new(KeyType::Ed25519);
     dev.verifier = Some(teep_cose::SoftwareSigner::new(verifier));
     assert_eq!(tam.exchange(&mut dev).await, ExchangeResult::Updated);
-    let d = tam
-        .store()
-        .device_by_kid(&dev.kid())
-        .await
-        .unwrap()
-        .unwrap();
+    let d = tam.device(&dev).await;
     assert_eq!(d.status, DeviceStatus::Attested);
     let claims: serde_json::Value = serde_json::from_str(d.claims.as_deref().unwrap()).unwrap();
     assert_eq!(claims["passport"], true, "{claims}");
@@ -225,20 +191,8 @@ async fn passport_result_from_a_configured_verifier_attests_and_others_do_not() 
     other.verifier = Some(teep_cose::SoftwareSigner::new(
         teep_cose::PrivateKey::generate(KeyType::P256),
     ));
-    let client = tam.client();
-    let qreq = client.post(Vec::new()).await.unwrap();
-    let seen = other.read_query_request(&qreq.body, N, &[]).unwrap();
-    let r = client
-        .post(other.query_response(&seen, N).unwrap())
-        .await
-        .unwrap();
-    assert_eq!(r.status, 200);
-    let (_, msg) = teep_tam::wire::signed::open_message(&r.body, N).unwrap();
-    let teep_proto::TeepMessage::Update(u) = msg else {
-        panic!("expected Update")
-    };
-    assert_eq!(u.err_code, Some(teep_proto::ErrorCode::AttestationRequired));
-    let why = u.err_msg.unwrap_or_default();
+    let (code, why) = error_update(&tam.answer_query(&other, None).await);
+    assert_eq!(code, teep_proto::ErrorCode::AttestationRequired);
     assert!(why.contains("erifier"), "{why}");
     tam.handle.shutdown().await;
 }
@@ -249,12 +203,7 @@ async fn an_agent_error_ends_the_session_with_204_and_the_update_is_offered_agai
     add_assigned_ta(&tam, "hello", b"hi").await;
     let client = tam.client();
     let mut dev = SimDevice::new(KeyType::P256);
-    let qreq = client.post(Vec::new()).await.unwrap();
-    let seen = dev.read_query_request(&qreq.body, N, &[]).unwrap();
-    let upd = client
-        .post(dev.query_response(&seen, N).unwrap())
-        .await
-        .unwrap();
+    let upd = tam.answer_query(&dev, None).await;
     assert_eq!(upd.status, 200);
     let token = dev.read_update(&upd.body, N).unwrap();
     let err = dev
@@ -268,12 +217,7 @@ async fn an_agent_error_ends_the_session_with_204_and_the_update_is_offered_agai
     let r = client.post(err.clone()).await.unwrap();
     assert_eq!(r.status, 204);
     assert!(r.body.is_empty());
-    let d = tam
-        .store()
-        .device_by_kid(&dev.kid())
-        .await
-        .unwrap()
-        .unwrap();
+    let d = tam.device(&dev).await;
     let detail = d.status_detail.unwrap_or_default();
     assert!(detail.contains("no space left"), "{detail}");
     assert!(tam.store().installed(d.id).await.unwrap().is_empty());
@@ -386,12 +330,7 @@ async fn with_requests_off_only_assigned_tcs_are_delivered() {
     assert_eq!(tam.exchange(&mut dev).await, ExchangeResult::UpToDate);
     assert!(dev.installed.is_empty());
     // Assigned to the device, the same TC is delivered.
-    let d = tam
-        .store()
-        .device_by_kid(&dev.kid())
-        .await
-        .unwrap()
-        .unwrap();
+    let d = tam.device(&dev).await;
     tam.store()
         .assign(&tc.component_id, &Target::Device(d.id), 0)
         .await
@@ -451,12 +390,7 @@ async fn concurrent_sessions_from_200_distinct_devices_complete() {
         let (r, dev) = t.await.unwrap();
         assert_eq!(r.unwrap(), ExchangeResult::Updated);
         // Each device's Success was recorded against that device, not a neighbour.
-        let d = tam
-            .store()
-            .device_by_kid(&dev.kid())
-            .await
-            .unwrap()
-            .unwrap();
+        let d = tam.device(&dev).await;
         assert_eq!(d.status, DeviceStatus::Attested);
         assert_eq!(tam.store().installed(d.id).await.unwrap().len(), 1);
     }
@@ -487,12 +421,7 @@ async fn parallel_first_contacts_of_one_new_device_both_complete() {
     }
     assert_eq!(tam.store().device_count().await.unwrap(), 1);
     let dev = SimDevice::from_key(key);
-    let d = tam
-        .store()
-        .device_by_kid(&dev.kid())
-        .await
-        .unwrap()
-        .unwrap();
+    let d = tam.device(&dev).await;
     assert_eq!(tam.store().installed(d.id).await.unwrap().len(), 1);
     tam.handle.shutdown().await;
 }

@@ -70,12 +70,7 @@ async fn full_exchange_and_policy_on_postgres() {
     let mut dev = SimDevice::new(KeyType::P256);
     assert_eq!(tam.exchange(&mut dev).await, ExchangeResult::Updated);
     assert_eq!(tam.exchange(&mut dev).await, ExchangeResult::UpToDate);
-    let d = tam
-        .store()
-        .device_by_kid(&dev.kid())
-        .await
-        .unwrap()
-        .unwrap();
+    let d = tam.device(&dev).await;
     let installed = tam.store().installed(d.id).await.unwrap();
     assert_eq!(
         installed[0].component_id,
@@ -288,18 +283,7 @@ async fn postgres_down_gives_503_and_the_same_process_recovers_when_it_is_back()
     let text = String::from_utf8_lossy(&r.body).to_string();
     assert_eq!(r.status, 503, "{text}");
     assert!(text.contains("storage unavailable"), "{text}");
-    let health = tam.url("/healthz");
-    let h = tokio::task::spawn_blocking(move || {
-        ureq::get(&health)
-            .config()
-            .http_status_as_error(false)
-            .build()
-            .call()
-            .unwrap()
-            .status()
-            .as_u16()
-    });
-    assert_eq!(h.await.unwrap(), 503);
+    assert_eq!(tam.health().await, 503);
 
     pg.start();
     // The same process, not restarted: the next exchanges complete.

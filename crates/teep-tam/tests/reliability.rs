@@ -254,7 +254,6 @@ async fn graceful_shutdown_refuses_new_sessions_and_finishes_those_in_flight() {
     let tam = start(Enroll::Open).await;
     add_assigned_ta(&tam, "hello", b"hi").await;
     let client = tam.client();
-    let health = tam.url("/healthz");
     let keys = tam.tam_keys();
     let mut dev = SimDevice::new(KeyType::P256);
     // A session in flight: the QueryRequest is out, the QueryResponse not yet sent.
@@ -272,17 +271,7 @@ async fn graceful_shutdown_refuses_new_sessions_and_finishes_those_in_flight() {
     let refused = client.post(Vec::new()).await.unwrap();
     assert_eq!(refused.status, 503);
     assert!(String::from_utf8_lossy(&refused.body).contains("shutting down"));
-    let h = tokio::task::spawn_blocking(move || {
-        ureq::get(&health)
-            .config()
-            .http_status_as_error(false)
-            .build()
-            .call()
-            .unwrap()
-            .status()
-            .as_u16()
-    });
-    assert_eq!(h.await.unwrap(), 503);
+    assert_eq!(health_at(format!("http://{addr}/healthz")).await, 503);
     assert!(
         !drain.is_finished(),
         "the drain waits for the session in flight"
@@ -311,12 +300,7 @@ async fn graceful_shutdown_refuses_new_sessions_and_finishes_those_in_flight() {
 
     // The Success was committed: a TAM on the same data knows the device holds the TC.
     let tam = start_with(dir, |c| c, Enroll::Open).await;
-    let d = tam
-        .store()
-        .device_by_kid(&dev.kid())
-        .await
-        .unwrap()
-        .unwrap();
+    let d = tam.device(&dev).await;
     assert_eq!(tam.store().installed(d.id).await.unwrap().len(), 1);
 
     // An abandoned session holds the drain only for the grace period, and is reported.

@@ -377,13 +377,7 @@ async fn openapi_document_lists_exactly_the_routed_admin_operations() {
     let mut dev = SimDevice::new(KeyType::P256);
     assert_eq!(tam.exchange(&mut dev).await, ExchangeResult::Updated);
     let tc_id = tam.store().list_tcs().await.unwrap()[0].id;
-    let dev_id = tam
-        .store()
-        .device_by_kid(&dev.kid())
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
+    let dev_id = tam.device(&dev).await.id;
     let base = tam.url("");
     tokio::task::spawn_blocking(move || {
         let auth = format!("Bearer {ADMIN_TOKEN}");

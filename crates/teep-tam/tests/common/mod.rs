@@ -93,3 +93,75 @@ pub async fn add_assigned_ta(tam: &Tam, name: &str, body: &[u8]) -> Vec<Vec<u8>>
         .unwrap();
     teep_tam::model::decode_component_id(&tc.component_id).unwrap()
 }
+
+impl Tam {
+    /// What the TAM stored about `dev`; panics if it does not know the device.
+    pub async fn device(&self, dev: &teep_tam::sim::SimDevice) -> teep_tam::model::DeviceRecord {
+        self.store()
+            .device_by_kid(&dev.kid())
+            .await
+            .unwrap()
+            .expect("device known to the TAM")
+    }
+
+    /// A new session up to the TAM's answer to `dev`'s QueryResponse; `challenge`, if given,
+    /// replaces the one the QueryRequest carried.
+    pub async fn answer_query(
+        &self,
+        dev: &teep_tam::sim::SimDevice,
+        challenge: Option<Vec<u8>>,
+    ) -> teep_tam::sim::Reply {
+        let n = teep_proto::Numbering::Draft26;
+        let client = self.client();
+        let qreq = client.post(Vec::new()).await.unwrap();
+        let mut seen = dev.read_query_request(&qreq.body, n, &[]).unwrap();
+        if challenge.is_some() {
+            seen.challenge = challenge;
+        }
+        client
+            .post(dev.query_response(&seen, n).unwrap())
+            .await
+            .unwrap()
+    }
+
+    /// Status of GET /healthz.
+    pub async fn health(&self) -> u16 {
+        health_at(self.url("/healthz")).await
+    }
+}
+
+/// Status of a GET of `url` (a health check).
+pub async fn health_at(url: String) -> u16 {
+    tokio::task::spawn_blocking(move || {
+        ureq::get(&url)
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .call()
+            .unwrap()
+            .status()
+            .as_u16()
+    })
+    .await
+    .unwrap()
+}
+
+/// The Update in a 200 reply, which must carry an error: its code and message.
+pub fn error_update(reply: &teep_tam::sim::Reply) -> (teep_proto::ErrorCode, String) {
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    let n = teep_proto::Numbering::Draft26;
+    let (_, msg) = teep_tam::wire::signed::open_message(&reply.body, n).unwrap();
+    let teep_proto::TeepMessage::Update(u) = msg else {
+        panic!("expected Update, got {}", msg.type_name())
+    };
+    assert!(
+        u.manifest_list.is_empty(),
+        "an error Update installs nothing"
+    );
+    (u.err_code.expect("err-code"), u.err_msg.unwrap_or_default())
+}
