@@ -120,6 +120,7 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
             get(list_assignments).post(assign).delete(unassign),
         )
         .route("/admin/log", get(log))
+        .route("/admin/refusals", get(refusals))
         .layer(DefaultBodyLimit::max(crate::catalog::MAX_ENVELOPE))
         .route_layer(axum::middleware::from_fn_with_state(state, require_token));
     Router::new()
@@ -317,6 +318,17 @@ async fn log(
         })
         .collect();
     Ok(Json(out).into_response())
+}
+
+#[derive(Deserialize)]
+struct CountQuery {
+    limit: Option<usize>,
+}
+
+/// Requests refused lately (kept in this process's memory, not in the database).
+async fn refusals(State(st): State<Arc<AppState>>, ApiQuery(q): ApiQuery<CountQuery>) -> ApiResult {
+    let limit = q.limit.unwrap_or(100).min(crate::server::REFUSALS_KEPT);
+    Ok(Json(st.recent_refusals(limit)).into_response())
 }
 
 async fn openapi() -> Response {

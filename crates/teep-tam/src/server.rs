@@ -41,6 +41,22 @@ struct PendingEntry {
 /// Most outstanding Updates remembered in memory; beyond this, storage answers.
 const PENDING_CAP: usize = 100_000;
 
+/// Refused requests remembered for the admin API and web UI.
+pub const REFUSALS_KEPT: usize = 1000;
+
+/// A request the TAM refused, as the operator sees it (the explanation is kept even when
+/// `explain_errors` keeps it from the peer).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Refusal {
+    /// ms since the Unix epoch.
+    pub at: i64,
+    pub status: u16,
+    /// Short code, as counted by `teep_tam_errors_total`.
+    pub code: &'static str,
+    pub message_type: Option<&'static str>,
+    pub explanation: String,
+}
+
 pub const TEEP_MEDIA_TYPE: &str = "application/teep+cbor";
 
 /// Shared state of one TAM process.
@@ -55,6 +71,10 @@ pub struct AppState {
     open_queries: Mutex<HashMap<Vec<u8>, i64>>,
     /// Set by [`ServerHandle::drain_and_shutdown`]: new sessions are refused.
     draining: std::sync::atomic::AtomicBool,
+    /// The latest refused requests, newest last, for the admin API and web UI. Kept in
+    /// memory only: a refused request must not change the database (anyone can send one),
+    /// yet the operator needs to see why a device never gets through.
+    refusals: Mutex<std::collections::VecDeque<Refusal>>,
     pub tc_signer: teep_cose::SoftwareSigner,
 }
 
@@ -162,6 +182,7 @@ impl AppState {
             pending: Mutex::new(HashMap::new()),
             open_queries: Mutex::new(HashMap::new()),
             draining: std::sync::atomic::AtomicBool::new(false),
+            refusals: Mutex::new(std::collections::VecDeque::with_capacity(REFUSALS_KEPT)),
             tc_signer,
         }))
     }
@@ -214,6 +235,32 @@ impl AppState {
         let ttl = self.core.config.session_ttl_ms;
         self.open_queries()
             .retain(|_, at| at.saturating_add(ttl) >= now);
+    }
+
+    fn note_refusal(
+        &self,
+        status: u16,
+        code: &'static str,
+        message_type: Option<&'static str>,
+        explanation: &str,
+    ) {
+        let mut r = self.refusals.lock().unwrap_or_else(|p| p.into_inner());
+        if r.len() >= REFUSALS_KEPT {
+            r.pop_front();
+        }
+        r.push_back(Refusal {
+            at: now_ms(),
+            status,
+            code,
+            message_type,
+            explanation: explanation.trim_end().to_string(),
+        });
+    }
+
+    /// Up to `limit` of the latest refused requests, newest first.
+    pub fn recent_refusals(&self, limit: usize) -> Vec<Refusal> {
+        let r = self.refusals.lock().unwrap_or_else(|p| p.into_inner());
+        r.iter().rev().take(limit).cloned().collect()
     }
 
     pub fn is_draining(&self) -> bool {
@@ -338,8 +385,8 @@ where
                 Err((body_too_large(&st, limit), "body read up to the limit"))
             }
             Err(e) => {
-                st.metrics.error("body");
-                let r = plain(StatusCode::BAD_REQUEST, format!("request body: {e}\n"));
+                let text = format!("request body: {e}\n");
+                let r = refused(&st, StatusCode::BAD_REQUEST, "body", text);
                 Err((r, "body unreadable"))
             }
         },
@@ -355,11 +402,19 @@ where
 }
 
 fn body_too_large(st: &AppState, limit: usize) -> Response {
-    st.metrics.error("body-too-large");
-    plain(
+    refused(
+        st,
         StatusCode::PAYLOAD_TOO_LARGE,
+        "body-too-large",
         format!("request body: larger than the limit of {limit} bytes\n"),
     )
+}
+
+/// A refusal before any TEEP decoding (transport level): counted, remembered, answered.
+fn refused(st: &AppState, status: StatusCode, code: &'static str, text: String) -> Response {
+    st.metrics.error(code);
+    st.note_refusal(status.as_u16(), code, None, &text);
+    plain(status, text)
 }
 
 async fn method_not_allowed() -> Response {
@@ -491,6 +546,7 @@ fn plain(status: StatusCode, text: String) -> Response {
 
 fn reject(st: &AppState, r: &Rejection) -> Response {
     st.metrics.error(r.code);
+    st.note_refusal(r.status, r.code, r.message_type, &r.explanation);
     let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST);
     tracing::info!(
         status = r.status,
@@ -548,14 +604,9 @@ async fn teep_inner(
     body: &[u8],
 ) -> (Response, Option<serde_json::Value>) {
     if !accepts_teep(headers) {
-        st.metrics.error("not-acceptable");
-        return (
-            plain(
-                StatusCode::NOT_ACCEPTABLE,
-                format!("Accept: must allow {TEEP_MEDIA_TYPE}\n"),
-            ),
-            None,
-        );
+        let text = format!("Accept: must allow {TEEP_MEDIA_TYPE}\n");
+        let r = refused(st, StatusCode::NOT_ACCEPTABLE, "not-acceptable", text);
+        return (r, None);
     }
     let now = now_ms();
     let mut rng = OsRandom;
@@ -602,14 +653,14 @@ async fn teep_inner(
         .await;
     }
     if !content_type_ok(headers) {
-        st.metrics.error("unsupported-media-type");
-        return (
-            plain(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                format!("Content-Type: must be {TEEP_MEDIA_TYPE}\n"),
-            ),
-            None,
+        let text = format!("Content-Type: must be {TEEP_MEDIA_TYPE}\n");
+        let r = refused(
+            st,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            text,
         );
+        return (r, None);
     }
     let inspected = match st.core.inspect(body, numbering) {
         Ok(i) => i,

@@ -464,6 +464,14 @@ async fn device(
 struct LogPage {
     flash: String,
     log: Vec<LogRow>,
+    refused: Vec<RefusedRow>,
+}
+
+struct RefusedRow {
+    when: String,
+    status: u16,
+    message_type: String,
+    explanation: String,
 }
 
 async fn log(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
@@ -473,6 +481,16 @@ async fn log(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
             LogPage {
                 flash: String::new(),
                 log: log_rows(entries),
+                refused: st
+                    .recent_refusals(100)
+                    .into_iter()
+                    .map(|r| RefusedRow {
+                        when: when(r.at),
+                        status: r.status,
+                        message_type: r.message_type.unwrap_or("-").to_string(),
+                        explanation: r.explanation,
+                    })
+                    .collect(),
             }
             .render(),
         ),

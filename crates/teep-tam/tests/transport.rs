@@ -121,15 +121,26 @@ async fn invalid_message_gets_400_naming_the_problem_or_not_when_explanations_ar
     )
     .await;
     let url = tam.url("/tam");
-    let text = tokio::task::spawn_blocking(move || {
-        post(&url, Some("application/teep+cbor"), &[0x82, 0x01, 0xa0])
+    let refusals = tam.url("/admin/refusals?limit=1");
+    let (text, (status, _, seen)) = tokio::task::spawn_blocking(move || {
+        post(&url, Some("application/teep+cbor"), &[0x0a]);
+        let text = post(&url, Some("application/teep+cbor"), &[0x82, 0x01, 0xa0])
             .body_mut()
             .read_to_string()
-            .unwrap()
+            .unwrap();
+        let auth = format!("Bearer {ADMIN_TOKEN}");
+        (text, admin("GET", &refusals, Some(&auth), None))
     })
     .await
     .unwrap();
     assert_eq!(text.trim(), "Bad Request");
+    // The operator still sees what the peer was not told: the latest refusal only.
+    assert_eq!(status, 200);
+    let seen: serde_json::Value = serde_json::from_str(&seen).unwrap();
+    assert_eq!(seen.as_array().unwrap().len(), 1, "{seen}");
+    assert_eq!(seen[0]["status"], 400);
+    let why = seen[0]["explanation"].as_str().unwrap().to_lowercase();
+    assert!(why.contains("cose") && why != "bad request", "{why}");
     tam.handle.shutdown().await;
 }
 
@@ -394,6 +405,7 @@ async fn openapi_document_lists_exactly_the_routed_admin_operations() {
             ("POST", "/admin/assignments", 422), // no tc, no target
             ("DELETE", "/admin/assignments", 422),
             ("GET", "/admin/log", 200),
+            ("GET", "/admin/refusals", 200),
             ("DELETE", "/admin/tcs/{id}", 200),
         ];
         let (status, h, text) = admin("GET", &format!("{base}/admin/openapi.json"), None, None);
