@@ -44,10 +44,10 @@ impl DataArgs {
 
 #[derive(Args)]
 pub struct ServeArgs {
-    /// TOML configuration file (flags override it).
+    /// TOML configuration file (flags override it; docs/tam.example.toml lists every key).
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Directory with the TAM keys and the SQLite database.
+    /// Directory with the TAM keys and the SQLite database (default tam-data).
     #[arg(long)]
     data: Option<PathBuf>,
     /// Address to listen on (default 127.0.0.1:8080).
@@ -84,8 +84,8 @@ pub struct ServeArgs {
     /// Path that speaks the other numbering (default /tam/legacy).
     #[arg(long)]
     alt_path: Option<String>,
-    /// Seconds an unanswered token stays valid.
-    #[arg(long)]
+    /// Seconds an unanswered token stays valid (default 21600, six hours).
+    #[arg(long, value_name = "SECS")]
     session_ttl: Option<u64>,
     /// Do not ask for attestation evidence.
     #[arg(long)]
@@ -100,6 +100,7 @@ pub struct ServeArgs {
     /// TLS certificate chain (PEM); with --tls-key serves HTTPS.
     #[arg(long)]
     tls_cert: Option<PathBuf>,
+    /// Private key (PEM) of the --tls-cert certificate.
     #[arg(long)]
     tls_key: Option<PathBuf>,
     /// Print every HTTP request and response on stdout: headers (credentials hidden), the
