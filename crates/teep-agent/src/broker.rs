@@ -35,6 +35,10 @@ pub enum TransportError {
     TooLarge { uri: String, limit: u64 },
     #[error("bad TLS configuration: {0}")]
     Tls(String),
+    /// The TLS handshake failed on what the TAM presented (an untrusted or wrong
+    /// certificate): retrying cannot help until the configuration changes.
+    #[error("{uri}: TLS refused the TAM: {message}")]
+    Handshake { uri: String, message: String },
 }
 
 /// Why a session failed.
@@ -132,6 +136,17 @@ impl HttpTransport {
     }
 }
 
+/// The rustls error behind a failed request, if TLS itself refused the peer (ureq reports
+/// handshake failures as I/O errors wrapping it).
+fn tls_refusal(e: &ureq::Error) -> Option<String> {
+    let tls = match e {
+        ureq::Error::Rustls(r) => Some(r),
+        ureq::Error::Io(io) => io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()),
+        _ => None,
+    }?;
+    Some(tls.to_string())
+}
+
 impl Transport for HttpTransport {
     fn post(&self, uri: &str, body: &[u8]) -> Result<Exchange, TransportError> {
         let network = |e: ureq::Error| match e {
@@ -139,9 +154,15 @@ impl Transport for HttpTransport {
                 uri: uri.to_string(),
                 limit,
             },
-            other => TransportError::Network {
-                uri: uri.to_string(),
-                message: other.to_string(),
+            other => match tls_refusal(&other) {
+                Some(message) => TransportError::Handshake {
+                    uri: uri.to_string(),
+                    message,
+                },
+                None => TransportError::Network {
+                    uri: uri.to_string(),
+                    message: other.to_string(),
+                },
             },
         };
         let request = self.agent.post(uri).header("Accept", TEEP_MEDIA_TYPE);
@@ -287,7 +308,9 @@ impl<'a, T: Transport> Broker<'a, T> {
                         attempt,
                     })
                 }
-                Err(BrokerError::Transport(e)) if attempt < attempts => {
+                Err(BrokerError::Transport(e))
+                    if attempt < attempts && !matches!(e, TransportError::Handshake { .. }) =>
+                {
                     tracing::warn!(%uri, attempt, error = %e, "TEEP session failed; retrying");
                     attempt += 1;
                     let wait = self.retry.backoff(attempt);
@@ -512,6 +535,26 @@ mod tests {
             "{err}"
         );
         assert_eq!(agent.errors, 2);
+    }
+
+    #[test]
+    fn a_refused_certificate_is_not_retried() {
+        let refused = TransportError::Handshake {
+            uri: "u".into(),
+            message: "invalid peer certificate: UnknownIssuer".into(),
+        };
+        let script = Scripted::new(vec![Err(refused), Err(net_err())]);
+        let mut agent = Echo::default();
+        let err = Broker::new(&script)
+            .with_retry(RetryPolicy {
+                attempts: 3,
+                ..RetryPolicy::default()
+            })
+            .with_sleep(|_| panic!("no wait: nothing to retry"))
+            .session(&mut agent, "https://tam", None)
+            .unwrap_err();
+        assert!(err.to_string().contains("TLS refused the TAM"), "{err}");
+        assert_eq!(agent.errors, 1);
     }
 
     #[test]

@@ -452,7 +452,7 @@ fn client_without_the_test_ca_refuses_the_certificate() {
     .unwrap();
     let err = transport.post(&tam.uri, b"").unwrap_err();
     assert!(
-        matches!(err, TransportError::Network { .. })
+        matches!(err, TransportError::Handshake { .. })
             && err.to_string().to_lowercase().contains("certificate"),
         "expected a certificate error, got: {err}"
     );
