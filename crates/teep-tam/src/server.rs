@@ -244,6 +244,16 @@ impl AppState {
         message_type: Option<&'static str>,
         explanation: &str,
     ) {
+        // An explanation may quote what the peer sent: keep at most 1 KiB of each, so the
+        // ring stays small whatever arrives.
+        let mut text = explanation.trim_end();
+        if text.len() > 1024 {
+            let mut end = 1024;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            text = &text[..end];
+        }
         let mut r = self.refusals.lock().unwrap_or_else(|p| p.into_inner());
         if r.len() >= REFUSALS_KEPT {
             r.pop_front();
@@ -253,7 +263,7 @@ impl AppState {
             status,
             code,
             message_type,
-            explanation: explanation.trim_end().to_string(),
+            explanation: text.to_string(),
         });
     }
 
