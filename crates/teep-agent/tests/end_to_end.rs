@@ -112,6 +112,11 @@ struct Device {
 }
 
 impl Device {
+    /// A device in `dir`/dev that trusts `tam`'s keys and its TC signer.
+    fn of(dir: &tempfile::TempDir, tam: &Tam) -> Device {
+        Device::new(&dir.path().join("dev"), &tam.keys(), &[tam.tc_signer()])
+    }
+
     fn new(dir: &Path, tam_keys: &[PublicKey], tc_signers: &[PublicKey]) -> Device {
         let tee: Arc<dyn Tee> = Arc::new(SoftwareTee::open(dir).unwrap());
         for k in tam_keys {
@@ -192,7 +197,7 @@ fn install_invoke_and_delete_over_http() {
     let dir = tempfile::tempdir().unwrap();
     let tam = Tam::start(&dir.path().join("tam"), teep_tam::Enroll::Open);
     tam.add_ta("hello", HELLO_WASM);
-    let mut dev = Device::new(&dir.path().join("dev"), &tam.keys(), &[tam.tc_signer()]);
+    let mut dev = Device::of(&dir, &tam);
     let hello = TcId::parse("hello").unwrap();
 
     dev.runner.state.request(&hello, &[]);
@@ -227,7 +232,7 @@ fn upgrade_by_higher_sequence_number() {
     let dir = tempfile::tempdir().unwrap();
     let tam = Tam::start(&dir.path().join("tam"), teep_tam::Enroll::Open);
     assert_eq!(tam.add_ta("counter", COUNTER_WASM), 1);
-    let mut dev = Device::new(&dir.path().join("dev"), &tam.keys(), &[tam.tc_signer()]);
+    let mut dev = Device::of(&dir, &tam);
     let counter = TcId::parse("counter").unwrap();
     dev.runner.state.request(&counter, &[]);
     dev.session(&tam.uri).unwrap();
@@ -276,7 +281,7 @@ fn legacy_profile_against_the_legacy_path() {
     let dir = tempfile::tempdir().unwrap();
     let tam = Tam::start(&dir.path().join("tam"), teep_tam::Enroll::Open);
     tam.add_ta("hello", HELLO_WASM);
-    let mut dev = Device::new(&dir.path().join("dev"), &tam.keys(), &[tam.tc_signer()]);
+    let mut dev = Device::of(&dir, &tam);
     let hello = TcId::parse("hello").unwrap();
     dev.runner.state.request(&hello, &[]);
     let events = dev.session(&tam.legacy_uri).unwrap();
@@ -357,7 +362,7 @@ fn registered_device_with_its_own_attestation_key_gets_the_install() {
     let dir = tempfile::tempdir().unwrap();
     let tam = Tam::start(&dir.path().join("tam"), teep_tam::Enroll::Registered);
     tam.add_ta("hello", HELLO_WASM);
-    let mut dev = Device::new(&dir.path().join("dev"), &tam.keys(), &[tam.tc_signer()]);
+    let mut dev = Device::of(&dir, &tam);
     let own = dev.tee.attestation_signer().public_key().to_spki_pem();
     register(&tam, &dev, &own);
     let hello = TcId::parse("hello").unwrap();
@@ -371,7 +376,7 @@ fn wrong_attestation_key_gets_no_install() {
     let dir = tempfile::tempdir().unwrap();
     let tam = Tam::start(&dir.path().join("tam"), teep_tam::Enroll::Registered);
     tam.add_ta("hello", HELLO_WASM);
-    let mut dev = Device::new(&dir.path().join("dev"), &tam.keys(), &[tam.tc_signer()]);
+    let mut dev = Device::of(&dir, &tam);
     // Registered with its TEEP key but another attestation key: the Evidence cannot verify.
     let other = teep_cose::PrivateKey::generate(teep_cose::KeyType::P256)
         .public_key()
@@ -389,7 +394,7 @@ fn install_over_https_with_the_test_ca() {
     let tam = Tam::start_tls(&dir.path().join("tam"), teep_tam::Enroll::Open);
     assert!(tam.uri.starts_with("https://127.0.0.1:"), "{}", tam.uri);
     tam.add_ta("hello", HELLO_WASM);
-    let mut dev = Device::new(&dir.path().join("dev"), &tam.keys(), &[tam.tc_signer()]);
+    let mut dev = Device::of(&dir, &tam);
     let hello = TcId::parse("hello").unwrap();
     let https = trusting_test_ca();
 
@@ -419,7 +424,7 @@ fn client_without_the_test_ca_refuses_the_certificate() {
     let dir = tempfile::tempdir().unwrap();
     let tam = Tam::start_tls(&dir.path().join("tam"), teep_tam::Enroll::Open);
     tam.add_ta("hello", HELLO_WASM);
-    let mut dev = Device::new(&dir.path().join("dev"), &tam.keys(), &[tam.tc_signer()]);
+    let mut dev = Device::of(&dir, &tam);
     let hello = TcId::parse("hello").unwrap();
     dev.runner.state.request(&hello, &[]);
 
@@ -514,7 +519,7 @@ fn plain_http_to_the_tls_port_gets_no_teep_answer() {
     }
 
     // The TLS side still works after the junk.
-    let mut dev = Device::new(&dir.path().join("dev"), &tam.keys(), &[tam.tc_signer()]);
+    let mut dev = Device::of(&dir, &tam);
     let hello = TcId::parse("hello").unwrap();
     dev.runner.state.request(&hello, &[]);
     dev.session_with(&tam.uri, &trusting_test_ca()).unwrap();
