@@ -112,6 +112,16 @@ struct Device {
 }
 
 impl Device {
+    /// A device of `tam` (see [`Device::of`]) that asks for the `hello` TA, added to the
+    /// catalog here.
+    fn requesting_hello(dir: &tempfile::TempDir, tam: &Tam) -> (Device, TcId) {
+        tam.add_ta("hello", HELLO_WASM);
+        let mut dev = Device::of(dir, tam);
+        let hello = TcId::parse("hello").unwrap();
+        dev.runner.state.request(&hello, &[]);
+        (dev, hello)
+    }
+
     /// A device in `dir`/dev that trusts `tam`'s keys and its TC signer.
     fn of(dir: &tempfile::TempDir, tam: &Tam) -> Device {
         Device::new(&dir.path().join("dev"), &tam.keys(), &[tam.tc_signer()])
@@ -196,11 +206,7 @@ fn installed_event(events: &[AgentEvent]) -> bool {
 fn install_invoke_and_delete_over_http() {
     let dir = tempfile::tempdir().unwrap();
     let tam = Tam::start(&dir.path().join("tam"), teep_tam::Enroll::Open);
-    tam.add_ta("hello", HELLO_WASM);
-    let mut dev = Device::of(&dir, &tam);
-    let hello = TcId::parse("hello").unwrap();
-
-    dev.runner.state.request(&hello, &[]);
+    let (mut dev, hello) = Device::requesting_hello(&dir, &tam);
     let events = dev.session(&tam.uri).unwrap();
     assert!(installed_event(&events), "{events:?}");
     assert!(
@@ -280,10 +286,7 @@ fn untrusted_tam_key_gets_an_error_and_installs_nothing() {
 fn legacy_profile_against_the_legacy_path() {
     let dir = tempfile::tempdir().unwrap();
     let tam = Tam::start(&dir.path().join("tam"), teep_tam::Enroll::Open);
-    tam.add_ta("hello", HELLO_WASM);
-    let mut dev = Device::of(&dir, &tam);
-    let hello = TcId::parse("hello").unwrap();
-    dev.runner.state.request(&hello, &[]);
+    let (mut dev, hello) = Device::requesting_hello(&dir, &tam);
     let events = dev.session(&tam.legacy_uri).unwrap();
     assert!(
         events.iter().any(|e| matches!(
@@ -423,10 +426,7 @@ fn install_over_https_with_the_test_ca() {
 fn client_without_the_test_ca_refuses_the_certificate() {
     let dir = tempfile::tempdir().unwrap();
     let tam = Tam::start_tls(&dir.path().join("tam"), teep_tam::Enroll::Open);
-    tam.add_ta("hello", HELLO_WASM);
-    let mut dev = Device::of(&dir, &tam);
-    let hello = TcId::parse("hello").unwrap();
-    dev.runner.state.request(&hello, &[]);
+    let (mut dev, hello) = Device::requesting_hello(&dir, &tam);
 
     // The default configuration trusts the Mozilla roots only.
     let (error, events) = dev.session(&tam.uri).unwrap_err();

@@ -246,14 +246,7 @@ impl AppState {
     ) {
         // An explanation may quote what the peer sent: keep at most 1 KiB of each, so the
         // ring stays small whatever arrives.
-        let mut text = explanation.trim_end();
-        if text.len() > 1024 {
-            let mut end = 1024;
-            while !text.is_char_boundary(end) {
-                end -= 1;
-            }
-            text = &text[..end];
-        }
+        let text = crate::session::truncate(explanation.trim_end(), 1024);
         let mut r = self.refusals.lock().unwrap_or_else(|p| p.into_inner());
         if r.len() >= REFUSALS_KEPT {
             r.pop_front();
@@ -263,7 +256,7 @@ impl AppState {
             status,
             code,
             message_type,
-            explanation: text.to_string(),
+            explanation: text,
         });
     }
 
@@ -721,18 +714,13 @@ async fn teep_inner(
             span.record("result", outcome.result);
         }
         let epoch = st.store.epoch();
-        let answered = outcome
-            .effects
-            .consume
-            .as_ref()
-            .filter(|c| c.kind == SessionKind::Update)
-            .map(|c| c.token.clone());
-        let answered_query = outcome
-            .effects
-            .consume
-            .as_ref()
-            .filter(|c| c.kind == SessionKind::Query)
-            .map(|c| c.token.clone());
+        // The token this step answered: an Update's (the pending map forgets it) or a
+        // QueryRequest's (no longer in flight).
+        let (answered, answered_query) = match &outcome.effects.consume {
+            Some(c) if c.kind == SessionKind::Update => (Some(c.token.clone()), None),
+            Some(c) => (None, Some(c.token.clone())),
+            None => (None, None),
+        };
         let new_session = outcome.effects.new_session.clone();
         let new_device = outcome.effects.new_device.clone();
         match st.store.commit(outcome.effects).await {

@@ -1102,7 +1102,8 @@ fn other_numbering(n: Numbering) -> Numbering {
     }
 }
 
-fn truncate(s: &str, max: usize) -> String {
+/// At most `max` bytes of `s`, cut at a character boundary.
+pub(crate) fn truncate(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_string();
     }
