@@ -20,7 +20,9 @@
 # Prints the generator's report, then for the window: exchanges/s (from the TAM's
 # committed-step counter, two steps per full exchange), CPU per exchange of each TAM thread
 # (from /proc/PID/task/*/stat), of the generator and of PostgreSQL (every `postgres` process)
-# when DB is set, the machine's idle and steal share, and resident sizes. CPU per exchange,
+# when DB is set, the machine's idle and steal share, resident sizes, and how much of the
+# TAM's CPU its signatures account for (the generator's "crypto floor", timed before the run
+# at the machine's speed of the moment). CPU per exchange,
 # not the rate, is what to compare between builds: the rate moves with the machine's speed.
 set -euo pipefail
 
@@ -94,7 +96,13 @@ awk -v s0="$s0" -v s1="$s1" -v w0="$w0" -v w1="$w1" -v g0="$g0" -v g1="$g1" \
         100 * (i1 - i0) / hz / w / ncpu, 100 * (st1 - st0) / hz / w / ncpu, rss / 1024, grss / 1024
 }'
 echo "TAM threads:"
-join "$OUT/t0" "$OUT/t1" | awk -v s0="$s0" -v s1="$s1" -v hz="$HZ" '{
+# The generator's estimate of the TAM's signing cost per exchange at the machine's speed.
+floor=$(sed -n 's/^crypto floor  TAM \([0-9]*\) .*/\1/p' "$OUT/gen.txt")
+join "$OUT/t0" "$OUT/t1" | awk -v s0="$s0" -v s1="$s1" -v hz="$HZ" -v floor="${floor:-}" '{
     x = (s1 - s0) / 2; d = ($3 - $2) * 1e6 / hz / x; tot += d
     if (d >= 0.5) printf "  %-24s %6.0f us/exch\n", $1, d
-} END { printf "  %-24s %6.0f us/exch\n", "TOTAL", tot }'
+} END {
+    printf "  %-24s %6.0f us/exch\n", "TOTAL", tot
+    if (floor != "" && tot > 0)
+        printf "  %-24s %6.0f us/exch (%.0f %% of the TAM'"'"'s CPU)\n", "of it signatures", floor, 100 * floor / tot
+}'

@@ -6,9 +6,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
+use teep_cose::{KeyType, PrivateKey, Signer as _, SoftwareSigner};
 use teep_proto::Numbering;
 use teep_tam::sim::{
-    load_exchange, numbered_key, DeviceAlg, ExchangeResult, LoadDevice, TeepConnection,
+    load_exchange, numbered_key, sized_exchange, DeviceAlg, ExchangeResult, LoadDevice,
+    TeepConnection,
 };
 
 #[derive(Subcommand)]
@@ -186,17 +188,20 @@ async fn tam(a: TamArgs) -> anyhow::Result<()> {
             .collect::<anyhow::Result<_>>()?,
     );
     // One exchange to fail fast with a readable error if the TAM is not there or refuses us.
-    {
+    let floor = {
         let mut conn = TeepConnection::connect(&a.url).await?;
         let probe = LoadDevice::numbered(0, alg)?;
-        let first = load_exchange(&mut conn, &probe, n, &tam_keys)
+        let (first, update_len) = sized_exchange(&mut conn, &probe, n, &tam_keys)
             .await
             .context("first exchange")?;
         if first == ExchangeResult::UpToDate {
             // Counted apart below; say it now, before a whole run measures the short path.
             eprintln!("warning: {NO_UPDATE_HINT}");
+            None
+        } else {
+            Some(CryptoFloor::measure(alg, update_len)?)
         }
-    }
+    };
 
     let concurrency = a.concurrency.min(a.devices as usize).max(1);
     let done = Arc::new(AtomicU64::new(0));
@@ -371,6 +376,9 @@ async fn tam(a: TamArgs) -> anyhow::Result<()> {
         // /proc CPU times tick every 10 ms: over a few seconds that is within ±1 %.
         println!("second half   {us:.0} µs generator cpu/exchange at {rate:.0}/s");
     }
+    if let Some(f) = &floor {
+        f.print();
+    }
     if short > 0 {
         println!("note          {NO_UPDATE_HINT}");
     }
@@ -390,6 +398,97 @@ const NO_UPDATE_HINT: &str = "the TAM had no Update for some devices, so those e
     ended at the QueryResponse (no Update signature, no Success) and are cheaper than full ones; \
     to measure full exchanges, assign a TC to every device first: \
     teep tam tc add --data DIR [--db URL] --ta FILE --name NAME --assign all";
+
+/// What the signatures of one full exchange cost on this machine, timed just before the run.
+/// This machine's speed drifts by tens of percent from hour to hour, so a rate alone cannot
+/// tell how much of the CPU went to the TAM's own code and how much to cryptography.
+struct CryptoFloor {
+    /// Per algorithm: (name, sign 256 bytes, sign the Update's length, verify 256 bytes), µs.
+    timings: Vec<(&'static str, f64, f64, f64)>,
+    update_len: usize,
+    /// The TAM's signatures per full exchange: the first QueryRequest signed with both TAM
+    /// keys, the Update in the device's suite, and three verifications (QueryResponse,
+    /// evidence, Success), averaged over the run's device algorithms.
+    tam_us: f64,
+    /// The device's: QueryResponse, evidence and Success signed.
+    devices_us: f64,
+}
+
+impl CryptoFloor {
+    fn measure(alg: DeviceAlg, update_len: usize) -> anyhow::Result<CryptoFloor> {
+        let small = [0x5au8; 256];
+        let update = vec![0x5au8; update_len.max(1)];
+        let time = |name: &'static str, kt: KeyType| -> anyhow::Result<_> {
+            let key = PrivateKey::generate(kt);
+            let a = key.default_algorithm();
+            let signer = SoftwareSigner::with_algorithm(key.clone(), a)?;
+            let public = key.public_key();
+            let sig = signer.sign(&small)?;
+            public.verify(a, &small, &sig)?;
+            Ok((
+                name,
+                per_op_us(|| drop(signer.sign(std::hint::black_box(&small)))),
+                per_op_us(|| drop(signer.sign(std::hint::black_box(&update)))),
+                per_op_us(|| drop(public.verify(a, std::hint::black_box(&small), &sig))),
+            ))
+        };
+        let ed = time("Ed25519", KeyType::Ed25519)?;
+        let p = time("ESP256", KeyType::P256)?;
+        let query_request = ed.1 + p.1;
+        let tam = |t: &(&str, f64, f64, f64)| query_request + t.2 + 3.0 * t.3;
+        let dev = |t: &(&str, f64, f64, f64)| 3.0 * t.1;
+        let (tam_us, devices_us) = match alg {
+            DeviceAlg::Ed25519 => (tam(&ed), dev(&ed)),
+            DeviceAlg::P256 => (tam(&p), dev(&p)),
+            DeviceAlg::Mixed => ((tam(&ed) + tam(&p)) / 2.0, (dev(&ed) + dev(&p)) / 2.0),
+        };
+        Ok(CryptoFloor {
+            timings: vec![ed, p],
+            update_len,
+            tam_us,
+            devices_us,
+        })
+    }
+
+    fn print(&self) {
+        let each: Vec<String> = self
+            .timings
+            .iter()
+            .map(|(name, sign, sign_update, verify)| {
+                format!(
+                    "{name} sign {sign:.0} µs ({} B: {sign_update:.0} µs), verify {verify:.0} µs",
+                    self.update_len
+                )
+            })
+            .collect();
+        println!("crypto now    {}", each.join("; "));
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        println!(
+            "crypto floor  TAM {:.0} µs, devices {:.0} µs per exchange: signatures alone allow {:.0}/s on {cores} cores",
+            self.tam_us,
+            self.devices_us,
+            cores as f64 * 1e6 / (self.tam_us + self.devices_us)
+        );
+    }
+}
+
+/// Microseconds per call of `f`: the median of five rounds, after a warm-up.
+fn per_op_us(mut f: impl FnMut()) -> f64 {
+    const OPS: u32 = 40;
+    for _ in 0..10 {
+        f();
+    }
+    let mut rounds = [0f64; 5];
+    for r in &mut rounds {
+        let t = Instant::now();
+        for _ in 0..OPS {
+            f();
+        }
+        *r = t.elapsed().as_secs_f64() * 1e6 / OPS as f64;
+    }
+    rounds.sort_by(f64::total_cmp);
+    rounds[2]
+}
 
 fn alg_name(alg: DeviceAlg) -> &'static str {
     match alg {

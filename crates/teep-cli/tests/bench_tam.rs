@@ -44,6 +44,8 @@ fn exchanges_without_an_update_are_counted_apart_and_explained() {
         "{out}"
     );
     assert!(err.contains("warning:"), "{err}");
+    // No Update signed, so no estimate of what signing one costs.
+    assert!(!out.contains("crypto floor"), "{out}");
 
     // One TC for all devices (added while the server runs): every exchange is a full one.
     let ta = dir.join("hello.ta");
@@ -69,4 +71,38 @@ fn exchanges_without_an_update_are_counted_apart_and_explained() {
     assert_eq!(count(&out, "up to date"), 0, "{out}");
     assert!(!out.contains("note"), "{out}");
     assert!(!err.contains("warning:"), "{err}");
+
+    // The signing cost per exchange at the machine's current speed, for both algorithms of
+    // the default mixed fleet, over the Update's real length (4 KiB TC and its manifest).
+    let line = |prefix: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("no {prefix:?} line: {out}"))
+            .to_string()
+    };
+    let now = line("crypto now");
+    assert!(
+        now.contains("Ed25519 sign") && now.contains("ESP256 sign"),
+        "{now}"
+    );
+    let update_len: usize = now
+        .split(" B:")
+        .next()
+        .and_then(|s| s.rsplit('(').next())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or_else(|| panic!("Update length in {now:?}"));
+    assert!((4096..8192).contains(&update_len), "{now}");
+    let floor = line("crypto floor");
+    let micros = |label: &str| -> f64 {
+        floor
+            .split(label)
+            .nth(1)
+            .and_then(|s| s.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{label:?} in {floor:?}"))
+    };
+    // The TAM signs twice and verifies three times per exchange; devices sign three times.
+    assert!(micros("TAM ") > micros("devices "), "{floor}");
+    assert!(micros("devices ") > 0.0, "{floor}");
+    assert!(floor.contains("signatures alone allow"), "{floor}");
 }

@@ -21,7 +21,7 @@ mod peek;
 
 pub use device::{exchange, exchange_with, numbered_key, DeviceAlg, QueryRequestSeen, SimDevice};
 pub use http::{Reply, TeepClient, TeepConnection, MAX_RESPONSE_BODY};
-pub use load::{load_exchange, LoadDevice};
+pub use load::{load_exchange, sized_exchange, LoadDevice};
 pub use peek::{peek_query_request, peek_update, PeekedMessage};
 
 use std::fmt::Display;

@@ -135,6 +135,17 @@ pub async fn load_exchange(
     n: Numbering,
     tam_keys: &[PublicKey],
 ) -> Result<ExchangeResult, SimError> {
+    sized_exchange(conn, dev, n, tam_keys).await.map(|(r, _)| r)
+}
+
+/// [`load_exchange`], also returning the length of the Update the TAM signed (0 without one):
+/// what the generator needs to estimate the TAM's signing cost.
+pub async fn sized_exchange(
+    conn: &mut TeepConnection,
+    dev: &LoadDevice,
+    n: Numbering,
+    tam_keys: &[PublicKey],
+) -> Result<(ExchangeResult, usize), SimError> {
     let qreq = conn.expect(Vec::new(), 200).await?;
     let qresp = if tam_keys.is_empty() {
         let q = peek_query_request(&qreq, n)?;
@@ -146,8 +157,9 @@ pub async fn load_exchange(
     drop(qreq);
     let (status, upd) = conn.post(qresp).await?;
     if !super::update_follows(status, &upd)? {
-        return Ok(ExchangeResult::UpToDate);
+        return Ok((ExchangeResult::UpToDate, 0));
     }
+    let update_len = upd.len();
     let success = if tam_keys.is_empty() {
         let u = peek_update(&upd, n)?;
         if let Some(code) = u.err_code {
@@ -160,7 +172,7 @@ pub async fn load_exchange(
     };
     drop(upd);
     conn.expect(success, 204).await?;
-    Ok(ExchangeResult::Updated)
+    Ok((ExchangeResult::Updated, update_len))
 }
 
 #[cfg(test)]
