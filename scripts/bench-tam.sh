@@ -83,6 +83,12 @@ rss=$(awk '/VmRSS/ {print $2}' /proc/$TAM/status)
 grss=$(awk '/VmRSS/ {print $2}' /proc/$GENPID/status)
 wait $GENPID || true
 cat "$OUT/gen.txt"
+# What the TAM complained about (a 503 from storage says why only here).
+warns=$(grep -c -E 'WARN|ERROR' "$OUT/serve.log" || true)
+if [ "$warns" -gt 0 ]; then
+    echo "TAM log: $warns warnings or errors, the first ones:"
+    grep -E 'WARN|ERROR' "$OUT/serve.log" | head -5 | cut -c1-300
+fi
 
 awk -v s0="$s0" -v s1="$s1" -v w0="$w0" -v w1="$w1" -v g0="$g0" -v g1="$g1" \
     -v i0="$i0" -v i1="$i1" -v st0="$st0" -v st1="$st1" -v rss="$rss" -v grss="$grss" \

@@ -254,3 +254,24 @@ fn dump_shows_teep_messages_refusals_and_admin_traffic_without_credentials() {
         "the admin token leaked into the dump:\n{dump}"
     );
 }
+
+/// Logs written to a file or a pipe are plain text: no terminal colour codes for grep and log
+/// collectors to trip over.
+#[test]
+fn logs_to_a_pipe_carry_no_colour_codes() {
+    let dir = scratch("log_output");
+    // At debug level opening the database logs its statements, whatever the command.
+    let out = common::teep()
+        .env("TEEP_LOG", "debug")
+        .args(["tam", "tc", "list", "--data"])
+        .arg(dir.join("tam"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("DEBUG"), "no log line to check: {stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "escape codes in piped logs: {stderr:?}"
+    );
+}

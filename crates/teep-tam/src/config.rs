@@ -71,6 +71,10 @@ impl NumberingChoice {
 /// would approach the i64 range, and no TEEP session needs it.
 pub const MAX_SESSION_TTL_SECS: u64 = 366 * 24 * 3600;
 
+/// Longest audit retention accepted (a century); 0, keep everything, says more plainly what a
+/// longer one would mean.
+pub const MAX_AUDIT_RETENTION_DAYS: u64 = 36_600;
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -101,6 +105,9 @@ pub struct Config {
     pub alt_path: String,
     /// Seconds an unanswered token stays valid.
     pub session_ttl_secs: u64,
+    /// Days the audit log keeps an exchange; older entries are deleted once a minute. 0 keeps
+    /// every entry (the log then grows by about 1 KiB per exchange for as long as it runs).
+    pub audit_retention_days: u64,
     /// Ask for attestation in every QueryRequest (background-check model).
     pub require_attestation: bool,
     /// Whether a device gets catalog TCs it asks for in requested-tc-list that policy does not
@@ -147,6 +154,7 @@ impl Default for Config {
             numbering: NumberingChoice::Draft26,
             alt_path: "/tam/legacy".into(),
             session_ttl_secs: 6 * 3600,
+            audit_retention_days: 90,
             require_attestation: true,
             allow_requests: true,
             verifier_keys: Vec::new(),
@@ -213,6 +221,12 @@ impl Config {
                 self.session_ttl_secs
             )));
         }
+        if self.audit_retention_days > MAX_AUDIT_RETENTION_DAYS {
+            return Err(ConfigError::Invalid(format!(
+                "audit_retention_days {}: must be 0 (keep everything) to {MAX_AUDIT_RETENTION_DAYS}",
+                self.audit_retention_days
+            )));
+        }
         if self.body_limit < 64 {
             return Err(ConfigError::Invalid(format!(
                 "body_limit {}: must be at least 64 bytes",
@@ -250,6 +264,23 @@ mod tests {
             ..Default::default()
         };
         c.validate().unwrap();
+    }
+
+    #[test]
+    fn audit_retention_is_bounded() {
+        let c = Config {
+            audit_retention_days: MAX_AUDIT_RETENTION_DAYS + 1,
+            ..Default::default()
+        };
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.starts_with("audit_retention_days"), "{e}");
+        for ok in [0, 1, MAX_AUDIT_RETENTION_DAYS] {
+            let c = Config {
+                audit_retention_days: ok,
+                ..Default::default()
+            };
+            c.validate().unwrap();
+        }
     }
 
     /// The documented example names every key, and the values it shows are the defaults.

@@ -229,6 +229,36 @@ impl AppState {
         self.open_queries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Once a minute: forgets expired sessions (in memory and in storage) and deletes audit
+    /// entries older than `audit_retention_days`. Always keeps running: a failure is logged
+    /// and the next round tries again.
+    pub async fn housekeeping(&self, now: i64) -> bool {
+        self.purge_pending(now);
+        let started = std::time::Instant::now();
+        match self.store.purge_sessions(now).await {
+            Ok(n) if n > 0 => tracing::debug!(
+                "purged {n} expired sessions in {} ms",
+                started.elapsed().as_millis()
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!("purging sessions: {e}"),
+        }
+        let days = self.config.audit_retention_days;
+        if days > 0 {
+            let before = now.saturating_sub((days as i64).saturating_mul(86_400_000));
+            let started = std::time::Instant::now();
+            match self.store.purge_audit(before).await {
+                Ok(n) if n > 0 => tracing::debug!(
+                    "purged {n} audit entries older than {days} days in {} ms",
+                    started.elapsed().as_millis()
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!("purging the audit log: {e}"),
+            }
+        }
+        true
+    }
+
     /// Drops remembered Updates and QueryRequests that expired unanswered.
     fn purge_pending(&self, now: i64) {
         self.pending().retain(|_, e| e.session.expires_at >= now);
@@ -917,18 +947,11 @@ pub async fn spawn_with_state(
     })?;
     let (tx, rx) = watch::channel(false);
     let app = TamService::new(state.clone());
-    // Housekeeping: expired tokens go away.
+    // Housekeeping: expired tokens go away, and audit entries past their retention.
     let st = state.clone();
     every(Duration::from_secs(60), rx.clone(), move || {
         let st = st.clone();
-        async move {
-            let now = now_ms();
-            st.purge_pending(now);
-            if let Err(e) = st.store.purge_sessions(now).await {
-                tracing::warn!("purging sessions: {e}");
-            }
-            true
-        }
+        async move { st.housekeeping(now_ms()).await }
     });
     // Changes made by other processes (CLI, other TAMs on the same database) reach the
     // caches within one poll interval.

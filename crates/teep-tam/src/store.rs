@@ -202,6 +202,13 @@ pub struct Store {
 /// of scanning on SQLite).
 pub const AUDIT_DEVICE_WINDOW: i64 = 100_000;
 
+/// Rows deleted per statement when expired sessions or old audit entries are purged. A
+/// statement holds the writer (SQLite has one connection for it), so a purge of millions of
+/// rows, after downtime or under load, runs as many short statements and the group commit
+/// gets the connection between them (the pool serves waiters first come, first served) instead
+/// of waiting seconds and answering 503.
+pub const PURGE_CHUNK: i64 = 2000;
+
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
@@ -1012,11 +1019,71 @@ impl Store {
     /// Drops expired sessions; returns how many went. Answered tokens stay until they expire:
     /// their rows are what refuses a replay.
     pub async fn purge_sessions(&self, now: i64) -> Result<u64> {
-        let r = sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
+        self.purge_sessions_by(now, PURGE_CHUNK).await
+    }
+
+    /// [`Self::purge_sessions`], `chunk` rows per statement.
+    pub async fn purge_sessions_by(&self, now: i64, chunk: i64) -> Result<u64> {
+        let mut total = 0;
+        loop {
+            let n = sqlx::query(
+                "DELETE FROM sessions WHERE token IN \
+                 (SELECT token FROM sessions WHERE expires_at < $1 ORDER BY expires_at LIMIT $2)",
+            )
             .bind(now)
+            .bind(chunk)
             .execute(&self.pool)
-            .await?;
-        Ok(r.rows_affected())
+            .await?
+            .rows_affected();
+            total += n;
+            if n < chunk as u64 {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Deletes audit entries recorded before `before` (ms since the epoch), oldest first and
+    /// in chunks, as [`Self::purge_sessions`] does. Entries are found by id from the oldest
+    /// up to the first one recorded at or after `before`, so no statement scans the entries
+    /// that stay; one that committed a few ms out of order goes in the next purge.
+    pub async fn purge_audit(&self, before: i64) -> Result<u64> {
+        self.purge_audit_by(before, PURGE_CHUNK).await
+    }
+
+    /// [`Self::purge_audit`], `chunk` rows per statement.
+    pub async fn purge_audit_by(&self, before: i64, chunk: i64) -> Result<u64> {
+        let first_kept: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM audit WHERE at >= $1 ORDER BY id LIMIT 1")
+                .bind(before)
+                .fetch_optional(&self.read)
+                .await?;
+        let bound = match first_kept {
+            Some(id) => id,
+            // Everything is older: up to the newest entry.
+            None => match sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(id) FROM audit")
+                .fetch_one(&self.read)
+                .await?
+            {
+                Some(max) => max + 1,
+                None => return Ok(0),
+            },
+        };
+        let mut total = 0;
+        loop {
+            let n = sqlx::query(
+                "DELETE FROM audit WHERE id IN \
+                 (SELECT id FROM audit WHERE id < $1 ORDER BY id LIMIT $2)",
+            )
+            .bind(bound)
+            .bind(chunk)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+            total += n;
+            if n < chunk as u64 {
+                return Ok(total);
+            }
+        }
     }
 
     // ---- audit ---------------------------------------------------------------------------

@@ -165,3 +165,80 @@ pub fn error_update(reply: &teep_tam::sim::Reply) -> (teep_proto::ErrorCode, Str
     );
     (u.err_code.expect("err-code"), u.err_msg.unwrap_or_default())
 }
+
+/// Expired sessions and audit entries past retention are purged in chunks, on any backend:
+/// a purge larger than one chunk removes everything due and nothing else, and an audit entry
+/// committed out of time order waits for the next purge instead of making a statement scan
+/// the entries that stay.
+pub async fn check_purges(store: &teep_tam::Store) {
+    use sqlx::AssertSqlSafe;
+    let pool = store.pool();
+    let now = 1_900_000_000_000i64;
+    // 250 expired sessions, 7 live ones.
+    for i in 0..257i64 {
+        let expires = if i < 250 {
+            now - 1000 + i
+        } else {
+            now + 60_000
+        };
+        sqlx::query(
+            "INSERT INTO sessions (token, kind, numbering, created_at, expires_at, answered) \
+             VALUES ($1, 'update', 'draft26', $2, $3, 0)",
+        )
+        .bind(format!("purge-test-{i:04}").into_bytes())
+        .bind(now - 5000)
+        .bind(expires)
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+    let count = |sql: &'static str| async move {
+        sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql))
+            .fetch_one(store.pool())
+            .await
+            .unwrap()
+    };
+    let before = count("SELECT COUNT(*) FROM sessions").await;
+    assert_eq!(store.purge_sessions_by(now, 100).await.unwrap(), 250);
+    assert_eq!(count("SELECT COUNT(*) FROM sessions").await, before - 250);
+    assert_eq!(
+        count("SELECT COUNT(*) FROM sessions WHERE expires_at < 1900000000000").await,
+        0
+    );
+    assert_eq!(store.purge_sessions_by(now, 100).await.unwrap(), 0);
+
+    // Audit: 230 old entries, then a new one, an old one committed late, and 4 new ones.
+    let cutoff = now - 86_400_000;
+    let mut ats: Vec<i64> = (0..230).map(|i| cutoff - 10_000 + i).collect();
+    ats.extend([
+        cutoff + 1,
+        cutoff - 1,
+        cutoff + 2,
+        cutoff + 3,
+        cutoff + 4,
+        cutoff + 5,
+    ]);
+    for at in &ats {
+        sqlx::query(
+            "INSERT INTO audit (at, message_type, summary, result) VALUES ($1, 'Success', '', 'ok')",
+        )
+        .bind(*at)
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+    let old = "SELECT COUNT(*) FROM audit WHERE at < 1899913600000";
+    let total = count("SELECT COUNT(*) FROM audit").await;
+    assert_eq!(count(old).await, 231);
+    assert_eq!(store.purge_audit_by(cutoff, 100).await.unwrap(), 230);
+    assert_eq!(count("SELECT COUNT(*) FROM audit").await, total - 230);
+    // The late one stays until the entries before it are gone too.
+    assert_eq!(count(old).await, 1);
+    // Everything older than a later cutoff, including an empty log's edge case.
+    assert_eq!(store.purge_audit_by(cutoff + 1000, 100).await.unwrap(), 6);
+    assert_eq!(
+        count("SELECT COUNT(*) FROM audit WHERE at >= 1899913600000").await,
+        0
+    );
+    assert_eq!(store.purge_audit_by(cutoff + 1000, 100).await.unwrap(), 0);
+}
