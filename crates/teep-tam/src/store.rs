@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, AssertSqlSafe, Row};
+use sqlx::{AnyPool, AssertSqlSafe, ConnectOptions as _, Row};
 
 use crate::model::*;
 
@@ -320,8 +320,11 @@ impl Store {
             pool.clone()
         };
         let checkpointer = if background_checkpoint {
+            // With a large database a checkpoint's random writes and fsync often take over a
+            // second; that is its job, beside the writer, not a slow query to warn about.
             let connect = AnyConnectOptions::from_str(&url)
-                .map_err(|e| StoreError::Query(format!("database URL: {e}")))?;
+                .map_err(|e| StoreError::Query(format!("database URL: {e}")))?
+                .log_slow_statements(log::LevelFilter::Info, Duration::from_secs(1));
             Some(
                 AnyPoolOptions::new()
                     .test_before_acquire(false)
