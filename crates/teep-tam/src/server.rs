@@ -235,26 +235,17 @@ impl AppState {
     pub async fn housekeeping(&self, now: i64) -> bool {
         self.purge_pending(now);
         let started = std::time::Instant::now();
-        match self.store.purge_sessions(now).await {
-            Ok(n) if n > 0 => tracing::debug!(
-                "purged {n} expired sessions in {} ms",
-                started.elapsed().as_millis()
-            ),
-            Ok(_) => {}
-            Err(e) => tracing::warn!("purging sessions: {e}"),
-        }
+        log_purge(
+            "expired sessions",
+            self.store.purge_sessions(now).await,
+            started,
+        );
         let days = self.config.audit_retention_days;
         if days > 0 {
             let before = now.saturating_sub((days as i64).saturating_mul(86_400_000));
             let started = std::time::Instant::now();
-            match self.store.purge_audit(before).await {
-                Ok(n) if n > 0 => tracing::debug!(
-                    "purged {n} audit entries older than {days} days in {} ms",
-                    started.elapsed().as_millis()
-                ),
-                Ok(_) => {}
-                Err(e) => tracing::warn!("purging the audit log: {e}"),
-            }
+            let purged = self.store.purge_audit(before).await;
+            log_purge("audit entries past retention", purged, started);
         }
         true
     }
@@ -575,6 +566,14 @@ fn plain(status: StatusCode, text: String) -> Response {
     );
     security_headers(r.headers_mut());
     r
+}
+
+fn log_purge(what: &str, r: Result<u64, StoreError>, started: std::time::Instant) {
+    match r {
+        Ok(0) => {}
+        Ok(n) => tracing::debug!("purged {n} {what} in {} ms", started.elapsed().as_millis()),
+        Err(e) => tracing::warn!("purging {what}: {e}"),
+    }
 }
 
 fn reject(st: &AppState, r: &Rejection) -> Response {

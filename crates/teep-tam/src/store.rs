@@ -1027,17 +1027,26 @@ impl Store {
 
     /// [`Self::purge_sessions`], `chunk` rows per statement.
     pub async fn purge_sessions_by(&self, now: i64, chunk: i64) -> Result<u64> {
+        self.delete_in_chunks(
+            "DELETE FROM sessions WHERE token IN \
+             (SELECT token FROM sessions WHERE expires_at < $1 ORDER BY expires_at LIMIT $2)",
+            now,
+            chunk,
+        )
+        .await
+    }
+
+    /// Runs `sql` (a DELETE of at most `$2` rows, given `$1` = `bound`) until it deletes
+    /// fewer than `chunk`; each run is its own statement, so the writer is free in between.
+    async fn delete_in_chunks(&self, sql: &'static str, bound: i64, chunk: i64) -> Result<u64> {
         let mut total = 0;
         loop {
-            let n = sqlx::query(
-                "DELETE FROM sessions WHERE token IN \
-                 (SELECT token FROM sessions WHERE expires_at < $1 ORDER BY expires_at LIMIT $2)",
-            )
-            .bind(now)
-            .bind(chunk)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
+            let n = sqlx::query(sql)
+                .bind(bound)
+                .bind(chunk)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
             total += n;
             if n < chunk as u64 {
                 return Ok(total);
@@ -1071,22 +1080,13 @@ impl Store {
                 None => return Ok(0),
             },
         };
-        let mut total = 0;
-        loop {
-            let n = sqlx::query(
-                "DELETE FROM audit WHERE id IN \
-                 (SELECT id FROM audit WHERE id < $1 ORDER BY id LIMIT $2)",
-            )
-            .bind(bound)
-            .bind(chunk)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-            total += n;
-            if n < chunk as u64 {
-                return Ok(total);
-            }
-        }
+        self.delete_in_chunks(
+            "DELETE FROM audit WHERE id IN \
+             (SELECT id FROM audit WHERE id < $1 ORDER BY id LIMIT $2)",
+            bound,
+            chunk,
+        )
+        .await
     }
 
     // ---- audit ---------------------------------------------------------------------------
