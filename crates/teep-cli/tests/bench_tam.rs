@@ -101,7 +101,8 @@ fn exchanges_without_an_update_are_counted_apart_and_explained() {
             .and_then(|n| n.parse().ok())
             .unwrap_or_else(|| panic!("{label:?} in {floor:?}"))
     };
-    // The TAM signs twice and verifies three times per exchange; devices sign three times.
+    // The TAM signs three times and verifies three times per exchange; devices sign three
+    // times.
     assert!(micros("TAM ") > micros("devices "), "{floor}");
     assert!(micros("devices ") > 0.0, "{floor}");
     assert!(floor.contains("signatures alone allow"), "{floor}");
