@@ -1039,6 +1039,8 @@ impl Store {
     /// Runs `sql` (a DELETE of at most `$2` rows, given `$1` = `bound`) until it deletes
     /// fewer than `chunk`; each run is its own statement, so the writer is free in between.
     async fn delete_in_chunks(&self, sql: &'static str, bound: i64, chunk: i64) -> Result<u64> {
+        // LIMIT 0 would delete nothing, forever.
+        let chunk = chunk.max(1);
         let mut total = 0;
         loop {
             let n = sqlx::query(sql)

@@ -206,6 +206,8 @@ pub async fn check_purges(store: &teep_tam::Store) {
         0
     );
     assert_eq!(store.purge_sessions_by(now, 100).await.unwrap(), 0);
+    // A chunk below one row still ends (one row per statement).
+    assert_eq!(store.purge_sessions_by(now + 60_001, 0).await.unwrap(), 7);
 
     // Audit: 230 old entries, then a new one, an old one committed late, and 4 new ones.
     let cutoff = now - 86_400_000;
