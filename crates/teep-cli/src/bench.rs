@@ -403,8 +403,7 @@ const NO_UPDATE_HINT: &str = "the TAM had no Update for some devices, so those e
 /// This machine's speed drifts by tens of percent from hour to hour, so a rate alone cannot
 /// tell how much of the CPU went to the TAM's own code and how much to cryptography.
 struct CryptoFloor {
-    /// Per algorithm: (name, sign 256 bytes, sign the Update's length, verify 256 bytes), µs.
-    timings: Vec<(&'static str, f64, f64, f64)>,
+    timings: Vec<OpTimes>,
     update_len: usize,
     /// The TAM's signatures per full exchange: the first QueryRequest signed with both TAM
     /// keys, the Update in the device's suite, and three verifications (QueryResponse,
@@ -412,6 +411,17 @@ struct CryptoFloor {
     tam_us: f64,
     /// The device's: QueryResponse, evidence and Success signed.
     devices_us: f64,
+}
+
+/// One algorithm's signature costs on this machine now, µs.
+struct OpTimes {
+    name: &'static str,
+    /// Signing 256 bytes (about a QueryRequest, QueryResponse, evidence or Success).
+    sign: f64,
+    /// Signing the probe's Update length.
+    sign_update: f64,
+    /// Verifying over 256 bytes.
+    verify: f64,
 }
 
 impl CryptoFloor {
@@ -425,18 +435,18 @@ impl CryptoFloor {
             let public = key.public_key();
             let sig = signer.sign(&small)?;
             public.verify(a, &small, &sig)?;
-            Ok((
+            Ok(OpTimes {
                 name,
-                per_op_us(|| drop(signer.sign(std::hint::black_box(&small)))),
-                per_op_us(|| drop(signer.sign(std::hint::black_box(&update)))),
-                per_op_us(|| drop(public.verify(a, std::hint::black_box(&small), &sig))),
-            ))
+                sign: per_op_us(|| drop(signer.sign(std::hint::black_box(&small)))),
+                sign_update: per_op_us(|| drop(signer.sign(std::hint::black_box(&update)))),
+                verify: per_op_us(|| drop(public.verify(a, std::hint::black_box(&small), &sig))),
+            })
         };
         let ed = time("Ed25519", KeyType::Ed25519)?;
         let p = time("ESP256", KeyType::P256)?;
-        let query_request = ed.1 + p.1;
-        let tam = |t: &(&str, f64, f64, f64)| query_request + t.2 + 3.0 * t.3;
-        let dev = |t: &(&str, f64, f64, f64)| 3.0 * t.1;
+        let query_request = ed.sign + p.sign;
+        let tam = |t: &OpTimes| query_request + t.sign_update + 3.0 * t.verify;
+        let dev = |t: &OpTimes| 3.0 * t.sign;
         let (tam_us, devices_us) = match alg {
             DeviceAlg::Ed25519 => (tam(&ed), dev(&ed)),
             DeviceAlg::P256 => (tam(&p), dev(&p)),
@@ -454,10 +464,10 @@ impl CryptoFloor {
         let each: Vec<String> = self
             .timings
             .iter()
-            .map(|(name, sign, sign_update, verify)| {
+            .map(|t| {
                 format!(
-                    "{name} sign {sign:.0} µs ({} B: {sign_update:.0} µs), verify {verify:.0} µs",
-                    self.update_len
+                    "{} sign {:.0} µs ({} B: {:.0} µs), verify {:.0} µs",
+                    t.name, t.sign, self.update_len, t.sign_update, t.verify
                 )
             })
             .collect();

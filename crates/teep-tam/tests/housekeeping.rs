@@ -4,7 +4,6 @@
 mod common;
 
 use common::*;
-use sqlx::AssertSqlSafe;
 use teep_cose::KeyType;
 use teep_tam::sim::{ExchangeResult, SimDevice};
 use teep_tam::Enroll;
@@ -16,10 +15,7 @@ async fn purges_run_in_chunks_on_sqlite() {
 }
 
 async fn rows(tam: &Tam, table: &str) -> i64 {
-    sqlx::query_scalar(AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
-        .fetch_one(tam.store().pool())
-        .await
-        .unwrap()
+    scalar(tam.store(), &format!("SELECT COUNT(*) FROM {table}")).await
 }
 
 const DAY_MS: i64 = 86_400_000;

@@ -171,7 +171,6 @@ pub fn error_update(reply: &teep_tam::sim::Reply) -> (teep_proto::ErrorCode, Str
 /// committed out of time order waits for the next purge instead of making a statement scan
 /// the entries that stay.
 pub async fn check_purges(store: &teep_tam::Store) {
-    use sqlx::AssertSqlSafe;
     let pool = store.pool();
     let now = 1_900_000_000_000i64;
     // 250 expired sessions, 7 live ones.
@@ -192,12 +191,7 @@ pub async fn check_purges(store: &teep_tam::Store) {
         .await
         .unwrap();
     }
-    let count = |sql: &'static str| async move {
-        sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql))
-            .fetch_one(store.pool())
-            .await
-            .unwrap()
-    };
+    let count = |sql: &'static str| scalar(store, sql);
     let before = count("SELECT COUNT(*) FROM sessions").await;
     assert_eq!(store.purge_sessions_by(now, 100).await.unwrap(), 250);
     assert_eq!(count("SELECT COUNT(*) FROM sessions").await, before - 250);
@@ -243,4 +237,12 @@ pub async fn check_purges(store: &teep_tam::Store) {
         0
     );
     assert_eq!(store.purge_audit_by(cutoff + 1000, 100).await.unwrap(), 0);
+}
+
+/// The one integer a query such as `SELECT COUNT(*) ...` returns.
+pub async fn scalar(store: &teep_tam::Store, sql: &str) -> i64 {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()))
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
 }
