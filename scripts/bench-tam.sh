@@ -45,10 +45,19 @@ args=(tam serve --data "$DATA" --listen "127.0.0.1:$PORT" --enroll registered)
 "$BIN" "${args[@]}" >"$OUT/serve.log" 2>&1 &
 TAM=$!
 trap 'kill $TAM 2>/dev/null || true; rm -rf "$OUT"' EXIT
-for _ in $(seq 50); do
-    curl -sf "http://127.0.0.1:$PORT/metrics" >/dev/null && break
+# A database from an older release is migrated before the TAM listens (seconds per million
+# devices): wait for it, and stop if the TAM died instead.
+up=0
+for _ in $(seq 1500); do
+    curl -sf "http://127.0.0.1:$PORT/metrics" >/dev/null && { up=1; break; }
+    kill -0 $TAM 2>/dev/null || break
     sleep 0.2
 done
+if [ $up = 0 ]; then
+    echo "the TAM did not come up; its log:" >&2
+    cat "$OUT/serve.log" >&2
+    exit 1
+fi
 
 # "name-tid ticks" for every TAM thread.
 threads() {

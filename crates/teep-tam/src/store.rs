@@ -541,8 +541,9 @@ impl Store {
     ) -> Result<Option<(DeviceRecord, Vec<InstalledTc>)>> {
         let rows = sqlx::query(
             "SELECT d.id, d.name, d.kid, d.teep_key, d.attest_key, d.suite_alg, d.status, d.status_detail, d.ueid, \
-             d.created_at, d.last_seen, t.component_id, t.sequence, t.digest, t.updated_at, t.origin, d.claims \
-             FROM devices d LEFT JOIN device_tcs t ON t.device_id = d.id WHERE d.kid = $1",
+             d.created_at, s.last_seen, t.component_id, t.sequence, t.digest, t.updated_at, t.origin, d.claims \
+             FROM devices d LEFT JOIN device_seen s ON s.device_id = d.id \
+             LEFT JOIN device_tcs t ON t.device_id = d.id WHERE d.kid = $1",
         )
         .bind(kid)
         .fetch_all(&self.read)
@@ -771,8 +772,13 @@ impl Store {
         Ok(inserted)
     }
 
-    const DEVICE_COLUMNS: &'static str =
-        "id, name, kid, teep_key, attest_key, suite_alg, status, status_detail, ueid, claims, created_at, last_seen";
+    /// A device row with its last contact (kept apart, see migrations/sqlite/0004); callers
+    /// add the condition on `d`.
+    const DEVICE_SELECT: &'static str =
+        "SELECT d.id AS id, d.name AS name, d.kid AS kid, d.teep_key AS teep_key, d.attest_key AS attest_key, \
+         d.suite_alg AS suite_alg, d.status AS status, d.status_detail AS status_detail, d.ueid AS ueid, \
+         d.claims AS claims, d.created_at AS created_at, s.last_seen AS last_seen \
+         FROM devices d LEFT JOIN device_seen s ON s.device_id = d.id";
 
     fn device_from_row(row: &sqlx::any::AnyRow) -> Result<DeviceRecord> {
         Ok(DeviceRecord {
@@ -794,8 +800,8 @@ impl Store {
 
     pub async fn device_by_kid(&self, kid: &[u8]) -> Result<Option<DeviceRecord>> {
         let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {} FROM devices WHERE kid = $1",
-            Self::DEVICE_COLUMNS
+            "{} WHERE d.kid = $1",
+            Self::DEVICE_SELECT
         )))
         .bind(kid)
         .fetch_optional(&self.read)
@@ -812,8 +818,8 @@ impl Store {
 
     pub async fn device_by_id(&self, id: i64) -> Result<DeviceRecord> {
         let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {} FROM devices WHERE id = $1",
-            Self::DEVICE_COLUMNS
+            "{} WHERE d.id = $1",
+            Self::DEVICE_SELECT
         )))
         .bind(id)
         .fetch_optional(&self.pool)
@@ -837,8 +843,8 @@ impl Store {
     /// Devices with their tags, newest contact first; `limit` bounds the answer.
     pub async fn list_devices(&self, limit: i64) -> Result<Vec<DeviceRecord>> {
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {} FROM devices ORDER BY id LIMIT $1",
-            Self::DEVICE_COLUMNS
+            "{} ORDER BY d.id LIMIT $1",
+            Self::DEVICE_SELECT
         )))
         .bind(limit)
         .fetch_all(&self.pool)
@@ -1154,14 +1160,18 @@ impl Store {
     pub async fn fingerprint(&self) -> Result<Vec<(String, i64)>> {
         // Row counts, and sums over the columns an exchange writes (times, statuses, answered
         // flags), so that an update in place shows as well as an insert or a delete.
-        const PROBES: [(&str, &str); 12] = [
+        const PROBES: [(&str, &str); 13] = [
             ("tcs", "SELECT COUNT(*) FROM tcs"),
             ("devices", "SELECT COUNT(*) FROM devices"),
             (
                 "devices.written",
-                "SELECT CAST(COALESCE(SUM(COALESCE(last_seen, 0) + COALESCE(suite_alg, 0) \
+                "SELECT CAST(COALESCE(SUM(COALESCE(suite_alg, 0) \
                  + LENGTH(status) + COALESCE(LENGTH(status_detail), 0) \
                  + COALESCE(LENGTH(claims), 0)), 0) AS BIGINT) FROM devices",
+            ),
+            (
+                "device_seen.written",
+                "SELECT CAST(COALESCE(SUM(last_seen), 0) AS BIGINT) FROM device_seen",
             ),
             ("device_tags", "SELECT COUNT(*) FROM device_tags"),
             ("device_tcs", "SELECT COUNT(*) FROM device_tcs"),

@@ -89,6 +89,25 @@ async fn purges_run_in_chunks_on_postgres() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_older_database_migrates_forward_on_postgres() {
+    let Some(db) = fresh_db().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    old_database(dir.path(), "postgres", &db, "0004").await;
+    let store = teep_tam::Store::open(&db, &Default::default())
+        .await
+        .unwrap();
+    check_migrated(&store).await;
+    let columns = scalar(
+        &store,
+        "SELECT COUNT(*) FROM information_schema.columns \
+         WHERE table_name = 'devices' AND column_name = 'last_seen'",
+    )
+    .await;
+    assert_eq!(columns, 0);
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_session_hops_between_two_tam_processes_and_replays_are_refused_across_them() {
     let Some(db) = fresh_db().await else { return };
     let a = pg_tam(&db).await;

@@ -378,8 +378,23 @@ impl Store {
             });
             dev_rows[pos].merge(steps[i].now, u);
         }
-        for part in chunks(&dev_rows) {
+        // Most rows change nothing but last_seen, which has its own narrow table: only rows
+        // with news touch the wide device table.
+        let changed: Vec<&RowWrite> = dev_rows.iter().filter(|r| r.changes_fields()).collect();
+        for part in chunks(&changed) {
             self.update_devices(&mut tx, part).await?;
+        }
+        for part in chunks(&dev_rows) {
+            let sql = format!(
+                "INSERT INTO device_seen (device_id, last_seen) VALUES {} \
+                 ON CONFLICT (device_id) DO UPDATE SET last_seen = excluded.last_seen",
+                values(ph, part.len(), 2)
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for r in part {
+                q = q.bind(r.id).bind(r.now);
+            }
+            q.execute(&mut *tx).await?;
         }
 
         // 4. Holdings. A tc-list replaces what was stored; Success adds what the Update
@@ -551,22 +566,21 @@ impl Store {
             .collect())
     }
 
-    async fn update_devices(&self, tx: &mut Tx<'_>, rows: &[RowWrite<'_>]) -> Result<()> {
+    async fn update_devices(&self, tx: &mut Tx<'_>, rows: &[&RowWrite<'_>]) -> Result<()> {
         let ph = Ph::of(self.backend);
         // UPDATE ... FROM (VALUES ...) is understood by SQLite (3.33+) and PostgreSQL alike;
         // both name the columns of a VALUES list column1, column2, ...
         let sql = format!(
-            "UPDATE devices SET last_seen = v.column2, suite_alg = COALESCE(v.column3, devices.suite_alg), \
-             status = COALESCE(v.column4, devices.status), status_detail = COALESCE(v.column5, devices.status_detail), \
-             ueid = COALESCE(v.column6, devices.ueid), claims = COALESCE(v.column7, devices.claims) \
+            "UPDATE devices SET suite_alg = COALESCE(v.column2, devices.suite_alg), \
+             status = COALESCE(v.column3, devices.status), status_detail = COALESCE(v.column4, devices.status_detail), \
+             ueid = COALESCE(v.column5, devices.ueid), claims = COALESCE(v.column6, devices.claims) \
              FROM (VALUES {}) AS v WHERE devices.id = v.column1",
-            values(ph, rows.len(), 7)
+            values(ph, rows.len(), 6)
         );
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for r in rows {
             q = q
                 .bind(r.id)
-                .bind(r.now)
                 .bind(r.suite_alg)
                 .bind(r.status)
                 .bind(r.status_detail)
@@ -591,6 +605,15 @@ struct RowWrite<'a> {
 }
 
 impl<'a> RowWrite<'a> {
+    /// Whether the wide device row changes (last_seen lives in `device_seen`).
+    fn changes_fields(&self) -> bool {
+        self.suite_alg.is_some()
+            || self.status.is_some()
+            || self.status_detail.is_some()
+            || self.ueid.is_some()
+            || self.claims.is_some()
+    }
+
     /// Lays a later step's changes over this row's.
     fn merge(&mut self, now: i64, u: &'a DeviceUpdate) {
         self.now = self.now.max(now);

@@ -246,3 +246,109 @@ pub async fn scalar(store: &teep_tam::Store, sql: &str) -> i64 {
         .await
         .unwrap()
 }
+
+/// The database at `url` with the migrations of `backend` (`sqlite` or `postgres`) numbered
+/// below `upto` applied (and recorded, as sqlx records them), the way an older TAM left it,
+/// holding two devices, one seen and holding two TCs.
+pub async fn old_database(dir: &std::path::Path, backend: &str, url: &str, upto: &str) {
+    let old = dir.join("old-migrations");
+    std::fs::create_dir(&old).unwrap();
+    let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(backend);
+    for f in std::fs::read_dir(from).unwrap() {
+        let f = f.unwrap();
+        let name = f.file_name().into_string().unwrap();
+        if name.as_str() < upto {
+            std::fs::copy(f.path(), old.join(&name)).unwrap();
+        }
+    }
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(url)
+        .await
+        .unwrap();
+    sqlx::migrate::Migrator::new(old.as_path())
+        .await
+        .unwrap()
+        .run(&pool)
+        .await
+        .unwrap();
+    let devices = [
+        (1i64, "seen", 1u8, "attested", Some(1234i64)),
+        (2, "never", 3, "registered", None),
+    ];
+    for (id, name, kid, status, last_seen) in devices {
+        sqlx::query(
+            "INSERT INTO devices (id, name, kid, teep_key, status, created_at, last_seen) \
+             VALUES ($1, $2, $3, $4, $5, 5, $6)",
+        )
+        .bind(id)
+        .bind(name)
+        .bind(vec![kid])
+        .bind(vec![kid + 1])
+        .bind(status)
+        .bind(last_seen)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    let holdings = [
+        (
+            vec![0xaa_u8],
+            Some(3i64),
+            Some(vec![0xbb_u8]),
+            "policy",
+            77i64,
+        ),
+        (vec![0xab], None, None, "device", 78),
+    ];
+    for (cid, seq, digest, origin, at) in holdings {
+        sqlx::query(
+            "INSERT INTO device_tcs (device_id, component_id, sequence, digest, origin, updated_at) \
+             VALUES (1, $1, $2, $3, $4, $5)",
+        )
+        .bind(cid)
+        .bind(seq)
+        .bind(digest)
+        .bind(origin)
+        .bind(at)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    pool.close().await;
+}
+
+/// What [`old_database`] stored, read through the migrated store.
+pub async fn check_migrated(store: &teep_tam::Store) {
+    let seen = store.device_by_id(1).await.unwrap();
+    assert_eq!(
+        (seen.name.as_deref(), seen.last_seen),
+        (Some("seen"), Some(1234))
+    );
+    assert_eq!(store.device_by_id(2).await.unwrap().last_seen, None);
+    let held: Vec<_> = store
+        .installed(1)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| (t.component_id, t.sequence, t.digest, t.origin, t.updated_at))
+        .collect();
+    assert_eq!(
+        held,
+        vec![
+            (
+                vec![0xaa],
+                Some(3),
+                Some(vec![0xbb]),
+                "policy".to_string(),
+                77
+            ),
+            (vec![0xab], None, None, "device".to_string(), 78),
+        ]
+    );
+    assert!(store.installed(2).await.unwrap().is_empty());
+    assert_eq!(scalar(store, "SELECT COUNT(*) FROM device_seen").await, 1);
+}
