@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 
 use common::{count, scratch, serve, serve_args};
-use teep_tam::sim::{numbered_key, DeviceAlg};
+use teep_bench::sim::{numbered_key, DeviceAlg};
 
 /// Runs `teep ARGS...`; returns success and stdout + stderr.
 fn teep(args: &[&str]) -> (bool, String, String) {

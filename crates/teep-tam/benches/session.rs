@@ -3,11 +3,13 @@
 
 use std::sync::Arc;
 
+use teep_bench::sim::SimDevice;
 use teep_cose::{KeyType, PrivateKey, Signer, SoftwareSigner};
 use teep_proto::Numbering;
 use teep_tam::model::*;
-use teep_tam::session::{Context, CoreConfig, OsRandom, TamCore};
-use teep_tam::sim::SimDevice;
+use teep_tam::random::OsRandom;
+use teep_tam::session::{Context, CoreConfig, TamCore};
+use teep_tam::token::TokenKey;
 
 fn main() {
     divan::main();
@@ -30,7 +32,12 @@ fn setup() -> Setup {
         Arc::new(SoftwareSigner::new(PrivateKey::generate(KeyType::Ed25519))),
     ];
     let tc_signer = SoftwareSigner::new(PrivateKey::generate(KeyType::P256));
-    let core = TamCore::new(signers, Vec::new(), CoreConfig::default());
+    let core = TamCore::new(
+        signers,
+        Vec::new(),
+        CoreConfig::default(),
+        TokenKey::new(&[0x51; 32]),
+    );
     let mut device = SimDevice::new(KeyType::P256);
     let mut rng = OsRandom;
     let connect = core.handle_connect(N, 0, &mut rng).unwrap();

@@ -6,26 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-/// How devices get admitted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Enroll {
-    /// Only devices whose keys an administrator added.
-    Registered,
-    /// A new device's key (from its evidence `cnf`) is recorded on first contact.
-    Open,
-}
-
-impl std::str::FromStr for Enroll {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "registered" => Ok(Enroll::Registered),
-            "open" => Ok(Enroll::Open),
-            _ => Err(format!("enroll {s:?}: expected open or registered")),
-        }
-    }
-}
+pub use teep_tam_core::Enroll;
 
 /// Which TEEP numbering a path speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]

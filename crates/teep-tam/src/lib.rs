@@ -1,7 +1,7 @@
-//! teep-tam: a TEEP Trusted Application Manager.
+//! teep-tam: a TEEP Trusted Application Manager server.
 //!
-//! * [`session`]: the sans-IO TEEP state machine (`handle_connect`, `inspect`,
-//!   `handle_message`), with [`policy`] and the built-in verifier in [`attest`];
+//! The protocol logic is the sans-IO `teep-tam-core` crate (re-exported here as [`session`],
+//! [`policy`], [`attest`], [`token`], [`wire`] and [`model`]); this crate is its adapter:
 //! * [`store`]: storage over sqlx (SQLite by default, PostgreSQL for several TAM processes);
 //! * [`server`]: the HTTP transport (axum), metrics, [`admin`] API and [`ui`], TLS;
 //! * [`ops`]: administrative operations shared by the CLI, the admin API and the UI.
@@ -24,26 +24,21 @@
 //! ```
 
 pub mod admin;
-pub mod attest;
 pub mod catalog;
 pub mod config;
 mod dump;
 pub mod keys;
 pub mod metrics;
-pub mod model;
 pub mod ops;
-pub mod policy;
+pub mod random;
 pub mod server;
-pub mod session;
-pub mod sim;
 pub mod store;
 pub mod suit_wrap;
 mod tls;
-pub mod token;
 pub mod ui;
-pub mod wire;
 
 pub use config::{Config, Enroll, NumberingChoice};
 pub use server::{spawn, ServerHandle};
-pub use session::{Context, Effects, Outcome, TamCore};
 pub use store::Store;
+pub use teep_tam_core::{attest, model, policy, session, token, wire};
+pub use teep_tam_core::{Context, Effects, Outcome, TamCore};

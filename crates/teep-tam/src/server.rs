@@ -25,7 +25,8 @@ use tracing::Instrument;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::model::{DeviceRecord, DeviceStatus, SessionKind, SessionRecord};
-use crate::session::{Context, CoreConfig, Inspected, OsRandom, Rejection, TamCore};
+use crate::random::OsRandom;
+use crate::session::{Context, CoreConfig, Inspected, Rejection, TamCore};
 use crate::store::{Store, StoreError, StoreOptions};
 
 /// Updates this process sent and not yet seen answered, so that the Success can be checked
@@ -172,8 +173,8 @@ impl AppState {
                     .device_cache_entries
                     .max(crate::session::DEFAULT_PARSED_KEYS),
             },
-        )
-        .with_token_key(token_key);
+            token_key,
+        );
         Ok(Arc::new(AppState {
             core,
             store,

@@ -3,10 +3,10 @@
 mod common;
 
 use common::*;
+use teep_bench::sim::{exchange, ExchangeResult, SimDevice};
 use teep_cose::KeyType;
 use teep_proto::Numbering;
 use teep_tam::model::{DeviceStatus, Target};
-use teep_tam::sim::{exchange, ExchangeResult, SimDevice};
 use teep_tam::Enroll;
 
 const N: Numbering = Numbering::Draft26;
@@ -345,7 +345,7 @@ async fn legacy_path_speaks_legacy_and_explains_the_wrong_numbering() {
     let tam = start(Enroll::Open).await;
     add_assigned_ta(&tam, "hello", b"hi").await;
     let keys = tam.tam_keys();
-    let legacy = teep_tam::sim::TeepClient::new(&tam.url("/tam/legacy")).unwrap();
+    let legacy = teep_bench::sim::TeepClient::new(&tam.url("/tam/legacy")).unwrap();
     let mut dev = SimDevice::new(KeyType::P256);
     assert_eq!(
         exchange(&legacy, &mut dev, Numbering::Legacy, &keys)

@@ -4,10 +4,10 @@
 mod common;
 
 use common::*;
+use teep_bench::sim::{exchange, ExchangeResult, SimDevice};
 use teep_cose::KeyType;
 use teep_proto::Numbering;
 use teep_tam::model::Target;
-use teep_tam::sim::{exchange, ExchangeResult, SimDevice};
 use teep_tam::Enroll;
 
 const N: Numbering = Numbering::Draft26;

@@ -4,8 +4,8 @@
 mod common;
 
 use common::*;
+use teep_bench::sim::{ExchangeResult, SimDevice};
 use teep_cose::KeyType;
-use teep_tam::sim::{ExchangeResult, SimDevice};
 use teep_tam::Enroll;
 
 #[tokio::test(flavor = "multi_thread")]

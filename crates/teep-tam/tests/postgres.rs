@@ -7,9 +7,9 @@
 mod common;
 
 use common::*;
+use teep_bench::sim::{exchange, ExchangeResult, SimDevice, TeepClient};
 use teep_cose::KeyType;
 use teep_proto::Numbering;
-use teep_tam::sim::{exchange, ExchangeResult, SimDevice, TeepClient};
 use teep_tam::Enroll;
 
 fn admin_url() -> Option<String> {

@@ -8,9 +8,9 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
+use teep_bench::sim::{exchange, ExchangeResult, SimDevice, TeepClient};
 use teep_cose::KeyType;
 use teep_proto::Numbering;
-use teep_tam::sim::{exchange, ExchangeResult, SimDevice, TeepClient};
 use teep_tam::Enroll;
 
 const CHILD_ENV: &str = "TEEP_TAM_TEST_CHILD_DATA";

@@ -4,9 +4,9 @@
 mod common;
 
 use common::*;
+use teep_bench::sim::{exchange, ExchangeResult, SimDevice};
 use teep_cose::KeyType;
 use teep_proto::Numbering;
-use teep_tam::sim::{exchange, ExchangeResult, SimDevice};
 use teep_tam::Enroll;
 
 fn agent() -> ureq::Agent {
@@ -342,7 +342,7 @@ async fn admin_api_needs_the_token_and_drives_catalog_devices_and_policy() {
     let r = exchange(&tam.client(), &mut d, Numbering::Draft26, &tam.tam_keys())
         .await
         .unwrap();
-    assert_eq!(r, teep_tam::sim::ExchangeResult::Updated);
+    assert_eq!(r, teep_bench::sim::ExchangeResult::Updated);
     tam.handle.shutdown().await;
 }
 

@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::*;
+use teep_bench::sim::{exchange, ExchangeResult, SimDevice};
 use teep_cose::KeyType;
 use teep_proto::Numbering;
-use teep_tam::sim::{exchange, ExchangeResult, SimDevice};
 use teep_tam::Enroll;
 
 fn ui_dir() -> PathBuf {

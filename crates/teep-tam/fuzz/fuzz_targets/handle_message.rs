@@ -27,7 +27,7 @@ use teep_proto::{Numbering, QueryResponse, TeepMessage};
 use teep_tam::config::Enroll;
 use teep_tam::model::{DeviceRecord, DeviceStatus, SessionKind, SessionRecord, TcRecord};
 use teep_tam::session::{CoreConfig, PendingUpdate, Random};
-use teep_tam::sim::SimDevice;
+use teep_bench::sim::SimDevice;
 use teep_tam::token::TokenKey;
 use teep_tam::wire::signed;
 use teep_tam::{Context, TamCore};
@@ -95,7 +95,12 @@ fn core(enroll: Enroll, verifier: &SoftwareSigner) -> TamCore {
         enroll,
         ..CoreConfig::default()
     };
-    TamCore::new(vec![p256, ed], vec![verifier.public_key()], config)
+    TamCore::new(
+        vec![p256, ed],
+        vec![verifier.public_key()],
+        config,
+        teep_tam::token::TokenKey::new(&[0x51; 32]),
+    )
         .with_token_key(TokenKey::new(&[0x44; 32]))
 }
 

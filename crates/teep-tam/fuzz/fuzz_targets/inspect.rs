@@ -21,7 +21,12 @@ fn core() -> &'static TamCore {
         let ed: Arc<dyn Signer> = Arc::new(SoftwareSigner::new(
             PrivateKey::from_ed25519_seed(&[0x43; 32]).unwrap(),
         ));
-        TamCore::new(vec![p256, ed], Vec::new(), CoreConfig::default())
+        TamCore::new(
+            vec![p256, ed],
+            Vec::new(),
+            CoreConfig::default(),
+            teep_tam::token::TokenKey::new(&[0x51; 32]),
+        )
             .with_token_key(TokenKey::new(&[0x44; 32]))
     })
 }

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use teep_tam::sim::TeepClient;
+use teep_bench::sim::TeepClient;
 use teep_tam::{Config, Enroll, ServerHandle};
 
 pub const ADMIN_TOKEN: &str = "test-admin-token";
@@ -37,9 +37,9 @@ impl Tam {
     /// any error.
     pub async fn exchange(
         &self,
-        dev: &mut teep_tam::sim::SimDevice,
-    ) -> teep_tam::sim::ExchangeResult {
-        teep_tam::sim::exchange(
+        dev: &mut teep_bench::sim::SimDevice,
+    ) -> teep_bench::sim::ExchangeResult {
+        teep_bench::sim::exchange(
             &self.client(),
             dev,
             teep_proto::Numbering::Draft26,
@@ -96,7 +96,7 @@ pub async fn add_assigned_ta(tam: &Tam, name: &str, body: &[u8]) -> Vec<Vec<u8>>
 
 impl Tam {
     /// What the TAM stored about `dev`; panics if it does not know the device.
-    pub async fn device(&self, dev: &teep_tam::sim::SimDevice) -> teep_tam::model::DeviceRecord {
+    pub async fn device(&self, dev: &teep_bench::sim::SimDevice) -> teep_tam::model::DeviceRecord {
         self.store()
             .device_by_kid(&dev.kid())
             .await
@@ -108,9 +108,9 @@ impl Tam {
     /// replaces the one the QueryRequest carried.
     pub async fn answer_query(
         &self,
-        dev: &teep_tam::sim::SimDevice,
+        dev: &teep_bench::sim::SimDevice,
         challenge: Option<Vec<u8>>,
-    ) -> teep_tam::sim::Reply {
+    ) -> teep_bench::sim::Reply {
         let n = teep_proto::Numbering::Draft26;
         let client = self.client();
         let qreq = client.post(Vec::new()).await.unwrap();
@@ -147,7 +147,7 @@ pub async fn health_at(url: String) -> u16 {
 }
 
 /// The Update in a 200 reply, which must carry an error: its code and message.
-pub fn error_update(reply: &teep_tam::sim::Reply) -> (teep_proto::ErrorCode, String) {
+pub fn error_update(reply: &teep_bench::sim::Reply) -> (teep_proto::ErrorCode, String) {
     assert_eq!(
         reply.status,
         200,

@@ -303,7 +303,7 @@ pub struct AuditEntry {
     pub token: Option<Vec<u8>>,
     pub message_type: String,
     /// The decoded message as JSON text. Written empty by the TEEP path, which stores
-    /// `message` instead; [`crate::store::Store::recent_audit`] fills it from there.
+    /// `message` instead; the server's audit query fills it from there.
     pub summary: String,
     pub result: String,
     /// The TEEP message as received (COSE-signed CBOR).

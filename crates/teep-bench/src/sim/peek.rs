@@ -6,7 +6,7 @@ use teep_proto::{Label, MessageType, Numbering};
 
 use super::cbor::CborCursor;
 use super::SimError;
-use crate::wire::signed;
+use teep_proto::signed;
 
 /// The fields of a TAM message that the load generator acts on, borrowed from the body.
 #[derive(Debug, Default, PartialEq, Eq)]

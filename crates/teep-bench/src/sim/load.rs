@@ -179,8 +179,8 @@ pub async fn sized_exchange(
 mod tests {
     use super::*;
     use crate::sim::SimDevice;
-    use crate::wire::signed;
     use teep_cose::eat::EatClaims;
+    use teep_proto::signed;
 
     #[test]
     fn evidence_template_matches_full_encoding() {
@@ -240,19 +240,19 @@ mod tests {
     #[tokio::test]
     async fn load_exchange_against_a_tam() {
         let dir = tempfile::tempdir().unwrap();
-        let cfg = crate::Config {
+        let cfg = teep_tam::Config {
             data: dir.path().to_path_buf(),
             listen: "127.0.0.1:0".parse().unwrap(),
-            enroll: crate::Enroll::Open,
+            enroll: teep_tam::Enroll::Open,
             ..Default::default()
         };
-        let (addr, handle) = crate::server::spawn(cfg).await.unwrap();
+        let (addr, handle) = teep_tam::server::spawn(cfg).await.unwrap();
         let st = &handle.state;
-        let tc = crate::ops::add_ta(&st.store, &st.tc_signer, "hello", &[0x5a; 300], 0)
+        let tc = teep_tam::ops::add_ta(&st.store, &st.tc_signer, "hello", &[0x5a; 300], 0)
             .await
             .unwrap();
         st.store
-            .assign(&tc.component_id, &crate::model::Target::All, 0)
+            .assign(&tc.component_id, &teep_tam::model::Target::All, 0)
             .await
             .unwrap();
         let keys: Vec<PublicKey> = st.core.signers().iter().map(|s| s.public_key()).collect();

@@ -240,11 +240,7 @@ impl SimDevice {
         self.pending_install = u
             .manifest_list
             .iter()
-            .filter_map(|e| {
-                crate::catalog::envelope_info(e)
-                    .ok()
-                    .map(|i| (i.component_id, i.image_digest))
-            })
+            .filter_map(|e| installed_component(e))
             .collect();
         self.pending_remove = u.unneeded_manifest_list;
         Ok(u.token)
@@ -336,10 +332,32 @@ pub async fn exchange_with(
     Ok(ExchangeResult::Updated)
 }
 
+/// The TC an envelope installs and its image digest (encoded SUIT_Digest), as a device would
+/// record them: the first component that is not a dependency, and shared parameter 3. The
+/// signature is not checked: the Update that carried it was.
+fn installed_component(envelope: &[u8]) -> Option<(Vec<Vec<u8>>, Option<Vec<u8>>)> {
+    let env =
+        teep_suit::decode_envelope_unverified(envelope.to_vec(), &teep_suit::Limits::default())
+            .ok()?;
+    let m = &env.manifest;
+    let component_id = m
+        .common
+        .components
+        .iter()
+        .enumerate()
+        .find(|(i, _)| !m.common.dependencies.iter().any(|d| d.index == *i as u64))
+        .map(|(_, c)| c.clone())?;
+    let image_digest = match m.shared_parameter(3) {
+        Some(teep_suit::Parameter::ImageDigest(d)) => Some(teep_suit::codec::encode_digest(d)),
+        _ => None,
+    };
+    Some((component_id, image_digest))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::signed;
+    use teep_proto::signed;
     use teep_proto::ErrorCode;
 
     #[test]
@@ -372,7 +390,7 @@ mod tests {
         let dev = SimDevice::numbered(3);
         let a = SoftwareSigner::new(numbered_key(10, DeviceAlg::P256));
         let b = SoftwareSigner::new(numbered_key(11, DeviceAlg::Ed25519));
-        let q = crate::wire::query_request(&[7; 8], Some(&[9; 16]), true);
+        let q = teep_tam_core::wire::query_request(&[7; 8], Some(&[9; 16]), true);
         let both = signed::sign_message_multi(&q, n, &[&a, &b]).unwrap();
         let seen = dev.read_query_request(&both, n, &[b.public_key()]).unwrap();
         assert_eq!(seen.token.as_deref(), Some(&[7u8; 8][..]));
@@ -399,7 +417,11 @@ mod tests {
         let ta = vec![b"app".to_vec(), b"ta".to_vec()];
         let suit = vec![b"app".to_vec(), b"suit".to_vec()];
         let from_tam = |msg: TeepMessage| signed::sign_message(&msg, n, &tam).unwrap();
-        let unneeded = from_tam(crate::wire::update(&[5; 8], Vec::new(), vec![suit.clone()]));
+        let unneeded = from_tam(teep_tam_core::wire::update(
+            &[5; 8],
+            Vec::new(),
+            vec![suit.clone()],
+        ));
         let mut dev = SimDevice::numbered(3);
         dev.installed = vec![ta.clone(), vec![b"other".to_vec(), b"ta".to_vec()]];
         dev.unneeded = vec![suit.clone()];
@@ -430,7 +452,7 @@ mod tests {
 
         let e = dev
             .read_update(
-                &from_tam(crate::wire::error_update(
+                &from_tam(teep_tam_core::wire::error_update(
                     &[5; 8],
                     ErrorCode::TemporaryError,
                     "full",
@@ -443,7 +465,7 @@ mod tests {
             e.starts_with("TAM message: TAM error") && e.ends_with(": full"),
             "{e}"
         );
-        let q = from_tam(crate::wire::query_request(&[7; 8], None, false));
+        let q = from_tam(teep_tam_core::wire::query_request(&[7; 8], None, false));
         let e = dev.read_update(&q, n).unwrap_err().to_string();
         assert!(e.contains("expected Update, got QueryRequest"), "{e}");
     }

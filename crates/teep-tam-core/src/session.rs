@@ -16,34 +16,19 @@ use teep_cose::{Algorithm, KeyType, PublicKey, Signer};
 use teep_proto::Numbering;
 
 use crate::attest::{self, AttestedClaims, Evidence, Expectation};
-use crate::config::Enroll;
 use crate::model::*;
 use crate::policy;
 use crate::token::TokenKey;
 use crate::wire::{self, Incoming};
+use crate::Enroll;
 
-/// Randomness for tokens and challenges. The server passes [`OsRandom`]; tests pass a
-/// deterministic one.
+/// Randomness for tokens and challenges, supplied by the caller (quinn-proto style): the
+/// server passes the operating system's generator, tests a deterministic one.
 pub trait Random {
     fn fill(&mut self, buf: &mut [u8]);
 }
 
-/// A CSPRNG seeded by the operating system (aws-lc's, with the OS generator as fallback).
-pub struct OsRandom;
-
-impl Random for OsRandom {
-    fn fill(&mut self, buf: &mut [u8]) {
-        // aws-lc's generator, seeded from the OS, answers in user space: a getrandom system
-        // call per token was measurable under load. It fails only when the OS has no entropy
-        // source at all; the OS is asked directly then, and nothing sensible can continue if
-        // that fails too.
-        if aws_lc_rs::rand::fill(buf).is_err() {
-            getrandom::fill(buf).expect("operating system random source");
-        }
-    }
-}
-
-/// Settings of the core (a subset of the server [`crate::Config`]).
+/// Settings of the core (the server derives them from its configuration).
 #[derive(Clone, Debug)]
 pub struct CoreConfig {
     pub enroll: Enroll,
@@ -305,28 +290,22 @@ impl Effects {
 }
 
 impl TamCore {
-    /// `signers`: the TAM's TEEP keys, at most one per key type. The token key is random;
-    /// processes that share a database must share it ([`TamCore::with_token_key`]).
+    /// `signers`: the TAM's TEEP keys, at most one per key type. `token_key` MACs
+    /// QueryRequest tokens and derives challenges; processes that share a database must share
+    /// it, so the caller brings it (the server keeps it in the database).
     pub fn new(
         signers: Vec<Arc<dyn Signer>>,
         verifier_keys: Vec<PublicKey>,
         config: CoreConfig,
+        token_key: TokenKey,
     ) -> TamCore {
-        let mut secret = [0u8; 32];
-        OsRandom.fill(&mut secret);
         TamCore {
             signers,
             verifier_keys,
-            token_key: TokenKey::new(&secret),
+            token_key,
             parsed_keys: Default::default(),
             config,
         }
-    }
-
-    /// Uses `key` for QueryRequest tokens and challenges.
-    pub fn with_token_key(mut self, key: TokenKey) -> TamCore {
-        self.token_key = key;
-        self
     }
 
     /// The outstanding QueryRequest a token names, if this TAM minted it. Whether it was
@@ -1103,7 +1082,7 @@ fn other_numbering(n: Numbering) -> Numbering {
 }
 
 /// At most `max` bytes of `s`, cut at a character boundary.
-pub(crate) fn truncate(s: &str, max: usize) -> String {
+pub fn truncate(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_string();
     }
@@ -1117,7 +1096,7 @@ pub(crate) fn truncate(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::SimDevice;
+    use teep_bench::sim::SimDevice;
     use teep_cose::{PrivateKey, SoftwareSigner};
 
     const NOW: i64 = 1_800_000_000_000;
@@ -1137,7 +1116,12 @@ mod tests {
         let ed: Arc<dyn Signer> = Arc::new(SoftwareSigner::new(
             PrivateKey::from_ed25519_seed(&[0x43; 32]).unwrap(),
         ));
-        TamCore::new(vec![ed], Vec::new(), CoreConfig::default())
+        TamCore::new(
+            vec![ed],
+            Vec::new(),
+            CoreConfig::default(),
+            TokenKey::new(&[0x51; 32]),
+        )
     }
 
     fn registered(dev: &SimDevice) -> DeviceRecord {

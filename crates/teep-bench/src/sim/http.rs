@@ -10,7 +10,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
 use super::{expect_status, SimError};
-use crate::server::TEEP_MEDIA_TYPE;
+/// The TEEP media type (draft-ietf-teep-otrp-over-http).
+const TEEP_MEDIA_TYPE: &str = "application/teep+cbor";
 
 /// Largest response body the load generator reads (an Update carries whole TAs).
 pub const MAX_RESPONSE_BODY: usize = 64 << 20;

@@ -29,7 +29,7 @@ use std::fmt::Display;
 use teep_cose::{PublicKey, Signer};
 use teep_proto::{Numbering, QueryRequest, Success, TeepMessage, Update};
 
-use crate::wire::signed;
+use teep_proto::signed;
 
 /// Why a simulated exchange failed.
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,41 @@
+//! teep-tam-core: the TAM's TEEP protocol logic, sans-IO.
+//!
+//! Nothing here opens a socket, reads a clock, draws randomness or touches a disk: time and
+//! randomness come in as arguments, storage comes in as a [`Context`] the adapter loaded and
+//! goes out as [`Effects`] the adapter commits. The `teep-tam` crate is that adapter (sqlx
+//! storage, HTTP, admin API, web UI); Cargo keeps tokio, axum and sqlx out of this crate.
+//!
+//! * [`session`]: the state machine (`handle_connect`, `inspect`, `handle_message`);
+//! * [`policy`]: which TCs a device gets; [`attest`]: the built-in Evidence appraisal;
+//! * [`token`]: stateless QueryRequest tokens; [`wire`]: TEEP message building and reading;
+//! * [`model`]: the records the core reads and writes.
+
+pub mod attest;
+pub mod model;
+pub mod policy;
+pub mod session;
+pub mod token;
+pub mod wire;
+
+pub use session::{Context, CoreConfig, Effects, Inspected, Outcome, Random, Rejection, TamCore};
+
+/// How devices get admitted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Enroll {
+    /// Only devices whose keys an administrator added.
+    Registered,
+    /// A new device's key (from its evidence `cnf`) is recorded on first contact.
+    Open,
+}
+
+impl core::str::FromStr for Enroll {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "registered" => Ok(Enroll::Registered),
+            "open" => Ok(Enroll::Open),
+            _ => Err(format!("enroll {s:?}: expected open or registered")),
+        }
+    }
+}
