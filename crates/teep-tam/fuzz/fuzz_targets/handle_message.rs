@@ -99,9 +99,8 @@ fn core(enroll: Enroll, verifier: &SoftwareSigner) -> TamCore {
         vec![p256, ed],
         vec![verifier.public_key()],
         config,
-        teep_tam::token::TokenKey::new(&[0x51; 32]),
+        TokenKey::new(&[0x44; 32]),
     )
-        .with_token_key(TokenKey::new(&[0x44; 32]))
 }
 
 fn numbering_index(n: Numbering) -> usize {

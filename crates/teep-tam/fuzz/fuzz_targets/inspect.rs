@@ -25,9 +25,8 @@ fn core() -> &'static TamCore {
             vec![p256, ed],
             Vec::new(),
             CoreConfig::default(),
-            teep_tam::token::TokenKey::new(&[0x51; 32]),
+            TokenKey::new(&[0x44; 32]),
         )
-            .with_token_key(TokenKey::new(&[0x44; 32]))
     })
 }
 
