@@ -1,16 +1,13 @@
-//! The device side of TEEP: the Agent state machine and the Broker.
+//! teep-agent: the TEEP Agent, sans-IO.
 //!
-//! * [`broker`]: the HTTP transport client (draft-ietf-teep-otrp-over-http) that carries
-//!   opaque TEEP messages between a TAM and the Agent.
-//! * [`local_api`]: RFC 9397's RequestTA / UnrequestTA / RequestPolicyCheck on a Unix socket.
-//! * [`tc_id`]: the one parser for Trusted Component ids typed by people.
+//! The protocol logic of the device side: [`agent`] answers the TAM's messages through an
+//! [`agent::AgentDevice`] (keys, installed components, SUIT processing), with randomness
+//! passed in; [`evidence`] builds the EAT it attests with; [`state`] is what it remembers
+//! between sessions; [`tc_id`] is the one parser for Trusted Component ids typed by people.
+//! The HTTP transport, the local API and the TEE glue are the `teep-broker` crate.
 
 pub mod agent;
-pub mod broker;
-pub mod device;
 pub mod evidence;
-pub mod local_api;
-pub mod runner;
 pub mod state;
 pub mod tc_id;
 

@@ -12,12 +12,12 @@ use anyhow::Context;
 use clap::Subcommand;
 use serde_json::json;
 use teep_agent::agent::AgentConfig;
-use teep_agent::broker::{Broker, Exchange, HttpConfig, HttpTransport, RetryPolicy};
-use teep_agent::device::TeeDevice;
-use teep_agent::local_api::{self, LocalApiServer, LocalRequest, LocalResponse};
-use teep_agent::runner::{describe, AgentRunner};
 use teep_agent::state::AgentState;
 use teep_agent::TcId;
+use teep_broker::broker::{Broker, Exchange, HttpConfig, HttpTransport, RetryPolicy};
+use teep_broker::device::TeeDevice;
+use teep_broker::local_api::{self, LocalApiServer, LocalRequest, LocalResponse};
+use teep_broker::runner::{describe, AgentRunner};
 use teep_tee::{SoftwareTee, Tee, TrustAnchorKind};
 
 #[derive(clap::Args, Clone)]

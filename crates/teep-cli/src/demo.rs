@@ -11,11 +11,11 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use serde_json::Value as Json;
 use teep_agent::agent::{AgentConfig, AgentEvent};
-use teep_agent::broker::{Broker, Exchange, HttpConfig, HttpTransport, RetryPolicy};
-use teep_agent::device::TeeDevice;
-use teep_agent::runner::{describe, AgentRunner};
 use teep_agent::state::AgentState;
 use teep_agent::TcId;
+use teep_broker::broker::{Broker, Exchange, HttpConfig, HttpTransport, RetryPolicy};
+use teep_broker::device::TeeDevice;
+use teep_broker::runner::{describe, AgentRunner};
 use teep_tee::{SoftwareTee, Tee, TrustAnchorKind};
 
 #[derive(clap::Args)]
@@ -40,7 +40,7 @@ struct WorkDir {
 impl WorkDir {
     fn new(keep: bool) -> anyhow::Result<Self> {
         let mut random = [0u8; 8];
-        teep_agent::runner::os_random(&mut random);
+        teep_broker::runner::os_random(&mut random);
         let path = std::env::temp_dir().join(format!("teep-demo-{}", hex::encode(random)));
         std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
         Ok(WorkDir { path, keep })

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use libfuzzer_sys::fuzz_target;
 use teep_agent::agent::{Agent, AgentConfig};
-use teep_agent::device::TeeDevice;
+use teep_broker::device::TeeDevice;
 use teep_agent::state::AgentState;
 use teep_cose::{PrivateKey, Signer, SoftwareSigner};
 

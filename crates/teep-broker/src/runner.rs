@@ -6,9 +6,9 @@
 
 use serde_json::{json, Value as Json};
 
-use crate::agent::{Agent, AgentConfig, AgentDevice, AgentEvent};
 use crate::broker::{AgentEndpoint, Broker, BrokerError, SessionReport, Transport, TransportError};
-use crate::state::AgentState;
+use teep_agent::agent::{Agent, AgentConfig, AgentDevice, AgentEvent};
+use teep_agent::state::AgentState;
 
 /// Fills a buffer from the operating system's random source.
 pub fn os_random(buf: &mut [u8]) {

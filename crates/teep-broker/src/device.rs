@@ -15,7 +15,9 @@ use teep_suit::{
 };
 use teep_tee::{ComponentBatch, Tee};
 
-use crate::agent::{AgentDevice, DeviceIdentity, InstalledTc, ManifestFailure, ManifestResult};
+use teep_agent::agent::{
+    AgentDevice, DeviceIdentity, InstalledTc, ManifestFailure, ManifestResult,
+};
 
 /// The TEE's component store seen through teep-suit's [`ComponentStore`].
 pub struct TeeComponentStore<'t> {

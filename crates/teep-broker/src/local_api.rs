@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::tc_id::TcId;
+use teep_agent::tc_id::TcId;
 
 /// Longest request line read from a client.
 pub const MAX_REQUEST: u64 = 64 * 1024;

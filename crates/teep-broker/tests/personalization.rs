@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use teep_agent::agent::{Agent, AgentConfig, Outcome};
-use teep_agent::device::TeeDevice;
 use teep_agent::state::AgentState;
+use teep_broker::device::TeeDevice;
 use teep_cose::{KeyType, PrivateKey, Signer, SoftwareSigner};
 use teep_proto::{ErrorCode, Numbering, TeepMessage, Update};
 use teep_suit::builder::{os_random, ManifestBuilder};

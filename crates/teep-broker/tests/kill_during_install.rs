@@ -8,8 +8,8 @@
 use std::sync::Arc;
 
 use teep_agent::agent::{Agent, AgentConfig};
-use teep_agent::device::TeeDevice;
 use teep_agent::state::AgentState;
+use teep_broker::device::TeeDevice;
 use teep_cose::{PrivateKey, Signer, SoftwareSigner};
 use teep_proto::{Numbering, TeepMessage, Update};
 use teep_tee::{SoftwareTee, Tee};

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use teep_agent::agent::{Agent, AgentConfig};
-use teep_agent::device::TeeDevice;
 use teep_agent::state::AgentState;
+use teep_broker::device::TeeDevice;
 use teep_cose::{KeyType, PrivateKey, Signer, SoftwareSigner};
 use teep_proto::{CipherSuite, DataItems, Numbering, QueryRequest, TeepMessage};
 use teep_tee::{ComponentBatch, SoftwareTee, Tee};

@@ -5,9 +5,9 @@
 use std::sync::Arc;
 
 use teep_agent::agent::{Agent, AgentConfig};
-use teep_agent::device::TeeDevice;
 use teep_agent::state::AgentState;
 use teep_agent::tc_id::TcId;
+use teep_broker::device::TeeDevice;
 use teep_cose::{KeyType, PrivateKey, Signer, SoftwareSigner};
 use teep_proto::{Numbering, TeepMessage, Update};
 use teep_tee::examples::{HELLO_ANSWER, HELLO_WASM};

@@ -7,13 +7,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use teep_agent::agent::{AgentConfig, AgentEvent};
-use teep_agent::broker::{
-    Broker, HttpConfig, HttpTransport, RetryPolicy, Transport, TransportError,
-};
-use teep_agent::device::TeeDevice;
-use teep_agent::runner::AgentRunner;
 use teep_agent::state::AgentState;
 use teep_agent::TcId;
+use teep_broker::broker::{
+    Broker, HttpConfig, HttpTransport, RetryPolicy, Transport, TransportError,
+};
+use teep_broker::device::TeeDevice;
+use teep_broker::runner::AgentRunner;
 use teep_cose::{PublicKey, Signer};
 use teep_proto::ErrorCode;
 use teep_tee::examples::{COUNTER_WASM, HELLO_ANSWER, HELLO_WASM};

@@ -1,0 +1,14 @@
+//! teep-broker: the normal-world side of a TEEP device, around the sans-IO Agent of
+//! `teep-agent`.
+//!
+//! * [`broker`]: the HTTP transport client (draft-ietf-teep-otrp-over-http) that carries
+//!   opaque TEEP messages between a TAM and the Agent.
+//! * [`runner`]: the Agent as the Broker's endpoint, one session per known TAM.
+//! * [`device`]: the Agent's device over a [`teep_tee::Tee`], running teep-suit's processor
+//!   against the TEE's component store.
+//! * [`local_api`]: RFC 9397's RequestTA / UnrequestTA / RequestPolicyCheck on a Unix socket.
+
+pub mod broker;
+pub mod device;
+pub mod local_api;
+pub mod runner;
