@@ -20,8 +20,8 @@ impl SealedStore {
                 let journal =
                     self.seal(JOURNAL_NAMESPACE, JOURNAL_FILE.as_bytes(), &encode_ops(ops))?;
                 fsutil::ensure_dir(&self.dir)?;
-                // The rename inside atomic_write is the commit point of the batch.
-                fsutil::atomic_write(&self.dir, JOURNAL_FILE, &journal)?;
+                // The rename inside write_atomic_in is the commit point of the batch.
+                fsutil::write_atomic_in(&self.dir, JOURNAL_FILE, &journal)?;
                 for op in ops {
                     self.write_or_remove_blob(op)?;
                 }

@@ -180,7 +180,7 @@ impl SealedStore {
                 let blob = self.seal(&op.namespace, &op.name, value)?;
                 fsutil::ensure_dir(&self.dir)?;
                 fsutil::ensure_dir(&dir)?;
-                fsutil::atomic_write(&dir, &file, &blob)
+                fsutil::write_atomic_in(&dir, &file, &blob)
             }
             None => fsutil::remove_durable(&dir, &file),
         }
