@@ -6,6 +6,8 @@ use crate::cbor::{Key, KeyOrder, Reader, Writer};
 use crate::error::DecodeError;
 use crate::limits::Limits;
 use crate::model::{Common, ComponentId, Dependency};
+use alloc::format;
+use alloc::vec::Vec;
 use bytes::Bytes;
 
 pub(super) fn read_component_id(

@@ -3,6 +3,8 @@
 use crate::cbor::{Reader, Writer};
 use crate::error::DecodeError;
 use crate::model::{Digest, DigestAlgorithm};
+use alloc::format;
+use alloc::vec::Vec;
 
 /// Decodes a SUIT_Digest array.
 pub fn decode_digest(input: &[u8], path: &str) -> Result<Digest, DecodeError> {

@@ -5,6 +5,9 @@ use crate::cbor::{Key, KeyOrder, Reader};
 use crate::error::DecodeError;
 use crate::limits::Limits;
 use crate::model::{envelope_key, Authentication, SUIT_ENVELOPE_TAG};
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
 use bytes::Bytes;
 use minicbor::data::Type;
 

@@ -11,6 +11,9 @@ use crate::model::{
     manifest_key, CommandSequence, Common, Digest, DigestAlgorithm, Manifest, Severable,
     SUIT_MANIFEST_TAG,
 };
+use alloc::format;
+use alloc::string::ToString;
+use alloc::vec::Vec;
 use bytes::Bytes;
 use minicbor::data::Type;
 

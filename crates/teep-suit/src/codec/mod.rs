@@ -19,6 +19,7 @@ pub use manifest::{bstr_wrap, decode_manifest, encode_manifest, manifest_member_
 pub use sequence::{decode_sequence, encode_sequence};
 
 use crate::cbor::{Key, Writer};
+use alloc::vec::Vec;
 use bytes::Bytes;
 
 /// Whether `sub` lies inside `root`'s memory (so `root.slice_ref(sub)` is valid).

@@ -6,6 +6,9 @@ use crate::cbor::{Key, KeyOrder, Reader, Writer};
 use crate::error::DecodeError;
 use crate::limits::Limits;
 use crate::model::{Command, CommandArg, CommandCode, CommandSequence, IndexArg, Parameter};
+use alloc::format;
+use alloc::string::ToString;
+use alloc::vec::Vec;
 use bytes::Bytes;
 use minicbor::data::Type;
 

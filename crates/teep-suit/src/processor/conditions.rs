@@ -8,6 +8,7 @@ use crate::auth::decode_envelope_unverified;
 use crate::error::display_component_id;
 use crate::model::{Command, CommandCode, DigestAlgorithm, Parameter};
 use crate::report::ReportReason;
+use alloc::format;
 
 impl Run<'_> {
     /// condition-vendor-identifier, condition-class-identifier, condition-device-identifier.

@@ -9,6 +9,7 @@ use crate::error::{display_component_id, ProcessError};
 use crate::model::{manifest_key, Command, Parameter};
 use crate::report::ReportReason;
 use crate::store::ManifestRecord;
+use alloc::format;
 
 impl Run<'_> {
     /// directive-process-dependency: in uninstall drops one link to the dependency;

@@ -6,6 +6,8 @@ use super::{Outcome, Summary};
 use crate::error::{AuthError, ProcessError};
 use crate::model::{Command, CommandCode};
 use crate::report::{ReportReason, ReportResult, SuitRecord, SuitReport};
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
 
 /// Where a failing command sits, for errors and report records.
 #[derive(Clone)]

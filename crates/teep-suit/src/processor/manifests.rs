@@ -8,6 +8,8 @@ use crate::auth::{decode_envelope_unverified, verify_envelope_with_limits, Verif
 use crate::error::{display_component_id, ProcessError};
 use crate::model::{manifest_key, CommandSequence, ComponentId, Severable};
 use crate::store::ManifestRecord;
+use alloc::format;
+use alloc::vec::Vec;
 
 impl Run<'_> {
     /// The update procedure of a root manifest, then its record (reference count 1).
@@ -21,7 +23,7 @@ impl Run<'_> {
         let mut ctx = Ctx::new(env, Vec::new(), 0);
         self.update_procedure(&mut ctx)?;
         self.record_manifest(&key, &ctx, true)?;
-        let mut summary = std::mem::take(&mut self.summary);
+        let mut summary = core::mem::take(&mut self.summary);
         summary.manifest_component_id = key;
         summary.sequence_number = m.sequence_number;
         summary.written = ctx.written.clone();
@@ -166,7 +168,7 @@ impl Run<'_> {
                 self.run_section(&mut ctx, section, seq)?;
             }
         }
-        let mut summary = std::mem::take(&mut self.summary);
+        let mut summary = core::mem::take(&mut self.summary);
         summary.manifest_component_id = key.clone();
         summary.sequence_number = env.manifest.sequence_number;
         summary.commands = self.commands;

@@ -42,6 +42,8 @@ use crate::limits::Limits;
 use crate::model::{ComponentId, Manifest};
 use crate::report::{SuitRecord, SuitReport};
 use crate::store::{ComponentStore, PayloadFetcher};
+use alloc::string::ToString;
+use alloc::vec::Vec;
 use bytes::Bytes;
 use failure::{failure_result, finish_outcome, report_reason_for_auth_error};
 use run::Run;

@@ -5,6 +5,7 @@ use super::failure::Fail;
 use super::run::{Ctx, Run};
 use crate::model::{Command, CommandCode, ComponentId, Parameter};
 use crate::report::ReportReason;
+use alloc::format;
 
 impl Run<'_> {
     /// directive-set-parameters keeps values already set; directive-override-parameters

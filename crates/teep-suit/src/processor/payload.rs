@@ -8,6 +8,8 @@ use crate::encryption::decrypt_payload;
 use crate::error::display_component_id;
 use crate::model::{Command, CommandCode, Parameter};
 use crate::report::ReportReason;
+use alloc::format;
+use alloc::string::ToString;
 use bytes::Bytes;
 
 impl Run<'_> {

@@ -7,8 +7,10 @@ use crate::error::{display_component_id, ProcessError};
 use crate::model::{manifest_key, ComponentId, Digest, Envelope, Parameter};
 use crate::report::SuitReport;
 use crate::store::{ComponentStore, ManifestRecord, PayloadFetcher, StoreBatch};
+use alloc::collections::BTreeMap;
+use alloc::vec;
+use alloc::vec::Vec;
 use bytes::Bytes;
-use std::collections::BTreeMap;
 
 /// Section number used for the shared sequence in errors and report records.
 pub(super) const SHARED_SECTION: i64 = manifest_key::COMMON;

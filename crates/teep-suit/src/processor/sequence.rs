@@ -6,6 +6,9 @@ use super::run::{Ctx, Run, SHARED_SECTION};
 use crate::error::ProcessError;
 use crate::model::{Command, CommandArg, CommandCode, CommandSequence, IndexArg};
 use crate::report::ReportReason;
+use alloc::format;
+use alloc::vec;
+use alloc::vec::Vec;
 
 impl Run<'_> {
     /// Runs the shared sequence and then `seq` with fresh parameters.
