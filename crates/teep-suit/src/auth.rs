@@ -13,6 +13,8 @@ use crate::codec::{decode_authentication, decode_manifest, split_envelope, RawEn
 use crate::error::{AuthError, DecodeError};
 use crate::limits::Limits;
 use crate::model::*;
+use alloc::format;
+use alloc::vec::Vec;
 use bytes::Bytes;
 use minicbor::data::Type;
 use teep_cose::{Algorithm, PublicKey};
@@ -49,8 +51,8 @@ pub enum Authenticator {
     Mac { index: usize },
 }
 
-impl std::fmt::Display for Authenticator {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Display for Authenticator {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             Authenticator::Signer {
                 index,
@@ -76,7 +78,7 @@ pub struct VerifiedEnvelope {
     pub authenticator: Authenticator,
 }
 
-impl std::ops::Deref for VerifiedEnvelope {
+impl core::ops::Deref for VerifiedEnvelope {
     type Target = Envelope;
     fn deref(&self) -> &Envelope {
         &self.envelope

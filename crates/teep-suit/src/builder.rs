@@ -4,6 +4,9 @@
 use crate::cbor::Writer;
 use crate::codec::{encode_digest, encode_manifest};
 use crate::model::*;
+use alloc::string::{String, ToString};
+use alloc::vec;
+use alloc::vec::Vec;
 use bytes::Bytes;
 
 /// Building or signing failed.
@@ -261,8 +264,10 @@ pub fn sign_manifest(
 }
 
 /// 64 bytes from the operating system (for [`ManifestBuilder::build`] when encrypting).
+#[cfg(feature = "std")]
 pub fn os_random() -> Result<[u8; 64], BuildError> {
     let mut r = [0u8; 64];
-    getrandom::fill(&mut r).map_err(|e| BuildError::Invalid(format!("no randomness: {e}")))?;
+    getrandom::fill(&mut r)
+        .map_err(|e| BuildError::Invalid(alloc::format!("no randomness: {e}")))?;
     Ok(r)
 }

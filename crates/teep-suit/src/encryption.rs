@@ -6,6 +6,10 @@
 
 use crate::cbor::{Reader, Writer};
 use crate::error::CryptoError;
+use alloc::format;
+use alloc::string::ToString;
+use alloc::vec;
+use alloc::vec::Vec;
 use minicbor::data::Type;
 
 /// COSE algorithm ids used here.
@@ -26,8 +30,8 @@ pub struct DecryptionKeys {
     pub aes_kw: Vec<(Option<Vec<u8>>, Vec<u8>)>,
 }
 
-impl std::fmt::Debug for DecryptionKeys {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for DecryptionKeys {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(
             f,
             "DecryptionKeys {{ ecdh: {}, aes_kw: {} }}",

@@ -1,6 +1,9 @@
 //! Error types. Every error names where in the structure it happened and which rule failed.
 
 use crate::model::ComponentId;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
 
 /// A SUIT structure could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -119,7 +122,7 @@ pub enum ProcessError {
 pub fn display_component_id(id: &ComponentId) -> String {
     let segs: Vec<String> = id
         .iter()
-        .map(|s| match std::str::from_utf8(s) {
+        .map(|s| match core::str::from_utf8(s) {
             Ok(t) if !t.is_empty() && t.chars().all(|c| !c.is_control()) => format!("'{t}'"),
             _ => format!("h'{}'", hex::encode_upper(s)),
         })

@@ -9,11 +9,21 @@
 //!   [`ComponentStore`] and [`PayloadFetcher`]; stages all changes and commits once.
 //! * [`SuitReport`]: what ran and where and why it failed.
 //! * [`ManifestBuilder`]: builds and signs envelopes (TEEP Appendix E templates).
+//!
+//! Features: `std` (default) adds the file-backed `DirStore`, `builder::os_random` and the
+//! dependencies' `std` support; without it the crate is `no_std` + `alloc`, for TEEs without
+//! an operating system. `json` (default) adds the JSON views (`inspect::envelope_json`,
+//! `inspect::sequence_json`, `SuitReport::to_json`).
+
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
 
 pub mod auth;
 pub mod builder;
 pub(crate) mod cbor;
 pub mod codec;
+#[cfg(feature = "std")]
 pub mod dirstore;
 pub mod encryption;
 pub mod error;
@@ -30,6 +40,7 @@ pub use auth::{
     verify_envelope_with_limits, Authenticator, TrustAnchors, VerifiedEnvelope,
 };
 pub use builder::{sign_manifest, BuildError, ManifestBuilder, PayloadSource};
+#[cfg(feature = "std")]
 pub use dirstore::DirStore;
 pub use encryption::{decrypt_payload, DecryptionKeys};
 pub use error::{

@@ -4,6 +4,8 @@
 //! `Unknown` arm so a manifest from a newer draft can still be decoded and inspected.
 //! Payload-sized fields are `bytes::Bytes` slices of the input buffer (no copies).
 
+use alloc::string::String;
+use alloc::vec::Vec;
 use bytes::Bytes;
 
 /// SUIT_Component_Identifier: a path of byte strings.
@@ -87,12 +89,42 @@ impl DigestAlgorithm {
     }
 }
 
-static HASHED_BYTES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// Running total behind [`hashed_bytes`]. Targets without 64-bit atomics (some 32-bit
+/// microcontrollers) count in a `usize`.
+#[cfg(target_has_atomic = "64")]
+mod hashed_counter {
+    use core::sync::atomic::{AtomicU64, Ordering};
+
+    static HASHED_BYTES: AtomicU64 = AtomicU64::new(0);
+
+    pub(super) fn add(len: usize) {
+        HASHED_BYTES.fetch_add(len as u64, Ordering::Relaxed);
+    }
+
+    pub(super) fn total() -> u64 {
+        HASHED_BYTES.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(not(target_has_atomic = "64"))]
+mod hashed_counter {
+    use core::sync::atomic::{AtomicUsize, Ordering};
+
+    static HASHED_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+    pub(super) fn add(len: usize) {
+        HASHED_BYTES.fetch_add(len, Ordering::Relaxed);
+    }
+
+    pub(super) fn total() -> u64 {
+        HASHED_BYTES.load(Ordering::Relaxed) as u64
+    }
+}
 
 /// Total bytes this process has hashed through [`Digest::sha256`]; lets tests and benchmarks
 /// show that a payload is hashed once.
 pub fn hashed_bytes() -> u64 {
-    HASHED_BYTES.load(std::sync::atomic::Ordering::Relaxed)
+    hashed_counter::total()
 }
 
 /// SUIT_Digest = [algorithm-id, bytes].
@@ -106,7 +138,7 @@ impl Digest {
     /// SHA-256 digest of `data`.
     pub fn sha256(data: &[u8]) -> Self {
         use sha2::Digest as _;
-        HASHED_BYTES.fetch_add(data.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        hashed_counter::add(data.len());
         Digest {
             algorithm: DigestAlgorithm::Sha256,
             bytes: sha2::Sha256::digest(data).to_vec(),

@@ -4,6 +4,8 @@ use crate::cbor::{Reader, Writer};
 use crate::codec::write_digest;
 use crate::error::DecodeError;
 use crate::model::Digest;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
 
 /// SUIT_Report_Reason_Code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -247,6 +249,7 @@ impl SuitReport {
     }
 
     /// JSON view with every field named.
+    #[cfg(feature = "json")]
     pub fn to_json(&self) -> serde_json::Value {
         let rec = |r: &SuitRecord| {
             serde_json::json!({

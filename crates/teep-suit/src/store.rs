@@ -3,8 +3,11 @@
 
 use crate::error::{FetchError, StoreError};
 use crate::model::ComponentId;
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
 use bytes::Bytes;
-use std::collections::BTreeMap;
 
 /// What the store remembers about an installed manifest, keyed by manifest component id.
 #[derive(Debug, Clone, PartialEq, Eq)]
