@@ -1,0 +1,194 @@
+//! Readers of the items inside options and positional fields: sized bstr/tstr, `uint .size 4`,
+//! non-empty lists, cipher suites, SUIT COSE profiles, component ids and `tc-list` /
+//! `requested-tc-list` entries.
+
+use std::collections::BTreeMap;
+
+use super::Result;
+use crate::cbor::{Reader, Seg};
+use crate::error::DecodeErrorKind;
+use crate::model::{ComponentId, RequestedTcInfo, SystemPropertyClaims};
+use crate::registry::{CipherOperation, CipherSuite, Label, Numbering, SuitCoseProfile};
+
+pub(super) fn read_sized_bytes(r: &mut Reader<'_>, min: usize, max: usize) -> Result<Vec<u8>> {
+    let expected = format!("bstr of {min}..{max} bytes");
+    let b = r.bytes(&expected)?;
+    if b.len() < min || b.len() > max {
+        return Err(r.invalid(format!("expected {expected}, got {}", b.len())));
+    }
+    Ok(b.to_vec())
+}
+
+pub(super) fn read_sized_text(r: &mut Reader<'_>, min: usize, max: usize) -> Result<String> {
+    let expected = format!("tstr of {min}..{max} bytes");
+    let s = r.text(&expected)?;
+    if s.len() < min || s.len() > max {
+        return Err(r.invalid(format!("expected {expected}, got {}", s.len())));
+    }
+    Ok(s.to_string())
+}
+
+/// `uint .size 4`.
+pub(super) fn read_u32(r: &mut Reader<'_>) -> Result<u32> {
+    let v = r.uint("uint .size 4")?;
+    u32::try_from(v).map_err(|_| {
+        r.invalid(format!(
+            "expected uint .size 4 (at most 4294967295), got {v}"
+        ))
+    })
+}
+
+/// `[+ item]`: a definite, non-empty array.
+pub(super) fn read_nonempty_list<'b, T>(
+    r: &mut Reader<'b>,
+    mut item: impl FnMut(&mut Reader<'b>) -> Result<T>,
+) -> Result<Vec<T>> {
+    let len = r.array("non-empty array")?;
+    if len == 0 {
+        return Err(r.invalid("expected non-empty array ([+ ...]), got 0 elements"));
+    }
+    let mut out = Vec::with_capacity(r.capacity(len));
+    for i in 0..len {
+        r.push(Seg::Index(i as usize));
+        out.push(item(r)?);
+        r.pop();
+    }
+    r.leave();
+    Ok(out)
+}
+
+pub(super) fn read_cipher_suite(r: &mut Reader<'_>) -> Result<CipherSuite> {
+    let ops = read_nonempty_list(r, |r| {
+        let len = r.array("[cose-type, cose-alg]")?;
+        if len != 2 {
+            return Err(r.invalid(format!(
+                "expected [cose-type, cose-alg] of 2 elements, got {len}"
+            )));
+        }
+        let cose_type = r.int("int cose-type")?;
+        let alg = r.int("int cose-alg")?;
+        r.leave();
+        Ok(CipherOperation { cose_type, alg })
+    })?;
+    Ok(CipherSuite::new(ops))
+}
+
+pub(super) fn read_suit_cose_profile(r: &mut Reader<'_>) -> Result<SuitCoseProfile> {
+    let len = r.array("SUIT COSE profile [digest, auth, key-exchange, encryption]")?;
+    if len != 4 {
+        return Err(r.invalid(format!(
+            "expected SUIT COSE profile [digest, auth, key-exchange, encryption] of 4 ints, got {len} elements"
+        )));
+    }
+    let mut p = [0i64; 4];
+    for (i, slot) in p.iter_mut().enumerate() {
+        r.push(Seg::Index(i));
+        *slot = r.int("int COSE algorithm")?;
+        r.pop();
+    }
+    r.leave();
+    Ok(SuitCoseProfile(p))
+}
+
+/// `SUIT_Component_Identifier = [* bstr]`.
+pub(super) fn read_component_id(r: &mut Reader<'_>) -> Result<ComponentId> {
+    let len = r.array("SUIT_Component_Identifier [* bstr]")?;
+    let mut out = Vec::with_capacity(r.capacity(len));
+    for i in 0..len {
+        r.push(Seg::Index(i as usize));
+        out.push(r.bytes("bstr")?.to_vec());
+        r.pop();
+    }
+    r.leave();
+    Ok(out)
+}
+
+/// `system-property-claims = { system-component-id(0) => SUIT_Component_Identifier,
+/// + $$SUIT_Parameters }`.
+pub(super) fn read_system_property_claims(r: &mut Reader<'_>) -> Result<SystemPropertyClaims> {
+    let len = r.map("system-property-claims map")?;
+    let mut component_id = None;
+    let mut parameters = BTreeMap::new();
+    for _ in 0..len {
+        let key = r.int("int SUIT parameter label")?;
+        if key == 0 {
+            if component_id.is_some() {
+                return Err(r.invalid("duplicate key 0 (system-component-id)"));
+            }
+            r.push(Seg::Name("component-id"));
+            component_id = Some(read_component_id(r)?);
+            r.pop();
+        } else {
+            if parameters.contains_key(&key) {
+                let mut e = r.invalid(format!("duplicate SUIT parameter label {key}"));
+                e.kind = DecodeErrorKind::Strictness;
+                return Err(e);
+            }
+            r.push(Seg::Key(key as i128));
+            let v = r.value()?;
+            r.pop();
+            parameters.insert(key, v);
+        }
+    }
+    let Some(component_id) = component_id else {
+        return Err(r.invalid("missing system-component-id (key 0)"));
+    };
+    if parameters.is_empty() {
+        return Err(r.invalid("expected at least one SUIT parameter besides system-component-id (+ $$SUIT_Parameters)"));
+    }
+    r.leave();
+    Ok(SystemPropertyClaims {
+        component_id,
+        parameters,
+    })
+}
+
+pub(super) fn read_requested_tc_info(r: &mut Reader<'_>, n: Numbering) -> Result<RequestedTcInfo> {
+    let len = r.map("requested-tc-info map")?;
+    let mut info = RequestedTcInfo::default();
+    let mut have_cid = false;
+    let mut seen = Vec::new();
+    for _ in 0..len {
+        let key = r.uint("uint label")?;
+        if seen.contains(&key) {
+            let mut e = r.invalid(format!("duplicate label {key}"));
+            e.kind = DecodeErrorKind::Strictness;
+            return Err(e);
+        }
+        seen.push(key);
+        match Label::from_value(key, n) {
+            Some(Label::ComponentId) => {
+                r.push(Seg::Name("component-id"));
+                info.component_id = read_component_id(r)?;
+                have_cid = true;
+                r.pop();
+            }
+            Some(Label::TcManifestSequenceNumber) => {
+                r.push(Seg::Name("tc-manifest-sequence-number"));
+                info.tc_manifest_sequence_number = Some(r.uint("uint")?);
+                r.pop();
+            }
+            Some(Label::HaveBinary) => {
+                r.push(Seg::Name("have-binary"));
+                info.have_binary = Some(r.bool("bool")?);
+                r.pop();
+            }
+            _ => {
+                return Err(r.invalid(format!(
+                    "label {key} is not allowed in requested-tc-info ({} numbering)",
+                    n.name()
+                )))
+            }
+        }
+    }
+    if !have_cid {
+        return Err(r.invalid("missing component-id"));
+    }
+    if info.have_binary == Some(true) && info.tc_manifest_sequence_number.is_none() {
+        return Err(
+            r.invalid("tc-manifest-sequence-number MUST be present when have-binary is true")
+        );
+    }
+    r.leave();
+    Ok(info)
+}
