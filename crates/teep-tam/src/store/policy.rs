@@ -1,0 +1,69 @@
+//! The policy snapshot: catalog and assignments kept in memory for the TEEP hot path, valid
+//! for one store epoch.
+
+use std::sync::Arc;
+
+use super::{Result, Store};
+use crate::model::{Target, TcRecord};
+
+/// What the hot path reads from memory instead of storage: the catalog and the assignments,
+/// valid for one `epoch`. The epoch moves when this process changes the catalog, the policy or
+/// the device registry, and when [`Store::poll_changes`] sees another process do so.
+pub struct PolicySnapshot {
+    pub epoch: u64,
+    /// Newest entry of each component.
+    pub catalog: Arc<Vec<TcRecord>>,
+    assignments: Vec<(Vec<u8>, Target)>,
+    /// Whether any assignment targets a tag (only then are a device's tags read).
+    pub tag_rules: bool,
+}
+
+impl PolicySnapshot {
+    /// Component ids assigned to a device (`None`: a device not yet in storage, which only
+    /// `all` assignments reach).
+    pub fn assigned(&self, device: Option<(i64, &[String])>) -> Vec<Vec<u8>> {
+        let mut out: Vec<Vec<u8>> = Vec::new();
+        for (cid, target) in &self.assignments {
+            let hit = match (target, device) {
+                (Target::All, _) => true,
+                (Target::Device(id), Some((d, _))) => *id == d,
+                (Target::Tag(t), Some((_, tags))) => tags.iter().any(|x| x == t),
+                _ => false,
+            };
+            if hit && !out.contains(cid) {
+                out.push(cid.clone());
+            }
+        }
+        out
+    }
+}
+
+impl Store {
+    /// Catalog and assignments as of now, from memory unless something changed.
+    pub async fn policy(&self) -> Result<Arc<PolicySnapshot>> {
+        let epoch = self.epoch();
+        if let Some(p) = self.shared.policy.read().ok().and_then(|g| g.clone()) {
+            if p.epoch == epoch {
+                return Ok(p);
+            }
+        }
+        let catalog = Arc::new(self.latest_tcs().await?);
+        let assignments: Vec<(Vec<u8>, Target)> = self
+            .list_assignments()
+            .await?
+            .into_iter()
+            .map(|a| (a.component_id, a.target))
+            .collect();
+        let tag_rules = assignments.iter().any(|(_, t)| matches!(t, Target::Tag(_)));
+        let snap = Arc::new(PolicySnapshot {
+            epoch,
+            catalog,
+            assignments,
+            tag_rules,
+        });
+        if let Ok(mut g) = self.shared.policy.write() {
+            *g = Some(snap.clone());
+        }
+        Ok(snap)
+    }
+}
