@@ -58,11 +58,45 @@ pub struct ManifestResult {
     pub report: Vec<u8>,
 }
 
-/// A failed manifest: the reason for people, the SUIT_Report for the TAM.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A failed manifest: why, and the SUIT_Report for the TAM.
+#[derive(Debug)]
 pub struct ManifestFailure {
-    pub reason: String,
+    pub error: DeviceError,
     pub report: Vec<u8>,
+}
+
+/// The cause a [`DeviceError`] carries: the device's own error, kept whole so callers can
+/// inspect it (e.g. downcast to the TEE's error type) while the Agent stays independent of it.
+pub type DeviceErrorCause = Box<dyn core::error::Error + Send + Sync + 'static>;
+
+/// Why the device could not do what the Agent asked. Its text is the cause's text, which the
+/// Agent passes on to the TAM in err-msg.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DeviceError {
+    /// The TEE failed to read or change its state (component store, sealed storage, keys).
+    #[error(transparent)]
+    Tee(DeviceErrorCause),
+    /// The SUIT processor stopped a manifest's procedure; nothing was committed.
+    #[error(transparent)]
+    Suit(DeviceErrorCause),
+}
+
+impl DeviceError {
+    pub fn tee(cause: impl core::error::Error + Send + Sync + 'static) -> Self {
+        DeviceError::Tee(Box::new(cause))
+    }
+
+    pub fn suit(cause: impl core::error::Error + Send + Sync + 'static) -> Self {
+        DeviceError::Suit(Box::new(cause))
+    }
+
+    /// The device's own error.
+    pub fn cause(&self) -> &(dyn core::error::Error + Send + Sync + 'static) {
+        match self {
+            DeviceError::Tee(c) | DeviceError::Suit(c) => c.as_ref(),
+        }
+    }
 }
 
 /// What the Agent needs from the TEE it runs in.
@@ -75,9 +109,9 @@ pub trait AgentDevice {
     }
     fn identity(&self) -> DeviceIdentity;
     /// Installed Trusted Components (TC ids, not manifest ids).
-    fn installed(&self) -> Result<Vec<InstalledTc>, String>;
+    fn installed(&self) -> Result<Vec<InstalledTc>, DeviceError>;
     /// Manifest component ids of the installed manifests, with their sequence numbers.
-    fn installed_manifests(&self) -> Result<Vec<(ComponentId, u64)>, String>;
+    fn installed_manifests(&self) -> Result<Vec<(ComponentId, u64)>, DeviceError>;
     /// Runs the SUIT Update Procedure on one envelope against the TC Signer trust anchors and
     /// commits it atomically, or changes nothing.
     fn apply_manifest(
@@ -88,7 +122,7 @@ pub trait AgentDevice {
     ) -> Result<ManifestResult, ManifestFailure>;
     /// Unlinks a manifest (its uninstall sequence runs when nothing else holds it).
     /// `Ok(false)`: no such manifest.
-    fn unlink_manifest(&mut self, manifest_id: &ComponentId) -> Result<bool, String>;
+    fn unlink_manifest(&mut self, manifest_id: &ComponentId) -> Result<bool, DeviceError>;
 }
 
 /// What the Agent is set up with.
@@ -148,11 +182,21 @@ pub enum AgentEvent {
 }
 
 /// The answer to one TAM message.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Outcome {
     /// COSE-signed TEEP message to POST back, if any.
     pub reply: Option<Vec<u8>>,
     pub events: Vec<AgentEvent>,
+    /// Set when an answer was due but could not be produced, so that `reply: None` is not
+    /// mistaken for "nothing to send" (RFC 9397 calls this a local failure).
+    pub error: Option<ReplyError>,
+}
+
+/// Why an answer that was due could not be produced.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplyError {
+    #[error("signing: {0}")]
+    Sign(teep_cose::CoseError),
 }
 
 /// The TEEP Agent: protocol logic over a device, a configuration and persisted state.
@@ -165,6 +209,29 @@ pub struct Agent<'a> {
 /// A TAM message that passed validation: the message, its numbering, the kid of the trust
 /// anchor that verified it and the algorithm id it was signed with.
 type Verified = (TeepMessage, Numbering, Vec<u8>, Algorithm);
+
+/// Why a TAM message was not accepted (§4.1.2); the text goes back in err-msg.
+#[derive(Debug, thiserror::Error)]
+enum TamMessageError {
+    #[error("message of {len} bytes exceeds {MAX_MESSAGE}")]
+    TooLarge { len: usize },
+    #[error("not a COSE message: {0}")]
+    NotCose(teep_cose::CoseError),
+    #[error("no TAM trust anchor verifies the signature: {0}")]
+    Untrusted(teep_cose::CoseError),
+    #[error("not a valid TEEP message: {0}")]
+    NotTeep(teep_proto::DecodeError),
+}
+
+impl TamMessageError {
+    /// ERR_BAD_CERTIFICATE when no trust anchor vouches for the TAM, else ERR_PERMANENT_ERROR.
+    fn code(&self) -> ErrorCode {
+        match self {
+            TamMessageError::Untrusted(_) => ErrorCode::BadCertificate,
+            _ => ErrorCode::PermanentError,
+        }
+    }
+}
 
 /// How a reply is signed: the TAM's numbering and the algorithm id it understands.
 #[derive(Debug, Clone, Copy)]
@@ -199,8 +266,8 @@ impl<'a> Agent<'a> {
         let answering = self.remembered_answering(tam_uri);
         let (message, numbering, kid, alg) = match self.open_and_verify(bytes) {
             Ok(v) => v,
-            Err((code, reason)) => {
-                return self.refuse(events, answering, None, code, reason);
+            Err(e) => {
+                return self.refuse(events, answering, None, e.code(), e.to_string());
             }
         };
         events.push(AgentEvent::TamVerified {
@@ -239,13 +306,13 @@ impl<'a> Agent<'a> {
                 let nonce = if qr.data_item_requested.attestation() {
                     match evidence_nonce(&qr) {
                         Ok(n) => n,
-                        Err(reason) => {
+                        Err(e) => {
                             return self.refuse(
                                 events,
                                 answering,
                                 qr.token.as_deref(),
                                 ErrorCode::PermanentError,
-                                reason,
+                                e.to_string(),
                             )
                         }
                     }
@@ -306,34 +373,18 @@ impl<'a> Agent<'a> {
 
     /// §4.1.2 validation: CBOR, COSE_Sign1 or COSE_Sign, a signature by a TAM trust anchor,
     /// then a valid TEEP message in either numbering.
-    fn open_and_verify(&self, bytes: &[u8]) -> Result<Verified, (ErrorCode, String)> {
+    fn open_and_verify(&self, bytes: &[u8]) -> Result<Verified, TamMessageError> {
         if bytes.len() > MAX_MESSAGE {
-            return Err((
-                ErrorCode::PermanentError,
-                format!("message of {} bytes exceeds {MAX_MESSAGE}", bytes.len()),
-            ));
+            return Err(TamMessageError::TooLarge { len: bytes.len() });
         }
-        let opened = teep_cose::open(bytes).map_err(|e| {
-            (
-                ErrorCode::PermanentError,
-                format!("not a COSE message: {e}"),
-            )
-        })?;
+        let opened = teep_cose::open(bytes).map_err(TamMessageError::NotCose)?;
         let (key, info) = opened
             .verify_any(&self.config.tam_trust_anchors)
-            .map_err(|e| {
-                (
-                    ErrorCode::BadCertificate,
-                    format!("no TAM trust anchor verifies the signature: {e}"),
-                )
-            })?;
+            .map_err(TamMessageError::Untrusted)?;
+        // A detached payload (nil) is no TEEP message: decoding nothing says so.
         let payload = opened.payload.as_deref().unwrap_or_default();
-        let (message, numbering) = teep_proto::decode_auto(payload).map_err(|e| {
-            (
-                ErrorCode::PermanentError,
-                format!("not a valid TEEP message: {e}"),
-            )
-        })?;
+        let (message, numbering) =
+            teep_proto::decode_auto(payload).map_err(TamMessageError::NotTeep)?;
         Ok((message, numbering, key.thumbprint().to_vec(), info.alg))
     }
 
@@ -417,7 +468,7 @@ impl<'a> Agent<'a> {
                     answering,
                     token.as_deref(),
                     ErrorCode::TemporaryError,
-                    e,
+                    e.to_string(),
                 )
             }
         };
@@ -429,7 +480,7 @@ impl<'a> Agent<'a> {
                     answering,
                     token.as_deref(),
                     ErrorCode::TemporaryError,
-                    e,
+                    e.to_string(),
                 )
             }
         };
@@ -452,7 +503,7 @@ impl<'a> Agent<'a> {
                         answering,
                         token.as_deref(),
                         ErrorCode::TemporaryError,
-                        e,
+                        e.to_string(),
                     );
                 }
             }
@@ -489,7 +540,7 @@ impl<'a> Agent<'a> {
         &self,
         nonce: Option<Vec<u8>>,
         manifests: &[(ComponentId, u64)],
-    ) -> Result<Vec<u8>, String> {
+    ) -> Result<Vec<u8>, crate::evidence::EvidenceError> {
         let id = self.device.identity();
         let claims = crate::evidence::EvidenceClaims {
             nonce,
@@ -520,6 +571,7 @@ impl<'a> Agent<'a> {
                 return Outcome {
                     reply: None,
                     events,
+                    error: None,
                 };
             }
         }
@@ -563,7 +615,7 @@ impl<'a> Agent<'a> {
                     reports.push(result.report);
                 }
                 Err(failure) => {
-                    let reason = format!("manifest-list[{i}]: {}", failure.reason);
+                    let reason = format!("manifest-list[{i}]: {}", failure.error);
                     events.push(AgentEvent::ManifestFailed {
                         reason: reason.clone(),
                     });
@@ -637,17 +689,20 @@ impl<'a> Agent<'a> {
                 Outcome {
                     reply: Some(bytes),
                     events,
+                    error: None,
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, "cannot sign the answer");
+                let error = ReplyError::Sign(e);
+                tracing::error!(%error, "cannot sign the answer");
                 events.push(AgentEvent::Refused {
                     code: ErrorCode::TemporaryError,
-                    reason: format!("signing: {e}"),
+                    reason: error.to_string(),
                 });
                 Outcome {
                     reply: None,
                     events,
+                    error: Some(error),
                 }
             }
         }
@@ -665,15 +720,19 @@ impl<'a> Agent<'a> {
 /// temporary. ERR_UNSUPPORTED_FRESHNESS_MECHANISMS does not fit: the Agent does support nonce
 /// freshness, and that Error would list just nonce, inviting the same request again. Tokens are
 /// 8..64 bytes by the TEEP codec, so the passport model always fits.
-fn evidence_nonce(qr: &QueryRequest) -> Result<Option<Vec<u8>>, String> {
+fn evidence_nonce(qr: &QueryRequest) -> Result<Option<Vec<u8>>, ChallengeTooLong> {
     match &qr.challenge {
-        Some(c) if c.len() > EAT_NONCE_MAX => Err(format!(
-            "QueryRequest.challenge: {} bytes; eat_nonce takes at most {EAT_NONCE_MAX}",
-            c.len()
-        )),
+        Some(c) if c.len() > EAT_NONCE_MAX => Err(ChallengeTooLong { len: c.len() }),
         Some(c) => Ok(Some(c.clone())),
         None => Ok(qr.token.clone()),
     }
+}
+
+/// A challenge that cannot be an `eat_nonce` (see [`evidence_nonce`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("QueryRequest.challenge: {len} bytes; eat_nonce takes at most {EAT_NONCE_MAX}")]
+struct ChallengeTooLong {
+    len: usize,
 }
 
 fn numbering_name(n: Numbering) -> &'static str {
@@ -750,6 +809,135 @@ pub fn all_data_items() -> DataItems {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use teep_cose::{CoseError, PrivateKey, SoftwareSigner};
+
+    /// A signer whose key is gone: every signature fails.
+    struct KeyGone(SoftwareSigner);
+
+    impl Signer for KeyGone {
+        fn algorithm(&self) -> Algorithm {
+            self.0.algorithm()
+        }
+        fn kid(&self) -> Vec<u8> {
+            self.0.kid()
+        }
+        fn public_key(&self) -> PublicKey {
+            self.0.public_key()
+        }
+        fn sign(&self, _: &[u8]) -> Result<Vec<u8>, CoseError> {
+            Err(CoseError::Crypto("key unavailable".into()))
+        }
+    }
+
+    /// A device whose store cannot be read, or whose key cannot sign.
+    struct Broken {
+        signer: Box<dyn Signer>,
+        store_readable: bool,
+    }
+
+    impl AgentDevice for Broken {
+        fn teep_signer(&self) -> &dyn Signer {
+            self.signer.as_ref()
+        }
+        fn identity(&self) -> DeviceIdentity {
+            DeviceIdentity {
+                ueid: vec![1; 17],
+                oemid: vec![2; 3],
+                hwmodel: b"test".to_vec(),
+                hwversion: "1".into(),
+            }
+        }
+        fn installed(&self) -> Result<Vec<InstalledTc>, DeviceError> {
+            if self.store_readable {
+                Ok(Vec::new())
+            } else {
+                Err(DeviceError::tee(std::io::Error::other(
+                    "sealed store unreadable",
+                )))
+            }
+        }
+        fn installed_manifests(&self) -> Result<Vec<(ComponentId, u64)>, DeviceError> {
+            Ok(Vec::new())
+        }
+        fn apply_manifest(
+            &mut self,
+            _: &[u8],
+            _: &[PublicKey],
+            _: Option<&[u8]>,
+        ) -> Result<ManifestResult, ManifestFailure> {
+            unreachable!("no Update in these tests")
+        }
+        fn unlink_manifest(&mut self, _: &ComponentId) -> Result<bool, DeviceError> {
+            unreachable!("no Update in these tests")
+        }
+    }
+
+    fn signer(seed: u8) -> SoftwareSigner {
+        SoftwareSigner::new(PrivateKey::from_p256_scalar(&[seed; 32]).unwrap())
+    }
+
+    /// A QueryRequest from the TAM key of seed 0x11 to `device`.
+    fn ask(device: &mut Broken) -> Outcome {
+        let tam = signer(0x11);
+        let config = AgentConfig {
+            tam_trust_anchors: vec![tam.public_key()],
+            ..Default::default()
+        };
+        let qr = TeepMessage::QueryRequest(QueryRequest {
+            token: Some(vec![4; 16]),
+            supported_cipher_suites: vec![CipherSuite::SIGN1_ESP256],
+            supported_suit_cose_profiles: vec![
+                teep_proto::SuitCoseProfile::SHA256_ESP256_ECDH_A128CTR,
+            ],
+            data_item_requested: DataItems(DataItems::TRUSTED_COMPONENTS),
+            ..Default::default()
+        });
+        let bytes = teep_cose::sign1(&qr.encode(Numbering::Draft26), &tam).unwrap();
+        let mut state = AgentState::default();
+        Agent::new(&config, &mut state, device)
+            .handle_message("http://tam", &bytes, &mut |b| b.fill(0))
+    }
+
+    #[test]
+    fn device_failure_text_goes_to_the_tam_and_its_cause_stays_attached() {
+        let mut device = Broken {
+            signer: Box::new(signer(0x22)),
+            store_readable: false,
+        };
+        let out = ask(&mut device);
+        assert!(out.error.is_none());
+        let opened = teep_cose::open(&out.reply.expect("an Error message")).unwrap();
+        let (m, _) = teep_proto::decode_auto(opened.payload.as_deref().unwrap()).unwrap();
+        let TeepMessage::Error(err) = m else {
+            panic!("{m:?}")
+        };
+        assert_eq!(err.err_code, ErrorCode::TemporaryError);
+        assert_eq!(err.err_msg.as_deref(), Some("sealed store unreadable"));
+
+        let e = device.installed().unwrap_err();
+        assert!(matches!(e, DeviceError::Tee(_)));
+        assert!(e.cause().downcast_ref::<std::io::Error>().is_some());
+    }
+
+    #[test]
+    fn an_answer_that_cannot_be_signed_is_an_error_not_silence() {
+        let mut device = Broken {
+            signer: Box::new(KeyGone(signer(0x22))),
+            store_readable: true,
+        };
+        let out = ask(&mut device);
+        assert!(out.reply.is_none());
+        let error = out.error.expect("the failure is reported");
+        assert!(matches!(error, ReplyError::Sign(_)));
+        assert_eq!(
+            error.to_string(),
+            "signing: crypto provider: key unavailable"
+        );
+        assert!(out.events.contains(&AgentEvent::Refused {
+            code: ErrorCode::TemporaryError,
+            reason: error.to_string(),
+        }));
+    }
 
     fn with_challenge(challenge: Option<Vec<u8>>, token: Option<Vec<u8>>) -> QueryRequest {
         QueryRequest {
@@ -773,7 +961,7 @@ mod tests {
         for len in [EAT_NONCE_MAX + 1, 100, 512] {
             let qr = with_challenge(Some(vec![3; len]), Some(vec![9; 16]));
             assert_eq!(
-                evidence_nonce(&qr),
+                evidence_nonce(&qr).map_err(|e| e.to_string()),
                 Err(format!(
                     "QueryRequest.challenge: {len} bytes; eat_nonce takes at most 64"
                 ))

@@ -29,8 +29,18 @@ pub struct EvidenceClaims {
     pub teep_key: PublicKey,
 }
 
+/// Why no Evidence could be produced.
+#[derive(Debug, thiserror::Error)]
+pub enum EvidenceError {
+    #[error("signing Evidence: {0}")]
+    Sign(teep_cose::CoseError),
+}
+
 /// Builds and signs the EAT.
-pub fn sign_evidence(claims: &EvidenceClaims, signer: &dyn Signer) -> Result<Vec<u8>, String> {
+pub fn sign_evidence(
+    claims: &EvidenceClaims,
+    signer: &dyn Signer,
+) -> Result<Vec<u8>, EvidenceError> {
     // First entry: the TEE's own firmware (TEEP maps "TEE firmware type and version" to
     // `manifests`), so the claim is present even before any TC is installed.
     let tee_entry = ManifestEntry {
@@ -70,6 +80,5 @@ pub fn sign_evidence(claims: &EvidenceClaims, signer: &dyn Signer) -> Result<Vec
         cnf: Some(Confirmation::Key(claims.teep_key.clone())),
         ..Default::default()
     };
-    eat.sign(signer)
-        .map_err(|e| format!("signing Evidence: {e}"))
+    eat.sign(signer).map_err(EvidenceError::Sign)
 }

@@ -22,24 +22,40 @@ pub const DEFAULT_MAX_BODY: u64 = 16 * 1024 * 1024;
 /// Most round trips in one session; a TAM that never ends a session is cut off here.
 pub const MAX_ROUND_TRIPS: usize = 32;
 
-/// What went wrong on the HTTP side of a session.
-#[derive(Debug, thiserror::Error)]
+/// The cause behind a failed request, as the transport reported it.
+pub type NetworkCause = Arc<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What went wrong on the HTTP side of a session. Causes are kept whole (cloneable, so every
+/// `ProcessError` can be recorded) and their text is part of this error's text.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum TransportError {
     #[error("{uri}: HTTP status {status}")]
     Status { uri: String, status: u16 },
     #[error("{uri}: response Content-Type is {got:?}, expected {TEEP_MEDIA_TYPE}")]
     ContentType { uri: String, got: String },
-    #[error("{uri}: {message}")]
-    Network { uri: String, message: String },
+    #[error("{uri}: {cause}")]
+    Network { uri: String, cause: NetworkCause },
     #[error("{uri}: response body larger than {limit} bytes")]
     TooLarge { uri: String, limit: u64 },
     #[error("bad TLS configuration: {0}")]
-    Tls(String),
+    Tls(TlsConfigError),
     /// The TLS handshake failed on what the TAM presented (an untrusted or wrong
     /// certificate): retrying cannot help until the configuration changes.
-    #[error("{uri}: TLS refused the TAM: {message}")]
-    Handshake { uri: String, message: String },
+    #[error("{uri}: TLS refused the TAM: {cause}")]
+    Handshake { uri: String, cause: rustls::Error },
 }
+
+/// Why the HTTP client could not be set up with the given CA certificates.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TlsConfigError {
+    #[error("{0}")]
+    Pem(Arc<ureq::Error>),
+    #[error("CA file holds no certificate")]
+    NoCertificate,
+}
+
+/// Why the Agent could not produce anything from a TAM message: the endpoint's own error.
+pub type EndpointError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Why a session failed.
 #[derive(Debug, thiserror::Error)]
@@ -47,8 +63,8 @@ pub enum BrokerError {
     #[error(transparent)]
     Transport(#[from] TransportError),
     /// The Agent could not produce anything from a TAM message (RFC 9397 "local failure").
-    #[error("agent could not process the message from {uri}: {message}")]
-    Agent { uri: String, message: String },
+    #[error("agent could not process the message from {uri}: {cause}")]
+    Agent { uri: String, cause: EndpointError },
     #[error("{uri}: session did not end after {MAX_ROUND_TRIPS} round trips")]
     TooManyRoundTrips { uri: String },
 }
@@ -75,7 +91,7 @@ pub trait AgentEndpoint {
         &mut self,
         tam_uri: &str,
         message: &[u8],
-    ) -> Result<Option<Vec<u8>>, String>;
+    ) -> Result<Option<Vec<u8>>, EndpointError>;
     /// `ProcessError`: the last outbound message to this TAM was not delivered.
     fn process_error(&mut self, tam_uri: &str, error: &TransportError);
 }
@@ -112,13 +128,13 @@ impl HttpTransport {
         if let Some(pem) = &config.ca_pem {
             let mut certs = Vec::new();
             for item in ureq::tls::parse_pem(pem) {
-                match item.map_err(|e| TransportError::Tls(e.to_string()))? {
+                match item.map_err(|e| TransportError::Tls(TlsConfigError::Pem(Arc::new(e))))? {
                     ureq::tls::PemItem::Certificate(c) => certs.push(c),
                     _ => continue,
                 }
             }
             if certs.is_empty() {
-                return Err(TransportError::Tls("CA file holds no certificate".into()));
+                return Err(TransportError::Tls(TlsConfigError::NoCertificate));
             }
             tls = tls.root_certs(ureq::tls::RootCerts::Specific(Arc::new(certs)));
         }
@@ -138,13 +154,12 @@ impl HttpTransport {
 
 /// The rustls error behind a failed request, if TLS itself refused the peer (ureq reports
 /// handshake failures as I/O errors wrapping it).
-fn tls_refusal(e: &ureq::Error) -> Option<String> {
-    let tls = match e {
+fn tls_refusal(e: &ureq::Error) -> Option<&rustls::Error> {
+    match e {
         ureq::Error::Rustls(r) => Some(r),
         ureq::Error::Io(io) => io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()),
         _ => None,
-    }?;
-    Some(tls.to_string())
+    }
 }
 
 impl Transport for HttpTransport {
@@ -155,13 +170,13 @@ impl Transport for HttpTransport {
                 limit,
             },
             other => match tls_refusal(&other) {
-                Some(message) => TransportError::Handshake {
+                Some(tls) => TransportError::Handshake {
                     uri: uri.to_string(),
-                    message,
+                    cause: tls.clone(),
                 },
                 None => TransportError::Network {
                     uri: uri.to_string(),
-                    message: other.to_string(),
+                    cause: Arc::new(other),
                 },
             },
         };
@@ -342,10 +357,10 @@ impl<'a, T: Transport> Broker<'a, T> {
             match agent.process_teep_message(uri, &exchange.response_body) {
                 Ok(Some(reply)) => outbound = reply,
                 Ok(None) => return Ok(round_trip),
-                Err(message) => {
+                Err(cause) => {
                     return Err(BrokerError::Agent {
                         uri: uri.to_string(),
-                        message,
+                        cause,
                     })
                 }
             }
@@ -437,7 +452,11 @@ mod tests {
     }
 
     impl AgentEndpoint for Echo {
-        fn process_teep_message(&mut self, _: &str, m: &[u8]) -> Result<Option<Vec<u8>>, String> {
+        fn process_teep_message(
+            &mut self,
+            _: &str,
+            m: &[u8],
+        ) -> Result<Option<Vec<u8>>, EndpointError> {
             self.seen.push(m.to_vec());
             match m {
                 b"last" => Ok(None),
@@ -453,7 +472,10 @@ mod tests {
     fn net_err() -> TransportError {
         TransportError::Network {
             uri: "u".into(),
-            message: "connection refused".into(),
+            cause: Arc::new(std::io::Error::new(
+                std::io::ErrorKind::ConnectionRefused,
+                "connection refused",
+            )),
         }
     }
 
@@ -541,7 +563,7 @@ mod tests {
     fn a_refused_certificate_is_not_retried() {
         let refused = TransportError::Handshake {
             uri: "u".into(),
-            message: "invalid peer certificate: UnknownIssuer".into(),
+            cause: rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
         };
         let script = Scripted::new(vec![Err(refused), Err(net_err())]);
         let mut agent = Echo::default();
@@ -554,6 +576,11 @@ mod tests {
             .session(&mut agent, "https://tam", None)
             .unwrap_err();
         assert!(err.to_string().contains("TLS refused the TAM"), "{err}");
+        assert!(
+            err.to_string()
+                .ends_with("invalid peer certificate: UnknownIssuer"),
+            "{err}"
+        );
         assert_eq!(agent.errors, 1);
     }
 

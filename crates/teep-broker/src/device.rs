@@ -16,7 +16,7 @@ use teep_suit::{
 use teep_tee::{ComponentBatch, Tee};
 
 use teep_agent::agent::{
-    AgentDevice, DeviceIdentity, InstalledTc, ManifestFailure, ManifestResult,
+    AgentDevice, DeviceError, DeviceIdentity, InstalledTc, ManifestFailure, ManifestResult,
 };
 
 /// The TEE's component store seen through teep-suit's [`ComponentStore`].
@@ -137,8 +137,8 @@ impl AgentDevice for TeeDevice {
         }
     }
 
-    fn installed(&self) -> Result<Vec<InstalledTc>, String> {
-        let list = self.tee.list_components().map_err(|e| e.to_string())?;
+    fn installed(&self) -> Result<Vec<InstalledTc>, DeviceError> {
+        let list = self.tee.list_components().map_err(DeviceError::tee)?;
         Ok(list
             .into_iter()
             .map(|c| InstalledTc {
@@ -149,8 +149,8 @@ impl AgentDevice for TeeDevice {
             .collect())
     }
 
-    fn installed_manifests(&self) -> Result<Vec<(ComponentId, u64)>, String> {
-        let list = self.tee.list_manifests().map_err(|e| e.to_string())?;
+    fn installed_manifests(&self) -> Result<Vec<(ComponentId, u64)>, DeviceError> {
+        let list = self.tee.list_manifests().map_err(DeviceError::tee)?;
         Ok(list
             .into_iter()
             .map(|m| (m.manifest_component_id, m.sequence_number))
@@ -186,17 +186,17 @@ impl AgentDevice for TeeDevice {
                 report,
             }),
             Err(e) => Err(ManifestFailure {
-                reason: e.to_string(),
+                error: DeviceError::suit(e),
                 report,
             }),
         }
     }
 
-    fn unlink_manifest(&mut self, manifest_id: &ComponentId) -> Result<bool, String> {
+    fn unlink_manifest(&mut self, manifest_id: &ComponentId) -> Result<bool, DeviceError> {
         if self
             .tee
             .manifest(manifest_id)
-            .map_err(|e| e.to_string())?
+            .map_err(DeviceError::tee)?
             .is_none()
         {
             return Ok(false);
@@ -206,6 +206,6 @@ impl AgentDevice for TeeDevice {
             tee: self.tee.as_ref(),
         };
         let outcome = processor.uninstall(manifest_id, &mut store, self.fetcher.as_mut());
-        outcome.result.map(|_| true).map_err(|e| e.to_string())
+        outcome.result.map(|_| true).map_err(DeviceError::suit)
     }
 }

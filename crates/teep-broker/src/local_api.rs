@@ -70,7 +70,7 @@ pub enum LocalApiError {
     #[error("local API socket {path}: another agent is already listening")]
     InUse { path: PathBuf },
     #[error("local API answer: {0}")]
-    BadAnswer(String),
+    BadAnswer(serde_json::Error),
 }
 
 /// A request waiting for the agent's main loop, with the way back to its client.
@@ -124,13 +124,22 @@ impl LocalApiServer {
 
 impl Drop for LocalApiServer {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        // Nothing to return to in a destructor; a socket left behind is replaced by the next bind.
+        if let Err(e) = std::fs::remove_file(&self.path) {
+            tracing::warn!(path = %self.path.display(), error = %e, "local API socket not removed");
+        }
     }
 }
 
 fn accept_loop(listener: UnixListener, tx: mpsc::Sender<Pending>) {
     for stream in listener.incoming() {
-        let Ok(stream) = stream else { continue };
+        let stream = match stream {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "local API: accepting a client failed");
+                continue;
+            }
+        };
         let tx = tx.clone();
         // One short-lived thread per client so a slow client cannot stall the others.
         std::thread::spawn(move || serve_client(stream, &tx));
@@ -138,9 +147,15 @@ fn accept_loop(listener: UnixListener, tx: mpsc::Sender<Pending>) {
 }
 
 fn serve_client(stream: UnixStream, tx: &mpsc::Sender<Pending>) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let Ok(mut writer) = stream.try_clone() else {
-        return;
+    if let Err(e) = stream.set_read_timeout(Some(Duration::from_secs(10))) {
+        tracing::warn!(error = %e, "local API: no read timeout on a client");
+    }
+    let mut writer = match stream.try_clone() {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::warn!(error = %e, "local API: cannot answer a client");
+            return;
+        }
     };
     let mut line = String::new();
     let read = BufReader::new(stream)
@@ -165,9 +180,15 @@ fn serve_client(stream: UnixStream, tx: &mpsc::Sender<Pending>) {
             }
         },
     };
-    if let Ok(mut text) = serde_json::to_string(&response) {
-        text.push('\n');
-        let _ = writer.write_all(text.as_bytes());
+    let written = serde_json::to_string(&response)
+        .map_err(std::io::Error::from)
+        .and_then(|mut text| {
+            text.push('\n');
+            writer.write_all(text.as_bytes())
+        });
+    if let Err(e) = written {
+        // The client may have gone; it is the one that learns nothing.
+        tracing::debug!(error = %e, "local API: answer not delivered");
     }
 }
 
@@ -178,8 +199,7 @@ pub fn call(path: &Path, request: &LocalRequest) -> Result<LocalResponse, LocalA
         source,
     };
     let mut stream = UnixStream::connect(path).map_err(io)?;
-    let mut text =
-        serde_json::to_string(request).map_err(|e| LocalApiError::BadAnswer(e.to_string()))?;
+    let mut text = serde_json::to_string(request).map_err(LocalApiError::BadAnswer)?;
     text.push('\n');
     stream.write_all(text.as_bytes()).map_err(io)?;
     let mut line = String::new();
@@ -187,7 +207,7 @@ pub fn call(path: &Path, request: &LocalRequest) -> Result<LocalResponse, LocalA
         .take(MAX_RESPONSE)
         .read_line(&mut line)
         .map_err(io)?;
-    serde_json::from_str(&line).map_err(|e| LocalApiError::BadAnswer(e.to_string()))
+    serde_json::from_str(&line).map_err(LocalApiError::BadAnswer)
 }
 
 /// True when an agent answers on `path`.

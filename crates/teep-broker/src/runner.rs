@@ -6,7 +6,9 @@
 
 use serde_json::{json, Value as Json};
 
-use crate::broker::{AgentEndpoint, Broker, BrokerError, SessionReport, Transport, TransportError};
+use crate::broker::{
+    AgentEndpoint, Broker, BrokerError, EndpointError, SessionReport, Transport, TransportError,
+};
 use teep_agent::agent::{Agent, AgentConfig, AgentDevice, AgentEvent};
 use teep_agent::state::AgentState;
 
@@ -26,7 +28,7 @@ pub struct AgentRunner<D: AgentDevice> {
     /// Every event of every message, in order (the caller drains it).
     pub events: Vec<AgentEvent>,
     /// Transport failures reported by the Broker (ProcessError), by TAM URI.
-    pub transport_errors: Vec<(String, String)>,
+    pub transport_errors: Vec<(String, TransportError)>,
     random: fn(&mut [u8]),
 }
 
@@ -68,19 +70,23 @@ impl<D: AgentDevice> AgentEndpoint for AgentRunner<D> {
         &mut self,
         tam_uri: &str,
         message: &[u8],
-    ) -> Result<Option<Vec<u8>>, String> {
+    ) -> Result<Option<Vec<u8>>, EndpointError> {
         let random = self.random;
         let mut rng = |b: &mut [u8]| random(b);
         let outcome = Agent::new(&self.config, &mut self.state, &mut self.device)
             .handle_message(tam_uri, message, &mut rng);
         self.events.extend(outcome.events);
-        Ok(outcome.reply)
+        // An answer that was due but could not be made is a failure, not the end of the session.
+        match outcome.error {
+            Some(error) => Err(Box::new(error)),
+            None => Ok(outcome.reply),
+        }
     }
 
     fn process_error(&mut self, tam_uri: &str, error: &TransportError) {
         tracing::warn!(%tam_uri, %error, "TEEP message not delivered");
         self.transport_errors
-            .push((tam_uri.to_string(), error.to_string()));
+            .push((tam_uri.to_string(), error.clone()));
     }
 }
 
@@ -118,4 +124,88 @@ pub fn describe(bytes: &[u8]) -> Json {
         "bytes": bytes.len(),
         "teep": message,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use teep_agent::agent::{
+        DeviceError, DeviceIdentity, InstalledTc, ManifestFailure, ManifestResult,
+    };
+    use teep_cose::{Algorithm, CoseError, PrivateKey, PublicKey, Signer, SoftwareSigner};
+    use teep_proto::{CipherSuite, ComponentId, DataItems, Numbering, QueryRequest, TeepMessage};
+
+    /// A device whose TEEP key cannot sign.
+    struct KeyGone(SoftwareSigner);
+
+    impl Signer for KeyGone {
+        fn algorithm(&self) -> Algorithm {
+            self.0.algorithm()
+        }
+        fn kid(&self) -> Vec<u8> {
+            self.0.kid()
+        }
+        fn public_key(&self) -> PublicKey {
+            self.0.public_key()
+        }
+        fn sign(&self, _: &[u8]) -> Result<Vec<u8>, CoseError> {
+            Err(CoseError::Crypto("key unavailable".into()))
+        }
+    }
+
+    impl AgentDevice for KeyGone {
+        fn teep_signer(&self) -> &dyn Signer {
+            self
+        }
+        fn identity(&self) -> DeviceIdentity {
+            DeviceIdentity {
+                ueid: vec![1; 17],
+                oemid: vec![],
+                hwmodel: vec![],
+                hwversion: String::new(),
+            }
+        }
+        fn installed(&self) -> Result<Vec<InstalledTc>, DeviceError> {
+            Ok(Vec::new())
+        }
+        fn installed_manifests(&self) -> Result<Vec<(ComponentId, u64)>, DeviceError> {
+            Ok(Vec::new())
+        }
+        fn apply_manifest(
+            &mut self,
+            _: &[u8],
+            _: &[PublicKey],
+            _: Option<&[u8]>,
+        ) -> Result<ManifestResult, ManifestFailure> {
+            unreachable!("no Update in this test")
+        }
+        fn unlink_manifest(&mut self, _: &ComponentId) -> Result<bool, DeviceError> {
+            unreachable!("no Update in this test")
+        }
+    }
+
+    #[test]
+    fn an_answer_the_agent_cannot_sign_fails_the_message_instead_of_ending_the_session() {
+        let tam = SoftwareSigner::new(PrivateKey::from_p256_scalar(&[0x11; 32]).unwrap());
+        let device = KeyGone(SoftwareSigner::new(
+            PrivateKey::from_p256_scalar(&[0x22; 32]).unwrap(),
+        ));
+        let config = AgentConfig {
+            tam_trust_anchors: vec![tam.public_key()],
+            ..Default::default()
+        };
+        let mut runner =
+            AgentRunner::new(config, AgentState::default(), device).with_random(|b| b.fill(0));
+        let qr = TeepMessage::QueryRequest(QueryRequest {
+            token: Some(vec![4; 16]),
+            supported_cipher_suites: vec![CipherSuite::SIGN1_ESP256],
+            data_item_requested: DataItems(DataItems::TRUSTED_COMPONENTS),
+            ..Default::default()
+        });
+        let bytes = teep_cose::sign1(&qr.encode(Numbering::Draft26), &tam).unwrap();
+        let err = runner
+            .process_teep_message("http://tam", &bytes)
+            .unwrap_err();
+        assert_eq!(err.to_string(), "signing: crypto provider: key unavailable");
+    }
 }
