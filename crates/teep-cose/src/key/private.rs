@@ -1,10 +1,15 @@
 //! [`PrivateKey`]: a P-256 or Ed25519 private key with its public half.
 
+use alloc::format;
+use alloc::vec::Vec;
+#[cfg(feature = "std")]
 use std::path::Path;
 
 use zeroize::Zeroizing;
 
-use super::detect::{parse_any, read_limited, with_path, Parsed};
+use super::detect::{parse_any, Parsed};
+#[cfg(feature = "std")]
+use super::file::{read_limited, with_path};
 use super::public::{PublicInner, PublicKey};
 use crate::provider::CryptoProvider;
 use crate::{Algorithm, CoseError, KeyError, KeyType};
@@ -22,8 +27,8 @@ pub struct PrivateKey {
     pub(super) public: PublicKey,
 }
 
-impl std::fmt::Debug for PrivateKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(
             f,
             "PrivateKey({}, kid {})",
@@ -50,13 +55,15 @@ impl PrivateKey {
         }
     }
 
-    /// Generates a fresh key from the operating system's generator.
+    /// Generates a fresh key with the default provider (see
+    /// [`set_default_provider`](crate::set_default_provider)).
     ///
     /// # Panics
-    /// If the operating system cannot provide randomness (no key can be made safely then);
-    /// use [`PrivateKey::generate_with`] to handle that as an error.
+    /// If the provider cannot supply randomness (no key can be made safely then; without
+    /// `std` until a provider with a random source is installed); use
+    /// [`PrivateKey::generate_with`] to handle that as an error.
     pub fn generate(kt: KeyType) -> Self {
-        match Self::generate_with(kt, &crate::provider::RUST_CRYPTO) {
+        match Self::generate_with(kt, crate::default_provider()) {
             Ok(k) => k,
             Err(e) => panic!("no randomness for key generation: {e}"),
         }
@@ -112,6 +119,7 @@ impl PrivateKey {
     }
 
     /// Reads a key file in any format [`PrivateKey::from_bytes_any`] accepts.
+    #[cfg(feature = "std")]
     pub fn load(path: &Path) -> Result<Self, KeyError> {
         let data = read_limited(path)?;
         Self::from_bytes_any(&data).map_err(|e| with_path(path, e))
