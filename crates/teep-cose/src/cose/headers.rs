@@ -1,6 +1,8 @@
 //! Header rules: protected headers as bstr-wrapped maps, `crit` understood, alg and kid not
 //! in both buckets, and the per-signature algorithm and key identifier.
 
+use alloc::{format, string::ToString, vec::Vec};
+
 use ciborium::value::Value;
 use coset::{AsCborValue, CborSerializable, Header, RegisteredLabelWithPrivate};
 

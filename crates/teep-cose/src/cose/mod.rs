@@ -5,6 +5,8 @@
 //! into the to-be-signed bytes). Verification always uses the protected-header bytes exactly
 //! as received.
 
+use alloc::vec::Vec;
+
 use coset::Header;
 
 use crate::cbor::{write_bstr, write_head, write_text};

@@ -1,5 +1,7 @@
 //! Strict parsing of COSE_Sign1 and COSE_Sign, tagged or not; no signature is checked here.
 
+use alloc::{format, string::String, vec::Vec};
+
 use ciborium::value::Value;
 
 use super::headers::{check_no_alg_conflict, parse_protected, parse_unprotected, signature_info};

@@ -1,5 +1,7 @@
 //! Encoding COSE_Sign1 and COSE_Sign with alg and kid in the protected header.
 
+use alloc::{format, vec::Vec};
+
 use super::{sig_structure, CoseKind, HDR_ALG, HDR_KID, TAG_SIGN, TAG_SIGN1};
 use crate::cbor::{write_bstr, write_head, write_int};
 use crate::{Algorithm, CoseError, Signer};

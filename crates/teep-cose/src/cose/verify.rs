@@ -1,5 +1,7 @@
 //! Verification of an [`Opened`] object against one key or a set of keys.
 
+use alloc::{format, string::String, string::ToString, vec::Vec};
+
 use coset::Header;
 
 use super::{sig_structure, CoseKind, Opened, SignatureInfo};

@@ -1,5 +1,7 @@
 //! The claims model: [`EatClaims`] and the typed values of the claims TEEP uses.
 
+use alloc::{string::String, vec::Vec};
+
 use ciborium::value::Value;
 
 use crate::PublicKey;

@@ -1,5 +1,7 @@
 //! CBOR encoding (deterministic) and strict decoding of an [`EatClaims`] set.
 
+use alloc::{format, string::ToString, vec, vec::Vec};
+
 use ciborium::value::{Integer, Value};
 
 use super::claims::{

@@ -1,5 +1,7 @@
 //! What went wrong with an EAT.
 
+use alloc::{format, string::String};
+
 use crate::CoseError;
 
 /// What went wrong with an EAT.

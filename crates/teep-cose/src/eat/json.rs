@@ -1,5 +1,7 @@
 //! A human-readable JSON view of claims sets and CBOR values.
 
+use alloc::{format, string::ToString, vec, vec::Vec};
+
 use ciborium::value::Value;
 use serde_json::{json, Map as JsonMap, Value as Json};
 
@@ -49,7 +51,7 @@ impl EatClaims {
         if let Some(h) = &self.hwversion {
             let v = match &h.version {
                 VersionString::Text(t) => json!(t),
-                VersionString::Bytes(b) => match std::str::from_utf8(b) {
+                VersionString::Bytes(b) => match core::str::from_utf8(b) {
                     Ok(s) => json!({ "bytes": s }),
                     Err(_) => json!({ "hex": hex::encode(b) }),
                 },

@@ -8,6 +8,7 @@
 mod claims;
 mod codec;
 mod error;
+#[cfg(feature = "json")]
 mod json;
 mod result;
 mod signed;
@@ -16,6 +17,7 @@ pub use claims::{
     Confirmation, EatClaims, EatProfile, HwVersion, ManifestEntry, OemId, VersionString,
 };
 pub use error::EatError;
+#[cfg(feature = "json")]
 pub use json::value_to_json;
 pub use result::AttestationResult;
 

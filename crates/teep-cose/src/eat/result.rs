@@ -1,5 +1,7 @@
 //! Attestation Results in the passport model.
 
+use alloc::vec::Vec;
+
 use super::claims::EatClaims;
 use super::error::EatError;
 use crate::{CoseError, PublicKey, Signer};

@@ -1,6 +1,8 @@
 //! Signing a claims set as COSE_Sign1 and opening, verifying and checking the freshness of a
 //! signed one.
 
+use alloc::{format, vec::Vec};
+
 use super::claims::EatClaims;
 use super::error::{claim_err, EatError};
 use super::{EAT_NONCE_MAX, EAT_NONCE_MIN};

@@ -1,6 +1,8 @@
 //! COSE_Key (RFC 9052 section 7, RFC 9053): the deterministic public encoding the RFC 9679
 //! thumbprint is computed over, the private form with `d`, and strict decoding.
 
+use alloc::{format, string::String, vec, vec::Vec};
+
 use ciborium::value::Value;
 
 use super::private::PrivateKey;

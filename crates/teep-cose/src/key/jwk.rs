@@ -1,5 +1,7 @@
 //! JWK (RFC 7517, RFC 8037): export with the thumbprint as `kid`, and strict import.
 
+use alloc::{boxed::Box, format, string::String, vec, vec::Vec};
+
 use base64::Engine as _;
 use serde_json::json;
 

@@ -4,6 +4,9 @@
 
 mod cose_key;
 mod detect;
+#[cfg(feature = "std")]
+mod file;
+#[cfg(feature = "json")]
 mod jwk;
 mod pem;
 mod private;
@@ -29,6 +32,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "json")]
     #[test]
     fn rejects_inconsistent_private_part() {
         let a = PrivateKey::generate(KeyType::P256);

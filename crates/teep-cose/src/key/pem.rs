@@ -1,5 +1,7 @@
 //! PEM and DER: PKCS#8 and SEC1 private keys, SubjectPublicKeyInfo public keys.
 
+use alloc::{boxed::Box, format, string::String, string::ToString};
+
 use p256::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
 
 use super::detect::Parsed;

@@ -1,10 +1,15 @@
 //! [`PrivateKey`]: a P-256 or Ed25519 private key with its public half.
 
+use alloc::format;
+use alloc::vec::Vec;
+#[cfg(feature = "std")]
 use std::path::Path;
 
 use zeroize::Zeroizing;
 
-use super::detect::{parse_any, read_limited, with_path, Parsed};
+use super::detect::{parse_any, Parsed};
+#[cfg(feature = "std")]
+use super::file::{read_limited, with_path};
 use super::public::{PublicInner, PublicKey};
 use crate::provider::CryptoProvider;
 use crate::{Algorithm, CoseError, KeyError, KeyType};
@@ -22,8 +27,8 @@ pub struct PrivateKey {
     pub(super) public: PublicKey,
 }
 
-impl std::fmt::Debug for PrivateKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(
             f,
             "PrivateKey({}, kid {})",
@@ -50,23 +55,34 @@ impl PrivateKey {
         }
     }
 
-    /// Generates a fresh key from the operating system's generator.
+    /// Generates a fresh key with the default provider (see
+    /// [`set_default_provider`](crate::set_default_provider)).
     ///
     /// # Panics
-    /// If the operating system cannot provide randomness (no key can be made safely then);
-    /// use [`PrivateKey::generate_with`] to handle that as an error.
+    /// If the provider cannot supply randomness (no key can be made safely then; without
+    /// `std` until a provider with a random source is installed); use
+    /// [`PrivateKey::generate_with`] to handle that as an error.
     pub fn generate(kt: KeyType) -> Self {
-        match Self::generate_with(kt, &crate::provider::RUST_CRYPTO) {
+        match Self::generate_with(kt, crate::default_provider()) {
             Ok(k) => k,
             Err(e) => panic!("no randomness for key generation: {e}"),
         }
     }
 
-    /// Generates a key with randomness from `provider`.
+    /// Generates a key with `provider` (its own generator, or its `fill_random`).
     pub fn generate_with(kt: KeyType, provider: &dyn CryptoProvider) -> Result<Self, CoseError> {
+        provider.generate_key(kt)
+    }
+
+    /// A key whose secret comes from `fill`: the Ed25519 seed directly, the P-256 scalar by
+    /// rejection sampling.
+    pub(crate) fn from_random(
+        kt: KeyType,
+        fill: &mut dyn FnMut(&mut [u8]) -> Result<(), CoseError>,
+    ) -> Result<Self, CoseError> {
         let mut seed = Zeroizing::new([0u8; 32]);
         loop {
-            provider.fill_random(&mut seed[..])?;
+            fill(&mut seed[..])?;
             match kt {
                 KeyType::Ed25519 => {
                     return Ok(Self::from_ed25519(ed25519_dalek::SigningKey::from_bytes(
@@ -112,6 +128,7 @@ impl PrivateKey {
     }
 
     /// Reads a key file in any format [`PrivateKey::from_bytes_any`] accepts.
+    #[cfg(feature = "std")]
     pub fn load(path: &Path) -> Result<Self, KeyError> {
         let data = read_limited(path)?;
         Self::from_bytes_any(&data).map_err(|e| with_path(path, e))
@@ -130,6 +147,12 @@ impl PrivateKey {
     /// ESP256 or Ed25519.
     pub fn default_algorithm(&self) -> Algorithm {
         self.key_type().default_algorithm()
+    }
+
+    /// P-256 ECDH with `peer` through the default provider: the shared x-coordinate, as
+    /// ECDH-ES and ECDH-SS key agreement (RFC 9053 section 6.3) take it.
+    pub fn ecdh(&self, peer: &PublicKey) -> Result<Zeroizing<[u8; 32]>, CoseError> {
+        crate::default_provider().ecdh_p256(self, peer)
     }
 
     /// The private scalar (P-256) or seed (Ed25519), for providers.

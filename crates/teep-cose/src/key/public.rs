@@ -1,8 +1,12 @@
 //! [`PublicKey`]: a validated P-256 or Ed25519 public key and its RFC 9679 thumbprint.
 
+use alloc::format;
+#[cfg(feature = "std")]
 use std::path::Path;
 
-use super::detect::{parse_any, read_limited, with_path, Parsed};
+use super::detect::{parse_any, Parsed};
+#[cfg(feature = "std")]
+use super::file::{read_limited, with_path};
 use crate::provider::CryptoProvider;
 use crate::{Algorithm, CoseError, KeyError, KeyType};
 
@@ -21,8 +25,8 @@ pub struct PublicKey {
     pub(super) thumbprint: [u8; 32],
 }
 
-impl std::fmt::Debug for PublicKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(
             f,
             "PublicKey({}, kid {})",
@@ -118,6 +122,7 @@ impl PublicKey {
     }
 
     /// Reads a key file in any format [`PublicKey::from_bytes_any`] accepts.
+    #[cfg(feature = "std")]
     pub fn load(path: &Path) -> Result<Self, KeyError> {
         let data = read_limited(path)?;
         Self::from_bytes_any(&data).map_err(|e| with_path(path, e))
