@@ -2,7 +2,10 @@
 //! non-empty lists, cipher suites, SUIT COSE profiles, component ids and `tc-list` /
 //! `requested-tc-list` entries.
 
-use std::collections::BTreeMap;
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
 
 use super::Result;
 use crate::cbor::{Reader, Seg};

@@ -1,7 +1,10 @@
 //! The options map of a message: which labels each message type allows (Appendix C), and
 //! reading every allowed option into [`DecodedOptions`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
 
 use minicbor::data::Type;
 
