@@ -101,6 +101,8 @@ pub(super) struct DecodedOptions {
     pub(super) order: Vec<OptionKey>,
 }
 
+/// Reads the options map of a message of type `t`: duplicate labels and known labels the type
+/// does not allow are rejected, unknown labels kept with their values.
 pub(super) fn read_options(
     r: &mut Reader<'_>,
     t: MessageType,
@@ -157,6 +159,7 @@ pub(super) fn read_options(
     Ok(o)
 }
 
+/// Value of the allowed option `l`, by that option's CDDL.
 fn read_option(r: &mut Reader<'_>, l: Label, n: Numbering, o: &mut DecodedOptions) -> Result<()> {
     match l {
         Label::Token => o.token = Some(read_sized_bytes(r, 8, 64)?),
