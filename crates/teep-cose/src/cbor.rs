@@ -4,6 +4,8 @@
 //! heads and does not report where an item ends, and because encoding COSE structures
 //! directly lets us write the payload once instead of cloning it into a `Value` tree.
 
+use alloc::{format, string::String, vec::Vec};
+
 use ciborium::value::{Integer, Value};
 
 /// Deepest nesting accepted from outside.
@@ -148,7 +150,7 @@ pub(crate) fn skip(data: &[u8], pos: usize, depth: usize) -> Result<usize, Strin
                 ));
             }
             let end = p + arg as usize;
-            if major == 3 && std::str::from_utf8(&data[p..end]).is_err() {
+            if major == 3 && core::str::from_utf8(&data[p..end]).is_err() {
                 return Err("text string is not valid UTF-8".into());
             }
             Ok(end)

@@ -1,5 +1,7 @@
 //! Error types. Messages name the structure or field and the rule that failed.
 
+use alloc::string::String;
+
 /// Loading, parsing or converting a key failed.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -13,6 +15,7 @@ pub enum KeyError {
     #[error("{0}: not a private key (no private part)")]
     NotPrivate(&'static str),
     /// Reading a key file failed.
+    #[cfg(feature = "std")]
     #[error("{path}: {source}")]
     Io {
         /// The file.

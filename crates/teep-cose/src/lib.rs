@@ -10,6 +10,25 @@
 //!   store sign without exposing the private key.
 //! * [`sign1`], [`sign`], [`open`], [`Opened::verify`]: COSE (RFC 9052) signing and checking.
 //! * [`eat`]: EAT claims sets (RFC 9711) as Evidence and Attestation Results.
+//!
+//! # Features and `no_std`
+//!
+//! * `std` (default): key files ([`PrivateKey::load`]), operating-system randomness for the
+//!   RustCrypto provider, faster P-256 signing (precomputed tables).
+//! * `aws-lc-rs` (default, implies `std`): the aws-lc-rs provider, the default provider.
+//! * `rust-crypto` (default): the pure-Rust provider; it works without `std`.
+//! * `json` (default): JWK import and export, the JSON view of EAT claims.
+//!
+//! Without `std` the crate is `#![no_std]` and needs only `alloc`. There is no
+//! operating-system generator then: key generation and every other use of randomness go
+//! through the installed provider, so an embedder calls [`set_default_provider`] at start-up
+//! with a provider whose `fill_random` draws from its hardware generator (for example
+//! [`provider::RustCryptoProvider::with_random`]). Until then the built-in provider refuses
+//! to produce random bytes.
+
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
 
 mod alg;
 pub(crate) mod cbor;

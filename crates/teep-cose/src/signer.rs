@@ -1,6 +1,8 @@
 //! The [`Signer`] trait: what COSE signing needs from a private key, so a hardware key store
 //! can sign without handing out key material.
 
+use alloc::{boxed::Box, vec::Vec};
+
 use crate::provider::{check_alg, CryptoProvider, RawSigner};
 use crate::{Algorithm, CoseError, PrivateKey, PublicKey};
 
@@ -28,8 +30,8 @@ pub struct SoftwareSigner {
     provider: &'static dyn CryptoProvider,
 }
 
-impl std::fmt::Debug for SoftwareSigner {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for SoftwareSigner {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("SoftwareSigner")
             .field("alg", &self.alg)
             .field("key", &self.key)

@@ -15,7 +15,7 @@
 //! - `std` (default): the standard library; without it the crate is `no_std` + `alloc`, and
 //!   the model, the strict codec, both numberings and the COSE wrapper ([`signed`]) remain.
 //! - `json` (default): the JSON view (module `json`, `TeepMessage::to_json` and
-//!   `TeepMessage::from_json`).
+//!   `TeepMessage::from_json`); works without `std`.
 //! - `diag` (default): CBOR diagnostic notation (module `diag`) through cbor-diag, which
 //!   needs `std`.
 

@@ -1,0 +1,147 @@
+//! Crypto behind a provider, in the manner of rustls' `CryptoProvider`: protocol code calls a
+//! trait object, so aws-lc-rs (default, fastest ECDSA verify), RustCrypto (pure Rust, no C)
+//! or a hardware-backed implementation can be chosen at run time without touching callers.
+//!
+//! Without the `std` feature there is no operating-system generator: randomness comes only
+//! from the installed provider (see [`RustCryptoProvider::with_random`]).
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicPtr, Ordering};
+
+use crate::key::{PrivateKey, PublicKey};
+use crate::{Algorithm, CoseError, KeyType};
+
+#[cfg(feature = "aws-lc-rs")]
+mod aws_lc;
+#[cfg(not(any(feature = "aws-lc-rs", feature = "rust-crypto")))]
+mod none;
+#[cfg(feature = "rust-crypto")]
+mod rust_crypto;
+
+#[cfg(feature = "aws-lc-rs")]
+pub use aws_lc::AwsLcProvider;
+#[cfg(feature = "rust-crypto")]
+pub use rust_crypto::{RandomFn, RustCryptoProvider};
+
+/// A private-key operation prepared once (key parsed, tables built) and used many times.
+pub trait RawSigner: Send + Sync {
+    /// Signs `msg`; ECDSA signatures are raw `r || s` (64 bytes), Ed25519 64 bytes.
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, CoseError>;
+}
+
+/// Verification, digests, randomness and software signing.
+pub trait CryptoProvider: Send + Sync + core::fmt::Debug {
+    /// Short name, e.g. `aws-lc-rs` or `rustcrypto`.
+    fn name(&self) -> &'static str;
+    /// Prepares `key` for signing with `alg` (the caller has checked they match).
+    fn signing_key(
+        &self,
+        key: &PrivateKey,
+        alg: Algorithm,
+    ) -> Result<Box<dyn RawSigner>, CoseError>;
+    /// Verifies `sig` over `msg`. ECDSA signatures must be raw `r || s` (64 bytes).
+    fn verify(
+        &self,
+        key: &PublicKey,
+        alg: Algorithm,
+        msg: &[u8],
+        sig: &[u8],
+    ) -> Result<(), CoseError>;
+    /// SHA-256 of `data`.
+    fn sha256(&self, data: &[u8]) -> [u8; 32];
+    /// Fills `buf` from a cryptographically secure generator.
+    fn fill_random(&self, buf: &mut [u8]) -> Result<(), CoseError>;
+
+    /// One-shot signing (prepares the key each call; keep a [`RawSigner`] for repeated use).
+    fn sign(&self, key: &PrivateKey, alg: Algorithm, msg: &[u8]) -> Result<Vec<u8>, CoseError> {
+        check_alg(alg, key.key_type())?;
+        self.signing_key(key, alg)?.sign(msg)
+    }
+}
+
+/// Checks that `alg` is supported and fits `kt`.
+pub(crate) fn check_alg(alg: Algorithm, kt: KeyType) -> Result<(), CoseError> {
+    match alg.key_type() {
+        None => Err(CoseError::UnsupportedAlgorithm(alg.to_cose())),
+        Some(k) if k != kt => Err(CoseError::KeyMismatch {
+            alg: alg.name(),
+            key: kt.name(),
+        }),
+        Some(_) => Ok(()),
+    }
+}
+
+/// The aws-lc-rs provider (default).
+#[cfg(feature = "aws-lc-rs")]
+pub static AWS_LC_RS: AwsLcProvider = AwsLcProvider;
+/// The RustCrypto provider (p256, ed25519-dalek, sha2), with operating-system randomness.
+#[cfg(feature = "rust-crypto")]
+pub static RUST_CRYPTO: RustCryptoProvider = RustCryptoProvider::new();
+
+/// The provider in use until [`set_default_provider`] is called: aws-lc-rs, else RustCrypto,
+/// else one that refuses every operation but hashing.
+#[cfg(feature = "aws-lc-rs")]
+static BUILT_IN: &dyn CryptoProvider = &AWS_LC_RS;
+#[cfg(all(not(feature = "aws-lc-rs"), feature = "rust-crypto"))]
+static BUILT_IN: &dyn CryptoProvider = &RUST_CRYPTO;
+#[cfg(not(any(feature = "aws-lc-rs", feature = "rust-crypto")))]
+static BUILT_IN: &dyn CryptoProvider = &none::NoProvider;
+
+/// Every built-in provider compiled in.
+static ALL: &[&dyn CryptoProvider] = &[
+    #[cfg(feature = "aws-lc-rs")]
+    &AWS_LC_RS,
+    #[cfg(feature = "rust-crypto")]
+    &RUST_CRYPTO,
+];
+
+/// Null until [`set_default_provider`]; then a leaked, never freed `&'static dyn` slot. A
+/// lock-free cell because `no_std` has no lock; set once at start-up in practice.
+static DEFAULT: AtomicPtr<&'static dyn CryptoProvider> = AtomicPtr::new(core::ptr::null_mut());
+
+/// The process-wide provider: aws-lc-rs (or the only built-in one compiled in) unless
+/// [`set_default_provider`] chose another.
+pub fn default_provider() -> &'static dyn CryptoProvider {
+    let slot = DEFAULT.load(Ordering::Acquire);
+    if slot.is_null() {
+        return BUILT_IN;
+    }
+    // SAFETY: a non-null pointer comes only from `Box::leak` in `set_default_provider`, is
+    // never freed and is never written through, so it is valid for reads forever.
+    unsafe { *slot }
+}
+
+/// Replaces the process-wide provider (for example with `&RUST_CRYPTO`, or a leaked hardware
+/// provider). Objects already prepared with the previous one keep using it.
+pub fn set_default_provider(p: &'static dyn CryptoProvider) {
+    let slot: &'static mut &'static dyn CryptoProvider = Box::leak(Box::new(p));
+    DEFAULT.store(slot, Ordering::Release);
+}
+
+/// Built-in provider by name: `aws-lc-rs` (or `aws-lc`) and `rustcrypto`, when compiled in.
+pub fn by_name(name: &str) -> Option<&'static dyn CryptoProvider> {
+    match name.to_ascii_lowercase().as_str() {
+        #[cfg(feature = "aws-lc-rs")]
+        "aws-lc-rs" | "aws-lc" | "awslc" => Some(&AWS_LC_RS),
+        #[cfg(feature = "rust-crypto")]
+        "rustcrypto" | "rust-crypto" => Some(&RUST_CRYPTO),
+        _ => None,
+    }
+}
+
+/// Built-in providers compiled in, for tests and benchmarks that cover each.
+pub fn all() -> Vec<&'static dyn CryptoProvider> {
+    ALL.to_vec()
+}
+
+#[cfg(any(feature = "aws-lc-rs", feature = "rust-crypto"))]
+fn sig_len_check(sig: &[u8]) -> Result<(), CoseError> {
+    if sig.len() != 64 {
+        return Err(CoseError::BadSignature("signature is not 64 bytes"));
+    }
+    Ok(())
+}
+
+#[cfg(all(test, feature = "aws-lc-rs", feature = "rust-crypto"))]
+mod tests;
