@@ -1,7 +1,8 @@
 //! Errors of the codec and of the JSON view. Every error names the path of the offending item
 //! and the rule it broke, because the TAM sends that text back to peers.
 
-use std::fmt;
+use alloc::string::String;
+use core::fmt;
 
 use crate::registry::{MessageType, Numbering};
 
@@ -67,9 +68,10 @@ impl fmt::Display for DecodeError {
     }
 }
 
-impl std::error::Error for DecodeError {}
+impl core::error::Error for DecodeError {}
 
 /// A JSON document that does not describe a TEEP message.
+#[cfg(feature = "json")]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{path}: {rule}")]
 pub struct JsonError {
@@ -78,6 +80,7 @@ pub struct JsonError {
     pub rule: String,
 }
 
+#[cfg(feature = "json")]
 impl JsonError {
     pub(crate) fn new(path: impl Into<String>, rule: impl Into<String>) -> Self {
         JsonError {

@@ -9,19 +9,46 @@
 //! assert_eq!(decode(&bytes, Numbering::Draft26).unwrap(), msg);
 //! assert_eq!(decode_auto(&msg.encode(Numbering::Legacy)).unwrap().1, Numbering::Legacy);
 //! ```
+//!
+//! # Features
+//!
+//! - `std` (default): the standard library; without it the crate is `no_std` + `alloc`, and
+//!   the model, the strict codec, both numberings and the COSE wrapper ([`signed`]) remain.
+//! - `json` (default): the JSON view (module `json`, `TeepMessage::to_json` and
+//!   `TeepMessage::from_json`); works without `std`.
+//! - `diag` (default): CBOR diagnostic notation (module `diag`) through cbor-diag, which
+//!   needs `std`.
+
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+use alloc::vec::Vec;
 
 mod cbor;
 mod codec;
+#[cfg(feature = "diag")]
 pub mod diag;
 mod error;
+#[cfg(feature = "json")]
 pub mod json;
 mod model;
 mod registry;
 pub mod signed;
 
+#[cfg(any(test, not(feature = "diag")))]
+mod plain_diag;
+/// Without cbor-diag, error messages render generic values with [`plain_diag`].
+#[cfg(not(feature = "diag"))]
+mod diag {
+    pub(crate) use crate::plain_diag::value_to_diag;
+}
+
 pub use cbor::{Value, MAX_DEPTH};
 pub use codec::{decode, decode_auto, decode_with_layout, Layout, OptionKey};
-pub use error::{DecodeError, DecodeErrorKind, JsonError};
+#[cfg(feature = "json")]
+pub use error::JsonError;
+pub use error::{DecodeError, DecodeErrorKind};
 pub use model::*;
 pub use registry::*;
 

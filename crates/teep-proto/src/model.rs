@@ -4,7 +4,9 @@
 //! are plain `Vec`s: empty means absent. Options whose label we do not know are kept in
 //! `unknown_options` and re-encoded unchanged.
 
-use std::collections::BTreeMap;
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec::Vec;
 
 use crate::cbor::Value;
 use crate::registry::{

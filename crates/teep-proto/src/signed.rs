@@ -5,6 +5,8 @@
 //! Opening parses the COSE structure and strictly decodes the payload but verifies nothing:
 //! the caller picks the key (by kid, by session) and calls `Opened::verify*`.
 
+use alloc::vec::Vec;
+
 use teep_cose::{CoseError, Opened, Signer};
 
 use crate::error::DecodeError;
@@ -66,6 +68,9 @@ pub fn open_message_auto(bytes: &[u8]) -> Result<(Opened, TeepMessage, Numbering
 
 #[cfg(test)]
 mod tests {
+    use alloc::string::ToString;
+    use alloc::vec;
+
     use super::*;
     use crate::model::Success;
     use teep_cose::{CoseKind, KeyType, PrivateKey, SoftwareSigner};

@@ -1,5 +1,8 @@
 //! Error (§4.6): its positional `err-code`, the options some codes require, and its encoding.
 
+use alloc::format;
+use alloc::vec::Vec;
+
 use super::option_writer::{BorrowedField, OptionWriter};
 use super::options::DecodedOptions;
 use super::Result;

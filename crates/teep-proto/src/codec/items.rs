@@ -2,7 +2,10 @@
 //! non-empty lists, cipher suites, SUIT COSE profiles, component ids and `tc-list` /
 //! `requested-tc-list` entries.
 
-use std::collections::BTreeMap;
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
 
 use super::Result;
 use crate::cbor::{Reader, Seg};
@@ -10,6 +13,7 @@ use crate::error::DecodeErrorKind;
 use crate::model::{ComponentId, RequestedTcInfo, SystemPropertyClaims};
 use crate::registry::{CipherOperation, CipherSuite, Label, Numbering, SuitCoseProfile};
 
+/// A bstr of `min..=max` bytes.
 pub(super) fn read_sized_bytes(r: &mut Reader<'_>, min: usize, max: usize) -> Result<Vec<u8>> {
     let expected = format!("bstr of {min}..{max} bytes");
     let b = r.bytes(&expected)?;
@@ -19,6 +23,7 @@ pub(super) fn read_sized_bytes(r: &mut Reader<'_>, min: usize, max: usize) -> Re
     Ok(b.to_vec())
 }
 
+/// A tstr of `min..=max` bytes.
 pub(super) fn read_sized_text(r: &mut Reader<'_>, min: usize, max: usize) -> Result<String> {
     let expected = format!("tstr of {min}..{max} bytes");
     let s = r.text(&expected)?;
@@ -57,6 +62,7 @@ pub(super) fn read_nonempty_list<'b, T>(
     Ok(out)
 }
 
+/// `[+ [cose-type, cose-alg]]`.
 pub(super) fn read_cipher_suite(r: &mut Reader<'_>) -> Result<CipherSuite> {
     let ops = read_nonempty_list(r, |r| {
         let len = r.array("[cose-type, cose-alg]")?;
@@ -73,6 +79,7 @@ pub(super) fn read_cipher_suite(r: &mut Reader<'_>) -> Result<CipherSuite> {
     Ok(CipherSuite::new(ops))
 }
 
+/// `[digest, auth, key-exchange, encryption]`, four COSE algorithm ids.
 pub(super) fn read_suit_cose_profile(r: &mut Reader<'_>) -> Result<SuitCoseProfile> {
     let len = r.array("SUIT COSE profile [digest, auth, key-exchange, encryption]")?;
     if len != 4 {
@@ -143,6 +150,8 @@ pub(super) fn read_system_property_claims(r: &mut Reader<'_>) -> Result<SystemPr
     })
 }
 
+/// `requested-tc-info`: component-id required, tc-manifest-sequence-number required when
+/// have-binary is true.
 pub(super) fn read_requested_tc_info(r: &mut Reader<'_>, n: Numbering) -> Result<RequestedTcInfo> {
     let len = r.map("requested-tc-info map")?;
     let mut info = RequestedTcInfo::default();

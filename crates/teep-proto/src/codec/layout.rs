@@ -1,6 +1,8 @@
 //! The layout of a received message: what re-encoding it byte for byte needs beyond its
 //! content.
 
+use alloc::vec::Vec;
+
 use crate::registry::Label;
 
 /// An option as it appears in [`Layout::option_order`]: by meaning, so a layout taken in one

@@ -1,6 +1,9 @@
 //! The outer message array `[type, options, positional fields...]`: its type value, arity
 //! and end, with each message type's contents read and written by its own module.
 
+use alloc::format;
+use alloc::vec::Vec;
+
 use super::layout::Layout;
 use super::option_writer::OptionWriter;
 use super::options::read_options;
@@ -69,7 +72,7 @@ pub(super) fn decode_strict(bytes: &[u8], n: Numbering) -> Result<(TeepMessage, 
     let mut opts = read_options(&mut r, t, n)?;
     r.pop();
     let layout = Layout {
-        option_order: std::mem::take(&mut opts.order),
+        option_order: core::mem::take(&mut opts.order),
     };
     let msg = match t {
         MessageType::QueryRequest => {

@@ -25,7 +25,7 @@ use crate::model::TeepMessage;
 use crate::registry::Numbering;
 use message::decode_strict;
 
-type Result<T> = std::result::Result<T, DecodeError>;
+type Result<T> = core::result::Result<T, DecodeError>;
 
 /// Decode one TEEP message in the given numbering, strictly. On failure, when the bytes are a
 /// valid message in the other numbering, the error says so.

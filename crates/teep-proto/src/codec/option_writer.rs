@@ -1,6 +1,8 @@
 //! Writing an options map in deterministic order (or in a received [`Layout`]'s order), and
 //! the encoders of the items inside options and positional fields.
 
+use alloc::vec::Vec;
+
 use super::layout::{Layout, OptionKey};
 use crate::cbor::{self, Value};
 use crate::model::{ComponentId, RequestedTcInfo, SystemPropertyClaims, UnknownOptions};

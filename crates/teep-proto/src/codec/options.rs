@@ -1,7 +1,10 @@
 //! The options map of a message: which labels each message type allows (Appendix C), and
 //! reading every allowed option into [`DecodedOptions`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
 
 use minicbor::data::Type;
 
@@ -98,6 +101,8 @@ pub(super) struct DecodedOptions {
     pub(super) order: Vec<OptionKey>,
 }
 
+/// Reads the options map of a message of type `t`: duplicate labels and known labels the type
+/// does not allow are rejected, unknown labels kept with their values.
 pub(super) fn read_options(
     r: &mut Reader<'_>,
     t: MessageType,
@@ -154,6 +159,7 @@ pub(super) fn read_options(
     Ok(o)
 }
 
+/// Value of the allowed option `l`, by that option's CDDL.
 fn read_option(r: &mut Reader<'_>, l: Label, n: Numbering, o: &mut DecodedOptions) -> Result<()> {
     match l {
         Label::Token => o.token = Some(read_sized_bytes(r, 8, 64)?),

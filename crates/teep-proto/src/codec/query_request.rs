@@ -1,5 +1,8 @@
 //! QueryRequest (§4.2): its positional fields, its section-4 rule, and its encoding.
 
+use alloc::format;
+use alloc::vec::Vec;
+
 use super::items::{read_cipher_suite, read_nonempty_list, read_suit_cose_profile};
 use super::option_writer::{write_field, BorrowedField, OptionWriter};
 use super::options::DecodedOptions;

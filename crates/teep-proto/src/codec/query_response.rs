@@ -1,5 +1,7 @@
 //! QueryResponse (§4.3): options only.
 
+use alloc::vec::Vec;
+
 use super::option_writer::{BorrowedField, OptionWriter};
 use super::options::DecodedOptions;
 use crate::model::QueryResponse;

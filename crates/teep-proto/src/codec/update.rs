@@ -1,5 +1,7 @@
 //! Update (§4.4): options only (its `err-code` is an option, not positional).
 
+use alloc::vec::Vec;
+
 use super::option_writer::{BorrowedField, OptionWriter};
 use super::options::DecodedOptions;
 use crate::model::Update;

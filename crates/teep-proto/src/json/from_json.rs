@@ -1,5 +1,7 @@
 //! JSON view -> model, checked by the strict decoder.
 
+use alloc::format;
+
 use serde_json::{json, Value as Json};
 
 use super::generic::embedded_cbor_from_json;

@@ -1,5 +1,10 @@
 //! The reversible JSON form of generic CBOR, and the hex forms of byte strings.
 
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::string::ToString;
+use alloc::vec::Vec;
+
 use serde_json::{json, Map, Value as Json};
 
 use super::generic_view;

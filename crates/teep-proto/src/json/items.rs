@@ -1,7 +1,10 @@
 //! JSON forms of registry values (by name where they have one) and of the structured items of
 //! the options (component ids, `tc-list` and `requested-tc-list` entries), both directions.
 
-use std::collections::BTreeMap;
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::ToString;
+use alloc::vec::Vec;
 
 use serde_json::{json, Map, Value as Json};
 

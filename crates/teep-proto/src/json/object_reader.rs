@@ -1,7 +1,10 @@
 //! Reading one JSON object field by field, with the path of each field for errors and a check
 //! that no field was left unread.
 
-use std::collections::BTreeMap;
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
 
 use serde_json::{Map, Value as Json};
 

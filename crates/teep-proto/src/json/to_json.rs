@@ -1,5 +1,8 @@
 //! Model -> JSON view.
 
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
 use serde_json::{json, Map, Value as Json};
 
 use super::generic::{embedded_cbor_to_json, value_to_json};

@@ -1,6 +1,7 @@
 //! TEEP cipher suites: arrays of COSE operations.
 
-use std::borrow::Cow;
+use alloc::borrow::Cow;
+use alloc::vec::Vec;
 
 /// One operation of a cipher suite: `[cose-type, cose-alg]`, e.g. `[18, -9]` = COSE_Sign1
 /// with ESP256. Values are kept as integers: the COSE registries are open.
@@ -82,6 +83,8 @@ impl CipherSuite {
 
 #[cfg(test)]
 mod tests {
+    use alloc::vec;
+
     use super::*;
 
     #[test]

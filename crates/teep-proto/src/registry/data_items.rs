@@ -1,5 +1,7 @@
 //! The `data-item-requested` bitmap of a QueryRequest.
 
+use alloc::vec::Vec;
+
 /// `data-item-requested` bitmap of a QueryRequest. Unknown bits are kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct DataItems(pub u64);

@@ -1,6 +1,6 @@
 //! TEEP error codes (`err-code`).
 
-use std::fmt;
+use core::fmt;
 
 use super::Numbering;
 

@@ -1,6 +1,8 @@
 //! Which numbering (draft -26 or legacy) the registry values on the wire follow.
 
-use std::fmt;
+use alloc::format;
+use alloc::string::String;
+use core::fmt;
 
 /// Which set of registry values is on the wire.
 ///
@@ -48,7 +50,7 @@ impl fmt::Display for Numbering {
     }
 }
 
-impl std::str::FromStr for Numbering {
+impl core::str::FromStr for Numbering {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
