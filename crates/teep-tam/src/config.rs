@@ -1,5 +1,6 @@
-//! TAM configuration: defaults, then a TOML file, then command-line flags (the CLI merges the
-//! flags by overwriting fields of the loaded [`Config`]).
+//! TAM configuration: defaults, then a TOML file, then command-line flags. With the `clap`
+//! feature, [`ConfigFlags`] are `teep tam serve`'s flags and [`Config::layered`] lays the
+//! three over each other.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -8,8 +9,14 @@ use serde::Deserialize;
 
 pub use teep_tam_core::Enroll;
 
+#[cfg(feature = "clap")]
+mod flags;
+#[cfg(feature = "clap")]
+pub use flags::ConfigFlags;
+
 /// Which TEEP numbering a path speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum NumberingChoice {
     Draft26,

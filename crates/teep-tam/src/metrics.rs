@@ -1,133 +1,303 @@
-//! Prometheus metrics in the text exposition format. Hand-written: a handful of atomic
-//! counters and one histogram do not justify a metrics framework on the hot path.
+//! Prometheus metrics of the TEEP endpoint, written by `prometheus-client` in the text format
+//! 0.0.4 that `/metrics` serves.
+//!
+//! Every label takes its value from a fixed list here, never from what a peer sent, so the
+//! number of series cannot grow: an agent's error code outside the IANA registry counts as
+//! `unknown`, a result or refusal word missing from the lists as `other`. Counting on the hot
+//! path is one atomic add on a counter created up front: no lock, no allocation. (The
+//! library's own `Family` and `Histogram` take a lock per update, so the two metric kinds here
+//! are small [`EncodeMetric`] implementations over atomics.)
 
-use std::collections::BTreeMap;
-use std::fmt::Write;
+use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::Arc;
 use std::time::Duration;
+
+use prometheus_client::encoding::{prometheus_text, EncodeMetric, MetricEncoder, NoLabelSet};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
 
 /// Latency bucket upper bounds in seconds.
 const BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 5.0,
 ];
 
-#[derive(Default)]
-pub struct Metrics {
-    /// Completed steps by result (`query-request`, `update`, `no-update`, `success`, ...).
-    results: Mutex<BTreeMap<&'static str, u64>>,
-    /// Refused requests by reason (`malformed`, `signature`, `replay`, `storage`, ...).
-    errors: Mutex<BTreeMap<&'static str, u64>>,
-    /// Error codes agents reported.
-    agent_errors: Mutex<BTreeMap<String, u64>>,
-    buckets: [AtomicU64; BUCKETS.len()],
-    count: AtomicU64,
-    sum_micros: AtomicU64,
+/// `result` of `teep_tam_exchanges_total`: how a step ended (the core's result words). The
+/// last value counts any other word.
+const RESULTS: &[&str] = &[
+    "query-request",
+    "no-update",
+    "update",
+    "attestation-failed",
+    "success",
+    "agent-error",
+    "other",
+];
+
+/// `code` of `teep_tam_errors_total`: why a request was refused, by the core (first group)
+/// or by the transport. The last value counts any other code.
+const ERRORS: &[&str] = &[
+    "malformed",
+    "wrong-numbering",
+    "unexpected-type",
+    "token",
+    "replay",
+    "expired",
+    "signature",
+    "unknown-device",
+    "attestation",
+    "internal",
+    "body",
+    "body-too-large",
+    "not-acceptable",
+    "unsupported-media-type",
+    "draining",
+    "storage",
+    "other",
+];
+
+/// `code` of `teep_tam_agent_errors_total`: the IANA names of TEEP error codes. The last value
+/// counts codes outside the registry, whatever number the agent sent.
+const AGENT_ERRORS: &[&str] = &[
+    "ERR_PERMANENT_ERROR",
+    "ERR_UNSUPPORTED_EXTENSION",
+    "ERR_UNSUPPORTED_FRESHNESS_MECHANISMS",
+    "ERR_UNSUPPORTED_MSG_VERSION",
+    "ERR_UNSUPPORTED_CIPHER_SUITES",
+    "ERR_BAD_CERTIFICATE",
+    "ERR_ATTESTATION_REQUIRED",
+    "ERR_UNSUPPORTED_SUIT_REPORT",
+    "ERR_CERTIFICATE_EXPIRED",
+    "ERR_TEMPORARY_ERROR",
+    "ERR_MANIFEST_PROCESSING_FAILED",
+    "unknown",
+];
+
+/// `result` of `teep_tam_device_cache_lookups_total`.
+const CACHE_LOOKUPS: &[&str] = &["hit", "miss"];
+
+/// Counters of one family whose label takes one of a fixed list of values; clones share the
+/// counts. Every value is written, zero or not.
+#[derive(Clone, Debug)]
+struct FixedFamily {
+    label: &'static str,
+    values: &'static [&'static str],
+    counts: Arc<[AtomicU64]>,
 }
 
-impl Metrics {
-    pub fn result(&self, r: &'static str) {
-        *self
-            .results
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(r)
-            .or_default() += 1;
-    }
-    pub fn error(&self, code: &'static str) {
-        *self
-            .errors
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(code)
-            .or_default() += 1;
-    }
-    pub fn agent_error(&self, name: &str) {
-        *self
-            .agent_errors
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(name.to_string())
-            .or_default() += 1;
-    }
-    pub fn observe(&self, d: Duration) {
-        let s = d.as_secs_f64();
-        for (i, b) in BUCKETS.iter().enumerate() {
-            if s <= *b {
-                self.buckets[i].fetch_add(1, Ordering::Relaxed);
-            }
+impl FixedFamily {
+    fn new(label: &'static str, values: &'static [&'static str]) -> Self {
+        FixedFamily {
+            label,
+            values,
+            counts: values.iter().map(|_| AtomicU64::new(0)).collect(),
         }
-        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts `value`, or the list's last value if `value` is not in the list.
+    fn inc(&self, value: &str) {
+        let last = self.values.len() - 1;
+        let i = self.values[..last]
+            .iter()
+            .position(|v| *v == value)
+            .unwrap_or(last);
+        self.counts[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A family with the given counts, one per value (a snapshot taken at scrape time).
+    fn with_counts(label: &'static str, values: &'static [&'static str], counts: &[u64]) -> Self {
+        let family = FixedFamily::new(label, values);
+        for (c, v) in family.counts.iter().zip(counts) {
+            c.store(*v, Ordering::Relaxed);
+        }
+        family
+    }
+}
+
+impl EncodeMetric for FixedFamily {
+    fn encode(&self, mut encoder: MetricEncoder) -> fmt::Result {
+        for (value, count) in self.values.iter().zip(self.counts.iter()) {
+            encoder
+                .encode_family(&[(self.label, *value)])?
+                .encode_counter::<NoLabelSet, _, u64>(&count.load(Ordering::Relaxed), None)?;
+        }
+        Ok(())
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Counter
+    }
+}
+
+/// A latency histogram over [`BUCKETS`]; clones share the counts. An observation adds to one
+/// bucket (the encoder accumulates them), and the count is the buckets' total, so a scrape
+/// never shows a bucket above `+Inf`.
+#[derive(Clone, Debug)]
+struct LatencyHistogram {
+    /// Observations per bucket; the last entry holds those above the largest bound.
+    buckets: Arc<[AtomicU64; BUCKETS.len() + 1]>,
+    sum_micros: Arc<AtomicU64>,
+}
+
+impl Default for LatencyHistogram {
+    fn default() -> Self {
+        LatencyHistogram {
+            buckets: Arc::new(std::array::from_fn(|_| AtomicU64::new(0))),
+            sum_micros: Arc::default(),
+        }
+    }
+}
+
+impl LatencyHistogram {
+    fn observe(&self, d: Duration) {
+        let s = d.as_secs_f64();
+        let i = BUCKETS
+            .iter()
+            .position(|b| s <= *b)
+            .unwrap_or(BUCKETS.len());
+        self.buckets[i].fetch_add(1, Ordering::Relaxed);
         self.sum_micros
             .fetch_add(d.as_micros() as u64, Ordering::Relaxed);
     }
+}
 
+impl EncodeMetric for LatencyHistogram {
+    fn encode(&self, mut encoder: MetricEncoder) -> fmt::Result {
+        let counts: [u64; BUCKETS.len() + 1] =
+            std::array::from_fn(|i| self.buckets[i].load(Ordering::Relaxed));
+        let bounded: [(f64, u64); BUCKETS.len()] = std::array::from_fn(|i| (BUCKETS[i], counts[i]));
+        let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        encoder.encode_histogram::<NoLabelSet>(sum, counts.iter().sum(), &bounded, None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
+    }
+}
+
+/// What storage reports at scrape time, for [`Metrics::render_with_storage`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StorageFacts {
+    /// Devices known to the TAM (`None`: the count failed; the gauge is left out).
+    pub devices: Option<i64>,
+    /// Group-commit transactions and the TEEP steps they committed.
+    pub commit_transactions: u64,
+    pub committed_steps: u64,
+    /// Device-cache hits and misses (`None`: no device cache, as with PostgreSQL).
+    pub device_cache: Option<(u64, u64)>,
+}
+
+/// The TAM's metrics. Counting methods take `&self` and are safe from any task.
+pub struct Metrics {
+    results: FixedFamily,
+    errors: FixedFamily,
+    agent_errors: FixedFamily,
+    duration: LatencyHistogram,
+    registry: Registry,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let results = FixedFamily::new("result", RESULTS);
+        let errors = FixedFamily::new("code", ERRORS);
+        let agent_errors = FixedFamily::new("code", AGENT_ERRORS);
+        let duration = LatencyHistogram::default();
+        let mut registry = Registry::default();
+        registry.register(
+            "teep_tam_exchanges",
+            "TEEP request steps completed, by result",
+            results.clone(),
+        );
+        registry.register(
+            "teep_tam_errors",
+            "Requests refused, by reason",
+            errors.clone(),
+        );
+        registry.register(
+            "teep_tam_agent_errors",
+            "Error messages received from agents, by TEEP error code",
+            agent_errors.clone(),
+        );
+        registry.register(
+            "teep_tam_request_duration_seconds",
+            "Time to answer a POST to the TEEP endpoint",
+            duration.clone(),
+        );
+        Metrics {
+            results,
+            errors,
+            agent_errors,
+            duration,
+            registry,
+        }
+    }
+}
+
+impl Metrics {
+    /// A completed step, by the core's result word (`update`, `no-update`, `success`, ...).
+    pub fn result(&self, r: &'static str) {
+        self.results.inc(r);
+    }
+
+    /// A refused request, by code (`malformed`, `signature`, `replay`, `storage`, ...).
+    pub fn error(&self, code: &'static str) {
+        self.errors.inc(code);
+    }
+
+    /// An Error message from an agent, by the name of its code (`ERR_...`; any other text
+    /// counts as `unknown`).
+    pub fn agent_error(&self, name: &str) {
+        self.agent_errors.inc(name);
+    }
+
+    /// The time one POST to the TEEP endpoint took.
+    pub fn observe(&self, d: Duration) {
+        self.duration.observe(d);
+    }
+
+    /// The counters and, given a device count, the `teep_tam_devices` gauge.
     pub fn render(&self, devices: Option<i64>) -> String {
-        let mut o = String::new();
-        let _ = writeln!(
-            o,
-            "# HELP teep_tam_exchanges_total TEEP request steps completed, by result."
-        );
-        let _ = writeln!(o, "# TYPE teep_tam_exchanges_total counter");
-        for (k, v) in self
-            .results
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-        {
-            let _ = writeln!(o, "teep_tam_exchanges_total{{result=\"{k}\"}} {v}");
-        }
-        let _ = writeln!(
-            o,
-            "# HELP teep_tam_errors_total Requests refused, by reason."
-        );
-        let _ = writeln!(o, "# TYPE teep_tam_errors_total counter");
-        for (k, v) in self.errors.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-            let _ = writeln!(o, "teep_tam_errors_total{{code=\"{k}\"}} {v}");
-        }
-        let _ = writeln!(o, "# HELP teep_tam_agent_errors_total Error messages received from agents, by TEEP error code.");
-        let _ = writeln!(o, "# TYPE teep_tam_agent_errors_total counter");
-        for (k, v) in self
-            .agent_errors
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-        {
-            let _ = writeln!(
-                o,
-                "teep_tam_agent_errors_total{{code=\"{}\"}} {v}",
-                k.replace('"', "'")
-            );
-        }
-        let _ = writeln!(
-            o,
-            "# HELP teep_tam_request_duration_seconds Time to answer a POST to the TEEP endpoint."
-        );
-        let _ = writeln!(o, "# TYPE teep_tam_request_duration_seconds histogram");
-        for (i, b) in BUCKETS.iter().enumerate() {
-            let _ = writeln!(
-                o,
-                "teep_tam_request_duration_seconds_bucket{{le=\"{b}\"}} {}",
-                self.buckets[i].load(Ordering::Relaxed)
-            );
-        }
-        let count = self.count.load(Ordering::Relaxed);
-        let _ = writeln!(
-            o,
-            "teep_tam_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
-        );
-        let _ = writeln!(
-            o,
-            "teep_tam_request_duration_seconds_sum {}",
-            self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6
-        );
-        let _ = writeln!(o, "teep_tam_request_duration_seconds_count {count}");
+        let mut text = String::new();
+        // Writing to a String does not fail, and every metric here encodes infallibly.
+        let _ = prometheus_text::encode(&mut text, &self.registry);
         if let Some(d) = devices {
-            let _ = writeln!(o, "# HELP teep_tam_devices Devices known to the TAM.");
-            let _ = writeln!(o, "# TYPE teep_tam_devices gauge");
-            let _ = writeln!(o, "teep_tam_devices {d}");
+            let mut scrape = Registry::default();
+            scrape.register(
+                "teep_tam_devices",
+                "Devices known to the TAM",
+                ConstGauge::new(d),
+            );
+            let _ = prometheus_text::encode(&mut text, &scrape);
         }
-        o
+        text
+    }
+
+    /// [`Self::render`] followed by what storage reports: commit batching and device-cache
+    /// lookups.
+    pub fn render_with_storage(&self, facts: &StorageFacts) -> String {
+        let mut text = self.render(facts.devices);
+        let mut scrape = Registry::default();
+        scrape.register(
+            "teep_tam_commit_transactions",
+            "Group-commit transactions",
+            ConstCounter::new(facts.commit_transactions),
+        );
+        scrape.register(
+            "teep_tam_committed_steps",
+            "TEEP steps committed (steps / transactions = mean batch)",
+            ConstCounter::new(facts.committed_steps),
+        );
+        if let Some((hits, misses)) = facts.device_cache {
+            scrape.register(
+                "teep_tam_device_cache_lookups",
+                "QueryResponse device contexts, by where they came from",
+                FixedFamily::with_counts("result", CACHE_LOOKUPS, &[hits, misses]),
+            );
+        }
+        let _ = prometheus_text::encode(&mut text, &scrape);
+        text
     }
 }
 
@@ -143,10 +313,96 @@ mod tests {
         m.error("malformed");
         m.observe(Duration::from_micros(1500));
         let text = m.render(Some(3));
+        assert!(
+            text.contains("# TYPE teep_tam_exchanges_total counter\n"),
+            "{text}"
+        );
         assert!(text.contains("teep_tam_exchanges_total{result=\"update\"} 2"));
         assert!(text.contains("teep_tam_errors_total{code=\"malformed\"} 1"));
         assert!(text.contains("teep_tam_request_duration_seconds_bucket{le=\"0.001\"} 0"));
         assert!(text.contains("teep_tam_request_duration_seconds_bucket{le=\"0.002\"} 1"));
+        assert!(text.contains("teep_tam_request_duration_seconds_bucket{le=\"+Inf\"} 1"));
+        assert!(text.contains("teep_tam_request_duration_seconds_count 1"));
         assert!(text.contains("teep_tam_devices 3"));
+        assert!(!m.render(None).contains("teep_tam_devices"));
+    }
+
+    #[test]
+    fn label_values_come_from_fixed_lists_only() {
+        let m = Metrics::default();
+        m.agent_error("ERR_TEMPORARY_ERROR");
+        m.agent_error("unknown error code 99");
+        m.agent_error("unknown error code 12345");
+        m.error("a-code-nobody-listed");
+        m.result("a-result-nobody-listed");
+        let text = m.render(None);
+        assert!(text.contains("teep_tam_agent_errors_total{code=\"ERR_TEMPORARY_ERROR\"} 1"));
+        assert!(
+            text.contains("teep_tam_agent_errors_total{code=\"unknown\"} 2"),
+            "{text}"
+        );
+        assert!(text.contains("teep_tam_errors_total{code=\"other\"} 1"));
+        assert!(text.contains("teep_tam_exchanges_total{result=\"other\"} 1"));
+        assert!(!text.contains("nobody") && !text.contains("99"), "{text}");
+        let series = text.lines().filter(|l| !l.starts_with('#')).count();
+        assert_eq!(
+            series,
+            RESULTS.len() + ERRORS.len() + AGENT_ERRORS.len() + BUCKETS.len() + 3
+        );
+    }
+
+    #[test]
+    fn agent_error_names_are_the_teep_registry() {
+        let (known, fallback) = AGENT_ERRORS.split_at(AGENT_ERRORS.len() - 1);
+        for name in known {
+            let code = teep_proto::ErrorCode::from_name(name).expect(name);
+            assert_eq!(code.to_string(), *name);
+        }
+        assert_eq!(fallback, ["unknown"]);
+    }
+
+    #[test]
+    fn slow_requests_count_only_in_inf() {
+        let m = Metrics::default();
+        m.observe(Duration::from_secs(7));
+        let text = m.render(None);
+        assert!(
+            text.contains("teep_tam_request_duration_seconds_bucket{le=\"5\"} 0"),
+            "{text}"
+        );
+        assert!(text.contains("teep_tam_request_duration_seconds_bucket{le=\"+Inf\"} 1"));
+        assert!(
+            text.contains("teep_tam_request_duration_seconds_sum 7"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn storage_facts_render_as_before() {
+        let m = Metrics::default();
+        let facts = StorageFacts {
+            devices: Some(2),
+            commit_transactions: 5,
+            committed_steps: 9,
+            device_cache: Some((4, 1)),
+        };
+        let text = m.render_with_storage(&facts);
+        for line in [
+            "teep_tam_devices 2\n",
+            "# TYPE teep_tam_commit_transactions_total counter\n",
+            "teep_tam_commit_transactions_total 5\n",
+            "teep_tam_committed_steps_total 9\n",
+            "teep_tam_device_cache_lookups_total{result=\"hit\"} 4\n",
+            "teep_tam_device_cache_lookups_total{result=\"miss\"} 1\n",
+        ] {
+            assert!(text.contains(line), "{line}: {text}");
+        }
+        let without_cache = StorageFacts {
+            device_cache: None,
+            ..facts
+        };
+        assert!(!m
+            .render_with_storage(&without_cache)
+            .contains("device_cache"));
     }
 }

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use teep_bench::sim::TeepClient;
 use teep_tam::{Config, Enroll, ServerHandle};
@@ -127,6 +128,24 @@ impl Tam {
     /// Status of GET /healthz.
     pub async fn health(&self) -> u16 {
         health_at(self.url("/healthz")).await
+    }
+}
+
+/// Longest a test waits for a state it polls for: far beyond what any wait takes, so that only
+/// a state that never comes fails the test (instead of hanging it).
+pub const WAIT_LIMIT: Duration = Duration::from_secs(60);
+
+/// Polls `condition` every few milliseconds until it holds; panics naming `what` if it does
+/// not within [`WAIT_LIMIT`]. Tests wait for a state this way rather than sleeping a guessed
+/// time.
+pub async fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT_LIMIT;
+    while !condition() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "gave up waiting for {what} after {WAIT_LIMIT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 

@@ -1,0 +1,181 @@
+//! The command-line layer of the configuration: `teep tam serve`'s flags, each overriding one
+//! key of [`Config`]. Defaults, then the TOML file, then the flags given: [`Config::layered`].
+//!
+//! The flags take the config's own types (`Enroll`, [`NumberingChoice`], paths, addresses),
+//! so the file and the command line cannot drift apart on what a value means.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+
+use super::{Config, ConfigError, Enroll, NumberingChoice};
+
+/// Flags of `teep tam serve`; a flag not given leaves its key as the file (or the default)
+/// set it. List flags given replace the file's list; `--no-*` flags can only turn a key off.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct ConfigFlags {
+    /// Directory with the TAM keys and the SQLite database (default tam-data).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Address to listen on (default 127.0.0.1:8080).
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// Database URL (sqlite://PATH or postgres://...).
+    #[arg(long, env = "TEEP_TAM_DB")]
+    pub db: Option<String>,
+    /// TEEP signing key (PEM, JWK or COSE_Key), once per algorithm; missing ones are generated.
+    #[arg(long = "key")]
+    pub keys: Vec<PathBuf>,
+    /// Key that signs manifests made by `tc add --ta` (default DATA/tc-signer.pem).
+    #[arg(long)]
+    pub tc_signer_key: Option<PathBuf>,
+    /// Public key (PEM, JWK or COSE_Key) of a TC signer whose envelopes uploads may carry;
+    /// repeatable, replaces tc_signer_anchors of --config. The TAM's own TC-signer key is always trusted.
+    #[arg(long = "tc-signer-anchor", value_name = "FILE")]
+    pub tc_signer_anchors: Vec<PathBuf>,
+    /// Who may connect: registered devices only, or any device that attests (recorded on first contact).
+    #[arg(long, value_parser = enroll_parser())]
+    pub enroll: Option<Enroll>,
+    /// Bearer token of the admin API and the web UI (both disabled without it).
+    #[arg(long, env = "TEEP_TAM_ADMIN_TOKEN")]
+    pub admin_token: Option<String>,
+    /// Largest request body in bytes (default 1 MiB).
+    #[arg(long)]
+    pub body_limit: Option<usize>,
+    /// Answer 400 without saying what was wrong (production hardening).
+    #[arg(long)]
+    pub no_explain: bool,
+    /// Numbering spoken at /tam (the other one is spoken at --alt-path).
+    #[arg(long, value_enum)]
+    pub numbering: Option<NumberingChoice>,
+    /// Path that speaks the other numbering (default /tam/legacy).
+    #[arg(long)]
+    pub alt_path: Option<String>,
+    /// Seconds an unanswered token stays valid (default 21600, six hours).
+    #[arg(long, value_name = "SECS")]
+    pub session_ttl: Option<u64>,
+    /// Do not ask for attestation evidence.
+    #[arg(long)]
+    pub no_attestation: bool,
+    /// Deliver only assigned TCs: catalog TCs a device asks for (requested-tc-list) but is
+    /// not assigned are not sent.
+    #[arg(long)]
+    pub no_requests: bool,
+    /// Public key of a Verifier whose Attestation Results are accepted (passport model).
+    #[arg(long = "verifier-key")]
+    pub verifier_keys: Vec<PathBuf>,
+    /// TLS certificate chain (PEM); with --tls-key serves HTTPS.
+    #[arg(long)]
+    pub tls_cert: Option<PathBuf>,
+    /// Private key (PEM) of the --tls-cert certificate.
+    #[arg(long)]
+    pub tls_key: Option<PathBuf>,
+    /// Print every HTTP request and response on stdout: headers (credentials hidden), the
+    /// TEEP message decoded as JSON, other bodies as text.
+    #[arg(long)]
+    pub dump: bool,
+    /// Database pool size (default 1 for SQLite, 16 for PostgreSQL).
+    #[arg(long)]
+    pub db_connections: Option<u32>,
+    /// Seconds to finish sessions in flight on SIGTERM/Ctrl-C (default 10; 0: stop at once).
+    #[arg(long, value_name = "SECS")]
+    pub shutdown_grace: Option<u64>,
+}
+
+/// `--enroll` in the config file's spelling, parsed by `Enroll`'s own `FromStr` (the enum
+/// lives in the sans-IO core, which has no clap); clap lists the values in help and errors.
+fn enroll_parser() -> impl TypedValueParser<Value = Enroll> {
+    PossibleValuesParser::new(["open", "registered"]).try_map(|s| s.parse::<Enroll>())
+}
+
+impl Config {
+    /// The defaults, then the TOML file if one is given, then the flags given.
+    pub fn layered(file: Option<&Path>, flags: ConfigFlags) -> Result<Config, ConfigError> {
+        let mut config = match file {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        flags.apply_to(&mut config);
+        Ok(config)
+    }
+}
+
+impl ConfigFlags {
+    /// Overrides the keys of `config` whose flags were given.
+    pub fn apply_to(self, config: &mut Config) {
+        // Taken apart whole, so that a flag added above and forgotten here does not compile.
+        let ConfigFlags {
+            data,
+            listen,
+            db,
+            keys,
+            tc_signer_key,
+            tc_signer_anchors,
+            enroll,
+            admin_token,
+            body_limit,
+            no_explain,
+            numbering,
+            alt_path,
+            session_ttl,
+            no_attestation,
+            no_requests,
+            verifier_keys,
+            tls_cert,
+            tls_key,
+            dump,
+            db_connections,
+            shutdown_grace,
+        } = self;
+        set(&mut config.data, data);
+        set(&mut config.listen, listen);
+        set_some(&mut config.db, db);
+        set_list(&mut config.keys, keys);
+        set_some(&mut config.tc_signer_key, tc_signer_key);
+        set_list(&mut config.tc_signer_anchors, tc_signer_anchors);
+        set(&mut config.enroll, enroll);
+        set_some(&mut config.admin_token, admin_token);
+        set(&mut config.body_limit, body_limit);
+        turn_off(&mut config.explain_errors, no_explain);
+        set(&mut config.numbering, numbering);
+        set(&mut config.alt_path, alt_path);
+        set(&mut config.session_ttl_secs, session_ttl);
+        turn_off(&mut config.require_attestation, no_attestation);
+        turn_off(&mut config.allow_requests, no_requests);
+        set_list(&mut config.verifier_keys, verifier_keys);
+        set_some(&mut config.tls_cert, tls_cert);
+        set_some(&mut config.tls_key, tls_key);
+        config.dump |= dump;
+        set(&mut config.db_max_connections, db_connections);
+        set(&mut config.shutdown_grace_secs, shutdown_grace);
+    }
+}
+
+/// A flag given replaces the key.
+fn set<T>(key: &mut T, flag: Option<T>) {
+    if let Some(v) = flag {
+        *key = v;
+    }
+}
+
+/// A flag given replaces an optional key.
+fn set_some<T>(key: &mut Option<T>, flag: Option<T>) {
+    if flag.is_some() {
+        *key = flag;
+    }
+}
+
+/// A repeatable flag given at least once replaces the whole list.
+fn set_list<T>(key: &mut Vec<T>, flag: Vec<T>) {
+    if !flag.is_empty() {
+        *key = flag;
+    }
+}
+
+/// A `--no-*` flag given turns the key off; absent, it leaves the key alone.
+fn turn_off(key: &mut bool, flag: bool) {
+    if flag {
+        *key = false;
+    }
+}
