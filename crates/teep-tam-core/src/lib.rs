@@ -45,3 +45,6 @@ impl core::str::FromStr for Enroll {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

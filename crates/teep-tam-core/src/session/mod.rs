@@ -30,9 +30,6 @@ mod rejection;
 mod success;
 mod update;
 
-#[cfg(test)]
-mod tests;
-
 use std::sync::Arc;
 
 use crate::model::{AuditEntry, SessionKind, SessionRecord};
