@@ -107,12 +107,6 @@ pub fn decide<'a>(input: &Input<'a>) -> Result<Decision<'a>, CorruptRecord> {
             .collect(),
         None => input.stored.to_vec(),
     };
-    // Why each current holding is there, read once.
-    let origins: Vec<TcOrigin> = current
-        .iter()
-        .map(|t| TcOrigin::from_stored(&t.origin))
-        .collect::<Result<_, _>>()?;
-
     let mut decision = Decision {
         installed_now: input.tc_list.map(|_| current.clone()),
         ..Default::default()
@@ -171,7 +165,8 @@ pub fn decide<'a>(input: &Input<'a>) -> Result<Decision<'a>, CorruptRecord> {
     // is no longer in requested-tc-list once installed, yet a newer sequence in the catalog
     // upgrades it like an assigned one.
     if input.allow_requests {
-        for (have, &origin) in current.iter().zip(&origins) {
+        for have in &current {
+            let origin = TcOrigin::from_stored(&have.origin)?;
             // A held version we cannot place (no sequence) may be newer than the catalog's.
             if origin == TcOrigin::Policy
                 || have.sequence.is_none()
@@ -192,18 +187,15 @@ pub fn decide<'a>(input: &Input<'a>) -> Result<Decision<'a>, CorruptRecord> {
         if min_seq.is_some_and(|m| tc.sequence < m) {
             continue; // the catalog cannot satisfy the minimum asked for
         }
-        match current
-            .iter()
-            .zip(&origins)
-            .find(|(c, _)| c.component_id == tc.component_id)
-        {
+        match current.iter().find(|c| c.component_id == tc.component_id) {
             None => decision.install.push(Install {
                 component_id: tc.component_id.clone(),
                 sequence: tc.sequence,
                 envelope: &tc.envelope,
                 origin,
             }),
-            Some((have, &have_origin)) => {
+            Some(have) => {
+                let have_origin = TcOrigin::from_stored(&have.origin)?;
                 let outdated = match have.sequence {
                     Some(s) => s < tc.sequence,
                     None => {
@@ -228,9 +220,10 @@ pub fn decide<'a>(input: &Input<'a>) -> Result<Decision<'a>, CorruptRecord> {
         }
     }
 
-    // Unassigned: TCs there only because policy put them there.
-    for (have, &origin) in current.iter().zip(&origins) {
-        if origin != TcOrigin::Policy
+    // Unassigned: TCs there only because policy put them there. This loop reads every
+    // holding's origin, so a stored origin that does not read always fails the decision.
+    for have in &current {
+        if TcOrigin::from_stored(&have.origin)? != TcOrigin::Policy
             || input.assigned.contains(&have.component_id)
             || dropped.contains(&have.component_id)
         {

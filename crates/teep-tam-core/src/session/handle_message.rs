@@ -22,9 +22,8 @@ impl TamCore {
         now: i64,
         rng: &mut dyn Random,
     ) -> Result<Outcome, Rejection> {
-        let (session, numbering) = self.answered_session(&msg, ctx, now)?;
-        // Present: `answered_session` refuses a message without one.
-        let token = msg.token().map(<[u8]>::to_vec).unwrap_or_default();
+        let (session, numbering, token) = self.answered_session(&msg, ctx, now)?;
+        let token = token.to_vec();
         match &msg.message {
             Incoming::QueryResponse(qr) => {
                 self.on_query_response(&msg, qr, session, numbering, ctx, token, now, rng)
@@ -51,13 +50,13 @@ impl TamCore {
     }
 
     /// The session `msg` answers, if its token may answer it now; with the session's
-    /// numbering, read.
-    fn answered_session<'c>(
+    /// numbering, read, and the token.
+    fn answered_session<'c, 'm>(
         &self,
-        msg: &Inspected,
+        msg: &'m Inspected,
         ctx: &'c Context,
         now: i64,
-    ) -> Result<(&'c SessionRecord, Numbering), Rejection> {
+    ) -> Result<(&'c SessionRecord, Numbering, &'m [u8]), Rejection> {
         let t = msg.type_name;
         let refuse = |kind, explanation: String| Rejection::refuse(kind, Some(t), explanation);
         let token = msg.token().ok_or_else(|| {
@@ -126,7 +125,7 @@ impl TamCore {
                 ));
             }
         }
-        Ok((session, numbering))
+        Ok((session, numbering, token))
     }
 
     /// Storage found the token of a step already consumed when it committed (another answer

@@ -62,14 +62,16 @@ impl TamCore {
                         update.elide_unchanged(d, now);
                     }
                     let err_msg = truncate(&e.to_string(), 128);
+                    let update_token = Self::new_token(now, rng);
                     let upd = wire::error_update(
-                        &Self::new_token(now, rng),
+                        &update_token,
                         teep_proto::ErrorCode::AttestationRequired,
                         &err_msg,
                     );
                     return self.send_update(UpdateToSend {
                         msg,
                         upd,
+                        update_token,
                         kid,
                         token,
                         consume,
@@ -161,6 +163,7 @@ impl TamCore {
         self.send_update(UpdateToSend {
             msg,
             upd,
+            update_token,
             kid,
             token,
             consume,

@@ -16,7 +16,9 @@ use super::{
 pub(super) struct UpdateToSend<'m> {
     /// The QueryResponse answered.
     pub msg: &'m Inspected,
+    /// The Update, and its token (the new session's).
     pub upd: teep_proto::TeepMessage,
+    pub update_token: Vec<u8>,
     /// The device's kid and the token of the QueryResponse.
     pub kid: Vec<u8>,
     pub token: Vec<u8>,
@@ -46,9 +48,8 @@ impl TamCore {
                     source,
                 }
             })?;
-        let update_token = u.upd.token().map(|t| t.to_vec()).unwrap_or_default();
         let session = SessionRecord {
-            token: update_token,
+            token: u.update_token,
             kind: SessionKind::Update,
             device_kid: Some(u.kid.clone()),
             challenge: None,
