@@ -5,7 +5,10 @@
 //! goes out as [`Effects`] the adapter commits. The `teep-tam` crate is that adapter (sqlx
 //! storage, HTTP, admin API, web UI); Cargo keeps tokio, axum and sqlx out of this crate.
 //!
-//! * [`session`]: the state machine (`handle_connect`, `inspect`, `handle_message`);
+//! * [`session`]: the state machine (`handle_connect`, `inspect`, `handle_message`) and its
+//!   contract with the adapter: what a message [`Need`]s, the [`Context`] loaded for it, the
+//!   [`Outcome`] (an [`ExchangeResult`] and [`Effects`]) or [`Rejection`] (a [`Refusal`] of
+//!   one [`RefusalKind`], or an [`InternalError`]);
 //! * [`policy`]: which TCs a device gets; [`attest`]: the built-in Evidence appraisal;
 //! * [`token`]: stateless QueryRequest tokens; [`wire`]: TEEP message building and reading;
 //! * [`model`]: the records the core reads and writes.
@@ -17,7 +20,10 @@ pub mod session;
 pub mod token;
 pub mod wire;
 
-pub use session::{Context, CoreConfig, Effects, Inspected, Outcome, Random, Rejection, TamCore};
+pub use session::{
+    Context, CoreConfig, Effects, ExchangeResult, Inspected, InternalError, Need, Outcome, Random,
+    Refusal, RefusalKind, Rejection, TamCore,
+};
 
 /// How devices get admitted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
@@ -39,3 +45,6 @@ impl core::str::FromStr for Enroll {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -37,11 +37,29 @@ pub fn cbor_head(out: &mut Vec<u8>, major: u8, n: u64) {
     }
 }
 
-/// Inverse of [`encode_component_id`]; `None` if the bytes are not an array of bstr.
+/// Why bytes are not an encoded component identifier.
+#[derive(Debug, thiserror::Error)]
+pub enum ComponentIdError {
+    #[error("not CBOR ({0})")]
+    Cbor(#[from] ciborium::de::Error<std::io::Error>),
+    #[error("not an array of byte strings")]
+    NotArrayOfBstr,
+}
+
+/// Inverse of [`encode_component_id`].
+pub fn try_decode_component_id(bytes: &[u8]) -> Result<ComponentId, ComponentIdError> {
+    let v: ciborium::Value = ciborium::from_reader(bytes)?;
+    let arr = v.as_array().ok_or(ComponentIdError::NotArrayOfBstr)?;
+    arr.iter()
+        .map(|p| p.as_bytes().cloned())
+        .collect::<Option<ComponentId>>()
+        .ok_or(ComponentIdError::NotArrayOfBstr)
+}
+
+/// [`try_decode_component_id`] for views that fall back to hex: `None` if the bytes are not
+/// an array of bstr.
 pub fn decode_component_id(bytes: &[u8]) -> Option<ComponentId> {
-    let v: ciborium::Value = ciborium::from_reader(bytes).ok()?;
-    let arr = v.as_array()?;
-    arr.iter().map(|p| p.as_bytes().cloned()).collect()
+    try_decode_component_id(bytes).ok()
 }
 
 /// Human form: parts that are printable ASCII as text, others as hex, joined by `/`.
@@ -155,6 +173,29 @@ pub struct NewDevice {
     pub tags: Vec<String>,
 }
 
+impl NewDevice {
+    /// The record of the row storage inserts for this device under `id` at `now`: known
+    /// key, not yet attested. (The step that enrolled it also writes its device changes
+    /// over the row; the record leaves them out.)
+    pub fn into_record(self, id: i64, now: i64) -> DeviceRecord {
+        DeviceRecord {
+            id,
+            name: self.name,
+            kid: self.kid,
+            teep_key: self.teep_key,
+            attest_key: self.attest_key,
+            suite_alg: None,
+            status: DeviceStatus::Registered,
+            status_detail: None,
+            ueid: None,
+            claims: None,
+            created_at: now,
+            last_seen: Some(now),
+            tags: self.tags,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct DeviceRecord {
     pub id: i64,
@@ -178,6 +219,68 @@ pub struct DeviceRecord {
     pub tags: Vec<String>,
 }
 
+/// Why a TC is on a device: what [`InstalledTc::origin`] and an outstanding Update record.
+/// Stored as text ([`TcOrigin::as_str`]); in JSON by the same names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TcOrigin {
+    /// Assigned by policy: it leaves when the assignment goes.
+    Policy,
+    /// Asked for in requested-tc-list.
+    Request,
+    /// Found in the device's tc-list without the TAM having sent it.
+    Device,
+}
+
+impl TcOrigin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TcOrigin::Policy => "policy",
+            TcOrigin::Request => "request",
+            TcOrigin::Device => "device",
+        }
+    }
+
+    /// Reads a stored origin; anything but the three names this TAM writes is corrupt.
+    pub fn from_stored(s: &str) -> Result<TcOrigin, CorruptRecord> {
+        match s {
+            "policy" => Ok(TcOrigin::Policy),
+            "request" => Ok(TcOrigin::Request),
+            "device" => Ok(TcOrigin::Device),
+            other => Err(CorruptRecord::Origin {
+                value: other.to_string(),
+            }),
+        }
+    }
+}
+
+impl std::fmt::Display for TcOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A stored record holds what this TAM never writes. The core does not guess what it meant
+/// (a corrupt outstanding Update read as "installed nothing" would lose what the device
+/// holds): the step fails as the TAM's own error.
+#[derive(Debug, thiserror::Error)]
+pub enum CorruptRecord {
+    #[error("stored holding: origin {value:?} is not policy, request or device")]
+    Origin { value: String },
+    #[error("stored session {token}: numbering {value:?} is not draft26 or legacy")]
+    SessionNumbering { token: String, value: String },
+    #[error("stored session {token}: pending update: {source}")]
+    PendingUpdate {
+        token: String,
+        source: serde_json::Error,
+    },
+    #[error("manifest component id {encoded}: {source}")]
+    ManifestComponentId {
+        encoded: String,
+        source: ComponentIdError,
+    },
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct InstalledTc {
     #[serde(serialize_with = "ser_component_id")]
@@ -185,8 +288,8 @@ pub struct InstalledTc {
     pub sequence: Option<u64>,
     #[serde(serialize_with = "ser_opt_hex")]
     pub digest: Option<Vec<u8>>,
-    /// Why it is there: `policy` (assigned), `request` (requested-tc-list) or `device` (found
-    /// in tc-list without the TAM having sent it). Only `policy` entries leave on unassign.
+    /// Why it is there, as stored: a [`TcOrigin`] name (`policy`, `request` or `device`).
+    /// Only `policy` entries leave on unassign.
     pub origin: String,
     #[serde(skip)]
     pub updated_at: i64,
@@ -285,9 +388,10 @@ pub struct SessionRecord {
     pub kind: SessionKind,
     pub device_kid: Option<Vec<u8>>,
     pub challenge: Option<Vec<u8>>,
-    /// "draft26" or "legacy".
+    /// As stored: a [`teep_proto::Numbering`] name, "draft26" or "legacy".
     pub numbering: String,
-    /// JSON: what an outstanding Update carried, so Success can record it.
+    /// JSON of [`crate::session::PendingUpdate`]: what an outstanding Update carried, so
+    /// Success can record it.
     pub pending: Option<String>,
     pub created_at: i64,
     pub expires_at: i64,

@@ -9,7 +9,7 @@
 //! deleted when the assignment goes.
 //! An Update carries what the device lacks and nothing it has.
 
-use crate::model::{InstalledTc, TcRecord};
+use crate::model::{CorruptRecord, InstalledTc, TcOrigin, TcRecord};
 
 /// One tc-list entry, as reported by the device.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,7 +44,7 @@ pub struct Install<'a> {
     pub component_id: Vec<u8>,
     pub sequence: u64,
     pub envelope: &'a [u8],
-    pub origin: &'static str,
+    pub origin: TcOrigin,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,15 +62,9 @@ pub struct Decision<'a> {
     pub installed_now: Option<Vec<InstalledTc>>,
 }
 
-fn origin_str(s: &str) -> &'static str {
-    match s {
-        "policy" => "policy",
-        "request" => "request",
-        _ => "device",
-    }
-}
-
-pub fn decide<'a>(input: &Input<'a>) -> Decision<'a> {
+/// What the device lacks and what it should drop. Fails only on a stored holding whose
+/// origin is none this TAM writes.
+pub fn decide<'a>(input: &Input<'a>) -> Result<Decision<'a>, CorruptRecord> {
     let by_component = |cid: &[u8]| input.catalog.iter().find(|c| c.component_id == cid);
     let by_manifest = |mid: &[u8]| {
         input
@@ -104,7 +98,7 @@ pub fn decide<'a>(input: &Input<'a>) -> Decision<'a> {
                             component_id: r.component_id.clone(),
                             sequence: seq,
                             digest: r.digest.clone(),
-                            origin: "device".into(),
+                            origin: TcOrigin::Device.as_str().into(),
                             updated_at: 0,
                         }
                     }
@@ -113,7 +107,6 @@ pub fn decide<'a>(input: &Input<'a>) -> Decision<'a> {
             .collect(),
         None => input.stored.to_vec(),
     };
-
     let mut decision = Decision {
         installed_now: input.tc_list.map(|_| current.clone()),
         ..Default::default()
@@ -139,13 +132,13 @@ pub fn decide<'a>(input: &Input<'a>) -> Decision<'a> {
     }
 
     // Wanted: assignments first (origin policy), then requests.
-    let mut wanted: Vec<(&'a TcRecord, &'static str, Option<u64>)> = Vec::new();
+    let mut wanted: Vec<(&'a TcRecord, TcOrigin, Option<u64>)> = Vec::new();
     for cid in input.assigned {
         if dropped.contains(cid) {
             continue;
         }
         if let Some(tc) = input.catalog.iter().find(|c| &c.component_id == cid) {
-            wanted.push((tc, "policy", None));
+            wanted.push((tc, TcOrigin::Policy, None));
         }
     }
     for r in input.requested {
@@ -166,15 +159,16 @@ pub fn decide<'a>(input: &Input<'a>) -> Decision<'a> {
         if !input.allow_requests && !input.assigned.contains(&r.component_id) {
             continue;
         }
-        wanted.push((tc, "request", r.min_sequence));
+        wanted.push((tc, TcOrigin::Request, r.min_sequence));
     }
     // Held and kept current: a TC the device got by asking for it (or held before we knew it)
     // is no longer in requested-tc-list once installed, yet a newer sequence in the catalog
     // upgrades it like an assigned one.
     if input.allow_requests {
         for have in &current {
+            let origin = TcOrigin::from_stored(&have.origin)?;
             // A held version we cannot place (no sequence) may be newer than the catalog's.
-            if have.origin == "policy"
+            if origin == TcOrigin::Policy
                 || have.sequence.is_none()
                 || dropped.contains(&have.component_id)
                 || wanted
@@ -184,7 +178,7 @@ pub fn decide<'a>(input: &Input<'a>) -> Decision<'a> {
                 continue;
             }
             if let Some(tc) = by_component(&have.component_id) {
-                wanted.push((tc, origin_str(&have.origin), None));
+                wanted.push((tc, origin, None));
             }
         }
     }
@@ -201,6 +195,7 @@ pub fn decide<'a>(input: &Input<'a>) -> Decision<'a> {
                 origin,
             }),
             Some(have) => {
+                let have_origin = TcOrigin::from_stored(&have.origin)?;
                 let outdated = match have.sequence {
                     Some(s) => s < tc.sequence,
                     None => {
@@ -208,10 +203,11 @@ pub fn decide<'a>(input: &Input<'a>) -> Decision<'a> {
                     }
                 };
                 if outdated {
-                    let keep = if have.origin == "device" {
+                    // A TC found on the device becomes the TAM's for the reason it is sent.
+                    let keep = if have_origin == TcOrigin::Device {
                         origin
                     } else {
-                        origin_str(&have.origin)
+                        have_origin
                     };
                     decision.install.push(Install {
                         component_id: tc.component_id.clone(),
@@ -224,9 +220,10 @@ pub fn decide<'a>(input: &Input<'a>) -> Decision<'a> {
         }
     }
 
-    // Unassigned: TCs there only because policy put them there.
+    // Unassigned: TCs there only because policy put them there. This loop reads every
+    // holding's origin, so a stored origin that does not read always fails the decision.
     for have in &current {
-        if have.origin != "policy"
+        if TcOrigin::from_stored(&have.origin)? != TcOrigin::Policy
             || input.assigned.contains(&have.component_id)
             || dropped.contains(&have.component_id)
         {
@@ -243,7 +240,7 @@ pub fn decide<'a>(input: &Input<'a>) -> Decision<'a> {
             });
         }
     }
-    decision
+    Ok(decision)
 }
 
 #[cfg(test)]
@@ -307,9 +304,9 @@ mod tests {
     fn assigned_tc_missing_on_device_is_installed() {
         let catalog = [tc("a", 1)];
         let assigned = [cid("a")];
-        let d = decide(&input(&catalog, &assigned, &[]));
+        let d = decide(&input(&catalog, &assigned, &[])).unwrap();
         assert_eq!(d.install.len(), 1);
-        assert_eq!(d.install[0].origin, "policy");
+        assert_eq!(d.install[0].origin, TcOrigin::Policy);
         assert!(d.remove.is_empty());
     }
 
@@ -318,7 +315,7 @@ mod tests {
         let catalog = [tc("a", 2)];
         let assigned = [cid("a")];
         let stored = [held("a", Some(2), "policy")];
-        let d = decide(&input(&catalog, &assigned, &stored));
+        let d = decide(&input(&catalog, &assigned, &stored)).unwrap();
         assert!(d.install.is_empty() && d.remove.is_empty());
     }
 
@@ -327,7 +324,7 @@ mod tests {
         let catalog = [tc("a", 3)];
         let assigned = [cid("a")];
         let stored = [held("a", Some(2), "policy")];
-        let d = decide(&input(&catalog, &assigned, &stored));
+        let d = decide(&input(&catalog, &assigned, &stored)).unwrap();
         assert_eq!(d.install.len(), 1);
         assert_eq!(d.install[0].sequence, 3);
     }
@@ -336,7 +333,7 @@ mod tests {
     fn unassigning_deletes_policy_installs_only() {
         let catalog = [tc("a", 1), tc("b", 1)];
         let stored = [held("a", Some(1), "policy"), held("b", Some(1), "request")];
-        let d = decide(&input(&catalog, &[], &stored));
+        let d = decide(&input(&catalog, &[], &stored)).unwrap();
         assert_eq!(
             d.remove,
             vec![Remove {
@@ -363,28 +360,31 @@ mod tests {
         ];
         let mut i = input(&catalog, &[], &[]);
         i.requested = &requested;
-        let d = decide(&i);
+        let d = decide(&i).unwrap();
         assert_eq!(d.install.len(), 1);
-        assert_eq!(d.install[0].origin, "request");
+        assert_eq!(d.install[0].origin, TcOrigin::Request);
         let too_new = [Requested {
             component_id: cid("a"),
             min_sequence: Some(5),
             have_binary: false,
         }];
         i.requested = &too_new;
-        assert!(decide(&i).install.is_empty());
+        assert!(decide(&i).unwrap().install.is_empty());
         i.requested = &requested;
         i.allow_requests = false;
-        assert!(decide(&i).install.is_empty());
+        assert!(decide(&i).unwrap().install.is_empty());
     }
 
     #[test]
     fn held_tc_that_was_requested_is_upgraded_without_a_new_request() {
         let catalog = [tc("a", 3), tc("b", 2)];
         let stored = [held("a", Some(2), "request"), held("b", Some(2), "request")];
-        let d = decide(&input(&catalog, &[], &stored));
+        let d = decide(&input(&catalog, &[], &stored)).unwrap();
         assert_eq!(d.install.len(), 1, "{:?}", d.install);
-        assert_eq!((d.install[0].sequence, d.install[0].origin), (3, "request"));
+        assert_eq!(
+            (d.install[0].sequence, d.install[0].origin),
+            (3, TcOrigin::Request)
+        );
         assert!(d.remove.is_empty());
 
         // Same holding reported in a tc-list.
@@ -394,11 +394,11 @@ mod tests {
         }];
         let mut i = input(&catalog, &[], &stored);
         i.tc_list = Some(&reported);
-        assert_eq!(decide(&i).install.len(), 1);
+        assert_eq!(decide(&i).unwrap().install.len(), 1);
 
         // Requests not allowed: what was requested stays as it is.
         i.allow_requests = false;
-        assert!(decide(&i).install.is_empty());
+        assert!(decide(&i).unwrap().install.is_empty());
 
         // A holding of unknown version is left alone (it may be newer than the catalog).
         let unknown = [Reported {
@@ -407,7 +407,7 @@ mod tests {
         }];
         let mut i = input(&catalog, &[], &[]);
         i.tc_list = Some(&unknown);
-        assert!(decide(&i).install.is_empty());
+        assert!(decide(&i).unwrap().install.is_empty());
     }
 
     #[test]
@@ -418,7 +418,7 @@ mod tests {
         let unneeded = [mid("a")];
         let mut i = input(&catalog, &assigned, &stored);
         i.unneeded = &unneeded;
-        let d = decide(&i);
+        let d = decide(&i).unwrap();
         assert!(d.install.is_empty());
         assert_eq!(d.remove.len(), 1);
         assert_eq!(d.remove[0].manifest_component_id, mid("a"));
@@ -433,7 +433,7 @@ mod tests {
         let empty: [Reported; 0] = [];
         let mut i = input(&catalog, &assigned, &stored);
         i.tc_list = Some(&empty);
-        let d = decide(&i);
+        let d = decide(&i).unwrap();
         assert_eq!(d.install.len(), 1);
         assert_eq!(d.installed_now, Some(vec![]));
     }
@@ -448,7 +448,7 @@ mod tests {
         }];
         let mut i = input(&catalog, &assigned, &[]);
         i.tc_list = Some(&reported);
-        let d = decide(&i);
+        let d = decide(&i).unwrap();
         assert!(d.install.is_empty());
         assert_eq!(d.installed_now.unwrap()[0].sequence, Some(4));
     }

@@ -24,9 +24,9 @@ use tracing::Instrument;
 
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::model::{DeviceRecord, DeviceStatus, SessionKind, SessionRecord};
+use crate::model::{DeviceRecord, SessionKind, SessionRecord};
 use crate::random::OsRandom;
-use crate::session::{Context, CoreConfig, Inspected, Rejection, TamCore};
+use crate::session::{Context, CoreConfig, Inspected, Need, Rejection, TamCore};
 use crate::store::{Store, StoreError, StoreOptions};
 
 /// Updates this process sent and not yet seen answered, so that the Success can be checked
@@ -577,18 +577,39 @@ fn log_purge(what: &str, r: Result<u64, StoreError>, started: std::time::Instant
     }
 }
 
+/// The HTTP status of a message the core rejected: the peer's fault (every refusal kind) is
+/// 400, the TAM's own 500.
+fn rejection_status(r: &Rejection) -> StatusCode {
+    match r {
+        Rejection::Refused(_) => StatusCode::BAD_REQUEST,
+        Rejection::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
 fn reject(st: &AppState, r: &Rejection) -> Response {
-    st.metrics.error(r.code);
-    st.note_refusal(r.status, r.code, r.message_type, &r.explanation);
-    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST);
-    tracing::info!(
-        status = r.status,
-        code = r.code,
-        "refused: {}",
-        r.explanation
-    );
-    let text = if st.config.explain_errors || r.status >= 500 && r.code != "internal" {
-        format!("{}\n", r.explanation)
+    let status = rejection_status(r);
+    let code = r.code();
+    let explanation: std::borrow::Cow<'_, str> = match r {
+        Rejection::Refused(refusal) => refusal.explanation.as_str().into(),
+        Rejection::Internal(e) => e.to_string().into(),
+    };
+    st.metrics.error(code);
+    st.note_refusal(status.as_u16(), code, r.message_type(), &explanation);
+    match r {
+        Rejection::Refused(_) => {
+            tracing::info!(status = status.as_u16(), code, "refused: {explanation}")
+        }
+        Rejection::Internal(_) => {
+            tracing::error!(
+                status = status.as_u16(),
+                code,
+                "internal error: {explanation}"
+            )
+        }
+    }
+    // The TAM's own errors are explained only to peers that are told explanations too.
+    let text = if st.config.explain_errors {
+        format!("{explanation}\n")
     } else {
         format!("{}\n", status.canonical_reason().unwrap_or("error"))
     };
@@ -659,7 +680,7 @@ async fn teep_inner(
         return async {
             let outcome = match st.core.handle_connect(numbering, now, &mut rng) {
                 Ok(o) => o,
-                Err(r) => return (reject(st, &r), None),
+                Err(e) => return (reject(st, &Rejection::Internal(e)), None),
             };
             if let Some(t) = &outcome.token {
                 tracing::Span::current().record("next", hex::encode(t));
@@ -675,7 +696,7 @@ async fn teep_inner(
                     open.insert(t.clone(), now);
                 }
             }
-            st.metrics.result(outcome.result);
+            st.metrics.result(outcome.result.as_str());
             tracing::debug!("QueryRequest sent");
             (
                 teep_response(StatusCode::OK, outcome.response.unwrap_or_default()),
@@ -695,7 +716,7 @@ async fn teep_inner(
         );
         return (r, None);
     }
-    let inspected = match st.core.inspect(body, numbering) {
+    let mut inspected = match st.core.inspect(body, numbering) {
         Ok(i) => i,
         Err(r) => return (reject(st, &r), None),
     };
@@ -716,7 +737,7 @@ async fn teep_inner(
         }
     }
     async {
-        let (ctx, device) = match load_context(st, &inspected).await {
+        let (ctx, device) = match load_context(st, &mut inspected).await {
             Ok(c) => c,
             Err(e) => return (storage_failure(st, &e), None),
         };
@@ -741,7 +762,7 @@ async fn teep_inner(
             if let Some(s) = &outcome.effects.new_session {
                 span.record("next", hex::encode(&s.token));
             }
-            span.record("result", outcome.result);
+            span.record("result", outcome.result.as_str());
         }
         let epoch = st.store.epoch();
         // The token this step answered: an Update's (the pending map forgets it) or a
@@ -761,38 +782,16 @@ async fn teep_inner(
                 if new_session.is_some() || answered.is_some() {
                     let device = match (device, new_device, c.device_id) {
                         (Some(d), _, _) => Some(d),
-                        (None, Some(nd), Some(id)) => Some(Arc::new(DeviceRecord {
-                            id,
-                            name: nd.name,
-                            kid: nd.kid,
-                            teep_key: nd.teep_key,
-                            attest_key: nd.attest_key,
-                            suite_alg: None,
-                            status: DeviceStatus::Registered,
-                            status_detail: None,
-                            ueid: None,
-                            claims: None,
-                            created_at: now,
-                            last_seen: Some(now),
-                            tags: nd.tags,
-                        })),
+                        (None, Some(nd), Some(id)) => Some(Arc::new(nd.into_record(id, now))),
                         _ => None,
                     };
                     st.track_pending(new_session, answered.as_deref(), device, epoch);
                 }
             }
-            Ok(_) => {
-                let r = Rejection {
-                    status: 400,
-                    explanation: "token: already answered (replay refused)".into(),
-                    message_type: None,
-                    code: "replay",
-                };
-                return (reject(st, &r), None);
-            }
+            Ok(_) => return (reject(st, &st.core.handle_replay_at_commit()), None),
             Err(e) => return (storage_failure(st, &e), None),
         }
-        st.metrics.result(outcome.result);
+        st.metrics.result(outcome.result.as_str());
         tracing::debug!("step done");
         match outcome.response {
             Some(b) => (teep_response(StatusCode::OK, b), outcome.response_json),
@@ -807,69 +806,72 @@ async fn teep_inner(
     .await
 }
 
-/// Loads what the core needs for this message. A query token is checked by its MAC and an
-/// Update this process sent is found in memory, so the usual exchange reads storage once:
-/// the device and its holdings, in one statement, for the QueryResponse. Catalog and policy
-/// come from the store's snapshot. Also returns the device, shared, for the pending map.
+/// Loads the context the core asked for (see [`Need`]). A query token is read by the core
+/// itself and an Update this process sent is found in memory, so the usual exchange reads
+/// storage once: the device and its holdings, in one statement, for the QueryResponse.
+/// Catalog and policy come from the store's snapshot. Also returns the device, shared, for
+/// the pending map.
 async fn load_context(
     st: &AppState,
-    msg: &Inspected,
+    msg: &mut Inspected,
 ) -> Result<(Context, Option<Arc<DeviceRecord>>), StoreError> {
     let mut ctx = Context::default();
     let mut device: Option<Arc<DeviceRecord>> = None;
-    if let Some(token) = msg.token() {
-        if let Some(s) = st.core.query_session(token) {
-            ctx.session = Some(s);
-        } else if let Some((s, d)) = st.pending_update(token) {
-            ctx.session = Some(s);
-            device = Some(d);
-        } else {
-            ctx.session = st.store.session_by_token(token).await?;
-        }
-    }
-    let is_query = ctx
-        .session
-        .as_ref()
-        .map(|s| s.kind == SessionKind::Query)
-        .unwrap_or(false);
-    let is_query_response = matches!(msg.message, crate::wire::Incoming::QueryResponse(_));
-    let needs_catalog = is_query_response && is_query
-        || matches!(msg.message, crate::wire::Incoming::Success { .. });
-    let policy = if needs_catalog {
-        Some(st.store.policy().await?)
-    } else {
-        None
-    };
-    if is_query && is_query_response {
-        let with_tags = policy.as_ref().is_some_and(|p| p.tag_rules);
-        for kid in msg.kids() {
-            if let Some((d, installed)) = st.store.device_context(&kid, with_tags).await? {
-                ctx.installed = installed;
-                device = Some(Arc::new(d));
-                break;
+    match msg.take_need() {
+        Need::Nothing => {}
+        Need::QueryResponse { session } => {
+            ctx.session = Some(session);
+            let policy = st.store.policy().await?;
+            for kid in msg.kids() {
+                if let Some((d, installed)) = st.store.device_context(kid, policy.tag_rules).await?
+                {
+                    ctx.installed = installed;
+                    device = Some(Arc::new(d));
+                    break;
+                }
             }
+            ctx.catalog = policy.catalog.clone();
+            ctx.assigned = policy.assigned(device.as_ref().map(|d| (d.id, d.tags.as_slice())));
         }
-    } else if device.is_none() {
-        for kid in msg.kids() {
-            if let Some(d) = st.store.device_by_kid(&kid).await? {
-                device = Some(Arc::new(d));
-                break;
+        Need::Signer { session } => {
+            ctx.session = Some(session);
+            device = signer_device(st, msg).await?;
+        }
+        Need::StoredSession { catalog } => {
+            // The core asks for a stored session only for a message with a token.
+            let token = msg.token().unwrap_or_default();
+            if let Some((s, d)) = st.pending_update(token) {
+                ctx.session = Some(s);
+                device = Some(d);
+            } else {
+                ctx.session = st.store.session_by_token(token).await?;
+                device = signer_device(st, msg).await?;
+                if device.is_none() {
+                    if let Some(kid) = ctx.session.as_ref().and_then(|s| s.device_kid.as_deref()) {
+                        device = st.store.device_by_kid(kid).await?.map(Arc::new);
+                    }
+                }
             }
-        }
-        if device.is_none() {
-            if let Some(kid) = ctx.session.as_ref().and_then(|s| s.device_kid.clone()) {
-                device = st.store.device_by_kid(&kid).await?.map(Arc::new);
+            if catalog {
+                ctx.catalog = st.store.policy().await?.catalog.clone();
             }
-        }
-    }
-    if let Some(p) = &policy {
-        ctx.catalog = p.catalog.clone();
-        if is_query {
-            ctx.assigned = p.assigned(device.as_ref().map(|d| (d.id, d.tags.as_slice())));
         }
     }
     ctx.device = device.as_deref().cloned();
     Ok((ctx, device))
+}
+
+/// The device of the first of the message's kids that storage knows.
+async fn signer_device(
+    st: &AppState,
+    msg: &Inspected,
+) -> Result<Option<Arc<DeviceRecord>>, StoreError> {
+    for kid in msg.kids() {
+        if let Some(d) = st.store.device_by_kid(kid).await? {
+            return Ok(Some(Arc::new(d)));
+        }
+    }
+    Ok(None)
 }
 
 /// A running server.

@@ -260,7 +260,7 @@ impl Store {
                 q = q
                     .bind(&c.token)
                     .bind(&c.device_kid)
-                    .bind(c.numbering)
+                    .bind(c.numbering.name())
                     .bind(e.now)
                     .bind(c.expires_at);
             }

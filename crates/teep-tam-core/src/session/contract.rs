@@ -1,0 +1,144 @@
+//! What passes between the core and its adapter for one message: the message opened but not
+//! trusted, with what it needs from storage ([`Inspected`], [`Need`]); what storage supplied
+//! ([`Context`]); and the answer ([`Outcome`], whose [`ExchangeResult`] names it).
+
+use std::sync::Arc;
+
+use teep_proto::Numbering;
+
+use crate::model::{DeviceRecord, InstalledTc, SessionRecord, TcRecord};
+use crate::wire::Incoming;
+
+use super::effects::Effects;
+
+/// A message opened and decoded but not yet verified.
+pub struct Inspected {
+    pub numbering: Numbering,
+    pub opened: teep_cose::Opened,
+    pub message: Incoming,
+    /// The message as received: the audit log keeps it and decodes it when viewed, so no
+    /// exchange pays for a JSON rendering nobody may read.
+    pub raw: Vec<u8>,
+    pub type_name: &'static str,
+    /// What the adapter loads into the [`Context`] before
+    /// [`handle_message`](crate::TamCore::handle_message). Take it with
+    /// [`take_need`](Self::take_need): it may carry the session, which moves into the context.
+    pub need: Need,
+}
+
+impl Inspected {
+    /// Token the message answers.
+    pub fn token(&self) -> Option<&[u8]> {
+        self.message.token()
+    }
+
+    /// Key ids named by the signatures (unverified), in order: "the signer's device" is the
+    /// first of these that storage knows.
+    pub fn kids(&self) -> impl Iterator<Item = &[u8]> {
+        self.opened
+            .signatures
+            .iter()
+            .filter_map(|s| s.kid.as_deref())
+    }
+
+    /// The need, leaving [`Need::Nothing`] behind.
+    pub fn take_need(&mut self) -> Need {
+        std::mem::take(&mut self.need)
+    }
+}
+
+/// What storage must supply for a message, decided by the core from the message type and its
+/// token. The adapter follows it and fills exactly the [`Context`] fields it names; the rest
+/// stay empty. "The signer's device" is the record of the first of [`Inspected::kids`] that
+/// storage knows.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Need {
+    /// The message names no token: the core refuses it without storage.
+    #[default]
+    Nothing,
+    /// A QueryResponse answering a QueryRequest of this TAM. The session was read from the
+    /// token under the TAM's key, not from storage: put it in [`Context::session`]. Load the
+    /// signer's device ([`Context::device`]) with its holdings ([`Context::installed`]), the
+    /// catalog, and the component ids policy assigns to that device, or to a device storage
+    /// does not know yet ([`Context::assigned`]).
+    QueryResponse { session: SessionRecord },
+    /// An Error answering a QueryRequest of this TAM (or a Success naming one, which the core
+    /// refuses). Put `session` in [`Context::session`] as above; load the signer's device.
+    Signer { session: SessionRecord },
+    /// The token is not a QueryRequest token of this TAM: only storage can place it (an
+    /// Update's). Load the session stored under [`Inspected::token`] (absent if none); the
+    /// signer's device, or else the device that session is bound to; and, when `catalog`,
+    /// the catalog (a Success records the digests of what its Update installed).
+    ///
+    /// An adapter that remembers the Updates it sent together with their device may supply
+    /// both from memory: another device signing with that token then fails the signature
+    /// check rather than the binding check. Either way it is refused.
+    StoredSession { catalog: bool },
+}
+
+/// What storage knows that a message needs: the fields its [`Need`] names.
+#[derive(Default)]
+pub struct Context {
+    /// The outstanding request named by the message token.
+    pub session: Option<SessionRecord>,
+    /// The device whose kid signed the message.
+    pub device: Option<DeviceRecord>,
+    /// What storage says the device holds.
+    pub installed: Vec<InstalledTc>,
+    /// Newest catalog entry of each component.
+    pub catalog: Arc<Vec<TcRecord>>,
+    /// Component ids policy assigns to this device.
+    pub assigned: Vec<Vec<u8>>,
+}
+
+/// How a step ended, for metrics, audit and logs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ExchangeResult {
+    /// A new session: the TAM sent a QueryRequest.
+    QueryRequest,
+    /// The device lacks nothing and holds nothing to drop: the session ends.
+    NoUpdate,
+    /// The TAM sent an Update with manifests to install or remove.
+    Update,
+    /// Attestation failed: the TAM sent an Update carrying ERR_ATTESTATION_REQUIRED
+    /// (DIGEST §9.15).
+    AttestationFailed,
+    /// The device applied the Update.
+    Success,
+    /// The device answered with an Error.
+    AgentError,
+}
+
+impl ExchangeResult {
+    /// The stable word for metrics and audit.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExchangeResult::QueryRequest => "query-request",
+            ExchangeResult::NoUpdate => "no-update",
+            ExchangeResult::Update => "update",
+            ExchangeResult::AttestationFailed => "attestation-failed",
+            ExchangeResult::Success => "success",
+            ExchangeResult::AgentError => "agent-error",
+        }
+    }
+}
+
+impl std::fmt::Display for ExchangeResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Result of a step.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The TEEP message to send back; `None` ends the session (HTTP 204).
+    pub response: Option<Vec<u8>>,
+    pub effects: Effects,
+    /// Device kid and token, for the tracing span.
+    pub device_kid: Option<Vec<u8>>,
+    pub token: Option<Vec<u8>>,
+    /// What the TAM sent, as JSON (for `--dump`).
+    pub response_json: Option<serde_json::Value>,
+    pub result: ExchangeResult,
+}

@@ -1,0 +1,56 @@
+//! The TAM on an Error (DIGEST §3.6, §4.1): the device could not do what was asked. Its code
+//! and message go into the device's status detail for the operator; nothing it was sent is
+//! recorded as installed, so the next session offers it again. The session ends.
+
+use teep_proto::Numbering;
+
+use crate::model::SessionRecord;
+
+use super::effects::Consume;
+use super::rejection::Rejection;
+use super::success::known_device;
+use super::{
+    session_end, truncate, Context, DeviceUpdate, ExchangeResult, Inspected, Outcome, TamCore,
+};
+
+/// Most bytes of an agent's error kept in the device's status detail.
+const STATUS_DETAIL_MAX: usize = 256;
+
+impl TamCore {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn on_error(
+        &self,
+        msg: &Inspected,
+        session: &SessionRecord,
+        numbering: Numbering,
+        ctx: &Context,
+        token: Vec<u8>,
+        code: u64,
+        name: &str,
+        err_msg: Option<&str>,
+        now: i64,
+    ) -> Result<Outcome, Rejection> {
+        let device = known_device(msg, ctx)?;
+        self.verify_known(msg, device)?;
+        let detail = match err_msg {
+            Some(m) => format!("agent error {name} ({code}): {m}"),
+            None => format!("agent error {name} ({code})"),
+        };
+        let update = DeviceUpdate {
+            device_id: Some(device.id),
+            status_detail: Some(truncate(&detail, STATUS_DETAIL_MAX)),
+            touch: true,
+            ..Default::default()
+        };
+        Ok(session_end(
+            now,
+            token,
+            Consume::of(session, numbering),
+            device.kid.clone(),
+            None,
+            update,
+            msg,
+            ExchangeResult::AgentError,
+        ))
+    }
+}

@@ -1,0 +1,236 @@
+//! The TAM's TEEP state machine, sans-IO (quinn-proto style).
+//!
+//! Nothing here does I/O. Time and randomness come in as arguments; storage comes in as a
+//! [`Context`] the adapter loaded for this message and goes out as [`Effects`] the adapter
+//! commits (in one transaction) before it sends the response. The flow per request:
+//!
+//! 1. empty body: [`TamCore::handle_connect`] → QueryRequest (COSE_Sign, one signature per
+//!    algorithm, because the agent's suite is unknown) and a new outstanding token;
+//! 2. body: [`TamCore::inspect`] opens COSE and decodes the TEEP message without trusting it,
+//!    and says what it [`Need`]s from storage;
+//! 3. the adapter loads that [`Context`]; [`TamCore::handle_message`] verifies, appraises,
+//!    applies policy and answers with an [`Outcome`] or a [`Rejection`];
+//! 4. the adapter commits the [`Effects`]; if storage finds the token already answered, it
+//!    asks [`TamCore::handle_replay_at_commit`] for the refusal.
+//!
+//! One file per message handled: `query_request.rs` (connect), `query_response.rs`,
+//! `success.rs`, `error.rs`; the token rules every answer passes are in `handle_message.rs`,
+//! what is sent back for a QueryResponse in `update.rs`, the contract types in `contract.rs`,
+//! `effects.rs` and `rejection.rs`.
+
+mod contract;
+mod device_key;
+mod effects;
+mod error;
+mod handle_message;
+mod inspect;
+mod query_request;
+mod query_response;
+mod rejection;
+mod success;
+mod update;
+
+use std::sync::Arc;
+
+use crate::model::{AuditEntry, SessionKind, SessionRecord};
+use crate::token::TokenKey;
+use crate::Enroll;
+use teep_cose::{KeyType, PublicKey, Signer};
+
+pub use contract::{Context, ExchangeResult, Inspected, Need, Outcome};
+pub use effects::{Consume, DeviceUpdate, Effects, PendingUpdate, LAST_SEEN_RESOLUTION_MS};
+pub use rejection::{InternalError, Refusal, RefusalKind, Rejection, INTERNAL_CODE};
+
+/// Randomness for tokens and challenges, supplied by the caller (quinn-proto style): the
+/// server passes the operating system's generator, tests a deterministic one.
+pub trait Random {
+    fn fill(&mut self, buf: &mut [u8]);
+}
+
+/// Settings of the core (the server derives them from its configuration).
+#[derive(Clone, Debug)]
+pub struct CoreConfig {
+    pub enroll: Enroll,
+    pub require_attestation: bool,
+    pub session_ttl_ms: i64,
+    /// Whether devices may request catalog TCs that policy does not assign them.
+    pub allow_requests: bool,
+    /// Whether [`Outcome::response_json`] is filled. Rendering a response as JSON costs as
+    /// much as encoding it, and only `--dump` reads it, so the server turns it off otherwise.
+    pub render_json: bool,
+    /// Most parsed device keys kept (about 0.2 KiB each). A fleet larger than this parses a
+    /// key (a point decompression for Ed25519) on most messages. When full, an eighth of the
+    /// entries, in hash order (in effect at random), make room.
+    pub parsed_keys: usize,
+}
+
+impl Default for CoreConfig {
+    fn default() -> Self {
+        CoreConfig {
+            enroll: Enroll::Registered,
+            require_attestation: true,
+            session_ttl_ms: 6 * 3600 * 1000,
+            allow_requests: true,
+            render_json: true,
+            parsed_keys: DEFAULT_PARSED_KEYS,
+        }
+    }
+}
+
+/// The TAM protocol core: keys and settings, no state of its own (state lives in storage so
+/// that several processes can share it).
+///
+/// Its methods are of the quinn-proto kinds: `handle_*` for events from the network
+/// ([`handle_connect`](Self::handle_connect), [`handle_message`](Self::handle_message)) and
+/// from storage ([`handle_replay_at_commit`](Self::handle_replay_at_commit)); getters
+/// ([`signers`](Self::signers), [`query_session`](Self::query_session)); and
+/// [`inspect`](Self::inspect), which reads a message before storage is asked.
+pub struct TamCore {
+    signers: Vec<Arc<dyn Signer>>,
+    verifier_keys: Vec<PublicKey>,
+    token_key: TokenKey,
+    /// Device keys already parsed, by their stored COSE_Key bytes: parsing validates the
+    /// curve point, which for Ed25519 costs a point decompression each time.
+    parsed_keys: std::sync::Mutex<std::collections::HashMap<Vec<u8>, PublicKey>>,
+    pub config: CoreConfig,
+}
+
+/// Default of [`CoreConfig::parsed_keys`]: as many as the device cache holds by default.
+pub const DEFAULT_PARSED_KEYS: usize = 1 << 18;
+
+/// Length of an Update token.
+const TOKEN_LEN: usize = 16;
+
+impl TamCore {
+    /// `signers`: the TAM's TEEP keys, at most one per key type. `token_key` MACs
+    /// QueryRequest tokens and derives challenges; processes that share a database must share
+    /// it, so the caller brings it (the server keeps it in the database).
+    pub fn new(
+        signers: Vec<Arc<dyn Signer>>,
+        verifier_keys: Vec<PublicKey>,
+        config: CoreConfig,
+        token_key: TokenKey,
+    ) -> TamCore {
+        TamCore {
+            signers,
+            verifier_keys,
+            token_key,
+            parsed_keys: Default::default(),
+            config,
+        }
+    }
+
+    /// The outstanding QueryRequest a token names, if this TAM minted it. Whether it was
+    /// already answered is storage's to say (when the answer commits).
+    pub fn query_session(&self, token: &[u8]) -> Option<SessionRecord> {
+        let q = self.token_key.open(token)?;
+        Some(SessionRecord {
+            token: token.to_vec(),
+            kind: SessionKind::Query,
+            device_kid: None,
+            challenge: self
+                .config
+                .require_attestation
+                .then(|| self.token_key.challenge(token)),
+            numbering: q.numbering.name().into(),
+            pending: None,
+            created_at: q.expires_at - self.config.session_ttl_ms,
+            expires_at: q.expires_at,
+            answered: false,
+        })
+    }
+
+    pub fn signers(&self) -> &[Arc<dyn Signer>] {
+        &self.signers
+    }
+
+    fn signer_for(&self, kt: KeyType) -> Option<&Arc<dyn Signer>> {
+        self.signers
+            .iter()
+            .find(|s| s.public_key().key_type() == kt)
+    }
+
+    /// An Update token: the time in ms (6 bytes, big-endian) then 10 random bytes. Stored
+    /// tokens are the sessions table's key; leading with the time makes each insert land at the
+    /// end of its index instead of on a random page.
+    fn new_token(now: i64, rng: &mut dyn Random) -> Vec<u8> {
+        let mut t = vec![0u8; TOKEN_LEN];
+        t[..6].copy_from_slice(&now.to_be_bytes()[2..]);
+        rng.fill(&mut t[6..]);
+        t
+    }
+}
+
+impl SessionKind {
+    /// The message that opened a session of this kind.
+    fn request_name(self) -> &'static str {
+        match self {
+            SessionKind::Query => "QueryRequest",
+            SessionKind::Update => "Update",
+        }
+    }
+}
+
+/// The audit entry of an answered message.
+fn audit(
+    now: i64,
+    kid: Option<&[u8]>,
+    token: &[u8],
+    msg: &Inspected,
+    result: ExchangeResult,
+) -> AuditEntry {
+    AuditEntry {
+        at: now,
+        device_kid: kid.map(<[u8]>::to_vec),
+        token: Some(token.to_vec()),
+        message_type: msg.type_name.to_string(),
+        summary: String::new(),
+        result: result.as_str().to_string(),
+        message: Some(msg.raw.clone()),
+        numbering: Some(msg.numbering.name().to_string()),
+    }
+}
+
+/// The answer that ends a session (HTTP 204) after a QueryResponse that needs nothing or a
+/// Success or Error: consume the token, record the device changes and the audit entry, send
+/// nothing.
+#[allow(clippy::too_many_arguments)]
+fn session_end(
+    now: i64,
+    token: Vec<u8>,
+    consume: Consume,
+    kid: Vec<u8>,
+    new_device: Option<crate::model::NewDevice>,
+    update: DeviceUpdate,
+    msg: &Inspected,
+    result: ExchangeResult,
+) -> Outcome {
+    let effects = Effects {
+        now,
+        consume: Some(consume),
+        new_device,
+        device: Some(update),
+        new_session: None,
+        audit: Some(audit(now, Some(&kid), &token, msg, result)),
+    };
+    Outcome {
+        response: None,
+        effects,
+        device_kid: Some(kid),
+        token: Some(token),
+        response_json: None,
+        result,
+    }
+}
+
+/// At most `max` bytes of `s`, cut at a character boundary.
+pub fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
+}

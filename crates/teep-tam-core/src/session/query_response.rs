@@ -1,0 +1,301 @@
+//! The TAM on a QueryResponse (DIGEST §4.1): who signed (a known device, or under open
+//! enrollment the key its evidence names in `cnf`), whether it attests, then what policy says
+//! it lacks and should drop. Attestation failure answers with an Update carrying
+//! ERR_ATTESTATION_REQUIRED (DIGEST §9.15); nothing to do ends the session.
+
+use teep_cose::{Algorithm, PublicKey};
+use teep_proto::Numbering;
+
+use crate::attest::{self, AttestedClaims, Evidence, Expectation};
+use crate::model::{
+    try_decode_component_id, ComponentId, CorruptRecord, DeviceStatus, InstalledTc, NewDevice,
+    SessionRecord,
+};
+use crate::policy;
+use crate::wire;
+use crate::Enroll;
+
+use super::effects::Consume;
+use super::rejection::{InternalError, RefusalKind, Rejection};
+use super::update::UpdateToSend;
+use super::{
+    session_end, truncate, Context, DeviceUpdate, ExchangeResult, Inspected, Outcome,
+    PendingUpdate, Random, TamCore,
+};
+
+impl TamCore {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn on_query_response(
+        &self,
+        msg: &Inspected,
+        qr: &wire::QueryResponseIn,
+        session: &SessionRecord,
+        numbering: Numbering,
+        ctx: &Context,
+        token: Vec<u8>,
+        now: i64,
+        rng: &mut dyn Random,
+    ) -> Result<Outcome, Rejection> {
+        let evidence = qr.attestation_payload.as_deref().map(Evidence::parse);
+        let (teep_key, alg, new_device) = self.signer(msg, ctx, evidence.as_ref())?;
+        let kid = teep_key.thumbprint().to_vec();
+        let consume = Consume::of(session, numbering);
+        let mut update = DeviceUpdate {
+            device_id: ctx.device.as_ref().map(|d| d.id),
+            suite_alg: Some(alg.to_cose()),
+            touch: true,
+            ..Default::default()
+        };
+
+        // Attestation (background check, or passport with a Verifier's result).
+        let mut claims: Option<AttestedClaims> = None;
+        if session.challenge.is_some() || qr.attestation_payload.is_some() {
+            match self.appraise(qr, evidence.as_ref(), session, ctx, &token, &teep_key)? {
+                Ok(c) => claims = Some(c),
+                Err(e) => {
+                    // A new device (open enrollment) is recorded too, marked: its key signed
+                    // the message, so the operator sees who failed and why, and its next
+                    // session, with fresh evidence, is appraised against that key.
+                    update.status = Some(DeviceStatus::AttestationFailed);
+                    update.status_detail = Some(e.to_string());
+                    if let Some(d) = &ctx.device {
+                        update.elide_unchanged(d, now);
+                    }
+                    let err_msg = truncate(&e.to_string(), 128);
+                    let update_token = Self::new_token(now, rng);
+                    let upd = wire::error_update(
+                        &update_token,
+                        teep_proto::ErrorCode::AttestationRequired,
+                        &err_msg,
+                    );
+                    return self.send_update(UpdateToSend {
+                        msg,
+                        upd,
+                        update_token,
+                        kid,
+                        token,
+                        consume,
+                        update,
+                        new_device,
+                        pending: PendingUpdate::default(),
+                        alg,
+                        now,
+                        result: ExchangeResult::AttestationFailed,
+                    });
+                }
+            }
+        }
+        if let Some(c) = &claims {
+            update.status = Some(DeviceStatus::Attested);
+            update.status_detail = Some(String::new());
+            update.ueid = c.ueid.clone();
+            update.claims =
+                Some(
+                    serde_json::to_string(c).map_err(|source| InternalError::Encoding {
+                        what: "attestation claims",
+                        source,
+                    })?,
+                );
+        }
+        if let Some(d) = &ctx.device {
+            update.elide_unchanged(d, now);
+        }
+
+        // Policy: what the device lacks, and what it should drop.
+        let decision = policy::decide(&policy::Input {
+            catalog: &ctx.catalog,
+            assigned: &ctx.assigned,
+            stored: &ctx.installed,
+            tc_list: qr.tc_list.as_deref(),
+            requested: &qr.requested,
+            unneeded: &qr.unneeded,
+            allow_requests: self.config.allow_requests,
+        })?;
+        // Rewrite the stored holdings only when the tc-list says something new.
+        update.replace_installed = decision
+            .installed_now
+            .as_ref()
+            .filter(|now| !same_holdings(now, &ctx.installed))
+            .cloned();
+        if decision.install.is_empty() && decision.remove.is_empty() {
+            return Ok(session_end(
+                now,
+                token,
+                consume,
+                kid,
+                new_device,
+                update,
+                msg,
+                ExchangeResult::NoUpdate,
+            ));
+        }
+        let update_token = Self::new_token(now, rng);
+        let envelopes: Vec<Vec<u8>> = decision
+            .install
+            .iter()
+            .map(|tc| tc.envelope.to_vec())
+            .collect();
+        let unneeded: Vec<ComponentId> = decision
+            .remove
+            .iter()
+            .map(|r| {
+                try_decode_component_id(&r.manifest_component_id).map_err(|source| {
+                    CorruptRecord::ManifestComponentId {
+                        encoded: hex::encode(&r.manifest_component_id),
+                        source,
+                    }
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        let pending = PendingUpdate {
+            install: decision
+                .install
+                .iter()
+                .map(|tc| (tc.component_id.clone(), tc.sequence, tc.origin))
+                .collect(),
+            remove: decision
+                .remove
+                .iter()
+                .map(|r| r.component_id.clone())
+                .collect(),
+        };
+        let upd = wire::update(&update_token, envelopes, unneeded);
+        self.send_update(UpdateToSend {
+            msg,
+            upd,
+            update_token,
+            kid,
+            token,
+            consume,
+            update,
+            new_device,
+            pending,
+            alg,
+            now,
+            result: ExchangeResult::Update,
+        })
+    }
+
+    /// Who signed: a known device (its stored key), or, under open enrollment, a new one
+    /// whose evidence names the signing key in `cnf` (then also returned as the row to add).
+    fn signer(
+        &self,
+        msg: &Inspected,
+        ctx: &Context,
+        evidence: Option<&Result<Evidence, attest::AttestError>>,
+    ) -> Result<(PublicKey, Algorithm, Option<NewDevice>), Rejection> {
+        let t = msg.type_name;
+        if let Some(d) = &ctx.device {
+            let (k, a) = self.verify_known(msg, d)?;
+            return Ok((k, a, None));
+        }
+        let refuse = |kind, explanation: String| Rejection::refuse(kind, Some(t), explanation);
+        if self.config.enroll == Enroll::Registered {
+            return Err(refuse(
+                RefusalKind::UnregisteredDevice,
+                format!(
+                    "{t}: signer kid {} is not a registered device (enrollment is registered-only)",
+                    msg.kids()
+                        .next()
+                        .map(hex::encode)
+                        .unwrap_or_else(|| "(none)".into())
+                ),
+            ));
+        }
+        let ev = match evidence {
+            Some(Ok(ev)) => ev,
+            Some(Err(e)) => {
+                return Err(refuse(
+                    RefusalKind::BadEnrollmentEvidence,
+                    format!("{t}.{e} (open enrollment needs evidence with cnf)"),
+                ))
+            }
+            None => {
+                return Err(refuse(
+                    RefusalKind::NoEnrollmentEvidence,
+                    format!(
+                        "{t}.attestation-payload: missing; an unknown device enrolls with evidence carrying cnf"
+                    ),
+                ))
+            }
+        };
+        let cnf = ev.cnf_key().map_err(|e| {
+            refuse(
+                RefusalKind::BadEnrollmentEvidence,
+                format!("{t}.attestation-payload.{e}"),
+            )
+        })?;
+        let info = msg.opened.verify(&cnf).map_err(|_| {
+            refuse(
+                RefusalKind::NotSignedByCnfKey,
+                format!("{t}: signature does not verify with the cnf key of the evidence"),
+            )
+        })?;
+        let alg = info.alg;
+        let new_device = NewDevice {
+            name: None,
+            kid: cnf.thumbprint().to_vec(),
+            teep_key: cnf.to_cose_key(),
+            attest_key: None,
+            tags: Vec::new(),
+        };
+        Ok((cnf, alg, Some(new_device)))
+    }
+
+    /// The appraisal of the evidence (or Attestation Result) against the session's
+    /// challenge and the device's keys. The outer error is the TAM's (a stored attestation
+    /// key that does not parse); the inner one is why the device does not attest.
+    fn appraise(
+        &self,
+        qr: &wire::QueryResponseIn,
+        evidence: Option<&Result<Evidence, attest::AttestError>>,
+        session: &SessionRecord,
+        ctx: &Context,
+        token: &[u8],
+        teep_key: &PublicKey,
+    ) -> Result<Result<AttestedClaims, attest::AttestError>, InternalError> {
+        let attestation_keys: Vec<PublicKey> =
+            match ctx.device.as_ref().and_then(|d| d.attest_key.as_ref()) {
+                Some(k) => {
+                    vec![PublicKey::from_cose_key(k).map_err(InternalError::StoredAttestationKey)?]
+                }
+                None => vec![teep_key.clone()],
+            };
+        Ok(match (evidence, &qr.attestation_payload_format) {
+            (_, Some(f)) if !wire::is_eat_format(f) => Err(attest::AttestError::Format(f.clone())),
+            (None, _) => Err(attest::AttestError::Missing),
+            (Some(Err(e)), _) => Err(e.clone()),
+            (Some(Ok(ev)), _) => attest::appraise(
+                ev,
+                &Expectation {
+                    challenge: session.challenge.as_deref(),
+                    token: Some(token),
+                    teep_key,
+                    attestation_keys: &attestation_keys,
+                    verifier_keys: &self.verifier_keys,
+                    require_profile_claims: true,
+                },
+            ),
+        })
+    }
+}
+
+/// Whether two holdings lists say the same (order and timestamps aside).
+fn same_holdings(a: &[InstalledTc], b: &[InstalledTc]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let key = |t: &InstalledTc| {
+        (
+            t.component_id.clone(),
+            t.sequence,
+            t.digest.clone(),
+            t.origin.clone(),
+        )
+    };
+    let mut x: Vec<_> = a.iter().map(key).collect();
+    let mut y: Vec<_> = b.iter().map(key).collect();
+    x.sort();
+    y.sort();
+    x == y
+}

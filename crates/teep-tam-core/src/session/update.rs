@@ -1,0 +1,79 @@
+//! Sending an Update (DIGEST §3.4): signed in the suite the device signed with, its token
+//! stored as a new session together with what it carried, so that the Success can record it.
+
+use teep_cose::{Algorithm, KeyType};
+
+use crate::model::{NewDevice, SessionKind, SessionRecord};
+use crate::wire;
+
+use super::effects::Consume;
+use super::rejection::{InternalError, Rejection};
+use super::{
+    audit, DeviceUpdate, Effects, ExchangeResult, Inspected, Outcome, PendingUpdate, TamCore,
+};
+
+/// An Update the TAM answers a QueryResponse with, and what the step records.
+pub(super) struct UpdateToSend<'m> {
+    /// The QueryResponse answered.
+    pub msg: &'m Inspected,
+    /// The Update, and its token (the new session's).
+    pub upd: teep_proto::TeepMessage,
+    pub update_token: Vec<u8>,
+    /// The device's kid and the token of the QueryResponse.
+    pub kid: Vec<u8>,
+    pub token: Vec<u8>,
+    pub consume: Consume,
+    pub update: DeviceUpdate,
+    pub new_device: Option<NewDevice>,
+    /// What the Update carries, for its Success.
+    pub pending: PendingUpdate,
+    /// The algorithm the device signed with: the Update is signed in the same suite.
+    pub alg: Algorithm,
+    pub now: i64,
+    pub result: ExchangeResult,
+}
+
+impl TamCore {
+    pub(super) fn send_update(&self, u: UpdateToSend<'_>) -> Result<Outcome, Rejection> {
+        let numbering = u.msg.numbering;
+        let kt = u.alg.key_type().unwrap_or(KeyType::P256);
+        let signer = self
+            .signer_for(kt)
+            .or_else(|| self.signers.first())
+            .ok_or(InternalError::NoSigningKey)?;
+        let bytes =
+            wire::signed::sign_message(&u.upd, numbering, signer.as_ref()).map_err(|source| {
+                InternalError::Signing {
+                    message: "Update",
+                    source,
+                }
+            })?;
+        let session = SessionRecord {
+            token: u.update_token,
+            kind: SessionKind::Update,
+            device_kid: Some(u.kid.clone()),
+            challenge: None,
+            numbering: numbering.name().into(),
+            pending: Some(u.pending.to_stored()?),
+            created_at: u.now,
+            expires_at: u.now.saturating_add(self.config.session_ttl_ms),
+            answered: false,
+        };
+        let effects = Effects {
+            now: u.now,
+            consume: Some(u.consume),
+            new_device: u.new_device,
+            device: Some(u.update),
+            new_session: Some(session),
+            audit: Some(audit(u.now, Some(&u.kid), &u.token, u.msg, u.result)),
+        };
+        Ok(Outcome {
+            response: Some(bytes),
+            effects,
+            device_kid: Some(u.kid),
+            token: Some(u.token),
+            response_json: self.config.render_json.then(|| u.upd.to_json()),
+            result: u.result,
+        })
+    }
+}

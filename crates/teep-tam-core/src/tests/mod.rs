@@ -1,0 +1,23 @@
+//! The core's rules, tested in memory (quinn-proto's `src/tests/` is the model): no sockets,
+//! clocks or databases. [`harness::Tam`] drives the core the way the server does: it loads
+//! the [`Context`](crate::Context) each message's [`Need`](crate::Need) names from maps and
+//! commits the [`Effects`](crate::Effects) to them, while a simulated device
+//! (`teep_bench::sim::SimDevice`) plays the agent.
+//!
+//! Tests are named after the rule they check; their doc comments cite the section of
+//! `../shared/spec/DIGEST.md` (the digest of draft-ietf-teep-protocol-26) it comes from.
+//!
+//! * `sessions`: whole sessions, the rules `crates/teep-tam/tests/flow.rs` checks over HTTP;
+//! * `refusals`: one test per [`RefusalKind`](crate::RefusalKind);
+//! * `internal_errors`: stored records the core cannot read, and a TAM without keys;
+//! * `policy_paths`: every path through `policy.rs`, seen through the Update it yields;
+//! * `attestation`: appraisal results and what they do to the device row;
+//! * `contract`: what each message needs from storage and what each step returns.
+
+mod attestation;
+mod contract;
+mod harness;
+mod internal_errors;
+mod policy_paths;
+mod refusals;
+mod sessions;
