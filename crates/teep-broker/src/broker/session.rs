@@ -1,58 +1,16 @@
-//! The TEEP Broker: the HTTP transport client of draft-ietf-teep-otrp-over-http-15.
-//!
-//! A session starts with an empty POST (the TAM's `ProcessConnect`), or with a message the Agent
-//! already has (an unsolicited QueryResponse). Every non-empty response body goes to the Agent;
-//! whatever the Agent answers is POSTed back; an empty 2xx ends the session. Redirects are never
-//! followed and no cookies are kept (ureq keeps none without its `cookies` feature). An HTTP
-//! error status or a network failure is reported to the Agent (`ProcessError`) and ends the
-//! session; whole sessions are retried with exponential backoff.
-//!
-//! The transport sits behind [`Transport`] so that sessions can be driven in tests without
-//! sockets, and so that the `--dump` view sees every exchange.
+//! A TEEP session (draft-ietf-teep-otrp-over-http-15): an empty POST opens it (the TAM's
+//! `ProcessConnect`), or a message the Agent already has (an unsolicited QueryResponse). Every
+//! non-empty response body goes to the Agent; whatever the Agent answers is POSTed back; an
+//! empty 2xx ends the session. An HTTP error status or a network failure is reported to the
+//! Agent (`ProcessError`) and ends the attempt; whole sessions are retried per [`RetryPolicy`].
 
-use std::sync::Arc;
 use std::time::Duration;
 
-/// The media type of every TEEP message on HTTP.
-pub const TEEP_MEDIA_TYPE: &str = "application/teep+cbor";
-
-/// Largest response body the Broker reads; a TAM answer with manifests stays well below.
-pub const DEFAULT_MAX_BODY: u64 = 16 * 1024 * 1024;
+use super::retry::RetryPolicy;
+use super::transport::{header, Exchange, Transport, TransportError, TEEP_MEDIA_TYPE};
 
 /// Most round trips in one session; a TAM that never ends a session is cut off here.
 pub const MAX_ROUND_TRIPS: usize = 32;
-
-/// The cause behind a failed request, as the transport reported it.
-pub type NetworkCause = Arc<dyn std::error::Error + Send + Sync + 'static>;
-
-/// What went wrong on the HTTP side of a session. Causes are kept whole (cloneable, so every
-/// `ProcessError` can be recorded) and their text is part of this error's text.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum TransportError {
-    #[error("{uri}: HTTP status {status}")]
-    Status { uri: String, status: u16 },
-    #[error("{uri}: response Content-Type is {got:?}, expected {TEEP_MEDIA_TYPE}")]
-    ContentType { uri: String, got: String },
-    #[error("{uri}: {cause}")]
-    Network { uri: String, cause: NetworkCause },
-    #[error("{uri}: response body larger than {limit} bytes")]
-    TooLarge { uri: String, limit: u64 },
-    #[error("bad TLS configuration: {0}")]
-    Tls(TlsConfigError),
-    /// The TLS handshake failed on what the TAM presented (an untrusted or wrong
-    /// certificate): retrying cannot help until the configuration changes.
-    #[error("{uri}: TLS refused the TAM: {cause}")]
-    Handshake { uri: String, cause: rustls::Error },
-}
-
-/// Why the HTTP client could not be set up with the given CA certificates.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum TlsConfigError {
-    #[error("{0}")]
-    Pem(Arc<ureq::Error>),
-    #[error("CA file holds no certificate")]
-    NoCertificate,
-}
 
 /// Why the Agent could not produce anything from a TAM message: the endpoint's own error.
 pub type EndpointError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -69,21 +27,6 @@ pub enum BrokerError {
     TooManyRoundTrips { uri: String },
 }
 
-/// One HTTP request and its answer, as shown by `--dump`.
-#[derive(Debug, Clone)]
-pub struct Exchange {
-    pub uri: String,
-    pub request_body: Vec<u8>,
-    pub status: u16,
-    pub response_headers: Vec<(String, String)>,
-    pub response_body: Vec<u8>,
-}
-
-/// An HTTP POST of TEEP bytes. An empty `body` is the session-opening POST.
-pub trait Transport {
-    fn post(&self, uri: &str, body: &[u8]) -> Result<Exchange, TransportError>;
-}
-
 /// What the Broker needs from the Agent (RFC 9397 §6.2.1).
 pub trait AgentEndpoint {
     /// `ProcessTeepMessage`: `Ok(None)` means the Agent has nothing more to send.
@@ -94,161 +37,6 @@ pub trait AgentEndpoint {
     ) -> Result<Option<Vec<u8>>, EndpointError>;
     /// `ProcessError`: the last outbound message to this TAM was not delivered.
     fn process_error(&mut self, tam_uri: &str, error: &TransportError);
-}
-
-/// How the HTTP client is set up.
-#[derive(Debug, Clone)]
-pub struct HttpConfig {
-    /// PEM bundle of CA certificates for `https` TAM URIs; `None` uses the Mozilla roots.
-    pub ca_pem: Option<Vec<u8>>,
-    /// Time allowed for one request and its answer.
-    pub timeout: Duration,
-    pub max_body: u64,
-}
-
-impl Default for HttpConfig {
-    fn default() -> Self {
-        HttpConfig {
-            ca_pem: None,
-            timeout: Duration::from_secs(30),
-            max_body: DEFAULT_MAX_BODY,
-        }
-    }
-}
-
-/// The real transport: ureq 3 over rustls.
-pub struct HttpTransport {
-    agent: ureq::Agent,
-    max_body: u64,
-}
-
-impl HttpTransport {
-    pub fn new(config: &HttpConfig) -> Result<Self, TransportError> {
-        let mut tls = ureq::tls::TlsConfig::builder().provider(ureq::tls::TlsProvider::Rustls);
-        if let Some(pem) = &config.ca_pem {
-            let mut certs = Vec::new();
-            for item in ureq::tls::parse_pem(pem) {
-                match item.map_err(|e| TransportError::Tls(TlsConfigError::Pem(Arc::new(e))))? {
-                    ureq::tls::PemItem::Certificate(c) => certs.push(c),
-                    _ => continue,
-                }
-            }
-            if certs.is_empty() {
-                return Err(TransportError::Tls(TlsConfigError::NoCertificate));
-            }
-            tls = tls.root_certs(ureq::tls::RootCerts::Specific(Arc::new(certs)));
-        }
-        let agent_config = ureq::Agent::config_builder()
-            .max_redirects(0)
-            .http_status_as_error(false)
-            .timeout_global(Some(config.timeout))
-            .user_agent(concat!("teep-broker/", env!("CARGO_PKG_VERSION")))
-            .tls_config(tls.build())
-            .build();
-        Ok(HttpTransport {
-            agent: agent_config.into(),
-            max_body: config.max_body,
-        })
-    }
-}
-
-/// The rustls error behind a failed request, if TLS itself refused the peer (ureq reports
-/// handshake failures as I/O errors wrapping it).
-fn tls_refusal(e: &ureq::Error) -> Option<&rustls::Error> {
-    match e {
-        ureq::Error::Rustls(r) => Some(r),
-        ureq::Error::Io(io) => io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()),
-        _ => None,
-    }
-}
-
-impl Transport for HttpTransport {
-    fn post(&self, uri: &str, body: &[u8]) -> Result<Exchange, TransportError> {
-        let network = |e: ureq::Error| match e {
-            ureq::Error::BodyExceedsLimit(limit) => TransportError::TooLarge {
-                uri: uri.to_string(),
-                limit,
-            },
-            other => match tls_refusal(&other) {
-                Some(tls) => TransportError::Handshake {
-                    uri: uri.to_string(),
-                    cause: tls.clone(),
-                },
-                None => TransportError::Network {
-                    uri: uri.to_string(),
-                    cause: Arc::new(other),
-                },
-            },
-        };
-        let request = self.agent.post(uri).header("Accept", TEEP_MEDIA_TYPE);
-        let response = if body.is_empty() {
-            request.send_empty()
-        } else {
-            request.header("Content-Type", TEEP_MEDIA_TYPE).send(body)
-        }
-        .map_err(network)?;
-        let status = response.status().as_u16();
-        let response_headers = response
-            .headers()
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
-        let response_body = response
-            .into_body()
-            .with_config()
-            .limit(self.max_body)
-            .read_to_vec()
-            .map_err(network)?;
-        Ok(Exchange {
-            uri: uri.to_string(),
-            request_body: body.to_vec(),
-            status,
-            response_headers,
-            response_body,
-        })
-    }
-}
-
-/// How often and how patiently a session is retried.
-#[derive(Debug, Clone)]
-pub struct RetryPolicy {
-    /// Attempts in all, the first included (at least 1).
-    pub attempts: u32,
-    pub initial_backoff: Duration,
-    pub max_backoff: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            attempts: 3,
-            initial_backoff: Duration::from_millis(200),
-            max_backoff: Duration::from_secs(10),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// No retries: one attempt.
-    pub fn once() -> Self {
-        RetryPolicy {
-            attempts: 1,
-            ..Self::default()
-        }
-    }
-
-    /// The wait before attempt `n` (1-based, n ≥ 2): doubles each time up to the cap.
-    pub fn backoff(&self, n: u32) -> Duration {
-        let shift = n.saturating_sub(2).min(16);
-        self.initial_backoff
-            .saturating_mul(1 << shift)
-            .min(self.max_backoff)
-    }
 }
 
 /// What one successful session did.
@@ -395,19 +183,12 @@ impl<'a, T: Transport> Broker<'a, T> {
     }
 }
 
-/// Case-insensitive header lookup.
-pub fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
-    headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::cell::RefCell;
     use std::collections::VecDeque;
+    use std::sync::Arc;
 
     type Answer = Result<(u16, Vec<u8>), TransportError>;
 
@@ -617,44 +398,5 @@ mod tests {
             .session(&mut agent, "http://tam", None)
             .unwrap();
         assert_eq!(statuses, vec![200, 204]);
-    }
-
-    #[test]
-    fn backoff_doubles_and_is_capped() {
-        let p = RetryPolicy {
-            attempts: 10,
-            initial_backoff: Duration::from_secs(1),
-            max_backoff: Duration::from_secs(5),
-        };
-        assert_eq!(p.backoff(2), Duration::from_secs(1));
-        assert_eq!(p.backoff(3), Duration::from_secs(2));
-        assert_eq!(p.backoff(4), Duration::from_secs(4));
-        assert_eq!(p.backoff(5), Duration::from_secs(5));
-        assert_eq!(p.backoff(u32::MAX), Duration::from_secs(5));
-    }
-
-    #[test]
-    fn real_transport_reports_refused_connection() {
-        // Port 9 (discard) on loopback is closed on test machines; either way it is not a TAM.
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        drop(listener);
-        let t = HttpTransport::new(&HttpConfig::default()).unwrap();
-        let err = t
-            .post(&format!("http://127.0.0.1:{port}/tam"), b"")
-            .unwrap_err();
-        assert!(matches!(err, TransportError::Network { .. }), "{err}");
-    }
-
-    #[test]
-    fn ca_file_without_certificates_is_rejected() {
-        let cfg = HttpConfig {
-            ca_pem: Some(b"not a pem".to_vec()),
-            ..HttpConfig::default()
-        };
-        assert!(matches!(
-            HttpTransport::new(&cfg),
-            Err(TransportError::Tls(_))
-        ));
     }
 }

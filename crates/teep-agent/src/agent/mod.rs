@@ -1,0 +1,184 @@
+//! The TEEP Agent (draft-ietf-teep-protocol-26 §4.2, §5), sans-IO.
+//!
+//! [`Agent::handle_message`] takes the bytes a TAM sent and returns the bytes to send back (or
+//! nothing), with events that say what happened. It does no I/O itself: keys, the component
+//! store and the SUIT processor come through [`AgentDevice`], the Agent's bookkeeping through
+//! [`AgentState`], and randomness and time are passed in.
+//!
+//! Each TAM is answered in kind: the numbering profile (draft-26 or legacy) and the algorithm
+//! id (ESP256 vs ES256, Ed25519 vs EdDSA) are taken from its QueryRequest and remembered for the
+//! Update that follows.
+//!
+//! One file per step: `tam_message` validates what arrives, `query_request` and `update`
+//! handle the two messages a TAM sends, `reply` signs what leaves, `algorithm` picks the label
+//! it is signed under, `device` is the contract with the TEE.
+
+mod algorithm;
+mod device;
+mod query_request;
+mod reply;
+mod tam_message;
+#[cfg(test)]
+mod test_device;
+mod update;
+
+use teep_cose::PublicKey;
+use teep_proto::{ComponentId, DataItems, ErrorCode, Numbering, TeepMessage};
+
+use crate::state::AgentState;
+
+pub use algorithm::compatible_alg;
+pub use device::{
+    AgentDevice, DeviceError, DeviceErrorCause, DeviceIdentity, InstalledTc, ManifestFailure,
+    ManifestResult,
+};
+pub use reply::ReplyError;
+
+use algorithm::Answering;
+
+/// Media type of our Evidence: an EAT in a CWT under the TEEP EAT profile.
+pub const EAT_MEDIA_TYPE: &str = "application/eat+cwt; eat_profile=urn:ietf:rfc:rfcXXXX";
+
+/// Largest TEEP message accepted from a TAM (an Update may carry integrated TA binaries).
+pub const MAX_MESSAGE: usize = 16 * 1024 * 1024;
+
+/// What the Agent is set up with.
+#[derive(Debug, Clone, Default)]
+pub struct AgentConfig {
+    /// Keys that may sign TAM messages.
+    pub tam_trust_anchors: Vec<PublicKey>,
+    /// Keys that may sign SUIT manifests.
+    pub tc_signer_trust_anchors: Vec<PublicKey>,
+    /// Answer QueryRequests without TAM attestation with ERR_ATTESTATION_REQUIRED.
+    pub require_tam_attestation: bool,
+}
+
+/// What happened while handling one message, for logs and the demo's narration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentEvent {
+    /// The TAM's signature verified with this trust anchor.
+    TamVerified {
+        kid: Vec<u8>,
+        algorithm: i64,
+        numbering: Numbering,
+    },
+    /// A message arrived.
+    Received {
+        message: &'static str,
+    },
+    /// Evidence was produced for this challenge.
+    EvidenceProduced {
+        nonce: Vec<u8>,
+    },
+    /// Manifests of an Update were unlinked or installed.
+    Unlinked {
+        manifest_id: ComponentId,
+        found: bool,
+    },
+    Installed {
+        manifest_id: ComponentId,
+        sequence_number: u64,
+    },
+    ManifestFailed {
+        reason: String,
+    },
+    /// The TAM reported a problem in its Update.
+    TamReportedError {
+        code: ErrorCode,
+        message: Option<String>,
+    },
+    /// The Agent answered with an Error.
+    Refused {
+        code: ErrorCode,
+        reason: String,
+    },
+    /// The Agent sent this message.
+    Sent {
+        message: &'static str,
+    },
+}
+
+/// The answer to one TAM message.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// COSE-signed TEEP message to POST back, if any.
+    pub reply: Option<Vec<u8>>,
+    pub events: Vec<AgentEvent>,
+    /// Set when an answer was due but could not be produced, so that `reply: None` is not
+    /// mistaken for "nothing to send" (RFC 9397 calls this a local failure).
+    pub error: Option<ReplyError>,
+}
+
+/// The TEEP Agent: protocol logic over a device, a configuration and persisted state.
+pub struct Agent<'a> {
+    pub config: &'a AgentConfig,
+    pub state: &'a mut AgentState,
+    pub device: &'a mut dyn AgentDevice,
+}
+
+impl<'a> Agent<'a> {
+    pub fn new(
+        config: &'a AgentConfig,
+        state: &'a mut AgentState,
+        device: &'a mut dyn AgentDevice,
+    ) -> Self {
+        Agent {
+            config,
+            state,
+            device,
+        }
+    }
+
+    /// ProcessTeepMessage: validates a TAM message and produces the answer.
+    ///
+    /// `random` fills buffers with fresh random bytes (challenges when demanding TAM attestation).
+    pub fn handle_message(
+        &mut self,
+        tam_uri: &str,
+        bytes: &[u8],
+        random: &mut dyn FnMut(&mut [u8]),
+    ) -> Outcome {
+        let mut events = Vec::new();
+        let answering = self.remembered_answering(tam_uri);
+        let (message, signature) = match self.open_and_verify(bytes) {
+            Ok(v) => v,
+            Err(e) => {
+                return self.refuse(events, answering, None, e.code(), e.to_string());
+            }
+        };
+        events.push(AgentEvent::TamVerified {
+            kid: signature.kid.clone(),
+            algorithm: signature.algorithm.to_cose(),
+            numbering: signature.numbering,
+        });
+        events.push(AgentEvent::Received {
+            message: message.type_name(),
+        });
+        // The TAM's numbering, with the algorithm learnt from its last QueryRequest.
+        let answering = Answering {
+            numbering: signature.numbering,
+            ..answering
+        };
+        match message {
+            TeepMessage::QueryRequest(qr) => {
+                self.on_query_request(events, tam_uri, signature, qr, random)
+            }
+            TeepMessage::Update(update) => self.on_update(events, answering, update),
+            other => {
+                let reason = format!("{} is not a message a TAM sends", other.type_name());
+                self.refuse(
+                    events,
+                    answering,
+                    other.token(),
+                    ErrorCode::PermanentError,
+                    reason,
+                )
+            }
+        }
+    }
+}
+
+/// Requested data items, for callers that build QueryRequests in tests.
+pub fn all_data_items() -> DataItems {
+    DataItems(DataItems::ATTESTATION | DataItems::TRUSTED_COMPONENTS)
+}

@@ -1,0 +1,332 @@
+//! QueryRequest → QueryResponse (draft-ietf-teep-protocol-26 §4.2): the cipher suite and
+//! freshness checks, Evidence bound to the challenge, tc-list, requested-tc-list and
+//! unneeded-manifest-list.
+
+use teep_cose::eat::EAT_NONCE_MAX;
+use teep_proto::{
+    ComponentId, ErrorCode, ErrorMessage, FreshnessMechanism, QueryRequest, QueryResponse,
+    RequestedTcInfo, SystemPropertyClaims, TeepMessage, Value,
+};
+
+use super::algorithm::{numbering_name, Answering};
+use super::device::InstalledTc;
+use super::tam_message::TamSignature;
+use super::{Agent, AgentEvent, Outcome, EAT_MEDIA_TYPE};
+use crate::evidence::{sign_evidence, EvidenceClaims, EvidenceError};
+use crate::state::TamProfile;
+
+/// SUIT parameter labels used in tc-list entries.
+const SUIT_PARAMETER_IMAGE_DIGEST: i64 = 3;
+const SUIT_PARAMETER_IMAGE_SIZE: i64 = 14;
+
+impl Agent<'_> {
+    /// QueryRequest: agrees on an algorithm, checks the challenge, remembers how this TAM
+    /// speaks, then answers with a QueryResponse (or an Error).
+    pub(super) fn on_query_request(
+        &mut self,
+        mut events: Vec<AgentEvent>,
+        tam_uri: &str,
+        signature: TamSignature,
+        qr: QueryRequest,
+        random: &mut dyn FnMut(&mut [u8]),
+    ) -> Outcome {
+        let numbering = signature.numbering;
+        let our_alg = match self.pick_algorithm(&qr.supported_cipher_suites, signature.algorithm) {
+            Some(a) => a,
+            None => {
+                let answering = Answering {
+                    numbering,
+                    algorithm: self.device.teep_signer().algorithm(),
+                };
+                let mut err = ErrorMessage::new(ErrorCode::UnsupportedCipherSuites);
+                err.supported_cipher_suites = self.our_cipher_suites();
+                err.token = qr.token.clone();
+                err.err_msg = Some("no cipher suite in common".into());
+                events.push(AgentEvent::Refused {
+                    code: ErrorCode::UnsupportedCipherSuites,
+                    reason: "no cipher suite in common".into(),
+                });
+                return self.send(events, answering, TeepMessage::Error(err));
+            }
+        };
+        let answering = Answering {
+            numbering,
+            algorithm: our_alg,
+        };
+        // Checked before anything is recorded, so a refused request changes no state.
+        let nonce = if qr.data_item_requested.attestation() {
+            match evidence_nonce(&qr) {
+                Ok(n) => n,
+                Err(e) => {
+                    return self.refuse(
+                        events,
+                        answering,
+                        qr.token.as_deref(),
+                        ErrorCode::PermanentError,
+                        e.to_string(),
+                    )
+                }
+            }
+        } else {
+            None
+        };
+        self.state.tam_profiles.insert(
+            tam_uri.to_string(),
+            TamProfile {
+                numbering: numbering_name(numbering).into(),
+                algorithm: our_alg.to_cose(),
+                kid: hex::encode(&signature.kid),
+            },
+        );
+        self.answer_query(events, answering, qr, nonce, random)
+    }
+
+    /// QueryRequest → QueryResponse, once the request was found answerable.
+    fn answer_query(
+        &mut self,
+        mut events: Vec<AgentEvent>,
+        answering: Answering,
+        qr: QueryRequest,
+        nonce: Option<Vec<u8>>,
+        random: &mut dyn FnMut(&mut [u8]),
+    ) -> Outcome {
+        let token = qr.token.clone();
+        if !qr.versions.is_empty() && !qr.versions.contains(&0) {
+            let mut err = ErrorMessage::new(ErrorCode::UnsupportedMsgVersion);
+            err.versions = vec![0];
+            err.token = token;
+            return self.refuse_with(events, answering, err, "no TEEP version in common".into());
+        }
+        let attestation = qr.data_item_requested.attestation();
+        if attestation
+            && !qr.supported_freshness_mechanisms.is_empty()
+            && !qr
+                .supported_freshness_mechanisms
+                .contains(&FreshnessMechanism::Nonce)
+        {
+            let mut err = ErrorMessage::new(ErrorCode::UnsupportedFreshnessMechanisms);
+            err.supported_freshness_mechanisms = vec![FreshnessMechanism::Nonce];
+            err.token = token;
+            return self.refuse_with(
+                events,
+                answering,
+                err,
+                "only nonce freshness is supported".into(),
+            );
+        }
+        if self.config.require_tam_attestation && qr.attestation_payload.is_none() {
+            let mut challenge = vec![0u8; 32];
+            random(&mut challenge);
+            let mut err = ErrorMessage::new(ErrorCode::AttestationRequired);
+            err.challenge = Some(challenge);
+            err.supported_freshness_mechanisms = vec![FreshnessMechanism::Nonce];
+            err.token = token;
+            return self.refuse_with(
+                events,
+                answering,
+                err,
+                "this Agent requires TAM attestation".into(),
+            );
+        }
+        let installed = match self.device.installed() {
+            Ok(i) => i,
+            Err(e) => {
+                return self.refuse(
+                    events,
+                    answering,
+                    token.as_deref(),
+                    ErrorCode::TemporaryError,
+                    e.to_string(),
+                )
+            }
+        };
+        let manifests = match self.device.installed_manifests() {
+            Ok(m) => m,
+            Err(e) => {
+                return self.refuse(
+                    events,
+                    answering,
+                    token.as_deref(),
+                    ErrorCode::TemporaryError,
+                    e.to_string(),
+                )
+            }
+        };
+        let mut resp = QueryResponse {
+            token: token.clone(),
+            ..Default::default()
+        };
+        if attestation {
+            match self.evidence(nonce.clone(), &manifests) {
+                Ok(eat) => {
+                    events.push(AgentEvent::EvidenceProduced {
+                        nonce: nonce.unwrap_or_default(),
+                    });
+                    resp.attestation_payload_format = Some(EAT_MEDIA_TYPE.into());
+                    resp.attestation_payload = Some(eat);
+                }
+                Err(e) => {
+                    return self.refuse(
+                        events,
+                        answering,
+                        token.as_deref(),
+                        ErrorCode::TemporaryError,
+                        e.to_string(),
+                    );
+                }
+            }
+        }
+        if qr.data_item_requested.trusted_components() {
+            resp.tc_list = installed.iter().map(tc_list_entry).collect();
+        }
+        // No TEEP extensions are defined, so ext-list (bit 2) has nothing to name and stays absent.
+        let installed_ids: Vec<&ComponentId> = installed.iter().map(|t| &t.component_id).collect();
+        resp.requested_tc_list = self
+            .state
+            .requested
+            .iter()
+            .filter(|(tc, _)| !installed_ids.contains(&&tc.0))
+            .map(|(tc, r)| RequestedTcInfo {
+                component_id: tc.0.clone(),
+                tc_manifest_sequence_number: r.min_sequence,
+                have_binary: None,
+            })
+            .collect();
+        let manifest_ids: Vec<&ComponentId> = manifests.iter().map(|(id, _)| id).collect();
+        resp.unneeded_manifest_list = self
+            .state
+            .unrequested
+            .iter()
+            .filter(|m| manifest_ids.contains(&&m.0))
+            .map(|m| m.0.clone())
+            .collect();
+        self.send(events, answering, TeepMessage::QueryResponse(resp))
+    }
+
+    /// Evidence: an EAT signed by the attestation key, `cnf` carrying the TEEP public key.
+    fn evidence(
+        &self,
+        nonce: Option<Vec<u8>>,
+        manifests: &[(ComponentId, u64)],
+    ) -> Result<Vec<u8>, EvidenceError> {
+        let id = self.device.identity();
+        let claims = EvidenceClaims {
+            nonce,
+            ueid: id.ueid,
+            oemid: id.oemid,
+            hwmodel: id.hwmodel,
+            hwversion: id.hwversion,
+            manifests: manifests.to_vec(),
+            teep_key: self.device.teep_signer().public_key(),
+        };
+        sign_evidence(&claims, self.device.attestation_signer())
+    }
+}
+
+/// The `eat_nonce` of the Evidence answering `qr`: the challenge (background-check model), else
+/// the token (passport model), `None` when the TAM sent neither.
+///
+/// A challenge may be 8..512 bytes (draft-ietf-teep-protocol-26 §4.2), but `eat_nonce` takes at
+/// most 64 (RFC 9711 §4.1) and the TAM compares it with its challenge byte for byte, so a hash or
+/// a cut would only fail there. Such a request is refused with ERR_PERMANENT_ERROR: the draft
+/// gives that code for fields that are incorrect or inconsistent with others (here the challenge
+/// with the EAT attestation format), and the same request can never succeed, so it is not
+/// temporary. ERR_UNSUPPORTED_FRESHNESS_MECHANISMS does not fit: the Agent does support nonce
+/// freshness, and that Error would list just nonce, inviting the same request again. Tokens are
+/// 8..64 bytes by the TEEP codec, so the passport model always fits.
+fn evidence_nonce(qr: &QueryRequest) -> Result<Option<Vec<u8>>, ChallengeTooLong> {
+    match &qr.challenge {
+        Some(c) if c.len() > EAT_NONCE_MAX => Err(ChallengeTooLong { len: c.len() }),
+        Some(c) => Ok(Some(c.clone())),
+        None => Ok(qr.token.clone()),
+    }
+}
+
+/// A challenge that cannot be an `eat_nonce` (see [`evidence_nonce`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("QueryRequest.challenge: {len} bytes; eat_nonce takes at most {EAT_NONCE_MAX}")]
+struct ChallengeTooLong {
+    len: usize,
+}
+
+/// A tc-list entry: the component id with its image digest (SHA-256) and size.
+fn tc_list_entry(tc: &InstalledTc) -> SystemPropertyClaims {
+    let digest = Value::Array(vec![Value::Integer(-16), Value::Bytes(tc.digest.to_vec())]);
+    let mut claims = SystemPropertyClaims {
+        component_id: tc.component_id.clone(),
+        ..Default::default()
+    };
+    claims
+        .parameters
+        .insert(SUIT_PARAMETER_IMAGE_DIGEST, Value::Bytes(digest.to_vec()));
+    claims
+        .parameters
+        .insert(SUIT_PARAMETER_IMAGE_SIZE, Value::Integer(tc.size.into()));
+    claims
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_device::{ask, signer, Broken};
+    use super::super::{AgentDevice, DeviceError};
+    use super::*;
+    use crate::agent::all_data_items;
+
+    #[test]
+    fn device_failure_text_goes_to_the_tam_and_its_cause_stays_attached() {
+        let mut device = Broken {
+            signer: Box::new(signer(0x22)),
+            store_readable: false,
+        };
+        let out = ask(&mut device);
+        assert!(out.error.is_none());
+        let opened = teep_cose::open(&out.reply.expect("an Error message")).unwrap();
+        let (m, _) = teep_proto::decode_auto(opened.payload.as_deref().unwrap()).unwrap();
+        let TeepMessage::Error(err) = m else {
+            panic!("{m:?}")
+        };
+        assert_eq!(err.err_code, ErrorCode::TemporaryError);
+        assert_eq!(err.err_msg.as_deref(), Some("sealed store unreadable"));
+
+        let e = device.installed().unwrap_err();
+        assert!(matches!(e, DeviceError::Tee(_)));
+        assert!(e.cause().downcast_ref::<std::io::Error>().is_some());
+    }
+
+    fn with_challenge(challenge: Option<Vec<u8>>, token: Option<Vec<u8>>) -> QueryRequest {
+        QueryRequest {
+            token,
+            challenge,
+            data_item_requested: all_data_items(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn challenge_of_8_to_64_bytes_is_the_nonce() {
+        for len in [8, 32, EAT_NONCE_MAX] {
+            let qr = with_challenge(Some(vec![3; len]), Some(vec![9; 16]));
+            assert_eq!(evidence_nonce(&qr), Ok(Some(vec![3; len])));
+        }
+    }
+
+    #[test]
+    fn challenge_longer_than_64_bytes_is_refused_with_field_and_rule() {
+        for len in [EAT_NONCE_MAX + 1, 100, 512] {
+            let qr = with_challenge(Some(vec![3; len]), Some(vec![9; 16]));
+            assert_eq!(
+                evidence_nonce(&qr).map_err(|e| e.to_string()),
+                Err(format!(
+                    "QueryRequest.challenge: {len} bytes; eat_nonce takes at most 64"
+                ))
+            );
+        }
+    }
+
+    #[test]
+    fn without_challenge_the_token_is_the_nonce_else_none() {
+        let qr = with_challenge(None, Some(vec![9; 16]));
+        assert_eq!(evidence_nonce(&qr), Ok(Some(vec![9; 16])));
+        assert_eq!(evidence_nonce(&with_challenge(None, None)), Ok(None));
+    }
+}

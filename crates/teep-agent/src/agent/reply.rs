@@ -1,0 +1,137 @@
+//! Every answer leaves through here: encoded in the TAM's numbering, signed with the TEEP key
+//! under the algorithm id the TAM understands; refusals become TEEP Error messages.
+
+use teep_proto::{ErrorCode, ErrorMessage, TeepMessage};
+
+use super::algorithm::{AlgorithmLabel, Answering};
+use super::{Agent, AgentEvent, Outcome};
+
+/// Longest err-msg (`.size (1..128)`).
+const MAX_ERR_MSG: usize = 128;
+
+/// Why an answer that was due could not be produced.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplyError {
+    #[error("signing: {0}")]
+    Sign(teep_cose::CoseError),
+}
+
+impl Agent<'_> {
+    /// Answers with an Error of `code`, `reason` as its err-msg.
+    pub(super) fn refuse(
+        &self,
+        events: Vec<AgentEvent>,
+        answering: Answering,
+        token: Option<&[u8]>,
+        code: ErrorCode,
+        reason: String,
+    ) -> Outcome {
+        let mut err = ErrorMessage::new(code);
+        err.token = token.map(|t| t.to_vec());
+        err.err_msg = Some(truncate_text(&reason, MAX_ERR_MSG));
+        self.refuse_with(events, answering, err, reason)
+    }
+
+    /// Answers with a prepared Error; `reason` is for logs and events.
+    pub(super) fn refuse_with(
+        &self,
+        mut events: Vec<AgentEvent>,
+        answering: Answering,
+        err: ErrorMessage,
+        reason: String,
+    ) -> Outcome {
+        tracing::warn!(code = ?err.err_code, %reason, "answering the TAM with an Error");
+        events.push(AgentEvent::Refused {
+            code: err.err_code,
+            reason,
+        });
+        self.send(events, answering, TeepMessage::Error(err))
+    }
+
+    /// Encodes and signs `message`; a signing failure is reported in [`Outcome::error`].
+    pub(super) fn send(
+        &self,
+        mut events: Vec<AgentEvent>,
+        answering: Answering,
+        message: TeepMessage,
+    ) -> Outcome {
+        let name = message.type_name();
+        let payload = message.encode(answering.numbering);
+        let signer = AlgorithmLabel {
+            inner: self.device.teep_signer(),
+            algorithm: answering.algorithm,
+        };
+        match teep_cose::sign1(&payload, &signer) {
+            Ok(bytes) => {
+                events.push(AgentEvent::Sent { message: name });
+                Outcome {
+                    reply: Some(bytes),
+                    events,
+                    error: None,
+                }
+            }
+            Err(e) => {
+                let error = ReplyError::Sign(e);
+                tracing::error!(%error, "cannot sign the answer");
+                events.push(AgentEvent::Refused {
+                    code: ErrorCode::TemporaryError,
+                    reason: error.to_string(),
+                });
+                Outcome {
+                    reply: None,
+                    events,
+                    error: Some(error),
+                }
+            }
+        }
+    }
+}
+
+/// Cuts text to at most `max` bytes on a character boundary.
+pub(super) fn truncate_text(text: &str, max: usize) -> String {
+    let text = if text.is_empty() { "error" } else { text };
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_device::{ask, signer, Broken, KeyGone};
+    use super::*;
+
+    #[test]
+    fn an_answer_that_cannot_be_signed_is_an_error_not_silence() {
+        let mut device = Broken {
+            signer: Box::new(KeyGone(signer(0x22))),
+            store_readable: true,
+        };
+        let out = ask(&mut device);
+        assert!(out.reply.is_none());
+        let error = out.error.expect("the failure is reported");
+        assert!(matches!(error, ReplyError::Sign(_)));
+        assert_eq!(
+            error.to_string(),
+            "signing: crypto provider: key unavailable"
+        );
+        assert!(out.events.contains(&AgentEvent::Refused {
+            code: ErrorCode::TemporaryError,
+            reason: error.to_string(),
+        }));
+    }
+
+    #[test]
+    fn err_msg_is_cut_on_a_character_boundary() {
+        assert_eq!(truncate_text("", MAX_ERR_MSG), "error");
+        let text = "é".repeat(100);
+        let cut = truncate_text(&text, MAX_ERR_MSG);
+        assert_eq!(cut.len(), MAX_ERR_MSG);
+        assert!(text.starts_with(&cut));
+        assert_eq!(truncate_text("éé", 3), "é");
+    }
+}
