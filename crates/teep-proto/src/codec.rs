@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use minicbor::data::Type;
+use crate::cbor::Type;
 
 use crate::cbor::{self, check_embedded, Reader, Seg, Value};
 use crate::error::{DecodeError, DecodeErrorKind};
