@@ -102,23 +102,12 @@ impl<'b> Reader<'b> {
 
     fn type_name(t: Type) -> &'static str {
         match t {
-            Type::Bool => "bool",
-            Type::Null => "null",
-            Type::Undefined => "undefined",
-            Type::U8 | Type::U16 | Type::U32 | Type::U64 => "uint",
-            Type::I8 | Type::I16 | Type::I32 | Type::I64 | Type::Int => "int",
-            Type::F16 | Type::F32 | Type::F64 => "float",
-            Type::Bytes => "bstr",
             Type::BytesIndef => "indefinite bstr",
-            Type::String => "tstr",
             Type::StringIndef => "indefinite tstr",
-            Type::Array => "array",
             Type::ArrayIndef => "indefinite array",
-            Type::Map => "map",
             Type::MapIndef => "indefinite map",
-            Type::Tag => "tag",
-            Type::Break => "break",
-            _ => "unknown item",
+            Type::Simple | Type::Unknown(_) => "unknown item",
+            t => t.name(),
         }
     }
 
@@ -135,7 +124,7 @@ impl<'b> Reader<'b> {
 
     pub fn u64(&mut self) -> Result<u64, DecodeError> {
         match self.datatype()? {
-            Type::U8 | Type::U16 | Type::U32 | Type::U64 => self
+            t if t.is_uint() => self
                 .d
                 .uint()
                 .map_err(|e| self.err(format!("bad uint ({})", detail(&e)))),
@@ -145,15 +134,7 @@ impl<'b> Reader<'b> {
 
     pub fn i64(&mut self) -> Result<i64, DecodeError> {
         match self.datatype()? {
-            Type::U8
-            | Type::U16
-            | Type::U32
-            | Type::U64
-            | Type::I8
-            | Type::I16
-            | Type::I32
-            | Type::I64
-            | Type::Int => {
+            t if t.is_int() => {
                 let start = self.position();
                 match self.d.int().map(i64::try_from) {
                     Ok(Ok(v)) => Ok(v),
