@@ -460,16 +460,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn heads_are_shortest() {
-        let mut v = Vec::new();
-        write_uint(&mut v, 23);
-        write_uint(&mut v, 24);
-        write_uint(&mut v, 256);
-        write_int(&mut v, -65534);
-        assert_eq!(v, [0x17, 0x18, 0x18, 0x19, 0x01, 0x00, 0x39, 0xff, 0xfd]);
-    }
-
-    #[test]
     fn floats_round_trip_in_shortest_exact_width() {
         for (f, width) in [
             (0.0, 3),
