@@ -124,7 +124,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::DuplicateKey => f.write_str("duplicate map key"),
             ErrorKind::UnsortedKey => f.write_str("map key out of deterministic order"),
             ErrorKind::Mismatch { expected, found } => {
-                write!(f, "expected {expected}, got {found:?}")
+                write!(f, "expected {expected}, got {}", found.name())
             }
             ErrorKind::TrailingBytes { count } => {
                 write!(f, "{count} trailing byte(s) after the item")

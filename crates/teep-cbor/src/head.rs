@@ -128,6 +128,31 @@ impl Type {
         )
     }
 
+    /// What the type is called in error messages ("expected bstr, got indefinite-length
+    /// array").
+    pub fn name(self) -> &'static str {
+        match self {
+            Type::Bool => "bool",
+            Type::Null => "null",
+            Type::Undefined => "undefined",
+            Type::U8 | Type::U16 | Type::U32 | Type::U64 => "uint",
+            Type::I8 | Type::I16 | Type::I32 | Type::I64 | Type::Int => "int",
+            Type::F16 | Type::F32 | Type::F64 => "float",
+            Type::Simple => "simple value",
+            Type::Bytes => "bstr",
+            Type::BytesIndef => "indefinite-length bstr",
+            Type::String => "tstr",
+            Type::StringIndef => "indefinite-length tstr",
+            Type::Array => "array",
+            Type::ArrayIndef => "indefinite-length array",
+            Type::Map => "map",
+            Type::MapIndef => "indefinite-length map",
+            Type::Tag => "tag",
+            Type::Break => "break",
+            Type::Unknown(_) => "reserved initial byte",
+        }
+    }
+
     /// Whether this is an unsigned integer type (major type 0).
     pub fn is_uint(self) -> bool {
         matches!(self, Type::U8 | Type::U16 | Type::U32 | Type::U64)

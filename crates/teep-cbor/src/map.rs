@@ -89,12 +89,9 @@ mod tests {
     #[test]
     fn shorter_text_keys_sort_first() {
         let mut out = Vec::new();
-        write_map_sorted(
-            &mut out,
-            [("bb", ()), ("c", ())],
-            write_text,
-            |o, ()| o.push(0xf6),
-        );
+        write_map_sorted(&mut out, [("bb", ()), ("c", ())], write_text, |o, ()| {
+            o.push(0xf6)
+        });
         assert_eq!(out, [0xa2, 0x61, b'c', 0xf6, 0x62, b'b', b'b', 0xf6]);
     }
 

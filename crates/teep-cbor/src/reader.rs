@@ -135,7 +135,7 @@ impl<'b> Reader<'b> {
         self.input.get(self.pos).copied()
     }
 
-    /// The next head, checked against the rules, without moving.
+    /// The next head, without moving (and checked to be shortest if the rules say so).
     pub fn peek_head(&self) -> Result<Head> {
         let h = head::decode(self.input, self.pos)?;
         if self.rules.shortest_heads && !h.is_shortest() {
@@ -144,16 +144,21 @@ impl<'b> Reader<'b> {
                 self.pos,
             ));
         }
+        Ok(h)
+    }
+
+    /// Applies [`Rules::two_byte_simple`] to a head read at `start`. Only reads of simple
+    /// values check it, so that a typed read of another type reports a type mismatch.
+    pub(crate) fn check_simple(&self, h: &Head, start: usize) -> Result<()> {
         if h.major == 7 && h.ai == 24 && h.arg < 32 && !self.rules.two_byte_simple {
             let value = h.arg as u8;
-            let end = self.pos + h.len;
             return Err(Error::new(
                 ErrorKind::TwoByteSimple { value },
-                self.pos,
-                end,
+                start,
+                start + h.len,
             ));
         }
-        Ok(h)
+        Ok(())
     }
 
     /// Reads one head. Strings' contents and containers' elements are the caller's to read.
@@ -282,6 +287,7 @@ impl<'b> Reader<'b> {
         let h = self.peek_head()?;
         match (h.major, h.ai) {
             (7, 0..=19) | (7, 24) => {
+                self.check_simple(&h, self.pos)?;
                 self.pos += h.len;
                 Ok(h.arg as u8)
             }

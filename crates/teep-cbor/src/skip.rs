@@ -111,7 +111,8 @@ impl<'b> Reader<'b> {
                 self.skip()?;
                 self.leave();
             }
-            // Integers, simple values and floats are all head.
+            7 => self.check_simple(&h, start)?,
+            // Integers are all head.
             _ => {}
         }
         Ok(())

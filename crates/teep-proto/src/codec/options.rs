@@ -6,7 +6,7 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use minicbor::data::Type;
+use crate::cbor::Type;
 
 use super::items::{
     read_cipher_suite, read_component_id, read_nonempty_list, read_requested_tc_info,

@@ -1,6 +1,7 @@
 //! SUIT_Envelope: locating its members, and the authentication wrapper.
 
 use super::digest::decode_digest;
+use crate::cbor::Type;
 use crate::cbor::{Key, KeyOrder, Reader};
 use crate::error::DecodeError;
 use crate::limits::Limits;
@@ -9,7 +10,6 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use bytes::Bytes;
-use minicbor::data::Type;
 
 /// The envelope map with its members located but not interpreted.
 #[derive(Debug, Clone)]

@@ -4,6 +4,7 @@ use super::common::{decode_common, encode_common, read_component_id, write_compo
 use super::digest::{read_digest, write_digest};
 use super::sequence::{decode_sequence, encode_sequence};
 use super::{slice_is_within, write_map_in_key_order};
+use crate::cbor::Type;
 use crate::cbor::{Key, KeyOrder, Reader, Writer};
 use crate::error::DecodeError;
 use crate::limits::Limits;
@@ -15,7 +16,6 @@ use alloc::format;
 use alloc::string::ToString;
 use alloc::vec::Vec;
 use bytes::Bytes;
-use minicbor::data::Type;
 
 /// Decodes a SUIT_Manifest (the content of the bstr at envelope key 3) and resolves severed
 /// members against the envelope.

@@ -2,6 +2,7 @@
 
 use super::digest::{decode_digest, encode_digest};
 use super::slice_is_within;
+use crate::cbor::Type;
 use crate::cbor::{Key, KeyOrder, Reader, Writer};
 use crate::error::DecodeError;
 use crate::limits::Limits;
@@ -10,7 +11,6 @@ use alloc::format;
 use alloc::string::ToString;
 use alloc::vec::Vec;
 use bytes::Bytes;
-use minicbor::data::Type;
 
 /// Decodes a SUIT_Command_Sequence; nested sequences (try-each, run-sequence) count towards
 /// `limits.max_sequence_depth`.

@@ -1,9 +1,9 @@
 //! CBOR diagnostic notation (RFC 8949 §8) for inspection output.
 
 use crate::cbor::Reader;
+use crate::cbor::Type;
 use alloc::format;
 use alloc::string::{String, ToString};
-use minicbor::data::Type;
 
 /// CBOR diagnostic notation; byte strings holding exactly one CBOR item are shown `<< >>`.
 pub fn diag(bytes: &[u8]) -> String {
@@ -49,7 +49,7 @@ fn diag_item(r: &mut Reader<'_>, out: &mut String, depth: usize) -> Result<(), (
             Ok(v) => out.push_str(&v.to_string()),
             Err(_) => {
                 let v = r.d.int().map_err(|_| ())?;
-                out.push_str(&i128::from(v).to_string());
+                out.push_str(&v.to_string());
             }
         },
         Type::Bytes => {
