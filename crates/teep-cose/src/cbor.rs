@@ -1,52 +1,32 @@
-//! Minimal CBOR helpers: a well-formedness walker and a deterministic encoder.
+//! CBOR for COSE: the well-formedness walk and the deterministic writer are teep-cbor's;
+//! this module keeps the walker's error texts and the encoding of ciborium values.
 //!
-//! Hand-rolled because ciborium (under coset) accepts indefinite lengths and non-minimal
-//! heads and does not report where an item ends, and because encoding COSE structures
-//! directly lets us write the payload once instead of cloning it into a `Value` tree.
+//! ciborium (under coset) builds the value trees but accepts indefinite lengths and does not
+//! report where an item ends, so every input is walked strictly first; encoding COSE
+//! structures directly lets us write the payload once instead of cloning it into a tree.
 
-use alloc::{format, string::String, vec::Vec};
+use alloc::{
+    format,
+    string::{String, ToString},
+    vec::Vec,
+};
 
 use ciborium::value::{Integer, Value};
+use teep_cbor::{DepthLimit, ErrorKind, MapKeys, Reader, Rules};
 
-/// Deepest nesting accepted from outside.
-pub(crate) const MAX_DEPTH: usize = 32;
+pub(crate) use teep_cbor::{
+    write_bytes as write_bstr, write_head, write_int128 as write_int, write_text, MAX_DEPTH,
+};
 
-/// Writes a CBOR head (major type + argument) in preferred (shortest) form.
-pub(crate) fn write_head(out: &mut Vec<u8>, major: u8, n: u64) {
-    let m = major << 5;
-    if n < 24 {
-        out.push(m | n as u8);
-    } else if n <= u8::MAX as u64 {
-        out.extend_from_slice(&[m | 24, n as u8]);
-    } else if n <= u16::MAX as u64 {
-        out.push(m | 25);
-        out.extend_from_slice(&(n as u16).to_be_bytes());
-    } else if n <= u32::MAX as u64 {
-        out.push(m | 26);
-        out.extend_from_slice(&(n as u32).to_be_bytes());
-    } else {
-        out.push(m | 27);
-        out.extend_from_slice(&n.to_be_bytes());
-    }
-}
-
-pub(crate) fn write_bstr(out: &mut Vec<u8>, b: &[u8]) {
-    write_head(out, 2, b.len() as u64);
-    out.extend_from_slice(b);
-}
-
-pub(crate) fn write_text(out: &mut Vec<u8>, s: &str) {
-    write_head(out, 3, s.len() as u64);
-    out.extend_from_slice(s.as_bytes());
-}
-
-pub(crate) fn write_int(out: &mut Vec<u8>, v: i128) {
-    if v >= 0 {
-        write_head(out, 0, v as u64);
-    } else {
-        write_head(out, 1, (-1 - v) as u64);
-    }
-}
+/// The walker's rules: nesting counted per item, counts bounded by the bytes left, two-byte
+/// simple values below 32 rejected, any map keys (uniqueness is checked on values).
+const RULES: Rules = Rules {
+    depth: DepthLimit::Items,
+    bound_counts: true,
+    two_byte_simple: false,
+    map_keys: MapKeys::Any,
+    shortest_heads: false,
+};
 
 /// Encodes a value deterministically (RFC 8949 section 4.2.1): preferred heads, map keys
 /// sorted by their encoded bytes. Duplicate keys are the caller's responsibility.
@@ -56,34 +36,23 @@ pub(crate) fn encode_deterministic(v: &Value, out: &mut Vec<u8>) {
         Value::Bytes(b) => write_bstr(out, b),
         Value::Text(s) => write_text(out, s),
         Value::Array(a) => {
-            write_head(out, 4, a.len() as u64);
+            teep_cbor::write_array_head(out, a.len());
             for x in a {
                 encode_deterministic(x, out);
             }
         }
-        Value::Map(m) => {
-            let mut entries: Vec<(Vec<u8>, &Value)> = m
-                .iter()
-                .map(|(k, v)| {
-                    let mut kb = Vec::new();
-                    encode_deterministic(k, &mut kb);
-                    (kb, v)
-                })
-                .collect();
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            write_head(out, 5, entries.len() as u64);
-            for (k, v) in entries {
-                out.extend_from_slice(&k);
-                encode_deterministic(v, out);
-            }
-        }
+        Value::Map(m) => teep_cbor::write_map_sorted(
+            out,
+            m.iter().map(|(k, v)| (k, v)),
+            |o, k| encode_deterministic(k, o),
+            |o, v| encode_deterministic(v, o),
+        ),
         Value::Tag(t, inner) => {
-            write_head(out, 6, *t);
+            teep_cbor::write_tag(out, *t);
             encode_deterministic(inner, out);
         }
-        Value::Bool(false) => out.push(0xf4),
-        Value::Bool(true) => out.push(0xf5),
-        Value::Null => out.push(0xf6),
+        Value::Bool(b) => teep_cbor::write_bool(out, *b),
+        Value::Null => teep_cbor::write_null(out),
         // ciborium writes floats in the shortest lossless width, which is the preferred form.
         other => {
             let _ = ciborium::into_writer(other, &mut *out);
@@ -103,86 +72,46 @@ pub(crate) fn major(data: &[u8], pos: usize) -> Option<u8> {
     data.get(pos).map(|b| b >> 5)
 }
 
-/// Reads a head at `pos`: (major, additional info, argument, offset after the head).
-fn head(data: &[u8], pos: usize) -> Result<(u8, u8, u64, usize), String> {
-    let ib = *data.get(pos).ok_or("truncated: expected a data item")?;
-    let major = ib >> 5;
-    let ai = ib & 0x1f;
-    let (arg, len) = match ai {
-        0..=23 => (ai as u64, 0),
-        24..=27 => {
-            let n = 1usize << (ai - 24);
-            let bytes = data
-                .get(pos + 1..pos + 1 + n)
-                .ok_or("truncated: head argument runs past the end")?;
-            let mut v = 0u64;
-            for b in bytes {
-                v = (v << 8) | *b as u64;
-            }
-            (v, n)
-        }
-        28..=30 => return Err(format!("reserved additional information {ai}")),
-        _ => {
-            return Err(match major {
-                7 => "unexpected break".into(),
-                0 | 1 | 6 => format!("invalid additional information 31 for major type {major}"),
-                _ => "indefinite-length item not allowed".into(),
-            })
-        }
-    };
-    Ok((major, ai, arg, pos + 1 + len))
+/// Returns the offset just past the data item starting at `pos`, checking that it is
+/// well-formed, definite-length, within `data` and at most [`MAX_DEPTH`] deep, where `depth`
+/// is the nesting of the item at `pos`.
+pub(crate) fn skip(data: &[u8], pos: usize, depth: usize) -> Result<usize, String> {
+    let mut r = Reader::with_rules(data, RULES);
+    r.set_position(pos);
+    r.set_depth(depth);
+    r.skip().map_err(|e| describe(e.kind))?;
+    Ok(r.position())
 }
 
-/// Returns the offset just past the data item starting at `pos`, checking that it is
-/// well-formed, definite-length, within `data` and at most [`MAX_DEPTH`] deep.
-pub(crate) fn skip(data: &[u8], pos: usize, depth: usize) -> Result<usize, String> {
-    if depth > MAX_DEPTH {
-        return Err(format!("nesting deeper than {MAX_DEPTH}"));
-    }
-    let (major, ai, arg, mut p) = head(data, pos)?;
-    match major {
-        0 | 1 => Ok(p),
-        2 | 3 => {
-            let remaining = (data.len() - p) as u64;
-            if arg > remaining {
-                return Err(format!(
-                    "string length {arg} exceeds the {remaining} bytes left"
-                ));
-            }
-            let end = p + arg as usize;
-            if major == 3 && core::str::from_utf8(&data[p..end]).is_err() {
-                return Err("text string is not valid UTF-8".into());
-            }
-            Ok(end)
+/// The walker's words for each fault.
+fn describe(kind: ErrorKind) -> String {
+    match kind {
+        ErrorKind::TooDeep => format!("nesting deeper than {MAX_DEPTH}"),
+        ErrorKind::EndOfInput => "truncated: expected a data item".into(),
+        ErrorKind::TruncatedHead { .. } => "truncated: head argument runs past the end".into(),
+        ErrorKind::Reserved { initial } if initial & 0x1f == 31 => format!(
+            "invalid additional information 31 for major type {}",
+            initial >> 5
+        ),
+        ErrorKind::Reserved { initial } => {
+            format!("reserved additional information {}", initial & 0x1f)
         }
-        4 | 5 => {
-            let items = if major == 5 {
-                arg.checked_mul(2)
-            } else {
-                Some(arg)
-            };
-            let remaining = (data.len() - p) as u64;
-            // Every item takes at least one byte, so a larger count cannot be satisfied.
-            match items {
-                Some(n) if n <= remaining => {
-                    for _ in 0..n {
-                        p = skip(data, p, depth + 1)?;
-                    }
-                    Ok(p)
-                }
-                _ => Err(format!(
-                    "{} of {arg} entries cannot fit in the {remaining} bytes left",
-                    if major == 5 { "map" } else { "array" }
-                )),
-            }
+        ErrorKind::Break => "unexpected break".into(),
+        ErrorKind::Indefinite { .. } => "indefinite-length item not allowed".into(),
+        ErrorKind::TruncatedString { len, remaining } => {
+            format!("string length {len} exceeds the {remaining} bytes left")
         }
-        6 => skip(data, p, depth + 1),
-        _ => {
-            if ai == 24 && arg < 32 {
-                return Err(format!("simple value {arg} in two-byte form"));
-            }
-            Ok(p)
-        }
+        ErrorKind::InvalidUtf8 => "text string is not valid UTF-8".into(),
+        ErrorKind::CountPastEnd {
+            major,
+            count,
+            remaining,
+        } => format!(
+            "{} of {count} entries cannot fit in the {remaining} bytes left",
+            if major == 5 { "map" } else { "array" }
+        ),
+        ErrorKind::TwoByteSimple { value } => format!("simple value {value} in two-byte form"),
+        other => other.to_string(),
     }
 }
 

@@ -1,22 +1,35 @@
-//! Strict CBOR reading and deterministic CBOR writing.
+//! Strict CBOR reading and deterministic CBOR writing for TEEP messages, over teep-cbor.
 //!
-//! Why hand-written over `minicbor::Decoder` instead of `#[derive(Decode)]`: the derive
-//! silently accepts duplicate map keys, indefinite lengths and unknown trailing items, and its
-//! errors carry no path. TEEP receivers must reject such input and tell the peer where and why,
-//! so the reader walks the item itself, keeps a path stack and checks every rule. minicbor
-//! still does the byte-level work (heads, UTF-8, bounds). Writing uses a few lines of our own
-//! so RFC 8949 §4.2.1 core deterministic encoding (shortest heads, definite lengths, map keys
-//! sorted bytewise) is guaranteed by construction.
+//! Why a hand-driven reader instead of `minicbor`'s `#[derive(Decode)]`: the derive silently
+//! accepts duplicate map keys, indefinite lengths and unknown trailing items, and its errors
+//! carry no path. TEEP receivers must reject such input and tell the peer where and why, so
+//! the codec walks the item itself with teep-cbor's [`teep_cbor::Reader`], which keeps the
+//! path stack and checks every rule; this module words its errors as [`DecodeError`]s.
+//! Writing is teep-cbor's, so RFC 8949 §4.2.1 core deterministic encoding (shortest heads,
+//! definite lengths, map keys sorted bytewise) is guaranteed by construction.
 
 use std::collections::BTreeSet;
 
-use minicbor::data::Type;
-use minicbor::Decoder;
+use teep_cbor::{DepthLimit, ErrorKind, MapKeys, Rules};
 
 use crate::error::{DecodeError, DecodeErrorKind};
 
 /// Nesting limit for any CBOR item we walk (arrays, maps and tags each count one level).
-pub const MAX_DEPTH: usize = 32;
+pub use teep_cbor::MAX_DEPTH;
+pub(crate) use teep_cbor::{
+    write_array_head, write_bool, write_bytes, write_int, write_map_head, write_text, write_uint,
+    Seg, Type,
+};
+
+/// The codec's rules: nesting counted per container, unique map keys, two-byte simple values
+/// below 32 rejected; a forged element count fails at the end of the input.
+const RULES: Rules = Rules {
+    depth: DepthLimit::Containers,
+    bound_counts: false,
+    two_byte_simple: false,
+    map_keys: MapKeys::Unique,
+    shortest_heads: false,
+};
 
 /// A generic CBOR data item: unknown option values, SUIT parameter values in tc-list entries.
 ///
@@ -84,88 +97,42 @@ impl Value {
     }
 }
 
-/// One step of a decode path.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Seg {
-    Name(&'static str),
-    Index(usize),
-    Key(i128),
-}
-
 /// Strict reader over one buffer with a path stack for error messages.
 pub(crate) struct Reader<'b> {
-    d: Decoder<'b>,
-    root: &'static str,
-    path: Vec<Seg>,
-    depth: usize,
+    r: teep_cbor::Reader<'b>,
 }
 
 pub(crate) type Result<T> = std::result::Result<T, DecodeError>;
 
 fn type_name(t: Type) -> &'static str {
-    match t {
-        Type::Bool => "bool",
-        Type::Null => "null",
-        Type::Undefined => "undefined",
-        Type::U8 | Type::U16 | Type::U32 | Type::U64 => "uint",
-        Type::I8 | Type::I16 | Type::I32 | Type::I64 | Type::Int => "int",
-        Type::F16 | Type::F32 | Type::F64 => "float",
-        Type::Simple => "simple value",
-        Type::Bytes => "bstr",
-        Type::BytesIndef => "indefinite-length bstr",
-        Type::String => "tstr",
-        Type::StringIndef => "indefinite-length tstr",
-        Type::Array => "array",
-        Type::ArrayIndef => "indefinite-length array",
-        Type::Map => "map",
-        Type::MapIndef => "indefinite-length map",
-        Type::Tag => "tag",
-        Type::Break => "break",
-        Type::Unknown(_) => "reserved initial byte",
-    }
+    t.name()
 }
 
 impl<'b> Reader<'b> {
     pub fn new(bytes: &'b [u8], root: &'static str) -> Self {
-        Reader {
-            d: Decoder::new(bytes),
-            root,
-            path: Vec::with_capacity(8),
-            depth: 0,
-        }
+        let mut r = teep_cbor::Reader::with_rules(bytes, RULES);
+        r.set_root(root);
+        Reader { r }
     }
 
     pub fn set_root(&mut self, root: &'static str) {
-        self.root = root;
+        self.r.set_root(root);
     }
 
     pub fn push(&mut self, seg: Seg) {
-        self.path.push(seg);
+        self.r.push(seg);
     }
 
     pub fn pop(&mut self) {
-        self.path.pop();
+        self.r.pop();
     }
 
     pub fn replace_last(&mut self, seg: Seg) {
-        if let Some(last) = self.path.last_mut() {
-            *last = seg;
-        }
+        self.r.replace_last(seg);
     }
 
     pub fn path_string(&self) -> String {
-        let mut s = String::from(self.root);
-        for seg in &self.path {
-            match seg {
-                Seg::Name(n) => {
-                    s.push('.');
-                    s.push_str(n);
-                }
-                Seg::Index(i) => s.push_str(&format!("[{i}]")),
-                Seg::Key(k) => s.push_str(&format!(".{k}")),
-            }
-        }
-        s
+        self.r.path_string()
     }
 
     pub fn invalid(&self, rule: impl Into<String>) -> DecodeError {
@@ -176,26 +143,61 @@ impl<'b> Reader<'b> {
         DecodeError::new(DecodeErrorKind::Strictness, self.path_string(), rule)
     }
 
-    fn malformed(&self, e: minicbor::decode::Error) -> DecodeError {
-        let rule = if e.is_end_of_input() {
-            "malformed CBOR: truncated input".to_string()
-        } else {
-            format!("malformed CBOR: {e}")
+    /// A teep-cbor error in the codec's words, at the current path.
+    fn cbor_error(&self, e: teep_cbor::Error) -> DecodeError {
+        use DecodeErrorKind::{Malformed, Strictness};
+        let definite = "(only definite lengths are allowed)";
+        let (kind, rule) = match e.kind {
+            k if k.is_truncation() => (Malformed, "malformed CBOR: truncated input".into()),
+            ErrorKind::InvalidUtf8 => (
+                Malformed,
+                format!("malformed CBOR: invalid utf-8 at position {}", e.start),
+            ),
+            ErrorKind::TwoByteSimple { .. } => (
+                Malformed,
+                "malformed CBOR: two-byte simple value below 32".into(),
+            ),
+            ErrorKind::Break => (Malformed, "malformed CBOR: unexpected break".into()),
+            ErrorKind::Reserved { .. } => (
+                Malformed,
+                "malformed CBOR: unexpected reserved initial byte".into(),
+            ),
+            ErrorKind::Indefinite { major: 4 } => (
+                Strictness,
+                format!("expected array, got indefinite-length array {definite}"),
+            ),
+            ErrorKind::Indefinite { major: 5 } => (
+                Strictness,
+                format!("expected map, got indefinite-length map {definite}"),
+            ),
+            ErrorKind::Indefinite { major } => (
+                Strictness,
+                format!(
+                    "indefinite-length {} {definite}",
+                    if major == 2 { "bstr" } else { "tstr" }
+                ),
+            ),
+            ErrorKind::TooDeep => (
+                Strictness,
+                format!("nesting deeper than {MAX_DEPTH} levels"),
+            ),
+            ErrorKind::DuplicateKey => (Strictness, "duplicate map key".into()),
+            other => (Malformed, format!("malformed CBOR: {other}")),
         };
-        DecodeError::new(DecodeErrorKind::Malformed, self.path_string(), rule)
+        DecodeError::new(kind, self.path_string(), rule)
     }
 
     pub fn position(&self) -> usize {
-        self.d.position()
+        self.r.position()
     }
 
     /// Reject bytes after the top-level item.
     pub fn finish(&self) -> Result<()> {
-        let rest = self.d.input().len() - self.d.position();
+        let rest = self.r.remaining();
         if rest != 0 {
             return Err(DecodeError::new(
                 DecodeErrorKind::Strictness,
-                self.root.to_string(),
+                self.r.root().to_string(),
                 format!("{rest} trailing byte(s) after the message"),
             ));
         }
@@ -203,14 +205,7 @@ impl<'b> Reader<'b> {
     }
 
     pub fn peek(&self) -> Result<Type> {
-        if self.d.position() >= self.d.input().len() {
-            return Err(DecodeError::new(
-                DecodeErrorKind::Malformed,
-                self.path_string(),
-                "malformed CBOR: truncated input",
-            ));
-        }
-        self.d.datatype().map_err(|e| self.malformed(e))
+        self.r.datatype().map_err(|e| self.cbor_error(e))
     }
 
     /// Name of the next item's type, for "expected X, got Y" messages.
@@ -227,9 +222,7 @@ impl<'b> Reader<'b> {
 
     pub fn uint(&mut self, expected: &str) -> Result<u64> {
         match self.peek()? {
-            Type::U8 | Type::U16 | Type::U32 | Type::U64 => {
-                self.d.u64().map_err(|e| self.malformed(e))
-            }
+            t if t.is_uint() => self.r.uint().map_err(|e| self.cbor_error(e)),
             _ => Err(self.mismatch(expected)),
         }
     }
@@ -237,16 +230,8 @@ impl<'b> Reader<'b> {
     /// A CBOR integer that fits i64.
     pub fn int(&mut self, expected: &str) -> Result<i64> {
         match self.peek()? {
-            Type::U8
-            | Type::U16
-            | Type::U32
-            | Type::U64
-            | Type::I8
-            | Type::I16
-            | Type::I32
-            | Type::I64
-            | Type::Int => {
-                let v = i128::from(self.d.int().map_err(|e| self.malformed(e))?);
+            t if t.is_int() => {
+                let v = self.r.int().map_err(|e| self.cbor_error(e))?;
                 i64::try_from(v).map_err(|_| {
                     self.invalid(format!(
                         "expected {expected}, got integer {v} outside 64-bit range"
@@ -259,7 +244,7 @@ impl<'b> Reader<'b> {
 
     pub fn bytes(&mut self, expected: &str) -> Result<&'b [u8]> {
         match self.peek()? {
-            Type::Bytes => self.d.bytes().map_err(|e| self.malformed(e)),
+            Type::Bytes => self.r.bytes().map_err(|e| self.cbor_error(e)),
             Type::BytesIndef => Err(self.strictness(format!("expected {expected}, got indefinite-length bstr (only definite lengths are allowed)"))),
             _ => Err(self.mismatch(expected)),
         }
@@ -267,7 +252,7 @@ impl<'b> Reader<'b> {
 
     pub fn text(&mut self, expected: &str) -> Result<&'b str> {
         match self.peek()? {
-            Type::String => self.d.str().map_err(|e| self.malformed(e)),
+            Type::String => self.r.text().map_err(|e| self.cbor_error(e)),
             Type::StringIndef => Err(self.strictness(format!("expected {expected}, got indefinite-length tstr (only definite lengths are allowed)"))),
             _ => Err(self.mismatch(expected)),
         }
@@ -275,7 +260,7 @@ impl<'b> Reader<'b> {
 
     pub fn bool(&mut self, expected: &str) -> Result<bool> {
         match self.peek()? {
-            Type::Bool => self.d.bool().map_err(|e| self.malformed(e)),
+            Type::Bool => self.r.bool().map_err(|e| self.cbor_error(e)),
             _ => Err(self.mismatch(expected)),
         }
     }
@@ -283,94 +268,71 @@ impl<'b> Reader<'b> {
     /// Definite-length array header; the caller must read exactly `len` items and call
     /// [`Reader::leave`].
     pub fn array(&mut self, expected: &str) -> Result<u64> {
-        match self.peek()? {
-            Type::Array => {
-                let len = self.d.array().map_err(|e| self.malformed(e))?.unwrap_or(0);
-                self.enter()?;
-                Ok(len)
-            }
-            Type::ArrayIndef => Err(self.strictness(format!("expected {expected}, got indefinite-length array (only definite lengths are allowed)"))),
-            _ => Err(self.mismatch(expected)),
-        }
+        self.container(expected, Type::Array, Type::ArrayIndef)
     }
 
     pub fn map(&mut self, expected: &str) -> Result<u64> {
+        self.container(expected, Type::Map, Type::MapIndef)
+    }
+
+    /// The head of a definite-length array or map (`definite`), entered.
+    fn container(&mut self, expected: &str, definite: Type, indefinite: Type) -> Result<u64> {
         match self.peek()? {
-            Type::Map => {
-                let len = self.d.map().map_err(|e| self.malformed(e))?.unwrap_or(0);
+            t if t == definite => {
+                let len = if t == Type::Array {
+                    self.r.array()
+                } else {
+                    self.r.map()
+                };
+                let len = len.map_err(|e| self.cbor_error(e))?;
                 self.enter()?;
                 Ok(len)
             }
-            Type::MapIndef => Err(self.strictness(format!("expected {expected}, got indefinite-length map (only definite lengths are allowed)"))),
+            t if t == indefinite => Err(self.strictness(format!(
+                "expected {expected}, got {} (only definite lengths are allowed)",
+                t.name()
+            ))),
             _ => Err(self.mismatch(expected)),
         }
     }
 
     fn enter(&mut self) -> Result<()> {
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            return Err(self.strictness(format!("nesting deeper than {MAX_DEPTH} levels")));
-        }
-        Ok(())
+        self.r.enter().map_err(|e| self.cbor_error(e))
     }
 
     pub fn leave(&mut self) {
-        self.depth = self.depth.saturating_sub(1);
+        self.r.leave();
     }
 
     /// Capacity hint for a declared length: never more than the bytes left, so a forged
     /// length cannot make us allocate.
     pub fn capacity(&self, len: u64) -> usize {
-        let left = self.d.input().len().saturating_sub(self.d.position());
-        usize::try_from(len).unwrap_or(usize::MAX).min(left)
+        self.r.capacity(len)
     }
 
     /// Any item, strictly.
     pub fn value(&mut self) -> Result<Value> {
         let t = self.peek()?;
+        let cbor = |r: &Self, e| r.cbor_error(e);
         Ok(match t {
-            Type::U8
-            | Type::U16
-            | Type::U32
-            | Type::U64
-            | Type::I8
-            | Type::I16
-            | Type::I32
-            | Type::I64
-            | Type::Int => Value::Integer(i128::from(self.d.int().map_err(|e| self.malformed(e))?)),
+            t if t.is_int() => Value::Integer(self.r.int().map_err(|e| cbor(self, e))?),
             Type::Bytes | Type::BytesIndef => Value::Bytes(self.bytes("bstr")?.to_vec()),
             Type::String | Type::StringIndef => Value::Text(self.text("tstr")?.to_string()),
-            Type::Bool => Value::Bool(self.d.bool().map_err(|e| self.malformed(e))?),
+            Type::Bool => Value::Bool(self.r.bool().map_err(|e| cbor(self, e))?),
             Type::Null => {
-                self.d.null().map_err(|e| self.malformed(e))?;
+                self.r.null().map_err(|e| cbor(self, e))?;
                 Value::Null
             }
             Type::Undefined => {
-                self.d.undefined().map_err(|e| self.malformed(e))?;
+                self.r.undefined().map_err(|e| cbor(self, e))?;
                 Value::Undefined
             }
-            Type::Simple => {
-                self.check_simple()?;
-                Value::Simple(self.d.simple().map_err(|e| self.malformed(e))?)
+            Type::Simple => Value::Simple(self.r.simple().map_err(|e| cbor(self, e))?),
+            Type::F16 | Type::F32 | Type::F64 => {
+                Value::Float(self.r.float().map_err(|e| cbor(self, e))?)
             }
-            Type::F16 => {
-                // minicbor decodes half floats only with its `half` feature; three bytes.
-                let pos = self.d.position();
-                let raw = self.d.input().get(pos + 1..pos + 3).ok_or_else(|| {
-                    DecodeError::new(
-                        DecodeErrorKind::Malformed,
-                        self.path_string(),
-                        "malformed CBOR: truncated input",
-                    )
-                })?;
-                let bits = u16::from_be_bytes([raw[0], raw[1]]);
-                self.d.set_position(pos + 3);
-                Value::Float(f16_to_f64(bits))
-            }
-            Type::F32 => Value::Float(f64::from(self.d.f32().map_err(|e| self.malformed(e))?)),
-            Type::F64 => Value::Float(self.d.f64().map_err(|e| self.malformed(e))?),
             Type::Tag => {
-                let tag = self.d.tag().map_err(|e| self.malformed(e))?.as_u64();
+                let tag = self.r.tag().map_err(|e| cbor(self, e))?;
                 self.enter()?;
                 let inner = self.value()?;
                 self.leave();
@@ -415,7 +377,8 @@ impl<'b> Reader<'b> {
                 entries.sort_by(|a, b| a.0.cmp(&b.0));
                 Value::Map(entries.into_iter().map(|(_, k, v)| (k, v)).collect())
             }
-            Type::Break | Type::Unknown(_) => {
+            // Only a break or a reserved initial byte is left.
+            _ => {
                 return Err(DecodeError::new(
                     DecodeErrorKind::Malformed,
                     self.path_string(),
@@ -425,79 +388,12 @@ impl<'b> Reader<'b> {
         })
     }
 
-    /// Simple values below 32 must use the one-byte form (RFC 8949 §3.3).
-    fn check_simple(&self) -> Result<()> {
-        let pos = self.d.position();
-        let input = self.d.input();
-        if input.get(pos) == Some(&0xf8) && input.get(pos + 1).is_some_and(|v| *v < 32) {
-            return Err(DecodeError::new(
-                DecodeErrorKind::Malformed,
-                self.path_string(),
-                "malformed CBOR: two-byte simple value below 32",
-            ));
-        }
-        Ok(())
-    }
-
     /// Check that the next item is well-formed and strict without building it (used for
-    /// `bstr .cbor` contents such as SUIT envelopes, which can be large).
+    /// `bstr .cbor` contents such as SUIT envelopes, which can be large). Map keys are
+    /// compared by their bytes: fine for the deterministic encodings that SUIT and COSE
+    /// require.
     pub fn skip_strict(&mut self) -> Result<()> {
-        let t = self.peek()?;
-        match t {
-            Type::Array | Type::ArrayIndef => {
-                let len = self.array("array")?;
-                for i in 0..len {
-                    self.push(Seg::Index(i as usize));
-                    self.skip_strict()?;
-                    self.pop();
-                }
-                self.leave();
-            }
-            Type::Map | Type::MapIndef => {
-                let len = self.map("map")?;
-                // Keys are compared by their bytes: fine for the deterministic encodings
-                // that SUIT and COSE require; only the set of key slices is allocated.
-                let mut seen: BTreeSet<&'b [u8]> = BTreeSet::new();
-                for _ in 0..len {
-                    let start = self.d.position();
-                    self.skip_strict()?;
-                    let key = &self.d.input()[start..self.d.position()];
-                    if !seen.insert(key) {
-                        return Err(self.strictness("duplicate map key"));
-                    }
-                    self.skip_strict()?;
-                }
-                self.leave();
-            }
-            Type::Tag => {
-                self.d.tag().map_err(|e| self.malformed(e))?;
-                self.enter()?;
-                self.skip_strict()?;
-                self.leave();
-            }
-            Type::BytesIndef | Type::StringIndef => {
-                return Err(self.strictness(format!(
-                    "{} (only definite lengths are allowed)",
-                    type_name(t)
-                )))
-            }
-            Type::Break | Type::Unknown(_) => {
-                return Err(DecodeError::new(
-                    DecodeErrorKind::Malformed,
-                    self.path_string(),
-                    format!("malformed CBOR: unexpected {}", type_name(t)),
-                ))
-            }
-            Type::String => {
-                self.d.str().map_err(|e| self.malformed(e))?;
-            }
-            Type::Simple => {
-                self.check_simple()?;
-                self.d.skip().map_err(|e| self.malformed(e))?
-            }
-            _ => self.d.skip().map_err(|e| self.malformed(e))?,
-        }
-        Ok(())
+        self.r.skip().map_err(|e| self.cbor_error(e))
     }
 }
 
@@ -530,126 +426,9 @@ pub(crate) fn check_embedded(outer: &Reader<'_>, bytes: &[u8], what: &str) -> Re
 // ---------------------------------------------------------------------------------------
 // Writing (RFC 8949 §4.2.1 core deterministic encoding).
 
-pub(crate) fn head(out: &mut Vec<u8>, major: u8, n: u64) {
-    let m = major << 5;
-    if n < 24 {
-        out.push(m | n as u8);
-    } else if n <= u8::MAX as u64 {
-        out.extend_from_slice(&[m | 24, n as u8]);
-    } else if n <= u16::MAX as u64 {
-        out.push(m | 25);
-        out.extend_from_slice(&(n as u16).to_be_bytes());
-    } else if n <= u32::MAX as u64 {
-        out.push(m | 26);
-        out.extend_from_slice(&(n as u32).to_be_bytes());
-    } else {
-        out.push(m | 27);
-        out.extend_from_slice(&n.to_be_bytes());
-    }
-}
-
-pub(crate) fn write_uint(out: &mut Vec<u8>, n: u64) {
-    head(out, 0, n);
-}
-
-pub(crate) fn write_int(out: &mut Vec<u8>, n: i64) {
-    if n >= 0 {
-        head(out, 0, n as u64);
-    } else {
-        head(out, 1, (-1 - n) as u64);
-    }
-}
-
-pub(crate) fn write_bytes(out: &mut Vec<u8>, b: &[u8]) {
-    head(out, 2, b.len() as u64);
-    out.extend_from_slice(b);
-}
-
-pub(crate) fn write_text(out: &mut Vec<u8>, s: &str) {
-    head(out, 3, s.len() as u64);
-    out.extend_from_slice(s.as_bytes());
-}
-
-pub(crate) fn write_array_head(out: &mut Vec<u8>, len: usize) {
-    head(out, 4, len as u64);
-}
-
-pub(crate) fn write_map_head(out: &mut Vec<u8>, len: usize) {
-    head(out, 5, len as u64);
-}
-
-pub(crate) fn write_bool(out: &mut Vec<u8>, b: bool) {
-    out.push(if b { 0xf5 } else { 0xf4 });
-}
-
-/// Shortest float encoding that preserves the value (RFC 8949 §4.2.1 / §4.2.2 preferred
-/// serialization); NaN is written as the canonical half-precision quiet NaN.
-fn write_float(out: &mut Vec<u8>, f: f64) {
-    if f.is_nan() {
-        out.extend_from_slice(&[0xf9, 0x7e, 0x00]);
-        return;
-    }
-    if let Some(h) = f64_to_f16_exact(f) {
-        out.push(0xf9);
-        out.extend_from_slice(&h.to_be_bytes());
-    } else if (f as f32) as f64 == f {
-        out.push(0xfa);
-        out.extend_from_slice(&(f as f32).to_be_bytes());
-    } else {
-        out.push(0xfb);
-        out.extend_from_slice(&f.to_be_bytes());
-    }
-}
-
-fn f16_to_f64(bits: u16) -> f64 {
-    let sign = if bits & 0x8000 != 0 { -1.0 } else { 1.0 };
-    let exp = i32::from((bits >> 10) & 0x1f);
-    let mant = f64::from(bits & 0x3ff);
-    sign * match exp {
-        0 => mant * 2f64.powi(-24),
-        31 if mant == 0.0 => f64::INFINITY,
-        31 => f64::NAN,
-        e => (1.0 + mant / 1024.0) * 2f64.powi(e - 15),
-    }
-}
-
-/// Half-precision bits of `f` if the conversion is exact.
-fn f64_to_f16_exact(f: f64) -> Option<u16> {
-    let sign: u16 = if f.is_sign_negative() { 0x8000 } else { 0 };
-    if f == 0.0 {
-        return Some(sign);
-    }
-    if f.is_infinite() {
-        return Some(sign | 0x7c00);
-    }
-    let a = f.abs();
-    // Normal half range: 2^-14 ..= 65504, 10-bit mantissa.
-    if (6.103515625e-05..=65504.0).contains(&a) {
-        let e = a.log2().floor() as i32;
-        let m = a / 2f64.powi(e) - 1.0; // in [0,1)
-        let mant = m * 1024.0;
-        if mant.fract() != 0.0 || !(-14..=15).contains(&e) {
-            return None;
-        }
-        return Some(sign | (((e + 15) as u16) << 10) | mant as u16);
-    }
-    // Subnormal: multiples of 2^-24 below 2^-14.
-    let q = a * 2f64.powi(24);
-    if a < 6.103515625e-05 && q.fract() == 0.0 && q >= 1.0 {
-        return Some(sign | q as u16);
-    }
-    None
-}
-
 pub(crate) fn write_value(out: &mut Vec<u8>, v: &Value) {
     match v {
-        Value::Integer(n) => {
-            if *n >= 0 {
-                head(out, 0, *n as u64);
-            } else {
-                head(out, 1, (-1 - *n) as u64);
-            }
-        }
+        Value::Integer(n) => teep_cbor::write_int128(out, *n),
         Value::Bytes(b) => write_bytes(out, b),
         Value::Text(s) => write_text(out, s),
         Value::Array(items) => {
@@ -658,31 +437,21 @@ pub(crate) fn write_value(out: &mut Vec<u8>, v: &Value) {
                 write_value(out, i);
             }
         }
-        Value::Map(entries) => {
-            let mut enc: Vec<(Vec<u8>, &Value)> =
-                entries.iter().map(|(k, v)| (k.to_vec(), v)).collect();
-            enc.sort_by(|a, b| a.0.cmp(&b.0));
-            write_map_head(out, enc.len());
-            for (k, v) in enc {
-                out.extend_from_slice(&k);
-                write_value(out, v);
-            }
-        }
+        Value::Map(entries) => teep_cbor::write_map_sorted(
+            out,
+            entries.iter().map(|(k, v)| (k, v)),
+            write_value,
+            write_value,
+        ),
         Value::Tag(t, inner) => {
-            head(out, 6, *t);
+            teep_cbor::write_tag(out, *t);
             write_value(out, inner);
         }
         Value::Bool(b) => write_bool(out, *b),
-        Value::Null => out.push(0xf6),
-        Value::Undefined => out.push(0xf7),
-        Value::Simple(s) => {
-            if *s < 24 {
-                out.push(0xe0 | *s);
-            } else {
-                out.extend_from_slice(&[0xf8, *s]);
-            }
-        }
-        Value::Float(f) => write_float(out, *f),
+        Value::Null => teep_cbor::write_null(out),
+        Value::Undefined => teep_cbor::write_undefined(out),
+        Value::Simple(s) => teep_cbor::write_simple(out, *s),
+        Value::Float(f) => teep_cbor::write_f64(out, *f),
     }
 }
 
@@ -701,21 +470,17 @@ mod tests {
     }
 
     #[test]
-    fn floats_use_shortest_exact_width() {
-        for (f, expect) in [
-            (0.0, vec![0xf9, 0x00, 0x00]),
-            (1.5, vec![0xf9, 0x3e, 0x00]),
-            (65504.0, vec![0xf9, 0x7b, 0xff]),
-            (100000.0, vec![0xfa, 0x47, 0xc3, 0x50, 0x00]),
-            (
-                1.1,
-                vec![0xfb, 0x3f, 0xf1, 0x99, 0x99, 0x99, 0x99, 0x99, 0x9a],
-            ),
-            (5.960464477539063e-8, vec![0xf9, 0x00, 0x01]),
+    fn floats_round_trip_in_shortest_exact_width() {
+        for (f, width) in [
+            (0.0, 3),
+            (1.5, 3),
+            (65504.0, 3),
+            (100000.0, 5),
+            (1.1, 9),
+            (5.960464477539063e-8, 3),
         ] {
-            let mut out = Vec::new();
-            write_float(&mut out, f);
-            assert_eq!(out, expect, "{f}");
+            let out = Value::Float(f).to_vec();
+            assert_eq!(out.len(), width, "{f}");
             assert_eq!(Value::from_slice(&out).unwrap(), Value::Float(f));
         }
     }

@@ -8,13 +8,13 @@
 //! detached payloads that are the bstr-wrapped digest, and must keep the received protected
 //! header bytes; the signature math is `teep_cose::PublicKey::verify`.
 
+use crate::cbor::Type;
 use crate::cbor::{Reader, Writer};
 use crate::codec::{decode_authentication, decode_manifest, split_envelope, RawEnvelope};
 use crate::error::{AuthError, DecodeError};
 use crate::limits::Limits;
 use crate::model::*;
 use bytes::Bytes;
-use minicbor::data::Type;
 use teep_cose::{Algorithm, PublicKey};
 
 /// Keys trusted to authorise manifests.

@@ -1,24 +1,63 @@
-//! Small CBOR reading/writing layer over minicbor.
+//! SUIT's view of the shared CBOR layer (teep-cbor): a reader that names the structure it is
+//! reading in every error, and the deterministic writer.
 //!
 //! SUIT maps mix integer keys, text keys and bstr-wrapped CBOR, and the processor needs byte
 //! offsets and borrowed slices of the input; a derive-based model cannot express that, so the
-//! SUIT codec is hand-written over minicbor's token decoder. Every length comes from the input
-//! and is checked against the remaining bytes by minicbor before anything is allocated.
+//! SUIT codec is hand-written over teep-cbor's token reader. Every length comes from the input
+//! and is checked against the remaining bytes before anything is allocated. The error texts
+//! are the ones this codec has always sent (some quote the minicbor decoder it used before).
 
 use crate::error::DecodeError;
-use minicbor::data::{Tag, Type};
-use minicbor::Decoder;
+use crate::limits::MAX_CBOR_DEPTH;
+use teep_cbor::{DepthLimit, ErrorKind, MapKeys, Rules};
+
+pub(crate) use teep_cbor::{Type, Writer};
+
+/// SUIT's rules when skipping: nesting counted per item, two-byte simple values accepted,
+/// map keys unchecked (the codec checks their order where it reads maps).
+const RULES: Rules = Rules {
+    depth: DepthLimit::Items,
+    bound_counts: false,
+    two_byte_simple: true,
+    map_keys: MapKeys::Any,
+    shortest_heads: false,
+};
+
+/// The words of a low-level fault, as minicbor put them.
+fn detail(e: &teep_cbor::Error) -> String {
+    match e.kind {
+        ErrorKind::InvalidUtf8 => format!("invalid utf-8 at position {}", e.start),
+        k if k.is_truncation() => "end of input bytes".into(),
+        other => other.to_string(),
+    }
+}
+
+/// The words of a fault found while skipping an item.
+fn skip_fault(e: &teep_cbor::Error) -> String {
+    match e.kind {
+        ErrorKind::TooDeep => format!("CBOR nesting deeper than {MAX_CBOR_DEPTH}"),
+        // Naming a negative integer's type needs its first argument byte.
+        ErrorKind::EndOfInput
+        | ErrorKind::TruncatedHead {
+            initial: 0x38..=0x3b,
+            have: 0,
+        } => format!("truncated or malformed CBOR ({})", detail(e)),
+        ErrorKind::Indefinite { .. } => "indefinite-length items are not allowed in SUIT".into(),
+        ErrorKind::Break | ErrorKind::Reserved { .. } => "malformed CBOR item".into(),
+        _ => format!("malformed CBOR ({})", detail(e)),
+    }
+}
 
 /// A cursor over one CBOR buffer that names the structure it is reading in every error.
 pub(crate) struct Reader<'b> {
-    pub d: Decoder<'b>,
+    pub d: teep_cbor::Reader<'b>,
     pub path: String,
 }
 
 impl<'b> Reader<'b> {
     pub fn new(input: &'b [u8], path: impl Into<String>) -> Self {
         Reader {
-            d: Decoder::new(input),
+            d: teep_cbor::Reader::with_rules(input, RULES),
             path: path.into(),
         }
     }
@@ -41,7 +80,7 @@ impl<'b> Reader<'b> {
     }
 
     pub fn at_end(&self) -> bool {
-        self.d.position() >= self.d.input().len()
+        self.d.at_end()
     }
 
     pub fn expect_end(&self) -> Result<(), DecodeError> {
@@ -50,7 +89,7 @@ impl<'b> Reader<'b> {
         } else {
             Err(self.err(format!(
                 "{} trailing bytes after the CBOR item",
-                self.d.input().len() - self.d.position()
+                self.d.remaining()
             )))
         }
     }
@@ -58,28 +97,17 @@ impl<'b> Reader<'b> {
     pub fn datatype(&self) -> Result<Type, DecodeError> {
         self.d
             .datatype()
-            .map_err(|e| self.err(format!("truncated or malformed CBOR ({e})")))
+            .map_err(|e| self.err(format!("truncated or malformed CBOR ({})", detail(&e))))
     }
 
     fn type_name(t: Type) -> &'static str {
         match t {
-            Type::Bool => "bool",
-            Type::Null => "null",
-            Type::Undefined => "undefined",
-            Type::U8 | Type::U16 | Type::U32 | Type::U64 => "uint",
-            Type::I8 | Type::I16 | Type::I32 | Type::I64 | Type::Int => "int",
-            Type::F16 | Type::F32 | Type::F64 => "float",
-            Type::Bytes => "bstr",
             Type::BytesIndef => "indefinite bstr",
-            Type::String => "tstr",
             Type::StringIndef => "indefinite tstr",
-            Type::Array => "array",
             Type::ArrayIndef => "indefinite array",
-            Type::Map => "map",
             Type::MapIndef => "indefinite map",
-            Type::Tag => "tag",
-            Type::Break => "break",
-            _ => "unknown item",
+            Type::Simple | Type::Unknown(_) => "unknown item",
+            t => t.name(),
         }
     }
 
@@ -96,28 +124,26 @@ impl<'b> Reader<'b> {
 
     pub fn u64(&mut self) -> Result<u64, DecodeError> {
         match self.datatype()? {
-            Type::U8 | Type::U16 | Type::U32 | Type::U64 => self
+            t if t.is_uint() => self
                 .d
-                .u64()
-                .map_err(|e| self.err(format!("bad uint ({e})"))),
+                .uint()
+                .map_err(|e| self.err(format!("bad uint ({})", detail(&e)))),
             _ => Err(self.wrong("uint")),
         }
     }
 
     pub fn i64(&mut self) -> Result<i64, DecodeError> {
         match self.datatype()? {
-            Type::U8
-            | Type::U16
-            | Type::U32
-            | Type::U64
-            | Type::I8
-            | Type::I16
-            | Type::I32
-            | Type::I64
-            | Type::Int => self
-                .d
-                .i64()
-                .map_err(|_| self.err("integer out of the 64-bit signed range")),
+            t if t.is_int() => {
+                let start = self.position();
+                match self.d.int().map(i64::try_from) {
+                    Ok(Ok(v)) => Ok(v),
+                    _ => {
+                        self.d.set_position(start);
+                        Err(self.err("integer out of the 64-bit signed range"))
+                    }
+                }
+            }
             _ => Err(self.wrong("int")),
         }
     }
@@ -127,7 +153,7 @@ impl<'b> Reader<'b> {
             Type::Bool => self
                 .d
                 .bool()
-                .map_err(|e| self.err(format!("bad bool ({e})"))),
+                .map_err(|e| self.err(format!("bad bool ({})", detail(&e)))),
             _ => Err(self.wrong("bool")),
         }
     }
@@ -137,7 +163,7 @@ impl<'b> Reader<'b> {
             Type::Null => self
                 .d
                 .null()
-                .map_err(|e| self.err(format!("bad null ({e})"))),
+                .map_err(|e| self.err(format!("bad null ({})", detail(&e)))),
             _ => Err(self.wrong("null")),
         }
     }
@@ -147,7 +173,7 @@ impl<'b> Reader<'b> {
             Type::Bytes => self
                 .d
                 .bytes()
-                .map_err(|e| self.err(format!("bad bstr ({e})"))),
+                .map_err(|e| self.err(format!("bad bstr ({})", detail(&e)))),
             _ => Err(self.wrong("bstr (definite length)")),
         }
     }
@@ -164,8 +190,8 @@ impl<'b> Reader<'b> {
         match self.datatype()? {
             Type::String => self
                 .d
-                .str()
-                .map_err(|e| self.err(format!("bad tstr ({e})"))),
+                .text()
+                .map_err(|e| self.err(format!("bad tstr ({})", detail(&e)))),
             _ => Err(self.wrong("tstr (definite length)")),
         }
     }
@@ -173,7 +199,7 @@ impl<'b> Reader<'b> {
     pub fn array(&mut self) -> Result<u64, DecodeError> {
         match self.datatype()? {
             Type::Array => match self.d.array() {
-                Ok(Some(n)) => self.bounded(n, 1),
+                Ok(n) => self.bounded(4, n),
                 _ => Err(self.err("bad array header")),
             },
             _ => Err(self.wrong("array (definite length)")),
@@ -183,7 +209,7 @@ impl<'b> Reader<'b> {
     pub fn map(&mut self) -> Result<u64, DecodeError> {
         match self.datatype()? {
             Type::Map => match self.d.map() {
-                Ok(Some(n)) => self.bounded(n, 2),
+                Ok(n) => self.bounded(5, n),
                 _ => Err(self.err("bad map header")),
             },
             _ => Err(self.wrong("map (definite length)")),
@@ -192,14 +218,13 @@ impl<'b> Reader<'b> {
 
     /// Every element takes at least one byte, so a count larger than the rest of the input is
     /// a lie; rejecting it here keeps `Vec::with_capacity` and loops bounded.
-    fn bounded(&self, n: u64, per: u64) -> Result<u64, DecodeError> {
-        let rest = (self.d.input().len() - self.d.position()) as u64;
-        if n.saturating_mul(per) > rest {
-            Err(self.err(format!(
-                "declares {n} elements but only {rest} bytes remain"
-            )))
-        } else {
-            Ok(n)
+    fn bounded(&self, major: u8, n: u64) -> Result<u64, DecodeError> {
+        match self.d.check_count(major, n) {
+            Ok(()) => Ok(n),
+            Err(_) => Err(self.err(format!(
+                "declares {n} elements but only {} bytes remain",
+                self.d.remaining()
+            ))),
         }
     }
 
@@ -208,137 +233,21 @@ impl<'b> Reader<'b> {
             Type::Tag => self
                 .d
                 .tag()
-                .map(|t: Tag| t.as_u64())
-                .map_err(|e| self.err(format!("bad tag ({e})"))),
+                .map_err(|e| self.err(format!("bad tag ({})", detail(&e)))),
             _ => Err(self.wrong("tag")),
         }
     }
 
     /// Skips one item and returns its raw encoding (used to keep unknown members as data).
     pub fn raw(&mut self) -> Result<&'b [u8], DecodeError> {
-        let start = self.position();
-        skip(&mut self.d, 0).map_err(|r| self.err(r))?;
-        Ok(&self.d.input()[start..self.position()])
-    }
-}
-
-/// Bounded-depth skip (minicbor's own skip is fine too, but its nesting limit is not ours).
-fn skip(d: &mut Decoder<'_>, depth: usize) -> Result<(), String> {
-    if depth > crate::limits::MAX_CBOR_DEPTH {
-        return Err(format!(
-            "CBOR nesting deeper than {}",
-            crate::limits::MAX_CBOR_DEPTH
-        ));
-    }
-    let t = d
-        .datatype()
-        .map_err(|e| format!("truncated or malformed CBOR ({e})"))?;
-    let bad = |e: minicbor::decode::Error| format!("malformed CBOR ({e})");
-    match t {
-        Type::Array => {
-            let n = d.array().map_err(bad)?.ok_or("bad array")?;
-            for _ in 0..n {
-                skip(d, depth + 1)?;
+        match self.d.raw() {
+            Ok(raw) => Ok(raw),
+            Err(e) => {
+                // Nesting is counted from the item skipped, whatever the walk left behind.
+                self.d.set_depth(0);
+                Err(self.err(skip_fault(&e)))
             }
         }
-        Type::Map => {
-            let n = d.map().map_err(bad)?.ok_or("bad map")?;
-            for _ in 0..n {
-                skip(d, depth + 1)?;
-                skip(d, depth + 1)?;
-            }
-        }
-        Type::Tag => {
-            d.tag().map_err(bad)?;
-            skip(d, depth + 1)?;
-        }
-        Type::ArrayIndef | Type::MapIndef | Type::BytesIndef | Type::StringIndef => {
-            return Err("indefinite-length items are not allowed in SUIT".into());
-        }
-        Type::Break | Type::Unknown(_) => return Err("malformed CBOR item".into()),
-        _ => d.skip().map_err(bad)?,
-    }
-    Ok(())
-}
-
-/// Appends the CBOR header for major type `major` with argument `n` (shortest form).
-pub(crate) fn put_head(out: &mut Vec<u8>, major: u8, n: u64) {
-    let m = major << 5;
-    if n < 24 {
-        out.push(m | n as u8);
-    } else if n <= u8::MAX as u64 {
-        out.push(m | 24);
-        out.push(n as u8);
-    } else if n <= u16::MAX as u64 {
-        out.push(m | 25);
-        out.extend_from_slice(&(n as u16).to_be_bytes());
-    } else if n <= u32::MAX as u64 {
-        out.push(m | 26);
-        out.extend_from_slice(&(n as u32).to_be_bytes());
-    } else {
-        out.push(m | 27);
-        out.extend_from_slice(&n.to_be_bytes());
-    }
-}
-
-/// Deterministic CBOR writer (RFC 8949 §4.2.1 shortest forms; callers emit map keys sorted).
-#[derive(Default)]
-pub(crate) struct Writer {
-    pub out: Vec<u8>,
-}
-
-impl Writer {
-    pub fn new() -> Self {
-        Writer { out: Vec::new() }
-    }
-    pub fn uint(&mut self, n: u64) -> &mut Self {
-        put_head(&mut self.out, 0, n);
-        self
-    }
-    pub fn int(&mut self, n: i64) -> &mut Self {
-        if n >= 0 {
-            put_head(&mut self.out, 0, n as u64);
-        } else {
-            put_head(&mut self.out, 1, (-1 - n) as u64);
-        }
-        self
-    }
-    pub fn bytes(&mut self, b: &[u8]) -> &mut Self {
-        put_head(&mut self.out, 2, b.len() as u64);
-        self.out.extend_from_slice(b);
-        self
-    }
-    pub fn text(&mut self, s: &str) -> &mut Self {
-        put_head(&mut self.out, 3, s.len() as u64);
-        self.out.extend_from_slice(s.as_bytes());
-        self
-    }
-    pub fn array(&mut self, n: usize) -> &mut Self {
-        put_head(&mut self.out, 4, n as u64);
-        self
-    }
-    pub fn map(&mut self, n: usize) -> &mut Self {
-        put_head(&mut self.out, 5, n as u64);
-        self
-    }
-    pub fn tag(&mut self, t: u64) -> &mut Self {
-        put_head(&mut self.out, 6, t);
-        self
-    }
-    pub fn bool(&mut self, b: bool) -> &mut Self {
-        self.out.push(if b { 0xf5 } else { 0xf4 });
-        self
-    }
-    pub fn null(&mut self) -> &mut Self {
-        self.out.push(0xf6);
-        self
-    }
-    pub fn raw(&mut self, b: &[u8]) -> &mut Self {
-        self.out.extend_from_slice(b);
-        self
-    }
-    pub fn finish(self) -> Vec<u8> {
-        self.out
     }
 }
 
@@ -371,31 +280,25 @@ pub(crate) fn key_order_bytes(k: &Key<'_>) -> Vec<u8> {
     w.finish()
 }
 
-/// Tracks map keys in order and rejects duplicates (minicbor itself would silently keep the
+/// Tracks map keys in order and rejects duplicates (a general decoder would silently keep the
 /// last one) and out-of-order keys (SUIT requires core deterministic encoding).
-pub(crate) struct KeyOrder {
-    last: Option<Vec<u8>>,
-}
+pub(crate) struct KeyOrder(teep_cbor::KeyOrder);
 
 impl KeyOrder {
     pub fn new() -> Self {
-        KeyOrder { last: None }
+        KeyOrder(teep_cbor::KeyOrder::new())
     }
     pub fn check(&mut self, r: &Reader<'_>, k: &Key<'_>) -> Result<(), DecodeError> {
-        let enc = key_order_bytes(k);
-        if let Some(prev) = &self.last {
-            if *prev == enc {
-                return Err(r.err(format!("duplicate map key {}", show_key(k))));
+        match self.0.check(&key_order_bytes(k)) {
+            Ok(()) => Ok(()),
+            Err(teep_cbor::KeyOrderError::Duplicate) => {
+                Err(r.err(format!("duplicate map key {}", show_key(k))))
             }
-            if *prev > enc {
-                return Err(r.err(format!(
-                    "map key {} out of deterministic order (RFC 8949 §4.2.1)",
-                    show_key(k)
-                )));
-            }
+            Err(teep_cbor::KeyOrderError::Unsorted) => Err(r.err(format!(
+                "map key {} out of deterministic order (RFC 8949 §4.2.1)",
+                show_key(k)
+            ))),
         }
-        self.last = Some(enc);
-        Ok(())
     }
 }
 

@@ -5,12 +5,12 @@
 //! envelope map, [`decode_authentication`] reads the wrapper, and [`decode_manifest`] runs
 //! after verification (see `auth.rs`).
 
+use crate::cbor::Type;
 use crate::cbor::{Key, KeyOrder, Reader, Writer};
 use crate::error::DecodeError;
 use crate::limits::Limits;
 use crate::model::*;
 use bytes::Bytes;
-use minicbor::data::Type;
 
 /// The envelope map with its members located but not interpreted.
 #[derive(Debug, Clone)]

@@ -236,7 +236,7 @@ fn decode_batch(data: &[u8]) -> Result<StoreBatch, crate::error::DecodeError> {
     for _ in 0..r.array()? {
         r.array()?;
         let id = read_id(&mut r)?;
-        let c = if r.is_type(|t| t == minicbor::data::Type::Null) {
+        let c = if r.is_type(|t| t == crate::cbor::Type::Null) {
             r.null()?;
             None
         } else {
@@ -247,7 +247,7 @@ fn decode_batch(data: &[u8]) -> Result<StoreBatch, crate::error::DecodeError> {
     for _ in 0..r.array()? {
         r.array()?;
         let id = read_id(&mut r)?;
-        let rec = if r.is_type(|t| t == minicbor::data::Type::Null) {
+        let rec = if r.is_type(|t| t == crate::cbor::Type::Null) {
             r.null()?;
             None
         } else {

@@ -4,9 +4,9 @@
 //! Hand-written over RustCrypto: no Rust COSE crate implements ECDH-ES+A128KW with the SUIT
 //! KDF context, and the pieces (ECDH, HKDF, AES-KW, AES-CTR/GCM) are each one call.
 
+use crate::cbor::Type;
 use crate::cbor::{Reader, Writer};
 use crate::error::CryptoError;
-use minicbor::data::Type;
 
 /// COSE algorithm ids used here.
 pub mod alg {

@@ -1,9 +1,9 @@
 //! Human views of an envelope: JSON with every field named, and CBOR diagnostic notation.
 
 use crate::cbor::Reader;
+use crate::cbor::Type;
 use crate::codec::manifest_member_name;
 use crate::model::*;
-use minicbor::data::Type;
 use serde_json::{json, Map, Value};
 
 fn id_json(id: &ComponentId) -> Value {
@@ -257,7 +257,7 @@ fn diag_item(r: &mut Reader<'_>, out: &mut String, depth: usize) -> Result<(), (
             Ok(v) => out.push_str(&v.to_string()),
             Err(_) => {
                 let v = r.d.int().map_err(|_| ())?;
-                out.push_str(&i128::from(v).to_string());
+                out.push_str(&v.to_string());
             }
         },
         Type::Bytes => {

@@ -200,7 +200,7 @@ impl SuitReport {
                     }
                 }
                 4 => {
-                    if r.is_type(|t| t == minicbor::data::Type::Bool) {
+                    if r.is_type(|t| t == crate::cbor::Type::Bool) {
                         if !r.bool()? {
                             return Err(r.err("suit-report-result must be true or a map"));
                         }

@@ -19,23 +19,7 @@ pub fn encode_component_id(id: &[Vec<u8>]) -> Vec<u8> {
 }
 
 /// Writes a CBOR head (major type and argument) in its shortest form.
-pub fn cbor_head(out: &mut Vec<u8>, major: u8, n: u64) {
-    let m = major << 5;
-    if n < 24 {
-        out.push(m | n as u8);
-    } else if n <= 0xff {
-        out.extend_from_slice(&[m | 24, n as u8]);
-    } else if n <= 0xffff {
-        out.push(m | 25);
-        out.extend_from_slice(&(n as u16).to_be_bytes());
-    } else if n <= 0xffff_ffff {
-        out.push(m | 26);
-        out.extend_from_slice(&(n as u32).to_be_bytes());
-    } else {
-        out.push(m | 27);
-        out.extend_from_slice(&n.to_be_bytes());
-    }
-}
+pub use teep_cbor::write_head as cbor_head;
 
 /// Inverse of [`encode_component_id`]; `None` if the bytes are not an array of bstr.
 pub fn decode_component_id(bytes: &[u8]) -> Option<ComponentId> {

@@ -1,16 +1,29 @@
-//! A cursor over well-formed, definite-length CBOR that borrows what it reads, and the CBOR
-//! head writer of the evidence template.
+//! A cursor over well-formed, definite-length CBOR that borrows what it reads (over
+//! teep-cbor's reader), and the CBOR head writer of the evidence template.
+
+use teep_cbor::{DepthLimit, ErrorKind, MapKeys, Reader, Rules, MAX_DEPTH};
 
 use super::SimError;
 
+/// Appends a CBOR head (RFC 8949 §3), shortest form.
+pub(super) use teep_cbor::write_head as write_cbor_head;
+
+/// The cursor's rules: nesting counted per container, counts bounded by the bytes left,
+/// two-byte simple values below 32 rejected, map keys unchecked.
+const RULES: Rules = Rules {
+    depth: DepthLimit::Containers,
+    bound_counts: true,
+    two_byte_simple: false,
+    map_keys: MapKeys::Any,
+    shortest_heads: false,
+};
+
 /// A minimal reader of well-formed, definite-length CBOR for the in-place readers of
-/// [`peek`](super::peek). Hand-rolled
-/// because the point is to touch only the few items the generator needs, borrowing them, with
-/// no intermediate value tree; every length is checked against the bytes that remain.
+/// [`peek`](super::peek). The point is to touch only the few items the generator needs,
+/// borrowing them, with no intermediate value tree; every length is checked against the bytes
+/// that remain.
 pub(super) struct CborCursor<'a> {
-    b: &'a [u8],
-    pos: usize,
-    depth: usize,
+    r: Reader<'a>,
     /// Where in the message the cursor is, for errors.
     pub(super) path: &'static str,
 }
@@ -18,62 +31,67 @@ pub(super) struct CborCursor<'a> {
 impl<'a> CborCursor<'a> {
     pub(super) fn new(b: &'a [u8], path: &'static str) -> Self {
         CborCursor {
-            b,
-            pos: 0,
-            depth: 0,
+            r: Reader::with_rules(b, RULES),
             path,
         }
     }
 
     pub(super) fn err(&self, rule: impl std::fmt::Display) -> SimError {
-        SimError::Message(format!("{}: {rule} (at byte {})", self.path, self.pos))
+        self.err_at(rule, self.r.position())
+    }
+
+    fn err_at(&self, rule: impl std::fmt::Display, pos: usize) -> SimError {
+        SimError::Message(format!("{}: {rule} (at byte {pos})", self.path))
+    }
+
+    /// A teep-cbor error in the cursor's words, at the byte where it was found.
+    fn fault(&self, e: teep_cbor::Error) -> SimError {
+        let indefinite = "indefinite length (only definite lengths are allowed)";
+        let rule = match e.kind {
+            ErrorKind::EndOfInput | ErrorKind::TruncatedHead { .. } => {
+                "unexpected end of input".to_string()
+            }
+            ErrorKind::Indefinite { .. } | ErrorKind::Break => indefinite.to_string(),
+            ErrorKind::Reserved { initial } if initial & 0x1f == 31 => indefinite.to_string(),
+            ErrorKind::Reserved { initial } => {
+                format!("reserved additional information {}", initial & 0x1f)
+            }
+            ErrorKind::TruncatedString { len, remaining } => {
+                format!("length {len} exceeds the {remaining} bytes that remain")
+            }
+            ErrorKind::InvalidUtf8 => "tstr is not valid UTF-8".to_string(),
+            ErrorKind::CountPastEnd {
+                major,
+                count,
+                remaining,
+            } => {
+                let items = if major == 5 {
+                    count.saturating_mul(2)
+                } else {
+                    count
+                };
+                format!("{items} items cannot fit in the {remaining} bytes that remain")
+            }
+            ErrorKind::TooDeep => format!("nesting deeper than {MAX_DEPTH} levels"),
+            ErrorKind::TwoByteSimple { value } => format!("simple value {value} in two bytes"),
+            other => other.to_string(),
+        };
+        self.err_at(rule, e.offset)
     }
 
     pub(super) fn peek_major(&self) -> Result<u8, SimError> {
-        self.b
-            .get(self.pos)
+        self.r
+            .peek_byte()
             .map(|b| b >> 5)
             .ok_or_else(|| self.err("unexpected end of input"))
     }
 
     /// The simple value (major 7) at the cursor, if there is one there.
     pub(super) fn peek_simple(&self) -> Option<u8> {
-        self.b
-            .get(self.pos)
+        self.r
+            .peek_byte()
             .filter(|b| *b >> 5 == 7)
             .map(|b| b & 0x1f)
-    }
-
-    /// Reads one head: (major type, argument). Indefinite lengths and reserved
-    /// additional-information values are rejected.
-    fn head(&mut self) -> Result<(u8, u64), SimError> {
-        let ib = *self
-            .b
-            .get(self.pos)
-            .ok_or_else(|| self.err("unexpected end of input"))?;
-        let (major, ai) = (ib >> 5, ib & 0x1f);
-        let extra = match ai {
-            0..=23 => 0,
-            24 => 1,
-            25 => 2,
-            26 => 4,
-            27 => 8,
-            31 => return Err(self.err("indefinite length (only definite lengths are allowed)")),
-            _ => return Err(self.err(format!("reserved additional information {ai}"))),
-        };
-        let arg_bytes = self
-            .b
-            .get(self.pos + 1..self.pos + 1 + extra)
-            .ok_or_else(|| self.err("unexpected end of input"))?;
-        let arg = if extra == 0 {
-            u64::from(ai)
-        } else {
-            arg_bytes
-                .iter()
-                .fold(0u64, |acc, x| (acc << 8) | u64::from(*x))
-        };
-        self.pos += 1 + extra;
-        Ok((major, arg))
     }
 
     /// A head of major type `major`; its argument.
@@ -88,25 +106,20 @@ impl<'a> CborCursor<'a> {
             "tag",
             "simple/float",
         ];
-        let at = self.pos;
-        let (m, arg) = self.head()?;
-        if m != major {
-            self.pos = at;
-            return Err(self.err(format!("expected {expected}, got {}", NAMES[m as usize])));
+        let at = self.r.position();
+        let h = self.r.read_head().map_err(|e| self.fault(e))?;
+        if h.major != major {
+            self.r.set_position(at);
+            return Err(self.err(format!(
+                "expected {expected}, got {}",
+                NAMES[h.major as usize]
+            )));
         }
-        Ok(arg)
+        Ok(h.arg)
     }
 
     fn take(&mut self, len: u64) -> Result<&'a [u8], SimError> {
-        let remaining = (self.b.len() - self.pos) as u64;
-        if len > remaining {
-            return Err(self.err(format!(
-                "length {len} exceeds the {remaining} bytes that remain"
-            )));
-        }
-        let s = &self.b[self.pos..self.pos + len as usize];
-        self.pos += len as usize;
-        Ok(s)
+        self.r.take(len).map_err(|e| self.fault(e))
     }
 
     pub(super) fn bytes(&mut self) -> Result<&'a [u8], SimError> {
@@ -117,10 +130,10 @@ impl<'a> CborCursor<'a> {
     /// A head of major type `major` (bstr or tstr) whose length is in `min..=max`; the
     /// content.
     fn sized(&mut self, major: u8, kind: &str, min: u64, max: u64) -> Result<&'a [u8], SimError> {
-        let at = self.pos;
+        let at = self.r.position();
         let len = self.head_arg(major, &format!("{kind} of {min}..{max} bytes"))?;
         if !(min..=max).contains(&len) {
-            self.pos = at;
+            self.r.set_position(at);
             return Err(self.err(format!("expected {kind} of {min}..{max} bytes, got {len}")));
         }
         self.take(len)
@@ -155,95 +168,17 @@ impl<'a> CborCursor<'a> {
 
     /// Skips one data item, checking that it is well formed.
     pub(super) fn skip(&mut self) -> Result<(), SimError> {
-        let at = self.pos;
-        let (major, arg) = self.head()?;
-        match major {
-            0 | 1 => {}
-            2 => {
-                self.take(arg)?;
-            }
-            3 => {
-                let raw = self.take(arg)?;
-                if std::str::from_utf8(raw).is_err() {
-                    return Err(self.err("tstr is not valid UTF-8"));
-                }
-            }
-            4 | 5 => {
-                let items = if major == 5 {
-                    arg.saturating_mul(2)
-                } else {
-                    arg
-                };
-                // Each item takes at least one byte: a count beyond that is malformed, and
-                // checking it first bounds the loop by the input size.
-                if items > (self.b.len() - self.pos) as u64 {
-                    return Err(self.err(format!(
-                        "{items} items cannot fit in the {} bytes that remain",
-                        self.b.len() - self.pos
-                    )));
-                }
-                self.enter()?;
-                for _ in 0..items {
-                    self.skip()?;
-                }
-                self.depth -= 1;
-            }
-            6 => {
-                self.enter()?;
-                self.skip()?;
-                self.depth -= 1;
-            }
-            _ => {
-                // Simple values and floats: the head already holds them. A simple value
-                // in one extra byte must be at least 32 (RFC 8949 §3.3).
-                if self.b[at] == 0xf8 && arg < 32 {
-                    return Err(self.err(format!("simple value {arg} in two bytes")));
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn enter(&mut self) -> Result<(), SimError> {
-        self.depth += 1;
-        if self.depth > teep_proto::MAX_DEPTH {
-            return Err(self.err(format!(
-                "nesting deeper than {} levels",
-                teep_proto::MAX_DEPTH
-            )));
-        }
-        Ok(())
+        self.r.skip().map_err(|e| self.fault(e))
     }
 
     pub(super) fn finish(&self) -> Result<(), SimError> {
-        if self.pos != self.b.len() {
+        if !self.r.at_end() {
             return Err(self.err(format!(
                 "{} trailing bytes after the item",
-                self.b.len() - self.pos
+                self.r.remaining()
             )));
         }
         Ok(())
-    }
-}
-
-/// Appends a CBOR head (RFC 8949 §3), shortest form.
-pub(super) fn write_cbor_head(out: &mut Vec<u8>, major: u8, arg: u64) {
-    let m = major << 5;
-    match arg {
-        0..=23 => out.push(m | arg as u8),
-        24..=0xff => out.extend_from_slice(&[m | 24, arg as u8]),
-        0x100..=0xffff => {
-            out.push(m | 25);
-            out.extend_from_slice(&(arg as u16).to_be_bytes());
-        }
-        0x1_0000..=0xffff_ffff => {
-            out.push(m | 26);
-            out.extend_from_slice(&(arg as u32).to_be_bytes());
-        }
-        _ => {
-            out.push(m | 27);
-            out.extend_from_slice(&arg.to_be_bytes());
-        }
     }
 }
 
