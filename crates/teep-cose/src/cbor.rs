@@ -5,7 +5,11 @@
 //! report where an item ends, so every input is walked strictly first; encoding COSE
 //! structures directly lets us write the payload once instead of cloning it into a tree.
 
-use alloc::{format, string::String, vec::Vec};
+use alloc::{
+    format,
+    string::{String, ToString},
+    vec::Vec,
+};
 
 use ciborium::value::{Integer, Value};
 use teep_cbor::{DepthLimit, ErrorKind, MapKeys, Reader, Rules};

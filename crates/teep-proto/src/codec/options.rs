@@ -6,8 +6,6 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use crate::cbor::Type;
-
 use super::items::{
     read_cipher_suite, read_component_id, read_nonempty_list, read_requested_tc_info,
     read_sized_bytes, read_sized_text, read_suit_cose_profile, read_system_property_claims,
@@ -15,7 +13,7 @@ use super::items::{
 };
 use super::layout::OptionKey;
 use super::Result;
-use crate::cbor::{check_embedded, Reader, Seg, Value};
+use crate::cbor::{check_embedded, Reader, Seg, Type, Value};
 use crate::error::{DecodeError, DecodeErrorKind};
 use crate::model::{ComponentId, RequestedTcInfo, SystemPropertyClaims};
 use crate::registry::{
