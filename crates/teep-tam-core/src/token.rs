@@ -12,7 +12,7 @@
 //! bytes big-endian), 8 random bytes, then the first 14 bytes of
 //! HMAC-SHA-256(key, "teep-tam/query-token/1" || the 18 bytes before).
 
-use aws_lc_rs::hmac;
+use teep_cose::provider::CryptoProvider;
 use teep_proto::Numbering;
 
 pub const QUERY_TOKEN_LEN: usize = 32;
@@ -29,23 +29,40 @@ pub struct QueryToken {
     pub expires_at: i64,
 }
 
-/// The MAC key shared by every TAM process of one database.
+/// The MAC key shared by every TAM process of one database. The HMAC is the crypto
+/// provider's (teep-cose), so this crate links no crypto library of its own.
 pub struct TokenKey {
-    key: hmac::Key,
+    secret: Vec<u8>,
+    provider: &'static dyn CryptoProvider,
 }
 
 impl TokenKey {
+    /// A key over the default crypto provider of the moment.
     pub fn new(secret: &[u8]) -> TokenKey {
+        TokenKey::with_provider(secret, teep_cose::default_provider())
+    }
+
+    pub fn with_provider(secret: &[u8], provider: &'static dyn CryptoProvider) -> TokenKey {
         TokenKey {
-            key: hmac::Key::new(hmac::HMAC_SHA256, secret),
+            secret: secret.to_vec(),
+            provider,
         }
     }
 
-    fn tag(&self, body: &[u8]) -> hmac::Tag {
-        let mut ctx = hmac::Context::with_key(&self.key);
-        ctx.update(TOKEN_LABEL);
-        ctx.update(body);
-        ctx.sign()
+    /// HMAC-SHA-256(key, label || data). A provider without HMAC (none compiled in) fails
+    /// closed: the all-zero tag it stands in for is one no token carries, so every token is
+    /// then refused as unknown and every challenge fails its evidence check.
+    fn mac(&self, label: &[u8], data: &[u8]) -> [u8; 32] {
+        let mut msg = Vec::with_capacity(label.len() + data.len());
+        msg.extend_from_slice(label);
+        msg.extend_from_slice(data);
+        self.provider
+            .hmac_sha256(&self.secret, &msg)
+            .unwrap_or([0u8; 32])
+    }
+
+    fn tag(&self, body: &[u8]) -> [u8; 32] {
+        self.mac(TOKEN_LABEL, body)
     }
 
     /// A new token; `random` must be fresh random bytes.
@@ -59,7 +76,7 @@ impl TokenKey {
         t.extend_from_slice(&expires_at.to_be_bytes());
         t.extend_from_slice(&random);
         let tag = self.tag(&t);
-        t.extend_from_slice(&tag.as_ref()[..TAG_LEN]);
+        t.extend_from_slice(&tag[..TAG_LEN]);
         t
     }
 
@@ -72,8 +89,11 @@ impl TokenKey {
         }
         let (body, tag) = token.split_at(BODY_LEN);
         let expected = self.tag(body);
+        if expected == [0u8; 32] {
+            return None;
+        }
         // Constant-time comparison of the truncated tag.
-        let diff = expected.as_ref()[..TAG_LEN]
+        let diff = expected[..TAG_LEN]
             .iter()
             .zip(tag)
             .fold(0u8, |acc, (a, b)| acc | (a ^ b));
@@ -96,10 +116,7 @@ impl TokenKey {
     /// The attestation challenge of a token: unpredictable without the key, and the same in
     /// every process that holds it.
     pub fn challenge(&self, token: &[u8]) -> Vec<u8> {
-        let mut ctx = hmac::Context::with_key(&self.key);
-        ctx.update(CHALLENGE_LABEL);
-        ctx.update(token);
-        ctx.sign().as_ref().to_vec()
+        self.mac(CHALLENGE_LABEL, token).to_vec()
     }
 }
 

@@ -332,10 +332,13 @@ pub async fn exchange_with(
     Ok(ExchangeResult::Updated)
 }
 
+/// A TC id and its encoded image digest (SUIT_Digest), if the manifest states one.
+type InstalledComponent = (Vec<Vec<u8>>, Option<Vec<u8>>);
+
 /// The TC an envelope installs and its image digest (encoded SUIT_Digest), as a device would
 /// record them: the first component that is not a dependency, and shared parameter 3. The
 /// signature is not checked: the Update that carried it was.
-fn installed_component(envelope: &[u8]) -> Option<(Vec<Vec<u8>>, Option<Vec<u8>>)> {
+fn installed_component(envelope: &[u8]) -> Option<InstalledComponent> {
     let env =
         teep_suit::decode_envelope_unverified(envelope.to_vec(), &teep_suit::Limits::default())
             .ok()?;
