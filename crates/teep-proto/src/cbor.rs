@@ -8,7 +8,11 @@
 //! Writing is teep-cbor's, so RFC 8949 §4.2.1 core deterministic encoding (shortest heads,
 //! definite lengths, map keys sorted bytewise) is guaranteed by construction.
 
-use std::collections::BTreeSet;
+use alloc::boxed::Box;
+use alloc::collections::BTreeSet;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
 
 use teep_cbor::{DepthLimit, ErrorKind, MapKeys, Rules};
 
@@ -82,7 +86,7 @@ impl Value {
     }
 
     /// Strictly decode exactly one item (definite lengths, no duplicate keys, depth limit).
-    pub fn from_slice(bytes: &[u8]) -> std::result::Result<Value, DecodeError> {
+    pub fn from_slice(bytes: &[u8]) -> core::result::Result<Value, DecodeError> {
         let mut r = Reader::new(bytes, "cbor");
         let v = r.value()?;
         r.finish()?;
@@ -102,7 +106,7 @@ pub(crate) struct Reader<'b> {
     r: teep_cbor::Reader<'b>,
 }
 
-pub(crate) type Result<T> = std::result::Result<T, DecodeError>;
+pub(crate) type Result<T> = core::result::Result<T, DecodeError>;
 
 fn type_name(t: Type) -> &'static str {
     t.name()

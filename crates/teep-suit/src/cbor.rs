@@ -7,6 +7,10 @@
 //! and is checked against the remaining bytes before anything is allocated. The error texts
 //! are the ones this codec has always sent (some quote the minicbor decoder it used before).
 
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
 use crate::error::DecodeError;
 use crate::limits::MAX_CBOR_DEPTH;
 use teep_cbor::{DepthLimit, ErrorKind, MapKeys, Rules};
