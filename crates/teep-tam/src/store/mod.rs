@@ -30,6 +30,7 @@ mod meta;
 mod policy;
 mod registry;
 mod sessions;
+mod statement_shapes;
 
 pub use audit::AUDIT_DEVICE_WINDOW;
 pub use batch::Committed;

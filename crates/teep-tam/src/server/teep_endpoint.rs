@@ -1,0 +1,314 @@
+//! One TEEP request: the core inspects it, the adapter loads what the core needs, the core
+//! answers, the adapter commits the effects, then the answer goes out.
+
+use super::*;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use teep_proto::Numbering;
+use tracing::Instrument;
+
+use crate::model::{DeviceRecord, SessionKind};
+use crate::random::OsRandom;
+use crate::session::{Context, Inspected, Need, Rejection};
+use crate::store::StoreError;
+
+/// The HTTP status of a message the core rejected: the peer's fault (every refusal kind) is
+/// 400, the TAM's own 500.
+pub(crate) fn rejection_status(r: &Rejection) -> StatusCode {
+    match r {
+        Rejection::Refused(_) => StatusCode::BAD_REQUEST,
+        Rejection::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+pub(crate) fn reject(st: &AppState, r: &Rejection) -> Response {
+    let status = rejection_status(r);
+    let code = r.code();
+    let explanation: std::borrow::Cow<'_, str> = match r {
+        Rejection::Refused(refusal) => refusal.explanation.as_str().into(),
+        Rejection::Internal(e) => e.to_string().into(),
+    };
+    st.metrics.error(code);
+    st.note_refusal(status.as_u16(), code, r.message_type(), &explanation);
+    match r {
+        Rejection::Refused(_) => {
+            tracing::info!(status = status.as_u16(), code, "refused: {explanation}")
+        }
+        Rejection::Internal(_) => {
+            tracing::error!(
+                status = status.as_u16(),
+                code,
+                "internal error: {explanation}"
+            )
+        }
+    }
+    // The TAM's own errors are explained only to peers that are told explanations too.
+    let text = if st.config.explain_errors {
+        format!("{explanation}\n")
+    } else {
+        format!("{}\n", status.canonical_reason().unwrap_or("error"))
+    };
+    plain(status, text)
+}
+
+pub(crate) fn storage_failure(st: &AppState, e: &StoreError) -> Response {
+    st.metrics.error("storage");
+    tracing::warn!("storage: {e}");
+    match e {
+        StoreError::Unavailable(_) => plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage unavailable, retry later\n".into(),
+        ),
+        _ => plain(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal storage error\n".into(),
+        ),
+    }
+}
+
+pub(crate) async fn teep_endpoint(
+    st: Arc<AppState>,
+    numbering: Numbering,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Response {
+    let started = Instant::now();
+    if st.config.dump {
+        crate::dump::teep_request(uri, headers, &body, numbering);
+    }
+    let resp = answer_teep_body(&st, numbering, headers, &body).await;
+    st.metrics.observe(started.elapsed());
+    if st.config.dump {
+        return crate::dump::response(resp.0, resp.1.as_ref()).await;
+    }
+    resp.0
+}
+
+/// Returns the response and, for dumps, the TEEP message it carries as JSON.
+pub(crate) async fn answer_teep_body(
+    st: &AppState,
+    numbering: Numbering,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> (Response, Option<serde_json::Value>) {
+    if !accepts_teep(headers) {
+        let text = format!("Accept: must allow {TEEP_MEDIA_TYPE}\n");
+        let r = refused(st, StatusCode::NOT_ACCEPTABLE, "not-acceptable", text);
+        return (r, None);
+    }
+    let now = now_ms();
+    let mut rng = OsRandom;
+    if body.is_empty() && st.is_draining() {
+        st.metrics.error("draining");
+        let mut r = plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this TAM is shutting down and opens no new session; retry later\n".into(),
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        return (r, None);
+    }
+    if body.is_empty() {
+        // ProcessConnect. Content-Type is not required for the empty first POST (DIGEST §7).
+        let span = tracing::info_span!("teep", msg = "connect", next = tracing::field::Empty);
+        return async {
+            let outcome = match st.core.handle_connect(numbering, now, &mut rng) {
+                Ok(o) => o,
+                Err(e) => return (reject(st, &Rejection::Internal(e)), None),
+            };
+            if let Some(t) = &outcome.token {
+                tracing::Span::current().record("next", hex::encode(t));
+            }
+            if !outcome.effects.is_empty() {
+                if let Err(e) = st.store.commit(outcome.effects).await {
+                    return (storage_failure(st, &e), None);
+                }
+            }
+            if let Some(t) = &outcome.token {
+                let mut open = st.open_queries();
+                if open.len() < PENDING_CAP {
+                    open.insert(t.clone(), now);
+                }
+            }
+            st.metrics.result(outcome.result.as_str());
+            tracing::debug!("QueryRequest sent");
+            (
+                teep_response(StatusCode::OK, outcome.response.unwrap_or_default()),
+                outcome.response_json,
+            )
+        }
+        .instrument(span)
+        .await;
+    }
+    if !content_type_ok(headers) {
+        let text = format!("Content-Type: must be {TEEP_MEDIA_TYPE}\n");
+        let r = refused(
+            st,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            text,
+        );
+        return (r, None);
+    }
+    let mut inspected = match st.core.inspect(body, numbering) {
+        Ok(i) => i,
+        Err(r) => return (reject(st, &r), None),
+    };
+    // One span per step, carrying what ties the steps of a session together: the token
+    // answered, the device, the token of the request the TAM sent next (`next`, which the
+    // device's following step answers) and the result.
+    let span = tracing::info_span!(
+        "teep",
+        msg = inspected.type_name,
+        token = tracing::field::Empty,
+        kid = tracing::field::Empty,
+        next = tracing::field::Empty,
+        result = tracing::field::Empty
+    );
+    if !span.is_disabled() {
+        if let Some(t) = inspected.token() {
+            span.record("token", hex::encode(t));
+        }
+    }
+    async {
+        let (ctx, device) = match load_context(st, &mut inspected).await {
+            Ok(c) => c,
+            Err(e) => return (storage_failure(st, &e), None),
+        };
+        if let Some(d) = &ctx.device {
+            let span = tracing::Span::current();
+            if !span.is_disabled() {
+                span.record("kid", hex::encode(&d.kid));
+            }
+        }
+        if let crate::wire::Incoming::Error { name, .. } = &inspected.message {
+            st.metrics.agent_error(name);
+        }
+        let outcome = match st.core.handle_message(inspected, &ctx, now, &mut rng) {
+            Ok(o) => o,
+            Err(r) => return (reject(st, &r), None),
+        };
+        let span = tracing::Span::current();
+        if !span.is_disabled() {
+            if let (None, Some(k)) = (&ctx.device, &outcome.device_kid) {
+                span.record("kid", hex::encode(k));
+            }
+            if let Some(s) = &outcome.effects.new_session {
+                span.record("next", hex::encode(&s.token));
+            }
+            span.record("result", outcome.result.as_str());
+        }
+        let epoch = st.store.epoch();
+        // The token this step answered: an Update's (the pending map forgets it) or a
+        // QueryRequest's (no longer in flight).
+        let (answered, answered_query) = match &outcome.effects.consume {
+            Some(c) if c.kind == SessionKind::Update => (Some(c.token.clone()), None),
+            Some(c) => (None, Some(c.token.clone())),
+            None => (None, None),
+        };
+        let new_session = outcome.effects.new_session.clone();
+        let new_device = outcome.effects.new_device.clone();
+        match st.store.commit(outcome.effects).await {
+            Ok(c) if c.accepted => {
+                if let Some(t) = answered_query {
+                    st.open_queries().remove(&t);
+                }
+                if new_session.is_some() || answered.is_some() {
+                    let device = match (device, new_device, c.device_id) {
+                        (Some(d), _, _) => Some(d),
+                        (None, Some(nd), Some(id)) => Some(Arc::new(nd.into_record(id, now))),
+                        _ => None,
+                    };
+                    st.track_pending(new_session, answered.as_deref(), device, epoch);
+                }
+            }
+            Ok(_) => return (reject(st, &st.core.handle_replay_at_commit()), None),
+            Err(e) => return (storage_failure(st, &e), None),
+        }
+        st.metrics.result(outcome.result.as_str());
+        tracing::debug!("step done");
+        match outcome.response {
+            Some(b) => (teep_response(StatusCode::OK, b), outcome.response_json),
+            None => {
+                let mut r = StatusCode::NO_CONTENT.into_response();
+                security_headers(r.headers_mut());
+                (r, None)
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+/// Loads the context the core asked for (see [`Need`]). A query token is read by the core
+/// itself and an Update this process sent is found in memory, so the usual exchange reads
+/// storage once: the device and its holdings, in one statement, for the QueryResponse.
+/// Catalog and policy come from the store's snapshot. Also returns the device, shared, for
+/// the pending map.
+pub(crate) async fn load_context(
+    st: &AppState,
+    msg: &mut Inspected,
+) -> Result<(Context, Option<Arc<DeviceRecord>>), StoreError> {
+    let mut ctx = Context::default();
+    let mut device: Option<Arc<DeviceRecord>> = None;
+    match msg.take_need() {
+        Need::Nothing => {}
+        Need::QueryResponse { session } => {
+            ctx.session = Some(session);
+            let policy = st.store.policy().await?;
+            for kid in msg.kids() {
+                if let Some((d, installed)) = st.store.device_context(kid, policy.tag_rules).await?
+                {
+                    ctx.installed = installed;
+                    device = Some(Arc::new(d));
+                    break;
+                }
+            }
+            ctx.catalog = policy.catalog.clone();
+            ctx.assigned = policy.assigned(device.as_ref().map(|d| (d.id, d.tags.as_slice())));
+        }
+        Need::Signer { session } => {
+            ctx.session = Some(session);
+            device = signer_device(st, msg).await?;
+        }
+        Need::StoredSession { catalog } => {
+            // The core asks for a stored session only for a message with a token.
+            let token = msg.token().unwrap_or_default();
+            if let Some((s, d)) = st.pending_update(token) {
+                ctx.session = Some(s);
+                device = Some(d);
+            } else {
+                ctx.session = st.store.session_by_token(token).await?;
+                device = signer_device(st, msg).await?;
+                if device.is_none() {
+                    if let Some(kid) = ctx.session.as_ref().and_then(|s| s.device_kid.as_deref()) {
+                        device = st.store.device_by_kid(kid).await?.map(Arc::new);
+                    }
+                }
+            }
+            if catalog {
+                ctx.catalog = st.store.policy().await?.catalog.clone();
+            }
+        }
+    }
+    ctx.device = device.as_deref().cloned();
+    Ok((ctx, device))
+}
+
+/// The device of the first of the message's kids that storage knows.
+pub(crate) async fn signer_device(
+    st: &AppState,
+    msg: &Inspected,
+) -> Result<Option<Arc<DeviceRecord>>, StoreError> {
+    for kid in msg.kids() {
+        if let Some(d) = st.store.device_by_kid(kid).await? {
+            return Ok(Some(Arc::new(d)));
+        }
+    }
+    Ok(None)
+}
