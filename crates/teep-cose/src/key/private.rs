@@ -69,11 +69,20 @@ impl PrivateKey {
         }
     }
 
-    /// Generates a key with randomness from `provider`.
+    /// Generates a key with `provider` (its own generator, or its `fill_random`).
     pub fn generate_with(kt: KeyType, provider: &dyn CryptoProvider) -> Result<Self, CoseError> {
+        provider.generate_key(kt)
+    }
+
+    /// A key whose secret comes from `fill`: the Ed25519 seed directly, the P-256 scalar by
+    /// rejection sampling.
+    pub(crate) fn from_random(
+        kt: KeyType,
+        fill: &mut dyn FnMut(&mut [u8]) -> Result<(), CoseError>,
+    ) -> Result<Self, CoseError> {
         let mut seed = Zeroizing::new([0u8; 32]);
         loop {
-            provider.fill_random(&mut seed[..])?;
+            fill(&mut seed[..])?;
             match kt {
                 KeyType::Ed25519 => {
                     return Ok(Self::from_ed25519(ed25519_dalek::SigningKey::from_bytes(
@@ -138,6 +147,12 @@ impl PrivateKey {
     /// ESP256 or Ed25519.
     pub fn default_algorithm(&self) -> Algorithm {
         self.key_type().default_algorithm()
+    }
+
+    /// P-256 ECDH with `peer` through the default provider: the shared x-coordinate, as
+    /// ECDH-ES and ECDH-SS key agreement (RFC 9053 section 6.3) take it.
+    pub fn ecdh(&self, peer: &PublicKey) -> Result<Zeroizing<[u8; 32]>, CoseError> {
+        crate::default_provider().ecdh_p256(self, peer)
     }
 
     /// The private scalar (P-256) or seed (Ed25519), for providers.

@@ -5,6 +5,10 @@ use alloc::boxed::Box;
 use alloc::format;
 use alloc::vec::Vec;
 
+use aws_lc_rs::{aead, agreement, hkdf, hmac, key_wrap};
+use zeroize::Zeroizing;
+
+use super::rules::{self, GCM_TAG_LEN};
 use super::{check_alg, sig_len_check, CryptoProvider, RawSigner};
 use crate::key::{PrivateKey, PublicKey};
 use crate::{Algorithm, CoseError, KeyType};
@@ -99,4 +103,177 @@ impl CryptoProvider for AwsLcProvider {
     fn fill_random(&self, buf: &mut [u8]) -> Result<(), CoseError> {
         aws_lc_rs::rand::fill(buf).map_err(|_| CoseError::Crypto("aws-lc-rs RNG failed".into()))
     }
+
+    fn hmac_sha256(&self, key: &[u8], data: &[u8]) -> Result<[u8; 32], CoseError> {
+        let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), data);
+        let mut out = [0u8; 32];
+        out.copy_from_slice(tag.as_ref());
+        Ok(out)
+    }
+
+    fn hmac_sha256_verify(&self, key: &[u8], data: &[u8], tag: &[u8]) -> Result<(), CoseError> {
+        hmac::verify(&hmac::Key::new(hmac::HMAC_SHA256, key), data, tag)
+            .map_err(|_| rules::hmac_mismatch())
+    }
+
+    fn hkdf_sha256_extract(
+        &self,
+        salt: &[u8],
+        ikm: &[u8],
+    ) -> Result<Zeroizing<[u8; 32]>, CoseError> {
+        // HKDF-Extract is HMAC(salt, IKM) (RFC 5869 section 2.2); aws-lc-rs keeps its own
+        // extracted PRK opaque, so it is computed as that HMAC. An empty salt and HashLen
+        // zeros give the same HMAC key after padding.
+        self.hmac_sha256(salt, ikm).map(Zeroizing::new)
+    }
+
+    fn hkdf_sha256_expand(&self, prk: &[u8], info: &[u8], okm: &mut [u8]) -> Result<(), CoseError> {
+        rules::hkdf_expand(prk, okm)?;
+        // aws-lc-rs takes PRKs of up to 64 bytes (the HMAC block); a longer HMAC key is
+        // hashed first (RFC 2104), which gives the same PRK.
+        let hashed;
+        let prk = if prk.len() > 64 {
+            hashed = Zeroizing::new(self.sha256(prk));
+            &hashed[..]
+        } else {
+            prk
+        };
+        let prk = hkdf::Prk::new_less_safe(hkdf::HKDF_SHA256, prk);
+        let info = [info];
+        prk.expand(&info, OkmLen(okm.len()))
+            .and_then(|o| o.fill(okm))
+            .map_err(|_| rules::failed("HKDF-SHA-256"))
+    }
+
+    fn ecdh_p256(
+        &self,
+        private: &PrivateKey,
+        peer: &PublicKey,
+    ) -> Result<Zeroizing<[u8; 32]>, CoseError> {
+        rules::ecdh_keys(private, peer)?;
+        let sk =
+            agreement::PrivateKey::from_private_key(&agreement::ECDH_P256, &private.secret_bytes())
+                .map_err(|_| rules::failed("ECDH"))?;
+        let pk = agreement::UnparsedPublicKey::new(&agreement::ECDH_P256, peer.raw());
+        agreement::agree(&sk, pk, rules::failed("ECDH"), |shared| {
+            let mut out = Zeroizing::new([0u8; 32]);
+            out.copy_from_slice(shared);
+            Ok(out)
+        })
+    }
+
+    fn aes_key_wrap(&self, kek: &[u8], key: &[u8]) -> Result<Vec<u8>, CoseError> {
+        use key_wrap::KeyWrap as _;
+        rules::aes_key("AES key wrap", kek)?;
+        rules::key_wrap_input(key)?;
+        let mut out = alloc::vec![0u8; key.len() + 8];
+        kek_for(kek)?
+            .wrap(key, &mut out)
+            .map_err(|_| rules::failed("AES key wrap"))?;
+        Ok(out)
+    }
+
+    fn aes_key_unwrap(&self, kek: &[u8], wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>, CoseError> {
+        use key_wrap::KeyWrap as _;
+        rules::aes_key("AES key unwrap", kek)?;
+        rules::key_unwrap_input(wrapped)?;
+        let mut out = Zeroizing::new(alloc::vec![0u8; wrapped.len() - 8]);
+        kek_for(kek)?
+            .unwrap(wrapped, &mut out)
+            .map_err(|_| rules::key_unwrap_failed())?;
+        Ok(out)
+    }
+
+    fn aes_gcm_seal(
+        &self,
+        key: &[u8],
+        nonce: &[u8; 12],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, CoseError> {
+        let key = gcm_key(key)?;
+        let mut out = Vec::with_capacity(plaintext.len() + GCM_TAG_LEN);
+        out.extend_from_slice(plaintext);
+        key.seal_in_place_append_tag(
+            aead::Nonce::assume_unique_for_key(*nonce),
+            aead::Aad::from(aad),
+            &mut out,
+        )
+        .map_err(|_| rules::failed("AES-GCM"))?;
+        Ok(out)
+    }
+
+    fn aes_gcm_open(
+        &self,
+        key: &[u8],
+        nonce: &[u8; 12],
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> Result<Vec<u8>, CoseError> {
+        let key = gcm_key(key)?;
+        rules::gcm_sealed(sealed)?;
+        let mut buf = sealed.to_vec();
+        let len = key
+            .open_in_place(
+                aead::Nonce::assume_unique_for_key(*nonce),
+                aead::Aad::from(aad),
+                &mut buf,
+            )
+            .map_err(|_| rules::gcm_open_failed())?
+            .len();
+        buf.truncate(len);
+        Ok(buf)
+    }
+
+    fn generate_key(&self, kt: KeyType) -> Result<PrivateKey, CoseError> {
+        use aws_lc_rs::encoding::AsBigEndian as _;
+        let failed = |_| rules::failed("key generation");
+        let key = match kt {
+            KeyType::P256 => {
+                let pair = aws_lc_rs::signature::EcdsaKeyPair::generate(
+                    &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                )
+                .map_err(failed)?;
+                let scalar = pair.private_key().as_be_bytes().map_err(failed)?;
+                PrivateKey::from_p256_scalar(scalar.as_ref())
+            }
+            KeyType::Ed25519 => {
+                let pair = aws_lc_rs::signature::Ed25519KeyPair::generate().map_err(failed)?;
+                let seed = pair.seed().map_err(failed)?;
+                let seed = seed.as_be_bytes().map_err(failed)?;
+                PrivateKey::from_ed25519_seed(seed.as_ref())
+            }
+        };
+        key.map_err(|e| CoseError::Crypto(format!("key generation: {e}")))
+    }
+}
+
+/// An HKDF output length for aws-lc-rs.
+struct OkmLen(usize);
+
+impl hkdf::KeyType for OkmLen {
+    fn len(&self) -> usize {
+        self.0
+    }
+}
+
+fn kek_for(kek: &[u8]) -> Result<key_wrap::AesKek, CoseError> {
+    let cipher = if kek.len() == 16 {
+        &key_wrap::AES_128
+    } else {
+        &key_wrap::AES_256
+    };
+    key_wrap::AesKek::new(cipher, kek).map_err(|_| rules::failed("AES key wrap"))
+}
+
+fn gcm_key(key: &[u8]) -> Result<aead::LessSafeKey, CoseError> {
+    rules::aes_key("AES-GCM", key)?;
+    let alg = if key.len() == 16 {
+        &aead::AES_128_GCM
+    } else {
+        &aead::AES_256_GCM
+    };
+    aead::UnboundKey::new(alg, key)
+        .map(aead::LessSafeKey::new)
+        .map_err(|_| rules::failed("AES-GCM"))
 }

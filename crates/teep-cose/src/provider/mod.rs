@@ -9,6 +9,8 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicPtr, Ordering};
 
+use zeroize::Zeroizing;
+
 use crate::key::{PrivateKey, PublicKey};
 use crate::{Algorithm, CoseError, KeyType};
 
@@ -16,6 +18,8 @@ use crate::{Algorithm, CoseError, KeyType};
 mod aws_lc;
 #[cfg(not(any(feature = "aws-lc-rs", feature = "rust-crypto")))]
 mod none;
+#[cfg(any(feature = "aws-lc-rs", feature = "rust-crypto"))]
+mod rules;
 #[cfg(feature = "rust-crypto")]
 mod rust_crypto;
 
@@ -30,7 +34,10 @@ pub trait RawSigner: Send + Sync {
     fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, CoseError>;
 }
 
-/// Verification, digests, randomness and software signing.
+/// Every cryptographic primitive the TEEP crates use: signatures, digests, MACs, key
+/// derivation and agreement, key wrapping, authenticated encryption, randomness and key
+/// generation. The built-in providers apply the same input rules (see each method), so they
+/// accept and reject the same inputs with the same error texts.
 pub trait CryptoProvider: Send + Sync + core::fmt::Debug {
     /// Short name, e.g. `aws-lc-rs` or `rustcrypto`.
     fn name(&self) -> &'static str;
@@ -52,6 +59,67 @@ pub trait CryptoProvider: Send + Sync + core::fmt::Debug {
     fn sha256(&self, data: &[u8]) -> [u8; 32];
     /// Fills `buf` from a cryptographically secure generator.
     fn fill_random(&self, buf: &mut [u8]) -> Result<(), CoseError>;
+
+    /// HMAC-SHA-256 (RFC 2104) of `data` under `key` (any length).
+    fn hmac_sha256(&self, key: &[u8], data: &[u8]) -> Result<[u8; 32], CoseError>;
+    /// Checks a full 32-byte HMAC-SHA-256 `tag` in constant time.
+    fn hmac_sha256_verify(&self, key: &[u8], data: &[u8], tag: &[u8]) -> Result<(), CoseError>;
+    /// HKDF-Extract (RFC 5869) with SHA-256; an empty `salt` is HashLen zero bytes.
+    fn hkdf_sha256_extract(
+        &self,
+        salt: &[u8],
+        ikm: &[u8],
+    ) -> Result<Zeroizing<[u8; 32]>, CoseError>;
+    /// HKDF-Expand with SHA-256: fills `okm` (at most 255 × 32 bytes) from a `prk` of at
+    /// least 32 bytes.
+    fn hkdf_sha256_expand(&self, prk: &[u8], info: &[u8], okm: &mut [u8]) -> Result<(), CoseError>;
+    /// P-256 ECDH: the x-coordinate of `private` × `peer` (both must be P-256 keys).
+    fn ecdh_p256(
+        &self,
+        private: &PrivateKey,
+        peer: &PublicKey,
+    ) -> Result<Zeroizing<[u8; 32]>, CoseError>;
+    /// AES Key Wrap (RFC 3394) of `key` (a multiple of 8 bytes, at least 16) under a 16- or
+    /// 32-byte `kek`; the result is 8 bytes longer.
+    fn aes_key_wrap(&self, kek: &[u8], key: &[u8]) -> Result<Vec<u8>, CoseError>;
+    /// Reverses [`CryptoProvider::aes_key_wrap`]; fails if the integrity check fails.
+    fn aes_key_unwrap(&self, kek: &[u8], wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>, CoseError>;
+    /// AES-GCM (AES-128 or AES-256 by key length) with a 96-bit nonce: returns
+    /// `ciphertext || 16-byte tag`. The nonce must never repeat under one key.
+    fn aes_gcm_seal(
+        &self,
+        key: &[u8],
+        nonce: &[u8; 12],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, CoseError>;
+    /// Checks the tag of `ciphertext || tag` and returns the plaintext.
+    fn aes_gcm_open(
+        &self,
+        key: &[u8],
+        nonce: &[u8; 12],
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> Result<Vec<u8>, CoseError>;
+
+    /// HKDF (RFC 5869) with SHA-256: extract then expand into `okm`.
+    fn hkdf_sha256(
+        &self,
+        salt: &[u8],
+        ikm: &[u8],
+        info: &[u8],
+        okm: &mut [u8],
+    ) -> Result<(), CoseError> {
+        let prk = self.hkdf_sha256_extract(salt, ikm)?;
+        self.hkdf_sha256_expand(&prk[..], info, okm)
+    }
+
+    /// Generates a fresh key. The default draws the secret from
+    /// [`CryptoProvider::fill_random`] (rejection sampling for P-256), so a provider with a
+    /// hardware generator gets key generation without more code.
+    fn generate_key(&self, kt: KeyType) -> Result<PrivateKey, CoseError> {
+        PrivateKey::from_random(kt, &mut |buf| self.fill_random(buf))
+    }
 
     /// One-shot signing (prepares the key each call; keep a [`RawSigner`] for repeated use).
     fn sign(&self, key: &PrivateKey, alg: Algorithm, msg: &[u8]) -> Result<Vec<u8>, CoseError> {

@@ -3,6 +3,9 @@
 //! SHA-256, which the crate needs for key thumbprints anyway.
 
 use alloc::boxed::Box;
+use alloc::vec::Vec;
+
+use zeroize::Zeroizing;
 
 use super::{CryptoProvider, RawSigner};
 use crate::key::{PrivateKey, PublicKey};
@@ -26,7 +29,7 @@ impl CryptoProvider for NoProvider {
         _key: &PrivateKey,
         _alg: Algorithm,
     ) -> Result<Box<dyn RawSigner>, CoseError> {
-        Err(CoseError::Crypto(NOT_INSTALLED.into()))
+        Err(not_installed())
     }
 
     fn verify(
@@ -36,7 +39,7 @@ impl CryptoProvider for NoProvider {
         _msg: &[u8],
         _sig: &[u8],
     ) -> Result<(), CoseError> {
-        Err(CoseError::Crypto(NOT_INSTALLED.into()))
+        Err(not_installed())
     }
 
     fn sha256(&self, data: &[u8]) -> [u8; 32] {
@@ -45,6 +48,75 @@ impl CryptoProvider for NoProvider {
     }
 
     fn fill_random(&self, _buf: &mut [u8]) -> Result<(), CoseError> {
-        Err(CoseError::Crypto(NOT_INSTALLED.into()))
+        Err(not_installed())
     }
+
+    fn hmac_sha256(&self, _key: &[u8], _data: &[u8]) -> Result<[u8; 32], CoseError> {
+        Err(not_installed())
+    }
+
+    fn hmac_sha256_verify(&self, _key: &[u8], _data: &[u8], _tag: &[u8]) -> Result<(), CoseError> {
+        Err(not_installed())
+    }
+
+    fn hkdf_sha256_extract(
+        &self,
+        _salt: &[u8],
+        _ikm: &[u8],
+    ) -> Result<Zeroizing<[u8; 32]>, CoseError> {
+        Err(not_installed())
+    }
+
+    fn hkdf_sha256_expand(
+        &self,
+        _prk: &[u8],
+        _info: &[u8],
+        _okm: &mut [u8],
+    ) -> Result<(), CoseError> {
+        Err(not_installed())
+    }
+
+    fn ecdh_p256(
+        &self,
+        _private: &PrivateKey,
+        _peer: &PublicKey,
+    ) -> Result<Zeroizing<[u8; 32]>, CoseError> {
+        Err(not_installed())
+    }
+
+    fn aes_key_wrap(&self, _kek: &[u8], _key: &[u8]) -> Result<Vec<u8>, CoseError> {
+        Err(not_installed())
+    }
+
+    fn aes_key_unwrap(
+        &self,
+        _kek: &[u8],
+        _wrapped: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, CoseError> {
+        Err(not_installed())
+    }
+
+    fn aes_gcm_seal(
+        &self,
+        _key: &[u8],
+        _nonce: &[u8; 12],
+        _aad: &[u8],
+        _plaintext: &[u8],
+    ) -> Result<Vec<u8>, CoseError> {
+        Err(not_installed())
+    }
+
+    fn aes_gcm_open(
+        &self,
+        _key: &[u8],
+        _nonce: &[u8; 12],
+        _aad: &[u8],
+        _sealed: &[u8],
+    ) -> Result<Vec<u8>, CoseError> {
+        Err(not_installed())
+    }
+}
+
+fn not_installed() -> CoseError {
+    CoseError::Crypto(NOT_INSTALLED.into())
 }

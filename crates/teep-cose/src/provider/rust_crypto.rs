@@ -5,6 +5,9 @@ use alloc::boxed::Box;
 use alloc::format;
 use alloc::vec::Vec;
 
+use zeroize::Zeroizing;
+
+use super::rules::{self, GCM_TAG_LEN};
 use super::{check_alg, sig_len_check, CryptoProvider, RawSigner};
 use crate::key::{PrivateKey, PublicKey};
 use crate::{Algorithm, CoseError, KeyType};
@@ -125,6 +128,169 @@ impl CryptoProvider for RustCryptoProvider {
             Some(random) => random(buf),
             None => os_random(buf),
         }
+    }
+
+    fn hmac_sha256(&self, key: &[u8], data: &[u8]) -> Result<[u8; 32], CoseError> {
+        use hmac::Mac as _;
+        let mut mac = hmac_key(key)?;
+        mac.update(data);
+        Ok(mac.finalize().into_bytes().into())
+    }
+
+    fn hmac_sha256_verify(&self, key: &[u8], data: &[u8], tag: &[u8]) -> Result<(), CoseError> {
+        use hmac::Mac as _;
+        let mut mac = hmac_key(key)?;
+        mac.update(data);
+        mac.verify_slice(tag).map_err(|_| rules::hmac_mismatch())
+    }
+
+    fn hkdf_sha256_extract(
+        &self,
+        salt: &[u8],
+        ikm: &[u8],
+    ) -> Result<Zeroizing<[u8; 32]>, CoseError> {
+        let (prk, _) = hkdf::Hkdf::<sha2::Sha256>::extract(Some(salt), ikm);
+        Ok(Zeroizing::new(prk.into()))
+    }
+
+    fn hkdf_sha256_expand(&self, prk: &[u8], info: &[u8], okm: &mut [u8]) -> Result<(), CoseError> {
+        rules::hkdf_expand(prk, okm)?;
+        hkdf::Hkdf::<sha2::Sha256>::from_prk(prk)
+            .map_err(|_| rules::failed("HKDF-SHA-256"))?
+            .expand(info, okm)
+            .map_err(|_| rules::failed("HKDF-SHA-256"))
+    }
+
+    fn ecdh_p256(
+        &self,
+        private: &PrivateKey,
+        peer: &PublicKey,
+    ) -> Result<Zeroizing<[u8; 32]>, CoseError> {
+        rules::ecdh_keys(private, peer)?;
+        let sk = p256::SecretKey::from_slice(&private.secret_bytes())
+            .map_err(|_| rules::failed("ECDH"))?;
+        let pk = p256::PublicKey::from_sec1_bytes(peer.raw()).map_err(|_| rules::failed("ECDH"))?;
+        let shared = p256::ecdh::diffie_hellman(sk.to_nonzero_scalar(), pk.as_affine());
+        let mut out = Zeroizing::new([0u8; 32]);
+        out.copy_from_slice(shared.raw_secret_bytes());
+        Ok(out)
+    }
+
+    fn aes_key_wrap(&self, kek: &[u8], key: &[u8]) -> Result<Vec<u8>, CoseError> {
+        use aes_kw::KeyInit as _;
+        rules::aes_key("AES key wrap", kek)?;
+        rules::key_wrap_input(key)?;
+        let mut out = alloc::vec![0u8; key.len() + 8];
+        let failed = |_| rules::failed("AES key wrap");
+        if kek.len() == 16 {
+            aes_kw::KwAes128::new_from_slice(kek)
+                .map_err(failed)?
+                .wrap_key(key, &mut out)
+                .map_err(|_| rules::failed("AES key wrap"))?;
+        } else {
+            aes_kw::KwAes256::new_from_slice(kek)
+                .map_err(failed)?
+                .wrap_key(key, &mut out)
+                .map_err(|_| rules::failed("AES key wrap"))?;
+        }
+        Ok(out)
+    }
+
+    fn aes_key_unwrap(&self, kek: &[u8], wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>, CoseError> {
+        use aes_kw::KeyInit as _;
+        rules::aes_key("AES key unwrap", kek)?;
+        rules::key_unwrap_input(wrapped)?;
+        let mut out = Zeroizing::new(alloc::vec![0u8; wrapped.len() - 8]);
+        let failed = |_| rules::failed("AES key unwrap");
+        let unwrapped = if kek.len() == 16 {
+            aes_kw::KwAes128::new_from_slice(kek)
+                .map_err(failed)?
+                .unwrap_key(wrapped, &mut out)
+                .is_ok()
+        } else {
+            aes_kw::KwAes256::new_from_slice(kek)
+                .map_err(failed)?
+                .unwrap_key(wrapped, &mut out)
+                .is_ok()
+        };
+        if !unwrapped {
+            return Err(rules::key_unwrap_failed());
+        }
+        Ok(out)
+    }
+
+    fn aes_gcm_seal(
+        &self,
+        key: &[u8],
+        nonce: &[u8; 12],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, CoseError> {
+        use aes_gcm::aead::AeadInOut as _;
+        rules::aes_key("AES-GCM", key)?;
+        let nonce = aes_gcm::Nonce::from(*nonce);
+        let mut out = Vec::with_capacity(plaintext.len() + GCM_TAG_LEN);
+        out.extend_from_slice(plaintext);
+        let tag = match Gcm::new(key)? {
+            Gcm::Aes128(c) => c.encrypt_inout_detached(&nonce, aad, out.as_mut_slice().into()),
+            Gcm::Aes256(c) => c.encrypt_inout_detached(&nonce, aad, out.as_mut_slice().into()),
+        }
+        .map_err(|_| rules::failed("AES-GCM"))?;
+        out.extend_from_slice(&tag);
+        Ok(out)
+    }
+
+    fn aes_gcm_open(
+        &self,
+        key: &[u8],
+        nonce: &[u8; 12],
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> Result<Vec<u8>, CoseError> {
+        use aes_gcm::aead::AeadInOut as _;
+        rules::aes_key("AES-GCM", key)?;
+        rules::gcm_sealed(sealed)?;
+        let nonce = aes_gcm::Nonce::from(*nonce);
+        let (body, tag) = sealed.split_at(sealed.len() - GCM_TAG_LEN);
+        let tag = aes_gcm::Tag::try_from(tag).map_err(|_| rules::failed("AES-GCM"))?;
+        let mut out = body.to_vec();
+        match Gcm::new(key)? {
+            Gcm::Aes128(c) => {
+                c.decrypt_inout_detached(&nonce, aad, out.as_mut_slice().into(), &tag)
+            }
+            Gcm::Aes256(c) => {
+                c.decrypt_inout_detached(&nonce, aad, out.as_mut_slice().into(), &tag)
+            }
+        }
+        .map_err(|_| rules::gcm_open_failed())?;
+        Ok(out)
+    }
+
+    fn generate_key(&self, kt: KeyType) -> Result<PrivateKey, CoseError> {
+        PrivateKey::from_random(kt, &mut |buf| self.fill_random(buf))
+    }
+}
+
+fn hmac_key(key: &[u8]) -> Result<hmac::Hmac<sha2::Sha256>, CoseError> {
+    use hmac::KeyInit as _;
+    hmac::Hmac::<sha2::Sha256>::new_from_slice(key).map_err(|_| rules::failed("HMAC-SHA-256"))
+}
+
+/// An AES-GCM cipher of the size the key selects.
+enum Gcm {
+    Aes128(aes_gcm::Aes128Gcm),
+    Aes256(aes_gcm::Aes256Gcm),
+}
+
+impl Gcm {
+    fn new(key: &[u8]) -> Result<Self, CoseError> {
+        use aes_gcm::aead::KeyInit as _;
+        let failed = |_| rules::failed("AES-GCM");
+        Ok(if key.len() == 16 {
+            Self::Aes128(aes_gcm::Aes128Gcm::new_from_slice(key).map_err(failed)?)
+        } else {
+            Self::Aes256(aes_gcm::Aes256Gcm::new_from_slice(key).map_err(failed)?)
+        })
     }
 }
 
