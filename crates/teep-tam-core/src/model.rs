@@ -25,14 +25,15 @@ pub use teep_cbor::write_head as cbor_head;
 #[derive(Debug, thiserror::Error)]
 pub enum ComponentIdError {
     #[error("not CBOR ({0})")]
-    Cbor(#[from] ciborium::de::Error<std::io::Error>),
+    Cbor(String),
     #[error("not an array of byte strings")]
     NotArrayOfBstr,
 }
 
 /// Inverse of [`encode_component_id`].
 pub fn try_decode_component_id(bytes: &[u8]) -> Result<ComponentId, ComponentIdError> {
-    let v: ciborium::Value = ciborium::from_reader(bytes)?;
+    let v: ciborium::Value =
+        ciborium::from_reader(bytes).map_err(|e| ComponentIdError::Cbor(e.to_string()))?;
     let arr = v.as_array().ok_or(ComponentIdError::NotArrayOfBstr)?;
     arr.iter()
         .map(|p| p.as_bytes().cloned())
