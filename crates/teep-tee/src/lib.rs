@@ -15,7 +15,7 @@
 pub mod components;
 pub mod error;
 pub mod examples;
-mod fsutil;
+pub mod fsutil;
 pub mod runtime;
 pub mod sealed;
 pub mod software;
