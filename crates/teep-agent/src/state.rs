@@ -5,7 +5,12 @@
 //! document written atomically (`teep_broker::state_file`). It holds only public data (URIs,
 //! public keys, component ids); secrets stay in the TEE.
 
-use std::collections::{BTreeMap, BTreeSet};
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::{
+    string::{String, ToString},
+    vec,
+    vec::Vec,
+};
 
 use crate::tc_id::TcId;
 
