@@ -1,6 +1,7 @@
 //! The Agent's Evidence (draft-ietf-teep-protocol-26 §5): an EAT with the claims the TEEP
 //! profile requires, signed as COSE_Sign1 by the device attestation key.
 
+use alloc::{format, string::String, vec, vec::Vec};
 use ciborium::value::Value;
 use teep_cose::eat::{
     Confirmation, EatClaims, EatProfile, HwVersion, ManifestEntry, OemId, VersionString,
@@ -53,7 +54,7 @@ pub fn sign_evidence(
             Value::Text(claims.hwversion.clone()),
         ]),
     };
-    let manifests = std::iter::once(tee_entry)
+    let manifests = core::iter::once(tee_entry)
         .chain(claims.manifests.iter().map(|(id, seq)| ManifestEntry {
             content_type: Value::Text(MANIFEST_REFERENCE_TYPE.into()),
             format: Value::Array(vec![

@@ -13,7 +13,12 @@
 //! The manifest component id of a TC (what `unneeded-manifest-list` carries) is the same id with
 //! the last segment `suit` instead of `ta` (DIGEST §9.13).
 
-use std::fmt;
+use alloc::{
+    string::{String, ToString},
+    vec,
+    vec::Vec,
+};
+use core::fmt;
 
 /// Longest text accepted, and most segments: far above any real id, low enough to bound work.
 pub const MAX_TC_ID_LEN: usize = 1024;
@@ -136,7 +141,7 @@ fn parse_segment(index: usize, part: &str) -> Result<Vec<u8>, TcIdError> {
     Ok(part.as_bytes().to_vec())
 }
 
-impl std::str::FromStr for TcId {
+impl core::str::FromStr for TcId {
     type Err = TcIdError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         TcId::parse(s)
@@ -158,7 +163,7 @@ impl fmt::Display for TcId {
                     .all(|b| b.is_ascii_graphic() && *b != b'/' && *b != b'\'')
                 && !seg.starts_with(b"h'");
             if printable {
-                f.write_str(std::str::from_utf8(seg).map_err(|_| fmt::Error)?)?;
+                f.write_str(core::str::from_utf8(seg).map_err(|_| fmt::Error)?)?;
             } else {
                 write!(f, "h'{}'", hex::encode(seg))?;
             }

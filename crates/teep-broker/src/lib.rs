@@ -7,8 +7,10 @@
 //! * [`device`]: the Agent's device over a [`teep_tee::Tee`], running teep-suit's processor
 //!   against the TEE's component store.
 //! * [`local_api`]: RFC 9397's RequestTA / UnrequestTA / RequestPolicyCheck on a Unix socket.
+//! * [`state_file`]: the Agent's state on disk, replaced atomically.
 
 pub mod broker;
 pub mod device;
 pub mod local_api;
 pub mod runner;
+pub mod state_file;

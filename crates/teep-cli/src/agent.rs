@@ -18,6 +18,7 @@ use teep_broker::broker::{Broker, Exchange, HttpConfig, HttpTransport, RetryPoli
 use teep_broker::device::TeeDevice;
 use teep_broker::local_api::{self, LocalApiServer, LocalRequest, LocalResponse};
 use teep_broker::runner::{describe, AgentRunner};
+use teep_broker::state_file::{load_state, save_state};
 use teep_tee::{SoftwareTee, Tee, TrustAnchorKind};
 
 #[derive(clap::Args, Clone)]
@@ -142,7 +143,7 @@ impl Daemon {
         dump: bool,
     ) -> anyhow::Result<Self> {
         let tee = open_tee(dir)?;
-        let mut state = AgentState::load(&state_file(dir))?;
+        let mut state = load_state(&state_file(dir))?;
         state.require_tam_attestation |= require_tam_attestation;
         let config = AgentConfig {
             tam_trust_anchors: tee.trust_anchors(TrustAnchorKind::Tam)?,
@@ -190,7 +191,7 @@ impl Daemon {
                 }
             }
         }
-        self.runner.state.save(&state_file(&self.dir))?;
+        save_state(&self.runner.state, &state_file(&self.dir))?;
         Ok(failed)
     }
 
@@ -222,7 +223,7 @@ impl Daemon {
                 }
             }
         };
-        if let Err(e) = self.runner.state.save(&state_file(&self.dir)) {
+        if let Err(e) = save_state(&self.runner.state, &state_file(&self.dir)) {
             return LocalResponse::error(format!("{e}"));
         }
         if check {
@@ -306,11 +307,11 @@ pub fn run(cmd: Cmd) -> anyhow::Result<()> {
                 tee.add_trust_anchor(TrustAnchorKind::TcSigner, &load_key(p)?)?;
             }
             drop(tee);
-            let mut st = AgentState::load(&state_file(&dir))?;
+            let mut st = load_state(&state_file(&dir))?;
             for t in &tams {
                 st.add_tam(t);
             }
-            st.save(&state_file(&dir))?;
+            save_state(&st, &state_file(&dir))?;
             let ca_pem = match ca {
                 Some(p) => Some(std::fs::read(&p).with_context(|| format!("{}", p.display()))?),
                 None => None,
@@ -364,7 +365,7 @@ pub fn run(cmd: Cmd) -> anyhow::Result<()> {
         } => {
             let dir = state.state;
             let tee = open_tee(&dir)?;
-            let st = AgentState::load(&state_file(&dir))?;
+            let st = load_state(&state_file(&dir))?;
             let v = status_json(tee.as_ref(), &st)?;
             if as_json {
                 println!("{}", serde_json::to_string_pretty(&v)?);
@@ -469,7 +470,7 @@ fn local_or_direct(dir: &Path, request: LocalRequest, no_session: bool) -> anyho
         println!("{}", answer.message);
         return Ok(());
     }
-    let mut st = AgentState::load(&state_file(dir))?;
+    let mut st = load_state(&state_file(dir))?;
     let message = match &request {
         LocalRequest::RequestTa { tc, tam_uris } => {
             st.request(tc, tam_uris);
@@ -481,7 +482,7 @@ fn local_or_direct(dir: &Path, request: LocalRequest, no_session: bool) -> anyho
         }
         _ => String::new(),
     };
-    st.save(&state_file(dir))?;
+    save_state(&st, &state_file(dir))?;
     println!("{message}");
     if no_session || st.all_tam_uris().is_empty() {
         return Ok(());

@@ -1,6 +1,7 @@
 //! Answering each TAM in kind: the algorithm id it understands (ESP256 vs ES256, Ed25519 vs
 //! EdDSA: one key, two labels) and the numbering it spoke, remembered per TAM URI.
 
+use alloc::{vec, vec::Vec};
 use teep_cose::{Algorithm, KeyType, PublicKey, Signer};
 use teep_proto::{CipherSuite, Numbering};
 

@@ -1,6 +1,7 @@
 //! What the Agent needs from the TEE it runs in: keys, identity, the installed components and
 //! the SUIT Update Procedure, behind [`AgentDevice`].
 
+use alloc::{boxed::Box, string::String, vec::Vec};
 use teep_cose::{PublicKey, Signer};
 use teep_proto::ComponentId;
 

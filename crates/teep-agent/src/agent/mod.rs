@@ -22,6 +22,12 @@ mod tam_message;
 mod test_device;
 mod update;
 
+use alloc::{
+    format,
+    string::{String, ToString},
+    vec::Vec,
+};
+
 use teep_cose::PublicKey;
 use teep_proto::{ComponentId, DataItems, ErrorCode, Numbering, TeepMessage};
 

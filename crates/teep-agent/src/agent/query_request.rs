@@ -2,6 +2,7 @@
 //! freshness checks, Evidence bound to the challenge, tc-list, requested-tc-list and
 //! unneeded-manifest-list.
 
+use alloc::{string::ToString, vec, vec::Vec};
 use teep_cose::eat::EAT_NONCE_MAX;
 use teep_proto::{
     ComponentId, ErrorCode, ErrorMessage, FreshnessMechanism, QueryRequest, QueryResponse,
@@ -267,6 +268,8 @@ fn tc_list_entry(tc: &InstalledTc) -> SystemPropertyClaims {
 
 #[cfg(test)]
 mod tests {
+    use alloc::{boxed::Box, format};
+
     use super::super::test_device::{ask, signer, Broken};
     use super::super::{AgentDevice, DeviceError};
     use super::*;

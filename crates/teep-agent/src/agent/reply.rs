@@ -1,6 +1,10 @@
 //! Every answer leaves through here: encoded in the TAM's numbering, signed with the TEEP key
 //! under the algorithm id the TAM understands; refusals become TEEP Error messages.
 
+use alloc::{
+    string::{String, ToString},
+    vec::Vec,
+};
 use teep_proto::{ErrorCode, ErrorMessage, TeepMessage};
 
 use super::algorithm::{AlgorithmLabel, Answering};
@@ -102,6 +106,8 @@ pub(super) fn truncate_text(text: &str, max: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    use alloc::boxed::Box;
+
     use super::super::test_device::{ask, signer, Broken, KeyGone};
     use super::*;
 

@@ -1,6 +1,7 @@
 //! Validation of what a TAM sends (draft-ietf-teep-protocol-26 §4.1.2): size, COSE_Sign1 or
 //! COSE_Sign, a signature by a TAM trust anchor, then a valid TEEP message in either numbering.
 
+use alloc::vec::Vec;
 use teep_cose::Algorithm;
 use teep_proto::{ErrorCode, Numbering, TeepMessage};
 

@@ -1,5 +1,7 @@
 //! Test doubles: a device that fails on purpose, and a TAM that asks it one QueryRequest.
 
+use alloc::{boxed::Box, vec, vec::Vec};
+
 use teep_cose::{Algorithm, CoseError, PrivateKey, PublicKey, Signer, SoftwareSigner};
 use teep_proto::{CipherSuite, ComponentId, DataItems, Numbering, QueryRequest, TeepMessage};
 

@@ -2,6 +2,7 @@
 //! manifest, then install each envelope (staged, one atomic commit each); the first failure
 //! answers with ERR_MANIFEST_PROCESSING_FAILED and its SUIT report.
 
+use alloc::{format, vec, vec::Vec};
 use teep_proto::{ErrorCode, ErrorMessage, Success, TeepMessage, Update};
 
 use super::algorithm::Answering;

@@ -1,0 +1,132 @@
+//! The Agent's state on disk: one JSON document, read back with a size bound and replaced
+//! atomically with teep-tee's [`write_atomic`] (temporary file, fsync, rename, fsync of the
+//! directory), so a kill at any moment leaves the old or the new state, never a mix. The
+//! document holds only public data (URIs, public keys, component ids); secrets stay in the TEE.
+//!
+//! The file lives here rather than in teep-agent so that the sans-IO Agent does no file I/O and
+//! needs neither std's file system nor the TEE crate.
+
+use std::path::{Path, PathBuf};
+
+use teep_agent::state::AgentState;
+use teep_tee::fsutil::write_atomic;
+
+/// Largest state file read back; far above any real list of TCs and TAMs.
+pub const MAX_STATE_FILE: u64 = 4 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: not a valid agent state: {cause}")]
+    Invalid {
+        path: PathBuf,
+        cause: serde_json::Error,
+    },
+    #[error("{path}: larger than {MAX_STATE_FILE} bytes")]
+    TooLarge { path: PathBuf },
+}
+
+/// Reads the state, or the empty state when the file does not exist yet.
+pub fn load_state(path: &Path) -> Result<AgentState, StateError> {
+    let io = |source| StateError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(AgentState::default()),
+        Err(e) => return Err(io(e)),
+    };
+    if meta.len() > MAX_STATE_FILE {
+        return Err(StateError::TooLarge {
+            path: path.to_path_buf(),
+        });
+    }
+    let bytes = std::fs::read(path).map_err(io)?;
+    serde_json::from_slice(&bytes).map_err(|cause| StateError::Invalid {
+        path: path.to_path_buf(),
+        cause,
+    })
+}
+
+/// Writes the state atomically.
+pub fn save_state(state: &AgentState, path: &Path) -> Result<(), StateError> {
+    let text = serde_json::to_vec_pretty(state).map_err(|cause| StateError::Invalid {
+        path: path.to_path_buf(),
+        cause,
+    })?;
+    write_atomic(path, &text).map_err(|source| StateError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use teep_agent::TcId;
+
+    #[test]
+    fn missing_file_is_empty_state_and_save_load_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.json");
+        let mut s = load_state(&path).unwrap();
+        assert_eq!(s, AgentState::default());
+        s.add_tam("http://127.0.0.1:1/tam");
+        s.request(&TcId::parse("hello").unwrap(), &["http://other/tam".into()]);
+        save_state(&s, &path).unwrap();
+        let back = load_state(&path).unwrap();
+        assert_eq!(back, s);
+        assert_eq!(
+            back.all_tam_uris(),
+            vec![
+                "http://127.0.0.1:1/tam".to_string(),
+                "http://other/tam".to_string()
+            ]
+        );
+    }
+
+    #[test]
+    fn garbage_state_is_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.json");
+        std::fs::write(&path, b"{\"tam_uris\": 3}").unwrap();
+        let err = load_state(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("agent.json") && err.contains("line 1"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn oversized_state_is_refused_unread() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.json");
+        let file = std::fs::File::create(&path).unwrap();
+        file.set_len(MAX_STATE_FILE + 1).unwrap();
+        assert!(matches!(
+            load_state(&path),
+            Err(StateError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn saving_replaces_the_file_and_leaves_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.json");
+        let mut s = AgentState::default();
+        save_state(&s, &path).unwrap();
+        s.add_tam("http://tam");
+        save_state(&s, &path).unwrap();
+        assert_eq!(load_state(&path).unwrap(), s);
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("agent.json")]);
+    }
+}
