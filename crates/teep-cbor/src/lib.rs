@@ -9,6 +9,8 @@
 //!   unsorted map keys, non-shortest heads) is chosen per reader with [`Rules`].
 //! * [`ComponentId`]: the SUIT component identifier (array of bstr), its encoding and its one
 //!   human-readable form.
+//! * [`deviation`]: the named deviations every receiver (COSE, TEEP, SUIT, HTTP) records when it
+//!   tolerates a peer's departure from the specification, and the one catalog of their codes.
 //!
 //! Hand-written rather than built on a CBOR library: the readers of the TEEP crates must
 //! reject input that general decoders accept (indefinite lengths, duplicate keys, deep
@@ -22,6 +24,7 @@ extern crate alloc;
 extern crate std;
 
 mod component_id;
+pub mod deviation;
 mod error;
 mod float;
 mod head;
@@ -32,6 +35,7 @@ mod skip;
 mod write;
 
 pub use component_id::{ComponentId, ComponentIdError, TAM_TC_NAMESPACE_DNS};
+pub use deviation::{Deviation, DeviationKind, Deviations, Tolerance};
 pub use error::{Error, ErrorKind};
 pub use float::{f16_bits_to_f64, f64_to_f16_exact};
 pub use head::{Head, Type};

@@ -1,0 +1,105 @@
+//! Every deviation teep tolerates on receive. Add new kinds here and to [`ALL`]; codes are
+//! stable (dumps, audit records and metrics keep them), so a code is never renamed or reused.
+//!
+//! Sections cite draft-ietf-teep-protocol-26 ("TEEP-26"), draft-ietf-teep-otrp-over-http-15
+//! ("TEEP-HTTP"), RFC 9052 (COSE), draft-ietf-suit-manifest, RFC 9711 (EAT).
+
+use super::DeviationKind;
+
+/// `kid` present but an empty bstr (tamproto with a key that has no kid). RFC 9052 types kid as
+/// any bstr; an empty one identifies nothing, so it is read as "no kid".
+pub static COSE_KID_EMPTY: DeviationKind = DeviationKind {
+    code: "cose.kid-empty",
+    section: "RFC 9052 §3.1 (kid); TEEP-26 §5 (kid is an RFC 9679 thumbprint)",
+    reading: "kid is an empty bstr; read as no kid",
+};
+
+/// A tagged SUIT_Envelope (tag 107) inside manifest-list (AttesTAM's preloaded TC). The CDDL says
+/// `bstr .cbor SUIT_Envelope`; `SUIT_Envelope_Tagged` is a different rule, but the tag adds
+/// nothing but its number.
+pub static SUIT_ENVELOPE_TAGGED: DeviationKind = DeviationKind {
+    code: "suit.envelope-tagged",
+    section: "TEEP-26 §4.4 CDDL (manifest-list => [+ bstr .cbor SUIT_Envelope])",
+    reading: "SUIT_Envelope carries tag 107 (SUIT_Envelope_Tagged); the tag is dropped",
+};
+
+/// `tc-list: []` (libteep). CDDL says `[+ …]`, the prose says tc-list MUST be present when the
+/// trusted-components bit is set: read as "holds nothing".
+pub static TEEP_TC_LIST_EMPTY: DeviationKind = DeviationKind {
+    code: "teep.tc-list-empty",
+    section: "TEEP-26 §4.3 CDDL (tc-list => [+ system-property-claims])",
+    reading: "tc-list is an empty array; read as no Trusted Components installed",
+};
+
+/// Two-element `supported-suit-cose-profiles` entries such as `[-7, 1]` (tamproto, draft-12 era),
+/// accepted on the legacy path only.
+pub static TEEP_SUIT_COSE_PROFILE_TWO_ELEMENTS: DeviationKind = DeviationKind {
+    code: "teep.suit-cose-profile-two-elements",
+    section: "TEEP-26 §8.2 ($suit-cose-profile is [digest, auth, key-exchange, encryption])",
+    reading: "a two-element draft-12 SUIT COSE profile [auth, encryption]; read as that pair",
+};
+
+/// `supported-freshness-mechanisms` present while the attestation bit is clear (tamproto).
+pub static TEEP_FRESHNESS_WITHOUT_ATTESTATION: DeviationKind = DeviationKind {
+    code: "teep.freshness-without-attestation",
+    section: "TEEP-26 §4.2 (supported-freshness-mechanisms MUST be absent if the attestation bit is clear)",
+    reading: "supported-freshness-mechanisms present with the attestation bit clear; ignored",
+};
+
+/// The removed `selected-teep-cipher-suite` (legacy label 5, dropped Nov 2023) in a legacy
+/// QueryResponse (libteep).
+pub static TEEP_SELECTED_CIPHER_SUITE: DeviationKind = DeviationKind {
+    code: "teep.selected-cipher-suite",
+    section:
+        "TEEP-26 §4.3 (selected-teep-cipher-suite removed after draft-16; legacy label 5 unused)",
+    reading: "legacy selected-teep-cipher-suite (label 5) present; ignored",
+};
+
+/// An Error whose err-code is outside the defined codes (libteep sends uninitialised memory).
+pub static TEEP_ERR_CODE_UNDEFINED: DeviationKind = DeviationKind {
+    code: "teep.err-code-undefined",
+    section: "TEEP-26 §4.6 (err-code uint (1..23), err-code-values)",
+    reading: "err-code is not a defined code; read as ERR_PERMANENT_ERROR",
+};
+
+/// A response to a TEEP POST with `Content-Type: application/teep+cose` (tamproto).
+pub static HTTP_CONTENT_TYPE_TEEP_COSE: DeviationKind = DeviationKind {
+    code: "http.content-type-teep-cose",
+    section: "TEEP-HTTP §4, §6.3 (Content-Type: application/teep+cbor)",
+    reading: "response Content-Type is application/teep+cose; read as application/teep+cbor",
+};
+
+/// A TAM that answers 415 to the session-opening empty POST because it has no Content-Type
+/// (AttesTAM); the Broker retries it once with `Content-Type: application/teep+cbor`.
+pub static HTTP_EMPTY_POST_NEEDS_CONTENT_TYPE: DeviationKind = DeviationKind {
+    code: "http.empty-post-needs-content-type",
+    section: "TEEP-HTTP §5.1.1, §7 step 4 (the empty POST carries Accept, no Content-Type)",
+    reading:
+        "the TAM answered 415 to the empty POST; retried with Content-Type: application/teep+cbor",
+};
+
+/// A TAM response that carries `Cache-Control` (AttesTAM: `no-store`).
+pub static HTTP_CACHE_CONTROL: DeviationKind = DeviationKind {
+    code: "http.cache-control",
+    section: "TEEP-HTTP §4 (the Cache-Control header MUST NOT be used)",
+    reading: "response carries Cache-Control; ignored",
+};
+
+/// Every kind, for metrics label sets, documentation and lookups by code.
+pub static ALL: &[&DeviationKind] = &[
+    &COSE_KID_EMPTY,
+    &SUIT_ENVELOPE_TAGGED,
+    &TEEP_TC_LIST_EMPTY,
+    &TEEP_SUIT_COSE_PROFILE_TWO_ELEMENTS,
+    &TEEP_FRESHNESS_WITHOUT_ATTESTATION,
+    &TEEP_SELECTED_CIPHER_SUITE,
+    &TEEP_ERR_CODE_UNDEFINED,
+    &HTTP_CONTENT_TYPE_TEEP_COSE,
+    &HTTP_EMPTY_POST_NEEDS_CONTENT_TYPE,
+    &HTTP_CACHE_CONTROL,
+];
+
+/// The kind with this code.
+pub fn by_code(code: &str) -> Option<&'static DeviationKind> {
+    ALL.iter().copied().find(|k| k.code == code)
+}
