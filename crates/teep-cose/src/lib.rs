@@ -44,7 +44,7 @@ pub use cose::{
     open, open_with_limits, sign, sign1, sign1_detached, sign1_untagged, sign_untagged, CoseKind,
     Limits, Opened, SignatureInfo,
 };
-pub use error::{CoseError, KeyError};
+pub use error::{CoseError, CryptoError, KeyError};
 pub use key::{PrivateKey, PublicKey};
 pub use provider::{default_provider, set_default_provider, CryptoProvider, RawSigner};
 pub use signer::{Signer, SoftwareSigner};
