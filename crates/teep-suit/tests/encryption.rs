@@ -214,6 +214,24 @@ fn failures_are_typed_errors() {
     // No key for the only recipient.
     let e = decrypt_payload_with(p, &info, &ct, &DecryptionKeys::default()).unwrap_err();
     assert_eq!(e, CryptoError::NoKey);
+    // A non-P-256 device key is skipped, and the next key still decrypts.
+    let info = example("suit-encryption-info-es-ecdh-aes-ctr.cbor");
+    let ct = example("encrypted-payload-es-ecdh-aes-ctr.bin");
+    let ed_key = PrivateKey::from_ed25519_seed(&[1; 32]).unwrap();
+    let only_ed = DecryptionKeys {
+        ecdh: vec![ed_key.clone()],
+        aes_kw: vec![],
+    };
+    let e = decrypt_payload_with(p, &info, &ct, &only_ed).unwrap_err();
+    assert!(matches!(primitive_source(e), Primitive::KeyType { .. }));
+    let both = DecryptionKeys {
+        ecdh: vec![ed_key, kek_p256()],
+        aes_kw: vec![],
+    };
+    assert_eq!(
+        decrypt_payload_with(p, &info, &ct, &both).unwrap(),
+        PLAINTEXT
+    );
     // An Ed25519 key cannot receive ECDH-ES.
     let ed = PrivateKey::from_ed25519_seed(&[1; 32])
         .unwrap()

@@ -206,8 +206,10 @@ fn find_cek(
             })?;
             let eph = ephemeral_key(eph)?;
             for k in &keys.ecdh {
-                let kek = ecdh_kek(provider, k, &eph, wrap_alg, kek_len, &r.protected)?;
-                match unwrap_cek(provider, &kek, &r.wrapped) {
+                // A key that cannot agree (not P-256) is skipped like one that does not fit.
+                let cek = ecdh_kek(provider, k, &eph, wrap_alg, kek_len, &r.protected)
+                    .and_then(|kek| unwrap_cek(provider, &kek, &r.wrapped));
+                match cek {
                     Ok(c) => return Ok(c),
                     Err(e) => last = e,
                 }
