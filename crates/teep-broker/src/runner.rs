@@ -12,11 +12,13 @@ use crate::broker::{
 use teep_agent::agent::{Agent, AgentConfig, AgentDevice, AgentEvent};
 use teep_agent::state::AgentState;
 
-/// Fills a buffer from the operating system's random source.
-pub fn os_random(buf: &mut [u8]) {
-    // getrandom only fails on platforms without a random source, where nothing here could run.
-    if getrandom::fill(buf).is_err() {
-        panic!("no operating-system random source");
+/// Fills a buffer from the default crypto provider's generator (the operating system's,
+/// through aws-lc-rs or getrandom).
+pub fn provider_random(buf: &mut [u8]) {
+    // The Agent takes an infallible source. A provider fails only without any random source
+    // (a no_std build that installed none), where nothing here could run safely.
+    if let Err(e) = teep_cose::default_provider().fill_random(buf) {
+        panic!("no random source: {e}");
     }
 }
 
@@ -40,7 +42,7 @@ impl<D: AgentDevice> AgentRunner<D> {
             device,
             events: Vec::new(),
             transport_errors: Vec::new(),
-            random: os_random,
+            random: provider_random,
         }
     }
 

@@ -8,7 +8,7 @@ use teep_agent::state::AgentState;
 use teep_broker::device::TeeDevice;
 use teep_cose::{KeyType, PrivateKey, Signer, SoftwareSigner};
 use teep_proto::{ErrorCode, Numbering, TeepMessage, Update};
-use teep_suit::builder::{os_random, ManifestBuilder};
+use teep_suit::builder::{provider_random, ManifestBuilder};
 use teep_tee::{SoftwareTee, Tee};
 
 /// Returns the component beside it named by the invoke argument, or "none".
@@ -95,7 +95,7 @@ impl Fixture {
         let (env, carried) = ManifestBuilder::new(id.clone(), CONFIG.to_vec())
             .sequence_number(1)
             .encrypt_to(key)
-            .build(&self.tc_signer, &os_random().unwrap())
+            .build(&self.tc_signer, &provider_random().unwrap())
             .unwrap();
         assert!(
             !carried.windows(7).any(|w| w == b"api-key"),

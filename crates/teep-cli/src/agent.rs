@@ -259,9 +259,7 @@ fn status_json(tee: &dyn Tee, state: &AgentState) -> anyhow::Result<serde_json::
         .collect();
     // The key TC signers encrypt personalization data to (`teep suit create --encrypt-to`).
     let payload_key = match tee.payload_encryption_key() {
-        Some(k) => {
-            let pk = teep_cose::PublicKey::from_p256_sec1(&k.to_sec1_bytes())
-                .context("payload-decryption key")?;
+        Some(pk) => {
             json!({ "alg": "ECDH-ES+A128KW", "thumbprint": hex::encode(pk.thumbprint()), "pem": pk.to_spki_pem() })
         }
         None => serde_json::Value::Null,

@@ -40,7 +40,7 @@ struct WorkDir {
 impl WorkDir {
     fn new(keep: bool) -> anyhow::Result<Self> {
         let mut random = [0u8; 8];
-        teep_broker::runner::os_random(&mut random);
+        teep_broker::runner::provider_random(&mut random);
         let path = std::env::temp_dir().join(format!("teep-demo-{}", hex::encode(random)));
         std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
         Ok(WorkDir { path, keep })

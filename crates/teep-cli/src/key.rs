@@ -90,7 +90,7 @@ fn gen(alg: AlgArg, out: &Path, force: bool) -> anyhow::Result<()> {
         AlgArg::Esp256 => KeyType::P256,
         AlgArg::Ed25519 => KeyType::Ed25519,
     };
-    let key = PrivateKey::generate(kt);
+    let key = PrivateKey::try_generate(kt).context("key generation")?;
     let public = key.public_key();
     let files = [
         (

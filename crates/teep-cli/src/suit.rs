@@ -146,11 +146,16 @@ fn create(a: CreateArgs) -> anyhow::Result<()> {
     };
     if let Some(p) = &a.encrypt_to {
         let pk = load_public(p)?;
-        let pk = encryption::p256_public_from_cose_key(&pk.to_cose_key())
-            .map_err(|e| anyhow!("--encrypt-to {}: {e}", p.display()))?;
+        if pk.key_type() != teep_cose::KeyType::P256 {
+            bail!(
+                "--encrypt-to {}: ECDH-ES+A128KW needs a P-256 key, got a {} key",
+                p.display(),
+                pk.key_type()
+            );
+        }
         b = b.encrypt_to(pk);
     }
-    let random = builder::os_random()?;
+    let random = builder::provider_random()?;
     let (env, carried) = b.build(&signer, &random)?;
     std::fs::write(&a.out, &env).with_context(|| format!("{}", a.out.display()))?;
     println!("wrote {} ({} bytes)", a.out.display(), env.len());
@@ -209,10 +214,14 @@ fn apply(a: ApplyArgs) -> anyhow::Result<()> {
     let mut keys = DecryptionKeys::default();
     if let Some(p) = &a.decrypt_key {
         let k = teep_cose::PrivateKey::load(p).map_err(|e| anyhow!("{}: {e}", p.display()))?;
-        keys.ecdh.push(
-            DecryptionKeys::ecdh_from_cose_key(&k.to_cose_key())
-                .map_err(|e| anyhow!("--decrypt-key {}: {e}", p.display()))?,
-        );
+        if k.key_type() != teep_cose::KeyType::P256 {
+            bail!(
+                "--decrypt-key {}: ECDH-ES needs a P-256 key, got a {} key",
+                p.display(),
+                k.key_type()
+            );
+        }
+        keys.ecdh.push(k);
     }
     let mut fetcher = MapFetcher::new();
     for spec in &a.payload {

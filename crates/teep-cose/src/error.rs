@@ -2,6 +2,8 @@
 
 use alloc::string::String;
 
+use crate::KeyType;
+
 /// Loading, parsing or converting a key failed.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -68,6 +70,73 @@ pub enum CoseError {
     /// The crypto provider or signer failed.
     #[error("crypto provider: {0}")]
     Crypto(String),
+    /// A primitive of the crypto provider refused its input or failed (typed).
+    #[error("crypto provider: {0}")]
+    Primitive(#[from] CryptoError),
+}
+
+/// A symmetric primitive, key agreement or the random source refused its input or failed.
+///
+/// Every built-in provider checks the same rules before calling its library
+/// (`provider/rules.rs`), so they return the same variant, and the same text, for the same
+/// input; callers can tell a wrong key length from a failed authentication without parsing
+/// text. `op` names the primitive (`AES-GCM`, `AES key unwrap`, `HKDF-SHA-256`, ...).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CryptoError {
+    /// A key of a length the primitive does not take.
+    #[error("{op}: key must be {expected} bytes, got {got}")]
+    KeyLength {
+        /// The primitive.
+        op: &'static str,
+        /// The lengths it takes, e.g. `16 or 32`.
+        expected: &'static str,
+        /// The length given.
+        got: usize,
+    },
+    /// Data, a nonce or an output buffer of a length the primitive does not take.
+    #[error("{op}: {rule}, got {got}")]
+    InputLength {
+        /// The primitive.
+        op: &'static str,
+        /// The rule, e.g. `PRK must be at least 32 bytes`.
+        rule: &'static str,
+        /// The length given.
+        got: usize,
+    },
+    /// The input is not authentic: an AEAD tag, the key-wrap integrity check or a MAC did not
+    /// match (wrong key, or changed data).
+    #[error("{op}: {check} failed")]
+    Authentication {
+        /// The primitive.
+        op: &'static str,
+        /// What did not match, e.g. `integrity check`.
+        check: &'static str,
+    },
+    /// A key of a type the primitive does not take (ECDH is P-256 only).
+    #[error("{op}: needs {expected} keys, got a {got} key")]
+    KeyType {
+        /// The primitive.
+        op: &'static str,
+        /// The type it takes.
+        expected: KeyType,
+        /// The type given.
+        got: KeyType,
+    },
+    /// The random source failed, or there is none (`no_std` without an installed source).
+    #[error("random source: {0}")]
+    Random(String),
+    /// The library refused an input the rules let through, or failed inside.
+    #[error("{op}: operation failed")]
+    Failed {
+        /// The primitive.
+        op: &'static str,
+    },
+    /// No provider is compiled in and none was installed.
+    #[error(
+        "no crypto provider installed (build with `aws-lc-rs` or `rust-crypto`, or call \
+         set_default_provider)"
+    )]
+    NotInstalled,
 }
 
 impl CoseError {

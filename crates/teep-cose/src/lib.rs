@@ -5,9 +5,11 @@
 //!   EdDSA (-8) from older peers are accepted (same math).
 //! * [`PrivateKey`] / [`PublicKey`]: PEM (PKCS#8, SEC1, SPKI), JWK and COSE_Key, auto-detected
 //!   on load; the RFC 9679 thumbprint is our `kid`.
-//! * [`CryptoProvider`]: verify, digest and signing primitives behind a trait object
-//!   (aws-lc-rs by default, RustCrypto as an alternative); [`Signer`] lets a hardware key
-//!   store sign without exposing the private key.
+//! * [`CryptoProvider`]: every primitive the TEEP crates use (signatures, SHA-256, HMAC,
+//!   HKDF, P-256 ECDH, AES key wrap, AES-GCM, AES-CTR, randomness, key generation) behind a
+//!   trait object (aws-lc-rs by default, RustCrypto as an alternative), with typed
+//!   [`CryptoError`]s; [`Signer`] lets a hardware key store sign without exposing the private
+//!   key.
 //! * [`sign1`], [`sign`], [`open`], [`Opened::verify`]: COSE (RFC 9052) signing and checking.
 //! * [`eat`]: EAT claims sets (RFC 9711) as Evidence and Attestation Results.
 //!
@@ -44,7 +46,7 @@ pub use cose::{
     open, open_with_limits, sign, sign1, sign1_detached, sign1_untagged, sign_untagged, CoseKind,
     Limits, Opened, SignatureInfo,
 };
-pub use error::{CoseError, KeyError};
+pub use error::{CoseError, CryptoError, KeyError};
 pub use key::{PrivateKey, PublicKey};
 pub use provider::{default_provider, set_default_provider, CryptoProvider, RawSigner};
 pub use signer::{Signer, SoftwareSigner};

@@ -6,7 +6,8 @@
 //!
 //! The COSE layer is hand-written here (not `teep_cose::open`) because SUIT needs COSE_Mac0 and
 //! detached payloads that are the bstr-wrapped digest, and must keep the received protected
-//! header bytes; the signature math is `teep_cose::PublicKey::verify`.
+//! header bytes; the signature and MAC math is the teep-cose crypto provider's
+//! (`teep_cose::PublicKey::verify`, `CryptoProvider::hmac_sha256_verify`).
 
 use crate::cbor::Type;
 use crate::cbor::{Reader, Writer};
@@ -390,20 +391,15 @@ pub fn authenticate(
     Err(AuthError::Untrusted(reasons.join("; ")))
 }
 
+/// HMAC 256/256 (COSE alg 5) check through the default crypto provider, in constant time.
 fn hmac_sha256_verify(key: &[u8], data: &[u8], tag: &[u8]) -> bool {
-    use hmac::{KeyInit, Mac};
-    let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(key) else {
-        return false;
-    };
-    mac.update(data);
-    mac.verify_slice(tag).is_ok()
+    teep_cose::default_provider()
+        .hmac_sha256_verify(key, data, tag)
+        .is_ok()
 }
 
-/// HMAC-SHA-256 (for building COSE_Mac0 blocks in tests and tools).
-pub fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
-    use hmac::{KeyInit, Mac};
-    let mut mac =
-        hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC accepts any key length");
-    mac.update(data);
-    mac.finalize().into_bytes().to_vec()
+/// HMAC-SHA-256 through the default crypto provider (for building COSE_Mac0 blocks in tests
+/// and tools).
+pub fn hmac_sha256(key: &[u8], data: &[u8]) -> Result<[u8; 32], teep_cose::CryptoError> {
+    teep_cose::default_provider().hmac_sha256(key, data)
 }

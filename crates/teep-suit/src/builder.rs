@@ -39,7 +39,7 @@ pub struct ManifestBuilder {
     sequence_number: u64,
     source: PayloadSource,
     manifest_component_id: Option<ComponentId>,
-    encrypt_to: Option<p256::PublicKey>,
+    encrypt_to: Option<teep_cose::PublicKey>,
     tagged: bool,
 }
 
@@ -83,8 +83,9 @@ impl ManifestBuilder {
         self.manifest_component_id = Some(id);
         self
     }
-    /// Encrypts the payload (ECDH-ES+A128KW, A128CTR) for this device key.
-    pub fn encrypt_to(mut self, key: p256::PublicKey) -> Self {
+    /// Encrypts the payload (ECDH-ES+A128KW, A128CTR) for this device key, which must be a
+    /// P-256 key (`build` fails otherwise).
+    pub fn encrypt_to(mut self, key: teep_cose::PublicKey) -> Self {
         self.encrypt_to = Some(key);
         self
     }
@@ -263,11 +264,12 @@ pub fn sign_manifest(
     Ok(w.finish())
 }
 
-/// 64 bytes from the operating system (for [`ManifestBuilder::build`] when encrypting).
-#[cfg(feature = "std")]
-pub fn os_random() -> Result<[u8; 64], BuildError> {
+/// 64 random bytes from the default crypto provider's generator, for
+/// [`ManifestBuilder::build`] when encrypting (libraries pass randomness in).
+pub fn provider_random() -> Result<[u8; 64], BuildError> {
     let mut r = [0u8; 64];
-    getrandom::fill(&mut r)
+    teep_cose::default_provider()
+        .fill_random(&mut r)
         .map_err(|e| BuildError::Invalid(alloc::format!("no randomness: {e}")))?;
     Ok(r)
 }

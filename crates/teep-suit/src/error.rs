@@ -58,7 +58,7 @@ pub struct FetchError {
     pub reason: String,
 }
 
-/// Payload decryption failed.
+/// Payload encryption or decryption failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CryptoError {
     #[error("encryption-info: {0}")]
@@ -69,6 +69,19 @@ pub enum CryptoError {
     NoKey,
     #[error("encryption-info: {0}")]
     Failed(String),
+    /// A primitive of the crypto provider refused or failed: `step` says which step of
+    /// SUIT encryption, `source` what went wrong (e.g. a tag or key-wrap integrity check).
+    #[error("encryption-info: {step}: {source}")]
+    Primitive {
+        step: &'static str,
+        source: teep_cose::CryptoError,
+    },
+}
+
+impl CryptoError {
+    pub(crate) fn primitive(step: &'static str, source: teep_cose::CryptoError) -> Self {
+        CryptoError::Primitive { step, source }
+    }
 }
 
 /// Why processing a manifest stopped. The report carries the same information as data.

@@ -10,9 +10,11 @@
 //! * [`SuitReport`]: what ran and where and why it failed.
 //! * [`ManifestBuilder`]: builds and signs envelopes (TEEP Appendix E templates).
 //!
-//! Features: `std` (default) adds the file-backed `DirStore`, `builder::os_random` and the
-//! dependencies' `std` support; without it the crate is `no_std` + `alloc`, for TEEs without
-//! an operating system. `json` (default) adds the JSON views (`inspect::envelope_json`,
+//! Features: `std` (default) adds the file-backed `DirStore` and the dependencies' `std`
+//! support; without it the crate is `no_std` + `alloc`, for TEEs without an operating
+//! system. Every cryptographic operation (digests, signature and MAC checks, payload
+//! decryption, randomness) goes through teep-cose's crypto provider, so this crate links no
+//! crypto library of its own. `json` (default) adds the JSON views (`inspect::envelope_json`,
 //! `inspect::sequence_json`, `SuitReport::to_json`).
 
 #![cfg_attr(not(feature = "std"), no_std)]
@@ -42,7 +44,7 @@ pub use auth::{
 pub use builder::{sign_manifest, BuildError, ManifestBuilder, PayloadSource};
 #[cfg(feature = "std")]
 pub use dirstore::DirStore;
-pub use encryption::{decrypt_payload, DecryptionKeys};
+pub use encryption::{decrypt_payload, decrypt_payload_with, DecryptionKeys};
 pub use error::{
     display_component_id, AuthError, CryptoError, DecodeError, FetchError, ProcessError, StoreError,
 };

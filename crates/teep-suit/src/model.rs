@@ -135,13 +135,12 @@ pub struct Digest {
 }
 
 impl Digest {
-    /// SHA-256 digest of `data`.
+    /// SHA-256 digest of `data`, by the default crypto provider.
     pub fn sha256(data: &[u8]) -> Self {
-        use sha2::Digest as _;
         hashed_counter::add(data.len());
         Digest {
             algorithm: DigestAlgorithm::Sha256,
-            bytes: sha2::Sha256::digest(data).to_vec(),
+            bytes: teep_cose::sha256(data).to_vec(),
         }
     }
 }

@@ -16,6 +16,11 @@ pub enum KeyFileError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{path}: key generation: {source}")]
+    Generate {
+        path: PathBuf,
+        source: teep_cose::CryptoError,
+    },
     #[error("--key {path}: a {kind} key was already given by {other}")]
     Duplicate {
         path: PathBuf,
@@ -51,7 +56,10 @@ pub fn load_or_generate(data: &Path, name: &str, kt: KeyType) -> Result<PrivateK
     if path.exists() {
         return load_key(&path);
     }
-    let key = PrivateKey::generate(kt);
+    let key = PrivateKey::try_generate(kt).map_err(|source| KeyFileError::Generate {
+        path: path.clone(),
+        source,
+    })?;
     write_private(&path, &key.to_pkcs8_pem())?;
     Ok(key)
 }

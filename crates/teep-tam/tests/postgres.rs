@@ -33,7 +33,9 @@ async fn fresh_db() -> Option<String> {
     let admin = admin_url()?;
     sqlx::any::install_default_drivers();
     let mut name_bytes = [0u8; 6];
-    getrandom::fill(&mut name_bytes).unwrap();
+    teep_cose::default_provider()
+        .fill_random(&mut name_bytes)
+        .unwrap();
     let name = format!("teep_tam_test_{}", hex::encode(name_bytes));
     let mut conn = sqlx::AnyConnection::connect(&admin).await.unwrap();
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))

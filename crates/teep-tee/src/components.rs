@@ -11,7 +11,6 @@
 
 use minicbor::bytes::ByteVec;
 use minicbor::{Decode, Encode};
-use sha2::{Digest, Sha256};
 
 use crate::sealed::{SealedOp, SealedStore};
 use crate::TeeError;
@@ -162,12 +161,13 @@ pub(crate) fn encode_component_id(id: &[Vec<u8>]) -> Vec<u8> {
 /// Sealed-storage name of a component id with a one-letter kind prefix.
 fn blob_name(kind: u8, id: &[Vec<u8>]) -> Vec<u8> {
     let mut name = vec![kind];
-    name.extend_from_slice(&Sha256::digest(encode_component_id(id)));
+    name.extend_from_slice(&sha256(&encode_component_id(id)));
     name
 }
 
+/// SHA-256 by the default crypto provider.
 pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
-    Sha256::digest(data).into()
+    teep_cose::sha256(data)
 }
 
 #[derive(Debug, Clone, Default, Encode, Decode)]

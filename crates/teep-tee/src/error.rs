@@ -24,9 +24,13 @@ pub enum TeeError {
     /// Stored state decodes but is not what this version wrote (or the root secret is missing).
     #[error("{what}: {reason}")]
     Corrupt { what: String, reason: String },
-    /// A device key could not be made, parsed or used.
-    #[error("device key: {0}")]
-    Key(String),
+    /// The crypto provider refused or failed; `what` names the step (e.g. `sealing`).
+    #[error("{what}: {source}")]
+    Crypto {
+        what: &'static str,
+        #[source]
+        source: teep_cose::CryptoError,
+    },
     /// No component with this id is installed.
     #[error("component {0}: not installed")]
     ComponentNotFound(String),
@@ -70,6 +74,10 @@ impl TeeError {
             what: what.into(),
             rule: rule.into(),
         }
+    }
+
+    pub(crate) fn crypto(what: &'static str, source: teep_cose::CryptoError) -> Self {
+        TeeError::Crypto { what, source }
     }
 
     pub(crate) fn corrupt(what: impl Into<String>, reason: impl Into<String>) -> Self {

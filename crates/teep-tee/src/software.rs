@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use minicbor::{Decode, Encode};
+use teep_cose::provider::CryptoProvider;
 use teep_cose::{KeyType, PrivateKey, PublicKey, Signer, SoftwareSigner};
 
 use crate::components::{
@@ -59,6 +60,10 @@ pub struct SoftwareTeeOptions {
     pub component_limits: ComponentLimits,
     /// Compiled TA modules kept in memory (0 disables the cache).
     pub module_cache_entries: usize,
+    /// The crypto provider for sealing, randomness, key generation and the TEEP key's
+    /// signatures: teep-cose's default provider unless set (a hardware TEE would pass its
+    /// own). Whatever one provider sealed, another opens.
+    pub provider: &'static dyn CryptoProvider,
 }
 
 impl Default for SoftwareTeeOptions {
@@ -72,6 +77,7 @@ impl Default for SoftwareTeeOptions {
             sealed_limits: SealedLimits::default(),
             component_limits: ComponentLimits::default(),
             module_cache_entries: 32,
+            provider: teep_cose::default_provider(),
         }
     }
 }
@@ -101,7 +107,7 @@ pub struct SoftwareTee {
     components: ComponentStore,
     identity: DeviceIdentity,
     signer: Arc<dyn Signer>,
-    payload_key: p256::SecretKey,
+    payload_key: PrivateKey,
     runtime: TaRuntime,
     cache_entries: usize,
     cache: Mutex<HashMap<[u8; 32], TaModule>>,
@@ -141,10 +147,15 @@ impl SoftwareTee {
         options: SoftwareTeeOptions,
     ) -> Result<Self, TeeError> {
         let dir = state_dir.as_ref().to_path_buf();
-        let (sealed, _created) = SealedStore::open(&dir, options.sealed_limits)?;
+        let provider = options.provider;
+        let (sealed, _created) = SealedStore::open(&dir, options.sealed_limits, provider)?;
         let sealed = Arc::new(sealed);
         let (identity, key) = load_or_create_device(&sealed, &options)?;
-        let signer: Arc<dyn Signer> = Arc::new(SoftwareSigner::new(key));
+        let alg = key.default_algorithm();
+        let signer: Arc<dyn Signer> = Arc::new(
+            SoftwareSigner::with_provider(key, alg, provider)
+                .map_err(|e| TeeError::corrupt("sealed TEEP key", e.to_string()))?,
+        );
         let payload_key = load_or_create_payload_key(&sealed)?;
         Ok(SoftwareTee {
             dir,
@@ -285,17 +296,19 @@ fn load_or_create_device(
             "only one of identity and TEEP key is present",
         ));
     }
+    let provider = options.provider;
     let mut ueid = vec![0x01u8; 33];
-    random_bytes(&mut ueid[1..])?;
+    random_bytes(provider, &mut ueid[1..])?;
     let oemid = match &options.oemid {
         Some(o) => o.clone(),
         None => {
             let mut o = vec![0u8; 16];
-            random_bytes(&mut o)?;
+            random_bytes(provider, &mut o)?;
             o
         }
     };
-    let key = PrivateKey::generate(options.key_type);
+    let key = PrivateKey::generate_with(options.key_type, provider)
+        .map_err(|source| TeeError::crypto("TEEP key generation", source))?;
     let stored = StoredIdentity {
         ueid,
         oemid,
@@ -331,26 +344,20 @@ fn load_or_create_device(
     ))
 }
 
-/// The P-256 key payloads are encrypted to. Kept apart from the identity so a device created
-/// before it existed gets one on its next start.
-fn load_or_create_payload_key(sealed: &SealedStore) -> Result<p256::SecretKey, TeeError> {
+/// The P-256 key payloads are encrypted to, sealed as its 32-byte scalar. Kept apart from the
+/// identity so a device created before it existed gets one on its next start.
+fn load_or_create_payload_key(sealed: &SealedStore) -> Result<PrivateKey, TeeError> {
     let _guard = sealed.lock()?;
     if let Some(bytes) = sealed.get_locked(DEVICE_NS, PAYLOAD_KEY_NAME)? {
-        return p256::SecretKey::from_slice(&bytes)
+        return PrivateKey::from_p256_scalar(&bytes)
             .map_err(|e| TeeError::corrupt("sealed payload-decryption key", e.to_string()));
     }
-    let key = loop {
-        let mut scalar = [0u8; 32];
-        random_bytes(&mut scalar)?;
-        // Out-of-range scalars (probability ~2^-32) are drawn again.
-        if let Ok(k) = p256::SecretKey::from_slice(&scalar) {
-            break k;
-        }
-    };
+    let key = PrivateKey::generate_with(KeyType::P256, sealed.provider())
+        .map_err(|source| TeeError::crypto("payload-decryption key generation", source))?;
     sealed.commit_locked(&[crate::sealed::SealedOp {
         namespace: DEVICE_NS.into(),
         name: PAYLOAD_KEY_NAME.to_vec(),
-        value: Some(key.to_bytes().to_vec()),
+        value: Some(key.secret_bytes().to_vec()),
     }])?;
     tracing::info!("software TEE: created P-256 payload-decryption key");
     Ok(key)
@@ -438,11 +445,11 @@ impl Tee for SoftwareTee {
         self.signer.clone()
     }
 
-    fn payload_encryption_key(&self) -> Option<p256::PublicKey> {
+    fn payload_encryption_key(&self) -> Option<PublicKey> {
         Some(self.payload_key.public_key())
     }
 
-    fn payload_decryption_key(&self) -> Option<p256::SecretKey> {
+    fn payload_decryption_key(&self) -> Option<PrivateKey> {
         Some(self.payload_key.clone())
     }
 

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use teep_cose::{PublicKey, Signer};
+use teep_cose::{PrivateKey, PublicKey, Signer};
 
 use crate::components::{ComponentBatch, ComponentId, ComponentInfo, ManifestRecord};
 use crate::TeeError;
@@ -63,14 +63,14 @@ pub trait Tee: Send + Sync {
 
     /// Public half of the device's payload-decryption key (P-256, for SUIT ECDH-ES+A128KW), which
     /// TC signers encrypt personalization data to. `None` if this TEE has no such key.
-    fn payload_encryption_key(&self) -> Option<p256::PublicKey> {
+    fn payload_encryption_key(&self) -> Option<PublicKey> {
         None
     }
 
     /// The payload-decryption private key, for the SUIT processor that runs inside the TEE
     /// (teep-suit's processor takes keys, not a decryption operation). Never send it out of the
     /// TEE or store it outside sealed storage.
-    fn payload_decryption_key(&self) -> Option<p256::SecretKey> {
+    fn payload_decryption_key(&self) -> Option<PrivateKey> {
         None
     }
 

@@ -259,13 +259,63 @@ fn payload_key_is_made_once_kept_sealed_and_differs_per_device() {
     assert_eq!(tee.payload_encryption_key().unwrap(), public);
     let other = SoftwareTee::open(b.path()).unwrap();
     assert_ne!(other.payload_encryption_key().unwrap(), public);
-    let secret = tee.payload_decryption_key().unwrap().to_bytes();
+    let secret = tee.payload_decryption_key().unwrap().secret_bytes();
     for file in walk(a.path()) {
         let bytes = fs::read(&file).unwrap();
         assert!(
-            !bytes.windows(secret.len()).any(|w| w == secret.as_slice()),
+            !bytes.windows(secret.len()).any(|w| w == &secret[..]),
             "payload key in plaintext in {}",
             file.display()
         );
+    }
+}
+
+/// A device made with one crypto provider opens with the other: its sealed identity, keys,
+/// records and trust anchors read back, and its TEEP key's signatures verify everywhere.
+#[test]
+fn a_device_made_with_one_provider_opens_with_the_other() {
+    for a in teep_cose::provider::all() {
+        for b in teep_cose::provider::all() {
+            let dir = tempfile::tempdir().unwrap();
+            let with = |provider| SoftwareTeeOptions {
+                provider,
+                ..SoftwareTeeOptions::default()
+            };
+            let (identity, kid, payload_key) = {
+                let tee = SoftwareTee::open_with(dir.path(), with(a)).unwrap();
+                assert_eq!(tee.sealed_store().provider().name(), a.name());
+                tee.agent_put("record", b"kept").unwrap();
+                let anchor = PrivateKey::generate(KeyType::Ed25519).public_key();
+                tee.add_trust_anchor(TrustAnchorKind::Tam, &anchor).unwrap();
+                (
+                    tee.identity(),
+                    tee.teep_signer().kid(),
+                    tee.payload_encryption_key().unwrap(),
+                )
+            };
+            let tee = SoftwareTee::open_with(dir.path(), with(b)).unwrap();
+            let names = format!("made with {}, opened with {}", a.name(), b.name());
+            assert_eq!(tee.identity(), identity, "{names}");
+            assert_eq!(tee.teep_signer().kid(), kid, "{names}");
+            assert_eq!(
+                tee.payload_encryption_key().unwrap(),
+                payload_key,
+                "{names}"
+            );
+            assert_eq!(
+                tee.agent_get("record").unwrap().as_deref(),
+                Some(&b"kept"[..]),
+                "{names}"
+            );
+            assert_eq!(tee.trust_anchors(TrustAnchorKind::Tam).unwrap().len(), 1);
+            let signer = tee.teep_signer();
+            let sig = signer.sign(b"msg").unwrap();
+            for v in teep_cose::provider::all() {
+                signer
+                    .public_key()
+                    .verify_with(v, signer.algorithm(), b"msg", &sig)
+                    .unwrap();
+            }
+        }
     }
 }

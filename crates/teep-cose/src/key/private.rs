@@ -12,7 +12,7 @@ use super::detect::{parse_any, Parsed};
 use super::file::{read_limited, with_path};
 use super::public::{PublicInner, PublicKey};
 use crate::provider::CryptoProvider;
-use crate::{Algorithm, CoseError, KeyError, KeyType};
+use crate::{Algorithm, CryptoError, KeyError, KeyType};
 
 #[derive(Clone)]
 pub(super) enum PrivateInner {
@@ -60,17 +60,22 @@ impl PrivateKey {
     ///
     /// # Panics
     /// If the provider cannot supply randomness (no key can be made safely then; without
-    /// `std` until a provider with a random source is installed); use
-    /// [`PrivateKey::generate_with`] to handle that as an error.
+    /// `std` until a provider with a random source is installed). Services use
+    /// [`PrivateKey::try_generate`] to report that as an error.
     pub fn generate(kt: KeyType) -> Self {
-        match Self::generate_with(kt, crate::default_provider()) {
+        match Self::try_generate(kt) {
             Ok(k) => k,
             Err(e) => panic!("no randomness for key generation: {e}"),
         }
     }
 
+    /// Generates a fresh key with the default provider, or says why it could not.
+    pub fn try_generate(kt: KeyType) -> Result<Self, CryptoError> {
+        Self::generate_with(kt, crate::default_provider())
+    }
+
     /// Generates a key with `provider` (its own generator, or its `fill_random`).
-    pub fn generate_with(kt: KeyType, provider: &dyn CryptoProvider) -> Result<Self, CoseError> {
+    pub fn generate_with(kt: KeyType, provider: &dyn CryptoProvider) -> Result<Self, CryptoError> {
         provider.generate_key(kt)
     }
 
@@ -78,8 +83,8 @@ impl PrivateKey {
     /// rejection sampling.
     pub(crate) fn from_random(
         kt: KeyType,
-        fill: &mut dyn FnMut(&mut [u8]) -> Result<(), CoseError>,
-    ) -> Result<Self, CoseError> {
+        fill: &mut dyn FnMut(&mut [u8]) -> Result<(), CryptoError>,
+    ) -> Result<Self, CryptoError> {
         let mut seed = Zeroizing::new([0u8; 32]);
         loop {
             fill(&mut seed[..])?;
@@ -151,7 +156,7 @@ impl PrivateKey {
 
     /// P-256 ECDH with `peer` through the default provider: the shared x-coordinate, as
     /// ECDH-ES and ECDH-SS key agreement (RFC 9053 section 6.3) take it.
-    pub fn ecdh(&self, peer: &PublicKey) -> Result<Zeroizing<[u8; 32]>, CoseError> {
+    pub fn ecdh(&self, peer: &PublicKey) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
         crate::default_provider().ecdh_p256(self, peer)
     }
 

@@ -5,13 +5,13 @@ use alloc::boxed::Box;
 use alloc::format;
 use alloc::vec::Vec;
 
-use aws_lc_rs::{aead, agreement, hkdf, hmac, key_wrap};
+use aws_lc_rs::{aead, agreement, cipher, hkdf, hmac, key_wrap};
 use zeroize::Zeroizing;
 
 use super::rules::{self, GCM_TAG_LEN};
 use super::{check_alg, sig_len_check, CryptoProvider, RawSigner};
 use crate::key::{PrivateKey, PublicKey};
-use crate::{Algorithm, CoseError, KeyType};
+use crate::{Algorithm, CoseError, CryptoError, KeyType};
 
 /// aws-lc-rs: ES256 verify about 4x faster than p256 on x86_64.
 #[derive(Debug, Clone, Copy, Default)]
@@ -100,18 +100,18 @@ impl CryptoProvider for AwsLcProvider {
         out
     }
 
-    fn fill_random(&self, buf: &mut [u8]) -> Result<(), CoseError> {
-        aws_lc_rs::rand::fill(buf).map_err(|_| CoseError::Crypto("aws-lc-rs RNG failed".into()))
+    fn fill_random(&self, buf: &mut [u8]) -> Result<(), CryptoError> {
+        aws_lc_rs::rand::fill(buf).map_err(|_| CryptoError::Random("aws-lc-rs RNG failed".into()))
     }
 
-    fn hmac_sha256(&self, key: &[u8], data: &[u8]) -> Result<[u8; 32], CoseError> {
+    fn hmac_sha256(&self, key: &[u8], data: &[u8]) -> Result<[u8; 32], CryptoError> {
         let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), data);
         let mut out = [0u8; 32];
         out.copy_from_slice(tag.as_ref());
         Ok(out)
     }
 
-    fn hmac_sha256_verify(&self, key: &[u8], data: &[u8], tag: &[u8]) -> Result<(), CoseError> {
+    fn hmac_sha256_verify(&self, key: &[u8], data: &[u8], tag: &[u8]) -> Result<(), CryptoError> {
         hmac::verify(&hmac::Key::new(hmac::HMAC_SHA256, key), data, tag)
             .map_err(|_| rules::hmac_mismatch())
     }
@@ -120,14 +120,19 @@ impl CryptoProvider for AwsLcProvider {
         &self,
         salt: &[u8],
         ikm: &[u8],
-    ) -> Result<Zeroizing<[u8; 32]>, CoseError> {
+    ) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
         // HKDF-Extract is HMAC(salt, IKM) (RFC 5869 section 2.2); aws-lc-rs keeps its own
         // extracted PRK opaque, so it is computed as that HMAC. An empty salt and HashLen
         // zeros give the same HMAC key after padding.
         self.hmac_sha256(salt, ikm).map(Zeroizing::new)
     }
 
-    fn hkdf_sha256_expand(&self, prk: &[u8], info: &[u8], okm: &mut [u8]) -> Result<(), CoseError> {
+    fn hkdf_sha256_expand(
+        &self,
+        prk: &[u8],
+        info: &[u8],
+        okm: &mut [u8],
+    ) -> Result<(), CryptoError> {
         rules::hkdf_expand(prk, okm)?;
         // aws-lc-rs takes PRKs of up to 64 bytes (the HMAC block); a longer HMAC key is
         // hashed first (RFC 2104), which gives the same PRK.
@@ -149,7 +154,7 @@ impl CryptoProvider for AwsLcProvider {
         &self,
         private: &PrivateKey,
         peer: &PublicKey,
-    ) -> Result<Zeroizing<[u8; 32]>, CoseError> {
+    ) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
         rules::ecdh_keys(private, peer)?;
         let sk =
             agreement::PrivateKey::from_private_key(&agreement::ECDH_P256, &private.secret_bytes())
@@ -162,7 +167,7 @@ impl CryptoProvider for AwsLcProvider {
         })
     }
 
-    fn aes_key_wrap(&self, kek: &[u8], key: &[u8]) -> Result<Vec<u8>, CoseError> {
+    fn aes_key_wrap(&self, kek: &[u8], key: &[u8]) -> Result<Vec<u8>, CryptoError> {
         use key_wrap::KeyWrap as _;
         rules::aes_key("AES key wrap", kek)?;
         rules::key_wrap_input(key)?;
@@ -173,7 +178,11 @@ impl CryptoProvider for AwsLcProvider {
         Ok(out)
     }
 
-    fn aes_key_unwrap(&self, kek: &[u8], wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>, CoseError> {
+    fn aes_key_unwrap(
+        &self,
+        kek: &[u8],
+        wrapped: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
         use key_wrap::KeyWrap as _;
         rules::aes_key("AES key unwrap", kek)?;
         rules::key_unwrap_input(wrapped)?;
@@ -190,7 +199,7 @@ impl CryptoProvider for AwsLcProvider {
         nonce: &[u8; 12],
         aad: &[u8],
         plaintext: &[u8],
-    ) -> Result<Vec<u8>, CoseError> {
+    ) -> Result<Vec<u8>, CryptoError> {
         let key = gcm_key(key)?;
         let mut out = Vec::with_capacity(plaintext.len() + GCM_TAG_LEN);
         out.extend_from_slice(plaintext);
@@ -209,7 +218,7 @@ impl CryptoProvider for AwsLcProvider {
         nonce: &[u8; 12],
         aad: &[u8],
         sealed: &[u8],
-    ) -> Result<Vec<u8>, CoseError> {
+    ) -> Result<Vec<u8>, CryptoError> {
         let key = gcm_key(key)?;
         rules::gcm_sealed(sealed)?;
         let mut buf = sealed.to_vec();
@@ -225,7 +234,22 @@ impl CryptoProvider for AwsLcProvider {
         Ok(buf)
     }
 
-    fn generate_key(&self, kt: KeyType) -> Result<PrivateKey, CoseError> {
+    fn aes_ctr(&self, key: &[u8], iv: &[u8; 16], data: &mut [u8]) -> Result<(), CryptoError> {
+        rules::aes_key("AES-CTR", key)?;
+        let alg = if key.len() == 16 {
+            &cipher::AES_128
+        } else {
+            &cipher::AES_256
+        };
+        let key = cipher::UnboundCipherKey::new(alg, key).map_err(|_| rules::failed("AES-CTR"))?;
+        let ctx = cipher::EncryptionContext::Iv128(aws_lc_rs::iv::FixedLength::from(*iv));
+        cipher::EncryptingKey::ctr(key)
+            .and_then(|k| k.less_safe_encrypt(data, ctx))
+            .map(|_| ())
+            .map_err(|_| rules::failed("AES-CTR"))
+    }
+
+    fn generate_key(&self, kt: KeyType) -> Result<PrivateKey, CryptoError> {
         use aws_lc_rs::encoding::AsBigEndian as _;
         let failed = |_| rules::failed("key generation");
         let key = match kt {
@@ -244,7 +268,7 @@ impl CryptoProvider for AwsLcProvider {
                 PrivateKey::from_ed25519_seed(seed.as_ref())
             }
         };
-        key.map_err(|e| CoseError::Crypto(format!("key generation: {e}")))
+        key.map_err(|_| rules::failed("key generation"))
     }
 }
 
@@ -257,7 +281,7 @@ impl hkdf::KeyType for OkmLen {
     }
 }
 
-fn kek_for(kek: &[u8]) -> Result<key_wrap::AesKek, CoseError> {
+fn kek_for(kek: &[u8]) -> Result<key_wrap::AesKek, CryptoError> {
     let cipher = if kek.len() == 16 {
         &key_wrap::AES_128
     } else {
@@ -266,7 +290,7 @@ fn kek_for(kek: &[u8]) -> Result<key_wrap::AesKek, CoseError> {
     key_wrap::AesKek::new(cipher, kek).map_err(|_| rules::failed("AES key wrap"))
 }
 
-fn gcm_key(key: &[u8]) -> Result<aead::LessSafeKey, CoseError> {
+fn gcm_key(key: &[u8]) -> Result<aead::LessSafeKey, CryptoError> {
     rules::aes_key("AES-GCM", key)?;
     let alg = if key.len() == 16 {
         &aead::AES_128_GCM

@@ -12,7 +12,7 @@ use core::sync::atomic::{AtomicPtr, Ordering};
 use zeroize::Zeroizing;
 
 use crate::key::{PrivateKey, PublicKey};
-use crate::{Algorithm, CoseError, KeyType};
+use crate::{Algorithm, CoseError, CryptoError, KeyType};
 
 #[cfg(feature = "aws-lc-rs")]
 mod aws_lc;
@@ -58,32 +58,39 @@ pub trait CryptoProvider: Send + Sync + core::fmt::Debug {
     /// SHA-256 of `data`.
     fn sha256(&self, data: &[u8]) -> [u8; 32];
     /// Fills `buf` from a cryptographically secure generator.
-    fn fill_random(&self, buf: &mut [u8]) -> Result<(), CoseError>;
+    fn fill_random(&self, buf: &mut [u8]) -> Result<(), CryptoError>;
 
     /// HMAC-SHA-256 (RFC 2104) of `data` under `key` (any length).
-    fn hmac_sha256(&self, key: &[u8], data: &[u8]) -> Result<[u8; 32], CoseError>;
+    fn hmac_sha256(&self, key: &[u8], data: &[u8]) -> Result<[u8; 32], CryptoError>;
     /// Checks a full 32-byte HMAC-SHA-256 `tag` in constant time.
-    fn hmac_sha256_verify(&self, key: &[u8], data: &[u8], tag: &[u8]) -> Result<(), CoseError>;
+    fn hmac_sha256_verify(&self, key: &[u8], data: &[u8], tag: &[u8]) -> Result<(), CryptoError>;
     /// HKDF-Extract (RFC 5869) with SHA-256; an empty `salt` is HashLen zero bytes.
     fn hkdf_sha256_extract(
         &self,
         salt: &[u8],
         ikm: &[u8],
-    ) -> Result<Zeroizing<[u8; 32]>, CoseError>;
+    ) -> Result<Zeroizing<[u8; 32]>, CryptoError>;
     /// HKDF-Expand with SHA-256: fills `okm` (at most 255 × 32 bytes) from a `prk` of at
     /// least 32 bytes.
-    fn hkdf_sha256_expand(&self, prk: &[u8], info: &[u8], okm: &mut [u8]) -> Result<(), CoseError>;
+    fn hkdf_sha256_expand(
+        &self,
+        prk: &[u8],
+        info: &[u8],
+        okm: &mut [u8],
+    ) -> Result<(), CryptoError>;
     /// P-256 ECDH: the x-coordinate of `private` × `peer` (both must be P-256 keys).
     fn ecdh_p256(
         &self,
         private: &PrivateKey,
         peer: &PublicKey,
-    ) -> Result<Zeroizing<[u8; 32]>, CoseError>;
+    ) -> Result<Zeroizing<[u8; 32]>, CryptoError>;
     /// AES Key Wrap (RFC 3394) of `key` (a multiple of 8 bytes, at least 16) under a 16- or
     /// 32-byte `kek`; the result is 8 bytes longer.
-    fn aes_key_wrap(&self, kek: &[u8], key: &[u8]) -> Result<Vec<u8>, CoseError>;
-    /// Reverses [`CryptoProvider::aes_key_wrap`]; fails if the integrity check fails.
-    fn aes_key_unwrap(&self, kek: &[u8], wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>, CoseError>;
+    fn aes_key_wrap(&self, kek: &[u8], key: &[u8]) -> Result<Vec<u8>, CryptoError>;
+    /// Reverses [`CryptoProvider::aes_key_wrap`]; fails with
+    /// [`CryptoError::Authentication`] if the integrity check fails (wrong KEK).
+    fn aes_key_unwrap(&self, kek: &[u8], wrapped: &[u8])
+        -> Result<Zeroizing<Vec<u8>>, CryptoError>;
     /// AES-GCM (AES-128 or AES-256 by key length) with a 96-bit nonce: returns
     /// `ciphertext || 16-byte tag`. The nonce must never repeat under one key.
     fn aes_gcm_seal(
@@ -92,15 +99,22 @@ pub trait CryptoProvider: Send + Sync + core::fmt::Debug {
         nonce: &[u8; 12],
         aad: &[u8],
         plaintext: &[u8],
-    ) -> Result<Vec<u8>, CoseError>;
-    /// Checks the tag of `ciphertext || tag` and returns the plaintext.
+    ) -> Result<Vec<u8>, CryptoError>;
+    /// Checks the tag of `ciphertext || tag` and returns the plaintext; a wrong key, nonce,
+    /// AAD or changed byte is [`CryptoError::Authentication`].
     fn aes_gcm_open(
         &self,
         key: &[u8],
         nonce: &[u8; 12],
         aad: &[u8],
         sealed: &[u8],
-    ) -> Result<Vec<u8>, CoseError>;
+    ) -> Result<Vec<u8>, CryptoError>;
+    /// AES-CTR (NIST SP 800-38A section 6.5; COSE A128CTR / A256CTR, RFC 9459) with AES-128 or
+    /// AES-256 by key length: XORs `data` in place with the keystream that starts at the
+    /// counter block `iv` and increments it as one 128-bit big-endian integer. Encrypting and
+    /// decrypting are the same call. CTR has no integrity check: the caller must authenticate
+    /// the ciphertext or the plaintext (SUIT signs the payload's digest).
+    fn aes_ctr(&self, key: &[u8], iv: &[u8; 16], data: &mut [u8]) -> Result<(), CryptoError>;
 
     /// HKDF (RFC 5869) with SHA-256: extract then expand into `okm`.
     fn hkdf_sha256(
@@ -109,7 +123,7 @@ pub trait CryptoProvider: Send + Sync + core::fmt::Debug {
         ikm: &[u8],
         info: &[u8],
         okm: &mut [u8],
-    ) -> Result<(), CoseError> {
+    ) -> Result<(), CryptoError> {
         let prk = self.hkdf_sha256_extract(salt, ikm)?;
         self.hkdf_sha256_expand(&prk[..], info, okm)
     }
@@ -117,7 +131,7 @@ pub trait CryptoProvider: Send + Sync + core::fmt::Debug {
     /// Generates a fresh key. The default draws the secret from
     /// [`CryptoProvider::fill_random`] (rejection sampling for P-256), so a provider with a
     /// hardware generator gets key generation without more code.
-    fn generate_key(&self, kt: KeyType) -> Result<PrivateKey, CoseError> {
+    fn generate_key(&self, kt: KeyType) -> Result<PrivateKey, CryptoError> {
         PrivateKey::from_random(kt, &mut |buf| self.fill_random(buf))
     }
 

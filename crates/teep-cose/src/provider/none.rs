@@ -9,11 +9,7 @@ use zeroize::Zeroizing;
 
 use super::{CryptoProvider, RawSigner};
 use crate::key::{PrivateKey, PublicKey};
-use crate::{Algorithm, CoseError};
-
-const NOT_INSTALLED: &str =
-    "no crypto provider installed (build with `aws-lc-rs` or `rust-crypto`, or call \
-     set_default_provider)";
+use crate::{Algorithm, CoseError, CryptoError};
 
 /// Refuses every operation but hashing.
 #[derive(Debug, Clone, Copy, Default)]
@@ -29,7 +25,7 @@ impl CryptoProvider for NoProvider {
         _key: &PrivateKey,
         _alg: Algorithm,
     ) -> Result<Box<dyn RawSigner>, CoseError> {
-        Err(not_installed())
+        Err(CryptoError::NotInstalled.into())
     }
 
     fn verify(
@@ -39,7 +35,7 @@ impl CryptoProvider for NoProvider {
         _msg: &[u8],
         _sig: &[u8],
     ) -> Result<(), CoseError> {
-        Err(not_installed())
+        Err(CryptoError::NotInstalled.into())
     }
 
     fn sha256(&self, data: &[u8]) -> [u8; 32] {
@@ -47,24 +43,29 @@ impl CryptoProvider for NoProvider {
         sha2::Sha256::digest(data).into()
     }
 
-    fn fill_random(&self, _buf: &mut [u8]) -> Result<(), CoseError> {
-        Err(not_installed())
+    fn fill_random(&self, _buf: &mut [u8]) -> Result<(), CryptoError> {
+        Err(CryptoError::NotInstalled)
     }
 
-    fn hmac_sha256(&self, _key: &[u8], _data: &[u8]) -> Result<[u8; 32], CoseError> {
-        Err(not_installed())
+    fn hmac_sha256(&self, _key: &[u8], _data: &[u8]) -> Result<[u8; 32], CryptoError> {
+        Err(CryptoError::NotInstalled)
     }
 
-    fn hmac_sha256_verify(&self, _key: &[u8], _data: &[u8], _tag: &[u8]) -> Result<(), CoseError> {
-        Err(not_installed())
+    fn hmac_sha256_verify(
+        &self,
+        _key: &[u8],
+        _data: &[u8],
+        _tag: &[u8],
+    ) -> Result<(), CryptoError> {
+        Err(CryptoError::NotInstalled)
     }
 
     fn hkdf_sha256_extract(
         &self,
         _salt: &[u8],
         _ikm: &[u8],
-    ) -> Result<Zeroizing<[u8; 32]>, CoseError> {
-        Err(not_installed())
+    ) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
+        Err(CryptoError::NotInstalled)
     }
 
     fn hkdf_sha256_expand(
@@ -72,28 +73,28 @@ impl CryptoProvider for NoProvider {
         _prk: &[u8],
         _info: &[u8],
         _okm: &mut [u8],
-    ) -> Result<(), CoseError> {
-        Err(not_installed())
+    ) -> Result<(), CryptoError> {
+        Err(CryptoError::NotInstalled)
     }
 
     fn ecdh_p256(
         &self,
         _private: &PrivateKey,
         _peer: &PublicKey,
-    ) -> Result<Zeroizing<[u8; 32]>, CoseError> {
-        Err(not_installed())
+    ) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
+        Err(CryptoError::NotInstalled)
     }
 
-    fn aes_key_wrap(&self, _kek: &[u8], _key: &[u8]) -> Result<Vec<u8>, CoseError> {
-        Err(not_installed())
+    fn aes_key_wrap(&self, _kek: &[u8], _key: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        Err(CryptoError::NotInstalled)
     }
 
     fn aes_key_unwrap(
         &self,
         _kek: &[u8],
         _wrapped: &[u8],
-    ) -> Result<Zeroizing<Vec<u8>>, CoseError> {
-        Err(not_installed())
+    ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        Err(CryptoError::NotInstalled)
     }
 
     fn aes_gcm_seal(
@@ -102,8 +103,8 @@ impl CryptoProvider for NoProvider {
         _nonce: &[u8; 12],
         _aad: &[u8],
         _plaintext: &[u8],
-    ) -> Result<Vec<u8>, CoseError> {
-        Err(not_installed())
+    ) -> Result<Vec<u8>, CryptoError> {
+        Err(CryptoError::NotInstalled)
     }
 
     fn aes_gcm_open(
@@ -112,11 +113,11 @@ impl CryptoProvider for NoProvider {
         _nonce: &[u8; 12],
         _aad: &[u8],
         _sealed: &[u8],
-    ) -> Result<Vec<u8>, CoseError> {
-        Err(not_installed())
+    ) -> Result<Vec<u8>, CryptoError> {
+        Err(CryptoError::NotInstalled)
     }
-}
 
-fn not_installed() -> CoseError {
-    CoseError::Crypto(NOT_INSTALLED.into())
+    fn aes_ctr(&self, _key: &[u8], _iv: &[u8; 16], _data: &mut [u8]) -> Result<(), CryptoError> {
+        Err(CryptoError::NotInstalled)
+    }
 }

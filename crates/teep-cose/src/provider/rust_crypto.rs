@@ -10,10 +10,10 @@ use zeroize::Zeroizing;
 use super::rules::{self, GCM_TAG_LEN};
 use super::{check_alg, sig_len_check, CryptoProvider, RawSigner};
 use crate::key::{PrivateKey, PublicKey};
-use crate::{Algorithm, CoseError, KeyType};
+use crate::{Algorithm, CoseError, CryptoError, KeyType};
 
 /// Fills a buffer from an entropy source, e.g. a hardware generator on a `no_std` target.
-pub type RandomFn = fn(&mut [u8]) -> Result<(), CoseError>;
+pub type RandomFn = fn(&mut [u8]) -> Result<(), CryptoError>;
 
 /// RustCrypto: pure Rust (p256 0.14, ed25519-dalek 3, sha2 0.11); RFC 6979 deterministic ECDSA.
 #[derive(Debug, Clone, Copy, Default)]
@@ -123,21 +123,21 @@ impl CryptoProvider for RustCryptoProvider {
         sha2::Sha256::digest(data).into()
     }
 
-    fn fill_random(&self, buf: &mut [u8]) -> Result<(), CoseError> {
+    fn fill_random(&self, buf: &mut [u8]) -> Result<(), CryptoError> {
         match self.random {
             Some(random) => random(buf),
             None => os_random(buf),
         }
     }
 
-    fn hmac_sha256(&self, key: &[u8], data: &[u8]) -> Result<[u8; 32], CoseError> {
+    fn hmac_sha256(&self, key: &[u8], data: &[u8]) -> Result<[u8; 32], CryptoError> {
         use hmac::Mac as _;
         let mut mac = hmac_key(key)?;
         mac.update(data);
         Ok(mac.finalize().into_bytes().into())
     }
 
-    fn hmac_sha256_verify(&self, key: &[u8], data: &[u8], tag: &[u8]) -> Result<(), CoseError> {
+    fn hmac_sha256_verify(&self, key: &[u8], data: &[u8], tag: &[u8]) -> Result<(), CryptoError> {
         use hmac::Mac as _;
         let mut mac = hmac_key(key)?;
         mac.update(data);
@@ -148,12 +148,17 @@ impl CryptoProvider for RustCryptoProvider {
         &self,
         salt: &[u8],
         ikm: &[u8],
-    ) -> Result<Zeroizing<[u8; 32]>, CoseError> {
+    ) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
         let (prk, _) = hkdf::Hkdf::<sha2::Sha256>::extract(Some(salt), ikm);
         Ok(Zeroizing::new(prk.into()))
     }
 
-    fn hkdf_sha256_expand(&self, prk: &[u8], info: &[u8], okm: &mut [u8]) -> Result<(), CoseError> {
+    fn hkdf_sha256_expand(
+        &self,
+        prk: &[u8],
+        info: &[u8],
+        okm: &mut [u8],
+    ) -> Result<(), CryptoError> {
         rules::hkdf_expand(prk, okm)?;
         hkdf::Hkdf::<sha2::Sha256>::from_prk(prk)
             .map_err(|_| rules::failed("HKDF-SHA-256"))?
@@ -165,7 +170,7 @@ impl CryptoProvider for RustCryptoProvider {
         &self,
         private: &PrivateKey,
         peer: &PublicKey,
-    ) -> Result<Zeroizing<[u8; 32]>, CoseError> {
+    ) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
         rules::ecdh_keys(private, peer)?;
         let sk = p256::SecretKey::from_slice(&private.secret_bytes())
             .map_err(|_| rules::failed("ECDH"))?;
@@ -176,7 +181,7 @@ impl CryptoProvider for RustCryptoProvider {
         Ok(out)
     }
 
-    fn aes_key_wrap(&self, kek: &[u8], key: &[u8]) -> Result<Vec<u8>, CoseError> {
+    fn aes_key_wrap(&self, kek: &[u8], key: &[u8]) -> Result<Vec<u8>, CryptoError> {
         use aes_kw::KeyInit as _;
         rules::aes_key("AES key wrap", kek)?;
         rules::key_wrap_input(key)?;
@@ -196,7 +201,11 @@ impl CryptoProvider for RustCryptoProvider {
         Ok(out)
     }
 
-    fn aes_key_unwrap(&self, kek: &[u8], wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>, CoseError> {
+    fn aes_key_unwrap(
+        &self,
+        kek: &[u8],
+        wrapped: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
         use aes_kw::KeyInit as _;
         rules::aes_key("AES key unwrap", kek)?;
         rules::key_unwrap_input(wrapped)?;
@@ -225,7 +234,7 @@ impl CryptoProvider for RustCryptoProvider {
         nonce: &[u8; 12],
         aad: &[u8],
         plaintext: &[u8],
-    ) -> Result<Vec<u8>, CoseError> {
+    ) -> Result<Vec<u8>, CryptoError> {
         use aes_gcm::aead::AeadInOut as _;
         rules::aes_key("AES-GCM", key)?;
         let nonce = aes_gcm::Nonce::from(*nonce);
@@ -246,7 +255,7 @@ impl CryptoProvider for RustCryptoProvider {
         nonce: &[u8; 12],
         aad: &[u8],
         sealed: &[u8],
-    ) -> Result<Vec<u8>, CoseError> {
+    ) -> Result<Vec<u8>, CryptoError> {
         use aes_gcm::aead::AeadInOut as _;
         rules::aes_key("AES-GCM", key)?;
         rules::gcm_sealed(sealed)?;
@@ -266,12 +275,30 @@ impl CryptoProvider for RustCryptoProvider {
         Ok(out)
     }
 
-    fn generate_key(&self, kt: KeyType) -> Result<PrivateKey, CoseError> {
+    fn aes_ctr(&self, key: &[u8], iv: &[u8; 16], data: &mut [u8]) -> Result<(), CryptoError> {
+        use ctr::cipher::{KeyIvInit as _, StreamCipher as _};
+        rules::aes_key("AES-CTR", key)?;
+        let failed = |_| rules::failed("AES-CTR");
+        // try_apply_keystream: the 128-bit counter cannot run out for a slice, but the
+        // library's check is an error here, never a panic.
+        if key.len() == 16 {
+            ctr::Ctr128BE::<aes::Aes128>::new_from_slices(key, iv)
+                .map_err(failed)?
+                .try_apply_keystream(data)
+        } else {
+            ctr::Ctr128BE::<aes::Aes256>::new_from_slices(key, iv)
+                .map_err(failed)?
+                .try_apply_keystream(data)
+        }
+        .map_err(|_| rules::failed("AES-CTR"))
+    }
+
+    fn generate_key(&self, kt: KeyType) -> Result<PrivateKey, CryptoError> {
         PrivateKey::from_random(kt, &mut |buf| self.fill_random(buf))
     }
 }
 
-fn hmac_key(key: &[u8]) -> Result<hmac::Hmac<sha2::Sha256>, CoseError> {
+fn hmac_key(key: &[u8]) -> Result<hmac::Hmac<sha2::Sha256>, CryptoError> {
     use hmac::KeyInit as _;
     hmac::Hmac::<sha2::Sha256>::new_from_slice(key).map_err(|_| rules::failed("HMAC-SHA-256"))
 }
@@ -283,7 +310,7 @@ enum Gcm {
 }
 
 impl Gcm {
-    fn new(key: &[u8]) -> Result<Self, CoseError> {
+    fn new(key: &[u8]) -> Result<Self, CryptoError> {
         use aes_gcm::aead::KeyInit as _;
         let failed = |_| rules::failed("AES-GCM");
         Ok(if key.len() == 16 {
@@ -295,15 +322,13 @@ impl Gcm {
 }
 
 #[cfg(feature = "std")]
-fn os_random(buf: &mut [u8]) -> Result<(), CoseError> {
-    getrandom::fill(buf).map_err(|e| CoseError::Crypto(format!("getrandom: {e}")))
+fn os_random(buf: &mut [u8]) -> Result<(), CryptoError> {
+    getrandom::fill(buf).map_err(|e| CryptoError::Random(format!("getrandom: {e}")))
 }
 
 #[cfg(not(feature = "std"))]
-fn os_random(_buf: &mut [u8]) -> Result<(), CoseError> {
-    Err(CoseError::Crypto(
-        "no random source: without `std` install a provider built with \
-         RustCryptoProvider::with_random"
-            .into(),
+fn os_random(_buf: &mut [u8]) -> Result<(), CryptoError> {
+    Err(CryptoError::Random(
+        "none: without `std` install a provider built with RustCryptoProvider::with_random".into(),
     ))
 }

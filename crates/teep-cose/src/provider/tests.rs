@@ -131,7 +131,8 @@ fn hmac_sha256_rfc4231() {
             bad[31] ^= 1;
             let e = p.hmac_sha256_verify(key, data, &bad).unwrap_err();
             let short = p.hmac_sha256_verify(key, data, &tag[..16]).unwrap_err();
-            (e.to_string(), short.to_string())
+            assert_eq!(e, rules::hmac_mismatch());
+            (e, short)
         });
     }
 }
@@ -195,15 +196,16 @@ fn hkdf_sha256_edges_agree() {
         let long = p.hkdf_sha256_expand(&[7u8; 32], b"", &mut vec![0u8; 255 * 32 + 1]);
         let mut max = vec![0u8; 255 * 32];
         p.hkdf_sha256_expand(&[7u8; 32], b"", &mut max).unwrap();
-        (
-            short.unwrap_err().to_string(),
-            long.unwrap_err().to_string(),
-        )
+        (short.unwrap_err(), long.unwrap_err())
     });
     assert_eq!(
-        errors.0,
-        "crypto provider: HKDF-SHA-256: PRK must be at least 32 bytes, got 31"
+        errors.0.to_string(),
+        "HKDF-SHA-256: PRK must be at least 32 bytes, got 31"
     );
+    assert!(matches!(
+        errors.1,
+        CryptoError::InputLength { got: 8161, .. }
+    ));
 }
 
 /// RFC 3394 section 4: 4.1 (128-bit KEK), 4.3 and 4.6 (256-bit KEK).
@@ -237,7 +239,7 @@ fn aes_key_wrap_rfc3394() {
             assert_eq!(&p.aes_key_unwrap(kek, &got).unwrap()[..], &key[..]);
             let mut bad = got.clone();
             bad[0] ^= 1;
-            p.aes_key_unwrap(kek, &bad).unwrap_err().to_string()
+            p.aes_key_unwrap(kek, &bad).unwrap_err()
         });
     }
     let errors = same_on_all(|p| {
@@ -248,11 +250,24 @@ fn aes_key_wrap_rfc3394() {
             p.aes_key_unwrap(&kek128, &[0u8; 16]).unwrap_err(),
             p.aes_key_unwrap(&kek256, &[0u8; 24]).unwrap_err(),
         ]
-        .map(|e| e.to_string())
     });
+    assert!(matches!(
+        errors[0],
+        CryptoError::KeyLength {
+            op: "AES key wrap",
+            got: 15,
+            ..
+        }
+    ));
+    assert!(matches!(errors[1], CryptoError::InputLength { got: 8, .. }));
+    assert!(matches!(
+        errors[3],
+        CryptoError::InputLength { got: 16, .. }
+    ));
+    assert_eq!(errors[4], rules::key_unwrap_failed());
     assert_eq!(
-        errors[4],
-        "crypto provider: AES key unwrap: integrity check failed"
+        errors[4].to_string(),
+        "AES key unwrap: integrity check failed"
     );
 }
 
@@ -297,7 +312,10 @@ fn aes_gcm_known_answers() {
                 .aes_gcm_open(&key, &nonce, &aad, &sealed[..15])
                 .unwrap_err();
             let bad_key = p.aes_gcm_seal(&[0u8; 24], &nonce, &aad, b"").unwrap_err();
-            [tampered, wrong_aad, short, bad_key].map(|e| e.to_string())
+            assert_eq!(tampered, rules::gcm_open_failed());
+            assert!(matches!(short, CryptoError::InputLength { got: 15, .. }));
+            assert!(matches!(bad_key, CryptoError::KeyLength { got: 24, .. }));
+            [tampered, wrong_aad, short, bad_key]
         });
     }
     // Empty plaintext: the output is the tag alone, and it opens to nothing.
@@ -343,12 +361,134 @@ fn ecdh_p256_rfc5903() {
             p.ecdh_p256(&ed, &r.public_key()).unwrap_err(),
             p.ecdh_p256(&i, &ed.public_key()).unwrap_err(),
         ]
-        .map(|e| e.to_string())
     });
     assert_eq!(
-        errors[0],
+        errors[0].to_string(),
+        "ECDH: needs P-256 keys, got a Ed25519 key"
+    );
+    assert_eq!(
+        CoseError::from(errors[1].clone()).to_string(),
         "crypto provider: ECDH: needs P-256 keys, got a Ed25519 key"
     );
+}
+
+/// NIST SP 800-38A F.5.1 (CTR-AES128) and F.5.5 (CTR-AES256): four blocks from the counter
+/// f0f1..feff, whose low byte carries into the next on the second block.
+#[test]
+fn aes_ctr_sp800_38a() {
+    let iv: [u8; 16] = h("f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff").try_into().unwrap();
+    let plaintext = h(
+        "6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51\
+                       30c81c46a35ce411e5fbc1191a0a52eff69f2445df4f9b17ad2b417be66c3710",
+    );
+    let cases = [
+        (
+            "2b7e151628aed2a6abf7158809cf4f3c",
+            "874d6191b620e3261bef6864990db6ce9806f66b7970fdff8617187bb9fffdff\
+             5ae4df3edbd5d35e5b4f09020db03eab1e031dda2fbe03d1792170a0f3009cee",
+        ),
+        (
+            "603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4",
+            "601ec313775789a5b7a7f504bbf3d228f443e3ca4d62b59aca84e990cacaf5c5\
+             2b0930daa23de94ce87017ba2d84988ddfc9c58db67aada613c2dd08457941a6",
+        ),
+    ];
+    for (key, ciphertext) in cases {
+        let key = h(key);
+        let got = same_on_all(|p| {
+            let mut buf = plaintext.clone();
+            p.aes_ctr(&key, &iv, &mut buf).unwrap();
+            // The same call decrypts.
+            let mut back = buf.clone();
+            p.aes_ctr(&key, &iv, &mut back).unwrap();
+            assert_eq!(back, plaintext, "{}", p.name());
+            buf
+        });
+        assert_eq!(hex::encode(got), ciphertext);
+        // A partial last block (CTR needs no padding).
+        same_on_all(|p| {
+            let mut buf = plaintext[..37].to_vec();
+            p.aes_ctr(&key, &iv, &mut buf).unwrap();
+            assert_eq!(hex::encode(&buf), ciphertext[..74]);
+        });
+    }
+}
+
+/// RFC 3686 section 6, test vector #1: the counter block is nonce || IV || 32-bit counter 1.
+#[test]
+fn aes_ctr_rfc3686() {
+    let key = h("AE6852F8121067CC4BF7A5765577F39E");
+    let block: [u8; 16] = h("00000030000000000000000000000001").try_into().unwrap();
+    let got = same_on_all(|p| {
+        let mut buf = b"Single block msg".to_vec();
+        p.aes_ctr(&key, &block, &mut buf).unwrap();
+        buf
+    });
+    assert_eq!(hex::encode_upper(got), "E4095D4FB7A7B3792D6175A3261311B8");
+}
+
+/// The counter is one 128-bit integer: after ff..ff comes 00..00 (not a 32- or 64-bit wrap),
+/// so the second keystream block from ff..ff is the first from zero.
+#[test]
+fn aes_ctr_counter_wraps_at_128_bits() {
+    let key = [7u8; 32];
+    same_on_all(|p| {
+        let mut from_max = [0u8; 32];
+        p.aes_ctr(&key, &[0xff; 16], &mut from_max).unwrap();
+        let mut from_zero = [0u8; 16];
+        p.aes_ctr(&key, &[0; 16], &mut from_zero).unwrap();
+        assert_eq!(from_max[16..], from_zero, "{}", p.name());
+        from_max
+    });
+    let errors = same_on_all(|p| {
+        let mut buf = [0u8; 4];
+        let e = p.aes_ctr(&[0u8; 24], &[0; 16], &mut buf).unwrap_err();
+        assert_eq!(buf, [0u8; 4], "a refused call leaves the data alone");
+        e
+    });
+    assert_eq!(
+        errors,
+        CryptoError::KeyLength {
+            op: "AES-CTR",
+            expected: "16 or 32",
+            got: 24
+        }
+    );
+}
+
+/// What one provider seals or wraps, the other opens: the providers are interchangeable for
+/// stored data and for a peer that uses the other library.
+#[test]
+fn sealed_and_wrapped_data_opens_with_the_other_provider() {
+    let key = [0x5a; 32];
+    let nonce = [3u8; 12];
+    for a in all() {
+        for b in all() {
+            let sealed = a.aes_gcm_seal(&key, &nonce, b"aad", b"payload").unwrap();
+            assert_eq!(
+                b.aes_gcm_open(&key, &nonce, b"aad", &sealed).unwrap(),
+                b"payload"
+            );
+            let wrapped = a.aes_key_wrap(&key[..16], &[9u8; 32]).unwrap();
+            assert_eq!(
+                &b.aes_key_unwrap(&key[..16], &wrapped).unwrap()[..],
+                &[9u8; 32]
+            );
+            let mut data = *b"counter mode, any length";
+            a.aes_ctr(&key[..16], &[1; 16], &mut data).unwrap();
+            b.aes_ctr(&key[..16], &[1; 16], &mut data).unwrap();
+            assert_eq!(&data, b"counter mode, any length");
+            let x = a.generate_key(KeyType::P256).unwrap();
+            let y = b.generate_key(KeyType::P256).unwrap();
+            assert_eq!(
+                a.ecdh_p256(&x, &y.public_key()).unwrap(),
+                b.ecdh_p256(&y, &x.public_key()).unwrap(),
+                "{} and {}",
+                a.name(),
+                b.name()
+            );
+        }
+    }
 }
 
 #[test]
@@ -375,15 +515,15 @@ fn generated_keys_sign_and_verify_across_providers() {
 #[test]
 fn generation_draws_from_the_providers_random_source() {
     // A failing source is reported, not retried or replaced.
-    fn failing(_: &mut [u8]) -> Result<(), CoseError> {
-        Err(CoseError::Crypto("no randomness here".into()))
+    fn failing(_: &mut [u8]) -> Result<(), CryptoError> {
+        Err(CryptoError::Random("no randomness here".into()))
     }
     static FAILING: RustCryptoProvider = RustCryptoProvider::with_random(failing);
     let err = PrivateKey::generate_with(KeyType::P256, &FAILING).unwrap_err();
-    assert_eq!(err.to_string(), "crypto provider: no randomness here");
+    assert_eq!(err, CryptoError::Random("no randomness here".into()));
 
     // A counting (not random) source: the Ed25519 seed is exactly what it supplied.
-    fn counting(buf: &mut [u8]) -> Result<(), CoseError> {
+    fn counting(buf: &mut [u8]) -> Result<(), CryptoError> {
         buf.iter_mut().zip(1u8..).for_each(|(b, i)| *b = i);
         Ok(())
     }

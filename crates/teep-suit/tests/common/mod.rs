@@ -21,10 +21,10 @@ pub fn anchors() -> TrustAnchors {
 }
 
 /// Receiver key of suit_personalization and the SUIT-ENC ES-DH examples (keys/*.cose_key.diag).
-pub fn kek_p256() -> p256::SecretKey {
+pub fn kek_p256() -> teep_cose::PrivateKey {
     let d =
         hex::decode("60FE6DD6D85D5740A5349B6F91267EEAC5BA81B8CB53EE249E4B4EB102C476B3").unwrap();
-    p256::SecretKey::from_slice(&d).unwrap()
+    teep_cose::PrivateKey::from_p256_scalar(&d).unwrap()
 }
 
 pub fn tc_id() -> ComponentId {

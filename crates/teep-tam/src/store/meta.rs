@@ -8,8 +8,9 @@ impl Store {
     /// process on this database gets the same key.
     pub async fn token_secret(&self) -> Result<Vec<u8>> {
         let mut fresh = [0u8; 32];
-        getrandom::fill(&mut fresh)
-            .map_err(|e| StoreError::Query(format!("random source: {e}")))?;
+        teep_cose::default_provider()
+            .fill_random(&mut fresh)
+            .map_err(|e| StoreError::Query(format!("token key: {e}")))?;
         sqlx::query(
             "INSERT INTO meta (name, bytes) VALUES ('token_key', $1) ON CONFLICT (name) DO NOTHING",
         )

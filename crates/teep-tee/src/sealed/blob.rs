@@ -1,14 +1,13 @@
 //! The sealed blob format: `MAGIC || nonce || AES-256-GCM(plaintext)`, authenticated together
 //! with the namespace and the name so a blob cannot be moved to another place.
 
-use aes_gcm::aead::{Aead, Payload};
-
 use super::keys::random_bytes;
 use super::SealedStore;
 use crate::TeeError;
 
 const MAGIC: &[u8; 4] = b"TSB1";
 const NONCE_LEN: usize = 12;
+/// The AES-GCM tag the provider appends.
 const TAG_LEN: usize = 16;
 const AAD_LABEL: &[u8] = b"teep-tee sealed blob v1";
 /// Bytes a sealed blob adds to its plaintext.
@@ -22,19 +21,14 @@ impl SealedStore {
         name: &[u8],
         plaintext: &[u8],
     ) -> Result<Vec<u8>, TeeError> {
-        let cipher = self.root.namespace_cipher(namespace)?;
+        let key = self.root.namespace_key(self.provider, namespace)?;
         let mut nonce = [0u8; NONCE_LEN];
-        random_bytes(&mut nonce)?;
+        random_bytes(self.provider, &mut nonce)?;
         let aad = blob_aad(namespace, name);
-        let ct = cipher
-            .encrypt(
-                &nonce.into(),
-                Payload {
-                    msg: plaintext,
-                    aad: &aad,
-                },
-            )
-            .map_err(|_| TeeError::Key("AES-256-GCM encryption failed".into()))?;
+        let ct = self
+            .provider
+            .aes_gcm_seal(&key[..], &nonce, &aad, plaintext)
+            .map_err(|source| TeeError::crypto("sealing", source))?;
         let mut out = Vec::with_capacity(MAGIC.len() + NONCE_LEN + ct.len());
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&nonce);
@@ -58,10 +52,11 @@ impl SealedStore {
         }
         let (nonce, ct) = blob[MAGIC.len()..].split_at(NONCE_LEN);
         let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| integrity())?;
-        let cipher = self.root.namespace_cipher(namespace)?;
+        let key = self.root.namespace_key(self.provider, namespace)?;
         let aad = blob_aad(namespace, name);
-        cipher
-            .decrypt(&nonce.into(), Payload { msg: ct, aad: &aad })
+        // Any failure to open (tag, length) is the same integrity error: nothing is learnt.
+        self.provider
+            .aes_gcm_open(&key[..], &nonce, &aad, ct)
             .map_err(|_| integrity())
     }
 }

@@ -137,7 +137,12 @@ mod tests {
         fsutil::ensure_dir(&s.dir).unwrap();
         fs::write(s.dir.join(JOURNAL_FILE), journal).unwrap();
         drop(s);
-        let (s, created) = SealedStore::open(d.path(), SealedLimits::default()).unwrap();
+        let (s, created) = SealedStore::open(
+            d.path(),
+            SealedLimits::default(),
+            teep_cose::default_provider(),
+        )
+        .unwrap();
         assert!(!created);
         assert_eq!(s.get("ns", b"x").unwrap().as_deref(), Some(&b"1"[..]));
         assert_eq!(s.get("ns", b"y").unwrap().as_deref(), Some(&b"2"[..]));

@@ -5,10 +5,8 @@ use std::io::{ErrorKind, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
-use aes_gcm::aead::KeyInit;
-use aes_gcm::Aes256Gcm;
-use hkdf::Hkdf;
-use sha2::Sha256;
+use teep_cose::provider::CryptoProvider;
+use zeroize::Zeroizing;
 
 use crate::fsutil;
 use crate::TeeError;
@@ -18,37 +16,30 @@ pub const ROOT_SECRET_FILE: &str = "device-root.key";
 const HKDF_SALT: &[u8] = b"teep-tee sealed storage v1";
 
 /// The device root secret; wiped from memory on drop.
-pub(super) struct RootSecret([u8; 32]);
+pub(super) struct RootSecret(Zeroizing<[u8; 32]>);
 
-impl Drop for RootSecret {
-    fn drop(&mut self) {
-        for b in self.0.iter_mut() {
-            // SAFETY: `b` is a valid, aligned, exclusive reference to a byte of our array;
-            // volatile keeps the compiler from eliding the wipe.
-            unsafe { std::ptr::write_volatile(b, 0) };
-        }
-    }
-}
-
-/// Fills `buf` from the operating system's CSPRNG.
-pub(crate) fn random_bytes(buf: &mut [u8]) -> Result<(), TeeError> {
-    getrandom::fill(buf).map_err(|e| TeeError::Key(format!("random number generator: {e}")))
+/// Fills `buf` from the crypto provider's generator.
+pub(crate) fn random_bytes(provider: &dyn CryptoProvider, buf: &mut [u8]) -> Result<(), TeeError> {
+    provider
+        .fill_random(buf)
+        .map_err(|source| TeeError::crypto("random number generator", source))
 }
 
 impl RootSecret {
     /// The AES-256-GCM key of `namespace`: HKDF-SHA-256 over the root secret with the namespace
     /// as `info`, so each namespace has its own key.
-    pub(super) fn namespace_cipher(&self, namespace: &str) -> Result<Aes256Gcm, TeeError> {
-        let hk = Hkdf::<Sha256>::new(Some(HKDF_SALT), &self.0);
+    pub(super) fn namespace_key(
+        &self,
+        provider: &dyn CryptoProvider,
+        namespace: &str,
+    ) -> Result<Zeroizing<[u8; 32]>, TeeError> {
         let mut info = b"namespace:".to_vec();
         info.extend_from_slice(namespace.as_bytes());
-        let mut key = [0u8; 32];
-        hk.expand(&info, &mut key)
-            .map_err(|_| TeeError::Key("HKDF expand failed".into()))?;
-        let cipher = Aes256Gcm::new_from_slice(&key)
-            .map_err(|_| TeeError::Key("AES-256-GCM key length".into()));
-        key.iter_mut().for_each(|b| *b = 0);
-        cipher
+        let mut key = Zeroizing::new([0u8; 32]);
+        provider
+            .hkdf_sha256(HKDF_SALT, &self.0[..], &info, &mut key[..])
+            .map_err(|source| TeeError::crypto("sealed storage key derivation", source))?;
+        Ok(key)
     }
 }
 
@@ -56,6 +47,7 @@ impl RootSecret {
 /// whether it was made now. Refuses a secret readable by others, and a missing secret beside
 /// existing sealed data.
 pub(super) fn load_or_create_root(
+    provider: &dyn CryptoProvider,
     state_dir: &Path,
     sealed_dir: &Path,
 ) -> Result<(RootSecret, bool), TeeError> {
@@ -76,7 +68,7 @@ pub(super) fn load_or_create_root(
                     format!("expected 32 bytes, found {}", bytes.len()),
                 )
             })?;
-            Ok((RootSecret(root), false))
+            Ok((RootSecret(Zeroizing::new(root)), false))
         }
         Err(e) if e.kind() == ErrorKind::NotFound => {
             if sealed_dir.exists() {
@@ -85,8 +77,8 @@ pub(super) fn load_or_create_root(
                     "device root secret is missing but sealed data exists; it cannot be unsealed",
                 ));
             }
-            let mut root = RootSecret([0u8; 32]);
-            random_bytes(&mut root.0)?;
+            let mut root = RootSecret(Zeroizing::new([0u8; 32]));
+            random_bytes(provider, &mut root.0[..])?;
             // create_new: two processes racing on a fresh directory cannot both win.
             let mut file = OpenOptions::new()
                 .write(true)
@@ -94,7 +86,7 @@ pub(super) fn load_or_create_root(
                 .mode(0o600)
                 .open(&path)
                 .map_err(|e| TeeError::io(&path, e))?;
-            file.write_all(&root.0)
+            file.write_all(&root.0[..])
                 .map_err(|e| TeeError::io(&path, e))?;
             file.sync_all().map_err(|e| TeeError::io(&path, e))?;
             fsutil::fsync_dir(state_dir)?;

@@ -7,6 +7,8 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
+use teep_cose::provider::CryptoProvider;
+
 use super::blob::BLOB_OVERHEAD;
 use super::keys::{load_or_create_root, RootSecret};
 use super::{SealedLimits, SealedOp};
@@ -22,6 +24,8 @@ pub struct SealedStore {
     pub(super) dir: PathBuf,
     pub(super) root: RootSecret,
     pub(super) limits: SealedLimits,
+    /// Key derivation, AES-GCM and nonces; any provider opens what another sealed.
+    pub(super) provider: &'static dyn CryptoProvider,
     lock: Mutex<File>,
 }
 
@@ -30,6 +34,7 @@ impl std::fmt::Debug for SealedStore {
         f.debug_struct("SealedStore")
             .field("dir", &self.dir)
             .field("limits", &self.limits)
+            .field("provider", &self.provider.name())
             .finish_non_exhaustive()
     }
 }
@@ -46,9 +51,14 @@ impl Drop for LockGuard<'_> {
 }
 
 impl SealedStore {
-    /// Opens (creating on first use) the sealed storage of `state_dir`. Returns the store and
-    /// whether the root secret was created just now (a fresh device).
-    pub(crate) fn open(state_dir: &Path, limits: SealedLimits) -> Result<(Self, bool), TeeError> {
+    /// Opens (creating on first use) the sealed storage of `state_dir`, with `provider` for its
+    /// cryptography. Returns the store and whether the root secret was created just now (a
+    /// fresh device).
+    pub(crate) fn open(
+        state_dir: &Path,
+        limits: SealedLimits,
+        provider: &'static dyn CryptoProvider,
+    ) -> Result<(Self, bool), TeeError> {
         fsutil::ensure_dir(state_dir)?;
         let lock_path = state_dir.join(LOCK_FILE);
         let lock_file = OpenOptions::new()
@@ -66,7 +76,7 @@ impl SealedStore {
         {
             let guard = store_lock.lock().unwrap_or_else(|p| p.into_inner());
             guard.lock().map_err(|e| TeeError::io(&lock_path, e))?;
-            let result = load_or_create_root(state_dir, &dir);
+            let result = load_or_create_root(provider, state_dir, &dir);
             let _ = guard.unlock();
             (root, created) = result?;
         }
@@ -74,6 +84,7 @@ impl SealedStore {
             dir,
             root,
             limits,
+            provider,
             lock: store_lock,
         };
         {
@@ -86,6 +97,11 @@ impl SealedStore {
     /// The limits in force.
     pub fn limits(&self) -> &SealedLimits {
         &self.limits
+    }
+
+    /// The crypto provider that seals and unseals.
+    pub fn provider(&self) -> &'static dyn CryptoProvider {
+        self.provider
     }
 
     /// Takes the lock and finishes any batch interrupted by a crash.
@@ -224,10 +240,13 @@ pub(super) mod tests {
 
     use super::*;
     use crate::sealed::ROOT_SECRET_FILE;
+    use teep_cose::default_provider;
+    use teep_cose::provider::all as all_providers;
 
     pub(in crate::sealed) fn store() -> (tempfile::TempDir, SealedStore) {
         let dir = tempfile::tempdir().unwrap();
-        let (store, created) = SealedStore::open(dir.path(), SealedLimits::default()).unwrap();
+        let (store, created) =
+            SealedStore::open(dir.path(), SealedLimits::default(), default_provider()).unwrap();
         assert!(created);
         (dir, store)
     }
@@ -277,7 +296,7 @@ pub(super) mod tests {
             max_value_bytes: 8,
             ..SealedLimits::default()
         };
-        let (s, _) = SealedStore::open(dir.path(), limits).unwrap();
+        let (s, _) = SealedStore::open(dir.path(), limits, default_provider()).unwrap();
         let ops = vec![
             SealedOp {
                 namespace: "ns".into(),
@@ -300,7 +319,7 @@ pub(super) mod tests {
         drop(s);
         let path = d.path().join(ROOT_SECRET_FILE);
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
-        let err = SealedStore::open(d.path(), SealedLimits::default())
+        let err = SealedStore::open(d.path(), SealedLimits::default(), default_provider())
             .unwrap_err()
             .to_string();
         assert!(err.contains("0600"), "{err}");
@@ -312,9 +331,70 @@ pub(super) mod tests {
         s.put("ns", b"a", b"x").unwrap();
         drop(s);
         fs::remove_file(d.path().join(ROOT_SECRET_FILE)).unwrap();
-        let err = SealedStore::open(d.path(), SealedLimits::default())
+        let err = SealedStore::open(d.path(), SealedLimits::default(), default_provider())
             .unwrap_err()
             .to_string();
         assert!(err.contains("cannot be unsealed"), "{err}");
+    }
+
+    /// A blob in the documented format (HKDF-SHA-256 key, AES-256-GCM, `TSB1 || nonce ||
+    /// ciphertext || tag`), computed by an independent implementation for a known root secret
+    /// and nonce: every provider opens it, so blobs sealed before the provider move still do.
+    #[test]
+    fn known_blob_opens_with_every_provider() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join(ROOT_SECRET_FILE);
+        fs::write(&root, (0u8..32).collect::<Vec<u8>>()).unwrap();
+        fs::set_permissions(&root, fs::Permissions::from_mode(0o600)).unwrap();
+        let ns_dir = d.path().join(SEALED_DIR).join(hex::encode("agent"));
+        fs::create_dir_all(&ns_dir).unwrap();
+        let blob = hex::decode(
+            "54534231a5a5a5a5a5a5a5a5a5a5a5a5a0357735469a780688b0f3df39816d24454e6ec1bacc5b660f\
+             ee88847e85730c972d29d5bb32d38b9ff4",
+        )
+        .unwrap();
+        fs::write(ns_dir.join(hex::encode("state")), blob).unwrap();
+        for p in all_providers() {
+            let (s, created) = SealedStore::open(d.path(), SealedLimits::default(), p).unwrap();
+            assert!(!created);
+            assert_eq!(
+                s.get("agent", b"state").unwrap().as_deref(),
+                Some(&b"sealed before the provider"[..]),
+                "{}",
+                p.name()
+            );
+            // Bound to its place: under another name it does not open.
+            fs::copy(
+                ns_dir.join(hex::encode("state")),
+                ns_dir.join(hex::encode("moved")),
+            )
+            .unwrap();
+            assert!(matches!(
+                s.get("agent", b"moved"),
+                Err(TeeError::Integrity { .. })
+            ));
+        }
+    }
+
+    /// What one provider seals, every other opens (a device can switch providers).
+    #[test]
+    fn sealed_by_one_provider_opens_with_the_other() {
+        let d = tempfile::tempdir().unwrap();
+        for (i, a) in all_providers().into_iter().enumerate() {
+            let (s, _) = SealedStore::open(d.path(), SealedLimits::default(), a).unwrap();
+            s.put("ns", &[i as u8 + 1], a.name().as_bytes()).unwrap();
+        }
+        for b in all_providers() {
+            let (s, _) = SealedStore::open(d.path(), SealedLimits::default(), b).unwrap();
+            for (i, a) in all_providers().into_iter().enumerate() {
+                assert_eq!(
+                    s.get("ns", &[i as u8 + 1]).unwrap().as_deref(),
+                    Some(a.name().as_bytes()),
+                    "sealed by {}, opened by {}",
+                    a.name(),
+                    b.name()
+                );
+            }
+        }
     }
 }
