@@ -48,7 +48,7 @@ pub use cose::{
 };
 pub use error::{CoseError, CryptoError, KeyError};
 pub use key::{PrivateKey, PublicKey};
-pub use provider::{default_provider, set_default_provider, CryptoProvider, RawSigner};
+pub use provider::{default_provider, set_default_provider, CryptoProvider, HmacKey, RawSigner};
 pub use signer::{Signer, SoftwareSigner};
 
 /// SHA-256 through the default provider.

@@ -12,7 +12,7 @@
 //! bytes big-endian), 8 random bytes, then the first 14 bytes of
 //! HMAC-SHA-256(key, "teep-tam/query-token/1" || the 18 bytes before).
 
-use teep_cose::provider::CryptoProvider;
+use teep_cose::provider::{CryptoProvider, HmacKey};
 use teep_proto::Numbering;
 
 pub const QUERY_TOKEN_LEN: usize = 32;
@@ -32,8 +32,8 @@ pub struct QueryToken {
 /// The MAC key shared by every TAM process of one database. The HMAC is the crypto
 /// provider's (teep-cose), so this crate links no crypto library of its own.
 pub struct TokenKey {
-    secret: Vec<u8>,
-    provider: &'static dyn CryptoProvider,
+    /// The provider's prepared key; `None` when the provider has no HMAC (none compiled in).
+    key: Option<Box<dyn HmacKey>>,
 }
 
 impl TokenKey {
@@ -44,8 +44,7 @@ impl TokenKey {
 
     pub fn with_provider(secret: &[u8], provider: &'static dyn CryptoProvider) -> TokenKey {
         TokenKey {
-            secret: secret.to_vec(),
-            provider,
+            key: provider.hmac_sha256_key(secret).ok(),
         }
     }
 
@@ -53,12 +52,10 @@ impl TokenKey {
     /// closed: the all-zero tag it stands in for is one no token carries, so every token is
     /// then refused as unknown and every challenge fails its evidence check.
     fn mac(&self, label: &[u8], data: &[u8]) -> [u8; 32] {
-        let mut msg = Vec::with_capacity(label.len() + data.len());
-        msg.extend_from_slice(label);
-        msg.extend_from_slice(data);
-        self.provider
-            .hmac_sha256(&self.secret, &msg)
-            .unwrap_or([0u8; 32])
+        match &self.key {
+            Some(k) => k.sign(&[label, data]),
+            None => [0u8; 32],
+        }
     }
 
     fn tag(&self, body: &[u8]) -> [u8; 32] {

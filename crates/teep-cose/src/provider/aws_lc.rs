@@ -9,7 +9,7 @@ use aws_lc_rs::{aead, agreement, cipher, hkdf, hmac, key_wrap};
 use zeroize::Zeroizing;
 
 use super::rules::{self, GCM_TAG_LEN};
-use super::{check_alg, sig_len_check, CryptoProvider, RawSigner};
+use super::{check_alg, sig_len_check, CryptoProvider, HmacKey, RawSigner};
 use crate::key::{PrivateKey, PublicKey};
 use crate::{Algorithm, CoseError, CryptoError, KeyType};
 
@@ -109,6 +109,10 @@ impl CryptoProvider for AwsLcProvider {
         let mut out = [0u8; 32];
         out.copy_from_slice(tag.as_ref());
         Ok(out)
+    }
+
+    fn hmac_sha256_key(&self, key: &[u8]) -> Result<Box<dyn HmacKey>, CryptoError> {
+        Ok(Box::new(AwsHmacKey(hmac::Key::new(hmac::HMAC_SHA256, key))))
     }
 
     fn hmac_sha256_verify(&self, key: &[u8], data: &[u8], tag: &[u8]) -> Result<(), CryptoError> {
@@ -300,4 +304,19 @@ fn gcm_key(key: &[u8]) -> Result<aead::LessSafeKey, CryptoError> {
     aead::UnboundKey::new(alg, key)
         .map(aead::LessSafeKey::new)
         .map_err(|_| rules::failed("AES-GCM"))
+}
+
+/// aws-lc-rs keeps the keyed inner and outer states in `hmac::Key`; each MAC starts from a copy.
+struct AwsHmacKey(hmac::Key);
+
+impl HmacKey for AwsHmacKey {
+    fn sign(&self, parts: &[&[u8]]) -> [u8; 32] {
+        let mut ctx = hmac::Context::with_key(&self.0);
+        for p in parts {
+            ctx.update(p);
+        }
+        let mut out = [0u8; 32];
+        out.copy_from_slice(ctx.sign().as_ref());
+        out
+    }
 }

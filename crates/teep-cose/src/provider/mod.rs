@@ -34,6 +34,14 @@ pub trait RawSigner: Send + Sync {
     fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, CoseError>;
 }
 
+/// An HMAC-SHA-256 key prepared once (its padded inner and outer states computed), for MACs
+/// made many times under one key: the TAM's query tokens, four per exchange, would otherwise
+/// re-key (two SHA-256 blocks) on every call.
+pub trait HmacKey: Send + Sync {
+    /// HMAC-SHA-256 (RFC 2104) of the concatenation of `parts`, without copying them together.
+    fn sign(&self, parts: &[&[u8]]) -> [u8; 32];
+}
+
 /// Every cryptographic primitive the TEEP crates use: signatures, digests, MACs, key
 /// derivation and agreement, key wrapping, authenticated encryption, randomness and key
 /// generation. The built-in providers apply the same input rules (see each method), so they
@@ -62,6 +70,8 @@ pub trait CryptoProvider: Send + Sync + core::fmt::Debug {
 
     /// HMAC-SHA-256 (RFC 2104) of `data` under `key` (any length).
     fn hmac_sha256(&self, key: &[u8], data: &[u8]) -> Result<[u8; 32], CryptoError>;
+    /// Prepares `key` (any length) for many [`HmacKey::sign`] calls.
+    fn hmac_sha256_key(&self, key: &[u8]) -> Result<Box<dyn HmacKey>, CryptoError>;
     /// Checks a full 32-byte HMAC-SHA-256 `tag` in constant time.
     fn hmac_sha256_verify(&self, key: &[u8], data: &[u8], tag: &[u8]) -> Result<(), CryptoError>;
     /// HKDF-Extract (RFC 5869) with SHA-256; an empty `salt` is HashLen zero bytes.

@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 
 use zeroize::Zeroizing;
 
-use super::{CryptoProvider, RawSigner};
+use super::{CryptoProvider, HmacKey, RawSigner};
 use crate::key::{PrivateKey, PublicKey};
 use crate::{Algorithm, CoseError, CryptoError};
 
@@ -48,6 +48,10 @@ impl CryptoProvider for NoProvider {
     }
 
     fn hmac_sha256(&self, _key: &[u8], _data: &[u8]) -> Result<[u8; 32], CryptoError> {
+        Err(CryptoError::NotInstalled)
+    }
+
+    fn hmac_sha256_key(&self, _key: &[u8]) -> Result<Box<dyn HmacKey>, CryptoError> {
         Err(CryptoError::NotInstalled)
     }
 

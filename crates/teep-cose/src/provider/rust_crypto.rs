@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 use zeroize::Zeroizing;
 
 use super::rules::{self, GCM_TAG_LEN};
-use super::{check_alg, sig_len_check, CryptoProvider, RawSigner};
+use super::{check_alg, sig_len_check, CryptoProvider, HmacKey, RawSigner};
 use crate::key::{PrivateKey, PublicKey};
 use crate::{Algorithm, CoseError, CryptoError, KeyType};
 
@@ -135,6 +135,10 @@ impl CryptoProvider for RustCryptoProvider {
         let mut mac = hmac_key(key)?;
         mac.update(data);
         Ok(mac.finalize().into_bytes().into())
+    }
+
+    fn hmac_sha256_key(&self, key: &[u8]) -> Result<Box<dyn HmacKey>, CryptoError> {
+        Ok(Box::new(RustHmacKey(hmac_key(key)?)))
     }
 
     fn hmac_sha256_verify(&self, key: &[u8], data: &[u8], tag: &[u8]) -> Result<(), CryptoError> {
@@ -331,4 +335,18 @@ fn os_random(_buf: &mut [u8]) -> Result<(), CryptoError> {
     Err(CryptoError::Random(
         "none: without `std` install a provider built with RustCryptoProvider::with_random".into(),
     ))
+}
+
+/// The keyed state of `hmac::Hmac`, cloned for each MAC.
+struct RustHmacKey(hmac::Hmac<sha2::Sha256>);
+
+impl HmacKey for RustHmacKey {
+    fn sign(&self, parts: &[&[u8]]) -> [u8; 32] {
+        use hmac::Mac as _;
+        let mut mac = self.0.clone();
+        for p in parts {
+            mac.update(p);
+        }
+        mac.finalize().into_bytes().into()
+    }
 }

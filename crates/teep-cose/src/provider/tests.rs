@@ -125,6 +125,14 @@ fn hmac_sha256_rfc4231() {
     for (key, data, expected) in cases {
         let tag = same_on_all(|p| p.hmac_sha256(key, data).unwrap());
         assert_eq!(hex::encode(tag), expected);
+        // A prepared key gives the same tag, whole or in parts, and stays usable.
+        same_on_all(|p| {
+            let k = p.hmac_sha256_key(key).unwrap();
+            let (a, b) = data.split_at(data.len() / 3);
+            assert_eq!(k.sign(&[data]), tag);
+            assert_eq!(k.sign(&[a, &[], b]), tag);
+            k.sign(&[a, b])
+        });
         same_on_all(|p| {
             p.hmac_sha256_verify(key, data, &tag).unwrap();
             let mut bad = tag;
