@@ -3,6 +3,7 @@
 //! unprotected bucket), so dumps show it for each one.
 
 use alloc::{format, string::String, vec::Vec};
+use core::fmt;
 
 use ciborium::value::Value;
 use coset::{AsCborValue, Header};
@@ -25,6 +26,48 @@ pub struct HeaderParameter {
     pub name: Option<&'static str>,
     /// The value's CBOR encoding (deterministic).
     pub value: Vec<u8>,
+}
+
+impl fmt::Display for HeaderParameter {
+    /// One line, the same in every dump: `COSE_Sign1 unprotected kid (4): h'686f6765'`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let bucket = if self.protected {
+            "protected"
+        } else {
+            "unprotected"
+        };
+        write!(f, "{} {bucket} ", self.at)?;
+        match self.name {
+            Some(name) => write!(f, "{name} ({})", self.label)?,
+            None => write!(f, "{}", self.label)?,
+        }
+        f.write_str(": ")?;
+        match ciborium::from_reader::<Value, _>(self.value.as_slice()) {
+            Ok(v) => write_value(f, &v),
+            Err(_) => write!(f, "<<h'{}'>>", hex::encode(&self.value)),
+        }
+    }
+}
+
+/// Compact diagnostic notation of a header value (ints, strings, arrays; anything else as its
+/// encoded bytes).
+fn write_value(f: &mut fmt::Formatter<'_>, v: &Value) -> fmt::Result {
+    match v {
+        Value::Integer(i) => write!(f, "{}", i128::from(*i)),
+        Value::Bytes(b) => write!(f, "h'{}'", hex::encode(b)),
+        Value::Text(t) => write!(f, "{t:?}"),
+        Value::Array(a) => {
+            f.write_str("[")?;
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(", ")?;
+                }
+                write_value(f, x)?;
+            }
+            f.write_str("]")
+        }
+        other => write!(f, "<<h'{}'>>", hex::encode(cbor::to_vec(other))),
+    }
 }
 
 impl Opened {
