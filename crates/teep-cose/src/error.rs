@@ -3,6 +3,7 @@
 use alloc::string::String;
 
 use crate::KeyType;
+use teep_cbor::deviation::Deviation;
 
 /// Loading, parsing or converting a key failed.
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +74,10 @@ pub enum CoseError {
     /// A primitive of the crypto provider refused its input or failed (typed).
     #[error("crypto provider: {0}")]
     Primitive(#[from] CryptoError),
+    /// A tolerated departure from the specification, refused because the receiver is strict
+    /// ([`teep_cbor::deviation::Tolerance::Strict`]).
+    #[error("{}: {}", .0.at, .0.refusal())]
+    Refused(Deviation),
 }
 
 /// A symmetric primitive, key agreement or the random source refused its input or failed.
