@@ -130,15 +130,20 @@ pub fn is_eat_format(f: &str) -> bool {
     )
 }
 
-pub fn query_request(token: &[u8], challenge: Option<&[u8]>, attestation: bool) -> TeepMessage {
+/// A QueryRequest. By default token and challenge go together (DIGEST §9.2): the token
+/// correlates the session and protects the response against replay, the challenge is the
+/// evidence nonce; `token` is `None` when the TAM follows -26 §4.2 to the letter.
+pub fn query_request(
+    token: Option<&[u8]>,
+    challenge: Option<&[u8]>,
+    attestation: bool,
+) -> TeepMessage {
     let mut bits = DataItems::TRUSTED_COMPONENTS;
     if attestation {
         bits |= DataItems::ATTESTATION;
     }
-    // Token and challenge together (DIGEST §9.2): the token correlates the session and
-    // protects the response against replay; the challenge is the evidence nonce.
     TeepMessage::QueryRequest(QueryRequest {
-        token: Some(token.to_vec()),
+        token: token.map(<[u8]>::to_vec),
         challenge: challenge.map(<[u8]>::to_vec),
         supported_freshness_mechanisms: if attestation {
             vec![FreshnessMechanism::Nonce]

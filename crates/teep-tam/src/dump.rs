@@ -85,11 +85,15 @@ pub fn teep_request(uri: &Uri, h: &HeaderMap, body: &[u8], numbering: Numbering)
     emit(&out);
 }
 
-/// Prints `r` (with `json`, the TEEP message it carries) and gives it back unchanged. The
-/// body is read to be shown: the TAM's responses are all in memory, so this waits for nothing.
-pub async fn response(r: Response, json: Option<&serde_json::Value>) -> Response {
+/// Prints `r` (with `json`, the TEEP message it carries, and the exchange's `notes`: how a
+/// signer without kid was found, deviations accepted) and gives it back unchanged. The body
+/// is read to be shown: the TAM's responses are all in memory, so this waits for nothing.
+pub async fn response(r: Response, json: Option<&serde_json::Value>, notes: &[String]) -> Response {
     let (parts, body) = r.into_parts();
     let mut out = format!("<<< {}\n{}", parts.status, headers(&parts.headers));
+    for n in notes {
+        out.push_str(&format!("  note: {n}\n"));
+    }
     let bytes = match body.collect().await {
         Ok(c) => c.to_bytes(),
         Err(e) => {

@@ -8,7 +8,6 @@ use crate::model::SessionRecord;
 
 use super::effects::Consume;
 use super::rejection::Rejection;
-use super::success::known_device;
 use super::{
     session_end, truncate, Context, DeviceUpdate, ExchangeResult, Inspected, Outcome, TamCore,
 };
@@ -30,7 +29,7 @@ impl TamCore {
         err_msg: Option<&str>,
         now: i64,
     ) -> Result<Outcome, Rejection> {
-        let device = known_device(msg, ctx)?;
+        let device = self.known_device(msg, ctx)?;
         self.verify_known(msg, device)?;
         let detail = match err_msg {
             Some(m) => format!("agent error {name} ({code}): {m}"),

@@ -1,8 +1,11 @@
 //! Reading a message before anything is trusted: COSE opened, TEEP decoded in the path's
 //! numbering (DIGEST §2.2), and what it needs from storage decided.
 
+use teep_cbor::deviation::Deviations;
 use teep_proto::Numbering;
 
+use crate::attest::Evidence;
+use crate::model::SessionRecord;
 use crate::wire::{self, Incoming};
 
 use super::rejection::{RefusalKind, Rejection};
@@ -57,14 +60,33 @@ impl TamCore {
             raw: bytes.to_vec(),
             type_name,
             need,
+            deviations: Deviations::new(self.config.tolerance),
         })
+    }
+
+    /// For a QueryResponse without a token: the outstanding QueryRequest whose challenge its
+    /// evidence carries as `eat_nonce` (read, not yet verified: the appraisal checks the
+    /// signature), and whether that QueryRequest carried a token too.
+    pub(super) fn session_by_challenge(&self, message: &Incoming) -> Option<(SessionRecord, bool)> {
+        let Incoming::QueryResponse(qr) = message else {
+            return None;
+        };
+        let evidence = Evidence::parse(qr.attestation_payload.as_deref()?).ok()?;
+        let nonce = evidence.nonce()?;
+        let c = self.token_key.open_challenge(nonce)?;
+        let mut session = self.query_session(&c.token)?;
+        session.challenge = Some(nonce.to_vec());
+        Some((session, c.token_sent))
     }
 
     /// A QueryRequest token is read under the token key, so only the device and policy come
     /// from storage; any other token is an Update's (or nobody's), which only storage knows.
     fn need(&self, message: &Incoming) -> Need {
         let Some(token) = message.token() else {
-            return Need::Nothing;
+            return match self.session_by_challenge(message) {
+                Some((session, _)) => Need::QueryResponse { session },
+                None => Need::Nothing,
+            };
         };
         match (self.query_session(token), message) {
             (Some(session), Incoming::QueryResponse(_)) => Need::QueryResponse { session },
