@@ -67,6 +67,7 @@ impl TamCore {
                 code,
                 name,
                 err_msg,
+                undefined,
                 ..
             } => self.on_error(
                 msg,
@@ -74,8 +75,7 @@ impl TamCore {
                 numbering,
                 ctx,
                 token,
-                *code,
-                name,
+                (*code, name, *undefined),
                 err_msg.as_deref(),
                 now,
             ),

@@ -1,8 +1,9 @@
 //! Reading a message before anything is trusted: COSE opened, TEEP decoded in the path's
 //! numbering (DIGEST §2.2), and what it needs from storage decided.
 
-use teep_cbor::deviation::Deviations;
-use teep_proto::Numbering;
+use teep_cose::CoseError;
+use teep_proto::signed::SignedError;
+use teep_proto::{DecodeErrorKind, Numbering};
 
 use crate::attest::Evidence;
 use crate::model::SessionRecord;
@@ -16,33 +17,14 @@ impl TamCore {
     /// storage. A message in the other numbering is recognised and explained rather than
     /// misread.
     pub fn inspect(&self, bytes: &[u8], numbering: Numbering) -> Result<Inspected, Rejection> {
-        let (opened, msg) = match wire::signed::open_message(bytes, numbering) {
-            Ok(x) => x,
-            Err(e) => {
-                let other = numbering.other();
-                if let Ok((_, m)) = wire::signed::open_message(bytes, other) {
-                    if wire::plausible_in(&m) {
-                        return Err(Rejection::refuse(
-                            RefusalKind::WrongNumberingForPath,
-                            Some(m.type_name()),
-                            format!(
-                                "{}: this message decodes only in the {} numbering, but this path speaks {}; \
-                                 send it to the path that speaks {} ({e})",
-                                m.type_name(),
-                                other.name(),
-                                numbering.name(),
-                                other.name()
-                            ),
-                        ));
-                    }
-                }
-                return Err(Rejection::refuse(
-                    RefusalKind::Malformed,
-                    None,
-                    e.to_string(),
-                ));
-            }
-        };
+        let tolerance = self.config.tolerance;
+        let (opened, decoded) =
+            match wire::signed::open_message_with(bytes, Some(numbering), tolerance) {
+                Ok(x) => x,
+                Err(e) => return Err(self.unreadable(bytes, numbering, e)),
+            };
+        let deviations = decoded.deviations;
+        let msg = decoded.message;
         let type_name = msg.type_name();
         let message = wire::incoming(msg);
         if let Incoming::Other(t) = &message {
@@ -60,8 +42,40 @@ impl TamCore {
             raw: bytes.to_vec(),
             type_name,
             need,
-            deviations: Deviations::new(self.config.tolerance),
+            deviations,
         })
+    }
+
+    /// Why bytes that do not open in the path's numbering are refused: a deviation this TAM
+    /// is too strict to accept, a message of the other numbering (sent to the wrong path), or
+    /// not a TEEP message at all.
+    fn unreadable(&self, bytes: &[u8], numbering: Numbering, e: SignedError) -> Rejection {
+        let refused = match &e {
+            SignedError::Cose(CoseError::Refused(_)) => true,
+            SignedError::Message(d) => d.kind == DecodeErrorKind::Refused,
+            _ => false,
+        };
+        if refused {
+            return Rejection::refuse(RefusalKind::StrictDeviation, None, e.to_string());
+        }
+        let other = numbering.other();
+        if let Ok((_, m)) = wire::signed::open_message(bytes, other) {
+            if wire::plausible_in(&m) {
+                return Rejection::refuse(
+                    RefusalKind::WrongNumberingForPath,
+                    Some(m.type_name()),
+                    format!(
+                        "{}: this message decodes only in the {} numbering, but this path speaks {}; \
+                         send it to the path that speaks {} ({e})",
+                        m.type_name(),
+                        other.name(),
+                        numbering.name(),
+                        other.name()
+                    ),
+                );
+            }
+        }
+        Rejection::refuse(RefusalKind::Malformed, None, e.to_string())
     }
 
     /// For a QueryResponse without a token: the outstanding QueryRequest whose challenge its

@@ -184,8 +184,8 @@ impl Rejection {
         })
     }
 
-    /// A deviation refused because the TAM is strict: the explanation is the deviation
-    /// (code, where, section, reading) and says why it was not accepted.
+    /// A deviation refused because the TAM is strict, explained as the decoders explain
+    /// theirs: `WHERE: strict mode refuses CODE (SECTION): READING`.
     pub(crate) fn strict(
         message_type: Option<&'static str>,
         d: teep_cbor::deviation::Deviation,
@@ -193,7 +193,7 @@ impl Rejection {
         Rejection::refuse(
             RefusalKind::StrictDeviation,
             message_type,
-            format!("{d} (refused: this TAM is strict and accepts no deviation)"),
+            format!("{}: {}", d.at, d.refusal()),
         )
     }
 
