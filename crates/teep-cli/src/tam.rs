@@ -18,7 +18,7 @@ use tc::{tc, TcCmd};
 #[derive(Subcommand)]
 pub enum Cmd {
     /// Run the TAM server (TEEP over HTTP, admin API, web UI, metrics).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage the catalog of Trusted Components.
     #[command(subcommand)]
     Tc(TcCmd),
@@ -101,7 +101,7 @@ pub fn run(cmd: Cmd) -> anyhow::Result<()> {
     let rt = runtime()?;
     rt.block_on(async move {
         match cmd {
-            Cmd::Serve(a) => serve(a).await,
+            Cmd::Serve(a) => serve(*a).await,
             Cmd::Tc(c) => tc(c).await,
             Cmd::Device(c) => device(c).await,
             Cmd::Log(a) => log(a).await,

@@ -112,7 +112,7 @@ impl TamCore {
                     .as_ref()
                     .and_then(|s| s.tried_keys)
                     .unwrap_or(0);
-                format!("trying the keys of the {n} registered devices")
+                format!("trying the registered keys ({})", devices(n))
             }
         };
         Some(format!(
@@ -128,11 +128,16 @@ impl TamCore {
         let mut out = kids_text(msg);
         let searched = ctx.signer_search.clone().unwrap_or_default();
         match &searched.ueid {
-            Some((u, 0)) => out += &format!("; no device has the evidence's ueid {}", hex::encode(u)),
-            Some((u, n)) => out += &format!(
-                "; the key of none of the {n} devices with the evidence's ueid {} verifies the signature",
+            Some((u, 0)) => {
+                out += &format!("; no device has the evidence's ueid {}", hex::encode(u))
+            }
+            Some((u, n)) => {
+                out += &format!(
+                "; the key of none of the {} with the evidence's ueid {} verifies the signature",
+                devices(*n),
                 hex::encode(u)
-            ),
+            )
+            }
             None if matches!(msg.message, Incoming::QueryResponse(_)) => {
                 out += "; no evidence ueid to look up"
             }
@@ -141,13 +146,27 @@ impl TamCore {
         let max = self.config.kidless_max_devices;
         match searched.tried_keys {
             Some(0) => out += "; no device is registered",
-            Some(n) => out += &format!("; the keys of all {n} registered devices were tried and none verifies the signature"),
+            Some(n) => {
+                out += &format!(
+                    "; the registered keys were tried ({}) and none verifies the signature",
+                    devices(n)
+                )
+            }
             None if max == 0 => out += "; trying registered keys is off (kidless_max_devices = 0)",
             None => out += &format!(
-                "; more than {max} devices are registered (kidless_max_devices), so their keys were not tried"
+                "; more devices are registered than kidless_max_devices ({max}), so their keys were not tried"
             ),
         }
         out
+    }
+}
+
+/// `1 device`, `2 devices`.
+fn devices(n: usize) -> String {
+    if n == 1 {
+        "1 device".into()
+    } else {
+        format!("{n} devices")
     }
 }
 

@@ -200,7 +200,7 @@ fn a_kidless_agent_is_matched_by_its_key_then_by_its_token() {
     assert!(
         note[0].starts_with("signer: the message names no kid; device 2 (kid ")
             && note[0].ends_with(
-                "found by trying the keys of the 2 registered devices, its key verifies the signature"
+                "found by trying the registered keys (2 devices), its key verifies the signature"
             ),
         "{note:?}"
     );
@@ -293,8 +293,8 @@ fn a_fleet_larger_than_the_limit_is_not_tried() {
     assert_eq!(r.kind(), Some(RefusalKind::UnknownDevice));
     assert_eq!(
         r.to_string(),
-        "Error: the signer is not a known device: the message names no kid; more than 1 \
-         devices are registered (kidless_max_devices), so their keys were not tried"
+        "Error: the signer is not a known device: the message names no kid; more devices are \
+         registered than kidless_max_devices (1), so their keys were not tried"
     );
     // Within the limit, the same Error is matched and ends the session.
     tam.core.config.kidless_max_devices = 2;
