@@ -142,10 +142,16 @@ pub fn is_eat_format(f: &str) -> bool {
     )
 }
 
-/// A QueryRequest. By default token and challenge go together (DIGEST §9.2): the token
-/// correlates the session and protects the response against replay, the challenge is the
-/// evidence nonce; `token` is `None` when the TAM follows -26 §4.2 to the letter.
-pub fn query_request(
+/// A QueryRequest with a token; with `challenge`, token and challenge go together (DIGEST
+/// §9.2): the token correlates the session and protects the response against replay, the
+/// challenge is the evidence nonce.
+pub fn query_request(token: &[u8], challenge: Option<&[u8]>, attestation: bool) -> TeepMessage {
+    query_request_with(Some(token), challenge, attestation)
+}
+
+/// [`query_request`] whose token may be left out, as -26 §4.2 has it when the attestation
+/// bit is set (the TAM's `token_with_attestation` off).
+pub fn query_request_with(
     token: Option<&[u8]>,
     challenge: Option<&[u8]>,
     attestation: bool,

@@ -51,7 +51,7 @@ impl TamCore {
                 self.token_key.challenge_alone(&token)
             }
         });
-        let msg = wire::query_request(
+        let msg = wire::query_request_with(
             send_token.then_some(token.as_slice()),
             challenge.as_deref(),
             attest,
