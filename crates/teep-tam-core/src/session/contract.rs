@@ -54,7 +54,9 @@ impl Inspected {
 /// What storage must supply for a message, decided by the core from the message type and its
 /// token. The adapter follows it and fills exactly the [`Context`] fields it names; the rest
 /// stay empty. "The signer's device" is the record of the first of [`Inspected::kids`] that
-/// storage knows.
+/// storage knows; when none is, the adapter searches as
+/// [`TamCore::signer_search`](crate::TamCore::signer_search) allows and reports it in
+/// [`Context::signer_search`] (a QueryResponse or an Error answering a QueryRequest).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum Need {
     /// The message names no token: the core refuses it without storage.
