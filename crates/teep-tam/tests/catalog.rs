@@ -345,7 +345,10 @@ async fn admin_api_refuses_untrusted_and_tampered_envelopes_and_takes_anchored_o
         serde_json::json!([teep_tam::ops::TAG_REMOVED_NOTE]),
         "{added}"
     );
-    assert_eq!(added["sequence"], 1, "the record itself is there too: {added}");
+    assert_eq!(
+        added["sequence"], 1,
+        "the record itself is there too: {added}"
+    );
     let tcs = tam.store().list_tcs().await.unwrap();
     assert_eq!(tcs.len(), 1, "refused uploads left nothing behind");
     assert_eq!(

@@ -142,6 +142,14 @@ async fn a_tam_that_sends_no_token_with_attestation_completes_sessions() {
     tam.handle.shutdown().await;
 }
 
+/// The kid-less signer search's reads on SQLite (PostgreSQL: `tests/postgres.rs`).
+#[tokio::test]
+async fn kidless_lookups_on_sqlite() {
+    let tam = start(Enroll::Registered).await;
+    check_kidless_lookups(tam.store()).await;
+    tam.handle.shutdown().await;
+}
+
 async fn get_text(url: &str) -> String {
     let url = url.to_string();
     tokio::task::spawn_blocking(move || {
