@@ -18,7 +18,7 @@ use tc::{tc, TcCmd};
 #[derive(Subcommand)]
 pub enum Cmd {
     /// Run the TAM server (TEEP over HTTP, admin API, web UI, metrics).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage the catalog of Trusted Components.
     #[command(subcommand)]
     Tc(TcCmd),
@@ -101,7 +101,7 @@ pub fn run(cmd: Cmd) -> anyhow::Result<()> {
     let rt = runtime()?;
     rt.block_on(async move {
         match cmd {
-            Cmd::Serve(a) => serve(a).await,
+            Cmd::Serve(a) => serve(*a).await,
             Cmd::Tc(c) => tc(c).await,
             Cmd::Device(c) => device(c).await,
             Cmd::Log(a) => log(a).await,
@@ -127,14 +127,16 @@ async fn log(a: LogArgs) -> anyhow::Result<()> {
     for e in entries.iter().rev() {
         let summary: serde_json::Value =
             serde_json::from_str(&e.entry.summary).unwrap_or(serde_json::Value::Null);
-        println!(
-            "{}",
-            serde_json::json!({
-                "id": e.id, "at": e.entry.at,
-                "device_kid": e.entry.device_kid.as_ref().map(hex::encode),
-                "message": e.entry.message_type, "result": e.entry.result, "decoded": summary
-            })
-        );
+        let mut line = serde_json::json!({
+            "id": e.id, "at": e.entry.at,
+            "device_kid": e.entry.device_kid.as_ref().map(hex::encode),
+            "message": e.entry.message_type, "result": e.entry.result, "decoded": summary
+        });
+        // How a signer without kid was found, and the deviations accepted.
+        if !e.entry.notes.is_empty() {
+            line["notes"] = serde_json::json!(e.entry.notes);
+        }
+        println!("{line}");
     }
     Ok(())
 }
@@ -187,7 +189,7 @@ alt_path = "/old"
         assert_eq!(c.enroll, Enroll::Open);
         assert_eq!((c.session_ttl_secs, c.body_limit), (60, 4096));
         assert!(!c.allow_requests);
-        assert_eq!(c.alt_path, "/old");
+        assert_eq!(c.alt_path.as_deref(), Some("/old"));
         assert_eq!(c.numbering, NumberingChoice::Draft26, "default kept");
 
         let o = merged(&[

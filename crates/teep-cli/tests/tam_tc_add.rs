@@ -120,3 +120,62 @@ fn tc_add_checks_the_signer_and_wraps_tas() {
 
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 17: an uploaded tagged envelope (tag 107, as AttesTAM stores its preloaded TC) is
+/// stored untagged, since manifest-list takes `bstr .cbor SUIT_Envelope`, and the upload says
+/// so; an untagged upload says nothing of the kind.
+#[test]
+fn tc_add_of_a_tagged_envelope_says_the_tag_was_removed() {
+    let dir = scratch("tagged");
+    let data = dir.join("tam-data");
+    let anchor = spec("keys/suit-examples-p256-public.pem");
+    let anchor = anchor.to_str().unwrap();
+    let untagged =
+        std::fs::read(spec("teep-protocol/common/derived/suit_integrated.cbor")).unwrap();
+    let tagged = dir.join("tagged.suit");
+    std::fs::write(&tagged, [&[0xd8, 0x6b][..], &untagged].concat()).unwrap();
+
+    let (ok, out) = tc_add(
+        &data,
+        &["--tc-signer-anchor", anchor, tagged.to_str().unwrap()],
+    );
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("\nnote: the envelope carried tag 107 (SUIT_Envelope_Tagged); it is stored and delivered untagged"),
+        "{out}"
+    );
+    let stored = stored_envelopes(&data);
+    assert_eq!(stored, vec![untagged.clone()]);
+
+    let plain = dir.join("plain.suit");
+    std::fs::write(&plain, &untagged).unwrap();
+    let data2 = dir.join("tam-data-2");
+    let (ok, out) = tc_add(
+        &data2,
+        &["--tc-signer-anchor", anchor, plain.to_str().unwrap()],
+    );
+    assert!(ok, "{out}");
+    assert!(!out.contains("note:"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The envelopes the catalog of `data` holds, as it will deliver them.
+fn stored_envelopes(data: &Path) -> Vec<Vec<u8>> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let url = format!("sqlite://{}", data.join("tam.db").display());
+        let store = teep_tam::Store::open(&url, &Default::default())
+            .await
+            .unwrap();
+        store
+            .latest_tcs()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| t.envelope)
+            .collect()
+    })
+}

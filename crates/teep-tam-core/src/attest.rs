@@ -108,6 +108,11 @@ impl Evidence {
         }
     }
 
+    /// The `ueid` claim (RFC 9711 §4.2.1), as the claims record keeps it.
+    pub fn ueid(&self) -> Option<Vec<u8>> {
+        self.bytes_claim(UEID)
+    }
+
     /// The COSE_Key in `cnf` (`{1: COSE_Key}`), as a public key.
     pub fn cnf_key(&self) -> Result<PublicKey, AttestError> {
         let bytes = self.cnf_cose_key()?;

@@ -401,6 +401,10 @@ pub struct AuditEntry {
     /// Numbering `message` was read in.
     #[serde(skip)]
     pub numbering: Option<String>,
+    /// What was notable about the exchange, one line each: how the signer was found when the
+    /// message named no key, and every deviation accepted (its Display form, code first).
+    /// Empty for a conforming exchange with a kid.
+    pub notes: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]

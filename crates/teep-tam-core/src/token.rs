@@ -11,6 +11,12 @@
 //! Layout (32 bytes): `'Q'`, numbering (0 draft26, 1 legacy), expiry in ms since the epoch (8
 //! bytes big-endian), 8 random bytes, then the first 14 bytes of
 //! HMAC-SHA-256(key, "teep-tam/query-token/1" || the 18 bytes before).
+//!
+//! The challenge has the same layout with `'C'` first, the flags byte also saying whether the
+//! QueryRequest carried the token (bit 1), and its own MAC label. It is derived from the token
+//! and the token from it, so an answer that carries only the challenge (as the evidence's
+//! `eat_nonce`, when the QueryRequest sent no token: -26 §4.2 has the token present only when
+//! the attestation bit is clear; DIGEST §9.2) still finds its session without storage.
 
 use teep_cose::provider::{CryptoProvider, HmacKey};
 use teep_proto::Numbering;
@@ -19,14 +25,25 @@ pub const QUERY_TOKEN_LEN: usize = 32;
 const TAG_LEN: usize = 14;
 const BODY_LEN: usize = QUERY_TOKEN_LEN - TAG_LEN;
 const MAGIC: u8 = b'Q';
+const CHALLENGE_MAGIC: u8 = b'C';
+/// Flag of a challenge's second byte: the QueryRequest carried the token beside it.
+const TOKEN_SENT: u8 = 0x02;
 const TOKEN_LABEL: &[u8] = b"teep-tam/query-token/1";
-const CHALLENGE_LABEL: &[u8] = b"teep-tam/challenge/1";
+const CHALLENGE_LABEL: &[u8] = b"teep-tam/challenge/2";
 
 /// What a valid query token says.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QueryToken {
     pub numbering: Numbering,
     pub expires_at: i64,
+}
+
+/// What a valid challenge says: the token it was derived from, and whether the QueryRequest
+/// carried that token too.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChallengeOf {
+    pub token: Vec<u8>,
+    pub token_sent: bool,
 }
 
 /// The MAC key shared by every TAM process of one database. The HMAC is the crypto
@@ -89,12 +106,7 @@ impl TokenKey {
         if expected == [0u8; 32] {
             return None;
         }
-        // Constant-time comparison of the truncated tag.
-        let diff = expected[..TAG_LEN]
-            .iter()
-            .zip(tag)
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-        if diff != 0 {
+        if !same_tag(&expected[..TAG_LEN], tag) {
             return None;
         }
         let numbering = match body[1] {
@@ -110,11 +122,64 @@ impl TokenKey {
         })
     }
 
-    /// The attestation challenge of a token: unpredictable without the key, and the same in
-    /// every process that holds it.
+    /// The attestation challenge of a token the QueryRequest also carries: unpredictable
+    /// without the key, the same in every process that holds it, and leading back to the token
+    /// ([`Self::open_challenge`]).
     pub fn challenge(&self, token: &[u8]) -> Vec<u8> {
-        self.mac(CHALLENGE_LABEL, token).to_vec()
+        self.derive_challenge(token, true)
     }
+
+    /// The challenge of a QueryRequest that carries no token (only the challenge).
+    pub fn challenge_alone(&self, token: &[u8]) -> Vec<u8> {
+        self.derive_challenge(token, false)
+    }
+
+    fn derive_challenge(&self, token: &[u8], token_sent: bool) -> Vec<u8> {
+        let mut c = Vec::with_capacity(QUERY_TOKEN_LEN);
+        c.push(CHALLENGE_MAGIC);
+        // A token this key minted has the full body; anything shorter (never passed by the
+        // core) still yields a challenge that opens to nothing.
+        let body = token.get(1..BODY_LEN).unwrap_or_default();
+        c.extend_from_slice(body);
+        if let Some(flags) = c.get_mut(1) {
+            if token_sent {
+                *flags |= TOKEN_SENT;
+            }
+        }
+        let tag = self.mac(CHALLENGE_LABEL, &c);
+        c.extend_from_slice(&tag[..TAG_LEN]);
+        c
+    }
+
+    /// Reads a challenge this key derived: the token it came from, or `None` for anything
+    /// else. The token's own expiry is checked by the caller, as for [`Self::open`].
+    pub fn open_challenge(&self, challenge: &[u8]) -> Option<ChallengeOf> {
+        if challenge.len() != QUERY_TOKEN_LEN || challenge[0] != CHALLENGE_MAGIC {
+            return None;
+        }
+        let (body, tag) = challenge.split_at(BODY_LEN);
+        let expected = self.mac(CHALLENGE_LABEL, body);
+        if expected == [0u8; 32] || !same_tag(&expected[..TAG_LEN], tag) {
+            return None;
+        }
+        let token_sent = body[1] & TOKEN_SENT != 0;
+        let mut t = Vec::with_capacity(QUERY_TOKEN_LEN);
+        t.push(MAGIC);
+        t.push(body[1] & !TOKEN_SENT);
+        t.extend_from_slice(&body[2..]);
+        let tag = self.tag(&t);
+        t.extend_from_slice(&tag[..TAG_LEN]);
+        self.open(&t)?;
+        Some(ChallengeOf {
+            token: t,
+            token_sent,
+        })
+    }
+}
+
+/// Constant-time comparison of truncated tags.
+fn same_tag(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]
@@ -138,6 +203,34 @@ mod tests {
             k.challenge(&t),
             k.challenge(&k.mint(Numbering::Legacy, 123_456, [2; 8]))
         );
+    }
+
+    /// The challenge leads back to its token, says whether the token went with it, and is
+    /// neither a token nor openable when changed (DIGEST §9.2).
+    #[test]
+    fn challenge_leads_back_to_its_token() {
+        let k = TokenKey::new(&[7; 32]);
+        let t = k.mint(Numbering::Legacy, 123_456, [1; 8]);
+        for (c, sent) in [(k.challenge(&t), true), (k.challenge_alone(&t), false)] {
+            assert_eq!(c.len(), QUERY_TOKEN_LEN);
+            assert_ne!(c, t);
+            assert_eq!(
+                k.open_challenge(&c),
+                Some(ChallengeOf {
+                    token: t.clone(),
+                    token_sent: sent
+                })
+            );
+            assert_eq!(k.open(&c), None, "a challenge is not a token");
+            for i in 0..c.len() {
+                let mut bad = c.clone();
+                bad[i] ^= 0x01;
+                assert_eq!(k.open_challenge(&bad), None, "byte {i}");
+            }
+            assert_eq!(TokenKey::new(&[8; 32]).open_challenge(&c), None);
+        }
+        assert_ne!(k.challenge(&t), k.challenge_alone(&t));
+        assert_eq!(k.open_challenge(&t), None, "a token is not a challenge");
     }
 
     #[test]

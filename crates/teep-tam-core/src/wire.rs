@@ -38,6 +38,9 @@ pub enum Incoming {
         code: u64,
         name: String,
         err_msg: Option<String>,
+        /// The err-code as sent when it is none of the defined codes (deviation
+        /// `teep.err-code-undefined`): `code` and `name` are then ERR_PERMANENT_ERROR's.
+        undefined: Option<u64>,
     },
     /// QueryRequest or Update: only a TAM sends those.
     Other(&'static str),
@@ -89,14 +92,23 @@ pub fn incoming(m: TeepMessage) -> Incoming {
                 .collect(),
         }),
         TeepMessage::Success(s) => Incoming::Success { token: s.token },
-        TeepMessage::Error(e) => Incoming::Error {
-            token: e.token,
-            // The numbering does not matter for the name: only code 11/17 differs, and
-            // from_value already resolved it in the right numbering.
-            code: e.err_code.value(teep_proto::Numbering::Draft26),
-            name: e.err_code.to_string(),
-            err_msg: e.err_msg,
-        },
+        TeepMessage::Error(e) => {
+            // An undefined code (libteep sends uninitialised memory) reads as
+            // ERR_PERMANENT_ERROR, keeping the value sent (-26 §4.6: err-code uint (1..23)).
+            let (err_code, undefined) = match e.err_code {
+                ErrorCode::Unknown(raw) => (ErrorCode::PermanentError, Some(raw)),
+                c => (c, None),
+            };
+            Incoming::Error {
+                token: e.token,
+                // The numbering does not matter for the name: only code 11/17 differs, and
+                // from_value already resolved it in the right numbering.
+                code: err_code.value(teep_proto::Numbering::Draft26),
+                name: err_code.to_string(),
+                err_msg: e.err_msg,
+                undefined,
+            }
+        }
         other => Incoming::Other(other.type_name()),
     }
 }
@@ -130,15 +142,26 @@ pub fn is_eat_format(f: &str) -> bool {
     )
 }
 
+/// A QueryRequest with a token; with `challenge`, token and challenge go together (DIGEST
+/// §9.2): the token correlates the session and protects the response against replay, the
+/// challenge is the evidence nonce.
 pub fn query_request(token: &[u8], challenge: Option<&[u8]>, attestation: bool) -> TeepMessage {
+    query_request_with(Some(token), challenge, attestation)
+}
+
+/// [`query_request`] whose token may be left out, as -26 §4.2 has it when the attestation
+/// bit is set (the TAM's `token_with_attestation` off).
+pub fn query_request_with(
+    token: Option<&[u8]>,
+    challenge: Option<&[u8]>,
+    attestation: bool,
+) -> TeepMessage {
     let mut bits = DataItems::TRUSTED_COMPONENTS;
     if attestation {
         bits |= DataItems::ATTESTATION;
     }
-    // Token and challenge together (DIGEST §9.2): the token correlates the session and
-    // protects the response against replay; the challenge is the evidence nonce.
     TeepMessage::QueryRequest(QueryRequest {
-        token: Some(token.to_vec()),
+        token: token.map(<[u8]>::to_vec),
         challenge: challenge.map(<[u8]>::to_vec),
         supported_freshness_mechanisms: if attestation {
             vec![FreshnessMechanism::Nonce]

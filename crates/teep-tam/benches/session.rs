@@ -81,6 +81,7 @@ fn setup() -> Setup {
         installed: Vec::new(),
         catalog: Arc::new(vec![record]),
         assigned: vec![tc.component_id.clone()],
+        ..Default::default()
     };
     let inspected = core.inspect(&query_response, N).unwrap();
     let update = core.handle_message(inspected, &ctx, 1, &mut rng).unwrap();

@@ -144,10 +144,10 @@ async fn add_tc(
     body: Bytes,
 ) -> ApiResult {
     let anchors = ops::tc_signer_anchors(&st.config, &st.tc_signer).map_err(ops_error)?;
-    let tc = ops::add_envelope(&st.store, &anchors, q.name.as_deref(), &body, now_ms())
+    let added = ops::add_envelope_noted(&st.store, &anchors, q.name.as_deref(), &body, now_ms())
         .await
         .map_err(ops_error)?;
-    Ok((StatusCode::CREATED, Json(tc)).into_response())
+    Ok((StatusCode::CREATED, Json(added)).into_response())
 }
 
 async fn add_ta(

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use teep_tam_core::session::FirstQuery;
 pub use teep_tam_core::Enroll;
 
 #[cfg(feature = "clap")]
@@ -87,10 +88,28 @@ pub struct Config {
     pub body_limit: usize,
     /// Whether 400 responses explain what was wrong (turn off in production if desired).
     pub explain_errors: bool,
-    /// Numbering spoken at `/tam`; the other one is spoken at `legacy_path`'s counterpart.
+    /// Numbering spoken at `/tam`; the other one is spoken at [`Config::alt_path`].
     pub numbering: NumberingChoice,
-    /// Path that speaks the other numbering.
-    pub alt_path: String,
+    /// Path that speaks the other numbering; by default `/tam/` and its name (`/tam/legacy`,
+    /// or `/tam/draft26` when `/tam` speaks legacy), so that a path says what it speaks.
+    pub alt_path: Option<String>,
+    /// How the first QueryRequest of a session is signed on the path that speaks draft-26:
+    /// `cose-sign` (one signature per TAM key, -26 §8.1) or a COSE_Sign1 algorithm.
+    pub first_query_draft26: FirstQuery,
+    /// ... and on the path that speaks legacy numbering; `es256` serves agents of the
+    /// -12…-20 era that verify only a COSE_Sign1 signed ES256 (libteep).
+    pub first_query_legacy: FirstQuery,
+    /// Send a token beside the challenge in a QueryRequest that asks for attestation (the
+    /// -26 example does; §4.2's text says the token is present only when the attestation bit
+    /// is clear: DIGEST §9.2). Off follows the text; answers are accepted either way.
+    pub token_with_attestation: bool,
+    /// Refuse every deviation from the drafts that is otherwise accepted and recorded
+    /// (conformance testing).
+    pub strict: bool,
+    /// A message whose kids name no registered device (libteep signs without a kid) is
+    /// matched by trying every registered device's key when there are at most this many
+    /// (0: never); a recorded UEID is looked up first.
+    pub kidless_max_devices: usize,
     /// Seconds an unanswered token stays valid.
     pub session_ttl_secs: u64,
     /// Days the audit log keeps an exchange; older entries are deleted once a minute. 0 keeps
@@ -140,7 +159,12 @@ impl Default for Config {
             body_limit: 1024 * 1024,
             explain_errors: true,
             numbering: NumberingChoice::Draft26,
-            alt_path: "/tam/legacy".into(),
+            alt_path: None,
+            first_query_draft26: FirstQuery::CoseSign,
+            first_query_legacy: FirstQuery::CoseSign,
+            token_with_attestation: true,
+            strict: false,
+            kidless_max_devices: teep_tam_core::session::DEFAULT_KIDLESS_MAX_DEVICES,
             session_ttl_secs: 6 * 3600,
             audit_retention_days: 90,
             require_attestation: true,
@@ -184,6 +208,22 @@ impl Config {
         })
     }
 
+    /// The path that speaks the other numbering (see [`Config::alt_path`](Self::alt_path)).
+    pub fn alt_path(&self) -> String {
+        match &self.alt_path {
+            Some(p) => p.clone(),
+            None => format!("/tam/{}", self.numbering.other().as_str()),
+        }
+    }
+
+    /// The two TEEP paths and the numbering each speaks, `/tam` first.
+    pub fn teep_paths(&self) -> [(String, NumberingChoice); 2] {
+        [
+            ("/tam".to_string(), self.numbering),
+            (self.alt_path(), self.numbering.other()),
+        ]
+    }
+
     pub fn database_url(&self) -> String {
         match &self.db {
             Some(u) => u.clone(),
@@ -197,11 +237,31 @@ impl Config {
                 "tls_cert and tls_key: give both or neither".into(),
             ));
         }
-        if !self.alt_path.starts_with('/') || self.alt_path == "/tam" {
+        let alt = self.alt_path();
+        if !alt.starts_with('/') || alt == "/tam" {
             return Err(ConfigError::Invalid(format!(
-                "alt_path {:?}: must start with '/' and differ from /tam",
-                self.alt_path
+                "alt_path {alt:?}: must start with '/' and differ from /tam"
             )));
+        }
+        // A path named after a numbering speaks that numbering (issue: `--numbering legacy`
+        // once served draft-26 at /tam/legacy).
+        for (path, speaks) in self.teep_paths() {
+            let last = path.rsplit('/').next().unwrap_or_default();
+            let named = [NumberingChoice::Draft26, NumberingChoice::Legacy]
+                .into_iter()
+                .find(|n| {
+                    n.as_str() == last || (last == "draft-26" && *n == NumberingChoice::Draft26)
+                });
+            if let Some(n) = named.filter(|n| *n != speaks) {
+                return Err(ConfigError::Invalid(format!(
+                    "alt_path {path:?}: named {} but speaks {} (numbering = {:?}); leave \
+                     alt_path unset for /tam/{}, or name it after what it speaks",
+                    n.as_str(),
+                    speaks.as_str(),
+                    self.numbering.as_str(),
+                    speaks.as_str()
+                )));
+            }
         }
         if self.session_ttl_secs == 0 || self.session_ttl_secs > MAX_SESSION_TTL_SECS {
             return Err(ConfigError::Invalid(format!(
@@ -336,6 +396,42 @@ mod tests {
             e.contains("tc_signer_anchors") && e.contains("nope.pem"),
             "{e}"
         );
+    }
+
+    /// Each path says what it speaks: with legacy at /tam the other path is /tam/draft26, and
+    /// a path named after the numbering it does not speak stops the start.
+    #[test]
+    fn paths_are_named_by_the_numbering_they_speak() {
+        let d = Config::default();
+        assert_eq!(d.alt_path(), "/tam/legacy");
+        let legacy = Config {
+            numbering: NumberingChoice::Legacy,
+            ..Config::default()
+        };
+        assert_eq!(
+            legacy.teep_paths(),
+            [
+                ("/tam".to_string(), NumberingChoice::Legacy),
+                ("/tam/draft26".to_string(), NumberingChoice::Draft26)
+            ]
+        );
+        legacy.validate().unwrap();
+        let misnamed = Config {
+            alt_path: Some("/tam/legacy".into()),
+            ..legacy
+        };
+        let e = misnamed.validate().unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "alt_path \"/tam/legacy\": named legacy but speaks draft26 (numbering = \"legacy\"); \
+             leave alt_path unset for /tam/draft26, or name it after what it speaks"
+        );
+        let neutral = Config {
+            alt_path: Some("/old".into()),
+            numbering: NumberingChoice::Legacy,
+            ..Config::default()
+        };
+        neutral.validate().unwrap();
     }
 
     #[test]

@@ -9,6 +9,7 @@ use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap, Method, Uri};
 use axum::response::Response;
 use http_body_util::BodyExt;
+use teep_proto::deviation::Tolerance;
 use teep_proto::Numbering;
 
 /// Longest text or JSON body shown in full; larger ones (and binary ones) are summarised.
@@ -50,29 +51,31 @@ pub fn request_head(method: &Method, uri: &Uri, h: &HeaderMap, note: Option<&str
     emit(&out);
 }
 
-/// A POST to a TEEP path, its message decoded without verifying anything.
+/// A POST to a TEEP path, its message decoded without verifying anything: every COSE header
+/// parameter with its bucket (protected or not: which one a peer reads kid from decided the
+/// AttesTAM failures), the deviations a tolerant reading accepts (the response says whether
+/// this TAM accepted them), then the message as JSON.
 pub fn teep_request(uri: &Uri, h: &HeaderMap, body: &[u8], numbering: Numbering) {
     let mut out = head(&Method::POST, uri, h);
     if body.is_empty() {
         out.push_str("  (empty body: new session)\n");
     } else {
-        match crate::wire::signed::open_message(body, numbering) {
-            Ok((opened, m)) => {
-                let sigs: Vec<String> = opened
-                    .signatures
-                    .iter()
-                    .map(|s| match &s.kid {
-                        Some(k) => format!("{} kid {}", s.alg.name(), hex::encode(k)),
-                        None => s.alg.name().to_string(),
-                    })
-                    .collect();
+        match crate::wire::signed::open_message_with(body, Some(numbering), Tolerance::Tolerant) {
+            Ok((opened, d)) => {
+                let m = &d.message;
                 out.push_str(&format!(
-                    "  {} ({} bytes, {:?}, signatures: {})\n",
+                    "  {} ({} bytes, {:?}, {} numbering)\n",
                     m.type_name(),
                     body.len(),
                     opened.kind,
-                    sigs.join(", ")
+                    numbering.name()
                 ));
+                for p in opened.header_parameters() {
+                    out.push_str(&format!("  header: {p}\n"));
+                }
+                for dev in &d.deviations {
+                    out.push_str(&format!("  deviation: {dev}\n"));
+                }
                 out.push_str(&serde_json::to_string_pretty(&m.to_json()).unwrap_or_default());
                 out.push('\n');
             }
@@ -85,11 +88,15 @@ pub fn teep_request(uri: &Uri, h: &HeaderMap, body: &[u8], numbering: Numbering)
     emit(&out);
 }
 
-/// Prints `r` (with `json`, the TEEP message it carries) and gives it back unchanged. The
-/// body is read to be shown: the TAM's responses are all in memory, so this waits for nothing.
-pub async fn response(r: Response, json: Option<&serde_json::Value>) -> Response {
+/// Prints `r` (with `json`, the TEEP message it carries, and the exchange's `notes`: how a
+/// signer without kid was found, deviations accepted) and gives it back unchanged. The body
+/// is read to be shown: the TAM's responses are all in memory, so this waits for nothing.
+pub async fn response(r: Response, json: Option<&serde_json::Value>, notes: &[String]) -> Response {
     let (parts, body) = r.into_parts();
     let mut out = format!("<<< {}\n{}", parts.status, headers(&parts.headers));
+    for n in notes {
+        out.push_str(&format!("  note: {n}\n"));
+    }
     let bytes = match body.collect().await {
         Ok(c) => c.to_bytes(),
         Err(e) => {

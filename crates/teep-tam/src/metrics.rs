@@ -55,6 +55,7 @@ const ERRORS: &[&str] = &[
     "unsupported-media-type",
     "draining",
     "storage",
+    "deviation",
     "other",
 ];
 
@@ -75,6 +76,16 @@ const AGENT_ERRORS: &[&str] = &[
     "unknown",
 ];
 
+/// `code` of `teep_tam_deviations_total`: every code of the deviation catalog, then `other`
+/// (which a code outside the catalog, were one ever noted, would count as).
+fn deviation_codes() -> Vec<&'static str> {
+    teep_cbor::deviation::catalog::ALL
+        .iter()
+        .map(|k| k.code)
+        .chain(["other"])
+        .collect()
+}
+
 /// `result` of `teep_tam_device_cache_lookups_total`.
 const CACHE_LOOKUPS: &[&str] = &["hit", "miss"];
 
@@ -83,15 +94,15 @@ const CACHE_LOOKUPS: &[&str] = &["hit", "miss"];
 #[derive(Clone, Debug)]
 struct FixedFamily {
     label: &'static str,
-    values: &'static [&'static str],
+    values: Arc<[&'static str]>,
     counts: Arc<[AtomicU64]>,
 }
 
 impl FixedFamily {
-    fn new(label: &'static str, values: &'static [&'static str]) -> Self {
+    fn new(label: &'static str, values: &[&'static str]) -> Self {
         FixedFamily {
             label,
-            values,
+            values: values.into(),
             counts: values.iter().map(|_| AtomicU64::new(0)).collect(),
         }
     }
@@ -107,7 +118,7 @@ impl FixedFamily {
     }
 
     /// A family with the given counts, one per value (a snapshot taken at scrape time).
-    fn with_counts(label: &'static str, values: &'static [&'static str], counts: &[u64]) -> Self {
+    fn with_counts(label: &'static str, values: &[&'static str], counts: &[u64]) -> Self {
         let family = FixedFamily::new(label, values);
         for (c, v) in family.counts.iter().zip(counts) {
             c.store(*v, Ordering::Relaxed);
@@ -194,6 +205,7 @@ pub struct Metrics {
     results: FixedFamily,
     errors: FixedFamily,
     agent_errors: FixedFamily,
+    deviations: FixedFamily,
     duration: LatencyHistogram,
     registry: Registry,
 }
@@ -203,6 +215,7 @@ impl Default for Metrics {
         let results = FixedFamily::new("result", RESULTS);
         let errors = FixedFamily::new("code", ERRORS);
         let agent_errors = FixedFamily::new("code", AGENT_ERRORS);
+        let deviations = FixedFamily::new("code", &deviation_codes());
         let duration = LatencyHistogram::default();
         let mut registry = Registry::default();
         registry.register(
@@ -221,6 +234,11 @@ impl Default for Metrics {
             agent_errors.clone(),
         );
         registry.register(
+            "teep_tam_deviations",
+            "Deviations from the drafts accepted in received messages, by code",
+            deviations.clone(),
+        );
+        registry.register(
             "teep_tam_request_duration_seconds",
             "Time to answer a POST to the TEEP endpoint",
             duration.clone(),
@@ -229,6 +247,7 @@ impl Default for Metrics {
             results,
             errors,
             agent_errors,
+            deviations,
             duration,
             registry,
         }
@@ -250,6 +269,11 @@ impl Metrics {
     /// counts as `unknown`).
     pub fn agent_error(&self, name: &str) {
         self.agent_errors.inc(name);
+    }
+
+    /// A deviation accepted in a received message, by its catalog code.
+    pub fn deviation(&self, code: &str) {
+        self.deviations.inc(code);
     }
 
     /// The time one POST to the TEEP endpoint took.
@@ -347,8 +371,33 @@ mod tests {
         let series = text.lines().filter(|l| !l.starts_with('#')).count();
         assert_eq!(
             series,
-            RESULTS.len() + ERRORS.len() + AGENT_ERRORS.len() + BUCKETS.len() + 3
+            RESULTS.len()
+                + ERRORS.len()
+                + AGENT_ERRORS.len()
+                + deviation_codes().len()
+                + BUCKETS.len()
+                + 3
         );
+    }
+
+    /// The deviation counter's label set is the catalog (and `other`), whatever is noted.
+    #[test]
+    fn deviations_count_by_catalog_code_only() {
+        let m = Metrics::default();
+        m.deviation("teep.tc-list-empty");
+        m.deviation("teep.tc-list-empty");
+        m.deviation("made.up");
+        let text = m.render(None);
+        assert!(text.contains("teep_tam_deviations_total{code=\"teep.tc-list-empty\"} 2"));
+        assert!(text.contains("teep_tam_deviations_total{code=\"other\"} 1"));
+        assert!(!text.contains("made.up"));
+        for k in teep_cbor::deviation::catalog::ALL {
+            assert!(
+                text.contains(&format!("teep_tam_deviations_total{{code=\"{}\"}}", k.code)),
+                "{}",
+                k.code
+            );
+        }
     }
 
     #[test]

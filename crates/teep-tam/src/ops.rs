@@ -45,9 +45,25 @@ pub fn tc_signer_anchors(config: &crate::Config, own: &dyn Signer) -> Result<TcS
     )?)
 }
 
+/// An envelope added to the catalog, and what the upload should tell its sender.
+#[derive(Debug, Clone, Serialize)]
+pub struct AddedEnvelope {
+    #[serde(flatten)]
+    pub tc: TcRecord,
+    /// The upload carried tag 107 (SUIT_Envelope_Tagged), which was removed.
+    pub tag_removed: bool,
+    /// What was changed or noticed, one sentence each (empty when nothing).
+    pub notes: Vec<String>,
+}
+
+/// The note of an upload whose tag 107 was removed.
+pub const TAG_REMOVED_NOTE: &str = "the envelope carried tag 107 (SUIT_Envelope_Tagged); it is \
+     stored and delivered untagged, as an Update's manifest-list requires (draft-ietf-teep-protocol-26 \
+     §4.4: bstr .cbor SUIT_Envelope)";
+
 /// Adds a signed SUIT envelope to the catalog after checking its manifest digest and that one
 /// of its signatures verifies with a TC-signer trust anchor. The envelope is stored (and later
-/// delivered) byte for byte as uploaded, without tag 107.
+/// delivered) byte for byte as uploaded, without tag 107: the TAM never sends a tagged one.
 pub async fn add_envelope(
     store: &Store,
     anchors: &TcSignerAnchors,
@@ -55,9 +71,32 @@ pub async fn add_envelope(
     bytes: &[u8],
     now: i64,
 ) -> Result<TcRecord> {
+    Ok(add_envelope_noted(store, anchors, name, bytes, now)
+        .await?
+        .tc)
+}
+
+/// [`add_envelope`], saying whether tag 107 was removed (the admin API, the web UI and
+/// `teep tam tc add` tell the uploader).
+pub async fn add_envelope_noted(
+    store: &Store,
+    anchors: &TcSignerAnchors,
+    name: Option<&str>,
+    bytes: &[u8],
+    now: i64,
+) -> Result<AddedEnvelope> {
     let tc = crate::catalog::verified_tc(name, bytes, anchors)?;
+    let tag_removed = tc.envelope.len() != bytes.len();
     let id = store.add_tc(&tc, now).await?;
-    Ok(store.tc_by_id(id).await?)
+    Ok(AddedEnvelope {
+        tc: store.tc_by_id(id).await?,
+        tag_removed,
+        notes: if tag_removed {
+            vec![TAG_REMOVED_NOTE.to_string()]
+        } else {
+            Vec::new()
+        },
+    })
 }
 
 /// Wraps a raw TA binary in a manifest signed by the TAM's TC-signer key and adds it.

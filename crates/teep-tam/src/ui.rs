@@ -301,7 +301,7 @@ async fn upload(
     let result = if kind == "envelope" {
         match ops::tc_signer_anchors(&st.config, &st.tc_signer) {
             Ok(anchors) => {
-                ops::add_envelope(
+                ops::add_envelope_noted(
                     &st.store,
                     &anchors,
                     (!name.is_empty()).then_some(name.as_str()),
@@ -318,14 +318,24 @@ async fn upload(
         } else {
             name
         };
-        ops::add_ta(&st.store, &st.tc_signer, &n, &bytes, now).await
+        ops::add_ta(&st.store, &st.tc_signer, &n, &bytes, now)
+            .await
+            .map(|tc| ops::AddedEnvelope {
+                tc,
+                tag_removed: false,
+                notes: Vec::new(),
+            })
     };
     let msg = match result {
-        Ok(tc) => format!(
-            "Added {} ({}, sequence {}).",
-            tc.name,
-            component_id_display(&tc.component_id),
-            tc.sequence
+        Ok(a) => format!(
+            "Added {} ({}, sequence {}).{}",
+            a.tc.name,
+            component_id_display(&a.tc.component_id),
+            a.tc.sequence,
+            a.notes
+                .iter()
+                .map(|n| format!(" Note: {n}."))
+                .collect::<String>()
         ),
         Err(e) => format!("Upload failed: {e}"),
     };
@@ -388,6 +398,8 @@ struct LogRow {
     message_type: String,
     result: String,
     summary: String,
+    /// How a signer without kid was found and the deviations accepted, one line each.
+    notes: Vec<String>,
 }
 
 fn log_rows(entries: Vec<crate::model::AuditRecord>) -> Vec<LogRow> {
@@ -407,6 +419,7 @@ fn log_rows(entries: Vec<crate::model::AuditRecord>) -> Vec<LogRow> {
                 .ok()
                 .and_then(|v| serde_json::to_string_pretty(&v).ok())
                 .unwrap_or(e.entry.summary),
+            notes: e.entry.notes,
         })
         .collect()
 }

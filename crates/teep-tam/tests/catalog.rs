@@ -335,8 +335,20 @@ async fn admin_api_refuses_untrusted_and_tampered_envelopes_and_takes_anchored_o
         "{}",
         tampered_r.1
     );
-    // Signed by the configured anchor, tagged: stored untagged, byte for byte.
+    // Signed by the configured anchor, tagged: stored untagged, byte for byte, and the
+    // answer says the tag was removed (issue 17: the TAM never sends a tagged envelope).
     assert_eq!(spec_r.0, 201, "{}", spec_r.1);
+    let added: serde_json::Value = serde_json::from_str(&spec_r.1).unwrap();
+    assert_eq!(added["tag_removed"], true, "{added}");
+    assert_eq!(
+        added["notes"],
+        serde_json::json!([teep_tam::ops::TAG_REMOVED_NOTE]),
+        "{added}"
+    );
+    assert_eq!(
+        added["sequence"], 1,
+        "the record itself is there too: {added}"
+    );
     let tcs = tam.store().list_tcs().await.unwrap();
     assert_eq!(tcs.len(), 1, "refused uploads left nothing behind");
     assert_eq!(

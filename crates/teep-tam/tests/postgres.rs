@@ -83,6 +83,14 @@ async fn full_exchange_and_policy_on_postgres() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn kidless_lookups_on_postgres() {
+    let Some(db) = fresh_db().await else { return };
+    let tam = pg_tam(&db).await;
+    check_kidless_lookups(tam.store()).await;
+    tam.handle.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn purges_run_in_chunks_on_postgres() {
     let Some(db) = fresh_db().await else { return };
     let tam = pg_tam(&db).await;

@@ -85,6 +85,15 @@ pub static HTTP_CACHE_CONTROL: DeviationKind = DeviationKind {
     reading: "response carries Cache-Control; ignored",
 };
 
+/// A QueryResponse without the token its QueryRequest carried (an agent that drops the token
+/// when the attestation bit is set, reading -26 §4.2's "token iff the attestation bit is
+/// clear" as its own rule). The TAM finds the session by the challenge in the evidence.
+pub static TEEP_TOKEN_NOT_ECHOED: DeviationKind = DeviationKind {
+    code: "teep.token-not-echoed",
+    section: "TEEP-26 §4.3 (token: echo the QueryRequest's token if it had one)",
+    reading: "token absent although the QueryRequest carried one; the session is the one whose challenge the evidence's eat_nonce carries",
+};
+
 /// Every kind, for metrics label sets, documentation and lookups by code.
 pub static ALL: &[&DeviationKind] = &[
     &COSE_KID_EMPTY,
@@ -97,6 +106,7 @@ pub static ALL: &[&DeviationKind] = &[
     &HTTP_CONTENT_TYPE_TEEP_COSE,
     &HTTP_EMPTY_POST_NEEDS_CONTENT_TYPE,
     &HTTP_CACHE_CONTROL,
+    &TEEP_TOKEN_NOT_ECHOED,
 ];
 
 /// The kind with this code.

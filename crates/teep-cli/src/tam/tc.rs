@@ -14,7 +14,7 @@ pub enum TcCmd {
     Add {
         #[command(flatten)]
         data: DataArgs,
-        /// Signed SUIT envelope (tagged or untagged); delivered as is. Its signer must be the
+        /// Signed SUIT envelope (tagged or untagged); delivered as is, without tag 107. Its signer must be the
         /// TAM's TC-signer key or a --tc-signer-anchor.
         file: Option<PathBuf>,
         /// Raw TA binary to wrap.
@@ -90,19 +90,27 @@ pub(super) async fn tc(c: TcCmd) -> anyhow::Result<()> {
             tc_signer_key,
         } => {
             let store = open(&data).await?;
-            let tc = match (file, ta) {
+            let (tc, notes) = match (file, ta) {
                 (Some(f), None) => {
                     let anchors = tc_anchors(&data, tc_signer_key.as_deref(), &tc_signer_anchors)?;
                     let bytes = std::fs::read(&f).with_context(|| format!("{}", f.display()))?;
-                    teep_tam::ops::add_envelope(&store, &anchors, name.as_deref(), &bytes, now())
-                        .await
-                        .with_context(|| format!("{}", f.display()))?
+                    let added = teep_tam::ops::add_envelope_noted(
+                        &store,
+                        &anchors,
+                        name.as_deref(),
+                        &bytes,
+                        now(),
+                    )
+                    .await
+                    .with_context(|| format!("{}", f.display()))?;
+                    (added.tc, added.notes)
                 }
                 (None, Some(t)) => {
                     let name = name.context("--name: required with --ta")?;
                     let bytes = std::fs::read(&t).with_context(|| format!("{}", t.display()))?;
                     let signer = teep_tam::keys::tc_signer(&data.data, tc_signer_key.as_deref())?;
-                    teep_tam::ops::add_ta(&store, &signer, &name, &bytes, now()).await?
+                    let tc = teep_tam::ops::add_ta(&store, &signer, &name, &bytes, now()).await?;
+                    (tc, Vec::new())
                 }
                 _ => anyhow::bail!("give a signed envelope FILE or --ta BINARY --name NAME"),
             };
@@ -113,6 +121,9 @@ pub(super) async fn tc(c: TcCmd) -> anyhow::Result<()> {
                 component_id_display(&tc.component_id),
                 tc.sequence
             );
+            for n in notes {
+                println!("note: {n}");
+            }
             if let Some(t) = assign {
                 let target = Target::parse(&t).map_err(anyhow::Error::msg)?;
                 store.assign(&tc.component_id, &target, now()).await?;

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use teep_cbor::deviation::Deviations;
 use teep_proto::Numbering;
 
 use crate::model::{DeviceRecord, InstalledTc, SessionRecord, TcRecord};
@@ -24,6 +25,9 @@ pub struct Inspected {
     /// [`handle_message`](crate::TamCore::handle_message). Take it with
     /// [`take_need`](Self::take_need): it may carry the session, which moves into the context.
     pub need: Need,
+    /// What the decoders accepted although the specification says otherwise (empty, and
+    /// unallocated, for a conforming message).
+    pub deviations: Deviations,
 }
 
 impl Inspected {
@@ -50,7 +54,9 @@ impl Inspected {
 /// What storage must supply for a message, decided by the core from the message type and its
 /// token. The adapter follows it and fills exactly the [`Context`] fields it names; the rest
 /// stay empty. "The signer's device" is the record of the first of [`Inspected::kids`] that
-/// storage knows.
+/// storage knows; when none is, the adapter searches as
+/// [`TamCore::signer_search`](crate::TamCore::signer_search) allows and reports it in
+/// [`Context::signer_search`] (a QueryResponse or an Error answering a QueryRequest).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum Need {
     /// The message names no token: the core refuses it without storage.
@@ -89,6 +95,9 @@ pub struct Context {
     pub catalog: Arc<Vec<TcRecord>>,
     /// Component ids policy assigns to this device.
     pub assigned: Vec<Vec<u8>>,
+    /// When no kid of the message named a device: what the adapter did to find the signer
+    /// (see [`TamCore::signer_search`](crate::TamCore::signer_search)).
+    pub signer_search: Option<super::SignerSearched>,
 }
 
 /// How a step ended, for metrics, audit and logs.
@@ -141,4 +150,7 @@ pub struct Outcome {
     /// What the TAM sent, as JSON (for `--dump`).
     pub response_json: Option<serde_json::Value>,
     pub result: ExchangeResult,
+    /// Every deviation accepted in the step: the decoders' and the core's own (also in the
+    /// audit entry). Empty, and unallocated, for a conforming exchange.
+    pub deviations: Deviations,
 }

@@ -11,7 +11,7 @@ use super::{Inspected, TamCore};
 impl TamCore {
     /// The device's stored COSE_Key, parsed. A key storage holds but that does not parse is
     /// the TAM's error, not the peer's.
-    fn stored_key(&self, device: &DeviceRecord) -> Result<PublicKey, InternalError> {
+    pub(super) fn stored_key(&self, device: &DeviceRecord) -> Result<PublicKey, InternalError> {
         let mut memo = self.parsed_keys.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(k) = memo.get(&device.teep_key) {
             return Ok(k.clone());

@@ -8,7 +8,6 @@ use crate::model::SessionRecord;
 
 use super::effects::Consume;
 use super::rejection::Rejection;
-use super::success::known_device;
 use super::{
     session_end, truncate, Context, DeviceUpdate, ExchangeResult, Inspected, Outcome, TamCore,
 };
@@ -25,13 +24,16 @@ impl TamCore {
         numbering: Numbering,
         ctx: &Context,
         token: Vec<u8>,
-        code: u64,
-        name: &str,
+        (code, name, undefined): (u64, &str, Option<u64>),
         err_msg: Option<&str>,
         now: i64,
     ) -> Result<Outcome, Rejection> {
-        let device = known_device(msg, ctx)?;
+        let device = self.known_device(msg, ctx)?;
         self.verify_known(msg, device)?;
+        let code = match undefined {
+            Some(raw) => format!("{code}; sent as the undefined err-code {raw}"),
+            None => code.to_string(),
+        };
         let detail = match err_msg {
             Some(m) => format!("agent error {name} ({code}): {m}"),
             None => format!("agent error {name} ({code})"),

@@ -3,6 +3,7 @@
 //! once, before it expires, in the numbering it was sent in, by a message of the matching
 //! type, from the device it was sent to.
 
+use teep_cbor::deviation::{catalog, Deviations};
 use teep_proto::Numbering;
 
 use crate::model::{SessionKind, SessionRecord};
@@ -17,31 +18,64 @@ impl TamCore {
     /// [`Need`](super::Need) asked for.
     pub fn handle_message(
         &self,
-        msg: Inspected,
+        mut msg: Inspected,
         ctx: &Context,
         now: i64,
         rng: &mut dyn Random,
     ) -> Result<Outcome, Rejection> {
-        let (session, numbering, token) = self.answered_session(&msg, ctx, now)?;
-        let token = token.to_vec();
-        match &msg.message {
-            Incoming::QueryResponse(qr) => {
-                self.on_query_response(&msg, qr, session, numbering, ctx, token, now, rng)
+        let mut deviations = std::mem::take(&mut msg.deviations);
+        let answered = self
+            .answered_session(&msg, ctx, now, &mut deviations)
+            .and_then(|(session, numbering, token)| {
+                self.answer(&msg, session, numbering, ctx, token, &deviations, now, rng)
+            });
+        let mut outcome = match answered {
+            Ok(o) => o,
+            Err(Rejection::Refused(mut r)) => {
+                r.deviations = deviations;
+                return Err(Rejection::Refused(r));
             }
-            Incoming::Success { .. } => self.on_success(&msg, session, numbering, ctx, token, now),
+            Err(e) => return Err(e),
+        };
+        if let Some(a) = &mut outcome.effects.audit {
+            a.notes.extend(self.signer_note(&msg, ctx));
+            a.notes.extend(deviations.iter().map(|d| d.to_string()));
+        }
+        outcome.deviations = deviations;
+        Ok(outcome)
+    }
+
+    /// The handler of the message's type.
+    #[allow(clippy::too_many_arguments)]
+    fn answer(
+        &self,
+        msg: &Inspected,
+        session: &SessionRecord,
+        numbering: Numbering,
+        ctx: &Context,
+        token: Vec<u8>,
+        deviations: &Deviations,
+        now: i64,
+        rng: &mut dyn Random,
+    ) -> Result<Outcome, Rejection> {
+        match &msg.message {
+            Incoming::QueryResponse(qr) => self.on_query_response(
+                msg, qr, session, numbering, ctx, token, deviations, now, rng,
+            ),
+            Incoming::Success { .. } => self.on_success(msg, session, numbering, ctx, token, now),
             Incoming::Error {
                 code,
                 name,
                 err_msg,
+                undefined,
                 ..
             } => self.on_error(
-                &msg,
+                msg,
                 session,
                 numbering,
                 ctx,
                 token,
-                *code,
-                name,
+                (*code, name, *undefined),
                 err_msg.as_deref(),
                 now,
             ),
@@ -50,27 +84,47 @@ impl TamCore {
     }
 
     /// The session `msg` answers, if its token may answer it now; with the session's
-    /// numbering, read, and the token.
-    fn answered_session<'c, 'm>(
+    /// numbering, read, and the token. A QueryResponse without a token answers the session
+    /// whose challenge its evidence carries (DIGEST §9.2); if that QueryRequest carried a
+    /// token, leaving it out is a deviation.
+    fn answered_session<'c>(
         &self,
-        msg: &'m Inspected,
+        msg: &Inspected,
         ctx: &'c Context,
         now: i64,
-    ) -> Result<(&'c SessionRecord, Numbering, &'m [u8]), Rejection> {
+        deviations: &mut Deviations,
+    ) -> Result<(&'c SessionRecord, Numbering, Vec<u8>), Rejection> {
         let t = msg.type_name;
         let refuse = |kind, explanation: String| Rejection::refuse(kind, Some(t), explanation);
-        let token = msg.token().ok_or_else(|| {
-            refuse(
-                RefusalKind::MissingToken,
-                format!("{t}.token: missing; this TAM always sends a token and needs it echoed"),
-            )
-        })?;
+        let token = match msg.token() {
+            Some(token) => token.to_vec(),
+            None => {
+                let found = self
+                    .session_by_challenge(&msg.message)
+                    .filter(|(s, _)| ctx.session.as_ref().is_some_and(|c| c.token == s.token));
+                let Some((session, token_sent)) = found else {
+                    return Err(refuse(
+                        RefusalKind::MissingToken,
+                        format!(
+                            "{t}.token: missing, and no evidence whose eat_nonce is a challenge of \
+                             this TAM; echo the QueryRequest's token"
+                        ),
+                    ));
+                };
+                if token_sent {
+                    deviations
+                        .note(&catalog::TEEP_TOKEN_NOT_ECHOED, format!("{t}.token"))
+                        .map_err(|d| Rejection::strict(Some(t), d))?;
+                }
+                session.token
+            }
+        };
         let session = ctx.session.as_ref().ok_or_else(|| {
             refuse(
                 RefusalKind::UnknownToken,
                 format!(
                     "{t}.token: {} is not an outstanding request of this TAM",
-                    hex::encode(token)
+                    hex::encode(&token)
                 ),
             )
         })?;

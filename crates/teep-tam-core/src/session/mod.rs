@@ -23,10 +23,12 @@ mod device_key;
 mod effects;
 mod error;
 mod handle_message;
+mod identify;
 mod inspect;
 mod query_request;
 mod query_response;
 mod rejection;
+mod signers;
 mod success;
 mod update;
 
@@ -35,11 +37,15 @@ use std::sync::Arc;
 use crate::model::{AuditEntry, SessionKind, SessionRecord};
 use crate::token::TokenKey;
 use crate::Enroll;
-use teep_cose::{KeyType, PublicKey, Signer};
+use teep_cose::{PublicKey, Signer};
+
+use signers::SignerSet;
 
 pub use contract::{Context, ExchangeResult, Inspected, Need, Outcome};
 pub use effects::{Consume, DeviceUpdate, Effects, PendingUpdate, LAST_SEEN_RESOLUTION_MS};
+pub use identify::{SignerMatch, SignerSearch, SignerSearched};
 pub use rejection::{InternalError, Refusal, RefusalKind, Rejection, INTERNAL_CODE};
+pub use signers::FirstQuery;
 
 /// Randomness for tokens and challenges, supplied by the caller (quinn-proto style): the
 /// server passes the operating system's generator, tests a deterministic one.
@@ -62,6 +68,20 @@ pub struct CoreConfig {
     /// key (a point decompression for Ed25519) on most messages. When full, an eighth of the
     /// entries, in hash order (in effect at random), make room.
     pub parsed_keys: usize,
+    /// How the first QueryRequest is signed on the path that speaks draft-26 numbering.
+    pub first_query_draft26: FirstQuery,
+    /// ... and on the path that speaks the legacy numbering.
+    pub first_query_legacy: FirstQuery,
+    /// Whether a QueryRequest that asks for attestation carries a token beside the challenge
+    /// (DIGEST §9.2: the -26 example does, §4.2's text says it must not). Off, the challenge
+    /// alone correlates the answer. Answers are accepted either way.
+    pub token_with_attestation: bool,
+    /// Whether deviations from the specification are accepted (and recorded) or refused.
+    pub tolerance: teep_cbor::deviation::Tolerance,
+    /// A message whose kids name no device (libteep signs without one) is matched by trying
+    /// every registered device's key when there are at most this many (0: never). Each try
+    /// is a signature verification, so this bounds what one such message costs.
+    pub kidless_max_devices: usize,
 }
 
 impl Default for CoreConfig {
@@ -73,6 +93,21 @@ impl Default for CoreConfig {
             allow_requests: true,
             render_json: true,
             parsed_keys: DEFAULT_PARSED_KEYS,
+            first_query_draft26: FirstQuery::CoseSign,
+            first_query_legacy: FirstQuery::CoseSign,
+            token_with_attestation: true,
+            tolerance: teep_cbor::deviation::Tolerance::Tolerant,
+            kidless_max_devices: DEFAULT_KIDLESS_MAX_DEVICES,
+        }
+    }
+}
+
+impl CoreConfig {
+    /// How the first QueryRequest is signed on the path that speaks `n`.
+    pub fn first_query(&self, n: teep_proto::Numbering) -> FirstQuery {
+        match n {
+            teep_proto::Numbering::Draft26 => self.first_query_draft26,
+            teep_proto::Numbering::Legacy => self.first_query_legacy,
         }
     }
 }
@@ -86,7 +121,7 @@ impl Default for CoreConfig {
 /// ([`signers`](Self::signers), [`query_session`](Self::query_session)); and
 /// [`inspect`](Self::inspect), which reads a message before storage is asked.
 pub struct TamCore {
-    signers: Vec<Arc<dyn Signer>>,
+    signers: SignerSet,
     verifier_keys: Vec<PublicKey>,
     token_key: TokenKey,
     /// Device keys already parsed, by their stored COSE_Key bytes: parsing validates the
@@ -94,6 +129,10 @@ pub struct TamCore {
     parsed_keys: std::sync::Mutex<std::collections::HashMap<Vec<u8>, PublicKey>>,
     pub config: CoreConfig,
 }
+
+/// Default of [`CoreConfig::kidless_max_devices`]: a lab or interop fleet, where old agents
+/// without kids are met; a verification costs well under a millisecond.
+pub const DEFAULT_KIDLESS_MAX_DEVICES: usize = 16;
 
 /// Default of [`CoreConfig::parsed_keys`]: as many as the device cache holds by default.
 pub const DEFAULT_PARSED_KEYS: usize = 1 << 18;
@@ -112,7 +151,7 @@ impl TamCore {
         token_key: TokenKey,
     ) -> TamCore {
         TamCore {
-            signers,
+            signers: SignerSet::new(signers),
             verifier_keys,
             token_key,
             parsed_keys: Default::default(),
@@ -140,14 +179,9 @@ impl TamCore {
         })
     }
 
+    /// The TAM's TEEP keys, as configured.
     pub fn signers(&self) -> &[Arc<dyn Signer>] {
-        &self.signers
-    }
-
-    fn signer_for(&self, kt: KeyType) -> Option<&Arc<dyn Signer>> {
-        self.signers
-            .iter()
-            .find(|s| s.public_key().key_type() == kt)
+        self.signers.keys()
     }
 
     /// An Update token: the time in ms (6 bytes, big-endian) then 10 random bytes. Stored
@@ -188,6 +222,7 @@ fn audit(
         result: result.as_str().to_string(),
         message: Some(msg.raw.clone()),
         numbering: Some(msg.numbering.name().to_string()),
+        notes: Vec::new(),
     }
 }
 
@@ -220,6 +255,7 @@ fn session_end(
         token: Some(token),
         response_json: None,
         result,
+        deviations: Default::default(),
     }
 }
 

@@ -8,12 +8,13 @@ use crate::model::DeviceRecord;
 use crate::wire;
 
 use super::rejection::InternalError;
-use super::{Effects, ExchangeResult, Outcome, Random, TamCore};
+use super::{Effects, ExchangeResult, FirstQuery, Outcome, Random, TamCore};
 
 impl TamCore {
     /// `ProcessConnect`: a new session. Answers a QueryRequest signed with every TAM key
-    /// (COSE_Sign, DIGEST §2.2), since nothing yet tells which suite the agent speaks. Only
-    /// the TAM itself can fail here.
+    /// (COSE_Sign, DIGEST §2.2), since nothing yet tells which suite the agent speaks, unless
+    /// the path is configured for agents that read COSE_Sign1 only. Only the TAM itself can
+    /// fail here.
     pub fn handle_connect(
         &self,
         numbering: Numbering,
@@ -23,9 +24,10 @@ impl TamCore {
         self.query_request(numbering, None, now, rng)
     }
 
-    /// A QueryRequest with a fresh token and, when attestation is required, the challenge
-    /// derived from it (token and challenge together, DIGEST §9.2). A device whose suite is
-    /// known gets one signature in it; otherwise one per TAM key.
+    /// A QueryRequest with a fresh token and, when attestation is required, a challenge
+    /// derived from it. The token goes too unless `token_with_attestation` is off (DIGEST §9.2).
+    /// A device whose suite is known gets one signature in it; otherwise the path's
+    /// [`FirstQuery`] decides: one signature per TAM key (-26 §8.1), or a COSE_Sign1.
     fn query_request(
         &self,
         numbering: Numbering,
@@ -40,23 +42,37 @@ impl TamCore {
             now.saturating_add(self.config.session_ttl_ms),
             random,
         );
-        let challenge = self
-            .config
-            .require_attestation
-            .then(|| self.token_key.challenge(&token));
-        let msg = wire::query_request(
-            &token,
+        let attest = self.config.require_attestation;
+        let send_token = !attest || self.config.token_with_attestation;
+        let challenge = attest.then(|| {
+            if send_token {
+                self.token_key.challenge(&token)
+            } else {
+                self.token_key.challenge_alone(&token)
+            }
+        });
+        let msg = wire::query_request_with(
+            send_token.then_some(token.as_slice()),
             challenge.as_deref(),
-            self.config.require_attestation,
+            attest,
         );
         let known_signer = device
             .and_then(|d| d.suite_alg)
-            .and_then(|a| Algorithm::from_cose(a).key_type())
-            .and_then(|kt| self.signer_for(kt));
-        let bytes = match known_signer {
+            .and_then(|a| self.signers.for_alg(Algorithm::from_cose(a)));
+        let sign1 = match (known_signer, self.config.first_query(numbering)) {
+            (Some(s), _) => Some(s),
+            (None, FirstQuery::Sign1(alg)) => Some(
+                self.signers
+                    .for_alg(alg)
+                    .ok_or(InternalError::NoKeyFor { alg })?,
+            ),
+            (None, FirstQuery::CoseSign) => None,
+        };
+        let bytes = match sign1 {
             Some(s) => wire::signed::sign_message(&msg, numbering, s.as_ref()),
             None => {
-                let refs: Vec<&dyn Signer> = self.signers.iter().map(|s| s.as_ref()).collect();
+                let refs: Vec<&dyn Signer> =
+                    self.signers.keys().iter().map(|s| s.as_ref()).collect();
                 wire::signed::sign_message_multi(&msg, numbering, &refs)
             }
         }
@@ -75,6 +91,7 @@ impl TamCore {
             token: Some(token),
             response_json: json,
             result: ExchangeResult::QueryRequest,
+            deviations: Default::default(),
         })
     }
 }

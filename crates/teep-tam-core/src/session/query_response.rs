@@ -33,6 +33,7 @@ impl TamCore {
         numbering: Numbering,
         ctx: &Context,
         token: Vec<u8>,
+        deviations: &teep_cbor::deviation::Deviations,
         now: i64,
         rng: &mut dyn Random,
     ) -> Result<Outcome, Rejection> {
@@ -61,7 +62,7 @@ impl TamCore {
                     if let Some(d) = &ctx.device {
                         update.elide_unchanged(d, now);
                     }
-                    let err_msg = truncate(&e.to_string(), 128);
+                    let err_msg = error_message(&e.to_string(), deviations);
                     let update_token = Self::new_token(now, rng);
                     let upd = wire::error_update(
                         &update_token,
@@ -194,11 +195,8 @@ impl TamCore {
             return Err(refuse(
                 RefusalKind::UnregisteredDevice,
                 format!(
-                    "{t}: signer kid {} is not a registered device (enrollment is registered-only)",
-                    msg.kids()
-                        .next()
-                        .map(hex::encode)
-                        .unwrap_or_else(|| "(none)".into())
+                    "{t}: the signer is not a registered device (enrollment is registered-only): {}",
+                    self.no_signer_found(msg, ctx)
                 ),
             ));
         }
@@ -278,6 +276,23 @@ impl TamCore {
             ),
         })
     }
+}
+
+/// Most bytes of an Update's err-msg (-26 §4.4: `tstr .size (1..128)`).
+const ERR_MSG_MAX: usize = 128;
+
+/// The err-msg of an error Update: why, then the codes of the deviations accepted in the
+/// QueryResponse, as far as 128 bytes allow (the reason comes first and is never cut for them).
+fn error_message(why: &str, deviations: &teep_cbor::deviation::Deviations) -> String {
+    let mut out = truncate(why, ERR_MSG_MAX);
+    if deviations.is_empty() {
+        return out;
+    }
+    let codes = format!(" (accepted: {})", deviations.codes().join(", "));
+    if out.len() + codes.len() <= ERR_MSG_MAX {
+        out.push_str(&codes);
+    }
+    out
 }
 
 /// Whether two holdings lists say the same (order and timestamps aside).

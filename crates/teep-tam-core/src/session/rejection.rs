@@ -51,11 +51,14 @@ pub enum RefusalKind {
     BadSignature,
     /// A new device's message is not signed with the key its evidence names in `cnf`.
     NotSignedByCnfKey,
+    /// The message departs from the specification in a way this TAM would accept as a named
+    /// deviation, but it runs `--strict` (conformance testing).
+    StrictDeviation,
 }
 
 impl RefusalKind {
     /// Every kind, for tests and documentation.
-    pub const ALL: [RefusalKind; 16] = [
+    pub const ALL: [RefusalKind; 17] = [
         RefusalKind::Malformed,
         RefusalKind::WrongNumberingForPath,
         RefusalKind::UnexpectedMessageType,
@@ -72,6 +75,7 @@ impl RefusalKind {
         RefusalKind::BadEnrollmentEvidence,
         RefusalKind::BadSignature,
         RefusalKind::NotSignedByCnfKey,
+        RefusalKind::StrictDeviation,
     ];
 
     /// The stable short code for metrics, audit and logs.
@@ -91,6 +95,7 @@ impl RefusalKind {
             RefusalKind::UnregisteredDevice | RefusalKind::UnknownDevice => "unknown-device",
             RefusalKind::NoEnrollmentEvidence | RefusalKind::BadEnrollmentEvidence => "attestation",
             RefusalKind::BadSignature | RefusalKind::NotSignedByCnfKey => "signature",
+            RefusalKind::StrictDeviation => "deviation",
         }
     }
 }
@@ -104,6 +109,21 @@ pub struct Refusal {
     /// The decoded message type, if it got that far (for metrics and audit).
     pub message_type: Option<&'static str>,
     pub explanation: String,
+    /// Deviations accepted in the message before it was refused for another reason: the
+    /// peer is told them too ([`Refusal::full_explanation`]).
+    pub deviations: teep_cbor::deviation::Deviations,
+}
+
+impl Refusal {
+    /// The explanation, then one line per deviation accepted before the refusal.
+    pub fn full_explanation(&self) -> String {
+        let mut out = self.explanation.clone();
+        for d in &self.deviations {
+            out.push_str("\naccepted deviation: ");
+            out.push_str(&d.to_string());
+        }
+        out
+    }
 }
 
 /// The TAM's own failure while answering: the peer did nothing wrong, so no refusal kind
@@ -116,6 +136,10 @@ pub enum InternalError {
     StoredAttestationKey(KeyError),
     #[error("the TAM has no signing key")]
     NoSigningKey,
+    /// The path's first QueryRequest is configured as a COSE_Sign1 under an algorithm no TAM
+    /// key can sign with.
+    #[error("first QueryRequest: configured as COSE_Sign1 {alg}, but no TAM key signs {alg}")]
+    NoKeyFor { alg: teep_cose::Algorithm },
     /// Signing the named message (`QueryRequest`, `Update`) failed.
     #[error("signing {message}: {source}")]
     Signing {
@@ -156,7 +180,21 @@ impl Rejection {
             kind,
             message_type,
             explanation: explanation.into(),
+            deviations: Default::default(),
         })
+    }
+
+    /// A deviation refused because the TAM is strict, explained as the decoders explain
+    /// theirs: `WHERE: strict mode refuses CODE (SECTION): READING`.
+    pub(crate) fn strict(
+        message_type: Option<&'static str>,
+        d: teep_cbor::deviation::Deviation,
+    ) -> Rejection {
+        Rejection::refuse(
+            RefusalKind::StrictDeviation,
+            message_type,
+            format!("{}: {}", d.at, d.refusal()),
+        )
     }
 
     /// The refusal, if the peer is at fault.
@@ -207,6 +245,7 @@ mod tests {
             codes,
             [
                 "attestation",
+                "deviation",
                 "expired",
                 "malformed",
                 "replay",

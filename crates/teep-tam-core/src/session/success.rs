@@ -21,7 +21,7 @@ impl TamCore {
         token: Vec<u8>,
         now: i64,
     ) -> Result<Outcome, Rejection> {
-        let device = known_device(msg, ctx)?;
+        let device = self.known_device(msg, ctx)?;
         self.verify_known(msg, device)?;
         let pending = PendingUpdate::from_session(session)?;
         let update = DeviceUpdate {
@@ -57,18 +57,24 @@ impl TamCore {
     }
 }
 
-/// The device a Success or Error comes from: one this TAM knows (only a QueryResponse
-/// enrolls).
-pub(super) fn known_device<'c>(
-    msg: &Inspected,
-    ctx: &'c Context,
-) -> Result<&'c crate::model::DeviceRecord, Rejection> {
-    let t = msg.type_name;
-    ctx.device.as_ref().ok_or_else(|| {
-        Rejection::refuse(
-            RefusalKind::UnknownDevice,
-            Some(t),
-            format!("{t}: signer is not a known device"),
-        )
-    })
+impl TamCore {
+    /// The device a Success or Error comes from: one this TAM knows (only a QueryResponse
+    /// enrolls).
+    pub(super) fn known_device<'c>(
+        &self,
+        msg: &Inspected,
+        ctx: &'c Context,
+    ) -> Result<&'c crate::model::DeviceRecord, Rejection> {
+        let t = msg.type_name;
+        ctx.device.as_ref().ok_or_else(|| {
+            Rejection::refuse(
+                RefusalKind::UnknownDevice,
+                Some(t),
+                format!(
+                    "{t}: the signer is not a known device: {}",
+                    self.no_signer_found(msg, ctx)
+                ),
+            )
+        })
+    }
 }

@@ -1,7 +1,8 @@
-//! Sending an Update (DIGEST §3.4): signed in the suite the device signed with, its token
+//! Sending an Update (DIGEST §3.4): signed in the suite the device signed with (the same
+//! algorithm identifier, -26 §8.1: the selected suite is used in both directions), its token
 //! stored as a new session together with what it carried, so that the Success can record it.
 
-use teep_cose::{Algorithm, KeyType};
+use teep_cose::Algorithm;
 
 use crate::model::{NewDevice, SessionKind, SessionRecord};
 use crate::wire;
@@ -36,10 +37,9 @@ pub(super) struct UpdateToSend<'m> {
 impl TamCore {
     pub(super) fn send_update(&self, u: UpdateToSend<'_>) -> Result<Outcome, Rejection> {
         let numbering = u.msg.numbering;
-        let kt = u.alg.key_type().unwrap_or(KeyType::P256);
         let signer = self
-            .signer_for(kt)
-            .or_else(|| self.signers.first())
+            .signers
+            .for_selected(u.alg)
             .ok_or(InternalError::NoSigningKey)?;
         let bytes =
             wire::signed::sign_message(&u.upd, numbering, signer.as_ref()).map_err(|source| {
@@ -74,6 +74,7 @@ impl TamCore {
             token: Some(u.token),
             response_json: self.config.render_json.then(|| u.upd.to_json()),
             result: u.result,
+            deviations: Default::default(),
         })
     }
 }

@@ -13,6 +13,7 @@ use teep_cose::{PrivateKey, PublicKey, Signer, SoftwareSigner};
 use teep_proto::Numbering;
 
 use crate::model::*;
+use crate::session::{SignerMatch, SignerSearched};
 use crate::token::TokenKey;
 use crate::{
     Context, CoreConfig, Effects, Enroll, ExchangeResult, Inspected, Need, Outcome, Random,
@@ -184,14 +185,45 @@ impl Storage {
         msg.kids().find_map(|k| self.device_by_kid(k)).cloned()
     }
 
+    /// When no kid names a device: the search the core allows, as the server runs it.
+    fn search_signer(&self, core: &TamCore, msg: &Inspected, ctx: &mut Context) {
+        let search = core.signer_search(msg);
+        let mut done = SignerSearched::default();
+        if let Some(ueid) = search.ueid {
+            let candidates: Vec<DeviceRecord> = self
+                .devices
+                .iter()
+                .filter(|d| d.ueid.as_ref() == Some(&ueid))
+                .cloned()
+                .collect();
+            done.ueid = Some((ueid, candidates.len()));
+            if let Some(i) = core.pick_signer(msg, &candidates) {
+                ctx.device = Some(candidates[i].clone());
+                done.matched = Some(SignerMatch::Ueid);
+            }
+        }
+        let max = search.try_keys_up_to;
+        if ctx.device.is_none() && max > 0 && self.devices.len() <= max {
+            done.tried_keys = Some(self.devices.len());
+            if let Some(i) = core.pick_signer(msg, &self.devices) {
+                ctx.device = Some(self.devices[i].clone());
+                done.matched = Some(SignerMatch::TriedKeys);
+            }
+        }
+        ctx.signer_search = Some(done);
+    }
+
     /// The context `need` asks for, and nothing more.
-    pub fn load(&self, need: Need, msg: &Inspected) -> Context {
+    pub fn load(&self, core: &TamCore, need: Need, msg: &Inspected) -> Context {
         let mut ctx = Context::default();
         match need {
             Need::Nothing => {}
             Need::QueryResponse { session } => {
                 ctx.session = Some(session);
                 ctx.device = self.signer_device(msg);
+                if ctx.device.is_none() {
+                    self.search_signer(core, msg, &mut ctx);
+                }
                 if let Some(d) = &ctx.device {
                     ctx.installed = self.holdings.get(&d.id).cloned().unwrap_or_default();
                 }
@@ -201,6 +233,9 @@ impl Storage {
             Need::Signer { session } => {
                 ctx.session = Some(session);
                 ctx.device = self.signer_device(msg);
+                if ctx.device.is_none() {
+                    self.search_signer(core, msg, &mut ctx);
+                }
             }
             Need::StoredSession { catalog } => {
                 let token = msg.token().expect("a stored session is asked for by token");
@@ -402,7 +437,7 @@ impl Tam {
         let mut msg = self.core.inspect(body, n)?;
         let need = msg.take_need();
         self.last_need = Some(need.clone());
-        let ctx = self.storage.load(need, &msg);
+        let ctx = self.storage.load(&self.core, need, &msg);
         Ok((msg, ctx))
     }
 

@@ -12,12 +12,16 @@
 //! * `internal_errors`: stored records the core cannot read, and a TAM without keys;
 //! * `policy_paths`: every path through `policy.rs`, seen through the Update it yields;
 //! * `attestation`: appraisal results and what they do to the device row;
-//! * `contract`: what each message needs from storage and what each step returns.
+//! * `captured`: libteep's captured messages, and its session emulated with their shapes;
+//! * `contract`: what each message needs from storage and what each step returns;
+//! * `interop`: what older and independent agents do (suites, COSE_Sign1, no kid, no token).
 
 mod attestation;
+mod captured;
 mod contract;
 mod harness;
 mod internal_errors;
+mod interop;
 mod policy_paths;
 mod refusals;
 mod sessions;

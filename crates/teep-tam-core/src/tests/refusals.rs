@@ -75,7 +75,10 @@ fn provoke(kind: RefusalKind) -> (Tam, Rejection) {
         RefusalKind::MissingToken => {
             let dev = device(2);
             tam.register(&dev, &[]);
-            let body = response_after(&mut tam, &dev, |s| s.token = None);
+            let body = response_after(&mut tam, &dev, |s| {
+                s.token = None;
+                s.challenge = None;
+            });
             refused(&mut tam, &body, N)
         }
         RefusalKind::UnknownToken => {
@@ -172,6 +175,19 @@ fn provoke(kind: RefusalKind) -> (Tam, Rejection) {
             let body = tam.query_response(&dev, N);
             refused(&mut tam, &with_bad_signature(body), N)
         }
+        RefusalKind::StrictDeviation => {
+            tam = Tam::with(
+                |c| crate::CoreConfig {
+                    tolerance: teep_cbor::deviation::Tolerance::Strict,
+                    ..c
+                },
+                Vec::new(),
+            );
+            let dev = device(2);
+            tam.register(&dev, &[]);
+            let body = response_after(&mut tam, &dev, |s| s.token = None);
+            refused(&mut tam, &body, N)
+        }
     };
     (tam, r)
 }
@@ -223,15 +239,16 @@ fn a_query_request_or_update_sent_to_the_tam_is_refused() {
     );
 }
 
-/// DIGEST §3.3, §9.2: this TAM always sends a token and needs it echoed; without one
-/// nothing is read from storage.
+/// DIGEST §3.3, §9.2: an answer names its session by the token, or a QueryResponse by the
+/// challenge its evidence carries; with neither, nothing is read from storage.
 #[test]
-fn an_answer_without_a_token_is_refused_without_storage() {
+fn an_answer_without_a_token_or_challenge_is_refused_without_storage() {
     let (tam, r) = provoke(RefusalKind::MissingToken);
     assert_eq!(tam.last_need, Some(Need::Nothing));
     assert_eq!(
         r.to_string(),
-        "QueryResponse.token: missing; this TAM always sends a token and needs it echoed"
+        "QueryResponse.token: missing, and no evidence whose eat_nonce is a challenge of this \
+         TAM; echo the QueryRequest's token"
     );
 }
 
@@ -337,14 +354,17 @@ fn an_update_token_is_answered_only_by_the_device_it_was_sent_to() {
     );
 }
 
-/// Registered-only enrollment names the unknown signer.
+/// Registered-only enrollment names the unknown signer and what was tried to find it.
 #[test]
 fn an_unregistered_signer_is_refused_under_registered_enrollment() {
-    let kid = hex::encode(device(2).kid());
+    let dev = device(2);
+    let (kid, ueid) = (hex::encode(dev.kid()), hex::encode(&dev.ueid));
     assert_eq!(
         explanation(RefusalKind::UnregisteredDevice),
         format!(
-            "QueryResponse: signer kid {kid} is not a registered device (enrollment is registered-only)"
+            "QueryResponse: the signer is not a registered device (enrollment is \
+             registered-only): kid {kid} names no registered device; no device has the \
+             evidence's ueid {ueid}; no device is registered"
         )
     );
 }
@@ -352,9 +372,13 @@ fn an_unregistered_signer_is_refused_under_registered_enrollment() {
 /// Only a QueryResponse enrolls: a Success or Error from an unknown signer is refused.
 #[test]
 fn a_success_or_error_from_an_unknown_device_is_refused() {
+    let kid = hex::encode(device(2).kid());
     assert_eq!(
         explanation(RefusalKind::UnknownDevice),
-        "Error: signer is not a known device"
+        format!(
+            "Error: the signer is not a known device: kid {kid} names no registered device; \
+             no device is registered"
+        )
     );
 }
 

@@ -1,5 +1,7 @@
-//! Query tokens: any bytes given to `TokenKey::open` are refused or read without panicking,
-//! and every minted token opens to what it was minted with, under its own key only.
+//! Query tokens and challenges: any bytes given to `TokenKey::open` or `open_challenge` (a
+//! QueryResponse's evidence nonce, unverified) are refused or read without panicking, every
+//! minted token opens to what it was minted with, under its own key only, and its challenges
+//! lead back to it.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -17,6 +19,10 @@ fuzz_target!(|data: &[u8]| {
     if let Some(t) = key().open(data) {
         assert_eq!(data.len(), QUERY_TOKEN_LEN);
         std::hint::black_box(t);
+    }
+    if let Some(c) = key().open_challenge(data) {
+        assert_eq!(data.len(), QUERY_TOKEN_LEN);
+        assert!(key().open(&c.token).is_some());
     }
 
     // Round trip: numbering, expiry and random bytes from the input, under the fixed key and
@@ -42,6 +48,13 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(t.len(), QUERY_TOKEN_LEN);
         assert_eq!(k.open(&t), Some(expected.clone()));
         assert_eq!(k.challenge(&t).len(), 32);
+        for (c, sent) in [(k.challenge(&t), true), (k.challenge_alone(&t), false)] {
+            let back = k.open_challenge(&c).expect("a challenge opens");
+            assert_eq!((back.token, back.token_sent), (t.clone(), sent));
+            let mut bad = c.clone();
+            bad[flip % QUERY_TOKEN_LEN] ^= 1 << (flip / QUERY_TOKEN_LEN % 8);
+            assert_eq!(k.open_challenge(&bad), None);
+        }
         // Any changed bit is refused.
         let mut bad = t.clone();
         bad[flip % QUERY_TOKEN_LEN] ^= 1 << (flip / QUERY_TOKEN_LEN % 8);

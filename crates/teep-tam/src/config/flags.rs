@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 
-use super::{Config, ConfigError, Enroll, NumberingChoice};
+use super::{Config, ConfigError, Enroll, FirstQuery, NumberingChoice};
 
 /// Flags of `teep tam serve`; a flag not given leaves its key as the file (or the default)
 /// set it. List flags given replace the file's list; `--no-*` flags can only turn a key off.
@@ -49,9 +49,30 @@ pub struct ConfigFlags {
     /// Numbering spoken at /tam (the other one is spoken at --alt-path).
     #[arg(long, value_enum)]
     pub numbering: Option<NumberingChoice>,
-    /// Path that speaks the other numbering (default /tam/legacy).
+    /// Path that speaks the other numbering (default /tam/legacy, or /tam/draft26 with
+    /// --numbering legacy).
     #[arg(long)]
     pub alt_path: Option<String>,
+    /// How the first QueryRequest is signed on the path that speaks legacy numbering:
+    /// cose-sign (one signature per TAM key, the default) or a COSE_Sign1 algorithm; es256
+    /// serves agents of the -12…-20 era such as libteep.
+    #[arg(long, value_name = "FORM", value_parser = first_query_parser())]
+    pub first_query_legacy: Option<FirstQuery>,
+    /// The same for the path that speaks draft-26 numbering (default cose-sign, as -26 §8.1
+    /// says).
+    #[arg(long, value_name = "FORM", value_parser = first_query_parser())]
+    pub first_query_draft26: Option<FirstQuery>,
+    /// Send no token in a QueryRequest that asks for attestation (-26 §4.2 to the letter);
+    /// the challenge alone then finds the session.
+    #[arg(long)]
+    pub no_token_with_attestation: bool,
+    /// Refuse what is otherwise accepted as a named deviation (conformance testing).
+    #[arg(long)]
+    pub strict: bool,
+    /// Match a message without a kid by trying the keys of at most this many registered
+    /// devices (default 16; 0: never).
+    #[arg(long, value_name = "N")]
+    pub kidless_max_devices: Option<usize>,
     /// Seconds an unanswered token stays valid (default 21600, six hours).
     #[arg(long, value_name = "SECS")]
     pub session_ttl: Option<u64>,
@@ -81,6 +102,11 @@ pub struct ConfigFlags {
     /// Seconds to finish sessions in flight on SIGTERM/Ctrl-C (default 10; 0: stop at once).
     #[arg(long, value_name = "SECS")]
     pub shutdown_grace: Option<u64>,
+}
+
+/// `--first-query-*` in the config file's spelling.
+fn first_query_parser() -> impl TypedValueParser<Value = FirstQuery> {
+    PossibleValuesParser::new(FirstQuery::NAMES).try_map(|s| s.parse::<FirstQuery>())
 }
 
 /// `--enroll` in the config file's spelling, parsed by `Enroll`'s own `FromStr` (the enum
@@ -118,6 +144,11 @@ impl ConfigFlags {
             no_explain,
             numbering,
             alt_path,
+            first_query_legacy,
+            first_query_draft26,
+            no_token_with_attestation,
+            strict,
+            kidless_max_devices,
             session_ttl,
             no_attestation,
             no_requests,
@@ -139,7 +170,15 @@ impl ConfigFlags {
         set(&mut config.body_limit, body_limit);
         turn_off(&mut config.explain_errors, no_explain);
         set(&mut config.numbering, numbering);
-        set(&mut config.alt_path, alt_path);
+        set_some(&mut config.alt_path, alt_path);
+        set(&mut config.first_query_legacy, first_query_legacy);
+        set(&mut config.first_query_draft26, first_query_draft26);
+        turn_off(
+            &mut config.token_with_attestation,
+            no_token_with_attestation,
+        );
+        config.strict |= strict;
+        set(&mut config.kidless_max_devices, kidless_max_devices);
         set(&mut config.session_ttl_secs, session_ttl);
         turn_off(&mut config.require_attestation, no_attestation);
         turn_off(&mut config.allow_requests, no_requests);

@@ -161,12 +161,7 @@ pub async fn serve(config: Config) -> Result<(), ServerError> {
         "http"
     };
     tracing::info!("TAM listening on {scheme}://{addr}/tam");
-    eprintln!(
-        "TAM listening on {scheme}://{addr}/tam ({}), {scheme}://{addr}{} ({})",
-        handle.state.config.numbering.as_str(),
-        handle.state.config.alt_path,
-        handle.state.config.numbering.other().as_str()
-    );
+    eprintln!("{}", listening_line(&handle.state.config, scheme, addr));
     shutdown_signal().await;
     let grace = Duration::from_secs(handle.state.config.shutdown_grace_secs);
     eprintln!(
@@ -178,6 +173,31 @@ pub async fn serve(config: Config) -> Result<(), ServerError> {
         eprintln!("stopped with {left} sessions unfinished; their tokens stay valid");
     }
     Ok(())
+}
+
+/// `TAM listening on http://ADDR/tam (draft26), http://ADDR/tam/legacy (legacy)`: each
+/// path with the numbering it speaks, and how its first QueryRequest is signed when that is
+/// not the draft-26 COSE_Sign.
+pub fn listening_line(config: &Config, scheme: &str, addr: SocketAddr) -> String {
+    let paths: Vec<String> = config
+        .teep_paths()
+        .iter()
+        .map(|(path, n)| {
+            let first = match n {
+                crate::NumberingChoice::Draft26 => config.first_query_draft26,
+                crate::NumberingChoice::Legacy => config.first_query_legacy,
+            };
+            let sign1 = match first {
+                crate::config::FirstQuery::CoseSign => String::new(),
+                crate::config::FirstQuery::Sign1(a) => {
+                    format!(", first QueryRequest COSE_Sign1 {}", a.name())
+                }
+            };
+            format!("{scheme}://{addr}{path} ({}{sign1})", n.as_str())
+        })
+        .collect();
+    let strict = if config.strict { " (strict)" } else { "" };
+    format!("TAM listening on {}{strict}", paths.join(", "))
 }
 
 pub(crate) async fn shutdown_signal() {

@@ -171,6 +171,15 @@ impl AppState {
                 parsed_keys: config
                     .device_cache_entries
                     .max(crate::session::DEFAULT_PARSED_KEYS),
+                first_query_draft26: config.first_query_draft26,
+                first_query_legacy: config.first_query_legacy,
+                token_with_attestation: config.token_with_attestation,
+                tolerance: if config.strict {
+                    teep_cbor::deviation::Tolerance::Strict
+                } else {
+                    teep_cbor::deviation::Tolerance::Tolerant
+                },
+                kidless_max_devices: config.kidless_max_devices,
             },
             token_key,
         );

@@ -26,12 +26,15 @@ use teep_proto::Numbering;
 pub struct TamService {
     state: Arc<AppState>,
     router: Router,
+    /// The path that speaks the other numbering, resolved once.
+    alt_path: Arc<str>,
 }
 
 impl TamService {
     pub fn new(state: Arc<AppState>) -> TamService {
         TamService {
             router: router(state.clone()),
+            alt_path: state.config.alt_path().into(),
             state,
         }
     }
@@ -41,7 +44,7 @@ impl TamService {
         let c = &self.state.config;
         if path == "/tam" {
             Some(c.numbering.to_proto())
-        } else if path == c.alt_path {
+        } else if path == &*self.alt_path {
             Some(c.numbering.other().to_proto())
         } else {
             None
@@ -79,14 +82,14 @@ where
         let routed = self.router.call(req);
         Box::pin(async move {
             let r = routed.await?;
-            Ok(crate::dump::response(r, None).await)
+            Ok(crate::dump::response(r, None, &[]).await)
         })
     }
 }
 
 /// Everything but POSTs to the TEEP paths (see [`TamService`]).
 pub(crate) fn router(state: Arc<AppState>) -> Router {
-    let alt = state.config.alt_path.clone();
+    let alt = state.config.alt_path();
     Router::new()
         .route("/tam", any(method_not_allowed))
         .route(&alt, any(method_not_allowed))
@@ -134,7 +137,7 @@ where
         Err((r, _)) if !st.config.dump => r,
         Err((r, note)) => {
             crate::dump::request_head(&parts.method, &parts.uri, &parts.headers, Some(note));
-            crate::dump::response(r, None).await
+            crate::dump::response(r, None, &[]).await
         }
     }
 }

@@ -13,7 +13,7 @@ use tracing::Instrument;
 
 use crate::model::{DeviceRecord, SessionKind};
 use crate::random::OsRandom;
-use crate::session::{Context, Inspected, Need, Rejection};
+use crate::session::{Context, Inspected, Need, Rejection, SignerMatch, SignerSearched};
 use crate::store::StoreError;
 
 /// The HTTP status of a message the core rejected: the peer's fault (every refusal kind) is
@@ -29,7 +29,13 @@ pub(crate) fn reject(st: &AppState, r: &Rejection) -> Response {
     let status = rejection_status(r);
     let code = r.code();
     let explanation: std::borrow::Cow<'_, str> = match r {
-        Rejection::Refused(refusal) => refusal.explanation.as_str().into(),
+        Rejection::Refused(refusal) if refusal.deviations.is_empty() => {
+            refusal.explanation.as_str().into()
+        }
+        Rejection::Refused(refusal) => {
+            count_deviations(st, &refusal.deviations);
+            refusal.full_explanation().into()
+        }
         Rejection::Internal(e) => e.to_string().into(),
     };
     st.metrics.error(code);
@@ -53,6 +59,15 @@ pub(crate) fn reject(st: &AppState, r: &Rejection) -> Response {
         format!("{}\n", status.canonical_reason().unwrap_or("error"))
     };
     plain(status, text)
+}
+
+/// Deviations accepted in a message: counted by code and logged, one line each, in the
+/// exchange's span.
+fn count_deviations(st: &AppState, deviations: &teep_cbor::deviation::Deviations) {
+    for d in deviations {
+        st.metrics.deviation(d.code());
+        tracing::info!(deviation = d.code(), "accepted deviation: {d}");
+    }
 }
 
 pub(crate) fn storage_failure(st: &AppState, e: &StoreError) -> Response {
@@ -84,22 +99,24 @@ pub(crate) async fn teep_endpoint(
     let resp = answer_teep_body(&st, numbering, headers, &body).await;
     st.metrics.observe(started.elapsed());
     if st.config.dump {
-        return crate::dump::response(resp.0, resp.1.as_ref()).await;
+        return crate::dump::response(resp.0, resp.1.as_ref(), &resp.2).await;
     }
     resp.0
 }
 
-/// Returns the response and, for dumps, the TEEP message it carries as JSON.
+/// Returns the response and, for dumps, the TEEP message it carries as JSON and the notes of
+/// the exchange (how a signer without kid was found, deviations accepted; empty and
+/// unallocated when there are none or no dump is made).
 pub(crate) async fn answer_teep_body(
     st: &AppState,
     numbering: Numbering,
     headers: &HeaderMap,
     body: &[u8],
-) -> (Response, Option<serde_json::Value>) {
+) -> (Response, Option<serde_json::Value>, Vec<String>) {
     if !accepts_teep(headers) {
         let text = format!("Accept: must allow {TEEP_MEDIA_TYPE}\n");
         let r = refused(st, StatusCode::NOT_ACCEPTABLE, "not-acceptable", text);
-        return (r, None);
+        return (r, None, Vec::new());
     }
     let now = now_ms();
     let mut rng = OsRandom;
@@ -111,7 +128,7 @@ pub(crate) async fn answer_teep_body(
         );
         r.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-        return (r, None);
+        return (r, None, Vec::new());
     }
     if body.is_empty() {
         // ProcessConnect. Content-Type is not required for the empty first POST (DIGEST §7).
@@ -119,14 +136,14 @@ pub(crate) async fn answer_teep_body(
         return async {
             let outcome = match st.core.handle_connect(numbering, now, &mut rng) {
                 Ok(o) => o,
-                Err(e) => return (reject(st, &Rejection::Internal(e)), None),
+                Err(e) => return (reject(st, &Rejection::Internal(e)), None, Vec::new()),
             };
             if let Some(t) = &outcome.token {
                 tracing::Span::current().record("next", hex::encode(t));
             }
             if !outcome.effects.is_empty() {
                 if let Err(e) = st.store.commit(outcome.effects).await {
-                    return (storage_failure(st, &e), None);
+                    return (storage_failure(st, &e), None, Vec::new());
                 }
             }
             if let Some(t) = &outcome.token {
@@ -140,6 +157,7 @@ pub(crate) async fn answer_teep_body(
             (
                 teep_response(StatusCode::OK, outcome.response.unwrap_or_default()),
                 outcome.response_json,
+                Vec::new(),
             )
         }
         .instrument(span)
@@ -153,11 +171,11 @@ pub(crate) async fn answer_teep_body(
             "unsupported-media-type",
             text,
         );
-        return (r, None);
+        return (r, None, Vec::new());
     }
     let mut inspected = match st.core.inspect(body, numbering) {
         Ok(i) => i,
-        Err(r) => return (reject(st, &r), None),
+        Err(r) => return (reject(st, &r), None, Vec::new()),
     };
     // One span per step, carrying what ties the steps of a session together: the token
     // answered, the device, the token of the request the TAM sent next (`next`, which the
@@ -168,7 +186,8 @@ pub(crate) async fn answer_teep_body(
         token = tracing::field::Empty,
         kid = tracing::field::Empty,
         next = tracing::field::Empty,
-        result = tracing::field::Empty
+        result = tracing::field::Empty,
+        deviations = tracing::field::Empty
     );
     if !span.is_disabled() {
         if let Some(t) = inspected.token() {
@@ -178,7 +197,7 @@ pub(crate) async fn answer_teep_body(
     async {
         let (ctx, device) = match load_context(st, &mut inspected).await {
             Ok(c) => c,
-            Err(e) => return (storage_failure(st, &e), None),
+            Err(e) => return (storage_failure(st, &e), None, Vec::new()),
         };
         if let Some(d) = &ctx.device {
             let span = tracing::Span::current();
@@ -191,7 +210,7 @@ pub(crate) async fn answer_teep_body(
         }
         let outcome = match st.core.handle_message(inspected, &ctx, now, &mut rng) {
             Ok(o) => o,
-            Err(r) => return (reject(st, &r), None),
+            Err(r) => return (reject(st, &r), None, Vec::new()),
         };
         let span = tracing::Span::current();
         if !span.is_disabled() {
@@ -203,6 +222,27 @@ pub(crate) async fn answer_teep_body(
             }
             span.record("result", outcome.result.as_str());
         }
+        // Deviations and a signer found without its kid: in the span (and its log line),
+        // the metrics, the dump; the audit entry carries them as notes.
+        if !outcome.deviations.is_empty() {
+            if !span.is_disabled() {
+                span.record("deviations", outcome.deviations.codes().join(","));
+            }
+            count_deviations(st, &outcome.deviations);
+        }
+        let notes = match &outcome.effects.audit {
+            Some(a) if !a.notes.is_empty() => {
+                if let Some(signer) = a.notes.iter().find(|n| n.starts_with("signer: ")) {
+                    tracing::info!("{signer}");
+                }
+                if st.config.dump {
+                    a.notes.clone()
+                } else {
+                    Vec::new()
+                }
+            }
+            _ => Vec::new(),
+        };
         let epoch = st.store.epoch();
         // The token this step answered: an Update's (the pending map forgets it) or a
         // QueryRequest's (no longer in flight).
@@ -227,17 +267,27 @@ pub(crate) async fn answer_teep_body(
                     st.track_pending(new_session, answered.as_deref(), device, epoch);
                 }
             }
-            Ok(_) => return (reject(st, &st.core.handle_replay_at_commit()), None),
-            Err(e) => return (storage_failure(st, &e), None),
+            Ok(_) => {
+                return (
+                    reject(st, &st.core.handle_replay_at_commit()),
+                    None,
+                    Vec::new(),
+                )
+            }
+            Err(e) => return (storage_failure(st, &e), None, Vec::new()),
         }
         st.metrics.result(outcome.result.as_str());
         tracing::debug!("step done");
         match outcome.response {
-            Some(b) => (teep_response(StatusCode::OK, b), outcome.response_json),
+            Some(b) => (
+                teep_response(StatusCode::OK, b),
+                outcome.response_json,
+                notes,
+            ),
             None => {
                 let mut r = StatusCode::NO_CONTENT.into_response();
                 security_headers(r.headers_mut());
-                (r, None)
+                (r, None, notes)
             }
         }
     }
@@ -269,12 +319,31 @@ pub(crate) async fn load_context(
                     break;
                 }
             }
+            if device.is_none() {
+                let (found, searched) = search_signer(st, msg).await?;
+                ctx.signer_search = Some(searched);
+                if let Some(kid) = found {
+                    if let Some((d, installed)) =
+                        st.store.device_context(&kid, policy.tag_rules).await?
+                    {
+                        ctx.installed = installed;
+                        device = Some(Arc::new(d));
+                    }
+                }
+            }
             ctx.catalog = policy.catalog.clone();
             ctx.assigned = policy.assigned(device.as_ref().map(|d| (d.id, d.tags.as_slice())));
         }
         Need::Signer { session } => {
             ctx.session = Some(session);
             device = signer_device(st, msg).await?;
+            if device.is_none() {
+                let (found, searched) = search_signer(st, msg).await?;
+                ctx.signer_search = Some(searched);
+                if let Some(kid) = found {
+                    device = st.store.device_by_kid(&kid).await?.map(Arc::new);
+                }
+            }
         }
         Need::StoredSession { catalog } => {
             // The core asks for a stored session only for a message with a token.
@@ -298,6 +367,35 @@ pub(crate) async fn load_context(
     }
     ctx.device = device.as_deref().cloned();
     Ok((ctx, device))
+}
+
+/// When no kid of `msg` names a device: the search the core allows (the recorded UEID of
+/// its evidence, then every key of a small fleet), and the kid of the device whose key
+/// verifies the signature. Only messages whose kids name no device get here.
+pub(crate) async fn search_signer(
+    st: &AppState,
+    msg: &Inspected,
+) -> Result<(Option<Vec<u8>>, SignerSearched), StoreError> {
+    let search = st.core.signer_search(msg);
+    let mut done = SignerSearched::default();
+    if let Some(ueid) = search.ueid {
+        let candidates = st.store.devices_by_ueid(&ueid).await?;
+        done.ueid = Some((ueid, candidates.len()));
+        if let Some(i) = st.core.pick_signer(msg, &candidates) {
+            done.matched = Some(SignerMatch::Ueid);
+            return Ok((Some(candidates[i].kid.clone()), done));
+        }
+    }
+    if search.try_keys_up_to > 0 {
+        if let Some(all) = st.store.devices_up_to(search.try_keys_up_to).await? {
+            done.tried_keys = Some(all.len());
+            if let Some(i) = st.core.pick_signer(msg, &all) {
+                done.matched = Some(SignerMatch::TriedKeys);
+                return Ok((Some(all[i].kid.clone()), done));
+            }
+        }
+    }
+    Ok((None, done))
 }
 
 /// The device of the first of the message's kids that storage knows.

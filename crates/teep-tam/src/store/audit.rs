@@ -1,5 +1,8 @@
 //! The audit log: every TEEP message the TAM accepted or refused, and admin actions.
 
+use sqlx::AssertSqlSafe;
+
+use super::statement_shapes::{chunks, values, Ph};
 use super::{Result, Store};
 use crate::model::{AuditEntry, AuditRecord};
 
@@ -9,7 +12,38 @@ pub const AUDIT_DEVICE_WINDOW: i64 = 100_000;
 
 /// The columns of [`AuditRow`].
 const AUDIT_COLUMNS: &str =
-    "id, at, device_kid, token, message_type, summary, result, message, numbering";
+    "id, at, device_kid, token, message_type, summary, result, message, numbering, notes";
+
+/// Inserts the audit entries of one group commit, in multi-row statements. `notes` is one
+/// line per note, NULL when there is none (a conforming exchange with a kid).
+pub(super) async fn insert(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    ph: Ph,
+    entries: &[&AuditEntry],
+) -> Result<()> {
+    for part in chunks(entries) {
+        let sql = format!(
+            "INSERT INTO audit (at, device_kid, token, message_type, summary, result, message, numbering, notes) VALUES {}",
+            values(ph, part.len(), 9)
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for a in part {
+            let notes = (!a.notes.is_empty()).then(|| a.notes.join("\n"));
+            q = q
+                .bind(a.at)
+                .bind(&a.device_kid)
+                .bind(&a.token)
+                .bind(&a.message_type)
+                .bind(&a.summary)
+                .bind(&a.result)
+                .bind(&a.message)
+                .bind(&a.numbering)
+                .bind(notes);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
 
 /// An `audit` row. The TEEP path stores the message and leaves `summary` empty; reading fills
 /// it in (see [`decoded_summary`]).
@@ -24,6 +58,7 @@ struct AuditRow {
     result: String,
     message: Option<Vec<u8>>,
     numbering: Option<String>,
+    notes: Option<String>,
 }
 
 impl From<AuditRow> for AuditRecord {
@@ -45,6 +80,10 @@ impl From<AuditRow> for AuditRecord {
                 result: r.result,
                 message: r.message,
                 numbering: r.numbering,
+                notes: r
+                    .notes
+                    .map(|n| n.lines().map(str::to_string).collect())
+                    .unwrap_or_default(),
             },
         }
     }

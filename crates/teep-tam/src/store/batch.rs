@@ -18,7 +18,7 @@ use tokio::sync::oneshot;
 
 use super::statement_shapes::{chunks, list, values, values_with, Ph};
 use super::{lock, Result, Store, StoreError};
-use crate::model::{DeviceStatus, InstalledTc, SessionKind};
+use crate::model::{AuditEntry, DeviceStatus, InstalledTc, SessionKind};
 use crate::session::{DeviceUpdate, Effects};
 
 /// Most steps one transaction takes.
@@ -443,31 +443,11 @@ impl Store {
         }
 
         // 6. Audit log.
-        let audits: Vec<usize> = live
+        let audits: Vec<&AuditEntry> = live
             .iter()
-            .copied()
-            .filter(|&i| steps[i].audit.is_some())
+            .filter_map(|&i| steps[i].audit.as_ref())
             .collect();
-        for part in chunks(&audits) {
-            let sql = format!(
-                "INSERT INTO audit (at, device_kid, token, message_type, summary, result, message, numbering) VALUES {}",
-                values(ph, part.len(), 8)
-            );
-            let mut q = sqlx::query(AssertSqlSafe(sql));
-            for &i in part {
-                let a = steps[i].audit.as_ref().expect("audit");
-                q = q
-                    .bind(a.at)
-                    .bind(&a.device_kid)
-                    .bind(&a.token)
-                    .bind(&a.message_type)
-                    .bind(&a.summary)
-                    .bind(&a.result)
-                    .bind(&a.message)
-                    .bind(&a.numbering);
-            }
-            q.execute(&mut *tx).await?;
-        }
+        super::audit::insert(&mut tx, ph, &audits).await?;
 
         tx.commit().await?;
         if let Some(cache) = &self.shared.devices {

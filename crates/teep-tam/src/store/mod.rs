@@ -26,6 +26,7 @@ mod device_context;
 mod devices;
 mod error;
 mod fingerprint;
+mod kidless;
 mod meta;
 mod policy;
 mod registry;

@@ -8,7 +8,7 @@ use crate::model::{DeviceRecord, DeviceStatus, InstalledTc, NewDevice};
 
 /// A device row with its last contact (kept apart, see migrations/sqlite/0004); callers add
 /// the condition on `d`.
-const DEVICE_SELECT: &str =
+pub(super) const DEVICE_SELECT: &str =
     "SELECT d.id AS id, d.name AS name, d.kid AS kid, d.teep_key AS teep_key, d.attest_key AS attest_key, \
      d.suite_alg AS suite_alg, d.status AS status, d.status_detail AS status_detail, d.ueid AS ueid, \
      d.claims AS claims, d.created_at AS created_at, s.last_seen AS last_seen \
@@ -17,7 +17,7 @@ const DEVICE_SELECT: &str =
 /// What [`DEVICE_SELECT`] returns. The status is text: [`DeviceStatus::parse`] reads it as
 /// it always has (unknown text is `registered`).
 #[derive(sqlx::FromRow)]
-struct DeviceRow {
+pub(super) struct DeviceRow {
     id: i64,
     name: Option<String>,
     kid: Vec<u8>,

@@ -371,3 +371,29 @@ pub async fn check_migrated(store: &teep_tam::Store) {
     assert!(store.installed(2).await.unwrap().is_empty());
     assert_eq!(scalar(store, "SELECT COUNT(*) FROM device_seen").await, 1);
 }
+
+/// The kid-less signer search's two reads, on any backend: devices by their recorded UEID,
+/// and the whole fleet only when it is small enough to try.
+pub async fn check_kidless_lookups(store: &teep_tam::Store) {
+    let mut ids = Vec::new();
+    for seed in [0x21u8, 0x22] {
+        let key = teep_cose::PrivateKey::from_p256_scalar(&[seed; 32]).unwrap();
+        let pem = key.public_key().to_spki_pem();
+        let d = teep_tam::ops::add_device(store, pem.as_bytes(), None, None, &[], 0)
+            .await
+            .unwrap();
+        ids.push(d.id);
+    }
+    sqlx::query("UPDATE devices SET ueid = $1 WHERE id = $2")
+        .bind(vec![0x01u8, 0xaa, 0xbb])
+        .bind(ids[1])
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let found = store.devices_by_ueid(&[0x01, 0xaa, 0xbb]).await.unwrap();
+    assert_eq!(found.iter().map(|d| d.id).collect::<Vec<_>>(), [ids[1]]);
+    assert!(store.devices_by_ueid(&[0x01]).await.unwrap().is_empty());
+    assert!(store.devices_up_to(1).await.unwrap().is_none(), "2 > 1");
+    let all = store.devices_up_to(2).await.unwrap().unwrap();
+    assert_eq!(all.iter().map(|d| d.id).collect::<Vec<_>>(), ids);
+}
