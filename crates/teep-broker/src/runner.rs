@@ -10,7 +10,8 @@ use crate::broker::{
     AgentEndpoint, Broker, BrokerError, EndpointError, SessionReport, Transport, TransportError,
 };
 use teep_agent::agent::{Agent, AgentConfig, AgentDevice, AgentEvent};
-use teep_agent::state::AgentState;
+use teep_agent::state::{AgentState, TamHttp};
+use teep_proto::Numbering;
 
 /// Fills a buffer from the operating system's random source.
 pub fn os_random(buf: &mut [u8]) {
@@ -87,6 +88,30 @@ impl<D: AgentDevice> AgentEndpoint for AgentRunner<D> {
         tracing::warn!(%tam_uri, %error, "TEEP message not delivered");
         self.transport_errors
             .push((tam_uri.to_string(), error.clone()));
+    }
+
+    fn tam_http(&self, tam_uri: &str) -> TamHttp {
+        self.state
+            .tam_http
+            .get(tam_uri)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn remember_tam_http(&mut self, tam_uri: &str, http: TamHttp) {
+        if http == TamHttp::default() {
+            self.state.tam_http.remove(tam_uri);
+        } else {
+            self.state.tam_http.insert(tam_uri.to_string(), http);
+        }
+    }
+
+    fn known_numbering(&self, tam_uri: &str) -> Option<Numbering> {
+        self.state
+            .tam_profiles
+            .get(tam_uri)
+            .filter(|p| p.numbering_learned)
+            .map(|p| p.numbering())
     }
 }
 

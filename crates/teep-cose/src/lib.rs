@@ -41,8 +41,8 @@ mod signer;
 
 pub use alg::{Algorithm, KeyType};
 pub use cose::{
-    open, open_with_limits, sign, sign1, sign1_detached, sign1_untagged, sign_untagged, CoseKind,
-    Limits, Opened, SignatureInfo,
+    open, open_with_limits, sign, sign1, sign1_detached, sign1_kid_unprotected, sign1_untagged,
+    sign_untagged, CoseKind, Limits, Opened, SignatureInfo,
 };
 pub use error::{CoseError, KeyError};
 pub use key::{PrivateKey, PublicKey};

@@ -5,9 +5,10 @@
 //! store and the SUIT processor come through [`AgentDevice`], the Agent's bookkeeping through
 //! [`AgentState`], and randomness and time are passed in.
 //!
-//! Each TAM is answered in kind: the numbering profile (draft-26 or legacy) and the algorithm
-//! id (ESP256 vs ES256, Ed25519 vs EdDSA) are taken from its QueryRequest and remembered for the
-//! Update that follows.
+//! Each TAM is answered in kind: the numbering profile (draft-26 or legacy), the algorithm id
+//! (ESP256 vs ES256, Ed25519 vs EdDSA) and the kid placement (protected or unprotected header)
+//! are taken from its messages and remembered for the Update that follows; a TAM's numbering,
+//! once learnt, is how its later messages are read (see `tam_message`).
 //!
 //! One file per step: `tam_message` validates what arrives, `query_request` and `update`
 //! handle the two messages a TAM sends, `reply` signs what leaves, `algorithm` picks the label
@@ -39,8 +40,6 @@ pub use device::{
     ManifestResult,
 };
 pub use reply::ReplyError;
-
-use algorithm::Answering;
 
 /// Media type of our Evidence: an EAT in a CWT under the TEEP EAT profile.
 pub const EAT_MEDIA_TYPE: &str = "application/eat+cwt; eat_profile=urn:ietf:rfc:rfcXXXX";
@@ -145,11 +144,15 @@ impl<'a> Agent<'a> {
         random: &mut dyn FnMut(&mut [u8]),
     ) -> Outcome {
         let mut events = Vec::new();
-        let answering = self.remembered_answering(tam_uri);
-        let (message, signature) = match self.open_and_verify(bytes) {
+        // What this TAM taught before, refined by what this message shows of it (its COSE form
+        // even when the signature fails, its numbering even when the payload is refused), so
+        // that an Error is in kind too.
+        let mut answering = self.remembered_answering(tam_uri);
+        let (message, signature) = match self.open_and_verify(tam_uri, bytes, &mut answering) {
             Ok(v) => v,
             Err(e) => {
-                return self.refuse(events, answering, None, e.code(), e.to_string());
+                let token = e.token().map(|t| t.to_vec());
+                return self.refuse(events, answering, token.as_deref(), e.code(), e.to_string());
             }
         };
         events.push(AgentEvent::TamVerified {
@@ -160,11 +163,6 @@ impl<'a> Agent<'a> {
         events.push(AgentEvent::Received {
             message: message.type_name(),
         });
-        // The TAM's numbering, with the algorithm learnt from its last QueryRequest.
-        let answering = Answering {
-            numbering: signature.numbering,
-            ..answering
-        };
         match message {
             TeepMessage::QueryRequest(qr) => {
                 self.on_query_request(events, tam_uri, signature, qr, random)
