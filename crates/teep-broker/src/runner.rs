@@ -57,12 +57,18 @@ impl<D: AgentDevice> AgentRunner<D> {
         broker: &mut Broker<'_, T>,
     ) -> Vec<(String, Result<SessionReport, BrokerError>)> {
         let uris = self.state.all_tam_uris();
-        let mut results = Vec::new();
-        for uri in uris {
-            let r = broker.session(self, &uri, None);
-            results.push((uri, r));
-        }
-        results
+        self.sessions(broker, &uris)
+    }
+
+    /// One session with each of `uris`, in order; one failing does not stop the others.
+    pub fn sessions<T: Transport>(
+        &mut self,
+        broker: &mut Broker<'_, T>,
+        uris: &[String],
+    ) -> Vec<(String, Result<SessionReport, BrokerError>)> {
+        uris.iter()
+            .map(|uri| (uri.clone(), broker.session(self, uri, None)))
+            .collect()
     }
 }
 
