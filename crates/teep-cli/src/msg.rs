@@ -2,7 +2,9 @@
 //!
 //! Input files may be raw CBOR, hex text (white space and `#` comments allowed, as in the
 //! drafts' annotated `.hex` files) or `-` for stdin. A COSE_Sign1 / COSE_Sign wrapper is
-//! recognised and opened; its headers are shown.
+//! recognised and opened; each header parameter is shown with the bucket (protected or
+//! unprotected) it came from. Decoding is tolerant: every departure from the draft that was
+//! accepted is listed as a named deviation (`--strict` refuses it instead).
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -11,7 +13,8 @@ use anyhow::{anyhow, bail, Context};
 use clap::{Subcommand, ValueEnum};
 use serde_json::{json, Value as Json};
 use teep_cose::{Opened, PrivateKey, PublicKey, SoftwareSigner};
-use teep_proto::{decode, decode_auto, diag, json::from_json_in, signed, Numbering, TeepMessage};
+use teep_proto::deviation::Tolerance;
+use teep_proto::{decode_message, diag, json::from_json_in, signed, Decoded, Numbering};
 
 #[derive(Subcommand)]
 pub enum Cmd {
@@ -22,6 +25,9 @@ pub enum Cmd {
         format: Format,
         #[arg(long, value_enum, default_value_t = NumberingArg::Auto)]
         numbering: NumberingArg,
+        /// Refuse every named deviation instead of accepting and listing it.
+        #[arg(long)]
+        strict: bool,
     },
     /// Encode a TEEP message from its JSON view (as printed by `decode`).
     Encode {
@@ -41,7 +47,20 @@ pub enum Cmd {
         file: PathBuf,
         #[arg(long)]
         key: PathBuf,
+        #[arg(long, value_enum, default_value_t = NumberingArg::Auto)]
+        numbering: NumberingArg,
+        /// Refuse every named deviation instead of accepting it.
+        #[arg(long)]
+        strict: bool,
     },
+}
+
+fn tolerance(strict: bool) -> Tolerance {
+    if strict {
+        Tolerance::Strict
+    } else {
+        Tolerance::Tolerant
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -74,8 +93,9 @@ pub fn run(cmd: Cmd) -> anyhow::Result<()> {
             file,
             format,
             numbering,
+            strict,
         } => {
-            let text = decode_cmd(&read_input(&file)?, format, numbering)?;
+            let text = decode_cmd(&read_input(&file)?, format, numbering, tolerance(strict))?;
             writeln!(stdout, "{text}")?;
         }
         Cmd::Encode {
@@ -96,9 +116,15 @@ pub fn run(cmd: Cmd) -> anyhow::Result<()> {
                 None => writeln!(stdout, "{}", hex::encode(&bytes))?,
             }
         }
-        Cmd::Verify { file, key } => {
+        Cmd::Verify {
+            file,
+            key,
+            numbering,
+            strict,
+        } => {
             let key = PublicKey::load(&key).map_err(|e| anyhow!("{}: {e}", key.display()))?;
-            writeln!(stdout, "{}", verify_cmd(&read_input(&file)?, &key)?)?;
+            let line = verify_cmd(&read_input(&file)?, &key, numbering, tolerance(strict))?;
+            writeln!(stdout, "{line}")?;
         }
     }
     Ok(())
@@ -153,34 +179,66 @@ fn cose_json(opened: &Opened) -> Json {
         "signatures": opened.signatures.iter().map(|s| json!({
             "alg": s.alg.name(),
             "kid": s.kid.as_ref().map(hex::encode),
+            "kid_protected": s.kid_protected,
         })).collect::<Vec<_>>(),
+        "headers": header_lines(opened),
     })
+}
+
+/// Every COSE header parameter, one line each, naming its bucket (the same lines as in the
+/// agent's and the TAM's dumps).
+fn header_lines(opened: &Opened) -> Vec<String> {
+    opened
+        .header_parameters()
+        .iter()
+        .map(ToString::to_string)
+        .collect()
 }
 
 fn open_any(
     bytes: &[u8],
     numbering: NumberingArg,
-) -> anyhow::Result<(Option<Opened>, TeepMessage, Numbering)> {
+    tolerance: Tolerance,
+) -> anyhow::Result<(Option<Opened>, Decoded)> {
     if looks_like_cose(bytes) {
-        let (opened, msg, n) = match numbering.fixed() {
-            Some(n) => signed::open_message(bytes, n).map(|(o, m)| (o, m, n))?,
-            None => signed::open_message_auto(bytes)?,
-        };
-        return Ok((Some(opened), msg, n));
+        let (opened, d) = signed::open_message_with(bytes, numbering.fixed(), tolerance)?;
+        return Ok((Some(opened), d));
     }
-    let (msg, n) = match numbering.fixed() {
-        Some(n) => (decode(bytes, n)?, n),
-        None => decode_auto(bytes)?,
-    };
-    Ok((None, msg, n))
+    Ok((None, decode_message(bytes, numbering.fixed(), tolerance)?))
+}
+
+/// What the numbering detection could not tell (`--numbering auto` only).
+fn ambiguity_note(d: &Decoded) -> Option<String> {
+    d.also_valid_in.map(|other| {
+        format!(
+            "also a valid {} message in {} numbering, the same message: the numbering cannot be told from these bytes; {} is assumed",
+            d.message.type_name(),
+            other.name(),
+            d.numbering.name()
+        )
+    })
 }
 
 /// Text printed by `teep msg decode`.
-pub fn decode_cmd(bytes: &[u8], format: Format, numbering: NumberingArg) -> anyhow::Result<String> {
-    let (opened, msg, n) = open_any(bytes, numbering)?;
+pub fn decode_cmd(
+    bytes: &[u8],
+    format: Format,
+    numbering: NumberingArg,
+    tolerance: Tolerance,
+) -> anyhow::Result<String> {
+    let (opened, d) = open_any(bytes, numbering, tolerance)?;
+    let (msg, n) = (&d.message, d.numbering);
+    let deviations: Vec<String> = d.deviations.iter().map(ToString::to_string).collect();
     match format {
         Format::Json => {
-            let mut doc = json!({ "numbering": n.name(), "message": msg.to_json() });
+            let mut doc = json!({
+                "numbering": n.name(),
+                "message": msg.to_json(),
+                "deviations": deviations,
+            });
+            if let Some(note) = ambiguity_note(&d) {
+                doc["numbering_ambiguous"] = note.into();
+            }
             if let Some(o) = &opened {
                 doc["cose"] = cose_json(o);
             }
@@ -201,8 +259,17 @@ pub fn decode_cmd(bytes: &[u8], format: Format, numbering: NumberingArg) -> anyh
                         s.alg.name()
                     ));
                 }
+                for h in header_lines(o) {
+                    out.push_str(&format!("/ header: {h} /\n"));
+                }
             }
             out.push_str(&format!("/ {} {} /\n", n.adjective(), msg.type_name()));
+            if let Some(note) = ambiguity_note(&d) {
+                out.push_str(&format!("/ {note} /\n"));
+            }
+            for dev in &deviations {
+                out.push_str(&format!("/ deviation: {dev} /\n"));
+            }
             out.push_str(&diag::to_diag(bytes)?);
             // The payload of a COSE wrapper is a bstr: show the message inside it as well.
             if let Some(payload) = opened.as_ref().and_then(|o| o.payload.as_deref()) {
@@ -242,25 +309,38 @@ pub fn encode_cmd(
     }
 }
 
-/// Line printed by `teep msg verify`.
-pub fn verify_cmd(bytes: &[u8], key: &PublicKey) -> anyhow::Result<String> {
+/// Line printed by `teep msg verify`: the signature that verified, then the deviations
+/// accepted on the way, one line each.
+pub fn verify_cmd(
+    bytes: &[u8],
+    key: &PublicKey,
+    numbering: NumberingArg,
+    tolerance: Tolerance,
+) -> anyhow::Result<String> {
     if !looks_like_cose(bytes) {
         bail!("not a COSE_Sign1 or COSE_Sign: the message is unsigned");
     }
-    let (opened, _msg, _n) = signed::open_message_auto(bytes)?;
+    let (opened, d) = signed::open_message_with(bytes, numbering.fixed(), tolerance)?;
     let info = opened.verify(key)?;
     let kid = info
         .kid
         .as_ref()
         .map(hex::encode)
         .unwrap_or_else(|| "none".into());
-    Ok(format!("valid signature ({}, {kid})", info.alg.name()))
+    let mut out = format!("valid signature ({}, {kid})", info.alg.name());
+    for dev in &d.deviations {
+        out.push_str(&format!("\ndeviation: {dev}"));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use teep_cose::KeyType;
+    use teep_proto::decode;
+
+    const T: Tolerance = Tolerance::Tolerant;
 
     const SPEC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/spec");
 
@@ -272,7 +352,7 @@ mod tests {
     fn decodes_annotated_hex_and_round_trips_through_json() {
         let hex = spec("teep-protocol/teep-26-renumbered/update.hex");
         let bytes = hex_text(&hex).expect("annotated hex recognised");
-        let out = decode_cmd(&bytes, Format::Json, NumberingArg::Auto).unwrap();
+        let out = decode_cmd(&bytes, Format::Json, NumberingArg::Auto, T).unwrap();
         let doc: Json = serde_json::from_str(&out).unwrap();
         assert_eq!(doc["numbering"], "draft26");
         assert_eq!(doc["message"]["type"], "update");
@@ -301,6 +381,7 @@ mod tests {
             &[0x82, 0x04, 0xa1, 0x13, 0x42, 1, 2],
             Format::Json,
             NumberingArg::Draft26,
+            T,
         )
         .unwrap_err();
         assert_eq!(
@@ -312,7 +393,7 @@ mod tests {
     #[test]
     fn decode_shows_cose_headers_of_libteep_message() {
         let bytes = spec("interop/libteep/teep_success_cose.cbor");
-        let out = decode_cmd(&bytes, Format::Json, NumberingArg::Auto).unwrap();
+        let out = decode_cmd(&bytes, Format::Json, NumberingArg::Auto, T).unwrap();
         let doc: Json = serde_json::from_str(&out).unwrap();
         assert_eq!(doc["numbering"], "legacy");
         assert_eq!(doc["cose"]["kind"], "COSE_Sign1");
@@ -321,7 +402,7 @@ mod tests {
             .as_str()
             .unwrap()
             .starts_with("e96788b1"));
-        let d = decode_cmd(&bytes, Format::Diag, NumberingArg::Auto).unwrap();
+        let d = decode_cmd(&bytes, Format::Diag, NumberingArg::Auto, T).unwrap();
         assert!(
             d.starts_with("/ COSE_Sign1 alg ES256 kid h'e96788b1"),
             "{d}"
@@ -340,12 +421,12 @@ mod tests {
         let public = key.public_key();
         let doc = json!({"type": "success", "options": {"token": "0102030405060708"}});
         let signed = encode_cmd(&doc, NumberingArg::Draft26, Some(key)).unwrap();
-        let line = verify_cmd(&signed, &public).unwrap();
+        let line = verify_cmd(&signed, &public, NumberingArg::Auto, T).unwrap();
         assert!(line.starts_with("valid signature (Ed25519, "), "{line}");
         let other = PrivateKey::generate(KeyType::Ed25519).public_key();
-        assert!(verify_cmd(&signed, &other).is_err());
+        assert!(verify_cmd(&signed, &other, NumberingArg::Auto, T).is_err());
         let unsigned = encode_cmd(&doc, NumberingArg::Draft26, None).unwrap();
-        assert!(verify_cmd(&unsigned, &public).is_err());
+        assert!(verify_cmd(&unsigned, &public, NumberingArg::Auto, T).is_err());
     }
 
     #[test]
@@ -354,7 +435,13 @@ mod tests {
             "{SPEC}/interop/libteep/key/tam_prime256v1_pub.pem"
         )))
         .unwrap();
-        let line = verify_cmd(&spec("interop/libteep/query_request_cose.cbor"), &key).unwrap();
+        let line = verify_cmd(
+            &spec("interop/libteep/query_request_cose.cbor"),
+            &key,
+            NumberingArg::Auto,
+            T,
+        )
+        .unwrap();
         assert!(
             line.starts_with("valid signature (ES256, c770ec53"),
             "{line}"

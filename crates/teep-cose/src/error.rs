@@ -2,6 +2,8 @@
 
 use alloc::string::String;
 
+use teep_cbor::deviation::Deviation;
+
 /// Loading, parsing or converting a key failed.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -68,6 +70,10 @@ pub enum CoseError {
     /// The crypto provider or signer failed.
     #[error("crypto provider: {0}")]
     Crypto(String),
+    /// A tolerated departure from the specification, refused because the receiver is strict
+    /// ([`teep_cbor::deviation::Tolerance::Strict`]).
+    #[error("{}: {}", .0.at, .0.refusal())]
+    Refused(Deviation),
 }
 
 impl CoseError {

@@ -41,13 +41,15 @@ mod signer;
 
 pub use alg::{Algorithm, KeyType};
 pub use cose::{
-    open, open_with_limits, sign, sign1, sign1_detached, sign1_kid_unprotected, sign1_untagged,
-    sign_untagged, CoseKind, Limits, Opened, SignatureInfo,
+    open, open_with, open_with_limits, sign, sign1, sign1_detached, sign1_kid_unprotected,
+    sign1_untagged, sign_untagged, CoseKind, HeaderParameter, Limits, Opened, SignatureInfo,
 };
 pub use error::{CoseError, KeyError};
 pub use key::{PrivateKey, PublicKey};
 pub use provider::{default_provider, set_default_provider, CryptoProvider, RawSigner};
 pub use signer::{Signer, SoftwareSigner};
+/// Named deviations (re-exported from teep-cbor): what [`open_with`] records or refuses.
+pub use teep_cbor::deviation;
 
 /// SHA-256 through the default provider.
 pub fn sha256(data: &[u8]) -> [u8; 32] {

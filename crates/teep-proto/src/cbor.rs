@@ -14,6 +14,7 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
+use teep_cbor::deviation::{DeviationKind, Deviations, Tolerance};
 use teep_cbor::{DepthLimit, ErrorKind, MapKeys, Rules};
 
 use crate::error::{DecodeError, DecodeErrorKind};
@@ -101,9 +102,11 @@ impl Value {
     }
 }
 
-/// Strict reader over one buffer with a path stack for error messages.
+/// Strict reader over one buffer with a path stack for error messages, and the deviations
+/// accepted (or, strict, refused) while reading.
 pub(crate) struct Reader<'b> {
     r: teep_cbor::Reader<'b>,
+    dev: Deviations,
 }
 
 pub(crate) type Result<T> = core::result::Result<T, DecodeError>;
@@ -114,9 +117,37 @@ fn type_name(t: Type) -> &'static str {
 
 impl<'b> Reader<'b> {
     pub fn new(bytes: &'b [u8], root: &'static str) -> Self {
+        Self::with_tolerance(bytes, root, Tolerance::Tolerant)
+    }
+
+    pub fn with_tolerance(bytes: &'b [u8], root: &'static str, tolerance: Tolerance) -> Self {
         let mut r = teep_cbor::Reader::with_rules(bytes, RULES);
         r.set_root(root);
-        Reader { r }
+        Reader {
+            r,
+            dev: Deviations::new(tolerance),
+        }
+    }
+
+    /// Records deviation `kind` at the current path; strict, refuses it.
+    pub fn note(&mut self, kind: &'static DeviationKind) -> Result<()> {
+        let at = self.path_string();
+        self.note_at(kind, at)
+    }
+
+    /// Records deviation `kind` at `at`; strict, refuses it.
+    pub fn note_at(&mut self, kind: &'static DeviationKind, at: String) -> Result<()> {
+        let offset = self.position();
+        self.dev.note(kind, at).map_err(|d| {
+            let mut e = DecodeError::refused(d);
+            e.offset = offset;
+            e
+        })
+    }
+
+    pub fn take_deviations(&mut self) -> Deviations {
+        let tolerance = self.dev.tolerance();
+        core::mem::replace(&mut self.dev, Deviations::new(tolerance))
     }
 
     pub fn set_root(&mut self, root: &'static str) {

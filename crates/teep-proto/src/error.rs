@@ -4,6 +4,8 @@
 use alloc::string::String;
 use core::fmt;
 
+use teep_cbor::deviation::{Deviation, DeviationKind};
+
 use crate::registry::{MessageType, Numbering};
 
 /// What kind of rule a [`DecodeError`] is about.
@@ -16,6 +18,8 @@ pub enum DecodeErrorKind {
     Strictness,
     /// Breaks the TEEP CDDL or a section-4 rule of draft-ietf-teep-protocol.
     Invalid,
+    /// A tolerated departure (a named deviation) refused because the receiver is strict.
+    Refused,
 }
 
 /// A rejected TEEP message: `path: rule`, e.g.
@@ -32,6 +36,11 @@ pub struct DecodeError {
     pub other_numbering: Option<(Numbering, MessageType)>,
     /// Extra explanation (e.g. which numbering uses an unknown message type value).
     pub hint: Option<String>,
+    /// How many bytes of the message were read before the rule failed: how far the decoder
+    /// got, which is what tells two numberings' attempts apart.
+    pub offset: usize,
+    /// The deviation refused, when `kind` is [`DecodeErrorKind::Refused`].
+    pub refused: Option<&'static DeviationKind>,
 }
 
 impl DecodeError {
@@ -42,7 +51,18 @@ impl DecodeError {
             rule: rule.into(),
             other_numbering: None,
             hint: None,
+            offset: 0,
+            refused: None,
         }
+    }
+
+    /// The refusal of deviation `d` under [`teep_cbor::deviation::Tolerance::Strict`]:
+    /// `PATH: strict mode refuses CODE (SECTION): READING`.
+    pub fn refused(d: Deviation) -> Self {
+        let mut e = DecodeError::new(DecodeErrorKind::Refused, String::new(), d.refusal());
+        e.refused = Some(d.kind);
+        e.path = d.at;
+        e
     }
 }
 

@@ -45,12 +45,18 @@ mod diag {
 }
 
 pub use cbor::{Value, MAX_DEPTH};
-pub use codec::{decode, decode_auto, decode_with_layout, Layout, OptionKey};
+pub use codec::{
+    decode, decode_auto, decode_message, decode_with_layout, Decoded, Layout, OptionKey,
+};
 #[cfg(feature = "json")]
 pub use error::JsonError;
 pub use error::{DecodeError, DecodeErrorKind};
 pub use model::*;
 pub use registry::*;
+/// Named deviations (re-exported from teep-cbor): [`decode_message`] and
+/// [`signed::open_message_with`] take a [`deviation::Tolerance`] and return the
+/// [`deviation::Deviations`] seen.
+pub use teep_cbor::deviation;
 
 impl TeepMessage {
     /// Deterministic CBOR (RFC 8949 §4.2.1) in the given numbering.

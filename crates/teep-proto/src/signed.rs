@@ -7,22 +7,39 @@
 
 use alloc::vec::Vec;
 
-use teep_cose::{CoseError, Opened, Signer};
+use teep_cbor::deviation::{Deviations, Tolerance};
+use teep_cose::{CoseError, Limits, Opened, Signer};
 
+use crate::codec::{decode_message, Decoded};
 use crate::error::DecodeError;
 use crate::model::TeepMessage;
 use crate::registry::Numbering;
 
 /// Why a signed TEEP message could not be built or opened.
+///
+/// The inner errors are part of the text, not reported again as a `source`: printing the
+/// chain (`{e:#}`) would otherwise repeat each message (`X: X`).
 #[derive(Debug, thiserror::Error)]
 pub enum SignedError {
     #[error("{0}")]
-    Cose(#[from] CoseError),
+    Cose(CoseError),
     /// The COSE payload is not a valid TEEP message.
     #[error("COSE payload: {0}")]
-    Message(#[from] DecodeError),
+    Message(DecodeError),
     #[error("COSE payload: detached (nil), but a TEEP message must be carried inside")]
     DetachedPayload,
+}
+
+impl From<CoseError> for SignedError {
+    fn from(e: CoseError) -> Self {
+        SignedError::Cose(e)
+    }
+}
+
+impl From<DecodeError> for SignedError {
+    fn from(e: DecodeError) -> Self {
+        SignedError::Message(e)
+    }
 }
 
 /// COSE_Sign1_Tagged over the deterministic encoding of `msg`.
@@ -43,27 +60,40 @@ pub fn sign_message_multi(
     Ok(teep_cose::sign(&msg.encode(n), signers)?)
 }
 
-/// Parse a COSE_Sign1 or COSE_Sign (tagged or not) and decode its payload in numbering `n`.
-/// Signatures are not verified.
-pub fn open_message(bytes: &[u8], n: Numbering) -> Result<(Opened, TeepMessage), SignedError> {
-    let opened = teep_cose::open(bytes)?;
+/// Parse a COSE_Sign1 or COSE_Sign (tagged or not) and decode its payload, recording (or,
+/// strict, refusing) the deviations of both layers: the COSE headers' first, then the
+/// payload's, in [`Decoded::deviations`]. `numbering` as in [`decode_message`]: the numbering
+/// known for the peer, `None` to detect it on a first contact. Signatures are not verified:
+/// the caller picks the key (by kid, by session) and calls `Opened::verify*`.
+pub fn open_message_with(
+    bytes: &[u8],
+    numbering: Option<Numbering>,
+    tolerance: Tolerance,
+) -> Result<(Opened, Decoded), SignedError> {
+    let mut dev = Deviations::new(tolerance);
+    let opened = teep_cose::open_with(bytes, &Limits::default(), &mut dev)?;
     let payload = opened
         .payload
         .as_deref()
         .ok_or(SignedError::DetachedPayload)?;
-    let msg = crate::codec::decode(payload, n)?;
-    Ok((opened, msg))
+    let mut decoded = decode_message(payload, numbering, tolerance)?;
+    if !dev.is_empty() {
+        dev.extend(core::mem::take(&mut decoded.deviations));
+        decoded.deviations = dev;
+    }
+    Ok((opened, decoded))
 }
 
-/// [`open_message`] with the numbering detected as in [`crate::decode_auto`].
+/// [`open_message_with`] in numbering `n`, tolerant, deviations not reported.
+pub fn open_message(bytes: &[u8], n: Numbering) -> Result<(Opened, TeepMessage), SignedError> {
+    let (opened, d) = open_message_with(bytes, Some(n), Tolerance::Tolerant)?;
+    Ok((opened, d.message))
+}
+
+/// [`open_message_with`] with the numbering detected, tolerant, deviations not reported.
 pub fn open_message_auto(bytes: &[u8]) -> Result<(Opened, TeepMessage, Numbering), SignedError> {
-    let opened = teep_cose::open(bytes)?;
-    let payload = opened
-        .payload
-        .as_deref()
-        .ok_or(SignedError::DetachedPayload)?;
-    let (msg, n) = crate::codec::decode_auto(payload)?;
-    Ok((opened, msg, n))
+    let (opened, d) = open_message_with(bytes, None, Tolerance::Tolerant)?;
+    Ok((opened, d.message, d.numbering))
 }
 
 #[cfg(test)]

@@ -1,8 +1,10 @@
 //! One test per decoding rule: CDDL types, sizes, presence and arity, section-4 rules, and
 //! RFC 8949 strictness. Inputs are written in diagnostic notation.
 
+use teep_proto::deviation::Tolerance;
 use teep_proto::{
-    decode, decode_auto, diag, DecodeErrorKind, ErrorCode, Numbering, TeepMessage, Value,
+    decode, decode_auto, decode_message, diag, DecodeErrorKind, ErrorCode, Numbering, TeepMessage,
+    Value,
 };
 
 const D26: Numbering = Numbering::Draft26;
@@ -16,6 +18,19 @@ fn reject(diag_text: &str) -> String {
         Ok(m) => panic!("accepted {diag_text}: {m:?}"),
         Err(e) => e.to_string(),
     }
+}
+
+/// The refusal of a named deviation under `Tolerance::Strict`, and the codes accepted by default.
+fn refuse_strict(diag_text: &str, n: Numbering) -> (String, Vec<&'static str>) {
+    let bytes = cbor(diag_text);
+    let e = match decode_message(&bytes, Some(n), Tolerance::Strict) {
+        Ok(m) => panic!("strict accepted {diag_text}: {m:?}"),
+        Err(e) => e,
+    };
+    assert_eq!(e.kind, DecodeErrorKind::Refused, "{e}");
+    let d = decode_message(&bytes, Some(n), Tolerance::Tolerant)
+        .unwrap_or_else(|e| panic!("{diag_text}: {e}"));
+    (e.to_string(), d.deviations.codes())
 }
 
 fn accept(diag_text: &str) -> TeepMessage {
@@ -287,9 +302,19 @@ fn tolerates_legacy_selected_cipher_suite_label() {
 }
 
 #[test]
-fn rejects_freshness_mechanisms_when_attestation_bit_clear() {
-    assert!(reject(&format!("[1, {{20: [0]}}, {QR_TAIL}, 2]"))
-        .starts_with("QueryRequest.options.supported-freshness-mechanisms: supported-freshness-mechanisms MUST be absent"));
+fn freshness_mechanisms_without_attestation_bit_is_a_deviation() {
+    let msg = format!("[1, {{20: [0]}}, {QR_TAIL}, 2]");
+    let (e, codes) = refuse_strict(&msg, D26);
+    assert!(
+        e.starts_with("QueryRequest.options.supported-freshness-mechanisms: strict mode refuses teep.freshness-without-attestation (TEEP-26 §4.2"),
+        "{e}"
+    );
+    assert_eq!(codes, ["teep.freshness-without-attestation"]);
+    // Ignored: the mechanisms serve attestation only.
+    let TeepMessage::QueryRequest(q) = accept(&msg) else {
+        panic!()
+    };
+    assert!(q.supported_freshness_mechanisms.is_empty());
     accept(&format!("[1, {{20: [0, 1, 7]}}, {QR_TAIL}, 3]"));
 }
 
@@ -393,8 +418,24 @@ fn rejects_manifest_list_entry_that_is_not_cbor() {
 }
 
 #[test]
-fn rejects_tagged_suit_envelope_in_manifest_list() {
-    let e = reject("[3, {9: [<<107({})>>]}]");
+fn tagged_suit_envelope_in_manifest_list_is_a_deviation() {
+    let (e, codes) = refuse_strict("[3, {9: [<<107({})>>]}]", D26);
+    assert!(
+        e.starts_with(
+            "Update.options.manifest-list[0]: strict mode refuses suit.envelope-tagged ("
+        ),
+        "{e}"
+    );
+    assert_eq!(codes, ["suit.envelope-tagged"]);
+    // The envelope kept is the untagged one.
+    let TeepMessage::Update(u) = accept("[3, {9: [<<107({})>>]}]") else {
+        panic!()
+    };
+    assert_eq!(u.manifest_list, [vec![0xa0]]);
+    // Any other tag, or tag 107 over something else than a map, is refused.
+    let e = reject("[3, {9: [<<108({})>>]}]");
+    assert!(e.contains("untagged map"), "{e}");
+    let e = reject("[3, {9: [<<107([])>>]}]");
     assert!(e.contains("untagged map"), "{e}");
 }
 
@@ -513,7 +554,10 @@ fn decode_auto_explains_legacy_only_message_types() {
         .to_string();
     assert_eq!(
         e,
-        "Error.options.token: expected bstr of 8..64 bytes, got 4 (read in legacy numbering)"
+        "Error.options.token: expected bstr of 8..64 bytes, got 4 (read in legacy numbering, \
+         which got further (to byte 9 of 10); draft26 numbering stopped at byte 2: \
+         TeepMessage.type: unknown draft-26-numbered message type 6 (legacy numbering uses 6 \
+         for Error))"
     );
 }
 

@@ -17,6 +17,7 @@ use crate::model::*;
 use alloc::format;
 use alloc::vec::Vec;
 use bytes::Bytes;
+use teep_cbor::deviation::{catalog, Deviations};
 use teep_cose::{Algorithm, PublicKey};
 
 /// Keys trusted to authorise manifests.
@@ -109,6 +110,42 @@ pub fn verify_envelope_with_limits(
         envelope,
         authenticator,
     })
+}
+
+/// [`verify_envelope_with_limits`] for an envelope received in a TEEP `manifest-list`, where
+/// the CDDL asks for the untagged `SUIT_Envelope`: a tagged one (tag 107) is recorded in `dev`
+/// as `suit.envelope-tagged` (or, strict, refused) and the untagged envelope inside is what is
+/// verified, decoded and returned (its `raw` bytes are the untagged ones).
+pub fn verify_envelope_with(
+    bytes: impl Into<Bytes>,
+    anchors: &TrustAnchors,
+    limits: &Limits,
+    dev: &mut Deviations,
+) -> Result<VerifiedEnvelope, AuthError> {
+    let bytes = untag_received(bytes.into(), dev)?;
+    verify_envelope_with_limits(bytes, anchors, limits)
+}
+
+/// [`decode_envelope_unverified`] with the receive rules of [`verify_envelope_with`].
+pub fn decode_envelope_unverified_with(
+    bytes: impl Into<Bytes>,
+    limits: &Limits,
+    dev: &mut Deviations,
+) -> Result<Envelope, AuthError> {
+    let bytes = untag_received(bytes.into(), dev)?;
+    decode_envelope_unverified(bytes, limits)
+}
+
+/// The untagged envelope of a received one; a tag 107 is a deviation (TEEP-26 §4.4 CDDL).
+fn untag_received(bytes: Bytes, dev: &mut Deviations) -> Result<Bytes, AuthError> {
+    let mut r = Reader::new(&bytes, "SUIT_Envelope");
+    if !r.is_type(|t| t == Type::Tag) || r.tag()? != SUIT_ENVELOPE_TAG {
+        return Ok(bytes);
+    }
+    let at = r.position();
+    dev.note(&catalog::SUIT_ENVELOPE_TAGGED, "SUIT_Envelope")
+        .map_err(|d| DecodeError::new(d.at.clone(), d.refusal()))?;
+    Ok(bytes.slice(at..))
 }
 
 /// Decodes an envelope without checking its authentication (inspection, TAM metadata of

@@ -24,6 +24,28 @@ impl DecodeError {
     }
 }
 
+/// Why a digest algorithm id of 1..=4 is refused rather than read: early SUIT manifest drafts
+/// numbered digests themselves (suit-digest-algorithm-ids: 1 SHA-224, 2 SHA-256, 3 SHA-384,
+/// 4 SHA-512), current ones use COSE algorithm ids (SHA-256 = -16), where 1..=4 are not
+/// digests (A128GCM, A192GCM, A256GCM, HMAC 256/64). Such an envelope (tamproto's
+/// `suit_manifest_expX.cbor`) follows an obsolete format whose other structures differ too, so
+/// it is not read under either numbering.
+fn obsolete_digest_note(id: i64) -> String {
+    let (old, cose) = match id {
+        1 => ("SHA-224", "A128GCM"),
+        2 => ("SHA-256", "A192GCM"),
+        3 => ("SHA-384", "A256GCM"),
+        4 => ("SHA-512", "HMAC 256/64"),
+        _ => return String::new(),
+    };
+    format!(
+        " (ambiguous, refused: in early SUIT manifest drafts' own numbering \
+         (suit-digest-algorithm-ids) {id} was {old}; in the current SUIT manifest, which uses \
+         COSE algorithm ids (SHA-256 = -16), {id} is {cose}, not a digest; an envelope of that \
+         obsolete format differs in other structures as well, so it is not read)"
+    )
+}
+
 /// Authentication of an envelope failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
@@ -31,7 +53,10 @@ pub enum AuthError {
     Decode(#[from] DecodeError),
     #[error("SUIT_Envelope.authentication-wrapper: no authentication block (unsigned manifest)")]
     NoAuthenticationBlock,
-    #[error("SUIT_Envelope.authentication-wrapper.digest: unsupported digest algorithm {0}")]
+    #[error(
+        "SUIT_Envelope.authentication-wrapper.digest: unsupported digest algorithm {0}{note}",
+        note = obsolete_digest_note(*.0)
+    )]
     UnsupportedDigest(i64),
     #[error("SUIT_Envelope.authentication-wrapper.digest: manifest digest mismatch (expected {expected}, computed {computed})")]
     DigestMismatch { expected: String, computed: String },

@@ -36,8 +36,9 @@ pub mod report;
 pub mod store;
 
 pub use auth::{
-    decode_envelope_lenient, decode_envelope_unverified, verify_envelope,
-    verify_envelope_with_limits, Authenticator, TrustAnchors, VerifiedEnvelope,
+    decode_envelope_lenient, decode_envelope_unverified, decode_envelope_unverified_with,
+    verify_envelope, verify_envelope_with, verify_envelope_with_limits, Authenticator,
+    TrustAnchors, VerifiedEnvelope,
 };
 pub use builder::{sign_manifest, BuildError, ManifestBuilder, PayloadSource};
 #[cfg(feature = "std")]
@@ -56,3 +57,5 @@ pub use report::{ReportReason, ReportResult, SuitRecord, SuitReport};
 pub use store::{
     ComponentStore, ManifestRecord, MapFetcher, MemoryStore, NoFetcher, PayloadFetcher, StoreBatch,
 };
+/// Named deviations (re-exported from teep-cbor): what [`verify_envelope_with`] records.
+pub use teep_cbor::deviation;

@@ -41,6 +41,17 @@ impl Deviation {
     pub fn code(&self) -> &'static str {
         self.kind.code
     }
+
+    /// The rule text of a refusal under [`Tolerance::Strict`], for errors shaped `path: rule`
+    /// (the path is [`Deviation::at`]): `strict mode refuses CODE (SECTION): READING`.
+    pub fn refusal(&self) -> String {
+        alloc::format!(
+            "strict mode refuses {} ({}): {}",
+            self.kind.code,
+            self.kind.section,
+            self.kind.reading
+        )
+    }
 }
 
 impl fmt::Display for Deviation {

@@ -13,11 +13,13 @@ use crate::cbor::{write_bstr, write_head, write_text};
 use crate::Algorithm;
 
 mod headers;
+mod inspect;
 mod open;
 mod sign;
 mod verify;
 
-pub use open::{open, open_with_limits};
+pub use inspect::HeaderParameter;
+pub use open::{open, open_with, open_with_limits};
 pub use sign::{sign, sign1, sign1_detached, sign1_kid_unprotected, sign1_untagged, sign_untagged};
 
 /// CBOR tag of COSE_Sign1.
@@ -83,6 +85,8 @@ pub struct SignatureInfo {
 struct SigData {
     /// COSE_Signature protected bytes as received (COSE_Sign only).
     protected: Vec<u8>,
+    /// COSE_Signature protected and unprotected headers as parsed (COSE_Sign only).
+    headers: Option<(Header, Header)>,
     signature: Vec<u8>,
 }
 

@@ -3,6 +3,7 @@
 use alloc::{format, string::String, vec::Vec};
 
 use ciborium::value::Value;
+use teep_cbor::deviation::{Deviations, Tolerance};
 
 use super::headers::{check_no_alg_conflict, parse_protected, parse_unprotected, signature_info};
 use super::{CoseKind, Limits, Opened, SigData, TAG_SIGN, TAG_SIGN1};
@@ -10,9 +11,14 @@ use crate::cbor;
 use crate::CoseError;
 
 /// Parses a COSE_Sign1 or COSE_Sign, tagged or not, with default [`Limits`]. No signature
-/// is checked.
+/// is checked. Tolerant: deviations are accepted and not reported (see [`open_with`]).
 pub fn open(bytes: &[u8]) -> Result<Opened, CoseError> {
     open_with_limits(bytes, &Limits::default())
+}
+
+/// [`open`] with explicit limits.
+pub fn open_with_limits(bytes: &[u8], limits: &Limits) -> Result<Opened, CoseError> {
+    open_with(bytes, limits, &mut Deviations::new(Tolerance::Tolerant))
 }
 
 fn read_tag(bytes: &[u8]) -> Option<(u64, usize)> {
@@ -32,8 +38,10 @@ fn read_tag(bytes: &[u8]) -> Option<(u64, usize)> {
     }
 }
 
-/// [`open`] with explicit limits.
-pub fn open_with_limits(bytes: &[u8], limits: &Limits) -> Result<Opened, CoseError> {
+/// Parses a COSE_Sign1 or COSE_Sign, recording in `dev` each tolerated departure (an empty kid:
+/// `cose.kid-empty`), or, when `dev` is strict, refusing it with [`CoseError::Refused`].
+/// Nothing is allocated for `dev` unless a deviation is seen.
+pub fn open_with(bytes: &[u8], limits: &Limits, dev: &mut Deviations) -> Result<Opened, CoseError> {
     if bytes.len() > limits.max_len {
         return Err(CoseError::TooLarge {
             len: bytes.len(),
@@ -83,8 +91,8 @@ pub fn open_with_limits(bytes: &[u8], limits: &Limits) -> Result<Opened, CoseErr
         CoseKind::Sign1 => ("COSE_Sign1.protected", "COSE_Sign1.unprotected"),
         CoseKind::Sign => ("COSE_Sign.protected", "COSE_Sign.unprotected"),
     };
-    let (body_protected, protected) = parse_protected(protected_path, prot_v)?;
-    let unprotected = parse_unprotected(unprotected_path, unprot_v)?;
+    let (body_protected, protected) = parse_protected(protected_path, prot_v, dev)?;
+    let unprotected = parse_unprotected(unprotected_path, unprot_v, dev)?;
     let payload = match payload_v {
         Value::Bytes(b) => Some(b),
         Value::Null => None,
@@ -109,6 +117,7 @@ pub fn open_with_limits(bytes: &[u8], limits: &Limits) -> Result<Opened, CoseErr
             signatures.push(signature_info(path, &protected, &unprotected)?);
             sigs.push(SigData {
                 protected: Vec::new(),
+                headers: None,
                 signature,
             });
         }
@@ -153,8 +162,8 @@ pub fn open_with_limits(bytes: &[u8], limits: &Limits) -> Result<Opened, CoseErr
                 let sig_v = sa.pop().unwrap_or(Value::Null);
                 let su = sa.pop().unwrap_or(Value::Null);
                 let sp = sa.pop().unwrap_or(Value::Null);
-                let (sp_bytes, sp_hdr) = parse_protected(&format!("{p}.protected"), sp)?;
-                let su_hdr = parse_unprotected(&format!("{p}.unprotected"), su)?;
+                let (sp_bytes, sp_hdr) = parse_protected(&format!("{p}.protected"), sp, dev)?;
+                let su_hdr = parse_unprotected(&format!("{p}.unprotected"), su, dev)?;
                 let Value::Bytes(signature) = sig_v else {
                     return Err(CoseError::malformed(
                         format!("{p}.signature"),
@@ -164,6 +173,7 @@ pub fn open_with_limits(bytes: &[u8], limits: &Limits) -> Result<Opened, CoseErr
                 signatures.push(signature_info(&p, &sp_hdr, &su_hdr)?);
                 sigs.push(SigData {
                     protected: sp_bytes,
+                    headers: Some((sp_hdr, su_hdr)),
                     signature,
                 });
             }

@@ -15,12 +15,19 @@ pub enum EatError {
         /// Which rule.
         reason: String,
     },
-    /// The COSE layer failed (parse or signature).
+    /// The COSE layer failed (parse or signature). Not a `source`: its text is already in
+    /// this one, and printing the chain would repeat it.
     #[error("EAT signature: {0}")]
-    Cose(#[from] CoseError),
+    Cose(CoseError),
     /// The nonce is absent or differs from the expected one.
     #[error("EAT.eat_nonce: {0}")]
     Nonce(&'static str),
+}
+
+impl From<CoseError> for EatError {
+    fn from(e: CoseError) -> Self {
+        EatError::Cose(e)
+    }
 }
 
 pub(super) fn claim_err(path: &str, reason: impl Into<String>) -> EatError {

@@ -3,6 +3,7 @@
 use alloc::format;
 use alloc::vec::Vec;
 
+use super::items::read_err_code;
 use super::option_writer::{BorrowedField, OptionWriter};
 use super::options::DecodedOptions;
 use super::Result;
@@ -17,7 +18,7 @@ pub(super) fn decode(
     n: Numbering,
 ) -> Result<ErrorMessage> {
     r.push(Seg::Name("err-code"));
-    let code = r.uint("uint err-code")?;
+    let err_code = read_err_code(r, n)?;
     r.pop();
     let m = ErrorMessage {
         token: opts.token,
@@ -29,7 +30,7 @@ pub(super) fn decode(
         challenge: opts.challenge,
         versions: opts.versions,
         suit_reports: opts.suit_reports,
-        err_code: ErrorCode::from_value(code, n),
+        err_code,
         unknown_options: opts.unknown,
     };
     check_error(r, &m)?;

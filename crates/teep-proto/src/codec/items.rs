@@ -7,11 +7,16 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
+use teep_cbor::deviation::catalog;
+
 use super::Result;
-use crate::cbor::{Reader, Seg};
+use crate::cbor::{check_embedded, Reader, Seg, Type};
 use crate::error::DecodeErrorKind;
 use crate::model::{ComponentId, RequestedTcInfo, SystemPropertyClaims};
-use crate::registry::{CipherOperation, CipherSuite, Label, Numbering, SuitCoseProfile};
+use crate::registry::{CipherOperation, CipherSuite, ErrorCode, Label, Numbering, SuitCoseProfile};
+
+/// CBOR tag of SUIT_Envelope_Tagged.
+const SUIT_ENVELOPE_TAG: u64 = 107;
 
 /// A bstr of `min..=max` bytes.
 pub(super) fn read_sized_bytes(r: &mut Reader<'_>, min: usize, max: usize) -> Result<Vec<u8>> {
@@ -79,22 +84,90 @@ pub(super) fn read_cipher_suite(r: &mut Reader<'_>) -> Result<CipherSuite> {
     Ok(CipherSuite::new(ops))
 }
 
-/// `[digest, auth, key-exchange, encryption]`, four COSE algorithm ids.
-pub(super) fn read_suit_cose_profile(r: &mut Reader<'_>) -> Result<SuitCoseProfile> {
+/// `[digest, auth, key-exchange, encryption]`, four COSE algorithm ids. On the legacy path a
+/// draft-12 two-element `[auth, encryption]` (tamproto's `[-7, 1]`) is a deviation, read with
+/// the unstated digest and key-exchange slots as 0 (a reserved COSE value: "not stated").
+pub(super) fn read_suit_cose_profile(r: &mut Reader<'_>, n: Numbering) -> Result<SuitCoseProfile> {
     let len = r.array("SUIT COSE profile [digest, auth, key-exchange, encryption]")?;
-    if len != 4 {
-        return Err(r.invalid(format!(
-            "expected SUIT COSE profile [digest, auth, key-exchange, encryption] of 4 ints, got {len} elements"
-        )));
-    }
+    let slots: &[usize] = match len {
+        4 => &[0, 1, 2, 3],
+        2 if n == Numbering::Legacy => {
+            r.note(&catalog::TEEP_SUIT_COSE_PROFILE_TWO_ELEMENTS)?;
+            &[1, 3]
+        }
+        _ => {
+            return Err(r.invalid(format!(
+                "expected SUIT COSE profile [digest, auth, key-exchange, encryption] of 4 ints, got {len} elements"
+            )))
+        }
+    };
     let mut p = [0i64; 4];
-    for (i, slot) in p.iter_mut().enumerate() {
+    for (i, &slot) in slots.iter().enumerate() {
         r.push(Seg::Index(i));
-        *slot = r.int("int COSE algorithm")?;
+        p[slot] = r.int("int COSE algorithm")?;
         r.pop();
     }
     r.leave();
     Ok(SuitCoseProfile(p))
+}
+
+/// `err-code`: a code not defined in numbering `n` is a deviation (libteep sends
+/// uninitialised memory); it stays [`ErrorCode::Unknown`] with its raw value, which receivers
+/// handle as ERR_PERMANENT_ERROR.
+pub(super) fn read_err_code(r: &mut Reader<'_>, n: Numbering) -> Result<ErrorCode> {
+    let code = ErrorCode::from_value(r.uint("uint err-code")?, n);
+    if let ErrorCode::Unknown(_) = code {
+        r.note(&catalog::TEEP_ERR_CODE_UNDEFINED)?;
+    }
+    Ok(code)
+}
+
+/// A `manifest-list` entry, `bstr .cbor SUIT_Envelope`. A tagged envelope (tag 107, AttesTAM's
+/// preloaded TC) is a deviation; the entry kept is the untagged envelope inside.
+pub(super) fn read_manifest(r: &mut Reader<'_>) -> Result<Vec<u8>> {
+    let b = r.bytes("bstr .cbor SUIT_Envelope")?;
+    let t = check_embedded(r, b, "SUIT_Envelope")?;
+    match t {
+        Type::Map => Ok(b.to_vec()),
+        Type::Tag => match untag_envelope(b) {
+            Some(inner) => {
+                r.note(&catalog::SUIT_ENVELOPE_TAGGED)?;
+                Ok(inner.to_vec())
+            }
+            None => Err(r.invalid(
+                "expected bstr .cbor SUIT_Envelope (an untagged map), got a tagged item other than SUIT_Envelope_Tagged (107) over a map",
+            )),
+        },
+        _ => Err(r.invalid(
+            "expected bstr .cbor SUIT_Envelope (an untagged map), got another CBOR type",
+        )),
+    }
+}
+
+/// The map inside `#6.107(map)`, or `None` for any other tag or content.
+fn untag_envelope(b: &[u8]) -> Option<&[u8]> {
+    let mut inner = teep_cbor::Reader::new(b);
+    if inner.tag().ok()? != SUIT_ENVELOPE_TAG {
+        return None;
+    }
+    let rest = b.get(inner.position()..)?;
+    (rest.first()? >> 5 == 5).then_some(rest)
+}
+
+/// `tc-list`: `[]` (libteep) is a deviation read as "no Trusted Components".
+pub(super) fn read_tc_list(r: &mut Reader<'_>) -> Result<Vec<SystemPropertyClaims>> {
+    let len = r.array("non-empty array")?;
+    if len == 0 {
+        r.note(&catalog::TEEP_TC_LIST_EMPTY)?;
+    }
+    let mut out = Vec::with_capacity(r.capacity(len));
+    for i in 0..len {
+        r.push(Seg::Index(i as usize));
+        out.push(read_system_property_claims(r)?);
+        r.pop();
+    }
+    r.leave();
+    Ok(out)
 }
 
 /// `SUIT_Component_Identifier = [* bstr]`.

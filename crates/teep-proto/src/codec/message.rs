@@ -4,6 +4,8 @@
 use alloc::format;
 use alloc::vec::Vec;
 
+use teep_cbor::deviation::{Deviations, Tolerance};
+
 use super::layout::Layout;
 use super::option_writer::OptionWriter;
 use super::options::read_options;
@@ -22,9 +24,26 @@ fn array_len(t: MessageType) -> usize {
     }
 }
 
-/// Decode one message in numbering `n` with no fallback to the other numbering.
-pub(super) fn decode_strict(bytes: &[u8], n: Numbering) -> Result<(TeepMessage, Layout)> {
-    let mut r = Reader::new(bytes, "TeepMessage");
+/// Decode one message in numbering `n` with no fallback to the other numbering. An error's
+/// `offset` says how many bytes were read before it.
+pub(super) fn decode_strict(
+    bytes: &[u8],
+    n: Numbering,
+    tolerance: Tolerance,
+) -> Result<(TeepMessage, Layout, Deviations)> {
+    let mut r = Reader::with_tolerance(bytes, "TeepMessage", tolerance);
+    match decode_in(&mut r, n) {
+        Ok((m, layout)) => Ok((m, layout, r.take_deviations())),
+        Err(mut e) => {
+            if e.offset == 0 {
+                e.offset = r.position();
+            }
+            Err(e)
+        }
+    }
+}
+
+fn decode_in(r: &mut Reader<'_>, n: Numbering) -> Result<(TeepMessage, Layout)> {
     let len = r.array("TEEP message array")?;
     if len < 2 {
         return Err(r.invalid(format!(
@@ -69,21 +88,19 @@ pub(super) fn decode_strict(bytes: &[u8], n: Numbering) -> Result<(TeepMessage, 
         return Err(e);
     }
     r.push(Seg::Name("options"));
-    let mut opts = read_options(&mut r, t, n)?;
+    let mut opts = read_options(r, t, n)?;
     r.pop();
     let layout = Layout {
         option_order: core::mem::take(&mut opts.order),
     };
     let msg = match t {
-        MessageType::QueryRequest => {
-            TeepMessage::QueryRequest(query_request::decode(&mut r, opts)?)
-        }
+        MessageType::QueryRequest => TeepMessage::QueryRequest(query_request::decode(r, opts, n)?),
         MessageType::QueryResponse => {
             TeepMessage::QueryResponse(query_response::from_options(opts))
         }
         MessageType::Update => TeepMessage::Update(update::from_options(opts)),
         MessageType::Success => TeepMessage::Success(success::from_options(opts)),
-        MessageType::Error => TeepMessage::Error(error_message::decode(&mut r, opts, n)?),
+        MessageType::Error => TeepMessage::Error(error_message::decode(r, opts, n)?),
     };
     r.leave();
     r.finish()?;

@@ -6,6 +6,7 @@
 //! kept; labels we know but that the CDDL does not allow in this message type are rejected,
 //! which is also what tells the two numberings apart.
 
+mod detect;
 mod error_message;
 mod items;
 mod layout;
@@ -20,6 +21,8 @@ mod update;
 pub use layout::{Layout, OptionKey};
 pub(crate) use message::encode;
 
+use teep_cbor::deviation::{Deviations, Tolerance};
+
 use crate::error::{DecodeError, DecodeErrorKind};
 use crate::model::TeepMessage;
 use crate::registry::Numbering;
@@ -27,20 +30,62 @@ use message::decode_strict;
 
 type Result<T> = core::result::Result<T, DecodeError>;
 
-/// Decode one TEEP message in the given numbering, strictly. On failure, when the bytes are a
-/// valid message in the other numbering, the error says so.
-pub fn decode(bytes: &[u8], numbering: Numbering) -> Result<TeepMessage> {
-    decode_with_layout(bytes, numbering).map(|(m, _)| m)
+/// A received message decoded, with how it was read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decoded {
+    pub message: TeepMessage,
+    /// The numbering it was read in.
+    pub numbering: Numbering,
+    /// The departures from the draft accepted while reading it (empty when it conforms; never
+    /// allocated then).
+    pub deviations: Deviations,
+    /// Set when the numbering was detected (no hint) and the other numbering reads the same
+    /// bytes as the same message (e.g. AttesTAM's second QueryRequest, whose options are only
+    /// a challenge): [`Decoded::numbering`] is then draft -26 by default, not evidence of what
+    /// the peer speaks. A receiver that knows the peer's numbering passes it as the hint.
+    pub also_valid_in: Option<Numbering>,
 }
 
-/// [`decode`], also returning the option order of the input.
-pub fn decode_with_layout(bytes: &[u8], numbering: Numbering) -> Result<(TeepMessage, Layout)> {
-    match decode_strict(bytes, numbering) {
+/// Decode one TEEP message.
+///
+/// `numbering`: the numbering known for this peer (a path's numbering, or the one a TAM spoke
+/// earlier in the session); `None` only for a first contact, when it is detected: both
+/// numberings are tried. Bytes that read as two different messages are refused with both
+/// readings named; when both fail, the error of the attempt that read further is reported,
+/// with the other's. `tolerance`: whether named deviations are accepted (and returned) or
+/// refused.
+pub fn decode_message(
+    bytes: &[u8],
+    numbering: Option<Numbering>,
+    tolerance: Tolerance,
+) -> Result<Decoded> {
+    match numbering {
+        Some(n) => {
+            let (message, _, deviations) = decode_known(bytes, n, tolerance)?;
+            Ok(Decoded {
+                message,
+                numbering: n,
+                deviations,
+                also_valid_in: None,
+            })
+        }
+        None => detect::decode_detected(bytes, tolerance),
+    }
+}
+
+/// Decode in numbering `n`; on failure, when the bytes are a valid message in the other
+/// numbering, the error says so.
+fn decode_known(
+    bytes: &[u8],
+    n: Numbering,
+    tolerance: Tolerance,
+) -> Result<(TeepMessage, Layout, Deviations)> {
+    match decode_strict(bytes, n, tolerance) {
         Ok(m) => Ok(m),
         Err(mut e) => {
             if e.kind != DecodeErrorKind::Malformed {
-                let other = numbering.other();
-                if let Ok((m, _)) = decode_strict(bytes, other) {
+                let other = n.other();
+                if let Ok((m, _, _)) = decode_strict(bytes, other, tolerance) {
                     e.other_numbering = Some((other, m.message_type()));
                 }
             }
@@ -49,30 +94,20 @@ pub fn decode_with_layout(bytes: &[u8], numbering: Numbering) -> Result<(TeepMes
     }
 }
 
-/// Decode trying draft -26 first, then legacy; returns which numbering matched.
-///
-/// Some messages are valid in both (e.g. a QueryResponse with no options, or a QueryRequest
-/// whose options are only versions): they are reported as [`Numbering::Draft26`], the
-/// standard. When neither matches, the draft -26 error is returned (with the legacy one as
-/// a hint if the message type only exists in legacy numbering).
+/// Decode one TEEP message in the given numbering, tolerantly (deviations accepted, not
+/// reported: see [`decode_message`]). On failure, when the bytes are a valid message in the
+/// other numbering, the error says so.
+pub fn decode(bytes: &[u8], numbering: Numbering) -> Result<TeepMessage> {
+    decode_with_layout(bytes, numbering).map(|(m, _)| m)
+}
+
+/// [`decode`], also returning the option order of the input.
+pub fn decode_with_layout(bytes: &[u8], numbering: Numbering) -> Result<(TeepMessage, Layout)> {
+    decode_known(bytes, numbering, Tolerance::Tolerant).map(|(m, l, _)| (m, l))
+}
+
+/// [`decode_message`] without a hint, tolerantly; returns which numbering matched (draft -26
+/// when both read the same message).
 pub fn decode_auto(bytes: &[u8]) -> Result<(TeepMessage, Numbering)> {
-    match decode_strict(bytes, Numbering::Draft26) {
-        Ok((m, _)) => Ok((m, Numbering::Draft26)),
-        Err(e26) => match decode_strict(bytes, Numbering::Legacy) {
-            Ok((m, _)) => Ok((m, Numbering::Legacy)),
-            Err(mut elegacy) => {
-                // The message type only exists in legacy numbering: the legacy error is the
-                // one that explains what is wrong.
-                if e26.kind != DecodeErrorKind::Malformed
-                    && e26.hint.is_some()
-                    && elegacy.hint.is_none()
-                {
-                    elegacy.hint = Some("read in legacy numbering".into());
-                    Err(elegacy)
-                } else {
-                    Err(e26)
-                }
-            }
-        },
-    }
+    decode_message(bytes, None, Tolerance::Tolerant).map(|d| (d.message, d.numbering))
 }

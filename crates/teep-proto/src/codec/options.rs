@@ -7,12 +7,14 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use super::items::{
-    read_cipher_suite, read_component_id, read_nonempty_list, read_requested_tc_info,
-    read_sized_bytes, read_sized_text, read_suit_cose_profile, read_system_property_claims,
-    read_u32,
+    read_cipher_suite, read_component_id, read_err_code, read_manifest, read_nonempty_list,
+    read_requested_tc_info, read_sized_bytes, read_sized_text, read_suit_cose_profile,
+    read_tc_list, read_u32,
 };
 use super::layout::OptionKey;
 use super::Result;
+use teep_cbor::deviation::catalog;
+
 use crate::cbor::{check_embedded, Reader, Seg, Type, Value};
 use crate::error::{DecodeError, DecodeErrorKind};
 use crate::model::{ComponentId, RequestedTcInfo, SystemPropertyClaims};
@@ -145,6 +147,12 @@ pub(super) fn read_options(
                 )));
             }
             None => {
+                if n == Numbering::Legacy && key == 5 && t == MessageType::QueryResponse {
+                    // Drafts up to -16 had selected-teep-cipher-suite here; kept as an
+                    // unknown option, like any label we do not read.
+                    r.replace_last(Seg::Name("selected-teep-cipher-suite"));
+                    r.note(&catalog::TEEP_SELECTED_CIPHER_SUITE)?;
+                }
                 r.replace_last(Seg::Key(key as i128));
                 let v = r.value()?;
                 o.unknown.insert(key, v);
@@ -169,7 +177,8 @@ fn read_option(r: &mut Reader<'_>, l: Label, n: Numbering, o: &mut DecodedOption
             o.supported_cipher_suites = read_nonempty_list(r, read_cipher_suite)?
         }
         Label::SupportedSuitCoseProfiles => {
-            o.supported_suit_cose_profiles = read_nonempty_list(r, read_suit_cose_profile)?
+            o.supported_suit_cose_profiles =
+                read_nonempty_list(r, |r| read_suit_cose_profile(r, n))?
         }
         Label::SupportedFreshnessMechanisms => {
             o.supported_freshness_mechanisms = read_nonempty_list(r, |r| {
@@ -185,7 +194,7 @@ fn read_option(r: &mut Reader<'_>, l: Label, n: Numbering, o: &mut DecodedOption
         Label::Msg => o.msg = Some(read_sized_text(r, 1, 128)?),
         Label::ErrMsg => o.err_msg = Some(read_sized_text(r, 1, 128)?),
         Label::ErrLang => o.err_lang = Some(read_sized_text(r, 1, 35)?),
-        Label::ErrCode => o.err_code = Some(ErrorCode::from_value(r.uint("uint err-code")?, n)),
+        Label::ErrCode => o.err_code = Some(read_err_code(r, n)?),
         Label::SuitReports => {
             o.suit_reports = read_nonempty_list(r, |r| {
                 let b = r.bytes("bstr .cbor SUIT_Report")?;
@@ -198,27 +207,11 @@ fn read_option(r: &mut Reader<'_>, l: Label, n: Numbering, o: &mut DecodedOption
                 Ok(b.to_vec())
             })?
         }
-        Label::ManifestList => {
-            o.manifest_list = read_nonempty_list(r, |r| {
-                let b = r.bytes("bstr .cbor SUIT_Envelope")?;
-                let t = check_embedded(r, b, "SUIT_Envelope")?;
-                if t != Type::Map {
-                    return Err(r.invalid(format!(
-                        "expected bstr .cbor SUIT_Envelope (an untagged map), got {}",
-                        if t == Type::Tag {
-                            "a tagged item"
-                        } else {
-                            "another CBOR type"
-                        }
-                    )));
-                }
-                Ok(b.to_vec())
-            })?
-        }
+        Label::ManifestList => o.manifest_list = read_nonempty_list(r, read_manifest)?,
         Label::UnneededManifestList => {
             o.unneeded_manifest_list = read_nonempty_list(r, read_component_id)?
         }
-        Label::TcList => o.tc_list = read_nonempty_list(r, read_system_property_claims)?,
+        Label::TcList => o.tc_list = read_tc_list(r)?,
         Label::RequestedTcList => {
             o.requested_tc_list = read_nonempty_list(r, |r| read_requested_tc_info(r, n))?
         }

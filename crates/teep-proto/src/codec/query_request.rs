@@ -10,17 +10,22 @@ use super::Result;
 use crate::cbor::{self, Reader, Seg};
 use crate::model::QueryRequest;
 use crate::registry::{DataItems, Label, MessageType, Numbering};
+use teep_cbor::deviation::catalog;
 
 /// The positional fields after the options, then the message from both.
-pub(super) fn decode(r: &mut Reader<'_>, opts: DecodedOptions) -> Result<QueryRequest> {
+pub(super) fn decode(
+    r: &mut Reader<'_>,
+    opts: DecodedOptions,
+    n: Numbering,
+) -> Result<QueryRequest> {
     r.push(Seg::Name("supported-teep-cipher-suites"));
     let suites = read_nonempty_list(r, read_cipher_suite)?;
     r.replace_last(Seg::Name("supported-suit-cose-profiles"));
-    let profiles = read_nonempty_list(r, read_suit_cose_profile)?;
+    let profiles = read_nonempty_list(r, |r| read_suit_cose_profile(r, n))?;
     r.replace_last(Seg::Name("data-item-requested"));
     let bits = r.uint("uint .bits data-item-requested")?;
     r.pop();
-    let m = QueryRequest {
+    let mut m = QueryRequest {
         token: opts.token,
         supported_freshness_mechanisms: opts.supported_freshness_mechanisms,
         challenge: opts.challenge,
@@ -33,21 +38,23 @@ pub(super) fn decode(r: &mut Reader<'_>, opts: DecodedOptions) -> Result<QueryRe
         data_item_requested: DataItems(bits),
         unknown_options: opts.unknown,
     };
-    check_query_request(r, &m)?;
+    check_query_request(r, &mut m)?;
     Ok(m)
 }
 
 /// Section 4.2 rules that the draft does not contradict.
-fn check_query_request(r: &Reader<'_>, m: &QueryRequest) -> Result<()> {
+fn check_query_request(r: &mut Reader<'_>, m: &mut QueryRequest) -> Result<()> {
     if !m.data_item_requested.attestation() && !m.supported_freshness_mechanisms.is_empty() {
-        let mut e = r.invalid(
-            "supported-freshness-mechanisms MUST be absent when the attestation bit of data-item-requested is clear",
-        );
-        e.path = format!(
-            "{}.options.supported-freshness-mechanisms",
-            MessageType::QueryRequest.name()
-        );
-        return Err(e);
+        // "MUST be absent if the attestation bit is clear" (tamproto sends it anyway): the
+        // mechanisms serve attestation only, so they are ignored.
+        r.note_at(
+            &catalog::TEEP_FRESHNESS_WITHOUT_ATTESTATION,
+            format!(
+                "{}.options.supported-freshness-mechanisms",
+                MessageType::QueryRequest.name()
+            ),
+        )?;
+        m.supported_freshness_mechanisms.clear();
     }
     // Not enforced: "token iff attestation bit clear" and "challenge absent if the bit is
     // clear" contradict the example and the passport model (DIGEST §9 item 2); both
