@@ -1,13 +1,15 @@
 //! `teep agent run --dump`: every HTTP exchange of the Broker in the format of the TAM's dump
 //! (`>>>` the request, `<<<` the response, their header fields, the TEEP message decoded), so
-//! one reading serves both sides of a cross-test. The empty POST is named as such; for each
-//! COSE header parameter the dump says whether it was protected or unprotected (where AttesTAM
-//! reads the kid decided whether it could answer); what the Broker tolerated is listed under
-//! the exchange. Credentials are not shown.
+//! one reading serves both sides of a cross-test. The empty POST is named as such; each COSE
+//! header parameter is listed with its bucket (where AttesTAM reads the kid decided whether it
+//! could answer); the deviations a tolerant reading of a message accepts follow its headers,
+//! and those of the HTTP exchange end it. Credentials are not shown.
 
 use std::fmt::Write as _;
 
-use teep_proto::{Numbering, TeepMessage};
+use teep_cbor::{Deviations, Tolerance};
+use teep_cose::Limits;
+use teep_proto::Numbering;
 
 use crate::broker::{header, Exchange};
 
@@ -81,10 +83,12 @@ fn headers(out: &mut String, h: &[(String, String)]) {
     }
 }
 
-/// A TEEP message: its COSE form (tag, signatures, which header parameters were protected),
-/// then the payload decoded in `known` numbering, or in each numbering it is valid in.
+/// A TEEP message as the TAM's dump shows one: type, size, COSE structure and numbering; every
+/// COSE header parameter with its bucket; what a tolerant reading accepts; the message as JSON.
+/// Read in `known` numbering, or, without it, in the numbering it is valid in.
 fn message(out: &mut String, bytes: &[u8], known: Option<Numbering>) {
-    let opened = match teep_cose::open(bytes) {
+    let mut deviations = Deviations::new(Tolerance::Tolerant);
+    let opened = match teep_cose::open_with(bytes, &Limits::default(), &mut deviations) {
         Ok(o) => o,
         Err(e) => {
             let _ = writeln!(out, "  ({} bytes, not COSE: {e})", bytes.len());
@@ -92,118 +96,45 @@ fn message(out: &mut String, bytes: &[u8], known: Option<Numbering>) {
         }
     };
     let payload = opened.payload.as_deref().unwrap_or_default();
-    let (decoded, reading) = decode(payload, known);
-    let name = match &decoded {
-        Ok(m) => m.type_name(),
-        Err(_) => "not a TEEP message",
-    };
-    let _ = writeln!(
-        out,
-        "  {name} ({} bytes, {}{}, {reading})",
-        bytes.len(),
-        if opened.tagged { "tagged " } else { "" },
-        opened.kind.name()
-    );
-    let _ = writeln!(
-        out,
-        "  COSE headers: protected {{{}}}, unprotected {{{}}}",
-        parameters(opened.protected_header()).join(", "),
-        parameters(opened.unprotected_header()).join(", ")
-    );
-    for (i, s) in opened.signatures.iter().enumerate() {
-        let kid = match &s.kid {
-            Some(k) => format!(
-                "kid {} ({})",
-                hex::encode(k),
-                if s.kid_protected {
-                    "protected"
-                } else {
-                    "unprotected"
-                }
-            ),
-            None => "no kid".into(),
-        };
-        let _ = writeln!(
-            out,
-            "  signature {}: {} ({}), {kid}",
-            i + 1,
-            s.alg.name(),
-            s.alg.to_cose()
-        );
+    let decoded = teep_proto::decode_message(payload, known, Tolerance::Tolerant);
+    match &decoded {
+        Ok(d) => {
+            let also = match d.also_valid_in {
+                Some(other) => format!(", also valid in {other} numbering"),
+                None => String::new(),
+            };
+            let _ = writeln!(
+                out,
+                "  {} ({} bytes, {:?}, {} numbering{also})",
+                d.message.type_name(),
+                bytes.len(),
+                opened.kind,
+                d.numbering
+            );
+        }
+        Err(_) => {
+            let _ = writeln!(out, "  ({} bytes, {:?})", bytes.len(), opened.kind);
+        }
+    }
+    for p in opened.header_parameters() {
+        let _ = writeln!(out, "  header: {p}");
     }
     match decoded {
-        Ok(m) => {
-            let json = serde_json::to_string_pretty(&m.to_json()).unwrap_or_default();
-            for line in json.lines() {
-                let _ = writeln!(out, "  {line}");
+        Ok(d) => {
+            deviations.extend(d.deviations);
+            for dev in &deviations {
+                let _ = writeln!(out, "  deviation: {dev}");
             }
+            out.push_str(&serde_json::to_string_pretty(&d.message.to_json()).unwrap_or_default());
+            out.push('\n');
         }
         Err(e) => {
-            let _ = writeln!(out, "  ({e})");
+            for dev in &deviations {
+                let _ = writeln!(out, "  deviation: {dev}");
+            }
+            let _ = writeln!(out, "  (not a TEEP message: {e})");
         }
     }
-}
-
-/// The payload in `known` numbering; without it, in the numbering it is valid in, saying so
-/// when it is valid in both (a receiver must then know the peer's numbering).
-fn decode(payload: &[u8], known: Option<Numbering>) -> (Result<TeepMessage, String>, String) {
-    if let Some(n) = known {
-        return (
-            teep_proto::decode(payload, n).map_err(|e| e.to_string()),
-            format!("{n} numbering, as known for this TAM"),
-        );
-    }
-    match (
-        teep_proto::decode(payload, Numbering::Draft26),
-        teep_proto::decode(payload, Numbering::Legacy),
-    ) {
-        (Ok(m), Err(_)) => (Ok(m), "draft26 numbering".into()),
-        (Err(_), Ok(m)) => (Ok(m), "legacy numbering".into()),
-        (Ok(m), Ok(_)) => (
-            Ok(m),
-            "valid in draft26 and legacy numbering; shown as draft26".into(),
-        ),
-        (Err(_), Err(_)) => (
-            teep_proto::decode_auto(payload)
-                .map(|(m, _)| m)
-                .map_err(|e| e.to_string()),
-            "no numbering".into(),
-        ),
-    }
-}
-
-/// The header parameters present, by name and label.
-fn parameters(h: &coset::Header) -> Vec<String> {
-    use coset::RegisteredLabelWithPrivate as L;
-    let mut p = Vec::new();
-    match &h.alg {
-        Some(L::Assigned(a)) => {
-            let alg = teep_cose::Algorithm::from_cose(*a as i64);
-            p.push(format!("alg (1): {} ({})", alg.name(), alg.to_cose()));
-        }
-        Some(L::PrivateUse(n)) => p.push(format!("alg (1): {n}")),
-        Some(L::Text(t)) => p.push(format!("alg (1): {t:?}")),
-        None => {}
-    }
-    if !h.crit.is_empty() {
-        p.push("crit (2)".into());
-    }
-    if h.content_type.is_some() {
-        p.push("content type (3)".into());
-    }
-    if !h.key_id.is_empty() {
-        p.push(format!("kid (4): {}", hex::encode(&h.key_id)));
-    }
-    if !h.iv.is_empty() {
-        p.push("IV (5)".into());
-    }
-    if !h.partial_iv.is_empty() {
-        p.push("Partial IV (6)".into());
-    }
-    for (label, _) in &h.rest {
-        p.push(format!("{label:?}"));
-    }
-    p
 }
 
 #[cfg(test)]

@@ -11,6 +11,8 @@ use crate::broker::{
 };
 use teep_agent::agent::{Agent, AgentConfig, AgentDevice, AgentEvent};
 use teep_agent::state::{AgentState, TamHttp};
+use teep_cbor::{Deviation, Deviations, Tolerance};
+use teep_cose::Limits;
 use teep_proto::Numbering;
 
 /// Fills a buffer from the operating system's random source.
@@ -30,6 +32,8 @@ pub struct AgentRunner<D: AgentDevice> {
     pub events: Vec<AgentEvent>,
     /// Transport failures reported by the Broker (ProcessError), by TAM URI.
     pub transport_errors: Vec<(String, TransportError)>,
+    /// What the Agent tolerated since the Broker last asked.
+    deviations: Vec<Deviation>,
     random: fn(&mut [u8]),
 }
 
@@ -41,6 +45,7 @@ impl<D: AgentDevice> AgentRunner<D> {
             device,
             events: Vec::new(),
             transport_errors: Vec::new(),
+            deviations: Vec::new(),
             random: os_random,
         }
     }
@@ -83,6 +88,7 @@ impl<D: AgentDevice> AgentEndpoint for AgentRunner<D> {
         let outcome = Agent::new(&self.config, &mut self.state, &mut self.device)
             .handle_message(tam_uri, message, &mut rng);
         self.events.extend(outcome.events);
+        self.deviations.extend(outcome.deviations);
         // An answer that was due but could not be made is a failure, not the end of the session.
         match outcome.error {
             Some(error) => Err(Box::new(error)),
@@ -112,6 +118,10 @@ impl<D: AgentDevice> AgentEndpoint for AgentRunner<D> {
         }
     }
 
+    fn take_deviations(&mut self) -> Vec<Deviation> {
+        std::mem::take(&mut self.deviations)
+    }
+
     fn known_numbering(&self, tam_uri: &str) -> Option<Numbering> {
         self.state
             .tam_profiles
@@ -121,12 +131,14 @@ impl<D: AgentDevice> AgentEndpoint for AgentRunner<D> {
     }
 }
 
-/// Decodes a TEEP wire message for people: COSE structure, signers, and the message as JSON.
+/// Decodes a TEEP wire message for people: COSE structure, signers, every header parameter
+/// with its bucket, what a tolerant reading accepts, and the message as JSON.
 pub fn describe(bytes: &[u8]) -> Json {
     if bytes.is_empty() {
         return json!(null);
     }
-    let opened = match teep_cose::open(bytes) {
+    let mut deviations = Deviations::new(Tolerance::Tolerant);
+    let opened = match teep_cose::open_with(bytes, &Limits::default(), &mut deviations) {
         Ok(o) => o,
         Err(e) => {
             // Error bodies (e.g. a TAM's 400 explanation) are shown as text.
@@ -141,17 +153,26 @@ pub fn describe(bytes: &[u8]) -> Json {
         .iter()
         .map(|s| json!({ "alg": format!("{} ({})", s.alg.name(), s.alg.to_cose()), "kid": s.kid.as_ref().map(hex::encode) }))
         .collect();
+    let headers: Vec<String> = opened
+        .header_parameters()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     let payload = opened.payload.as_deref().unwrap_or_default();
-    let message = match teep_proto::decode_auto(payload) {
-        Ok((m, n)) => {
-            json!({ "numbering": format!("{n:?}"), "type": m.type_name(), "body": m.to_json() })
+    let message = match teep_proto::decode_message(payload, None, Tolerance::Tolerant) {
+        Ok(d) => {
+            deviations.extend(d.deviations);
+            json!({ "numbering": format!("{:?}", d.numbering), "type": d.message.type_name(), "body": d.message.to_json() })
         }
         Err(e) => json!({ "error": format!("not a TEEP message: {e}") }),
     };
+    let deviations: Vec<String> = deviations.iter().map(ToString::to_string).collect();
     json!({
         "cose": opened.kind.name(),
         "tagged": opened.tagged,
         "signatures": signatures,
+        "headers": headers,
+        "deviations": deviations,
         "bytes": bytes.len(),
         "teep": message,
     })

@@ -4,9 +4,11 @@
 
 mod common;
 
+use common::peers::legacy_token;
 use common::{attestam_developer_key, captured, secom_tam_key, secom_tam_private, Device};
 use teep_broker::broker::AgentEndpoint;
 use teep_broker::state_file::{load_state, save_state};
+use teep_cbor::Tolerance;
 use teep_cose::{Algorithm, PublicKey, Signer, SoftwareSigner};
 use teep_proto::{
     CipherSuite, DataItems, ErrorCode, FreshnessMechanism, Numbering, QueryRequest,
@@ -257,8 +259,33 @@ fn a_learnt_numbering_is_not_replaced_by_another_reading() {
     assert_eq!(dev.runner.state, learnt);
 }
 
+/// The reason of the last Error the Agent answered with (err-msg itself is cut at 128 bytes).
+fn last_refusal(dev: &Device) -> String {
+    dev.runner
+        .events
+        .iter()
+        .rev()
+        .find_map(|ev| match ev {
+            teep_agent::agent::AgentEvent::Refused { reason, .. } => Some(reason.clone()),
+            _ => None,
+        })
+        .expect("a refusal")
+}
+
+fn codes(dev: &mut Device) -> Vec<&'static str> {
+    dev.runner
+        .take_deviations()
+        .iter()
+        .map(|d| d.code())
+        .collect()
+}
+
 #[test]
-fn an_update_that_does_not_decode_gets_an_error_with_its_token_in_legacy() {
+fn attestams_tagged_envelope_is_installed_with_a_deviation_and_refused_in_kind_when_strict() {
+    let update = captured("attestam_03_update_tagged_envelope.cbor");
+    let token = legacy_token("attestam_03_update_tagged_envelope.cbor");
+    assert_eq!(token.as_ref().map(Vec::len), Some(32));
+
     let dir = tempfile::tempdir().unwrap();
     let mut dev = attestam_device(&dir);
     answer(
@@ -266,22 +293,137 @@ fn an_update_that_does_not_decode_gets_an_error_with_its_token_in_legacy() {
         ATTESTAM,
         &captured("attestam_01_query_request.cbor"),
     );
+    assert!(codes(&mut dev).is_empty());
+    let a = answer(&mut dev, ATTESTAM, &update);
+    let TeepMessage::Success(ok) = a.message else {
+        panic!("{:?}", a.message)
+    };
+    assert_eq!(ok.token, token);
+    assert_eq!(a.numbering, Numbering::Legacy);
+    assert_eq!((a.alg, a.kid_protected), (Algorithm::Esp256, false));
+    assert_eq!(codes(&mut dev), ["suit.envelope-tagged"]);
+    let installed = dev.tee.list_components().unwrap();
+    assert_eq!(installed.len(), 1);
+    assert_eq!(installed[0].id, vec![b"hello.txt".to_vec()]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut strict = Device::with_tolerance(
+        dir.path(),
+        &[secom_tam_key()],
+        &[attestam_developer_key()],
+        Tolerance::Strict,
+    );
+    answer(
+        &mut strict,
+        ATTESTAM,
+        &captured("attestam_01_query_request.cbor"),
+    );
+    let a = answer(&mut strict, ATTESTAM, &update);
+    let TeepMessage::Error(e) = a.message else {
+        panic!("{:?}", a.message)
+    };
+    assert_eq!(e.err_code, ErrorCode::PermanentError);
+    assert_eq!(e.token, token, "the Error names the Update it answers");
+    assert_eq!(a.numbering, Numbering::Legacy);
+    assert_eq!((a.alg, a.kid_protected), (Algorithm::Esp256, false));
+    let reason = last_refusal(&strict);
+    assert!(
+        reason.contains(": strict mode refuses suit.envelope-tagged ("),
+        "{reason}"
+    );
+    assert!(strict.tee.list_components().unwrap().is_empty());
+    assert!(codes(&mut strict).is_empty(), "nothing was tolerated");
+}
+
+#[test]
+fn tamprotos_departures_are_answered_in_kind_with_their_deviation_or_refused_when_strict() {
+    let uri = "http://tamproto.test/api/tam_cose";
+    for (file, code) in [
+        ("tamproto_02_query_request_empty_kid.cbor", "cose.kid-empty"),
+        (
+            "tamproto_03_query_request_suit_profile_two_elements.cbor",
+            "teep.suit-cose-profile-two-elements",
+        ),
+        (
+            "tamproto_04_query_request_freshness_without_attestation.cbor",
+            "teep.freshness-without-attestation",
+        ),
+    ] {
+        let bytes = captured(file);
+        let token = legacy_token(file);
+        assert!(token.is_some(), "{file}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let mut dev = Device::new(dir.path(), &[secom_tam_key()], &[]);
+        let a = answer(&mut dev, uri, &bytes);
+        let TeepMessage::QueryResponse(r) = a.message else {
+            panic!("{file}: {:?}", a.message)
+        };
+        assert_eq!(r.token, token, "{file}");
+        assert_eq!(
+            (a.numbering, a.alg),
+            (Numbering::Legacy, Algorithm::Es256),
+            "{file}"
+        );
+        assert_eq!(codes(&mut dev), [code], "{file}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let mut strict =
+            Device::with_tolerance(dir.path(), &[secom_tam_key()], &[], Tolerance::Strict);
+        let a = answer(&mut strict, uri, &bytes);
+        let TeepMessage::Error(e) = a.message else {
+            panic!("{file}: {:?}", a.message)
+        };
+        assert_eq!(e.token, token, "{file}");
+        assert_eq!(
+            (a.numbering, a.alg),
+            (Numbering::Legacy, Algorithm::Es256),
+            "{file}"
+        );
+        let reason = last_refusal(&strict);
+        assert!(
+            reason.contains(&format!(": strict mode refuses {code} (")),
+            "{file}: {reason}"
+        );
+        assert!(strict.runner.state.tam_profiles.is_empty(), "{file}");
+    }
+}
+
+#[test]
+fn tamprotos_query_with_its_own_eat_is_answered_without_looking_at_that_eat() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut dev = Device::with_tolerance(dir.path(), &[secom_tam_key()], &[], Tolerance::Strict);
     let a = answer(
         &mut dev,
-        ATTESTAM,
-        &captured("attestam_03_update_tagged_envelope.cbor"),
+        "http://tamproto.test/api/tam_cose",
+        &captured("tamproto_05_query_request_attestation_with_tam_eat.cbor"),
+    );
+    let TeepMessage::QueryResponse(r) = a.message else {
+        panic!("{:?}", a.message)
+    };
+    assert!(r.token.is_none());
+    assert!(
+        r.attestation_payload.is_some(),
+        "Evidence for its challenge"
+    );
+    assert_eq!((a.numbering, a.alg), (Numbering::Legacy, Algorithm::Es256));
+}
+
+#[test]
+fn tamprotos_obsolete_suit_envelope_is_refused_in_kind_naming_the_digest() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut dev = Device::new(dir.path(), &[secom_tam_key()], &[secom_tam_key()]);
+    let a = answer(
+        &mut dev,
+        "http://tamproto.test/api/tam_cose",
+        &captured("tamproto_06_update.cbor"),
     );
     let TeepMessage::Error(e) = a.message else {
         panic!("{:?}", a.message)
     };
-    assert_eq!(a.numbering, Numbering::Legacy);
-    assert_eq!((a.alg, a.kid_protected), (Algorithm::Esp256, false));
-    // The token AttesTAM needs to match the Error to its Update: label 20, a 32-byte bstr.
-    let token = e.token.expect("the Update's token");
-    let payload = teep_cose::open(&captured("attestam_03_update_tagged_envelope.cbor"))
-        .unwrap()
-        .payload
-        .unwrap();
-    let entry = [&[0x14, 0x58, 0x20][..], &token].concat();
-    assert!(payload.windows(entry.len()).any(|w| w == entry));
+    assert_eq!(e.err_code, ErrorCode::ManifestProcessingFailed);
+    assert_eq!(e.token, legacy_token("tamproto_06_update.cbor"));
+    assert_eq!((a.numbering, a.alg), (Numbering::Legacy, Algorithm::Es256));
+    let reason = last_refusal(&dev);
+    assert!(reason.contains("digest"), "{reason}");
 }

@@ -152,17 +152,28 @@ fn attestam_unmodified_completes_with_retry_legacy_answers_and_unprotected_kid()
     );
     assert!(
         dump[1].contains(
-            "COSE headers: protected {alg (1): ESP256 (-9)}, unprotected {kid (4): c770ec53"
+            "  QueryRequest (163 bytes, Sign1, legacy numbering)\n  \
+             header: COSE_Sign1 protected alg (1): -9\n  \
+             header: COSE_Sign1 unprotected kid (4): h'c770ec53"
         ),
         "{}",
         dump[1]
     );
+    // The Agent's answer, and the ambiguous attestam_02 read in the numbering known by then.
     assert!(
-        dump[2].contains("legacy numbering, as known for this TAM"),
+        dump[2].contains(
+            "  QueryResponse (148 bytes, Sign1, legacy numbering)\n  \
+             header: COSE_Sign1 protected alg (1): -9\n  \
+             header: COSE_Sign1 unprotected kid (4): h'"
+        ),
         "{}",
         dump[2]
     );
-    assert!(dump[2].contains("(unprotected)"), "{}", dump[2]);
+    assert!(
+        dump[2].contains("  QueryRequest (163 bytes, Sign1, legacy numbering)\n"),
+        "{}",
+        dump[2]
+    );
 }
 
 #[test]

@@ -126,8 +126,14 @@ fn a_failing_remembered_tam_does_not_fail_a_run_aimed_at_another() {
     );
     assert!(out.contains("(empty body: new session)"), "{out}");
     assert!(out.contains("<<< 200 OK"), "{out}");
-    assert!(out.contains("COSE headers: protected {"), "{out}");
-    assert!(out.contains("(protected)"), "{out}");
+    assert!(
+        out.contains("  header: COSE_Sign.signatures[0] protected alg (1): -9\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("  header: COSE_Sign1 protected kid (4): h'"),
+        "{out}"
+    );
 
     // Every remembered TAM: the live one is still served, the dead one fails the run.
     let (ok_all, stdout, stderr) = teep(&["agent", "run", "--state", state, "--attempts", "1"]);

@@ -78,6 +78,7 @@ impl Agent<'_> {
                     reply: Some(bytes),
                     events,
                     error: None,
+                    deviations: Vec::new(),
                 }
             }
             Err(e) => {
@@ -91,6 +92,7 @@ impl Agent<'_> {
                     reply: None,
                     events,
                     error: Some(error),
+                    deviations: Vec::new(),
                 }
             }
         }

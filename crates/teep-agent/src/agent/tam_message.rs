@@ -6,11 +6,13 @@
 //! numbering only, later messages are read in that numbering (a QueryRequest that asks for
 //! attestation with a challenge and nothing else, like AttesTAM's second one, is valid in both).
 //! Only a first contact, or a TAM whose every message so far was valid in both, is read both
-//! ways.
+//! ways. What the codecs tolerate (an empty kid, a tagged SUIT envelope, ...) is collected as
+//! named deviations, or refused under [`Tolerance::Strict`].
 
 use alloc::vec::Vec;
-use teep_cose::{Algorithm, Opened};
-use teep_proto::{DecodeError, ErrorCode, Label, Numbering, TeepMessage};
+use teep_cbor::{Deviation, Deviations, Tolerance};
+use teep_cose::{Algorithm, Limits, Opened};
+use teep_proto::{DecodeError, Decoded, ErrorCode, Label, Numbering, TeepMessage};
 
 use super::algorithm::{compatible_alg, Answering};
 use super::{Agent, MAX_MESSAGE};
@@ -46,6 +48,13 @@ pub(super) enum TamMessageError {
         error: DecodeError,
         token: Option<Vec<u8>>,
     },
+    /// A departure the codecs tolerate, refused under [`Tolerance::Strict`] (`--strict`); the
+    /// message was read, so the refusal carries its token.
+    #[error("{}: {}", deviation.at, deviation.refusal())]
+    Strict {
+        deviation: Deviation,
+        token: Option<Vec<u8>>,
+    },
 }
 
 impl TamMessageError {
@@ -59,7 +68,9 @@ impl TamMessageError {
 
     pub fn token(&self) -> Option<&[u8]> {
         match self {
-            TamMessageError::NotTeep { token, .. } => token.as_deref(),
+            TamMessageError::NotTeep { token, .. } | TamMessageError::Strict { token, .. } => {
+                token.as_deref()
+            }
             _ => None,
         }
     }
@@ -69,17 +80,25 @@ impl Agent<'_> {
     /// Opens and verifies a TAM message; the payload is parsed only once a trust anchor
     /// verified the signature. `answering` learns, step by step, how to answer this TAM in
     /// kind even when the message is refused: its algorithm id and kid placement from the
-    /// COSE layer, its numbering from the payload.
+    /// COSE layer, its numbering from the payload. What the codecs tolerate goes to
+    /// `deviations`; under [`Tolerance::Strict`] the first one refuses the message instead,
+    /// once it was read, so that even that refusal is in kind and carries the token.
     pub(super) fn open_and_verify(
         &self,
         tam_uri: &str,
         bytes: &[u8],
         answering: &mut Answering,
+        deviations: &mut Deviations,
     ) -> Result<(TeepMessage, TamSignature), TamMessageError> {
         if bytes.len() > MAX_MESSAGE {
             return Err(TamMessageError::TooLarge { len: bytes.len() });
         }
-        let opened = teep_cose::open(bytes).map_err(TamMessageError::NotCose)?;
+        let limits = Limits {
+            max_len: MAX_MESSAGE,
+            ..Limits::default()
+        };
+        let opened =
+            teep_cose::open_with(bytes, &limits, deviations).map_err(TamMessageError::NotCose)?;
         self.mirror_cose(&opened, None, answering);
         let (key, info) = opened
             .verify_any(&self.config.tam_trust_anchors)
@@ -88,7 +107,7 @@ impl Agent<'_> {
         let kid_unprotected = info.kid.is_some() && !info.kid_protected;
         // A detached payload (nil) is no TEEP message: decoding nothing says so.
         let payload = opened.payload.as_deref().unwrap_or_default();
-        let (message, numbering, numbering_learned) = match self.decode_for(tam_uri, payload) {
+        let decoded = match self.decode_for(tam_uri, payload) {
             Ok(v) => v,
             Err(error) => {
                 let (numbering, token) = salvage_token(payload, self.known_numbering(tam_uri));
@@ -98,15 +117,24 @@ impl Agent<'_> {
                 return Err(TamMessageError::NotTeep { error, token });
             }
         };
-        answering.numbering = numbering;
+        answering.numbering = decoded.numbering;
+        deviations.extend(decoded.deviations);
+        if self.config.tolerance.is_strict() {
+            if let Some(d) = deviations.iter().next() {
+                return Err(TamMessageError::Strict {
+                    deviation: d.clone(),
+                    token: decoded.message.token().map(|t| t.to_vec()),
+                });
+            }
+        }
         let signature = TamSignature {
-            numbering,
-            numbering_learned,
+            numbering: decoded.numbering,
+            numbering_learned: decoded.also_valid_in.is_none(),
             kid: key.thumbprint().to_vec(),
             algorithm: info.alg,
             kid_unprotected,
         };
-        Ok((message, signature))
+        Ok((decoded.message, signature))
     }
 
     /// Answers in the COSE form the TAM used: the id of its signature algorithm when our key
@@ -137,44 +165,30 @@ impl Agent<'_> {
     }
 
     /// Decodes in the TAM's known numbering; for a first contact, in whichever numbering the
-    /// message is valid, and when it is valid in both, in the one guessed before (draft-26 at
-    /// first), flagged as not learnt.
-    fn decode_for(
-        &self,
-        tam_uri: &str,
-        payload: &[u8],
-    ) -> Result<(TeepMessage, Numbering, bool), DecodeError> {
+    /// message is valid, and when it reads the same in both, in the one guessed before
+    /// (draft-26 at first), with `also_valid_in` set: the numbering is not learnt from it.
+    fn decode_for(&self, tam_uri: &str, payload: &[u8]) -> Result<Decoded, DecodeError> {
+        // Read tolerantly; a strict Agent refuses what was tolerated once the message is read.
+        let tolerance = Tolerance::Tolerant;
         if let Some(n) = self.known_numbering(tam_uri) {
-            return teep_proto::decode(payload, n).map(|m| (m, n, true));
+            return teep_proto::decode_message(payload, Some(n), tolerance);
         }
-        let guess = self
-            .state
-            .tam_profiles
-            .get(tam_uri)
-            .map(|p| p.numbering())
-            .unwrap_or(Numbering::Draft26);
-        match (
-            teep_proto::decode(payload, Numbering::Draft26),
-            teep_proto::decode(payload, Numbering::Legacy),
-        ) {
-            (Ok(m), Err(_)) => Ok((m, Numbering::Draft26, true)),
-            (Err(_), Ok(m)) => Ok((m, Numbering::Legacy, true)),
-            (Ok(m26), Ok(legacy)) => {
-                tracing::info!(
-                    %tam_uri,
-                    numbering = %guess,
-                    "TEEP message valid in both numberings; read as the TAM's guessed numbering"
-                );
-                Ok(match guess {
-                    Numbering::Legacy => (legacy, Numbering::Legacy, false),
-                    _ => (m26, Numbering::Draft26, false),
-                })
-            }
-            (Err(e26), Err(elegacy)) => Err(match salvage_token(payload, None).0 {
-                Some(Numbering::Legacy) => elegacy,
-                _ => teep_proto::decode_auto(payload).err().unwrap_or(e26),
-            }),
+        let decoded = teep_proto::decode_message(payload, None, tolerance)?;
+        let Some(other) = decoded.also_valid_in else {
+            return Ok(decoded);
+        };
+        let guess = self.state.tam_profiles.get(tam_uri).map(|p| p.numbering());
+        tracing::info!(
+            %tam_uri,
+            numbering = %guess.unwrap_or(decoded.numbering),
+            "TEEP message valid in both numberings; read as the numbering guessed for this TAM"
+        );
+        if guess == Some(other) {
+            let mut again = teep_proto::decode_message(payload, Some(other), tolerance)?;
+            again.also_valid_in = Some(decoded.numbering);
+            return Ok(again);
         }
+        Ok(decoded)
     }
 }
 

@@ -63,6 +63,10 @@ pub trait AgentEndpoint {
     fn known_numbering(&self, _tam_uri: &str) -> Option<Numbering> {
         None
     }
+    /// What the Agent tolerated in the messages it processed since the last call.
+    fn take_deviations(&mut self) -> Vec<Deviation> {
+        Vec::new()
+    }
 }
 
 /// What one successful session did.
@@ -72,7 +76,8 @@ pub struct SessionReport {
     pub round_trips: usize,
     /// The attempt that succeeded (1 = first).
     pub attempt: u32,
-    /// What the Broker tolerated on the HTTP side during that attempt, each once.
+    /// What was tolerated during that attempt, each once: on the HTTP side by the Broker, in
+    /// the TAM's messages by the Agent.
     pub deviations: Vec<Deviation>,
 }
 
@@ -193,7 +198,13 @@ impl<'a, T: Transport> Broker<'a, T> {
             if exchange.response_body.is_empty() {
                 return Ok(round_trip);
             }
-            match agent.process_teep_message(uri, &exchange.response_body) {
+            let processed = agent.process_teep_message(uri, &exchange.response_body);
+            for d in agent.take_deviations() {
+                if !deviations.contains(&d) {
+                    deviations.push(d);
+                }
+            }
+            match processed {
                 Ok(Some(reply)) => outbound = reply,
                 Ok(None) => return Ok(round_trip),
                 Err(cause) => {

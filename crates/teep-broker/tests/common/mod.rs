@@ -14,6 +14,7 @@ use teep_agent::agent::AgentConfig;
 use teep_agent::state::AgentState;
 use teep_broker::device::TeeDevice;
 use teep_broker::runner::AgentRunner;
+use teep_cbor::Tolerance;
 use teep_cose::{PrivateKey, PublicKey};
 use teep_tee::{SoftwareTee, Tee, TrustAnchorKind};
 
@@ -55,6 +56,16 @@ pub struct Device {
 
 impl Device {
     pub fn new(dir: &Path, tam_keys: &[PublicKey], tc_signers: &[PublicKey]) -> Device {
+        Device::with_tolerance(dir, tam_keys, tc_signers, Tolerance::Tolerant)
+    }
+
+    /// A device whose Agent refuses (`Strict`) or reports (`Tolerant`) deviations.
+    pub fn with_tolerance(
+        dir: &Path,
+        tam_keys: &[PublicKey],
+        tc_signers: &[PublicKey],
+        tolerance: Tolerance,
+    ) -> Device {
         let tee: Arc<dyn Tee> = Arc::new(SoftwareTee::open(dir).unwrap());
         for k in tam_keys {
             tee.add_trust_anchor(TrustAnchorKind::Tam, k).unwrap();
@@ -66,6 +77,7 @@ impl Device {
             tam_trust_anchors: tee.trust_anchors(TrustAnchorKind::Tam).unwrap(),
             tc_signer_trust_anchors: tee.trust_anchors(TrustAnchorKind::TcSigner).unwrap(),
             require_tam_attestation: false,
+            tolerance,
         };
         let runner = AgentRunner::new(config, AgentState::default(), TeeDevice::new(tee.clone()))
             .with_random(|b| b.fill(7));

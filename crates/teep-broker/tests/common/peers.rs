@@ -8,7 +8,7 @@ use teep_proto::{Numbering, TeepMessage};
 use super::captured;
 use super::http_peer::{Peer, Request, Response};
 
-/// The token of a captured legacy message.
+/// The token of a captured legacy message (read tolerantly).
 pub fn legacy_token(file: &str) -> Option<Vec<u8>> {
     let opened = teep_cose::open(&captured(file)).unwrap();
     let m = teep_proto::decode(opened.payload.as_deref().unwrap(), Numbering::Legacy).unwrap();

@@ -9,7 +9,6 @@ use teep_broker::device::TeeDevice;
 use teep_broker::local_api::{self, LocalRequest, LocalResponse};
 use teep_broker::runner::AgentRunner;
 use teep_broker::state_file::{load_state, save_state};
-use teep_cbor::Tolerance;
 use teep_tee::TrustAnchorKind;
 
 use super::{create_state_dir, open_tee, socket_path, state_file, status, SessionOpts};
@@ -37,6 +36,7 @@ impl Daemon {
             tam_trust_anchors: tee.trust_anchors(TrustAnchorKind::Tam)?,
             tc_signer_trust_anchors: tee.trust_anchors(TrustAnchorKind::TcSigner)?,
             require_tam_attestation: state.require_tam_attestation,
+            tolerance: opts.tolerance(),
         };
         let runner = AgentRunner::new(config, state, TeeDevice::new(tee));
         Ok(Daemon {
@@ -60,11 +60,7 @@ impl Daemon {
         }
         let transport = HttpTransport::new(&self.http)?;
         let dump = self.opts.dump;
-        let tolerance = if self.opts.strict {
-            Tolerance::Strict
-        } else {
-            Tolerance::Tolerant
-        };
+        let tolerance = self.opts.tolerance();
         let mut broker = Broker::new(transport)
             .with_retry(self.retry.clone())
             .with_tolerance(tolerance)

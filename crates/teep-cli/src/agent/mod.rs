@@ -42,6 +42,16 @@ pub struct SessionOpts {
     pub strict: bool,
 }
 
+impl SessionOpts {
+    pub fn tolerance(self) -> teep_cbor::Tolerance {
+        if self.strict {
+            teep_cbor::Tolerance::Strict
+        } else {
+            teep_cbor::Tolerance::Tolerant
+        }
+    }
+}
+
 #[derive(Subcommand)]
 pub enum Cmd {
     /// Run TEEP sessions with the TAMs: once, or every SECS seconds while serving the local API.
