@@ -231,6 +231,7 @@ fn tamproto_teep_cose_content_type_is_read_and_answered_with_es256() {
     let mut dev = Device::new(dir.path(), &[secom_tam_key()], &[]);
     let peer = tamproto(Tamproto {
         teep_cose_content_type: true,
+        query: "tamproto_01_query_request.cbor",
     });
     let exchanges = RefCell::new(Vec::new());
     let report = session(&mut dev, &peer.uri, Tolerance::Tolerant, &exchanges).unwrap();
@@ -259,8 +260,47 @@ fn tamproto_fixed_config_needs_no_deviation_even_strict() {
     let mut dev = Device::new(dir.path(), &[secom_tam_key()], &[]);
     let peer = tamproto(Tamproto {
         teep_cose_content_type: false,
+        query: "tamproto_01_query_request.cbor",
     });
     let exchanges = RefCell::new(Vec::new());
     let report = session(&mut dev, &peer.uri, Tolerance::Strict, &exchanges).unwrap();
     assert!(report.deviations.is_empty());
+}
+
+#[test]
+fn tamproto_with_its_original_settings_is_answered_es256_with_every_deviation_named() {
+    // Empty kid, two-element SUIT COSE profile, freshness mechanisms without attestation: each
+    // captured with one original setting undone, all with application/teep+cose here.
+    for (query, code) in [
+        ("tamproto_02_query_request_empty_kid.cbor", "cose.kid-empty"),
+        (
+            "tamproto_03_query_request_suit_profile_two_elements.cbor",
+            "teep.suit-cose-profile-two-elements",
+        ),
+        (
+            "tamproto_04_query_request_freshness_without_attestation.cbor",
+            "teep.freshness-without-attestation",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut dev = Device::new(dir.path(), &[secom_tam_key()], &[]);
+        let peer = tamproto(Tamproto {
+            teep_cose_content_type: true,
+            query,
+        });
+        let exchanges = RefCell::new(Vec::new());
+        let report = session(&mut dev, &peer.uri, Tolerance::Tolerant, &exchanges).unwrap();
+        assert_eq!(
+            codes(&report),
+            ["http.content-type-teep-cose", code],
+            "{query}"
+        );
+        let requests = peer.requests();
+        let (m, alg, _) = agent_message(&dev, &requests[1].body);
+        assert!(matches!(m, TeepMessage::QueryResponse(_)), "{query}: {m:?}");
+        assert_eq!(alg, Algorithm::Es256, "{query}");
+        // The dump shows the message's deviation under its headers.
+        let dump = teep_broker::dump::render(&exchanges.borrow()[0]);
+        assert!(dump.contains(&format!("  deviation: {code} at ")), "{dump}");
+    }
 }

@@ -122,10 +122,14 @@ pub fn attestam(build: AttesTam) -> (Peer, Arc<Mutex<AttesTamState>>) {
 pub struct Tamproto {
     /// Patch 0003 undone: responses typed `application/teep+cose`.
     pub teep_cose_content_type: bool,
+    /// The captured QueryRequest it opens sessions with: `tamproto_01` (fixed config),
+    /// `tamproto_02` (its original key setting: empty kid), ...
+    pub query: &'static str,
 }
 
 /// tamproto 6192d67 with attestation off: every empty POST (whatever its Content-Type) gets
-/// `tamproto_01` (ES256, kid 'hoge' unprotected); a COSE message signed with ESP256 gets a 400
+/// its QueryRequest (ES256; `tamproto_01`: kid 'hoge' unprotected); a COSE message signed with
+/// ESP256 gets a 400
 /// ("Unknown algorithm, -9"); a legacy QueryResponse ends the session with a 204 that still
 /// carries `Content-Type: application/teep+cbor`. 200s carry Express's headers.
 pub fn tamproto(setup: Tamproto) -> Peer {
@@ -144,7 +148,7 @@ pub fn tamproto(setup: Tamproto) -> Peer {
                     ("ETag", "W/\"70-tamproto\""),
                     ("Keep-Alive", "timeout=5"),
                 ],
-                captured("tamproto_01_query_request.cbor"),
+                captured(setup.query),
             );
         }
         let bad = |text: &str| {
