@@ -125,6 +125,14 @@ impl AgentState {
         }
     }
 
+    /// The numbering learnt for this TAM (not a guess), if any: the one its messages are read in.
+    pub fn learnt_numbering(&self, uri: &str) -> Option<Numbering> {
+        self.tam_profiles
+            .get(uri)
+            .filter(|p| p.numbering_learned)
+            .map(TamProfile::numbering)
+    }
+
     /// Forgets a TAM: its URI, what was learnt of it, and its URI in every request's hints.
     /// Returns whether anything was known of it.
     pub fn remove_tam(&mut self, uri: &str) -> bool {

@@ -123,11 +123,7 @@ impl<D: AgentDevice> AgentEndpoint for AgentRunner<D> {
     }
 
     fn known_numbering(&self, tam_uri: &str) -> Option<Numbering> {
-        self.state
-            .tam_profiles
-            .get(tam_uri)
-            .filter(|p| p.numbering_learned)
-            .map(|p| p.numbering())
+        self.state.learnt_numbering(tam_uri)
     }
 }
 

@@ -157,11 +157,7 @@ impl Agent<'_> {
 
     /// The numbering remembered as learnt for this TAM, if any.
     pub(super) fn known_numbering(&self, tam_uri: &str) -> Option<Numbering> {
-        self.state
-            .tam_profiles
-            .get(tam_uri)
-            .filter(|p| p.numbering_learned)
-            .map(|p| p.numbering())
+        self.state.learnt_numbering(tam_uri)
     }
 
     /// Decodes in the TAM's known numbering; for a first contact, in whichever numbering the
