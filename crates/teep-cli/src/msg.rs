@@ -457,4 +457,113 @@ mod tests {
             "Success.options.token: expected bstr of 8..64 bytes, got 2"
         );
     }
+
+    const CAPTURED: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/interop/captured"
+    );
+
+    fn captured(name: &str) -> Vec<u8> {
+        std::fs::read(format!("{CAPTURED}/{name}.cbor")).unwrap()
+    }
+
+    /// Deviations: one line each in the diagnostic view, listed in the JSON view; `--strict`
+    /// refuses, and the error prints its text once.
+    #[test]
+    fn decode_lists_deviations_and_strict_refuses() {
+        let bytes = captured("libteep_01_query_response_empty_tc_list");
+        let d = decode_cmd(&bytes, Format::Diag, NumberingArg::Legacy, T).unwrap();
+        let lines: Vec<&str> = d
+            .lines()
+            .filter(|l| l.starts_with("/ deviation: "))
+            .collect();
+        assert_eq!(lines.len(), 2, "{d}");
+        assert!(lines[0].starts_with("/ deviation: teep.selected-cipher-suite at QueryResponse.options.selected-teep-cipher-suite ("));
+        assert!(lines[1]
+            .starts_with("/ deviation: teep.tc-list-empty at QueryResponse.options.tc-list ("));
+        let doc: Json =
+            serde_json::from_str(&decode_cmd(&bytes, Format::Json, NumberingArg::Auto, T).unwrap())
+                .unwrap();
+        assert_eq!(doc["deviations"].as_array().unwrap().len(), 2);
+        assert_eq!(doc["numbering"], "legacy");
+
+        let e = decode_cmd(
+            &bytes,
+            Format::Json,
+            NumberingArg::Legacy,
+            Tolerance::Strict,
+        )
+        .unwrap_err();
+        let text = format!("{e:#}");
+        assert!(
+            text.starts_with("COSE payload: QueryResponse.options.selected-teep-cipher-suite: strict mode refuses teep.selected-cipher-suite ("),
+            "{text}"
+        );
+        assert_eq!(text.matches("strict mode refuses").count(), 1, "{text}");
+    }
+
+    /// The error of a message teep cannot read is printed once, not `X: X`.
+    #[test]
+    fn decode_error_is_printed_once() {
+        let bytes = captured("teep_03_query_response_draft26_labels_to_legacy_tam");
+        let e = decode_cmd(&bytes, Format::Json, NumberingArg::Legacy, T).unwrap_err();
+        assert_eq!(
+            format!("{e:#}"),
+            "COSE payload: QueryResponse.options.selected-version: expected uint .size 4, got bstr \
+             (this looks like a draft-26-numbered QueryResponse (type 2))"
+        );
+    }
+
+    /// Each COSE header parameter is shown with its bucket: AttesTAM reads kid only from the
+    /// unprotected one.
+    #[test]
+    fn decode_shows_the_bucket_of_each_header_parameter() {
+        let bytes = captured("teep_02_query_response_kid_protected_only");
+        let d = decode_cmd(&bytes, Format::Diag, NumberingArg::Auto, T).unwrap();
+        assert!(
+            d.contains("/ header: COSE_Sign1 protected alg (1): -9 /"),
+            "{d}"
+        );
+        assert!(
+            d.contains("/ header: COSE_Sign1 protected kid (4): h'5081fb32"),
+            "{d}"
+        );
+        let bytes = captured("attestam_01_query_request");
+        let doc: Json =
+            serde_json::from_str(&decode_cmd(&bytes, Format::Json, NumberingArg::Auto, T).unwrap())
+                .unwrap();
+        assert_eq!(
+            doc["cose"]["headers"][1],
+            "COSE_Sign1 unprotected kid (4): h'c770ec535d8c949586324adaf2ddffb76b1a852dfa52e19c80f7440ec163beea'"
+        );
+        assert_eq!(doc["cose"]["signatures"][0]["kid_protected"], false);
+    }
+
+    #[test]
+    fn decode_says_when_the_numbering_cannot_be_told() {
+        let bytes = captured("attestam_02_query_request_attestation_challenge");
+        let d = decode_cmd(&bytes, Format::Diag, NumberingArg::Auto, T).unwrap();
+        assert!(d.contains("/ also a valid QueryRequest message in legacy numbering, the same message: the numbering cannot be told from these bytes; draft26 is assumed /"), "{d}");
+        let d = decode_cmd(&bytes, Format::Diag, NumberingArg::Legacy, T).unwrap();
+        assert!(!d.contains("cannot be told"), "{d}");
+    }
+
+    #[test]
+    fn verify_lists_deviations_and_strict_refuses() {
+        let bytes = captured("tamproto_02_query_request_empty_kid");
+        let key = PublicKey::load(Path::new(&format!(
+            "{CAPTURED}/../tamproto/key/teep_ecP256.jwk"
+        )))
+        .unwrap();
+        let out = verify_cmd(&bytes, &key, NumberingArg::Legacy, T).unwrap();
+        let mut lines = out.lines();
+        assert_eq!(lines.next(), Some("valid signature (ES256, none)"));
+        assert!(lines
+            .next()
+            .unwrap()
+            .starts_with("deviation: cose.kid-empty at COSE_Sign1.unprotected.kid ("));
+        let e = verify_cmd(&bytes, &key, NumberingArg::Legacy, Tolerance::Strict).unwrap_err();
+        assert!(format!("{e:#}")
+            .starts_with("COSE_Sign1.unprotected.kid: strict mode refuses cose.kid-empty"));
+    }
 }

@@ -1,10 +1,11 @@
 //! COSE_Sign1 / COSE_Sign round trips, header rules and malformed input.
 
 use proptest::prelude::*;
+use teep_cose::deviation::{Deviations, Tolerance};
 use teep_cose::provider::{self, CryptoProvider};
 use teep_cose::{
-    open, open_with_limits, sign, sign1, sign1_detached, sign1_untagged, sign_untagged, Algorithm,
-    CoseError, CoseKind, KeyType, Limits, PrivateKey, Signer, SoftwareSigner,
+    open, open_with, open_with_limits, sign, sign1, sign1_detached, sign1_untagged, sign_untagged,
+    Algorithm, CoseError, CoseKind, KeyType, Limits, PrivateKey, Signer, SoftwareSigner,
 };
 
 const ALGS: [Algorithm; 4] = [
@@ -241,6 +242,142 @@ fn malformed_input_is_an_error_naming_the_field() {
         let e = err_of(&hex::decode(h).unwrap());
         assert!(e.contains(needle), "{h}: `{e}` lacks `{needle}`");
     }
+}
+
+/// Header faults name the parameter and its label, not only the map (RFC 9052 §3.1 types).
+#[test]
+fn header_errors_name_the_parameter_and_label() {
+    let cases: &[(&str, &str)] = &[
+        // unprotected kid a tstr
+        (
+            "d28443a10126a1046178f640",
+            "COSE_Sign1.unprotected.kid (label 4): expected bstr, got tstr",
+        ),
+        // protected kid an int
+        (
+            "d28446a2012604182aa0f640",
+            "COSE_Sign1.protected.kid (label 4): expected bstr, got int",
+        ),
+        // alg a bstr
+        (
+            "d28444a1014126a0f640",
+            "COSE_Sign1.protected.alg (label 1): expected int or tstr algorithm, got bstr",
+        ),
+        // empty IV
+        (
+            "d28443a10126a10540f640",
+            "COSE_Sign1.unprotected.IV (label 5): expected non-empty bstr, got empty bstr",
+        ),
+        // kid twice in one map
+        (
+            "d28443a10126a2044101044102f640",
+            "COSE_Sign1.unprotected.kid (label 4): duplicate header parameter",
+        ),
+        // a content type that is no media type
+        (
+            "d28443a10126a10363616263f640",
+            "COSE_Sign1.unprotected.content type (label 3): expected a media type",
+        ),
+        // crit in the unprotected bucket
+        (
+            "d28443a10126a1028101f640",
+            "COSE_Sign1.unprotected.crit (label 2): crit must be in the protected header",
+        ),
+        // a COSE_Signature's unprotected kid a tstr
+        (
+            "d8628440a0f6818343a10126a104617840",
+            "COSE_Sign.signatures[0].unprotected.kid (label 4): expected bstr, got tstr",
+        ),
+    ];
+    for (h, needle) in cases {
+        let e = err_of(&hex::decode(h).unwrap());
+        assert!(
+            e.starts_with(needle),
+            "{h}: `{e}` does not start with `{needle}`"
+        );
+    }
+}
+
+/// An empty kid (tamproto) identifies no key: read as none and named `cose.kid-empty`, in
+/// either bucket and in a COSE_Signature; strict refuses it. Verification is unaffected.
+#[test]
+fn empty_kid_is_a_deviation() {
+    let s = signer(Algorithm::Es256, &provider::AWS_LC_RS);
+    let good = sign1(b"payload", &s).unwrap();
+    let o = open(&good).unwrap();
+    // Re-assemble with an empty unprotected kid and the same protected bytes and signature.
+    let mut empty = hex::decode("d284").unwrap();
+    teep_cbor::write_bytes(&mut empty, o.protected_bytes());
+    empty.extend_from_slice(&[0xa1, 0x04, 0x40]);
+    teep_cbor::write_bytes(&mut empty, b"payload");
+    teep_cbor::write_bytes(&mut empty, o.signature_bytes(0).unwrap());
+    let mut dev = Deviations::new(Tolerance::Tolerant);
+    let opened = open_with(&empty, &Limits::default(), &mut dev).unwrap();
+    assert_eq!(dev.codes(), ["cose.kid-empty"]);
+    assert_eq!(dev.as_slice()[0].at, "COSE_Sign1.unprotected.kid");
+    // The protected kid stays what the signer put there.
+    assert_eq!(opened.signatures[0].kid, Some(s.kid()));
+    opened.verify(&s.public_key()).unwrap();
+    let mut strict = Deviations::new(Tolerance::Strict);
+    let e = open_with(&empty, &Limits::default(), &mut strict).unwrap_err();
+    assert!(matches!(e, CoseError::Refused(_)));
+    assert!(
+        e.to_string()
+            .starts_with("COSE_Sign1.unprotected.kid: strict mode refuses cose.kid-empty"),
+        "{e}"
+    );
+
+    for (h, at) in [
+        // protected {1: -7, 4: h''}
+        ("d28445a2012604 40a0f640", "COSE_Sign1.protected.kid"),
+        // COSE_Signature unprotected {4: h''}
+        (
+            "d8628440a0f6818343a10126a1044040",
+            "COSE_Sign.signatures[0].unprotected.kid",
+        ),
+    ] {
+        let bytes = hex::decode(h.replace(' ', "")).unwrap();
+        let mut dev = Deviations::new(Tolerance::Tolerant);
+        let o = open_with(&bytes, &Limits::default(), &mut dev).unwrap();
+        assert_eq!(o.signatures[0].kid, None, "{h}");
+        assert_eq!(dev.as_slice()[0].at, at);
+        // The old entry point is tolerant.
+        open(&bytes).unwrap();
+    }
+}
+
+/// Every header parameter with the bucket it came from, in one line each.
+#[test]
+fn header_parameters_name_their_bucket() {
+    let s = signer(Algorithm::Esp256, &provider::AWS_LC_RS);
+    let o = open(&sign1(b"p", &s).unwrap()).unwrap();
+    let lines: Vec<String> = o
+        .header_parameters()
+        .iter()
+        .map(|h| h.to_string())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "COSE_Sign1 protected alg (1): -9".to_string(),
+            format!("COSE_Sign1 protected kid (4): h'{}'", hex::encode(s.kid())),
+        ]
+    );
+    // kid unprotected, and an unknown text label
+    let o = open(&hex::decode("d28443a10126a204426869617863626f6f4040").unwrap()).unwrap();
+    let lines: Vec<String> = o
+        .header_parameters()
+        .iter()
+        .map(|h| h.to_string())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "COSE_Sign1 protected alg (1): -7",
+            "COSE_Sign1 unprotected kid (4): h'6869'",
+            "COSE_Sign1 unprotected \"x\": \"boo\"",
+        ]
+    );
 }
 
 #[test]

@@ -577,3 +577,105 @@ fn many_unknown_options_are_kept() {
     };
     assert_eq!(s.unknown_options.len(), count as usize);
 }
+
+const LEGACY: Numbering = Numbering::Legacy;
+
+#[test]
+fn empty_tc_list_is_a_deviation_in_both_numberings() {
+    for (msg, n) in [("[2, {7: []}]", D26), ("[2, {8: []}]", LEGACY)] {
+        let (e, codes) = refuse_strict(msg, n);
+        assert!(
+            e.starts_with(
+                "QueryResponse.options.tc-list: strict mode refuses teep.tc-list-empty ("
+            ),
+            "{e}"
+        );
+        assert_eq!(codes, ["teep.tc-list-empty"]);
+    }
+    let TeepMessage::QueryResponse(r) = accept("[2, {7: []}]") else {
+        panic!()
+    };
+    assert!(r.tc_list.is_empty());
+}
+
+#[test]
+fn undefined_err_code_is_a_deviation_that_keeps_the_raw_value() {
+    let (e, codes) = refuse_strict("[5, {}, 143360]", D26);
+    assert!(
+        e.starts_with("Error.err-code: strict mode refuses teep.err-code-undefined ("),
+        "{e}"
+    );
+    assert_eq!(codes, ["teep.err-code-undefined"]);
+    // 11 is ERR_MANIFEST_PROCESSING_FAILED in draft -26 only; legacy numbers it 17.
+    let (_, codes) = refuse_strict("[6, {}, 11]", LEGACY);
+    assert_eq!(codes, ["teep.err-code-undefined"]);
+    let (e, _) = refuse_strict("[3, {22: 99}]", D26);
+    assert!(
+        e.starts_with("Update.options.err-code: strict mode refuses"),
+        "{e}"
+    );
+    // Defined codes are no deviation.
+    let d = decode_message(&cbor("[6, {}, 17]"), Some(LEGACY), Tolerance::Strict).unwrap();
+    assert!(d.deviations.is_empty());
+}
+
+#[test]
+fn two_element_suit_cose_profile_only_on_the_legacy_path() {
+    let legacy_qr = "[1, {}, [[[18, -7]]], [[-7, 1]], 2]";
+    let (e, codes) = refuse_strict(legacy_qr, LEGACY);
+    assert!(e.starts_with("QueryRequest.supported-suit-cose-profiles[0]: strict mode refuses teep.suit-cose-profile-two-elements"), "{e}");
+    assert_eq!(codes, ["teep.suit-cose-profile-two-elements"]);
+    // Also in an Error's supported-suit-cose-profiles option.
+    let (_, codes) = refuse_strict("[6, {4: [[-7, 1]]}, 8]", LEGACY);
+    assert_eq!(codes, ["teep.suit-cose-profile-two-elements"]);
+    // Draft -26 knows only the four-element form.
+    let e = reject("[1, {}, [[[18, -7]]], [[-7, 1]], 2]");
+    assert!(e.contains("of 4 ints, got 2 elements"), "{e}");
+}
+
+#[test]
+fn legacy_selected_cipher_suite_is_a_deviation_in_query_response_only() {
+    let (e, codes) = refuse_strict("[2, {5: [[18, -7]]}]", LEGACY);
+    assert!(e.starts_with("QueryResponse.options.selected-teep-cipher-suite: strict mode refuses teep.selected-cipher-suite"), "{e}");
+    assert_eq!(codes, ["teep.selected-cipher-suite"]);
+    // Elsewhere label 5 is just an unknown option, kept.
+    let d = decode_message(&cbor("[5, {5: 1}]"), Some(LEGACY), Tolerance::Strict).unwrap();
+    assert!(d.deviations.is_empty());
+}
+
+/// Update `{12: "abc"}` is attestation-payload-format in draft -26 and err-msg in legacy:
+/// without a known numbering it is refused with both readings; with one, it is read in it.
+#[test]
+fn bytes_with_two_meanings_are_refused_unless_the_numbering_is_known() {
+    let bytes = cbor(r#"[3, {12: "abc"}]"#);
+    let e = decode_message(&bytes, None, Tolerance::Tolerant).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "Update: ambiguous numbering: in draft26 numbering this is an Update with options \
+         attestation-payload-format; in legacy numbering an Update with options err-msg; the \
+         peer's numbering must be known (configured, or seen earlier in the session)"
+    );
+    let d = decode_message(&bytes, Some(LEGACY), Tolerance::Tolerant).unwrap();
+    let TeepMessage::Update(u) = d.message else {
+        panic!()
+    };
+    assert_eq!(u.err_msg.as_deref(), Some("abc"));
+    let d = decode_message(&bytes, Some(D26), Tolerance::Tolerant).unwrap();
+    assert_eq!((d.numbering, d.also_valid_in), (D26, None));
+    // The same message in both: accepted, and said to be undecided.
+    let d = decode_message(&cbor("[2, {}]"), None, Tolerance::Tolerant).unwrap();
+    assert_eq!((d.numbering, d.also_valid_in), (D26, Some(LEGACY)));
+}
+
+#[test]
+fn detection_reports_both_attempts_when_they_stop_at_the_same_byte() {
+    // Type 7 exists in neither numbering.
+    let e = decode_auto(&cbor("[7, {}]")).unwrap_err().to_string();
+    assert!(
+        e.starts_with("TeepMessage.type: unknown draft-26-numbered message type 7 (read in draft26 numbering; both numberings stopped at byte 2 of 3; legacy numbering stopped at byte 2: TeepMessage.type: unknown legacy-numbered message type 7"),
+        "{e}"
+    );
+    // Not well-formed CBOR is reported once.
+    let e = decode_auto(&[0x82, 0x04]).unwrap_err().to_string();
+    assert!(!e.contains("numbering stopped"), "{e}");
+}

@@ -18,7 +18,14 @@ fn keys() -> &'static [PublicKey; 2] {
 }
 
 fuzz_target!(|data: &[u8]| {
+    // Strict accepts a subset of what the tolerant reading accepts, and notes nothing.
+    let mut dev = teep_cose::deviation::Deviations::new(teep_cose::deviation::Tolerance::Strict);
+    if teep_cose::open_with(data, &teep_cose::Limits::default(), &mut dev).is_ok() {
+        assert!(dev.is_empty());
+        assert!(teep_cose::open(data).is_ok());
+    }
     if let Ok(o) = teep_cose::open(data) {
+        let _ = o.header_parameters().iter().map(|h| h.to_string()).count();
         for k in keys() {
             // A random key cannot have signed fuzzer input.
             assert!(o.verify(k).is_err());

@@ -76,10 +76,12 @@ fn reading(m: &TeepMessage, layout: &Layout) -> String {
             OptionKey::Unknown(v) => format!("unknown label {v}"),
         })
         .collect();
+    let t = m.type_name();
+    let a = if t.starts_with(['E', 'U']) { "an" } else { "a" };
     if names.is_empty() {
-        format!("a {} without options", m.type_name())
+        format!("{a} {t} without options")
     } else {
-        format!("a {} with options {}", m.type_name(), names.join(", "))
+        format!("{a} {t} with options {}", names.join(", "))
     }
 }
 
