@@ -12,6 +12,8 @@ use alloc::{
     vec::Vec,
 };
 
+use teep_proto::Numbering;
+
 use crate::tc_id::TcId;
 
 /// A TC an application asked for.
@@ -30,10 +32,40 @@ pub struct RequestedTc {
 pub struct TamProfile {
     /// `draft26` or `legacy`.
     pub numbering: String,
+    /// Whether `numbering` was learnt from a message valid in that numbering only. A TAM's
+    /// learnt numbering is used to read its later messages (some are valid in both) and is
+    /// never replaced by a guess; `false` (a first message valid in both, or a state file
+    /// written before this was recorded) means the next message is read both ways again.
+    #[serde(default)]
+    pub numbering_learned: bool,
     /// COSE algorithm id the TAM signed with and the Agent answers with.
     pub algorithm: i64,
     /// Hex kid of the trust anchor that verified the TAM.
     pub kid: String,
+    /// The TAM put its kid in the unprotected header, so the Agent puts its own there too
+    /// (AttesTAM reads it only from there).
+    #[serde(default, skip_serializing_if = "core::ops::Not::not")]
+    pub kid_unprotected: bool,
+}
+
+impl TamProfile {
+    /// The remembered numbering (draft-26 unless `legacy`).
+    pub fn numbering(&self) -> Numbering {
+        if self.numbering == Numbering::Legacy.name() {
+            Numbering::Legacy
+        } else {
+            Numbering::Draft26
+        }
+    }
+}
+
+/// What the Broker learnt of one TAM's HTTP side (draft-ietf-teep-otrp-over-http-15).
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct TamHttp {
+    /// The TAM answered 415 to the session-opening empty POST without Content-Type (AttesTAM),
+    /// so the Broker sends that POST with `Content-Type: application/teep+cbor`.
+    #[serde(default)]
+    pub empty_post_content_type: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -60,6 +92,9 @@ pub struct AgentState {
     /// Per TAM URI: what was learnt from its last QueryRequest.
     #[serde(default)]
     pub tam_profiles: BTreeMap<String, TamProfile>,
+    /// Per TAM URI: what the Broker learnt of its HTTP side.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tam_http: BTreeMap<String, TamHttp>,
 }
 
 impl AgentState {
@@ -90,6 +125,30 @@ impl AgentState {
         }
     }
 
+    /// The numbering learnt for this TAM (not a guess), if any: the one its messages are read in.
+    pub fn learnt_numbering(&self, uri: &str) -> Option<Numbering> {
+        self.tam_profiles
+            .get(uri)
+            .filter(|p| p.numbering_learned)
+            .map(TamProfile::numbering)
+    }
+
+    /// Forgets a TAM: its URI, what was learnt of it, and its URI in every request's hints.
+    /// Returns whether anything was known of it.
+    pub fn remove_tam(&mut self, uri: &str) -> bool {
+        let before = self.tam_uris.len();
+        self.tam_uris.retain(|u| u != uri);
+        let mut found = self.tam_uris.len() != before;
+        found |= self.tam_profiles.remove(uri).is_some();
+        found |= self.tam_http.remove(uri).is_some();
+        for r in self.requested.values_mut() {
+            let before = r.tam_uris.len();
+            r.tam_uris.retain(|u| u != uri);
+            found |= r.tam_uris.len() != before;
+        }
+        found
+    }
+
     /// Every TAM worth contacting: configured ones, then those named by requests.
     pub fn all_tam_uris(&self) -> Vec<String> {
         let mut uris = self.tam_uris.clone();
@@ -118,5 +177,28 @@ mod tests {
         assert!(s.unrequested.contains(&tc.manifest_id()));
         s.request(&tc, &[]);
         assert!(s.unrequested.is_empty());
+    }
+
+    #[test]
+    fn removing_a_tam_forgets_what_was_learnt_of_it_and_its_hints() {
+        let mut s = AgentState::default();
+        s.add_tam("http://a/tam");
+        s.add_tam("http://b/tam");
+        s.request(&TcId::parse("hello").unwrap(), &["http://a/tam".into()]);
+        s.tam_profiles
+            .insert("http://a/tam".into(), TamProfile::default());
+        s.tam_http.insert("http://a/tam".into(), TamHttp::default());
+        assert!(s.remove_tam("http://a/tam"));
+        assert_eq!(s.all_tam_uris(), vec!["http://b/tam".to_string()]);
+        assert!(s.tam_profiles.is_empty() && s.tam_http.is_empty());
+        assert!(!s.remove_tam("http://a/tam"));
+    }
+
+    #[test]
+    fn a_profile_written_before_learning_was_recorded_reads_as_a_guess() {
+        let p: TamProfile =
+            serde_json::from_str(r#"{"numbering":"legacy","algorithm":-7,"kid":"ab"}"#).unwrap();
+        assert!(!p.numbering_learned && !p.kid_unprotected);
+        assert_eq!(p.numbering(), Numbering::Legacy);
     }
 }

@@ -2,8 +2,10 @@
 //!
 //! One request per connection: a JSON object on one line, answered by one JSON line.
 //! `{"op":"request_ta","tc":"hello","tam_uris":["http://..."]}`, `{"op":"unrequest_ta","tc":"hello"}`,
-//! `{"op":"request_policy_check"}`, `{"op":"status"}`. The socket file is created with the
-//! process umask; who may connect is decided by the directory's permissions.
+//! `{"op":"request_policy_check"}`, `{"op":"status"}`; for the operator,
+//! `{"op":"add_tam","uri":"http://..."}` and `{"op":"remove_tam","uri":"http://..."}` (the
+//! running agent owns the state file, so changes go through it). The socket file is created
+//! with the process umask; who may connect is decided by the directory's permissions.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -33,6 +35,10 @@ pub enum LocalRequest {
     RequestPolicyCheck,
     /// Identity and installed TCs, for `teep agent status`.
     Status,
+    /// Operator: remember a TAM URI (`teep agent tam add`).
+    AddTam { uri: String },
+    /// Operator: forget a TAM URI and what was learnt of it (`teep agent tam remove`).
+    RemoveTam { uri: String },
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -10,7 +10,10 @@ use crate::broker::{
     AgentEndpoint, Broker, BrokerError, EndpointError, SessionReport, Transport, TransportError,
 };
 use teep_agent::agent::{Agent, AgentConfig, AgentDevice, AgentEvent};
-use teep_agent::state::AgentState;
+use teep_agent::state::{AgentState, TamHttp};
+use teep_cbor::{Deviation, Deviations, Tolerance};
+use teep_cose::Limits;
+use teep_proto::Numbering;
 
 /// Fills a buffer from the default crypto provider's generator (the operating system's,
 /// through aws-lc-rs or getrandom).
@@ -31,6 +34,8 @@ pub struct AgentRunner<D: AgentDevice> {
     pub events: Vec<AgentEvent>,
     /// Transport failures reported by the Broker (ProcessError), by TAM URI.
     pub transport_errors: Vec<(String, TransportError)>,
+    /// What the Agent tolerated since the Broker last asked.
+    deviations: Vec<Deviation>,
     random: fn(&mut [u8]),
 }
 
@@ -42,6 +47,7 @@ impl<D: AgentDevice> AgentRunner<D> {
             device,
             events: Vec::new(),
             transport_errors: Vec::new(),
+            deviations: Vec::new(),
             random: provider_random,
         }
     }
@@ -58,12 +64,18 @@ impl<D: AgentDevice> AgentRunner<D> {
         broker: &mut Broker<'_, T>,
     ) -> Vec<(String, Result<SessionReport, BrokerError>)> {
         let uris = self.state.all_tam_uris();
-        let mut results = Vec::new();
-        for uri in uris {
-            let r = broker.session(self, &uri, None);
-            results.push((uri, r));
-        }
-        results
+        self.sessions(broker, &uris)
+    }
+
+    /// One session with each of `uris`, in order; one failing does not stop the others.
+    pub fn sessions<T: Transport>(
+        &mut self,
+        broker: &mut Broker<'_, T>,
+        uris: &[String],
+    ) -> Vec<(String, Result<SessionReport, BrokerError>)> {
+        uris.iter()
+            .map(|uri| (uri.clone(), broker.session(self, uri, None)))
+            .collect()
     }
 }
 
@@ -78,6 +90,7 @@ impl<D: AgentDevice> AgentEndpoint for AgentRunner<D> {
         let outcome = Agent::new(&self.config, &mut self.state, &mut self.device)
             .handle_message(tam_uri, message, &mut rng);
         self.events.extend(outcome.events);
+        self.deviations.extend(outcome.deviations);
         // An answer that was due but could not be made is a failure, not the end of the session.
         match outcome.error {
             Some(error) => Err(Box::new(error)),
@@ -90,14 +103,40 @@ impl<D: AgentDevice> AgentEndpoint for AgentRunner<D> {
         self.transport_errors
             .push((tam_uri.to_string(), error.clone()));
     }
+
+    fn tam_http(&self, tam_uri: &str) -> TamHttp {
+        self.state
+            .tam_http
+            .get(tam_uri)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn remember_tam_http(&mut self, tam_uri: &str, http: TamHttp) {
+        if http == TamHttp::default() {
+            self.state.tam_http.remove(tam_uri);
+        } else {
+            self.state.tam_http.insert(tam_uri.to_string(), http);
+        }
+    }
+
+    fn take_deviations(&mut self) -> Vec<Deviation> {
+        std::mem::take(&mut self.deviations)
+    }
+
+    fn known_numbering(&self, tam_uri: &str) -> Option<Numbering> {
+        self.state.learnt_numbering(tam_uri)
+    }
 }
 
-/// Decodes a TEEP wire message for people: COSE structure, signers, and the message as JSON.
+/// Decodes a TEEP wire message for people: COSE structure, signers, every header parameter
+/// with its bucket, what a tolerant reading accepts, and the message as JSON.
 pub fn describe(bytes: &[u8]) -> Json {
     if bytes.is_empty() {
         return json!(null);
     }
-    let opened = match teep_cose::open(bytes) {
+    let mut deviations = Deviations::new(Tolerance::Tolerant);
+    let opened = match teep_cose::open_with(bytes, &Limits::default(), &mut deviations) {
         Ok(o) => o,
         Err(e) => {
             // Error bodies (e.g. a TAM's 400 explanation) are shown as text.
@@ -112,17 +151,26 @@ pub fn describe(bytes: &[u8]) -> Json {
         .iter()
         .map(|s| json!({ "alg": format!("{} ({})", s.alg.name(), s.alg.to_cose()), "kid": s.kid.as_ref().map(hex::encode) }))
         .collect();
+    let headers: Vec<String> = opened
+        .header_parameters()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     let payload = opened.payload.as_deref().unwrap_or_default();
-    let message = match teep_proto::decode_auto(payload) {
-        Ok((m, n)) => {
-            json!({ "numbering": format!("{n:?}"), "type": m.type_name(), "body": m.to_json() })
+    let message = match teep_proto::decode_message(payload, None, Tolerance::Tolerant) {
+        Ok(d) => {
+            deviations.extend(d.deviations);
+            json!({ "numbering": format!("{:?}", d.numbering), "type": d.message.type_name(), "body": d.message.to_json() })
         }
         Err(e) => json!({ "error": format!("not a TEEP message: {e}") }),
     };
+    let deviations: Vec<String> = deviations.iter().map(ToString::to_string).collect();
     json!({
         "cose": opened.kind.name(),
         "tagged": opened.tagged,
         "signatures": signatures,
+        "headers": headers,
+        "deviations": deviations,
         "bytes": bytes.len(),
         "teep": message,
     })

@@ -139,6 +139,7 @@ impl Device {
             tam_trust_anchors: tee.trust_anchors(TrustAnchorKind::Tam).unwrap(),
             tc_signer_trust_anchors: tee.trust_anchors(TrustAnchorKind::TcSigner).unwrap(),
             require_tam_attestation: false,
+            ..Default::default()
         };
         let runner = AgentRunner::new(config, AgentState::default(), TeeDevice::new(tee.clone()));
         Device { tee, runner }

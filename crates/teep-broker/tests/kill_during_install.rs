@@ -61,6 +61,7 @@ fn install(tee: Arc<dyn Tee>, fill: u8, seq: u64) {
         tam_trust_anchors: vec![tam.public_key()],
         tc_signer_trust_anchors: vec![tc.public_key()],
         require_tam_attestation: false,
+        ..Default::default()
     };
     let mut state = AgentState::default();
     let ids = teep_tam::suit_wrap::ta_ids("big");

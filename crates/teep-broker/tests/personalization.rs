@@ -51,6 +51,7 @@ impl Fixture {
                 tam_trust_anchors: vec![tam.public_key()],
                 tc_signer_trust_anchors: vec![tc_signer.public_key()],
                 require_tam_attestation: false,
+                ..Default::default()
             },
             device: TeeDevice::new(tee.clone()),
             tee,

@@ -47,6 +47,7 @@ fn install(tas: &[(&str, Vec<u8>)]) -> (tempfile::TempDir, Arc<dyn Tee>) {
         tam_trust_anchors: vec![tam.public_key()],
         tc_signer_trust_anchors: vec![tc_signer.public_key()],
         require_tam_attestation: false,
+        ..Default::default()
     };
     let manifest_list = tas
         .iter()

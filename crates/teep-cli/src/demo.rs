@@ -282,6 +282,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         tam_trust_anchors: tee.trust_anchors(TrustAnchorKind::Tam)?,
         tc_signer_trust_anchors: tee.trust_anchors(TrustAnchorKind::TcSigner)?,
         require_tam_attestation: false,
+        ..Default::default()
     };
     let mut agent_state = AgentState::default();
     agent_state.add_tam(&uri);

@@ -1,5 +1,6 @@
 //! Answering each TAM in kind: the algorithm id it understands (ESP256 vs ES256, Ed25519 vs
-//! EdDSA: one key, two labels) and the numbering it spoke, remembered per TAM URI.
+//! EdDSA: one key, two labels), the numbering it spoke and where it put its kid, remembered per
+//! TAM URI.
 
 use alloc::{vec, vec::Vec};
 use teep_cose::{Algorithm, KeyType, PublicKey, Signer};
@@ -7,30 +8,32 @@ use teep_proto::{CipherSuite, Numbering};
 
 use super::Agent;
 
-/// How a reply is signed: the TAM's numbering and the algorithm id it understands.
+/// How a reply is signed: the TAM's numbering, the algorithm id it understands and the header
+/// bucket it reads the kid from.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Answering {
     pub numbering: Numbering,
     pub algorithm: Algorithm,
+    /// Kid in the unprotected header (RFC 9052 §3.1 allows either), as the TAM put its own.
+    pub kid_unprotected: bool,
 }
 
 impl Agent<'_> {
-    /// What the last QueryRequest of this TAM taught; draft-26 and our own label otherwise.
+    /// What the last QueryRequest of this TAM taught; draft-26, our own label and a protected
+    /// kid otherwise.
     pub(super) fn remembered_answering(&self, tam_uri: &str) -> Answering {
         let signer_alg = self.device.teep_signer().algorithm();
         match self.state.tam_profiles.get(tam_uri) {
             Some(p) => Answering {
-                numbering: if p.numbering == "legacy" {
-                    Numbering::Legacy
-                } else {
-                    Numbering::Draft26
-                },
+                numbering: p.numbering(),
                 algorithm: compatible_alg(signer_alg, Algorithm::from_cose(p.algorithm))
                     .unwrap_or(signer_alg),
+                kid_unprotected: p.kid_unprotected,
             },
             None => Answering {
                 numbering: Numbering::Draft26,
                 algorithm: signer_alg,
+                kid_unprotected: false,
             },
         }
     }
@@ -63,14 +66,6 @@ impl Agent<'_> {
             return Some(a);
         }
         offered.into_iter().find_map(|a| compatible_alg(ours, a))
-    }
-}
-
-/// The name a numbering is remembered under in [`crate::state::TamProfile`].
-pub(super) fn numbering_name(n: Numbering) -> &'static str {
-    match n {
-        Numbering::Legacy => "legacy",
-        _ => "draft26",
     }
 }
 

@@ -5,9 +5,10 @@
 //! store and the SUIT processor come through [`AgentDevice`], the Agent's bookkeeping through
 //! [`AgentState`], and randomness and time are passed in.
 //!
-//! Each TAM is answered in kind: the numbering profile (draft-26 or legacy) and the algorithm
-//! id (ESP256 vs ES256, Ed25519 vs EdDSA) are taken from its QueryRequest and remembered for the
-//! Update that follows.
+//! Each TAM is answered in kind: the numbering profile (draft-26 or legacy), the algorithm id
+//! (ESP256 vs ES256, Ed25519 vs EdDSA) and the kid placement (protected or unprotected header)
+//! are taken from its messages and remembered for the Update that follows; a TAM's numbering,
+//! once learnt, is how its later messages are read (see `tam_message`).
 //!
 //! One file per step: `tam_message` validates what arrives, `query_request` and `update`
 //! handle the two messages a TAM sends, `reply` signs what leaves, `algorithm` picks the label
@@ -28,6 +29,7 @@ use alloc::{
     vec::Vec,
 };
 
+use teep_cbor::{Deviation, Deviations, Tolerance};
 use teep_cose::PublicKey;
 use teep_proto::{ComponentId, DataItems, ErrorCode, Numbering, TeepMessage};
 
@@ -39,8 +41,6 @@ pub use device::{
     ManifestResult,
 };
 pub use reply::ReplyError;
-
-use algorithm::Answering;
 
 /// Media type of our Evidence: an EAT in a CWT under the TEEP EAT profile.
 pub const EAT_MEDIA_TYPE: &str = "application/eat+cwt; eat_profile=urn:ietf:rfc:rfcXXXX";
@@ -57,6 +57,10 @@ pub struct AgentConfig {
     pub tc_signer_trust_anchors: Vec<PublicKey>,
     /// Answer QueryRequests without TAM attestation with ERR_ATTESTATION_REQUIRED.
     pub require_tam_attestation: bool,
+    /// Whether a TAM message that departs from the drafts where its meaning is plain (an empty
+    /// kid, a tagged SUIT envelope, ...) is accepted and its deviations reported, or refused
+    /// with an Error (`--strict`).
+    pub tolerance: Tolerance,
 }
 
 /// What happened while handling one message, for logs and the demo's narration.
@@ -113,6 +117,8 @@ pub struct Outcome {
     /// Set when an answer was due but could not be produced, so that `reply: None` is not
     /// mistaken for "nothing to send" (RFC 9397 calls this a local failure).
     pub error: Option<ReplyError>,
+    /// What was tolerated in the TAM's message (empty when it conforms).
+    pub deviations: Vec<Deviation>,
 }
 
 /// The TEEP Agent: protocol logic over a device, a configuration and persisted state.
@@ -145,11 +151,28 @@ impl<'a> Agent<'a> {
         random: &mut dyn FnMut(&mut [u8]),
     ) -> Outcome {
         let mut events = Vec::new();
-        let answering = self.remembered_answering(tam_uri);
-        let (message, signature) = match self.open_and_verify(bytes) {
+        // Collected tolerantly: under --strict, `open_and_verify` refuses once the message is read.
+        let mut deviations = Deviations::new(Tolerance::Tolerant);
+        // What this TAM taught before, refined by what this message shows of it (its COSE form
+        // even when the signature fails, its numbering even when the payload is refused), so
+        // that an Error is in kind too.
+        let mut answering = self.remembered_answering(tam_uri);
+        let opened = self.open_and_verify(tam_uri, bytes, &mut answering, &mut deviations);
+        // Under --strict nothing was tolerated: a deviation refused the message.
+        let deviations = if self.config.tolerance.is_strict() {
+            Vec::new()
+        } else {
+            deviations.into_vec()
+        };
+        for d in &deviations {
+            tracing::info!(deviation = %d, "tolerated in the TAM's message");
+        }
+        let (message, signature) = match opened {
             Ok(v) => v,
             Err(e) => {
-                return self.refuse(events, answering, None, e.code(), e.to_string());
+                let token = e.token().map(|t| t.to_vec());
+                let out = self.refuse(events, answering, token.as_deref(), e.code(), e.to_string());
+                return Outcome { deviations, ..out };
             }
         };
         events.push(AgentEvent::TamVerified {
@@ -160,12 +183,7 @@ impl<'a> Agent<'a> {
         events.push(AgentEvent::Received {
             message: message.type_name(),
         });
-        // The TAM's numbering, with the algorithm learnt from its last QueryRequest.
-        let answering = Answering {
-            numbering: signature.numbering,
-            ..answering
-        };
-        match message {
+        let out = match message {
             TeepMessage::QueryRequest(qr) => {
                 self.on_query_request(events, tam_uri, signature, qr, random)
             }
@@ -180,7 +198,8 @@ impl<'a> Agent<'a> {
                     reason,
                 )
             }
-        }
+        };
+        Outcome { deviations, ..out }
     }
 }
 

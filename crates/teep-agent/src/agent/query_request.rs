@@ -9,7 +9,7 @@ use teep_proto::{
     RequestedTcInfo, SystemPropertyClaims, TeepMessage, Value,
 };
 
-use super::algorithm::{numbering_name, Answering};
+use super::algorithm::{compatible_alg, Answering};
 use super::device::InstalledTc;
 use super::tam_message::TamSignature;
 use super::{Agent, AgentEvent, Outcome, EAT_MEDIA_TYPE};
@@ -35,9 +35,11 @@ impl Agent<'_> {
         let our_alg = match self.pick_algorithm(&qr.supported_cipher_suites, signature.algorithm) {
             Some(a) => a,
             None => {
+                let ours = self.device.teep_signer().algorithm();
                 let answering = Answering {
                     numbering,
-                    algorithm: self.device.teep_signer().algorithm(),
+                    algorithm: compatible_alg(ours, signature.algorithm).unwrap_or(ours),
+                    kid_unprotected: signature.kid_unprotected,
                 };
                 let mut err = ErrorMessage::new(ErrorCode::UnsupportedCipherSuites);
                 err.supported_cipher_suites = self.our_cipher_suites();
@@ -53,6 +55,7 @@ impl Agent<'_> {
         let answering = Answering {
             numbering,
             algorithm: our_alg,
+            kid_unprotected: signature.kid_unprotected,
         };
         // Checked before anything is recorded, so a refused request changes no state.
         let nonce = if qr.data_item_requested.attestation() {
@@ -74,9 +77,11 @@ impl Agent<'_> {
         self.state.tam_profiles.insert(
             tam_uri.to_string(),
             TamProfile {
-                numbering: numbering_name(numbering).into(),
+                numbering: numbering.name().into(),
+                numbering_learned: signature.numbering_learned,
                 algorithm: our_alg.to_cose(),
                 kid: hex::encode(&signature.kid),
+                kid_unprotected: signature.kid_unprotected,
             },
         );
         self.answer_query(events, answering, qr, nonce, random)

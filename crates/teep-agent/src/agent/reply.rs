@@ -1,5 +1,6 @@
 //! Every answer leaves through here: encoded in the TAM's numbering, signed with the TEEP key
-//! under the algorithm id the TAM understands; refusals become TEEP Error messages.
+//! under the algorithm id the TAM understands, the kid where the TAM reads it; refusals become
+//! TEEP Error messages.
 
 use alloc::{
     string::{String, ToString},
@@ -65,13 +66,19 @@ impl Agent<'_> {
             inner: self.device.teep_signer(),
             algorithm: answering.algorithm,
         };
-        match teep_cose::sign1(&payload, &signer) {
+        let signed = if answering.kid_unprotected {
+            teep_cose::sign1_kid_unprotected(&payload, &signer)
+        } else {
+            teep_cose::sign1(&payload, &signer)
+        };
+        match signed {
             Ok(bytes) => {
                 events.push(AgentEvent::Sent { message: name });
                 Outcome {
                     reply: Some(bytes),
                     events,
                     error: None,
+                    deviations: Vec::new(),
                 }
             }
             Err(e) => {
@@ -85,6 +92,7 @@ impl Agent<'_> {
                     reply: None,
                     events,
                     error: Some(error),
+                    deviations: Vec::new(),
                 }
             }
         }

@@ -34,6 +34,7 @@ impl Agent<'_> {
                     reply: None,
                     events,
                     error: None,
+                    deviations: Vec::new(),
                 };
             }
         }

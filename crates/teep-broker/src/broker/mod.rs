@@ -9,11 +9,12 @@ mod retry;
 mod session;
 mod transport;
 
-pub use http::{HttpConfig, HttpTransport, DEFAULT_MAX_BODY};
+pub use http::{HttpConfig, HttpTransport, DEFAULT_MAX_BODY, USER_AGENT};
 pub use retry::RetryPolicy;
 pub use session::{
     AgentEndpoint, Broker, BrokerError, EndpointError, SessionReport, MAX_ROUND_TRIPS,
 };
 pub use transport::{
-    header, Exchange, NetworkCause, TlsConfigError, Transport, TransportError, TEEP_MEDIA_TYPE,
+    header, Exchange, NetworkCause, Post, TlsConfigError, Transport, TransportError,
+    TEEP_MEDIA_TYPE,
 };

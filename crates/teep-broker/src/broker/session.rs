@@ -3,11 +3,27 @@
 //! non-empty response body goes to the Agent; whatever the Agent answers is POSTed back; an
 //! empty 2xx ends the session. An HTTP error status or a network failure is reported to the
 //! Agent (`ProcessError`) and ends the attempt; whole sessions are retried per [`RetryPolicy`].
+//!
+//! Strict on send, tolerant and explicit on receive: where a TAM departs from the binding but
+//! its meaning is plain (a response typed `application/teep+cose`, a `Cache-Control` header, a
+//! 415 to the empty POST because it has no Content-Type), the Broker goes on and records a named
+//! deviation (`teep_cbor::deviation::catalog`) in the exchange, the session's log span and its
+//! report; with [`Tolerance::Strict`] it refuses instead.
 
 use std::time::Duration;
 
+use teep_agent::state::TamHttp;
+use teep_cbor::deviation::catalog::{
+    HTTP_CACHE_CONTROL, HTTP_CONTENT_TYPE_TEEP_COSE, HTTP_EMPTY_POST_NEEDS_CONTENT_TYPE,
+};
+use teep_cbor::{Deviation, Deviations, Tolerance};
+use teep_proto::Numbering;
+
 use super::retry::RetryPolicy;
-use super::transport::{header, Exchange, Transport, TransportError, TEEP_MEDIA_TYPE};
+use super::transport::{header, Exchange, Post, Transport, TransportError, TEEP_MEDIA_TYPE};
+
+/// The media type tamproto answers with (draft-12 era); read as [`TEEP_MEDIA_TYPE`].
+const TEEP_COSE_MEDIA_TYPE: &str = "application/teep+cose";
 
 /// Most round trips in one session; a TAM that never ends a session is cut off here.
 pub const MAX_ROUND_TRIPS: usize = 32;
@@ -37,6 +53,20 @@ pub trait AgentEndpoint {
     ) -> Result<Option<Vec<u8>>, EndpointError>;
     /// `ProcessError`: the last outbound message to this TAM was not delivered.
     fn process_error(&mut self, tam_uri: &str, error: &TransportError);
+    /// What the Broker learnt of this TAM's HTTP side in earlier sessions.
+    fn tam_http(&self, _tam_uri: &str) -> TamHttp {
+        TamHttp::default()
+    }
+    /// Keeps what the Broker learnt of this TAM's HTTP side for later sessions.
+    fn remember_tam_http(&mut self, _tam_uri: &str, _http: TamHttp) {}
+    /// The numbering the Agent reads this TAM's messages in, if it knows it (for the dump).
+    fn known_numbering(&self, _tam_uri: &str) -> Option<Numbering> {
+        None
+    }
+    /// What the Agent tolerated in the messages it processed since the last call.
+    fn take_deviations(&mut self) -> Vec<Deviation> {
+        Vec::new()
+    }
 }
 
 /// What one successful session did.
@@ -46,6 +76,9 @@ pub struct SessionReport {
     pub round_trips: usize,
     /// The attempt that succeeded (1 = first).
     pub attempt: u32,
+    /// What was tolerated during that attempt, each once: on the HTTP side by the Broker, in
+    /// the TAM's messages by the Agent.
+    pub deviations: Vec<Deviation>,
 }
 
 type DumpFn<'a> = Box<dyn FnMut(&Exchange) + 'a>;
@@ -57,6 +90,7 @@ pub struct Broker<'a, T: Transport> {
     retry: RetryPolicy,
     dump: Option<DumpFn<'a>>,
     sleep: SleepFn<'a>,
+    tolerance: Tolerance,
 }
 
 impl<'a, T: Transport> Broker<'a, T> {
@@ -66,7 +100,14 @@ impl<'a, T: Transport> Broker<'a, T> {
             retry: RetryPolicy::default(),
             dump: None,
             sleep: Box::new(std::thread::sleep),
+            tolerance: Tolerance::Tolerant,
         }
+    }
+
+    /// [`Tolerance::Strict`] refuses every departure from the binding (`--strict`).
+    pub fn with_tolerance(mut self, tolerance: Tolerance) -> Self {
+        self.tolerance = tolerance;
+        self
     }
 
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
@@ -100,20 +141,22 @@ impl<'a, T: Transport> Broker<'a, T> {
         uri: &str,
         initial: Option<Vec<u8>>,
     ) -> Result<SessionReport, BrokerError> {
+        let span = tracing::info_span!("teep_session", tam = %uri);
+        let _in_span = span.enter();
         let attempts = self.retry.attempts.max(1);
         let mut attempt = 1;
         loop {
-            match self.session_once(agent, uri, initial.clone()) {
+            let mut deviations = Vec::new();
+            match self.session_once(agent, uri, initial.clone(), &mut deviations) {
                 Ok(round_trips) => {
                     return Ok(SessionReport {
                         uri: uri.to_string(),
                         round_trips,
                         attempt,
+                        deviations,
                     })
                 }
-                Err(BrokerError::Transport(e))
-                    if attempt < attempts && !matches!(e, TransportError::Handshake { .. }) =>
-                {
+                Err(BrokerError::Transport(e)) if attempt < attempts && e.is_retryable() => {
                     tracing::warn!(%uri, attempt, error = %e, "TEEP session failed; retrying");
                     attempt += 1;
                     let wait = self.retry.backoff(attempt);
@@ -129,20 +172,39 @@ impl<'a, T: Transport> Broker<'a, T> {
         agent: &mut dyn AgentEndpoint,
         uri: &str,
         initial: Option<Vec<u8>>,
+        deviations: &mut Vec<Deviation>,
     ) -> Result<usize, BrokerError> {
         let mut outbound = initial.unwrap_or_default();
+        let mut http = agent.tam_http(uri);
         for round_trip in 1..=MAX_ROUND_TRIPS {
-            let exchange = match self.post_checked(uri, &outbound) {
+            let learnt = http.clone();
+            let numbering = agent.known_numbering(uri);
+            let result = self.post_checked(uri, &outbound, &mut http, numbering);
+            if http != learnt {
+                agent.remember_tam_http(uri, http.clone());
+            }
+            let exchange = match result {
                 Ok(x) => x,
                 Err(e) => {
                     agent.process_error(uri, &e);
                     return Err(e.into());
                 }
             };
+            for d in &exchange.deviations {
+                if !deviations.contains(d) {
+                    deviations.push(d.clone());
+                }
+            }
             if exchange.response_body.is_empty() {
                 return Ok(round_trip);
             }
-            match agent.process_teep_message(uri, &exchange.response_body) {
+            let processed = agent.process_teep_message(uri, &exchange.response_body);
+            for d in agent.take_deviations() {
+                if !deviations.contains(&d) {
+                    deviations.push(d);
+                }
+            }
+            match processed {
                 Ok(Some(reply)) => outbound = reply,
                 Ok(None) => return Ok(round_trip),
                 Err(cause) => {
@@ -158,29 +220,111 @@ impl<'a, T: Transport> Broker<'a, T> {
         })
     }
 
-    fn post_checked(&mut self, uri: &str, body: &[u8]) -> Result<Exchange, TransportError> {
-        let exchange = self.transport.post(uri, body)?;
-        if let Some(dump) = self.dump.as_mut() {
-            dump(&exchange);
-        }
-        if !(200..300).contains(&exchange.status) {
-            return Err(TransportError::Status {
-                uri: uri.to_string(),
-                status: exchange.status,
-            });
-        }
-        if !exchange.response_body.is_empty() {
-            let content_type = header(&exchange.response_headers, "content-type").unwrap_or("");
-            let essence = content_type.split(';').next().unwrap_or("").trim();
-            if !essence.eq_ignore_ascii_case(TEEP_MEDIA_TYPE) {
-                return Err(TransportError::ContentType {
+    /// One POST and the checks of its answer; every exchange goes to the dump, refused or not.
+    fn post_checked(
+        &mut self,
+        uri: &str,
+        body: &[u8],
+        http: &mut TamHttp,
+        numbering: Option<Numbering>,
+    ) -> Result<Exchange, TransportError> {
+        let strict = self.tolerance.is_strict();
+        let mut seen = Deviations::new(self.tolerance);
+        let empty = body.is_empty();
+        // A TAM known to refuse the bare empty POST gets it with a Content-Type, which is still
+        // a departure from the binding, so it is noted each time (and not done under --strict).
+        let remembered = empty && http.empty_post_content_type && !strict;
+        let post = Post {
+            uri,
+            body,
+            empty_with_content_type: remembered,
+        };
+        let mut exchange = self.transport.send(&post)?;
+        exchange.tam_numbering = numbering;
+        if remembered {
+            let _ = seen.note(
+                &HTTP_EMPTY_POST_NEEDS_CONTENT_TYPE,
+                "HTTP request (empty POST, Content-Type remembered for this TAM)",
+            );
+        } else if empty && exchange.status == 415 {
+            // -15 §6.1 has a TAM answer 415 without "the appropriate Content-Type", and the
+            // empty POST has none; one retry with it tells whether that was the reason.
+            let noted = seen.note(
+                &HTTP_EMPTY_POST_NEEDS_CONTENT_TYPE,
+                "HTTP response 415 to the empty POST",
+            );
+            exchange.deviations = seen.as_slice().to_vec();
+            self.show(&exchange);
+            if let Err(deviation) = noted {
+                return Err(TransportError::Strict {
                     uri: uri.to_string(),
-                    got: content_type.to_string(),
+                    deviation,
                 });
             }
+            exchange = self.transport.send(&Post {
+                empty_with_content_type: true,
+                ..post
+            })?;
+            exchange.tam_numbering = numbering;
+            if (200..300).contains(&exchange.status) {
+                http.empty_post_content_type = true;
+                tracing::info!(
+                    "the TAM accepts the empty POST with a Content-Type only; remembered"
+                );
+            }
         }
-        Ok(exchange)
+        let verdict = check_response(uri, &exchange, &mut seen);
+        exchange.deviations = seen.into_vec();
+        self.show(&exchange);
+        for d in &exchange.deviations {
+            tracing::info!(deviation = %d, "tolerated");
+        }
+        verdict.map(|()| exchange)
     }
+
+    fn show(&mut self, exchange: &Exchange) {
+        if let Some(dump) = self.dump.as_mut() {
+            dump(exchange);
+        }
+    }
+}
+
+/// The status, Content-Type and caching rules of draft-ietf-teep-otrp-over-http-15 §4, §6 on
+/// one answer. A 204 may carry a Content-Type (tamproto's does): the rules are for responses
+/// with content.
+fn check_response(
+    uri: &str,
+    exchange: &Exchange,
+    seen: &mut Deviations,
+) -> Result<(), TransportError> {
+    let strict = |deviation| TransportError::Strict {
+        uri: uri.to_string(),
+        deviation,
+    };
+    if !(200..300).contains(&exchange.status) {
+        return Err(TransportError::Status {
+            uri: uri.to_string(),
+            status: exchange.status,
+        });
+    }
+    if header(&exchange.response_headers, "cache-control").is_some() {
+        seen.note(&HTTP_CACHE_CONTROL, "HTTP response Cache-Control")
+            .map_err(strict)?;
+    }
+    if !exchange.response_body.is_empty() {
+        let content_type = header(&exchange.response_headers, "content-type").unwrap_or("");
+        let essence = content_type.split(';').next().unwrap_or("").trim();
+        if essence.eq_ignore_ascii_case(TEEP_COSE_MEDIA_TYPE) {
+            seen.note(&HTTP_CONTENT_TYPE_TEEP_COSE, "HTTP response Content-Type")
+                .map_err(strict)?;
+        } else if !essence.eq_ignore_ascii_case(TEEP_MEDIA_TYPE) {
+            return Err(TransportError::ContentType {
+                uri: uri.to_string(),
+                got: content_type.to_string(),
+            });
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -208,7 +352,8 @@ mod tests {
     }
 
     impl Transport for &Scripted {
-        fn post(&self, uri: &str, body: &[u8]) -> Result<Exchange, TransportError> {
+        fn send(&self, post: &Post<'_>) -> Result<Exchange, TransportError> {
+            let (uri, body) = (post.uri, post.body);
             self.posted.borrow_mut().push(body.to_vec());
             let (status, response_body) = self
                 .answers
@@ -217,10 +362,13 @@ mod tests {
                 .expect("script too short")?;
             Ok(Exchange {
                 uri: uri.into(),
+                request_headers: Vec::new(),
                 request_body: body.to_vec(),
                 status,
                 response_headers: vec![("Content-Type".into(), TEEP_MEDIA_TYPE.into())],
                 response_body,
+                deviations: Vec::new(),
+                tam_numbering: None,
             })
         }
     }

@@ -20,7 +20,7 @@ mod verify;
 
 pub use inspect::HeaderParameter;
 pub use open::{open, open_with, open_with_limits};
-pub use sign::{sign, sign1, sign1_detached, sign1_untagged, sign_untagged};
+pub use sign::{sign, sign1, sign1_detached, sign1_kid_unprotected, sign1_untagged, sign_untagged};
 
 /// CBOR tag of COSE_Sign1.
 pub const TAG_SIGN1: u64 = 18;

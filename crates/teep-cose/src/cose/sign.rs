@@ -40,19 +40,36 @@ fn encode_sign1(
     detached: bool,
     tagged: bool,
     signer: &dyn Signer,
+    kid_unprotected: bool,
 ) -> Result<Vec<u8>, CoseError> {
-    let prot = protected_header(signer.algorithm(), &signer.kid());
+    let kid = signer.kid();
+    let (protected_kid, unprotected_kid): (&[u8], &[u8]) = if kid_unprotected {
+        (&[], &kid)
+    } else {
+        (&kid, &[])
+    };
+    let prot = protected_header(signer.algorithm(), protected_kid);
     let tbs = sig_structure(CoseKind::Sign1, &prot, None, &[], payload);
     let sig = checked_sign(signer, &tbs)?;
     drop(tbs);
-    let mut out =
-        Vec::with_capacity(16 + prot.len() + sig.len() + if detached { 0 } else { payload.len() });
+    let mut out = Vec::with_capacity(
+        20 + prot.len()
+            + unprotected_kid.len()
+            + sig.len()
+            + if detached { 0 } else { payload.len() },
+    );
     if tagged {
         write_head(&mut out, 6, TAG_SIGN1);
     }
     write_head(&mut out, 4, 4);
     write_bstr(&mut out, &prot);
-    out.push(0xa0); // empty unprotected map
+    if unprotected_kid.is_empty() {
+        out.push(0xa0); // empty unprotected map
+    } else {
+        write_head(&mut out, 5, 1);
+        write_int(&mut out, HDR_KID as i128);
+        write_bstr(&mut out, unprotected_kid);
+    }
     if detached {
         out.push(0xf6);
     } else {
@@ -64,17 +81,23 @@ fn encode_sign1(
 
 /// COSE_Sign1_Tagged (tag 18) over `payload`; alg and kid in the protected header.
 pub fn sign1(payload: &[u8], signer: &dyn Signer) -> Result<Vec<u8>, CoseError> {
-    encode_sign1(payload, false, true, signer)
+    encode_sign1(payload, false, true, signer, false)
+}
+
+/// COSE_Sign1_Tagged with alg protected and the kid in the unprotected header (RFC 9052 §3.1
+/// allows either bucket): for answering peers that read the kid only from there (AttesTAM).
+pub fn sign1_kid_unprotected(payload: &[u8], signer: &dyn Signer) -> Result<Vec<u8>, CoseError> {
+    encode_sign1(payload, false, true, signer, true)
 }
 
 /// Untagged COSE_Sign1.
 pub fn sign1_untagged(payload: &[u8], signer: &dyn Signer) -> Result<Vec<u8>, CoseError> {
-    encode_sign1(payload, false, false, signer)
+    encode_sign1(payload, false, false, signer, false)
 }
 
 /// COSE_Sign1_Tagged with a detached (nil) payload, as SUIT signs its digest.
 pub fn sign1_detached(payload: &[u8], signer: &dyn Signer) -> Result<Vec<u8>, CoseError> {
-    encode_sign1(payload, true, true, signer)
+    encode_sign1(payload, true, true, signer, false)
 }
 
 fn encode_sign(
@@ -124,4 +147,27 @@ pub fn sign(payload: &[u8], signers: &[&dyn Signer]) -> Result<Vec<u8>, CoseErro
 /// Untagged COSE_Sign.
 pub fn sign_untagged(payload: &[u8], signers: &[&dyn Signer]) -> Result<Vec<u8>, CoseError> {
     encode_sign(payload, signers, false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{open, PrivateKey, SoftwareSigner};
+
+    #[test]
+    fn kid_goes_to_the_bucket_asked_for_and_the_signature_verifies() {
+        let signer = SoftwareSigner::new(PrivateKey::from_p256_scalar(&[0x31; 32]).unwrap());
+        for (bytes, protected) in [
+            (sign1(b"payload", &signer).unwrap(), true),
+            (sign1_kid_unprotected(b"payload", &signer).unwrap(), false),
+        ] {
+            let opened = open(&bytes).unwrap();
+            let info = opened.verify(&signer.public_key()).unwrap();
+            assert_eq!(info.kid.as_deref(), Some(&signer.kid()[..]));
+            assert_eq!(info.kid_protected, protected);
+            assert_eq!(info.alg, signer.algorithm());
+            assert_eq!(opened.protected_header().key_id.is_empty(), !protected);
+            assert_eq!(opened.unprotected_header().key_id.is_empty(), protected);
+        }
+    }
 }
