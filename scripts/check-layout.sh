@@ -15,8 +15,7 @@ say() { echo "layout: $*" >&2; fail=1; }
 # teep-proto's defaults (and so the aws-lc-rs provider), so it is checked without them.
 PURE_CORES=(teep-tam-core)
 PURE_WITHOUT_DEFAULTS=(teep-agent)
-# teep-tam-core is pure but not yet no_std (its parsed-key cache is a std Mutex<HashMap>).
-NO_STD_CORES=(teep-cbor teep-cose teep-proto teep-suit teep-agent)
+NO_STD_CORES=(teep-cbor teep-cose teep-proto teep-suit teep-agent teep-tam-core)
 FORBIDDEN='^(tokio|axum|hyper|hyper-util|sqlx|sqlx-core|ureq|reqwest|aws-lc-rs|aws-lc-sys) '
 
 for c in "${PURE_CORES[@]}"; do

@@ -1,6 +1,8 @@
 //! Records the TAM keeps: catalog entries, devices, policy, sessions, audit. Plain data shared
 //! by the storage adapter, the session core and the admin surfaces.
 
+use alloc::{format, string::String, string::ToString, vec::Vec};
+
 use serde::Serialize;
 
 /// A SUIT component identifier (array of bstr), the unit TEEP names TCs by.
@@ -239,8 +241,8 @@ impl TcOrigin {
     }
 }
 
-impl std::fmt::Display for TcOrigin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Display for TcOrigin {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(self.as_str())
     }
 }
@@ -323,8 +325,8 @@ impl Target {
     }
 }
 
-impl std::fmt::Display for Target {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Display for Target {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             Target::All => f.write_str("all"),
             Target::Tag(t) => write!(f, "tag:{t}"),

@@ -9,6 +9,8 @@
 //! deleted when the assignment goes.
 //! An Update carries what the device lacks and nothing it has.
 
+use alloc::vec::Vec;
+
 use crate::model::{CorruptRecord, InstalledTc, TcOrigin, TcRecord};
 
 /// One tc-list entry, as reported by the device.

@@ -12,6 +12,8 @@
 //! bytes big-endian), 8 random bytes, then the first 14 bytes of
 //! HMAC-SHA-256(key, "teep-tam/query-token/1" || the 18 bytes before).
 
+use alloc::vec::Vec;
+
 use teep_cose::provider::CryptoProvider;
 use teep_proto::Numbering;
 

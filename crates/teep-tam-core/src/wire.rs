@@ -2,6 +2,8 @@
 //! receives to the fields the session core and policy use. Keeping every teep-proto field
 //! access here keeps the core readable.
 
+use alloc::{string::String, string::ToString, vec, vec::Vec};
+
 use teep_proto::{
     CipherSuite, DataItems, ErrorCode, FreshnessMechanism, QueryRequest, SuitCoseProfile,
     TeepMessage, Update,

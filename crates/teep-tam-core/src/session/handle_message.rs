@@ -3,6 +3,8 @@
 //! once, before it expires, in the numbering it was sent in, by a message of the matching
 //! type, from the device it was sent to.
 
+use alloc::{format, string::String};
+
 use teep_proto::Numbering;
 
 use crate::model::{SessionKind, SessionRecord};

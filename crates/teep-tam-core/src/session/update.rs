@@ -1,6 +1,8 @@
 //! Sending an Update (DIGEST §3.4): signed in the suite the device signed with, its token
 //! stored as a new session together with what it carried, so that the Success can record it.
 
+use alloc::vec::Vec;
+
 use teep_cose::{Algorithm, KeyType};
 
 use crate::model::{NewDevice, SessionKind, SessionRecord};
