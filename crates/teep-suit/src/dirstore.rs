@@ -357,7 +357,7 @@ mod tests {
     fn open_replays_a_journal_left_by_a_crash() {
         let dir = tempfile::tempdir().unwrap();
         let s = DirStore::open(dir.path()).unwrap();
-        let id = vec![b"TEEP-Device".to_vec(), b"x".to_vec()];
+        let id = ComponentId::new(vec![b"TEEP-Device".to_vec(), b"x".to_vec()]);
         let batch = StoreBatch {
             components: vec![(id.clone(), Some(Bytes::from_static(b"new")))],
             manifests: vec![],
@@ -378,15 +378,15 @@ mod tests {
     fn journal_round_trips() {
         let b = StoreBatch {
             components: vec![
-                (vec![b"a".to_vec()], Some(Bytes::from_static(b"x"))),
-                (vec![b"b".to_vec()], None),
+                (vec![b"a".to_vec()].into(), Some(Bytes::from_static(b"x"))),
+                (vec![b"b".to_vec()].into(), None),
             ],
             manifests: vec![(
-                vec![b"m".to_vec()],
+                vec![b"m".to_vec()].into(),
                 Some(ManifestRecord {
                     sequence_number: 3,
                     envelope: Bytes::from_static(b"e"),
-                    components: vec![vec![b"a".to_vec()]],
+                    components: vec![vec![b"a".to_vec()].into()],
                     dependencies: vec![],
                     refcount: 1,
                 }),

@@ -9,7 +9,7 @@ use teep_proto::{
     TeepMessage, Update,
 };
 
-use crate::model::encode_component_id;
+use crate::model::ComponentId;
 use crate::policy::{Reported, Requested};
 
 /// SUIT parameter label of the image digest in a tc-list entry.
@@ -67,7 +67,7 @@ pub fn incoming(m: TeepMessage) -> Incoming {
                 q.tc_list
                     .iter()
                     .map(|c| Reported {
-                        component_id: encode_component_id(&c.component_id),
+                        component_id: c.component_id.encode(),
                         digest: match c.parameters.get(&SUIT_PARAMETER_IMAGE_DIGEST) {
                             Some(teep_proto::Value::Bytes(b)) => Some(b.clone()),
                             _ => None,
@@ -79,7 +79,7 @@ pub fn incoming(m: TeepMessage) -> Incoming {
                 .requested_tc_list
                 .iter()
                 .map(|r| Requested {
-                    component_id: encode_component_id(&r.component_id),
+                    component_id: r.component_id.encode(),
                     min_sequence: r.tc_manifest_sequence_number,
                     have_binary: r.have_binary.unwrap_or(false),
                 })
@@ -87,7 +87,7 @@ pub fn incoming(m: TeepMessage) -> Incoming {
             unneeded: q
                 .unneeded_manifest_list
                 .iter()
-                .map(|c| encode_component_id(c))
+                .map(|c| c.encode())
                 .collect(),
         }),
         TeepMessage::Success(s) => Incoming::Success { token: s.token },
@@ -162,7 +162,7 @@ pub fn query_request(token: &[u8], challenge: Option<&[u8]>, attestation: bool) 
 pub fn update(
     token: &[u8],
     manifest_list: Vec<Vec<u8>>,
-    unneeded: Vec<Vec<Vec<u8>>>,
+    unneeded: Vec<ComponentId>,
 ) -> TeepMessage {
     TeepMessage::Update(Update {
         token: Some(token.to_vec()),

@@ -3,7 +3,7 @@
 
 use teep_cose::Signer;
 pub use teep_suit::BuildError;
-use teep_suit::ManifestBuilder;
+use teep_suit::{ComponentId, ManifestBuilder};
 
 /// Vendor namespace of TAs wrapped by this TAM: UUIDv5(DNS, "teep.tam.local").
 fn vendor_id() -> uuid::Uuid {
@@ -14,19 +14,19 @@ fn vendor_id() -> uuid::Uuid {
 pub struct TaIds {
     pub vendor_id: [u8; 16],
     pub class_id: [u8; 16],
-    pub component_id: Vec<Vec<u8>>,
-    pub manifest_component_id: Vec<Vec<u8>>,
+    pub component_id: ComponentId,
+    pub manifest_component_id: ComponentId,
 }
 
 /// `['TEEP-Device', 'SecureFS', class-id, 'ta']` with class-id = UUIDv5(vendor-id, name).
 pub fn ta_ids(name: &str) -> TaIds {
     let vendor = vendor_id();
     let class = uuid::Uuid::new_v5(&vendor, name.as_bytes());
-    let base = vec![
+    let base = ComponentId::new(vec![
         b"TEEP-Device".to_vec(),
         b"SecureFS".to_vec(),
         class.as_bytes().to_vec(),
-    ];
+    ]);
     let mut component_id = base.clone();
     component_id.push(b"ta".to_vec());
     let mut manifest_component_id = base;

@@ -3,7 +3,7 @@
 
 use super::{manifest_key_of, Processor, Summary};
 use crate::auth::VerifiedEnvelope;
-use crate::error::{display_component_id, ProcessError};
+use crate::error::ProcessError;
 use crate::model::{manifest_key, ComponentId, Digest, Envelope, Parameter};
 use crate::report::SuitReport;
 use crate::store::{ComponentStore, ManifestRecord, PayloadFetcher, StoreBatch};
@@ -153,7 +153,7 @@ impl<'a> Run<'a> {
             let equal = seq == rec.sequence_number;
             if lower || (equal && !self.p.options.allow_equal_sequence) {
                 return Err(ProcessError::Rollback {
-                    component: display_component_id(key),
+                    component: key.to_string(),
                     offered: seq,
                     installed: rec.sequence_number,
                 });

@@ -10,8 +10,7 @@ use teep_proto::Numbering;
 
 use crate::attest::{self, AttestedClaims, Evidence, Expectation};
 use crate::model::{
-    try_decode_component_id, ComponentId, CorruptRecord, DeviceStatus, InstalledTc, NewDevice,
-    SessionRecord,
+    ComponentId, CorruptRecord, DeviceStatus, InstalledTc, NewDevice, SessionRecord,
 };
 use crate::policy;
 use crate::wire;
@@ -141,7 +140,7 @@ impl TamCore {
             .remove
             .iter()
             .map(|r| {
-                try_decode_component_id(&r.manifest_component_id).map_err(|source| {
+                ComponentId::decode(&r.manifest_component_id).map_err(|source| {
                     CorruptRecord::ManifestComponentId {
                         encoded: hex::encode(&r.manifest_component_id),
                         source,
