@@ -62,7 +62,10 @@ name: UUIDv5(UUIDv5(DNS,'teep.tam.local'), name)";
 
 /// The vendor id under which the TAM derives TA class ids from names.
 pub fn vendor_uuid() -> uuid::Uuid {
-    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_DNS, b"teep.tam.local")
+    uuid::Uuid::new_v5(
+        &uuid::Uuid::NAMESPACE_DNS,
+        teep_cbor::TAM_TC_NAMESPACE_DNS.as_bytes(),
+    )
 }
 
 /// The class UUID of a TA named `name` (see the module documentation).
@@ -217,6 +220,7 @@ mod tests {
         assert_eq!(id, TcId::conventional(name_uuid("hello").as_bytes()));
         // Fixed value: a change here breaks agreement with TAMs already deployed.
         let vendor = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_DNS, b"teep.tam.local");
+        assert!(TC_ID_HELP.contains(&format!("'{}'", teep_cbor::TAM_TC_NAMESPACE_DNS)));
         assert_eq!(
             id.0[2],
             uuid::Uuid::new_v5(&vendor, b"hello").as_bytes().to_vec()

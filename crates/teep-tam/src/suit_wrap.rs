@@ -1,13 +1,15 @@
 //! Wraps a raw TA binary into a signed SUIT envelope with an integrated payload (TEEP
 //! Appendix E, example 2 layout) for `tc add --ta`, with teep-suit's [`ManifestBuilder`].
 
+use teep_cbor::TAM_TC_NAMESPACE_DNS;
 use teep_cose::Signer;
 pub use teep_suit::BuildError;
 use teep_suit::{ComponentId, ManifestBuilder};
 
-/// Vendor namespace of TAs wrapped by this TAM: UUIDv5(DNS, "teep.tam.local").
+/// Vendor namespace of TAs wrapped by this TAM: UUIDv5(DNS, [`TAM_TC_NAMESPACE_DNS`]), the
+/// one agents derive a bare TC name under.
 fn vendor_id() -> uuid::Uuid {
-    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_DNS, b"teep.tam.local")
+    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_DNS, TAM_TC_NAMESPACE_DNS.as_bytes())
 }
 
 /// Identifiers of a wrapped TA.
