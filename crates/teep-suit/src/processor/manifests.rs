@@ -9,6 +9,7 @@ use crate::error::ProcessError;
 use crate::model::{manifest_key, CommandSequence, ComponentId, Severable};
 use crate::store::ManifestRecord;
 use alloc::format;
+use alloc::string::ToString;
 use alloc::vec::Vec;
 
 impl Run<'_> {

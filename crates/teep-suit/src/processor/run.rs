@@ -8,6 +8,7 @@ use crate::model::{manifest_key, ComponentId, Digest, Envelope, Parameter};
 use crate::report::SuitReport;
 use crate::store::{ComponentStore, ManifestRecord, PayloadFetcher, StoreBatch};
 use alloc::collections::BTreeMap;
+use alloc::string::ToString;
 use alloc::vec;
 use alloc::vec::Vec;
 use bytes::Bytes;
