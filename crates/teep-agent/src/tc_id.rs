@@ -2,7 +2,9 @@
 //!
 //! One parser serves `teep agent request`, `unrequest` and `teep ta invoke`:
 //!
-//! * a SUIT component identifier as `/`-joined segments, each plain text or `h'hex'`:
+//! * a SUIT component identifier in the text form every teep tool prints (teep-cbor's
+//!   [`ComponentId`]): `['TEEP-Device', 'SecureFS', h'8d82573a926d4754935332dc29997f74', 'ta']`;
+//! * the same as `/`-joined segments, each plain text or `h'hex'`, which needs no shell quoting:
 //!   `TEEP-Device/SecureFS/h'8d82573a926d4754935332dc29997f74'/ta`;
 //! * a bare UUID (`8d82573a-926d-4754-9353-32dc29997f74`) or a bare name (`hello`), which maps to
 //!   the conventional TEEP id `['TEEP-Device', 'SecureFS', <16 UUID bytes>, 'ta']`. A name stands
@@ -20,19 +22,23 @@ use alloc::{
 };
 use core::fmt;
 
+pub use teep_cbor::ComponentId;
+
 /// Longest text accepted, and most segments: far above any real id, low enough to bound work.
 pub const MAX_TC_ID_LEN: usize = 1024;
 pub const MAX_SEGMENTS: usize = 16;
 
-/// A SUIT_Component_Identifier: a list of byte strings.
-/// Serialized (JSON, local API) in its text form.
+/// A SUIT_Component_Identifier as a TC-ID: the [`ComponentId`] with the parser above.
+/// Serialized (JSON, local API) in the component id's text form.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct TcId(pub Vec<Vec<u8>>);
+pub struct TcId(pub ComponentId);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TcIdError {
     #[error("TC-ID: empty")]
     Empty,
+    #[error("TC-ID: {0}")]
+    Text(teep_cbor::ComponentIdError),
     #[error("TC-ID: longer than {MAX_TC_ID_LEN} characters")]
     TooLong,
     #[error("TC-ID: more than {MAX_SEGMENTS} segments")]
@@ -48,14 +54,18 @@ pub enum TcIdError {
 }
 
 /// Help text for the CLI, kept beside the parser it describes.
-pub const TC_ID_HELP: &str = "TC-ID: a component id as '/'-joined segments, each text or h'hex' \
-(e.g. TEEP-Device/SecureFS/h'8d82573a926d4754935332dc29997f74'/ta), or a bare UUID or name (e.g. hello), \
+pub const TC_ID_HELP: &str = "TC-ID: a component id as printed (e.g. \
+\"['TEEP-Device', 'SecureFS', h'8d82573a926d4754935332dc29997f74', 'ta']\"), or as '/'-joined segments, \
+each text or h'hex' (e.g. TEEP-Device/SecureFS/h'8d82573a926d4754935332dc29997f74'/ta), or a bare UUID or name (e.g. hello), \
 which means ['TEEP-Device','SecureFS',h'<uuid>','ta']; a name stands for the UUID the TAM gives a TA of that \
 name: UUIDv5(UUIDv5(DNS,'teep.tam.local'), name)";
 
 /// The vendor id under which the TAM derives TA class ids from names.
 pub fn vendor_uuid() -> uuid::Uuid {
-    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_DNS, b"teep.tam.local")
+    uuid::Uuid::new_v5(
+        &uuid::Uuid::NAMESPACE_DNS,
+        teep_cbor::TAM_TC_NAMESPACE_DNS.as_bytes(),
+    )
 }
 
 /// The class UUID of a TA named `name` (see the module documentation).
@@ -66,12 +76,12 @@ pub fn name_uuid(name: &str) -> uuid::Uuid {
 impl TcId {
     /// The conventional TEEP id of a TA named by UUID bytes or by a name.
     pub fn conventional(key: &[u8]) -> Self {
-        TcId(vec![
+        TcId(ComponentId::new(vec![
             b"TEEP-Device".to_vec(),
             b"SecureFS".to_vec(),
             key.to_vec(),
             b"ta".to_vec(),
-        ])
+        ]))
     }
 
     pub fn parse(text: &str) -> Result<Self, TcIdError> {
@@ -81,6 +91,13 @@ impl TcId {
         }
         if text.len() > MAX_TC_ID_LEN {
             return Err(TcIdError::TooLong);
+        }
+        if text.starts_with('[') {
+            let id = ComponentId::parse(text).map_err(TcIdError::Text)?;
+            if id.len() > MAX_SEGMENTS {
+                return Err(TcIdError::TooManySegments);
+            }
+            return Ok(TcId(id));
         }
         if !text.contains('/') {
             if let Ok(uuid) = uuid::Uuid::parse_str(text) {
@@ -98,7 +115,7 @@ impl TcId {
         for (index, part) in parts.iter().enumerate() {
             segments.push(parse_segment(index, part)?);
         }
-        Ok(TcId(segments))
+        Ok(TcId(ComponentId::new(segments)))
     }
 
     /// The id of the manifest that installs this TC: last segment `ta` becomes `suit`.
@@ -148,27 +165,10 @@ impl core::str::FromStr for TcId {
     }
 }
 
-/// Prints in the form `parse` reads: printable segments as text, others as `h'hex'`.
+/// The component id's one text form, which `parse` reads back.
 impl fmt::Display for TcId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, seg) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str("/")?;
-            }
-            // A lone text segment would read back as a bare name, so it is written as hex.
-            let printable = self.0.len() > 1
-                && !seg.is_empty()
-                && seg
-                    .iter()
-                    .all(|b| b.is_ascii_graphic() && *b != b'/' && *b != b'\'')
-                && !seg.starts_with(b"h'");
-            if printable {
-                f.write_str(core::str::from_utf8(seg).map_err(|_| fmt::Error)?)?;
-            } else {
-                write!(f, "h'{}'", hex::encode(seg))?;
-            }
-        }
-        Ok(())
+        self.0.fmt(f)
     }
 }
 
@@ -187,7 +187,13 @@ impl<'de> serde::Deserialize<'de> for TcId {
 
 impl From<Vec<Vec<u8>>> for TcId {
     fn from(v: Vec<Vec<u8>>) -> Self {
-        TcId(v)
+        TcId(ComponentId::new(v))
+    }
+}
+
+impl From<ComponentId> for TcId {
+    fn from(id: ComponentId) -> Self {
+        TcId(id)
     }
 }
 
@@ -214,6 +220,7 @@ mod tests {
         assert_eq!(id, TcId::conventional(name_uuid("hello").as_bytes()));
         // Fixed value: a change here breaks agreement with TAMs already deployed.
         let vendor = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_DNS, b"teep.tam.local");
+        assert!(TC_ID_HELP.contains(&format!("'{}'", teep_cbor::TAM_TC_NAMESPACE_DNS)));
         assert_eq!(
             id.0[2],
             uuid::Uuid::new_v5(&vendor, b"hello").as_bytes().to_vec()
@@ -229,7 +236,10 @@ mod tests {
 
     #[test]
     fn single_hex_segment_is_a_one_segment_id() {
-        assert_eq!(TcId::parse("h'00ff'").unwrap(), TcId(vec![vec![0, 0xff]]));
+        assert_eq!(
+            TcId::parse("h'00ff'").unwrap(),
+            TcId::from(vec![vec![0, 0xff]])
+        );
     }
 
     #[test]
@@ -244,6 +254,20 @@ mod tests {
             let id = TcId::parse(text).unwrap();
             assert_eq!(TcId::parse(&id.to_string()).unwrap(), id, "{text}");
         }
+    }
+
+    #[test]
+    fn prints_and_reads_the_component_id_text_form() {
+        let id = TcId::parse("TEEP-Device/SecureFS/h'8d82573a'/ta").unwrap();
+        let text = "['TEEP-Device', 'SecureFS', h'8d82573a', 'ta']";
+        assert_eq!(id.to_string(), text);
+        assert_eq!(TcId::parse(text).unwrap(), id);
+        assert_eq!(
+            TcId::parse("['a' 'b']").unwrap_err().to_string(),
+            "TC-ID: component id: expected ',' or ']' at byte 5"
+        );
+        let many = format!("[{}]", vec!["'a'"; MAX_SEGMENTS + 1].join(", "));
+        assert_eq!(TcId::parse(&many), Err(TcIdError::TooManySegments));
     }
 
     #[test]

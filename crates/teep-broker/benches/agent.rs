@@ -14,7 +14,7 @@ fn main() {
     divan::main();
 }
 
-fn tee_with_hello(dir: &std::path::Path) -> (Arc<dyn Tee>, Vec<Vec<u8>>) {
+fn tee_with_hello(dir: &std::path::Path) -> (Arc<dyn Tee>, teep_tee::ComponentId) {
     let tee: Arc<dyn Tee> = Arc::new(SoftwareTee::open(dir).unwrap());
     let id = teep_agent::TcId::parse("hello").unwrap().0;
     let mut batch = ComponentBatch::new();

@@ -297,7 +297,7 @@ mod tests {
         let back: LocalRequest = serde_json::from_str(&json).unwrap();
         assert_eq!(back, req);
         assert!(
-            json.starts_with(r#"{"op":"unrequest_ta","tc":"TEEP-Device/SecureFS/h'"#),
+            json.starts_with(r#"{"op":"unrequest_ta","tc":"['TEEP-Device', 'SecureFS', h'"#),
             "{json}"
         );
     }

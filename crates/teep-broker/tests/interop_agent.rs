@@ -304,7 +304,7 @@ fn attestams_tagged_envelope_is_installed_with_a_deviation_and_refused_in_kind_w
     assert_eq!(codes(&mut dev), ["suit.envelope-tagged"]);
     let installed = dev.tee.list_components().unwrap();
     assert_eq!(installed.len(), 1);
-    assert_eq!(installed[0].id, vec![b"hello.txt".to_vec()]);
+    assert_eq!(installed[0].id, vec![b"hello.txt".to_vec()].into());
 
     let dir = tempfile::tempdir().unwrap();
     let mut strict = Device::with_tolerance(

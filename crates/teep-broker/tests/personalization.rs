@@ -9,7 +9,7 @@ use teep_broker::device::TeeDevice;
 use teep_cose::{KeyType, PrivateKey, Signer, SoftwareSigner};
 use teep_proto::{ErrorCode, Numbering, TeepMessage, Update};
 use teep_suit::builder::{provider_random, ManifestBuilder};
-use teep_tee::{SoftwareTee, Tee};
+use teep_tee::{ComponentId, SoftwareTee, Tee};
 
 /// Returns the component beside it named by the invoke argument, or "none".
 const READER_WAT: &str = r#"(module
@@ -80,7 +80,7 @@ impl Fixture {
             .0
     }
 
-    fn reader_ta(&self) -> (Vec<Vec<u8>>, Vec<u8>) {
+    fn reader_ta(&self) -> (ComponentId, Vec<u8>) {
         let ids = teep_tam::suit_wrap::ta_ids("reader");
         let wasm = wat::parse_str(READER_WAT).unwrap();
         let env = teep_tam::suit_wrap::wrap_ta(&ids, &wasm, 1, &self.tc_signer).unwrap();
@@ -89,9 +89,9 @@ impl Fixture {
 
     /// The personalization manifest for `[.., class, "config"]`, encrypted to the payload key of
     /// `device`.
-    fn config_manifest(&self, ta: &[Vec<u8>], device: &dyn Tee) -> (Vec<Vec<u8>>, Vec<u8>) {
+    fn config_manifest(&self, ta: &ComponentId, device: &dyn Tee) -> (ComponentId, Vec<u8>) {
         let key = device.payload_encryption_key().expect("device payload key");
-        let mut id = ta.to_vec();
+        let mut id = ta.clone();
         *id.last_mut().unwrap() = b"config".to_vec();
         let (env, carried) = ManifestBuilder::new(id.clone(), CONFIG.to_vec())
             .sequence_number(1)

@@ -11,7 +11,7 @@
 
 use alloc::vec::Vec;
 use core::fmt;
-use core::ops::Deref;
+use core::ops::{Deref, DerefMut};
 use core::str::FromStr;
 
 use crate::error::Error;
@@ -40,16 +40,31 @@ impl ComponentId {
     /// Deterministic CBOR: an array of bstr with shortest heads. Stores compare these
     /// bytes, so the form is fixed.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(1 + self.0.iter().map(|s| s.len() + 3).sum::<usize>());
-        self.encode_into(&mut out);
-        out
+        Self::encode_segments(&self.0)
     }
 
     pub fn encode_into(&self, out: &mut Vec<u8>) {
-        write_array_head(out, self.0.len());
-        for seg in &self.0 {
+        Self::encode_segments_into(&self.0, out);
+    }
+
+    /// [`encode`](Self::encode) of segments held elsewhere (an API that lends `&[Vec<u8>]`),
+    /// without copying them into a `ComponentId` first.
+    pub fn encode_segments(segments: &[Vec<u8>]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(1 + segments.iter().map(|s| s.len() + 3).sum::<usize>());
+        Self::encode_segments_into(segments, &mut out);
+        out
+    }
+
+    pub fn encode_segments_into(segments: &[Vec<u8>], out: &mut Vec<u8>) {
+        write_array_head(out, segments.len());
+        for seg in segments {
             write_bytes(out, seg);
         }
+    }
+
+    /// The text form (`Display`) of segments held elsewhere, without copying them.
+    pub fn display_segments(segments: &[Vec<u8>]) -> DisplaySegments<'_> {
+        DisplaySegments(segments)
     }
 
     /// Exactly one array of definite-length bstr, nothing after it.
@@ -98,10 +113,39 @@ impl ComponentId {
     }
 }
 
+/// Any list of byte strings is a component id, so the segments are open to read and change.
 impl Deref for ComponentId {
     type Target = Vec<Vec<u8>>;
     fn deref(&self) -> &Vec<Vec<u8>> {
         &self.0
+    }
+}
+
+impl DerefMut for ComponentId {
+    fn deref_mut(&mut self) -> &mut Vec<Vec<u8>> {
+        &mut self.0
+    }
+}
+
+impl FromIterator<Vec<u8>> for ComponentId {
+    fn from_iter<I: IntoIterator<Item = Vec<u8>>>(segments: I) -> Self {
+        ComponentId(segments.into_iter().collect())
+    }
+}
+
+impl IntoIterator for ComponentId {
+    type Item = Vec<u8>;
+    type IntoIter = alloc::vec::IntoIter<Vec<u8>>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a ComponentId {
+    type Item = &'a Vec<u8>;
+    type IntoIter = core::slice::Iter<'a, Vec<u8>>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
     }
 }
 
@@ -118,6 +162,16 @@ impl From<ComponentId> for Vec<Vec<u8>> {
 }
 
 impl fmt::Display for ComponentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        DisplaySegments(&self.0).fmt(f)
+    }
+}
+
+/// The text form of borrowed segments: [`ComponentId::display_segments`].
+#[derive(Debug, Clone, Copy)]
+pub struct DisplaySegments<'a>(&'a [Vec<u8>]);
+
+impl fmt::Display for DisplaySegments<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("[")?;
         for (i, seg) in self.0.iter().enumerate() {
@@ -334,6 +388,21 @@ mod tests {
         assert_eq!(id.len(), 4);
         assert_eq!(id[3], b"ta");
         let raw: Vec<Vec<u8>> = id.clone().into();
-        assert_eq!(ComponentId::new(raw), id);
+        assert_eq!(ComponentId::new(raw.clone()), id);
+        assert_eq!(raw.iter().cloned().collect::<ComponentId>(), id);
+        assert_eq!((&id).into_iter().count(), 4);
+        let mut suit = id.clone();
+        *suit.last_mut().unwrap() = b"suit".to_vec();
+        assert_eq!(suit.into_iter().last().unwrap(), b"suit");
+    }
+
+    #[test]
+    fn borrowed_segments_encode_and_display_as_the_id_does() {
+        let id = teep_id();
+        assert_eq!(ComponentId::encode_segments(&id), id.encode());
+        assert_eq!(
+            ComponentId::display_segments(&id).to_string(),
+            id.to_string()
+        );
     }
 }

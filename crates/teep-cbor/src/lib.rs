@@ -34,7 +34,7 @@ mod reader;
 mod skip;
 mod write;
 
-pub use component_id::{ComponentId, ComponentIdError, TAM_TC_NAMESPACE_DNS};
+pub use component_id::{ComponentId, ComponentIdError, DisplaySegments, TAM_TC_NAMESPACE_DNS};
 pub use deviation::{Deviation, DeviationKind, Deviations, Tolerance};
 pub use error::{Error, ErrorKind};
 pub use float::{f16_bits_to_f64, f64_to_f16_exact};

@@ -130,7 +130,7 @@ fn create(a: CreateArgs) -> anyhow::Result<()> {
         .component_id
         .iter()
         .map(|s| parse_segment(s))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+        .collect::<anyhow::Result<ComponentId>>()?;
     let key =
         teep_cose::PrivateKey::load(&a.key).map_err(|e| anyhow!("{}: {e}", a.key.display()))?;
     let signer = teep_cose::SoftwareSigner::new(key);
@@ -203,7 +203,7 @@ fn verify(file: &Path, key: &Path) -> anyhow::Result<()> {
         v.authenticator,
         v.sequence_number(),
         v.manifest_component_id()
-            .map(display_component_id)
+            .map(ComponentId::to_string)
             .unwrap_or_else(|| "(none)".into())
     );
     Ok(())
@@ -242,7 +242,7 @@ fn apply(a: ApplyArgs) -> anyhow::Result<()> {
             let id = segs
                 .iter()
                 .map(|s| parse_segment(s))
-                .collect::<anyhow::Result<Vec<_>>>()?;
+                .collect::<anyhow::Result<ComponentId>>()?;
             p.uninstall(&id, &mut store, &mut fetcher)
         }
         None => {
@@ -262,14 +262,10 @@ fn apply(a: ApplyArgs) -> anyhow::Result<()> {
     match out.result {
         Ok(s) => {
             for c in &s.written {
-                println!(
-                    "wrote {} -> {}",
-                    display_component_id(c),
-                    store.component_path(c)?.display()
-                );
+                println!("wrote {} -> {}", c, store.component_path(c)?.display());
             }
             for c in &s.deleted {
-                println!("deleted {}", display_component_id(c));
+                println!("deleted {c}");
             }
             Ok(())
         }

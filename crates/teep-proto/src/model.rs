@@ -13,8 +13,8 @@ use crate::registry::{
     CipherSuite, DataItems, ErrorCode, FreshnessMechanism, MessageType, SuitCoseProfile,
 };
 
-/// `SUIT_Component_Identifier = [* bstr]`.
-pub type ComponentId = Vec<Vec<u8>>;
+/// `SUIT_Component_Identifier = [* bstr]`: teep-cbor's one type, with its encoding and text.
+pub use teep_cbor::ComponentId;
 
 /// Option labels we do not know, with their values (ignored, but kept for re-encoding).
 pub type UnknownOptions = BTreeMap<u64, Value>;

@@ -140,7 +140,10 @@ fn verify_attestam_envelope(envelope: &[u8], sequence: u64, text: &str) {
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(!env.tagged);
     assert_eq!(env.sequence_number(), sequence);
-    assert_eq!(env.component_ids(), [vec![b"hello.txt".to_vec()]]);
+    assert_eq!(
+        env.component_ids(),
+        [teep_proto::ComponentId::from(vec![b"hello.txt".to_vec()])]
+    );
     assert_eq!(
         env.integrated("#hello.txt").map(|b| b.as_ref()),
         Some(text.as_bytes())
@@ -515,7 +518,10 @@ fn teep_02_query_response_kid_protected_only() {
         panic!()
     };
     assert_eq!(r.requested_tc_list.len(), 1);
-    assert_eq!(r.requested_tc_list[0].component_id, [b"hello.txt".to_vec()]);
+    assert_eq!(
+        r.requested_tc_list[0].component_id,
+        teep_proto::ComponentId::from(vec![b"hello.txt".to_vec()])
+    );
     assert!(codes(&d).is_empty());
 }
 
@@ -536,7 +542,10 @@ fn teep_03_query_response_in_draft26_labels() {
         .as_deref()
         .unwrap()
         .starts_with("application/eat+cwt"));
-    assert_eq!(r.requested_tc_list[0].component_id, [b"hello.txt".to_vec()]);
+    assert_eq!(
+        r.requested_tc_list[0].component_id,
+        teep_proto::ComponentId::from(vec![b"hello.txt".to_vec()])
+    );
     assert!(codes(&d).is_empty());
     let e = open_message_with(&captured(name), LEGACY, Tolerance::Tolerant).unwrap_err();
     let SignedError::Message(e) = e else { panic!() };

@@ -96,13 +96,15 @@ fn emitted() -> Vec<TeepMessage> {
         b"SecureFS".to_vec(),
         vec![0x8d; 16],
         b"ta".to_vec(),
-    ];
+    ]
+    .into();
     let manifest_id: ComponentId = vec![
         b"TEEP-Device".to_vec(),
         b"SecureFS".to_vec(),
         vec![0x8d; 16],
         b"suit".to_vec(),
-    ];
+    ]
+    .into();
     let mut parameters = std::collections::BTreeMap::new();
     parameters.insert(3, Value::Bytes(vec![0x82, 0x2f, 0x41, 0x00]));
     parameters.insert(14, Value::Integer(20));

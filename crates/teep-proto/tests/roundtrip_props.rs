@@ -18,7 +18,7 @@ fn text(max: usize) -> impl Strategy<Value = String> {
 }
 
 fn component_id() -> impl Strategy<Value = ComponentId> {
-    vec(vec(any::<u8>(), 0..20), 0..5)
+    vec(vec(any::<u8>(), 0..20), 0..5).prop_map(ComponentId::new)
 }
 
 fn suite() -> impl Strategy<Value = CipherSuite> {

@@ -21,7 +21,7 @@ fn setup() -> (Bytes, TrustAnchors) {
         vec![0x8d; 16],
         b"ta".to_vec(),
     ];
-    let (env, _) = ManifestBuilder::new(id, payload)
+    let (env, _) = ManifestBuilder::new(id.into(), payload)
         .build(&signer, &[1; 64])
         .unwrap();
     (Bytes::from(env), anchors)

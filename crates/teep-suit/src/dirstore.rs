@@ -99,15 +99,17 @@ impl DirStore {
         Ok(out)
     }
 
+    /// Replaces `path` with `data` atomically: a synced temporary beside it, then a rename
+    /// (tempfile's `persist`, which deletes the temporary if the rename fails). Its `.tmp…`
+    /// name is one no segment maps to (`segment_name` never starts a name with a dot).
     fn write_file(path: &Path, data: &[u8]) -> Result<(), StoreError> {
-        if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
-        }
-        let tmp = path.with_extension("tmp~");
-        let mut f = fs::File::create(&tmp).map_err(|e| io(&tmp, e))?;
-        f.write_all(data).map_err(|e| io(&tmp, e))?;
-        f.sync_all().map_err(|e| io(&tmp, e))?;
-        fs::rename(&tmp, path).map_err(|e| io(path, e))
+        let dir = path.parent().unwrap_or(Path::new("."));
+        fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| io(dir, e))?;
+        tmp.write_all(data).map_err(|e| io(tmp.path(), e))?;
+        tmp.as_file().sync_all().map_err(|e| io(tmp.path(), e))?;
+        tmp.persist(path).map_err(|e| io(path, e.error))?;
+        Ok(())
     }
 
     fn apply(&self, batch: &StoreBatch) -> Result<(), StoreError> {
@@ -357,7 +359,7 @@ mod tests {
     fn open_replays_a_journal_left_by_a_crash() {
         let dir = tempfile::tempdir().unwrap();
         let s = DirStore::open(dir.path()).unwrap();
-        let id = vec![b"TEEP-Device".to_vec(), b"x".to_vec()];
+        let id = ComponentId::new(vec![b"TEEP-Device".to_vec(), b"x".to_vec()]);
         let batch = StoreBatch {
             components: vec![(id.clone(), Some(Bytes::from_static(b"new")))],
             manifests: vec![],
@@ -375,18 +377,36 @@ mod tests {
     }
 
     #[test]
+    fn a_commit_replaces_files_and_leaves_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = DirStore::open(dir.path()).unwrap();
+        let id = ComponentId::new(vec![b"TEEP-Device".to_vec(), b"x".to_vec()]);
+        for content in [&b"first"[..], b"second"] {
+            s.commit(StoreBatch {
+                components: vec![(id.clone(), Some(Bytes::copy_from_slice(content)))],
+                manifests: vec![],
+            })
+            .unwrap();
+            assert_eq!(s.read_component(&id).unwrap().as_deref(), Some(content));
+        }
+        let mut files = Vec::new();
+        walk(dir.path(), &mut |p| files.push(p.to_path_buf())).unwrap();
+        assert_eq!(files, vec![s.component_path(&id).unwrap()]);
+    }
+
+    #[test]
     fn journal_round_trips() {
         let b = StoreBatch {
             components: vec![
-                (vec![b"a".to_vec()], Some(Bytes::from_static(b"x"))),
-                (vec![b"b".to_vec()], None),
+                (vec![b"a".to_vec()].into(), Some(Bytes::from_static(b"x"))),
+                (vec![b"b".to_vec()].into(), None),
             ],
             manifests: vec![(
-                vec![b"m".to_vec()],
+                vec![b"m".to_vec()].into(),
                 Some(ManifestRecord {
                     sequence_number: 3,
                     envelope: Bytes::from_static(b"e"),
-                    components: vec![vec![b"a".to_vec()]],
+                    components: vec![vec![b"a".to_vec()].into()],
                     dependencies: vec![],
                     refcount: 1,
                 }),

@@ -1,9 +1,6 @@
 //! Error types. Every error names where in the structure it happened and which rule failed.
 
-use crate::model::ComponentId;
-use alloc::format;
-use alloc::string::String;
-use alloc::vec::Vec;
+use alloc::{format, string::String};
 
 /// A SUIT structure could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -154,16 +151,4 @@ pub enum ProcessError {
     Fetch(#[from] FetchError),
     #[error(transparent)]
     Crypto(#[from] CryptoError),
-}
-
-/// Renders a component identifier for humans: text segments as text, others as `h'..'`.
-pub fn display_component_id(id: &ComponentId) -> String {
-    let segs: Vec<String> = id
-        .iter()
-        .map(|s| match core::str::from_utf8(s) {
-            Ok(t) if !t.is_empty() && t.chars().all(|c| !c.is_control()) => format!("'{t}'"),
-            _ => format!("h'{}'", hex::encode_upper(s)),
-        })
-        .collect();
-    format!("[{}]", segs.join(", "))
 }

@@ -46,9 +46,7 @@ pub use builder::{sign_manifest, BuildError, ManifestBuilder, PayloadSource};
 #[cfg(feature = "std")]
 pub use dirstore::DirStore;
 pub use encryption::{decrypt_payload, decrypt_payload_with, DecryptionKeys};
-pub use error::{
-    display_component_id, AuthError, CryptoError, DecodeError, FetchError, ProcessError, StoreError,
-};
+pub use error::{AuthError, CryptoError, DecodeError, FetchError, ProcessError, StoreError};
 pub use limits::Limits;
 pub use model::{
     Command, CommandArg, CommandCode, CommandSequence, Common, ComponentId, Dependency, Digest,

@@ -8,8 +8,9 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use bytes::Bytes;
 
-/// SUIT_Component_Identifier: a path of byte strings.
-pub type ComponentId = Vec<Vec<u8>>;
+/// SUIT_Component_Identifier: a path of byte strings (teep-cbor's one type, with its
+/// encoding and text form).
+pub use teep_cbor::ComponentId;
 
 /// Integer keys of SUIT_Envelope.
 pub mod envelope_key {

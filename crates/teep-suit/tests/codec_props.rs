@@ -6,7 +6,7 @@ use teep_suit::codec::{decode_manifest, encode_manifest};
 use teep_suit::*;
 
 fn component_id() -> impl Strategy<Value = ComponentId> {
-    prop::collection::vec(prop::collection::vec(any::<u8>(), 0..8), 1..5)
+    prop::collection::vec(prop::collection::vec(any::<u8>(), 0..8), 1..5).prop_map(ComponentId::new)
 }
 
 fn parameter() -> impl Strategy<Value = Parameter> {

@@ -303,7 +303,7 @@ fn a_manifest_cannot_overwrite_another_manifests_component() {
         .unwrap();
     // A different manifest (other manifest component id) writing the same TC component.
     let (env, _) = ManifestBuilder::new(tc_id(), &b"evil"[..])
-        .manifest_component_id(vec![b"other.suit".to_vec()])
+        .manifest_component_id(vec![b"other.suit".to_vec()].into())
         .build(&signer(), &[1; 64])
         .unwrap();
     let before = store.clone();
@@ -418,8 +418,8 @@ fn detached_cose_sign_authenticates() {
 
 #[test]
 fn check_content_and_swap() {
-    let a: ComponentId = vec![b"a".to_vec()];
-    let b: ComponentId = vec![b"b".to_vec()];
+    let a: ComponentId = vec![b"a".to_vec()].into();
+    let b: ComponentId = vec![b"b".to_vec()].into();
     let (mut m, _) = ManifestBuilder::new(a.clone(), &b"x"[..])
         .build_manifest(&[0u8; 64])
         .unwrap();

@@ -143,7 +143,8 @@ fn teep_personalization_decrypts_config_json() {
         b"TEEP-Device".to_vec(),
         b"SecureFS".to_vec(),
         b"config.json".to_vec(),
-    ];
+    ]
+    .into();
     let plain = &store.components[&cfg];
     assert_eq!(plain.len(), 61);
     assert_eq!(
@@ -375,7 +376,7 @@ fn firmware_encryption_aes_kw_manifest_processes() {
     let out = install(&p, &env, &mut store, &mut f);
     out.result.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
-        &store.components[&vec![b"plaintext-firmware".to_vec()]][..],
+        &store.components[&vec![b"plaintext-firmware".to_vec()].into()][..],
         b"This is a real firmware image."
     );
 }
@@ -408,10 +409,14 @@ fn trust_domain_integrated_invoke_after_install() {
     install(&p, &env, &mut store, &mut MapFetcher::new())
         .result
         .unwrap();
-    let out = p.invoke(&vec![b"depending.suit".to_vec()], &store, &mut NoFetcher);
+    let out = p.invoke(
+        &vec![b"depending.suit".to_vec()].into(),
+        &store,
+        &mut NoFetcher,
+    );
     let s = out.result.unwrap();
     assert_eq!(s.invocations.len(), 1);
-    assert_eq!(s.invocations[0].component, vec![b"10".to_vec()]);
+    assert_eq!(s.invocations[0].component, vec![b"10".to_vec()].into());
     assert_eq!(s.invocations[0].args.as_deref(), Some(&b"cat 00 10"[..]));
 }
 
@@ -462,7 +467,8 @@ fn uninstalling_personalization_drops_its_tc_dependency() {
         b"TEEP-Device".to_vec(),
         b"SecureFS".to_vec(),
         b"config.suit".to_vec(),
-    ];
+    ]
+    .into();
     let s = p
         .uninstall(&cfg_manifest, &mut store, &mut NoFetcher)
         .result

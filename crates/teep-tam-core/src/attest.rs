@@ -6,6 +6,8 @@
 //! lives in the attested TEE. The claims set is read with ciborium into a generic map because
 //! only a handful of integer-keyed claims matter here and unknown claims must pass through.
 
+use alloc::{format, string::String, string::ToString, vec::Vec};
+
 use ciborium::Value;
 use teep_cose::PublicKey;
 

@@ -12,6 +12,16 @@
 //! * [`policy`]: which TCs a device gets; [`attest`]: the built-in Evidence appraisal;
 //! * [`token`]: stateless QueryRequest tokens; [`wire`]: TEEP message building and reading;
 //! * [`model`]: the records the core reads and writes.
+//!
+//! Without the default `std` feature the crate is `no_std` + `alloc` (for a TAM inside a
+//! TEE); `std` adds the parsed device-key cache ([`CoreConfig::parsed_keys`]) and the
+//! dependencies' std support.
+
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+use alloc::{format, string::String};
 
 pub mod attest;
 pub mod model;

@@ -1,88 +1,25 @@
 //! Records the TAM keeps: catalog entries, devices, policy, sessions, audit. Plain data shared
 //! by the storage adapter, the session core and the admin surfaces.
 
+use alloc::{format, string::String, string::ToString, vec::Vec};
+
 use serde::Serialize;
 
-/// A SUIT component identifier (array of bstr), the unit TEEP names TCs by.
-pub type ComponentId = Vec<Vec<u8>>;
-
-/// CBOR encoding of a component identifier: the storage key. Hand-written because it is four
-/// lines and fixes the exact (definite, shortest-length) form the database compares bytewise.
-pub fn encode_component_id(id: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(8 + id.iter().map(|p| p.len() + 3).sum::<usize>());
-    cbor_head(&mut out, 4, id.len() as u64);
-    for part in id {
-        cbor_head(&mut out, 2, part.len() as u64);
-        out.extend_from_slice(part);
-    }
-    out
-}
+/// A SUIT component identifier (array of bstr), the unit TEEP names TCs by: teep-cbor's one
+/// type. Records keep it encoded ([`ComponentId::encode`], deterministic): the storage key the
+/// database compares bytewise.
+pub use teep_cbor::ComponentId;
 
 /// Writes a CBOR head (major type and argument) in its shortest form.
 pub use teep_cbor::write_head as cbor_head;
 
-/// Why bytes are not an encoded component identifier.
-#[derive(Debug, thiserror::Error)]
-pub enum ComponentIdError {
-    #[error("not CBOR ({0})")]
-    Cbor(String),
-    #[error("not an array of byte strings")]
-    NotArrayOfBstr,
-}
-
-/// Inverse of [`encode_component_id`].
-pub fn try_decode_component_id(bytes: &[u8]) -> Result<ComponentId, ComponentIdError> {
-    let v: ciborium::Value =
-        ciborium::from_reader(bytes).map_err(|e| ComponentIdError::Cbor(e.to_string()))?;
-    let arr = v.as_array().ok_or(ComponentIdError::NotArrayOfBstr)?;
-    arr.iter()
-        .map(|p| p.as_bytes().cloned())
-        .collect::<Option<ComponentId>>()
-        .ok_or(ComponentIdError::NotArrayOfBstr)
-}
-
-/// [`try_decode_component_id`] for views that fall back to hex: `None` if the bytes are not
-/// an array of bstr.
-pub fn decode_component_id(bytes: &[u8]) -> Option<ComponentId> {
-    try_decode_component_id(bytes).ok()
-}
-
-/// Human form: parts that are printable ASCII as text, others as hex, joined by `/`.
+/// The text form of a stored (encoded) component id, for views: [`ComponentId`]'s `Display`,
+/// or the bytes in hex if they are not one.
 pub fn component_id_display(encoded: &[u8]) -> String {
-    match decode_component_id(encoded) {
-        Some(parts) => component_id_text(&parts),
-        None => hex::encode(encoded),
+    match ComponentId::decode(encoded) {
+        Ok(id) => id.to_string(),
+        Err(_) => hex::encode(encoded),
     }
-}
-
-pub fn component_id_text(parts: &[Vec<u8>]) -> String {
-    parts
-        .iter()
-        .map(|p| {
-            if !p.is_empty() && p.iter().all(|b| b.is_ascii_graphic() && *b != b'/') {
-                String::from_utf8_lossy(p).into_owned()
-            } else {
-                format!("h'{}'", hex::encode(p))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
-/// Parses the human form back (`a/b/h'0011'/ta`).
-pub fn parse_component_id_text(s: &str) -> Result<ComponentId, String> {
-    if s.is_empty() {
-        return Err("component id: empty".into());
-    }
-    s.split('/')
-        .map(|p| {
-            if let Some(h) = p.strip_prefix("h'").and_then(|r| r.strip_suffix('\'')) {
-                hex::decode(h).map_err(|e| format!("component id part {p:?}: {e}"))
-            } else {
-                Ok(p.as_bytes().to_vec())
-            }
-        })
-        .collect()
 }
 
 /// A catalog entry to insert.
@@ -239,8 +176,8 @@ impl TcOrigin {
     }
 }
 
-impl std::fmt::Display for TcOrigin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Display for TcOrigin {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(self.as_str())
     }
 }
@@ -262,7 +199,7 @@ pub enum CorruptRecord {
     #[error("manifest component id {encoded}: {source}")]
     ManifestComponentId {
         encoded: String,
-        source: ComponentIdError,
+        source: teep_cbor::Error,
     },
 }
 
@@ -323,8 +260,8 @@ impl Target {
     }
 }
 
-impl std::fmt::Display for Target {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Display for Target {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             Target::All => f.write_str("all"),
             Target::Tag(t) => write!(f, "tag:{t}"),
@@ -441,27 +378,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn component_id_round_trips_through_cbor_and_text() {
-        let id: ComponentId = vec![
+    fn stored_component_ids_display_in_the_one_text_form_or_hex() {
+        let id = ComponentId::new(vec![
             b"TEEP-Device".to_vec(),
             b"SecureFS".to_vec(),
             vec![0x8d, 0x82, 0x57, 0x3a],
             b"ta".to_vec(),
-        ];
-        let enc = encode_component_id(&id);
-        assert_eq!(enc[0], 0x84);
-        assert_eq!(decode_component_id(&enc).unwrap(), id);
-        let text = component_id_display(&enc);
-        assert_eq!(text, "TEEP-Device/SecureFS/h'8d82573a'/ta");
-        assert_eq!(parse_component_id_text(&text).unwrap(), id);
-    }
-
-    #[test]
-    fn long_component_id_parts_use_multibyte_heads() {
-        let id: ComponentId = vec![vec![7u8; 300]];
-        let enc = encode_component_id(&id);
-        assert_eq!(&enc[..4], &[0x81, 0x59, 0x01, 0x2c]);
-        assert_eq!(decode_component_id(&enc).unwrap(), id);
+        ]);
+        let text = component_id_display(&id.encode());
+        assert_eq!(text, "['TEEP-Device', 'SecureFS', h'8d82573a', 'ta']");
+        assert_eq!(ComponentId::parse(&text).unwrap(), id);
+        assert_eq!(component_id_display(&[0xff, 0x00]), "ff00");
     }
 
     #[test]

@@ -9,6 +9,8 @@
 //! deleted when the assignment goes.
 //! An Update carries what the device lacks and nothing it has.
 
+use alloc::vec::Vec;
+
 use crate::model::{CorruptRecord, InstalledTc, TcOrigin, TcRecord};
 
 /// One tc-list entry, as reported by the device.
@@ -246,17 +248,17 @@ pub fn decide<'a>(input: &Input<'a>) -> Result<Decision<'a>, CorruptRecord> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::encode_component_id;
+    use crate::model::ComponentId;
 
     fn cid(name: &str) -> Vec<u8> {
-        encode_component_id(&[
+        ComponentId::encode_segments(&[
             b"TEEP-Device".to_vec(),
             name.as_bytes().to_vec(),
             b"ta".to_vec(),
         ])
     }
     fn mid(name: &str) -> Vec<u8> {
-        encode_component_id(&[
+        ComponentId::encode_segments(&[
             b"TEEP-Device".to_vec(),
             name.as_bytes().to_vec(),
             b"suit".to_vec(),

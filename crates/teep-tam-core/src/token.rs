@@ -18,6 +18,9 @@
 //! `eat_nonce`, when the QueryRequest sent no token: -26 §4.2 has the token present only when
 //! the attestation bit is clear; DIGEST §9.2) still finds its session without storage.
 
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+
 use teep_cose::provider::{CryptoProvider, HmacKey};
 use teep_proto::Numbering;
 

@@ -2,12 +2,14 @@
 //! receives to the fields the session core and policy use. Keeping every teep-proto field
 //! access here keeps the core readable.
 
+use alloc::{string::String, string::ToString, vec, vec::Vec};
+
 use teep_proto::{
     CipherSuite, DataItems, ErrorCode, FreshnessMechanism, QueryRequest, SuitCoseProfile,
     TeepMessage, Update,
 };
 
-use crate::model::encode_component_id;
+use crate::model::ComponentId;
 use crate::policy::{Reported, Requested};
 
 /// SUIT parameter label of the image digest in a tc-list entry.
@@ -68,7 +70,7 @@ pub fn incoming(m: TeepMessage) -> Incoming {
                 q.tc_list
                     .iter()
                     .map(|c| Reported {
-                        component_id: encode_component_id(&c.component_id),
+                        component_id: c.component_id.encode(),
                         digest: match c.parameters.get(&SUIT_PARAMETER_IMAGE_DIGEST) {
                             Some(teep_proto::Value::Bytes(b)) => Some(b.clone()),
                             _ => None,
@@ -80,7 +82,7 @@ pub fn incoming(m: TeepMessage) -> Incoming {
                 .requested_tc_list
                 .iter()
                 .map(|r| Requested {
-                    component_id: encode_component_id(&r.component_id),
+                    component_id: r.component_id.encode(),
                     min_sequence: r.tc_manifest_sequence_number,
                     have_binary: r.have_binary.unwrap_or(false),
                 })
@@ -88,7 +90,7 @@ pub fn incoming(m: TeepMessage) -> Incoming {
             unneeded: q
                 .unneeded_manifest_list
                 .iter()
-                .map(|c| encode_component_id(c))
+                .map(|c| c.encode())
                 .collect(),
         }),
         TeepMessage::Success(s) => Incoming::Success { token: s.token },
@@ -183,7 +185,7 @@ pub fn query_request_with(
 pub fn update(
     token: &[u8],
     manifest_list: Vec<Vec<u8>>,
-    unneeded: Vec<Vec<Vec<u8>>>,
+    unneeded: Vec<ComponentId>,
 ) -> TeepMessage {
     TeepMessage::Update(Update {
         token: Some(token.to_vec()),

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use teep_cose::PublicKey;
 use teep_suit::{AuthError, Authenticator, Envelope, Limits, Parameter, TrustAnchors};
 
-use crate::model::{encode_component_id, NewTc};
+use crate::model::{ComponentId, NewTc};
 
 /// Largest envelope accepted into the catalog.
 pub const MAX_ENVELOPE: usize = 16 * 1024 * 1024;
@@ -146,8 +146,8 @@ impl TcSignerAnchors {
 /// Metadata of one envelope.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnvelopeInfo {
-    pub component_id: Vec<Vec<u8>>,
-    pub manifest_component_id: Option<Vec<Vec<u8>>>,
+    pub component_id: ComponentId,
+    pub manifest_component_id: Option<ComponentId>,
     pub sequence: u64,
     /// SUIT_Digest bytes (`[alg, digest]`, encoded) of the image, if the manifest sets one.
     pub image_digest: Option<Vec<u8>>,
@@ -345,15 +345,12 @@ pub fn new_tc(name: Option<&str>, bytes: &[u8]) -> Result<NewTc, EnvelopeError> 
 fn entry(name: Option<&str>, info: EnvelopeInfo) -> NewTc {
     let name = match name {
         Some(n) => n.to_string(),
-        None => crate::model::component_id_text(&info.component_id),
+        None => info.component_id.to_string(),
     };
     NewTc {
         name,
-        component_id: encode_component_id(&info.component_id),
-        manifest_component_id: info
-            .manifest_component_id
-            .as_ref()
-            .map(|c| encode_component_id(c)),
+        component_id: info.component_id.encode(),
+        manifest_component_id: info.manifest_component_id.as_ref().map(ComponentId::encode),
         sequence: info.sequence,
         envelope: info.untagged,
         payload_digest: info.image_digest,
@@ -432,7 +429,7 @@ mod tests {
             teep_cose::KeyType::P256,
         ));
         let (mut m, _) = teep_suit::ManifestBuilder::new(
-            vec![b"TEEP-Device".to_vec(), b"ta".to_vec()],
+            vec![b"TEEP-Device".to_vec(), b"ta".to_vec()].into(),
             &b"x"[..],
         )
         .build_manifest(&[0; 64])

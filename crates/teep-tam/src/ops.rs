@@ -127,7 +127,7 @@ pub async fn add_ta(
         )));
     }
     let ids = crate::suit_wrap::ta_ids(name);
-    let cid = encode_component_id(&ids.component_id);
+    let cid = ids.component_id.encode();
     let next = store
         .list_tcs()
         .await?
@@ -183,7 +183,8 @@ pub async fn add_device(
     Ok(store.device_by_id(id).await?)
 }
 
-/// Finds a catalog component by catalog id, name, or component id text (`a/b/h'00'/ta`).
+/// Finds a catalog component by catalog id, name, or component id text
+/// (`['TEEP-Device', 'SecureFS', h'8d82573a', 'ta']`, as every view prints it).
 pub async fn resolve_component(store: &Store, spec: &str) -> Result<Vec<u8>> {
     let tcs = store.list_tcs().await?;
     if let Ok(id) = spec.parse::<i64>() {
@@ -194,8 +195,8 @@ pub async fn resolve_component(store: &Store, spec: &str) -> Result<Vec<u8>> {
     if let Some(t) = tcs.iter().rev().find(|t| t.name == spec) {
         return Ok(t.component_id.clone());
     }
-    if let Ok(parts) = parse_component_id_text(spec) {
-        let enc = encode_component_id(&parts);
+    if let Ok(id) = ComponentId::parse(spec) {
+        let enc = id.encode();
         if tcs.iter().any(|t| t.component_id == enc) {
             return Ok(enc);
         }

@@ -1,32 +1,34 @@
 //! Wraps a raw TA binary into a signed SUIT envelope with an integrated payload (TEEP
 //! Appendix E, example 2 layout) for `tc add --ta`, with teep-suit's [`ManifestBuilder`].
 
+use teep_cbor::TAM_TC_NAMESPACE_DNS;
 use teep_cose::Signer;
 pub use teep_suit::BuildError;
-use teep_suit::ManifestBuilder;
+use teep_suit::{ComponentId, ManifestBuilder};
 
-/// Vendor namespace of TAs wrapped by this TAM: UUIDv5(DNS, "teep.tam.local").
+/// Vendor namespace of TAs wrapped by this TAM: UUIDv5(DNS, [`TAM_TC_NAMESPACE_DNS`]), the
+/// one agents derive a bare TC name under.
 fn vendor_id() -> uuid::Uuid {
-    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_DNS, b"teep.tam.local")
+    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_DNS, TAM_TC_NAMESPACE_DNS.as_bytes())
 }
 
 /// Identifiers of a wrapped TA.
 pub struct TaIds {
     pub vendor_id: [u8; 16],
     pub class_id: [u8; 16],
-    pub component_id: Vec<Vec<u8>>,
-    pub manifest_component_id: Vec<Vec<u8>>,
+    pub component_id: ComponentId,
+    pub manifest_component_id: ComponentId,
 }
 
 /// `['TEEP-Device', 'SecureFS', class-id, 'ta']` with class-id = UUIDv5(vendor-id, name).
 pub fn ta_ids(name: &str) -> TaIds {
     let vendor = vendor_id();
     let class = uuid::Uuid::new_v5(&vendor, name.as_bytes());
-    let base = vec![
+    let base = ComponentId::new(vec![
         b"TEEP-Device".to_vec(),
         b"SecureFS".to_vec(),
         class.as_bytes().to_vec(),
-    ];
+    ]);
     let mut component_id = base.clone();
     component_id.push(b"ta".to_vec());
     let mut manifest_component_id = base;

@@ -107,15 +107,19 @@ fn teep_examples_give_the_ids_the_tam_delivers_by() {
             uuid.clone(),
             b"ta".to_vec()
         ]
+        .into()
     );
     assert_eq!(
         info.manifest_component_id,
-        Some(vec![
-            b"TEEP-Device".to_vec(),
-            b"SecureFS".to_vec(),
-            uuid,
-            b"suit".to_vec()
-        ])
+        Some(
+            vec![
+                b"TEEP-Device".to_vec(),
+                b"SecureFS".to_vec(),
+                uuid,
+                b"suit".to_vec()
+            ]
+            .into()
+        )
     );
     assert_eq!(info.sequence, 3);
     // The personalization manifest's TC is config.json, not its dependency on the TA.
@@ -224,10 +228,7 @@ async fn wrapped_ta_round_trips_through_teep_suit_and_installs() {
     let v = teep_suit::verify_envelope(tc.envelope.clone(), &trust).unwrap();
     assert!(!v.tagged);
     assert_eq!(v.sequence_number(), 1);
-    assert_eq!(
-        teep_tam::model::encode_component_id(&v.component_ids()[0]),
-        tc.component_id
-    );
+    assert_eq!(v.component_ids()[0].encode(), tc.component_id);
     // ...and installs on a device that trusts it.
     let mut store = teep_suit::MemoryStore::new();
     let out = teep_suit::Processor::new(trust).install(

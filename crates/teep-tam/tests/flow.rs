@@ -26,10 +26,7 @@ async fn open_enrollment_installs_assigned_ta_then_nothing_more() {
     assert_eq!(d.suite_alg, Some(-9));
     let installed = tam.store().installed(d.id).await.unwrap();
     assert_eq!(installed.len(), 1);
-    assert_eq!(
-        installed[0].component_id,
-        teep_tam::model::encode_component_id(&cid)
-    );
+    assert_eq!(installed[0].component_id, cid.encode());
     assert_eq!(installed[0].sequence, Some(1));
     let log = tam
         .store()
@@ -278,9 +275,9 @@ async fn requested_tc_is_delivered_and_unneeded_one_removed() {
     let tc = teep_tam::ops::add_ta(&st.store, &st.tc_signer, "on-demand", b"x", 0)
         .await
         .unwrap();
-    let cid = teep_tam::model::decode_component_id(&tc.component_id).unwrap();
+    let cid = teep_tam::model::ComponentId::decode(&tc.component_id).unwrap();
     let mid =
-        teep_tam::model::decode_component_id(tc.manifest_component_id.as_ref().unwrap()).unwrap();
+        teep_tam::model::ComponentId::decode(tc.manifest_component_id.as_ref().unwrap()).unwrap();
     let client = tam.client();
     let keys = tam.tam_keys();
     let mut dev = SimDevice::new(KeyType::P256);
@@ -324,7 +321,7 @@ async fn with_requests_off_only_assigned_tcs_are_delivered() {
     let tc = teep_tam::ops::add_ta(&st.store, &st.tc_signer, "on-demand", b"x", 0)
         .await
         .unwrap();
-    let cid = teep_tam::model::decode_component_id(&tc.component_id).unwrap();
+    let cid = teep_tam::model::ComponentId::decode(&tc.component_id).unwrap();
     let mut dev = SimDevice::new(KeyType::P256);
     dev.requested.push(cid.clone());
     assert_eq!(tam.exchange(&mut dev).await, ExchangeResult::UpToDate);

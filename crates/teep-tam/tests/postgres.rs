@@ -74,10 +74,7 @@ async fn full_exchange_and_policy_on_postgres() {
     assert_eq!(tam.exchange(&mut dev).await, ExchangeResult::UpToDate);
     let d = tam.device(&dev).await;
     let installed = tam.store().installed(d.id).await.unwrap();
-    assert_eq!(
-        installed[0].component_id,
-        teep_tam::model::encode_component_id(&cid)
-    );
+    assert_eq!(installed[0].component_id, cid.encode());
     assert_eq!(tam.store().recent_audit(10, None).await.unwrap().len(), 3);
     tam.handle.shutdown().await;
 }

@@ -189,10 +189,7 @@ async fn kill_9_mid_exchange_then_every_device_recovers_consistently() {
         };
         let installed = store.installed(d.id).await.unwrap();
         assert_eq!(installed.len(), 1);
-        assert_eq!(
-            installed[0].component_id,
-            teep_tam::model::encode_component_id(&dev.installed[0])
-        );
+        assert_eq!(installed[0].component_id, dev.installed[0].encode());
     }
 }
 

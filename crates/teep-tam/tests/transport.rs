@@ -496,7 +496,7 @@ async fn admin_api_shows_a_device_and_the_log_unassigns_and_names_each_refusal()
     use std::collections::BTreeSet;
     let tam = start(Enroll::Open).await;
     let cid = add_assigned_ta(&tam, "hello", b"Hello").await;
-    let cid_text = teep_tam::model::component_id_text(&cid);
+    let cid_text = cid.to_string();
     let mut dev = SimDevice::new(KeyType::P256);
     assert_eq!(tam.exchange(&mut dev).await, ExchangeResult::Updated);
     assert_eq!(dev.installed, vec![cid]);

@@ -15,8 +15,9 @@ use minicbor::{Decode, Encode};
 use crate::sealed::{SealedOp, SealedStore};
 use crate::TeeError;
 
-/// A SUIT_Component_Identifier: a list of byte strings (same shape as `teep_proto::ComponentId`).
-pub type ComponentId = Vec<Vec<u8>>;
+/// A SUIT_Component_Identifier: a list of byte strings (teep-cbor's one type, with its encoding
+/// and text form).
+pub use teep_cbor::ComponentId;
 
 /// Namespace of the component store inside sealed storage (not reachable by TAs).
 pub(crate) const NAMESPACE: &str = "tee.components";
@@ -134,34 +135,10 @@ impl ComponentBatch {
     }
 }
 
-/// Renders a component id the way SUIT diagnostic notation does: `['TEEP-Device', h'01ff']`.
-pub fn display_component_id(id: &[Vec<u8>]) -> String {
-    let parts: Vec<String> = id
-        .iter()
-        .map(|seg| match std::str::from_utf8(seg) {
-            Ok(s) if !s.is_empty() && s.chars().all(|c| !c.is_control() && c != '\'') => {
-                format!("'{s}'")
-            }
-            _ => format!("h'{}'", hex::encode(seg)),
-        })
-        .collect();
-    format!("[{}]", parts.join(", "))
-}
-
-/// Deterministic CBOR encoding of a component id (array of bstr).
-pub(crate) fn encode_component_id(id: &[Vec<u8>]) -> Vec<u8> {
-    let mut e = minicbor::Encoder::new(Vec::new());
-    let _ = e.array(id.len() as u64);
-    for seg in id {
-        let _ = e.bytes(seg);
-    }
-    e.into_writer()
-}
-
 /// Sealed-storage name of a component id with a one-letter kind prefix.
 fn blob_name(kind: u8, id: &[Vec<u8>]) -> Vec<u8> {
     let mut name = vec![kind];
-    name.extend_from_slice(&sha256(&encode_component_id(id)));
+    name.extend_from_slice(&sha256(&ComponentId::encode_segments(id)));
     name
 }
 
@@ -290,7 +267,7 @@ impl ComponentStore {
         id: &[Vec<u8>],
     ) -> Result<Option<ComponentInfo>, TeeError> {
         self.check_id("component id", id)?;
-        Ok(self.list(sealed)?.into_iter().find(|c| c.id == id))
+        Ok(self.list(sealed)?.into_iter().find(|c| c.id[..] == *id))
     }
 
     pub(crate) fn read(
@@ -301,20 +278,24 @@ impl ComponentStore {
         self.check_id("component id", id)?;
         let _g = sealed.lock()?;
         let index = self.load_index(sealed)?;
-        let Some(entry) = index.components.iter().find(|c| from_bytevecs(&c.id) == id) else {
+        let Some(entry) = index
+            .components
+            .iter()
+            .find(|c| from_bytevecs(&c.id)[..] == *id)
+        else {
             return Ok(None);
         };
         let bytes = sealed
             .get_locked(NAMESPACE, &blob_name(b'c', id))?
             .ok_or_else(|| {
                 TeeError::corrupt(
-                    format!("component {}", display_component_id(id)),
+                    format!("component {}", ComponentId::display_segments(id)),
                     "listed in the index but its blob is missing",
                 )
             })?;
         if sha256(&bytes) != entry.digest {
             return Err(TeeError::corrupt(
-                format!("component {}", display_component_id(id)),
+                format!("component {}", ComponentId::display_segments(id)),
                 "content does not match the digest in the index",
             ));
         }
@@ -339,7 +320,11 @@ impl ComponentStore {
         self.check_id("manifest component id", id)?;
         let _g = sealed.lock()?;
         let index = self.load_index(sealed)?;
-        match index.manifests.iter().find(|m| from_bytevecs(&m.id) == id) {
+        match index
+            .manifests
+            .iter()
+            .find(|m| from_bytevecs(&m.id)[..] == *id)
+        {
             None => Ok(None),
             Some(m) => self.load_manifest(sealed, id, m).map(Some),
         }
@@ -351,7 +336,7 @@ impl ComponentStore {
         id: &[Vec<u8>],
         entry: &IndexManifest,
     ) -> Result<ManifestRecord, TeeError> {
-        let what = || format!("manifest record {}", display_component_id(id));
+        let what = || format!("manifest record {}", ComponentId::display_segments(id));
         let bytes = sealed
             .get_locked(NAMESPACE, &blob_name(b'm', id))?
             .ok_or_else(|| {
@@ -382,7 +367,7 @@ impl ComponentStore {
                     self.check_id(&at("component id"), id)?;
                     if bytes.len() > l.max_component_bytes {
                         return Err(TeeError::invalid(
-                            at(&format!("component {}", display_component_id(id))),
+                            at(&format!("component {}", ComponentId::display_segments(id))),
                             format!(
                                 "expected at most {} bytes, got {}",
                                 l.max_component_bytes,
@@ -534,18 +519,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn displays_text_and_binary_segments() {
-        let id = vec![b"TEEP-Device".to_vec(), vec![0x01, 0xff], Vec::new()];
-        assert_eq!(display_component_id(&id), "['TEEP-Device', h'01ff', h'']");
-    }
-
-    #[test]
-    fn component_id_encoding_is_cbor_array_of_bstr() {
-        let id = vec![b"a".to_vec(), vec![0x00]];
-        assert_eq!(encode_component_id(&id), [0x82, 0x41, b'a', 0x41, 0x00]);
-    }
-
-    #[test]
     fn blob_names_differ_by_kind_and_id() {
         let a = vec![b"a".to_vec()];
         let b = vec![b"b".to_vec()];
@@ -562,8 +535,8 @@ mod tests {
     fn batch_builder_keeps_order() {
         let mut batch = ComponentBatch::new();
         batch
-            .put_component(vec![b"x".to_vec()], vec![1])
-            .delete_component(vec![b"x".to_vec()]);
+            .put_component(vec![b"x".to_vec()].into(), vec![1])
+            .delete_component(vec![b"x".to_vec()].into());
         assert_eq!(batch.len(), 2);
         assert!(matches!(
             batch.ops()[1],

@@ -22,8 +22,7 @@ pub mod software;
 pub mod tee;
 
 pub use components::{
-    display_component_id, ComponentBatch, ComponentId, ComponentInfo, ComponentLimits, ComponentOp,
-    ManifestRecord,
+    ComponentBatch, ComponentId, ComponentInfo, ComponentLimits, ComponentOp, ManifestRecord,
 };
 pub use error::TeeError;
 pub use runtime::{TaLimits, TaModule, TaRuntime};

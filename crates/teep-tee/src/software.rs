@@ -27,8 +27,8 @@ use teep_cose::provider::CryptoProvider;
 use teep_cose::{KeyType, PrivateKey, PublicKey, Signer, SoftwareSigner};
 
 use crate::components::{
-    display_component_id, encode_component_id, sha256, ComponentBatch, ComponentInfo,
-    ComponentLimits, ComponentStore, ManifestRecord,
+    sha256, ComponentBatch, ComponentId, ComponentInfo, ComponentLimits, ComponentStore,
+    ManifestRecord,
 };
 use crate::runtime::{TaInstance, TaLimits, TaModule, TaRuntime};
 use crate::sealed::{random_bytes, SealedLimits, SealedStore};
@@ -127,7 +127,10 @@ impl std::fmt::Debug for SoftwareTee {
 /// The sealed namespace of a TA: derived from its component id, so an upgraded TA (same id)
 /// keeps its storage and no two TAs share one.
 pub fn ta_namespace(ta: &[Vec<u8>]) -> String {
-    format!("ta:{}", hex::encode(sha256(&encode_component_id(ta))))
+    format!(
+        "ta:{}",
+        hex::encode(sha256(&ComponentId::encode_segments(ta)))
+    )
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -225,7 +228,7 @@ impl SoftwareTee {
         wasm: &[u8],
     ) -> Result<SessionId, TeeError> {
         self.components.check_id("TA component id", ta)?;
-        let label = display_component_id(ta);
+        let label = ComponentId::display_segments(ta).to_string();
         let module = self.runtime.compile(&label, wasm)?;
         self.start_session(ta, label, &module)
     }
@@ -546,7 +549,7 @@ impl Tee for SoftwareTee {
 
     fn open_session(&self, ta: &[Vec<u8>]) -> Result<SessionId, TeeError> {
         self.components.check_id("TA component id", ta)?;
-        let label = display_component_id(ta);
+        let label = ComponentId::display_segments(ta).to_string();
         if lock(&self.sessions).len() >= self.runtime.limits().max_sessions {
             return Err(TeeError::TooManySessions(
                 self.runtime.limits().max_sessions,

@@ -3,12 +3,14 @@
 
 use teep_cose::eat::{Confirmation, EatClaims, HwVersion, ManifestEntry, OemId, VersionString};
 use teep_cose::{KeyType, PrivateKey, PublicKey, Signer, SoftwareSigner};
-use teep_proto::{Numbering, QueryResponse, RequestedTcInfo, SystemPropertyClaims, TeepMessage};
+use teep_proto::{
+    ComponentId, Numbering, QueryResponse, RequestedTcInfo, SystemPropertyClaims, TeepMessage,
+};
 
 use super::{ExchangeResult, SimError, TeepClient};
 
 /// A component id from an Update and the image digest its manifest names.
-type PendingInstall = (Vec<Vec<u8>>, Option<Vec<u8>>);
+type PendingInstall = (ComponentId, Option<Vec<u8>>);
 
 /// Key algorithm of numbered load-test devices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -87,18 +89,18 @@ pub struct SimDevice {
     pub private: PrivateKey,
     pub ueid: Vec<u8>,
     /// Component ids of installed TCs.
-    pub installed: Vec<Vec<Vec<u8>>>,
+    pub installed: Vec<ComponentId>,
     /// TCs to ask for in requested-tc-list.
-    pub requested: Vec<Vec<Vec<u8>>>,
+    pub requested: Vec<ComponentId>,
     /// Manifest component ids to put in unneeded-manifest-list.
-    pub unneeded: Vec<Vec<Vec<u8>>>,
+    pub unneeded: Vec<ComponentId>,
     /// Image digest (encoded SUIT_Digest) of each installed TC, reported in tc-list.
-    pub digests: std::collections::HashMap<Vec<Vec<u8>>, Vec<u8>>,
+    pub digests: std::collections::HashMap<ComponentId, Vec<u8>>,
     /// Passport model: a Verifier that appraised this device. Its Attestation Result (the
     /// device's claims, nonce = the QueryRequest's token) replaces device-signed evidence.
     pub verifier: Option<SoftwareSigner>,
     pending_install: Vec<PendingInstall>,
-    pending_remove: Vec<Vec<Vec<u8>>>,
+    pending_remove: Vec<ComponentId>,
 }
 
 /// What a QueryRequest told the device.
@@ -333,7 +335,7 @@ pub async fn exchange_with(
 }
 
 /// A TC id and its encoded image digest (SUIT_Digest), if the manifest states one.
-type InstalledComponent = (Vec<Vec<u8>>, Option<Vec<u8>>);
+type InstalledComponent = (ComponentId, Option<Vec<u8>>);
 
 /// The TC an envelope installs and its image digest (encoded SUIT_Digest), as a device would
 /// record them: the first component that is not a dependency, and shared parameter 3. The
@@ -417,8 +419,9 @@ mod tests {
     fn success_removes_what_the_update_marks_unneeded() {
         let n = Numbering::Draft26;
         let tam = SoftwareSigner::new(numbered_key(10, DeviceAlg::P256));
-        let ta = vec![b"app".to_vec(), b"ta".to_vec()];
-        let suit = vec![b"app".to_vec(), b"suit".to_vec()];
+        let ta = ComponentId::new(vec![b"app".to_vec(), b"ta".to_vec()]);
+        let suit = ComponentId::new(vec![b"app".to_vec(), b"suit".to_vec()]);
+        let other = ComponentId::new(vec![b"other".to_vec(), b"ta".to_vec()]);
         let from_tam = |msg: TeepMessage| signed::sign_message(&msg, n, &tam).unwrap();
         let unneeded = from_tam(teep_tam_core::wire::update(
             &[5; 8],
@@ -426,7 +429,7 @@ mod tests {
             vec![suit.clone()],
         ));
         let mut dev = SimDevice::numbered(3);
-        dev.installed = vec![ta.clone(), vec![b"other".to_vec(), b"ta".to_vec()]];
+        dev.installed = vec![ta.clone(), other.clone()];
         dev.unneeded = vec![suit.clone()];
 
         // Forgetful: the same Update would come again.
@@ -435,9 +438,9 @@ mod tests {
         assert_eq!(dev.installed.len(), 2);
 
         // Checked against the TAM's key, it is read; against another, refused unread.
-        let other = numbered_key(12, DeviceAlg::P256).public_key();
+        let other_key = numbered_key(12, DeviceAlg::P256).public_key();
         let e = dev
-            .read_update_from(&unneeded, n, &[other])
+            .read_update_from(&unneeded, n, &[other_key])
             .err()
             .unwrap()
             .to_string();
@@ -450,7 +453,7 @@ mod tests {
         let (opened, msg) = signed::open_message(&s, n).unwrap();
         opened.verify(&dev.public_key()).unwrap();
         assert!(matches!(msg, TeepMessage::Success(s) if s.token == Some(vec![5; 8])));
-        assert_eq!(dev.installed, vec![vec![b"other".to_vec(), b"ta".to_vec()]]);
+        assert_eq!(dev.installed, vec![other]);
         assert!(dev.unneeded.is_empty());
 
         let e = dev

@@ -180,7 +180,7 @@ pub(super) fn read_component_id(r: &mut Reader<'_>) -> Result<ComponentId> {
         r.pop();
     }
     r.leave();
-    Ok(out)
+    Ok(ComponentId::new(out))
 }
 
 /// `system-property-claims = { system-component-id(0) => SUIT_Component_Identifier,

@@ -97,10 +97,7 @@ impl<'a> OptionWriter<'a> {
 }
 
 fn write_component_id(out: &mut Vec<u8>, c: &ComponentId) {
-    cbor::write_array_head(out, c.len());
-    for b in c {
-        cbor::write_bytes(out, b);
-    }
+    c.encode_into(out);
 }
 
 fn write_cipher_suite(out: &mut Vec<u8>, s: &CipherSuite) {

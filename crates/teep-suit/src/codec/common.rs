@@ -25,7 +25,7 @@ pub(super) fn read_component_id(
     for _ in 0..n {
         id.push(r.bytes()?.to_vec());
     }
-    Ok(id)
+    Ok(ComponentId::new(id))
 }
 
 pub(super) fn write_component_id(w: &mut Writer, id: &ComponentId) {

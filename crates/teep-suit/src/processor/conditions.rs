@@ -5,7 +5,6 @@
 use super::failure::Fail;
 use super::run::{Ctx, Run};
 use crate::auth::decode_envelope_unverified;
-use crate::error::display_component_id;
 use crate::model::{Command, CommandCode, DigestAlgorithm, Parameter};
 use crate::report::ReportReason;
 use alloc::format;
@@ -117,7 +116,7 @@ impl Run<'_> {
                     return Err(self.command_error(
                         &site,
                         ReportReason::ConditionFailed,
-                        format!("component {} is empty", display_component_id(&id)),
+                        format!("component {} is empty", id),
                         true,
                     ))
                 }

@@ -5,7 +5,7 @@ use super::failure::{report_reason_for_auth_error, Fail};
 use super::manifest_key_of;
 use super::run::{Ctx, Run};
 use crate::auth::{verify_envelope_with_limits, VerifiedEnvelope};
-use crate::error::{display_component_id, ProcessError};
+use crate::error::ProcessError;
 use crate::model::{manifest_key, Command, Parameter};
 use crate::report::ReportReason;
 use crate::store::ManifestRecord;
@@ -79,10 +79,7 @@ impl Run<'_> {
                     return Err(self.command_error(
                         &site,
                         ReportReason::ConditionFailed,
-                        format!(
-                            "dependency {} was neither fetched nor installed",
-                            display_component_id(&id)
-                        ),
+                        format!("dependency {} was neither fetched nor installed", id),
                         true,
                     ))
                 }

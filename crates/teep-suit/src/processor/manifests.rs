@@ -5,10 +5,11 @@ use super::manifest_key_of;
 use super::run::{Ctx, Run};
 use super::Summary;
 use crate::auth::{decode_envelope_unverified, verify_envelope_with_limits, VerifiedEnvelope};
-use crate::error::{display_component_id, ProcessError};
+use crate::error::ProcessError;
 use crate::model::{manifest_key, CommandSequence, ComponentId, Severable};
 use crate::store::ManifestRecord;
 use alloc::format;
+use alloc::string::ToString;
 use alloc::vec::Vec;
 
 impl Run<'_> {
@@ -122,7 +123,7 @@ impl Run<'_> {
             )));
         }
         let Some(mut rec) = self.read_manifest(key)? else {
-            return Err(ProcessError::NotInstalled(display_component_id(key)));
+            return Err(ProcessError::NotInstalled(key.to_string()));
         };
         rec.refcount = rec.refcount.saturating_sub(1);
         if rec.refcount > 0 {
@@ -152,7 +153,7 @@ impl Run<'_> {
     /// The invocation procedure (validate, load, invoke) of an installed manifest.
     pub(super) fn invoke_installed(&mut self, key: &ComponentId) -> Result<Summary, ProcessError> {
         let Some(rec) = self.read_manifest(key)? else {
-            return Err(ProcessError::NotInstalled(display_component_id(key)));
+            return Err(ProcessError::NotInstalled(key.to_string()));
         };
         let env =
             verify_envelope_with_limits(rec.envelope.clone(), &self.p.anchors, &self.p.limits)?;

@@ -5,7 +5,6 @@
 use super::failure::{Fail, Site};
 use super::run::{Ctx, Run};
 use crate::encryption::decrypt_payload;
-use crate::error::display_component_id;
 use crate::model::{Command, CommandCode, Parameter};
 use crate::report::ReportReason;
 use alloc::format;
@@ -73,11 +72,7 @@ impl Run<'_> {
         let id = self.component_id(ctx, cmd, i)?;
         let owners = self.component_owners(&id).map_err(Fail::Fatal)?;
         if let Some(other) = owners.iter().find(|o| **o != ctx.key) {
-            let detail = format!(
-                "component {} belongs to installed manifest {}",
-                display_component_id(&id),
-                display_component_id(other)
-            );
+            let detail = format!("component {} belongs to installed manifest {}", id, other);
             return Err(self.command_error(
                 &site,
                 ReportReason::ComponentUnauthorised,
@@ -188,10 +183,7 @@ impl Run<'_> {
             return Err(self.command_error(
                 site,
                 ReportReason::OperationFailed,
-                format!(
-                    "source component {} is empty",
-                    display_component_id(&src_id)
-                ),
+                format!("source component {} is empty", src_id),
                 false,
             ));
         };

@@ -3,11 +3,12 @@
 
 use super::{manifest_key_of, Processor, Summary};
 use crate::auth::VerifiedEnvelope;
-use crate::error::{display_component_id, ProcessError};
+use crate::error::ProcessError;
 use crate::model::{manifest_key, ComponentId, Digest, Envelope, Parameter};
 use crate::report::SuitReport;
 use crate::store::{ComponentStore, ManifestRecord, PayloadFetcher, StoreBatch};
 use alloc::collections::BTreeMap;
+use alloc::string::ToString;
 use alloc::vec;
 use alloc::vec::Vec;
 use bytes::Bytes;
@@ -153,7 +154,7 @@ impl<'a> Run<'a> {
             let equal = seq == rec.sequence_number;
             if lower || (equal && !self.p.options.allow_equal_sequence) {
                 return Err(ProcessError::Rollback {
-                    component: display_component_id(key),
+                    component: key.to_string(),
                     offered: seq,
                     installed: rec.sequence_number,
                 });

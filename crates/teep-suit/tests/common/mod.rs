@@ -34,6 +34,7 @@ pub fn tc_id() -> ComponentId {
         hex::decode("8D82573A926D4754935332DC29997F74").unwrap(),
         b"ta".to_vec(),
     ]
+    .into()
 }
 
 pub fn tc_manifest_id() -> ComponentId {

@@ -2,7 +2,7 @@
 //! trusted, with what it needs from storage ([`Inspected`], [`Need`]); what storage supplied
 //! ([`Context`]); and the answer ([`Outcome`], whose [`ExchangeResult`] names it).
 
-use std::sync::Arc;
+use alloc::{sync::Arc, vec::Vec};
 
 use teep_cbor::deviation::Deviations;
 use teep_proto::Numbering;
@@ -47,7 +47,7 @@ impl Inspected {
 
     /// The need, leaving [`Need::Nothing`] behind.
     pub fn take_need(&mut self) -> Need {
-        std::mem::take(&mut self.need)
+        core::mem::take(&mut self.need)
     }
 }
 
@@ -132,8 +132,8 @@ impl ExchangeResult {
     }
 }
 
-impl std::fmt::Display for ExchangeResult {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Display for ExchangeResult {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(self.as_str())
     }
 }

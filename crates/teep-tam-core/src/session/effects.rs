@@ -1,6 +1,8 @@
 //! What a step changes in storage ([`Effects`]), which the adapter commits atomically before
 //! it sends the response; and the record an outstanding Update keeps ([`PendingUpdate`]).
 
+use alloc::{string::String, string::ToString, vec::Vec};
+
 use teep_proto::Numbering;
 
 use crate::model::{

@@ -2,6 +2,8 @@
 //! and message go into the device's status detail for the operator; nothing it was sent is
 //! recorded as installed, so the next session offers it again. The session ends.
 
+use alloc::{format, string::ToString, vec::Vec};
+
 use teep_proto::Numbering;
 
 use crate::model::SessionRecord;

@@ -3,6 +3,12 @@
 //! once, before it expires, in the numbering it was sent in, by a message of the matching
 //! type, from the device it was sent to.
 
+use alloc::{
+    format,
+    string::{String, ToString},
+    vec::Vec,
+};
+
 use teep_cbor::deviation::{catalog, Deviations};
 use teep_proto::Numbering;
 
@@ -23,7 +29,7 @@ impl TamCore {
         now: i64,
         rng: &mut dyn Random,
     ) -> Result<Outcome, Rejection> {
-        let mut deviations = std::mem::take(&mut msg.deviations);
+        let mut deviations = core::mem::take(&mut msg.deviations);
         let answered = self
             .answered_session(&msg, ctx, now, &mut deviations)
             .and_then(|(session, numbering, token)| {

@@ -12,6 +12,12 @@
 //! [`TamCore::pick_signer`]) and reports what it did in [`Context::signer_search`]; the core
 //! says how the signer was found in the audit entry, and when none was, what was tried.
 
+use alloc::{
+    format,
+    string::{String, ToString},
+    vec::Vec,
+};
+
 use crate::attest::Evidence;
 use crate::model::DeviceRecord;
 use crate::wire::Incoming;

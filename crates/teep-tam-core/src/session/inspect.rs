@@ -1,6 +1,8 @@
 //! Reading a message before anything is trusted: COSE opened, TEEP decoded in the path's
 //! numbering (DIGEST §2.2), and what it needs from storage decided.
 
+use alloc::{format, string::ToString};
+
 use teep_cose::CoseError;
 use teep_proto::signed::SignedError;
 use teep_proto::{DecodeErrorKind, Numbering};

@@ -18,6 +18,8 @@
 //! what is sent back for a QueryResponse in `update.rs`, the contract types in `contract.rs`,
 //! `effects.rs` and `rejection.rs`.
 
+use alloc::{string::String, string::ToString, sync::Arc, vec, vec::Vec};
+
 mod contract;
 mod device_key;
 mod effects;
@@ -31,8 +33,6 @@ mod rejection;
 mod signers;
 mod success;
 mod update;
-
-use std::sync::Arc;
 
 use crate::model::{AuditEntry, SessionKind, SessionRecord};
 use crate::token::TokenKey;
@@ -66,7 +66,8 @@ pub struct CoreConfig {
     pub render_json: bool,
     /// Most parsed device keys kept (about 0.2 KiB each). A fleet larger than this parses a
     /// key (a point decompression for Ed25519) on most messages. When full, an eighth of the
-    /// entries, in hash order (in effect at random), make room.
+    /// entries, in hash order (in effect at random), make room. Without the `std` feature
+    /// there is no cache and this is ignored: each message parses its device's key.
     pub parsed_keys: usize,
     /// How the first QueryRequest is signed on the path that speaks draft-26 numbering.
     pub first_query_draft26: FirstQuery,
@@ -125,7 +126,9 @@ pub struct TamCore {
     verifier_keys: Vec<PublicKey>,
     token_key: TokenKey,
     /// Device keys already parsed, by their stored COSE_Key bytes: parsing validates the
-    /// curve point, which for Ed25519 costs a point decompression each time.
+    /// curve point, which for Ed25519 costs a point decompression each time. Only with `std`:
+    /// the server's threads share it behind a lock, which `core` does not have.
+    #[cfg(feature = "std")]
     parsed_keys: std::sync::Mutex<std::collections::HashMap<Vec<u8>, PublicKey>>,
     pub config: CoreConfig,
 }
@@ -154,6 +157,7 @@ impl TamCore {
             signers: SignerSet::new(signers),
             verifier_keys,
             token_key,
+            #[cfg(feature = "std")]
             parsed_keys: Default::default(),
             config,
         }

@@ -1,6 +1,8 @@
 //! `ProcessConnect` (DIGEST §4.1, §7): a new session opens with a QueryRequest. Its token is
 //! stateless (see [`crate::token`]), so opening a session writes nothing.
 
+use alloc::vec::Vec;
+
 use teep_cose::{Algorithm, Signer};
 use teep_proto::Numbering;
 

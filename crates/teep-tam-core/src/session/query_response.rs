@@ -3,13 +3,14 @@
 //! it lacks and should drop. Attestation failure answers with an Update carrying
 //! ERR_ATTESTATION_REQUIRED (DIGEST §9.15); nothing to do ends the session.
 
+use alloc::{format, string::String, string::ToString, vec, vec::Vec};
+
 use teep_cose::{Algorithm, PublicKey};
 use teep_proto::Numbering;
 
 use crate::attest::{self, AttestedClaims, Evidence, Expectation};
 use crate::model::{
-    try_decode_component_id, ComponentId, CorruptRecord, DeviceStatus, InstalledTc, NewDevice,
-    SessionRecord,
+    ComponentId, CorruptRecord, DeviceStatus, InstalledTc, NewDevice, SessionRecord,
 };
 use crate::policy;
 use crate::wire;
@@ -140,7 +141,7 @@ impl TamCore {
             .remove
             .iter()
             .map(|r| {
-                try_decode_component_id(&r.manifest_component_id).map_err(|source| {
+                ComponentId::decode(&r.manifest_component_id).map_err(|source| {
                     CorruptRecord::ManifestComponentId {
                         encoded: hex::encode(&r.manifest_component_id),
                         source,

@@ -7,6 +7,11 @@
 //! explanation names the field and the rule so that an operator (and, when configured, the
 //! peer) can tell what was wrong.
 
+use alloc::{
+    format,
+    string::{String, ToString},
+};
+
 use teep_cose::KeyError;
 use teep_proto::signed::SignedError;
 

@@ -8,7 +8,7 @@
 //! the set below holds, per key, a signer for its own algorithm and one for the other
 //! identifier, built once so that picking one allocates nothing.
 
-use std::sync::Arc;
+use alloc::{format, string::String, sync::Arc, vec::Vec};
 
 use teep_cose::{Algorithm, CoseError, KeyType, PublicKey, Signer};
 

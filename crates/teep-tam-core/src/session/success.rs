@@ -1,6 +1,8 @@
 //! The TAM on a Success (DIGEST §4.1): the device applied the Update, so what the Update
 //! carried (stored with its session) becomes what the device holds. The session ends.
 
+use alloc::{format, string::ToString, vec::Vec};
+
 use teep_proto::Numbering;
 
 use crate::model::{InstalledTc, SessionRecord};

@@ -2,6 +2,8 @@
 //! algorithm identifier, -26 §8.1: the selected suite is used in both directions), its token
 //! stored as a new session together with what it carried, so that the Success can record it.
 
+use alloc::vec::Vec;
+
 use teep_cose::Algorithm;
 
 use crate::model::{NewDevice, SessionKind, SessionRecord};

@@ -69,6 +69,7 @@ pub fn component(name: &str) -> ComponentId {
         name.as_bytes().to_vec(),
         b"ta".to_vec(),
     ]
+    .into()
 }
 
 /// `['TEEP-Device', name, 'suit']`: its manifest component id.
@@ -78,6 +79,7 @@ pub fn manifest_component(name: &str) -> ComponentId {
         name.as_bytes().to_vec(),
         b"suit".to_vec(),
     ]
+    .into()
 }
 
 fn cbor(v: &Value) -> Vec<u8> {
@@ -123,8 +125,8 @@ pub fn tc(name: &str, sequence: u64) -> TcRecord {
     TcRecord {
         id: 0,
         name: name.into(),
-        component_id: encode_component_id(&component(name)),
-        manifest_component_id: Some(encode_component_id(&manifest_component(name))),
+        component_id: component(name).encode(),
+        manifest_component_id: Some(manifest_component(name).encode()),
         sequence,
         envelope: envelope(name, sequence),
         payload_digest: Some(vec![sequence as u8; 4]),

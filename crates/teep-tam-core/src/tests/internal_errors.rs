@@ -144,7 +144,7 @@ fn a_stored_holding_of_unknown_origin_is_an_internal_error() {
     tam.storage.holdings.insert(
         id,
         vec![InstalledTc {
-            component_id: crate::model::encode_component_id(&component("a")),
+            component_id: component("a").encode(),
             sequence: Some(1),
             digest: None,
             origin: "mystery".into(),

@@ -5,7 +5,7 @@
 use teep_proto::{Numbering, TeepMessage};
 
 use super::harness::*;
-use crate::model::{encode_component_id, Target, TcOrigin};
+use crate::model::{Target, TcOrigin};
 use crate::session::PendingUpdate;
 use crate::{CoreConfig, Enroll, ExchangeResult};
 
@@ -59,7 +59,7 @@ fn answer(tam: &mut Tam, dev: &teep_bench::sim::SimDevice) -> Answer {
 }
 
 fn cid(name: &str) -> Vec<u8> {
-    encode_component_id(&component(name))
+    component(name).encode()
 }
 
 fn installs(names: &[(&str, u64)]) -> Vec<(String, u64)> {

@@ -4,7 +4,7 @@
 use teep_proto::{Numbering, TeepMessage};
 
 use super::harness::*;
-use crate::model::{encode_component_id, DeviceStatus, Target, TcOrigin};
+use crate::model::{DeviceStatus, Target, TcOrigin};
 use crate::{Enroll, ExchangeResult, RefusalKind};
 
 const N: Numbering = Numbering::Draft26;
@@ -301,7 +301,7 @@ fn parallel_first_contacts_of_one_new_device_both_complete() {
             .iter()
             .map(|h| h.component_id.clone())
             .collect::<Vec<_>>(),
-        [encode_component_id(&component("hello"))]
+        [component("hello").encode()]
     );
 }
 

@@ -83,7 +83,7 @@ fn check(bytes: &[u8], anchors: &TcSignerAnchors, must_verify: bool) {
             assert_eq!(info.untagged, again.untagged);
             assert!(bytes.ends_with(&info.untagged));
             assert!(info.signer_kid.is_some());
-            let _ = teep_tam::model::encode_component_id(&info.component_id);
+            let _ = info.component_id.encode();
         }
         Err(e) => {
             // A manifest signed by a trusted key is refused only for what it says, never

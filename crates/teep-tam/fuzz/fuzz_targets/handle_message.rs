@@ -151,7 +151,7 @@ fn fixture() -> &'static Fixture {
         let make_device = |id: i64, key: PrivateKey, holds: bool| {
             let mut sim = SimDevice::from_key(key);
             if holds {
-                let cid = teep_tam::model::decode_component_id(&record.component_id).unwrap();
+                let cid = teep_tam::model::ComponentId::decode(&record.component_id).unwrap();
                 if let Some(d) = &record.payload_digest {
                     sim.digests.insert(cid.clone(), d.clone());
                 }

@@ -54,7 +54,7 @@ fuzz_target!(|data: &[u8]| {
                         ));
                         // Reported component ids are the TAM's own encoding: they decode back.
                         for r in q.tc_list.iter().flatten() {
-                            assert!(teep_tam::model::decode_component_id(&r.component_id).is_some());
+                            assert!(teep_tam::model::ComponentId::decode(&r.component_id).is_ok());
                         }
                     }
                     Incoming::Success { token } => {

@@ -77,7 +77,7 @@ pub async fn start_with(
 }
 
 /// Adds a TA wrapped by the TAM and assigns it to every device; returns its component id.
-pub async fn add_assigned_ta(tam: &Tam, name: &str, body: &[u8]) -> Vec<Vec<u8>> {
+pub async fn add_assigned_ta(tam: &Tam, name: &str, body: &[u8]) -> teep_tam::model::ComponentId {
     let st = &tam.handle.state;
     let tc = teep_tam::ops::add_ta(
         &st.store,
@@ -92,7 +92,7 @@ pub async fn add_assigned_ta(tam: &Tam, name: &str, body: &[u8]) -> Vec<Vec<u8>>
         .assign(&tc.component_id, &teep_tam::model::Target::All, 0)
         .await
         .unwrap();
-    teep_tam::model::decode_component_id(&tc.component_id).unwrap()
+    teep_tam::model::ComponentId::decode(&tc.component_id).unwrap()
 }
 
 impl Tam {

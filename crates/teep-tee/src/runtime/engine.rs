@@ -151,7 +151,7 @@ impl TaRuntime {
             .build();
         let state = HostState {
             ta: ta.to_owned(),
-            ta_id: ta_id.to_vec(),
+            ta_id: ta_id.to_vec().into(),
             components,
             namespace,
             sealed,
