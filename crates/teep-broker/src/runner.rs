@@ -179,67 +179,17 @@ pub fn describe(bytes: &[u8]) -> Json {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use teep_agent::agent::{
-        DeviceError, DeviceIdentity, InstalledTc, ManifestFailure, ManifestResult,
-    };
-    use teep_cose::{Algorithm, CoseError, PrivateKey, PublicKey, Signer, SoftwareSigner};
-    use teep_proto::{CipherSuite, ComponentId, DataItems, Numbering, QueryRequest, TeepMessage};
-
-    /// A device whose TEEP key cannot sign.
-    struct KeyGone(SoftwareSigner);
-
-    impl Signer for KeyGone {
-        fn algorithm(&self) -> Algorithm {
-            self.0.algorithm()
-        }
-        fn kid(&self) -> Vec<u8> {
-            self.0.kid()
-        }
-        fn public_key(&self) -> PublicKey {
-            self.0.public_key()
-        }
-        fn sign(&self, _: &[u8]) -> Result<Vec<u8>, CoseError> {
-            Err(CoseError::Crypto("key unavailable".into()))
-        }
-    }
-
-    impl AgentDevice for KeyGone {
-        fn teep_signer(&self) -> &dyn Signer {
-            self
-        }
-        fn identity(&self) -> DeviceIdentity {
-            DeviceIdentity {
-                ueid: vec![1; 17],
-                oemid: vec![],
-                hwmodel: vec![],
-                hwversion: String::new(),
-            }
-        }
-        fn installed(&self) -> Result<Vec<InstalledTc>, DeviceError> {
-            Ok(Vec::new())
-        }
-        fn installed_manifests(&self) -> Result<Vec<(ComponentId, u64)>, DeviceError> {
-            Ok(Vec::new())
-        }
-        fn apply_manifest(
-            &mut self,
-            _: &[u8],
-            _: &[PublicKey],
-            _: Option<&[u8]>,
-        ) -> Result<ManifestResult, ManifestFailure> {
-            unreachable!("no Update in this test")
-        }
-        fn unlink_manifest(&mut self, _: &ComponentId) -> Result<bool, DeviceError> {
-            unreachable!("no Update in this test")
-        }
-    }
+    use teep_agent::agent::test_device::{signer, Broken, KeyGone};
+    use teep_cose::Signer;
+    use teep_proto::{CipherSuite, DataItems, Numbering, QueryRequest, TeepMessage};
 
     #[test]
     fn an_answer_the_agent_cannot_sign_fails_the_message_instead_of_ending_the_session() {
-        let tam = SoftwareSigner::new(PrivateKey::from_p256_scalar(&[0x11; 32]).unwrap());
-        let device = KeyGone(SoftwareSigner::new(
-            PrivateKey::from_p256_scalar(&[0x22; 32]).unwrap(),
-        ));
+        let tam = signer(0x11);
+        let device = Broken {
+            signer: Box::new(KeyGone(signer(0x22))),
+            store_readable: true,
+        };
         let config = AgentConfig {
             tam_trust_anchors: vec![tam.public_key()],
             ..Default::default()

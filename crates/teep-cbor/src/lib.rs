@@ -8,7 +8,7 @@
 //!   Which optional rules apply (depth accounting, two-byte simple values, duplicate and
 //!   unsorted map keys, non-shortest heads) is chosen per reader with [`Rules`].
 //! * [`ComponentId`]: the SUIT component identifier (array of bstr), its encoding and its one
-//!   human-readable form.
+//!   human-readable form; [`suit_parameter_name`]: the one list of SUIT parameter names.
 //! * [`deviation`]: the named deviations every receiver (COSE, TEEP, SUIT, HTTP) records when it
 //!   tolerates a peer's departure from the specification, and the one catalog of their codes.
 //!
@@ -32,6 +32,7 @@ mod map;
 mod path;
 mod reader;
 mod skip;
+mod suit_parameter;
 mod write;
 
 pub use component_id::{ComponentId, ComponentIdError, DisplaySegments, TAM_TC_NAMESPACE_DNS};
@@ -43,6 +44,7 @@ pub use map::{check_key_order, write_map_sorted, KeyOrder, KeyOrderError};
 pub use path::Seg;
 pub use reader::Reader;
 pub use skip::{DepthLimit, MapKeys, Rules};
+pub use suit_parameter::{suit_parameter_from_name, suit_parameter_name};
 pub use write::{
     write_array_head, write_bool, write_bytes, write_f64, write_head, write_int, write_int128,
     write_map_head, write_null, write_simple, write_tag, write_text, write_uint, write_undefined,

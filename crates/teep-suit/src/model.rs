@@ -202,24 +202,10 @@ impl Parameter {
         }
     }
 
+    /// The parameter's name (teep-cbor's one list, shared with teep-proto), or
+    /// `unknown-parameter`.
     pub fn name(label: i64) -> &'static str {
-        match label {
-            1 => "vendor-identifier",
-            2 => "class-identifier",
-            3 => "image-digest",
-            5 => "component-slot",
-            12 => "strict-order",
-            13 => "soft-failure",
-            14 => "image-size",
-            18 => "content",
-            19 => "encryption-info",
-            21 => "uri",
-            22 => "source-component",
-            23 => "invoke-args",
-            24 => "device-identifier",
-            25 => "fetch-arguments",
-            _ => "unknown-parameter",
-        }
+        teep_cbor::suit_parameter_name(label).unwrap_or("unknown-parameter")
     }
 }
 

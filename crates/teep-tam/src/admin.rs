@@ -16,7 +16,7 @@ use serde_json::json;
 
 use crate::model::Target;
 use crate::ops::{self, OpsError};
-use crate::server::{now_ms, AppState};
+use crate::state::{now_ms, AppState};
 
 /// Compares in time independent of where the first difference is.
 pub fn token_matches(given: &[u8], expected: &[u8]) -> bool {
@@ -327,7 +327,7 @@ struct CountQuery {
 
 /// Requests refused lately (kept in this process's memory, not in the database).
 async fn refusals(State(st): State<Arc<AppState>>, ApiQuery(q): ApiQuery<CountQuery>) -> ApiResult {
-    let limit = q.limit.unwrap_or(100).min(crate::server::REFUSALS_KEPT);
+    let limit = q.limit.unwrap_or(100).min(crate::state::REFUSALS_KEPT);
     Ok(Json(st.recent_refusals(limit)).into_response())
 }
 

@@ -3,7 +3,8 @@
 //! The protocol logic is the sans-IO `teep-tam-core` crate (re-exported here as [`session`],
 //! [`policy`], [`attest`], [`token`], [`wire`] and [`model`]); this crate is its adapter:
 //! * [`store`]: storage over sqlx (SQLite by default, PostgreSQL for several TAM processes);
-//! * [`server`]: the HTTP transport (axum), metrics, [`admin`] API and [`ui`], TLS;
+//! * [`server`]: the HTTP transport (axum), metrics, [`admin`] API and [`ui`], TLS, over the
+//!   [`state`] they all share;
 //! * [`ops`]: administrative operations shared by the CLI, the admin API and the UI.
 //!
 //! Start an in-process TAM on a free loopback port (e.g. from an end-to-end test):
@@ -27,14 +28,15 @@ pub mod admin;
 pub mod catalog;
 pub mod config;
 mod dump;
+mod headers;
 pub mod keys;
 pub mod metrics;
 pub mod ops;
 pub mod random;
 pub mod server;
+pub mod state;
 pub mod store;
 pub mod suit_wrap;
-mod tls;
 pub mod ui;
 
 pub use config::{Config, Enroll, NumberingChoice};

@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use crate::model::{component_id_display, Target};
 use crate::ops;
-use crate::server::{now_ms, AppState};
+use crate::state::{now_ms, AppState};
 
 const COOKIE: &str = "teep_ui";
 
@@ -46,7 +46,7 @@ fn page(html: Result<String, askama::Error>) -> Response {
     match html {
         Ok(h) => {
             let mut r = Html(h).into_response();
-            crate::server::security_headers_with_csp(
+            crate::headers::security_headers_with_csp(
                 r.headers_mut(),
                 "default-src 'self'; frame-ancestors 'none'",
             );

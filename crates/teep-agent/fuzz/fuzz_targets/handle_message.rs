@@ -1,19 +1,20 @@
 //! Any bytes from a TAM: the Agent answers (or not) and never panics. The input is tried both
 //! as it is and as the payload of a COSE_Sign1 signed by a trusted TAM key, so the fuzzer
-//! reaches the TEEP decoder and the message handlers, not only the COSE layer.
+//! reaches the TEEP decoder and the message handlers, not only the COSE layer. The device is
+//! teep-agent's test device (it installs nothing: an Update's manifests fail), so the Agent's
+//! own paths are fuzzed here and the SUIT processor by teep-suit's targets.
 #![no_main]
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 
 use libfuzzer_sys::fuzz_target;
+use teep_agent::agent::test_device::{signer, Broken};
 use teep_agent::agent::{Agent, AgentConfig};
-use teep_broker::device::TeeDevice;
 use teep_agent::state::AgentState;
-use teep_cose::{PrivateKey, Signer, SoftwareSigner};
+use teep_cose::{Signer, SoftwareSigner};
 
 struct Fixture {
-    _dir: std::path::PathBuf,
-    device: TeeDevice,
+    device: Broken,
     config: AgentConfig,
     tam: SoftwareSigner,
 }
@@ -21,16 +22,16 @@ struct Fixture {
 fn fixture() -> &'static Mutex<Fixture> {
     static F: OnceLock<Mutex<Fixture>> = OnceLock::new();
     F.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("teep-agent-fuzz-{}", std::process::id()));
-        let tee: Arc<dyn teep_tee::Tee> = Arc::new(teep_tee::SoftwareTee::open(&dir).unwrap());
-        let tam = SoftwareSigner::new(PrivateKey::from_p256_scalar(&[0x42; 32]).unwrap());
+        let tam = signer(0x42);
         let config = AgentConfig {
             tam_trust_anchors: vec![tam.public_key()],
             ..Default::default()
         };
         Mutex::new(Fixture {
-            _dir: dir,
-            device: TeeDevice::new(tee),
+            device: Broken {
+                signer: Box::new(signer(0x22)),
+                store_readable: true,
+            },
             config,
             tam,
         })

@@ -19,8 +19,8 @@ mod device;
 mod query_request;
 mod reply;
 mod tam_message;
-#[cfg(test)]
-mod test_device;
+#[cfg(any(test, feature = "test-util"))]
+pub mod test_device;
 mod update;
 
 use alloc::{

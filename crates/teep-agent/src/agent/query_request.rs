@@ -275,7 +275,7 @@ fn tc_list_entry(tc: &InstalledTc) -> SystemPropertyClaims {
 mod tests {
     use alloc::{boxed::Box, format};
 
-    use super::super::test_device::{ask, signer, Broken};
+    use super::super::test_device::{ask, signer, Broken, Failure};
     use super::super::{AgentDevice, DeviceError};
     use super::*;
     use crate::agent::all_data_items;
@@ -298,7 +298,10 @@ mod tests {
 
         let e = device.installed().unwrap_err();
         assert!(matches!(e, DeviceError::Tee(_)));
-        assert!(e.cause().downcast_ref::<std::io::Error>().is_some());
+        assert!(matches!(
+            e.cause().downcast_ref::<Failure>(),
+            Some(Failure::StoreUnreadable)
+        ));
     }
 
     fn with_challenge(challenge: Option<Vec<u8>>, token: Option<Vec<u8>>) -> QueryRequest {

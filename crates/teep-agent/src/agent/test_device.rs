@@ -1,4 +1,6 @@
-//! Test doubles: a device that fails on purpose, and a TAM that asks it one QueryRequest.
+//! Test doubles (feature `test-util`): a device that fails on purpose, and a TAM that asks it
+//! one QueryRequest. The device installs nothing: an Update's manifests fail with a device
+//! error, so tests and fuzz targets reach the Agent's Update path without a TEE.
 
 use alloc::{boxed::Box, vec, vec::Vec};
 
@@ -29,7 +31,17 @@ impl Signer for KeyGone {
     }
 }
 
-/// A device whose store cannot be read, or whose key cannot sign.
+/// Why the test device fails.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    #[error("sealed store unreadable")]
+    StoreUnreadable,
+    #[error("test device: installs nothing")]
+    InstallsNothing,
+}
+
+/// A device whose store cannot be read, or whose key cannot sign (wrap the signer in
+/// [`KeyGone`]).
 pub struct Broken {
     pub signer: Box<dyn Signer>,
     pub store_readable: bool,
@@ -51,9 +63,7 @@ impl AgentDevice for Broken {
         if self.store_readable {
             Ok(Vec::new())
         } else {
-            Err(DeviceError::tee(std::io::Error::other(
-                "sealed store unreadable",
-            )))
+            Err(DeviceError::tee(Failure::StoreUnreadable))
         }
     }
     fn installed_manifests(&self) -> Result<Vec<(ComponentId, u64)>, DeviceError> {
@@ -65,13 +75,17 @@ impl AgentDevice for Broken {
         _: &[PublicKey],
         _: Option<&[u8]>,
     ) -> Result<ManifestResult, ManifestFailure> {
-        unreachable!("no Update in these tests")
+        Err(ManifestFailure {
+            error: DeviceError::tee(Failure::InstallsNothing),
+            report: Vec::new(),
+        })
     }
     fn unlink_manifest(&mut self, _: &ComponentId) -> Result<bool, DeviceError> {
-        unreachable!("no Update in these tests")
+        Ok(false)
     }
 }
 
+/// A P-256 signer whose scalar is `seed` repeated.
 pub fn signer(seed: u8) -> SoftwareSigner {
     SoftwareSigner::new(PrivateKey::from_p256_scalar(&[seed; 32]).unwrap())
 }

@@ -33,7 +33,10 @@ fuzz_target!(|data: &[u8]| {
     let mut store = MemoryStore::new();
     store
         .components
-        .insert(vec![b"c".to_vec()], bytes::Bytes::from_static(b"x"));
+        .insert(
+            teep_suit::ComponentId::new(vec![b"c".to_vec()]),
+            bytes::Bytes::from_static(b"x"),
+        );
     let before = store.components.clone();
     let mut fetch = MapFetcher::new();
     fetch.insert("http://x/y", bytes::Bytes::from_static(b"payload"));

@@ -4,6 +4,7 @@
 //! Never a panic; whatever `verify` accepts, `envelope_info` reads the same way.
 #![no_main]
 
+#[path = "../../../teep-tam-core/fuzz/fuzz_targets/common/mod.rs"]
 mod common;
 
 use std::sync::OnceLock;

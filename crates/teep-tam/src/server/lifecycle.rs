@@ -122,8 +122,8 @@ pub async fn spawn_with_state(
     });
     let task = match (&state.config.tls_cert, &state.config.tls_key) {
         (Some(cert), Some(key)) => {
-            let acceptor = crate::tls::acceptor(cert, key).map_err(ServerError::Tls)?;
-            tokio::spawn(crate::tls::serve(listener, acceptor, app, rx))
+            let acceptor = super::tls::acceptor(cert, key).map_err(ServerError::Tls)?;
+            tokio::spawn(super::tls::serve(listener, acceptor, app, rx))
         }
         _ => {
             let mut rx = rx;

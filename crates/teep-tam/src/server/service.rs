@@ -1,5 +1,4 @@
-//! The per-connection service, routes, transport checks (draft-ietf-teep-otrp-over-http)
-//! and the plain endpoints (health, metrics).
+//! The per-connection service, routes and the plain endpoints (health, metrics).
 
 use super::*;
 use std::convert::Infallible;
@@ -10,7 +9,7 @@ use std::task::Poll;
 
 use axum::body::{Bytes, HttpBody};
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, Method, Request, StatusCode};
+use axum::http::{header, Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::{BoxError, Router};
@@ -142,27 +141,6 @@ where
     }
 }
 
-pub(crate) fn body_too_large(st: &AppState, limit: usize) -> Response {
-    refused(
-        st,
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "body-too-large",
-        format!("request body: larger than the limit of {limit} bytes\n"),
-    )
-}
-
-/// A refusal before any TEEP decoding (transport level): counted, remembered, answered.
-pub(crate) fn refused(
-    st: &AppState,
-    status: StatusCode,
-    code: &'static str,
-    text: String,
-) -> Response {
-    st.metrics.error(code);
-    st.note_refusal(status.as_u16(), code, None, &text);
-    plain(status, text)
-}
-
 pub(crate) async fn method_not_allowed() -> Response {
     (
         StatusCode::METHOD_NOT_ALLOWED,
@@ -214,78 +192,4 @@ pub(crate) async fn metrics(State(st): State<Arc<AppState>>) -> Response {
         text,
     )
         .into_response()
-}
-
-pub(crate) fn accepts_teep(headers: &HeaderMap) -> bool {
-    let Some(accept) = headers.get(header::ACCEPT) else {
-        return true;
-    };
-    let Ok(accept) = accept.to_str() else {
-        return false;
-    };
-    accept.split(',').any(|part| {
-        let mt = part
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        mt == TEEP_MEDIA_TYPE || mt == "*/*" || mt == "application/*"
-    })
-}
-
-pub(crate) fn content_type_ok(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .eq_ignore_ascii_case(TEEP_MEDIA_TYPE)
-        })
-        .unwrap_or(false)
-}
-
-/// Headers every TEEP response with content carries (transport §5).
-pub(crate) fn teep_response(status: StatusCode, body: Vec<u8>) -> Response {
-    let mut r = (status, body).into_response();
-    let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(TEEP_MEDIA_TYPE),
-    );
-    security_headers(h);
-    r
-}
-
-pub(crate) fn security_headers(h: &mut HeaderMap) {
-    security_headers_with_csp(h, "default-src 'none'");
-}
-
-/// nosniff, no referrer, and the given Content-Security-Policy (the web UI needs its own).
-pub(crate) fn security_headers_with_csp(h: &mut HeaderMap, csp: &'static str) {
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(csp),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-}
-
-pub(crate) fn plain(status: StatusCode, text: String) -> Response {
-    let mut r = (status, text).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    security_headers(r.headers_mut());
-    r
 }

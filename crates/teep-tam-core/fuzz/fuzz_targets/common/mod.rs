@@ -1,4 +1,5 @@
-//! Helpers shared by the targets.
+//! Helpers shared by the targets of this crate and by teep-tam's `catalog` target (which
+//! includes this file by path): they build inputs with the lower layers only.
 #![allow(dead_code)]
 
 /// Applies edits read from `ops` to `base`, three bytes each: two bytes of kind and offset
@@ -30,24 +31,21 @@ pub fn mutate(base: &[u8], ops: &[u8]) -> Vec<u8> {
     out
 }
 
-pub use teep_tam::model::cbor_head;
-
 /// `bytes` as a CBOR bstr.
 pub fn bstr(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len() + 9);
-    cbor_head(&mut out, 2, bytes.len() as u64);
-    out.extend_from_slice(bytes);
+    teep_cbor::write_bytes(&mut out, bytes);
     out
 }
 
 /// The TC both catalog targets start from: component TEEP-Device/SecureFS/ta, sequence 3.
 pub fn ta_manifest() -> teep_suit::ManifestBuilder {
     teep_suit::ManifestBuilder::new(
-        vec![
+        teep_suit::ComponentId::new(vec![
             b"TEEP-Device".to_vec(),
             b"SecureFS".to_vec(),
             b"ta".to_vec(),
-        ],
+        ]),
         &b"payload"[..],
     )
     .sequence_number(3)

@@ -7,10 +7,10 @@ use std::sync::{Arc, OnceLock};
 use libfuzzer_sys::fuzz_target;
 use teep_cose::{PrivateKey, Signer, SoftwareSigner};
 use teep_proto::Numbering;
-use teep_tam::session::CoreConfig;
-use teep_tam::token::TokenKey;
-use teep_tam::wire::Incoming;
-use teep_tam::TamCore;
+use teep_tam_core::session::CoreConfig;
+use teep_tam_core::token::TokenKey;
+use teep_tam_core::wire::Incoming;
+use teep_tam_core::TamCore;
 
 fn core() -> &'static TamCore {
     static CORE: OnceLock<TamCore> = OnceLock::new();
@@ -50,11 +50,11 @@ fuzz_target!(|data: &[u8]| {
                             q.attestation_payload.as_ref().map(Vec::len),
                             q.attestation_payload_format
                                 .as_deref()
-                                .map(teep_tam::wire::is_eat_format),
+                                .map(teep_tam_core::wire::is_eat_format),
                         ));
                         // Reported component ids are the TAM's own encoding: they decode back.
                         for r in q.tc_list.iter().flatten() {
-                            assert!(teep_tam::model::ComponentId::decode(&r.component_id).is_ok());
+                            assert!(teep_tam_core::model::ComponentId::decode(&r.component_id).is_ok());
                         }
                     }
                     Incoming::Success { token } => {

@@ -6,7 +6,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use teep_proto::Numbering;
-use teep_tam::token::{QueryToken, TokenKey, QUERY_TOKEN_LEN};
+use teep_tam_core::token::{QueryToken, TokenKey, QUERY_TOKEN_LEN};
 
 fn key() -> &'static TokenKey {
     static KEY: std::sync::OnceLock<TokenKey> = std::sync::OnceLock::new();

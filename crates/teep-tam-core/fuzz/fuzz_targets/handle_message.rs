@@ -22,15 +22,17 @@ mod common;
 use std::sync::{Arc, OnceLock};
 
 use libfuzzer_sys::fuzz_target;
+use teep_cose::eat::{Confirmation, EatClaims, HwVersion, ManifestEntry, OemId, VersionString};
 use teep_cose::{PrivateKey, Signer, SoftwareSigner};
-use teep_proto::{Numbering, QueryResponse, TeepMessage};
-use teep_tam::config::Enroll;
-use teep_tam::model::{DeviceRecord, DeviceStatus, SessionKind, SessionRecord, TcOrigin, TcRecord};
-use teep_tam::session::{CoreConfig, PendingUpdate, Random};
-use teep_bench::sim::SimDevice;
-use teep_tam::token::TokenKey;
-use teep_tam::wire::signed;
-use teep_tam::{Context, TamCore};
+use teep_proto::{Numbering, QueryResponse, SystemPropertyClaims, TeepMessage};
+use teep_tam_core::model::{
+    ComponentId, DeviceRecord, DeviceStatus, SessionKind, SessionRecord, TcOrigin, TcRecord,
+};
+use teep_tam_core::session::{CoreConfig, PendingUpdate, Random};
+use teep_tam_core::token::TokenKey;
+use teep_tam_core::wire::signed;
+use teep_tam_core::Enroll;
+use teep_tam_core::{Context, TamCore};
 
 const NOW: i64 = 1_800_000_000_000;
 
@@ -66,7 +68,7 @@ struct Valid {
 }
 
 struct Dev {
-    sim: SimDevice,
+    signer: SoftwareSigner,
     record: DeviceRecord,
     /// Per numbering: Draft26, Legacy.
     valid: [Valid; 2],
@@ -82,6 +84,65 @@ struct Fixture {
     update: [SessionRecord; 2],
     catalog: Arc<Vec<TcRecord>>,
     assigned: Vec<Vec<u8>>,
+}
+
+/// A device's evidence for `nonce`: an EAT with the claims the TAM's EAT profile asks for,
+/// `cnf` = the device key, signed by the device.
+fn evidence(device: &SoftwareSigner, nonce: &[u8]) -> Vec<u8> {
+    let public = device.public_key();
+    let mut ueid = vec![0x01];
+    ueid.extend_from_slice(&public.thumbprint()[..16]);
+    EatClaims {
+        cnf: Some(Confirmation::Key(public)),
+        eat_nonce: Some(nonce.to_vec()),
+        ueid: Some(ueid),
+        oemid: Some(OemId::Bytes(vec![0x00, 0x1b, 0x63])),
+        hwmodel: Some(b"fuzz-tee".to_vec()),
+        hwversion: Some(HwVersion {
+            version: VersionString::Text("1.0".into()),
+            scheme: None,
+        }),
+        manifests: Some(vec![ManifestEntry {
+            content_type: ciborium::Value::Text("application/suit-report+cose".into()),
+            format: ciborium::Value::Bytes(vec![0xa0]),
+        }]),
+        ..Default::default()
+    }
+    .sign(device)
+    .unwrap()
+}
+
+/// The device's signed QueryResponse to `request`: evidence for its challenge and, if it
+/// holds a TC, a tc-list entry with that TC's image digest.
+fn answer(
+    device: &SoftwareSigner,
+    request: &[u8],
+    n: Numbering,
+    holds: Option<(&ComponentId, &[u8])>,
+) -> (Vec<u8>, Vec<u8>) {
+    let (_, msg) = signed::open_message(request, n).unwrap();
+    let TeepMessage::QueryRequest(q) = msg else {
+        panic!("the TAM's first message is not a QueryRequest: {msg:?}");
+    };
+    let ev = evidence(device, q.challenge.as_deref().unwrap_or_default());
+    let tc_list = holds
+        .map(|(cid, digest)| {
+            let mut parameters = std::collections::BTreeMap::new();
+            parameters.insert(3, teep_proto::Value::Bytes(digest.to_vec()));
+            SystemPropertyClaims {
+                component_id: cid.clone(),
+                parameters,
+            }
+        })
+        .into_iter()
+        .collect();
+    let qr = TeepMessage::QueryResponse(QueryResponse {
+        token: q.token,
+        attestation_payload: Some(ev.clone()),
+        tc_list,
+        ..Default::default()
+    });
+    (signed::sign_message(&qr, n, device).unwrap(), ev)
 }
 
 fn core(enroll: Enroll, verifier: &SoftwareSigner) -> TamCore {
@@ -133,39 +194,35 @@ fn fixture() -> &'static Fixture {
         // The catalog: one TC, signed by a TC signer, assigned to every device.
         let tc_signer = SoftwareSigner::new(PrivateKey::from_p256_scalar(&[0x51; 32]).unwrap());
         let (env, _) = common::ta_manifest().build(&tc_signer, &[0; 64]).unwrap();
-        let tc = teep_tam::catalog::new_tc(None, &env).unwrap();
+        let manifest = teep_suit::decode_envelope_unverified(env.clone(), &Default::default())
+            .unwrap()
+            .manifest;
+        let cid = manifest.common.components[0].clone();
+        let payload_digest = match manifest.shared_parameter(3) {
+            Some(teep_suit::Parameter::ImageDigest(d)) => teep_suit::codec::encode_digest(d),
+            p => panic!("the catalog TC has no image digest: {p:?}"),
+        };
         let record = TcRecord {
             id: 1,
-            name: tc.name,
-            component_id: tc.component_id.clone(),
-            manifest_component_id: tc.manifest_component_id,
-            sequence: tc.sequence,
-            envelope: tc.envelope,
-            payload_digest: tc.payload_digest,
-            signer_kid: tc.signer_kid,
+            name: "ta".into(),
+            component_id: cid.encode(),
+            manifest_component_id: manifest.manifest_component_id.as_ref().map(ComponentId::encode),
+            sequence: manifest.sequence_number,
+            envelope: env,
+            payload_digest: Some(payload_digest.clone()),
+            signer_kid: Some(tc_signer.kid()),
             created_at: NOW - 1000,
         };
 
         // The first device holds nothing (its QueryResponse gets an Update); the second
         // reports the TC at the catalog's digest (no update).
         let make_device = |id: i64, key: PrivateKey, holds: bool| {
-            let mut sim = SimDevice::from_key(key);
-            if holds {
-                let cid = teep_tam::model::ComponentId::decode(&record.component_id).unwrap();
-                if let Some(d) = &record.payload_digest {
-                    sim.digests.insert(cid.clone(), d.clone());
-                }
-                sim.installed.push(cid);
-            }
+            let signer = SoftwareSigner::new(key);
+            let holds = holds.then_some((&cid, payload_digest.as_slice()));
             let valid = [Numbering::Draft26, Numbering::Legacy].map(|n| {
                 let (request, token, _) = &requests[numbering_index(n)];
-                let seen = sim.read_query_request(request, n, &[]).unwrap();
-                assert_eq!(seen.token.as_ref(), Some(token));
-                let signed = sim.query_response(&seen, n).unwrap();
+                let (signed, evidence) = answer(&signer, request, n, holds);
                 let payload = teep_cose::open(&signed).unwrap().payload.unwrap();
-                let evidence = sim
-                    .evidence(seen.challenge.as_deref().unwrap_or_default())
-                    .unwrap_or_default();
                 let claims = teep_cose::open(&evidence).unwrap().payload.unwrap();
                 Valid {
                     token: token.clone(),
@@ -177,8 +234,8 @@ fn fixture() -> &'static Fixture {
             let device = DeviceRecord {
                 id,
                 name: Some(format!("device-{id}")),
-                kid: sim.kid(),
-                teep_key: sim.public_key().to_cose_key(),
+                kid: signer.kid(),
+                teep_key: signer.public_key().to_cose_key(),
                 attest_key: None,
                 suite_alg: None,
                 status: DeviceStatus::Registered,
@@ -190,7 +247,7 @@ fn fixture() -> &'static Fixture {
                 tags: vec!["fuzz".into()],
             };
             Dev {
-                sim,
+                signer,
                 record: device,
                 valid,
             }
@@ -256,7 +313,7 @@ fuzz_target!(|data: &[u8]| {
     let ni = numbering_index(n);
     let dev = &f.devices[usize::from(flags & 0x10 != 0)];
     let v = &dev.valid[ni];
-    let signer: &dyn Signer = &dev.sim.signer;
+    let signer: &dyn Signer = &dev.signer;
     let format = (rest.first().is_some_and(|b| b & 1 == 1)).then_some("application/eat+cwt");
     let body = match flags & 0x07 {
         0 => rest.to_vec(),

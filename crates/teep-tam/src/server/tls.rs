@@ -41,7 +41,7 @@ const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10
 pub async fn serve(
     listener: tokio::net::TcpListener,
     acceptor: TlsAcceptor,
-    app: crate::server::TamService,
+    app: super::TamService,
     mut stop: watch::Receiver<bool>,
 ) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();

@@ -1,0 +1,288 @@
+//! The state every request of one TAM process shares ([`AppState`]): the sans-IO core, the
+//! store, the configuration, metrics, the in-memory session caches and the refusal ring, with
+//! their housekeeping. The HTTP adapter (`server`), the admin API (`admin`) and the web UI
+//! (`ui`) all read it; it depends on none of them.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::model::{DeviceRecord, SessionRecord};
+use crate::session::{CoreConfig, TamCore};
+use crate::store::{Store, StoreError, StoreOptions};
+
+/// Updates this process sent and not yet seen answered, so that the Success can be checked
+/// without reading storage: the session row and the device it was sent to, valid while the
+/// store's cache epoch is `epoch`. A miss (another process sent the Update, or a restart)
+/// falls back to storage.
+pub(crate) struct PendingEntry {
+    pub(crate) session: SessionRecord,
+    pub(crate) device: Arc<DeviceRecord>,
+    pub(crate) epoch: u64,
+}
+
+/// Most outstanding Updates remembered in memory; beyond this, storage answers.
+pub(crate) const PENDING_CAP: usize = 100_000;
+
+/// Refused requests remembered for the admin API and web UI.
+pub const REFUSALS_KEPT: usize = 1000;
+
+/// A request the TAM refused, as the operator sees it (the explanation is kept even when
+/// `explain_errors` keeps it from the peer).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Refusal {
+    /// ms since the Unix epoch.
+    pub at: i64,
+    pub status: u16,
+    /// Short code, as counted by `teep_tam_errors_total`.
+    pub code: &'static str,
+    pub message_type: Option<&'static str>,
+    pub explanation: String,
+}
+
+/// Shared state of one TAM process.
+pub struct AppState {
+    pub core: TamCore,
+    pub store: Store,
+    pub config: Config,
+    pub metrics: Metrics,
+    pub(crate) pending: Mutex<HashMap<Vec<u8>, PendingEntry>>,
+    /// QueryRequests this process sent and not yet seen answered (token → when), so that a
+    /// graceful shutdown knows which sessions are still in flight.
+    pub(crate) open_queries: Mutex<HashMap<Vec<u8>, i64>>,
+    /// Set by [`ServerHandle::drain_and_shutdown`]: new sessions are refused.
+    pub(crate) draining: std::sync::atomic::AtomicBool,
+    /// The latest refused requests, newest last, for the admin API and web UI. Kept in
+    /// memory only: a refused request must not change the database (anyone can send one),
+    /// yet the operator needs to see why a device never gets through.
+    pub(crate) refusals: Mutex<std::collections::VecDeque<Refusal>>,
+    pub tc_signer: teep_cose::SoftwareSigner,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Keys(#[from] crate::keys::KeyFileError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+    #[error("TLS: {0}")]
+    Tls(String),
+}
+
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl AppState {
+    /// Opens keys and storage for `config`.
+    pub async fn open(config: Config) -> Result<Arc<AppState>, ServerError> {
+        config.validate()?;
+        std::fs::create_dir_all(&config.data).map_err(|source| ServerError::Io {
+            what: format!("data directory {}", config.data.display()),
+            source,
+        })?;
+        let signers = crate::keys::teep_signers(&config.data, &config.keys)?;
+        let tc_signer = crate::keys::tc_signer(&config.data, config.tc_signer_key.as_deref())?;
+        let mut verifier_keys = Vec::new();
+        for p in &config.verifier_keys {
+            verifier_keys.push(teep_cose::PublicKey::load(p).map_err(|e| {
+                crate::keys::KeyFileError::Load {
+                    path: p.clone(),
+                    message: e.to_string(),
+                }
+            })?);
+        }
+        let store = Store::open(
+            &config.database_url(),
+            &StoreOptions {
+                max_connections: config.db_max_connections,
+                sqlite_full_sync: config.sqlite_full_sync,
+                sqlite_busy_timeout_ms: config.sqlite_busy_timeout_ms,
+                device_cache: config.device_cache_entries,
+                sqlite_background_checkpoint: true,
+                ..StoreOptions::default()
+            },
+        )
+        .await?;
+        let token_key = crate::token::TokenKey::new(&store.token_secret().await?);
+        let core = TamCore::new(
+            signers,
+            verifier_keys,
+            CoreConfig {
+                enroll: config.enroll,
+                require_attestation: config.require_attestation,
+                session_ttl_ms: (config.session_ttl_secs as i64).saturating_mul(1000),
+                allow_requests: config.allow_requests,
+                render_json: config.dump,
+                // A device cache larger than the default serves a larger fleet: keep its
+                // parsed keys too.
+                parsed_keys: config
+                    .device_cache_entries
+                    .max(crate::session::DEFAULT_PARSED_KEYS),
+                first_query_draft26: config.first_query_draft26,
+                first_query_legacy: config.first_query_legacy,
+                token_with_attestation: config.token_with_attestation,
+                tolerance: if config.strict {
+                    teep_cbor::deviation::Tolerance::Strict
+                } else {
+                    teep_cbor::deviation::Tolerance::Tolerant
+                },
+                kidless_max_devices: config.kidless_max_devices,
+            },
+            token_key,
+        );
+        Ok(Arc::new(AppState {
+            core,
+            store,
+            config,
+            metrics: Metrics::default(),
+            pending: Mutex::new(HashMap::new()),
+            open_queries: Mutex::new(HashMap::new()),
+            draining: std::sync::atomic::AtomicBool::new(false),
+            refusals: Mutex::new(std::collections::VecDeque::with_capacity(REFUSALS_KEPT)),
+            tc_signer,
+        }))
+    }
+
+    pub(crate) fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, PendingEntry>> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The outstanding Update `token` names, if this process sent it and nothing changed since.
+    pub(crate) fn pending_update(
+        &self,
+        token: &[u8],
+    ) -> Option<(SessionRecord, Arc<DeviceRecord>)> {
+        let epoch = self.store.epoch();
+        let p = self.pending();
+        let e = p.get(token)?;
+        (e.epoch == epoch).then(|| (e.session.clone(), e.device.clone()))
+    }
+
+    /// After a commit: remember the Update just sent, forget the one just answered.
+    pub(crate) fn track_pending(
+        &self,
+        effects_session: Option<SessionRecord>,
+        answered: Option<&[u8]>,
+        device: Option<Arc<DeviceRecord>>,
+        epoch: u64,
+    ) {
+        let mut p = self.pending();
+        if let Some(t) = answered {
+            p.remove(t);
+        }
+        if let (Some(session), Some(device)) = (effects_session, device) {
+            if p.len() < PENDING_CAP {
+                p.insert(
+                    session.token.clone(),
+                    PendingEntry {
+                        session,
+                        device,
+                        epoch,
+                    },
+                );
+            }
+        }
+    }
+
+    pub(crate) fn open_queries(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, i64>> {
+        self.open_queries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Once a minute: forgets expired sessions (in memory and in storage) and deletes audit
+    /// entries older than `audit_retention_days`. Always keeps running: a failure is logged
+    /// and the next round tries again.
+    pub async fn housekeeping(&self, now: i64) -> bool {
+        self.purge_pending(now);
+        let started = std::time::Instant::now();
+        log_purge(
+            "expired sessions",
+            self.store.purge_sessions(now).await,
+            started,
+        );
+        let days = self.config.audit_retention_days;
+        if days > 0 {
+            let before = now.saturating_sub((days as i64).saturating_mul(86_400_000));
+            let started = std::time::Instant::now();
+            let purged = self.store.purge_audit(before).await;
+            log_purge("audit entries past retention", purged, started);
+        }
+        true
+    }
+
+    /// Drops remembered Updates and QueryRequests that expired unanswered.
+    pub(crate) fn purge_pending(&self, now: i64) {
+        self.pending().retain(|_, e| e.session.expires_at >= now);
+        let ttl = self.core.config.session_ttl_ms;
+        self.open_queries()
+            .retain(|_, at| at.saturating_add(ttl) >= now);
+    }
+
+    pub(crate) fn note_refusal(
+        &self,
+        status: u16,
+        code: &'static str,
+        message_type: Option<&'static str>,
+        explanation: &str,
+    ) {
+        // An explanation may quote what the peer sent: keep at most 1 KiB of each, so the
+        // ring stays small whatever arrives.
+        let text = crate::session::truncate(explanation.trim_end(), 1024);
+        let mut r = self.refusals.lock().unwrap_or_else(|p| p.into_inner());
+        if r.len() >= REFUSALS_KEPT {
+            r.pop_front();
+        }
+        r.push_back(Refusal {
+            at: now_ms(),
+            status,
+            code,
+            message_type,
+            explanation: text,
+        });
+    }
+
+    /// Up to `limit` of the latest refused requests, newest first.
+    pub fn recent_refusals(&self, limit: usize) -> Vec<Refusal> {
+        let r = self.refusals.lock().unwrap_or_else(|p| p.into_inner());
+        r.iter().rev().take(limit).cloned().collect()
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Sessions this process started at or after `since` (ms) whose next step has not come.
+    pub(crate) fn sessions_in_flight(&self, since: i64) -> usize {
+        let queries = self
+            .open_queries()
+            .values()
+            .filter(|&&at| at >= since)
+            .count();
+        let updates = self
+            .pending()
+            .values()
+            .filter(|e| e.session.created_at >= since)
+            .count();
+        queries + updates
+    }
+}
+
+pub(crate) fn log_purge(what: &str, r: Result<u64, StoreError>, started: std::time::Instant) {
+    match r {
+        Ok(0) => {}
+        Ok(n) => tracing::debug!("purged {n} {what} in {} ms", started.elapsed().as_millis()),
+        Err(e) => tracing::warn!("purging {what}: {e}"),
+    }
+}
