@@ -184,7 +184,9 @@ pub async fn add_device(
 }
 
 /// Finds a catalog component by catalog id, name, or component id text
-/// (`['TEEP-Device', 'SecureFS', h'8d82573a', 'ta']`, as every view prints it).
+/// (`['TEEP-Device', 'SecureFS', h'8d82573a', 'ta']`, as every view prints it; the
+/// `TEEP-Device/SecureFS/h'8d82573a'/ta` form that earlier releases printed is still read, so
+/// scripts written against them keep working).
 pub async fn resolve_component(store: &Store, spec: &str) -> Result<Vec<u8>> {
     let tcs = store.list_tcs().await?;
     if let Ok(id) = spec.parse::<i64>() {
@@ -195,7 +197,7 @@ pub async fn resolve_component(store: &Store, spec: &str) -> Result<Vec<u8>> {
     if let Some(t) = tcs.iter().rev().find(|t| t.name == spec) {
         return Ok(t.component_id.clone());
     }
-    if let Ok(id) = ComponentId::parse(spec) {
+    if let Some(id) = ComponentId::parse(spec).ok().or_else(|| slash_joined(spec)) {
         let enc = id.encode();
         if tcs.iter().any(|t| t.component_id == enc) {
             return Ok(enc);
@@ -204,6 +206,20 @@ pub async fn resolve_component(store: &Store, spec: &str) -> Result<Vec<u8>> {
     Err(OpsError::Store(StoreError::NotFound(format!(
         "trusted component {spec:?} in the catalog"
     ))))
+}
+
+/// The `/`-joined component id text of earlier releases: each segment `h'HEX'` or UTF-8 text.
+/// Only ever compared with the catalog's ids, so anything it cannot read is simply no match.
+fn slash_joined(spec: &str) -> Option<ComponentId> {
+    if !spec.contains('/') || spec.starts_with('[') {
+        return None;
+    }
+    spec.split('/')
+        .map(|seg| match seg.strip_prefix("h'") {
+            Some(rest) => hex::decode(rest.strip_suffix('\'')?).ok(),
+            None => (!seg.is_empty()).then(|| seg.as_bytes().to_vec()),
+        })
+        .collect()
 }
 
 /// A device with what it holds and what policy assigns it.

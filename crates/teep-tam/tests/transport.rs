@@ -322,6 +322,42 @@ async fn admin_api_needs_the_token_and_drives_catalog_devices_and_policy() {
             .send(serde_json::json!({ "tc": "nope", "target": "all" }).to_string())
             .unwrap();
         assert_eq!(r.status(), 404);
+        // A TC named by its component id: the text every view prints, and the '/'-joined
+        // form earlier releases printed.
+        let tcs: serde_json::Value = serde_json::from_str(
+            &a.get(format!("{base}/admin/tcs"))
+                .header("Authorization", &auth)
+                .call()
+                .unwrap()
+                .body_mut()
+                .read_to_string()
+                .unwrap(),
+        )
+        .unwrap();
+        let cid_text = tcs[0]["component_id"].as_str().unwrap().to_string();
+        let cid: teep_cbor::ComponentId = cid_text.parse().unwrap();
+        let slash = cid
+            .iter()
+            .map(|s| match std::str::from_utf8(s) {
+                Ok(t) if t.bytes().all(|b| b.is_ascii_graphic()) => t.to_string(),
+                _ => format!("h'{}'", hex::encode(s)),
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        assert!(slash.starts_with("TEEP-Device/SecureFS/h'"), "{slash}");
+        for (spec, status) in [
+            (cid_text.as_str(), 201),
+            (slash.as_str(), 201),
+            ("TEEP-Device/SecureFS/h'00'/ta", 404),
+        ] {
+            let r = a
+                .post(format!("{base}/admin/assignments"))
+                .header("Authorization", &auth)
+                .header("Content-Type", "application/json")
+                .send(serde_json::json!({ "tc": spec, "target": "tag:lab" }).to_string())
+                .unwrap();
+            assert_eq!(r.status(), status, "{spec}");
+        }
         let devices: serde_json::Value = serde_json::from_str(
             &a.get(format!("{base}/admin/devices"))
                 .header("Authorization", &auth)
