@@ -26,6 +26,19 @@ pub enum KeyType {
 }
 
 impl Algorithm {
+    /// The other identifier of the same computation, if the algorithm has one: ES256 (-7) and
+    /// ESP256 (-9) are both ECDSA P-256 with SHA-256, EdDSA (-8) and Ed25519 (-19) both Ed25519
+    /// (DIGEST §9.7; peers of older drafts know only -7 and -8).
+    pub fn same_computation(self) -> Option<Algorithm> {
+        match self {
+            Algorithm::Esp256 => Some(Algorithm::Es256),
+            Algorithm::Es256 => Some(Algorithm::Esp256),
+            Algorithm::Ed25519 => Some(Algorithm::EdDsa),
+            Algorithm::EdDsa => Some(Algorithm::Ed25519),
+            Algorithm::Unknown(_) => None,
+        }
+    }
+
     /// Maps an IANA COSE algorithm value.
     pub fn from_cose(v: i64) -> Self {
         match v {

@@ -49,7 +49,7 @@ pub use cose::{
 pub use error::{CoseError, CryptoError, KeyError};
 pub use key::{PrivateKey, PublicKey};
 pub use provider::{default_provider, set_default_provider, CryptoProvider, HmacKey, RawSigner};
-pub use signer::{Signer, SoftwareSigner};
+pub use signer::{Relabeled, Signer, SoftwareSigner};
 /// Named deviations (re-exported from teep-cbor): what [`open_with`] records or refuses.
 pub use teep_cbor::deviation;
 

@@ -101,3 +101,32 @@ impl Signer for SoftwareSigner {
         self.raw.sign(tbs)
     }
 }
+
+/// A signer whose signatures carry another identifier of the same computation
+/// ([`Algorithm::same_computation`]): the signature bytes are the inner key's own, only the
+/// algorithm written into the protected header differs. Used to answer a peer in the id it
+/// signed with (ES256 for ESP256, EdDSA for Ed25519). `S` is any handle to a signer
+/// (`&dyn Signer`, `Arc<dyn Signer>`, ...).
+pub struct Relabeled<S> {
+    pub inner: S,
+    pub algorithm: Algorithm,
+}
+
+impl<S> Signer for Relabeled<S>
+where
+    S: core::ops::Deref + Send + Sync,
+    S::Target: Signer,
+{
+    fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+    fn kid(&self) -> Vec<u8> {
+        self.inner.kid()
+    }
+    fn public_key(&self) -> PublicKey {
+        self.inner.public_key()
+    }
+    fn sign(&self, tbs: &[u8]) -> Result<Vec<u8>, CoseError> {
+        self.inner.sign(tbs)
+    }
+}

@@ -3,7 +3,7 @@
 //! TAM URI.
 
 use alloc::{vec, vec::Vec};
-use teep_cose::{Algorithm, KeyType, PublicKey, Signer};
+use teep_cose::{Algorithm, KeyType};
 use teep_proto::{CipherSuite, Numbering};
 
 use super::Agent;
@@ -76,26 +76,5 @@ pub fn compatible_alg(ours: Algorithm, wanted: Algorithm) -> Option<Algorithm> {
         (Some(KeyType::P256), Algorithm::Esp256 | Algorithm::Es256) => Some(wanted),
         (Some(KeyType::Ed25519), Algorithm::Ed25519 | Algorithm::EdDsa) => Some(wanted),
         _ => None,
-    }
-}
-
-/// A signer that labels its signatures with another id of the same algorithm.
-pub(super) struct AlgorithmLabel<'s> {
-    pub inner: &'s dyn Signer,
-    pub algorithm: Algorithm,
-}
-
-impl Signer for AlgorithmLabel<'_> {
-    fn algorithm(&self) -> Algorithm {
-        self.algorithm
-    }
-    fn kid(&self) -> Vec<u8> {
-        self.inner.kid()
-    }
-    fn public_key(&self) -> PublicKey {
-        self.inner.public_key()
-    }
-    fn sign(&self, tbs: &[u8]) -> Result<Vec<u8>, teep_cose::CoseError> {
-        self.inner.sign(tbs)
     }
 }

@@ -8,7 +8,7 @@ use alloc::{
 };
 use teep_proto::{ErrorCode, ErrorMessage, TeepMessage};
 
-use super::algorithm::{AlgorithmLabel, Answering};
+use super::algorithm::Answering;
 use super::{Agent, AgentEvent, Outcome};
 
 /// Longest err-msg (`.size (1..128)`).
@@ -62,7 +62,7 @@ impl Agent<'_> {
     ) -> Outcome {
         let name = message.type_name();
         let payload = message.encode(answering.numbering);
-        let signer = AlgorithmLabel {
+        let signer = teep_cose::Relabeled {
             inner: self.device.teep_signer(),
             algorithm: answering.algorithm,
         };

@@ -10,40 +10,7 @@
 
 use alloc::{format, string::String, sync::Arc, vec::Vec};
 
-use teep_cose::{Algorithm, CoseError, KeyType, PublicKey, Signer};
-
-/// A TAM key under another identifier of the same computation: the signature bytes are the
-/// key's own; only the algorithm written into the protected header differs.
-struct SameMathAs {
-    inner: Arc<dyn Signer>,
-    alg: Algorithm,
-}
-
-impl Signer for SameMathAs {
-    fn algorithm(&self) -> Algorithm {
-        self.alg
-    }
-    fn kid(&self) -> Vec<u8> {
-        self.inner.kid()
-    }
-    fn public_key(&self) -> PublicKey {
-        self.inner.public_key()
-    }
-    fn sign(&self, tbs: &[u8]) -> Result<Vec<u8>, CoseError> {
-        self.inner.sign(tbs)
-    }
-}
-
-/// The other identifier of the same computation (DIGEST §9.7), if the algorithm has one.
-pub fn same_math_alias(alg: Algorithm) -> Option<Algorithm> {
-    match alg {
-        Algorithm::Esp256 => Some(Algorithm::Es256),
-        Algorithm::Es256 => Some(Algorithm::Esp256),
-        Algorithm::Ed25519 => Some(Algorithm::EdDsa),
-        Algorithm::EdDsa => Some(Algorithm::Ed25519),
-        Algorithm::Unknown(_) => None,
-    }
-}
+use teep_cose::{Algorithm, KeyType, Signer};
 
 /// How the first QueryRequest of a session on a path is signed.
 ///
@@ -124,11 +91,11 @@ impl SignerSet {
         // Aliases after every key's own identifier, so a key configured under the alias
         // itself wins over the alias of another.
         for k in &keys {
-            if let Some(alias) = same_math_alias(k.algorithm()) {
+            if let Some(alias) = k.algorithm().same_computation() {
                 if !by_alg.iter().any(|(a, _)| *a == alias) {
-                    let s: Arc<dyn Signer> = Arc::new(SameMathAs {
+                    let s: Arc<dyn Signer> = Arc::new(teep_cose::Relabeled {
                         inner: k.clone(),
-                        alg: alias,
+                        algorithm: alias,
                     });
                     by_alg.push((alias, s));
                 }
