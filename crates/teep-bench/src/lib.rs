@@ -4,5 +4,6 @@
 //! [`sim`] speaks TEEP over HTTP with nothing but teep-proto and teep-cose, and [`tam`] runs
 //! many simulated devices through full exchanges and reports throughput and latency.
 
+pub mod any_tam;
 pub mod sim;
 pub mod tam;
