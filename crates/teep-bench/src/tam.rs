@@ -534,6 +534,40 @@ mod tests {
     }
 
     #[test]
+    fn foreign_tam_flags() {
+        use clap::Parser as _;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(subcommand)]
+            cmd: Cmd,
+        }
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from([&["bench", "tam"][..], args].concat()).map(|c| match c.cmd {
+                Cmd::Tam(a) => a,
+            })
+        };
+        // --url is needed unless only keys are exported.
+        assert!(parse(&[]).is_err());
+        let a = parse(&["--export-keys", "keys"]).unwrap();
+        assert!(a.url.is_none());
+        let a = parse(&["--url", "http://127.0.0.1:8080/tam"]).unwrap();
+        assert_eq!(a.kid_placement, KidPlacement::Protected);
+        assert!(a.request_tc.is_empty() && !a.empty_post_content_type);
+        let a = parse(&[
+            "--url=http://127.0.0.1:8080/tam",
+            "--request-tc=hello",
+            "--request-tc=world",
+            "--kid-placement=unprotected",
+            "--empty-post-content-type",
+        ])
+        .unwrap();
+        assert_eq!(a.request_tc, ["hello", "world"]);
+        assert_eq!(a.kid_placement, KidPlacement::Unprotected);
+        assert!(a.empty_post_content_type);
+        assert!(parse(&["--url=u", "--kid-placement=both"]).is_err());
+    }
+
+    #[test]
     fn alg_arguments_map_to_device_algorithms() {
         assert_eq!(DeviceAlg::from(AlgArg::P256), DeviceAlg::P256);
         assert_eq!(DeviceAlg::from(AlgArg::Ed25519), DeviceAlg::Ed25519);
