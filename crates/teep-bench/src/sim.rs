@@ -145,6 +145,24 @@ fn expect_status(status: u16, want: u16, body: &[u8]) -> Result<(), SimError> {
     }
 }
 
+/// Further QueryRequests a device answers in one session (a TAM that asks for evidence in a
+/// second round trip, as AttesTAM does, needs one).
+const MAX_EXTRA_QUERIES: usize = 2;
+
+fn too_many_queries() -> SimError {
+    SimError::Message(format!(
+        "the TAM sent more than {MAX_EXTRA_QUERIES} further QueryRequests in one session"
+    ))
+}
+
+/// Whether `bytes` is a signed QueryRequest (signatures not checked).
+fn is_query_request(bytes: &[u8], n: Numbering) -> bool {
+    matches!(
+        signed::open_message(bytes, n),
+        Ok((_, TeepMessage::QueryRequest(_)))
+    )
+}
+
 /// Whether the TAM answered a QueryResponse with an Update (200) rather than ending the
 /// session (204).
 fn update_follows(status: u16, body: &[u8]) -> Result<bool, SimError> {

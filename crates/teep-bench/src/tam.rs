@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::any_tam::{export_keys, requested_tcs, KidPlacement};
 use crate::sim::{
     load_exchange, sized_exchange, DeviceAlg, ExchangeResult, LoadDevice, TeepConnection,
 };
@@ -49,8 +50,8 @@ impl From<AlgArg> for DeviceAlg {
 #[derive(Args)]
 pub struct TamArgs {
     /// TEEP endpoint, e.g. http://127.0.0.1:8080/tam
-    #[arg(long)]
-    pub url: String,
+    #[arg(long, required_unless_present = "export_keys")]
+    pub url: Option<String>,
     /// Number of distinct simulated devices (keys derived from the device number).
     #[arg(long, default_value_t = 1000)]
     pub devices: u64,
@@ -81,6 +82,21 @@ pub struct TamArgs {
     /// Only populate the database, do not generate load.
     #[arg(long, requires = "populate_db")]
     pub populate_only: bool,
+    /// Write each simulated device's public key to DIR/device-N.pem (SPKI PEM) for a TAM
+    /// that registers devices by key, then exit (with --url as well: then run).
+    #[arg(long, value_name = "DIR")]
+    pub export_keys: Option<std::path::PathBuf>,
+    /// The devices ask for this TC in requested-tc-list (repeatable): a name (the TC-ID
+    /// teep's agent derives from it), a UUID, or a component id as `teep agent request` takes.
+    #[arg(long, value_name = "NAME")]
+    pub request_tc: Vec<String>,
+    /// Header of the devices' signatures that carries the kid.
+    #[arg(long, value_enum, default_value = "protected")]
+    pub kid_placement: KidPlacement,
+    /// Send `Content-Type: application/teep+cbor` on the empty POST too (teep's broker sends
+    /// only Accept and Content-Length: 0), for TAMs that require it.
+    #[arg(long)]
+    pub empty_post_content_type: bool,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -137,10 +153,28 @@ async fn tam(a: TamArgs) -> anyhow::Result<()> {
     anyhow::ensure!(a.devices > 0, "--devices: must be at least 1");
     anyhow::ensure!(a.concurrency > 0, "--concurrency: must be at least 1");
     let alg = DeviceAlg::from(a.alg);
+    if let Some(dir) = &a.export_keys {
+        let n = export_keys(dir, a.devices, alg)?;
+        eprintln!("wrote {n} device public keys to {}", dir.display());
+    }
+    let Some(url) = a.url.clone() else {
+        // --export-keys alone (clap requires --url otherwise).
+        return Ok(());
+    };
     if a.populate_only {
         // The caller (the `teep` binary, which links the TAM's storage) registers devices.
         return Ok(());
     }
+    let device = {
+        let requested = requested_tcs(&a.request_tc)?;
+        let kid_unprotected = a.kid_placement == KidPlacement::Unprotected;
+        move |i: u64| -> Result<LoadDevice, crate::sim::SimError> {
+            Ok(LoadDevice::numbered(i, alg)?
+                .with_kid_unprotected(kid_unprotected)
+                .with_requested(requested.clone()))
+        }
+    };
+    let empty_ct = a.empty_post_content_type;
     let n = match a.numbering {
         NumberingArg::Draft26 => Numbering::Draft26,
         NumberingArg::Legacy => Numbering::Legacy,
@@ -156,8 +190,8 @@ async fn tam(a: TamArgs) -> anyhow::Result<()> {
     );
     // One exchange to fail fast with a readable error if the TAM is not there or refuses us.
     let floor = {
-        let mut conn = TeepConnection::connect(&a.url).await?;
-        let probe = LoadDevice::numbered(0, alg)?;
+        let mut conn = TeepConnection::connect_with(&url, empty_ct).await?;
+        let probe = device(0)?;
         let (first, update_len) = sized_exchange(&mut conn, &probe, n, &tam_keys)
             .await
             .context("first exchange")?;
@@ -191,7 +225,7 @@ async fn tam(a: TamArgs) -> anyhow::Result<()> {
             tam_keys.clone(),
         );
         let devices = a.devices;
-        let url = a.url.clone();
+        let (url, device) = (url.clone(), device.clone());
         tasks.push(tokio::spawn(async move {
             let record_error = |e: String| {
                 errors.fetch_add(1, Ordering::Relaxed);
@@ -211,7 +245,7 @@ async fn tam(a: TamArgs) -> anyhow::Result<()> {
             let mut conn: Option<TeepConnection> = None;
             while Instant::now() < deadline {
                 if slot == owned.len() {
-                    match LoadDevice::numbered(next, alg) {
+                    match device(next) {
                         Ok(d) => owned.push(d),
                         Err(e) => {
                             record_error(e.to_string());
@@ -221,7 +255,7 @@ async fn tam(a: TamArgs) -> anyhow::Result<()> {
                 }
                 let c = match conn.as_mut() {
                     Some(c) => c,
-                    None => match TeepConnection::connect(&url).await {
+                    None => match TeepConnection::connect_with(&url, empty_ct).await {
                         Ok(c) => conn.insert(c),
                         Err(e) => {
                             record_error(e.to_string());
@@ -497,6 +531,40 @@ mod tests {
         }
         std::hint::black_box(x);
         assert!(after > before);
+    }
+
+    #[test]
+    fn foreign_tam_flags() {
+        use clap::Parser as _;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(subcommand)]
+            cmd: Cmd,
+        }
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from([&["bench", "tam"][..], args].concat()).map(|c| match c.cmd {
+                Cmd::Tam(a) => a,
+            })
+        };
+        // --url is needed unless only keys are exported.
+        assert!(parse(&[]).is_err());
+        let a = parse(&["--export-keys", "keys"]).unwrap();
+        assert!(a.url.is_none());
+        let a = parse(&["--url", "http://127.0.0.1:8080/tam"]).unwrap();
+        assert_eq!(a.kid_placement, KidPlacement::Protected);
+        assert!(a.request_tc.is_empty() && !a.empty_post_content_type);
+        let a = parse(&[
+            "--url=http://127.0.0.1:8080/tam",
+            "--request-tc=hello",
+            "--request-tc=world",
+            "--kid-placement=unprotected",
+            "--empty-post-content-type",
+        ])
+        .unwrap();
+        assert_eq!(a.request_tc, ["hello", "world"]);
+        assert_eq!(a.kid_placement, KidPlacement::Unprotected);
+        assert!(a.empty_post_content_type);
+        assert!(parse(&["--url=u", "--kid-placement=both"]).is_err());
     }
 
     #[test]

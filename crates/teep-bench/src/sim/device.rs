@@ -298,7 +298,8 @@ impl SimDevice {
     }
 }
 
-/// One complete session: empty POST → QueryRequest → QueryResponse → Update → Success → 204.
+/// One complete session: empty POST → QueryRequest → QueryResponse → Update → Success → 204
+/// (with QueryRequest → QueryResponse again if the TAM asks a second time).
 pub async fn exchange(
     client: &TeepClient,
     device: &mut SimDevice,
@@ -320,9 +321,23 @@ pub async fn exchange_with(
     let qreq = client.expect(Vec::new(), 200).await?;
     let seen = device.read_query_request(&qreq, n, tam_keys)?;
     let qresp = device.query_response(&seen, n)?;
-    let r = client.post(qresp).await?;
-    if !super::update_follows(r.status, &r.body)? {
-        return Ok(ExchangeResult::UpToDate);
+    let mut r = client.post(qresp).await?;
+    let mut queries = 0;
+    loop {
+        if !super::update_follows(r.status, &r.body)? {
+            return Ok(ExchangeResult::UpToDate);
+        }
+        // A further QueryRequest (a TAM asking for evidence in a second round trip): answered
+        // with evidence over its challenge, as the first.
+        if !super::is_query_request(&r.body, n) {
+            break;
+        }
+        queries += 1;
+        if queries > super::MAX_EXTRA_QUERIES {
+            return Err(super::too_many_queries());
+        }
+        let seen = device.read_query_request(&r.body, n, tam_keys)?;
+        r = client.post(device.query_response(&seen, n)?).await?;
     }
     let token = device.read_update_from(&r.body, n, tam_keys)?;
     let success = if forgetful {

@@ -37,6 +37,8 @@ fn http_url(url: &str) -> Result<hyper::Uri, SimError> {
 pub struct TeepClient {
     client: Client<HttpConnector, Full<Bytes>>,
     pub url: hyper::Uri,
+    /// Send `Content-Type` on the empty POST too (see [`TeepConnection::connect_with`]).
+    pub empty_post_content_type: bool,
 }
 
 /// A response: status and body.
@@ -53,12 +55,16 @@ impl TeepClient {
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
             .build(connector);
-        Ok(TeepClient { client, url })
+        Ok(TeepClient {
+            client,
+            url,
+            empty_post_content_type: false,
+        })
     }
 
     pub async fn post(&self, body: Vec<u8>) -> Result<Reply, SimError> {
         let mut req = hyper::Request::post(self.url.clone()).header("accept", TEEP_MEDIA_TYPE);
-        if !body.is_empty() {
+        if !body.is_empty() || self.empty_post_content_type {
             req = req.header("content-type", TEEP_MEDIA_TYPE);
         }
         let req = req
@@ -94,8 +100,10 @@ impl TeepClient {
 pub struct TeepConnection {
     stream: tokio::net::TcpStream,
     addr: String,
-    /// "POST path HTTP/1.1" and the fixed headers, up to "Content-Length: ".
+    /// "POST path HTTP/1.1", Host and Accept.
     head: Vec<u8>,
+    /// Send `Content-Type` on the empty POST too.
+    empty_post_content_type: bool,
     /// Bytes read and not yet consumed.
     buf: Vec<u8>,
     /// The server said `Connection: close`: the next POST fails.
@@ -103,8 +111,19 @@ pub struct TeepConnection {
 }
 
 impl TeepConnection {
-    /// Connects to `url` (http:// only).
+    /// Connects to `url` (http:// only). The empty POST that starts a session goes as teep's
+    /// broker sends it: `Accept` and `Content-Length: 0`, no `Content-Type` (there is no
+    /// content to type; draft-ietf-teep-otrp-over-http-15 §5.1.1).
     pub async fn connect(url: &str) -> Result<TeepConnection, SimError> {
+        Self::connect_with(url, false).await
+    }
+
+    /// [`Self::connect`]; with `empty_post_content_type`, the empty POST also carries
+    /// `Content-Type: application/teep+cbor`, for TAMs that refuse a POST without one.
+    pub async fn connect_with(
+        url: &str,
+        empty_post_content_type: bool,
+    ) -> Result<TeepConnection, SimError> {
         let uri = http_url(url)?;
         let authority = uri
             .authority()
@@ -117,7 +136,7 @@ impl TeepConnection {
         );
         let path = uri.path_and_query().map_or("/", |p| p.as_str());
         let head = format!(
-            "POST {path} HTTP/1.1\r\nHost: {authority}\r\nAccept: {t}\r\nContent-Type: {t}\r\nContent-Length: ",
+            "POST {path} HTTP/1.1\r\nHost: {authority}\r\nAccept: {t}\r\n",
             t = TEEP_MEDIA_TYPE
         )
         .into_bytes();
@@ -130,6 +149,7 @@ impl TeepConnection {
             stream,
             addr,
             head,
+            empty_post_content_type,
             buf: Vec::with_capacity(64 << 10),
             closed: false,
         })
@@ -146,11 +166,7 @@ impl TeepConnection {
         if self.closed {
             return Err(self.error("the server closed the connection"));
         }
-        let mut req = Vec::with_capacity(self.head.len() + 24 + body.len());
-        req.extend_from_slice(&self.head);
-        req.extend_from_slice(body.len().to_string().as_bytes());
-        req.extend_from_slice(b"\r\n\r\n");
-        req.extend_from_slice(&body);
+        let req = self.request(&body);
         if let Err(e) = self.stream.write_all(&req).await {
             return Err(self.error(format_args!("write: {e}")));
         }
@@ -170,6 +186,23 @@ impl TeepConnection {
                 Err(e) => return Err(self.error(format_args!("read: {e}"))),
             }
         }
+    }
+
+    /// The request that POSTs `body`: the fixed head, `Content-Type` unless the body is empty
+    /// (or [`Self::connect_with`] asked for it there too), `Content-Length` and the body.
+    fn request(&self, body: &[u8]) -> Vec<u8> {
+        let mut req = Vec::with_capacity(self.head.len() + 80 + body.len());
+        req.extend_from_slice(&self.head);
+        if !body.is_empty() || self.empty_post_content_type {
+            req.extend_from_slice(b"Content-Type: ");
+            req.extend_from_slice(TEEP_MEDIA_TYPE.as_bytes());
+            req.extend_from_slice(b"\r\n");
+        }
+        req.extend_from_slice(b"Content-Length: ");
+        req.extend_from_slice(body.len().to_string().as_bytes());
+        req.extend_from_slice(b"\r\n\r\n");
+        req.extend_from_slice(body);
+        req
     }
 
     /// A complete response at the start of the buffer, removed from it; `None` if more bytes
@@ -399,6 +432,28 @@ mod tests {
             "{first}"
         );
         assert!(requests[0].ends_with(b"Content-Length: 3\r\n\r\n\x01\x02\x03"));
-        assert!(requests[1].ends_with(b"Content-Length: 0\r\n\r\n"));
+        // The empty POST as teep's broker sends it: no Content-Type.
+        let second = String::from_utf8_lossy(&requests[1]);
+        assert!(
+            second.ends_with("\r\nAccept: application/teep+cbor\r\nContent-Length: 0\r\n\r\n"),
+            "{second}"
+        );
+        assert!(!second.contains("Content-Type"), "{second}");
+    }
+
+    #[tokio::test]
+    async fn empty_post_content_type_is_optional() {
+        // A listening socket accepts the connection into its backlog; nothing is sent.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/tam", listener.local_addr().unwrap());
+        let plain = TeepConnection::connect(&url).await.unwrap();
+        let typed = TeepConnection::connect_with(&url, true).await.unwrap();
+        let text = |c: &TeepConnection, body: &[u8]| String::from_utf8(c.request(body)).unwrap();
+        let ct = "Content-Type: application/teep+cbor\r\n";
+        assert!(!text(&plain, b"").contains("Content-Type"));
+        assert!(text(&typed, b"").ends_with(&format!("{ct}Content-Length: 0\r\n\r\n")));
+        for c in [&plain, &typed] {
+            assert!(text(c, b"ab").ends_with(&format!("{ct}Content-Length: 2\r\n\r\nab")));
+        }
     }
 }

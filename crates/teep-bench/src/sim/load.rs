@@ -4,7 +4,7 @@
 //! ([`peek_query_request`], [`peek_update`]).
 
 use teep_cose::{PrivateKey, PublicKey, Signer, SoftwareSigner};
-use teep_proto::{Numbering, QueryResponse, TeepMessage};
+use teep_proto::{ComponentId, Numbering, QueryResponse, RequestedTcInfo, Success, TeepMessage};
 
 use super::cbor::write_cbor_head;
 use super::device::{device_claims, numbered_key, ueid_from_thumbprint, DeviceAlg};
@@ -40,6 +40,11 @@ pub struct LoadDevice {
     signer: KidCachedSigner,
     eat_prefix: Vec<u8>,
     eat_suffix: Vec<u8>,
+    /// Put the kid in the unprotected header of every signature (RFC 9052 §3.1 allows either
+    /// bucket; some TAMs read it only from there).
+    kid_unprotected: bool,
+    /// TCs to ask for in requested-tc-list of every QueryResponse.
+    requested: Vec<ComponentId>,
 }
 
 impl LoadDevice {
@@ -68,7 +73,34 @@ impl LoadDevice {
             },
             eat_prefix: template[..at].to_vec(),
             eat_suffix: template[at + marked.len()..].to_vec(),
+            kid_unprotected: false,
+            requested: Vec::new(),
         })
+    }
+
+    /// This device, signing with the kid in the unprotected header when `on`.
+    pub fn with_kid_unprotected(mut self, on: bool) -> LoadDevice {
+        self.kid_unprotected = on;
+        self
+    }
+
+    /// This device, asking for `tcs` in the requested-tc-list of its QueryResponses.
+    pub fn with_requested(mut self, tcs: Vec<ComponentId>) -> LoadDevice {
+        self.requested = tcs;
+        self
+    }
+
+    /// `payload` as a COSE_Sign1 by the device key, the kid where the device puts it.
+    fn sign1(&self, payload: &[u8]) -> Result<Vec<u8>, teep_cose::CoseError> {
+        if self.kid_unprotected {
+            teep_cose::sign1_kid_unprotected(payload, &self.signer)
+        } else {
+            teep_cose::sign1(payload, &self.signer)
+        }
+    }
+
+    fn sign_message(&self, msg: &TeepMessage, n: Numbering) -> Result<Vec<u8>, SimError> {
+        self.sign1(&msg.encode(n)).map_err(SimError::message)
     }
 
     /// Device number `i` (same key as [`SimDevice::numbered_with`](super::SimDevice::numbered_with)).
@@ -98,7 +130,7 @@ impl LoadDevice {
 
     /// Evidence for `nonce`: the claims signed as a COSE_Sign1 by the device key.
     pub fn evidence(&self, nonce: &[u8]) -> Result<Vec<u8>, SimError> {
-        teep_cose::sign1(&self.evidence_claims(nonce), &self.signer)
+        self.sign1(&self.evidence_claims(nonce))
             .map_err(|e| SimError::Message(format!("evidence: {e}")))
     }
 
@@ -112,14 +144,26 @@ impl LoadDevice {
         let qr = QueryResponse {
             token: token.map(<[u8]>::to_vec),
             attestation_payload: challenge.map(|c| self.evidence(c)).transpose()?,
+            requested_tc_list: self
+                .requested
+                .iter()
+                .map(|c| RequestedTcInfo {
+                    component_id: c.clone(),
+                    ..Default::default()
+                })
+                .collect(),
             ..Default::default()
         };
-        super::sign(&TeepMessage::QueryResponse(qr), n, &self.signer)
+        self.sign_message(&TeepMessage::QueryResponse(qr), n)
     }
 
     /// A signed Success echoing `token`.
     pub fn success(&self, token: Option<&[u8]>, n: Numbering) -> Result<Vec<u8>, SimError> {
-        super::sign_success(token.map(<[u8]>::to_vec), n, &self.signer)
+        let s = Success {
+            token: token.map(<[u8]>::to_vec),
+            ..Default::default()
+        };
+        self.sign_message(&TeepMessage::Success(s), n)
     }
 }
 
@@ -155,24 +199,77 @@ pub async fn sized_exchange(
         dev.query_response(q.token.as_deref(), q.challenge.as_deref(), n)?
     };
     drop(qreq);
-    let (status, upd) = conn.post(qresp).await?;
-    if !super::update_follows(status, &upd)? {
-        return Ok((ExchangeResult::UpToDate, 0));
-    }
-    let update_len = upd.len();
-    let success = if tam_keys.is_empty() {
-        let u = peek_update(&upd, n)?;
-        if let Some(code) = u.err_code {
-            return Err(super::tam_error(code, u.err_msg));
+    let (mut status, mut body) = conn.post(qresp).await?;
+    let mut queries = 0;
+    loop {
+        if !super::update_follows(status, &body)? {
+            return Ok((ExchangeResult::UpToDate, 0));
         }
-        dev.success(u.token, n)?
+        match answer(dev, &body, n, tam_keys)? {
+            Answer::Success(success) => {
+                let update_len = body.len();
+                drop(body);
+                conn.expect(success, 204).await?;
+                return Ok((ExchangeResult::Updated, update_len));
+            }
+            Answer::QueryResponse(qresp) => {
+                queries += 1;
+                if queries > super::MAX_EXTRA_QUERIES {
+                    return Err(super::too_many_queries());
+                }
+                (status, body) = conn.post(qresp).await?;
+            }
+        }
+    }
+}
+
+/// The device's reply to a message of the TAM after its QueryResponse.
+#[derive(Debug)]
+enum Answer {
+    /// The message was an Update: Success.
+    Success(Vec<u8>),
+    /// The message was a further QueryRequest (say, with the challenge of an attestation
+    /// round trip): a QueryResponse with evidence over its challenge (§4.1, §4.2).
+    QueryResponse(Vec<u8>),
+}
+
+/// What `dev` answers to `body`, an Update or a further QueryRequest; an Update carrying an
+/// error is the TAM's error. Read as [`sized_exchange`] reads the first QueryRequest.
+fn answer(
+    dev: &LoadDevice,
+    body: &[u8],
+    n: Numbering,
+    tam_keys: &[PublicKey],
+) -> Result<Answer, SimError> {
+    if tam_keys.is_empty() {
+        let update_error = match peek_update(body, n) {
+            Ok(u) => {
+                if let Some(code) = u.err_code {
+                    return Err(super::tam_error(code, u.err_msg));
+                }
+                return dev.success(u.token, n).map(Answer::Success);
+            }
+            Err(e) => e,
+        };
+        // Not an Update: a QueryRequest is answered, anything else is the Update's error.
+        match peek_query_request(body, n) {
+            Ok(q) => dev
+                .query_response(q.token, q.challenge, n)
+                .map(Answer::QueryResponse),
+            Err(_) => Err(update_error),
+        }
     } else {
-        let u = super::open_update(&upd, n, tam_keys)?;
-        dev.success(u.token.as_deref(), n)?
-    };
-    drop(upd);
-    conn.expect(success, 204).await?;
-    Ok((ExchangeResult::Updated, update_len))
+        match super::open_from_tam(body, n, tam_keys, "Update")? {
+            (TeepMessage::Update(u), _) => match u.err_code {
+                Some(code) => Err(super::tam_error(code, u.err_msg.as_deref())),
+                None => dev.success(u.token.as_deref(), n).map(Answer::Success),
+            },
+            (TeepMessage::QueryRequest(q), _) => dev
+                .query_response(q.token.as_deref(), q.challenge.as_deref(), n)
+                .map(Answer::QueryResponse),
+            (other, _) => Err(super::unexpected("Update or QueryRequest", &other)),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -234,6 +331,76 @@ mod tests {
             assert!(
                 matches!(msg, TeepMessage::Success(s) if s.token.as_deref() == Some(&token[..]))
             );
+        }
+    }
+
+    #[test]
+    fn answers_a_further_query_request_with_evidence_for_its_challenge() {
+        let n = Numbering::Draft26;
+        let tam = SoftwareSigner::new(numbered_key(10, DeviceAlg::P256));
+        let from_tam = |msg: TeepMessage| signed::sign_message(&msg, n, &tam).unwrap();
+        let dev = LoadDevice::numbered(5, DeviceAlg::Mixed).unwrap();
+        // AttesTAM's second round: a QueryRequest with the attestation bit and a challenge.
+        let again = from_tam(teep_tam_core::wire::query_request(
+            &[7; 8],
+            Some(&[9; 32]),
+            true,
+        ));
+        let update = from_tam(teep_tam_core::wire::update(&[8; 8], Vec::new(), Vec::new()));
+        let stray = from_tam(TeepMessage::Success(Success::default()));
+        for keys in [&[][..], &[tam.public_key()][..]] {
+            let Answer::QueryResponse(qr) = answer(&dev, &again, n, keys).unwrap() else {
+                panic!("a QueryRequest must be answered with a QueryResponse")
+            };
+            let (opened, msg) = signed::open_message(&qr, n).unwrap();
+            opened.verify(&dev.public_key()).unwrap();
+            let TeepMessage::QueryResponse(q) = msg else {
+                panic!("not a QueryResponse")
+            };
+            assert_eq!(q.token.as_deref(), Some(&[7u8; 8][..]));
+            EatClaims::verify(&q.attestation_payload.unwrap(), &dev.public_key())
+                .unwrap()
+                .check_nonce(&[9u8; 32])
+                .unwrap();
+            let Answer::Success(s) = answer(&dev, &update, n, keys).unwrap() else {
+                panic!("an Update must be answered with Success")
+            };
+            let (_, msg) = signed::open_message(&s, n).unwrap();
+            assert!(matches!(msg, TeepMessage::Success(s) if s.token == Some(vec![8; 8])));
+            let e = answer(&dev, &stray, n, keys).unwrap_err().to_string();
+            assert!(e.contains("Update"), "{e}");
+        }
+        // Checked against a key that did not sign it, the further QueryRequest is refused.
+        let wrong = [numbered_key(99, DeviceAlg::P256).public_key()];
+        let e = answer(&dev, &again, n, &wrong).unwrap_err().to_string();
+        assert!(e.contains("signature"), "{e}");
+    }
+
+    #[test]
+    fn kid_goes_where_the_device_is_told_and_requests_are_listed() {
+        let n = Numbering::Draft26;
+        let hello = ComponentId::new(vec![b"TEEP-Device".to_vec(), b"hello".to_vec()]);
+        for unprotected in [false, true] {
+            let dev = LoadDevice::numbered(6, DeviceAlg::Mixed)
+                .unwrap()
+                .with_kid_unprotected(unprotected)
+                .with_requested(vec![hello.clone()]);
+            let qr = dev
+                .query_response(Some(&[1; 8]), Some(&[2; 16]), n)
+                .unwrap();
+            let (opened, msg) = signed::open_message(&qr, n).unwrap();
+            opened.verify(&dev.public_key()).unwrap();
+            let TeepMessage::QueryResponse(q) = msg else {
+                panic!("not a QueryResponse")
+            };
+            let ev = teep_cose::open(q.attestation_payload.as_deref().unwrap()).unwrap();
+            let s = teep_cose::open(&dev.success(Some(&[1; 8]), n).unwrap()).unwrap();
+            for sig in [&opened.signatures[0], &ev.signatures[0], &s.signatures[0]] {
+                assert_eq!(sig.kid.as_deref(), Some(dev.kid()));
+                assert_eq!(sig.kid_protected, !unprotected);
+            }
+            assert_eq!(q.requested_tc_list.len(), 1);
+            assert_eq!(q.requested_tc_list[0].component_id, hello);
         }
     }
 
