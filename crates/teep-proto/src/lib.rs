@@ -18,6 +18,8 @@
 //!   `TeepMessage::from_json`); works without `std`.
 //! - `diag` (default): CBOR diagnostic notation (module `diag`) through cbor-diag, which
 //!   needs `std`.
+//! - `view` (default): [`view`], the human views named all the way down (SUIT through
+//!   teep-suit, EAT through teep-cose).
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
@@ -35,6 +37,8 @@ pub mod json;
 mod model;
 mod registry;
 pub mod signed;
+#[cfg(feature = "view")]
+pub mod view;
 
 #[cfg(any(test, not(feature = "diag")))]
 mod plain_diag;
