@@ -338,6 +338,10 @@ pub struct AuditEntry {
     /// Numbering `message` was read in.
     #[serde(skip)]
     pub numbering: Option<String>,
+    /// The TEEP message the TAM answered with (an Update for a QueryResponse), as sent; `None`
+    /// when it answered with no message. Kept so that a session reads back whole.
+    #[serde(skip)]
+    pub response: Option<Vec<u8>>,
     /// What was notable about the exchange, one line each: how the signer was found when the
     /// message named no key, and every deviation accepted (its Display form, code first).
     /// Empty for a conforming exchange with a kid.

@@ -1,5 +1,7 @@
 //! The web UI end to end in headless Chromium (playwright-core, tests/ui/ui.mjs): log in,
-//! upload a TA, assign it, see the device, and after the device's session see what it holds.
+//! upload a TA, assign it, see the device, and after the device's session read its page (claims
+//! as text, times as dates, the session's Update opened down to the manifest's component name),
+//! the TC's catalog page, and a captured peer message pasted into the inspector.
 //! Needs `node`, `tests/ui/node_modules` (npm install) and Chromium (TEEP_TEST_CHROMIUM or
 //! /usr/bin/chromium); `.ci/run` provides all three. In CI a missing piece fails the test.
 
@@ -16,6 +18,12 @@ use teep_tam::Enroll;
 
 fn ui_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ui")
+}
+
+/// A peer's message as captured (a QueryRequest in a COSE_Sign), for the inspector.
+fn captured() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/interop/captured/teep_01_query_request_cose_sign.cbor")
 }
 
 fn prerequisites() -> Option<String> {
@@ -48,6 +56,7 @@ fn run_script(chromium: &str, base: &str, phase: &str, ta: &Path, kid: &str) {
         .args([base, ADMIN_TOKEN, phase])
         .arg(ta)
         .arg(kid)
+        .arg(captured())
         .env("TEEP_TEST_CHROMIUM", chromium)
         .current_dir(ui_dir())
         .output()

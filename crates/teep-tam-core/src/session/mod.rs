@@ -226,6 +226,7 @@ fn audit(
         result: result.as_str().to_string(),
         message: Some(msg.raw.clone()),
         numbering: Some(msg.numbering.name().to_string()),
+        response: None,
         notes: Vec::new(),
     }
 }

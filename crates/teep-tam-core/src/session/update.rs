@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 
 use teep_cose::Algorithm;
 
-use crate::model::{NewDevice, SessionKind, SessionRecord};
+use crate::model::{AuditEntry, NewDevice, SessionKind, SessionRecord};
 use crate::wire;
 
 use super::effects::Consume;
@@ -67,7 +67,10 @@ impl TamCore {
             new_device: u.new_device,
             device: Some(u.update),
             new_session: Some(session),
-            audit: Some(audit(u.now, Some(&u.kid), &u.token, u.msg, u.result)),
+            audit: Some(AuditEntry {
+                response: Some(bytes.clone()),
+                ..audit(u.now, Some(&u.kid), &u.token, u.msg, u.result)
+            }),
         };
         Ok(Outcome {
             response: Some(bytes),

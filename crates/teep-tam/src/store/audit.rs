@@ -12,7 +12,7 @@ pub const AUDIT_DEVICE_WINDOW: i64 = 100_000;
 
 /// The columns of [`AuditRow`].
 const AUDIT_COLUMNS: &str =
-    "id, at, device_kid, token, message_type, summary, result, message, numbering, notes";
+    "id, at, device_kid, token, message_type, summary, result, message, numbering, notes, response";
 
 /// Inserts the audit entries of one group commit, in multi-row statements. `notes` is one
 /// line per note, NULL when there is none (a conforming exchange with a kid).
@@ -23,8 +23,8 @@ pub(super) async fn insert(
 ) -> Result<()> {
     for part in chunks(entries) {
         let sql = format!(
-            "INSERT INTO audit (at, device_kid, token, message_type, summary, result, message, numbering, notes) VALUES {}",
-            values(ph, part.len(), 9)
+            "INSERT INTO audit (at, device_kid, token, message_type, summary, result, message, numbering, notes, response) VALUES {}",
+            values(ph, part.len(), 10)
         );
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for a in part {
@@ -38,7 +38,8 @@ pub(super) async fn insert(
                 .bind(&a.result)
                 .bind(&a.message)
                 .bind(&a.numbering)
-                .bind(notes);
+                .bind(notes)
+                .bind(&a.response);
         }
         q.execute(&mut **tx).await?;
     }
@@ -59,6 +60,7 @@ struct AuditRow {
     message: Option<Vec<u8>>,
     numbering: Option<String>,
     notes: Option<String>,
+    response: Option<Vec<u8>>,
 }
 
 impl From<AuditRow> for AuditRecord {
@@ -80,6 +82,7 @@ impl From<AuditRow> for AuditRecord {
                 result: r.result,
                 message: r.message,
                 numbering: r.numbering,
+                response: r.response,
                 notes: r
                     .notes
                     .map(|n| n.lines().map(str::to_string).collect())

@@ -1,11 +1,22 @@
 //! Web UI at `/ui`: server-rendered askama pages and plain HTML forms (no front-end build, no
 //! script). Log-in with the admin token sets an HttpOnly, SameSite=Strict cookie holding a
-//! hash of the token, never the token itself.
+//! hash of the token, never the token itself; SameSite=Strict is also what keeps another site
+//! from posting the forms (no form token).
+//!
+//! Every TEEP message and SUIT envelope shown is rendered by `teep_proto::view` and laid out
+//! as nested `<details>` ([`tree`]): the device page ([`device`]), the exchanges grouped by
+//! session ([`sessions`]), the message inspector ([`inspect`]) and catalog entries ([`tc`]).
+
+mod device;
+mod inspect;
+mod sessions;
+mod tc;
+mod tree;
 
 use std::sync::Arc;
 
 use askama::Template;
-use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
+use axum::extract::{DefaultBodyLimit, Multipart, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -15,6 +26,7 @@ use serde::Deserialize;
 use crate::model::{component_id_display, Target};
 use crate::ops;
 use crate::state::{now_ms, AppState};
+use sessions::SessionView;
 
 const COOKIE: &str = "teep_ui";
 
@@ -42,6 +54,11 @@ fn logged_in(st: &AppState, headers: &HeaderMap) -> bool {
         .any(|v| crate::admin::token_matches(v.as_bytes(), expected.as_bytes()))
 }
 
+/// `None` when the request carries the session cookie, else the redirect to the login page.
+fn logged_in_or_redirect(st: &AppState, headers: &HeaderMap) -> Option<Response> {
+    (!logged_in(st, headers)).then(|| Redirect::to("/ui/login").into_response())
+}
+
 fn page(html: Result<String, askama::Error>) -> Response {
     match html {
         Ok(h) => {
@@ -65,7 +82,9 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/ui/upload", post(upload))
         .route("/ui/assign", post(assign))
         .route("/ui/unassign", post(unassign))
-        .route("/ui/devices/{id}", get(device))
+        .route("/ui/devices/{id}", get(device::device))
+        .route("/ui/tcs/{id}", get(tc::tc))
+        .route("/ui/inspect", get(inspect::form).post(inspect::submit))
         .route("/ui/log", get(log))
         .route("/ui/static/style.css", get(style))
         .layer(DefaultBodyLimit::max(crate::catalog::MAX_ENVELOPE))
@@ -74,7 +93,7 @@ pub fn router() -> Router<Arc<AppState>> {
 async fn style() -> Response {
     (
         [(header::CONTENT_TYPE, "text/css")],
-        include_str!("../static/style.css"),
+        include_str!("../../static/style.css"),
     )
         .into_response()
 }
@@ -167,6 +186,7 @@ struct IndexPage {
     devices: Vec<DeviceRow>,
 }
 
+/// `ms` since the epoch as a UTC date and time, e.g. `2026-11-22 00:00:00Z`.
 fn when(ms: i64) -> String {
     let secs = ms / 1000;
     let (d, s) = (secs.div_euclid(86400), secs.rem_euclid(86400));
@@ -249,8 +269,8 @@ async fn render_index(st: &AppState, flash: String) -> Result<Response, crate::s
 
 macro_rules! require_login {
     ($st:expr, $headers:expr) => {
-        if !logged_in(&$st, &$headers) {
-            return Redirect::to("/ui/login").into_response();
+        if let Some(r) = logged_in_or_redirect(&$st, &$headers) {
+            return r;
         }
     };
 }
@@ -392,91 +412,11 @@ async fn unassign(
     flash_index(&st, msg).await
 }
 
-struct LogRow {
-    when: String,
-    device: String,
-    message_type: String,
-    result: String,
-    summary: String,
-    /// How a signer without kid was found and the deviations accepted, one line each.
-    notes: Vec<String>,
-}
-
-fn log_rows(entries: Vec<crate::model::AuditRecord>) -> Vec<LogRow> {
-    entries
-        .into_iter()
-        .map(|e| LogRow {
-            when: when(e.entry.at),
-            device: e
-                .entry
-                .device_kid
-                .as_ref()
-                .map(|k| hex::encode(&k[..k.len().min(8)]))
-                .unwrap_or_default(),
-            message_type: e.entry.message_type,
-            result: e.entry.result,
-            summary: serde_json::from_str::<serde_json::Value>(&e.entry.summary)
-                .ok()
-                .and_then(|v| serde_json::to_string_pretty(&v).ok())
-                .unwrap_or(e.entry.summary),
-            notes: e.entry.notes,
-        })
-        .collect()
-}
-
-#[derive(Template)]
-#[template(path = "device.html")]
-struct DevicePage {
-    flash: String,
-    id: i64,
-    json: String,
-    log: Vec<LogRow>,
-}
-
-async fn device(
-    State(st): State<Arc<AppState>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    require_login!(st, headers);
-    let d = match ops::find_device(&st.store, &id).await {
-        Ok(d) => d,
-        Err(e) => {
-            return (
-                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::NOT_FOUND),
-                e.to_string(),
-            )
-                .into_response()
-        }
-    };
-    let kid = d.kid.clone();
-    let id = d.id;
-    let view = match ops::device_view(&st.store, d).await {
-        Ok(v) => v,
-        Err(e) => return storage_error(e),
-    };
-    let log = st
-        .store
-        .recent_audit(50, Some(&kid))
-        .await
-        .map(log_rows)
-        .unwrap_or_default();
-    page(
-        DevicePage {
-            flash: String::new(),
-            id,
-            json: serde_json::to_string_pretty(&view).unwrap_or_default(),
-            log,
-        }
-        .render(),
-    )
-}
-
 #[derive(Template)]
 #[template(path = "log.html")]
 struct LogPage {
     flash: String,
-    log: Vec<LogRow>,
+    sessions: Vec<SessionView>,
     refused: Vec<RefusedRow>,
 }
 
@@ -493,7 +433,7 @@ async fn log(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
         Ok(entries) => page(
             LogPage {
                 flash: String::new(),
-                log: log_rows(entries),
+                sessions: sessions::sessions(&entries),
                 refused: st
                     .recent_refusals(100)
                     .into_iter()

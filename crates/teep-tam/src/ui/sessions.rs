@@ -1,0 +1,255 @@
+//! The audit log read as sessions: a QueryResponse, the Update the TAM answered it with, and
+//! the Success or Error that answered that Update, tied together by the token chain (the
+//! Success's token is the Update's). Each message is one summary line that opens to its named
+//! view, all rendered by `teep_proto::view`.
+
+use std::collections::HashMap;
+
+use teep_proto::deviation::Tolerance;
+use teep_proto::view::{view_message, MessageView};
+use teep_proto::Numbering;
+
+use super::tree::members_html;
+use super::when;
+use crate::model::AuditRecord;
+
+/// How one audit row ties into the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    /// The token the received message carried (the request it answers).
+    pub token: Option<Vec<u8>>,
+    /// The token of the message the TAM answered with (an Update's), if it sent one.
+    pub answered_with: Option<Vec<u8>>,
+}
+
+/// Groups rows given oldest first into sessions, each a list of row indices oldest first; a
+/// row whose token is the token of a message an earlier row was answered with joins that
+/// row's session. Sessions come newest first (by their latest row).
+pub fn group(links: &[Link]) -> Vec<Vec<usize>> {
+    let mut sessions: Vec<Vec<usize>> = Vec::new();
+    let mut by_token: HashMap<&[u8], usize> = HashMap::new();
+    for (i, l) in links.iter().enumerate() {
+        let s = match l.token.as_deref().and_then(|t| by_token.remove(t)) {
+            Some(s) => {
+                sessions[s].push(i);
+                s
+            }
+            None => {
+                sessions.push(vec![i]);
+                sessions.len() - 1
+            }
+        };
+        if let Some(t) = l.answered_with.as_deref() {
+            by_token.insert(t, s);
+        }
+    }
+    sessions.sort_by_key(|s| std::cmp::Reverse(s.last().copied()));
+    sessions
+}
+
+/// One message of a session.
+pub struct Step {
+    /// `Broker → TAM` or `TAM → Broker`.
+    pub direction: &'static str,
+    /// The message type, as stored or decoded.
+    pub name: String,
+    /// One line: `MessageView::summary`, or why the bytes do not read.
+    pub line: String,
+    /// The named view as nested `<details>` (already escaped HTML).
+    pub tree: String,
+    pub when: String,
+    /// The exchange result (on received messages).
+    pub result: String,
+    pub notes: Vec<String>,
+}
+
+pub struct SessionView {
+    /// Anchor of the session (`s` and the audit id of its first row).
+    pub anchor: String,
+    pub when: String,
+    /// Device kid, first 8 bytes in hex.
+    pub device: String,
+    /// The message names in order, e.g. `QueryResponse → Update → Success`.
+    pub title: String,
+    /// The result of its last received message.
+    pub result: String,
+    pub steps: Vec<Step>,
+}
+
+fn numbering(stored: Option<&str>) -> Option<Numbering> {
+    stored.and_then(|n| n.parse().ok())
+}
+
+fn open(bytes: &[u8], n: Option<Numbering>) -> Result<MessageView, String> {
+    view_message(bytes, n, Tolerance::Tolerant).map_err(|e| e.to_string())
+}
+
+fn step(direction: &'static str, name: &str, view: &Result<MessageView, String>, at: i64) -> Step {
+    let (line, tree, name) = match view {
+        Ok(v) => (
+            v.summary(),
+            members_html(&v.json(), 0),
+            v.message().type_name().to_string(),
+        ),
+        Err(e) => (
+            format!("does not read: {e}"),
+            String::new(),
+            name.to_string(),
+        ),
+    };
+    Step {
+        direction,
+        name,
+        line,
+        tree,
+        when: when(at),
+        result: String::new(),
+        notes: Vec::new(),
+    }
+}
+
+/// The rows (newest first, as the audit query returns them) as sessions, newest first.
+pub fn sessions(records: &[AuditRecord]) -> Vec<SessionView> {
+    let rows: Vec<&AuditRecord> = records.iter().rev().collect();
+    let mut views = Vec::with_capacity(rows.len());
+    let mut links = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let n = numbering(r.entry.numbering.as_deref());
+        let received = r.entry.message.as_deref().map(|m| open(m, n));
+        let sent = r.entry.response.as_deref().map(|m| open(m, n));
+        links.push(Link {
+            token: r.entry.token.clone(),
+            answered_with: sent
+                .as_ref()
+                .and_then(|s| s.as_ref().ok())
+                .and_then(|v| v.message().token().map(<[u8]>::to_vec)),
+        });
+        views.push((received, sent));
+    }
+    group(&links)
+        .into_iter()
+        .map(|idx| {
+            let first = rows[idx[0]];
+            let mut steps = Vec::new();
+            let mut result = String::new();
+            for &i in &idx {
+                let r = rows[i];
+                let (received, sent) = &views[i];
+                let mut s = match received {
+                    Some(v) => step("Broker → TAM", &r.entry.message_type, v, r.entry.at),
+                    None => Step {
+                        direction: "Broker → TAM",
+                        name: r.entry.message_type.clone(),
+                        line: "message not kept".into(),
+                        tree: String::new(),
+                        when: when(r.entry.at),
+                        result: String::new(),
+                        notes: Vec::new(),
+                    },
+                };
+                s.result = r.entry.result.clone();
+                s.notes = r.entry.notes.clone();
+                result = r.entry.result.clone();
+                steps.push(s);
+                if let Some(v) = sent {
+                    steps.push(step("TAM → Broker", "response", v, r.entry.at));
+                }
+            }
+            SessionView {
+                anchor: format!("s{}", first.id),
+                when: when(first.entry.at),
+                device: first
+                    .entry
+                    .device_kid
+                    .as_ref()
+                    .map(|k| hex::encode(&k[..k.len().min(8)]))
+                    .unwrap_or_default(),
+                title: steps
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" → "),
+                result,
+                steps,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link(token: &[u8], answered_with: Option<&[u8]>) -> Link {
+        Link {
+            token: Some(token.to_vec()),
+            answered_with: answered_with.map(<[u8]>::to_vec),
+        }
+    }
+
+    #[test]
+    fn a_success_joins_the_query_response_whose_update_it_answers() {
+        // Oldest first: device A's QueryResponse (answered with Update u1), device B's
+        // QueryResponse (nothing to send), A's Success for u1, and an Error for an unknown token.
+        let links = [
+            link(b"q1", Some(b"u1")),
+            link(b"q2", None),
+            link(b"u1", None),
+            link(b"zz", None),
+        ];
+        assert_eq!(group(&links), vec![vec![3], vec![0, 2], vec![1]]);
+    }
+
+    #[test]
+    fn a_token_joins_once_and_tokenless_rows_stand_alone() {
+        let links = [
+            link(b"q1", Some(b"u1")),
+            link(b"u1", None),
+            // A replayed Success with the same token opens a session of its own.
+            link(b"u1", None),
+            Link {
+                token: None,
+                answered_with: None,
+            },
+        ];
+        assert_eq!(group(&links), vec![vec![3], vec![2], vec![0, 1]]);
+    }
+
+    #[test]
+    fn an_update_answered_by_a_query_response_chains_on() {
+        // An Error answering the Update, whose own answer (if any) continues the chain.
+        let links = [
+            link(b"q1", Some(b"u1")),
+            link(b"u1", Some(b"u2")),
+            link(b"u2", None),
+        ];
+        assert_eq!(group(&links), vec![vec![0, 1, 2]]);
+    }
+
+    #[test]
+    fn undecodable_rows_become_sessions_of_one_with_their_error() {
+        let rec = AuditRecord {
+            id: 7,
+            entry: crate::model::AuditEntry {
+                at: 0,
+                device_kid: Some(vec![1; 32]),
+                token: Some(vec![2; 8]),
+                message_type: "QueryResponse".into(),
+                summary: String::new(),
+                result: "updated".into(),
+                message: Some(vec![0xff, 0x00]),
+                numbering: Some("draft26".into()),
+                response: Some(b"<script>".to_vec()),
+                notes: vec![],
+            },
+        };
+        let s = sessions(&[rec]);
+        assert_eq!(s.len(), 1);
+        assert_eq!(s[0].anchor, "s7");
+        assert_eq!(s[0].steps.len(), 2);
+        assert_eq!(s[0].steps[0].direction, "Broker → TAM");
+        assert!(s[0].steps[0].line.starts_with("does not read"));
+        assert_eq!(s[0].steps[1].direction, "TAM → Broker");
+        assert_eq!(s[0].title, "QueryResponse → response");
+    }
+}
