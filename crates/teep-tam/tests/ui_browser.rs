@@ -67,6 +67,7 @@ fn run_script(chromium: &str, base: &str, phase: &str, ta: &Path, kid: &str) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    print!("{}", String::from_utf8_lossy(&out.stdout));
 }
 
 #[tokio::test(flavor = "multi_thread")]

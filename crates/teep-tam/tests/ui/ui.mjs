@@ -79,13 +79,20 @@ try {
     assert(await update.count() === 1, 'the session has no Update');
     assert((await update.locator('> summary').textContent()).includes('TAM → Broker'), 'direction');
     await update.locator('> summary').click();
-    const name = update.getByText('SecureFS').first();
+    // In the named tree, not the summary line (which names the component too).
+    const name = update.locator('div.tree').getByText('SecureFS').first();
     for (let clicks = 0; clicks < 300 && !(await name.isVisible().catch(() => false)); clicks++) {
       const closed = update.locator('details.node:not([open]) > summary:visible').first();
       if (await closed.count() === 0) break;
       await closed.click();
     }
     assert(await name.isVisible(), 'the Update does not open to the component name SecureFS');
+    const path = await name.evaluate((el) => {
+      const names = [];
+      for (let d = el.closest('details.node'); d; d = d.parentElement.closest('details.node')) names.unshift(d.dataset.name);
+      return names.join(' > ');
+    });
+    console.log(`Update opened to the component name: ${path}`);
 
     // The catalog entry, its manifest by name.
     await held.locator('td.tc-name a').click();
