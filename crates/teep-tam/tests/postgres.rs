@@ -75,7 +75,15 @@ async fn full_exchange_and_policy_on_postgres() {
     let d = tam.device(&dev).await;
     let installed = tam.store().installed(d.id).await.unwrap();
     assert_eq!(installed[0].component_id, cid.encode());
-    assert_eq!(tam.store().recent_audit(10, None).await.unwrap().len(), 3);
+    let audit = tam.store().recent_audit(10, None).await.unwrap();
+    assert_eq!(audit.len(), 3);
+    // The Update sent is kept with the QueryResponse it answered (the web UI's sessions).
+    let sent = audit
+        .iter()
+        .filter_map(|r| r.entry.response.as_deref())
+        .collect::<Vec<_>>();
+    assert_eq!(sent.len(), 1);
+    assert!(teep_proto::view::view_message(sent[0], None, Default::default()).is_ok());
     tam.handle.shutdown().await;
 }
 
