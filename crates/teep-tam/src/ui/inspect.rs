@@ -147,7 +147,7 @@ pub fn inspect(sub: &Submitted, limit: usize) -> InspectPage {
     };
     p.shown = true;
     p.summary = view.summary();
-    p.tree = json_html(view.message().type_name(), &view.json(), 1);
+    p.tree = json_html(view.message().type_name(), &view.json(), 2);
     p.deviations = view
         .decoded
         .deviations

@@ -87,7 +87,11 @@ fn open(bytes: &[u8], n: Option<Numbering>) -> Result<MessageView, String> {
 fn step(direction: &'static str, name: &str, view: &Result<MessageView, String>, at: i64) -> Step {
     let (line, tree, name) = match view {
         Ok(v) => (
-            v.summary(),
+            // The summary starts with the type, which the step shows already.
+            v.summary()
+                .strip_prefix(v.message().type_name())
+                .map(|l| l.trim_start().to_string())
+                .unwrap_or_else(|| v.summary()),
             members_html(&v.json(), 0),
             v.message().type_name().to_string(),
         ),

@@ -85,7 +85,7 @@ pub async fn tc(
             tree: json_html(
                 "SUIT_Envelope",
                 &teep_proto::view::envelope_json(&t.envelope),
-                2,
+                3,
             ),
         }
         .render(),

@@ -94,8 +94,24 @@ fn node(out: &mut String, name: &str, value: &Json, open: usize, depth: usize) {
     out.push_str("</div></details>");
 }
 
+/// Strings longer than this (payloads, signatures, hex of whole envelopes) are shown by
+/// their start and open to the whole.
+const LONG: usize = 160;
+
 fn scalar(v: &Json) -> String {
     match v {
+        Json::String(s) if s.len() > LONG => {
+            let mut cut = 48;
+            while !s.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            format!(
+                "<details class=\"long\"><summary><span class=\"str\">{}…</span> <span class=\"shape\">({} characters)</span></summary><span class=\"str\">{}</span></details>",
+                escape(&s[..cut]),
+                s.len(),
+                escape(s)
+            )
+        }
         Json::String(s) => format!("<span class=\"str\">{}</span>", escape(s)),
         Json::Null => "<span class=\"null\">null</span>".into(),
         Json::Object(_) => "<span class=\"shape\">{}</span>".into(),
@@ -163,6 +179,18 @@ mod tests {
             members_html(&json!("<x>"), 0),
             "<span class=\"str\">&lt;x&gt;</span>"
         );
+    }
+
+    #[test]
+    fn long_strings_open_to_the_whole() {
+        let long = format!("<{}>", "ab".repeat(100));
+        let h = json_html("x", &json!({ "hex": long }), 1);
+        assert!(h.contains("<details class=\"long\"><summary><span class=\"str\">&lt;abababab"));
+        assert!(h.contains("(202 characters)"));
+        assert!(h.contains(&format!("&lt;{}&gt;</span></details>", "ab".repeat(100))));
+        // Cut at a character boundary.
+        let h = json_html("x", &json!("é".repeat(100)), 0);
+        assert!(h.contains(&format!("{}…", "é".repeat(24))));
     }
 
     #[test]
