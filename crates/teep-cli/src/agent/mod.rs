@@ -106,7 +106,7 @@ pub enum Cmd {
         /// Add a TC Signer trust anchor (public key file); kept sealed in the TEE.
         #[arg(long = "tc-signer-key", value_name = "FILE")]
         tc_signer_keys: Vec<PathBuf>,
-        /// PEM file of CA certificates for https TAM URIs.
+        /// PEM file of CA certificates for https TAM URIs and https payload URIs.
         #[arg(long, value_name = "FILE")]
         ca: Option<PathBuf>,
         /// Answer TAMs that do not attest themselves with ERR_ATTESTATION_REQUIRED.
