@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context};
 use clap::{Subcommand, ValueEnum};
-use serde_json::{json, Value as Json};
+use serde_json::Value as Json;
 use teep_cose::{PrivateKey, PublicKey, SoftwareSigner};
 use teep_proto::deviation::Tolerance;
 use teep_proto::view::{self, view_message};
@@ -179,7 +179,17 @@ pub fn decode_cmd(
     numbering: NumberingArg,
     tolerance: Tolerance,
 ) -> anyhow::Result<String> {
-    let v = view_message(bytes, numbering.fixed(), tolerance)?;
+    let v = match view_message(bytes, numbering.fixed(), tolerance) {
+        Ok(v) => v,
+        // A SUIT envelope is the commonest thing given here by mistake: say where it goes.
+        Err(e)
+            if teep_suit::auth::decode_envelope_unverified(bytes.to_vec(), &Default::default())
+                .is_ok() =>
+        {
+            bail!("{e} (this is a SUIT envelope: `teep suit inspect` shows it)")
+        }
+        Err(e) => return Err(e.into()),
+    };
     Ok(match format {
         Format::Json => serde_json::to_string_pretty(&v.json())?,
         Format::Diag => v.diag(),
@@ -243,6 +253,7 @@ pub fn verify_cmd(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
     use teep_cose::KeyType;
     use teep_proto::decode;
 
@@ -270,6 +281,17 @@ mod tests {
         // Same document emitted in legacy numbering.
         let legacy = encode_cmd(&doc, NumberingArg::Legacy, None).unwrap();
         assert!(decode(&legacy, Numbering::Legacy).is_ok());
+    }
+
+    /// Given a SUIT envelope, decode says what it is and which command shows it.
+    #[test]
+    fn decode_points_a_suit_envelope_to_suit_inspect() {
+        let bytes = spec("teep-protocol/common/derived/suit_uri.cbor");
+        let e = decode_cmd(&bytes, Format::Summary, NumberingArg::Auto, T).unwrap_err();
+        assert!(
+            format!("{e:#}").ends_with("(this is a SUIT envelope: `teep suit inspect` shows it)"),
+            "{e:#}"
+        );
     }
 
     #[test]

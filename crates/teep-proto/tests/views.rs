@@ -224,7 +224,10 @@ fn captured_evidence_is_named_with_its_cose_headers() {
     assert!(claims["cnf"]["COSE_Key"]["kty"].is_string(), "{claims:#}");
     assert_eq!(claims["cnf"]["thumbprint"].as_str().unwrap().len(), 64);
     let summary = v.summary();
-    assert!(summary.contains("evidence=EAT signed ESP256"), "{summary}");
+    assert!(
+        summary.contains("evidence=EAT(ESP256 kid 59d06690…)"),
+        "{summary}"
+    );
     assert!(
         summary.ends_with("signed ESP256 kid 59d06690…"),
         "{summary}"

@@ -56,6 +56,7 @@ pub fn annotate_message(bytes: &[u8], numbering: Numbering) -> Option<String> {
     let mut w = Writer {
         out: String::new(),
         numbering,
+        nesting: 0,
     };
     let ctx = if super::looks_like_cose(bytes) {
         Ctx::Cose(&Ctx::Message)
@@ -72,6 +73,9 @@ type ValueNamer = fn(&Value) -> Option<String>;
 struct Writer {
     out: String,
     numbering: Numbering,
+    /// Items being written, `<< >>` and tags included: bounds the walk however the
+    /// nesting is built.
+    nesting: usize,
 }
 
 fn comment(name: &str) -> String {
@@ -258,10 +262,16 @@ impl Writer {
     }
 
     fn item(&mut self, v: &Value, ctx: Ctx, depth: usize) {
-        if depth > crate::MAX_DEPTH {
-            self.out.push('…');
+        if self.nesting > 2 * crate::MAX_DEPTH {
+            self.out.push_str("/ too deep / null");
             return;
         }
+        self.nesting += 1;
+        self.item_inner(v, ctx, depth);
+        self.nesting -= 1;
+    }
+
+    fn item_inner(&mut self, v: &Value, ctx: Ctx, depth: usize) {
         match (v, ctx) {
             (Value::Tag(t, inner), _) => {
                 let inner_ctx = match (*t, ctx) {
@@ -325,7 +335,8 @@ impl Writer {
     fn scalar(&mut self, v: &Value) {
         let text = match v {
             Value::Integer(n) => format!("{n}"),
-            Value::Text(t) => format!("{t:?}"),
+            // JSON string escapes are diagnostic notation's too.
+            Value::Text(t) => serde_json::to_string(t).unwrap_or_default(),
             Value::Bool(b) => format!("{b}"),
             Value::Null => "null".into(),
             Value::Undefined => "undefined".into(),
@@ -371,10 +382,9 @@ impl Writer {
         }
         self.out.push_str(&format!("h'{}'", hex::encode(b)));
         if printable(b) && b.len() > 1 {
-            self.out.push_str(&format!(
-                " / '{}' /",
-                core::str::from_utf8(b).unwrap_or_default()
-            ));
+            let text = format!("'{}'", core::str::from_utf8(b).unwrap_or_default());
+            self.out.push(' ');
+            self.out.push_str(comment(&text).trim_end());
         }
     }
 

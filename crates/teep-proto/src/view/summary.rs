@@ -11,6 +11,7 @@ use teep_suit::{Limits, ReportResult, SuitReport};
 
 use crate::model::{ComponentId, TeepMessage};
 use crate::Decoded;
+use crate::ErrorCode;
 
 /// First four bytes in hex, `…` when there are more.
 pub fn short_hex(b: &[u8]) -> String {
@@ -102,10 +103,11 @@ fn evidence(out: &mut Vec<String>, format: &Option<String>, payload: &Option<Vec
         Some(f) if f.contains("ear") => "attestation-result",
         _ => "EAT",
     };
+    // `EAT(ESP256 kid 59d06690…)`: who signed the evidence, apart from the message.
     let signed = if super::looks_like_cose(p) {
         match teep_cose::open(p) {
-            Ok(o) => format!(" {}", signature(&o)),
-            Err(_) => String::new(),
+            Ok(o) => format!("({})", signature(&o).trim_start_matches("signed ")),
+            Err(_) => "(unreadable COSE)".into(),
         }
     } else {
         String::new()
@@ -121,14 +123,23 @@ pub fn signature(o: &Opened) -> String {
                 Some(k) => format!(" kid {}", short_hex(k)),
                 None => " no kid".into(),
             };
-            let more = if o.signatures.len() > 1 {
-                format!(" (+{} signatures)", o.signatures.len() - 1)
-            } else {
-                String::new()
+            let more = match o.signatures.len() {
+                0 | 1 => String::new(),
+                2 => " (+1 signature)".into(),
+                n => format!(" (+{} signatures)", n - 1),
             };
             format!("signed {}{kid}{more}", s.alg.name())
         }
         None => "signed (no signature)".into(),
+    }
+}
+
+/// The code's name, or its number when it has none.
+fn err_code(c: ErrorCode) -> String {
+    match (c.name(), c) {
+        (Some(n), _) => n.into(),
+        (None, ErrorCode::Unknown(v)) => format!("{v}"),
+        (None, other) => format!("{other:?}"),
     }
 }
 
@@ -172,8 +183,11 @@ pub fn summary(d: &Decoded, opened: Option<&Opened>) -> String {
             );
         }
         TeepMessage::QueryResponse(q) => {
-            let tcs: Vec<ComponentId> = q.tc_list.iter().map(|c| c.component_id.clone()).collect();
-            out.push(format!("tc-list={}", ids(&tcs)));
+            if !q.tc_list.is_empty() {
+                let tcs: Vec<ComponentId> =
+                    q.tc_list.iter().map(|c| c.component_id.clone()).collect();
+                out.push(format!("tc-list={}", ids(&tcs)));
+            }
             if !q.requested_tc_list.is_empty() {
                 let r: Vec<ComponentId> = q
                     .requested_tc_list
@@ -207,10 +221,7 @@ pub fn summary(d: &Decoded, opened: Option<&Opened>) -> String {
                 ));
             }
             if let Some(c) = u.err_code {
-                out.push(format!(
-                    "err-code={}",
-                    c.name().map_or_else(|| format!("{c:?}"), String::from)
-                ));
+                out.push(format!("err-code={}", err_code(c)));
             }
             if let Some(m) = &u.err_msg {
                 out.push(format!("err-msg={m:?}"));
@@ -223,12 +234,7 @@ pub fn summary(d: &Decoded, opened: Option<&Opened>) -> String {
             reports(&mut out, &s.suit_reports);
         }
         TeepMessage::Error(e) => {
-            out.push(format!(
-                "err-code={}",
-                e.err_code
-                    .name()
-                    .map_or_else(|| format!("{:?}", e.err_code), String::from)
-            ));
+            out.push(format!("err-code={}", err_code(e.err_code)));
             if let Some(m) = &e.err_msg {
                 out.push(format!("err-msg={m:?}"));
             }
