@@ -11,14 +11,16 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context};
 use clap::{Subcommand, ValueEnum};
-use serde_json::{json, Value as Json};
-use teep_cose::{Opened, PrivateKey, PublicKey, SoftwareSigner};
+use serde_json::Value as Json;
+use teep_cose::{PrivateKey, PublicKey, SoftwareSigner};
 use teep_proto::deviation::Tolerance;
-use teep_proto::{decode_message, diag, json::from_json_in, signed, Decoded, Numbering};
+use teep_proto::view::{self, view_message};
+use teep_proto::{diag, json::from_json_in, signed, Numbering};
 
 #[derive(Subcommand)]
 pub enum Cmd {
-    /// Decode a TEEP message (raw CBOR, hex text or `-`), optionally inside COSE.
+    /// Decode a TEEP message (raw CBOR, hex text or `-`), optionally inside COSE, and show
+    /// it named all the way down (`--format json`, `diag` or `summary`).
     Decode {
         file: PathBuf,
         #[arg(long, value_enum, default_value_t = Format::Json)]
@@ -65,8 +67,12 @@ fn tolerance(strict: bool) -> Tolerance {
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum Format {
+    /// Every label by name, nested SUIT, EAT and COSE included.
     Json,
+    /// CBOR diagnostic notation annotated with names.
     Diag,
+    /// One line.
+    Summary,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -166,119 +172,29 @@ fn hex_text(data: &[u8]) -> Option<Vec<u8>> {
     diag::from_hex_text(text).ok()
 }
 
-/// A COSE_Sign1 / COSE_Sign (tag 18 or 98, or an untagged 4-element array; TEEP messages
-/// have 2, 3 or 5 elements).
-fn looks_like_cose(bytes: &[u8]) -> bool {
-    matches!(bytes, [0xd2, ..] | [0xd8, 0x62, ..] | [0x84, ..])
-}
-
-fn cose_json(opened: &Opened) -> Json {
-    json!({
-        "kind": opened.kind.name(),
-        "tagged": opened.tagged,
-        "signatures": opened.signatures.iter().map(|s| json!({
-            "alg": s.alg.name(),
-            "kid": s.kid.as_ref().map(hex::encode),
-            "kid_protected": s.kid_protected,
-        })).collect::<Vec<_>>(),
-        "headers": header_lines(opened),
-    })
-}
-
-/// Every COSE header parameter, one line each, naming its bucket (the same lines as in the
-/// agent's and the TAM's dumps).
-fn header_lines(opened: &Opened) -> Vec<String> {
-    opened
-        .header_parameters()
-        .iter()
-        .map(ToString::to_string)
-        .collect()
-}
-
-fn open_any(
-    bytes: &[u8],
-    numbering: NumberingArg,
-    tolerance: Tolerance,
-) -> anyhow::Result<(Option<Opened>, Decoded)> {
-    if looks_like_cose(bytes) {
-        let (opened, d) = signed::open_message_with(bytes, numbering.fixed(), tolerance)?;
-        return Ok((Some(opened), d));
-    }
-    Ok((None, decode_message(bytes, numbering.fixed(), tolerance)?))
-}
-
-/// What the numbering detection could not tell (`--numbering auto` only).
-fn ambiguity_note(d: &Decoded) -> Option<String> {
-    d.also_valid_in.map(|other| {
-        format!(
-            "also a valid {} message in {} numbering, the same message: the numbering cannot be told from these bytes; {} is assumed",
-            d.message.type_name(),
-            other.name(),
-            d.numbering.name()
-        )
-    })
-}
-
-/// Text printed by `teep msg decode`.
+/// Text printed by `teep msg decode`: the one renderer's views (teep_proto::view).
 pub fn decode_cmd(
     bytes: &[u8],
     format: Format,
     numbering: NumberingArg,
     tolerance: Tolerance,
 ) -> anyhow::Result<String> {
-    let (opened, d) = open_any(bytes, numbering, tolerance)?;
-    let (msg, n) = (&d.message, d.numbering);
-    let deviations: Vec<String> = d.deviations.iter().map(ToString::to_string).collect();
-    match format {
-        Format::Json => {
-            let mut doc = json!({
-                "numbering": n.name(),
-                "message": msg.to_json(),
-                "deviations": deviations,
-            });
-            if let Some(note) = ambiguity_note(&d) {
-                doc["numbering_ambiguous"] = note.into();
-            }
-            if let Some(o) = &opened {
-                doc["cose"] = cose_json(o);
-            }
-            Ok(serde_json::to_string_pretty(&doc)?)
+    let v = match view_message(bytes, numbering.fixed(), tolerance) {
+        Ok(v) => v,
+        // A SUIT envelope is the commonest thing given here by mistake: say where it goes.
+        Err(e)
+            if teep_suit::auth::decode_envelope_unverified(bytes.to_vec(), &Default::default())
+                .is_ok() =>
+        {
+            bail!("{e} (this is a SUIT envelope: `teep suit inspect` shows it)")
         }
-        Format::Diag => {
-            let mut out = String::new();
-            if let Some(o) = &opened {
-                for s in &o.signatures {
-                    let kid = s
-                        .kid
-                        .as_ref()
-                        .map(|k| format!(" kid h'{}'", hex::encode(k)))
-                        .unwrap_or_default();
-                    out.push_str(&format!(
-                        "/ {} alg {}{kid} /\n",
-                        o.kind.name(),
-                        s.alg.name()
-                    ));
-                }
-                for h in header_lines(o) {
-                    out.push_str(&format!("/ header: {h} /\n"));
-                }
-            }
-            out.push_str(&format!("/ {} {} /\n", n.adjective(), msg.type_name()));
-            if let Some(note) = ambiguity_note(&d) {
-                out.push_str(&format!("/ {note} /\n"));
-            }
-            for dev in &deviations {
-                out.push_str(&format!("/ deviation: {dev} /\n"));
-            }
-            out.push_str(&diag::to_diag(bytes)?);
-            // The payload of a COSE wrapper is a bstr: show the message inside it as well.
-            if let Some(payload) = opened.as_ref().and_then(|o| o.payload.as_deref()) {
-                out.push_str("\n/ payload: /\n");
-                out.push_str(&diag::to_diag(payload)?);
-            }
-            Ok(out)
-        }
-    }
+        Err(e) => return Err(e.into()),
+    };
+    Ok(match format {
+        Format::Json => serde_json::to_string_pretty(&v.json())?,
+        Format::Diag => v.diag(),
+        Format::Summary => v.summary(),
+    })
 }
 
 /// Bytes written by `teep msg encode`. Accepts a bare message JSON or the document printed
@@ -317,7 +233,7 @@ pub fn verify_cmd(
     numbering: NumberingArg,
     tolerance: Tolerance,
 ) -> anyhow::Result<String> {
-    if !looks_like_cose(bytes) {
+    if !view::looks_like_cose(bytes) {
         bail!("not a COSE_Sign1 or COSE_Sign: the message is unsigned");
     }
     let (opened, d) = signed::open_message_with(bytes, numbering.fixed(), tolerance)?;
@@ -337,6 +253,7 @@ pub fn verify_cmd(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
     use teep_cose::KeyType;
     use teep_proto::decode;
 
@@ -364,6 +281,17 @@ mod tests {
         // Same document emitted in legacy numbering.
         let legacy = encode_cmd(&doc, NumberingArg::Legacy, None).unwrap();
         assert!(decode(&legacy, Numbering::Legacy).is_ok());
+    }
+
+    /// Given a SUIT envelope, decode says what it is and which command shows it.
+    #[test]
+    fn decode_points_a_suit_envelope_to_suit_inspect() {
+        let bytes = spec("teep-protocol/common/derived/suit_uri.cbor");
+        let e = decode_cmd(&bytes, Format::Summary, NumberingArg::Auto, T).unwrap_err();
+        assert!(
+            format!("{e:#}").ends_with("(this is a SUIT envelope: `teep suit inspect` shows it)"),
+            "{e:#}"
+        );
     }
 
     #[test]
@@ -408,10 +336,16 @@ mod tests {
             "{d}"
         );
         assert!(d.contains("/ legacy-numbered Success /"), "{d}");
-        let payload = d.split("/ payload: /").nth(1).expect("payload shown");
+        // The payload is opened in place and every label named.
+        let payload = d.split("/ payload / << [").nth(1).expect("payload shown");
         assert!(
-            payload.contains("20: h'a0a1a2a3a4a5a6a7a8a9aaabacadaeaf'"),
+            payload.contains("/ token / 20: h'a0a1a2a3a4a5a6a7a8a9aaabacadaeaf'"),
             "{d}"
+        );
+        let line = decode_cmd(&bytes, Format::Summary, NumberingArg::Auto, T).unwrap();
+        assert_eq!(
+            line, "Success token=a0a1a2a3… signed ES256 kid e96788b1…",
+            "{line}"
         );
     }
 

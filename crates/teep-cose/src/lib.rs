@@ -43,8 +43,9 @@ mod signer;
 
 pub use alg::{Algorithm, KeyType};
 pub use cose::{
-    open, open_with, open_with_limits, sign, sign1, sign1_detached, sign1_kid_unprotected,
-    sign1_untagged, sign_untagged, CoseKind, HeaderParameter, Limits, Opened, SignatureInfo,
+    open, open_with, open_with_limits, parameter_name, sign, sign1, sign1_detached,
+    sign1_kid_unprotected, sign1_untagged, sign_untagged, CoseKind, HeaderParameter, Limits,
+    Opened, SignatureInfo,
 };
 pub use error::{CoseError, CryptoError, KeyError};
 pub use key::{PrivateKey, PublicKey};

@@ -103,11 +103,13 @@ fn json_view_names_claims() {
     let j = c.to_json();
     assert_eq!(j["iss"], "device");
     assert_eq!(j["eat_nonce"], "a0".repeat(16));
-    assert_eq!(j["oemid"], "894823");
+    // Bytes a person may read are shown as text when printable, else as h'…'.
+    assert_eq!(j["oemid"], "h'894823'");
     assert_eq!(j["hwversion"][0], "1.3.4");
     assert_eq!(j["hwversion"][1], 1);
     assert_eq!(j["eat_profile"], TEEP_EAT_PROFILE);
     assert_eq!(j["cnf"]["COSE_Key"]["kty"], "EC");
+    assert_eq!(j["cnf"]["thumbprint"].as_str().map(str::len), Some(64));
     assert_eq!(j["manifests"][0][0], 60);
     assert_eq!(j["-70000"], "010203");
 }

@@ -20,7 +20,7 @@ use crate::cbor;
 use crate::{Algorithm, CoseError};
 
 /// RFC 9052 §3.1 names of the common header parameters, for error paths and dumps.
-pub(crate) fn parameter_name(label: i64) -> Option<&'static str> {
+pub fn parameter_name(label: i64) -> Option<&'static str> {
     Some(match label {
         1 => "alg",
         2 => "crit",

@@ -18,6 +18,7 @@ mod open;
 mod sign;
 mod verify;
 
+pub use headers::parameter_name;
 pub use inspect::HeaderParameter;
 pub use open::{open, open_with, open_with_limits};
 pub use sign::{sign, sign1, sign1_detached, sign1_kid_unprotected, sign1_untagged, sign_untagged};

@@ -22,7 +22,10 @@ impl EatClaims {
             o.insert(
                 "cnf".into(),
                 match c {
-                    Confirmation::Key(k) => json!({ "COSE_Key": k.to_jwk() }),
+                    Confirmation::Key(k) => json!({
+                        "COSE_Key": k.to_jwk(),
+                        "thumbprint": hex::encode(k.thumbprint()),
+                    }),
                     Confirmation::EncryptedKey(v) => {
                         json!({ "Encrypted_COSE_Key": value_to_json(v) })
                     }
@@ -40,13 +43,13 @@ impl EatClaims {
             o.insert(
                 "oemid".into(),
                 match x {
-                    OemId::Bytes(b) => json!(hex::encode(b)),
+                    OemId::Bytes(b) => bytes_or_text(b),
                     OemId::Pen(n) => json!(n),
                 },
             );
         }
         if let Some(h) = &self.hwmodel {
-            o.insert("hwmodel".into(), json!(hex::encode(h)));
+            o.insert("hwmodel".into(), bytes_or_text(h));
         }
         if let Some(h) = &self.hwversion {
             let v = match &h.version {
@@ -82,13 +85,59 @@ impl EatClaims {
             let key = match k {
                 Value::Text(t) => t.clone(),
                 other => match cbor::as_i64(other) {
-                    Some(n) => n.to_string(),
+                    Some(n) => claim_name(n).map_or_else(|| n.to_string(), Into::into),
                     None => format!("{other:?}"),
                 },
             };
             o.insert(key, value_to_json(v));
         }
         Json::Object(o)
+    }
+}
+
+/// Name of a claim key registered in the IANA CWT Claims registry (RFC 8392, RFC 8747,
+/// RFC 9711 §10.2) by its JWT name, so a claim teep does not model is still shown by name.
+pub fn claim_name(key: i64) -> Option<&'static str> {
+    Some(match key {
+        1 => "iss",
+        2 => "sub",
+        3 => "aud",
+        4 => "exp",
+        5 => "nbf",
+        6 => "iat",
+        7 => "cti",
+        8 => "cnf",
+        10 => "eat_nonce",
+        256 => "ueid",
+        257 => "sueids",
+        258 => "oemid",
+        259 => "hwmodel",
+        260 => "hwversion",
+        261 => "uptime",
+        262 => "oemboot",
+        263 => "dbgstat",
+        264 => "location",
+        265 => "eat_profile",
+        266 => "submods",
+        267 => "bootcount",
+        268 => "bootseed",
+        269 => "dloas",
+        270 => "swname",
+        271 => "swversion",
+        272 => "manifests",
+        273 => "measurements",
+        274 => "measres",
+        275 => "intuse",
+        _ => return None,
+    })
+}
+
+/// Bytes a person may read (hwmodel, oemid): the text when they are printable ASCII, else
+/// `h'…'` (diagnostic notation, so hex is never mistaken for text).
+fn bytes_or_text(b: &[u8]) -> Json {
+    match core::str::from_utf8(b) {
+        Ok(t) if !t.is_empty() && t.bytes().all(|c| (0x20..0x7f).contains(&c)) => json!(t),
+        _ => json!(format!("h'{}'", hex::encode(b))),
     }
 }
 

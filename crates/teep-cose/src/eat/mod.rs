@@ -18,7 +18,7 @@ pub use claims::{
 };
 pub use error::EatError;
 #[cfg(feature = "json")]
-pub use json::value_to_json;
+pub use json::{claim_name, value_to_json};
 pub use result::AttestationResult;
 
 /// Claim keys (IANA "CBOR Web Token Claims").

@@ -42,8 +42,10 @@ pub(super) fn freshness_to_json(f: &FreshnessMechanism) -> Json {
     }
 }
 
+/// The one text form of a component id (`['TEEP-Device', 'SecureFS', h'8d82…', 'ta']`),
+/// as the drafts write them: printable segments read as text.
 pub(super) fn component_id_to_json(c: &ComponentId) -> Json {
-    json!(c.iter().map(hex::encode).collect::<Vec<_>>())
+    json!(c.to_string())
 }
 
 pub(super) fn err_code_to_json(c: ErrorCode) -> Json {
@@ -147,10 +149,17 @@ pub(super) fn err_code_from_json(j: &Json, p: &str, n: Numbering) -> Result<Erro
         .ok_or_else(|| JsonError::new(p, "expected ERR_* name or uint"))
 }
 
+/// A component id in its text form, or (as earlier views wrote it) an array of hex strings.
 pub(super) fn component_id_from_json(j: &Json, p: &str) -> Result<ComponentId, JsonError> {
-    let items = j
-        .as_array()
-        .ok_or_else(|| JsonError::new(p, "expected array of hex strings"))?;
+    if let Some(text) = j.as_str() {
+        return ComponentId::parse(text).map_err(|e| JsonError::new(p, e.to_string()));
+    }
+    let items = j.as_array().ok_or_else(|| {
+        JsonError::new(
+            p,
+            "expected a component id (['TEEP-Device', h'…']) or an array of hex strings",
+        )
+    })?;
     items
         .iter()
         .enumerate()

@@ -11,10 +11,19 @@
 //!   and their meaning are side by side.
 //! - [`MessageView::summary`]: one line.
 
-use alloc::string::String;
+mod annotate;
+mod named;
+mod summary;
+
+use alloc::format;
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use serde_json::Value as Json;
+use serde_json::{json, Value as Json};
+
+pub use annotate::annotate_message;
+pub use named::{alg_text, attestation_json, cose_json, envelope_json, report_json, NamedRender};
+pub use summary::{short_component_id, short_hex, signature};
 
 use crate::deviation::Tolerance;
 use crate::signed::{self, SignedError};
@@ -24,9 +33,9 @@ use teep_cose::Opened;
 /// Why bytes could not be shown as a TEEP message (the decoder's error, path and rule).
 #[derive(Debug, thiserror::Error)]
 pub enum ViewError {
-    #[error("{0}")]
+    #[error(transparent)]
     Signed(#[from] SignedError),
-    #[error("{0}")]
+    #[error(transparent)]
     Message(#[from] DecodeError),
 }
 
@@ -79,44 +88,86 @@ impl MessageView {
         &self.bytes
     }
 
+    /// What the numbering detection could not tell (no hint given and both numberings read
+    /// the same message).
+    pub fn ambiguity(&self) -> Option<String> {
+        let d = &self.decoded;
+        d.also_valid_in.map(|other| {
+            format!(
+                "also a valid {} message in {} numbering, the same message: the numbering cannot be told from these bytes; {} is assumed",
+                d.message.type_name(),
+                other.name(),
+                d.numbering.name()
+            )
+        })
+    }
+
     /// `{"numbering", "message", "deviations", "cose"?, "numbering_ambiguous"?}`, named all
-    /// the way down. `message` is also the input `teep msg encode` takes.
+    /// the way down. `message` is also what `teep msg encode` reads back.
     pub fn json(&self) -> Json {
-        let mut doc = serde_json::json!({
+        let mut doc = json!({
             "numbering": self.numbering().name(),
+            "summary": self.summary(),
             "message": message_json(self.message()),
-            "deviations": self.decoded.deviations.iter().map(alloc::string::ToString::to_string).collect::<Vec<_>>(),
+            "deviations": self.decoded.deviations.iter().map(ToString::to_string).collect::<Vec<_>>(),
         });
+        if let Some(note) = self.ambiguity() {
+            doc["numbering_ambiguous"] = note.into();
+        }
         if let Some(o) = &self.opened {
-            doc["cose"] = serde_json::json!({ "kind": o.kind.name() });
+            doc["cose"] = named::cose_json(o);
         }
         doc
     }
 
-    /// Annotated CBOR diagnostic notation.
+    /// CBOR diagnostic notation annotated with names, preceded by comment lines: the
+    /// signature, every COSE header parameter with its bucket, the numbering, and each
+    /// deviation accepted.
     pub fn diag(&self) -> String {
-        crate::diag::to_diag(&self.bytes).unwrap_or_default()
+        let mut out = String::new();
+        if let Some(o) = &self.opened {
+            for s in &o.signatures {
+                let kid = s
+                    .kid
+                    .as_ref()
+                    .map(|k| format!(" kid h'{}'", hex::encode(k)))
+                    .unwrap_or_default();
+                out.push_str(&format!(
+                    "/ {} alg {}{kid} /\n",
+                    o.kind.name(),
+                    s.alg.name()
+                ));
+            }
+            for h in o.header_parameters() {
+                out.push_str(&format!("/ header: {h} /\n"));
+            }
+        }
+        out.push_str(&format!(
+            "/ {} {} /\n",
+            self.numbering().adjective(),
+            self.message().type_name()
+        ));
+        if let Some(note) = self.ambiguity() {
+            out.push_str(&format!("/ {note} /\n"));
+        }
+        for dev in self.decoded.deviations.iter() {
+            out.push_str(&format!("/ deviation: {dev} /\n"));
+        }
+        match annotate::annotate_message(&self.bytes, self.numbering()) {
+            Some(text) => out.push_str(&text),
+            None => out.push_str(&crate::diag::to_diag(&self.bytes).unwrap_or_default()),
+        }
+        out
     }
 
-    /// One line: type, token, the main contents, the signature.
+    /// One line: type, token, the main contents, the signature, deviations.
     pub fn summary(&self) -> String {
-        String::from(self.message().type_name())
+        summary::summary(&self.decoded, self.opened.as_ref())
     }
 }
 
-/// JSON view of a message, every nested item named.
+/// JSON view of a message, every nested item named (the reversible top level of
+/// [`TeepMessage::to_json`], with SUIT envelopes, reports and evidence decoded by name).
 pub fn message_json(msg: &TeepMessage) -> Json {
-    msg.to_json()
-}
-
-/// Named JSON view of a SUIT envelope (as `teep suit inspect` shows it); the generic view
-/// when the bytes are not an envelope.
-pub fn envelope_json(bytes: &[u8]) -> Json {
-    crate::json::generic_view(bytes).unwrap_or(Json::Null)
-}
-
-/// Named JSON view of an attestation payload (EAT Evidence or Attestation Result).
-pub fn attestation_json(format: Option<&str>, bytes: &[u8]) -> Json {
-    let _ = format;
-    crate::json::generic_view(bytes).unwrap_or(Json::Null)
+    crate::json::to_json_with(msg, &NamedRender)
 }

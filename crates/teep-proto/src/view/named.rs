@@ -1,0 +1,182 @@
+//! The named JSON of what a TEEP message carries inside byte strings: SUIT envelopes (as
+//! `teep suit inspect` names them), SUIT reports, EAT claims and Attestation Results, and the
+//! COSE headers of every signed item. Nothing here verifies a signature: these are views of
+//! what was received.
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use serde_json::{json, Map, Value as Json};
+use teep_cose::eat::EatClaims;
+use teep_cose::{Algorithm, Opened};
+use teep_suit::{Limits, SuitReport};
+
+use crate::cbor::Value;
+use crate::json::{generic_view, value_to_json, Render};
+
+/// The [`Render`] hooks that name everything they know.
+pub struct NamedRender;
+
+impl Render for NamedRender {
+    fn suit_envelope(&self, bytes: &[u8]) -> Option<Json> {
+        Some(envelope_json(bytes))
+    }
+    fn suit_report(&self, bytes: &[u8]) -> Option<Json> {
+        Some(report_json(bytes))
+    }
+    fn attestation_payload(&self, format: Option<&str>, bytes: &[u8]) -> Option<Json> {
+        (!bytes.is_empty()).then(|| attestation_json(format, bytes))
+    }
+}
+
+/// What could not be read by name: the reason, and the generic view so nothing is hidden.
+fn unreadable(what: &str, error: impl ToString, bytes: &[u8]) -> Json {
+    let mut m = Map::new();
+    m.insert(
+        "error".into(),
+        json!(format!("not a valid {what}: {}", error.to_string())),
+    );
+    if let Some(g) = generic_view(bytes) {
+        m.insert("generic".into(), g);
+    }
+    Json::Object(m)
+}
+
+/// A SUIT envelope named as `teep suit inspect` names it, with the COSE headers of each
+/// authentication block (not verified).
+pub fn envelope_json(bytes: &[u8]) -> Json {
+    match teep_suit::auth::decode_envelope_lenient(bytes.to_vec(), &Limits::default()) {
+        Ok((env, digest_ok)) => {
+            let signatures: Vec<Json> = env
+                .authentication
+                .blocks
+                .iter()
+                .map(|b| match teep_cose::open(b) {
+                    Ok(o) => cose_json(&o),
+                    Err(e) => json!({ "error": e.to_string() }),
+                })
+                .collect();
+            teep_suit::inspect::envelope_json(
+                &env,
+                digest_ok.map_err(|e| e.to_string()),
+                json!({ "verified": "not checked", "blocks": signatures }),
+            )
+        }
+        Err(e) => unreadable("SUIT_Envelope", e, bytes),
+    }
+}
+
+/// A SUIT report: bare (SUIT_Report) or signed (SUIT_Report_Protected, a COSE_Sign1).
+pub fn report_json(bytes: &[u8]) -> Json {
+    if crate::view::looks_like_cose(bytes) {
+        return match teep_cose::open(bytes) {
+            Ok(o) => {
+                let payload = o.payload.as_deref().unwrap_or_default();
+                json!({ "cose": cose_json(&o), "report": report_json(payload) })
+            }
+            Err(e) => unreadable("SUIT_Report_Protected", e, bytes),
+        };
+    }
+    match SuitReport::decode(bytes) {
+        Ok(r) => r.to_json(),
+        Err(e) => unreadable("SUIT_Report", e, bytes),
+    }
+}
+
+/// An attestation payload: a signed EAT (Evidence, or an Attestation Result, which is an
+/// EAT signed by a Verifier) with its COSE headers and claims by name, or a bare claims set.
+/// `format` is the attestation-payload-format the message gave, shown as the kind.
+pub fn attestation_json(format: Option<&str>, bytes: &[u8]) -> Json {
+    let kind = json!(format.unwrap_or("application/eat+cwt (default)"));
+    if crate::view::looks_like_cose(bytes) {
+        return match teep_cose::open(bytes) {
+            Ok(o) => {
+                let payload = o.payload.as_deref().unwrap_or_default();
+                json!({ "format": kind, "cose": cose_json(&o), "claims": claims_json(payload) })
+            }
+            Err(e) => unreadable("COSE-signed EAT", e, bytes),
+        };
+    }
+    json!({ "format": kind, "claims": claims_json(bytes) })
+}
+
+/// Claims by their registered names: the EAT profile's claims through teep-cose's model;
+/// a claims set that model refuses is still named key by key.
+fn claims_json(bytes: &[u8]) -> Json {
+    match EatClaims::decode(bytes) {
+        Ok(c) => c.to_json(),
+        Err(e) => match Value::from_slice(bytes) {
+            Ok(Value::Map(entries)) => {
+                let mut m = Map::new();
+                m.insert("error".into(), json!(e.to_string()));
+                for (k, v) in &entries {
+                    let key = match k {
+                        Value::Integer(n) => i64::try_from(*n)
+                            .ok()
+                            .and_then(teep_cose::eat::claim_name)
+                            .map_or_else(|| n.to_string(), Into::into),
+                        Value::Text(t) => t.clone(),
+                        other => crate::diag::value_to_diag(other),
+                    };
+                    m.insert(key, value_to_json(v));
+                }
+                Json::Object(m)
+            }
+            _ => unreadable("EAT claims set", e, bytes),
+        },
+    }
+}
+
+/// `ESP256 (-9)`: an algorithm by name and number.
+pub fn alg_text(alg: Algorithm) -> String {
+    format!("{} ({})", alg.name(), alg.to_cose())
+}
+
+/// The COSE wrapper: kind, each signature's algorithm and kid, and every header parameter
+/// by name in the bucket (protected or unprotected) it came from.
+pub fn cose_json(o: &Opened) -> Json {
+    let mut buckets = Map::new();
+    for p in o.header_parameters() {
+        let bucket = format!(
+            "{} {}",
+            p.at,
+            if p.protected {
+                "protected"
+            } else {
+                "unprotected"
+            }
+        );
+        let value = Value::from_slice(&p.value).ok();
+        let shown = match (p.name, &value) {
+            (Some("alg"), Some(Value::Integer(n))) => {
+                json!(alg_text(Algorithm::from_cose(*n as i64)))
+            }
+            (_, Some(Value::Bytes(b))) => json!(hex::encode(b)),
+            (_, Some(v)) => value_to_json(v),
+            (_, None) => json!(hex::encode(&p.value)),
+        };
+        let label = match p.name {
+            Some(n) => format!("{n} ({})", p.label),
+            None => p.label.clone(),
+        };
+        if let Json::Object(m) = buckets
+            .entry(bucket)
+            .or_insert_with(|| Json::Object(Map::new()))
+        {
+            m.insert(label, shown);
+        }
+    }
+    json!({
+        "kind": o.kind.name(),
+        "tagged": o.tagged,
+        "signatures": o.signatures.iter().map(|s| json!({
+            "alg": s.alg.name(),
+            "alg-id": s.alg.to_cose(),
+            "kid": s.kid.as_ref().map(hex::encode),
+            "kid_protected": s.kid_protected,
+        })).collect::<Vec<_>>(),
+        "parameters": Json::Object(buckets),
+        "headers": o.header_parameters().iter().map(ToString::to_string).collect::<Vec<_>>(),
+    })
+}
