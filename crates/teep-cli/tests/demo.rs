@@ -57,6 +57,19 @@ fn demo_is_a_short_narrated_session_log() {
     ];
     assert_eq!(types, [session, session].concat(), "{out}");
     assert!(seq.contains(&"Broker→TAM  empty POST"), "{out}");
+    // Each message's summary: its token, contents and signer.
+    let update = seq.iter().find(|l| l.contains("Update")).unwrap();
+    assert!(
+        update.contains("token=") && update.contains("manifest-list=[") && update.contains("seq 1"),
+        "{update}"
+    );
+    assert!(
+        seq.iter().all(|l| l.contains("empty POST")
+            || l.contains("(session over)")
+            || l.contains(" signed ")),
+        "{out}"
+    );
+    assert!(seq.iter().any(|l| l.contains("evidence=EAT")), "{out}");
     assert!(
         seq.contains(&"TAM→Broker  204 No Content (session over)"),
         "{out}"
@@ -82,7 +95,14 @@ fn verbose_demo_shows_each_message_named() {
         "\"type\": \"update\"",
         "\"type\": \"success\"",
         "\"manifest-list\"",
+        "\"unneeded-manifest-list\"",
         "\"numbering\": \"draft26\"",
+        // Named all the way down: the SUIT envelope in the Update, the EAT in the
+        // QueryResponse, the COSE headers.
+        "\"manifest-sequence-number\": 1",
+        "\"shared-sequence\"",
+        "\"eat_nonce\"",
+        "\"kid (4)\"",
         "Agent: sending QueryResponse",
     ] {
         assert!(out.contains(want), "no {want:?} in\n{out}");
