@@ -19,6 +19,7 @@ use teep_broker::device::TeeDevice;
 use teep_broker::dump;
 use teep_broker::runner::AgentRunner;
 use teep_cbor::ComponentId;
+use teep_proto::view;
 use teep_tee::{SoftwareTee, Tee, TrustAnchorKind};
 
 #[derive(clap::Args)]
@@ -80,20 +81,25 @@ enum Detail {
 struct Narrator {
     step: usize,
     detail: Detail,
-    /// The TA of the demo, named `hello` in the narration rather than by its component id.
-    hello: TcId,
+    /// The component ids of the TA and of its manifest, and the short names the narration
+    /// gives them (the summaries would show each as a component id).
+    names: Vec<(ComponentId, &'static str)>,
 }
 
 impl Narrator {
-    /// `hello` for the TA's component or its manifest's (same id but the last segment), the
-    /// component id otherwise.
+    /// The short name of a component id, or its text form.
     fn name(&self, id: ComponentId) -> String {
-        let stem = |c: &ComponentId| c.split_last().map(|(_, s)| s.to_vec());
-        if id.len() == self.hello.0.len() && stem(&id) == stem(&self.hello.0) {
-            "`hello`".to_string()
-        } else {
-            TcId(id).to_string()
+        match self.names.iter().find(|(c, _)| *c == id) {
+            Some((_, name)) => format!("`{name}`"),
+            None => TcId(id).to_string(),
         }
+    }
+
+    /// A summary line with the known component ids shortened to their names.
+    fn named(&self, line: String) -> String {
+        self.names.iter().fold(line, |line, (id, name)| {
+            line.replace(&view::short_component_id(id), name)
+        })
     }
 
     fn step(&mut self, text: &str) {
@@ -118,9 +124,17 @@ impl Narrator {
         if self.detail == Detail::None {
             return;
         }
-        println!("     {}  {}", dump::REQUEST, dump::request_line(x));
+        println!(
+            "     {}  {}",
+            dump::REQUEST,
+            self.named(dump::request_line(x))
+        );
         self.message(&x.request_body, x);
-        println!("     {}  {}", dump::RESPONSE, dump::response_line(x));
+        println!(
+            "     {}  {}",
+            dump::RESPONSE,
+            self.named(dump::response_line(x))
+        );
         self.message(&x.response_body, x);
     }
 
@@ -152,10 +166,10 @@ fn events(n: &Narrator, events: &mut Vec<AgentEvent>) {
                 (format!("Agent: Evidence (EAT) signed by the device key, eat_nonce = challenge {}…", &hex::encode(&nonce)[..16.min(nonce.len() * 2)]), false)
             }
             AgentEvent::Unlinked { manifest_id, found } => {
-                (format!("Agent: {} {}", n.name(manifest_id), if found { "unlinked and removed" } else { "unlinked (was not installed)" }), true)
+                (format!("Agent: manifest {} {}", n.name(manifest_id), if found { "unlinked and its component removed" } else { "unlinked (was not installed)" }), true)
             }
             AgentEvent::Installed { manifest_id, sequence_number } => {
-                (format!("Agent: {} (manifest sequence {sequence_number}) verified and installed", n.name(manifest_id)), true)
+                (format!("Agent: manifest {} (sequence {sequence_number}) verified and installed", n.name(manifest_id)), true)
             }
             AgentEvent::ManifestFailed { reason } => (format!("Agent: manifest failed: {reason}"), true),
             AgentEvent::TamReportedError { code, message } => (format!("Agent: TAM reported {code:?}: {}", message.unwrap_or_default()), true),
@@ -211,7 +225,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut n = Narrator {
         step: 0,
         detail,
-        hello: hello.clone(),
+        names: Vec::new(),
     };
     println!(
         "teep demo: a TAM installs the `hello` Trusted Application on a device over TEEP; the"
@@ -262,6 +276,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         teep_tee::examples::HELLO_WASM.len(),
         record.sequence
     ));
+    n.names.push((hello.0.clone(), "hello"));
+    if let Some(m) = record.manifest_component_id.as_deref() {
+        let m = ComponentId::decode(m).context("the manifest's component id")?;
+        n.note(&format!(
+            "shown below as hello: {}, and hello-manifest: {}",
+            view::short_component_id(&hello.0),
+            view::short_component_id(&m)
+        ));
+        n.names.push((m, "hello-manifest"));
+    }
     let (addr, handle) = rt
         .block_on(teep_tam::server::spawn_with_state(state.clone()))
         .context("starting the TAM")?;
