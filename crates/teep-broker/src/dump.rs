@@ -213,4 +213,46 @@ mod tests {
         assert_eq!(without_userinfo("http://h/p@x"), "http://h/p@x");
         assert_eq!(without_userinfo("not a uri"), "not a uri");
     }
+
+    fn exchange(status: u16, content_type: &str, body: &[u8]) -> Exchange {
+        Exchange {
+            uri: "http://tam.example/tam".into(),
+            request_headers: Vec::new(),
+            request_body: Vec::new(),
+            status,
+            response_headers: vec![("Content-Type".into(), content_type.into())],
+            response_body: body.to_vec(),
+            deviations: Vec::new(),
+            tam_numbering: None,
+        }
+    }
+
+    #[test]
+    fn session_lines_name_what_carries_no_teep_message() {
+        let x = exchange(204, "", b"");
+        assert_eq!(request_line(&x), "empty POST");
+        assert_eq!(response_line(&x), "204 No Content (session over)");
+        let x = exchange(415, "text/plain", b"send Content-Type\nsecond line\n");
+        assert_eq!(
+            response_line(&x),
+            "415 Unsupported Media Type: send Content-Type"
+        );
+        let x = exchange(500, "", b"");
+        assert_eq!(response_line(&x), "500 Internal Server Error");
+        let x = exchange(200, "application/teep+cbor", &[0xff, 0x00]);
+        assert!(
+            response_line(&x).starts_with("2 bytes, not a TEEP message: "),
+            "{}",
+            response_line(&x)
+        );
+        let rendered = render(&x);
+        assert!(
+            rendered.starts_with("Broker→TAM  empty POST\n>>> POST http://tam.example/tam\n"),
+            "{rendered}"
+        );
+        assert!(
+            rendered.contains("\nTAM→Broker  2 bytes, not a TEEP message: "),
+            "{rendered}"
+        );
+    }
 }
