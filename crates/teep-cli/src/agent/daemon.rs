@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use teep_agent::agent::AgentConfig;
 use teep_broker::broker::{Broker, HttpConfig, HttpTransport, RetryPolicy};
 use teep_broker::device::TeeDevice;
+use teep_broker::fetch::HttpFetcher;
 use teep_broker::local_api::{self, LocalRequest, LocalResponse};
 use teep_broker::runner::AgentRunner;
 use teep_broker::state_file::{load_state, save_state};
@@ -38,7 +39,9 @@ impl Daemon {
             require_tam_attestation: state.require_tam_attestation,
             tolerance: opts.tolerance(),
         };
-        let runner = AgentRunner::new(config, state, TeeDevice::new(tee));
+        let fetcher = HttpFetcher::new(opts.fetch_config(http.ca_pem.clone()))?;
+        let device = TeeDevice::new(tee).with_fetcher(Box::new(fetcher));
+        let runner = AgentRunner::new(config, state, device);
         Ok(Daemon {
             dir: dir.to_path_buf(),
             runner,

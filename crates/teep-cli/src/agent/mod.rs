@@ -29,7 +29,7 @@ pub struct StateArg {
 }
 
 /// How the sessions of a command run.
-#[derive(clap::Args, Clone, Copy, Default)]
+#[derive(clap::Args, Clone, Copy)]
 pub struct SessionOpts {
     /// Print every HTTP exchange: request and response header fields (credentials hidden),
     /// the empty POST, each TEEP message decoded with where its COSE header parameters were,
@@ -40,9 +40,42 @@ pub struct SessionOpts {
     /// deviation (conformance testing).
     #[arg(long)]
     pub strict: bool,
+    /// Also fetch payloads that manifests name by plain `http` URI (a test bed; the
+    /// manifest's digest still binds the bytes). `https` is always allowed, through the CA
+    /// bundle of `--ca` when given.
+    #[arg(long)]
+    pub fetch_allow_http: bool,
+    /// Seconds allowed to fetch one payload named by URI, redirects and body included.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub fetch_timeout: u64,
+    /// Largest payload fetched by URI, whatever the manifest's image-size says.
+    #[arg(long, value_name = "BYTES", default_value_t = teep_broker::fetch::DEFAULT_MAX_PAYLOAD)]
+    pub fetch_max_bytes: u64,
+}
+
+impl Default for SessionOpts {
+    fn default() -> Self {
+        SessionOpts {
+            dump: false,
+            strict: false,
+            fetch_allow_http: false,
+            fetch_timeout: 60,
+            fetch_max_bytes: teep_broker::fetch::DEFAULT_MAX_PAYLOAD,
+        }
+    }
 }
 
 impl SessionOpts {
+    /// How payloads named by URI are fetched; `ca_pem` is the CA bundle given for TAMs.
+    pub fn fetch_config(self, ca_pem: Option<Vec<u8>>) -> teep_broker::fetch::FetchConfig {
+        teep_broker::fetch::FetchConfig {
+            ca_pem,
+            allow_http: self.fetch_allow_http,
+            timeout: std::time::Duration::from_secs(self.fetch_timeout.max(1)),
+            max_payload: self.fetch_max_bytes,
+        }
+    }
+
     pub fn tolerance(self) -> teep_cbor::Tolerance {
         if self.strict {
             teep_cbor::Tolerance::Strict
@@ -73,7 +106,7 @@ pub enum Cmd {
         /// Add a TC Signer trust anchor (public key file); kept sealed in the TEE.
         #[arg(long = "tc-signer-key", value_name = "FILE")]
         tc_signer_keys: Vec<PathBuf>,
-        /// PEM file of CA certificates for https TAM URIs.
+        /// PEM file of CA certificates for https TAM URIs and https payload URIs.
         #[arg(long, value_name = "FILE")]
         ca: Option<PathBuf>,
         /// Answer TAMs that do not attest themselves with ERR_ATTESTATION_REQUIRED.

@@ -16,7 +16,11 @@ fuzz_target!(|data: &[u8]| {
     }
     for n in [Numbering::Draft26, Numbering::Legacy] {
         if let Some(text) = annotate_message(data, n) {
-            diag::from_diag(&text).expect("annotated notation parses");
+            // cbor-diag's parser does not read `\u` escapes (valid diagnostic notation, used
+            // for control characters in text); everything else must parse.
+            if !text.contains("\\u") {
+                diag::from_diag(&text).expect("annotated notation parses");
+            }
         }
     }
     let _ = envelope_json(data);
