@@ -231,8 +231,9 @@ mod tests {
     use std::io::{Read, Write};
     use std::net::{TcpListener, TcpStream};
 
-    /// A one-connection-at-a-time HTTP server on loopback answering each request with what
-    /// `answer` writes for its path.
+    /// An HTTP server on loopback answering each request with what `answer` writes for its
+    /// path; every answer says `Connection: close` (the connection is dropped after it, and a
+    /// client that kept it for the next request would meet a reset).
     fn server(answer: fn(&str, &mut TcpStream)) -> String {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
@@ -254,18 +255,18 @@ mod tests {
 
     fn routes(path: &str, s: &mut TcpStream) {
         let _ = match path {
-            "/ta" => s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"),
-            "/moved" => s.write_all(b"HTTP/1.1 302 Found\r\nLocation: /ta\r\nContent-Length: 0\r\n\r\n"),
+            "/ta" => s.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello"),
+            "/moved" => s.write_all(b"HTTP/1.1 302 Found\r\nConnection: close\r\nLocation: /ta\r\nContent-Length: 0\r\n\r\n"),
             "/to-https" => s.write_all(
-                b"HTTP/1.1 301 Moved\r\nLocation: https://127.0.0.1:1/ta\r\nContent-Length: 0\r\n\r\n",
+                b"HTTP/1.1 301 Moved\r\nConnection: close\r\nLocation: https://127.0.0.1:1/ta\r\nContent-Length: 0\r\n\r\n",
             ),
             "/to-file" => s.write_all(
-                b"HTTP/1.1 301 Moved\r\nLocation: file:///etc/passwd\r\nContent-Length: 0\r\n\r\n",
+                b"HTTP/1.1 301 Moved\r\nConnection: close\r\nLocation: file:///etc/passwd\r\nContent-Length: 0\r\n\r\n",
             ),
-            "/loop" => s.write_all(b"HTTP/1.1 302 Found\r\nLocation: /loop\r\nContent-Length: 0\r\n\r\n"),
-            "/big" => s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n"),
+            "/loop" => s.write_all(b"HTTP/1.1 302 Found\r\nConnection: close\r\nLocation: /loop\r\nContent-Length: 0\r\n\r\n"),
+            "/big" => s.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1000000\r\n\r\n"),
             "/endless" => {
-                let _ = s.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+                let _ = s.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n");
                 loop {
                     if s.write_all(b"400\r\n").is_err()
                         || s.write_all(&[b'x'; 1024]).is_err()
@@ -276,12 +277,12 @@ mod tests {
                 }
             }
             "/slow" => {
-                let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc");
+                let _ = s.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 100\r\n\r\nabc");
                 // Never sends the rest; the connection stays open until the client gives up.
                 std::thread::sleep(Duration::from_secs(30));
                 Ok(())
             }
-            _ => s.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"),
+            _ => s.write_all(b"HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"),
         };
     }
 

@@ -174,6 +174,29 @@ fn attestam_unmodified_completes_with_retry_legacy_answers_and_unprotected_kid()
         "{}",
         dump[2]
     );
+    // Read top-down, the dump is the session's sequence: each half opens with its direction
+    // and the message's summary.
+    let sequence: Vec<&str> = dump
+        .iter()
+        .flat_map(|d| d.lines())
+        .filter(|l| l.starts_with("Broker→TAM  ") || l.starts_with("TAM→Broker  "))
+        .collect();
+    assert_eq!(sequence.len(), 2 * dump.len(), "{sequence:#?}");
+    assert_eq!(sequence[0], "Broker→TAM  empty POST");
+    assert!(
+        sequence[1].starts_with("TAM→Broker  415 Unsupported Media Type"),
+        "{sequence:#?}"
+    );
+    assert_eq!(sequence[2], "Broker→TAM  empty POST");
+    assert!(
+        sequence[3].starts_with("TAM→Broker  QueryRequest"),
+        "{sequence:#?}"
+    );
+    assert!(
+        sequence[4].starts_with("Broker→TAM  QueryResponse"),
+        "{sequence:#?}"
+    );
+    assert!(dump[0].starts_with("Broker→TAM  empty POST\n>>> POST "));
 }
 
 #[test]

@@ -3,19 +3,23 @@
 //! A TAM (SQLite, open enrollment) on a free loopback port, the `hello` TA in its catalog, a
 //! device with the software TEE, the Agent and the Broker speaking real HTTP to the TAM: the
 //! device asks for `hello`, gets it installed, runs it, then gives it up and sees it deleted.
-//! Every HTTP exchange is printed with the TEEP message decoded.
+//! By default a line per step and one per TEEP message (its direction and summary, as the
+//! dumps show them), so the whole flow fits on a screen; `--verbose` shows each message in
+//! full, every field named.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
-use serde_json::Value as Json;
 use teep_agent::agent::{AgentConfig, AgentEvent};
 use teep_agent::state::AgentState;
 use teep_agent::TcId;
 use teep_broker::broker::{Broker, Exchange, HttpConfig, HttpTransport, RetryPolicy};
 use teep_broker::device::TeeDevice;
-use teep_broker::runner::{describe, AgentRunner};
+use teep_broker::dump;
+use teep_broker::runner::AgentRunner;
+use teep_cbor::ComponentId;
+use teep_proto::view;
 use teep_tee::{SoftwareTee, Tee, TrustAnchorKind};
 
 #[derive(clap::Args)]
@@ -23,13 +27,21 @@ pub struct Args {
     /// Keep the temporary directory (TAM database, device state) and print its path.
     #[arg(long)]
     keep: bool,
-    /// Print only the narration, not the decoded messages.
-    #[arg(long)]
+    /// Print only the narration, not the messages.
+    #[arg(long, conflicts_with = "verbose")]
     quiet: bool,
+    /// Print each message in full, every field named, and everything the Agent did.
+    #[arg(long, short)]
+    verbose: bool,
     /// Speak the legacy numbering (drafts -20…-25) with the TAM instead of draft -26.
     #[arg(long)]
     legacy: bool,
 }
+
+/// The log filter when `TEEP_LOG` is not set: the narration tells the story, so the TAM's and
+/// the Broker's warnings (open enrollment, a new device) would only repeat it; errors still
+/// show.
+pub const LOG_FILTER: &str = "error";
 
 /// A fresh directory under the system temporary directory, removed on drop unless kept.
 struct WorkDir {
@@ -55,111 +67,118 @@ impl Drop for WorkDir {
     }
 }
 
+/// How much of each message the narration shows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Detail {
+    /// The narration only.
+    None,
+    /// A line of direction and summary per message.
+    Summary,
+    /// Each message in full, named, and every Agent event.
+    Full,
+}
+
 struct Narrator {
     step: usize,
-    quiet: bool,
+    detail: Detail,
+    /// The component ids of the TA and of its manifest, and the short names the narration
+    /// gives them (the summaries would show each as a component id).
+    names: Vec<(ComponentId, &'static str)>,
 }
 
 impl Narrator {
+    /// The short name of a component id, or its text form.
+    fn name(&self, id: ComponentId) -> String {
+        match self.names.iter().find(|(c, _)| *c == id) {
+            Some((_, name)) => format!("`{name}`"),
+            None => TcId(id).to_string(),
+        }
+    }
+
+    /// A summary line with the known component ids shortened to their names.
+    fn named(&self, line: String) -> String {
+        self.names.iter().fold(line, |line, (id, name)| {
+            line.replace(&view::short_component_id(id), name)
+        })
+    }
+
     fn step(&mut self, text: &str) {
         self.step += 1;
-        println!("\n== {}. {text}", self.step);
+        println!("{}. {text}", self.step);
     }
 
     fn note(&self, text: &str) {
         println!("   {text}");
     }
 
-    fn exchange(&self, x: &Exchange) {
-        let path = x
-            .uri
-            .split_once("//")
-            .map(|(_, r)| r.find('/').map(|i| &r[i..]).unwrap_or("/"))
-            .unwrap_or(&x.uri);
-        if x.request_body.is_empty() {
-            println!("   Broker -> TAM  POST {path}  (empty body: open a session)");
-        } else {
-            println!(
-                "   Broker -> TAM  POST {path}  {}",
-                summary(&x.request_body)
-            );
-            self.packet(&x.request_body);
-        }
-        if x.response_body.is_empty() {
-            println!("   TAM -> Broker  {}  (no content: session over)", x.status);
-        } else {
-            println!(
-                "   TAM -> Broker  {}  {}",
-                x.status,
-                summary(&x.response_body)
-            );
-            self.packet(&x.response_body);
+    /// A note shown only with `--verbose`.
+    fn detail(&self, text: &str) {
+        if self.detail == Detail::Full {
+            self.note(text);
         }
     }
 
-    fn packet(&self, bytes: &[u8]) {
-        if self.quiet {
+    /// The exchange as the session view shows it: a line per direction, and with
+    /// `--verbose` each message in full under its line.
+    fn exchange(&self, x: &Exchange) {
+        if self.detail == Detail::None {
             return;
         }
-        let shown = shorten(describe(bytes));
-        let text = serde_json::to_string_pretty(&shown).unwrap_or_default();
+        println!(
+            "     {}  {}",
+            dump::REQUEST,
+            self.named(dump::request_line(x))
+        );
+        self.message(&x.request_body, x);
+        println!(
+            "     {}  {}",
+            dump::RESPONSE,
+            self.named(dump::response_line(x))
+        );
+        self.message(&x.response_body, x);
+    }
+
+    fn message(&self, bytes: &[u8], x: &Exchange) {
+        if self.detail != Detail::Full || bytes.is_empty() {
+            return;
+        }
+        let text = match dump::view(bytes, x.tam_numbering) {
+            Some(v) => serde_json::to_string_pretty(&v.json()).unwrap_or_default(),
+            None => String::from_utf8_lossy(bytes).into_owned(),
+        };
         for line in text.lines() {
-            println!("      | {line}");
+            println!("       {line}");
         }
     }
 }
 
-/// One line: COSE kind, algorithm, TEEP message type and size.
-fn summary(bytes: &[u8]) -> String {
-    let d = describe(bytes);
-    let kind = d["cose"].as_str().unwrap_or("?");
-    let algs: Vec<&str> = d["signatures"]
-        .as_array()
-        .map(|a| a.iter().filter_map(|s| s["alg"].as_str()).collect())
-        .unwrap_or_default();
-    let ty = d["teep"]["type"].as_str().unwrap_or("?");
-    format!(
-        "{ty} in {kind} [{}], {} bytes",
-        algs.join(", "),
-        bytes.len()
-    )
-}
-
-/// Long hex strings (envelopes, evidence) are cut so the dump stays readable.
-fn shorten(v: Json) -> Json {
-    match v {
-        Json::String(s) if s.len() > 96 => {
-            Json::String(format!("{}… ({} chars)", &s[..64], s.len()))
-        }
-        Json::Array(a) => Json::Array(a.into_iter().map(shorten).collect()),
-        Json::Object(o) => Json::Object(o.into_iter().map(|(k, v)| (k, shorten(v))).collect()),
-        other => other,
-    }
-}
-
+/// What the Agent did; the outcomes (installed, removed, failed) always, the rest with
+/// `--verbose`.
 fn events(n: &Narrator, events: &mut Vec<AgentEvent>) {
     for e in events.drain(..) {
-        let text = match e {
-            AgentEvent::TamVerified { kid, algorithm, numbering } => format!(
+        let (text, outcome) = match e {
+            AgentEvent::TamVerified { kid, algorithm, numbering } => (format!(
                 "Agent: TAM signature verified (alg {algorithm}, trust anchor kid {}…), {numbering:?} numbering",
                 &hex::encode(kid)[..16]
-            ),
-            AgentEvent::Received { message } => format!("Agent: received {message}"),
+            ), false),
+            AgentEvent::Received { message } => (format!("Agent: received {message}"), false),
             AgentEvent::EvidenceProduced { nonce } => {
-                format!("Agent: Evidence (EAT) signed by the device key, eat_nonce = challenge {}…", &hex::encode(&nonce)[..16.min(nonce.len() * 2)])
+                (format!("Agent: Evidence (EAT) signed by the device key, eat_nonce = challenge {}…", &hex::encode(&nonce)[..16.min(nonce.len() * 2)]), false)
             }
             AgentEvent::Unlinked { manifest_id, found } => {
-                format!("Agent: unlinked manifest {} ({})", TcId(manifest_id), if found { "removed" } else { "was not installed" })
+                (format!("Agent: manifest {} {}", n.name(manifest_id), if found { "unlinked and its component removed" } else { "unlinked (was not installed)" }), true)
             }
             AgentEvent::Installed { manifest_id, sequence_number } => {
-                format!("Agent: SUIT manifest {} (sequence {sequence_number}) verified and installed", TcId(manifest_id))
+                (format!("Agent: manifest {} (sequence {sequence_number}) verified and installed", n.name(manifest_id)), true)
             }
-            AgentEvent::ManifestFailed { reason } => format!("Agent: manifest failed: {reason}"),
-            AgentEvent::TamReportedError { code, message } => format!("Agent: TAM reported {code:?}: {}", message.unwrap_or_default()),
-            AgentEvent::Refused { code, reason } => format!("Agent: answering with Error {code:?}: {reason}"),
-            AgentEvent::Sent { message } => format!("Agent: sending {message}"),
+            AgentEvent::ManifestFailed { reason } => (format!("Agent: manifest failed: {reason}"), true),
+            AgentEvent::TamReportedError { code, message } => (format!("Agent: TAM reported {code:?}: {}", message.unwrap_or_default()), true),
+            AgentEvent::Refused { code, reason } => (format!("Agent: answering with Error {code:?}: {reason}"), true),
+            AgentEvent::Sent { message } => (format!("Agent: sending {message}"), false),
         };
-        n.note(&text);
+        if outcome && n.detail != Detail::None || n.detail == Detail::Full {
+            n.note(&format!("  {text}"));
+        }
     }
 }
 
@@ -187,7 +206,7 @@ fn session(n: &mut Narrator, runner: &mut AgentRunner<TeeDevice>, uri: &str) -> 
     }
     events(n, &mut evs);
     let report = report.context("TEEP session")?;
-    n.note(&format!(
+    n.detail(&format!(
         "session finished after {} round trips",
         report.round_trips
     ));
@@ -197,21 +216,26 @@ fn session(n: &mut Narrator, runner: &mut AgentRunner<TeeDevice>, uri: &str) -> 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let dir = WorkDir::new(args.keep)?;
+    let detail = match (args.quiet, args.verbose) {
+        (true, _) => Detail::None,
+        (_, true) => Detail::Full,
+        _ => Detail::Summary,
+    };
+    let hello = TcId::parse("hello")?;
     let mut n = Narrator {
         step: 0,
-        quiet: args.quiet,
+        detail,
+        names: Vec::new(),
     };
     println!(
-        "teep demo: a TAM installs the `hello` Trusted Application on a device over TEEP, the"
+        "teep demo: a TAM installs the `hello` Trusted Application on a device over TEEP; the"
     );
-    println!(
-        "device runs it, then asks for its removal. Working directory: {}",
-        dir.path.display()
-    );
+    println!("device runs it, then asks for its removal.");
+    n.detail(&format!("working directory: {}", dir.path.display()));
 
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
 
-    n.step("Start a TAM (SQLite database, open enrollment) on a free loopback port");
+    n.step("Starting a TAM (SQLite database, open enrollment) on a free loopback port");
     let config = teep_tam::Config {
         data: dir.path.join("tam"),
         listen: "127.0.0.1:0".parse()?,
@@ -228,7 +252,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .map(|s| s.public_key())
         .collect();
     for s in state.core.signers() {
-        n.note(&format!(
+        n.detail(&format!(
             "TAM key {} kid {}",
             s.algorithm().name(),
             hex::encode(s.kid())
@@ -236,7 +260,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let tc_signer_key = teep_cose::Signer::public_key(&state.tc_signer);
 
-    n.step("Add the `hello` TA to the catalog: a WebAssembly module in a SUIT manifest signed by the TC Signer");
+    n.step("Uploading the `hello` TA: WebAssembly in a SUIT manifest signed by the TC Signer");
     let now = teep_tam::server::now_ms();
     let record = rt
         .block_on(teep_tam::ops::add_ta(
@@ -247,12 +271,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             now,
         ))
         .context("adding hello to the catalog")?;
-    let hello = TcId::parse("hello")?;
-    n.note(&format!(
+    n.detail(&format!(
         "hello: {} bytes of Wasm, component id {hello}, sequence {}",
         teep_tee::examples::HELLO_WASM.len(),
         record.sequence
     ));
+    n.names.push((hello.0.clone(), "hello"));
+    if let Some(m) = record.manifest_component_id.as_deref() {
+        let m = ComponentId::decode(m).context("the manifest's component id")?;
+        n.note(&format!(
+            "shown below as hello: {}, and hello-manifest: {}",
+            view::short_component_id(&hello.0),
+            view::short_component_id(&m)
+        ));
+        n.names.push((m, "hello-manifest"));
+    }
     let (addr, handle) = rt
         .block_on(teep_tam::server::spawn_with_state(state.clone()))
         .context("starting the TAM")?;
@@ -260,21 +293,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let uri = format!("http://{addr}{path}");
     n.note(&format!("TAM listening at {uri}"));
 
-    n.step("Start the device: software TEE (sealed storage, device keys made on first start), Agent and Broker");
+    n.step(
+        "Starting the device: software TEE, Agent and Broker, trusting the TAM and the TC Signer",
+    );
     let tee: Arc<dyn Tee> =
         Arc::new(SoftwareTee::open(dir.path.join("device")).context("opening the software TEE")?);
     let signer = tee.teep_signer();
-    n.note(&format!(
+    n.detail(&format!(
         "device TEEP key {} kid {}",
         signer.algorithm().name(),
         hex::encode(signer.kid())
     ));
-    n.note(&format!("ueid {}", hex::encode(tee.identity().ueid)));
+    n.detail(&format!("ueid {}", hex::encode(tee.identity().ueid)));
     for k in &tam_keys {
         tee.add_trust_anchor(TrustAnchorKind::Tam, k)?;
     }
     tee.add_trust_anchor(TrustAnchorKind::TcSigner, &tc_signer_key)?;
-    n.note(&format!(
+    n.detail(&format!(
         "trust anchors: {} TAM key(s), 1 TC Signer key",
         tam_keys.len()
     ));
@@ -288,9 +323,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     agent_state.add_tam(&uri);
     let mut runner = AgentRunner::new(config, agent_state, TeeDevice::new(tee.clone()));
 
-    n.step(
-        "An application asks for `hello` (RequestTA); the Broker opens a TEEP session with the TAM",
-    );
+    n.step("The device asks for `hello` (RequestTA); the Broker opens a TEEP session");
     runner.state.request(&hello, &[]);
     session(&mut n, &mut runner, &uri)?;
     let installed = tee.list_components()?;
@@ -298,35 +331,40 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         bail!("hello is not installed after the session");
     }
 
-    n.step("Invoke the installed TA in the software TEE (open session, invoke, close)");
+    n.step("Running `hello` in the TEE");
     let answer = tee
         .invoke_once(&hello.0, 0, b"")
         .context("invoking hello")?;
     let text = String::from_utf8_lossy(&answer).into_owned();
-    println!("\n   >>> {text}\n");
+    n.note(&format!(">>> {text}"));
     if text != teep_tee::examples::HELLO_ANSWER {
         bail!("hello answered {text:?}");
     }
 
-    n.step("The application no longer needs `hello` (UnrequestTA); a new session removes it");
+    n.step("The device no longer needs `hello` (UnrequestTA); a new session deletes it");
     runner.state.unrequest(&hello);
     session(&mut n, &mut runner, &uri)?;
     let left = tee.list_components()?;
     if left.iter().any(|c| c.id == hello.0) {
         bail!("hello is still installed after the unrequest session");
     }
-    n.note(&format!("installed components now: {}", left.len()));
     match tee.invoke_once(&hello.0, 0, b"") {
-        Err(e) => n.note(&format!("invoking hello again: {e}")),
+        Err(e) => {
+            n.note(&format!(
+                "`hello` deleted: {} components installed, invoking it fails",
+                left.len()
+            ));
+            n.detail(&format!("invoking hello: {e}"));
+        }
         Ok(_) => bail!("hello still runs after deletion"),
     }
 
     rt.block_on(handle.shutdown());
     if args.keep {
-        println!("\nKept {}", Path::new(&dir.path).display());
+        println!("Kept {}", Path::new(&dir.path).display());
     }
     println!(
-        "\nDone in {:.2} s: installed, ran and deleted a Trusted Application over TEEP.",
+        "Done in {:.2} s: installed, ran and deleted a Trusted Application over TEEP.",
         started.elapsed().as_secs_f64()
     );
     Ok(())

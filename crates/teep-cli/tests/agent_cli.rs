@@ -119,7 +119,11 @@ fn a_failing_remembered_tam_does_not_fail_a_run_aimed_at_another() {
     assert!(!out.contains(&dead), "{out}");
     assert!(!out.contains("tolerated"), "{out}");
     // The dump: the empty POST named, headers, and where each COSE header parameter was.
-    assert!(out.contains(&format!(">>> POST {url}\n")), "{out}");
+    assert!(
+        out.contains(&format!("Broker→TAM  empty POST\n>>> POST {url}\n")),
+        "{out}"
+    );
+    assert!(out.contains("TAM→Broker  QueryRequest"), "{out}");
     assert!(
         out.contains("  Accept: application/teep+cbor\n  Content-Length: 0\n"),
         "{out}"

@@ -233,15 +233,18 @@ fn dump_shows_teep_messages_refusals_and_admin_traffic_without_credentials() {
         dump.push('\n');
     }
     for want in [
-        ">>> POST /tam",
+        "Broker→TAM  empty POST\n>>> POST /tam",
         "(empty body: new session)",
+        "TAM→Broker  QueryRequest",
         "<<< 200 OK",
         "content-type: application/teep+cbor",
         "\"type\": \"query-request\"",
         "(body not read)",
         "<<< 413 Payload Too Large",
         "  | request body: larger than the limit of 4096 bytes",
+        "Broker→TAM  3 bytes, not a TEEP message",
         "not a TEEP message",
+        "TAM→Broker  400 Bad Request: ",
         "<<< 400 Bad Request",
         ">>> GET /admin/devices",
         "authorization: <not shown>",

@@ -196,8 +196,14 @@ fn libteeps_session_completes_and_what_was_tolerated_is_shown() {
         dump.push('\n');
     }
     for want in [
+        "Broker→TAM  empty POST\n",
+        "TAM→Broker  QueryRequest",
+        "Broker→TAM  QueryResponse",
         "QueryResponse (",
         "legacy numbering)",
+        "TAM→Broker  Update",
+        "Broker→TAM  Success",
+        "TAM→Broker  204 No Content (session over)\n<<< 204 No Content",
         "header: COSE_Sign1 protected alg (1): -7",
         "deviation: teep.tc-list-empty at QueryResponse",
         "deviation: teep.selected-cipher-suite at QueryResponse",

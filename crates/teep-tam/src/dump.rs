@@ -1,5 +1,8 @@
 //! `--dump`: every HTTP request and response the TAM handles, headers included, TEEP messages
 //! decoded as JSON, so an implementer debugging a peer reads the protocol rather than hex.
+//! Each half of a TEEP exchange opens with its direction and the message's summary
+//! (`Broker→TAM  empty POST`, `TAM→Broker  QueryRequest token=…`), the format of the Broker's
+//! dump, so the dump reads as the session's sequence first and each message in full below it.
 //! Everything goes to stdout, one write per request and per response, so a dump can be
 //! redirected apart from the logs on stderr. Credentials in headers are not printed.
 
@@ -10,6 +13,7 @@ use axum::http::{header, HeaderMap, Method, Uri};
 use axum::response::Response;
 use http_body_util::BodyExt;
 use teep_proto::deviation::Tolerance;
+use teep_proto::view::{view_message, MessageView};
 use teep_proto::Numbering;
 
 /// Longest text or JSON body shown in full; larger ones (and binary ones) are summarised.
@@ -54,38 +58,106 @@ pub fn request_head(method: &Method, uri: &Uri, h: &HeaderMap, note: Option<&str
 /// A POST to a TEEP path, its message decoded without verifying anything: every COSE header
 /// parameter with its bucket (protected or not: which one a peer reads kid from decided the
 /// AttesTAM failures), the deviations a tolerant reading accepts (the response says whether
-/// this TAM accepted them), then the message as JSON.
+/// this TAM accepted them), then the message named.
 pub fn teep_request(uri: &Uri, h: &HeaderMap, body: &[u8], numbering: Numbering) {
-    let mut out = head(&Method::POST, uri, h);
     if body.is_empty() {
+        let mut out = String::from("Broker→TAM  empty POST\n");
+        out.push_str(&head(&Method::POST, uri, h));
         out.push_str("  (empty body: new session)\n");
-    } else {
-        match crate::wire::signed::open_message_with(body, Some(numbering), Tolerance::Tolerant) {
-            Ok((opened, d)) => {
-                let m = &d.message;
-                out.push_str(&format!(
-                    "  {} ({} bytes, {:?}, {} numbering)\n",
-                    m.type_name(),
-                    body.len(),
-                    opened.kind,
-                    numbering.name()
-                ));
-                for p in opened.header_parameters() {
-                    out.push_str(&format!("  header: {p}\n"));
-                }
-                for dev in &d.deviations {
-                    out.push_str(&format!("  deviation: {dev}\n"));
-                }
-                out.push_str(&serde_json::to_string_pretty(&m.to_json()).unwrap_or_default());
-                out.push('\n');
-            }
-            Err(e) => out.push_str(&format!(
-                "  ({} bytes, not a TEEP message: {e})\n",
-                body.len()
-            )),
-        }
+        emit(&out);
+        return;
     }
+    let out = match view_message(body, Some(numbering), Tolerance::Tolerant) {
+        Ok(v) => {
+            let mut out = format!("Broker→TAM  {}\n", v.summary());
+            out.push_str(&head(&Method::POST, uri, h));
+            message(&mut out, &v, numbering);
+            out
+        }
+        Err(e) => {
+            let why = format!("{} bytes, not a TEEP message: {e}", body.len());
+            format!(
+                "Broker→TAM  {why}\n{}  ({why})\n",
+                head(&Method::POST, uri, h)
+            )
+        }
+    };
     emit(&out);
+}
+
+/// Type, size, COSE structure and numbering; the header parameters; the deviations; the
+/// message named.
+fn message(out: &mut String, v: &MessageView, numbering: Numbering) {
+    let kind = match &v.opened {
+        Some(o) => format!("{:?}", o.kind),
+        None => "unsigned".to_string(),
+    };
+    out.push_str(&format!(
+        "  {} ({} bytes, {kind}, {} numbering)\n",
+        v.message().type_name(),
+        v.bytes().len(),
+        numbering.name()
+    ));
+    for p in v.opened.iter().flat_map(|o| o.header_parameters()) {
+        out.push_str(&format!("  header: {p}\n"));
+    }
+    for dev in &v.decoded.deviations {
+        out.push_str(&format!("  deviation: {dev}\n"));
+    }
+    out.push_str(&serde_json::to_string_pretty(&v.json()["message"]).unwrap_or_default());
+    out.push('\n');
+}
+
+/// The answer to a POST on a TEEP path: [`response`] opened by a line of direction and
+/// summary, and the TEEP message the body carries (in `numbering`) shown as the request's was;
+/// `json` (the message as the exchange log keeps it) when the view cannot read it.
+pub async fn teep_response(
+    r: Response,
+    numbering: Numbering,
+    json: Option<&serde_json::Value>,
+    notes: &[String],
+) -> Response {
+    let (parts, body) = r.into_parts();
+    let (bytes, unreadable) = read(body).await;
+    let view = if bytes.is_empty() {
+        None
+    } else {
+        view_message(&bytes, Some(numbering), Tolerance::Tolerant).ok()
+    };
+    let status = parts.status;
+    let line = match &view {
+        Some(v) => v.summary(),
+        None if bytes.is_empty() && status.is_success() => format!("{status} (session over)"),
+        None => match std::str::from_utf8(&bytes) {
+            Ok(text) if !text.is_empty() => {
+                format!("{status}: {}", text.lines().next().unwrap_or_default())
+            }
+            _ => status.to_string(),
+        },
+    };
+    let mut out = format!(
+        "TAM→Broker  {line}\n<<< {status}\n{}",
+        headers(&parts.headers)
+    );
+    for n in notes {
+        out.push_str(&format!("  note: {n}\n"));
+    }
+    out.push_str(&unreadable);
+    match &view {
+        Some(v) => message(&mut out, v, numbering),
+        None => body_text(&mut out, &parts.headers, &bytes, json),
+    }
+    out.push('\n');
+    emit(&out);
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+/// The body, and a line saying why it could not be read (empty when it could).
+async fn read(body: Body) -> (Bytes, String) {
+    match body.collect().await {
+        Ok(c) => (c.to_bytes(), String::new()),
+        Err(e) => (Bytes::new(), format!("  (body unreadable: {e})\n")),
+    }
 }
 
 /// Prints `r` (with `json`, the TEEP message it carries, and the exchange's `notes`: how a
@@ -97,24 +169,27 @@ pub async fn response(r: Response, json: Option<&serde_json::Value>, notes: &[St
     for n in notes {
         out.push_str(&format!("  note: {n}\n"));
     }
-    let bytes = match body.collect().await {
-        Ok(c) => c.to_bytes(),
-        Err(e) => {
-            out.push_str(&format!("  (body unreadable: {e})\n"));
-            Bytes::new()
-        }
-    };
+    let (bytes, unreadable) = read(body).await;
+    out.push_str(&unreadable);
+    body_text(&mut out, &parts.headers, &bytes, json);
+    out.push('\n');
+    emit(&out);
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+/// `json` when given, else the body: in full when it is short text or JSON, its size and type
+/// otherwise.
+fn body_text(out: &mut String, h: &HeaderMap, bytes: &[u8], json: Option<&serde_json::Value>) {
     if let Some(j) = json {
         out.push_str(&serde_json::to_string_pretty(j).unwrap_or_default());
         out.push('\n');
     } else if !bytes.is_empty() {
-        let ct = parts
-            .headers
+        let ct = h
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
         let textual = ct.starts_with("text/plain") || ct.starts_with("application/json");
-        match std::str::from_utf8(&bytes) {
+        match std::str::from_utf8(bytes) {
             Ok(text) if textual && bytes.len() <= SHOWN_BODY => {
                 for line in text.lines() {
                     out.push_str(&format!("  | {line}\n"));
@@ -123,7 +198,4 @@ pub async fn response(r: Response, json: Option<&serde_json::Value>, notes: &[St
             _ => out.push_str(&format!("  ({} bytes of {ct})\n", bytes.len())),
         }
     }
-    out.push('\n');
-    emit(&out);
-    Response::from_parts(parts, Body::from(bytes))
 }

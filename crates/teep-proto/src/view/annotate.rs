@@ -345,7 +345,15 @@ impl Writer {
             Value::Float(f) if f.is_infinite() => {
                 if *f > 0.0 { "Infinity" } else { "-Infinity" }.into()
             }
-            Value::Float(f) => format!("{f:?}"),
+            // `1.0e300`, not `1e300`: the mantissa keeps its point, as RFC 8949 §8 writes
+            // floats and as cbor-diag reads them.
+            Value::Float(f) => {
+                let t = format!("{f:?}");
+                match t.split_once('e') {
+                    Some((m, e)) if !m.contains('.') => format!("{m}.0e{e}"),
+                    _ => t,
+                }
+            }
             other => crate::diag::value_to_diag(other),
         };
         self.out.push_str(&text);

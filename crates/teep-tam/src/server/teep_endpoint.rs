@@ -99,7 +99,7 @@ pub(crate) async fn teep_endpoint(
     let resp = answer_teep_body(&st, numbering, headers, &body).await;
     st.metrics.observe(started.elapsed());
     if st.config.dump {
-        return crate::dump::response(resp.0, resp.1.as_ref(), &resp.2).await;
+        return crate::dump::teep_response(resp.0, numbering, resp.1.as_ref(), &resp.2).await;
     }
     resp.0
 }
