@@ -140,6 +140,7 @@ impl AppState {
                     teep_cbor::deviation::Tolerance::Tolerant
                 },
                 kidless_max_devices: config.kidless_max_devices,
+                ..CoreConfig::default()
             },
             token_key,
         );

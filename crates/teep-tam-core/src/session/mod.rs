@@ -83,7 +83,16 @@ pub struct CoreConfig {
     /// every registered device's key when there are at most this many (0: never). Each try
     /// is a signature verification, so this bounds what one such message costs.
     pub kidless_max_devices: usize,
+    /// Largest Update kept in its audit row (0: none). The web UI's session view opens the
+    /// kept Update; an Update carries its TCs, so keeping every one would store each TA once
+    /// per device updated (a 4 KiB TA made the database grow 4.5 times as fast). Larger
+    /// Updates are audited without their bytes, and the UI says so.
+    pub audit_response_max: usize,
 }
+
+/// Default of [`CoreConfig::audit_response_max`]: Updates of small TAs (the demo's, test
+/// TAs, personalization data) are kept whole.
+pub const DEFAULT_AUDIT_RESPONSE_MAX: usize = 16 * 1024;
 
 impl Default for CoreConfig {
     fn default() -> Self {
@@ -99,6 +108,7 @@ impl Default for CoreConfig {
             token_with_attestation: true,
             tolerance: teep_cbor::deviation::Tolerance::Tolerant,
             kidless_max_devices: DEFAULT_KIDLESS_MAX_DEVICES,
+            audit_response_max: DEFAULT_AUDIT_RESPONSE_MAX,
         }
     }
 }

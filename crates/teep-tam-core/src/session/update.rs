@@ -37,6 +37,37 @@ pub(super) struct UpdateToSend<'m> {
 }
 
 impl TamCore {
+    /// The audit entry of a QueryResponse answered with `bytes`: the Update kept whole up to
+    /// [`crate::CoreConfig::audit_response_max`]; a larger one abridged to an unsigned Update
+    /// without its manifest-list (token and the rest kept, so the Success still joins its
+    /// session), with a note saying what was left out.
+    fn audited_update(
+        &self,
+        mut entry: AuditEntry,
+        upd: &teep_proto::TeepMessage,
+        bytes: &[u8],
+        numbering: teep_proto::Numbering,
+    ) -> AuditEntry {
+        if bytes.len() <= self.config.audit_response_max {
+            entry.response = Some(bytes.to_vec());
+            return entry;
+        }
+        if let teep_proto::TeepMessage::Update(full) = upd {
+            let abridged = teep_proto::TeepMessage::Update(teep_proto::Update {
+                manifest_list: Vec::new(),
+                ..full.clone()
+            });
+            entry.response = Some(abridged.encode(numbering));
+            entry.notes.push(alloc::format!(
+                "Update of {} bytes kept abridged: unsigned, without its manifest-list of {} envelope(s) (audit_response_max {})",
+                bytes.len(),
+                full.manifest_list.len(),
+                self.config.audit_response_max
+            ));
+        }
+        entry
+    }
+
     pub(super) fn send_update(&self, u: UpdateToSend<'_>) -> Result<Outcome, Rejection> {
         let numbering = u.msg.numbering;
         let signer = self
@@ -67,10 +98,12 @@ impl TamCore {
             new_device: u.new_device,
             device: Some(u.update),
             new_session: Some(session),
-            audit: Some(AuditEntry {
-                response: Some(bytes.clone()),
-                ..audit(u.now, Some(&u.kid), &u.token, u.msg, u.result)
-            }),
+            audit: Some(self.audited_update(
+                audit(u.now, Some(&u.kid), &u.token, u.msg, u.result),
+                &u.upd,
+                &bytes,
+                numbering,
+            )),
         };
         Ok(Outcome {
             response: Some(bytes),

@@ -334,3 +334,43 @@ fn each_step_names_its_device_and_the_token_the_next_step_answers() {
     let end = tam.post(&success, N).unwrap();
     assert_eq!((end.token, end.device_kid), (Some(next), Some(dev.kid())));
 }
+
+/// The audit keeps the Update sent (the web UI's session view opens it) up to
+/// `audit_response_max`; a larger one is kept abridged: unsigned, its token (so the Success
+/// still joins the session), no manifest-list, and a note saying so.
+#[test]
+fn the_audit_keeps_the_update_whole_or_abridged_over_the_cap() {
+    let mut tam = Tam::new(Enroll::Open);
+    tam.add_assigned("hello", 1);
+    let dev = device(2);
+    let response = tam.query_response(&dev, N);
+    let sent = tam.post(&response, N).unwrap().response.unwrap();
+    let audit = tam.storage.audit.last().unwrap();
+    assert_eq!(audit.response.as_deref(), Some(&sent[..]));
+    assert!(audit.notes.is_empty(), "{:?}", audit.notes);
+
+    let mut tam = Tam::with(
+        |c| crate::CoreConfig {
+            enroll: Enroll::Open,
+            audit_response_max: 64,
+            ..c
+        },
+        Vec::new(),
+    );
+    tam.add_assigned("hello", 1);
+    let response = tam.query_response(&dev, N);
+    let sent = update_of(&tam.post(&response, N).unwrap().response.unwrap(), N);
+    let audit = tam.storage.audit.last().unwrap();
+    let kept = match teep_proto::decode(audit.response.as_deref().unwrap(), N).unwrap() {
+        TeepMessage::Update(u) => u,
+        other => panic!("expected an Update, got {}", other.type_name()),
+    };
+    assert_eq!(kept.token, sent.token);
+    assert!(kept.manifest_list.is_empty());
+    assert_eq!(sent.manifest_list.len(), 1);
+    assert!(
+        audit.notes[0].contains("kept abridged: unsigned, without its manifest-list of 1 envelope(s) (audit_response_max 64)"),
+        "{:?}",
+        audit.notes
+    );
+}
