@@ -1,18 +1,12 @@
 //! Glue between the sans-IO [`Agent`] and the [`Broker`]: an [`AgentEndpoint`] that owns the
 //! configuration, state and device, and the policy-check loop over every known TAM.
-//!
-//! Also [`describe`], which decodes any TEEP wire message (COSE layer and payload) into JSON for
-//! `--dump` and the demo's packet view.
-
-use serde_json::{json, Value as Json};
 
 use crate::broker::{
     AgentEndpoint, Broker, BrokerError, EndpointError, SessionReport, Transport, TransportError,
 };
 use teep_agent::agent::{Agent, AgentConfig, AgentDevice, AgentEvent};
 use teep_agent::state::{AgentState, TamHttp};
-use teep_cbor::{Deviation, Deviations, Tolerance};
-use teep_cose::Limits;
+use teep_cbor::Deviation;
 use teep_proto::Numbering;
 
 /// Fills a buffer from the default crypto provider's generator (the operating system's,
@@ -127,53 +121,6 @@ impl<D: AgentDevice> AgentEndpoint for AgentRunner<D> {
     fn known_numbering(&self, tam_uri: &str) -> Option<Numbering> {
         self.state.learnt_numbering(tam_uri)
     }
-}
-
-/// Decodes a TEEP wire message for people: COSE structure, signers, every header parameter
-/// with its bucket, what a tolerant reading accepts, and the message as JSON.
-pub fn describe(bytes: &[u8]) -> Json {
-    if bytes.is_empty() {
-        return json!(null);
-    }
-    let mut deviations = Deviations::new(Tolerance::Tolerant);
-    let opened = match teep_cose::open_with(bytes, &Limits::default(), &mut deviations) {
-        Ok(o) => o,
-        Err(e) => {
-            // Error bodies (e.g. a TAM's 400 explanation) are shown as text.
-            if let Ok(text) = std::str::from_utf8(bytes) {
-                return json!({ "text": text, "bytes": bytes.len() });
-            }
-            return json!({ "error": format!("not COSE: {e}"), "bytes": bytes.len() });
-        }
-    };
-    let signatures: Vec<Json> = opened
-        .signatures
-        .iter()
-        .map(|s| json!({ "alg": format!("{} ({})", s.alg.name(), s.alg.to_cose()), "kid": s.kid.as_ref().map(hex::encode) }))
-        .collect();
-    let headers: Vec<String> = opened
-        .header_parameters()
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-    let payload = opened.payload.as_deref().unwrap_or_default();
-    let message = match teep_proto::decode_message(payload, None, Tolerance::Tolerant) {
-        Ok(d) => {
-            deviations.extend(d.deviations);
-            json!({ "numbering": format!("{:?}", d.numbering), "type": d.message.type_name(), "body": d.message.to_json() })
-        }
-        Err(e) => json!({ "error": format!("not a TEEP message: {e}") }),
-    };
-    let deviations: Vec<String> = deviations.iter().map(ToString::to_string).collect();
-    json!({
-        "cose": opened.kind.name(),
-        "tagged": opened.tagged,
-        "signatures": signatures,
-        "headers": headers,
-        "deviations": deviations,
-        "bytes": bytes.len(),
-        "teep": message,
-    })
 }
 
 #[cfg(test)]
