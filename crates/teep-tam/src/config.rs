@@ -203,7 +203,7 @@ impl Default for Config {
             body_timeout_ms: 10_000,
             body_min_rate: 4096,
             max_connections: 0,
-            max_connections_per_address: 64,
+            max_connections_per_address: 256,
         }
     }
 }

@@ -115,7 +115,7 @@ pub struct ConfigFlags {
     /// Connections open at once (default 0: the open-file limit less 128).
     #[arg(long, value_name = "N")]
     pub max_connections: Option<usize>,
-    /// Connections open at once from one address, an IPv6 /64 counting as one (default 64;
+    /// Connections open at once from one address, an IPv6 /64 counting as one (default 256;
     /// 0: no cap).
     #[arg(long, value_name = "N")]
     pub max_connections_per_address: Option<usize>,
