@@ -160,6 +160,12 @@ pub struct Config {
     /// Connections open at once from one client address (an IPv6 /64 counts as one
     /// address); 0: no cap beyond `max_connections`.
     pub max_connections_per_address: usize,
+    /// TEEP requests (POSTs to the TEEP paths) per second one client address may make on
+    /// average (an IPv6 /64 counting as one), beyond `rate_burst`; more get 429 with
+    /// Retry-After and change nothing. 0: no limit (the TAM behind a proxy that limits).
+    pub rate_per_address: u32,
+    /// TEEP requests one address may make at once before `rate_per_address` applies.
+    pub rate_burst: u32,
 }
 
 /// File descriptors kept free below the open-file limit when `max_connections` is 0.
@@ -204,6 +210,8 @@ impl Default for Config {
             body_min_rate: 4096,
             max_connections: 0,
             max_connections_per_address: 256,
+            rate_per_address: 0,
+            rate_burst: 30,
         }
     }
 }

@@ -57,6 +57,7 @@ const ERRORS: &[&str] = &[
     "unsupported-media-type",
     "draining",
     "body-timeout",
+    "rate",
     "storage",
     "deviation",
     "other",
@@ -97,6 +98,7 @@ const LIMITS: &[&str] = &[
     "header-timeout",
     "body-timeout",
     "tls-handshake-timeout",
+    "rate",
     "other",
 ];
 
@@ -115,15 +117,18 @@ pub enum Limit {
     BodyTimeout,
     /// A TLS handshake unfinished after its time.
     TlsHandshakeTimeout,
+    /// A TEEP request beyond `rate_per_address` and `rate_burst` (429).
+    Rate,
 }
 
 impl Limit {
-    pub const ALL: [Limit; 5] = [
+    pub const ALL: [Limit; 6] = [
         Limit::Connections,
         Limit::ConnectionsPerAddress,
         Limit::HeaderTimeout,
         Limit::BodyTimeout,
         Limit::TlsHandshakeTimeout,
+        Limit::Rate,
     ];
 
     /// The label value, as in [`LIMITS`].

@@ -345,3 +345,62 @@ async fn an_idle_keep_alive_connection_is_closed() {
     );
     tam.handle.shutdown().await;
 }
+
+/// Over its rate, an address gets 429 with Retry-After, and its request changes nothing:
+/// no session, no audit entry. Another address is not affected.
+#[tokio::test]
+async fn teep_requests_over_the_rate_get_429_and_change_nothing() {
+    let tam = start_with(
+        tempfile::tempdir().unwrap(),
+        |c| teep_tam::Config {
+            rate_per_address: 1,
+            rate_burst: 2,
+            ..c
+        },
+        Enroll::Open,
+    )
+    .await;
+    let addr = tam.addr;
+    let empty_post = |src: &'static str| async move {
+        let (mut r, mut w) = connect_from(src, addr).await.into_split();
+        w.write_all(
+            b"POST /tam HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        )
+        .await
+        .unwrap();
+        closed_by_server(&mut r).await
+    };
+    for _ in 0..2 {
+        let got = empty_post("127.0.0.2").await;
+        assert!(got.starts_with("HTTP/1.1 200 "), "{got}");
+    }
+    let before = db_state(&tam).await;
+    let got = empty_post("127.0.0.2").await;
+    assert!(got.starts_with("HTTP/1.1 429 "), "{got}");
+    assert!(
+        got.to_ascii_lowercase().contains("\r\nretry-after: 1\r\n"),
+        "{got}"
+    );
+    assert_eq!(
+        db_state(&tam).await,
+        before,
+        "a refused request changed the database"
+    );
+    // Another address still has its burst.
+    let got = empty_post("127.0.0.3").await;
+    assert!(got.starts_with("HTTP/1.1 200 "), "{got}");
+    let hits = series(&tam, "teep_tam_limit_hits_total").await;
+    assert_eq!(
+        hits["teep_tam_limit_hits_total{limit=\"rate\"}"], 1.0,
+        "{hits:?}"
+    );
+    tam.handle.shutdown().await;
+}
+
+/// Sessions and audit entries stored.
+async fn db_state(tam: &Tam) -> (i64, i64) {
+    (
+        scalar(tam.store(), "SELECT COUNT(*) FROM sessions").await,
+        scalar(tam.store(), "SELECT COUNT(*) FROM audit").await,
+    )
+}

@@ -119,6 +119,13 @@ pub struct ConfigFlags {
     /// 0: no cap).
     #[arg(long, value_name = "N")]
     pub max_connections_per_address: Option<usize>,
+    /// TEEP requests per second one address may make beyond --rate-burst; more get 429
+    /// (default 0: no limit).
+    #[arg(long, value_name = "N")]
+    pub rate_per_address: Option<u32>,
+    /// TEEP requests one address may make at once before --rate-per-address applies (default 30).
+    #[arg(long, value_name = "N")]
+    pub rate_burst: Option<u32>,
 }
 
 /// `--first-query-*` in the config file's spelling.
@@ -180,6 +187,8 @@ impl ConfigFlags {
             body_min_rate,
             max_connections,
             max_connections_per_address,
+            rate_per_address,
+            rate_burst,
         } = self;
         set(&mut config.data, data);
         set(&mut config.listen, listen);
@@ -218,6 +227,8 @@ impl ConfigFlags {
             &mut config.max_connections_per_address,
             max_connections_per_address,
         );
+        set(&mut config.rate_per_address, rate_per_address);
+        set(&mut config.rate_burst, rate_burst);
     }
 }
 

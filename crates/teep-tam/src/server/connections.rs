@@ -8,9 +8,9 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use axum::http::Request;
+use axum::http::{header, HeaderValue, Method, Request, StatusCode};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -58,9 +58,48 @@ fn address_key(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// Addresses whose buckets are kept; beyond, full buckets are forgotten, and if that is not
+/// enough, all (memory stays bounded; a forgotten address starts with a full bucket).
+const BUCKETS_MAX: usize = 65_536;
+
+/// A token bucket per client address for TEEP requests.
+struct Buckets {
+    rate: f64,
+    burst: f64,
+    map: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+}
+
+impl Buckets {
+    /// Takes a token from `key`'s bucket, or says in how many seconds one will be there.
+    fn take(&self, key: IpAddr, now: Instant) -> Result<(), u64> {
+        let (rate, burst) = (self.rate, self.burst);
+        let refill = |tokens: f64, at: Instant| {
+            (tokens + now.saturating_duration_since(at).as_secs_f64() * rate).min(burst)
+        };
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= BUCKETS_MAX && !map.contains_key(&key) {
+            map.retain(|_, (t, at)| refill(*t, *at) < burst);
+            if map.len() >= BUCKETS_MAX {
+                map.clear();
+            }
+        }
+        let (tokens, at) = map.entry(key).or_insert((burst, now));
+        *tokens = refill(*tokens, *at);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err((((1.0 - *tokens) / rate).ceil() as u64).max(1))
+        }
+    }
+}
+
 /// Who gets a connection: counts open connections, in total and per address.
 struct Admission {
     state: Arc<AppState>,
+    /// `None` when `rate_per_address` is 0.
+    rate: Option<Buckets>,
     max: usize,
     per_address: usize,
     open: AtomicUsize,
@@ -78,7 +117,14 @@ struct Admitted {
 
 impl Admission {
     fn new(state: Arc<AppState>) -> Admission {
+        let c = &state.config;
+        let rate = (c.rate_per_address > 0).then(|| Buckets {
+            rate: f64::from(c.rate_per_address),
+            burst: f64::from(c.rate_burst.max(1)),
+            map: Mutex::default(),
+        });
         Admission {
+            rate,
             max: max_connections(&state.config),
             per_address: state.config.max_connections_per_address,
             open: AtomicUsize::new(0),
@@ -149,6 +195,10 @@ impl Admission {
             Limit::TlsHandshakeTimeout => {
                 format!("TLS handshake unfinished after {HANDSHAKE_TIMEOUT:?}")
             }
+            Limit::Rate => format!(
+                "more than {} TEEP requests per second from one address",
+                self.state.config.rate_per_address
+            ),
         };
         tracing::warn!(
             limit = limit.as_str(),
@@ -255,8 +305,19 @@ async fn serve_connection<I>(
     // idle (its normal end) or not, and is not counted as a limit hit.
     let served = Arc::new(AtomicBool::new(false));
     let seen = served.clone();
+    let admission = admitted.admission.clone();
+    let key = address_key(peer.ip());
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         seen.store(true, Ordering::Relaxed);
+        if let Some(buckets) = &admission.rate {
+            if req.method() == Method::POST && app.teep_path(req.uri().path()).is_some() {
+                if let Err(secs) = buckets.take(key, Instant::now()) {
+                    admission.hit(Limit::Rate, peer);
+                    let r = too_many_requests(&admission.state, secs);
+                    return Box::pin(std::future::ready(Ok(r))) as super::ServiceFuture;
+                }
+            }
+        }
         let mut app = app.clone();
         tower::Service::call(&mut app, req)
     });
@@ -272,6 +333,23 @@ async fn serve_connection<I>(
     }
 }
 
+/// 429 for a request over the rate: nothing was read or changed; retry in `secs`.
+fn too_many_requests(st: &AppState, secs: u64) -> axum::response::Response {
+    let mut r = super::refused(
+        st,
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate",
+        format!(
+            "more than {} TEEP requests per second from this address; retry in {secs} s\n",
+            st.config.rate_per_address
+        ),
+    );
+    if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    r
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,6 +363,24 @@ mod tests {
         assert_ne!(address_key(a), address_key(c));
         let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
         assert_eq!(address_key(mapped), "192.0.2.7".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn a_bucket_allows_the_burst_then_the_rate() {
+        let b = Buckets {
+            rate: 2.0,
+            burst: 3.0,
+            map: Mutex::default(),
+        };
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            b.take(ip, t0).unwrap();
+        }
+        assert_eq!(b.take(ip, t0), Err(1));
+        b.take("192.0.2.2".parse().unwrap(), t0).unwrap();
+        b.take(ip, t0 + Duration::from_millis(500)).unwrap();
+        assert_eq!(b.take(ip, t0 + Duration::from_millis(500)), Err(1));
     }
 
     #[test]

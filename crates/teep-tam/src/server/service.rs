@@ -43,7 +43,7 @@ impl TamService {
     }
 
     /// The numbering a POST to `path` speaks, if `path` is one of the TEEP paths.
-    fn teep_path(&self, path: &str) -> Option<Numbering> {
+    pub(crate) fn teep_path(&self, path: &str) -> Option<Numbering> {
         let c = &self.state.config;
         if path == "/tam" {
             Some(c.numbering.to_proto())
