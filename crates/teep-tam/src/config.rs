@@ -64,6 +64,9 @@ pub const MAX_SESSION_TTL_SECS: u64 = 366 * 24 * 3600;
 /// longer one would mean.
 pub const MAX_AUDIT_RETENTION_DAYS: u64 = 36_600;
 
+/// Longest header or body timeout accepted (an hour): a timeout is a bound, not a way off.
+pub const MAX_TIMEOUT_MS: u64 = 3_600_000;
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -142,7 +145,31 @@ pub struct Config {
     /// 1 KiB each) instead of reading them on every QueryResponse; 0 turns the cache off.
     /// Parsed device keys are kept for as many devices (at least 262,144; about 0.2 KiB each).
     pub device_cache_entries: usize,
+    /// Milliseconds a connection may take to send a request's headers, counted from when the
+    /// server is ready for the request: also how long an idle keep-alive connection is kept.
+    pub header_timeout_ms: u64,
+    /// Milliseconds a request body may take before 408, beyond what `body_min_rate` allows.
+    pub body_timeout_ms: u64,
+    /// Bytes per second a body must keep up: each byte received extends the body's time by
+    /// 1/rate s, so large bodies on slow links pass and a trickle does not (0: no extension).
+    pub body_min_rate: u64,
+    /// Connections open at once (TEEP, metrics, admin API and UI together); more are closed
+    /// when accepted. 0: the process's open-file limit less [`FD_HEADROOM`] (kept for the
+    /// database, the data files and the log).
+    pub max_connections: usize,
+    /// Connections open at once from one client address (an IPv6 /64 counts as one
+    /// address); 0: no cap beyond `max_connections`.
+    pub max_connections_per_address: usize,
+    /// TEEP requests (POSTs to the TEEP paths) per second one client address may make on
+    /// average (an IPv6 /64 counting as one), beyond `rate_burst`; more get 429 with
+    /// Retry-After and change nothing. 0: no limit (the TAM behind a proxy that limits).
+    pub rate_per_address: u32,
+    /// TEEP requests one address may make at once before `rate_per_address` applies.
+    pub rate_burst: u32,
 }
+
+/// File descriptors kept free below the open-file limit when `max_connections` is 0.
+pub const FD_HEADROOM: usize = 128;
 
 impl Default for Config {
     fn default() -> Self {
@@ -178,6 +205,13 @@ impl Default for Config {
             sqlite_busy_timeout_ms: 5000,
             refresh_ms: 100,
             device_cache_entries: crate::store::DEFAULT_DEVICE_CACHE,
+            header_timeout_ms: 10_000,
+            body_timeout_ms: 10_000,
+            body_min_rate: 4096,
+            max_connections: 0,
+            max_connections_per_address: 256,
+            rate_per_address: 0,
+            rate_burst: 30,
         }
     }
 }
@@ -280,6 +314,16 @@ impl Config {
                 "body_limit {}: must be at least 64 bytes",
                 self.body_limit
             )));
+        }
+        for (key, ms) in [
+            ("header_timeout_ms", self.header_timeout_ms),
+            ("body_timeout_ms", self.body_timeout_ms),
+        ] {
+            if !(100..=MAX_TIMEOUT_MS).contains(&ms) {
+                return Err(ConfigError::Invalid(format!(
+                    "{key} {ms}: must be 100..={MAX_TIMEOUT_MS} (one hour)"
+                )));
+            }
         }
         if matches!(&self.admin_token, Some(t) if t.len() < 8) {
             return Err(ConfigError::Invalid(
@@ -432,6 +476,29 @@ mod tests {
             ..Config::default()
         };
         neutral.validate().unwrap();
+    }
+
+    #[test]
+    fn timeouts_are_bounded() {
+        for (bad, key) in [
+            (
+                Config {
+                    header_timeout_ms: 0,
+                    ..Config::default()
+                },
+                "header_timeout_ms",
+            ),
+            (
+                Config {
+                    body_timeout_ms: MAX_TIMEOUT_MS + 1,
+                    ..Config::default()
+                },
+                "body_timeout_ms",
+            ),
+        ] {
+            let e = bad.validate().unwrap_err().to_string();
+            assert!(e.starts_with(key), "{e}");
+        }
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //!
 //! Every label takes its value from a fixed list here, never from what a peer sent, so the
 //! number of series cannot grow: an agent's error code outside the IANA registry counts as
-//! `unknown`, a result or refusal word missing from the lists as `other`. Counting on the hot
+//! `unknown`, a result or refusal word missing from the lists as `other`. What a message
+//! says (its error code, its deviations) is counted only once its signature and token are
+//! verified and its step committed, so an unauthenticated peer moves no such counter. Counting on the hot
 //! path is one atomic add on a counter created up front: no lock, no allocation. (The
 //! library's own `Family` and `Histogram` take a lock per update, so the two metric kinds here
 //! are small [`EncodeMetric`] implementations over atomics.)
@@ -15,7 +17,7 @@ use std::time::Duration;
 
 use prometheus_client::encoding::{prometheus_text, EncodeMetric, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::counter::ConstCounter;
-use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
@@ -54,6 +56,8 @@ const ERRORS: &[&str] = &[
     "not-acceptable",
     "unsupported-media-type",
     "draining",
+    "body-timeout",
+    "rate",
     "storage",
     "deviation",
     "other",
@@ -84,6 +88,53 @@ fn deviation_codes() -> Vec<&'static str> {
         .map(|k| k.code)
         .chain(["other"])
         .collect()
+}
+
+/// `limit` of `teep_tam_limit_hits_total`: which limit turned a client away or cut it off
+/// (see [`Limit`]).
+const LIMITS: &[&str] = &[
+    "connections",
+    "connections-per-address",
+    "header-timeout",
+    "body-timeout",
+    "tls-handshake-timeout",
+    "rate",
+    "other",
+];
+
+/// A limit that turned a client away or cut it off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Limit {
+    /// A connection accepted beyond `max_connections`, and closed.
+    Connections,
+    /// A connection accepted beyond `max_connections_per_address`, and closed.
+    ConnectionsPerAddress,
+    /// A connection closed by `header_timeout_ms` before its first request's headers were
+    /// complete (a keep-alive connection closed by the same timer after an answer is not
+    /// counted: that is its normal end).
+    HeaderTimeout,
+    /// A request body slower than `body_timeout_ms` and `body_min_rate` allow (408).
+    BodyTimeout,
+    /// A TLS handshake unfinished after its time.
+    TlsHandshakeTimeout,
+    /// A TEEP request beyond `rate_per_address` and `rate_burst` (429).
+    Rate,
+}
+
+impl Limit {
+    pub const ALL: [Limit; 6] = [
+        Limit::Connections,
+        Limit::ConnectionsPerAddress,
+        Limit::HeaderTimeout,
+        Limit::BodyTimeout,
+        Limit::TlsHandshakeTimeout,
+        Limit::Rate,
+    ];
+
+    /// The label value, as in [`LIMITS`].
+    pub fn as_str(self) -> &'static str {
+        LIMITS[self as usize]
+    }
 }
 
 /// `result` of `teep_tam_device_cache_lookups_total`.
@@ -206,6 +257,8 @@ pub struct Metrics {
     errors: FixedFamily,
     agent_errors: FixedFamily,
     deviations: FixedFamily,
+    limits: FixedFamily,
+    connections: Gauge,
     duration: LatencyHistogram,
     registry: Registry,
 }
@@ -216,6 +269,8 @@ impl Default for Metrics {
         let errors = FixedFamily::new("code", ERRORS);
         let agent_errors = FixedFamily::new("code", AGENT_ERRORS);
         let deviations = FixedFamily::new("code", &deviation_codes());
+        let limits = FixedFamily::new("limit", LIMITS);
+        let connections = Gauge::default();
         let duration = LatencyHistogram::default();
         let mut registry = Registry::default();
         registry.register(
@@ -239,6 +294,16 @@ impl Default for Metrics {
             deviations.clone(),
         );
         registry.register(
+            "teep_tam_limit_hits",
+            "Clients turned away or cut off by a connection limit, by limit",
+            limits.clone(),
+        );
+        registry.register(
+            "teep_tam_connections_open",
+            "HTTP connections open now",
+            connections.clone(),
+        );
+        registry.register(
             "teep_tam_request_duration_seconds",
             "Time to answer a POST to the TEEP endpoint",
             duration.clone(),
@@ -248,6 +313,8 @@ impl Default for Metrics {
             errors,
             agent_errors,
             deviations,
+            limits,
+            connections,
             duration,
             registry,
         }
@@ -265,15 +332,25 @@ impl Metrics {
         self.errors.inc(code);
     }
 
-    /// An Error message from an agent, by the name of its code (`ERR_...`; any other text
-    /// counts as `unknown`).
+    /// A verified Error message from an agent, by the name of its code (`ERR_...`; any other
+    /// text counts as `unknown`).
     pub fn agent_error(&self, name: &str) {
         self.agent_errors.inc(name);
     }
 
-    /// A deviation accepted in a received message, by its catalog code.
+    /// A deviation accepted in a verified message, by its catalog code.
     pub fn deviation(&self, code: &str) {
         self.deviations.inc(code);
+    }
+
+    /// A limit hit.
+    pub fn limit_hit(&self, limit: Limit) {
+        self.limits.counts[limit as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A connection opened (`+1`) or closed (`-1`).
+    pub fn connections(&self, delta: i64) {
+        self.connections.inc_by(delta);
     }
 
     /// The time one POST to the TEEP endpoint took.
@@ -375,6 +452,8 @@ mod tests {
                 + ERRORS.len()
                 + AGENT_ERRORS.len()
                 + deviation_codes().len()
+                + LIMITS.len()
+                + 1
                 + BUCKETS.len()
                 + 3
         );
@@ -408,6 +487,29 @@ mod tests {
             assert_eq!(code.to_string(), *name);
         }
         assert_eq!(fallback, ["unknown"]);
+    }
+
+    #[test]
+    fn limits_are_labelled_by_their_names() {
+        let m = Metrics::default();
+        for (i, l) in Limit::ALL.iter().enumerate() {
+            for _ in 0..=i {
+                m.limit_hit(*l);
+            }
+        }
+        m.connections(3);
+        m.connections(-1);
+        let text = m.render(None);
+        for (i, l) in Limit::ALL.iter().enumerate() {
+            let line = format!(
+                "teep_tam_limit_hits_total{{limit=\"{}\"}} {}\n",
+                l.as_str(),
+                i + 1
+            );
+            assert!(text.contains(&line), "{line}: {text}");
+        }
+        assert!(text.contains("teep_tam_limit_hits_total{limit=\"other\"} 0\n"));
+        assert!(text.contains("teep_tam_connections_open 2\n"), "{text}");
     }
 
     #[test]

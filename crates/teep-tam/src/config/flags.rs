@@ -102,6 +102,30 @@ pub struct ConfigFlags {
     /// Seconds to finish sessions in flight on SIGTERM/Ctrl-C (default 10; 0: stop at once).
     #[arg(long, value_name = "SECS")]
     pub shutdown_grace: Option<u64>,
+    /// Milliseconds to send a request's headers, and to keep an idle connection (default 10000).
+    #[arg(long, value_name = "MS")]
+    pub header_timeout_ms: Option<u64>,
+    /// Milliseconds a request body may take, plus 1 s per --body-min-rate bytes received
+    /// (default 10000).
+    #[arg(long, value_name = "MS")]
+    pub body_timeout_ms: Option<u64>,
+    /// Bytes per second a slow body must keep up (default 4096; 0: the body timeout alone).
+    #[arg(long, value_name = "BYTES")]
+    pub body_min_rate: Option<u64>,
+    /// Connections open at once (default 0: the open-file limit less 128).
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<usize>,
+    /// Connections open at once from one address, an IPv6 /64 counting as one (default 256;
+    /// 0: no cap).
+    #[arg(long, value_name = "N")]
+    pub max_connections_per_address: Option<usize>,
+    /// TEEP requests per second one address may make beyond --rate-burst; more get 429
+    /// (default 0: no limit).
+    #[arg(long, value_name = "N")]
+    pub rate_per_address: Option<u32>,
+    /// TEEP requests one address may make at once before --rate-per-address applies (default 30).
+    #[arg(long, value_name = "N")]
+    pub rate_burst: Option<u32>,
 }
 
 /// `--first-query-*` in the config file's spelling.
@@ -158,6 +182,13 @@ impl ConfigFlags {
             dump,
             db_connections,
             shutdown_grace,
+            header_timeout_ms,
+            body_timeout_ms,
+            body_min_rate,
+            max_connections,
+            max_connections_per_address,
+            rate_per_address,
+            rate_burst,
         } = self;
         set(&mut config.data, data);
         set(&mut config.listen, listen);
@@ -188,6 +219,16 @@ impl ConfigFlags {
         config.dump |= dump;
         set(&mut config.db_max_connections, db_connections);
         set(&mut config.shutdown_grace_secs, shutdown_grace);
+        set(&mut config.header_timeout_ms, header_timeout_ms);
+        set(&mut config.body_timeout_ms, body_timeout_ms);
+        set(&mut config.body_min_rate, body_min_rate);
+        set(&mut config.max_connections, max_connections);
+        set(
+            &mut config.max_connections_per_address,
+            max_connections_per_address,
+        );
+        set(&mut config.rate_per_address, rate_per_address);
+        set(&mut config.rate_burst, rate_burst);
     }
 }
 

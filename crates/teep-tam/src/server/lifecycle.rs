@@ -5,7 +5,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::http::Request;
 use tokio::sync::watch;
 
 use crate::config::Config;
@@ -120,28 +119,17 @@ pub async fn spawn_with_state(
             }
         }
     });
-    let task = match (&state.config.tls_cert, &state.config.tls_key) {
-        (Some(cert), Some(key)) => {
-            let acceptor = super::tls::acceptor(cert, key).map_err(ServerError::Tls)?;
-            tokio::spawn(super::tls::serve(listener, acceptor, app, rx))
-        }
-        _ => {
-            let mut rx = rx;
-            tokio::spawn(async move {
-                let r = axum::serve(
-                    listener,
-                    axum::ServiceExt::<Request<axum::body::Body>>::into_make_service(app),
-                )
-                .with_graceful_shutdown(async move {
-                    let _ = rx.wait_for(|v| *v).await;
-                })
-                .await;
-                if let Err(e) = r {
-                    tracing::error!("server: {e}");
-                }
-            })
-        }
+    let tls = match (&state.config.tls_cert, &state.config.tls_key) {
+        (Some(cert), Some(key)) => Some(super::tls::acceptor(cert, key).map_err(ServerError::Tls)?),
+        _ => None,
     };
+    let task = tokio::spawn(super::connections::serve(
+        listener,
+        tls,
+        app,
+        state.clone(),
+        rx,
+    ));
     Ok((
         addr,
         ServerHandle {

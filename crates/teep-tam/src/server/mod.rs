@@ -9,14 +9,19 @@
 //! * `transport`: the transport checks and the shape of answers and refusals;
 //! * `teep_endpoint`: one TEEP request: decode, ask the core, load what it needs, commit, answer;
 //! * `lifecycle`: starting, draining and stopping the server;
-//! * `tls`: TLS termination (rustls) and its accept loop.
+//! * `connections`: the accept loop, plain or TLS, and the per-connection limits;
+//! * `body`: the request body's deadline;
+//! * `tls`: TLS termination (rustls).
 
+mod body;
+mod connections;
 mod lifecycle;
 mod service;
 mod teep_endpoint;
 mod tls;
 mod transport;
 
+pub use connections::max_connections;
 pub use lifecycle::*;
 pub use service::*;
 use teep_endpoint::*;

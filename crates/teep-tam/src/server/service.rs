@@ -16,6 +16,8 @@ use axum::{BoxError, Router};
 use http_body_util::BodyExt;
 use teep_proto::Numbering;
 
+use super::body::{BodyDeadline, BodyTimeout};
+
 /// The service every connection runs. POSTs to the two TEEP paths go straight to the TEEP
 /// handler; everything else (metrics, admin API, web UI, other methods on the TEEP paths) to
 /// the axum router. The TEEP exchange is the hot path: under load, the router's per-request
@@ -27,6 +29,7 @@ pub struct TamService {
     router: Router,
     /// The path that speaks the other numbering, resolved once.
     alt_path: Arc<str>,
+    body_deadline: BodyDeadline,
 }
 
 impl TamService {
@@ -34,12 +37,13 @@ impl TamService {
         TamService {
             router: router(state.clone()),
             alt_path: state.config.alt_path().into(),
+            body_deadline: BodyDeadline::of(&state.config),
             state,
         }
     }
 
     /// The numbering a POST to `path` speaks, if `path` is one of the TEEP paths.
-    fn teep_path(&self, path: &str) -> Option<Numbering> {
+    pub(crate) fn teep_path(&self, path: &str) -> Option<Numbering> {
         let c = &self.state.config;
         if path == "/tam" {
             Some(c.numbering.to_proto())
@@ -55,7 +59,7 @@ pub(crate) type ServiceFuture = Pin<Box<dyn Future<Output = Result<Response, Inf
 
 impl<B> tower::Service<Request<B>> for TamService
 where
-    B: HttpBody<Data = Bytes> + Send + 'static,
+    B: HttpBody<Data = Bytes> + Send + Unpin + 'static,
     B::Error: Into<BoxError>,
 {
     type Response = Response;
@@ -70,9 +74,13 @@ where
         if req.method() == Method::POST {
             if let Some(n) = self.teep_path(req.uri().path()) {
                 let st = self.state.clone();
+                let req = req.map(|b| self.body_deadline.wrap(b));
                 return Box::pin(async move { Ok(teep_http(st, n, req).await) });
             }
         }
+        // Admin API, web UI and metrics bodies (uploads) get the same deadline.
+        let deadline = self.body_deadline;
+        let req = req.map(|b| deadline.wrap(b));
         if !self.state.config.dump {
             return Box::pin(self.router.call(req));
         }
@@ -123,6 +131,20 @@ where
             Ok(c) => Ok(c.to_bytes()),
             Err(e) if e.is::<http_body_util::LengthLimitError>() => {
                 Err((body_too_large(&st, limit), "body read up to the limit"))
+            }
+            Err(e) if e.is::<BodyTimeout>() => {
+                st.metrics.limit_hit(crate::metrics::Limit::BodyTimeout);
+                let mut r = refused(
+                    &st,
+                    StatusCode::REQUEST_TIMEOUT,
+                    "body-timeout",
+                    format!("{e}\n"),
+                );
+                r.headers_mut().insert(
+                    header::CONNECTION,
+                    header::HeaderValue::from_static("close"),
+                );
+                Err((r, "body too slow"))
             }
             Err(e) => {
                 let text = format!("request body: {e}\n");

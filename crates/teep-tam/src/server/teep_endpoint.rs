@@ -33,7 +33,8 @@ pub(crate) fn reject(st: &AppState, r: &Rejection) -> Response {
             refusal.explanation.as_str().into()
         }
         Rejection::Refused(refusal) => {
-            count_deviations(st, &refusal.deviations);
+            // Logged, not counted: the metrics count only what a verified message said.
+            log_deviations(&refusal.deviations);
             refusal.full_explanation().into()
         }
         Rejection::Internal(e) => e.to_string().into(),
@@ -61,11 +62,9 @@ pub(crate) fn reject(st: &AppState, r: &Rejection) -> Response {
     plain(status, text)
 }
 
-/// Deviations accepted in a message: counted by code and logged, one line each, in the
-/// exchange's span.
-fn count_deviations(st: &AppState, deviations: &teep_cbor::deviation::Deviations) {
+/// Deviations noted in a message: logged, one line each, in the exchange's span.
+fn log_deviations(deviations: &teep_cbor::deviation::Deviations) {
     for d in deviations {
-        st.metrics.deviation(d.code());
         tracing::info!(deviation = d.code(), "accepted deviation: {d}");
     }
 }
@@ -205,9 +204,16 @@ pub(crate) async fn answer_teep_body(
                 span.record("kid", hex::encode(&d.kid));
             }
         }
-        if let crate::wire::Incoming::Error { name, .. } = &inspected.message {
-            st.metrics.agent_error(name);
-        }
+        // Counted once the core has verified the signature and the token and the step is
+        // committed: an unauthenticated peer moves no per-code counter.
+        let agent_error = match &inspected.message {
+            crate::wire::Incoming::Error { code, .. } => Some(
+                teep_proto::ErrorCode::from_value(*code, Numbering::Draft26)
+                    .name()
+                    .unwrap_or("unknown"),
+            ),
+            _ => None,
+        };
         let outcome = match st.core.handle_message(inspected, &ctx, now, &mut rng) {
             Ok(o) => o,
             Err(r) => return (reject(st, &r), None, Vec::new()),
@@ -228,7 +234,7 @@ pub(crate) async fn answer_teep_body(
             if !span.is_disabled() {
                 span.record("deviations", outcome.deviations.codes().join(","));
             }
-            count_deviations(st, &outcome.deviations);
+            log_deviations(&outcome.deviations);
         }
         let notes = match &outcome.effects.audit {
             Some(a) if !a.notes.is_empty() => {
@@ -277,6 +283,12 @@ pub(crate) async fn answer_teep_body(
             Err(e) => return (storage_failure(st, &e), None, Vec::new()),
         }
         st.metrics.result(outcome.result.as_str());
+        for d in &outcome.deviations {
+            st.metrics.deviation(d.code());
+        }
+        if let Some(name) = agent_error {
+            st.metrics.agent_error(name);
+        }
         tracing::debug!("step done");
         match outcome.response {
             Some(b) => (
