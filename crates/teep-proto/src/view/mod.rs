@@ -13,6 +13,7 @@
 
 mod annotate;
 mod named;
+mod schema;
 mod summary;
 
 use alloc::format;
