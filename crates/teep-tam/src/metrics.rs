@@ -58,6 +58,7 @@ const ERRORS: &[&str] = &[
     "draining",
     "body-timeout",
     "rate",
+    "login",
     "storage",
     "deviation",
     "other",
@@ -99,6 +100,7 @@ const LIMITS: &[&str] = &[
     "body-timeout",
     "tls-handshake-timeout",
     "rate",
+    "login-rate",
     "other",
 ];
 
@@ -119,16 +121,19 @@ pub enum Limit {
     TlsHandshakeTimeout,
     /// A TEEP request beyond `rate_per_address` and `rate_burst` (429).
     Rate,
+    /// A web UI log-in attempt beyond the per-address throttle (429).
+    LoginRate,
 }
 
 impl Limit {
-    pub const ALL: [Limit; 6] = [
+    pub const ALL: [Limit; 7] = [
         Limit::Connections,
         Limit::ConnectionsPerAddress,
         Limit::HeaderTimeout,
         Limit::BodyTimeout,
         Limit::TlsHandshakeTimeout,
         Limit::Rate,
+        Limit::LoginRate,
     ];
 
     /// The label value, as in [`LIMITS`].

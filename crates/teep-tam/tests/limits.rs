@@ -397,6 +397,55 @@ async fn teep_requests_over_the_rate_get_429_and_change_nothing() {
     tam.handle.shutdown().await;
 }
 
+/// Web UI log-in attempts are throttled per address, whatever the rate settings: after the
+/// burst, 429 with Retry-After and the token is not even checked; another address still gets
+/// its answer (401 for a wrong token).
+#[tokio::test]
+async fn log_in_attempts_over_the_throttle_get_429() {
+    let tam = start_with(
+        tempfile::tempdir().unwrap(),
+        |c| teep_tam::Config {
+            admin_token: Some("right-token-0123456789".into()),
+            ..c
+        },
+        Enroll::Open,
+    )
+    .await;
+    let addr = tam.addr;
+    let attempt = |src: &'static str| async move {
+        let (mut r, mut w) = connect_from(src, addr).await.into_split();
+        let body = "token=wrong";
+        w.write_all(
+            format!(
+                "POST /ui/login HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+        closed_by_server(&mut r).await
+    };
+    for i in 0..10 {
+        let got = attempt("127.0.0.4").await;
+        assert!(got.starts_with("HTTP/1.1 401 "), "attempt {i}: {got}");
+    }
+    let got = attempt("127.0.0.4").await;
+    assert!(got.starts_with("HTTP/1.1 429 "), "{got}");
+    assert!(
+        got.to_ascii_lowercase().contains("\r\nretry-after: "),
+        "{got}"
+    );
+    let got = attempt("127.0.0.5").await;
+    assert!(got.starts_with("HTTP/1.1 401 "), "{got}");
+    let hits = series(&tam, "teep_tam_limit_hits_total").await;
+    assert_eq!(
+        hits["teep_tam_limit_hits_total{limit=\"login-rate\"}"], 1.0,
+        "{hits:?}"
+    );
+    tam.handle.shutdown().await;
+}
+
 /// Sessions and audit entries stored.
 async fn db_state(tam: &Tam) -> (i64, i64) {
     (

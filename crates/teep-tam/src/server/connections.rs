@@ -95,11 +95,22 @@ impl Buckets {
     }
 }
 
+/// Web UI log-in attempts one address may make at once, and per minute after that: enough
+/// for a person who mistypes, too few to guess an admin token (always on; the admin API takes
+/// the token per request and is meant to stay off the open internet, docs/DEPLOYMENT.md).
+const LOGIN_BURST: f64 = 10.0;
+const LOGIN_PER_MINUTE: f64 = 10.0;
+
+/// The web UI's log-in form.
+const LOGIN_PATH: &str = "/ui/login";
+
 /// Who gets a connection: counts open connections, in total and per address.
 struct Admission {
     state: Arc<AppState>,
     /// `None` when `rate_per_address` is 0.
     rate: Option<Buckets>,
+    /// Log-in attempts per address.
+    logins: Buckets,
     max: usize,
     per_address: usize,
     open: AtomicUsize,
@@ -125,6 +136,11 @@ impl Admission {
         });
         Admission {
             rate,
+            logins: Buckets {
+                rate: LOGIN_PER_MINUTE / 60.0,
+                burst: LOGIN_BURST,
+                map: Mutex::default(),
+            },
             max: max_connections(&state.config),
             per_address: state.config.max_connections_per_address,
             open: AtomicUsize::new(0),
@@ -199,6 +215,9 @@ impl Admission {
                 "more than {} TEEP requests per second from one address",
                 self.state.config.rate_per_address
             ),
+            Limit::LoginRate => {
+                format!("more than {LOGIN_PER_MINUTE} web UI log-in attempts per minute from one address")
+            }
         };
         tracing::warn!(
             limit = limit.as_str(),
@@ -309,6 +328,13 @@ async fn serve_connection<I>(
     let key = address_key(peer.ip());
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         seen.store(true, Ordering::Relaxed);
+        if req.method() == Method::POST && req.uri().path() == LOGIN_PATH {
+            if let Err(secs) = admission.logins.take(key, Instant::now()) {
+                admission.hit(Limit::LoginRate, peer);
+                let r = too_many_logins(&admission.state, secs);
+                return Box::pin(std::future::ready(Ok(r))) as super::ServiceFuture;
+            }
+        }
         if let Some(buckets) = &admission.rate {
             if req.method() == Method::POST && app.teep_path(req.uri().path()).is_some() {
                 if let Err(secs) = buckets.take(key, Instant::now()) {
@@ -342,6 +368,22 @@ fn too_many_requests(st: &AppState, secs: u64) -> axum::response::Response {
         format!(
             "more than {} TEEP requests per second from this address; retry in {secs} s\n",
             st.config.rate_per_address
+        ),
+    );
+    if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    r
+}
+
+/// 429 for a log-in attempt over the throttle: the token was not checked; retry in `secs`.
+fn too_many_logins(st: &AppState, secs: u64) -> axum::response::Response {
+    let mut r = super::refused(
+        st,
+        StatusCode::TOO_MANY_REQUESTS,
+        "login",
+        format!(
+            "more than {LOGIN_PER_MINUTE} log-in attempts per minute from this address; retry in {secs} s\n"
         ),
     );
     if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
