@@ -10,6 +10,7 @@
 
 use alloc::format;
 use alloc::string::String;
+use alloc::vec::Vec;
 
 use super::schema::{
     self, as_i64, cipher_suite_name, comment, printable, profile_name, value_name, Ctx, ValueNamer,
@@ -45,6 +46,29 @@ struct Writer {
 }
 
 impl Writer {
+    /// `open`, then each item on a line of its own (`each` writes it), commas between, and
+    /// `close` on the line of the opening one: the layout of every multi-line array and map.
+    fn block<T>(
+        &mut self,
+        (open, close): (char, char),
+        items: &[T],
+        depth: usize,
+        mut each: impl FnMut(&mut Self, usize, &T),
+    ) {
+        self.out.push(open);
+        self.out.push('\n');
+        for (i, x) in items.iter().enumerate() {
+            self.indent(depth + 1);
+            each(self, i, x);
+            if i + 1 < items.len() {
+                self.out.push(',');
+            }
+            self.out.push('\n');
+        }
+        self.indent(depth);
+        self.out.push(close);
+    }
+
     fn indent(&mut self, depth: usize) {
         for _ in 0..depth {
             self.out.push_str("  ");
@@ -206,20 +230,12 @@ impl Writer {
             self.out.push(']');
             return;
         }
-        self.out.push_str("[\n");
-        for (i, x) in items.iter().enumerate() {
-            self.indent(depth + 1);
-            self.item(x, each, depth + 1);
+        self.block(('[', ']'), items, depth, |w, _, x| {
+            w.item(x, each, depth + 1);
             if let Some(n) = names.and_then(|f| f(x)) {
-                self.out.push_str(&format!(" / {n} /"));
+                w.out.push_str(&format!(" / {n} /"));
             }
-            if i + 1 < items.len() {
-                self.out.push(',');
-            }
-            self.out.push('\n');
-        }
-        self.indent(depth);
-        self.out.push(']');
+        });
     }
 
     fn map(&mut self, entries: &[(Value, Value)], ctx: Ctx, depth: usize) {
@@ -227,26 +243,18 @@ impl Writer {
             self.out.push_str("{}");
             return;
         }
-        self.out.push_str("{\n");
-        for (i, (k, v)) in entries.iter().enumerate() {
-            self.indent(depth + 1);
-            let (name, value_ctx) = schema::key(ctx, k, self.numbering);
+        self.block(('{', '}'), entries, depth, |w, _, (k, v)| {
+            let (name, value_ctx) = schema::key(ctx, k, w.numbering);
             if let Some(n) = &name {
-                self.out.push_str(&comment(n));
+                w.out.push_str(&comment(n));
             }
-            self.item(k, Ctx::Any, depth + 1);
-            self.out.push_str(": ");
-            self.item(v, value_ctx, depth + 1);
+            w.item(k, Ctx::Any, depth + 1);
+            w.out.push_str(": ");
+            w.item(v, value_ctx, depth + 1);
             if let Some(n) = value_name(v, ctx, as_i64(k)) {
-                self.out.push_str(&format!(" / {n} /"));
+                w.out.push_str(&format!(" / {n} /"));
             }
-            if i + 1 < entries.len() {
-                self.out.push(',');
-            }
-            self.out.push('\n');
-        }
-        self.indent(depth);
-        self.out.push('}');
+        });
     }
 
     /// `[type, options, …]` with each position named.
@@ -275,19 +283,17 @@ impl Writer {
             ],
             _ => &[("type", Ctx::Any), ("options", Ctx::Options(ty))],
         };
-        self.out.push_str("[\n");
-        for (i, x) in items.iter().enumerate() {
-            self.indent(depth + 1);
+        self.block(('[', ']'), items, depth, |w, i, x| {
             let (name, ctx) = positions.get(i).copied().unwrap_or(("", Ctx::Any));
             if !name.is_empty() {
-                self.out.push_str(&comment(name));
+                w.out.push_str(&comment(name));
             }
-            self.item(x, ctx, depth + 1);
+            w.item(x, ctx, depth + 1);
             let note = match (name, as_i64(x)) {
                 ("type", _) => Some(ty.name().into()),
                 ("err-code", Some(c)) => u64::try_from(c)
                     .ok()
-                    .and_then(|c| ErrorCode::from_value(c, self.numbering).name())
+                    .and_then(|c| ErrorCode::from_value(c, w.numbering).name())
                     .map(Into::into),
                 ("data-item-requested", Some(bits)) => {
                     let names: alloc::vec::Vec<&str> = crate::DataItems(bits as u64)
@@ -300,15 +306,9 @@ impl Writer {
                 _ => None,
             };
             if let Some(n) = note.filter(|n| !n.is_empty()) {
-                self.out.push_str(&format!(" / {n} /"));
+                w.out.push_str(&format!(" / {n} /"));
             }
-            if i + 1 < items.len() {
-                self.out.push(',');
-            }
-            self.out.push('\n');
-        }
-        self.indent(depth);
-        self.out.push(']');
+        });
     }
 
     /// COSE_Sign1 `[protected, unprotected, payload, signature]` or COSE_Sign
@@ -319,81 +319,56 @@ impl Writer {
             return;
         }
         let names = ["protected", "unprotected", "payload", "signature"];
-        self.out.push_str("[\n");
-        for (i, x) in items.iter().enumerate() {
-            self.indent(depth + 1);
+        self.block(('[', ']'), items, depth, |w, i, x| {
             let name = if i == 3 && matches!(x, Value::Array(_)) {
                 "signatures"
             } else {
                 names[i]
             };
-            self.out.push_str(&comment(name));
+            w.out.push_str(&comment(name));
             match (i, x) {
-                (0 | 1, _) => self.item(x, Ctx::HeaderMap, depth + 1),
+                (0 | 1, _) => w.item(x, Ctx::HeaderMap, depth + 1),
                 // The payload is a bstr holding the message, claims or report.
                 (2, Value::Bytes(b)) => match Value::from_slice(b) {
                     Ok(inner) if *payload != Ctx::Any => {
-                        self.out.push_str("<< ");
-                        self.item(&inner, *payload, depth + 1);
-                        self.out.push_str(" >>");
+                        w.out.push_str("<< ");
+                        w.item(&inner, *payload, depth + 1);
+                        w.out.push_str(" >>");
                     }
-                    _ => self.item(x, Ctx::Any, depth + 1),
+                    _ => w.item(x, Ctx::Any, depth + 1),
                 },
+                // COSE_Signature: [protected, unprotected, signature].
                 (3, Value::Array(sigs)) => {
-                    self.out.push_str("[\n");
-                    for (j, s) in sigs.iter().enumerate() {
-                        self.indent(depth + 2);
-                        match s {
-                            Value::Array(parts) if parts.len() == 3 => {
-                                self.out.push('[');
-                                self.item(&parts[0], Ctx::HeaderMap, depth + 2);
-                                self.out.push_str(", ");
-                                self.item(&parts[1], Ctx::HeaderMap, depth + 2);
-                                self.out.push_str(", ");
-                                self.item(&parts[2], Ctx::Any, depth + 2);
-                                self.out.push(']');
-                            }
-                            other => self.item(other, Ctx::Any, depth + 2),
+                    w.block(('[', ']'), sigs, depth + 1, |w, _, s| match s {
+                        Value::Array(parts) if parts.len() == 3 => {
+                            w.out.push('[');
+                            w.item(&parts[0], Ctx::HeaderMap, depth + 2);
+                            w.out.push_str(", ");
+                            w.item(&parts[1], Ctx::HeaderMap, depth + 2);
+                            w.out.push_str(", ");
+                            w.item(&parts[2], Ctx::Any, depth + 2);
+                            w.out.push(']');
                         }
-                        if j + 1 < sigs.len() {
-                            self.out.push(',');
-                        }
-                        self.out.push('\n');
-                    }
-                    self.indent(depth + 1);
-                    self.out.push(']');
+                        other => w.item(other, Ctx::Any, depth + 2),
+                    })
                 }
-                _ => self.item(x, Ctx::Any, depth + 1),
+                _ => w.item(x, Ctx::Any, depth + 1),
             }
-            if i < 3 {
-                self.out.push(',');
-            }
-            self.out.push('\n');
-        }
-        self.indent(depth);
-        self.out.push(']');
+        });
     }
 
     /// `[digest, authentication blocks…]`: the digest, then COSE_Sign1 with a detached
     /// payload.
     fn auth_wrapper(&mut self, items: &[Value], depth: usize) {
-        self.out.push_str("[\n");
-        for (i, x) in items.iter().enumerate() {
-            self.indent(depth + 1);
+        self.block(('[', ']'), items, depth, |w, i, x| {
             if i == 0 {
-                self.out.push_str(&comment("digest"));
-                self.item(x, Ctx::Digest, depth + 1);
+                w.out.push_str(&comment("digest"));
+                w.item(x, Ctx::Digest, depth + 1);
             } else {
-                self.out.push_str(&comment("authentication-block"));
-                self.item(x, Ctx::Cose(&Ctx::Any), depth + 1);
+                w.out.push_str(&comment("authentication-block"));
+                w.item(x, Ctx::Cose(&Ctx::Any), depth + 1);
             }
-            if i + 1 < items.len() {
-                self.out.push(',');
-            }
-            self.out.push('\n');
-        }
-        self.indent(depth);
-        self.out.push(']');
+        });
     }
 
     /// `[algorithm, bytes]`.
@@ -419,33 +394,23 @@ impl Writer {
             self.out.push_str("[]");
             return;
         }
-        self.out.push_str("[\n");
-        let mut i = 0;
-        while i < items.len() {
-            self.indent(depth + 1);
-            let code = as_i64(&items[i]);
+        let pairs: Vec<&[Value]> = items.chunks(2).collect();
+        self.block(('[', ']'), &pairs, depth, |w, _, pair| {
+            let code = as_i64(&pair[0]);
             if let Some(c) = code {
-                self.out
-                    .push_str(&comment(CommandCode::from_cbor(c).name()));
+                w.out.push_str(&comment(CommandCode::from_cbor(c).name()));
             }
-            self.item(&items[i], Ctx::Any, depth + 1);
-            if let Some(arg) = items.get(i + 1) {
-                self.out.push_str(", ");
+            w.item(&pair[0], Ctx::Any, depth + 1);
+            if let Some(arg) = pair.get(1) {
+                w.out.push_str(", ");
                 let ctx = match code {
                     Some(19 | 20) => Ctx::Parameters,
                     Some(15) => Ctx::TryEach,
                     Some(32) => Ctx::CommandSequence,
                     _ => Ctx::Any,
                 };
-                self.item(arg, ctx, depth + 1);
+                w.item(arg, ctx, depth + 1);
             }
-            i += 2;
-            if i < items.len() {
-                self.out.push(',');
-            }
-            self.out.push('\n');
-        }
-        self.indent(depth);
-        self.out.push(']');
+        });
     }
 }

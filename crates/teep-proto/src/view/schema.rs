@@ -50,6 +50,7 @@ pub(super) fn comment(name: &str) -> String {
     format!("/ {} / ", name.replace('/', "∕"))
 }
 
+/// A byte string diagnostic notation can write as `'text'`: printable ASCII, no quote or backslash.
 pub(super) fn printable(b: &[u8]) -> bool {
     !b.is_empty()
         && b.iter()

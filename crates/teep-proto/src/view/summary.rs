@@ -27,10 +27,7 @@ pub fn short_component_id(id: &[Vec<u8>]) -> String {
     let segs: Vec<String> = id
         .iter()
         .map(|s| {
-            let printable = !s.is_empty()
-                && s.iter()
-                    .all(|c| (0x20..0x7f).contains(c) && *c != b'\'' && *c != b'\\');
-            if printable {
+            if super::schema::printable(s) {
                 format!("'{}'", String::from_utf8_lossy(s))
             } else {
                 format!("h'{}'", short_hex(s))
@@ -148,14 +145,7 @@ pub fn summary(d: &Decoded, opened: Option<&Opened>) -> String {
     let mut out: Vec<String> = Vec::new();
     let msg = &d.message;
     out.push(msg.type_name().into());
-    let token = match msg {
-        TeepMessage::QueryRequest(m) => &m.token,
-        TeepMessage::QueryResponse(m) => &m.token,
-        TeepMessage::Update(m) => &m.token,
-        TeepMessage::Success(m) => &m.token,
-        TeepMessage::Error(m) => &m.token,
-    };
-    if let Some(t) = token {
+    if let Some(t) = msg.token() {
         out.push(format!("token={}", short_hex(t)));
     }
     match msg {
