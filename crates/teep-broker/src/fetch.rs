@@ -22,6 +22,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use teep_suit::{FetchError, PayloadFetcher};
 
+use crate::broker::TlsConfigError;
+
 /// Redirects followed within one fetch.
 pub const MAX_REDIRECTS: u32 = 3;
 
@@ -69,26 +71,16 @@ pub struct HttpFetcher {
 
 impl HttpFetcher {
     pub fn new(config: FetchConfig) -> Result<Self, FetchConfigError> {
-        let mut tls = ureq::tls::TlsConfig::builder().provider(ureq::tls::TlsProvider::Rustls);
-        if let Some(pem) = &config.ca_pem {
-            let mut certs = Vec::new();
-            for item in ureq::tls::parse_pem(pem) {
-                match item.map_err(|e| FetchConfigError::Pem(e.to_string()))? {
-                    ureq::tls::PemItem::Certificate(c) => certs.push(c),
-                    _ => continue,
-                }
-            }
-            if certs.is_empty() {
-                return Err(FetchConfigError::NoCertificate);
-            }
-            tls = tls.root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(certs)));
-        }
+        let tls = crate::broker::tls_config(config.ca_pem.as_deref()).map_err(|e| match e {
+            TlsConfigError::NoCertificate => FetchConfigError::NoCertificate,
+            other => FetchConfigError::Pem(other.to_string()),
+        })?;
         let agent = ureq::Agent::config_builder()
             .max_redirects(0)
             .http_status_as_error(false)
             .user_agent(crate::broker::USER_AGENT)
             .accept_encoding("")
-            .tls_config(tls.build())
+            .tls_config(tls)
             .build()
             .into();
         Ok(HttpFetcher { agent, config })

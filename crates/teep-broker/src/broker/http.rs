@@ -48,33 +48,40 @@ pub struct HttpTransport {
 
 impl HttpTransport {
     pub fn new(config: &HttpConfig) -> Result<Self, TransportError> {
-        let mut tls = ureq::tls::TlsConfig::builder().provider(ureq::tls::TlsProvider::Rustls);
-        if let Some(pem) = &config.ca_pem {
-            let mut certs = Vec::new();
-            for item in ureq::tls::parse_pem(pem) {
-                match item.map_err(|e| TransportError::Tls(TlsConfigError::Pem(Arc::new(e))))? {
-                    ureq::tls::PemItem::Certificate(c) => certs.push(c),
-                    _ => continue,
-                }
-            }
-            if certs.is_empty() {
-                return Err(TransportError::Tls(TlsConfigError::NoCertificate));
-            }
-            tls = tls.root_certs(ureq::tls::RootCerts::Specific(Arc::new(certs)));
-        }
+        let tls = tls_config(config.ca_pem.as_deref()).map_err(TransportError::Tls)?;
         let agent_config = ureq::Agent::config_builder()
             .max_redirects(0)
             .http_status_as_error(false)
             .timeout_global(Some(config.timeout))
             .user_agent("")
             .accept_encoding("")
-            .tls_config(tls.build())
+            .tls_config(tls)
             .build();
         Ok(HttpTransport {
             agent: agent_config.into(),
             max_body: config.max_body,
         })
     }
+}
+
+/// rustls with the CA certificates of `ca_pem` as the roots (the Mozilla roots without it);
+/// shared by the TAM transport and the payload fetcher.
+pub(crate) fn tls_config(ca_pem: Option<&[u8]>) -> Result<ureq::tls::TlsConfig, TlsConfigError> {
+    let mut tls = ureq::tls::TlsConfig::builder().provider(ureq::tls::TlsProvider::Rustls);
+    if let Some(pem) = ca_pem {
+        let mut certs = Vec::new();
+        for item in ureq::tls::parse_pem(pem) {
+            match item.map_err(|e| TlsConfigError::Pem(Arc::new(e)))? {
+                ureq::tls::PemItem::Certificate(c) => certs.push(c),
+                _ => continue,
+            }
+        }
+        if certs.is_empty() {
+            return Err(TlsConfigError::NoCertificate);
+        }
+        tls = tls.root_certs(ureq::tls::RootCerts::Specific(Arc::new(certs)));
+    }
+    Ok(tls.build())
 }
 
 /// The rustls error behind a failed request, if TLS itself refused the peer (ureq reports

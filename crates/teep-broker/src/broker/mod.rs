@@ -9,6 +9,7 @@ mod retry;
 mod session;
 mod transport;
 
+pub(crate) use http::tls_config;
 pub use http::{HttpConfig, HttpTransport, DEFAULT_MAX_BODY, USER_AGENT};
 pub use retry::RetryPolicy;
 pub use session::{

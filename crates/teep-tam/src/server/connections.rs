@@ -331,7 +331,8 @@ async fn serve_connection<I>(
         if req.method() == Method::POST && req.uri().path() == LOGIN_PATH {
             if let Err(secs) = admission.logins.take(key, Instant::now()) {
                 admission.hit(Limit::LoginRate, peer);
-                let r = too_many_logins(&admission.state, secs);
+                let what = format!("{LOGIN_PER_MINUTE} log-in attempts per minute");
+                let r = too_many(&admission.state, "login", what, secs);
                 return Box::pin(std::future::ready(Ok(r))) as super::ServiceFuture;
             }
         }
@@ -339,7 +340,11 @@ async fn serve_connection<I>(
             if req.method() == Method::POST && app.teep_path(req.uri().path()).is_some() {
                 if let Err(secs) = buckets.take(key, Instant::now()) {
                     admission.hit(Limit::Rate, peer);
-                    let r = too_many_requests(&admission.state, secs);
+                    let what = format!(
+                        "{} TEEP requests per second",
+                        admission.state.config.rate_per_address
+                    );
+                    let r = too_many(&admission.state, "rate", what, secs);
                     return Box::pin(std::future::ready(Ok(r))) as super::ServiceFuture;
                 }
             }
@@ -359,32 +364,19 @@ async fn serve_connection<I>(
     }
 }
 
-/// 429 for a request over the rate: nothing was read or changed; retry in `secs`.
-fn too_many_requests(st: &AppState, secs: u64) -> axum::response::Response {
+/// 429 for a request over a rate (`code`: `rate` for TEEP requests, `login` for log-in
+/// attempts): nothing was read or changed; retry in `secs`.
+fn too_many(
+    st: &AppState,
+    code: &'static str,
+    what: String,
+    secs: u64,
+) -> axum::response::Response {
     let mut r = super::refused(
         st,
         StatusCode::TOO_MANY_REQUESTS,
-        "rate",
-        format!(
-            "more than {} TEEP requests per second from this address; retry in {secs} s\n",
-            st.config.rate_per_address
-        ),
-    );
-    if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-        r.headers_mut().insert(header::RETRY_AFTER, v);
-    }
-    r
-}
-
-/// 429 for a log-in attempt over the throttle: the token was not checked; retry in `secs`.
-fn too_many_logins(st: &AppState, secs: u64) -> axum::response::Response {
-    let mut r = super::refused(
-        st,
-        StatusCode::TOO_MANY_REQUESTS,
-        "login",
-        format!(
-            "more than {LOGIN_PER_MINUTE} log-in attempts per minute from this address; retry in {secs} s\n"
-        ),
+        code,
+        format!("more than {what} from this address; retry in {secs} s\n"),
     );
     if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
         r.headers_mut().insert(header::RETRY_AFTER, v);
