@@ -166,6 +166,25 @@ pub struct Config {
     pub rate_per_address: u32,
     /// TEEP requests one address may make at once before `rate_per_address` applies.
     pub rate_burst: u32,
+    /// TEEP sessions open at once in this process (a request of the TAM awaiting the
+    /// device's answer, counted for at most `session_hold_secs`); a new session beyond gets
+    /// 503 with Retry-After, while sessions already open go on. 0: no cap.
+    pub max_sessions: usize,
+    /// TEEP sessions open at once from one client address (an IPv6 /64 counting as one);
+    /// a new session beyond gets 429 with Retry-After. 0: no cap.
+    pub max_sessions_per_address: u32,
+    /// Seconds an unanswered session counts toward `max_sessions` and
+    /// `max_sessions_per_address`. Its token stays valid for `session_ttl_secs`; this only
+    /// keeps a client that opens sessions and never answers from holding capacity.
+    pub session_hold_secs: u64,
+    /// Admin API and web UI requests per second one address may make on average beyond
+    /// `admin_rate_burst` (429 with Retry-After), apart from the TEEP rate. 0: no limit.
+    pub admin_rate_per_address: u32,
+    /// Admin API and web UI requests one address may make at once.
+    pub admin_rate_burst: u32,
+    /// Milliseconds a response may make no progress (the client not reading it) before the
+    /// connection is closed.
+    pub write_timeout_ms: u64,
 }
 
 /// File descriptors kept free below the open-file limit when `max_connections` is 0.
@@ -212,6 +231,12 @@ impl Default for Config {
             max_connections_per_address: 256,
             rate_per_address: 0,
             rate_burst: 30,
+            max_sessions: 100_000,
+            max_sessions_per_address: 1024,
+            session_hold_secs: 60,
+            admin_rate_per_address: 50,
+            admin_rate_burst: 500,
+            write_timeout_ms: 10_000,
         }
     }
 }
@@ -318,12 +343,20 @@ impl Config {
         for (key, ms) in [
             ("header_timeout_ms", self.header_timeout_ms),
             ("body_timeout_ms", self.body_timeout_ms),
+            ("write_timeout_ms", self.write_timeout_ms),
         ] {
             if !(100..=MAX_TIMEOUT_MS).contains(&ms) {
                 return Err(ConfigError::Invalid(format!(
                     "{key} {ms}: must be 100..={MAX_TIMEOUT_MS} (one hour)"
                 )));
             }
+        }
+        if !(1..=MAX_TIMEOUT_MS / 1000).contains(&self.session_hold_secs) {
+            return Err(ConfigError::Invalid(format!(
+                "session_hold_secs {}: must be 1..={} (one hour)",
+                self.session_hold_secs,
+                MAX_TIMEOUT_MS / 1000
+            )));
         }
         if matches!(&self.admin_token, Some(t) if t.len() < 8) {
             return Err(ConfigError::Invalid(

@@ -30,6 +30,7 @@ pub mod config;
 mod dump;
 mod headers;
 pub mod keys;
+mod limits;
 pub mod metrics;
 pub mod ops;
 pub mod random;

@@ -59,6 +59,9 @@ const ERRORS: &[&str] = &[
     "body-timeout",
     "rate",
     "login",
+    "admin-rate",
+    "sessions",
+    "sessions-per-address",
     "storage",
     "deviation",
     "other",
@@ -101,6 +104,10 @@ const LIMITS: &[&str] = &[
     "tls-handshake-timeout",
     "rate",
     "login-rate",
+    "sessions",
+    "sessions-per-address",
+    "admin-rate",
+    "write-timeout",
     "other",
 ];
 
@@ -123,10 +130,18 @@ pub enum Limit {
     Rate,
     /// A web UI log-in attempt beyond the per-address throttle (429).
     LoginRate,
+    /// A new TEEP session beyond `max_sessions` open at once (503).
+    Sessions,
+    /// A new TEEP session beyond `max_sessions_per_address` (429).
+    SessionsPerAddress,
+    /// An admin API or web UI request beyond `admin_rate_per_address` (429).
+    AdminRate,
+    /// A response that made no progress for `write_timeout_ms`: the connection is closed.
+    WriteTimeout,
 }
 
 impl Limit {
-    pub const ALL: [Limit; 7] = [
+    pub const ALL: [Limit; 11] = [
         Limit::Connections,
         Limit::ConnectionsPerAddress,
         Limit::HeaderTimeout,
@@ -134,6 +149,10 @@ impl Limit {
         Limit::TlsHandshakeTimeout,
         Limit::Rate,
         Limit::LoginRate,
+        Limit::Sessions,
+        Limit::SessionsPerAddress,
+        Limit::AdminRate,
+        Limit::WriteTimeout,
     ];
 
     /// The label value, as in [`LIMITS`].

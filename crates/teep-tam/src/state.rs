@@ -49,9 +49,11 @@ pub struct AppState {
     pub config: Config,
     pub metrics: Metrics,
     pub(crate) pending: Mutex<HashMap<Vec<u8>, PendingEntry>>,
-    /// QueryRequests this process sent and not yet seen answered (token → when), so that a
-    /// graceful shutdown knows which sessions are still in flight.
-    pub(crate) open_queries: Mutex<HashMap<Vec<u8>, i64>>,
+    /// Requests this process sent and not yet seen answered: the session caps, and what a
+    /// graceful shutdown waits for.
+    pub(crate) sessions: crate::limits::OpenSessions,
+    /// When each limit hit may be logged next.
+    pub(crate) limit_log: crate::limits::LimitLog,
     /// Set by [`ServerHandle::drain_and_shutdown`]: new sessions are refused.
     pub(crate) draining: std::sync::atomic::AtomicBool,
     /// The latest refused requests, newest last, for the admin API and web UI. Kept in
@@ -144,13 +146,19 @@ impl AppState {
             },
             token_key,
         );
+        let sessions = crate::limits::OpenSessions::new(
+            config.max_sessions,
+            config.max_sessions_per_address,
+            (config.session_hold_secs as i64).saturating_mul(1000),
+        );
         Ok(Arc::new(AppState {
             core,
             store,
             config,
             metrics: Metrics::default(),
             pending: Mutex::new(HashMap::new()),
-            open_queries: Mutex::new(HashMap::new()),
+            sessions,
+            limit_log: Default::default(),
             draining: std::sync::atomic::AtomicBool::new(false),
             refusals: Mutex::new(std::collections::VecDeque::with_capacity(REFUSALS_KEPT)),
             tc_signer,
@@ -198,10 +206,6 @@ impl AppState {
         }
     }
 
-    pub(crate) fn open_queries(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, i64>> {
-        self.open_queries.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     /// Once a minute: forgets expired sessions (in memory and in storage) and deletes audit
     /// entries older than `audit_retention_days`. Always keeps running: a failure is logged
     /// and the next round tries again.
@@ -223,12 +227,64 @@ impl AppState {
         true
     }
 
-    /// Drops remembered Updates and QueryRequests that expired unanswered.
+    /// Drops remembered Updates that expired unanswered, and sessions whose hold passed.
     pub(crate) fn purge_pending(&self, now: i64) {
         self.pending().retain(|_, e| e.session.expires_at >= now);
-        let ttl = self.core.config.session_ttl_ms;
-        self.open_queries()
-            .retain(|_, at| at.saturating_add(ttl) >= now);
+        self.sessions.purge(now);
+    }
+
+    /// Counts a hit of `limit` (by `peer`, when known) in the metrics, and logs it at most
+    /// once per [`crate::limits::LOG_INTERVAL_MS`] with the hits since the last line.
+    pub(crate) fn limit_hit(
+        &self,
+        limit: crate::metrics::Limit,
+        peer: Option<std::net::SocketAddr>,
+    ) {
+        use crate::metrics::Limit;
+        self.metrics.limit_hit(limit);
+        let Some(n) = self.limit_log.hit(limit, now_ms()) else {
+            return;
+        };
+        let c = &self.config;
+        let what = match limit {
+            Limit::Connections => format!(
+                "{} connections open, the cap",
+                crate::server::max_connections(c)
+            ),
+            Limit::ConnectionsPerAddress => format!(
+                "{} connections open from one address, the cap",
+                c.max_connections_per_address
+            ),
+            Limit::HeaderTimeout => format!("headers unfinished after {} ms", c.header_timeout_ms),
+            Limit::BodyTimeout => "request body slower than allowed".into(),
+            Limit::TlsHandshakeTimeout => "TLS handshake unfinished in time".into(),
+            Limit::Rate => format!(
+                "more than {} TEEP requests per second from one address",
+                c.rate_per_address
+            ),
+            Limit::LoginRate => "too many web UI log-in attempts from one address".into(),
+            Limit::Sessions => format!("{} TEEP sessions open, the cap", c.max_sessions),
+            Limit::SessionsPerAddress => format!(
+                "{} TEEP sessions open from one address, the cap",
+                c.max_sessions_per_address
+            ),
+            Limit::AdminRate => format!(
+                "more than {} admin API and web UI requests per second from one address",
+                c.admin_rate_per_address
+            ),
+            Limit::WriteTimeout => format!(
+                "a response unread by its client for {} ms",
+                c.write_timeout_ms
+            ),
+        };
+        let latest = peer
+            .map(|p| format!(" (latest from {p})"))
+            .unwrap_or_default();
+        tracing::warn!(
+            limit = limit.as_str(),
+            "limit hit: {what}; {n} time(s) in the last {} s at most{latest}",
+            crate::limits::LOG_INTERVAL_MS / 1000
+        );
     }
 
     pub(crate) fn note_refusal(
@@ -264,19 +320,10 @@ impl AppState {
         self.draining.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Sessions this process started at or after `since` (ms) whose next step has not come.
+    /// Sessions whose latest request this process sent at or after `since` (ms) and whose
+    /// answer has not come.
     pub(crate) fn sessions_in_flight(&self, since: i64) -> usize {
-        let queries = self
-            .open_queries()
-            .values()
-            .filter(|&&at| at >= since)
-            .count();
-        let updates = self
-            .pending()
-            .values()
-            .filter(|e| e.session.created_at >= since)
-            .count();
-        queries + updates
+        self.sessions.in_flight(since)
     }
 }
 

@@ -361,15 +361,7 @@ async fn teep_requests_over_the_rate_get_429_and_change_nothing() {
     )
     .await;
     let addr = tam.addr;
-    let empty_post = |src: &'static str| async move {
-        let (mut r, mut w) = connect_from(src, addr).await.into_split();
-        w.write_all(
-            b"POST /tam HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-        )
-        .await
-        .unwrap();
-        closed_by_server(&mut r).await
-    };
+    let empty_post = |src: &'static str| empty_post_from(src, addr);
     for _ in 0..2 {
         let got = empty_post("127.0.0.2").await;
         assert!(got.starts_with("HTTP/1.1 200 "), "{got}");
@@ -438,11 +430,191 @@ async fn log_in_attempts_over_the_throttle_get_429() {
     );
     let got = attempt("127.0.0.5").await;
     assert!(got.starts_with("HTTP/1.1 401 "), "{got}");
+    // An admin API request with a wrong token is a log-in attempt too: once they are used
+    // up, even the right token waits.
+    let admin = |token: &str| {
+        format!("GET /admin/devices HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n")
+    };
+    let right = admin("right-token-0123456789");
+    let got = request_from("127.0.0.8", addr, &right).await;
+    assert!(got.starts_with("HTTP/1.1 200 "), "{got}");
+    for i in 0..10 {
+        let got = request_from("127.0.0.8", addr, &admin("wrong-token-x")).await;
+        assert!(got.starts_with("HTTP/1.1 401 "), "attempt {i}: {got}");
+    }
+    assert_status_retry_after(&request_from("127.0.0.8", addr, &right).await, 429);
     let hits = series(&tam, "teep_tam_limit_hits_total").await;
     assert_eq!(
-        hits["teep_tam_limit_hits_total{limit=\"login-rate\"}"], 1.0,
+        hits["teep_tam_limit_hits_total{limit=\"login-rate\"}"], 2.0,
         "{hits:?}"
     );
+    tam.handle.shutdown().await;
+}
+
+/// An empty POST (a new session) from `src` on a new connection: what the TAM answered.
+async fn empty_post_from(src: &str, addr: SocketAddr) -> String {
+    request_from(
+        src,
+        addr,
+        "POST /tam HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    )
+    .await
+}
+
+/// `request` from `src` on a new connection: what the TAM answered before closing it.
+async fn request_from(src: &str, addr: SocketAddr, request: &str) -> String {
+    let (mut r, mut w) = connect_from(src, addr).await.into_split();
+    w.write_all(request.as_bytes()).await.unwrap();
+    closed_by_server(&mut r).await
+}
+
+fn assert_status_retry_after(got: &str, status: u16) {
+    assert!(got.starts_with(&format!("HTTP/1.1 {status} ")), "{got}");
+    assert!(
+        got.to_ascii_lowercase().contains("\r\nretry-after: "),
+        "{got}"
+    );
+}
+
+/// Session caps (issue: quotas): a new session beyond `max_sessions_per_address` gets 429,
+/// beyond `max_sessions` 503, each with Retry-After and nothing stored; a device whose
+/// session is already open finishes it (QueryResponse → Update → Success) while the caps
+/// are full, and its end frees a place.
+#[tokio::test]
+async fn new_sessions_over_the_caps_get_429_or_503_and_open_ones_finish() {
+    let tam = start_with(
+        tempfile::tempdir().unwrap(),
+        |c| teep_tam::Config {
+            max_sessions: 4,
+            max_sessions_per_address: 2,
+            ..c
+        },
+        Enroll::Open,
+    )
+    .await;
+    add_assigned_ta(&tam, "hello", b"hi").await;
+    let addr = tam.addr;
+    // A device opens its session (from 127.0.0.1).
+    let client = tam.client();
+    let mut dev = SimDevice::new(KeyType::P256);
+    let qreq = client.post(Vec::new()).await.unwrap();
+    assert_eq!(qreq.status, 200);
+    let seen = dev.read_query_request(&qreq.body, N, &[]).unwrap();
+    // Another address takes its two.
+    for _ in 0..2 {
+        let got = empty_post_from("127.0.0.2", addr).await;
+        assert!(got.starts_with("HTTP/1.1 200 "), "{got}");
+    }
+    let before = db_state(&tam).await;
+    assert_status_retry_after(&empty_post_from("127.0.0.2", addr).await, 429);
+    let got = empty_post_from("127.0.0.3", addr).await;
+    assert!(got.starts_with("HTTP/1.1 200 "), "{got}");
+    // Four open: the TAM's cap, whoever asks.
+    assert_status_retry_after(&empty_post_from("127.0.0.4", addr).await, 503);
+    assert_eq!(
+        db_state(&tam).await,
+        before,
+        "a refused session changed the database"
+    );
+
+    // The device's session goes on; while its Update awaits the Success it still counts.
+    let upd = client
+        .post(dev.query_response(&seen, N).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(upd.status, 200, "{}", String::from_utf8_lossy(&upd.body));
+    let token = dev.read_update(&upd.body, N).unwrap();
+    assert_status_retry_after(&empty_post_from("127.0.0.4", addr).await, 503);
+    let done = client.post(dev.success(token, N).unwrap()).await.unwrap();
+    assert_eq!(done.status, 204);
+    // Its end frees a place.
+    let got = empty_post_from("127.0.0.4", addr).await;
+    assert!(got.starts_with("HTTP/1.1 200 "), "{got}");
+
+    let hits = series(&tam, "teep_tam_limit_hits_total").await;
+    assert_eq!(
+        hits["teep_tam_limit_hits_total{limit=\"sessions\"}"], 2.0,
+        "{hits:?}"
+    );
+    assert_eq!(
+        hits["teep_tam_limit_hits_total{limit=\"sessions-per-address\"}"], 1.0,
+        "{hits:?}"
+    );
+    tam.handle.shutdown().await;
+}
+
+/// The admin API and web UI have their own per-address rate: beyond it 429 with Retry-After,
+/// while the same address's TEEP requests and another address's admin requests go on.
+#[tokio::test]
+async fn admin_requests_over_their_rate_get_429_apart_from_teep() {
+    let tam = start_with(
+        tempfile::tempdir().unwrap(),
+        |c| teep_tam::Config {
+            admin_rate_per_address: 1,
+            admin_rate_burst: 2,
+            ..c
+        },
+        Enroll::Open,
+    )
+    .await;
+    let addr = tam.addr;
+    let list = format!(
+        "GET /admin/devices HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\nConnection: close\r\n\r\n"
+    );
+    for _ in 0..2 {
+        let got = request_from("127.0.0.6", addr, &list).await;
+        assert!(got.starts_with("HTTP/1.1 200 "), "{got}");
+    }
+    assert_status_retry_after(&request_from("127.0.0.6", addr, &list).await, 429);
+    let page = "GET /ui HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    assert_status_retry_after(&request_from("127.0.0.6", addr, page).await, 429);
+    let got = empty_post_from("127.0.0.6", addr).await;
+    assert!(got.starts_with("HTTP/1.1 200 "), "{got}");
+    let got = request_from("127.0.0.7", addr, &list).await;
+    assert!(got.starts_with("HTTP/1.1 200 "), "{got}");
+    let hits = series(&tam, "teep_tam_limit_hits_total").await;
+    assert_eq!(
+        hits["teep_tam_limit_hits_total{limit=\"admin-rate\"}"], 2.0,
+        "{hits:?}"
+    );
+    tam.handle.shutdown().await;
+}
+
+/// A client that asks and never reads its answers (pipelined requests filling the socket
+/// buffers) is cut off once the answer has made no progress for `write_timeout_ms`.
+#[tokio::test]
+async fn a_client_that_never_reads_its_answer_is_cut_off() {
+    let tam = start_with(
+        tempfile::tempdir().unwrap(),
+        |c| teep_tam::Config {
+            write_timeout_ms: 500,
+            ..c
+        },
+        Enroll::Open,
+    )
+    .await;
+    let s = tokio::net::TcpSocket::new_v4().unwrap();
+    s.set_recv_buffer_size(4096).unwrap();
+    let (mut r, mut w) = s.connect(tam.addr).await.unwrap().into_split();
+    // Each answer is kilobytes of metrics: together far beyond what the buffers hold.
+    let writer = tokio::spawn(async move {
+        let one = b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n";
+        for _ in 0..4000 {
+            if w.write_all(one).await.is_err() {
+                return;
+            }
+        }
+        std::future::pending::<()>().await;
+    });
+    let hit = "teep_tam_limit_hits_total{limit=\"write-timeout\"}";
+    let start = std::time::Instant::now();
+    while series(&tam, hit).await.get(hit) != Some(&1.0) {
+        assert!(start.elapsed() < GUARD, "no write timeout");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The connection was closed: what was buffered drains, then it ends.
+    closed_by_server(&mut r).await;
+    writer.abort();
     tam.handle.shutdown().await;
 }
 

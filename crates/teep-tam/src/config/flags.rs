@@ -126,6 +126,27 @@ pub struct ConfigFlags {
     /// TEEP requests one address may make at once before --rate-per-address applies (default 30).
     #[arg(long, value_name = "N")]
     pub rate_burst: Option<u32>,
+    /// TEEP sessions open at once; a new one beyond gets 503 (default 100000; 0: no cap).
+    #[arg(long, value_name = "N")]
+    pub max_sessions: Option<usize>,
+    /// TEEP sessions open at once from one address; a new one beyond gets 429 (default
+    /// 1024; 0: no cap).
+    #[arg(long, value_name = "N")]
+    pub max_sessions_per_address: Option<u32>,
+    /// Seconds an unanswered session counts toward the session caps (default 60).
+    #[arg(long, value_name = "SECS")]
+    pub session_hold_secs: Option<u64>,
+    /// Admin API and web UI requests per second one address may make beyond
+    /// --admin-rate-burst; more get 429 (default 50; 0: no limit).
+    #[arg(long, value_name = "N")]
+    pub admin_rate_per_address: Option<u32>,
+    /// Admin API and web UI requests one address may make at once (default 500).
+    #[arg(long, value_name = "N")]
+    pub admin_rate_burst: Option<u32>,
+    /// Milliseconds a response may make no progress before the connection is closed
+    /// (default 10000).
+    #[arg(long, value_name = "MS")]
+    pub write_timeout_ms: Option<u64>,
 }
 
 /// `--first-query-*` in the config file's spelling.
@@ -189,6 +210,12 @@ impl ConfigFlags {
             max_connections_per_address,
             rate_per_address,
             rate_burst,
+            max_sessions,
+            max_sessions_per_address,
+            session_hold_secs,
+            admin_rate_per_address,
+            admin_rate_burst,
+            write_timeout_ms,
         } = self;
         set(&mut config.data, data);
         set(&mut config.listen, listen);
@@ -229,6 +256,15 @@ impl ConfigFlags {
         );
         set(&mut config.rate_per_address, rate_per_address);
         set(&mut config.rate_burst, rate_burst);
+        set(&mut config.max_sessions, max_sessions);
+        set(
+            &mut config.max_sessions_per_address,
+            max_sessions_per_address,
+        );
+        set(&mut config.session_hold_secs, session_hold_secs);
+        set(&mut config.admin_rate_per_address, admin_rate_per_address);
+        set(&mut config.admin_rate_burst, admin_rate_burst);
+        set(&mut config.write_timeout_ms, write_timeout_ms);
     }
 }
 

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -18,16 +18,15 @@ use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
-use super::{now_ms, AppState, TamService};
+use super::write_deadline::WriteDeadline;
+use super::{AppState, TamService};
 use crate::config::{Config, FD_HEADROOM};
+use crate::limits::{address_key, Buckets, Peer};
 use crate::metrics::Limit;
 
 /// A client that has not finished its TLS handshake by then is dropped, so half-open
 /// connections cannot pile up.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// A limit hit is logged at most once per this many milliseconds (with the count since).
-const LOG_INTERVAL_MS: i64 = 10_000;
 
 /// The cap on connections open at once that `config` asks for.
 pub fn max_connections(config: &Config) -> usize {
@@ -47,62 +46,24 @@ fn open_file_limit() -> Option<usize> {
     line.split_whitespace().nth(3)?.parse().ok()
 }
 
-/// The address a per-address cap counts: an IPv6 client gets a /64, so it is one address.
-fn address_key(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
-        },
-    }
-}
-
-/// Addresses whose buckets are kept; beyond, full buckets are forgotten, and if that is not
-/// enough, all (memory stays bounded; a forgotten address starts with a full bucket).
-const BUCKETS_MAX: usize = 65_536;
-
-/// A token bucket per client address for TEEP requests.
-struct Buckets {
-    rate: f64,
-    burst: f64,
-    map: Mutex<HashMap<IpAddr, (f64, Instant)>>,
-}
-
-impl Buckets {
-    /// Takes a token from `key`'s bucket, or says in how many seconds one will be there.
-    fn take(&self, key: IpAddr, now: Instant) -> Result<(), u64> {
-        let (rate, burst) = (self.rate, self.burst);
-        let refill = |tokens: f64, at: Instant| {
-            (tokens + now.saturating_duration_since(at).as_secs_f64() * rate).min(burst)
-        };
-        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() >= BUCKETS_MAX && !map.contains_key(&key) {
-            map.retain(|_, (t, at)| refill(*t, *at) < burst);
-            if map.len() >= BUCKETS_MAX {
-                map.clear();
-            }
-        }
-        let (tokens, at) = map.entry(key).or_insert((burst, now));
-        *tokens = refill(*tokens, *at);
-        *at = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            Ok(())
-        } else {
-            Err((((1.0 - *tokens) / rate).ceil() as u64).max(1))
-        }
-    }
-}
-
-/// Web UI log-in attempts one address may make at once, and per minute after that: enough
-/// for a person who mistypes, too few to guess an admin token (always on; the admin API takes
-/// the token per request and is meant to stay off the open internet, docs/DEPLOYMENT.md).
+/// Log-in attempts one address may make at once, and per minute after that: enough for a
+/// person who mistypes, too few to guess an admin token. Always on. A log-in attempt is a
+/// POST to the web UI's log-in form, or an admin API request refused (401) for the token it
+/// carries: once an address has used them up, its admin API requests get 429 before the
+/// token is looked at.
 const LOGIN_BURST: f64 = 10.0;
 const LOGIN_PER_MINUTE: f64 = 10.0;
 
 /// The web UI's log-in form.
 const LOGIN_PATH: &str = "/ui/login";
+
+/// The operators' paths: the admin API and the web UI.
+fn is_admin_path(path: &str) -> bool {
+    ["/admin", "/ui"].iter().any(|p| {
+        path.strip_prefix(p)
+            .is_some_and(|r| r.is_empty() || r.starts_with('/'))
+    })
+}
 
 /// Who gets a connection: counts open connections, in total and per address.
 struct Admission {
@@ -111,13 +72,12 @@ struct Admission {
     rate: Option<Buckets>,
     /// Log-in attempts per address.
     logins: Buckets,
+    /// Admin API and web UI requests per address; `None` when `admin_rate_per_address` is 0.
+    admin: Option<Buckets>,
     max: usize,
     per_address: usize,
     open: AtomicUsize,
     by_address: Mutex<HashMap<IpAddr, usize>>,
-    /// Per limit: when it may be logged next, and hits since it was last logged.
-    next_log_ms: [AtomicI64; Limit::ALL.len()],
-    unlogged: [AtomicU64; Limit::ALL.len()],
 }
 
 /// An admitted connection; dropping it gives its place back.
@@ -129,24 +89,17 @@ struct Admitted {
 impl Admission {
     fn new(state: Arc<AppState>) -> Admission {
         let c = &state.config;
-        let rate = (c.rate_per_address > 0).then(|| Buckets {
-            rate: f64::from(c.rate_per_address),
-            burst: f64::from(c.rate_burst.max(1)),
-            map: Mutex::default(),
-        });
+        let buckets = |rate: u32, burst: u32| {
+            (rate > 0).then(|| Buckets::new(f64::from(rate), f64::from(burst.max(1))))
+        };
         Admission {
-            rate,
-            logins: Buckets {
-                rate: LOGIN_PER_MINUTE / 60.0,
-                burst: LOGIN_BURST,
-                map: Mutex::default(),
-            },
+            rate: buckets(c.rate_per_address, c.rate_burst),
+            admin: buckets(c.admin_rate_per_address, c.admin_rate_burst),
+            logins: Buckets::new(LOGIN_PER_MINUTE / 60.0, LOGIN_BURST),
             max: max_connections(&state.config),
             per_address: state.config.max_connections_per_address,
             open: AtomicUsize::new(0),
             by_address: Mutex::default(),
-            next_log_ms: Default::default(),
-            unlogged: Default::default(),
             state,
         }
     }
@@ -177,54 +130,37 @@ impl Admission {
         })
     }
 
-    /// Counts a limit hit and logs it, at most once per [`LOG_INTERVAL_MS`].
-    fn hit(&self, limit: Limit, peer: SocketAddr) {
-        self.state.metrics.limit_hit(limit);
-        let i = limit as usize;
-        self.unlogged[i].fetch_add(1, Ordering::Relaxed);
-        let now = now_ms();
-        let next = self.next_log_ms[i].load(Ordering::Relaxed);
-        if now < next
-            || self.next_log_ms[i]
-                .compare_exchange(
-                    next,
-                    now + LOG_INTERVAL_MS,
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                )
-                .is_err()
-        {
-            return;
-        }
-        let n = self.unlogged[i].swap(0, Ordering::Relaxed);
-        let what = match limit {
-            Limit::Connections => format!("{} connections open, the cap", self.max),
-            Limit::ConnectionsPerAddress => format!(
-                "{} connections open from one address, the cap",
-                self.per_address
-            ),
-            Limit::HeaderTimeout => format!(
-                "headers unfinished after {} ms",
-                self.state.config.header_timeout_ms
-            ),
-            Limit::BodyTimeout => "request body slower than allowed".into(),
-            Limit::TlsHandshakeTimeout => {
-                format!("TLS handshake unfinished after {HANDSHAKE_TIMEOUT:?}")
-            }
-            Limit::Rate => format!(
-                "more than {} TEEP requests per second from one address",
-                self.state.config.rate_per_address
-            ),
-            Limit::LoginRate => {
-                format!("more than {LOGIN_PER_MINUTE} web UI log-in attempts per minute from one address")
-            }
+    /// The rate `req` goes over, if any, and in how many seconds it may come again: web UI
+    /// log-ins, the admin API and web UI, and TEEP requests each have their own buckets.
+    fn over_rate<B>(
+        &self,
+        app: &TamService,
+        req: &Request<B>,
+        key: IpAddr,
+    ) -> Option<(Limit, u64)> {
+        let path = req.uri().path();
+        let post = req.method() == Method::POST;
+        let (buckets, limit) = if post && path == LOGIN_PATH {
+            (Some(&self.logins), Limit::LoginRate)
+        } else if is_admin_path(path) {
+            (self.admin.as_ref(), Limit::AdminRate)
+        } else if post && app.teep_path(path).is_some() {
+            (self.rate.as_ref(), Limit::Rate)
+        } else {
+            return None;
         };
-        tracing::warn!(
-            limit = limit.as_str(),
-            %peer,
-            "limit hit: {what}; {n} time(s) in the last {} s at most (latest from {peer})",
-            LOG_INTERVAL_MS / 1000
-        );
+        let now = Instant::now();
+        if limit == Limit::AdminRate && path.starts_with("/admin") {
+            if let Err(secs) = self.logins.peek(key, now) {
+                return Some((Limit::LoginRate, secs));
+            }
+        }
+        let secs = buckets?.take(key, now).err()?;
+        Some((limit, secs))
+    }
+
+    fn hit(&self, limit: Limit, peer: SocketAddr) {
+        self.state.limit_hit(limit, Some(peer));
     }
 }
 
@@ -258,6 +194,7 @@ pub(crate) async fn serve(
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(Duration::from_millis(state.config.header_timeout_ms));
+    let write_timeout = Duration::from_millis(state.config.write_timeout_ms);
     let graceful = GracefulShutdown::new();
     loop {
         let accepted = tokio::select! {
@@ -284,7 +221,10 @@ pub(crate) async fn serve(
         let app = app.clone();
         let watcher = graceful.watcher();
         let tls = tls.clone();
+        let tcp = WriteDeadline::new(tcp, write_timeout);
+        let stalled = tcp.timed_out.clone();
         tokio::spawn(async move {
+            let admitted = (admitted, stalled);
             match tls {
                 None => {
                     serve_connection(&http, TokioIo::new(tcp), app, watcher, &admitted, peer).await
@@ -298,7 +238,7 @@ pub(crate) async fn serve(
                                 return;
                             }
                             Err(_) => {
-                                admitted.admission.hit(Limit::TlsHandshakeTimeout, peer);
+                                admitted.0.admission.hit(Limit::TlsHandshakeTimeout, peer);
                                 return;
                             }
                         };
@@ -315,7 +255,7 @@ async fn serve_connection<I>(
     io: I,
     app: TamService,
     watcher: Watcher,
-    admitted: &Admitted,
+    (admitted, stalled): &(Admitted, Arc<AtomicBool>),
     peer: SocketAddr,
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
@@ -326,35 +266,62 @@ async fn serve_connection<I>(
     let seen = served.clone();
     let admission = admitted.admission.clone();
     let key = address_key(peer.ip());
-    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+    let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
         seen.store(true, Ordering::Relaxed);
-        if req.method() == Method::POST && req.uri().path() == LOGIN_PATH {
-            if let Err(secs) = admission.logins.take(key, Instant::now()) {
-                admission.hit(Limit::LoginRate, peer);
-                let what = format!("{LOGIN_PER_MINUTE} log-in attempts per minute");
-                let r = too_many(&admission.state, "login", what, secs);
-                return Box::pin(std::future::ready(Ok(r))) as super::ServiceFuture;
-            }
+        if let Some((limit, secs)) = admission.over_rate(&app, &req, key) {
+            admission.hit(limit, peer);
+            let c = &admission.state.config;
+            let (code, what) = match limit {
+                Limit::LoginRate => (
+                    "login",
+                    format!("{LOGIN_PER_MINUTE} log-in attempts per minute"),
+                ),
+                Limit::AdminRate => (
+                    "admin-rate",
+                    format!(
+                        "{} admin API and web UI requests per second",
+                        c.admin_rate_per_address
+                    ),
+                ),
+                _ => (
+                    "rate",
+                    format!("{} TEEP requests per second", c.rate_per_address),
+                ),
+            };
+            let text = format!("more than {what} from this address");
+            let r = retry_later(
+                &admission.state,
+                StatusCode::TOO_MANY_REQUESTS,
+                code,
+                text,
+                secs,
+            );
+            return Box::pin(std::future::ready(Ok(r))) as super::ServiceFuture;
         }
-        if let Some(buckets) = &admission.rate {
-            if req.method() == Method::POST && app.teep_path(req.uri().path()).is_some() {
-                if let Err(secs) = buckets.take(key, Instant::now()) {
-                    admission.hit(Limit::Rate, peer);
-                    let what = format!(
-                        "{} TEEP requests per second",
-                        admission.state.config.rate_per_address
-                    );
-                    let r = too_many(&admission.state, "rate", what, secs);
-                    return Box::pin(std::future::ready(Ok(r))) as super::ServiceFuture;
-                }
-            }
-        }
+        req.extensions_mut().insert(Peer(key));
+        // A wrong admin token is a log-in attempt (a request without one guesses nothing).
+        let admin_api = req.uri().path().starts_with("/admin")
+            && req.headers().contains_key(header::AUTHORIZATION);
         let mut app = app.clone();
-        tower::Service::call(&mut app, req)
+        let answer = tower::Service::call(&mut app, req);
+        if !admin_api {
+            return answer;
+        }
+        let admission = admission.clone();
+        Box::pin(async move {
+            let r = answer.await?;
+            if r.status() == StatusCode::UNAUTHORIZED {
+                let _ = admission.logins.take(key, Instant::now());
+            }
+            Ok(r)
+        }) as super::ServiceFuture
     });
     let conn = http.serve_connection(io, service);
     match watcher.watch(conn).await {
         Ok(()) => {}
+        Err(_) if stalled.load(Ordering::Relaxed) => {
+            admitted.admission.hit(Limit::WriteTimeout, peer)
+        }
         Err(e) if e.is_timeout() => {
             if !served.load(Ordering::Relaxed) {
                 admitted.admission.hit(Limit::HeaderTimeout, peer)
@@ -364,20 +331,16 @@ async fn serve_connection<I>(
     }
 }
 
-/// 429 for a request over a rate (`code`: `rate` for TEEP requests, `login` for log-in
-/// attempts): nothing was read or changed; retry in `secs`.
-fn too_many(
+/// 429 or 503 for a request over a quota (`code` as counted by `teep_tam_errors_total`):
+/// nothing was read or changed; retry in `secs`.
+pub(crate) fn retry_later(
     st: &AppState,
+    status: StatusCode,
     code: &'static str,
-    what: String,
+    text: String,
     secs: u64,
 ) -> axum::response::Response {
-    let mut r = super::refused(
-        st,
-        StatusCode::TOO_MANY_REQUESTS,
-        code,
-        format!("more than {what} from this address; retry in {secs} s\n"),
-    );
+    let mut r = super::refused(st, status, code, format!("{text}; retry in {secs} s\n"));
     if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
         r.headers_mut().insert(header::RETRY_AFTER, v);
     }
@@ -387,35 +350,6 @@ fn too_many(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn an_ipv6_client_counts_by_its_slash_64() {
-        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
-        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
-        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
-        assert_eq!(address_key(a), address_key(b));
-        assert_ne!(address_key(a), address_key(c));
-        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
-        assert_eq!(address_key(mapped), "192.0.2.7".parse::<IpAddr>().unwrap());
-    }
-
-    #[test]
-    fn a_bucket_allows_the_burst_then_the_rate() {
-        let b = Buckets {
-            rate: 2.0,
-            burst: 3.0,
-            map: Mutex::default(),
-        };
-        let ip: IpAddr = "192.0.2.1".parse().unwrap();
-        let t0 = Instant::now();
-        for _ in 0..3 {
-            b.take(ip, t0).unwrap();
-        }
-        assert_eq!(b.take(ip, t0), Err(1));
-        b.take("192.0.2.2".parse().unwrap(), t0).unwrap();
-        b.take(ip, t0 + Duration::from_millis(500)).unwrap();
-        assert_eq!(b.take(ip, t0 + Duration::from_millis(500)), Err(1));
-    }
 
     #[test]
     fn the_default_cap_stays_below_the_open_file_limit() {

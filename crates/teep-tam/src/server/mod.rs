@@ -20,6 +20,7 @@ mod service;
 mod teep_endpoint;
 mod tls;
 mod transport;
+mod write_deadline;
 
 pub use connections::max_connections;
 pub use lifecycle::*;
@@ -32,8 +33,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 pub(crate) use crate::headers::security_headers;
-pub(crate) use crate::state::PENDING_CAP;
 pub use crate::state::{now_ms, AppState, Refusal, ServerError, REFUSALS_KEPT};
+pub(crate) use connections::retry_later;
 
 pub const TEEP_MEDIA_TYPE: &str = "application/teep+cbor";
 

@@ -154,7 +154,10 @@ where
         },
     };
     match refused {
-        Ok(body) => teep_endpoint(st, numbering, &parts.uri, &parts.headers, body).await,
+        Ok(body) => {
+            let peer = parts.extensions.get::<crate::limits::Peer>().map(|p| p.0);
+            teep_endpoint(st, numbering, &parts.uri, &parts.headers, peer, body).await
+        }
         Err((r, _)) if !st.config.dump => r,
         Err((r, note)) => {
             crate::dump::request_head(&parts.method, &parts.uri, &parts.headers, Some(note));

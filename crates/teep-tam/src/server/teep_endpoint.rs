@@ -2,6 +2,7 @@
 //! answers, the adapter commits the effects, then the answer goes out.
 
 use super::*;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -89,13 +90,14 @@ pub(crate) async fn teep_endpoint(
     numbering: Numbering,
     uri: &Uri,
     headers: &HeaderMap,
+    peer: Option<IpAddr>,
     body: Bytes,
 ) -> Response {
     let started = Instant::now();
     if st.config.dump {
         crate::dump::teep_request(uri, headers, &body, numbering);
     }
-    let resp = answer_teep_body(&st, numbering, headers, &body).await;
+    let resp = answer_teep_body(&st, numbering, headers, peer, &body).await;
     st.metrics.observe(started.elapsed());
     if st.config.dump {
         return crate::dump::teep_response(resp.0, numbering, resp.1.as_ref(), &resp.2).await;
@@ -110,6 +112,7 @@ pub(crate) async fn answer_teep_body(
     st: &AppState,
     numbering: Numbering,
     headers: &HeaderMap,
+    peer: Option<IpAddr>,
     body: &[u8],
 ) -> (Response, Option<serde_json::Value>, Vec<String>) {
     if !accepts_teep(headers) {
@@ -130,6 +133,9 @@ pub(crate) async fn answer_teep_body(
         return (r, None, Vec::new());
     }
     if body.is_empty() {
+        if let Err(full) = st.sessions.admit(peer, now) {
+            return (sessions_full(st, full), None, Vec::new());
+        }
         // ProcessConnect. Content-Type is not required for the empty first POST (DIGEST §7).
         let span = tracing::info_span!("teep", msg = "connect", next = tracing::field::Empty);
         return async {
@@ -145,12 +151,7 @@ pub(crate) async fn answer_teep_body(
                     return (storage_failure(st, &e), None, Vec::new());
                 }
             }
-            if let Some(t) = &outcome.token {
-                let mut open = st.open_queries();
-                if open.len() < PENDING_CAP {
-                    open.insert(t.clone(), now);
-                }
-            }
+            st.sessions.step(None, outcome.token.as_deref(), peer, now);
             st.metrics.result(outcome.result.as_str());
             tracing::debug!("QueryRequest sent");
             (
@@ -261,9 +262,12 @@ pub(crate) async fn answer_teep_body(
         let new_device = outcome.effects.new_device.clone();
         match st.store.commit(outcome.effects).await {
             Ok(c) if c.accepted => {
-                if let Some(t) = answered_query {
-                    st.open_queries().remove(&t);
-                }
+                st.sessions.step(
+                    answered.as_deref().or(answered_query.as_deref()),
+                    new_session.as_ref().map(|s| &s.token[..]),
+                    peer,
+                    now,
+                );
                 if new_session.is_some() || answered.is_some() {
                     let device = match (device, new_device, c.device_id) {
                         (Some(d), _, _) => Some(d),
@@ -305,6 +309,38 @@ pub(crate) async fn answer_teep_body(
     }
     .instrument(span)
     .await
+}
+
+/// A new session over a cap: 503 when the TAM is at capacity, 429 when the client's address
+/// is; nothing changed.
+fn sessions_full(st: &AppState, full: crate::limits::SessionsFull) -> Response {
+    use crate::limits::SessionsFull;
+    use crate::metrics::Limit;
+    let c = &st.config;
+    let (limit, status, code, text, secs) = match full {
+        SessionsFull::Total { retry_secs } => (
+            Limit::Sessions,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "sessions",
+            format!(
+                "this TAM has {} TEEP sessions open, its cap, and opens no new one now",
+                c.max_sessions
+            ),
+            retry_secs,
+        ),
+        SessionsFull::PerAddress { retry_secs } => (
+            Limit::SessionsPerAddress,
+            StatusCode::TOO_MANY_REQUESTS,
+            "sessions-per-address",
+            format!(
+                "{} TEEP sessions are open from this address, the cap",
+                c.max_sessions_per_address
+            ),
+            retry_secs,
+        ),
+    };
+    st.limit_hit(limit, None);
+    super::retry_later(st, status, code, text, secs)
 }
 
 /// Loads the context the core asked for (see [`Need`]). A query token is read by the core
