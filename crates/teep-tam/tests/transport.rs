@@ -727,3 +727,111 @@ async fn admin_api_shows_a_device_and_the_log_unassigns_and_names_each_refusal()
     assert_eq!(d["kid"], kid);
     tam.handle.shutdown().await;
 }
+
+/// One HTTP/1.1 POST to `/tam` on a new connection with exactly `headers` (no Accept unless
+/// given; the HTTP clients add one): the status, the head and the body.
+async fn raw_post(
+    addr: std::net::SocketAddr,
+    headers: &str,
+    body: &[u8],
+) -> (u16, String, Vec<u8>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut req = format!(
+        "POST /tam HTTP/1.1\r\nHost: t\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(body);
+    s.write_all(&req).await.unwrap();
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp).await.unwrap();
+    let split = resp.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&resp[..split]).to_string();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, head, resp[split + 4..].to_vec())
+}
+
+/// TEEP-HTTP §5.1.1/§5.2/§6.1: a request without Accept is read as HTTP reads it (any media
+/// type) and recorded as the deviation `http.accept-missing`: in the audit notes and the
+/// deviation metric once the message is verified (not for the unverified empty POST). An
+/// Accept without the TEEP media type is 406; `--strict` refuses a missing Accept with 406.
+#[tokio::test]
+async fn missing_accept_is_a_recorded_deviation_and_strict_mode_refuses_it() {
+    let tam = start(Enroll::Open).await;
+    add_assigned_ta(&tam, "hello", b"hi").await;
+    let n = Numbering::Draft26;
+    let (status, head, qreq) = raw_post(tam.addr, "", b"").await;
+    assert_eq!(status, 200, "{head}");
+    let mut dev = SimDevice::new(KeyType::P256);
+    let seen = dev.read_query_request(&qreq, n, &[]).unwrap();
+    let ct = "Content-Type: application/teep+cbor\r\n";
+    let (status, head, upd) = raw_post(tam.addr, ct, &dev.query_response(&seen, n).unwrap()).await;
+    assert_eq!(status, 200, "{head}");
+    dev.read_update(&upd, n).unwrap();
+    let log = tam.store().recent_audit(1, Some(&dev.kid())).await.unwrap();
+    let notes = format!("{:?}", log[0].entry.notes);
+    assert!(
+        notes.contains("http.accept-missing at HTTP request header Accept"),
+        "{notes}"
+    );
+    let metrics = tokio::task::spawn_blocking({
+        let url = tam.url("/metrics");
+        move || {
+            agent()
+                .get(&url)
+                .call()
+                .unwrap()
+                .body_mut()
+                .read_to_string()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    assert!(
+        metrics.contains("teep_tam_deviations_total{code=\"http.accept-missing\"} 1\n"),
+        "counted once, for the verified QueryResponse only"
+    );
+    let (status, head, _) = raw_post(tam.addr, "Accept: application/json\r\n", b"").await;
+    assert_eq!(status, 406, "{head}");
+    tam.handle.shutdown().await;
+
+    let tam = start_with(
+        tempfile::tempdir().unwrap(),
+        |c| teep_tam::Config { strict: true, ..c },
+        Enroll::Open,
+    )
+    .await;
+    let (status, head, body) = raw_post(tam.addr, "", b"").await;
+    assert_eq!(status, 406, "{head}");
+    let text = String::from_utf8_lossy(&body);
+    assert!(
+        text.contains("strict mode refuses http.accept-missing"),
+        "{text}"
+    );
+    let (status, _, _) = raw_post(tam.addr, "Accept: application/teep+cbor\r\n", b"").await;
+    assert_eq!(status, 200);
+    tam.handle.shutdown().await;
+}
+
+/// TEEP-HTTP §4: only POST is defined on a TAM URI; the 405 has content, so it carries the
+/// security headers every answer with content carries.
+#[tokio::test(flavor = "multi_thread")]
+async fn method_not_allowed_carries_the_security_headers() {
+    let tam = start(Enroll::Open).await;
+    for path in ["/tam", "/tam/legacy"] {
+        let url = tam.url(path);
+        let r = tokio::task::spawn_blocking(move || agent().get(&url).call().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 405);
+        let h = r.headers();
+        assert_eq!(h["allow"], "POST");
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert_eq!(h["content-security-policy"], "default-src 'none'");
+        assert_eq!(h["referrer-policy"], "no-referrer");
+        assert!(h.get("cache-control").is_none());
+    }
+    tam.handle.shutdown().await;
+}

@@ -94,6 +94,17 @@ pub static TEEP_TOKEN_NOT_ECHOED: DeviationKind = DeviationKind {
     reading: "token absent although the QueryRequest carried one; the session is the one whose challenge the evidence's eat_nonce carries",
 };
 
+/// A TEEP POST without an `Accept` header. The HTTP transport has the client send
+/// `Accept: application/teep+cbor` and lets the server fail a request without a suitable one;
+/// HTTP itself reads a missing Accept as "any media type" (RFC 9110 §12.5.1), so the meaning is
+/// unambiguous. (An Accept that excludes the TEEP media type is refused with 406 in every mode.)
+pub static HTTP_ACCEPT_MISSING: DeviationKind = DeviationKind {
+    code: "http.accept-missing",
+    section: "TEEP-HTTP §5.1.1, §5.2 (the client sends Accept with the TEEP media type), §6.1",
+    reading:
+        "request has no Accept header; read as accepting application/teep+cbor (RFC 9110 §12.5.1)",
+};
+
 /// Every kind, for metrics label sets, documentation and lookups by code.
 pub static ALL: &[&DeviationKind] = &[
     &COSE_KID_EMPTY,
@@ -107,6 +118,7 @@ pub static ALL: &[&DeviationKind] = &[
     &HTTP_EMPTY_POST_NEEDS_CONTENT_TYPE,
     &HTTP_CACHE_CONTROL,
     &TEEP_TOKEN_NOT_ECHOED,
+    &HTTP_ACCEPT_MISSING,
 ];
 
 /// The kind with this code.

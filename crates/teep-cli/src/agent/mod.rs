@@ -112,9 +112,20 @@ pub enum Cmd {
         /// Answer TAMs that do not attest themselves with ERR_ATTESTATION_REQUIRED.
         #[arg(long)]
         require_tam_attestation: bool,
-        /// Attempts per session on transport failure (backoff doubles from 0.5 s).
+        /// Attempts per session on transport failure (backoff doubles from 0.5 s up to
+        /// --max-backoff). Retries are an addition to TEEP-HTTP, whose client reports a failed
+        /// session and stops (§5.5): only transport failures are retried, as a whole session.
         #[arg(long, default_value_t = 3)]
         attempts: u32,
+        /// Longest wait between two attempts of a session, in seconds.
+        #[arg(long, value_name = "SECS", default_value_t = 30)]
+        max_backoff: u64,
+        /// Seconds allowed for one HTTP exchange with a TAM (connecting, sending, the whole
+        /// answer). An addition to TEEP-HTTP, whose client layer has no timeout and leaves it
+        /// to the Agent (§5.5); here they share a process, and a TAM that never answers must
+        /// not hold a session for ever.
+        #[arg(long, value_name = "SECS", default_value_t = 30)]
+        http_timeout: u64,
     },
     /// Show the device identity, its TEEP public key (PEM and JWK, for registering the device
     /// with a TAM), the payload-decryption public key (PEM, for `teep suit create
@@ -223,6 +234,8 @@ pub fn run(cmd: Cmd) -> anyhow::Result<()> {
             ca,
             require_tam_attestation,
             attempts,
+            max_backoff,
+            http_timeout,
         } => {
             let dir = state.state;
             let tee = open_tee(&dir)?;
@@ -244,12 +257,13 @@ pub fn run(cmd: Cmd) -> anyhow::Result<()> {
             };
             let http = HttpConfig {
                 ca_pem,
+                timeout: Duration::from_secs(http_timeout.clamp(1, 3600)),
                 ..HttpConfig::default()
             };
             let retry = RetryPolicy {
                 attempts: attempts.max(1),
                 initial_backoff: Duration::from_millis(500),
-                max_backoff: Duration::from_secs(30),
+                max_backoff: Duration::from_secs(max_backoff.max(1)),
             };
             let mut daemon = Daemon::open(&dir, require_tam_attestation, http, retry, opts)?;
             let Some(secs) = poll else {

@@ -166,13 +166,17 @@ where
     }
 }
 
+/// TEEP-HTTP §4: only POST is defined on a TAM URI. The answer has content, so it carries the
+/// same security headers as every other (§4).
 pub(crate) async fn method_not_allowed() -> Response {
-    (
+    let mut r = (
         StatusCode::METHOD_NOT_ALLOWED,
         [(header::ALLOW, "POST")],
         "only POST is defined on a TAM URI\n",
     )
-        .into_response()
+        .into_response();
+    security_headers(r.headers_mut());
+    r
 }
 
 pub(crate) async fn healthz(State(st): State<Arc<AppState>>) -> Response {

@@ -16,6 +16,7 @@ use crate::model::{DeviceRecord, SessionKind};
 use crate::random::OsRandom;
 use crate::session::{Context, Inspected, Need, Rejection, SignerMatch, SignerSearched};
 use crate::store::StoreError;
+use teep_cbor::deviation::catalog::HTTP_ACCEPT_MISSING;
 
 /// The HTTP status of a message the core rejected: the peer's fault (every refusal kind) is
 /// 400, the TAM's own 500.
@@ -115,11 +116,25 @@ pub(crate) async fn answer_teep_body(
     peer: Option<IpAddr>,
     body: &[u8],
 ) -> (Response, Option<serde_json::Value>, Vec<String>) {
-    if !accepts_teep(headers) {
-        let text = format!("Accept: must allow {TEEP_MEDIA_TYPE}\n");
-        let r = refused(st, StatusCode::NOT_ACCEPTABLE, "not-acceptable", text);
-        return (r, None, Vec::new());
-    }
+    // TEEP-HTTP §6.1: a request without a suitable Accept fails; one without any Accept is
+    // read as HTTP reads it (any media type), recorded as a deviation, refused when strict.
+    let accept_missing = match accepts_teep(headers) {
+        Some(true) => None,
+        Some(false) => {
+            let text = format!("Accept: must allow {TEEP_MEDIA_TYPE}\n");
+            let r = refused(st, StatusCode::NOT_ACCEPTABLE, "not-acceptable", text);
+            return (r, None, Vec::new());
+        }
+        None => {
+            let mut d = teep_cbor::deviation::Deviations::new(st.core.config.tolerance);
+            if let Err(d) = d.note(&HTTP_ACCEPT_MISSING, "HTTP request header Accept") {
+                let text = format!("Accept: absent; {}\n", d.refusal());
+                let r = refused(st, StatusCode::NOT_ACCEPTABLE, "deviation", text);
+                return (r, None, Vec::new());
+            }
+            Some(d)
+        }
+    };
     let now = now_ms();
     let mut rng = OsRandom;
     if body.is_empty() && st.is_draining() {
@@ -154,10 +169,19 @@ pub(crate) async fn answer_teep_body(
             st.sessions.step(None, outcome.token.as_deref(), peer, now);
             st.metrics.result(outcome.result.as_str());
             tracing::debug!("QueryRequest sent");
+            // Nothing is verified in an empty POST: its deviations are logged and dumped but
+            // counted in no metric (those count verified facts only).
+            let notes = match &accept_missing {
+                Some(d) => {
+                    log_deviations(d);
+                    d.iter().map(|d| d.to_string()).collect()
+                }
+                None => Vec::new(),
+            };
             (
                 teep_response(StatusCode::OK, outcome.response.unwrap_or_default()),
                 outcome.response_json,
-                Vec::new(),
+                notes,
             )
         }
         .instrument(span)
@@ -177,6 +201,9 @@ pub(crate) async fn answer_teep_body(
         Ok(i) => i,
         Err(r) => return (reject(st, &r), None, Vec::new()),
     };
+    if let Some(d) = accept_missing {
+        inspected.deviations.extend(d);
+    }
     // One span per step, carrying what ties the steps of a session together: the token
     // answered, the device, the token of the request the TAM sent next (`next`, which the
     // device's following step answers) and the result.

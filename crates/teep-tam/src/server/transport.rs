@@ -28,14 +28,14 @@ pub(crate) fn refused(
     plain(status, text)
 }
 
-pub(crate) fn accepts_teep(headers: &HeaderMap) -> bool {
-    let Some(accept) = headers.get(header::ACCEPT) else {
-        return true;
-    };
+/// Whether the request's Accept allows the TEEP media type; `None` when it has no Accept
+/// (the deviation `http.accept-missing`).
+pub(crate) fn accepts_teep(headers: &HeaderMap) -> Option<bool> {
+    let accept = headers.get(header::ACCEPT)?;
     let Ok(accept) = accept.to_str() else {
-        return false;
+        return Some(false);
     };
-    accept.split(',').any(|part| {
+    Some(accept.split(',').any(|part| {
         let mt = part
             .split(';')
             .next()
@@ -43,7 +43,7 @@ pub(crate) fn accepts_teep(headers: &HeaderMap) -> bool {
             .trim()
             .to_ascii_lowercase();
         mt == TEEP_MEDIA_TYPE || mt == "*/*" || mt == "application/*"
-    })
+    }))
 }
 
 pub(crate) fn content_type_ok(headers: &HeaderMap) -> bool {
