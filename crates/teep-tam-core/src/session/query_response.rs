@@ -16,6 +16,7 @@ use crate::policy;
 use crate::wire;
 use crate::Enroll;
 
+use super::data_items;
 use super::effects::Consume;
 use super::rejection::{InternalError, RefusalKind, Rejection};
 use super::update::UpdateToSend;
@@ -101,6 +102,39 @@ impl TamCore {
         }
         if let Some(d) = &ctx.device {
             update.elide_unchanged(d, now);
+        }
+
+        // What the QueryRequest asked for must be there, and SUIT reports bound to its token;
+        // otherwise nothing of the content counts (the holdings stand) and the agent is told.
+        let asked = self
+            .token_key
+            .data_items(&token)
+            .unwrap_or_else(|| wire::query_data_items(self.config.require_attestation));
+        let incomplete = data_items::missing_data_item(qr, asked).or_else(|| {
+            let echoed = msg.token()?;
+            data_items::report_nonce_mismatch("QueryResponse", &qr.suit_reports, echoed)
+        });
+        if let Some(why) = incomplete {
+            let update_token = Self::new_token(now, rng);
+            let upd = wire::error_update(
+                &update_token,
+                teep_proto::ErrorCode::PermanentError,
+                &error_message(&why, deviations),
+            );
+            return self.send_update(UpdateToSend {
+                msg,
+                upd,
+                update_token,
+                kid,
+                token,
+                consume,
+                update,
+                new_device,
+                pending: PendingUpdate::default(),
+                alg,
+                now,
+                result: ExchangeResult::BadQueryResponse,
+            });
         }
 
         // Policy: what the device lacks, and what it should drop.
