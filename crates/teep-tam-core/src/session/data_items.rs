@@ -128,3 +128,102 @@ fn report_nonce(bytes: &[u8]) -> Readable {
     }
     Readable::NoNonce
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ciborium::Value;
+    use teep_cose::{PrivateKey, SoftwareSigner};
+
+    fn map(entries: Vec<(i64, Value)>) -> Vec<u8> {
+        let m = entries
+            .into_iter()
+            .map(|(k, v)| (Value::Integer(k.into()), v))
+            .collect();
+        let mut out = Vec::new();
+        ciborium::into_writer(&Value::Map(m), &mut out).unwrap();
+        out
+    }
+
+    fn signer() -> SoftwareSigner {
+        SoftwareSigner::new(PrivateKey::from_p256_scalar(&[3; 32]).unwrap())
+    }
+
+    /// draft-ietf-suit-report: SUIT_Report_Protected is a COSE_Sign1 whose payload is the
+    /// report; its nonce is read from inside.
+    #[test]
+    fn suit_report_nonce_read_from_a_signed_or_plain_report() {
+        let report = map(vec![(2, Value::Bytes(vec![7; 16])), (4, Value::Bool(true))]);
+        let signed = teep_cose::sign1(&report, &signer()).unwrap();
+        for bytes in [&report, &signed] {
+            assert_eq!(
+                report_nonce_mismatch("Success", &[bytes.clone()], &[7; 16]),
+                None
+            );
+            assert_eq!(
+                report_nonce_mismatch("Success", &[bytes.clone()], &[8; 16]).as_deref(),
+                Some(
+                    "Success.suit-reports[0]: suit-report-nonce is not the token of the request answered"
+                )
+            );
+        }
+        let no_nonce = map(vec![(4, Value::Bool(true))]);
+        assert_eq!(
+            report_nonce_mismatch("Error", &[report.clone(), no_nonce], &[7; 16]).as_deref(),
+            Some(
+                "Error.suit-reports[1]: no suit-report-nonce, but the request answered had a token"
+            )
+        );
+    }
+
+    /// A report the TAM cannot open (encrypted: the Sign1 payload is a COSE_Encrypt0, or not
+    /// CBOR) is not checked: its nonce is out of reach.
+    #[test]
+    fn suit_report_out_of_reach_is_not_checked() {
+        let encrypt0 = {
+            let mut out = Vec::new();
+            ciborium::into_writer(
+                &Value::Tag(
+                    16,
+                    Box::new(Value::Array(vec![
+                        Value::Bytes(vec![]),
+                        Value::Map(vec![]),
+                        Value::Bytes(vec![1, 2, 3]),
+                    ])),
+                ),
+                &mut out,
+            )
+            .unwrap();
+            out
+        };
+        let signed = teep_cose::sign1(&encrypt0, &signer()).unwrap();
+        for bytes in [signed, vec![0xff], Vec::new()] {
+            assert_eq!(report_nonce_mismatch("Success", &[bytes], &[7; 16]), None);
+        }
+    }
+
+    /// -26 §4.3: each requested data item is named with its field and the bit asked.
+    #[test]
+    fn missing_data_item_names_the_field_and_the_bit() {
+        let none = QueryResponseIn::default();
+        let tc = DataItems(DataItems::TRUSTED_COMPONENTS | DataItems::EXTENSIONS);
+        assert!(missing_data_item(&none, tc)
+            .unwrap()
+            .starts_with("QueryResponse.tc-list: absent"));
+        let with_tc = QueryResponseIn {
+            tc_list: Some(Vec::new()),
+            ..Default::default()
+        };
+        assert!(missing_data_item(&with_tc, tc)
+            .unwrap()
+            .starts_with("QueryResponse.ext-list: absent"));
+        assert_eq!(
+            missing_data_item(&none, DataItems(DataItems::ATTESTATION)),
+            None
+        );
+        assert_eq!(
+            missing_data_item(&none, DataItems(DataItems::SUIT_REPORTS)),
+            None
+        );
+    }
+}

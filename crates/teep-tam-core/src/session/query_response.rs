@@ -166,10 +166,20 @@ impl TamCore {
             ));
         }
         let update_token = Self::new_token(now, rng);
+        // A device that already holds the binary (have-binary) gets the manifest without it.
         let envelopes: Vec<Vec<u8>> = decision
             .install
             .iter()
-            .map(|tc| tc.envelope.to_vec())
+            .map(|tc| {
+                let has_binary = qr
+                    .requested
+                    .iter()
+                    .any(|r| r.have_binary && r.component_id == tc.component_id);
+                has_binary
+                    .then(|| crate::envelope::without_integrated_payloads(tc.envelope))
+                    .flatten()
+                    .unwrap_or_else(|| tc.envelope.to_vec())
+            })
             .collect();
         let unneeded: Vec<ComponentId> = decision
             .remove

@@ -336,3 +336,52 @@ fn error_suit_report_nonce_not_update_token_is_dropped() {
         assert_eq!(o.result, ExchangeResult::AgentError);
     }
 }
+
+/// Catalog entry "hello" whose envelope carries its binary as the integrated payload `#tc`
+/// (-26 Appendix "Example 2"); the envelope without it.
+fn integrated_hello(tam: &mut Tam) -> (Vec<u8>, Vec<u8>) {
+    tam.add("hello", 1);
+    let record = tam.storage.catalog.last_mut().unwrap();
+    let without = record.envelope.clone();
+    let Value::Map(mut members) = ciborium::from_reader(&without[..]).unwrap() else {
+        panic!("an envelope is a map")
+    };
+    members.push((
+        Value::Text("#tc".into()),
+        Value::Bytes(b"the TA binary".to_vec()),
+    ));
+    let mut with = Vec::new();
+    ciborium::into_writer(&Value::Map(members), &mut with).unwrap();
+    record.envelope = with.clone();
+    (with, without)
+}
+
+/// -26 §4.3 requested-tc-info: with have-binary true the agent "only needs an Update message
+/// with a SUIT Manifest that authorizes installing it": the envelope goes without its
+/// integrated payload (the signed members unchanged); otherwise it goes whole.
+#[test]
+fn query_response_handling_have_binary_gets_the_manifest_without_the_payload() {
+    for n in NUMBERINGS {
+        for have_binary in [Some(true), Some(false), None] {
+            let mut tam = Tam::new(Enroll::Registered);
+            let (with, without) = integrated_hello(&mut tam);
+            let dev = device(2);
+            tam.register(&dev, &[]);
+            let body = edited_response(&mut tam, &dev, n, |q| {
+                q.requested_tc_list = vec![teep_proto::RequestedTcInfo {
+                    component_id: component("hello"),
+                    tc_manifest_sequence_number: Some(1),
+                    have_binary,
+                }];
+            });
+            let o = tam.post(&body, n).unwrap();
+            assert_eq!(o.result, ExchangeResult::Update, "{n:?} {have_binary:?}");
+            let expected = if have_binary == Some(true) {
+                &without
+            } else {
+                &with
+            };
+            assert_eq!(&update_of(&o, n).manifest_list, &[expected.clone()]);
+        }
+    }
+}
