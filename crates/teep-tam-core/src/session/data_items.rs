@@ -157,11 +157,11 @@ mod tests {
         let signed = teep_cose::sign1(&report, &signer()).unwrap();
         for bytes in [&report, &signed] {
             assert_eq!(
-                report_nonce_mismatch("Success", &[bytes.clone()], &[7; 16]),
+                report_nonce_mismatch("Success", core::slice::from_ref(bytes), &[7; 16]),
                 None
             );
             assert_eq!(
-                report_nonce_mismatch("Success", &[bytes.clone()], &[8; 16]).as_deref(),
+                report_nonce_mismatch("Success", core::slice::from_ref(bytes), &[8; 16]).as_deref(),
                 Some(
                     "Success.suit-reports[0]: suit-report-nonce is not the token of the request answered"
                 )

@@ -381,7 +381,9 @@ fn query_response_handling_have_binary_gets_the_manifest_without_the_payload() {
             } else {
                 &with
             };
-            assert_eq!(&update_of(&o, n).manifest_list, &[expected.clone()]);
+            let sent = update_of(&o, n).manifest_list;
+            assert_eq!(sent.len(), 1);
+            assert_eq!(&sent[0], expected);
         }
     }
 }
