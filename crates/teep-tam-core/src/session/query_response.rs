@@ -110,9 +110,18 @@ impl TamCore {
             .token_key
             .data_items(&token)
             .unwrap_or_else(|| wire::query_data_items(self.config.require_attestation));
+        // Reports are bound to the token when the QueryRequest carried one: echoed, or left
+        // out by an agent that dropped it (deviation `teep.token-not-echoed`).
+        let token_sent = msg.token().is_some()
+            || deviations
+                .iter()
+                .any(|d| d.kind == &teep_cbor::deviation::catalog::TEEP_TOKEN_NOT_ECHOED);
         let incomplete = data_items::missing_data_item(qr, asked).or_else(|| {
-            let echoed = msg.token()?;
-            data_items::report_nonce_mismatch("QueryResponse", &qr.suit_reports, echoed)
+            token_sent
+                .then(|| {
+                    data_items::report_nonce_mismatch("QueryResponse", &qr.suit_reports, &token)
+                })
+                .flatten()
         });
         if let Some(why) = incomplete {
             let update_token = Self::new_token(now, rng);

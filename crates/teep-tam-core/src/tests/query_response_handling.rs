@@ -258,6 +258,15 @@ fn query_response_handling_suit_report_nonce_not_token_gets_err_update() {
         });
         let o = tam.post(&body, n).unwrap();
         assert_eq!(o.result, ExchangeResult::NoUpdate, "{n:?}");
+
+        // An agent that dropped the token it was sent is still held to it.
+        let body = edited_response(&mut tam, &dev, n, |q| {
+            q.token = None;
+            q.suit_reports = vec![report(Some(&[9; 16]))];
+        });
+        let o = tam.post(&body, n).unwrap();
+        assert_eq!(o.result, ExchangeResult::BadQueryResponse, "{n:?}");
+        assert_eq!(o.deviations.codes(), ["teep.token-not-echoed"]);
     }
 }
 
