@@ -159,10 +159,11 @@ fn attestam_unmodified_completes_with_retry_legacy_answers_and_unprotected_kid()
         "{}",
         dump[1]
     );
-    // The Agent's answer, and the ambiguous attestam_02 read in the numbering known by then.
+    // The Agent's answer (holding nothing, it sends `tc-list: []`, -26 §4.3), and the
+    // ambiguous attestam_02 read in the numbering known by then.
     assert!(
         dump[2].contains(
-            "  QueryResponse (148 bytes, Sign1, legacy numbering)\n  \
+            "  QueryResponse (150 bytes, Sign1, legacy numbering)\n  \
              header: COSE_Sign1 protected alg (1): -9\n  \
              header: COSE_Sign1 unprotected kid (4): h'"
         ),

@@ -155,11 +155,18 @@ pub struct QueryResponse {
     pub attestation_payload_format: Option<String>,
     pub attestation_payload: Option<Vec<u8>>,
     pub suit_reports: Vec<Vec<u8>>,
-    pub tc_list: Vec<SystemPropertyClaims>,
+    /// `None` when absent, which is not "holds nothing": -26 §4.3 has tc-list present when the
+    /// trusted-components bit is set, so an agent holding nothing sends `Some(vec![])`, written
+    /// `[]` against the CDDL's `[+ …]` (the only way to answer; read as deviation
+    /// `teep.tc-list-empty`).
+    pub tc_list: Option<Vec<SystemPropertyClaims>>,
     pub requested_tc_list: Vec<RequestedTcInfo>,
     /// SUIT Manifest Component IDs (`[..., 'suit']`), not payload component IDs.
     pub unneeded_manifest_list: Vec<ComponentId>,
-    pub ext_list: Vec<u32>,
+    /// `None` when absent. Present (when the extensions bit is set) but naming no extension
+    /// is `Some(vec![])`, written `[]` against the CDDL's `[+ uint]`: no extension is defined
+    /// yet, so that is every agent's answer (read as deviation `teep.ext-list-empty`).
+    pub ext_list: Option<Vec<u32>>,
     pub unknown_options: UnknownOptions,
 }
 

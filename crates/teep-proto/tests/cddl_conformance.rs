@@ -133,10 +133,10 @@ fn emitted() -> Vec<TeepMessage> {
             selected_version: Some(0),
             attestation_payload_format: Some("application/eat+cwt".into()),
             attestation_payload: Some(vec![0xd2, 0x84, 0x40, 0xa0, 0xf6, 0x40]),
-            tc_list: vec![SystemPropertyClaims {
+            tc_list: Some(vec![SystemPropertyClaims {
                 component_id: tc_id.clone(),
                 parameters,
-            }],
+            }]),
             requested_tc_list: vec![RequestedTcInfo {
                 component_id: tc_id.clone(),
                 tc_manifest_sequence_number: Some(3),

@@ -175,10 +175,10 @@ fn query_response() -> impl Strategy<Value = QueryResponse> {
         option::of(text(40)),
         option::of(vec(any::<u8>(), 0..64)),
         vec(embedded_map(), 0..2),
-        vec(prop_oneof![tc, tc_neg], 0..3),
+        option::of(vec(prop_oneof![tc, tc_neg], 1..3)),
         vec(requested, 0..3),
         vec(component_id(), 0..3),
-        vec(any::<u32>(), 0..3),
+        option::of(vec(any::<u32>(), 1..3)),
         unknown_options(),
     )
         .prop_map(

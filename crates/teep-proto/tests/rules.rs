@@ -595,7 +595,35 @@ fn empty_tc_list_is_a_deviation_in_both_numberings() {
     let TeepMessage::QueryResponse(r) = accept("[2, {7: []}]") else {
         panic!()
     };
-    assert!(r.tc_list.is_empty());
+    assert_eq!(r.tc_list, Some(Vec::new()), "present, empty");
+    let TeepMessage::QueryResponse(r) = accept("[2, {}]") else {
+        panic!()
+    };
+    assert_eq!(r.tc_list, None, "absent is not empty");
+}
+
+/// -26 §4.3: ext-list is `[+ ext-info]`, yet MUST be present when the extensions bit is set
+/// and no extension is defined; `[]` is the named deviation, absent stays absent.
+#[test]
+fn empty_ext_list_is_a_deviation_in_both_numberings() {
+    for (msg, n) in [("[2, {8: []}]", D26), ("[2, {9: []}]", LEGACY)] {
+        let (e, codes) = refuse_strict(msg, n);
+        assert!(
+            e.starts_with(
+                "QueryResponse.options.ext-list: strict mode refuses teep.ext-list-empty ("
+            ),
+            "{e}"
+        );
+        assert_eq!(codes, ["teep.ext-list-empty"]);
+    }
+    let TeepMessage::QueryResponse(r) = accept("[2, {8: []}]") else {
+        panic!()
+    };
+    assert_eq!(r.ext_list, Some(Vec::new()));
+    let TeepMessage::QueryResponse(r) = accept("[2, {8: [1]}]") else {
+        panic!()
+    };
+    assert_eq!(r.ext_list, Some(vec![1]));
 }
 
 #[test]

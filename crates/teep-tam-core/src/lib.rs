@@ -10,6 +10,7 @@
 //!   [`Outcome`] (an [`ExchangeResult`] and [`Effects`]) or [`Rejection`] (a [`Refusal`] of
 //!   one [`RefusalKind`], or an [`InternalError`]);
 //! * [`policy`]: which TCs a device gets; [`attest`]: the built-in Evidence appraisal;
+//!   [`envelope`]: a catalog envelope without its integrated payloads (have-binary);
 //! * [`token`]: stateless QueryRequest tokens; [`wire`]: TEEP message building and reading;
 //! * [`model`]: the records the core reads and writes.
 //!
@@ -24,6 +25,7 @@ extern crate alloc;
 use alloc::{format, string::String};
 
 pub mod attest;
+pub mod envelope;
 pub mod model;
 pub mod policy;
 pub mod session;

@@ -8,9 +8,19 @@
 //! step, which is what refuses replays. Update tokens stay random and stored, because Success
 //! must find what the Update carried.
 //!
-//! Layout (32 bytes): `'Q'`, numbering (0 draft26, 1 legacy), expiry in ms since the epoch (8
-//! bytes big-endian), 8 random bytes, then the first 14 bytes of
-//! HMAC-SHA-256(key, "teep-tam/query-token/1" || the 18 bytes before).
+//! Layout (32 bytes): `'Q'`, a flags byte (bit 0: numbering, 0 draft26, 1 legacy; bits 4..7:
+//! the QueryRequest's data-item-requested), expiry in ms since the epoch (8 bytes big-endian),
+//! 8 random bytes, then the first 14 bytes of HMAC-SHA-256(key, "teep-tam/query-token/1" ||
+//! the 18 bytes before).
+//!
+//! The data items travel in the token because the QueryResponse is checked against what its
+//! QueryRequest asked for (-26 §4.3: tc-list MUST be present when the trusted-components bit
+//! was set, ext-list when the extensions bit was), and nothing else remembers that: deriving
+//! it again from the configuration would misjudge every answer in flight when the
+//! configuration changed (`require_attestation` toggled by a restart within a token's
+//! lifetime, or TAM processes sharing a database with different settings). Under the MAC the
+//! bits are what this TAM sent. A token whose bits are zero was minted before they were
+//! recorded (a QueryRequest never asks for nothing); see [`TokenKey::data_items`].
 //!
 //! The challenge has the same layout with `'C'` first, the flags byte also saying whether the
 //! QueryRequest carried the token (bit 1), and its own MAC label. It is derived from the token
@@ -22,7 +32,7 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use teep_cose::provider::{CryptoProvider, HmacKey};
-use teep_proto::Numbering;
+use teep_proto::{DataItems, Numbering};
 
 pub const QUERY_TOKEN_LEN: usize = 32;
 const TAG_LEN: usize = 14;
@@ -31,6 +41,10 @@ const MAGIC: u8 = b'Q';
 const CHALLENGE_MAGIC: u8 = b'C';
 /// Flag of a challenge's second byte: the QueryRequest carried the token beside it.
 const TOKEN_SENT: u8 = 0x02;
+/// Bit of the flags byte that holds the numbering.
+const NUMBERING_LEGACY: u8 = 0x01;
+/// Shift of the data-item-requested bits in the flags byte (bits 4..7).
+const DATA_ITEMS_SHIFT: u8 = 4;
 const TOKEN_LABEL: &[u8] = b"teep-tam/query-token/1";
 const CHALLENGE_LABEL: &[u8] = b"teep-tam/challenge/2";
 
@@ -82,14 +96,28 @@ impl TokenKey {
         self.mac(TOKEN_LABEL, body)
     }
 
-    /// A new token; `random` must be fresh random bytes.
+    /// A new token that records no data items; `random` must be fresh random bytes.
     pub fn mint(&self, numbering: Numbering, expires_at: i64, random: [u8; 8]) -> Vec<u8> {
+        self.mint_asking(numbering, DataItems(0), expires_at, random)
+    }
+
+    /// A new token for a QueryRequest that asks for `data_items` (the four bits -26 §4.2
+    /// defines; others are not recorded); `random` must be fresh random bytes.
+    pub fn mint_asking(
+        &self,
+        numbering: Numbering,
+        data_items: DataItems,
+        expires_at: i64,
+        random: [u8; 8],
+    ) -> Vec<u8> {
         let mut t = Vec::with_capacity(QUERY_TOKEN_LEN);
         t.push(MAGIC);
-        t.push(match numbering {
+        let numbering_bit = match numbering {
             Numbering::Draft26 => 0,
-            Numbering::Legacy => 1,
-        });
+            Numbering::Legacy => NUMBERING_LEGACY,
+        };
+        let bits = (data_items.0 & 0x0f) as u8;
+        t.push(numbering_bit | (bits << DATA_ITEMS_SHIFT));
         t.extend_from_slice(&expires_at.to_be_bytes());
         t.extend_from_slice(&random);
         let tag = self.tag(&t);
@@ -112,9 +140,9 @@ impl TokenKey {
         if !same_tag(&expected[..TAG_LEN], tag) {
             return None;
         }
-        let numbering = match body[1] {
+        let numbering = match body[1] & 0x0f {
             0 => Numbering::Draft26,
-            1 => Numbering::Legacy,
+            NUMBERING_LEGACY => Numbering::Legacy,
             _ => return None,
         };
         let mut exp = [0u8; 8];
@@ -123,6 +151,15 @@ impl TokenKey {
             numbering,
             expires_at: i64::from_be_bytes(exp),
         })
+    }
+
+    /// The data-item-requested of the QueryRequest a token this key minted went with; `None`
+    /// for a token minted before the bits were recorded (or by [`Self::mint`]), or not minted
+    /// by this key.
+    pub fn data_items(&self, token: &[u8]) -> Option<DataItems> {
+        self.open(token)?;
+        let bits = token[1] >> DATA_ITEMS_SHIFT;
+        (bits != 0).then_some(DataItems(u64::from(bits)))
     }
 
     /// The attestation challenge of a token the QueryRequest also carries: unpredictable
@@ -234,6 +271,28 @@ mod tests {
         }
         assert_ne!(k.challenge(&t), k.challenge_alone(&t));
         assert_eq!(k.open_challenge(&t), None, "a token is not a challenge");
+    }
+
+    /// The QueryRequest's data-item-requested rides in the token under the MAC, and its
+    /// challenge leads back to the same bits (-26 §4.3 checks the answer against them).
+    #[test]
+    fn data_items_ride_in_the_token_and_survive_the_challenge() {
+        let k = TokenKey::new(&[7; 32]);
+        for n in [Numbering::Draft26, Numbering::Legacy] {
+            for bits in [1u64, 2, 3, 4, 8, 15] {
+                let t = k.mint_asking(n, DataItems(bits), 99, [5; 8]);
+                assert_eq!(k.open(&t).map(|q| q.numbering), Some(n));
+                assert_eq!(k.data_items(&t), Some(DataItems(bits)), "{n:?} {bits}");
+                for c in [k.challenge(&t), k.challenge_alone(&t)] {
+                    let back = k.open_challenge(&c).unwrap().token;
+                    assert_eq!(back, t);
+                    assert_eq!(k.data_items(&back), Some(DataItems(bits)));
+                }
+            }
+            assert_eq!(k.data_items(&k.mint(n, 99, [5; 8])), None, "not recorded");
+        }
+        let t = k.mint_asking(Numbering::Draft26, DataItems(3), 99, [5; 8]);
+        assert_eq!(TokenKey::new(&[8; 32]).data_items(&t), None);
     }
 
     #[test]

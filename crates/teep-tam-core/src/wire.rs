@@ -21,8 +21,12 @@ pub struct QueryResponseIn {
     pub token: Option<Vec<u8>>,
     pub attestation_payload_format: Option<String>,
     pub attestation_payload: Option<Vec<u8>>,
-    /// `None` when absent (then storage's record stands).
+    /// `None` when absent: not "holds nothing", and storage's record stands.
     pub tc_list: Option<Vec<Reported>>,
+    /// `None` when absent; the extensions the agent names (none is defined yet).
+    pub ext_list: Option<Vec<u32>>,
+    /// The SUIT reports, each `bstr .cbor (SUIT_Report_Protected / SUIT_Report_Unprotected)`.
+    pub suit_reports: Vec<Vec<u8>>,
     pub requested: Vec<Requested>,
     /// Encoded manifest component ids.
     pub unneeded: Vec<Vec<u8>>,
@@ -34,9 +38,11 @@ pub enum Incoming {
     QueryResponse(QueryResponseIn),
     Success {
         token: Option<Vec<u8>>,
+        suit_reports: Vec<Vec<u8>>,
     },
     Error {
         token: Option<Vec<u8>>,
+        suit_reports: Vec<Vec<u8>>,
         code: u64,
         name: String,
         err_msg: Option<String>,
@@ -49,10 +55,21 @@ pub enum Incoming {
 }
 
 impl Incoming {
+    /// The SUIT reports the message carries.
+    pub fn suit_reports(&self) -> &[Vec<u8>] {
+        match self {
+            Incoming::QueryResponse(q) => &q.suit_reports,
+            Incoming::Success { suit_reports, .. } | Incoming::Error { suit_reports, .. } => {
+                suit_reports
+            }
+            Incoming::Other(_) => &[],
+        }
+    }
+
     pub fn token(&self) -> Option<&[u8]> {
         match self {
             Incoming::QueryResponse(q) => q.token.as_deref(),
-            Incoming::Success { token } | Incoming::Error { token, .. } => token.as_deref(),
+            Incoming::Success { token, .. } | Incoming::Error { token, .. } => token.as_deref(),
             Incoming::Other(_) => None,
         }
     }
@@ -64,11 +81,9 @@ pub fn incoming(m: TeepMessage) -> Incoming {
             token: q.token,
             attestation_payload_format: q.attestation_payload_format,
             attestation_payload: q.attestation_payload,
-            // The codec folds an absent list and an empty one together; an agent asked for
-            // trusted-components always sends one, so empty means "holds nothing".
-            tc_list: Some(
-                q.tc_list
-                    .iter()
+            // Absent stays `None`: only a list that is there (even `[]`) says what is held.
+            tc_list: q.tc_list.map(|list| {
+                list.iter()
                     .map(|c| Reported {
                         component_id: c.component_id.encode(),
                         digest: match c.parameters.get(&SUIT_PARAMETER_IMAGE_DIGEST) {
@@ -76,8 +91,10 @@ pub fn incoming(m: TeepMessage) -> Incoming {
                             _ => None,
                         },
                     })
-                    .collect(),
-            ),
+                    .collect()
+            }),
+            ext_list: q.ext_list,
+            suit_reports: q.suit_reports,
             requested: q
                 .requested_tc_list
                 .iter()
@@ -93,7 +110,10 @@ pub fn incoming(m: TeepMessage) -> Incoming {
                 .map(|c| c.encode())
                 .collect(),
         }),
-        TeepMessage::Success(s) => Incoming::Success { token: s.token },
+        TeepMessage::Success(s) => Incoming::Success {
+            token: s.token,
+            suit_reports: s.suit_reports,
+        },
         TeepMessage::Error(e) => {
             // An undefined code (libteep sends uninitialised memory) reads as
             // ERR_PERMANENT_ERROR, keeping the value sent (-26 §4.6: err-code uint (1..23)).
@@ -103,6 +123,7 @@ pub fn incoming(m: TeepMessage) -> Incoming {
             };
             Incoming::Error {
                 token: e.token,
+                suit_reports: e.suit_reports,
                 // The numbering does not matter for the name: only code 11/17 differs, and
                 // from_value already resolved it in the right numbering.
                 code: err_code.value(teep_proto::Numbering::Draft26),
@@ -158,10 +179,6 @@ pub fn query_request_with(
     challenge: Option<&[u8]>,
     attestation: bool,
 ) -> TeepMessage {
-    let mut bits = DataItems::TRUSTED_COMPONENTS;
-    if attestation {
-        bits |= DataItems::ATTESTATION;
-    }
     TeepMessage::QueryRequest(QueryRequest {
         token: token.map(<[u8]>::to_vec),
         challenge: challenge.map(<[u8]>::to_vec),
@@ -177,9 +194,19 @@ pub fn query_request_with(
             SuitCoseProfile::SHA256_ESP256_ECDH_A128GCM,
             SuitCoseProfile::SHA256_ED25519_ECDH_CHACHA_POLY,
         ],
-        data_item_requested: DataItems(bits),
+        data_item_requested: query_data_items(attestation),
         ..Default::default()
     })
+}
+
+/// The data items the TAM's QueryRequest asks for: always the trusted components (policy
+/// works from them), and attestation when it is required.
+pub fn query_data_items(attestation: bool) -> DataItems {
+    let mut bits = DataItems::TRUSTED_COMPONENTS;
+    if attestation {
+        bits |= DataItems::ATTESTATION;
+    }
+    DataItems(bits)
 }
 
 pub fn update(

@@ -68,7 +68,10 @@ async fn a_dropped_token_is_a_deviation_in_the_span_the_metrics_and_the_log() {
     tracing::subscriber::set_global_default(subscriber).unwrap();
 
     let tam = start(Enroll::Open).await;
-    let dev = SimDevice::new(KeyType::Ed25519);
+    let mut dev = SimDevice::new(KeyType::Ed25519);
+    // Holds a TC (unknown to the catalog, left alone): its tc-list is not `[]`, so the one
+    // deviation is the dropped token.
+    dev.installed = vec![vec![b"TEEP-Device".to_vec(), b"held".to_vec(), b"ta".to_vec()].into()];
     let client = tam.client();
     let request = client.post(Vec::new()).await.unwrap();
     let mut seen = dev.read_query_request(&request.body, N, &[]).unwrap();

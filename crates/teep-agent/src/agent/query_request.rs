@@ -182,10 +182,19 @@ impl Agent<'_> {
                 }
             }
         }
+        // -26 §4.3: tc-list and ext-list MUST be present when their bit is set, so they go even
+        // empty (`[]`, against the CDDL's `[+ …]`: the only way to say "none"); a TAM must not
+        // read an absent list as "none".
         if qr.data_item_requested.trusted_components() {
-            resp.tc_list = installed.iter().map(tc_list_entry).collect();
+            resp.tc_list = Some(installed.iter().map(tc_list_entry).collect());
         }
-        // No TEEP extensions are defined, so ext-list (bit 2) has nothing to name and stays absent.
+        // No TEEP extension is defined, so the list names none.
+        if qr.data_item_requested.extensions() {
+            resp.ext_list = Some(Vec::new());
+        }
+        // The suit-reports bit (8) asks for reports whose nonce is this token, which only a
+        // fresh SUIT run could produce; suit-reports is optional in the QueryResponse (-26
+        // §4.3), so none go.
         let installed_ids: Vec<&ComponentId> = installed.iter().map(|t| &t.component_id).collect();
         resp.requested_tc_list = self
             .state
@@ -275,10 +284,11 @@ fn tc_list_entry(tc: &InstalledTc) -> SystemPropertyClaims {
 mod tests {
     use alloc::{boxed::Box, format};
 
-    use super::super::test_device::{ask, signer, Broken, Failure};
+    use super::super::test_device::{ask, ask_with, signer, Broken, Failure};
     use super::super::{AgentDevice, DeviceError};
     use super::*;
     use crate::agent::all_data_items;
+    use teep_proto::{DataItems, Numbering};
 
     #[test]
     fn device_failure_text_goes_to_the_tam_and_its_cause_stays_attached() {
@@ -302,6 +312,62 @@ mod tests {
             e.cause().downcast_ref::<Failure>(),
             Some(Failure::StoreUnreadable)
         ));
+    }
+
+    /// The QueryResponse a device holding nothing sends for `bits`, in numbering `n`.
+    fn query_response_for(n: Numbering, bits: u64) -> QueryResponse {
+        let mut device = Broken {
+            signer: Box::new(signer(0x22)),
+            store_readable: true,
+        };
+        let out = ask_with(&mut device, n, DataItems(bits));
+        let opened = teep_cose::open(&out.reply.expect("a QueryResponse")).unwrap();
+        let d = teep_proto::decode_message(
+            opened.payload.as_deref().unwrap(),
+            Some(n),
+            teep_cbor::deviation::Tolerance::Tolerant,
+        )
+        .unwrap();
+        match d.message {
+            TeepMessage::QueryResponse(q) => q,
+            m => panic!("{m:?}"),
+        }
+    }
+
+    const NUMBERINGS: [Numbering; 2] = [Numbering::Draft26, Numbering::Legacy];
+
+    /// -26 §4.3 (QueryResponse Message): tc-list MUST be present when the trusted-components
+    /// bit is set, so a device holding nothing sends `[]` rather than leaving it out; without
+    /// the bit it stays absent.
+    #[test]
+    fn query_response_message_tc_list_present_even_empty_when_trusted_components_requested() {
+        for n in NUMBERINGS {
+            let q = query_response_for(n, DataItems::TRUSTED_COMPONENTS);
+            assert_eq!(q.tc_list, Some(Vec::new()), "{n:?}");
+            assert_eq!(q.ext_list, None, "{n:?}: extensions not asked");
+            let q = query_response_for(n, DataItems::EXTENSIONS);
+            assert_eq!(q.tc_list, None, "{n:?}: trusted-components not asked");
+        }
+    }
+
+    /// -26 §4.3 (QueryResponse Message): ext-list MUST be present when the extensions bit is
+    /// set; no extension is defined, so it is present and names none.
+    #[test]
+    fn query_response_message_ext_list_present_when_extensions_requested() {
+        for n in NUMBERINGS {
+            let q = query_response_for(n, DataItems::EXTENSIONS | DataItems::TRUSTED_COMPONENTS);
+            assert_eq!(q.ext_list, Some(Vec::new()), "{n:?}");
+        }
+    }
+
+    /// -26 §4.3: suit-reports is optional in a QueryResponse; asked for with the
+    /// suit-reports bit, the agent has no report bound to this token and sends none.
+    #[test]
+    fn query_response_message_suit_reports_bit_sends_no_stale_report() {
+        for n in NUMBERINGS {
+            let q = query_response_for(n, DataItems::SUIT_REPORTS);
+            assert!(q.suit_reports.is_empty(), "{n:?}");
+        }
     }
 
     fn with_challenge(challenge: Option<Vec<u8>>, token: Option<Vec<u8>>) -> QueryRequest {

@@ -92,6 +92,15 @@ pub fn signer(seed: u8) -> SoftwareSigner {
 
 /// A QueryRequest from the TAM key of seed 0x11 to `device`.
 pub fn ask(device: &mut Broken) -> Outcome {
+    ask_with(
+        device,
+        Numbering::Draft26,
+        DataItems(DataItems::TRUSTED_COMPONENTS),
+    )
+}
+
+/// [`ask`] in numbering `numbering`, asking for `data_items`.
+pub fn ask_with(device: &mut Broken, numbering: Numbering, data_items: DataItems) -> Outcome {
     let tam = signer(0x11);
     let config = AgentConfig {
         tam_trust_anchors: vec![tam.public_key()],
@@ -101,10 +110,10 @@ pub fn ask(device: &mut Broken) -> Outcome {
         token: Some(vec![4; 16]),
         supported_cipher_suites: vec![CipherSuite::SIGN1_ESP256],
         supported_suit_cose_profiles: vec![teep_proto::SuitCoseProfile::SHA256_ESP256_ECDH_A128CTR],
-        data_item_requested: DataItems(DataItems::TRUSTED_COMPONENTS),
+        data_item_requested: data_items,
         ..Default::default()
     });
-    let bytes = teep_cose::sign1(&qr.encode(Numbering::Draft26), &tam).unwrap();
+    let bytes = teep_cose::sign1(&qr.encode(numbering), &tam).unwrap();
     let mut state = AgentState::default();
     Agent::new(&config, &mut state, device).handle_message("http://tam", &bytes, &mut |b| b.fill(0))
 }

@@ -193,24 +193,26 @@ impl SimDevice {
                     .map(|c| self.evidence(c))
                     .transpose()?,
             },
-            tc_list: self
-                .installed
-                .iter()
-                .map(|c| {
-                    // tc-list entries need at least one SUIT parameter: the image digest.
-                    let digest = self
-                        .digests
-                        .get(c)
-                        .cloned()
-                        .unwrap_or_else(|| vec![0x82, 0x2f, 0x40]);
-                    let mut parameters = std::collections::BTreeMap::new();
-                    parameters.insert(3, teep_proto::Value::Bytes(digest));
-                    SystemPropertyClaims {
-                        component_id: c.clone(),
-                        parameters,
-                    }
-                })
-                .collect(),
+            // Present even when empty: the TAM asks for trusted-components (-26 §4.3).
+            tc_list: Some(
+                self.installed
+                    .iter()
+                    .map(|c| {
+                        // tc-list entries need at least one SUIT parameter: the image digest.
+                        let digest = self
+                            .digests
+                            .get(c)
+                            .cloned()
+                            .unwrap_or_else(|| vec![0x82, 0x2f, 0x40]);
+                        let mut parameters = std::collections::BTreeMap::new();
+                        parameters.insert(3, teep_proto::Value::Bytes(digest));
+                        SystemPropertyClaims {
+                            component_id: c.clone(),
+                            parameters,
+                        }
+                    })
+                    .collect(),
+            ),
             requested_tc_list: self
                 .requested
                 .iter()

@@ -144,6 +144,8 @@ impl LoadDevice {
         let qr = QueryResponse {
             token: token.map(<[u8]>::to_vec),
             attestation_payload: challenge.map(|c| self.evidence(c)).transpose()?,
+            // Forgetful: it holds nothing, and says so (-26 §4.3: tc-list present when asked).
+            tc_list: Some(Vec::new()),
             requested_tc_list: self
                 .requested
                 .iter()

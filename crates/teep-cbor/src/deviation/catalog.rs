@@ -31,6 +31,15 @@ pub static TEEP_TC_LIST_EMPTY: DeviationKind = DeviationKind {
     reading: "tc-list is an empty array; read as no Trusted Components installed",
 };
 
+/// `ext-list: []`. CDDL says `[+ uint]`, the prose says ext-list MUST be present when the
+/// extensions bit is set; no extension is defined yet, so an agent asked has only `[]` to
+/// send: read as "supports no extension".
+pub static TEEP_EXT_LIST_EMPTY: DeviationKind = DeviationKind {
+    code: "teep.ext-list-empty",
+    section: "TEEP-26 §4.3 CDDL (ext-list => [+ ext-info])",
+    reading: "ext-list is an empty array; read as no extension supported",
+};
+
 /// Two-element `supported-suit-cose-profiles` entries such as `[-7, 1]` (tamproto, draft-12 era),
 /// accepted on the legacy path only.
 pub static TEEP_SUIT_COSE_PROFILE_TWO_ELEMENTS: DeviationKind = DeviationKind {
@@ -110,6 +119,7 @@ pub static ALL: &[&DeviationKind] = &[
     &COSE_KID_EMPTY,
     &SUIT_ENVELOPE_TAGGED,
     &TEEP_TC_LIST_EMPTY,
+    &TEEP_EXT_LIST_EMPTY,
     &TEEP_SUIT_COSE_PROFILE_TWO_ELEMENTS,
     &TEEP_FRESHNESS_WITHOUT_ATTESTATION,
     &TEEP_SELECTED_CIPHER_SUITE,

@@ -154,6 +154,23 @@ fn untag_envelope(b: &[u8]) -> Option<&[u8]> {
     (rest.first()? >> 5 == 5).then_some(rest)
 }
 
+/// `ext-list`: `[]` is a deviation read as "supports no extension" (none is defined, so an
+/// agent asked for its extensions has nothing else to send).
+pub(super) fn read_ext_list(r: &mut Reader<'_>) -> Result<Vec<u32>> {
+    let len = r.array("non-empty array")?;
+    if len == 0 {
+        r.note(&catalog::TEEP_EXT_LIST_EMPTY)?;
+    }
+    let mut out = Vec::with_capacity(r.capacity(len));
+    for i in 0..len {
+        r.push(Seg::Index(i as usize));
+        out.push(read_u32(r)?);
+        r.pop();
+    }
+    r.leave();
+    Ok(out)
+}
+
 /// `tc-list`: `[]` (libteep) is a deviation read as "no Trusted Components".
 pub(super) fn read_tc_list(r: &mut Reader<'_>) -> Result<Vec<SystemPropertyClaims>> {
     let len = r.array("non-empty array")?;

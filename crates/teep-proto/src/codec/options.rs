@@ -7,9 +7,9 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use super::items::{
-    read_cipher_suite, read_component_id, read_err_code, read_manifest, read_nonempty_list,
-    read_requested_tc_info, read_sized_bytes, read_sized_text, read_suit_cose_profile,
-    read_tc_list, read_u32,
+    read_cipher_suite, read_component_id, read_err_code, read_ext_list, read_manifest,
+    read_nonempty_list, read_requested_tc_info, read_sized_bytes, read_sized_text,
+    read_suit_cose_profile, read_tc_list, read_u32,
 };
 use super::layout::OptionKey;
 use super::Result;
@@ -85,8 +85,8 @@ pub(super) struct DecodedOptions {
     pub(super) supported_suit_cose_profiles: Vec<SuitCoseProfile>,
     pub(super) selected_version: Option<u32>,
     pub(super) attestation_payload: Option<Vec<u8>>,
-    pub(super) tc_list: Vec<SystemPropertyClaims>,
-    pub(super) ext_list: Vec<u32>,
+    pub(super) tc_list: Option<Vec<SystemPropertyClaims>>,
+    pub(super) ext_list: Option<Vec<u32>>,
     pub(super) manifest_list: Vec<Vec<u8>>,
     pub(super) msg: Option<String>,
     pub(super) err_msg: Option<String>,
@@ -171,7 +171,7 @@ fn read_option(r: &mut Reader<'_>, l: Label, n: Numbering, o: &mut DecodedOption
         Label::Token => o.token = Some(read_sized_bytes(r, 8, 64)?),
         Label::Challenge => o.challenge = Some(read_sized_bytes(r, 8, 512)?),
         Label::Versions => o.versions = read_nonempty_list(r, read_u32)?,
-        Label::ExtList => o.ext_list = read_nonempty_list(r, read_u32)?,
+        Label::ExtList => o.ext_list = Some(read_ext_list(r)?),
         Label::SelectedVersion => o.selected_version = Some(read_u32(r)?),
         Label::SupportedCipherSuites => {
             o.supported_cipher_suites = read_nonempty_list(r, read_cipher_suite)?
@@ -211,7 +211,7 @@ fn read_option(r: &mut Reader<'_>, l: Label, n: Numbering, o: &mut DecodedOption
         Label::UnneededManifestList => {
             o.unneeded_manifest_list = read_nonempty_list(r, read_component_id)?
         }
-        Label::TcList => o.tc_list = read_tc_list(r)?,
+        Label::TcList => o.tc_list = Some(read_tc_list(r)?),
         Label::RequestedTcList => {
             o.requested_tc_list = read_nonempty_list(r, |r| read_requested_tc_info(r, n))?
         }

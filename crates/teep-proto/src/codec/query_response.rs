@@ -44,7 +44,11 @@ pub(super) fn encode<'a>(q: &'a QueryResponse, mut w: OptionWriter<'a>, out: &mu
         &q.suit_reports,
         BorrowedField::BytesList,
     );
-    w.put_non_empty(Label::TcList, &q.tc_list, BorrowedField::TcList);
+    // Present when the model says so, even empty (see the fields' docs).
+    w.put_some(
+        Label::TcList,
+        q.tc_list.as_deref().map(BorrowedField::TcList),
+    );
     w.put_non_empty(
         Label::RequestedTcList,
         &q.requested_tc_list,
@@ -55,6 +59,9 @@ pub(super) fn encode<'a>(q: &'a QueryResponse, mut w: OptionWriter<'a>, out: &mu
         &q.unneeded_manifest_list,
         BorrowedField::ComponentIds,
     );
-    w.put_non_empty(Label::ExtList, &q.ext_list, BorrowedField::U32List);
+    w.put_some(
+        Label::ExtList,
+        q.ext_list.as_deref().map(BorrowedField::U32List),
+    );
     w.finish(out, &q.unknown_options);
 }

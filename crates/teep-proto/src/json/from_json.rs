@@ -97,10 +97,10 @@ pub fn from_json_in(j: &Json, n: Numbering) -> Result<TeepMessage, JsonError> {
             attestation_payload_format: o.text("attestation-payload-format")?,
             attestation_payload: o.embedded_cbor("attestation-payload")?,
             suit_reports: o.list("suit-reports", embedded_cbor_from_json)?,
-            tc_list: o.list("tc-list", system_property_claims_from_json)?,
+            tc_list: o.list_present("tc-list", system_property_claims_from_json)?,
             requested_tc_list: o.list("requested-tc-list", requested_tc_info_from_json)?,
             unneeded_manifest_list: o.list("unneeded-manifest-list", component_id_from_json)?,
-            ext_list: o.list("ext-list", u32_from_json)?,
+            ext_list: o.list_present("ext-list", u32_from_json)?,
             unknown_options: o.unknown_options()?,
         }),
         MessageType::Update => TeepMessage::Update(Update {

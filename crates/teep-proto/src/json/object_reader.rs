@@ -73,6 +73,18 @@ impl<'a> ObjectReader<'a> {
             .map(|j| j.as_u64().ok_or_else(|| JsonError::new(p, "expected uint")))
             .transpose()
     }
+    /// [`Self::list`] telling an absent list (`None`) from an empty one.
+    pub(super) fn list_present<T>(
+        &mut self,
+        key: &'a str,
+        f: impl Fn(&Json, &str) -> Result<T, JsonError>,
+    ) -> Result<Option<Vec<T>>, JsonError> {
+        if self.get(key).is_none() {
+            return Ok(None);
+        }
+        self.list(key, f).map(Some)
+    }
+
     pub(super) fn list<T>(
         &mut self,
         key: &'a str,

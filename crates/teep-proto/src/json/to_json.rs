@@ -32,6 +32,13 @@ impl OptionsView<'_> {
                 .insert(l.name().into(), Json::Array(v.iter().map(f).collect()));
         }
     }
+    /// A list that is written when present, even empty.
+    fn list_present<T>(&mut self, l: Label, v: &Option<Vec<T>>, f: impl Fn(&T) -> Json) {
+        if let Some(v) = v {
+            self.m
+                .insert(l.name().into(), Json::Array(v.iter().map(f).collect()));
+        }
+    }
     fn bytes(&mut self, l: Label, v: &Option<Vec<u8>>) {
         self.put(l, v.as_ref().map(|b| json!(hex::encode(b))));
     }
@@ -112,7 +119,7 @@ pub fn to_json_with(msg: &TeepMessage, render: &dyn Render) -> Json {
             o.put(Label::SelectedVersion, q.selected_version.map(|v| json!(v)));
             o.attestation_payload(&q.attestation_payload_format, &q.attestation_payload);
             o.suit_reports(&q.suit_reports);
-            o.list(Label::TcList, &q.tc_list, system_property_claims_to_json);
+            o.list_present(Label::TcList, &q.tc_list, system_property_claims_to_json);
             o.list(
                 Label::RequestedTcList,
                 &q.requested_tc_list,
@@ -123,7 +130,7 @@ pub fn to_json_with(msg: &TeepMessage, render: &dyn Render) -> Json {
                 &q.unneeded_manifest_list,
                 component_id_to_json,
             );
-            o.list(Label::ExtList, &q.ext_list, |v| json!(v));
+            o.list_present(Label::ExtList, &q.ext_list, |v| json!(v));
             top.insert("options".into(), o.finish(&q.unknown_options));
         }
         TeepMessage::Update(u) => {

@@ -173,9 +173,8 @@ pub fn summary(d: &Decoded, opened: Option<&Opened>) -> String {
             );
         }
         TeepMessage::QueryResponse(q) => {
-            if !q.tc_list.is_empty() {
-                let tcs: Vec<ComponentId> =
-                    q.tc_list.iter().map(|c| c.component_id.clone()).collect();
+            if let Some(list) = q.tc_list.as_deref().filter(|l| !l.is_empty()) {
+                let tcs: Vec<ComponentId> = list.iter().map(|c| c.component_id.clone()).collect();
                 out.push(format!("tc-list={}", ids(&tcs)));
             }
             if !q.requested_tc_list.is_empty() {

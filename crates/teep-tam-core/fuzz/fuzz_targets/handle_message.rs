@@ -137,9 +137,10 @@ fn answer(
         .into_iter()
         .collect();
     let qr = TeepMessage::QueryResponse(QueryResponse {
+        // Present even empty: the TAM asked for trusted-components.
         token: q.token,
         attestation_payload: Some(ev.clone()),
-        tc_list,
+        tc_list: Some(tc_list),
         ..Default::default()
     });
     (signed::sign_message(&qr, n, device).unwrap(), ev)

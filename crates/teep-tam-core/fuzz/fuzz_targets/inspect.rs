@@ -57,7 +57,7 @@ fuzz_target!(|data: &[u8]| {
                             assert!(teep_tam_core::model::ComponentId::decode(&r.component_id).is_ok());
                         }
                     }
-                    Incoming::Success { token } => {
+                    Incoming::Success { token, .. } => {
                         std::hint::black_box(token);
                     }
                     Incoming::Error {

@@ -112,6 +112,10 @@ pub enum ExchangeResult {
     /// Attestation failed: the TAM sent an Update carrying ERR_ATTESTATION_REQUIRED
     /// (DIGEST §9.15).
     AttestationFailed,
+    /// The QueryResponse lacks a data item its QueryRequest asked for, or carries a SUIT
+    /// report bound to another token: the TAM sent an Update carrying ERR_PERMANENT_ERROR and
+    /// recorded no holdings (-26 §4.3; DIGEST §4.1 step 1).
+    BadQueryResponse,
     /// The device applied the Update.
     Success,
     /// The device answered with an Error.
@@ -126,6 +130,7 @@ impl ExchangeResult {
             ExchangeResult::NoUpdate => "no-update",
             ExchangeResult::Update => "update",
             ExchangeResult::AttestationFailed => "attestation-failed",
+            ExchangeResult::BadQueryResponse => "bad-query-response",
             ExchangeResult::Success => "success",
             ExchangeResult::AgentError => "agent-error",
         }

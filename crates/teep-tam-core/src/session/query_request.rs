@@ -39,12 +39,13 @@ impl TamCore {
     ) -> Result<Outcome, InternalError> {
         let mut random = [0u8; 8];
         rng.fill(&mut random);
-        let token = self.token_key.mint(
+        let attest = self.config.require_attestation;
+        let token = self.token_key.mint_asking(
             numbering,
+            wire::query_data_items(attest),
             now.saturating_add(self.config.session_ttl_ms),
             random,
         );
-        let attest = self.config.require_attestation;
         let send_token = !attest || self.config.token_with_attestation;
         let challenge = attest.then(|| {
             if send_token {

@@ -16,6 +16,7 @@ use crate::policy;
 use crate::wire;
 use crate::Enroll;
 
+use super::data_items;
 use super::effects::Consume;
 use super::rejection::{InternalError, RefusalKind, Rejection};
 use super::update::UpdateToSend;
@@ -103,6 +104,48 @@ impl TamCore {
             update.elide_unchanged(d, now);
         }
 
+        // What the QueryRequest asked for must be there, and SUIT reports bound to its token;
+        // otherwise nothing of the content counts (the holdings stand) and the agent is told.
+        let asked = self
+            .token_key
+            .data_items(&token)
+            .unwrap_or_else(|| wire::query_data_items(self.config.require_attestation));
+        // Reports are bound to the token when the QueryRequest carried one: echoed, or left
+        // out by an agent that dropped it (deviation `teep.token-not-echoed`).
+        let token_sent = msg.token().is_some()
+            || deviations
+                .iter()
+                .any(|d| d.kind == &teep_cbor::deviation::catalog::TEEP_TOKEN_NOT_ECHOED);
+        let incomplete = data_items::missing_data_item(qr, asked).or_else(|| {
+            token_sent
+                .then(|| {
+                    data_items::report_nonce_mismatch("QueryResponse", &qr.suit_reports, &token)
+                })
+                .flatten()
+        });
+        if let Some(why) = incomplete {
+            let update_token = Self::new_token(now, rng);
+            let upd = wire::error_update(
+                &update_token,
+                teep_proto::ErrorCode::PermanentError,
+                &error_message(&why, deviations),
+            );
+            return self.send_update(UpdateToSend {
+                msg,
+                upd,
+                update_token,
+                kid,
+                token,
+                consume,
+                update,
+                new_device,
+                pending: PendingUpdate::default(),
+                alg,
+                now,
+                result: ExchangeResult::BadQueryResponse,
+            });
+        }
+
         // Policy: what the device lacks, and what it should drop.
         let decision = policy::decide(&policy::Input {
             catalog: &ctx.catalog,
@@ -132,10 +175,20 @@ impl TamCore {
             ));
         }
         let update_token = Self::new_token(now, rng);
+        // A device that already holds the binary (have-binary) gets the manifest without it.
         let envelopes: Vec<Vec<u8>> = decision
             .install
             .iter()
-            .map(|tc| tc.envelope.to_vec())
+            .map(|tc| {
+                let has_binary = qr
+                    .requested
+                    .iter()
+                    .any(|r| r.have_binary && r.component_id == tc.component_id);
+                has_binary
+                    .then(|| crate::envelope::without_integrated_payloads(tc.envelope))
+                    .flatten()
+                    .unwrap_or_else(|| tc.envelope.to_vec())
+            })
             .collect();
         let unneeded: Vec<ComponentId> = decision
             .remove

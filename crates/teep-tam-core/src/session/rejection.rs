@@ -56,6 +56,9 @@ pub enum RefusalKind {
     BadSignature,
     /// A new device's message is not signed with the key its evidence names in `cnf`.
     NotSignedByCnfKey,
+    /// A SUIT report in a Success or Error whose suit-report-nonce is not the Update's token
+    /// (-26 §4.5, §4.6; DIGEST §4.1: such a message is dropped).
+    SuitReportNonce,
     /// The message departs from the specification in a way this TAM would accept as a named
     /// deviation, but it runs `--strict` (conformance testing).
     StrictDeviation,
@@ -63,7 +66,7 @@ pub enum RefusalKind {
 
 impl RefusalKind {
     /// Every kind, for tests and documentation.
-    pub const ALL: [RefusalKind; 17] = [
+    pub const ALL: [RefusalKind; 18] = [
         RefusalKind::Malformed,
         RefusalKind::WrongNumberingForPath,
         RefusalKind::UnexpectedMessageType,
@@ -80,6 +83,7 @@ impl RefusalKind {
         RefusalKind::BadEnrollmentEvidence,
         RefusalKind::BadSignature,
         RefusalKind::NotSignedByCnfKey,
+        RefusalKind::SuitReportNonce,
         RefusalKind::StrictDeviation,
     ];
 
@@ -94,7 +98,8 @@ impl RefusalKind {
             RefusalKind::MissingToken
             | RefusalKind::UnknownToken
             | RefusalKind::TokenOfOtherRequestType
-            | RefusalKind::TokenOfAnotherDevice => "token",
+            | RefusalKind::TokenOfAnotherDevice
+            | RefusalKind::SuitReportNonce => "token",
             RefusalKind::ReplayedToken => "replay",
             RefusalKind::ExpiredToken => "expired",
             RefusalKind::UnregisteredDevice | RefusalKind::UnknownDevice => "unknown-device",

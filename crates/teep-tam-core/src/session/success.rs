@@ -25,6 +25,7 @@ impl TamCore {
     ) -> Result<Outcome, Rejection> {
         let device = self.known_device(msg, ctx)?;
         self.verify_known(msg, device)?;
+        super::data_items::check_report_nonces(msg, &token)?;
         let pending = PendingUpdate::from_session(session)?;
         let update = DeviceUpdate {
             device_id: Some(device.id),

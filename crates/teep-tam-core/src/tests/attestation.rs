@@ -81,7 +81,11 @@ fn a_query_response_without_the_evidence_asked_for_gets_attestation_required() {
     let answer = answer_with_challenge(&mut tam, &dev, Some(None));
     let (code, why) = error_update(answer.response.as_ref().unwrap());
     assert_eq!(code, ErrorCode::AttestationRequired);
-    assert_eq!(why, "attestation-payload missing");
+    // The device holds nothing: its `tc-list: []` is the deviation the err-msg names.
+    assert_eq!(
+        why,
+        "attestation-payload missing (accepted: teep.tc-list-empty)"
+    );
 }
 
 /// DIGEST §3.3: a payload in a format the TAM does not appraise is not trusted.

@@ -14,6 +14,8 @@
 //! * `attestation`: appraisal results and what they do to the device row;
 //! * `captured`: libteep's captured messages, and its session emulated with their shapes;
 //! * `contract`: what each message needs from storage and what each step returns;
+//! * `query_response_handling`: the data items a QueryRequest asked for, and SUIT report
+//!   nonces in QueryResponse, Success and Error (-26 §4.3, §4.5, §4.6);
 //! * `interop`: what older and independent agents do (suites, COSE_Sign1, no kid, no token).
 
 mod attestation;
@@ -23,5 +25,6 @@ mod harness;
 mod internal_errors;
 mod interop;
 mod policy_paths;
+mod query_response_handling;
 mod refusals;
 mod sessions;

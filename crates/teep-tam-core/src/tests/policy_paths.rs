@@ -147,6 +147,7 @@ fn a_requested_tc_is_installed_when_the_catalog_meets_the_minimum() {
     let response = teep_proto::QueryResponse {
         token: seen.token,
         attestation_payload: Some(dev.evidence(seen.challenge.as_ref().unwrap()).unwrap()),
+        tc_list: Some(Vec::new()),
         requested_tc_list: vec![teep_proto::RequestedTcInfo {
             component_id: component("a"),
             tc_manifest_sequence_number: Some(5),

@@ -175,6 +175,28 @@ fn provoke(kind: RefusalKind) -> (Tam, Rejection) {
             let body = tam.query_response(&dev, N);
             refused(&mut tam, &with_bad_signature(body), N)
         }
+        RefusalKind::SuitReportNonce => {
+            let (token, dev) = with_outstanding_update(&mut tam, 2);
+            // A SUIT_Report_Unprotected bound to another nonce.
+            let mut report = Vec::new();
+            ciborium::into_writer(
+                &ciborium::Value::Map(vec![(
+                    ciborium::Value::Integer(2.into()),
+                    ciborium::Value::Bytes(vec![9; 16]),
+                )]),
+                &mut report,
+            )
+            .unwrap();
+            let success = teep_proto::Success {
+                token: Some(token),
+                suit_reports: vec![report],
+                ..Default::default()
+            };
+            let body =
+                teep_proto::signed::sign_message(&TeepMessage::Success(success), N, &dev.signer)
+                    .unwrap();
+            refused(&mut tam, &body, N)
+        }
         RefusalKind::StrictDeviation => {
             tam = Tam::with(
                 |c| crate::CoreConfig {
