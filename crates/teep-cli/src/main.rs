@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod agent;
 mod bench;
+mod check;
 mod demo;
 mod key;
 mod msg;
@@ -55,6 +56,9 @@ enum Command {
     Bench(bench::Cmd),
     /// Run a complete TAM + Agent exchange in a temporary directory and narrate it.
     Demo(demo::Args),
+    /// Conformance cases against any TAM (draft-ietf-teep-protocol-26, TEEP over HTTP).
+    #[command(subcommand)]
+    Check(check::Cmd),
 }
 
 /// `teep tam device list | head` closes our stdout early. `println!` then panics with
@@ -106,6 +110,7 @@ fn main() {
         Command::Ta(c) => ta::run(c),
         Command::Bench(c) => bench::run(c),
         Command::Demo(a) => demo::run(a),
+        Command::Check(c) => check::run(c),
     };
     if let Err(e) = result {
         // One line: the chain joined, so the path and the rule stay visible.

@@ -33,6 +33,7 @@ const RESULTS: &[&str] = &[
     "no-update",
     "update",
     "attestation-failed",
+    "bad-query-response",
     "success",
     "agent-error",
     "other",

@@ -1,0 +1,177 @@
+//! The cases run against a TAM, in the order they run. Ids are stable: reports, CI jobs and
+//! bug reports refer to them.
+
+use crate::{Case, Level};
+
+const fn case(
+    id: &'static str,
+    section: &'static str,
+    level: Level,
+    sends: &'static str,
+    expects: &'static str,
+) -> Case {
+    Case {
+        id,
+        section,
+        level,
+        sends,
+        expects,
+    }
+}
+
+pub const EMPTY_POST: &str = "tam.http.empty-post";
+pub const SECURITY_HEADERS: &str = "tam.http.security-headers";
+pub const NO_CACHE_CONTROL: &str = "tam.http.no-cache-control";
+pub const UNSUPPORTED_MEDIA_TYPE: &str = "tam.http.unsupported-media-type";
+pub const NOT_ACCEPTABLE: &str = "tam.http.not-acceptable";
+pub const POST_ONLY: &str = "tam.http.post-only";
+pub const INVALID_DROPPED: &str = "tam.message.invalid-dropped";
+pub const QR_DECODES: &str = "tam.query-request.decodes";
+pub const QR_SIGNED: &str = "tam.query-request.signed";
+pub const QR_VERIFIES: &str = "tam.query-request.signature-verifies";
+pub const QR_SUITES: &str = "tam.query-request.mandatory-suites";
+pub const QR_SIGNATURE_PER_SUITE: &str = "tam.query-request.signature-per-suite";
+pub const QR_TOKEN_RULE: &str = "tam.query-request.token-and-attestation-bit";
+pub const QR_FRESHNESS_RULE: &str = "tam.query-request.freshness-with-attestation-only";
+pub const QR_FRESH_TOKENS: &str = "tam.query-request.fresh-tokens";
+pub const QRESP_ANSWERED: &str = "tam.query-response.answered";
+pub const QRESP_REPLAY: &str = "tam.query-response.replay-refused";
+pub const QRESP_BAD_SIGNATURE: &str = "tam.query-response.bad-signature-refused";
+pub const QRESP_UNKNOWN_TOKEN: &str = "tam.query-response.unknown-token-refused";
+
+/// Every TAM case.
+pub static CATALOG: &[Case] = &[
+    case(
+        EMPTY_POST,
+        "TEEP-HTTP §5.1.1, §6.1, §6.3",
+        Level::Must,
+        "POST with Accept: application/teep+cbor and an empty body (no Content-Type, as §7 step 4)",
+        "200 with Content-Type application/teep+cbor and a TEEP message",
+    ),
+    case(
+        SECURITY_HEADERS,
+        "TEEP-HTTP §4",
+        Level::Should,
+        "(the answer to the empty POST)",
+        "X-Content-Type-Options: nosniff, Content-Security-Policy: default-src 'none', Referrer-Policy: no-referrer",
+    ),
+    case(
+        NO_CACHE_CONTROL,
+        "TEEP-HTTP §4",
+        Level::Must,
+        "(the answer to the empty POST)",
+        "no Cache-Control header",
+    ),
+    case(
+        UNSUPPORTED_MEDIA_TYPE,
+        "TEEP-HTTP §6.1",
+        Level::Should,
+        "POST of a body with Content-Type: application/json",
+        "415",
+    ),
+    case(
+        NOT_ACCEPTABLE,
+        "TEEP-HTTP §6.1",
+        Level::Should,
+        "empty POST with Accept: application/json",
+        "an error status (406), no TEEP message",
+    ),
+    case(
+        POST_ONLY,
+        "TEEP-HTTP §4",
+        Level::Should,
+        "GET of the TAM URI",
+        "405",
+    ),
+    case(
+        INVALID_DROPPED,
+        "TEEP-26 §4.1; TEEP-HTTP §6.4",
+        Level::Must,
+        "POST of an unsigned TEEP message (a bare QueryResponse)",
+        "no TEEP message back (the TAM drops it): an error status or an empty 2xx",
+    ),
+    case(
+        QR_DECODES,
+        "TEEP-26 §4.2",
+        Level::Must,
+        "(the answer to the empty POST)",
+        "a QueryRequest valid under the CDDL, in the numbering chosen or detected",
+    ),
+    case(
+        QR_SIGNED,
+        "TEEP-26 §4.1, §8.1",
+        Level::Must,
+        "(the answer to the empty POST)",
+        "a COSE_Sign1 or COSE_Sign, every signature with an algorithm",
+    ),
+    case(
+        QR_VERIFIES,
+        "TEEP-26 §4.1; RFC 9052 §4",
+        Level::Must,
+        "(the answer to the empty POST; needs --tam-key)",
+        "a signature that the TAM's key verifies",
+    ),
+    case(
+        QR_SUITES,
+        "TEEP-26 §8.1",
+        Level::Must,
+        "(the answer to the empty POST)",
+        "supported-teep-cipher-suites offers sign1-esp256 and sign1-ed25519 (a TAM supports both)",
+    ),
+    case(
+        QR_SIGNATURE_PER_SUITE,
+        "TEEP-26 §8.1",
+        Level::Must,
+        "(the answer to the empty POST, to a device the TAM has not met)",
+        "one suite: COSE_Sign1 or COSE_Sign in it; several: a COSE_Sign with one signature per suite's algorithm",
+    ),
+    case(
+        QR_TOKEN_RULE,
+        "TEEP-26 §4.2",
+        Level::Must,
+        "(the answer to the empty POST)",
+        "token present if and only if the attestation bit is clear",
+    ),
+    case(
+        QR_FRESHNESS_RULE,
+        "TEEP-26 §4.2",
+        Level::Must,
+        "(the answer to the empty POST)",
+        "supported-freshness-mechanisms and challenge absent when the attestation bit is clear",
+    ),
+    case(
+        QR_FRESH_TOKENS,
+        "TEEP-26 §4.2",
+        Level::Must,
+        "a second empty POST",
+        "a QueryRequest whose token (and challenge) differ from the first one's",
+    ),
+    case(
+        QRESP_ANSWERED,
+        "TEEP-26 §4.3 (handling a QueryResponse)",
+        Level::Must,
+        "a valid QueryResponse from a simulated agent (fresh key, or --agent-key), with Evidence for the challenge",
+        "200 with an Update, or 204",
+    ),
+    case(
+        QRESP_REPLAY,
+        "TEEP-26 §4.1 (a token expires after its first validly signed answer)",
+        Level::Must,
+        "the same QueryResponse again",
+        "no Update",
+    ),
+    case(
+        QRESP_BAD_SIGNATURE,
+        "TEEP-26 §4.1; RFC 9052 §4",
+        Level::Must,
+        "a QueryResponse to a fresh QueryRequest whose signature has one bit flipped",
+        "no Update",
+    ),
+    case(
+        QRESP_UNKNOWN_TOKEN,
+        "TEEP-26 §4.3",
+        Level::Must,
+        "a validly signed QueryResponse carrying a token the TAM never issued",
+        "no Update",
+    ),
+];
