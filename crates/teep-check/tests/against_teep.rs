@@ -19,6 +19,24 @@ async fn tam_with(
     (handle, format!("http://{addr}/tam"), dir)
 }
 
+/// A TA in the catalog, assigned to every device, so that a QueryResponse gets an Update.
+async fn assign_a_ta(handle: &teep_tam::ServerHandle) {
+    let st = &handle.state;
+    let tc = teep_tam::ops::add_ta(
+        &st.store,
+        &st.tc_signer,
+        "hello",
+        b"hello",
+        teep_tam::server::now_ms(),
+    )
+    .await
+    .unwrap();
+    st.store
+        .assign(&tc.component_id, &teep_tam::model::Target::All, 0)
+        .await
+        .unwrap();
+}
+
 fn keys(handle: &teep_tam::ServerHandle) -> Vec<teep_cose::PublicKey> {
     handle
         .state
@@ -42,6 +60,7 @@ fn verdict<'a>(r: &'a Report, id: &str) -> &'a Verdict {
 #[tokio::test(flavor = "multi_thread")]
 async fn teep_tam_passes_every_must_case() {
     let (handle, url, _dir) = tam_with(|c| c).await;
+    assign_a_ta(&handle).await;
     let mut target = TamTarget::new(&url);
     target.tam_keys = keys(&handle);
     let report = check(target).await;

@@ -38,6 +38,9 @@ pub const QRESP_ANSWERED: &str = "tam.query-response.answered";
 pub const QRESP_REPLAY: &str = "tam.query-response.replay-refused";
 pub const QRESP_BAD_SIGNATURE: &str = "tam.query-response.bad-signature-refused";
 pub const QRESP_UNKNOWN_TOKEN: &str = "tam.query-response.unknown-token-refused";
+pub const UPDATE_SUITE: &str = "tam.update.signed-in-the-agent-suite";
+pub const UPDATE_TOKEN: &str = "tam.update.fresh-token";
+pub const UPDATE_ENVELOPES: &str = "tam.update.manifest-list-envelopes";
 
 /// Every TAM case.
 pub static CATALOG: &[Case] = &[
@@ -173,5 +176,26 @@ pub static CATALOG: &[Case] = &[
         Level::Must,
         "a validly signed QueryResponse carrying a token the TAM never issued",
         "no Update",
+    ),
+    case(
+        UPDATE_SUITE,
+        "TEEP-26 §8.1",
+        Level::Must,
+        "(the Update answering the valid QueryResponse, signed ESP256)",
+        "a COSE_Sign1 in the agent's suite (ESP256, or ES256, the same computation), verified by --tam-key when given",
+    ),
+    case(
+        UPDATE_TOKEN,
+        "TEEP-26 §4.4",
+        Level::Must,
+        "(the Update answering the valid QueryResponse)",
+        "a token, different from the QueryRequest's",
+    ),
+    case(
+        UPDATE_ENVELOPES,
+        "TEEP-26 §4.4 (manifest-list => [+ bstr .cbor SUIT_Envelope])",
+        Level::Must,
+        "(the Update answering the valid QueryResponse)",
+        "every manifest-list entry an untagged SUIT_Envelope whose manifest digest matches",
     ),
 ];
