@@ -82,3 +82,112 @@ pub fn catalog_markdown() -> String {
     }
     out
 }
+
+/// XML text with `&`, `<`, `>` and quotes escaped.
+fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c if (c as u32) < 0x20 && c != '\n' && c != '\t' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// JUnit XML for CI systems: one testcase per case; a failed case is a `<failure>`, one not
+/// applicable `<skipped>`, a deviation passes with its note in `<system-out>`.
+pub fn junit(report: &Report) -> String {
+    let failures = report
+        .results
+        .iter()
+        .filter(|r| matches!(r.verdict, Verdict::Fail { .. }))
+        .count();
+    let skipped = report
+        .results
+        .iter()
+        .filter(|r| matches!(r.verdict, Verdict::NotApplicable { .. }))
+        .count();
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"teep check {}\" tests=\"{}\" failures=\"{failures}\" skipped=\"{skipped}\">\n",
+        esc(&report.target),
+        report.results.len()
+    );
+    for r in &report.results {
+        let _ = write!(
+            out,
+            "  <testcase classname=\"{}\" name=\"{} ({})\">",
+            esc(r.case.level.as_str()),
+            esc(r.case.id),
+            esc(r.case.section)
+        );
+        match &r.verdict {
+            Verdict::Pass => {}
+            Verdict::Fail { why } => {
+                let _ = write!(out, "<failure message=\"{}\"/>", esc(why));
+            }
+            Verdict::NotApplicable { why } => {
+                let _ = write!(out, "<skipped message=\"{}\"/>", esc(why));
+            }
+            Verdict::Deviation { code, why } => {
+                let _ = write!(
+                    out,
+                    "<system-out>deviation {}: {}</system-out>",
+                    esc(code),
+                    esc(why)
+                );
+            }
+        }
+        out.push_str("</testcase>\n");
+    }
+    out.push_str("</testsuite>\n");
+    out
+}
+
+/// A self-contained HTML page (no external assets): the summary, then each case, which opens
+/// to its exchanges and their messages named all the way down.
+pub fn html(report: &Report) -> String {
+    let mut out = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>teep check {}</title>\n<style>body{{font-family:sans-serif;margin:2em}}summary{{cursor:pointer}}.pass{{color:#1a7f37}}.FAIL{{color:#cf222e;font-weight:bold}}.deviation{{color:#9a6700}}.na{{color:#57606a}}pre{{background:#f6f8fa;padding:.5em;overflow:auto}}code{{font-size:90%}}</style></head><body>\n<h1>teep check</h1><p><code>{}</code></p><p>{}</p>\n",
+        esc(&report.target),
+        esc(&report.target),
+        esc(&summary(report))
+    );
+    for r in &report.results {
+        let class = match r.verdict {
+            Verdict::NotApplicable { .. } => "na",
+            _ => r.verdict.name(),
+        };
+        let _ = write!(
+            out,
+            "<details><summary><span class=\"{class}\">{}</span> {} <code>{}</code> {}</summary>\n<p>Sends: {}<br>Expects: {}</p>\n",
+            esc(r.verdict.name()),
+            esc(r.case.level.as_str()),
+            esc(r.case.id),
+            esc(r.case.section),
+            esc(r.case.sends),
+            esc(r.case.expects)
+        );
+        if !r.verdict.why().is_empty() {
+            let _ = writeln!(out, "<p>{}</p>", esc(r.verdict.why()));
+        }
+        for e in &r.evidence {
+            let _ = writeln!(out, "<p>{} {}</p>", esc(e.direction), esc(&e.http));
+            if let Some(s) = &e.summary {
+                let _ = writeln!(out, "<p><code>{}</code></p>", esc(s));
+            }
+            if let Some(m) = &e.message {
+                let text = serde_json::to_string_pretty(m).unwrap_or_default();
+                let _ = writeln!(out, "<pre>{}</pre>", esc(&text));
+            }
+        }
+        out.push_str("</details>\n");
+    }
+    out.push_str("</body></html>\n");
+    out
+}

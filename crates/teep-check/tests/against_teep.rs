@@ -82,6 +82,16 @@ async fn teep_tam_passes_every_must_case() {
     assert!(report.get(tam::QRESP_ANSWERED).unwrap().evidence.len() == 2);
     let json = teep_check::report::json(&report);
     assert_eq!(json["must_failed"], false);
+    let junit = teep_check::report::junit(&report);
+    assert!(
+        junit.contains(&format!("tests=\"{}\" failures=\"0\"", tam::CATALOG.len())),
+        "{junit}"
+    );
+    let html = teep_check::report::html(&report);
+    assert!(html.contains("tam.update.manifest-list-envelopes") && !html.contains("<script"));
+    assert!(
+        !html.contains("http://") || html.contains(&url),
+    );
     handle.shutdown().await;
 }
 

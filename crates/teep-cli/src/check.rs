@@ -36,6 +36,13 @@ pub enum Cmd {
         /// Show each case's messages, not only those of failed cases.
         #[arg(long, short)]
         verbose: bool,
+        /// Also write the report as JUnit XML (for CI systems).
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// Also write the report as one self-contained HTML page, each case opening to its
+        /// messages.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
     },
     /// Print the case catalog as a Markdown table.
     Catalog,
@@ -55,6 +62,8 @@ pub fn run(cmd: Cmd) -> anyhow::Result<()> {
             timeout,
             format,
             verbose,
+            junit,
+            html,
         } => {
             let mut target = TamTarget::new(url);
             for p in &tam_keys {
@@ -74,6 +83,14 @@ pub fn run(cmd: Cmd) -> anyhow::Result<()> {
             }
             target.timeout = Duration::from_secs(timeout.clamp(1, 600));
             let report = check_tam(&target);
+            if let Some(p) = junit {
+                std::fs::write(&p, teep_check::report::junit(&report))
+                    .with_context(|| format!("{}", p.display()))?;
+            }
+            if let Some(p) = html {
+                std::fs::write(&p, teep_check::report::html(&report))
+                    .with_context(|| format!("{}", p.display()))?;
+            }
             if format == "json" {
                 let text = serde_json::to_string_pretty(&teep_check::report::json(&report))?;
                 println!("{text}");
