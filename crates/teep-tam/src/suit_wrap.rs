@@ -146,8 +146,11 @@ mod tests {
         assert_eq!(ids.manifest_component_id[3], b"suit");
     }
 
+    /// Each command of a sequence: its code and the labels of the parameters it sets.
+    type Sequence = Vec<(i64, Vec<i64>)>;
+
     /// The command codes and parameter labels of each sequence of a manifest.
-    fn shape(env: &[u8]) -> Vec<(&'static str, Vec<(i64, Vec<i64>)>)> {
+    fn shape(env: &[u8]) -> Vec<(&'static str, Sequence)> {
         let e = teep_suit::decode_envelope_unverified(env.to_vec(), &Default::default()).unwrap();
         let m = &e.manifest;
         let seq = |s: Option<&teep_suit::CommandSequence>| {
