@@ -13,7 +13,7 @@
 //!   body ends there.
 //!
 //! Each refusal is a [`FetchError`] whose reason the processor puts in the SUIT report
-//! (`fetch URI: reason`), so the TAM learns why nothing was installed. The payload's digest
+//! (`reason (fetching URI)`), so the TAM learns why nothing was installed. The payload's digest
 //! is checked by the manifest's `condition-image-match` after the fetch, as the processor
 //! does for every payload.
 
@@ -170,7 +170,7 @@ impl PayloadFetcher for HttpFetcher {
                 if scheme_of(location).is_some_and(|s| s != scheme) {
                     return Err(Self::refuse(
                         uri,
-                        format!("redirect from {scheme} to {location:?} refused (another scheme)"),
+                        format!("redirect to another scheme refused: {scheme} to {location:?}"),
                     ));
                 }
                 let next = resolve(&current, location).ok_or_else(|| {
@@ -328,9 +328,9 @@ mod tests {
         let base = server(routes);
         let mut f = fetcher(true);
         assert!(refusal(&mut f, &format!("{base}/to-https"), 5)
-            .starts_with("redirect from http to \"https://127.0.0.1:1/ta\" refused"));
+            .starts_with("redirect to another scheme refused: http to \"https://127.0.0.1:1/ta\""));
         assert!(refusal(&mut f, &format!("{base}/to-file"), 5)
-            .starts_with("redirect from http to \"file:///etc/passwd\" refused"));
+            .starts_with("redirect to another scheme refused: http to \"file:///etc/passwd\""));
     }
 
     #[test]

@@ -179,3 +179,105 @@ fn stored_envelopes(data: &Path) -> Vec<Vec<u8>> {
             .collect()
     })
 }
+
+/// `--ta --by-uri` (draft-ietf-teep-protocol-26 Appendix E Example 1): refused without the
+/// TAM's public URL, which the error names; with it, the manifest carries no payload and the
+/// payload is kept for the TAM to serve.
+#[test]
+fn tc_add_by_uri_needs_the_public_url_and_keeps_the_payload() {
+    let dir = scratch("by-uri");
+    let data = dir.join("tam-data");
+    let ta = dir.join("hello.wasm");
+    let bytes = b"\0asm\x01\0\0\0 by uri".to_vec();
+    std::fs::write(&ta, &bytes).unwrap();
+    let ta = ta.to_str().unwrap();
+
+    let out = Command::new(env!("CARGO_BIN_EXE_teep"))
+        .args(["tam", "tc", "add", "--data"])
+        .arg(&data)
+        .args(["--ta", ta, "--name", "hello", "--by-uri"])
+        .env_remove("TEEP_TAM_PUBLIC_URL")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("public_url") && text.contains("--public-url"),
+        "{text}"
+    );
+    assert!(stored_envelopes(&data).is_empty());
+
+    let (ok, out) = tc_add(
+        &data,
+        &[
+            "--ta",
+            ta,
+            "--name",
+            "hello",
+            "--by-uri",
+            "--public-url",
+            "https://tam.example.org",
+        ],
+    );
+    assert!(ok, "{out}");
+    let stored = stored_envelopes(&data);
+    assert_eq!(stored.len(), 1);
+    assert!(!stored[0].windows(bytes.len()).any(|w| w == bytes));
+    let sha = hex::encode(teep_suit::Digest::sha256(&bytes).bytes);
+    let uri = format!("https://tam.example.org/tam/payloads/{sha}");
+    assert!(
+        stored[0].windows(uri.len()).any(|w| w == uri.as_bytes()),
+        "the manifest names {uri}"
+    );
+    let digest: [u8; 32] = teep_suit::Digest::sha256(&bytes).bytes.try_into().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let kept = rt.block_on(async {
+        let url = format!("sqlite://{}", data.join("tam.db").display());
+        let store = teep_tam::Store::open(&url, &Default::default())
+            .await
+            .unwrap();
+        store.payload(&digest).await.unwrap()
+    });
+    assert_eq!(kept, Some(bytes));
+
+    // A signed envelope that fetches by URI, uploaded with --payload: the payload must be the
+    // one its image digest and size name.
+    let own = SoftwareSigner::new(PrivateKey::load(&data.join("tc-signer.pem")).unwrap());
+    let other = b"another TA".to_vec();
+    let digest: [u8; 32] = teep_suit::Digest::sha256(&other).bytes.try_into().unwrap();
+    let uri = teep_tam::payloads::payload_uri("https://tam.example.org", &digest);
+    let ids = teep_tam::suit_wrap::ta_ids("other");
+    let env = dir.join("other.suit");
+    std::fs::write(
+        &env,
+        teep_tam::suit_wrap::wrap_ta_by_uri(&ids, &other, 1, &uri, &own).unwrap(),
+    )
+    .unwrap();
+    let wrong = dir.join("wrong.bin");
+    std::fs::write(&wrong, b"another tA").unwrap();
+    let right = dir.join("right.bin");
+    std::fs::write(&right, &other).unwrap();
+    let env = env.to_str().unwrap();
+    let (ok, out) = tc_add(&data, &[env, "--payload", wrong.to_str().unwrap()]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("does not match the manifest's image digest"),
+        "{out}"
+    );
+    let (ok, out) = tc_add(
+        &data,
+        &[
+            env,
+            "--payload",
+            right.to_str().unwrap(),
+            "--public-url",
+            "https://tam.example.org",
+        ],
+    );
+    assert!(ok, "{out}");
+    assert!(!out.contains("note:"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

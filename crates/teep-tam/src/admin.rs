@@ -150,17 +150,29 @@ async fn add_tc(
     Ok((StatusCode::CREATED, Json(added)).into_response())
 }
 
+#[derive(Deserialize)]
+struct TaQuery {
+    name: Option<String>,
+    /// The manifest fetches the TA from this TAM's payload URL instead of carrying it.
+    #[serde(default)]
+    by_uri: bool,
+}
+
 async fn add_ta(
     State(st): State<Arc<AppState>>,
-    ApiQuery(q): ApiQuery<NameQuery>,
+    ApiQuery(q): ApiQuery<TaQuery>,
     body: Bytes,
 ) -> ApiResult {
     let name = q
         .name
         .ok_or_else(|| error(StatusCode::BAD_REQUEST, "name: query parameter required"))?;
-    let tc = ops::add_ta(&st.store, &st.tc_signer, &name, &body, now_ms())
-        .await
-        .map_err(ops_error)?;
+    let tc = if q.by_uri {
+        let url = st.config.public_url.as_deref();
+        ops::add_ta_by_uri(&st.store, &st.tc_signer, url, &name, &body, now_ms()).await
+    } else {
+        ops::add_ta(&st.store, &st.tc_signer, &name, &body, now_ms()).await
+    }
+    .map_err(ops_error)?;
     Ok((StatusCode::CREATED, Json(tc)).into_response())
 }
 

@@ -128,6 +128,10 @@ pub struct Config {
     /// TLS certificate chain and key (PEM); both or neither.
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// The TAM's URL as devices reach it (`https://tam.example.org`, no trailing `/`): the
+    /// base of the payload URIs of manifests made by `tc add --ta --by-uri`, served at
+    /// `{public_url}/tam/payloads/{sha256-hex}`. Unset: such manifests cannot be made.
+    pub public_url: Option<String>,
     /// On SIGTERM/SIGINT, seconds to keep answering sessions already started (new ones get
     /// 503) before stopping; 0 stops at once, after the requests in flight.
     pub shutdown_grace_secs: u64,
@@ -218,6 +222,7 @@ impl Default for Config {
             verifier_keys: Vec::new(),
             tls_cert: None,
             tls_key: None,
+            public_url: None,
             shutdown_grace_secs: 10,
             dump: false,
             sqlite_full_sync: false,
@@ -321,6 +326,15 @@ impl Config {
                     speaks.as_str()
                 )));
             }
+        }
+        if let Some(url) = &self.public_url {
+            crate::payloads::check_public_url(url).map_err(ConfigError::Invalid)?;
+        }
+        if alt.starts_with(crate::payloads::PATH) {
+            return Err(ConfigError::Invalid(format!(
+                "alt_path {alt:?}: {} serves payloads",
+                crate::payloads::PATH
+            )));
         }
         if self.session_ttl_secs == 0 || self.session_ttl_secs > MAX_SESSION_TTL_SECS {
             return Err(ConfigError::Invalid(format!(

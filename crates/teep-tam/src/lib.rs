@@ -33,6 +33,7 @@ pub mod keys;
 mod limits;
 pub mod metrics;
 pub mod ops;
+pub mod payloads;
 pub mod random;
 pub mod server;
 pub mod state;

@@ -99,6 +99,42 @@ pub async fn add_envelope_noted(
     })
 }
 
+/// [`add_envelope_noted`] for an envelope that fetches its TC by URI, with the payload the
+/// TAM is to serve at `/tam/payloads/{sha256-hex}`: the payload must have the manifest's
+/// image digest (SHA-256) and image size, and is refused otherwise. A note says when the
+/// manifest's URI is not this TAM's payload URL for it (devices then fetch it elsewhere).
+pub async fn add_envelope_with_payload(
+    store: &Store,
+    anchors: &TcSignerAnchors,
+    name: Option<&str>,
+    bytes: &[u8],
+    payload: &[u8],
+    public_url: Option<&str>,
+    now: i64,
+) -> Result<AddedEnvelope> {
+    crate::catalog::verify(bytes, anchors)?;
+    let limits = teep_suit::Limits {
+        max_envelope_len: crate::catalog::MAX_ENVELOPE,
+        ..Default::default()
+    };
+    let env = teep_suit::decode_envelope_unverified(bytes.to_vec(), &limits)
+        .map_err(|e| OpsError::Invalid(format!("SUIT_Envelope: {e}")))?;
+    let (sha256, uri) = crate::payloads::check_payload(&env.manifest, payload)
+        .map_err(|e| OpsError::Invalid(format!("--payload: {e}")))?;
+    store.put_payload(&sha256, payload, now).await?;
+    let mut added = add_envelope_noted(store, anchors, name, bytes, now).await?;
+    let ours = public_url.map(|u| crate::payloads::payload_uri(u, &sha256));
+    if ours.as_deref() != Some(uri.as_str()) {
+        added.notes.push(format!(
+            "the manifest fetches its payload from {uri}, not from this TAM's {}; the \
+             payload is kept but devices will not fetch it here",
+            ours.as_deref()
+                .unwrap_or("payload URL (public_url is not set)")
+        ));
+    }
+    Ok(added)
+}
+
 /// Wraps a raw TA binary in a manifest signed by the TAM's TC-signer key and adds it.
 /// The component id is `['TEEP-Device', 'SecureFS', UUIDv5(name), 'ta']`; a TA already in the
 /// catalog under that name gets the next sequence number. The envelope passes the same check
@@ -110,6 +146,66 @@ pub async fn add_ta(
     binary: &[u8],
     now: i64,
 ) -> Result<TcRecord> {
+    // Room for the manifest around the integrated payload.
+    let (ids, next) = ta_entry(
+        store,
+        name,
+        binary,
+        crate::catalog::MAX_ENVELOPE - 64 * 1024,
+    )
+    .await?;
+    let envelope = crate::suit_wrap::wrap_ta(&ids, binary, next, signer)
+        .map_err(|e| OpsError::Invalid(format!("building the manifest: {e}")))?;
+    let anchors = TcSignerAnchors::new(vec![signer.public_key()]);
+    add_envelope(store, &anchors, Some(name), &envelope, now).await
+}
+
+/// Largest TA the TAM serves by URI ([`add_ta_by_uri`]): what a device's fetcher takes by
+/// default (teep-broker's `DEFAULT_MAX_PAYLOAD`).
+pub const MAX_URI_PAYLOAD: usize = 64 * 1024 * 1024;
+
+/// What `--by-uri` says when the TAM has no `public_url`.
+pub const NO_PUBLIC_URL: &str = "a TA served by URI (--by-uri) needs the TAM's public_url, \
+     which is not set; give the URL devices reach the TAM at (public_url in the TAM config file, or --public-url \
+     https://tam.example.org), so the manifest can name where its payload is served";
+
+/// [`add_ta`], but the manifest fetches the TA by URI (draft-ietf-teep-protocol-26 Appendix E
+/// Example 1) from `{public_url}/tam/payloads/{sha256-hex}`, which this TAM serves from the
+/// payload it stores here. `public_url` is the `public_url` setting; `None` is refused with
+/// [`NO_PUBLIC_URL`].
+pub async fn add_ta_by_uri(
+    store: &Store,
+    signer: &dyn Signer,
+    public_url: Option<&str>,
+    name: &str,
+    binary: &[u8],
+    now: i64,
+) -> Result<TcRecord> {
+    let public_url = public_url.ok_or_else(|| OpsError::Invalid(NO_PUBLIC_URL.into()))?;
+    crate::payloads::check_public_url(public_url).map_err(OpsError::Invalid)?;
+    let (ids, next) = ta_entry(store, name, binary, MAX_URI_PAYLOAD).await?;
+    let digest = teep_suit::Digest::sha256(binary);
+    let sha256: [u8; 32] = digest
+        .bytes
+        .as_slice()
+        .try_into()
+        .map_err(|_| OpsError::Invalid("SHA-256: not 32 bytes".into()))?;
+    let uri = crate::payloads::payload_uri(public_url, &sha256);
+    let envelope = crate::suit_wrap::wrap_ta_by_uri(&ids, binary, next, &uri, signer)
+        .map_err(|e| OpsError::Invalid(format!("building the manifest: {e}")))?;
+    // The payload first: a manifest in the catalog must never name a payload the TAM lacks.
+    store.put_payload(&sha256, binary, now).await?;
+    let anchors = TcSignerAnchors::new(vec![signer.public_key()]);
+    add_envelope(store, &anchors, Some(name), &envelope, now).await
+}
+
+/// Checks a TA upload and finds its ids and the next sequence number of its name.
+async fn ta_entry(
+    store: &Store,
+    name: &str,
+    binary: &[u8],
+    max: usize,
+) -> Result<(crate::suit_wrap::TaIds, u64)> {
     if name.is_empty() || name.len() > 128 {
         return Err(OpsError::Invalid(
             "--name: expected 1..128 characters".into(),
@@ -118,8 +214,6 @@ pub async fn add_ta(
     if binary.is_empty() {
         return Err(OpsError::Invalid("TA binary: empty".into()));
     }
-    // Room for the manifest around the integrated payload.
-    let max = crate::catalog::MAX_ENVELOPE - 64 * 1024;
     if binary.len() > max {
         return Err(OpsError::Invalid(format!(
             "TA binary: {} bytes, limit {max}",
@@ -136,10 +230,7 @@ pub async fn add_ta(
         .map(|t| t.sequence + 1)
         .max()
         .unwrap_or(1);
-    let envelope = crate::suit_wrap::wrap_ta(&ids, binary, next, signer)
-        .map_err(|e| OpsError::Invalid(format!("building the manifest: {e}")))?;
-    let anchors = TcSignerAnchors::new(vec![signer.public_key()]);
-    add_envelope(store, &anchors, Some(name), &envelope, now).await
+    Ok((ids, next))
 }
 
 /// Registers a device from its public key (SPKI PEM, JWK, COSE_Key or a private key form).

@@ -61,6 +61,26 @@ pub fn wrap_ta(
     Ok(envelope)
 }
 
+/// Builds the TEEP Appendix E (example 1) envelope for a TA fetched from `uri`: the same
+/// manifest as [`wrap_ta`] but with `suit-parameter-uri` naming where the device fetches the
+/// payload, and no integrated payload; the image digest and size bind what it gets.
+pub fn wrap_ta_by_uri(
+    ids: &TaIds,
+    binary: &[u8],
+    sequence: u64,
+    uri: &str,
+    signer: &dyn Signer,
+) -> Result<Vec<u8>, BuildError> {
+    let builder = ManifestBuilder::new(ids.component_id.clone(), binary.to_vec())
+        .vendor_id(ids.vendor_id.to_vec())
+        .class_id(ids.class_id.to_vec())
+        .sequence_number(sequence)
+        .uri(uri)
+        .manifest_component_id(ids.manifest_component_id.clone());
+    let (envelope, _) = builder.build(signer, &[0u8; 64])?;
+    Ok(envelope)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,6 +144,55 @@ mod tests {
         assert_eq!(ids.component_id[2], ids.class_id);
         assert_eq!(ids.component_id[3], b"ta");
         assert_eq!(ids.manifest_component_id[3], b"suit");
+    }
+
+    /// Each command of a sequence: its code and the labels of the parameters it sets.
+    type Sequence = Vec<(i64, Vec<i64>)>;
+
+    /// The command codes and parameter labels of each sequence of a manifest.
+    fn shape(env: &[u8]) -> Vec<(&'static str, Sequence)> {
+        let e = teep_suit::decode_envelope_unverified(env.to_vec(), &Default::default()).unwrap();
+        let m = &e.manifest;
+        let seq = |s: Option<&teep_suit::CommandSequence>| {
+            s.map(|s| {
+                s.commands
+                    .iter()
+                    .map(|c| {
+                        let labels = match &c.arg {
+                            teep_suit::CommandArg::Parameters(ps) => {
+                                ps.iter().map(|p| p.label()).collect()
+                            }
+                            _ => vec![],
+                        };
+                        (c.code.to_cbor(), labels)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+        };
+        vec![
+            ("shared", seq(m.common.shared_sequence.as_ref())),
+            ("install", seq(m.install.as_ref().and_then(|s| s.get()))),
+            ("uninstall", seq(m.uninstall.as_ref())),
+        ]
+    }
+
+    /// draft-ietf-teep-protocol-26 Appendix E Example 1 (`suit_uri`): a by-URI wrap has the
+    /// example's shape, command for command and parameter for parameter (the example's URI
+    /// names example.org, so devices are tested against this equivalent instead).
+    #[test]
+    fn by_uri_wrap_has_the_shape_of_appendix_e_example_1() {
+        let spec = std::fs::read(format!(
+            "{}/../../../shared/spec/teep-protocol/common/derived/suit_uri.cbor",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        let uri = "https://tam.example.org/tam/payloads/00";
+        let ours =
+            wrap_ta_by_uri(&ta_ids("hello"), b"Hello, Secure World!", 1, uri, &signer()).unwrap();
+        assert_eq!(shape(&ours), shape(&spec));
+        let v = teep_suit::decode_envelope_unverified(ours, &Default::default()).unwrap();
+        assert!(v.integrated("#tc").is_none(), "no integrated payload");
     }
 
     const HELLO_CLASS: &str = "7ac04443ef3a51c9bef7b380b76c5e6d";

@@ -95,6 +95,21 @@ async fn kidless_lookups_on_postgres() {
     tam.handle.shutdown().await;
 }
 
+/// Payloads of by-URI manifests (migration 0007): stored once under their SHA-256, storing
+/// them again changes nothing, unknown digests read as absent.
+#[tokio::test(flavor = "multi_thread")]
+async fn payloads_on_postgres() {
+    let Some(db) = fresh_db().await else { return };
+    let tam = pg_tam(&db).await;
+    let store = tam.store();
+    let sha: [u8; 32] = teep_suit::Digest::sha256(b"ta").bytes.try_into().unwrap();
+    store.put_payload(&sha, b"ta", 1).await.unwrap();
+    store.put_payload(&sha, b"ta", 2).await.unwrap();
+    assert_eq!(store.payload(&sha).await.unwrap(), Some(b"ta".to_vec()));
+    assert_eq!(store.payload(&[0; 32]).await.unwrap(), None);
+    tam.handle.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn purges_run_in_chunks_on_postgres() {
     let Some(db) = fresh_db().await else { return };

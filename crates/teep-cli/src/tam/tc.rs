@@ -17,9 +17,21 @@ pub enum TcCmd {
         /// Signed SUIT envelope (tagged or untagged); delivered as is, without tag 107. Its signer must be the
         /// TAM's TC-signer key or a --tc-signer-anchor.
         file: Option<PathBuf>,
+        /// With FILE: the payload its manifest fetches by URI, kept for the TAM to serve at
+        /// /tam/payloads/SHA256 (checked against the manifest's image digest and size).
+        #[arg(long, value_name = "PAYLOAD", requires = "file")]
+        payload: Option<PathBuf>,
         /// Raw TA binary to wrap.
         #[arg(long, conflicts_with = "file")]
         ta: Option<PathBuf>,
+        /// With --ta: the manifest fetches the TA by URI from PUBLIC_URL/tam/payloads/SHA256,
+        /// which the TAM serves (draft-26 Appendix E Example 1), instead of carrying it.
+        #[arg(long, requires = "ta")]
+        by_uri: bool,
+        /// The TAM's URL as devices reach it (public_url of the TAM config), for --by-uri
+        /// (and to check that a --payload manifest names this TAM).
+        #[arg(long, value_name = "URL", env = "TEEP_TAM_PUBLIC_URL")]
+        public_url: Option<String>,
         /// Name in the catalog (required with --ta).
         #[arg(long)]
         name: Option<String>,
@@ -83,7 +95,10 @@ pub(super) async fn tc(c: TcCmd) -> anyhow::Result<()> {
         TcCmd::Add {
             data,
             file,
+            payload,
             ta,
+            by_uri,
+            public_url,
             name,
             assign,
             tc_signer_anchors,
@@ -94,14 +109,32 @@ pub(super) async fn tc(c: TcCmd) -> anyhow::Result<()> {
                 (Some(f), None) => {
                     let anchors = tc_anchors(&data, tc_signer_key.as_deref(), &tc_signer_anchors)?;
                     let bytes = std::fs::read(&f).with_context(|| format!("{}", f.display()))?;
-                    let added = teep_tam::ops::add_envelope_noted(
-                        &store,
-                        &anchors,
-                        name.as_deref(),
-                        &bytes,
-                        now(),
-                    )
-                    .await
+                    let added = match payload {
+                        Some(p) => {
+                            let payload =
+                                std::fs::read(&p).with_context(|| format!("{}", p.display()))?;
+                            teep_tam::ops::add_envelope_with_payload(
+                                &store,
+                                &anchors,
+                                name.as_deref(),
+                                &bytes,
+                                &payload,
+                                public_url.as_deref(),
+                                now(),
+                            )
+                            .await
+                        }
+                        None => {
+                            teep_tam::ops::add_envelope_noted(
+                                &store,
+                                &anchors,
+                                name.as_deref(),
+                                &bytes,
+                                now(),
+                            )
+                            .await
+                        }
+                    }
                     .with_context(|| format!("{}", f.display()))?;
                     (added.tc, added.notes)
                 }
@@ -109,7 +142,13 @@ pub(super) async fn tc(c: TcCmd) -> anyhow::Result<()> {
                     let name = name.context("--name: required with --ta")?;
                     let bytes = std::fs::read(&t).with_context(|| format!("{}", t.display()))?;
                     let signer = teep_tam::keys::tc_signer(&data.data, tc_signer_key.as_deref())?;
-                    let tc = teep_tam::ops::add_ta(&store, &signer, &name, &bytes, now()).await?;
+                    let tc = if by_uri {
+                        let url = public_url.as_deref();
+                        teep_tam::ops::add_ta_by_uri(&store, &signer, url, &name, &bytes, now())
+                            .await?
+                    } else {
+                        teep_tam::ops::add_ta(&store, &signer, &name, &bytes, now()).await?
+                    };
                     (tc, Vec::new())
                 }
                 _ => anyhow::bail!("give a signed envelope FILE or --ta BINARY --name NAME"),

@@ -147,10 +147,12 @@ impl Run<'_> {
                         false,
                     ))
                 }
+                // The reason before the URI: err-msg holds 128 characters, and a payload URI
+                // can take most of them.
                 Err(e) => Err(self.command_error(
                     site,
                     ReportReason::OperationFailed,
-                    e.to_string(),
+                    format!("{} (fetching {})", e.reason, e.uri),
                     false,
                 )),
             }

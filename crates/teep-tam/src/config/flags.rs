@@ -92,6 +92,10 @@ pub struct ConfigFlags {
     /// Private key (PEM) of the --tls-cert certificate.
     #[arg(long)]
     pub tls_key: Option<PathBuf>,
+    /// The TAM's URL as devices reach it (https://tam.example.org): base of the payload
+    /// URIs of `tc add --ta --by-uri` manifests.
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
     /// Print every HTTP request and response on stdout: headers (credentials hidden), the
     /// TEEP message decoded as JSON, other bodies as text.
     #[arg(long)]
@@ -200,6 +204,7 @@ impl ConfigFlags {
             verifier_keys,
             tls_cert,
             tls_key,
+            public_url,
             dump,
             db_connections,
             shutdown_grace,
@@ -243,6 +248,7 @@ impl ConfigFlags {
         set_list(&mut config.verifier_keys, verifier_keys);
         set_some(&mut config.tls_cert, tls_cert);
         set_some(&mut config.tls_key, tls_key);
+        set_some(&mut config.public_url, public_url);
         config.dump |= dump;
         set(&mut config.db_max_connections, db_connections);
         set(&mut config.shutdown_grace_secs, shutdown_grace);

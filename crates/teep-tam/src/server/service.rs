@@ -102,6 +102,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route(&alt, any(method_not_allowed))
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
+        .route("/tam/payloads/{sha256}", get(crate::payloads::serve))
         .merge(crate::admin::router(state.clone()))
         .merge(crate::ui::router())
         .with_state(state)

@@ -28,6 +28,7 @@ mod error;
 mod fingerprint;
 mod kidless;
 mod meta;
+mod payloads;
 mod policy;
 mod registry;
 mod sessions;
