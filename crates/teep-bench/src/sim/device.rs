@@ -179,7 +179,17 @@ impl SimDevice {
         seen: &QueryRequestSeen,
         n: Numbering,
     ) -> Result<Vec<u8>, SimError> {
-        let qr = QueryResponse {
+        let qr = self.query_response_message(seen)?;
+        super::sign(&TeepMessage::QueryResponse(qr), n, &self.signer)
+    }
+
+    /// The QueryResponse [`Self::query_response`] signs, for callers that alter it first
+    /// (the conformance checker's malformed answers).
+    pub fn query_response_message(
+        &self,
+        seen: &QueryRequestSeen,
+    ) -> Result<QueryResponse, SimError> {
+        Ok(QueryResponse {
             token: seen.token.clone(),
             attestation_payload: match (&self.verifier, &seen.token) {
                 (Some(v), Some(token)) => Some(
@@ -223,8 +233,12 @@ impl SimDevice {
                 .collect(),
             unneeded_manifest_list: self.unneeded.clone(),
             ..Default::default()
-        };
-        super::sign(&TeepMessage::QueryResponse(qr), n, &self.signer)
+        })
+    }
+
+    /// `msg` signed by the device key, COSE_Sign1 in its suite.
+    pub fn sign(&self, msg: &TeepMessage, n: Numbering) -> Result<Vec<u8>, SimError> {
+        super::sign(msg, n, &self.signer)
     }
 
     /// Reads an Update without checking who signed it (tests that look at the TAM's side);

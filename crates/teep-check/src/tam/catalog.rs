@@ -26,6 +26,7 @@ pub const UNSUPPORTED_MEDIA_TYPE: &str = "tam.http.unsupported-media-type";
 pub const NOT_ACCEPTABLE: &str = "tam.http.not-acceptable";
 pub const POST_ONLY: &str = "tam.http.post-only";
 pub const INVALID_DROPPED: &str = "tam.message.invalid-dropped";
+pub const PAYLOAD_TOO_LARGE: &str = "tam.http.payload-too-large";
 pub const QR_DECODES: &str = "tam.query-request.decodes";
 pub const QR_SIGNED: &str = "tam.query-request.signed";
 pub const QR_VERIFIES: &str = "tam.query-request.signature-verifies";
@@ -38,9 +39,14 @@ pub const QRESP_ANSWERED: &str = "tam.query-response.answered";
 pub const QRESP_REPLAY: &str = "tam.query-response.replay-refused";
 pub const QRESP_BAD_SIGNATURE: &str = "tam.query-response.bad-signature-refused";
 pub const QRESP_UNKNOWN_TOKEN: &str = "tam.query-response.unknown-token-refused";
+pub const QRESP_UNKNOWN_OPTION: &str = "tam.query-response.unknown-option-ignored";
+pub const QRESP_MISSING_ITEM: &str = "tam.query-response.requested-item-missing";
+pub const REFUSAL_EXPLAINED: &str = "tam.refusal.explained";
 pub const UPDATE_SUITE: &str = "tam.update.signed-in-the-agent-suite";
 pub const UPDATE_TOKEN: &str = "tam.update.fresh-token";
 pub const UPDATE_ENVELOPES: &str = "tam.update.manifest-list-envelopes";
+pub const SUCCESS_ACCEPTED: &str = "tam.success.accepted";
+pub const ERROR_ACCEPTED: &str = "tam.error.accepted";
 
 /// Every TAM case.
 pub static CATALOG: &[Case] = &[
@@ -92,6 +98,13 @@ pub static CATALOG: &[Case] = &[
         Level::Must,
         "POST of an unsigned TEEP message (a bare QueryResponse)",
         "no TEEP message back (the TAM drops it): an error status or an empty 2xx",
+    ),
+    case(
+        PAYLOAD_TOO_LARGE,
+        "TEEP-HTTP §6.1; RFC 9110 §15.5.14",
+        Level::Should,
+        "POST of a 32 MiB body with Content-Type: application/teep+cbor and Expect: 100-continue",
+        "413 (another 4xx, or a closed connection, is a deviation): a body limit far below it",
     ),
     case(
         QR_DECODES,
@@ -178,6 +191,27 @@ pub static CATALOG: &[Case] = &[
         "no Update",
     ),
     case(
+        QRESP_UNKNOWN_OPTION,
+        "TEEP-26 §4 (unknown labels are ignored; extension sockets)",
+        Level::Should,
+        "a valid QueryResponse to a fresh QueryRequest with an extra option, label 1000 = \"teep-check\"",
+        "the answer the same QueryResponse gets without it (an Update, or 204)",
+    ),
+    case(
+        QRESP_MISSING_ITEM,
+        "TEEP-26 §4.3 (handling a QueryResponse)",
+        Level::Must,
+        "a QueryResponse without tc-list to a QueryRequest that set the trusted-components bit",
+        "an Update carrying err-code (and err-msg), not holdings guessed from the absence",
+    ),
+    case(
+        REFUSAL_EXPLAINED,
+        "TEEP-HTTP §6.4; docs/CONFORMANCE.md",
+        Level::Informative,
+        "(the answers to the replayed, altered and unknown-token QueryResponses)",
+        "a reason a developer can read: a text or JSON body naming the rule",
+    ),
+    case(
         UPDATE_SUITE,
         "TEEP-26 §8.1",
         Level::Must,
@@ -197,5 +231,19 @@ pub static CATALOG: &[Case] = &[
         Level::Must,
         "(the Update answering the valid QueryResponse)",
         "every manifest-list entry an untagged SUIT_Envelope whose manifest digest matches",
+    ),
+    case(
+        SUCCESS_ACCEPTED,
+        "TEEP-26 §4.5",
+        Level::Must,
+        "Success echoing the Update's token",
+        "2xx (no TEEP message, or the TAM's next one)",
+    ),
+    case(
+        ERROR_ACCEPTED,
+        "TEEP-26 §4.6",
+        Level::Must,
+        "on a second device's Update: Error ERR_TEMPORARY_ERROR echoing its token",
+        "2xx (no TEEP message, or the TAM's next one)",
     ),
 ];

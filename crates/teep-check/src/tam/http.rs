@@ -89,7 +89,27 @@ impl Http {
         content_type: Option<&str>,
         body: &[u8],
     ) -> Result<Answer, String> {
+        self.post_with(accept, content_type, false, body)
+    }
+
+    /// A POST that asks for `Expect: 100-continue` (RFC 9110 §10.1.1), so that a server
+    /// refusing the body on its headers answers before it is sent, rather than closing the
+    /// connection under the upload (which loses the status on the client's side).
+    pub fn post_expecting(&self, content_type: &str, body: &[u8]) -> Result<Answer, String> {
+        self.post_with(Some(TEEP), Some(content_type), true, body)
+    }
+
+    fn post_with(
+        &self,
+        accept: Option<&str>,
+        content_type: Option<&str>,
+        expect: bool,
+        body: &[u8],
+    ) -> Result<Answer, String> {
         let mut req = self.agent.post(&self.url);
+        if expect {
+            req = req.header("Expect", "100-continue");
+        }
         if let Some(a) = accept {
             req = req.header("Accept", a);
         }

@@ -2,6 +2,7 @@
 //! or the one of `--agent-key`) and runs [`CATALOG`] against the TAM at `url`.
 
 mod catalog;
+mod exchange;
 mod http;
 mod update;
 
@@ -166,6 +167,7 @@ impl Run<'_> {
         };
         let ev = self.evidence(sent, &a);
         self.record(INVALID_DROPPED, v, ev);
+        self.too_large();
     }
 
     /// The empty POST and its answer's transport cases; the QueryRequest when it decodes.
@@ -437,7 +439,7 @@ impl Run<'_> {
 
     fn query_response(&mut self, first: &MessageView) {
         let n = first.numbering();
-        let dev = self.device();
+        let mut dev = self.device();
         let TeepMessage::QueryRequest(q) = first.message() else {
             return;
         };
@@ -473,7 +475,16 @@ impl Run<'_> {
         self.record(QRESP_ANSWERED, v, ev.clone());
         self.update(a.as_ref().ok(), q.token.as_deref(), n, ev);
         if !admitted {
-            for id in [QRESP_REPLAY, QRESP_BAD_SIGNATURE, QRESP_UNKNOWN_TOKEN] {
+            for id in [
+                QRESP_REPLAY,
+                QRESP_BAD_SIGNATURE,
+                QRESP_UNKNOWN_TOKEN,
+                QRESP_UNKNOWN_OPTION,
+                QRESP_MISSING_ITEM,
+                SUCCESS_ACCEPTED,
+                ERROR_ACCEPTED,
+                REFUSAL_EXPLAINED,
+            ] {
                 self.record(
                     id,
                     Verdict::na(format!("needs {QRESP_ANSWERED}")),
@@ -482,8 +493,14 @@ impl Run<'_> {
             }
             return;
         }
+        let got_update = a
+            .as_ref()
+            .is_ok_and(|a| a.status == 200 && !a.body.is_empty());
+        let first_answer = a.ok();
+        let mut refusals = Vec::new();
         let (a, ev) = self.answer("POST (the same QueryResponse again)", &body);
-        self.record(QRESP_REPLAY, no_update(&a), ev);
+        self.record(QRESP_REPLAY, no_update(&a), ev.clone());
+        refusals.push((a, ev));
 
         let v_ev = match self.fresh_query(n).map(|s| dev.query_response(&s, n)) {
             Some(Ok(mut b)) => {
@@ -491,7 +508,9 @@ impl Run<'_> {
                     *last ^= 0x01;
                 }
                 let (a, ev) = self.answer("POST (QueryResponse, signature altered)", &b);
-                (no_update(&a), ev)
+                let v = no_update(&a);
+                refusals.push((a, ev.clone()));
+                (v, ev)
             }
             _ => (Verdict::fail("no fresh QueryRequest to answer"), Vec::new()),
         };
@@ -511,11 +530,17 @@ impl Run<'_> {
         let v_ev = match dev.query_response(&forged, n) {
             Ok(b) => {
                 let (a, ev) = self.answer("POST (QueryResponse, token never issued)", &b);
-                (no_update(&a), ev)
+                let v = no_update(&a);
+                refusals.push((a, ev.clone()));
+                (v, ev)
             }
             Err(e) => (Verdict::fail(format!("building it: {e}")), Vec::new()),
         };
         self.record(QRESP_UNKNOWN_TOKEN, v_ev.0, v_ev.1);
+        self.refusal_explained(refusals);
+        self.unknown_option(n, got_update);
+        self.missing_item(n, q.data_item_requested.trusted_components());
+        self.session_end(&mut dev, first_answer.as_ref(), n);
     }
 }
 
