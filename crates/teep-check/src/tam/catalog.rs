@@ -69,7 +69,7 @@ pub static CATALOG: &[Case] = &[
         "TEEP-HTTP §4",
         Level::Must,
         "(the answer to the empty POST)",
-        "no Cache-Control header",
+        "no Cache-Control header (one present is a deviation: POST answers are not cached anyway)",
     ),
     case(
         UNSUPPORTED_MEDIA_TYPE,
@@ -230,7 +230,7 @@ pub static CATALOG: &[Case] = &[
         "TEEP-26 §4.4 (manifest-list => [+ bstr .cbor SUIT_Envelope])",
         Level::Must,
         "(the Update answering the valid QueryResponse)",
-        "every manifest-list entry an untagged SUIT_Envelope whose manifest digest matches",
+        "every manifest-list entry an untagged SUIT_Envelope whose manifest digest matches (tag 107 is a deviation)",
     ),
     case(
         SUCCESS_ACCEPTED,

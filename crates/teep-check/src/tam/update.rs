@@ -9,6 +9,9 @@ use super::http::Answer;
 use super::{Run, QRESP_ANSWERED, UPDATE_ENVELOPES, UPDATE_SUITE, UPDATE_TOKEN};
 use crate::{Evidence, Verdict};
 
+/// The decoder's deviation code for a tagged manifest-list entry.
+const TAGGED: &str = "suit.envelope-tagged";
+
 impl Run<'_> {
     /// The Update cases, on the TAM's answer to the valid QueryResponse.
     pub(super) fn update(
@@ -92,9 +95,6 @@ impl Run<'_> {
             .iter()
             .enumerate()
             .filter_map(|(i, e)| {
-                if e.starts_with(&[0xd8, 0x6b]) {
-                    return Some(format!("[{i}]: tagged (107)"));
-                }
                 teep_suit::decode_envelope_unverified(e.clone(), &limits)
                     .err()
                     .map(|err| format!("[{i}]: {err}"))
@@ -102,10 +102,17 @@ impl Run<'_> {
             .collect();
         let v = if u.manifest_list.is_empty() {
             Verdict::na("the Update carries no manifest")
-        } else if bad.is_empty() {
-            Verdict::Pass
-        } else {
+        } else if !bad.is_empty() {
             Verdict::fail(format!("manifest-list{}", bad.join("; ")))
+        } else if view.decoded.deviations.codes().contains(&TAGGED) {
+            // The decoder reads `#6.107(envelope)` as the envelope and notes it: tolerated
+            // (AttesTAM sends it), not what the CDDL says.
+            Verdict::Deviation {
+                code: TAGGED.into(),
+                why: "manifest-list entries tagged SUIT_Envelope_Tagged (107); the CDDL has bstr .cbor SUIT_Envelope".into(),
+            }
+        } else {
+            Verdict::Pass
         };
         self.record(UPDATE_ENVELOPES, v, ev);
     }
