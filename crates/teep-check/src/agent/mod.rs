@@ -42,6 +42,9 @@ pub struct AgentRun<'a> {
 /// An in-process agent: opens one session as described and returns when it ended.
 pub type RunFn = Box<dyn FnMut(&AgentRun) -> Result<(), String> + Send>;
 
+/// Told the TAM URI and the files of the TAM and TC signer public keys once the TAM listens.
+pub type OnReady = Box<dyn FnOnce(&str, &Path, &Path)>;
+
 /// How the agent is brought to open sessions.
 pub enum Launch {
     /// A command line, split at spaces, each word with `{url}`, `{dir}`, `{tam_key}` and
@@ -68,7 +71,7 @@ pub struct AgentTarget {
     /// temporary directory.
     pub key_dir: Option<PathBuf>,
     /// Called once the TAM listens, with its URI and the key files (for `--listen`).
-    pub on_ready: Option<Box<dyn FnOnce(&str, &Path, &Path)>>,
+    pub on_ready: Option<OnReady>,
     /// Only the cases whose id starts with one of these (all when empty).
     pub only: Vec<String>,
 }
