@@ -410,3 +410,30 @@ fn suit_reports(reports: &[Vec<u8>], token: &[u8]) -> Verdict {
     }
     Verdict::Pass
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::script::{plan, Keys};
+
+    /// An agent that never connected passes no case.
+    #[test]
+    fn no_session_passes_no_case() {
+        let keys = Keys::new(None, None);
+        for case in CATALOG {
+            let p = plan(case.id, &keys).unwrap();
+            let v = judge(case.id, &p, &[]);
+            assert_ne!(v, Verdict::Pass, "{}", case.id);
+        }
+    }
+
+    /// TEEP-26 §4.6: every SUIT_Report's nonce must be the Update's token.
+    #[test]
+    fn suit_report_nonces_are_checked() {
+        assert!(matches!(suit_reports(&[], b"t"), Verdict::Fail { .. }));
+        assert!(matches!(
+            suit_reports(&[vec![0xff]], b"t"),
+            Verdict::Fail { .. }
+        ));
+    }
+}

@@ -364,3 +364,45 @@ pub fn plan(id: &str, keys: &Keys) -> Result<Plan, String> {
         token: token.to_vec(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every case of the catalog has its sessions, each with at least one message.
+    #[test]
+    fn every_case_has_a_plan() {
+        let keys = Keys::new(None, None);
+        for case in CATALOG {
+            let plan = plan(case.id, &keys).unwrap_or_else(|e| panic!("{}: {e}", case.id));
+            assert!(!plan.sessions.is_empty(), "{}", case.id);
+            assert!(plan.sessions.iter().all(|s| !s.is_empty()), "{}", case.id);
+        }
+        assert!(plan("agent.no-such-case", &keys).is_err());
+    }
+
+    /// The tampered manifest still decodes as an envelope but no longer matches its signed
+    /// digest: one bit of the image digest flipped, nothing else.
+    #[test]
+    fn tamper_flips_one_bit_of_the_image_digest() {
+        let keys = Keys::new(None, None);
+        let c = Component::fresh();
+        let envelope = c.envelope(2, &keys.tc_signer).unwrap();
+        let bad = tamper(&envelope, &c.payload(2));
+        assert_eq!(bad.len(), envelope.len());
+        let diff: Vec<usize> = (0..bad.len()).filter(|&i| bad[i] != envelope[i]).collect();
+        assert_eq!(diff.len(), 1);
+        assert_eq!((bad[diff[0]] ^ envelope[diff[0]]).count_ones(), 1);
+        let digest = teep_cose::sha256(&c.payload(2));
+        assert!(envelope.windows(32).any(|w| w == digest));
+        assert!(!bad.windows(32).any(|w| w == digest));
+    }
+
+    /// Component ids are fresh per case, so that cases on one long-lived agent do not meet.
+    #[test]
+    fn components_are_fresh() {
+        let (a, b) = (Component::fresh(), Component::fresh());
+        assert_ne!(a.id.encode(), b.id.encode());
+        assert_ne!(a.id.encode(), a.manifest_id.encode());
+    }
+}

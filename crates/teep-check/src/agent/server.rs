@@ -295,3 +295,68 @@ fn write_response(mut conn: TcpStream, r: &Response) {
     let _ = conn.write_all(&r.body);
     let _ = conn.flush();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(b: u8) -> Step {
+        Step {
+            what: format!("message {b}"),
+            body: vec![b],
+        }
+    }
+
+    /// TEEP-HTTP §5.1.1, §6.3: an empty POST opens a session and gets its first message, each
+    /// answer gets the next, and the last answer ends the session with no message (204).
+    #[test]
+    fn play_follows_the_script() {
+        let mut p = Play {
+            sessions: vec![vec![step(1), step(2)], vec![step(3)]],
+            ..Play::default()
+        };
+        assert_eq!(p.handle(Vec::new(), Vec::new()), Some(vec![1]));
+        assert_eq!(p.handle(Vec::new(), vec![0xa1]), Some(vec![2]));
+        assert!(!p.done());
+        assert_eq!(p.handle(Vec::new(), vec![0xa2]), None);
+        assert!(p.logs[0].completed);
+        assert_eq!(p.handle(Vec::new(), Vec::new()), Some(vec![3]));
+        assert_eq!(p.handle(Vec::new(), vec![0xa3]), None);
+        assert!(p.done());
+        let answers: Vec<Vec<u8>> = p
+            .logs
+            .iter()
+            .flat_map(|l| l.answers.iter().flatten().map(|r| r.body.clone()))
+            .collect();
+        assert_eq!(answers, vec![vec![0xa1], vec![0xa2], vec![0xa3]]);
+        // Sessions beyond the script get nothing and are counted, not recorded.
+        assert_eq!(p.handle(Vec::new(), Vec::new()), None);
+        assert_eq!(p.stray, 1);
+        assert_eq!(p.logs.len(), 2);
+    }
+
+    /// A message POSTed before any session opened, or after the session ended, is not taken
+    /// for an answer.
+    #[test]
+    fn answers_outside_a_session_are_stray() {
+        let mut p = Play {
+            sessions: vec![vec![step(1)]],
+            ..Play::default()
+        };
+        assert_eq!(p.handle(Vec::new(), vec![0xa0]), None);
+        assert_eq!(p.stray, 1);
+        assert!(p.logs.is_empty());
+        p.handle(Vec::new(), Vec::new());
+        p.handle(Vec::new(), vec![0xa1]);
+        assert_eq!(p.handle(Vec::new(), vec![0xa2]), None);
+        assert_eq!(p.stray, 2);
+        assert_eq!(p.logs[0].answers.len(), 1);
+    }
+
+    #[test]
+    fn header_names_are_matched_lower_case() {
+        let h = vec![("accept".to_string(), TEEP.to_string())];
+        assert_eq!(header(&h, "accept"), Some(TEEP));
+        assert_eq!(header(&h, "content-type"), None);
+    }
+}
