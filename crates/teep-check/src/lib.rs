@@ -1,9 +1,11 @@
 //! `teep check`: numbered conformance cases, each tied to a section of draft-ietf-teep-protocol-26
 //! ("TEEP-26") or draft-ietf-teep-otrp-over-http-15 ("TEEP-HTTP"), run against any TAM over
-//! HTTP. Nothing sent depends on the TAM being teep's: the client side is a simulated TEEP
-//! Agent speaking the drafts. Each case ends in a verdict with its evidence (the exchanges,
-//! decoded by name), and the report says, per requirement level, what failed.
+//! HTTP ([`tam`]: the checker is a simulated TEEP Agent) or any TEEP Agent ([`agent`]: the
+//! checker is a scripted TAM). Nothing sent depends on the peer being teep's. Each case ends in
+//! a verdict with its evidence (the exchanges, decoded by name), and the report says, per
+//! requirement level, what failed.
 
+pub mod agent;
 pub mod report;
 pub mod tam;
 

@@ -65,11 +65,20 @@ pub fn json(report: &Report) -> serde_json::Value {
     v
 }
 
-/// The catalog as a Markdown table (docs/CHECK.md is generated from it).
+/// The TAM catalog as a Markdown table (docs/CHECK.md is generated from it).
 pub fn catalog_markdown() -> String {
+    markdown(crate::tam::CATALOG)
+}
+
+/// The agent catalog as a Markdown table (docs/CHECK.md is generated from it).
+pub fn agent_catalog_markdown() -> String {
+    markdown(crate::agent::CATALOG)
+}
+
+fn markdown(cases: &[crate::Case]) -> String {
     let mut out =
         String::from("| id | level | section | sends | expects |\n|---|---|---|---|---|\n");
-    for c in crate::tam::CATALOG {
+    for c in cases {
         let _ = writeln!(
             out,
             "| `{}` | {} | {} | {} | {} |",

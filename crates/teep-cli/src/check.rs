@@ -1,11 +1,13 @@
-//! `teep check`: conformance cases run against any TAM (crate `teep-check`).
+//! `teep check`: conformance cases run against any TAM or TEEP Agent (crate `teep-check`).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Subcommand;
+use teep_check::agent::{check_agent, AgentTarget, Launch};
 use teep_check::tam::{check_tam, TamTarget};
+use teep_check::Report;
 use teep_proto::Numbering;
 
 #[derive(Subcommand)]
@@ -44,15 +46,107 @@ pub enum Cmd {
         #[arg(long, value_name = "FILE")]
         html: Option<PathBuf>,
     },
-    /// Print the case catalog as a Markdown table.
-    Catalog,
+    /// Act as a TAM against a TEEP Agent and run every case of the agent catalog; exit status
+    /// 1 when a MUST case fails.
+    Agent {
+        /// The agent's command line, run once per session in a fresh state directory per case;
+        /// `{url}` (the checker's TAM URI), `{dir}` (the state directory), `{tam_key}` and
+        /// `{signer_key}` (PEM public keys the agent must trust) are substituted, e.g.
+        /// 'teep agent run --tam {url} --state {dir} --tam-key {tam_key} --tc-signer-key {signer_key}'.
+        #[arg(
+            long,
+            value_name = "TEMPLATE",
+            conflicts_with = "listen",
+            required_unless_present = "listen"
+        )]
+        agent_cmd: Option<String>,
+        /// Instead of running the agent, listen on ADDR and wait for it to connect: one case per
+        /// sequence of sessions (give the agent the keys written to --key-dir).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+        /// Where to write tam.pub.pem and tc-signer.pub.pem (default: a temporary directory).
+        #[arg(long, value_name = "DIR")]
+        key_dir: Option<PathBuf>,
+        /// The TAM's private key (PEM, JWK or COSE_Key; default: a fresh P-256 key).
+        #[arg(long, value_name = "FILE")]
+        tam_private_key: Option<PathBuf>,
+        /// The TC signer's private key (default: a fresh P-256 key).
+        #[arg(long, value_name = "FILE")]
+        tc_signer_private_key: Option<PathBuf>,
+        /// Only the cases whose id starts with PREFIX (repeatable).
+        #[arg(long, value_name = "PREFIX")]
+        only: Vec<String>,
+        /// Seconds allowed for each session.
+        #[arg(long, value_name = "SECS", default_value_t = 30)]
+        timeout: u64,
+        /// table (for a person) or json (the whole report, evidence decoded by name).
+        #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+        format: String,
+        /// Show each case's messages, not only those of failed cases.
+        #[arg(long, short)]
+        verbose: bool,
+        /// Also write the report as JUnit XML (for CI systems).
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// Also write the report as one self-contained HTML page.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+    },
+    /// Print a case catalog as a Markdown table: tam (the default) or agent.
+    Catalog {
+        #[arg(default_value = "tam", value_parser = ["tam", "agent"])]
+        role: String,
+    },
 }
 
 pub fn run(cmd: Cmd) -> anyhow::Result<()> {
     match cmd {
-        Cmd::Catalog => {
-            print!("{}", teep_check::report::catalog_markdown());
+        Cmd::Catalog { role } => {
+            if role == "agent" {
+                print!("{}", teep_check::report::agent_catalog_markdown());
+            } else {
+                print!("{}", teep_check::report::catalog_markdown());
+            }
             Ok(())
+        }
+        Cmd::Agent {
+            agent_cmd,
+            listen,
+            key_dir,
+            tam_private_key,
+            tc_signer_private_key,
+            only,
+            timeout,
+            format,
+            verbose,
+            junit,
+            html,
+        } => {
+            let launch = match agent_cmd {
+                Some(c) => Launch::Command(c),
+                None => Launch::Listen,
+            };
+            let mut target = AgentTarget::new(launch);
+            if let Some(addr) = listen {
+                target.listen = addr;
+                target.on_ready = Some(Box::new(|url, tam, signer| {
+                    eprintln!(
+                        "teep check agent: TAM at {url}; the agent must trust {} (TAM) and {} (TC signer)",
+                        tam.display(),
+                        signer.display()
+                    );
+                }));
+            }
+            let load = |p: &PathBuf| {
+                teep_cose::PrivateKey::load(p).with_context(|| format!("{}", p.display()))
+            };
+            target.tam_key = tam_private_key.as_ref().map(load).transpose()?;
+            target.tc_signer_key = tc_signer_private_key.as_ref().map(load).transpose()?;
+            target.key_dir = key_dir;
+            target.only = only;
+            target.timeout = Duration::from_secs(timeout.clamp(1, 3600));
+            let report = check_agent(target).map_err(anyhow::Error::msg)?;
+            output(&report, &format, verbose, junit, html)
         }
         Cmd::Tam {
             url,
@@ -83,24 +177,35 @@ pub fn run(cmd: Cmd) -> anyhow::Result<()> {
             }
             target.timeout = Duration::from_secs(timeout.clamp(1, 600));
             let report = check_tam(&target);
-            if let Some(p) = junit {
-                std::fs::write(&p, teep_check::report::junit(&report))
-                    .with_context(|| format!("{}", p.display()))?;
-            }
-            if let Some(p) = html {
-                std::fs::write(&p, teep_check::report::html(&report))
-                    .with_context(|| format!("{}", p.display()))?;
-            }
-            if format == "json" {
-                let text = serde_json::to_string_pretty(&teep_check::report::json(&report))?;
-                println!("{text}");
-            } else {
-                print!("{}", teep_check::report::table(&report, verbose));
-            }
-            if report.must_failed() {
-                std::process::exit(1);
-            }
-            Ok(())
+            output(&report, &format, verbose, junit, html)
         }
     }
+}
+
+/// Writes the report where asked; exit status 1 when a MUST case failed.
+fn output(
+    report: &Report,
+    format: &str,
+    verbose: bool,
+    junit: Option<PathBuf>,
+    html: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    if let Some(p) = junit {
+        std::fs::write(&p, teep_check::report::junit(report))
+            .with_context(|| format!("{}", p.display()))?;
+    }
+    if let Some(p) = html {
+        std::fs::write(&p, teep_check::report::html(report))
+            .with_context(|| format!("{}", p.display()))?;
+    }
+    if format == "json" {
+        let text = serde_json::to_string_pretty(&teep_check::report::json(report))?;
+        println!("{text}");
+    } else {
+        print!("{}", teep_check::report::table(report, verbose));
+    }
+    if report.must_failed() {
+        std::process::exit(1);
+    }
+    Ok(())
 }

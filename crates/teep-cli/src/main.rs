@@ -56,7 +56,8 @@ enum Command {
     Bench(bench::Cmd),
     /// Run a complete TAM + Agent exchange in a temporary directory and narrate it.
     Demo(demo::Args),
-    /// Conformance cases against any TAM (draft-ietf-teep-protocol-26, TEEP over HTTP).
+    /// Conformance cases against any TAM or TEEP Agent (draft-ietf-teep-protocol-26, TEEP over
+    /// HTTP).
     #[command(subcommand)]
     Check(check::Cmd),
 }

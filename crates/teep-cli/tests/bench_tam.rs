@@ -36,7 +36,7 @@ fn exchanges_without_an_update_are_counted_apart_and_explained() {
     let (out, err) = bench(&url);
     let total = count(&out, "exchanges");
     assert!(total > 0, "{out}");
-    assert_eq!(count(&out, "errors"), 0, "{out}");
+    assert_eq!(count(&out, "errors"), 0, "{out}{err}");
     assert_eq!(count(&out, "updated"), 0, "{out}");
     assert_eq!(count(&out, "up to date"), total, "{out}");
     assert!(
