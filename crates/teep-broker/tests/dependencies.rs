@@ -113,7 +113,11 @@ impl Tam {
     }
 
     /// `teep tam tc add FILE`: a signed envelope into the catalog.
-    fn add_envelope(&self, name: &str, envelope: &[u8]) -> Result<TcRecord, teep_tam::ops::OpsError> {
+    fn add_envelope(
+        &self,
+        name: &str,
+        envelope: &[u8],
+    ) -> Result<TcRecord, teep_tam::ops::OpsError> {
         let anchors =
             teep_tam::catalog::TcSignerAnchors::new(vec![self.state.tc_signer.public_key()]);
         self.rt.block_on(teep_tam::ops::add_envelope(
@@ -128,23 +132,29 @@ impl Tam {
     /// The Example 3 manifest for `device`, depending on `dependency`, signed by the TAM's TC
     /// signer.
     fn personalization(&self, dependency: &TcRecord, device: &Device) -> Vec<u8> {
-        let key = device.tee.payload_encryption_key().expect("device payload key");
+        let key = device
+            .tee
+            .payload_encryption_key()
+            .expect("device payload key");
         ManifestBuilder::new(config_id(), CONFIG.to_vec())
             .sequence_number(1)
             .encrypt_to(key)
             .depends_on(DependsOn::by_uri(&dependency.envelope, example_3_uri(dependency)).unwrap())
-            .build(&self.state.tc_signer, &teep_suit::builder::provider_random().unwrap())
+            .build(
+                &self.state.tc_signer,
+                &teep_suit::builder::provider_random().unwrap(),
+            )
             .unwrap()
             .0
     }
 
     fn assign_to_all(&self, tc: &TcRecord) {
         self.rt
-            .block_on(
-                self.state
-                    .store
-                    .assign(&tc.component_id, &Target::All, teep_tam::server::now_ms()),
-            )
+            .block_on(self.state.store.assign(
+                &tc.component_id,
+                &Target::All,
+                teep_tam::server::now_ms(),
+            ))
             .unwrap();
     }
 
@@ -162,16 +172,15 @@ impl Tam {
 
     /// The origins the TAM recorded for what the (only) device holds, by component id.
     fn holdings(&self) -> Vec<(Vec<u8>, String)> {
-        let devices = self
-            .rt
-            .block_on(self.state.store.list_devices(10))
-            .unwrap();
+        let devices = self.rt.block_on(self.state.store.list_devices(10)).unwrap();
         let device = devices.first().expect("a device");
         let held = self
             .rt
             .block_on(self.state.store.installed(device.id))
             .unwrap();
-        held.into_iter().map(|t| (t.component_id, t.origin)).collect()
+        held.into_iter()
+            .map(|t| (t.component_id, t.origin))
+            .collect()
     }
 }
 
@@ -243,7 +252,7 @@ fn installed(events: &[AgentEvent]) -> Vec<ComponentId> {
     events
         .iter()
         .filter_map(|e| match e {
-            AgentEvent::Installed { manifest_id, .. } => Some(manifest_id.clone().into()),
+            AgentEvent::Installed { manifest_id, .. } => Some(manifest_id.clone()),
             _ => None,
         })
         .collect()
@@ -283,7 +292,10 @@ fn example_3_installs_both(path: &str) {
         HELLO_ANSWER.as_bytes()
     );
     // Decrypted inside the TEE.
-    assert_eq!(dev.tee.component(&config_id()).unwrap().as_deref(), Some(CONFIG));
+    assert_eq!(
+        dev.tee.component(&config_id()).unwrap().as_deref(),
+        Some(CONFIG)
+    );
     let mut held = tam.holdings();
     held.sort();
     let mut want = vec![
@@ -309,7 +321,8 @@ fn dependency_already_held_is_not_resent(path: &str) {
     let tam = Tam::start(&dir.path().join("tam"));
     let mut dev = Device::of(&dir.path().join("dev"), &tam);
     let hello = tam.add_ta_by_uri("hello", HELLO_WASM);
-    let hello_manifest = ComponentId::decode(hello.manifest_component_id.as_ref().unwrap()).unwrap();
+    let hello_manifest =
+        ComponentId::decode(hello.manifest_component_id.as_ref().unwrap()).unwrap();
     let events = dev.session(&tam, path, Some("hello"));
     assert_eq!(installed(&events), vec![hello_manifest]);
 
@@ -332,7 +345,10 @@ fn dependency_already_held_is_not_resent(path: &str) {
         panic!("{msg:?}")
     };
     assert_eq!(u.manifest_list.len(), 1);
-    assert_eq!(dev.tee.component(&config_id()).unwrap().as_deref(), Some(CONFIG));
+    assert_eq!(
+        dev.tee.component(&config_id()).unwrap().as_deref(),
+        Some(CONFIG)
+    );
 }
 
 #[test]
@@ -361,12 +377,15 @@ fn trust_domains_missing_dependency_is_refused_when_added_naming_it() {
     let e = tam.add_envelope("config", &envelope).unwrap_err();
     assert_eq!(e.status(), 409);
     let text = e.to_string();
-    let prefix = teep_tam::model::component_id_display(hello.manifest_component_id.as_ref().unwrap());
+    let prefix =
+        teep_tam::model::component_id_display(hello.manifest_component_id.as_ref().unwrap());
     assert!(
         text.starts_with("SUIT_Manifest.common.dependencies[1] (dependency-prefix ")
             && text.contains(&prefix)
             && text.contains(&example_3_uri(&hello))
-            && text.ends_with("the dependency is not in the catalog; add the TC that carries it first"),
+            && text.ends_with(
+                "the dependency is not in the catalog; add the TC that carries it first"
+            ),
         "{text}"
     );
     let catalog = tam.rt.block_on(tam.state.store.list_tcs()).unwrap();
@@ -515,13 +534,11 @@ fn find<'v>(v: &'v serde_json::Value, key: &str) -> Option<&'v serde_json::Value
 }
 
 #[test]
-fn trust_domains_failing_dependency_reports_error_and_installs_nothing_of_the_dependent_draft26()
-{
+fn trust_domains_failing_dependency_reports_error_and_installs_nothing_of_the_dependent_draft26() {
     failing_dependency_installs_nothing_of_the_dependent("/tam");
 }
 
 #[test]
-fn trust_domains_failing_dependency_reports_error_and_installs_nothing_of_the_dependent_legacy()
-{
+fn trust_domains_failing_dependency_reports_error_and_installs_nothing_of_the_dependent_legacy() {
     failing_dependency_installs_nothing_of_the_dependent("/tam/legacy");
 }

@@ -59,8 +59,15 @@ fn appendix_e_example_3_shape_dependency_by_uri_installs_both() {
     let out = processor().install(env, &mut store, &mut fetcher);
     out.result.unwrap();
     assert_eq!(&store.components[&tc_id()][..], b"Hello, Secure World!");
-    assert_eq!(&store.components[&config_id()][..], br#"{"name":"FOO Bar"}"#);
-    assert_eq!(store.manifests[&tc_manifest_id()].refcount, 1, "linked once");
+    assert_eq!(
+        &store.components[&config_id()][..],
+        br#"{"name":"FOO Bar"}"#
+    );
+    assert_eq!(
+        store.manifests[&tc_manifest_id()].refcount,
+        1,
+        "linked once"
+    );
 }
 
 #[test]

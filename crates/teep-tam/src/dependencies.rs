@@ -75,9 +75,15 @@ pub fn read(manifest: &Manifest) -> Vec<DependencyRef> {
     let slots = manifest.component_slots();
     let sequences = [
         manifest.common.shared_sequence.as_ref(),
-        manifest.dependency_resolution.as_ref().and_then(|s| s.get()),
+        manifest
+            .dependency_resolution
+            .as_ref()
+            .and_then(|s| s.get()),
         manifest.payload_fetch.as_ref().and_then(|s| s.get()),
-        manifest.candidate_verification.as_ref().and_then(|s| s.get()),
+        manifest
+            .candidate_verification
+            .as_ref()
+            .and_then(|s| s.get()),
         manifest.install.as_ref().and_then(|s| s.get()),
         manifest.validate.as_ref(),
     ];

@@ -105,8 +105,7 @@ pub async fn add_envelope_noted(
     let refs = crate::dependencies::read(&env.manifest);
     if !refs.is_empty() {
         let catalog = store.list_tcs().await?;
-        let (dependencies, dependency_notes) =
-            crate::dependencies::resolve(&tc, &refs, &catalog)?;
+        let (dependencies, dependency_notes) = crate::dependencies::resolve(&tc, &refs, &catalog)?;
         tc.dependencies = dependencies;
         notes.extend(dependency_notes);
     }

@@ -29,7 +29,10 @@ pub enum DependencyError {
     Missing { dependent: String, missing: String },
     /// The dependencies lead back to a TC on the path.
     #[error("not sending {dependent}: its dependencies form a cycle: {}", .path.join(" -> "))]
-    Cycle { dependent: String, path: Vec<String> },
+    Cycle {
+        dependent: String,
+        path: Vec<String>,
+    },
 }
 
 /// `install` with each entry's missing dependencies inserted before it; the TCs that could
@@ -109,7 +112,11 @@ impl<'a> Walk<'_, 'a> {
             if self.held.iter().any(|h| h.component_id == dep.component_id) {
                 continue;
             }
-            let next = match self.install.iter().find(|i| i.component_id == dep.component_id) {
+            let next = match self
+                .install
+                .iter()
+                .find(|i| i.component_id == dep.component_id)
+            {
                 Some(i) => i.clone(),
                 None => {
                     let Some(tc) = self

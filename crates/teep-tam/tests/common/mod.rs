@@ -426,8 +426,12 @@ pub async fn check_dependencies_stored(store: &teep_tam::Store) {
         name: n.into(),
         component_id: cid(n).encode(),
         manifest_component_id: Some(
-            ComponentId::new(vec![b"TEEP-Device".to_vec(), n.as_bytes().to_vec(), b"suit".to_vec()])
-                .encode(),
+            ComponentId::new(vec![
+                b"TEEP-Device".to_vec(),
+                n.as_bytes().to_vec(),
+                b"suit".to_vec(),
+            ])
+            .encode(),
         ),
         sequence: 1,
         envelope: n.as_bytes().to_vec(),
@@ -447,10 +451,16 @@ pub async fn check_dependencies_stored(store: &teep_tam::Store) {
         .await
         .unwrap();
     assert!(store.tc_by_id(ta).await.unwrap().dependencies.is_empty());
-    assert_eq!(store.tc_by_id(config).await.unwrap().dependencies, [dep.clone()]);
-    for list in [store.list_tcs().await.unwrap(), store.latest_tcs().await.unwrap()] {
+    assert_eq!(
+        store.tc_by_id(config).await.unwrap().dependencies,
+        std::slice::from_ref(&dep)
+    );
+    for list in [
+        store.list_tcs().await.unwrap(),
+        store.latest_tcs().await.unwrap(),
+    ] {
         let c = list.iter().find(|t| t.id == config).unwrap();
-        assert_eq!(c.dependencies, [dep.clone()]);
+        assert_eq!(c.dependencies, std::slice::from_ref(&dep));
     }
     // NULL, as every entry added before migration 0008 holds.
     sqlx::query("UPDATE tcs SET dependencies = NULL WHERE id = $1")
@@ -458,7 +468,12 @@ pub async fn check_dependencies_stored(store: &teep_tam::Store) {
         .execute(store.pool())
         .await
         .unwrap();
-    assert!(store.tc_by_id(config).await.unwrap().dependencies.is_empty());
+    assert!(store
+        .tc_by_id(config)
+        .await
+        .unwrap()
+        .dependencies
+        .is_empty());
     // Unreadable text is an error naming the entry, not an empty list.
     sqlx::query("UPDATE tcs SET dependencies = 'not json' WHERE id = $1")
         .bind(config)
@@ -467,7 +482,9 @@ pub async fn check_dependencies_stored(store: &teep_tam::Store) {
         .unwrap();
     let e = store.tc_by_id(config).await.unwrap_err().to_string();
     assert!(
-        e.contains(&format!("catalog entry {config}: stored dependencies do not read")),
+        e.contains(&format!(
+            "catalog entry {config}: stored dependencies do not read"
+        )),
         "{e}"
     );
     store.delete_tc(&cid("config").encode()).await.unwrap();
