@@ -29,6 +29,45 @@ pub enum PayloadSource {
     Uri(String),
 }
 
+/// A dependency of a built manifest (draft-ietf-suit-trust-domains, suit-dependencies): the
+/// dependency envelope's manifest component id (its dependency-prefix), manifest digest and
+/// size, and where dependency-resolution fetches it (TEEP Appendix E Example 3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DependsOn {
+    pub manifest_component_id: ComponentId,
+    /// The dependency's manifest digest (its authentication wrapper's).
+    pub digest: Digest,
+    /// The dependency envelope's length (image-size bounds the fetch).
+    pub size: u64,
+    /// A URI, or `#key` for an envelope carried in the dependent's envelope.
+    pub uri: String,
+    /// The dependency envelope, when it is carried under `uri` (`#key`).
+    pub integrated: Option<Bytes>,
+}
+
+impl DependsOn {
+    /// The dependency `envelope` (tagged or not), fetched from `uri`.
+    pub fn by_uri(envelope: &[u8], uri: impl Into<String>) -> Result<Self, BuildError> {
+        let env = crate::auth::decode_envelope_unverified(envelope.to_vec(), &Default::default())
+            .map_err(|e| BuildError::Invalid(alloc::format!("dependency envelope: {e}")))?;
+        let manifest_component_id = crate::processor::manifest_key_of(&env.manifest);
+        Ok(DependsOn {
+            manifest_component_id,
+            digest: env.authentication.digest,
+            size: envelope.len() as u64,
+            uri: uri.into(),
+            integrated: None,
+        })
+    }
+
+    /// The dependency `envelope`, carried in the dependent's envelope under `key` (`#dep`).
+    pub fn integrated(envelope: &[u8], key: &str) -> Result<Self, BuildError> {
+        let mut d = DependsOn::by_uri(envelope, key)?;
+        d.integrated = Some(Bytes::copy_from_slice(envelope));
+        Ok(d)
+    }
+}
+
 /// Builds a one-component manifest for a Trusted Component.
 #[derive(Debug, Clone)]
 pub struct ManifestBuilder {
@@ -41,6 +80,7 @@ pub struct ManifestBuilder {
     manifest_component_id: Option<ComponentId>,
     encrypt_to: Option<teep_cose::PublicKey>,
     tagged: bool,
+    depends_on: Vec<DependsOn>,
 }
 
 impl ManifestBuilder {
@@ -55,6 +95,7 @@ impl ManifestBuilder {
             manifest_component_id: None,
             encrypt_to: None,
             tagged: false,
+            depends_on: Vec::new(),
         }
     }
     pub fn vendor_id(mut self, id: impl Into<Vec<u8>>) -> Self {
@@ -92,6 +133,15 @@ impl ManifestBuilder {
     /// Emits SUIT_Envelope_Tagged (107) instead of the untagged form TEEP uses.
     pub fn tagged(mut self, tagged: bool) -> Self {
         self.tagged = tagged;
+        self
+    }
+
+    /// Adds a dependency (component index 1, 2, ... in order): dependency-resolution fetches
+    /// it and checks its integrity, install processes it before writing the payload, uninstall
+    /// drops the link to it (TEEP Appendix E Example 3, with the condition-dependency-integrity
+    /// that trust-domains requires before process-dependency).
+    pub fn depends_on(mut self, dependency: DependsOn) -> Self {
+        self.depends_on.push(dependency);
         self
     }
 
@@ -150,24 +200,24 @@ impl ManifestBuilder {
             install_params.push(Parameter::EncryptionInfo(Bytes::from(info)));
             carried = Bytes::from(ct);
         }
-        let install = CommandSequence {
-            commands: vec![
-                cmd(
-                    CommandCode::OverrideParameters,
-                    CommandArg::Parameters(install_params),
-                ),
-                cmd(CommandCode::Fetch, CommandArg::ReportingPolicy(15)),
-                cmd(CommandCode::ImageMatch, CommandArg::ReportingPolicy(15)),
-            ],
-        };
+        let install = vec![
+            cmd(
+                CommandCode::OverrideParameters,
+                CommandArg::Parameters(install_params),
+            ),
+            cmd(CommandCode::Fetch, CommandArg::ReportingPolicy(15)),
+            cmd(CommandCode::ImageMatch, CommandArg::ReportingPolicy(15)),
+        ];
+        let uninstall = vec![cmd(CommandCode::Unlink, CommandArg::ReportingPolicy(15))];
+        let deps = self.dependency_sequences(shared_cmds, install, uninstall);
         let manifest = Manifest {
             version: 1,
             sequence_number: self.sequence_number,
             common: Common {
-                dependencies: vec![],
+                dependencies: deps.dependencies,
                 components: vec![self.component_id.clone()],
                 shared_sequence: Some(CommandSequence {
-                    commands: shared_cmds,
+                    commands: deps.shared,
                 }),
                 unknown: vec![],
             },
@@ -181,12 +231,16 @@ impl ManifestBuilder {
             load: None,
             invoke: None,
             uninstall: Some(CommandSequence {
-                commands: vec![cmd(CommandCode::Unlink, CommandArg::ReportingPolicy(15))],
+                commands: deps.uninstall,
             }),
-            dependency_resolution: None,
+            dependency_resolution: deps
+                .resolution
+                .map(|commands| Severable::Present(CommandSequence { commands })),
             payload_fetch: None,
             candidate_verification: None,
-            install: Some(Severable::Present(install)),
+            install: Some(Severable::Present(CommandSequence {
+                commands: deps.install,
+            })),
             text: None,
             unknown: vec![],
         };
@@ -201,13 +255,95 @@ impl ManifestBuilder {
         random: &[u8; 64],
     ) -> Result<(Vec<u8>, Bytes), BuildError> {
         let (manifest, carried) = self.build_manifest(random)?;
-        let integrated = match &self.source {
+        let mut integrated = match &self.source {
             PayloadSource::Integrated(k) => vec![(k.clone(), carried.clone())],
             PayloadSource::Uri(_) => vec![],
         };
+        for d in &self.depends_on {
+            if let Some(envelope) = &d.integrated {
+                integrated.push((d.uri.clone(), envelope.clone()));
+            }
+        }
         let env = sign_manifest(&manifest, &integrated, signer, self.tagged)?;
         Ok((env, carried))
     }
+
+    /// The sequences with the dependencies woven in: with none, as given; otherwise each
+    /// sequence starts with set-component-index (required with more than one component), the
+    /// payload is component 0 and dependency `k` is component `k + 1`.
+    fn dependency_sequences(
+        &self,
+        shared: Vec<Command>,
+        install: Vec<Command>,
+        uninstall: Vec<Command>,
+    ) -> DependencySequences {
+        if self.depends_on.is_empty() {
+            return DependencySequences {
+                dependencies: vec![],
+                shared,
+                resolution: None,
+                install,
+                uninstall,
+            };
+        }
+        let index = |i: u64| {
+            cmd(
+                CommandCode::SetComponentIndex,
+                CommandArg::ComponentIndex(IndexArg::One(i)),
+            )
+        };
+        let policy = |code| cmd(code, CommandArg::ReportingPolicy(15));
+        let mut out = DependencySequences {
+            dependencies: vec![],
+            shared: vec![index(0)],
+            resolution: Some(vec![]),
+            install: vec![],
+            uninstall: vec![],
+        };
+        out.shared.extend(shared);
+        for (k, d) in self.depends_on.iter().enumerate() {
+            let i = k as u64 + 1;
+            out.dependencies.push(Dependency {
+                index: i,
+                prefix: Some(d.manifest_component_id.clone()),
+                unknown: vec![],
+            });
+            out.resolution.get_or_insert_with(Vec::new).extend([
+                index(i),
+                cmd(
+                    CommandCode::OverrideParameters,
+                    CommandArg::Parameters(vec![
+                        Parameter::ImageDigest(d.digest.clone()),
+                        Parameter::ImageSize(d.size),
+                        Parameter::Uri(d.uri.clone()),
+                    ]),
+                ),
+                policy(CommandCode::Fetch),
+                policy(CommandCode::DependencyIntegrity),
+            ]);
+            out.install.extend([
+                index(i),
+                policy(CommandCode::DependencyIntegrity),
+                policy(CommandCode::ProcessDependency),
+            ]);
+            out.uninstall
+                .extend([index(i), policy(CommandCode::ProcessDependency)]);
+        }
+        out.install.push(index(0));
+        out.install.extend(install);
+        out.uninstall.push(index(0));
+        out.uninstall.extend(uninstall);
+        out
+    }
+}
+
+/// The command sequences of a manifest with dependencies ([`ManifestBuilder::depends_on`]).
+struct DependencySequences {
+    dependencies: Vec<Dependency>,
+    shared: Vec<Command>,
+    resolution: Option<Vec<Command>>,
+    install: Vec<Command>,
+    uninstall: Vec<Command>,
 }
 
 fn cmd(code: CommandCode, arg: CommandArg) -> Command {

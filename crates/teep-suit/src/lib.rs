@@ -42,7 +42,7 @@ pub use auth::{
     verify_envelope, verify_envelope_with, verify_envelope_with_limits, Authenticator,
     TrustAnchors, VerifiedEnvelope,
 };
-pub use builder::{sign_manifest, BuildError, ManifestBuilder, PayloadSource};
+pub use builder::{sign_manifest, BuildError, DependsOn, ManifestBuilder, PayloadSource};
 #[cfg(feature = "std")]
 pub use dirstore::DirStore;
 pub use encryption::{decrypt_payload, decrypt_payload_with, DecryptionKeys};

@@ -35,6 +35,33 @@ pub struct NewTc {
     pub envelope: Vec<u8>,
     pub payload_digest: Option<Vec<u8>>,
     pub signer_kid: Option<Vec<u8>>,
+    /// What its manifest depends on (trust-domains suit-dependencies), each resolved to the
+    /// catalog TC that carries the dependency manifest.
+    pub dependencies: Vec<TcDependency>,
+}
+
+/// One dependency of a catalog TC: a SUIT dependency of its manifest (draft-ietf-suit-trust-
+/// domains, suit-dependencies) and the catalog TC it resolved to when the manifest was added.
+/// Policy sends that TC ahead of the dependent to a device that lacks it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct TcDependency {
+    /// Encoded component id of the catalog TC carrying the dependency manifest (`...,'ta'`).
+    #[serde(
+        serialize_with = "ser_component_id",
+        deserialize_with = "de_component_id"
+    )]
+    pub component_id: Vec<u8>,
+    /// Encoded dependency-prefix: where the dependency manifest is stored (`...,'suit'`).
+    #[serde(
+        serialize_with = "ser_opt_component_id",
+        deserialize_with = "de_opt_component_id"
+    )]
+    pub manifest_component_id: Option<Vec<u8>>,
+    /// The dependency's manifest digest (encoded SUIT_Digest) the dependent pins, if it sets one.
+    #[serde(serialize_with = "ser_opt_hex", deserialize_with = "de_opt_hex")]
+    pub digest: Option<Vec<u8>>,
+    /// Where the dependent's dependency-resolution fetches the dependency manifest from.
+    pub uri: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -53,6 +80,8 @@ pub struct TcRecord {
     #[serde(serialize_with = "ser_opt_hex")]
     pub signer_kid: Option<Vec<u8>>,
     pub created_at: i64,
+    /// What it depends on; sent before it to a device that lacks them.
+    pub dependencies: Vec<TcDependency>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -152,6 +181,9 @@ pub enum TcOrigin {
     Request,
     /// Found in the device's tc-list without the TAM having sent it.
     Device,
+    /// Sent because a TC sent with it depends on it (trust-domains suit-dependencies): kept
+    /// while the device holds it, never removed by unassigning.
+    Dependency,
 }
 
 impl TcOrigin {
@@ -160,6 +192,7 @@ impl TcOrigin {
             TcOrigin::Policy => "policy",
             TcOrigin::Request => "request",
             TcOrigin::Device => "device",
+            TcOrigin::Dependency => "dependency",
         }
     }
 
@@ -169,6 +202,7 @@ impl TcOrigin {
             "policy" => Ok(TcOrigin::Policy),
             "request" => Ok(TcOrigin::Request),
             "device" => Ok(TcOrigin::Device),
+            "dependency" => Ok(TcOrigin::Dependency),
             other => Err(CorruptRecord::Origin {
                 value: other.to_string(),
             }),
@@ -187,7 +221,7 @@ impl core::fmt::Display for TcOrigin {
 /// holds): the step fails as the TAM's own error.
 #[derive(Debug, thiserror::Error)]
 pub enum CorruptRecord {
-    #[error("stored holding: origin {value:?} is not policy, request or device")]
+    #[error("stored holding: origin {value:?} is not policy, request, device or dependency")]
     Origin { value: String },
     #[error("stored session {token}: numbering {value:?} is not draft26 or legacy")]
     SessionNumbering { token: String, value: String },
@@ -362,6 +396,35 @@ fn ser_opt_hex<S: serde::Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok,
     match v {
         Some(v) => s.serialize_str(&hex::encode(v)),
         None => s.serialize_none(),
+    }
+}
+fn de_component_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+    use serde::Deserialize;
+    let text = String::deserialize(d)?;
+    ComponentId::parse(&text)
+        .map(|id| id.encode())
+        .or_else(|_| hex::decode(&text))
+        .map_err(|_| serde::de::Error::custom(format!("component id {text:?}")))
+}
+fn de_opt_component_id<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Vec<u8>>, D::Error> {
+    use serde::Deserialize;
+    match Option::<String>::deserialize(d)? {
+        None => Ok(None),
+        Some(text) => ComponentId::parse(&text)
+            .map(|id| Some(id.encode()))
+            .or_else(|_| hex::decode(&text).map(Some))
+            .map_err(|_| serde::de::Error::custom(format!("component id {text:?}"))),
+    }
+}
+fn de_opt_hex<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+    use serde::Deserialize;
+    match Option::<String>::deserialize(d)? {
+        None => Ok(None),
+        Some(text) => hex::decode(&text)
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom(format!("hex {text:?}"))),
     }
 }
 fn ser_component_id<S: serde::Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {

@@ -58,6 +58,7 @@ fn setup() -> Setup {
         payload_digest: tc.payload_digest.clone(),
         signer_kid: None,
         created_at: 0,
+        dependencies: tc.dependencies.clone(),
     };
     let pk = device.public_key();
     let dev_record = DeviceRecord {

@@ -355,6 +355,8 @@ fn entry(name: Option<&str>, info: EnvelopeInfo) -> NewTc {
         envelope: info.untagged,
         payload_digest: info.image_digest,
         signer_kid: info.signer_kid,
+        // Resolved against the catalog when added (`crate::dependencies`).
+        dependencies: Vec::new(),
     }
 }
 

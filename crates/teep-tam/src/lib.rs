@@ -27,6 +27,7 @@
 pub mod admin;
 pub mod catalog;
 pub mod config;
+pub mod dependencies;
 mod dump;
 mod headers;
 pub mod keys;

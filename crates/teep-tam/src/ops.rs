@@ -19,6 +19,9 @@ pub enum OpsError {
     Anchors(#[from] crate::catalog::AnchorError),
     #[error("{0}")]
     Invalid(String),
+    /// A manifest's dependencies cannot be met by the catalog (missing, or a cycle).
+    #[error("{0}")]
+    Dependency(String),
 }
 
 impl OpsError {
@@ -30,6 +33,7 @@ impl OpsError {
             OpsError::Store(StoreError::Unavailable(_)) => 503,
             OpsError::Store(_) | OpsError::Anchors(_) => 500,
             OpsError::Envelope(_) | OpsError::Invalid(_) => 400,
+            OpsError::Dependency(_) => 409,
         }
     }
 }
@@ -85,17 +89,31 @@ pub async fn add_envelope_noted(
     bytes: &[u8],
     now: i64,
 ) -> Result<AddedEnvelope> {
-    let tc = crate::catalog::verified_tc(name, bytes, anchors)?;
+    let mut tc = crate::catalog::verified_tc(name, bytes, anchors)?;
     let tag_removed = tc.envelope.len() != bytes.len();
+    let mut notes = if tag_removed {
+        vec![TAG_REMOVED_NOTE.to_string()]
+    } else {
+        Vec::new()
+    };
+    let limits = teep_suit::Limits {
+        max_envelope_len: crate::catalog::MAX_ENVELOPE,
+        ..Default::default()
+    };
+    let env = teep_suit::decode_envelope_unverified(tc.envelope.clone(), &limits)
+        .map_err(|e| OpsError::Invalid(format!("SUIT_Envelope: {e}")))?;
+    let refs = crate::dependencies::read(&env.manifest);
+    if !refs.is_empty() {
+        let catalog = store.list_tcs().await?;
+        let (dependencies, dependency_notes) = crate::dependencies::resolve(&tc, &refs, &catalog)?;
+        tc.dependencies = dependencies;
+        notes.extend(dependency_notes);
+    }
     let id = store.add_tc(&tc, now).await?;
     Ok(AddedEnvelope {
         tc: store.tc_by_id(id).await?,
         tag_removed,
-        notes: if tag_removed {
-            vec![TAG_REMOVED_NOTE.to_string()]
-        } else {
-            Vec::new()
-        },
+        notes,
     })
 }
 

@@ -432,3 +432,12 @@ async fn web_ui_upload_refuses_an_untrusted_envelope_naming_its_kid() {
     assert!(tam.store().list_tcs().await.unwrap().is_empty());
     tam.handle.shutdown().await;
 }
+
+/// Catalog dependencies (migration 0008) stored with their entry and read back (SQLite; the
+/// same check runs on PostgreSQL in tests/postgres.rs).
+#[tokio::test(flavor = "multi_thread")]
+async fn catalog_dependencies_are_stored_with_the_entry() {
+    let tam = start(Enroll::Open).await;
+    check_dependencies_stored(tam.store()).await;
+    tam.handle.shutdown().await;
+}

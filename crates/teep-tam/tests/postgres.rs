@@ -110,6 +110,15 @@ async fn payloads_on_postgres() {
     tam.handle.shutdown().await;
 }
 
+/// Catalog dependencies (migration 0008) stored with their entry and read back.
+#[tokio::test(flavor = "multi_thread")]
+async fn catalog_dependencies_on_postgres() {
+    let Some(db) = fresh_db().await else { return };
+    let tam = pg_tam(&db).await;
+    check_dependencies_stored(tam.store()).await;
+    tam.handle.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn purges_run_in_chunks_on_postgres() {
     let Some(db) = fresh_db().await else { return };

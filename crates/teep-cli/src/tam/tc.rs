@@ -160,6 +160,9 @@ pub(super) async fn tc(c: TcCmd) -> anyhow::Result<()> {
                 component_id_display(&tc.component_id),
                 tc.sequence
             );
+            for d in &tc.dependencies {
+                println!("depends on {}", component_id_display(&d.component_id));
+            }
             for n in notes {
                 println!("note: {n}");
             }
@@ -199,6 +202,16 @@ pub(super) async fn tc(c: TcCmd) -> anyhow::Result<()> {
                             format!("  assigned: {}", to.join(", "))
                         }
                     );
+                    for d in &t.dependencies {
+                        let name = tcs
+                            .iter()
+                            .find(|x| x.component_id == d.component_id)
+                            .map_or("(not in the catalog)", |x| x.name.as_str());
+                        println!(
+                            "      depends on {name} {}",
+                            component_id_display(&d.component_id)
+                        );
+                    }
                 }
                 if tcs.is_empty() {
                     println!("(catalog empty)");

@@ -15,6 +15,9 @@
 //! * process-dependency without a prior condition-dependency-integrity aborts (trust-domains
 //!   MUST) unless `Options::implicit_dependency_integrity` is set, in which case the same
 //!   signature and digest checks run implicitly (the TEEP personalization example needs it).
+//! * directive-fetch of a dependency uses the dependency manifest the device already holds
+//!   at its component id when that manifest has the pinned image-digest (installed earlier,
+//!   or earlier in the same TEEP Update), instead of fetching the same bytes again.
 //! * image-size bounds fetches and is compared exactly by condition-image-match.
 //! * Conditions failing inside try-each move to the next alternative (staged changes of the
 //!   failed alternative are dropped); inside run-sequence they end the nested sequence only when

@@ -4,6 +4,7 @@
 
 use super::failure::{Fail, Site};
 use super::run::{Ctx, Run};
+use crate::auth::decode_envelope_unverified;
 use crate::encryption::decrypt_payload;
 use crate::model::{Command, CommandCode, Parameter};
 use crate::report::ReportReason;
@@ -34,6 +35,10 @@ impl Run<'_> {
                         false,
                     ))
                 }
+            },
+            Fetch if is_dep => match self.held_dependency(ctx, cmd, i)? {
+                Some(envelope) => envelope,
+                None => self.fetch_payload(ctx, i, &site, max)?,
             },
             Fetch => self.fetch_payload(ctx, i, &site, max)?,
             Copy | Swap => self.copy_payload(ctx, cmd, i, &site)?,
@@ -86,6 +91,32 @@ impl Run<'_> {
             ctx.written.push(id);
         }
         Ok(())
+    }
+
+    /// Dependency resolution without a fetch: the dependency manifest this device already
+    /// holds at the dependency's component id (installed earlier, or earlier in the same TEEP
+    /// Update), when its manifest digest is the image-digest the dependent pins. The digest
+    /// identifies the manifest, so the held copy is the one the URI would serve; signature and
+    /// digest are still checked by condition-dependency-integrity as for a fetched one.
+    fn held_dependency(
+        &mut self,
+        ctx: &Ctx<'_>,
+        cmd: &Command,
+        i: u64,
+    ) -> Result<Option<Bytes>, Fail> {
+        let Some(Parameter::ImageDigest(want)) = self.parameter(ctx, i, 3).cloned() else {
+            return Ok(None);
+        };
+        let id = self.component_id(ctx, cmd, i)?;
+        let Some(held) = self.read_manifest(&id).map_err(Fail::Fatal)? else {
+            return Ok(None);
+        };
+        Ok(
+            match decode_envelope_unverified(held.envelope.clone(), &self.p.limits) {
+                Ok(env) if env.authentication.digest == want => Some(held.envelope),
+                _ => None,
+            },
+        )
     }
 
     /// The payload at parameter uri: an integrated payload (`#name`) or one from the

@@ -213,6 +213,7 @@ fn fixture() -> &'static Fixture {
             payload_digest: Some(payload_digest.clone()),
             signer_kid: Some(tc_signer.kid()),
             created_at: NOW - 1000,
+            dependencies: Vec::new(),
         };
 
         // The first device holds nothing (its QueryResponse gets an Update); the second

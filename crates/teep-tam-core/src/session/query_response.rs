@@ -162,8 +162,16 @@ impl TamCore {
             .as_ref()
             .filter(|now| !same_holdings(now, &ctx.installed))
             .cloned();
+        // A TC left out for its dependencies is named in the audit entry, for the operator.
+        let refused: Vec<String> = decision.refused.iter().map(|e| e.to_string()).collect();
+        let noted = move |mut o: Outcome| {
+            if let Some(a) = &mut o.effects.audit {
+                a.notes.extend(refused);
+            }
+            o
+        };
         if decision.install.is_empty() && decision.remove.is_empty() {
-            return Ok(session_end(
+            return Ok(noted(session_end(
                 now,
                 token,
                 consume,
@@ -172,7 +180,7 @@ impl TamCore {
                 update,
                 msg,
                 ExchangeResult::NoUpdate,
-            ));
+            )));
         }
         let update_token = Self::new_token(now, rng);
         // A device that already holds the binary (have-binary) gets the manifest without it.
@@ -229,6 +237,7 @@ impl TamCore {
             now,
             result: ExchangeResult::Update,
         })
+        .map(noted)
     }
 
     /// Who signed: a known device (its stored key), or, under open enrollment, a new one

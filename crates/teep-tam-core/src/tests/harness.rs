@@ -132,6 +132,7 @@ pub fn tc(name: &str, sequence: u64) -> TcRecord {
         payload_digest: Some(vec![sequence as u8; 4]),
         signer_kid: None,
         created_at: T0,
+        dependencies: Vec::new(),
     }
 }
 

@@ -157,7 +157,7 @@ fn a_stored_holding_of_unknown_origin_is_an_internal_error() {
     let e = internal(&mut tam, &body);
     assert_eq!(
         e.to_string(),
-        "stored holding: origin \"mystery\" is not policy, request or device"
+        "stored holding: origin \"mystery\" is not policy, request, device or dependency"
     );
 }
 

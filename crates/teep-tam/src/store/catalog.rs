@@ -4,11 +4,13 @@
 use sqlx::AssertSqlSafe;
 
 use super::{Result, Store, StoreError};
-use crate::model::{component_id_display, Assignment, DeviceRecord, NewTc, Target, TcRecord};
+use crate::model::{
+    component_id_display, Assignment, DeviceRecord, NewTc, Target, TcDependency, TcRecord,
+};
 
 /// The columns of [`TcRow`], in the order every catalog query selects them.
 const TC_COLUMNS: &str =
-    "id, name, component_id, manifest_component_id, sequence, envelope, payload_digest, signer_kid, created_at";
+    "id, name, component_id, manifest_component_id, sequence, envelope, payload_digest, signer_kid, created_at, dependencies";
 
 /// A `tcs` row as stored: the sequence number is kept as `i64` (what `Any` carries) and
 /// converted back bit for bit.
@@ -23,11 +25,23 @@ struct TcRow {
     payload_digest: Option<Vec<u8>>,
     signer_kid: Option<Vec<u8>>,
     created_at: i64,
+    /// JSON array of [`TcDependency`]; NULL when there are none.
+    dependencies: Option<String>,
 }
 
-impl From<TcRow> for TcRecord {
-    fn from(r: TcRow) -> Self {
-        TcRecord {
+impl TryFrom<TcRow> for TcRecord {
+    type Error = StoreError;
+    fn try_from(r: TcRow) -> Result<Self> {
+        let dependencies = match r.dependencies.as_deref() {
+            None | Some("") => Vec::new(),
+            Some(text) => serde_json::from_str(text).map_err(|e| {
+                StoreError::Query(format!(
+                    "catalog entry {}: stored dependencies do not read: {e}",
+                    r.id
+                ))
+            })?,
+        };
+        Ok(TcRecord {
             id: r.id,
             name: r.name,
             component_id: r.component_id,
@@ -37,7 +51,8 @@ impl From<TcRow> for TcRecord {
             payload_digest: r.payload_digest,
             signer_kid: r.signer_kid,
             created_at: r.created_at,
-        }
+            dependencies,
+        })
     }
 }
 
@@ -64,9 +79,17 @@ impl From<AssignmentRow> for Assignment {
 
 impl Store {
     pub async fn add_tc(&self, tc: &NewTc, now: i64) -> Result<i64> {
+        let dependencies: Option<String> = if tc.dependencies.is_empty() {
+            None
+        } else {
+            Some(
+                serde_json::to_string::<[TcDependency]>(&tc.dependencies)
+                    .map_err(|e| StoreError::Query(format!("catalog dependencies: {e}")))?,
+            )
+        };
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO tcs (name, component_id, manifest_component_id, sequence, envelope, payload_digest, signer_kid, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+            "INSERT INTO tcs (name, component_id, manifest_component_id, sequence, envelope, payload_digest, signer_kid, created_at, dependencies) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
         )
         .bind(&tc.name)
         .bind(&tc.component_id)
@@ -76,6 +99,7 @@ impl Store {
         .bind(&tc.payload_digest)
         .bind(&tc.signer_kid)
         .bind(now)
+        .bind(dependencies)
         .fetch_one(&self.pool)
         .await
         .map_err(|e| match StoreError::from(e) {
@@ -97,7 +121,7 @@ impl Store {
         )))
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.into_iter().map(TcRecord::from).collect())
+        rows.into_iter().map(TcRecord::try_from).collect()
     }
 
     /// The newest entry (highest sequence number) of each component.
@@ -107,7 +131,7 @@ impl Store {
         )))
         .fetch_all(&self.read)
         .await?;
-        Ok(rows.into_iter().map(TcRecord::from).collect())
+        rows.into_iter().map(TcRecord::try_from).collect()
     }
 
     pub async fn tc_by_id(&self, id: i64) -> Result<TcRecord> {
@@ -118,7 +142,7 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("trusted component {id}")))?;
-        Ok(row.into())
+        row.try_into()
     }
 
     /// Removes a component (all sequence numbers) and its assignments.

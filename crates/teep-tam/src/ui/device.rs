@@ -157,11 +157,15 @@ pub fn next_steps(
             return out;
         }
     };
+    let refused = decision.refused.iter().map(|e| format!("Left out: {e}."));
     if decision.install.is_empty() && decision.remove.is_empty() {
-        out.push(
-            "No Update: it holds everything assigned to it, at the catalog's latest sequence."
-                .into(),
-        );
+        if decision.refused.is_empty() {
+            out.push(
+                "No Update: it holds everything assigned to it, at the catalog's latest sequence."
+                    .into(),
+            );
+        }
+        out.extend(refused);
         return out;
     }
     for i in &decision.install {
@@ -181,6 +185,7 @@ pub fn next_steps(
             }
             TcOrigin::Request => "the device asked for it earlier".into(),
             TcOrigin::Device => "found on the device".into(),
+            TcOrigin::Dependency => "a TC sent with it depends on it".into(),
         };
         let have = held
             .iter()
@@ -201,6 +206,7 @@ pub fn next_steps(
             tc_name(catalog, &r.component_id)
         ));
     }
+    out.extend(refused);
     out
 }
 

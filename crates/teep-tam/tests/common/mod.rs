@@ -268,7 +268,7 @@ pub async fn scalar(store: &teep_tam::Store, sql: &str) -> i64 {
 
 /// The database at `url` with the migrations of `backend` (`sqlite` or `postgres`) numbered
 /// below `upto` applied (and recorded, as sqlx records them), the way an older TAM left it,
-/// holding two devices, one seen and holding two TCs.
+/// holding two devices, one seen and holding two TCs, and one catalog entry.
 pub async fn old_database(dir: &std::path::Path, backend: &str, url: &str, upto: &str) {
     let old = dir.join("old-migrations");
     std::fs::create_dir(&old).unwrap();
@@ -337,6 +337,16 @@ pub async fn old_database(dir: &std::path::Path, backend: &str, url: &str, upto:
         .await
         .unwrap();
     }
+    // A catalog entry as the TAM stored it before migration 0008 (no dependencies column).
+    sqlx::query(
+        "INSERT INTO tcs (name, component_id, manifest_component_id, sequence, envelope, created_at) \
+         VALUES ('old', $1, NULL, 4, $2, 6)",
+    )
+    .bind(vec![0xac_u8])
+    .bind(vec![0xa0_u8])
+    .execute(&pool)
+    .await
+    .unwrap();
     pool.close().await;
 }
 
@@ -370,6 +380,14 @@ pub async fn check_migrated(store: &teep_tam::Store) {
     );
     assert!(store.installed(2).await.unwrap().is_empty());
     assert_eq!(scalar(store, "SELECT COUNT(*) FROM device_seen").await, 1);
+    // Migration 0008: the old entry reads, without dependencies.
+    let tcs = store.list_tcs().await.unwrap();
+    assert_eq!(
+        tcs.iter()
+            .map(|t| (t.name.as_str(), t.sequence, t.dependencies.len()))
+            .collect::<Vec<_>>(),
+        [("old", 4, 0)]
+    );
 }
 
 /// The kid-less signer search's two reads, on any backend: devices by their recorded UEID,
@@ -396,4 +414,79 @@ pub async fn check_kidless_lookups(store: &teep_tam::Store) {
     assert!(store.devices_up_to(1).await.unwrap().is_none(), "2 > 1");
     let all = store.devices_up_to(2).await.unwrap().unwrap();
     assert_eq!(all.iter().map(|d| d.id).collect::<Vec<_>>(), ids);
+}
+
+/// Catalog dependencies (migration 0008), on any backend: stored with the entry and read back
+/// by every catalog read; an entry without any (or added before 0008, NULL) reads as none.
+/// Leaves the catalog as it found it.
+pub async fn check_dependencies_stored(store: &teep_tam::Store) {
+    use teep_tam::model::{ComponentId, NewTc, TcDependency};
+    let cid = |n: &str| ComponentId::new(vec![b"TEEP-Device".to_vec(), n.as_bytes().to_vec()]);
+    let entry = |n: &str, dependencies: Vec<TcDependency>| NewTc {
+        name: n.into(),
+        component_id: cid(n).encode(),
+        manifest_component_id: Some(
+            ComponentId::new(vec![
+                b"TEEP-Device".to_vec(),
+                n.as_bytes().to_vec(),
+                b"suit".to_vec(),
+            ])
+            .encode(),
+        ),
+        sequence: 1,
+        envelope: n.as_bytes().to_vec(),
+        payload_digest: None,
+        signer_kid: None,
+        dependencies,
+    };
+    let dep = TcDependency {
+        component_id: cid("ta").encode(),
+        manifest_component_id: entry("ta", vec![]).manifest_component_id,
+        digest: Some(vec![0x82, 0x2f, 0x41, 0xb3]),
+        uri: Some("https://example.org/ta.suit".into()),
+    };
+    let ta = store.add_tc(&entry("ta", vec![]), 1).await.unwrap();
+    let config = store
+        .add_tc(&entry("config", vec![dep.clone()]), 2)
+        .await
+        .unwrap();
+    assert!(store.tc_by_id(ta).await.unwrap().dependencies.is_empty());
+    assert_eq!(
+        store.tc_by_id(config).await.unwrap().dependencies,
+        std::slice::from_ref(&dep)
+    );
+    for list in [
+        store.list_tcs().await.unwrap(),
+        store.latest_tcs().await.unwrap(),
+    ] {
+        let c = list.iter().find(|t| t.id == config).unwrap();
+        assert_eq!(c.dependencies, std::slice::from_ref(&dep));
+    }
+    // NULL, as every entry added before migration 0008 holds.
+    sqlx::query("UPDATE tcs SET dependencies = NULL WHERE id = $1")
+        .bind(config)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    assert!(store
+        .tc_by_id(config)
+        .await
+        .unwrap()
+        .dependencies
+        .is_empty());
+    // Unreadable text is an error naming the entry, not an empty list.
+    sqlx::query("UPDATE tcs SET dependencies = 'not json' WHERE id = $1")
+        .bind(config)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let e = store.tc_by_id(config).await.unwrap_err().to_string();
+    assert!(
+        e.contains(&format!(
+            "catalog entry {config}: stored dependencies do not read"
+        )),
+        "{e}"
+    );
+    store.delete_tc(&cid("config").encode()).await.unwrap();
+    store.delete_tc(&cid("ta").encode()).await.unwrap();
 }

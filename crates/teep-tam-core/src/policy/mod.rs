@@ -6,10 +6,15 @@
 //! allowed) at the minimum sequence number asked for; a higher sequence number in the catalog
 //! upgrades a device that holds an older one, whether it was assigned or requested; a TC the
 //! device lists in unneeded-manifest-list is deleted; a TC installed because of an assignment is
-//! deleted when the assignment goes.
-//! An Update carries what the device lacks and nothing it has.
+//! deleted when the assignment goes, unless a TC the device keeps depends on it.
+//! An Update carries what the device lacks and nothing it has; a TC goes with the
+//! dependencies it lacks, before it ([`dependencies`]).
+
+pub mod dependencies;
 
 use alloc::vec::Vec;
+
+pub use dependencies::DependencyError;
 
 use crate::model::{CorruptRecord, InstalledTc, TcOrigin, TcRecord};
 
@@ -62,6 +67,8 @@ pub struct Decision<'a> {
     pub remove: Vec<Remove>,
     /// The device's holdings as now known (only when it sent a tc-list).
     pub installed_now: Option<Vec<InstalledTc>>,
+    /// TCs left out because their dependencies cannot be sent, and why.
+    pub refused: Vec<DependencyError>,
 }
 
 /// What the device lacks and what it should drop. Fails only on a stored holding whose
@@ -222,8 +229,18 @@ pub fn decide<'a>(input: &Input<'a>) -> Result<Decision<'a>, CorruptRecord> {
         }
     }
 
+    // Dependencies the device lacks go first; a TC whose dependencies cannot go stays back.
+    let (install, refused) = dependencies::with_dependencies(
+        core::mem::take(&mut decision.install),
+        input.catalog,
+        &current,
+    );
+    decision.install = install;
+    decision.refused = refused;
+
     // Unassigned: TCs there only because policy put them there. This loop reads every
     // holding's origin, so a stored origin that does not read always fails the decision.
+    let mut unassigned: Vec<&TcRecord> = Vec::new();
     for have in &current {
         if TcOrigin::from_stored(&have.origin)? != TcOrigin::Policy
             || input.assigned.contains(&have.component_id)
@@ -232,15 +249,38 @@ pub fn decide<'a>(input: &Input<'a>) -> Result<Decision<'a>, CorruptRecord> {
             continue;
         }
         if let Some(tc) = by_component(&have.component_id) {
-            let mid = tc
-                .manifest_component_id
-                .clone()
-                .unwrap_or_else(|| tc.component_id.clone());
-            decision.remove.push(Remove {
-                component_id: tc.component_id.clone(),
-                manifest_component_id: mid,
-            });
+            unassigned.push(tc);
         }
+    }
+    // One that a TC the device keeps (or is sent) depends on stays: removing it would break
+    // that TC. Repeated until nothing changes, as keeping one may keep its own dependencies.
+    let needs = |cid: &[u8], on: &[u8]| {
+        by_component(cid).is_some_and(|t| t.dependencies.iter().any(|d| d.component_id == on))
+    };
+    loop {
+        let kept: Vec<&[u8]> = current
+            .iter()
+            .map(|h| h.component_id.as_slice())
+            .filter(|c| {
+                !dropped.iter().any(|d| d == c) && !unassigned.iter().any(|t| t.component_id == *c)
+            })
+            .chain(decision.install.iter().map(|i| i.component_id.as_slice()))
+            .collect();
+        let before = unassigned.len();
+        unassigned.retain(|t| !kept.iter().any(|k| needs(k, &t.component_id)));
+        if unassigned.len() == before {
+            break;
+        }
+    }
+    for tc in unassigned {
+        let mid = tc
+            .manifest_component_id
+            .clone()
+            .unwrap_or_else(|| tc.component_id.clone());
+        decision.remove.push(Remove {
+            component_id: tc.component_id.clone(),
+            manifest_component_id: mid,
+        });
     }
     Ok(decision)
 }
@@ -275,6 +315,7 @@ mod tests {
             payload_digest: Some(vec![seq as u8; 4]),
             signer_kid: None,
             created_at: 0,
+            dependencies: Vec::new(),
         }
     }
     fn held(name: &str, seq: Option<u64>, origin: &str) -> InstalledTc {
