@@ -17,7 +17,7 @@ use teep_agent::TcId;
 use teep_broker::broker::{Broker, HttpConfig, HttpTransport, RetryPolicy};
 use teep_broker::device::TeeDevice;
 use teep_broker::runner::AgentRunner;
-use teep_cose::PublicKey;
+use teep_cose::{PublicKey, Signer};
 use teep_tee::examples::HELLO_WASM;
 use teep_tee::{SoftwareTee, Tee, TrustAnchorKind};
 
