@@ -145,7 +145,7 @@ impl Bench {
     }
 
     /// `msg` from the TAM at `uri`, signed with its key in numbering `n`.
-    pub fn from_tam(&mut self, uri: &str, n: Numbering, msg: TeepMessage) -> Outcome {
+    pub fn receive(&mut self, uri: &str, n: Numbering, msg: TeepMessage) -> Outcome {
         let bytes = teep_cose::sign1(&msg.encode(n), &tam_signer(uri)).unwrap();
         Agent::new(&self.config, &mut self.state, &mut self.device).handle_message(
             uri,
@@ -169,7 +169,7 @@ impl Bench {
             data_item_requested: DataItems(bits),
             ..Default::default()
         };
-        let out = self.from_tam(uri, n, TeepMessage::QueryRequest(qr));
+        let out = self.receive(uri, n, TeepMessage::QueryRequest(qr));
         reply(&out, n)
     }
 
@@ -191,7 +191,7 @@ impl Bench {
             unneeded_manifest_list: unlink.iter().map(|&i| manifest(i)).collect(),
             ..Default::default()
         };
-        let out = self.from_tam(uri, n, TeepMessage::Update(upd));
+        let out = self.receive(uri, n, TeepMessage::Update(upd));
         reply(&out, n)
     }
 

@@ -237,7 +237,7 @@ mod tests {
                 data_item_requested: DataItems(REPORTS),
                 ..Default::default()
             };
-            let out = b.from_tam(TAM_A, n, TeepMessage::QueryRequest(qr.clone()));
+            let out = b.receive(TAM_A, n, TeepMessage::QueryRequest(qr.clone()));
             let err = error(super::super::multi_tam_tests::reply(&out, n));
             assert_eq!(
                 err.err_code,
@@ -252,7 +252,7 @@ mod tests {
             // Without the bit the profiles do not matter.
             let mut qr = qr;
             qr.data_item_requested = DataItems(TC);
-            let out = b.from_tam(TAM_A, n, TeepMessage::QueryRequest(qr));
+            let out = b.receive(TAM_A, n, TeepMessage::QueryRequest(qr));
             query_response(super::super::multi_tam_tests::reply(&out, n));
         }
     }
@@ -271,7 +271,7 @@ mod tests {
                 suit_reports: vec![vec![0x84, 0x40, 0xa0, 0x40, 0x40]],
                 ..Default::default()
             };
-            let out = b.from_tam(TAM_A, n, TeepMessage::QueryRequest(qr));
+            let out = b.receive(TAM_A, n, TeepMessage::QueryRequest(qr));
             let err = error(super::super::multi_tam_tests::reply(&out, n));
             assert_eq!(
                 err.err_code,
