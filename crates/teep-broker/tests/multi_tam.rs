@@ -202,6 +202,25 @@ fn request_ta_unsolicited_query_response_installs_over_http() {
     assert!(received(&events, "QueryRequest"), "{events:?}");
 }
 
+/// On the path that speaks the legacy numbering the QueryRequest keeps its token (without
+/// it, it reads in both numberings), so RequestTA's session opens with the empty POST.
+#[test]
+fn request_ta_on_the_legacy_path_opens_with_empty_post() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut tam = Tam::start(&dir.path().join("tam"), true);
+    tam.uri.push_str("/legacy");
+    tam.add_hello();
+    let mut dev = Device::trusting(&dir.path().join("dev"), &[&tam]);
+    dev.session(&tam.uri);
+    assert!(!dev.runner.state.tam_profiles[&tam.uri].unsolicited_allowed);
+    let hello = TcId::parse("hello").unwrap();
+    dev.runner.state.request(&hello, &[]);
+    let events = dev.session(&tam.uri);
+    assert!(!received(&events, "RequestTA"), "{events:?}");
+    assert!(received(&events, "QueryRequest"), "{events:?}");
+    assert!(dev.installed(&hello));
+}
+
 /// -26 §6.2 (a): a TAM that sends a token in its QueryRequest (the default) gets no
 /// unsolicited QueryResponse; RequestTA's session opens with the empty POST.
 #[test]

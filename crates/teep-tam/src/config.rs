@@ -109,7 +109,8 @@ pub struct Config {
     /// Send no token in a QueryRequest that does not ask for attestation, so that devices may
     /// open later sessions with a QueryResponse of their own (-26 §4.3, RFC 9397 RequestTA).
     /// Only with `require_attestation` off; such a QueryResponse is then answered with an
-    /// Update, like any other.
+    /// Update, like any other. On the draft-26 path only: without a token a QueryRequest
+    /// reads in both numberings, so the legacy path keeps it.
     pub tokenless_queries: bool,
     /// Refuse every deviation from the drafts that is otherwise accepted and recorded
     /// (conformance testing).

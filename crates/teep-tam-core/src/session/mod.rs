@@ -83,7 +83,9 @@ pub struct CoreConfig {
     /// answer then carries none either and is taken as an unsolicited QueryResponse (see
     /// `session::unsolicited`), and the Agent may later open sessions with one of its own
     /// (-26 §4.2 / RFC 9397 RequestTA: only after a QueryRequest with neither token nor
-    /// challenge). Off, every QueryRequest carries a token.
+    /// challenge). Off, every QueryRequest carries a token; so does every one in the legacy
+    /// numbering, where one without a token reads in both numberings and agents answer it
+    /// in draft-26.
     pub tokenless_queries: bool,
     /// Whether deviations from the specification are accepted (and recorded) or refused.
     pub tolerance: teep_cbor::deviation::Tolerance,
