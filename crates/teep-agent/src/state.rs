@@ -46,6 +46,15 @@ pub struct TamProfile {
     /// (AttesTAM reads it only from there).
     #[serde(default, skip_serializing_if = "core::ops::Not::not")]
     pub kid_unprotected: bool,
+    /// The TAM's last QueryRequest set the suit-reports bit, so the Success answering its
+    /// Update carries the SUIT reports too (-26 §4.5 makes them optional there).
+    #[serde(default, skip_serializing_if = "core::ops::Not::not")]
+    pub suit_reports: bool,
+    /// The Agent may open a session with this TAM by a QueryResponse of its own (-26 §6.2,
+    /// RequestTA): the TAM's last QueryRequest carried neither token nor challenge, and no
+    /// message to it failed since (`ProcessError` clears it).
+    #[serde(default, skip_serializing_if = "core::ops::Not::not")]
+    pub unsolicited_allowed: bool,
 }
 
 impl TamProfile {
@@ -95,7 +104,31 @@ pub struct AgentState {
     /// Per TAM URI: what the Broker learnt of its HTTP side.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tam_http: BTreeMap<String, TamHttp>,
+    /// Which TAM installed each manifest (RFC 9397 §4.3), by manifest component id: the hex
+    /// kid (SHA-256 thumbprint of the COSE_Key, stable across restarts and URI changes) of the
+    /// TAM trust anchor that verified the Update. A manifest missing here was installed before
+    /// this was recorded, or out of band: any trusted TAM may unlink it (see
+    /// [`AgentState::allow_cross_tam_unlink`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub installed_by: BTreeMap<TcId, String>,
+    /// Device policy: a TAM may unlink manifests another TAM installed (RFC 9397 §4.3 leaves
+    /// it to the device; off, each TAM removes only its own).
+    #[serde(default, skip_serializing_if = "core::ops::Not::not")]
+    pub allow_cross_tam_unlink: bool,
+    /// TC Signer trust anchors trusted for some TAMs only: the signer's hex kid → the hex kids
+    /// of the TAMs whose Updates it may sign for. A signer not named here is trusted for every
+    /// TAM.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tc_signer_scopes: BTreeMap<String, Vec<String>>,
+    /// SUIT reports of installs not yet delivered, per TAM hex kid (hex SUIT_Report, newest
+    /// last, at most [`MAX_UNREPORTED`] each): sent in the next QueryResponse to that TAM whose
+    /// QueryRequest sets the suit-reports bit.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub unreported_suit_reports: BTreeMap<String, Vec<String>>,
 }
+
+/// Most SUIT reports kept per TAM until it asks for them; older ones are dropped first.
+pub const MAX_UNREPORTED: usize = 16;
 
 impl AgentState {
     /// RequestTA bookkeeping: wanted now, so no longer unneeded.
@@ -147,6 +180,27 @@ impl AgentState {
             found |= r.tam_uris.len() != before;
         }
         found
+    }
+
+    /// Keeps a SUIT report for the TAM of `tam_kid` until it asks (bounded, oldest dropped).
+    pub fn keep_suit_report(&mut self, tam_kid: &str, report: &[u8]) {
+        let kept = self
+            .unreported_suit_reports
+            .entry(tam_kid.to_string())
+            .or_default();
+        kept.push(hex::encode(report));
+        if kept.len() > MAX_UNREPORTED {
+            let excess = kept.len() - MAX_UNREPORTED;
+            kept.drain(..excess);
+        }
+    }
+
+    /// `ProcessError` for this TAM: until its next QueryRequest, the Agent opens no session
+    /// with it by a QueryResponse of its own (-26 §6.2).
+    pub fn transport_failed(&mut self, uri: &str) {
+        if let Some(p) = self.tam_profiles.get_mut(uri) {
+            p.unsolicited_allowed = false;
+        }
     }
 
     /// Every TAM worth contacting: configured ones, then those named by requests.

@@ -61,15 +61,31 @@ impl<D: AgentDevice> AgentRunner<D> {
         self.sessions(broker, &uris)
     }
 
-    /// One session with each of `uris`, in order; one failing does not stop the others.
+    /// One session with each of `uris`, in order; one failing does not stop the others. A
+    /// session opens with the Agent's own QueryResponse where the draft allows one (see
+    /// [`Agent::unsolicited_query_response`]), else with the empty POST.
     pub fn sessions<T: Transport>(
         &mut self,
         broker: &mut Broker<'_, T>,
         uris: &[String],
     ) -> Vec<(String, Result<SessionReport, BrokerError>)> {
         uris.iter()
-            .map(|uri| (uri.clone(), broker.session(self, uri, None)))
+            .map(|uri| {
+                let opening = self.unsolicited_query_response(uri);
+                (uri.clone(), broker.session(self, uri, opening))
+            })
             .collect()
+    }
+
+    /// The Agent's unsolicited QueryResponse for `uri`, if it may send one and has something
+    /// to ask.
+    pub fn unsolicited_query_response(&mut self, uri: &str) -> Option<Vec<u8>> {
+        let random = self.random;
+        let mut rng = |b: &mut [u8]| random(b);
+        let outcome = Agent::new(&self.config, &mut self.state, &mut self.device)
+            .unsolicited_query_response(uri, &mut rng)?;
+        self.events.extend(outcome.events);
+        outcome.reply
     }
 }
 
@@ -94,6 +110,7 @@ impl<D: AgentDevice> AgentEndpoint for AgentRunner<D> {
 
     fn process_error(&mut self, tam_uri: &str, error: &TransportError) {
         tracing::warn!(%tam_uri, %error, "TEEP message not delivered");
+        self.state.transport_failed(tam_uri);
         self.transport_errors
             .push((tam_uri.to_string(), error.clone()));
     }

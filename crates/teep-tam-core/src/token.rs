@@ -47,6 +47,9 @@ const NUMBERING_LEGACY: u8 = 0x01;
 const DATA_ITEMS_SHIFT: u8 = 4;
 const TOKEN_LABEL: &[u8] = b"teep-tam/query-token/1";
 const CHALLENGE_LABEL: &[u8] = b"teep-tam/challenge/2";
+const UNSOLICITED_LABEL: &[u8] = b"teep-tam/unsolicited/1";
+/// Length of the token an unsolicited QueryResponse is consumed under.
+const UNSOLICITED_TOKEN_LEN: usize = 16;
 
 /// What a valid query token says.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -189,6 +192,13 @@ impl TokenKey {
         let tag = self.mac(CHALLENGE_LABEL, &c);
         c.extend_from_slice(&tag[..TAG_LEN]);
         c
+    }
+
+    /// The token an unsolicited QueryResponse (one answering no QueryRequest of this TAM) is
+    /// recorded as answered under: a MAC of the message's bytes, so the same message sent
+    /// again is refused as a replay while its record lasts, and no peer can pick the token.
+    pub fn unsolicited_token(&self, message: &[u8]) -> Vec<u8> {
+        self.mac(UNSOLICITED_LABEL, message)[..UNSOLICITED_TOKEN_LEN].to_vec()
     }
 
     /// Reads a challenge this key derived: the token it came from, or `None` for anything

@@ -106,6 +106,12 @@ pub struct Config {
     /// -26 example does; §4.2's text says the token is present only when the attestation bit
     /// is clear: DIGEST §9.2). Off follows the text; answers are accepted either way.
     pub token_with_attestation: bool,
+    /// Send no token in a QueryRequest that does not ask for attestation, so that devices may
+    /// open later sessions with a QueryResponse of their own (-26 §4.3, RFC 9397 RequestTA).
+    /// Only with `require_attestation` off; such a QueryResponse is then answered with an
+    /// Update, like any other. On the draft-26 path only: without a token a QueryRequest
+    /// reads in both numberings, so the legacy path keeps it.
+    pub tokenless_queries: bool,
     /// Refuse every deviation from the drafts that is otherwise accepted and recorded
     /// (conformance testing).
     pub strict: bool,
@@ -213,6 +219,7 @@ impl Default for Config {
             first_query_draft26: FirstQuery::CoseSign,
             first_query_legacy: FirstQuery::CoseSign,
             token_with_attestation: true,
+            tokenless_queries: false,
             strict: false,
             kidless_max_devices: teep_tam_core::session::DEFAULT_KIDLESS_MAX_DEVICES,
             session_ttl_secs: 6 * 3600,

@@ -136,6 +136,7 @@ impl AppState {
                 first_query_draft26: config.first_query_draft26,
                 first_query_legacy: config.first_query_legacy,
                 token_with_attestation: config.token_with_attestation,
+                tokenless_queries: config.tokenless_queries,
                 tolerance: if config.strict {
                     teep_cbor::deviation::Tolerance::Strict
                 } else {

@@ -16,11 +16,16 @@
 
 mod algorithm;
 mod device;
+#[cfg(test)]
+mod multi_tam_tests;
+mod ownership;
 mod query_request;
 mod reply;
+mod suit_reports;
 mod tam_message;
 #[cfg(any(test, feature = "test-util"))]
 pub mod test_device;
+mod unsolicited;
 mod update;
 
 use alloc::{
@@ -187,7 +192,9 @@ impl<'a> Agent<'a> {
             TeepMessage::QueryRequest(qr) => {
                 self.on_query_request(events, tam_uri, signature, qr, random)
             }
-            TeepMessage::Update(update) => self.on_update(events, answering, update),
+            TeepMessage::Update(update) => {
+                self.on_update(events, answering, (tam_uri, &signature.kid), update)
+            }
             other => {
                 let reason = format!("{} is not a message a TAM sends", other.type_name());
                 self.refuse(

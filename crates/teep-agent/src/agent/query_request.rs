@@ -82,16 +82,20 @@ impl Agent<'_> {
                 algorithm: our_alg.to_cose(),
                 kid: hex::encode(&signature.kid),
                 kid_unprotected: signature.kid_unprotected,
+                suit_reports: qr.data_item_requested.suit_reports(),
+                unsolicited_allowed: qr.token.is_none() && qr.challenge.is_none(),
             },
         );
-        self.answer_query(events, answering, qr, nonce, random)
+        let tam_kid = hex::encode(&signature.kid);
+        self.answer_query(events, answering, &tam_kid, qr, nonce, random)
     }
 
     /// QueryRequest → QueryResponse, once the request was found answerable.
-    fn answer_query(
+    pub(super) fn answer_query(
         &mut self,
         mut events: Vec<AgentEvent>,
         answering: Answering,
+        tam_kid: &str,
         qr: QueryRequest,
         nonce: Option<Vec<u8>>,
         random: &mut dyn FnMut(&mut [u8]),
@@ -119,6 +123,10 @@ impl Agent<'_> {
                 err,
                 "only nonce freshness is supported".into(),
             );
+        }
+        if let Some(err) = self.unsupported_suit_report(&qr) {
+            let reason = err.err_msg.clone().unwrap_or_default();
+            return self.refuse_with(events, answering, err, reason);
         }
         if self.config.require_tam_attestation && qr.attestation_payload.is_none() {
             let mut challenge = vec![0u8; 32];
@@ -192,9 +200,12 @@ impl Agent<'_> {
         if qr.data_item_requested.extensions() {
             resp.ext_list = Some(Vec::new());
         }
-        // The suit-reports bit (8) asks for reports whose nonce is this token, which only a
-        // fresh SUIT run could produce; suit-reports is optional in the QueryResponse (-26
-        // §4.3), so none go.
+        // -26 §4.3: with the suit-reports bit, the reports of this TAM's installs not yet
+        // delivered, each bound to this token (see `suit_reports`); none kept, none sent
+        // (suit-reports is optional there and its CDDL allows no empty array).
+        if qr.data_item_requested.suit_reports() {
+            resp.suit_reports = self.take_suit_reports(tam_kid, token.as_deref());
+        }
         let installed_ids: Vec<&ComponentId> = installed.iter().map(|t| &t.component_id).collect();
         resp.requested_tc_list = self
             .state
@@ -212,7 +223,7 @@ impl Agent<'_> {
             .state
             .unrequested
             .iter()
-            .filter(|m| manifest_ids.contains(&&m.0))
+            .filter(|m| manifest_ids.contains(&&m.0) && self.may_unlink(tam_kid, &m.0))
             .map(|m| m.0.clone())
             .collect();
         self.send(events, answering, TeepMessage::QueryResponse(resp))

@@ -28,6 +28,9 @@ pub struct Inspected {
     /// What the decoders accepted although the specification says otherwise (empty, and
     /// unallocated, for a conforming message).
     pub deviations: Deviations,
+    /// A QueryResponse that answers no QueryRequest of this TAM: no token, no challenge of
+    /// this TAM in its Evidence (-26 §4.3; see [`TamCore::accepts_unsolicited`](crate::TamCore::accepts_unsolicited)).
+    pub unsolicited: bool,
 }
 
 impl Inspected {

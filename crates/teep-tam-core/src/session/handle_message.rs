@@ -29,6 +29,9 @@ impl TamCore {
         now: i64,
         rng: &mut dyn Random,
     ) -> Result<Outcome, Rejection> {
+        if msg.unsolicited {
+            return self.handle_unsolicited_query_response(msg, ctx, now, rng);
+        }
         let mut deviations = core::mem::take(&mut msg.deviations);
         let answered = self
             .answered_session(&msg, ctx, now, &mut deviations)

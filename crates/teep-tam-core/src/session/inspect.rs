@@ -36,7 +36,7 @@ impl TamCore {
                 format!("{t}: a TAM accepts only QueryResponse, Success and Error"),
             ));
         }
-        let need = self.need(&message);
+        let (need, unsolicited) = self.need(&message, bytes, numbering);
         Ok(Inspected {
             numbering,
             opened,
@@ -45,6 +45,7 @@ impl TamCore {
             type_name,
             need,
             deviations,
+            unsolicited,
         })
     }
 
@@ -97,19 +98,25 @@ impl TamCore {
 
     /// A QueryRequest token is read under the token key, so only the device and policy come
     /// from storage; any other token is an Update's (or nobody's), which only storage knows.
-    fn need(&self, message: &Incoming) -> Need {
+    /// Also whether the message is an unsolicited QueryResponse: no token, and no challenge
+    /// of this TAM in its Evidence (see `unsolicited`).
+    fn need(&self, message: &Incoming, raw: &[u8], numbering: Numbering) -> (Need, bool) {
         let Some(token) = message.token() else {
             return match self.session_by_challenge(message) {
-                Some((session, _)) => Need::QueryResponse { session },
-                None => Need::Nothing,
+                Some((session, _)) => (Need::QueryResponse { session }, false),
+                None if matches!(message, Incoming::QueryResponse(_)) => {
+                    (self.unsolicited_need(raw, numbering), true)
+                }
+                None => (Need::Nothing, false),
             };
         };
-        match (self.query_session(token), message) {
+        let need = match (self.query_session(token), message) {
             (Some(session), Incoming::QueryResponse(_)) => Need::QueryResponse { session },
             (Some(session), _) => Need::Signer { session },
             (None, _) => Need::StoredSession {
                 catalog: matches!(message, Incoming::Success { .. }),
             },
-        }
+        };
+        (need, false)
     }
 }

@@ -33,6 +33,7 @@ mod query_response;
 mod rejection;
 mod signers;
 mod success;
+mod unsolicited;
 mod update;
 
 use crate::model::{AuditEntry, SessionKind, SessionRecord};
@@ -78,6 +79,14 @@ pub struct CoreConfig {
     /// (DIGEST §9.2: the -26 example does, §4.2's text says it must not). Off, the challenge
     /// alone correlates the answer. Answers are accepted either way.
     pub token_with_attestation: bool,
+    /// Whether a QueryRequest that does not ask for attestation goes without a token. Its
+    /// answer then carries none either and is taken as an unsolicited QueryResponse (see
+    /// `session::unsolicited`), and the Agent may later open sessions with one of its own
+    /// (-26 §4.2 / RFC 9397 RequestTA: only after a QueryRequest with neither token nor
+    /// challenge). Off, every QueryRequest carries a token; so does every one in the legacy
+    /// numbering, where one without a token reads in both numberings and agents answer it
+    /// in draft-26.
+    pub tokenless_queries: bool,
     /// Whether deviations from the specification are accepted (and recorded) or refused.
     pub tolerance: teep_cbor::deviation::Tolerance,
     /// A message whose kids name no device (libteep signs without one) is matched by trying
@@ -107,6 +116,7 @@ impl Default for CoreConfig {
             first_query_draft26: FirstQuery::CoseSign,
             first_query_legacy: FirstQuery::CoseSign,
             token_with_attestation: true,
+            tokenless_queries: false,
             tolerance: teep_cbor::deviation::Tolerance::Tolerant,
             kidless_max_devices: DEFAULT_KIDLESS_MAX_DEVICES,
             audit_response_max: DEFAULT_AUDIT_RESPONSE_MAX,

@@ -27,7 +27,8 @@ impl TamCore {
     }
 
     /// A QueryRequest with a fresh token and, when attestation is required, a challenge
-    /// derived from it. The token goes too unless `token_with_attestation` is off (DIGEST §9.2).
+    /// derived from it. The token goes too unless `token_with_attestation` is off (DIGEST §9.2);
+    /// without attestation it goes unless `tokenless_queries` is on (draft-26 numbering only).
     /// A device whose suite is known gets one signature in it; otherwise the path's
     /// [`FirstQuery`] decides: one signature per TAM key (-26 §8.1), or a COSE_Sign1.
     fn query_request(
@@ -46,7 +47,13 @@ impl TamCore {
             now.saturating_add(self.config.session_ttl_ms),
             random,
         );
-        let send_token = !attest || self.config.token_with_attestation;
+        // Legacy numbering keeps the token: without it the QueryRequest reads in both
+        // numberings, and agents answer such a one in draft-26.
+        let send_token = if attest {
+            self.config.token_with_attestation
+        } else {
+            !self.config.tokenless_queries || numbering == Numbering::Legacy
+        };
         let challenge = attest.then(|| {
             if send_token {
                 self.token_key.challenge(&token)

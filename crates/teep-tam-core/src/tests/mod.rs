@@ -16,7 +16,8 @@
 //! * `contract`: what each message needs from storage and what each step returns;
 //! * `query_response_handling`: the data items a QueryRequest asked for, and SUIT report
 //!   nonces in QueryResponse, Success and Error (-26 §4.3, §4.5, §4.6);
-//! * `interop`: what older and independent agents do (suites, COSE_Sign1, no kid, no token).
+//! * `interop`: what older and independent agents do (suites, COSE_Sign1, no kid, no token);
+//! * `unsolicited`: a QueryResponse the device sends unasked (-26 §6.2).
 
 mod attestation;
 mod captured;
@@ -28,3 +29,4 @@ mod policy_paths;
 mod query_response_handling;
 mod refusals;
 mod sessions;
+mod unsolicited;

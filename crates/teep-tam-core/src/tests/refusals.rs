@@ -72,14 +72,12 @@ fn provoke(kind: RefusalKind) -> (Tam, Rejection) {
             let own = tam.connect(N);
             refused(&mut tam, &own, N)
         }
+        // A QueryResponse without either is unsolicited (see `unsolicited.rs`): a Success.
         RefusalKind::MissingToken => {
-            let dev = device(2);
+            let mut dev = device(2);
             tam.register(&dev, &[]);
-            let body = response_after(&mut tam, &dev, |s| {
-                s.token = None;
-                s.challenge = None;
-            });
-            refused(&mut tam, &body, N)
+            let success = dev.success(None, N).unwrap();
+            refused(&mut tam, &success, N)
         }
         RefusalKind::UnknownToken => {
             let mut dev = device(2);
@@ -262,14 +260,14 @@ fn a_query_request_or_update_sent_to_the_tam_is_refused() {
 }
 
 /// DIGEST §3.3, §9.2: an answer names its session by the token, or a QueryResponse by the
-/// challenge its evidence carries; with neither, nothing is read from storage.
+/// challenge its evidence carries; a Success with neither is refused without storage.
 #[test]
 fn an_answer_without_a_token_or_challenge_is_refused_without_storage() {
     let (tam, r) = provoke(RefusalKind::MissingToken);
     assert_eq!(tam.last_need, Some(Need::Nothing));
     assert_eq!(
         r.to_string(),
-        "QueryResponse.token: missing, and no evidence whose eat_nonce is a challenge of this \
+        "Success.token: missing, and no evidence whose eat_nonce is a challenge of this \
          TAM; echo the QueryRequest's token"
     );
 }

@@ -66,6 +66,10 @@ pub struct ConfigFlags {
     /// the challenge alone then finds the session.
     #[arg(long)]
     pub no_token_with_attestation: bool,
+    /// Send no token in a QueryRequest that does not ask for attestation (with
+    /// --no-attestation), so devices may open sessions with an unsolicited QueryResponse.
+    #[arg(long)]
+    pub tokenless_queries: bool,
     /// Refuse what is otherwise accepted as a named deviation (conformance testing).
     #[arg(long)]
     pub strict: bool,
@@ -196,6 +200,7 @@ impl ConfigFlags {
             first_query_legacy,
             first_query_draft26,
             no_token_with_attestation,
+            tokenless_queries,
             strict,
             kidless_max_devices,
             session_ttl,
@@ -240,6 +245,7 @@ impl ConfigFlags {
             &mut config.token_with_attestation,
             no_token_with_attestation,
         );
+        config.tokenless_queries |= tokenless_queries;
         config.strict |= strict;
         set(&mut config.kidless_max_devices, kidless_max_devices);
         set(&mut config.session_ttl_secs, session_ttl);

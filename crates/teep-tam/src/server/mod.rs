@@ -8,6 +8,7 @@
 //! * `service`: the per-connection service, routes and plain endpoints;
 //! * `transport`: the transport checks and the shape of answers and refusals;
 //! * `teep_endpoint`: one TEEP request: decode, ask the core, load what it needs, commit, answer;
+//! * `unsolicited`: a QueryResponse the device sent unasked opens a session like the empty POST;
 //! * `lifecycle`: starting, draining and stopping the server;
 //! * `connections`: the accept loop, plain or TLS, and the per-connection limits;
 //! * `body`: the request body's deadline;
@@ -20,6 +21,7 @@ mod service;
 mod teep_endpoint;
 mod tls;
 mod transport;
+mod unsolicited;
 mod write_deadline;
 
 pub use connections::max_connections;

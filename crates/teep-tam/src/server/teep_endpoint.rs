@@ -204,6 +204,14 @@ pub(crate) async fn answer_teep_body(
     if let Some(d) = accept_missing {
         inspected.deviations.extend(d);
     }
+    if inspected.unsolicited {
+        if let Some(r) = super::unsolicited::refuse_new_session(st, peer, now) {
+            return (r, None, Vec::new());
+        }
+        if !st.core.accepts_unsolicited() {
+            return super::unsolicited::answer_with_query_request(st, &inspected, peer, now);
+        }
+    }
     // One span per step, carrying what ties the steps of a session together: the token
     // answered, the device, the token of the request the TAM sent next (`next`, which the
     // device's following step answers) and the result.
@@ -340,7 +348,7 @@ pub(crate) async fn answer_teep_body(
 
 /// A new session over a cap: 503 when the TAM is at capacity, 429 when the client's address
 /// is; nothing changed.
-fn sessions_full(st: &AppState, full: crate::limits::SessionsFull) -> Response {
+pub(crate) fn sessions_full(st: &AppState, full: crate::limits::SessionsFull) -> Response {
     use crate::limits::SessionsFull;
     use crate::metrics::Limit;
     let c = &st.config;
