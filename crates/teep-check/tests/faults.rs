@@ -45,6 +45,8 @@ enum Fault {
     FlippedSignature,
     /// Only the first cipher suite offered.
     OneSuiteOffered,
+    /// Only the first SUIT COSE profile offered.
+    OneProfileOffered,
     /// No token and no attestation bit.
     NoTokenNoAttestation,
     /// A challenge and freshness mechanisms with the attestation bit clear.
@@ -233,6 +235,10 @@ impl Proxy {
                 }
                 Fault::OneSuiteOffered => {
                     q.supported_cipher_suites.truncate(1);
+                    a.body = self.resign(&TeepMessage::QueryRequest(q), n, &opened);
+                }
+                Fault::OneProfileOffered => {
+                    q.supported_suit_cose_profiles.truncate(1);
                     a.body = self.resign(&TeepMessage::QueryRequest(q), n, &opened);
                 }
                 Fault::NoTokenNoAttestation => {
@@ -443,7 +449,7 @@ async fn without_a_fault_the_proxy_changes_no_verdict() {
     let table = teep_check::report::table(&report, false);
     assert!(!report.must_failed(), "{table}");
     for r in &report.results {
-        if r.case.id != tam::QR_TOKEN_RULE {
+        if r.case.id != tam::QR_TOKEN_RULE && r.case.id != tam::QRESP_UNOFFERED_SUITE {
             assert_eq!(r.verdict, Verdict::Pass, "{}: {table}", r.case.id);
         }
     }
@@ -477,12 +483,14 @@ faults! {
     teep_8_1_query_request_unsigned: UnsignedQueryRequest => tam::QR_SIGNED, fail;
     teep_4_1_signature_flipped: FlippedSignature => tam::QR_VERIFIES, fail;
     teep_8_1_one_suite_offered: OneSuiteOffered => tam::QR_SUITES, fail;
+    teep_8_2_one_profile_offered: OneProfileOffered => tam::QR_SUIT_PROFILES, fail;
     teep_4_2_no_token_no_attestation: NoTokenNoAttestation => tam::QR_TOKEN_RULE, fail;
     teep_4_2_freshness_without_attestation: FreshnessWithoutAttestation => tam::QR_FRESHNESS_RULE, fail;
     teep_4_2_token_reused: SameQueryRequest => tam::QR_FRESH_TOKENS, fail;
     // TEEP-26 §4.1, §4.3
     teep_4_1_forged_query_response_accepted: AcceptsForgedQueryResponse => tam::QRESP_BAD_SIGNATURE, fail;
     teep_4_1_replay_accepted: AcceptsForgedQueryResponse => tam::QRESP_REPLAY, fail;
+    teep_7_1_wrong_key_accepted: AcceptsForgedQueryResponse => tam::QRESP_WRONG_KEY, fail;
     teep_4_3_unknown_option_refused: UnknownOptionRefused => tam::QRESP_UNKNOWN_OPTION, fail;
     teep_4_3_missing_item_guessed: MissingItemGuessed => tam::QRESP_MISSING_ITEM, fail;
     // TEEP-26 §4.4, §8.1

@@ -241,6 +241,12 @@ impl SimDevice {
         super::sign(msg, n, &self.signer)
     }
 
+    /// `msg` as COSE_Sign with this device's one signature (a suite no TAM is obliged to
+    /// offer: for checking that a TAM refuses a suite it did not offer).
+    pub fn sign_multi(&self, msg: &TeepMessage, n: Numbering) -> Result<Vec<u8>, SimError> {
+        teep_proto::signed::sign_message_multi(msg, n, &[&self.signer]).map_err(SimError::message)
+    }
+
     /// Reads an Update without checking who signed it (tests that look at the TAM's side);
     /// returns its token, or the TAM's error if it carried one.
     pub fn read_update(&mut self, bytes: &[u8], n: Numbering) -> Result<Option<Vec<u8>>, SimError> {

@@ -35,10 +35,13 @@ pub const QR_SIGNATURE_PER_SUITE: &str = "tam.query-request.signature-per-suite"
 pub const QR_TOKEN_RULE: &str = "tam.query-request.token-and-attestation-bit";
 pub const QR_FRESHNESS_RULE: &str = "tam.query-request.freshness-with-attestation-only";
 pub const QR_FRESH_TOKENS: &str = "tam.query-request.fresh-tokens";
+pub const QR_SUIT_PROFILES: &str = "tam.query-request.suit-cose-profiles";
 pub const QRESP_ANSWERED: &str = "tam.query-response.answered";
 pub const QRESP_REPLAY: &str = "tam.query-response.replay-refused";
 pub const QRESP_BAD_SIGNATURE: &str = "tam.query-response.bad-signature-refused";
 pub const QRESP_UNKNOWN_TOKEN: &str = "tam.query-response.unknown-token-refused";
+pub const QRESP_WRONG_KEY: &str = "tam.query-response.wrong-key-refused";
+pub const QRESP_UNOFFERED_SUITE: &str = "tam.query-response.unoffered-suite-refused";
 pub const QRESP_UNKNOWN_OPTION: &str = "tam.query-response.unknown-option-ignored";
 pub const QRESP_MISSING_ITEM: &str = "tam.query-response.requested-item-missing";
 pub const REFUSAL_EXPLAINED: &str = "tam.refusal.explained";
@@ -163,6 +166,13 @@ pub static CATALOG: &[Case] = &[
         "a QueryRequest whose token (and challenge) differ from the first one's",
     ),
     case(
+        QR_SUIT_PROFILES,
+        "TEEP-26 §8.2",
+        Level::Must,
+        "(the answer to the empty POST)",
+        "supported-suit-cose-profiles lists the four mandatory profiles (ESP256 and Ed25519 with A128CTR, ESP256 with A128GCM, Ed25519 with ChaCha20-Poly1305)",
+    ),
+    case(
         QRESP_ANSWERED,
         "TEEP-26 §4.3 (handling a QueryResponse)",
         Level::Must,
@@ -189,6 +199,20 @@ pub static CATALOG: &[Case] = &[
         Level::Must,
         "a validly signed QueryResponse carrying a token the TAM never issued",
         "no Update",
+    ),
+    case(
+        QRESP_WRONG_KEY,
+        "TEEP-26 §4.1, §7.1",
+        Level::Must,
+        "a fresh QueryRequest answered with one device's QueryResponse (its Evidence) signed by another, unknown key",
+        "no Update",
+    ),
+    case(
+        QRESP_UNOFFERED_SUITE,
+        "TEEP-26 §8.1",
+        Level::Should,
+        "a fresh QueryRequest answered with a validly signed QueryResponse in a suite it did not offer (COSE_Sign with ESP256, [[98, -9]])",
+        "no Update (an Update is the deviation tam.unoffered-suite-accepted; n/a when the TAM offers a COSE_Sign suite)",
     ),
     case(
         QRESP_UNKNOWN_OPTION,

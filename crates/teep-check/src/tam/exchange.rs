@@ -4,13 +4,17 @@
 
 use teep_bench::sim::{QueryRequestSeen, SimDevice};
 use teep_cbor::Tolerance;
+use teep_cose::KeyType;
 use teep_proto::view::view_message;
-use teep_proto::{ErrorCode, Numbering, TeepMessage, Value};
+use teep_proto::{
+    CipherSuite, ErrorCode, Numbering, QueryRequest, SuitCoseProfile, TeepMessage, Value,
+};
 
 use super::http::{Answer, Http, TEEP};
 use super::{
     no_update, Run, ERROR_ACCEPTED, PAYLOAD_TOO_LARGE, QRESP_ANSWERED, QRESP_MISSING_ITEM,
-    QRESP_UNKNOWN_OPTION, REFUSAL_EXPLAINED, SUCCESS_ACCEPTED,
+    QRESP_UNKNOWN_OPTION, QRESP_UNOFFERED_SUITE, QRESP_WRONG_KEY, QR_SUIT_PROFILES,
+    REFUSAL_EXPLAINED, SUCCESS_ACCEPTED,
 };
 use crate::{Evidence, Verdict};
 
@@ -280,4 +284,110 @@ impl Run<'_> {
         };
         self.record(REFUSAL_EXPLAINED, v, ev);
     }
+
+    /// §8.2: the TAM supports (so offers) the four mandatory SUIT COSE profiles, to read the
+    /// SUIT reports and Evidence an agent encrypts with any of them.
+    pub(super) fn suit_profiles(&mut self, q: &QueryRequest, ev: Vec<Evidence>) {
+        let offered = &q.supported_suit_cose_profiles;
+        let missing: Vec<String> = [
+            SuitCoseProfile::SHA256_ESP256_ECDH_A128CTR,
+            SuitCoseProfile::SHA256_ED25519_ECDH_A128CTR,
+            SuitCoseProfile::SHA256_ESP256_ECDH_A128GCM,
+            SuitCoseProfile::SHA256_ED25519_ECDH_CHACHA_POLY,
+        ]
+        .iter()
+        .filter(|p| !offered.contains(p))
+        .map(|p| format!("{p:?}"))
+        .collect();
+        let v = if missing.is_empty() {
+            Verdict::Pass
+        } else {
+            Verdict::fail(format!("not offered: {}", missing.join(", ")))
+        };
+        self.record(QR_SUIT_PROFILES, v, ev);
+    }
+
+    /// §4.1, §7.1: a QueryResponse whose Evidence and content are one device's, signed by
+    /// another key, is not that device's: refused.
+    pub(super) fn wrong_key(&mut self, n: Numbering, refusals: &mut Vec<Refusal>) {
+        let dev = self.device();
+        let other = SimDevice::new(KeyType::Ed25519);
+        let r = self
+            .fresh_query(n)
+            .ok_or("no fresh QueryRequest to answer".to_string());
+        let r = r.and_then(|seen| {
+            let qr = dev
+                .query_response_message(&seen)
+                .map_err(|e| e.to_string())?;
+            other
+                .sign(&TeepMessage::QueryResponse(qr), n)
+                .map_err(|e| e.to_string())
+        });
+        let (v, ev) = match r {
+            Ok(body) => {
+                let (a, ev) = self.answer(
+                    "POST (one device's QueryResponse, signed by another key)",
+                    &body,
+                );
+                let v = no_update(&a);
+                refusals.push((a, ev.clone()));
+                (v, ev)
+            }
+            Err(e) => (Verdict::fail(e), Vec::new()),
+        };
+        self.record(QRESP_WRONG_KEY, v, ev);
+    }
+
+    /// §8.1: the agent signs with a suite the QueryRequest offered ("the selected suite is used
+    /// in both directions"); a QueryResponse in a suite it did not offer (COSE_Sign with
+    /// ESP256, `[[98, -9]]`, validly signed) should be refused.
+    pub(super) fn unoffered_suite(
+        &mut self,
+        n: Numbering,
+        offered: &[CipherSuite],
+        refusals: &mut Vec<Refusal>,
+    ) {
+        if offered
+            .iter()
+            .any(|s| s.operations().iter().any(|o| o.cose_type == 98))
+        {
+            let why = "the TAM offers a COSE_Sign suite: no suite left that it did not offer";
+            return self.record(QRESP_UNOFFERED_SUITE, Verdict::na(why), Vec::new());
+        }
+        let dev = self.device();
+        let r = self
+            .fresh_query(n)
+            .ok_or("no fresh QueryRequest to answer".to_string());
+        let r = r.and_then(|seen| {
+            let qr = dev
+                .query_response_message(&seen)
+                .map_err(|e| e.to_string())?;
+            dev.sign_multi(&TeepMessage::QueryResponse(qr), n)
+                .map_err(|e| e.to_string())
+        });
+        let (v, ev) = match r {
+            Ok(body) => {
+                let (a, ev) = self.answer(
+                    "POST (QueryResponse as COSE_Sign, ESP256: [[98, -9]])",
+                    &body,
+                );
+                // The draft binds the agent to an offered suite; it does not say the TAM must
+                // refuse one it can verify. Taking it is tolerance, not breakage.
+                let v = match no_update(&a) {
+                    Verdict::Fail { .. } if a.is_ok() => Verdict::Deviation {
+                        code: "tam.unoffered-suite-accepted".into(),
+                        why: "answered a QueryResponse signed in a suite the QueryRequest did not offer".into(),
+                    },
+                    v => v,
+                };
+                refusals.push((a, ev.clone()));
+                (v, ev)
+            }
+            Err(e) => (Verdict::fail(e), Vec::new()),
+        };
+        self.record(QRESP_UNOFFERED_SUITE, v, ev);
+    }
 }
+
+/// A refused message's answer and evidence, for [`Run::refusal_explained`].
+pub(super) type Refusal = (Result<Answer, String>, Vec<Evidence>);

@@ -315,6 +315,7 @@ impl Run<'_> {
             Verdict::fail(format!("suites offered: {}", suite_names(suites)))
         };
         self.record(QR_SUITES, v, ev.clone());
+        self.suit_profiles(q, ev.clone());
 
         let v = match &view.opened {
             None => Verdict::na("not signed"),
@@ -479,6 +480,8 @@ impl Run<'_> {
                 QRESP_REPLAY,
                 QRESP_BAD_SIGNATURE,
                 QRESP_UNKNOWN_TOKEN,
+                QRESP_WRONG_KEY,
+                QRESP_UNOFFERED_SUITE,
                 QRESP_UNKNOWN_OPTION,
                 QRESP_MISSING_ITEM,
                 SUCCESS_ACCEPTED,
@@ -537,6 +540,8 @@ impl Run<'_> {
             Err(e) => (Verdict::fail(format!("building it: {e}")), Vec::new()),
         };
         self.record(QRESP_UNKNOWN_TOKEN, v_ev.0, v_ev.1);
+        self.wrong_key(n, &mut refusals);
+        self.unoffered_suite(n, &q.supported_cipher_suites, &mut refusals);
         self.refusal_explained(refusals);
         self.unknown_option(n, got_update);
         self.missing_item(n, q.data_item_requested.trusted_components());
