@@ -74,8 +74,8 @@ async fn teep_tam_passes_every_must_case() {
                 matches!(&r.verdict, Verdict::Deviation { code, .. } if code == "teep.token-with-attestation"),
                 "{table}"
             ),
-            // teep's TAM verifies and takes a QueryResponse as COSE_Sign although it offered
-            // COSE_Sign1 suites only.
+            // teep's TAM takes a QueryResponse as COSE_Sign although it offered COSE_Sign1
+            // suites only, as its deviation `teep.agent-cose-sign` (refused with --strict).
             tam::QRESP_UNOFFERED_SUITE => assert!(
                 matches!(&r.verdict, Verdict::Deviation { code, .. } if code == "tam.unoffered-suite-accepted"),
                 "{table}"

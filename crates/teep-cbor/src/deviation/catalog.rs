@@ -114,6 +114,16 @@ pub static HTTP_ACCEPT_MISSING: DeviationKind = DeviationKind {
         "request has no Accept header; read as accepting application/teep+cbor (RFC 9110 §12.5.1)",
 };
 
+/// An agent's message (QueryResponse, Success, Error) signed as COSE_Sign. Only the TAM's
+/// first QueryRequest is a COSE_Sign; after it the selected suite, a COSE_Sign1 one, is used in
+/// both directions and no suite is COSE_Sign. The signatures verify as they would in a
+/// COSE_Sign1, so the meaning is unambiguous.
+pub static TEEP_AGENT_COSE_SIGN: DeviationKind = DeviationKind {
+    code: "teep.agent-cose-sign",
+    section: "TEEP-26 §8.1 (the selected cipher suite is used in both directions after the first QueryRequest)",
+    reading: "an agent's message is a COSE_Sign, a suite the QueryRequest did not offer; its signature is verified as usual",
+};
+
 /// Every kind, for metrics label sets, documentation and lookups by code.
 pub static ALL: &[&DeviationKind] = &[
     &COSE_KID_EMPTY,
@@ -129,6 +139,7 @@ pub static ALL: &[&DeviationKind] = &[
     &HTTP_CACHE_CONTROL,
     &TEEP_TOKEN_NOT_ECHOED,
     &HTTP_ACCEPT_MISSING,
+    &TEEP_AGENT_COSE_SIGN,
 ];
 
 /// The kind with this code.

@@ -3,7 +3,8 @@
 
 use alloc::{format, string::ToString};
 
-use teep_cose::CoseError;
+use teep_cbor::deviation::catalog;
+use teep_cose::{CoseError, CoseKind};
 use teep_proto::signed::SignedError;
 use teep_proto::{DecodeErrorKind, Numbering};
 
@@ -25,9 +26,14 @@ impl TamCore {
                 Ok(x) => x,
                 Err(e) => return Err(self.unreadable(bytes, numbering, e)),
             };
-        let deviations = decoded.deviations;
+        let mut deviations = decoded.deviations;
         let msg = decoded.message;
         let type_name = msg.type_name();
+        if opened.kind == CoseKind::Sign {
+            deviations
+                .note(&catalog::TEEP_AGENT_COSE_SIGN, type_name)
+                .map_err(|d| Rejection::strict(Some(type_name), d))?;
+        }
         let message = wire::incoming(msg);
         if let Incoming::Other(t) = &message {
             return Err(Rejection::refuse(

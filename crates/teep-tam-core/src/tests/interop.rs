@@ -449,3 +449,47 @@ fn accepted_deviations_are_in_the_explanation_the_peer_gets() {
         )
     );
 }
+
+/// TEEP-26 §8.1: after the first QueryRequest the selected suite, COSE_Sign1, is used both
+/// ways. An agent's QueryResponse as a COSE_Sign with its one valid signature is accepted as
+/// the named deviation `teep.agent-cose-sign`, and refused when strict.
+#[test]
+fn teep_8_1_an_agent_answer_as_cose_sign_is_a_named_deviation() {
+    let as_cose_sign = |tam: &mut Tam, dev: &teep_bench::sim::SimDevice| {
+        let request = tam.connect(N);
+        let seen = dev.read_query_request(&request, N, &[]).unwrap();
+        let response = dev.query_response(&seen, N).unwrap();
+        let (_, m) = teep_proto::signed::open_message(&response, N).unwrap();
+        dev.sign_multi(&m, N).unwrap()
+    };
+    let mut tam = Tam::new(Enroll::Open);
+    let dev = device(2);
+    let body = as_cose_sign(&mut tam, &dev);
+    assert_eq!(teep_cose::open(&body).unwrap().kind, CoseKind::Sign);
+    let answer = tam.post(&body, N).unwrap();
+    assert_eq!(
+        answer.deviations.codes(),
+        ["teep.tc-list-empty", "teep.agent-cose-sign"]
+    );
+
+    let mut strict = Tam::with(
+        |c| crate::CoreConfig {
+            tolerance: Tolerance::Strict,
+            ..c
+        },
+        Vec::new(),
+    );
+    let dev = device(3);
+    strict.register(&dev, &[]);
+    let request = strict.connect(N);
+    let seen = dev.read_query_request(&request, N, &[]).unwrap();
+    // A strict TAM refuses `tc-list: []` first; a device holding something is asked instead.
+    let mut response = dev.query_response_message(&seen).unwrap();
+    response.tc_list = None;
+    let body = dev
+        .sign_multi(&TeepMessage::QueryResponse(response), N)
+        .unwrap();
+    let r = strict.post(&body, N).unwrap_err();
+    assert_eq!(r.kind(), Some(RefusalKind::StrictDeviation), "{r}");
+    assert!(r.to_string().contains("teep.agent-cose-sign"), "{r}");
+}
