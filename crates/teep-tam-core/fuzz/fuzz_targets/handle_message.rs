@@ -31,7 +31,7 @@ use teep_tam_core::model::{
 use teep_tam_core::session::{CoreConfig, PendingUpdate, Random};
 use teep_tam_core::token::TokenKey;
 use teep_tam_core::wire::signed;
-use teep_tam_core::Enroll;
+use teep_tam_core::{Enroll, ExchangeResult};
 use teep_tam_core::{Context, TamCore};
 
 const NOW: i64 = 1_800_000_000_000;
@@ -371,11 +371,19 @@ fuzz_target!(|data: &[u8]| {
     match core.handle_message(msg, &ctx, NOW, &mut rng) {
         Ok(o) => {
             trace(&format!("outcome {}", o.result));
-            assert!(o.effects.consume.is_some(), "{o:?}");
+            // An unsolicited QueryResponse to a TAM that requires attestation is answered with
+            // a fresh QueryRequest and uses no session; every other outcome consumes one.
+            let fresh_query = o.result == ExchangeResult::QueryRequest;
+            assert!(o.effects.consume.is_some() || fresh_query, "{o:?}");
             if let Some(reply) = &o.response {
                 let (_, m) = signed::open_message(reply, n)
                     .unwrap_or_else(|e| panic!("the TAM's own reply does not decode: {e}"));
-                assert!(matches!(m, TeepMessage::Update(_)), "{m:?}");
+                let expected = if fresh_query {
+                    matches!(m, TeepMessage::QueryRequest(_))
+                } else {
+                    matches!(m, TeepMessage::Update(_))
+                };
+                assert!(expected, "{m:?}");
             }
             if let Some(json) = &o.response_json {
                 assert!(json.is_object());
