@@ -31,8 +31,8 @@ use teep_tam_core::model::{
 use teep_tam_core::session::{CoreConfig, PendingUpdate, Random};
 use teep_tam_core::token::TokenKey;
 use teep_tam_core::wire::signed;
-use teep_tam_core::{Enroll, ExchangeResult};
 use teep_tam_core::{Context, TamCore};
+use teep_tam_core::{Enroll, ExchangeResult};
 
 const NOW: i64 = 1_800_000_000_000;
 
@@ -207,7 +207,10 @@ fn fixture() -> &'static Fixture {
             id: 1,
             name: "ta".into(),
             component_id: cid.encode(),
-            manifest_component_id: manifest.manifest_component_id.as_ref().map(ComponentId::encode),
+            manifest_component_id: manifest
+                .manifest_component_id
+                .as_ref()
+                .map(ComponentId::encode),
             sequence: manifest.sequence_number,
             envelope: env,
             payload_digest: Some(payload_digest.clone()),
