@@ -5,21 +5,16 @@
 //! only the fault differs from a conformant agent. `teep_agent_passes_every_must_case`
 //! (against_teep_agent.rs) is the control: the same agent without a fault passes every MUST.
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 
-use teep_agent::agent::AgentConfig;
-use teep_broker::broker::{
-    Broker, Exchange, HttpConfig, HttpTransport, Post, RetryPolicy, Transport, TransportError,
-};
-use teep_broker::device::TeeDevice;
-use teep_broker::runner::AgentRunner;
-use teep_broker::state_file::{load_state, save_state};
+use teep_broker::broker::{Exchange, HttpTransport, Post, Transport, TransportError};
 use teep_check::agent::{self, check_agent, AgentRun, AgentTarget, Launch};
 use teep_check::{Report, Verdict};
 use teep_cose::{KeyType, Opened, PrivateKey, Signer, SoftwareSigner};
 use teep_proto::signed::{open_message_auto, sign_message};
 use teep_proto::{ErrorCode, Numbering, QueryResponse, TeepMessage};
-use teep_tee::{SoftwareTee, Tee, TrustAnchorKind};
 
 /// One way of misbehaving, each named after what a TAM would see.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -183,43 +178,16 @@ impl Transport for Faulty {
     }
 }
 
-/// One session of teep's agent, as in against_teep_agent.rs, over the faulty transport.
+/// One session of teep's agent over the faulty transport.
 fn session(run: &AgentRun, fault: Fault, tam: &PrivateKey) -> Result<(), String> {
-    let s = |e: &dyn std::fmt::Display| e.to_string();
-    let tee: Arc<dyn Tee> = Arc::new(SoftwareTee::open(run.dir.join("tee")).map_err(|e| s(&e))?);
-    tee.add_trust_anchor(TrustAnchorKind::Tam, run.tam_public)
-        .map_err(|e| s(&e))?;
-    tee.add_trust_anchor(TrustAnchorKind::TcSigner, run.tc_signer_public)
-        .map_err(|e| s(&e))?;
-    let state_path = run.dir.join("agent.json");
-    let state = load_state(&state_path).map_err(|e| s(&e))?;
-    let config = AgentConfig {
-        tam_trust_anchors: tee.trust_anchors(TrustAnchorKind::Tam).map_err(|e| s(&e))?,
-        tc_signer_trust_anchors: tee
-            .trust_anchors(TrustAnchorKind::TcSigner)
-            .map_err(|e| s(&e))?,
-        require_tam_attestation: false,
-        ..Default::default()
-    };
-    let agent_key = tee.teep_signer();
-    let mut runner = AgentRunner::new(config, state, TeeDevice::new(tee));
-    let inner = HttpTransport::new(&HttpConfig {
-        timeout: run.timeout,
-        ..HttpConfig::default()
-    })
-    .map_err(|e| s(&e))?;
-    let transport = Faulty {
+    common::session_with(run, |inner, tee| Faulty {
         inner,
         fault,
-        agent: agent_key,
+        agent: tee.teep_signer(),
         tam: tam.clone(),
         unknown_seen: Mutex::new(false),
         forged_seen: Mutex::new(false),
-    };
-    let mut broker = Broker::new(transport).with_retry(RetryPolicy::once());
-    let result = broker.session(&mut runner, run.url, None);
-    save_state(&runner.state, &state_path).map_err(|e| s(&e))?;
-    result.map(|_| ()).map_err(|e| s(&e))
+    })
 }
 
 fn check_with(fault: Fault) -> Report {
