@@ -46,6 +46,23 @@ pub struct Case {
     pub expects: &'static str,
 }
 
+/// A catalog entry, in the order the catalogs write them.
+pub(crate) const fn case(
+    id: &'static str,
+    section: &'static str,
+    level: Level,
+    sends: &'static str,
+    expects: &'static str,
+) -> Case {
+    Case {
+        id,
+        section,
+        level,
+        sends,
+        expects,
+    }
+}
+
 /// How a case ended.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "verdict", rename_all = "kebab-case")]

@@ -1,23 +1,7 @@
 //! The cases run against a TAM, in the order they run. Ids are stable: reports, CI jobs and
 //! bug reports refer to them.
 
-use crate::{Case, Level};
-
-const fn case(
-    id: &'static str,
-    section: &'static str,
-    level: Level,
-    sends: &'static str,
-    expects: &'static str,
-) -> Case {
-    Case {
-        id,
-        section,
-        level,
-        sends,
-        expects,
-    }
-}
+use crate::{case, Case, Level};
 
 pub const EMPTY_POST: &str = "tam.http.empty-post";
 pub const SECURITY_HEADERS: &str = "tam.http.security-headers";
