@@ -172,7 +172,7 @@ fn events(n: &Narrator, events: &mut Vec<AgentEvent>) {
                 (format!("Agent: manifest {} (sequence {sequence_number}) verified and installed", n.name(manifest_id)), true)
             }
             AgentEvent::ManifestFailed { reason } => (format!("Agent: manifest failed: {reason}"), true),
-            AgentEvent::TamReportedError { code, message } => (format!("Agent: TAM reported {code:?}: {}", message.unwrap_or_default()), true),
+            AgentEvent::TamReportedError { code, message, lang } => (format!("Agent: TAM reported {code:?}: {}{}", message.unwrap_or_default(), lang.map(|l| format!(" [{l}]")).unwrap_or_default()), true),
             AgentEvent::Refused { code, reason } => (format!("Agent: answering with Error {code:?}: {reason}"), true),
             AgentEvent::Sent { message } => (format!("Agent: sending {message}"), false),
         };

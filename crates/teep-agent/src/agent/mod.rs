@@ -97,10 +97,12 @@ pub enum AgentEvent {
     ManifestFailed {
         reason: String,
     },
-    /// The TAM reported a problem in its Update.
+    /// The TAM reported a problem in its Update. `lang` is the err-lang the TAM named for
+    /// `message` (-26 §4.4: shown to aid operators; err-code is processed regardless).
     TamReportedError {
         code: ErrorCode,
         message: Option<String>,
+        lang: Option<String>,
     },
     /// The Agent answered with an Error.
     Refused {

@@ -14,7 +14,7 @@ use super::device::{
     AgentDevice, DeviceError, DeviceIdentity, InstalledTc, ManifestFailure, ManifestResult,
 };
 use super::test_device::signer;
-use super::{Agent, AgentConfig, Outcome};
+use super::{Agent, AgentConfig, AgentEvent, Outcome};
 use crate::state::AgentState;
 use crate::tc_id::TcId;
 
@@ -341,5 +341,32 @@ fn rfc9397_4_3_query_response_unneeded_manifest_listed_to_its_tam_only() {
         assert!(to_b.unneeded_manifest_list.is_empty(), "{n:?}");
         let to_a = query_response(b.query(TAM_A, n, Some(vec![4; 16]), tc));
         assert_eq!(to_a.unneeded_manifest_list, vec![manifest(1)], "{n:?}");
+    }
+}
+
+/// -26 §4.4 (err-lang): an Update carrying only the TAM's err-code is processed (nothing to
+/// apply, no answer) and its err-msg reaches the operator together with the language the TAM
+/// named for it.
+#[test]
+fn teep_4_4_update_err_lang_is_shown_with_err_msg_and_err_code_is_processed() {
+    for n in NUMBERINGS {
+        let mut b = Bench::new();
+        let upd = Update {
+            token: Some(vec![8; 16]),
+            err_code: Some(ErrorCode::AttestationRequired),
+            err_msg: Some("Attestierung fehlgeschlagen".into()),
+            err_lang: Some("de".into()),
+            ..Default::default()
+        };
+        let out = b.receive(TAM_A, n, TeepMessage::Update(upd));
+        assert!(
+            out.reply.is_none(),
+            "{n:?}: the error channel is not answered"
+        );
+        let shown = out.events.iter().any(|e| {
+            matches!(e, AgentEvent::TamReportedError { code: ErrorCode::AttestationRequired, message: Some(m), lang: Some(l) }
+                if m == "Attestierung fehlgeschlagen" && l == "de")
+        });
+        assert!(shown, "{n:?}: {:?}", out.events);
     }
 }

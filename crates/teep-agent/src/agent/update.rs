@@ -35,6 +35,7 @@ impl Agent<'_> {
             events.push(AgentEvent::TamReportedError {
                 code,
                 message: update.err_msg.clone(),
+                lang: update.err_lang.clone(),
             });
             if update.manifest_list.is_empty() && update.unneeded_manifest_list.is_empty() {
                 // The TAM's error channel: nothing to apply, nothing to acknowledge.
