@@ -158,3 +158,115 @@ fn a_failing_remembered_tam_does_not_fail_a_run_aimed_at_another() {
         "{list}"
     );
 }
+
+/// RFC 9397 §4.3 leaves to the device whether a TAM may remove what another TAM installed and
+/// which TAMs a TC Signer signs for: `teep agent policy` sets both in the agent's state, by
+/// kid, and refuses a key that is not one of the device's trust anchors, changing nothing.
+#[test]
+fn rfc9397_4_3_agent_policy_cross_tam_unlink_and_signer_scopes() {
+    let dir = scratch("agent_cli-policy");
+    let state = dir.join("state");
+    let state = state.to_str().unwrap();
+    let key = |name: &str| {
+        let prefix = dir.join(name);
+        ok(&["key", "gen", "--out", prefix.to_str().unwrap(), "--force"]);
+        dir.join(format!("{name}.pub.pem"))
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    let (tam_a, tam_b, signer, stranger) = (key("tam-a"), key("tam-b"), key("signer"), key("x"));
+    // Trust anchors are added before the sessions; the one session then fails (nothing listens).
+    let dead = dead_uri();
+    let (_, _, stderr) = teep(&[
+        "agent",
+        "run",
+        "--state",
+        state,
+        "--tam",
+        &dead,
+        "--attempts",
+        "1",
+        "--tam-key",
+        &tam_a,
+        "--tam-key",
+        &tam_b,
+        "--tc-signer-key",
+        &signer,
+    ]);
+    assert!(stderr.contains("session failed"), "{stderr}");
+    let kid = |path: &str| {
+        let v: serde_json::Value =
+            serde_json::from_str(&ok(&["key", "show", path, "--json"])).unwrap();
+        v["kid"].as_str().unwrap().to_string()
+    };
+
+    let shown = ok(&["agent", "policy", "show", "--state", state]);
+    assert!(shown.starts_with("cross-TAM unlink: deny\n"), "{shown}");
+    assert_eq!(
+        ok(&[
+            "agent",
+            "policy",
+            "cross-tam-unlink",
+            "allow",
+            "--state",
+            state
+        ]),
+        "cross-TAM unlink: allow\n"
+    );
+    ok(&[
+        "agent",
+        "policy",
+        "scope-signer",
+        &signer,
+        "--tam-key",
+        &tam_a,
+        "--state",
+        state,
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&ok(&[
+        "agent", "policy", "show", "--json", "--state", state,
+    ]))
+    .unwrap();
+    assert_eq!(v["cross_tam_unlink"], "allow");
+    assert_eq!(
+        v["tc_signer_scopes"][kid(&signer)],
+        serde_json::json!([kid(&tam_a)])
+    );
+
+    // Not a TAM trust anchor of this device: refused, the scope stays as it was.
+    let (success, _, stderr) = teep(&[
+        "agent",
+        "policy",
+        "scope-signer",
+        &signer,
+        "--tam-key",
+        &stranger,
+        "--state",
+        state,
+    ]);
+    assert!(!success);
+    assert!(
+        stderr.contains("not a tam trust anchor of this device"),
+        "{stderr}"
+    );
+    let after: serde_json::Value = serde_json::from_str(&ok(&[
+        "agent", "policy", "show", "--json", "--state", state,
+    ]))
+    .unwrap();
+    assert_eq!(after, v);
+
+    ok(&[
+        "agent",
+        "policy",
+        "unscope-signer",
+        &signer,
+        "--state",
+        state,
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&ok(&[
+        "agent", "policy", "show", "--json", "--state", state,
+    ]))
+    .unwrap();
+    assert_eq!(v["tc_signer_scopes"], serde_json::json!({}));
+}

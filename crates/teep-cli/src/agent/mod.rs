@@ -5,6 +5,7 @@
 //! `agent.sock` (the local API while `teep agent run --poll` is running).
 
 mod daemon;
+mod policy;
 mod status;
 
 use std::path::{Path, PathBuf};
@@ -171,6 +172,9 @@ pub enum Cmd {
     /// The TAMs this agent contacts, and what it learnt of each.
     #[command(subcommand)]
     Tam(TamCmd),
+    /// Device policy toward several TAMs (RFC 9397 §4.3): cross-TAM unlinking, TC Signer scopes.
+    #[command(subcommand)]
+    Policy(policy::PolicyCmd),
 }
 
 #[derive(Subcommand)]
@@ -344,6 +348,7 @@ pub fn run(cmd: Cmd) -> anyhow::Result<()> {
                 opts,
             )
         }
+        Cmd::Policy(cmd) => policy::run(cmd),
         Cmd::Tam(TamCmd::Add { uri, state }) => local_or_direct(
             &state.state,
             LocalRequest::AddTam { uri },
