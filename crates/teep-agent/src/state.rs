@@ -50,7 +50,7 @@ pub struct TamProfile {
     /// Update carries the SUIT reports too (-26 §4.5 makes them optional there).
     #[serde(default, skip_serializing_if = "core::ops::Not::not")]
     pub suit_reports: bool,
-    /// The Agent may open a session with this TAM by a QueryResponse of its own (-26 §6.2,
+    /// The Agent may open a session with this TAM by a QueryResponse of its own (-26 §7.2,
     /// RequestTA): the TAM's last QueryRequest carried neither token nor challenge, and no
     /// message to it failed since (`ProcessError` clears it).
     #[serde(default, skip_serializing_if = "core::ops::Not::not")]
@@ -196,7 +196,7 @@ impl AgentState {
     }
 
     /// `ProcessError` for this TAM: until its next QueryRequest, the Agent opens no session
-    /// with it by a QueryResponse of its own (-26 §6.2).
+    /// with it by a QueryResponse of its own (-26 §7.2).
     pub fn transport_failed(&mut self, uri: &str) {
         if let Some(p) = self.tam_profiles.get_mut(uri) {
             p.unsolicited_allowed = false;

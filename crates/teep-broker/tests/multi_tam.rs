@@ -3,7 +3,7 @@
 //!
 //! * RFC 9397 §4.3: each TC is recorded as the installing TAM's, and UnrequestTA's
 //!   unneeded-manifest-list goes to that TAM only;
-//! * -26 §6.2 (RequestTA): after a QueryRequest with neither token nor challenge, the Broker
+//! * -26 §7.2 (RequestTA): after a QueryRequest with neither token nor challenge, the Broker
 //!   opens the next session with the Agent's own QueryResponse, and the TAM answers it with
 //!   the Update.
 
@@ -171,7 +171,7 @@ fn installed_event(events: &[AgentEvent]) -> bool {
         .any(|e| matches!(e, AgentEvent::Installed { .. }))
 }
 
-/// -26 §6.2 (RequestTA; DIGEST §4.2): a TAM whose QueryRequest carries neither token nor
+/// -26 §7.2 (RequestTA; DIGEST §4.2): a TAM whose QueryRequest carries neither token nor
 /// challenge; once the Agent has seen one, a RequestTA's session opens with the Agent's own
 /// QueryResponse (no QueryRequest in it) and the TAM answers with the Update.
 #[test]
@@ -221,7 +221,7 @@ fn request_ta_on_the_legacy_path_opens_with_empty_post() {
     assert!(dev.installed(&hello));
 }
 
-/// -26 §6.2 (a): a TAM that sends a token in its QueryRequest (the default) gets no
+/// -26 §7.2 (a): a TAM that sends a token in its QueryRequest (the default) gets no
 /// unsolicited QueryResponse; RequestTA's session opens with the empty POST.
 #[test]
 fn request_ta_after_query_request_with_token_opens_with_empty_post() {

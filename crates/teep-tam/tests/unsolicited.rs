@@ -1,4 +1,4 @@
-//! The unsolicited QueryResponse over HTTP (-26 §6.2, RFC 9397 RequestTA): a QueryResponse
+//! The unsolicited QueryResponse over HTTP (-26 §7.2, RFC 9397 RequestTA): a QueryResponse
 //! with no token and no challenge of this TAM opens a session as the empty POST does.
 
 mod common;
@@ -20,7 +20,7 @@ fn unsolicited(dev: &SimDevice) -> Vec<u8> {
     dev.query_response(&seen, N).unwrap()
 }
 
-/// -26 §6.2: a TAM that requires attestation answers an unsolicited QueryResponse with a
+/// -26 §7.2: a TAM that requires attestation answers an unsolicited QueryResponse with a
 /// new QueryRequest (token and challenge: 200, the TEEP media type); the device's answer to
 /// it gets the Update.
 #[tokio::test]
@@ -42,7 +42,7 @@ async fn unsolicited_query_response_with_attestation_required_gets_query_request
     tam.handle.shutdown().await;
 }
 
-/// -26 §6.2 with TEEP-HTTP §6.4: an unsolicited QueryResponse opens a session, so it counts
+/// -26 §7.2 with TEEP-HTTP §6.4: an unsolicited QueryResponse opens a session, so it counts
 /// against `max_sessions` like the empty POST: over the cap it gets 503.
 #[tokio::test]
 async fn unsolicited_query_response_over_the_session_cap_gets_503() {

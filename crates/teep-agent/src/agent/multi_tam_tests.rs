@@ -1,5 +1,5 @@
 //! Several TAMs on one device (RFC 9397 §4.3), SUIT reports in Success and QueryResponse
-//! (-26 §4.3, §4.5, §4.6) and the unsolicited QueryResponse (-26 §6.2), in both numberings,
+//! (-26 §4.3, §4.5, §4.6) and the unsolicited QueryResponse (-26 §7.2), in both numberings,
 //! over a device that keeps manifests in memory.
 
 use alloc::{collections::BTreeMap, string::String, vec, vec::Vec};

@@ -1,4 +1,4 @@
-//! The unsolicited QueryResponse (draft-ietf-teep-protocol-26 §6.2, RequestTA and
+//! The unsolicited QueryResponse (draft-ietf-teep-protocol-26 §7.2, RequestTA and
 //! UnrequestTA; DIGEST §4.2): when an application wants a TC (or gives one up), the Agent may
 //! open the session with a QueryResponse of its own instead of waiting for the TAM's
 //! QueryRequest, but only when
@@ -95,7 +95,7 @@ mod tests {
         b
     }
 
-    /// -26 §6.2 (RequestTA; DIGEST §4.2): after a QueryRequest with neither token nor
+    /// -26 §7.2 (RequestTA; DIGEST §4.2): after a QueryRequest with neither token nor
     /// challenge, the Agent may open a session with its own QueryResponse: no token, the
     /// tc-list, the TC wanted, no Evidence, in the TAM's numbering.
     #[test]
@@ -119,7 +119,7 @@ mod tests {
         }
     }
 
-    /// -26 §6.2 (a): not after a QueryRequest that carried a token (or a challenge), nor to a
+    /// -26 §7.2 (a): not after a QueryRequest that carried a token (or a challenge), nor to a
     /// TAM that never sent one.
     #[test]
     fn request_ta_no_unsolicited_query_response_after_query_request_with_token() {
@@ -134,7 +134,7 @@ mod tests {
         }
     }
 
-    /// -26 §6.2 (b): not after ProcessError for that TAM, until its next QueryRequest.
+    /// -26 §7.2 (b): not after ProcessError for that TAM, until its next QueryRequest.
     #[test]
     fn request_ta_no_unsolicited_query_response_after_process_error() {
         for n in NUMBERINGS {
@@ -146,7 +146,7 @@ mod tests {
         }
     }
 
-    /// -26 §6.2 (c): not once the TAM's key is no longer a trust anchor; nor when the Agent
+    /// -26 §7.2 (c): not once the TAM's key is no longer a trust anchor; nor when the Agent
     /// requires TAM attestation (only a QueryRequest carries it).
     #[test]
     fn request_ta_no_unsolicited_query_response_without_cached_tam_key() {

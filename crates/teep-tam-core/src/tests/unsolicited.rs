@@ -1,4 +1,4 @@
-//! The unsolicited QueryResponse (-26 §4.3 and §6.2, RFC 9397 RequestTA; DIGEST §4.2): a
+//! The unsolicited QueryResponse (-26 §4.3 and §7.2, RFC 9397 RequestTA; DIGEST §4.2): a
 //! device may open a session with a QueryResponse of its own after a QueryRequest with neither
 //! token nor challenge. Without attestation required the TAM answers it as a solicited one
 //! (an Update, or nothing); with attestation required, with a new QueryRequest. Both
@@ -40,7 +40,7 @@ fn unsolicited(dev: &SimDevice, n: Numbering) -> Vec<u8> {
 }
 
 /// -26 §4.2 (QueryRequest token: present when the attestation bit is clear, but a TAM may
-/// leave it out) with §6.2: with `tokenless_queries` and no attestation, the QueryRequest
+/// leave it out) with §7.2: with `tokenless_queries` and no attestation, the QueryRequest
 /// carries neither token nor challenge, which is what lets the device send unsolicited
 /// QueryResponses later. In the legacy numbering the token stays: without it the message
 /// reads in both numberings.
@@ -70,7 +70,7 @@ fn query_request_without_token_or_challenge_when_tokenless_queries() {
     }
 }
 
-/// -26 §6.2 (RequestTA): the TAM accepts an unsolicited QueryResponse and answers it with
+/// -26 §7.2 (RequestTA): the TAM accepts an unsolicited QueryResponse and answers it with
 /// an Update as it would a solicited one; the session completes with the Success.
 #[test]
 fn unsolicited_query_response_answered_with_update() {
@@ -126,7 +126,7 @@ fn unsolicited_query_response_replayed_is_refused() {
     }
 }
 
-/// -26 §6.2 and DIGEST §4.1: an unsolicited QueryResponse is signed by a device like any
+/// -26 §7.2 and DIGEST §4.1: an unsolicited QueryResponse is signed by a device like any
 /// other; one this TAM does not know is refused under registered enrollment.
 #[test]
 fn unsolicited_query_response_from_unknown_device_is_refused() {
@@ -137,7 +137,7 @@ fn unsolicited_query_response_from_unknown_device_is_refused() {
     }
 }
 
-/// -26 §6.2: a TAM that requires attestation cannot act on a QueryResponse whose Evidence
+/// -26 §7.2: a TAM that requires attestation cannot act on a QueryResponse whose Evidence
 /// answers no challenge; it answers with a new QueryRequest (token and challenge), loads
 /// nothing and stores nothing.
 #[test]
