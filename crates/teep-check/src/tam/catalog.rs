@@ -158,7 +158,7 @@ pub static CATALOG: &[Case] = &[
     ),
     case(
         QRESP_ANSWERED,
-        "TEEP-26 §4.3 (handling a QueryResponse)",
+        "TEEP-26 §7.1.1 (handling a QueryResponse)",
         Level::Must,
         "a valid QueryResponse from a simulated agent (fresh key, or --agent-key), with Evidence for the challenge",
         "200 with an Update, or 204",
@@ -207,7 +207,7 @@ pub static CATALOG: &[Case] = &[
     ),
     case(
         QRESP_MISSING_ITEM,
-        "TEEP-26 §4.3 (handling a QueryResponse)",
+        "TEEP-26 §7.1.1 (handling a QueryResponse)",
         Level::Must,
         "a QueryResponse without tc-list to a QueryRequest that set the trusted-components bit",
         "an Update carrying err-code (and err-msg), not holdings guessed from the absence",
