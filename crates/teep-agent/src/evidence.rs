@@ -11,8 +11,23 @@ use teep_proto::ComponentId;
 
 use crate::tc_id::TcId;
 
-/// Content type written in each `manifests` entry: the installed manifest is named, not copied.
-pub const MANIFEST_REFERENCE_TYPE: &str = "application/suit-report+cose";
+/// CoAP content format of each `manifests` entry's body (RFC 9711 §4.2.15): 60,
+/// `application/cbor`, as the TEEP draft's example uses until a content format for
+/// SUIT_Reference is allocated.
+pub const MANIFEST_CONTENT_FORMAT: u16 = 60;
+
+/// One `manifests` entry (RFC 9711 §4.2.15): `[content-format, bstr .cbor body]`. The body
+/// names the manifest, `[uri, sequence-number or version]`: the device interface gives the
+/// Agent no manifest digest, so it cannot form a SUIT_Reference (whose digest is required).
+fn manifest_entry(uri: String, version: Value) -> ManifestEntry {
+    let mut body = Vec::new();
+    // Encoding a Value of text and an integer into a Vec cannot fail.
+    let _ = ciborium::into_writer(&Value::Array(vec![Value::Text(uri), version]), &mut body);
+    ManifestEntry {
+        content_type: Value::Integer(MANIFEST_CONTENT_FORMAT.into()),
+        format: Value::Bytes(body),
+    }
+}
 
 /// Inputs of one Evidence.
 #[derive(Debug, Clone)]
@@ -44,23 +59,16 @@ pub fn sign_evidence(
 ) -> Result<Vec<u8>, EvidenceError> {
     // First entry: the TEE's own firmware (TEEP maps "TEE firmware type and version" to
     // `manifests`), so the claim is present even before any TC is installed.
-    let tee_entry = ManifestEntry {
-        content_type: Value::Text(MANIFEST_REFERENCE_TYPE.into()),
-        format: Value::Array(vec![
-            Value::Text(format!(
-                "urn:teep:tee:{}",
-                String::from_utf8_lossy(&claims.hwmodel)
-            )),
-            Value::Text(claims.hwversion.clone()),
-        ]),
-    };
+    let tee_entry = manifest_entry(
+        format!("urn:teep:tee:{}", String::from_utf8_lossy(&claims.hwmodel)),
+        Value::Text(claims.hwversion.clone()),
+    );
     let manifests = core::iter::once(tee_entry)
-        .chain(claims.manifests.iter().map(|(id, seq)| ManifestEntry {
-            content_type: Value::Text(MANIFEST_REFERENCE_TYPE.into()),
-            format: Value::Array(vec![
-                Value::Text(format!("urn:teep:manifest:{}", TcId(id.clone()))),
+        .chain(claims.manifests.iter().map(|(id, seq)| {
+            manifest_entry(
+                format!("urn:teep:manifest:{}", TcId(id.clone())),
                 Value::Integer((*seq).into()),
-            ]),
+            )
         }))
         .collect::<Vec<_>>();
     let eat = EatClaims {
