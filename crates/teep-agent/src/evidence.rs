@@ -91,3 +91,72 @@ pub fn sign_evidence(
     };
     eat.sign(signer).map_err(EvidenceError::Sign)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use teep_cose::{PrivateKey, SoftwareSigner};
+
+    fn signer(seed: u8) -> SoftwareSigner {
+        SoftwareSigner::new(PrivateKey::from_p256_scalar(&[seed; 32]).unwrap())
+    }
+
+    fn sample() -> (EvidenceClaims, SoftwareSigner) {
+        let teep = signer(3);
+        let claims = EvidenceClaims {
+            nonce: Some(vec![5; 16]),
+            ueid: vec![1; 17],
+            oemid: vec![0, 0x1b, 0x63],
+            hwmodel: b"model".to_vec(),
+            hwversion: "1.2".into(),
+            manifests: vec![(
+                ComponentId::from(vec![b"TEEP-Device".to_vec(), b"hello".to_vec()]),
+                4,
+            )],
+            teep_key: Signer::public_key(&teep),
+        };
+        (claims, signer(9))
+    }
+
+    /// RFC 9711 §4.2.15: each `manifests` entry is `[content-format uint, bstr-wrapped body]`,
+    /// the TEE's own first, then one per installed manifest.
+    #[test]
+    fn rfc_9711_manifests_are_content_format_and_bstr_wrapped_body() {
+        let (c, attestation) = sample();
+        let bytes = sign_evidence(&c, &attestation).unwrap();
+        let eat = EatClaims::verify(&bytes, &Signer::public_key(&attestation)).unwrap();
+        let m = eat.manifests.unwrap();
+        assert_eq!(m.len(), 2);
+        for e in &m {
+            assert_eq!(
+                e.content_type,
+                Value::Integer(MANIFEST_CONTENT_FORMAT.into())
+            );
+            let Value::Bytes(body) = &e.format else {
+                panic!("body not bstr-wrapped: {e:?}");
+            };
+            let v: Value = ciborium::from_reader(body.as_slice()).unwrap();
+            assert!(matches!(v, Value::Array(ref a) if a.len() == 2), "{v:?}");
+        }
+    }
+
+    /// TEEP-26 §5 / RFC 8747 §3.2: `cnf` carries the TEEP key itself (COSE_Key, label 1), so a
+    /// TAM that does not know the device yet can learn it; the kid form could not enroll it.
+    #[test]
+    fn teep_26_5_cnf_is_the_teep_key_as_cose_key() {
+        let (c, attestation) = sample();
+        let bytes = sign_evidence(&c, &attestation).unwrap();
+        let eat = EatClaims::verify(&bytes, &Signer::public_key(&attestation)).unwrap();
+        assert_eq!(eat.cnf, Some(Confirmation::Key(c.teep_key.clone())));
+        assert_eq!(eat.eat_nonce, c.nonce);
+    }
+
+    /// TEEP-26 §4.3 / RFC 9782: Evidence is labelled `application/eat+cwt` without the
+    /// `eat_profile` parameter, which would make it the TEEP Attestation Result type.
+    #[test]
+    fn teep_26_4_3_evidence_label_has_no_eat_profile_parameter() {
+        assert_eq!(crate::agent::EAT_MEDIA_TYPE, "application/eat+cwt");
+        assert!(crate::agent::TEEP_RESULT_MEDIA_TYPE
+            .ends_with(&format!("eat_profile={}", teep_cose::eat::TEEP_EAT_PROFILE)));
+    }
+}
