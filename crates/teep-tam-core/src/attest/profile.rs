@@ -35,9 +35,9 @@ pub struct AppraisalPolicy {
     pub hwmodels: Vec<Vec<u8>>,
     /// Accepted `hwversion` version strings (RFC 9711 §4.2.5).
     pub hwversions: Vec<String>,
-    /// Lowest sequence number a TC may be held at: (encoded component id, its name for
-    /// messages, minimum). Checked against the device's holdings the TAM knows.
-    pub min_tc_versions: Vec<(Vec<u8>, String, u64)>,
+    /// Lowest sequence number a TC may be held at: (its catalog name, minimum). Checked
+    /// against the device's holdings the TAM knows; a TC not held is policy's to install.
+    pub min_tc_versions: Vec<(String, u64)>,
 }
 
 impl Evidence {
@@ -151,11 +151,11 @@ fn note(
 }
 
 /// The operator's [`AppraisalPolicy`] on the appraised claims and the holdings the TAM
-/// knows (`held`: encoded component id and sequence).
+/// knows (`held`: catalog name and sequence).
 pub fn check_policy(
     ev: &Evidence,
     policy: &AppraisalPolicy,
-    held: &[(Vec<u8>, Option<u64>)],
+    held: &[(&str, Option<u64>)],
 ) -> Result<(), AttestError> {
     if !policy.hwmodels.is_empty() {
         let m = ev.bytes_claim(HWMODEL).unwrap_or_default();
@@ -174,8 +174,8 @@ pub fn check_policy(
             )));
         }
     }
-    for (cid, name, min) in &policy.min_tc_versions {
-        if let Some((_, seq)) = held.iter().find(|(c, _)| c == cid) {
+    for (name, min) in &policy.min_tc_versions {
+        if let Some((_, seq)) = held.iter().find(|(n, _)| n == name) {
             let seq = seq.unwrap_or(0);
             if seq < *min {
                 return Err(AttestError::Policy(format!(

@@ -142,10 +142,17 @@ impl TamCore {
             Err(ClaimsFault::Attest(e)) => return Ok(Err(e)),
             Err(ClaimsFault::Strict(d)) => return Err(Rejection::strict(Some(t), d)),
         }
-        let held: Vec<(Vec<u8>, Option<u64>)> = ctx
+        // Holdings by catalog name (what the operator's policy names TCs by).
+        let held: Vec<(&str, Option<u64>)> = ctx
             .installed
             .iter()
-            .map(|h| (h.component_id.clone(), h.sequence))
+            .filter_map(|h| {
+                let tc = ctx
+                    .catalog
+                    .iter()
+                    .find(|t| t.component_id == h.component_id)?;
+                Some((tc.name.as_str(), h.sequence))
+            })
             .collect();
         if let Err(e) = attest::check_policy(ev, &self.config.appraisal_policy, &held) {
             return Ok(Err(e));

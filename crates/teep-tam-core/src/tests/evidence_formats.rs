@@ -608,7 +608,7 @@ fn appraisal_policy_rejects_unaccepted_hardware_and_old_tcs() {
 
     let (mut tam, mut dev) = registered(
         policy(AppraisalPolicy {
-            min_tc_versions: vec![(component("hello").encode(), "hello".into(), 2)],
+            min_tc_versions: vec![("hello".into(), 2)],
             ..Default::default()
         }),
         false,
