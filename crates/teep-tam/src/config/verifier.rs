@@ -1,0 +1,128 @@
+//! The Verifier settings (`verifier`, `[veraison]`, `[appraisal]`): which Verifier appraises
+//! Evidence, how to reach a remote one, and what an appraisal must also show.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{Config, ConfigError, MAX_TIMEOUT_MS};
+
+/// Which Verifier appraises Evidence.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "lowercase")]
+pub enum VerifierChoice {
+    /// The TAM's own appraisal: the Evidence's signature by the device attestation key.
+    #[default]
+    Builtin,
+    /// A remote Verifier speaking Veraison's challenge-response API.
+    Veraison,
+}
+
+/// `[veraison]`: the remote Verifier.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VeraisonConfig {
+    /// Base URL, e.g. `https://veraison.example:8443`.
+    pub url: Option<String>,
+    /// Public key (JWK, PEM or COSE_Key) that signs its EARs.
+    pub ear_key: Option<PathBuf>,
+    /// Milliseconds for a whole appraisal; past it, attestation fails.
+    pub timeout_ms: u64,
+    /// CA certificates (PEM) for an https URL; unset: the Mozilla roots.
+    pub ca: Option<PathBuf>,
+    /// Largest response body read.
+    pub max_response: u64,
+}
+
+impl Default for VeraisonConfig {
+    fn default() -> Self {
+        VeraisonConfig {
+            url: None,
+            ear_key: None,
+            timeout_ms: 5000,
+            ca: None,
+            max_response: 64 * 1024,
+        }
+    }
+}
+
+/// `[appraisal]`: what every appraisal must also show, whichever Verifier made it.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AppraisalConfig {
+    /// Accepted `hwmodel` values: text, or `hex:` and the bytes in hex. Empty: any.
+    pub hwmodels: Vec<String>,
+    /// Accepted `hwversion` version strings. Empty: any.
+    pub hwversions: Vec<String>,
+    /// Lowest sequence number each named TC may be held at.
+    pub min_tc_versions: BTreeMap<String, u64>,
+}
+
+impl AppraisalConfig {
+    /// The core's policy.
+    pub fn policy(&self) -> Result<teep_tam_core::attest::AppraisalPolicy, ConfigError> {
+        let mut hwmodels = Vec::new();
+        for m in &self.hwmodels {
+            hwmodels.push(match m.strip_prefix("hex:") {
+                Some(h) => hex::decode(h).map_err(|e| {
+                    ConfigError::Invalid(format!("appraisal.hwmodels {m:?}: not hex ({e})"))
+                })?,
+                None => m.as_bytes().to_vec(),
+            });
+        }
+        Ok(teep_tam_core::attest::AppraisalPolicy {
+            hwmodels,
+            hwversions: self.hwversions.clone(),
+            min_tc_versions: self
+                .min_tc_versions
+                .iter()
+                .map(|(k, v)| (k.clone(), *v))
+                .collect(),
+        })
+    }
+}
+
+impl VeraisonConfig {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+}
+
+/// Checks the Verifier settings of `c`.
+pub(super) fn validate(c: &Config) -> Result<(), ConfigError> {
+    c.appraisal.policy()?;
+    if c.verifier != VerifierChoice::Veraison {
+        return Ok(());
+    }
+    let v = &c.veraison;
+    let url = v.url.as_deref().ok_or_else(|| {
+        ConfigError::Invalid("veraison.url: required with verifier = \"veraison\"".into())
+    })?;
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err(ConfigError::Invalid(format!(
+            "veraison.url {url:?}: must be an http(s) URL"
+        )));
+    }
+    if v.ear_key.is_none() {
+        return Err(ConfigError::Invalid(
+            "veraison.ear_key: required with verifier = \"veraison\" (the key that signs its EARs)"
+                .into(),
+        ));
+    }
+    if !(100..=MAX_TIMEOUT_MS).contains(&v.timeout_ms) {
+        return Err(ConfigError::Invalid(format!(
+            "veraison.timeout_ms {}: must be 100..={MAX_TIMEOUT_MS} (one hour)",
+            v.timeout_ms
+        )));
+    }
+    if v.max_response < 1024 {
+        return Err(ConfigError::Invalid(format!(
+            "veraison.max_response {}: must be at least 1024 bytes",
+            v.max_response
+        )));
+    }
+    Ok(())
+}
