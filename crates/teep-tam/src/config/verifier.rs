@@ -126,3 +126,79 @@ pub(super) fn validate(c: &Config) -> Result<(), ConfigError> {
     }
     Ok(())
 }
+
+/// The Verifier flags of `teep tam serve` (flattened into its flags).
+#[cfg(feature = "clap")]
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct VerifierFlags {
+    /// Which Verifier appraises Evidence (default builtin).
+    #[arg(long, value_enum)]
+    pub verifier: Option<VerifierChoice>,
+    /// Base URL of the Veraison Verifier (https://veraison.example:8443).
+    #[arg(long)]
+    pub veraison_url: Option<String>,
+    /// Public key (JWK, PEM or COSE_Key) that signs the Veraison Verifier's EARs.
+    #[arg(long)]
+    pub veraison_ear_key: Option<PathBuf>,
+    /// Milliseconds for a whole remote appraisal (default 5000).
+    #[arg(long, value_name = "MS")]
+    pub veraison_timeout_ms: Option<u64>,
+    /// CA certificates (PEM) for an https Veraison URL.
+    #[arg(long)]
+    pub veraison_ca: Option<PathBuf>,
+    /// Accepted hwmodel (text, or hex:BYTES); repeat for several. Default: any.
+    #[arg(long = "accept-hwmodel")]
+    pub hwmodels: Vec<String>,
+    /// Accepted hwversion; repeat for several. Default: any.
+    #[arg(long = "accept-hwversion")]
+    pub hwversions: Vec<String>,
+    /// Lowest sequence number a TC may be held at, NAME=SEQ; repeat for several.
+    #[arg(long = "min-tc-version", value_name = "NAME=SEQ", value_parser = parse_min_tc)]
+    pub min_tc_versions: Vec<(String, u64)>,
+}
+
+#[cfg(feature = "clap")]
+fn parse_min_tc(s: &str) -> Result<(String, u64), String> {
+    let (name, seq) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?}: expected NAME=SEQ"))?;
+    let seq = seq
+        .parse()
+        .map_err(|_| format!("{s:?}: SEQ must be a sequence number"))?;
+    Ok((name.to_string(), seq))
+}
+
+#[cfg(feature = "clap")]
+impl VerifierFlags {
+    /// Overrides the keys of `config` whose flags were given.
+    pub fn apply_to(self, config: &mut Config) {
+        let VerifierFlags {
+            verifier,
+            veraison_url,
+            veraison_ear_key,
+            veraison_timeout_ms,
+            veraison_ca,
+            hwmodels,
+            hwversions,
+            min_tc_versions,
+        } = self;
+        if let Some(v) = verifier {
+            config.verifier = v;
+        }
+        let v = &mut config.veraison;
+        v.url = veraison_url.or(v.url.take());
+        v.ear_key = veraison_ear_key.or(v.ear_key.take());
+        v.timeout_ms = veraison_timeout_ms.unwrap_or(v.timeout_ms);
+        v.ca = veraison_ca.or(v.ca.take());
+        let a = &mut config.appraisal;
+        if !hwmodels.is_empty() {
+            a.hwmodels = hwmodels;
+        }
+        if !hwversions.is_empty() {
+            a.hwversions = hwversions;
+        }
+        if !min_tc_versions.is_empty() {
+            a.min_tc_versions = min_tc_versions.into_iter().collect();
+        }
+    }
+}
