@@ -15,7 +15,7 @@ mod flags;
 mod verifier;
 #[cfg(feature = "clap")]
 pub use flags::ConfigFlags;
-pub use verifier::{AppraisalConfig, VeraisonConfig, VerifierChoice};
+pub use verifier::{AppraisalConfig, AttestationModel, VeraisonConfig, VerifierChoice};
 
 /// Which TEEP numbering a path speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -133,6 +133,8 @@ pub struct Config {
     pub allow_requests: bool,
     /// Public keys of Verifiers whose Attestation Results are accepted (passport model).
     pub verifier_keys: Vec<PathBuf>,
+    /// `background-check` (challenge, Evidence) or `passport` (token, Attestation Result).
+    pub attestation_model: AttestationModel,
     /// Which Verifier appraises Evidence: `builtin` or `veraison` (see `[veraison]`).
     pub verifier: VerifierChoice,
     pub veraison: VeraisonConfig,
@@ -234,6 +236,7 @@ impl Default for Config {
             require_attestation: true,
             allow_requests: true,
             verifier_keys: Vec::new(),
+            attestation_model: AttestationModel::BackgroundCheck,
             verifier: VerifierChoice::Builtin,
             veraison: VeraisonConfig::default(),
             appraisal: AppraisalConfig::default(),

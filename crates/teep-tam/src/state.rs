@@ -146,6 +146,7 @@ impl AppState {
                 },
                 kidless_max_devices: config.kidless_max_devices,
                 appraisal_policy: config.appraisal.policy()?,
+                passport: config.attestation_model == crate::config::AttestationModel::Passport,
                 ..CoreConfig::default()
             },
             token_key,

@@ -286,3 +286,52 @@ fn veraison_config_names_what_is_missing() {
     c.veraison.url = Some("ftp://v".into());
     assert!(c.validate().unwrap_err().to_string().contains("http(s)"));
 }
+
+/// -26 §4.2, §5 (passport model) over HTTP: `attestation_model = "passport"` sends a token and
+/// no challenge, and a device presenting a trusted Verifier's Attestation Result bound to
+/// the token is attested and served.
+#[tokio::test]
+async fn passport_model_end_to_end() {
+    let verifier = SoftwareSigner::new(PrivateKey::from_p256_scalar(&[0x41; 32]).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let key_path = dir.path().join("verifier.pem");
+    std::fs::write(&key_path, verifier.public_key().to_spki_pem()).unwrap();
+    let tam = start_with(
+        dir,
+        |mut c| {
+            c.attestation_model = teep_tam::config::AttestationModel::Passport;
+            c.verifier_keys = vec![key_path];
+            c
+        },
+        Enroll::Open,
+    )
+    .await;
+    add_assigned_ta(&tam, "hello", b"hi").await;
+    let client = tam.client();
+    let qreq = client.post(Vec::new()).await.unwrap();
+    let mut dev = SimDevice::new(KeyType::P256);
+    let seen = dev
+        .read_query_request(&qreq.body, teep_proto::Numbering::Draft26, &[])
+        .unwrap();
+    assert!(seen.challenge.is_none() && seen.token.is_some());
+    dev.verifier = Some(verifier);
+    assert_eq!(tam.exchange(&mut dev).await, ExchangeResult::Updated);
+    let d = tam.device(&dev).await;
+    assert_eq!(d.status, DeviceStatus::Attested);
+    assert!(d.claims.as_deref().unwrap().contains("\"passport\":true"));
+    tam.handle.shutdown().await;
+}
+
+/// Passport needs trusted Verifier keys: the configuration says so.
+#[test]
+fn passport_config_needs_verifier_keys() {
+    let c = teep_tam::Config {
+        attestation_model: teep_tam::config::AttestationModel::Passport,
+        ..Default::default()
+    };
+    assert!(c
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("verifier_keys"));
+}

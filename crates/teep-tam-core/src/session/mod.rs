@@ -102,6 +102,10 @@ pub struct CoreConfig {
     /// What an appraisal must also show (accepted hardware, minimum TC versions), whichever
     /// Verifier appraised.
     pub appraisal_policy: crate::attest::AppraisalPolicy,
+    /// Passport model (-26 §4.2, §5): a QueryRequest that asks for attestation carries a
+    /// token and no challenge, and the Agent presents an Attestation Result of a trusted
+    /// Verifier whose `eat_nonce` is that token. Off: background check (a challenge).
+    pub passport: bool,
 }
 
 /// Default of [`CoreConfig::audit_response_max`]: Updates of small TAs (the demo's, test
@@ -125,6 +129,7 @@ impl Default for CoreConfig {
             kidless_max_devices: DEFAULT_KIDLESS_MAX_DEVICES,
             audit_response_max: DEFAULT_AUDIT_RESPONSE_MAX,
             appraisal_policy: Default::default(),
+            passport: false,
         }
     }
 }
@@ -197,9 +202,7 @@ impl TamCore {
             token: token.to_vec(),
             kind: SessionKind::Query,
             device_kid: None,
-            challenge: self
-                .config
-                .require_attestation
+            challenge: (self.config.require_attestation && !self.config.passport)
                 .then(|| self.token_key.challenge(token)),
             numbering: q.numbering.name().into(),
             pending: None,

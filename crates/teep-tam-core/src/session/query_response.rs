@@ -52,7 +52,8 @@ impl TamCore {
 
         // Attestation (background check, or passport with a Verifier's result).
         let mut claims: Option<AttestedClaims> = None;
-        if session.challenge.is_some() || qr.attestation_payload.is_some() {
+        let passport_due = self.config.passport && self.config.require_attestation;
+        if session.challenge.is_some() || qr.attestation_payload.is_some() || passport_due {
             match self.appraise_payload(
                 msg,
                 qr,

@@ -625,3 +625,70 @@ fn appraisal_policy_rejects_unaccepted_hardware_and_old_tcs() {
     .unwrap();
     assert!(failure(&tam, &dev, &o).contains("TC hello at sequence 1, below the required 2"));
 }
+
+/// TEEP-26 §4.2, §5 (passport model): the QueryRequest carries a token and no challenge; an
+/// Attestation Result of a trusted Verifier with the token as eat_nonce attests, and a device
+/// that presents nothing, or its own Evidence, fails attestation.
+#[test]
+fn teep_26_5_passport_model_sends_no_challenge_and_takes_a_result_bound_to_the_token() {
+    let passport = |c: CoreConfig| CoreConfig {
+        passport: true,
+        enroll: Enroll::Open,
+        ..c
+    };
+    let mut tam = Tam::with(passport, vec![teep_cose::Signer::public_key(&verifier())]);
+    tam.add_assigned("hello", 1);
+    let request = tam.connect(N);
+    let mut dev = device(2);
+    let seen = dev.read_query_request(&request, N, &[]).unwrap();
+    assert!(
+        seen.challenge.is_none(),
+        "no challenge in the passport model"
+    );
+    assert!(seen.token.is_some());
+
+    dev.verifier = Some(verifier());
+    assert_eq!(tam.exchange(&mut dev), Exchange::Updated);
+    assert_eq!(tam.device(&dev).status, DeviceStatus::Attested);
+
+    // Without a Verifier a (registered) device has nothing to present.
+    let bare = device(4);
+    tam.register(&bare, &[]);
+    let request = tam.connect(N);
+    let seen = bare.read_query_request(&request, N, &[]).unwrap();
+    let o = tam
+        .post(&bare.query_response(&seen, N).unwrap(), N)
+        .unwrap();
+    assert_eq!(o.result, ExchangeResult::AttestationFailed);
+    assert_eq!(tam.device(&bare).status, DeviceStatus::AttestationFailed);
+
+    // Its own Evidence over the token is not an Attestation Result.
+    let (mut tam, dev) = registered(passport, true);
+    let o = answer_passport(&mut tam, &dev, |token| {
+        claims(&dev, token).sign(&dev.signer).unwrap()
+    });
+    let why = failure(&tam, &dev, &o);
+    assert!(why.contains("eat_nonce"), "{why}");
+}
+
+/// A passport-model answer whose payload is `payload(token)`, labelled as evidence.
+fn answer_passport(
+    tam: &mut Tam,
+    dev: &SimDevice,
+    payload: impl FnOnce(&[u8]) -> Vec<u8>,
+) -> Outcome {
+    let request = tam.connect(N);
+    let seen = dev.read_query_request(&request, N, &[]).unwrap();
+    let token = seen.token.clone().unwrap();
+    let response = QueryResponse {
+        token: seen.token.clone(),
+        attestation_payload_format: Some(EVIDENCE_MEDIA_TYPE.into()),
+        attestation_payload: Some(payload(&token)),
+        tc_list: Some(Vec::new()),
+        ..Default::default()
+    };
+    let body =
+        teep_proto::signed::sign_message(&TeepMessage::QueryResponse(response), N, &dev.signer)
+            .unwrap();
+    tam.post(&body, N).unwrap()
+}

@@ -21,6 +21,19 @@ pub enum VerifierChoice {
     Veraison,
 }
 
+/// How a device proves its state (RFC 9334 §5; -26 §4.2, §5).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "kebab-case")]
+pub enum AttestationModel {
+    /// The TAM sends a challenge; the device answers with Evidence, which a Verifier appraises.
+    #[default]
+    BackgroundCheck,
+    /// The TAM sends a token and no challenge; the device presents an Attestation Result of a
+    /// trusted Verifier (`verifier_keys`) whose `eat_nonce` is that token.
+    Passport,
+}
+
 /// `[veraison]`: the remote Verifier.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -94,6 +107,11 @@ impl VeraisonConfig {
 /// Checks the Verifier settings of `c`.
 pub(super) fn validate(c: &Config) -> Result<(), ConfigError> {
     c.appraisal.policy()?;
+    if c.attestation_model == AttestationModel::Passport && c.verifier_keys.is_empty() {
+        return Err(ConfigError::Invalid(
+            "attestation_model = \"passport\": needs verifier_keys (the Verifiers whose Attestation Results are accepted)".into(),
+        ));
+    }
     if c.verifier != VerifierChoice::Veraison {
         return Ok(());
     }
@@ -134,6 +152,9 @@ pub struct VerifierFlags {
     /// Which Verifier appraises Evidence (default builtin).
     #[arg(long, value_enum)]
     pub verifier: Option<VerifierChoice>,
+    /// background-check (a challenge, Evidence) or passport (a token, an Attestation Result).
+    #[arg(long, value_enum)]
+    pub attestation_model: Option<AttestationModel>,
     /// Base URL of the Veraison Verifier (https://veraison.example:8443).
     #[arg(long)]
     pub veraison_url: Option<String>,
@@ -174,6 +195,7 @@ impl VerifierFlags {
     pub fn apply_to(self, config: &mut Config) {
         let VerifierFlags {
             verifier,
+            attestation_model,
             veraison_url,
             veraison_ear_key,
             veraison_timeout_ms,
@@ -184,6 +206,9 @@ impl VerifierFlags {
         } = self;
         if let Some(v) = verifier {
             config.verifier = v;
+        }
+        if let Some(m) = attestation_model {
+            config.attestation_model = m;
         }
         let v = &mut config.veraison;
         v.url = veraison_url.or(v.url.take());
