@@ -19,6 +19,8 @@ mod device;
 #[cfg(test)]
 mod multi_tam_tests;
 mod ownership;
+#[cfg(test)]
+mod passport_tests;
 mod query_request;
 mod reply;
 mod suit_reports;
