@@ -212,12 +212,13 @@ async fn an_affirming_veraison_ear_attests_the_device() {
             "{:?}",
             d.claims
         );
-        let seen = v.seen.lock().unwrap();
-        assert_eq!(seen.nonces.len(), 1);
-        assert_eq!(seen.nonces[0].len(), 32, "the TAM's challenge");
-        assert_eq!(seen.media_types, ["application/eat+cwt"]);
-        assert_eq!(seen.deleted, 1);
-        drop(seen);
+        {
+            let seen = v.seen.lock().unwrap();
+            assert_eq!(seen.nonces.len(), 1);
+            assert_eq!(seen.nonces[0].len(), 32, "the TAM's challenge");
+            assert_eq!(seen.media_types, ["application/eat+cwt"]);
+            assert_eq!(seen.deleted, 1);
+        }
         tam.handle.shutdown().await;
     }
 }
