@@ -40,6 +40,8 @@ enum Mode {
     Slow,
     /// Answers 202, then `complete` when the session is read.
     Async,
+    /// Answers the evidence with a body larger than the TAM reads.
+    Oversized,
 }
 
 #[derive(Default)]
@@ -126,6 +128,7 @@ async fn evidence(
             tokio::time::sleep(Duration::from_secs(3)).await;
             (StatusCode::OK, complete(&v))
         }
+        Mode::Oversized => (StatusCode::OK, " ".repeat(70_000) + &complete(&v)),
         Mode::Async => (
             StatusCode::ACCEPTED,
             serde_json::json!({"status": "processing"}).to_string(),
@@ -233,6 +236,7 @@ async fn veraison_failures_fail_attestation_and_say_why() {
         (Mode::RefuseSession, "newSession: HTTP 400"),
         (Mode::Fail, "evidence: HTTP 500"),
         (Mode::Slow, "timed out"),
+        (Mode::Oversized, "response exceeds 65536 bytes"),
     ] {
         let (tam, v) = setup(mode, |_| {}).await;
         let dev = SimDevice::new(KeyType::P256);

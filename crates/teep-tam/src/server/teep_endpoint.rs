@@ -386,6 +386,9 @@ async fn remote_appraisal(
     msg: &Inspected,
     ctx: &Context,
 ) -> Option<teep_tam_core::attest::VerifierVerdict> {
+    if !st.verifier.is_remote() {
+        return None;
+    }
     let evidence = st.core.evidence_for_verifier(msg, ctx.session.as_ref()?)?;
     let verifier = st.verifier.clone();
     match tokio::task::spawn_blocking(move || verifier.appraise(&evidence)).await {

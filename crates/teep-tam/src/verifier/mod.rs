@@ -14,6 +14,11 @@ pub trait Verifier: Send + Sync {
     /// The verdict on `e`, or `None` when the core's own appraisal decides. Blocking: it may
     /// do network I/O (the server calls it on the blocking pool).
     fn appraise(&self, e: &EvidenceForVerifier) -> Option<VerifierVerdict>;
+    /// Whether [`appraise`](Self::appraise) may say anything: `false` spares the hot path the
+    /// copy of the Evidence and the trip to the blocking pool.
+    fn is_remote(&self) -> bool {
+        true
+    }
 }
 
 /// The core's built-in appraisal: the Evidence's signature by the device's attestation key.
@@ -22,6 +27,9 @@ pub struct Builtin;
 impl Verifier for Builtin {
     fn appraise(&self, _: &EvidenceForVerifier) -> Option<VerifierVerdict> {
         None
+    }
+    fn is_remote(&self) -> bool {
+        false
     }
 }
 
