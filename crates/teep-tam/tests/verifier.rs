@@ -42,6 +42,8 @@ enum Mode {
     Async,
     /// Answers the evidence with a body larger than the TAM reads.
     Oversized,
+    /// Affirms, in an EAR bound to another nonce.
+    OtherNonce,
 }
 
 #[derive(Default)]
@@ -101,6 +103,7 @@ fn complete(v: &Verifier) -> String {
     let nonce = v.seen.lock().unwrap().nonces.last().cloned().unwrap();
     let ear = match v.mode {
         Mode::Contraindicate => ear_jwt(&v.ear_key, "contraindicated", &nonce),
+        Mode::OtherNonce => ear_jwt(&v.ear_key, "affirming", &[0x5a; 32]),
         Mode::ForeignSignature => {
             let other = SoftwareSigner::new(PrivateKey::from_p256_scalar(&[0x99; 32]).unwrap());
             ear_jwt(&other, "affirming", &nonce)
@@ -237,6 +240,7 @@ async fn veraison_failures_fail_attestation_and_say_why() {
         (Mode::Fail, "evidence: HTTP 500"),
         (Mode::Slow, "timed out"),
         (Mode::Oversized, "response exceeds 65536 bytes"),
+        (Mode::OtherNonce, "EAR eat_nonce is not the challenge"),
     ] {
         let (tam, v) = setup(mode, |_| {}).await;
         let dev = SimDevice::new(KeyType::P256);
