@@ -11,8 +11,23 @@ use teep_proto::ComponentId;
 
 use crate::tc_id::TcId;
 
-/// Content type written in each `manifests` entry: the installed manifest is named, not copied.
-pub const MANIFEST_REFERENCE_TYPE: &str = "application/suit-report+cose";
+/// CoAP content format of each `manifests` entry's body (RFC 9711 §4.2.15): 60,
+/// `application/cbor`, as the TEEP draft's example uses until a content format for
+/// SUIT_Reference is allocated.
+pub const MANIFEST_CONTENT_FORMAT: u16 = 60;
+
+/// One `manifests` entry (RFC 9711 §4.2.15): `[content-format, bstr .cbor body]`. The body
+/// names the manifest, `[uri, sequence-number or version]`: the device interface gives the
+/// Agent no manifest digest, so it cannot form a SUIT_Reference (whose digest is required).
+fn manifest_entry(uri: String, version: Value) -> ManifestEntry {
+    let mut body = Vec::new();
+    // Encoding a Value of text and an integer into a Vec cannot fail.
+    let _ = ciborium::into_writer(&Value::Array(vec![Value::Text(uri), version]), &mut body);
+    ManifestEntry {
+        content_type: Value::Integer(MANIFEST_CONTENT_FORMAT.into()),
+        format: Value::Bytes(body),
+    }
+}
 
 /// Inputs of one Evidence.
 #[derive(Debug, Clone)]
@@ -44,23 +59,16 @@ pub fn sign_evidence(
 ) -> Result<Vec<u8>, EvidenceError> {
     // First entry: the TEE's own firmware (TEEP maps "TEE firmware type and version" to
     // `manifests`), so the claim is present even before any TC is installed.
-    let tee_entry = ManifestEntry {
-        content_type: Value::Text(MANIFEST_REFERENCE_TYPE.into()),
-        format: Value::Array(vec![
-            Value::Text(format!(
-                "urn:teep:tee:{}",
-                String::from_utf8_lossy(&claims.hwmodel)
-            )),
-            Value::Text(claims.hwversion.clone()),
-        ]),
-    };
+    let tee_entry = manifest_entry(
+        format!("urn:teep:tee:{}", String::from_utf8_lossy(&claims.hwmodel)),
+        Value::Text(claims.hwversion.clone()),
+    );
     let manifests = core::iter::once(tee_entry)
-        .chain(claims.manifests.iter().map(|(id, seq)| ManifestEntry {
-            content_type: Value::Text(MANIFEST_REFERENCE_TYPE.into()),
-            format: Value::Array(vec![
-                Value::Text(format!("urn:teep:manifest:{}", TcId(id.clone()))),
+        .chain(claims.manifests.iter().map(|(id, seq)| {
+            manifest_entry(
+                format!("urn:teep:manifest:{}", TcId(id.clone())),
                 Value::Integer((*seq).into()),
-            ]),
+            )
         }))
         .collect::<Vec<_>>();
     let eat = EatClaims {
@@ -82,4 +90,73 @@ pub fn sign_evidence(
         ..Default::default()
     };
     eat.sign(signer).map_err(EvidenceError::Sign)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use teep_cose::{PrivateKey, SoftwareSigner};
+
+    fn signer(seed: u8) -> SoftwareSigner {
+        SoftwareSigner::new(PrivateKey::from_p256_scalar(&[seed; 32]).unwrap())
+    }
+
+    fn sample() -> (EvidenceClaims, SoftwareSigner) {
+        let teep = signer(3);
+        let claims = EvidenceClaims {
+            nonce: Some(vec![5; 16]),
+            ueid: vec![1; 17],
+            oemid: vec![0, 0x1b, 0x63],
+            hwmodel: b"model".to_vec(),
+            hwversion: "1.2".into(),
+            manifests: vec![(
+                ComponentId::from(vec![b"TEEP-Device".to_vec(), b"hello".to_vec()]),
+                4,
+            )],
+            teep_key: Signer::public_key(&teep),
+        };
+        (claims, signer(9))
+    }
+
+    /// RFC 9711 §4.2.15: each `manifests` entry is `[content-format uint, bstr-wrapped body]`,
+    /// the TEE's own first, then one per installed manifest.
+    #[test]
+    fn rfc_9711_manifests_are_content_format_and_bstr_wrapped_body() {
+        let (c, attestation) = sample();
+        let bytes = sign_evidence(&c, &attestation).unwrap();
+        let eat = EatClaims::verify(&bytes, &Signer::public_key(&attestation)).unwrap();
+        let m = eat.manifests.unwrap();
+        assert_eq!(m.len(), 2);
+        for e in &m {
+            assert_eq!(
+                e.content_type,
+                Value::Integer(MANIFEST_CONTENT_FORMAT.into())
+            );
+            let Value::Bytes(body) = &e.format else {
+                panic!("body not bstr-wrapped: {e:?}");
+            };
+            let v: Value = ciborium::from_reader(body.as_slice()).unwrap();
+            assert!(matches!(v, Value::Array(ref a) if a.len() == 2), "{v:?}");
+        }
+    }
+
+    /// TEEP-26 §5 / RFC 8747 §3.2: `cnf` carries the TEEP key itself (COSE_Key, label 1), so a
+    /// TAM that does not know the device yet can learn it; the kid form could not enroll it.
+    #[test]
+    fn teep_26_5_cnf_is_the_teep_key_as_cose_key() {
+        let (c, attestation) = sample();
+        let bytes = sign_evidence(&c, &attestation).unwrap();
+        let eat = EatClaims::verify(&bytes, &Signer::public_key(&attestation)).unwrap();
+        assert_eq!(eat.cnf, Some(Confirmation::Key(c.teep_key.clone())));
+        assert_eq!(eat.eat_nonce, c.nonce);
+    }
+
+    /// TEEP-26 §4.3 / RFC 9782: Evidence is labelled `application/eat+cwt` without the
+    /// `eat_profile` parameter, which would make it the TEEP Attestation Result type.
+    #[test]
+    fn teep_26_4_3_evidence_label_has_no_eat_profile_parameter() {
+        assert_eq!(crate::agent::EAT_MEDIA_TYPE, "application/eat+cwt");
+        assert!(crate::agent::TEEP_RESULT_MEDIA_TYPE
+            .ends_with(&format!("eat_profile={}", teep_cose::eat::TEEP_EAT_PROFILE)));
+    }
 }

@@ -11,6 +11,18 @@ use alloc::{format, string::String, string::ToString, vec::Vec};
 use ciborium::Value;
 use teep_cose::PublicKey;
 
+mod cnf;
+mod format;
+mod profile;
+mod verdict;
+
+pub use cnf::CnfForm;
+pub use format::{classify, MediaType, PayloadKind, EVIDENCE_MEDIA_TYPE, TEEP_RESULT_MEDIA_TYPE};
+pub use profile::{
+    check_policy, check_required_claims, check_result_profile, AppraisalPolicy, ClaimsFault,
+};
+pub use verdict::{EvidenceForVerifier, VerifierVerdict};
+
 /// Claims the TAM keeps from accepted evidence.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct AttestedClaims {
@@ -25,6 +37,9 @@ pub struct AttestedClaims {
     pub manifests: usize,
     /// Whether this came from a Verifier's Attestation Result rather than our own appraisal.
     pub passport: bool,
+    /// The external Verifier that appraised the Evidence (background-check model).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verifier: Option<String>,
 }
 
 fn hex_opt<S: serde::Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
@@ -55,6 +70,18 @@ pub enum AttestError {
     MissingClaim(&'static str),
     #[error("attestation-payload-format {0:?} is not supported")]
     Format(String),
+    /// The payload's label does not parse or names no supported type (-26 §4.3).
+    #[error("{0}")]
+    Label(String),
+    #[error("{0}")]
+    Profile(&'static str),
+    #[error("manifests: {0}")]
+    Manifests(String),
+    #[error("appraisal policy: {0}")]
+    Policy(String),
+    /// The Verifier that appraised the Evidence did not affirm it, or could not be asked.
+    #[error("verifier: {0}")]
+    Verifier(String),
 }
 
 const EAT_NONCE: i64 = 10;
@@ -115,41 +142,6 @@ impl Evidence {
         self.bytes_claim(UEID)
     }
 
-    /// The COSE_Key in `cnf` (`{1: COSE_Key}`), as a public key.
-    pub fn cnf_key(&self) -> Result<PublicKey, AttestError> {
-        let bytes = self.cnf_cose_key()?;
-        PublicKey::from_cose_key(&bytes)
-            .map_err(|_| AttestError::Cnf("COSE_Key is not a usable P-256 or Ed25519 key"))
-    }
-
-    /// Whether `cnf` names `key`. A COSE_Key encoded exactly as `key` encodes is that key and
-    /// needs no parsing (which for Ed25519 means decompressing a point); any other encoding
-    /// is parsed and compared by thumbprint.
-    pub fn cnf_names(&self, key: &PublicKey) -> Result<bool, AttestError> {
-        let bytes = self.cnf_cose_key()?;
-        if bytes == key.to_cose_key() {
-            return Ok(true);
-        }
-        let cnf = PublicKey::from_cose_key(&bytes)
-            .map_err(|_| AttestError::Cnf("COSE_Key is not a usable P-256 or Ed25519 key"))?;
-        Ok(cnf.thumbprint() == key.thumbprint())
-    }
-
-    fn cnf_cose_key(&self) -> Result<Vec<u8>, AttestError> {
-        let cnf = self.claim(CNF).ok_or(AttestError::Cnf("missing"))?;
-        let Value::Map(m) = cnf else {
-            return Err(AttestError::Cnf("not a map"));
-        };
-        let key = m
-            .iter()
-            .find(|(k, _)| k.as_integer().and_then(|i| i64::try_from(i).ok()) == Some(1))
-            .map(|(_, v)| v)
-            .ok_or(AttestError::Cnf("no COSE_Key (label 1)"))?;
-        let mut bytes = Vec::new();
-        ciborium::into_writer(key, &mut bytes).map_err(|_| AttestError::Cnf("unencodable"))?;
-        Ok(bytes)
-    }
-
     fn bytes_claim(&self, key: i64) -> Option<Vec<u8>> {
         match self.claim(key)? {
             Value::Bytes(b) => Some(b.clone()),
@@ -176,6 +168,7 @@ impl Evidence {
             hwversion,
             manifests,
             passport,
+            verifier: None,
         }
     }
 }

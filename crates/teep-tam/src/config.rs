@@ -12,8 +12,10 @@ pub use teep_tam_core::Enroll;
 
 #[cfg(feature = "clap")]
 mod flags;
+mod verifier;
 #[cfg(feature = "clap")]
 pub use flags::ConfigFlags;
+pub use verifier::{AppraisalConfig, AttestationModel, VeraisonConfig, VerifierChoice};
 
 /// Which TEEP numbering a path speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -131,6 +133,13 @@ pub struct Config {
     pub allow_requests: bool,
     /// Public keys of Verifiers whose Attestation Results are accepted (passport model).
     pub verifier_keys: Vec<PathBuf>,
+    /// `background-check` (challenge, Evidence) or `passport` (token, Attestation Result).
+    pub attestation_model: AttestationModel,
+    /// Which Verifier appraises Evidence: `builtin` or `veraison` (see `[veraison]`).
+    pub verifier: VerifierChoice,
+    pub veraison: VeraisonConfig,
+    /// What every appraisal must also show (accepted hardware, minimum TC versions).
+    pub appraisal: AppraisalConfig,
     /// TLS certificate chain and key (PEM); both or neither.
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
@@ -227,6 +236,10 @@ impl Default for Config {
             require_attestation: true,
             allow_requests: true,
             verifier_keys: Vec::new(),
+            attestation_model: AttestationModel::BackgroundCheck,
+            verifier: VerifierChoice::Builtin,
+            veraison: VeraisonConfig::default(),
+            appraisal: AppraisalConfig::default(),
             tls_cert: None,
             tls_key: None,
             public_url: None,
@@ -384,6 +397,7 @@ impl Config {
                 "admin_token: must be at least 8 characters".into(),
             ));
         }
+        verifier::validate(self)?;
         // A bad anchor file stops the start, not the first upload.
         crate::catalog::load_anchor_files(&self.tc_signer_anchors)
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;

@@ -41,6 +41,7 @@ pub mod state;
 pub mod store;
 pub mod suit_wrap;
 pub mod ui;
+pub mod verifier;
 
 pub use config::{Config, Enroll, NumberingChoice};
 pub use server::{spawn, ServerHandle};

@@ -61,6 +61,8 @@ pub struct AppState {
     /// yet the operator needs to see why a device never gets through.
     pub(crate) refusals: Mutex<std::collections::VecDeque<Refusal>>,
     pub tc_signer: teep_cose::SoftwareSigner,
+    /// Who appraises Evidence (see [`crate::verifier`]).
+    pub verifier: Arc<dyn crate::verifier::Verifier>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -143,10 +145,14 @@ impl AppState {
                     teep_cbor::deviation::Tolerance::Tolerant
                 },
                 kidless_max_devices: config.kidless_max_devices,
+                appraisal_policy: config.appraisal.policy()?,
+                passport: config.attestation_model == crate::config::AttestationModel::Passport,
                 ..CoreConfig::default()
             },
             token_key,
         );
+        let verifier = crate::verifier::from_config(&config)
+            .map_err(|e| ServerError::Config(crate::config::ConfigError::Invalid(e)))?;
         let sessions = crate::limits::OpenSessions::new(
             config.max_sessions,
             config.max_sessions_per_address,
@@ -163,6 +169,7 @@ impl AppState {
             draining: std::sync::atomic::AtomicBool::new(false),
             refusals: Mutex::new(std::collections::VecDeque::with_capacity(REFUSALS_KEPT)),
             tc_signer,
+            verifier,
         }))
     }
 

@@ -98,4 +98,15 @@ pub trait AgentDevice {
     /// Unlinks a manifest (its uninstall sequence runs when nothing else holds it).
     /// `Ok(false)`: no such manifest.
     fn unlink_manifest(&mut self, manifest_id: &ComponentId) -> Result<bool, DeviceError>;
+    /// Passport model (-26 §5, RFC 9334 §5.1): an Attestation Result for `evidence` (the
+    /// Agent's signed EAT, `eat_nonce` = `nonce`, the QueryRequest's token) from a Verifier
+    /// this device uses, presented instead of the Evidence. `Ok(None)`, the default: no
+    /// Verifier, the Evidence goes.
+    fn attestation_result(
+        &mut self,
+        _evidence: &[u8],
+        _nonce: &[u8],
+    ) -> Result<Option<Vec<u8>>, DeviceError> {
+        Ok(None)
+    }
 }

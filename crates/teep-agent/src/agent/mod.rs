@@ -19,6 +19,8 @@ mod device;
 #[cfg(test)]
 mod multi_tam_tests;
 mod ownership;
+#[cfg(test)]
+mod passport_tests;
 mod query_request;
 mod reply;
 mod suit_reports;
@@ -47,8 +49,15 @@ pub use device::{
 };
 pub use reply::ReplyError;
 
-/// Media type of our Evidence: an EAT in a CWT under the TEEP EAT profile.
-pub const EAT_MEDIA_TYPE: &str = "application/eat+cwt; eat_profile=urn:ietf:rfc:rfcXXXX";
+/// Media type of our Evidence: an EAT as a CWT (RFC 9782 §4), without the `eat_profile`
+/// parameter. -26 §4.3 gives the TEEP EAT media type (`application/eat+cwt;
+/// eat_profile=urn:ietf:rfc:rfcXXXX`, also what an absent format means) to Attestation
+/// Results; a TAM hands anything else to a Verifier as Evidence.
+pub const EAT_MEDIA_TYPE: &str = "application/eat+cwt";
+
+/// The TEEP EAT media type (-26 §4.3): how the Agent labels an Attestation Result a
+/// Verifier gave it (passport model).
+pub const TEEP_RESULT_MEDIA_TYPE: &str = "application/eat+cwt; eat_profile=urn:ietf:rfc:rfcXXXX";
 
 /// Largest TEEP message accepted from a TAM (an Update may carry integrated TA binaries).
 pub const MAX_MESSAGE: usize = 16 * 1024 * 1024;

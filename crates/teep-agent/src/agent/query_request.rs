@@ -12,7 +12,7 @@ use teep_proto::{
 use super::algorithm::{compatible_alg, Answering};
 use super::device::InstalledTc;
 use super::tam_message::TamSignature;
-use super::{Agent, AgentEvent, Outcome, EAT_MEDIA_TYPE};
+use super::{Agent, AgentEvent, Outcome, EAT_MEDIA_TYPE, TEEP_RESULT_MEDIA_TYPE};
 use crate::evidence::{sign_evidence, EvidenceClaims, EvidenceError};
 use crate::state::TamProfile;
 
@@ -173,11 +173,33 @@ impl Agent<'_> {
         if attestation {
             match self.evidence(nonce.clone(), &manifests) {
                 Ok(eat) => {
+                    // Passport model (no challenge, the token is the nonce): a Verifier's
+                    // Attestation Result, if the device has one, goes instead, labelled with
+                    // the TEEP EAT media type (-26 §4.3).
+                    let passport = match (&qr.challenge, &nonce) {
+                        (None, Some(n)) => match self.device.attestation_result(&eat, n) {
+                            Ok(r) => r,
+                            Err(e) => {
+                                return self.refuse(
+                                    events,
+                                    answering,
+                                    token.as_deref(),
+                                    ErrorCode::TemporaryError,
+                                    e.to_string(),
+                                )
+                            }
+                        },
+                        _ => None,
+                    };
                     events.push(AgentEvent::EvidenceProduced {
                         nonce: nonce.unwrap_or_default(),
                     });
-                    resp.attestation_payload_format = Some(EAT_MEDIA_TYPE.into());
-                    resp.attestation_payload = Some(eat);
+                    let (format, payload) = match passport {
+                        Some(ar) => (TEEP_RESULT_MEDIA_TYPE, ar),
+                        None => (EAT_MEDIA_TYPE, eat),
+                    };
+                    resp.attestation_payload_format = Some(format.into());
+                    resp.attestation_payload = Some(payload);
                 }
                 Err(e) => {
                     return self.refuse(

@@ -75,8 +75,9 @@ pub(super) fn device_claims(public: PublicKey, ueid: &[u8], nonce: &[u8]) -> Eat
             version: VersionString::Text("1.0".into()),
             scheme: None,
         }),
+        // RFC 9711 §4.2.15: [content-format (60, application/cbor), bstr-wrapped body].
         manifests: Some(vec![ManifestEntry {
-            content_type: ciborium::Value::Text("application/suit-report+cose".into()),
+            content_type: ciborium::Value::Integer(60.into()),
             format: ciborium::Value::Bytes(vec![0xa0]),
         }]),
         ..Default::default()
@@ -189,8 +190,13 @@ impl SimDevice {
         &self,
         seen: &QueryRequestSeen,
     ) -> Result<QueryResponse, SimError> {
+        // Evidence is labelled `application/eat+cwt` (RFC 9782); an Attestation Result goes
+        // unlabelled, which -26 §4.3 reads as the TEEP EAT media type.
+        let evidence = self.verifier.is_none() || seen.token.is_none();
         Ok(QueryResponse {
             token: seen.token.clone(),
+            attestation_payload_format: (evidence && seen.challenge.is_some())
+                .then(|| "application/eat+cwt".into()),
             attestation_payload: match (&self.verifier, &seen.token) {
                 (Some(v), Some(token)) => Some(
                     device_claims(self.public_key(), &self.ueid, token)

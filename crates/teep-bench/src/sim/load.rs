@@ -143,6 +143,7 @@ impl LoadDevice {
     ) -> Result<Vec<u8>, SimError> {
         let qr = QueryResponse {
             token: token.map(<[u8]>::to_vec),
+            attestation_payload_format: challenge.map(|_| "application/eat+cwt".into()),
             attestation_payload: challenge.map(|c| self.evidence(c)).transpose()?,
             // Forgetful: it holds nothing, and says so (-26 §4.3: tc-list present when asked).
             tc_list: Some(Vec::new()),

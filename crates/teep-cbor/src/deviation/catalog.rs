@@ -124,6 +124,43 @@ pub static TEEP_AGENT_COSE_SIGN: DeviationKind = DeviationKind {
     reading: "an agent's message is a COSE_Sign, a suite the QueryRequest did not offer; its signature is verified as usual",
 };
 
+/// An attestation-payload labelled (or, with no attestation-payload-format, defaulted to) the
+/// TEEP EAT media type, which names an Attestation Result, but signed by the device's
+/// attestation key: Evidence. teep's Agents before the media-type split, and others, label
+/// their Evidence so. The signature says unambiguously who produced it, so it is appraised as
+/// Evidence.
+pub static TEEP_EVIDENCE_LABELLED_AS_RESULT: DeviationKind = DeviationKind {
+    code: "teep.evidence-labelled-as-result",
+    section: "TEEP-26 §4.3 (attestation-payload-format), §5 (the TEEP EAT media type is an Attestation Result's); RFC 9782",
+    reading: "payload labelled as a TEEP Attestation Result is signed by the device attestation key; appraised as Evidence",
+};
+
+/// `manifests` entries as teep wrote them before: a media-type text and an array of texts
+/// (`["application/suit-report+cose", ["urn:teep:manifest:…", seq]]`) instead of RFC 9711's
+/// `[content-format uint, bstr-wrapped manifest]`.
+pub static EAT_MANIFESTS_TEXT_FORM: DeviationKind = DeviationKind {
+    code: "eat.manifests-text-form",
+    section: "RFC 9711 §4.2.15 (manifest-format = [coap-content-format, bstr-wrapped manifest])",
+    reading: "a manifests entry has a text content type or an unwrapped text body; counted as a manifest reference",
+};
+
+/// `manifests` written as claim 273 (RFC 9711's `measurements`), as the TEEP draft's example
+/// EAT does; read as claim 272 when 272 is absent.
+pub static EAT_MANIFESTS_LABEL_273: DeviationKind = DeviationKind {
+    code: "eat.manifests-label-273",
+    section:
+        "RFC 9711 §4.2.15, §10 (manifests is claim 272; 273 is measurements); TEEP-26 §5 example",
+    reading: "manifests carried as claim 273 with no claim 272; read as manifests",
+};
+
+/// A `manifests` entry whose body is a CBOR map (the TEEP draft example's SUIT_Reference)
+/// instead of a bstr wrapping it.
+pub static EAT_MANIFESTS_UNWRAPPED: DeviationKind = DeviationKind {
+    code: "eat.manifests-unwrapped",
+    section: "RFC 9711 §4.2.15 ($manifest-body-cbor is a bstr .cbor); TEEP-26 §5 example",
+    reading: "a manifests entry's body is a CBOR map, not bstr-wrapped; read as the wrapped map",
+};
+
 /// Every kind, for metrics label sets, documentation and lookups by code.
 pub static ALL: &[&DeviationKind] = &[
     &COSE_KID_EMPTY,
@@ -140,6 +177,10 @@ pub static ALL: &[&DeviationKind] = &[
     &TEEP_TOKEN_NOT_ECHOED,
     &HTTP_ACCEPT_MISSING,
     &TEEP_AGENT_COSE_SIGN,
+    &TEEP_EVIDENCE_LABELLED_AS_RESULT,
+    &EAT_MANIFESTS_TEXT_FORM,
+    &EAT_MANIFESTS_LABEL_273,
+    &EAT_MANIFESTS_UNWRAPPED,
 ];
 
 /// The kind with this code.

@@ -369,6 +369,7 @@ fuzz_target!(|data: &[u8]| {
         catalog: f.catalog.clone(),
         assigned: f.assigned.clone(),
         signer_search: None,
+        verifier: None,
     };
     let mut rng = Counter(0x80);
     match core.handle_message(msg, &ctx, NOW, &mut rng) {

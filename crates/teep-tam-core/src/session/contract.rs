@@ -101,6 +101,10 @@ pub struct Context {
     /// When no kid of the message named a device: what the adapter did to find the signer
     /// (see [`TamCore::signer_search`](crate::TamCore::signer_search)).
     pub signer_search: Option<super::SignerSearched>,
+    /// An external Verifier's verdict on the QueryResponse's Evidence, when the adapter asked
+    /// one (see [`TamCore::evidence_for_verifier`](crate::TamCore::evidence_for_verifier));
+    /// `None`: the built-in appraisal.
+    pub verifier: Option<crate::attest::VerifierVerdict>,
 }
 
 /// How a step ended, for metrics, audit and logs.

@@ -36,7 +36,16 @@ impl TamCore {
         let answered = self
             .answered_session(&msg, ctx, now, &mut deviations)
             .and_then(|(session, numbering, token)| {
-                self.answer(&msg, session, numbering, ctx, token, &deviations, now, rng)
+                self.answer(
+                    &msg,
+                    session,
+                    numbering,
+                    ctx,
+                    token,
+                    &mut deviations,
+                    now,
+                    rng,
+                )
             });
         let mut outcome = match answered {
             Ok(o) => o,
@@ -63,7 +72,7 @@ impl TamCore {
         numbering: Numbering,
         ctx: &Context,
         token: Vec<u8>,
-        deviations: &Deviations,
+        deviations: &mut Deviations,
         now: i64,
         rng: &mut dyn Random,
     ) -> Result<Outcome, Rejection> {

@@ -20,6 +20,7 @@
 
 use alloc::{string::String, string::ToString, sync::Arc, vec, vec::Vec};
 
+mod appraisal;
 mod contract;
 mod data_items;
 mod device_key;
@@ -98,6 +99,13 @@ pub struct CoreConfig {
     /// per device updated (a 4 KiB TA made the database grow 4.5 times as fast). Larger
     /// Updates are audited without their bytes, and the UI says so.
     pub audit_response_max: usize,
+    /// What an appraisal must also show (accepted hardware, minimum TC versions), whichever
+    /// Verifier appraised.
+    pub appraisal_policy: crate::attest::AppraisalPolicy,
+    /// Passport model (-26 §4.2, §5): a QueryRequest that asks for attestation carries a
+    /// token and no challenge, and the Agent presents an Attestation Result of a trusted
+    /// Verifier whose `eat_nonce` is that token. Off: background check (a challenge).
+    pub passport: bool,
 }
 
 /// Default of [`CoreConfig::audit_response_max`]: Updates of small TAs (the demo's, test
@@ -120,6 +128,8 @@ impl Default for CoreConfig {
             tolerance: teep_cbor::deviation::Tolerance::Tolerant,
             kidless_max_devices: DEFAULT_KIDLESS_MAX_DEVICES,
             audit_response_max: DEFAULT_AUDIT_RESPONSE_MAX,
+            appraisal_policy: Default::default(),
+            passport: false,
         }
     }
 }
@@ -192,9 +202,7 @@ impl TamCore {
             token: token.to_vec(),
             kind: SessionKind::Query,
             device_kid: None,
-            challenge: self
-                .config
-                .require_attestation
+            challenge: (self.config.require_attestation && !self.config.passport)
                 .then(|| self.token_key.challenge(token)),
             numbering: q.numbering.name().into(),
             pending: None,

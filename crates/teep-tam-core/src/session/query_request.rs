@@ -49,12 +49,15 @@ impl TamCore {
         );
         // Legacy numbering keeps the token: without it the QueryRequest reads in both
         // numberings, and agents answer such a one in draft-26.
+        // Passport model: the token is the Attestation Result's nonce, and no challenge goes
+        // (-26 §4.2: challenge absent in the passport model).
+        let passport = attest && self.config.passport;
         let send_token = if attest {
-            self.config.token_with_attestation
+            self.config.token_with_attestation || passport
         } else {
             !self.config.tokenless_queries || numbering == Numbering::Legacy
         };
-        let challenge = attest.then(|| {
+        let challenge = (attest && !passport).then(|| {
             if send_token {
                 self.token_key.challenge(&token)
             } else {

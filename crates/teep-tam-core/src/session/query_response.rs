@@ -3,12 +3,12 @@
 //! it lacks and should drop. Attestation failure answers with an Update carrying
 //! ERR_ATTESTATION_REQUIRED (DIGEST §9.15); nothing to do ends the session.
 
-use alloc::{format, string::String, string::ToString, vec, vec::Vec};
+use alloc::{format, string::String, string::ToString, vec::Vec};
 
 use teep_cose::{Algorithm, PublicKey};
 use teep_proto::Numbering;
 
-use crate::attest::{self, AttestedClaims, Evidence, Expectation};
+use crate::attest::{self, AttestedClaims, Evidence};
 use crate::model::{
     ComponentId, CorruptRecord, DeviceStatus, InstalledTc, NewDevice, SessionRecord,
 };
@@ -35,7 +35,7 @@ impl TamCore {
         numbering: Numbering,
         ctx: &Context,
         token: Vec<u8>,
-        deviations: &teep_cbor::deviation::Deviations,
+        deviations: &mut teep_cbor::deviation::Deviations,
         now: i64,
         rng: &mut dyn Random,
     ) -> Result<Outcome, Rejection> {
@@ -52,8 +52,18 @@ impl TamCore {
 
         // Attestation (background check, or passport with a Verifier's result).
         let mut claims: Option<AttestedClaims> = None;
-        if session.challenge.is_some() || qr.attestation_payload.is_some() {
-            match self.appraise(qr, evidence.as_ref(), session, ctx, &token, &teep_key)? {
+        let passport_due = self.config.passport && self.config.require_attestation;
+        if session.challenge.is_some() || qr.attestation_payload.is_some() || passport_due {
+            match self.appraise_payload(
+                msg,
+                qr,
+                evidence.as_ref(),
+                session,
+                ctx,
+                &token,
+                &teep_key,
+                deviations,
+            )? {
                 Ok(c) => claims = Some(c),
                 Err(e) => {
                     // A new device (open enrollment) is recorded too, marked: its key signed
@@ -301,43 +311,6 @@ impl TamCore {
             tags: Vec::new(),
         };
         Ok((cnf, alg, Some(new_device)))
-    }
-
-    /// The appraisal of the evidence (or Attestation Result) against the session's
-    /// challenge and the device's keys. The outer error is the TAM's (a stored attestation
-    /// key that does not parse); the inner one is why the device does not attest.
-    fn appraise(
-        &self,
-        qr: &wire::QueryResponseIn,
-        evidence: Option<&Result<Evidence, attest::AttestError>>,
-        session: &SessionRecord,
-        ctx: &Context,
-        token: &[u8],
-        teep_key: &PublicKey,
-    ) -> Result<Result<AttestedClaims, attest::AttestError>, InternalError> {
-        let attestation_keys: Vec<PublicKey> =
-            match ctx.device.as_ref().and_then(|d| d.attest_key.as_ref()) {
-                Some(k) => {
-                    vec![PublicKey::from_cose_key(k).map_err(InternalError::StoredAttestationKey)?]
-                }
-                None => vec![teep_key.clone()],
-            };
-        Ok(match (evidence, &qr.attestation_payload_format) {
-            (_, Some(f)) if !wire::is_eat_format(f) => Err(attest::AttestError::Format(f.clone())),
-            (None, _) => Err(attest::AttestError::Missing),
-            (Some(Err(e)), _) => Err(e.clone()),
-            (Some(Ok(ev)), _) => attest::appraise(
-                ev,
-                &Expectation {
-                    challenge: session.challenge.as_deref(),
-                    token: Some(token),
-                    teep_key,
-                    attestation_keys: &attestation_keys,
-                    verifier_keys: &self.verifier_keys,
-                    require_profile_claims: true,
-                },
-            ),
-        })
     }
 }
 

@@ -86,7 +86,7 @@ impl TamCore {
                 "only a QueryResponse may come unsolicited",
             ));
         };
-        let deviations = core::mem::take(&mut msg.deviations);
+        let mut deviations = core::mem::take(&mut msg.deviations);
         let session = self.unsolicited_session(&msg.raw, msg.numbering, now);
         let token: Vec<u8> = session.token.clone();
         let answered = self.on_query_response(
@@ -96,7 +96,7 @@ impl TamCore {
             msg.numbering,
             ctx,
             token,
-            &deviations,
+            &mut deviations,
             now,
             rng,
         );

@@ -22,6 +22,7 @@
 mod attestation;
 mod captured;
 mod contract;
+mod evidence_formats;
 mod harness;
 mod internal_errors;
 mod interop;

@@ -146,6 +146,7 @@ fn a_requested_tc_is_installed_when_the_catalog_meets_the_minimum() {
     let seen = dev.read_query_request(&request, N, &[]).unwrap();
     let response = teep_proto::QueryResponse {
         token: seen.token,
+        attestation_payload_format: Some("application/eat+cwt".into()),
         attestation_payload: Some(dev.evidence(seen.challenge.as_ref().unwrap()).unwrap()),
         tc_list: Some(Vec::new()),
         requested_tc_list: vec![teep_proto::RequestedTcInfo {

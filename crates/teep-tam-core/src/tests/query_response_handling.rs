@@ -72,6 +72,7 @@ fn response_to_request_asking(
     };
     let mut q = QueryResponse {
         token: Some(token.clone()),
+        attestation_payload_format: Some("application/eat+cwt".into()),
         attestation_payload: Some(dev.evidence(&key.challenge(&token)).unwrap()),
         tc_list: Some(vec![held]),
         ..Default::default()

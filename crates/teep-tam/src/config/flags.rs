@@ -90,6 +90,8 @@ pub struct ConfigFlags {
     /// Public key of a Verifier whose Attestation Results are accepted (passport model).
     #[arg(long = "verifier-key")]
     pub verifier_keys: Vec<PathBuf>,
+    #[command(flatten)]
+    pub verifier: super::verifier::VerifierFlags,
     /// TLS certificate chain (PEM); with --tls-key serves HTTPS.
     #[arg(long)]
     pub tls_cert: Option<PathBuf>,
@@ -207,6 +209,7 @@ impl ConfigFlags {
             no_attestation,
             no_requests,
             verifier_keys,
+            verifier,
             tls_cert,
             tls_key,
             public_url,
@@ -252,6 +255,7 @@ impl ConfigFlags {
         turn_off(&mut config.require_attestation, no_attestation);
         turn_off(&mut config.allow_requests, no_requests);
         set_list(&mut config.verifier_keys, verifier_keys);
+        verifier.apply_to(config);
         set_some(&mut config.tls_cert, tls_cert);
         set_some(&mut config.tls_key, tls_key);
         set_some(&mut config.public_url, public_url);

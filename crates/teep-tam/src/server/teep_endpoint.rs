@@ -230,10 +230,11 @@ pub(crate) async fn answer_teep_body(
         }
     }
     async {
-        let (ctx, device) = match load_context(st, &mut inspected).await {
+        let (mut ctx, device) = match load_context(st, &mut inspected).await {
             Ok(c) => c,
             Err(e) => return (storage_failure(st, &e), None, Vec::new()),
         };
+        ctx.verifier = remote_appraisal(st, &inspected, &ctx).await;
         if let Some(d) = &ctx.device {
             let span = tracing::Span::current();
             if !span.is_disabled() {
@@ -376,6 +377,26 @@ pub(crate) fn sessions_full(st: &AppState, full: crate::limits::SessionsFull) ->
     };
     st.limit_hit(limit, None);
     super::retry_later(st, status, code, text, secs)
+}
+
+/// The remote Verifier's verdict on the QueryResponse's Evidence, if one is configured and
+/// the core has Evidence for it (RFC 9334 background check; see `crate::verifier`).
+async fn remote_appraisal(
+    st: &AppState,
+    msg: &Inspected,
+    ctx: &Context,
+) -> Option<teep_tam_core::attest::VerifierVerdict> {
+    if !st.verifier.is_remote() {
+        return None;
+    }
+    let evidence = st.core.evidence_for_verifier(msg, ctx.session.as_ref()?)?;
+    let verifier = st.verifier.clone();
+    match tokio::task::spawn_blocking(move || verifier.appraise(&evidence)).await {
+        Ok(v) => v,
+        Err(e) => Some(teep_tam_core::attest::VerifierVerdict::Failed(format!(
+            "the Verifier call failed: {e}"
+        ))),
+    }
 }
 
 /// Loads the context the core asked for (see [`Need`]). A query token is read by the core
