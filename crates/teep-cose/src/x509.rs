@@ -157,6 +157,22 @@ pub fn subject_common_name(cert_der: &[u8]) -> Option<String> {
     None
 }
 
+/// Whether a certificate names itself as its issuer (a root's self-signed certificate).
+pub fn is_self_issued(cert_der: &[u8]) -> bool {
+    let issuer = (|| {
+        let (cert, _) = expect(cert_der, 0x30)?;
+        let (tbs, _) = expect(cert, 0x30)?;
+        let mut rest = tbs;
+        if rest.first() == Some(&0xa0) {
+            rest = tlv(rest)?.2;
+        }
+        rest = expect(rest, 0x02)?.1;
+        rest = expect(rest, 0x30)?.1;
+        Some(expect(rest, 0x30)?.0)
+    })();
+    issuer.is_some() && issuer == subject_der(cert_der)
+}
+
 /// The DER subject Name of a certificate (its contents, without the SEQUENCE header).
 pub fn subject_der(cert_der: &[u8]) -> Option<&[u8]> {
     tbs_from_subject(cert_der).map(|(s, _, _)| s)

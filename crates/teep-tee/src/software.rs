@@ -107,6 +107,8 @@ pub struct SoftwareTee {
     components: ComponentStore,
     identity: DeviceIdentity,
     signer: Arc<dyn Signer>,
+    /// Provisioned attestation key and endorsement (see `attestation`).
+    attestation: Mutex<Option<crate::attestation::Attestation>>,
     payload_key: PrivateKey,
     runtime: TaRuntime,
     cache_entries: usize,
@@ -160,6 +162,7 @@ impl SoftwareTee {
                 .map_err(|e| TeeError::corrupt("sealed TEEP key", e.to_string()))?,
         );
         let payload_key = load_or_create_payload_key(&sealed)?;
+        let attestation = Mutex::new(crate::attestation::load(&sealed)?);
         Ok(SoftwareTee {
             dir,
             sealed,
@@ -168,6 +171,7 @@ impl SoftwareTee {
             },
             identity,
             signer,
+            attestation,
             payload_key,
             runtime: TaRuntime::new(options.ta_limits),
             cache_entries: options.module_cache_entries,
@@ -175,6 +179,20 @@ impl SoftwareTee {
             sessions: Mutex::new(HashMap::new()),
             next_session: AtomicU64::new(1),
         })
+    }
+
+    /// The attestation key's public half, for a manufacturer's CA to certify; creates the key
+    /// (of `kt`) on first use. Until an endorsement is stored the TEEP key signs Evidence.
+    pub fn attestation_public_key(&self, kt: KeyType) -> Result<PublicKey, TeeError> {
+        crate::attestation::ensure_key(&self.sealed, kt)
+    }
+
+    /// Stores the endorsement of the attestation key (X.509 chain, leaf first, without the
+    /// root); from now on Evidence is signed by the attestation key and carries the chain.
+    pub fn set_attestation_endorsement(&self, chain: &[Vec<u8>]) -> Result<(), TeeError> {
+        crate::attestation::set_endorsement(&self.sealed, chain)?;
+        *lock(&self.attestation) = crate::attestation::load(&self.sealed)?;
+        Ok(())
     }
 
     /// The state directory.
@@ -446,6 +464,20 @@ impl Tee for SoftwareTee {
 
     fn teep_signer(&self) -> Arc<dyn Signer> {
         self.signer.clone()
+    }
+
+    fn attestation_signer(&self) -> Arc<dyn Signer> {
+        match &*lock(&self.attestation) {
+            Some(a) => a.signer.clone(),
+            None => self.signer.clone(),
+        }
+    }
+
+    fn attestation_endorsement(&self) -> Vec<Vec<u8>> {
+        lock(&self.attestation)
+            .as_ref()
+            .map(|a| a.chain.clone())
+            .unwrap_or_default()
     }
 
     fn payload_encryption_key(&self) -> Option<PublicKey> {
