@@ -101,6 +101,10 @@ pub struct Context {
     /// When no kid of the message named a device: what the adapter did to find the signer
     /// (see [`TamCore::signer_search`](crate::TamCore::signer_search)).
     pub signer_search: Option<super::SignerSearched>,
+    /// The endorsement roots the TAM trusts (DER certificates; RFC 9334 Endorser): an
+    /// attestation key endorsed by an `x5chain` (RFC 9360) must chain to one of them. Loaded
+    /// for a QueryResponse, from the adapter's in-memory copy.
+    pub endorsement_roots: Arc<Vec<Vec<u8>>>,
 }
 
 /// How a step ended, for metrics, audit and logs.

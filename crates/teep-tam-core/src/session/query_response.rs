@@ -53,7 +53,7 @@ impl TamCore {
         // Attestation (background check, or passport with a Verifier's result).
         let mut claims: Option<AttestedClaims> = None;
         if session.challenge.is_some() || qr.attestation_payload.is_some() {
-            match self.appraise(qr, evidence.as_ref(), session, ctx, &token, &teep_key)? {
+            match self.appraise(qr, evidence.as_ref(), session, ctx, &token, &teep_key, now)? {
                 Ok(c) => claims = Some(c),
                 Err(e) => {
                     // A new device (open enrollment) is recorded too, marked: its key signed
@@ -71,7 +71,10 @@ impl TamCore {
                         teep_proto::ErrorCode::AttestationRequired,
                         &err_msg,
                     );
-                    return self.send_update(UpdateToSend {
+                    // Open enrollment stores nothing of a device it does not admit: the
+                    // audit entry alone says who was refused and why.
+                    let refused_unknown = new_device.is_some() && self.config.enroll == Enroll::Open;
+                    let sent = self.send_update(UpdateToSend {
                         msg,
                         upd,
                         update_token,
@@ -84,6 +87,19 @@ impl TamCore {
                         alg,
                         now,
                         result: ExchangeResult::AttestationFailed,
+                    });
+                    return sent.map(|mut o| {
+                        if refused_unknown {
+                            o.effects.new_device = None;
+                            o.effects.device = None;
+                            o.effects.new_session = None;
+                            if let Some(a) = &mut o.effects.audit {
+                                a.notes.push(format!(
+                                    "open enrollment refused the device, nothing stored: {e}"
+                                ));
+                            }
+                        }
+                        o
                     });
                 }
             }
@@ -314,19 +330,23 @@ impl TamCore {
         ctx: &Context,
         token: &[u8],
         teep_key: &PublicKey,
+        now: i64,
     ) -> Result<Result<AttestedClaims, attest::AttestError>, InternalError> {
-        let attestation_keys: Vec<PublicKey> =
-            match ctx.device.as_ref().and_then(|d| d.attest_key.as_ref()) {
-                Some(k) => {
-                    vec![PublicKey::from_cose_key(k).map_err(InternalError::StoredAttestationKey)?]
-                }
-                None => vec![teep_key.clone()],
-            };
+        let stored = match ctx.device.as_ref().and_then(|d| d.attest_key.as_ref()) {
+            Some(k) => Some(PublicKey::from_cose_key(k).map_err(InternalError::StoredAttestationKey)?),
+            None => None,
+        };
         Ok(match (evidence, &qr.attestation_payload_format) {
             (_, Some(f)) if !wire::is_eat_format(f) => Err(attest::AttestError::Format(f.clone())),
             (None, _) => Err(attest::AttestError::Missing),
             (Some(Err(e)), _) => Err(e.clone()),
-            (Some(Ok(ev)), _) => attest::appraise(
+            (Some(Ok(ev)), _) => {
+                let attestation_keys = match self.attestation_keys(ev, stored, ctx, teep_key, now)
+                {
+                    Ok(keys) => keys,
+                    Err(e) => return Ok(Err(attest::AttestError::Endorsement(e))),
+                };
+                attest::appraise(
                 ev,
                 &Expectation {
                     challenge: session.challenge.as_deref(),
@@ -336,8 +356,47 @@ impl TamCore {
                     verifier_keys: &self.verifier_keys,
                     require_profile_claims: true,
                 },
-            ),
+                )
+            }
         })
+    }
+
+    /// The keys that may have signed the Evidence (RFC 9334 §3: the Attester's attestation
+    /// key, known to the Verifier through an Endorsement):
+    /// 1. the attestation key registered for the device;
+    /// 2. else the leaf of the Evidence's `x5chain` (RFC 9360), validated to an endorsement
+    ///    root at `now` whenever roots are configured, and always for a device enrolling
+    ///    under [`Enroll::Open`]; with no roots, a registered device's or a `tofu` device's
+    ///    chain is taken as the device asserts it, which is no weaker than before: its
+    ///    Evidence is then bound to the TEEP key through `cnf` all the same;
+    /// 3. else the TEEP key itself (self-signed Evidence), which open enrollment refuses.
+    fn attestation_keys(
+        &self,
+        ev: &Evidence,
+        stored: Option<PublicKey>,
+        ctx: &Context,
+        teep_key: &PublicKey,
+        now: i64,
+    ) -> Result<Vec<PublicKey>, crate::endorsement::ChainError> {
+        use crate::endorsement::{verify_chain, ChainError};
+        if let Some(k) = stored {
+            return Ok(vec![k]);
+        }
+        let enrolling_open = ctx.device.is_none() && self.config.enroll == Enroll::Open;
+        let chain = ev.x5chain().map_err(ChainError::Header)?;
+        match chain {
+            Some(chain) if enrolling_open || !ctx.endorsement_roots.is_empty() => Ok(vec![
+                verify_chain(&chain, &ctx.endorsement_roots, now, &self.signature_memo)?,
+            ]),
+            Some(chain) => {
+                let leaf = chain.first().ok_or(ChainError::Missing)?;
+                let key = teep_cose::x509::certificate_public_key(leaf)
+                    .map_err(|e| ChainError::Other(format!("leaf key: {e}")))?;
+                Ok(vec![key, teep_key.clone()])
+            }
+            None if enrolling_open => Err(ChainError::Missing),
+            None => Ok(vec![teep_key.clone()]),
+        }
     }
 }
 
