@@ -239,7 +239,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let config = teep_tam::Config {
         data: dir.path.join("tam"),
         listen: "127.0.0.1:0".parse()?,
-        enroll: teep_tam::Enroll::Open,
+        enroll: teep_tam::Enroll::Tofu,
         ..Default::default()
     };
     let state = rt

@@ -412,7 +412,7 @@ mod tests {
         let cfg = teep_tam::Config {
             data: dir.path().to_path_buf(),
             listen: "127.0.0.1:0".parse().unwrap(),
-            enroll: teep_tam::Enroll::Open,
+            enroll: teep_tam::Enroll::Tofu,
             ..Default::default()
         };
         let (addr, handle) = teep_tam::server::spawn(cfg).await.unwrap();

@@ -165,7 +165,7 @@ fn first_query_parser() -> impl TypedValueParser<Value = FirstQuery> {
 /// `--enroll` in the config file's spelling, parsed by `Enroll`'s own `FromStr` (the enum
 /// lives in the sans-IO core, which has no clap); clap lists the values in help and errors.
 fn enroll_parser() -> impl TypedValueParser<Value = Enroll> {
-    PossibleValuesParser::new(["open", "registered"]).try_map(|s| s.parse::<Enroll>())
+    PossibleValuesParser::new(["registered", "open", "tofu"]).try_map(|s| s.parse::<Enroll>())
 }
 
 impl Config {
