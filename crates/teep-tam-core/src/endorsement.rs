@@ -40,6 +40,9 @@ pub enum ChainError {
     Path(&'static str),
     #[error("x5chain: {0}")]
     Other(String),
+    /// A certificate offered as an endorsement root is not one.
+    #[error("root certificate: {0}")]
+    Root(String),
 }
 
 /// Which key types a chain may use (the ones teep-cose verifies).
@@ -194,18 +197,19 @@ impl webpki::ExtendedKeyUsageValidator for AnyPurpose {
 /// trust anchor, of a P-256 or Ed25519 key, self-issued, and allowed to sign certificates.
 pub fn check_root(der: &[u8]) -> Result<PublicKey, ChainError> {
     let cert = CertificateDer::from(der);
+    let root = |why: &str| ChainError::Root(why.into());
     webpki::anchor_from_trusted_cert(&cert)
-        .map_err(|e| ChainError::Other(format!("not a usable root certificate ({e:?})")))?;
+        .map_err(|e| ChainError::Root(format!("not a usable X.509 certificate ({e:?})")))?;
     let key = teep_cose::x509::certificate_public_key(der)
-        .map_err(|e| ChainError::Other(format!("root certificate: {e}")))?;
+        .map_err(|e| ChainError::Root(e.to_string()))?;
     if !teep_cose::x509::is_self_issued(der) {
-        return Err(ChainError::Path("a root certificate must be self-issued"));
+        return Err(root("must be self-issued (a CA's own root, not an intermediate or a device certificate)"));
     }
     match teep_cose::x509::key_usage(der) {
         Ok(Some(ku)) if ku & teep_cose::x509::KEY_USAGE_KEY_CERT_SIGN == 0 => {
-            Err(ChainError::Path("root keyUsage lacks keyCertSign"))
+            Err(root("keyUsage lacks keyCertSign"))
         }
-        Err(()) => Err(ChainError::Path("root keyUsage does not parse")),
+        Err(()) => Err(root("keyUsage does not parse")),
         _ => Ok(key),
     }
 }
