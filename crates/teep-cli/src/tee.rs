@@ -123,8 +123,18 @@ pub fn create_ca(a: &CaArgs) -> anyhow::Result<()> {
         }
     };
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
-    write_new(&a.out.join("ca.key"), ca.key().to_pkcs8_pem().as_bytes(), true, a.force)?;
-    write_new(&a.out.join("ca.pem"), ca.chain_pem().as_bytes(), false, a.force)?;
+    write_new(
+        &a.out.join("ca.key"),
+        ca.key().to_pkcs8_pem().as_bytes(),
+        true,
+        a.force,
+    )?;
+    write_new(
+        &a.out.join("ca.pem"),
+        ca.chain_pem().as_bytes(),
+        false,
+        a.force,
+    )?;
     write_new(&a.out.join("root.pem"), root_pem.as_bytes(), false, a.force)?;
     println!(
         "{} CA {:?} in {}: give TAMs {}",

@@ -247,7 +247,10 @@ mod tests {
 
     #[test]
     fn ecdsa_der_refuses_negative_and_overlong_integers() {
-        assert_eq!(ecdsa_der_to_raw(&[0x30, 0x06, 0x02, 0x01, 0x80, 0x02, 0x01, 0x01]), None);
+        assert_eq!(
+            ecdsa_der_to_raw(&[0x30, 0x06, 0x02, 0x01, 0x80, 0x02, 0x01, 0x01]),
+            None
+        );
         let mut long = vec![0x30, 0x25, 0x02, 0x21, 0x01];
         long.extend_from_slice(&[0x11; 32]);
         long.extend_from_slice(&[0x02, 0x01, 0x01]);
@@ -266,7 +269,9 @@ mod tests {
             let pem = public.to_spki_pem();
             let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
             use base64::Engine as _;
-            let der = base64::engine::general_purpose::STANDARD.decode(body).unwrap();
+            let der = base64::engine::general_purpose::STANDARD
+                .decode(body)
+                .unwrap();
             assert_eq!(public_key_from_spki(&der).unwrap(), public);
         }
         assert!(public_key_from_spki(&[0x30, 0x00]).is_err());

@@ -203,7 +203,9 @@ pub fn check_root(der: &[u8]) -> Result<PublicKey, ChainError> {
     let key = teep_cose::x509::certificate_public_key(der)
         .map_err(|e| ChainError::Root(e.to_string()))?;
     if !teep_cose::x509::is_self_issued(der) {
-        return Err(root("must be self-issued (a CA's own root, not an intermediate or a device certificate)"));
+        return Err(root(
+            "must be self-issued (a CA's own root, not an intermediate or a device certificate)",
+        ));
     }
     match teep_cose::x509::key_usage(der) {
         Ok(Some(ku)) if ku & teep_cose::x509::KEY_USAGE_KEY_CERT_SIGN == 0 => {
@@ -275,8 +277,10 @@ pub fn verify_chain(
         return Err(ChainError::NoRoots);
     }
     let leaf = chain.first().ok_or(ChainError::Missing)?;
-    let root_ders: Vec<CertificateDer<'_>> =
-        roots.iter().map(|r| CertificateDer::from(r.as_slice())).collect();
+    let root_ders: Vec<CertificateDer<'_>> = roots
+        .iter()
+        .map(|r| CertificateDer::from(r.as_slice()))
+        .collect();
     let anchors: Vec<_> = root_ders
         .iter()
         .filter_map(|r| webpki::anchor_from_trusted_cert(r).ok())
@@ -299,7 +303,15 @@ pub fn verify_chain(
     let algs: [&dyn SignatureVerificationAlgorithm; 2] = [&p256, &ed25519];
     let time = UnixTime::since_unix_epoch(Duration::from_millis(now_ms.max(0) as u64));
     end_entity
-        .verify_for_usage(&algs, &anchors, &intermediates, time, AnyPurpose, None, None)
+        .verify_for_usage(
+            &algs,
+            &anchors,
+            &intermediates,
+            time,
+            AnyPurpose,
+            None,
+            None,
+        )
         .map_err(|e| path_error(&e))?;
     check_key_usage(chain)?;
     teep_cose::x509::certificate_public_key(leaf)

@@ -22,7 +22,10 @@ fn rfc9360_leaf_issued_by_a_configured_root_yields_the_leaf_key() {
         let ca = root(kt);
         let dev = device_key(kt);
         let chain = ca
-            .issue_device(&dev.public_key(), &CertOptions::valid_for("dev", NOW_S, 365))
+            .issue_device(
+                &dev.public_key(),
+                &CertOptions::valid_for("dev", NOW_S, 365),
+            )
             .unwrap();
         let memo = SignatureMemo::new(16);
         let key = verify_chain(&chain, &[ca.cert_der().to_vec()], NOW_MS, &memo).unwrap();
@@ -34,14 +37,20 @@ fn rfc9360_leaf_issued_by_a_configured_root_yields_the_leaf_key() {
 fn rfc9360_chain_through_an_intermediate_verifies_and_its_signature_is_remembered() {
     let ca = root(KeyType::P256);
     let inter = ca
-        .create_intermediate(KeyType::Ed25519, &CertOptions::valid_for("Line 1", NOW_S, 3650))
+        .create_intermediate(
+            KeyType::Ed25519,
+            &CertOptions::valid_for("Line 1", NOW_S, 3650),
+        )
         .unwrap();
     let roots = [ca.cert_der().to_vec()];
     let memo = SignatureMemo::new(64);
     for _ in 0..3 {
         let dev = device_key(KeyType::P256);
         let chain = inter
-            .issue_device(&dev.public_key(), &CertOptions::valid_for("dev", NOW_S, 365))
+            .issue_device(
+                &dev.public_key(),
+                &CertOptions::valid_for("dev", NOW_S, 365),
+            )
             .unwrap();
         assert_eq!(chain.len(), 2);
         verify_chain(&chain, &roots, NOW_MS, &memo).unwrap();
@@ -84,16 +93,24 @@ fn rfc5280_chain_to_another_root_and_self_signed_leaf_are_refused() {
     let dev = device_key(KeyType::P256);
     let memo = SignatureMemo::new(16);
     let chain = other
-        .issue_device(&dev.public_key(), &CertOptions::valid_for("dev", NOW_S, 365))
+        .issue_device(
+            &dev.public_key(),
+            &CertOptions::valid_for("dev", NOW_S, 365),
+        )
         .unwrap();
     let roots = [ca.cert_der().to_vec()];
     assert_eq!(
         verify_chain(&chain, &roots, NOW_MS, &memo),
-        Err(ChainError::Path("does not chain to a trusted endorsement root"))
+        Err(ChainError::Path(
+            "does not chain to a trusted endorsement root"
+        ))
     );
     // Same issuer name, other key: the name chains, the signature does not.
     let impostor = root(KeyType::P256)
-        .issue_device(&dev.public_key(), &CertOptions::valid_for("dev", NOW_S, 365))
+        .issue_device(
+            &dev.public_key(),
+            &CertOptions::valid_for("dev", NOW_S, 365),
+        )
         .unwrap();
     assert_eq!(
         verify_chain(&impostor, &roots, NOW_MS, &memo),
@@ -113,13 +130,19 @@ fn rfc5280_basic_constraints_an_end_entity_cannot_issue() {
     let ca = root(KeyType::P256);
     let dev = device_key(KeyType::P256);
     let dev_chain = ca
-        .issue_device(&dev.public_key(), &CertOptions::valid_for("dev", NOW_S, 365))
+        .issue_device(
+            &dev.public_key(),
+            &CertOptions::valid_for("dev", NOW_S, 365),
+        )
         .unwrap();
     // The device key, not a CA, "issues" a certificate for another key.
     let rogue = CertificateAuthority::from_parts(dev, dev_chain.clone()).unwrap();
     let victim = device_key(KeyType::P256);
     let mut chain = rogue
-        .issue_device(&victim.public_key(), &CertOptions::valid_for("x", NOW_S, 365))
+        .issue_device(
+            &victim.public_key(),
+            &CertOptions::valid_for("x", NOW_S, 365),
+        )
         .unwrap();
     if chain.len() == 1 {
         chain.extend(dev_chain);
@@ -141,7 +164,10 @@ fn rfc5280_key_usage_without_digital_signature_is_refused_and_roots_are_checked(
     assert!(verify_chain(&[inter.cert_der().to_vec()], &roots, NOW_MS, &memo).is_err());
     assert!(check_root(ca.cert_der()).is_ok());
     let leaf = ca
-        .issue_device(&dev.public_key(), &CertOptions::valid_for("dev", NOW_S, 365))
+        .issue_device(
+            &dev.public_key(),
+            &CertOptions::valid_for("dev", NOW_S, 365),
+        )
         .unwrap();
     assert!(check_root(&leaf[0]).is_err());
     assert!(check_root(b"not a certificate").is_err());

@@ -346,7 +346,11 @@ async fn refusals(State(st): State<Arc<AppState>>, ApiQuery(q): ApiQuery<CountQu
 }
 
 async fn list_endorsers(State(st): State<Arc<AppState>>) -> ApiResult {
-    let roots = st.store.list_endorsement_roots().await.map_err(|e| ops_error(e.into()))?;
+    let roots = st
+        .store
+        .list_endorsement_roots()
+        .await
+        .map_err(|e| ops_error(e.into()))?;
     Ok(Json(serde_json::json!(roots)).into_response())
 }
 

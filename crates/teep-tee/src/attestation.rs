@@ -79,20 +79,16 @@ pub(crate) fn ensure_key(sealed: &SealedStore, kt: KeyType) -> Result<PublicKey,
 /// Stores the endorsement chain (leaf first); the leaf must certify the attestation key.
 pub(crate) fn set_endorsement(sealed: &SealedStore, chain: &[Vec<u8>]) -> Result<(), TeeError> {
     let _guard = sealed.lock()?;
-    let key = load_key(sealed)?.ok_or_else(|| {
-        TeeError::Invalid {
-            what: "attestation endorsement".into(),
-            rule: "the device has no attestation key yet (read its public key first)".into(),
-        }
+    let key = load_key(sealed)?.ok_or_else(|| TeeError::Invalid {
+        what: "attestation endorsement".into(),
+        rule: "the device has no attestation key yet (read its public key first)".into(),
     })?;
-    let leaf = chain
-        .first()
-        .ok_or_else(|| TeeError::Invalid {
-            what: "attestation endorsement".into(),
-            rule: "the chain holds no certificate".into(),
-        })?;
-    let certified = teep_cose::x509::certificate_public_key(leaf)
-        .map_err(|e| TeeError::Invalid {
+    let leaf = chain.first().ok_or_else(|| TeeError::Invalid {
+        what: "attestation endorsement".into(),
+        rule: "the chain holds no certificate".into(),
+    })?;
+    let certified =
+        teep_cose::x509::certificate_public_key(leaf).map_err(|e| TeeError::Invalid {
             what: "attestation endorsement leaf".into(),
             rule: e.to_string(),
         })?;

@@ -96,9 +96,11 @@ impl CertificateAuthority {
 
     /// A CA from its key and its certificate chain (this CA's certificate first).
     pub fn from_parts(key: PrivateKey, chain: Vec<Vec<u8>>) -> Result<Self, EndorsementError> {
-        let first = chain.first().ok_or_else(|| input("CA certificate", "none given"))?;
-        let cert_key =
-            teep_cose::x509::certificate_public_key(first).map_err(|e| input("CA certificate", e))?;
+        let first = chain
+            .first()
+            .ok_or_else(|| input("CA certificate", "none given"))?;
+        let cert_key = teep_cose::x509::certificate_public_key(first)
+            .map_err(|e| input("CA certificate", e))?;
         if cert_key != key.public_key() {
             return Err(input(
                 "CA key",
@@ -165,6 +167,18 @@ impl CertificateAuthority {
             .map_err(|e| EndorsementError::Build(e.to_string()))?;
         Ok(cert.der().to_vec())
     }
+}
+
+/// A device certificate `key` signs for itself: what a device without an endorsement might
+/// send, which no TAM should take (tests, and `teep check`'s negative cases).
+pub fn self_signed_device(
+    key: &PrivateKey,
+    opts: &CertOptions,
+) -> Result<Vec<u8>, EndorsementError> {
+    let cert = params(opts, false)?
+        .self_signed(&RcgenKey::new(key)?)
+        .map_err(|e| EndorsementError::Build(e.to_string()))?;
+    Ok(cert.der().to_vec())
 }
 
 fn distinguished_name(cn: &str) -> DistinguishedName {

@@ -13,10 +13,14 @@ impl Opened {
     /// absent, an error naming the bucket if it is neither a bstr nor an array of bstr. The
     /// protected bucket is read first; RFC 9360 allows either.
     pub fn x5chain(&self) -> Result<Option<Vec<Vec<u8>>>, CoseError> {
-        for (bucket, header) in [("protected", &self.protected), ("unprotected", &self.unprotected)] {
-            let found = header.rest.iter().find(|(l, _)| {
-                *l == coset::Label::Int(super::HDR_X5CHAIN)
-            });
+        for (bucket, header) in [
+            ("protected", &self.protected),
+            ("unprotected", &self.unprotected),
+        ] {
+            let found = header
+                .rest
+                .iter()
+                .find(|(l, _)| *l == coset::Label::Int(super::HDR_X5CHAIN));
             let Some((_, value)) = found else { continue };
             let bad = || {
                 CoseError::malformed(

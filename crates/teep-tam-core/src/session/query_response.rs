@@ -73,7 +73,8 @@ impl TamCore {
                     );
                     // Open enrollment stores nothing of a device it does not admit: the
                     // audit entry alone says who was refused and why.
-                    let refused_unknown = new_device.is_some() && self.config.enroll == Enroll::Open;
+                    let refused_unknown =
+                        new_device.is_some() && self.config.enroll == Enroll::Open;
                     let sent = self.send_update(UpdateToSend {
                         msg,
                         upd,
@@ -333,7 +334,9 @@ impl TamCore {
         now: i64,
     ) -> Result<Result<AttestedClaims, attest::AttestError>, InternalError> {
         let stored = match ctx.device.as_ref().and_then(|d| d.attest_key.as_ref()) {
-            Some(k) => Some(PublicKey::from_cose_key(k).map_err(InternalError::StoredAttestationKey)?),
+            Some(k) => {
+                Some(PublicKey::from_cose_key(k).map_err(InternalError::StoredAttestationKey)?)
+            }
             None => None,
         };
         Ok(match (evidence, &qr.attestation_payload_format) {
@@ -341,21 +344,20 @@ impl TamCore {
             (None, _) => Err(attest::AttestError::Missing),
             (Some(Err(e)), _) => Err(e.clone()),
             (Some(Ok(ev)), _) => {
-                let attestation_keys = match self.attestation_keys(ev, stored, ctx, teep_key, now)
-                {
+                let attestation_keys = match self.attestation_keys(ev, stored, ctx, teep_key, now) {
                     Ok(keys) => keys,
                     Err(e) => return Ok(Err(attest::AttestError::Endorsement(e))),
                 };
                 attest::appraise(
-                ev,
-                &Expectation {
-                    challenge: session.challenge.as_deref(),
-                    token: Some(token),
-                    teep_key,
-                    attestation_keys: &attestation_keys,
-                    verifier_keys: &self.verifier_keys,
-                    require_profile_claims: true,
-                },
+                    ev,
+                    &Expectation {
+                        challenge: session.challenge.as_deref(),
+                        token: Some(token),
+                        teep_key,
+                        attestation_keys: &attestation_keys,
+                        verifier_keys: &self.verifier_keys,
+                        require_profile_claims: true,
+                    },
                 )
             }
         })
@@ -385,9 +387,14 @@ impl TamCore {
         let enrolling_open = ctx.device.is_none() && self.config.enroll == Enroll::Open;
         let chain = ev.x5chain().map_err(ChainError::Header)?;
         match chain {
-            Some(chain) if enrolling_open || !ctx.endorsement_roots.is_empty() => Ok(vec![
-                verify_chain(&chain, &ctx.endorsement_roots, now, &self.signature_memo)?,
-            ]),
+            Some(chain) if enrolling_open || !ctx.endorsement_roots.is_empty() => {
+                Ok(vec![verify_chain(
+                    &chain,
+                    &ctx.endorsement_roots,
+                    now,
+                    &self.signature_memo,
+                )?])
+            }
             Some(chain) => {
                 let leaf = chain.first().ok_or(ChainError::Missing)?;
                 let key = teep_cose::x509::certificate_public_key(leaf)
