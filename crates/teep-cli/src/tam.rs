@@ -234,12 +234,13 @@ alt_path = "/old"
     #[test]
     fn enum_flags_take_the_config_file_spelling_only() {
         assert_eq!(merged(&["--enroll", "open"]).enroll, Enroll::Open);
+        assert_eq!(merged(&["--enroll", "tofu"]).enroll, Enroll::Tofu);
         assert_eq!(
             merged(&["--numbering", "draft26"]).numbering,
             NumberingChoice::Draft26
         );
         for (flag, bad, values) in [
-            ("--enroll", "x", "[possible values: open, registered]"),
+            ("--enroll", "x", "[possible values: registered, open, tofu]"),
             ("--numbering", "26", "[possible values: draft26, legacy]"),
             (
                 "--numbering",

@@ -34,7 +34,9 @@ pub struct ConfigFlags {
     /// repeatable, replaces tc_signer_anchors of --config. The TAM's own TC-signer key is always trusted.
     #[arg(long = "tc-signer-anchor", value_name = "FILE")]
     pub tc_signer_anchors: Vec<PathBuf>,
-    /// Who may connect: registered devices only, or any device that attests (recorded on first contact).
+    /// Who may connect: registered devices only; open: a device whose attestation key chains
+    /// to an endorsement root (`teep tam endorser add`); tofu (testbeds): any device, its key
+    /// recorded on first contact.
     #[arg(long, value_parser = enroll_parser())]
     pub enroll: Option<Enroll>,
     /// Bearer token of the admin API and the web UI (both disabled without it).
