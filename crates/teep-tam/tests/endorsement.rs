@@ -9,7 +9,7 @@ mod common;
 
 use common::{add_assigned_ta, config, error_update, start_with, ADMIN_TOKEN};
 use teep_bench::sim::{ExchangeResult, SimDevice, SimEndorsement};
-use teep_cose::{KeyType, PrivateKey, SoftwareSigner};
+use teep_cose::{KeyType, PrivateKey, Signer as _, SoftwareSigner};
 use teep_tam::model::DeviceStatus;
 use teep_tam::Enroll;
 use teep_tee::endorsement::{cert_to_pem, CertOptions, CertificateAuthority};
@@ -89,6 +89,12 @@ async fn rfc9360_device_with_a_chained_attestation_key_enrolls_under_open_enroll
         dev.public_key().to_cose_key(),
         "the cnf key is recorded"
     );
+    let leaf = dev.endorsement.as_ref().unwrap().signer.public_key();
+    assert_eq!(
+        d.attest_key,
+        Some(leaf.to_cose_key()),
+        "and its attestation key"
+    );
     // The next session re-validates the chain from memory: no new signature to check.
     let memo = tam.handle.state.core.signature_memo().len();
     assert_eq!(tam.exchange(&mut dev).await, ExchangeResult::UpToDate);
@@ -97,6 +103,21 @@ async fn rfc9360_device_with_a_chained_attestation_key_enrolls_under_open_enroll
     let mut second = maker.device(&valid());
     assert_eq!(tam.exchange(&mut second).await, ExchangeResult::Updated);
     assert_eq!(tam.handle.state.core.signature_memo().len(), memo + 1);
+    // Enrolled through its endorsement, a device cannot fall back to self-signed Evidence.
+    let endorsement = dev.endorsement.take();
+    let (code, msg) = error_update(&tam.answer_query(&dev, None).await);
+    assert_eq!(code, teep_proto::ErrorCode::AttestationRequired);
+    assert!(
+        msg.contains("does not verify with the device attestation key"),
+        "{msg}"
+    );
+    assert_eq!(
+        tam.device(&dev).await.status,
+        DeviceStatus::AttestationFailed
+    );
+    dev.endorsement = endorsement;
+    assert_eq!(tam.exchange(&mut dev).await, ExchangeResult::UpToDate);
+    assert_eq!(tam.device(&dev).await.status, DeviceStatus::Attested);
     tam.handle.shutdown().await;
 }
 

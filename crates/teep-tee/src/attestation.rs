@@ -8,7 +8,7 @@ use std::sync::Arc;
 use teep_cose::{KeyType, PrivateKey, PublicKey, Signer, SoftwareSigner};
 
 use crate::sealed::{SealedOp, SealedStore};
-use crate::TeeError;
+use crate::{SoftwareTee, TeeError};
 
 const DEVICE_NS: &str = "tee.device";
 const ATTESTATION_KEY_NAME: &[u8] = b"attestation-key";
@@ -106,4 +106,20 @@ pub(crate) fn set_endorsement(sealed: &SealedStore, chain: &[Vec<u8>]) -> Result
         name: ENDORSEMENT_NAME.to_vec(),
         value: Some(bytes),
     }])
+}
+
+impl SoftwareTee {
+    /// The attestation key's public half, for a manufacturer's CA to certify; creates the key
+    /// (of `kt`) on first use. Until an endorsement is stored the TEEP key signs Evidence.
+    pub fn attestation_public_key(&self, kt: KeyType) -> Result<PublicKey, TeeError> {
+        ensure_key(&self.sealed, kt)
+    }
+
+    /// Stores the endorsement of the attestation key (X.509 chain, leaf first, without the
+    /// root); from now on Evidence is signed by the attestation key and carries the chain.
+    pub fn set_attestation_endorsement(&self, chain: &[Vec<u8>]) -> Result<(), TeeError> {
+        set_endorsement(&self.sealed, chain)?;
+        *self.attestation.lock().unwrap_or_else(|p| p.into_inner()) = load(&self.sealed)?;
+        Ok(())
+    }
 }

@@ -103,12 +103,12 @@ struct Session {
 /// The software TEE. Cheap to share as `Arc<SoftwareTee>` or `Arc<dyn Tee>`.
 pub struct SoftwareTee {
     dir: PathBuf,
-    sealed: Arc<SealedStore>,
+    pub(crate) sealed: Arc<SealedStore>,
     components: ComponentStore,
     identity: DeviceIdentity,
     signer: Arc<dyn Signer>,
     /// Provisioned attestation key and endorsement (see `attestation`).
-    attestation: Mutex<Option<crate::attestation::Attestation>>,
+    pub(crate) attestation: Mutex<Option<crate::attestation::Attestation>>,
     payload_key: PrivateKey,
     runtime: TaRuntime,
     cache_entries: usize,
@@ -179,20 +179,6 @@ impl SoftwareTee {
             sessions: Mutex::new(HashMap::new()),
             next_session: AtomicU64::new(1),
         })
-    }
-
-    /// The attestation key's public half, for a manufacturer's CA to certify; creates the key
-    /// (of `kt`) on first use. Until an endorsement is stored the TEEP key signs Evidence.
-    pub fn attestation_public_key(&self, kt: KeyType) -> Result<PublicKey, TeeError> {
-        crate::attestation::ensure_key(&self.sealed, kt)
-    }
-
-    /// Stores the endorsement of the attestation key (X.509 chain, leaf first, without the
-    /// root); from now on Evidence is signed by the attestation key and carries the chain.
-    pub fn set_attestation_endorsement(&self, chain: &[Vec<u8>]) -> Result<(), TeeError> {
-        crate::attestation::set_endorsement(&self.sealed, chain)?;
-        *lock(&self.attestation) = crate::attestation::load(&self.sealed)?;
-        Ok(())
     }
 
     /// The state directory.

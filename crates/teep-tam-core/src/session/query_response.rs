@@ -40,7 +40,7 @@ impl TamCore {
         rng: &mut dyn Random,
     ) -> Result<Outcome, Rejection> {
         let evidence = qr.attestation_payload.as_deref().map(Evidence::parse);
-        let (teep_key, alg, new_device) = self.signer(msg, ctx, evidence.as_ref())?;
+        let (teep_key, alg, mut new_device) = self.signer(msg, ctx, evidence.as_ref())?;
         let kid = teep_key.thumbprint().to_vec();
         let consume = Consume::of(session, numbering);
         let mut update = DeviceUpdate {
@@ -104,6 +104,21 @@ impl TamCore {
                     });
                 }
             }
+        }
+        // A device admitted through its endorsement keeps that attestation key: its later
+        // Evidence must come from it (RFC 9334 §3), not from its TEEP key.
+        if let (Some(d), Some(Ok(ev)), true) = (
+            new_device.as_mut(),
+            evidence.as_ref(),
+            claims.is_some() && self.config.enroll == Enroll::Open,
+        ) {
+            d.attest_key = ev
+                .x5chain()
+                .ok()
+                .flatten()
+                .and_then(|c| c.first().cloned())
+                .and_then(|leaf| teep_cose::x509::certificate_public_key(&leaf).ok())
+                .map(|k| k.to_cose_key());
         }
         if let Some(c) = &claims {
             update.status = Some(DeviceStatus::Attested);
@@ -381,11 +396,21 @@ impl TamCore {
         now: i64,
     ) -> Result<Vec<PublicKey>, crate::endorsement::ChainError> {
         use crate::endorsement::{verify_chain, ChainError};
+        let chain = ev.x5chain().map_err(ChainError::Header)?;
         if let Some(k) = stored {
+            // A registered (or endorsed-enrolled) attestation key: a chain sent along must
+            // still hold, and certify that key.
+            if let Some(chain) = chain.filter(|_| !ctx.endorsement_roots.is_empty()) {
+                let leaf = verify_chain(&chain, &ctx.endorsement_roots, now, &self.signature_memo)?;
+                if leaf != k {
+                    return Err(ChainError::Path(
+                        "the leaf is not the device's registered attestation key",
+                    ));
+                }
+            }
             return Ok(vec![k]);
         }
         let enrolling_open = ctx.device.is_none() && self.config.enroll == Enroll::Open;
-        let chain = ev.x5chain().map_err(ChainError::Header)?;
         match chain {
             Some(chain) if enrolling_open || !ctx.endorsement_roots.is_empty() => {
                 Ok(vec![verify_chain(
