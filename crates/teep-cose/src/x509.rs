@@ -100,8 +100,11 @@ pub fn public_key_from_spki(spki: &[u8]) -> Result<PublicKey, KeyError> {
     }
 }
 
-/// The extensions of a certificate: (OID, critical, extnValue contents).
-fn extensions(cert_der: &[u8]) -> Option<Vec<(&[u8], bool, &[u8])>> {
+/// One extension: (OID, critical, extnValue contents).
+type Extension<'a> = (&'a [u8], bool, &'a [u8]);
+
+/// The extensions of a certificate.
+fn extensions(cert_der: &[u8]) -> Option<Vec<Extension<'_>>> {
     let (_, _, mut rest) = tbs_from_subject(cert_der)?;
     let mut out = Vec::new();
     while let Some((tag, content, next)) = tlv(rest) {

@@ -338,6 +338,7 @@ impl TamCore {
     /// The appraisal of the evidence (or Attestation Result) against the session's
     /// challenge and the device's keys. The outer error is the TAM's (a stored attestation
     /// key that does not parse); the inner one is why the device does not attest.
+    #[allow(clippy::too_many_arguments)]
     fn appraise(
         &self,
         qr: &wire::QueryResponseIn,
