@@ -37,7 +37,7 @@ teep="$out/instrumented/production/teep"
 rm -rf "$raw" # what build scripts wrote while building
 
 echo "== 2/3 training"
-"$teep" tam serve --data "$work/tam" --listen "127.0.0.1:$port" --enroll open \
+"$teep" tam serve --data "$work/tam" --listen "127.0.0.1:$port" --enroll tofu \
     > "$work/serve.log" 2>&1 &
 tam=$!
 for _ in $(seq 100); do

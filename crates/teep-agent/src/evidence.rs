@@ -52,10 +52,12 @@ pub enum EvidenceError {
     Sign(teep_cose::CoseError),
 }
 
-/// Builds and signs the EAT.
+/// Builds and signs the EAT; a non-empty `x5chain` (the certificates endorsing `signer`'s
+/// key, leaf first) goes into the protected header (RFC 9360 §2).
 pub fn sign_evidence(
     claims: &EvidenceClaims,
     signer: &dyn Signer,
+    x5chain: &[Vec<u8>],
 ) -> Result<Vec<u8>, EvidenceError> {
     // First entry: the TEE's own firmware (TEEP maps "TEE firmware type and version" to
     // `manifests`), so the claim is present even before any TC is installed.
@@ -89,7 +91,8 @@ pub fn sign_evidence(
         cnf: Some(Confirmation::Key(claims.teep_key.clone())),
         ..Default::default()
     };
-    eat.sign(signer).map_err(EvidenceError::Sign)
+    eat.sign_with_x5chain(signer, x5chain)
+        .map_err(EvidenceError::Sign)
 }
 
 #[cfg(test)]

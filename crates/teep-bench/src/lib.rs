@@ -7,5 +7,6 @@
 //! name, the kid's header bucket).
 
 pub mod any_tam;
+pub mod endorsed;
 pub mod sim;
 pub mod tam;

@@ -19,7 +19,9 @@ mod http;
 mod load;
 mod peek;
 
-pub use device::{exchange, exchange_with, numbered_key, DeviceAlg, QueryRequestSeen, SimDevice};
+pub use device::{
+    exchange, exchange_with, numbered_key, DeviceAlg, QueryRequestSeen, SimDevice, SimEndorsement,
+};
 pub use http::{Reply, TeepClient, TeepConnection, MAX_RESPONSE_BODY};
 pub use load::{load_exchange, sized_exchange, LoadDevice};
 pub use peek::{peek_query_request, peek_update, PeekedMessage};

@@ -93,6 +93,12 @@ pub struct TamArgs {
     /// Header of the devices' signatures that carries the kid.
     #[arg(long, value_enum, default_value = "protected")]
     pub kid_placement: KidPlacement,
+    /// CA directory (from `teep tee provision ca`): each simulated device gets a P-256
+    /// attestation key certified by it, issued when the device is first used, and sends the
+    /// chain in its Evidence's x5chain (RFC 9360), for a TAM under open enrollment that trusts
+    /// DIR/root.pem. Each Evidence is still one signature.
+    #[arg(long, value_name = "DIR")]
+    pub endorsed_by: Option<std::path::PathBuf>,
     /// Send `Content-Type: application/teep+cbor` on the empty POST too (teep's broker sends
     /// only Accept and Content-Length: 0), for TAMs that require it.
     #[arg(long)]
@@ -168,10 +174,23 @@ async fn tam(a: TamArgs) -> anyhow::Result<()> {
     let device = {
         let requested = requested_tcs(&a.request_tc)?;
         let kid_unprotected = a.kid_placement == KidPlacement::Unprotected;
+        let endorser = a
+            .endorsed_by
+            .as_deref()
+            .map(crate::endorsed::load_ca)
+            .transpose()?
+            .map(Arc::new);
         move |i: u64| -> Result<LoadDevice, crate::sim::SimError> {
-            Ok(LoadDevice::numbered(i, alg)?
+            let dev = LoadDevice::numbered(i, alg)?
                 .with_kid_unprotected(kid_unprotected)
-                .with_requested(requested.clone()))
+                .with_requested(requested.clone());
+            match &endorser {
+                None => Ok(dev),
+                Some(ca) => {
+                    let (signer, chain) = crate::endorsed::endorse(ca, i)?;
+                    Ok(dev.with_endorsement(signer, chain))
+                }
+            }
         }
     };
     let empty_ct = a.empty_post_content_type;

@@ -11,7 +11,7 @@ async fn foreign_tam_options_against_teeps_tam() {
     let cfg = teep_tam::Config {
         data: dir.path().to_path_buf(),
         listen: "127.0.0.1:0".parse().unwrap(),
-        enroll: teep_tam::Enroll::Open,
+        enroll: teep_tam::Enroll::Tofu,
         ..Default::default()
     };
     let (addr, handle) = teep_tam::server::spawn(cfg).await.unwrap();

@@ -84,6 +84,7 @@ pub struct TeeDevice {
     tee: Arc<dyn Tee>,
     teep: Arc<dyn Signer>,
     attestation: Arc<dyn Signer>,
+    endorsement: Vec<Vec<u8>>,
     fetcher: Box<dyn PayloadFetcher + Send>,
     processor_template: Processor,
 }
@@ -92,10 +93,12 @@ impl TeeDevice {
     pub fn new(tee: Arc<dyn Tee>) -> Self {
         let teep = tee.teep_signer();
         let attestation = tee.attestation_signer();
+        let endorsement = tee.attestation_endorsement();
         TeeDevice {
             tee,
             teep,
             attestation,
+            endorsement,
             fetcher: Box::new(teep_suit::NoFetcher),
             processor_template: Processor::default(),
         }
@@ -125,6 +128,10 @@ impl AgentDevice for TeeDevice {
 
     fn attestation_signer(&self) -> &dyn Signer {
         self.attestation.as_ref()
+    }
+
+    fn attestation_endorsement(&self) -> &[Vec<u8>] {
+        &self.endorsement
     }
 
     fn identity(&self) -> DeviceIdentity {

@@ -73,7 +73,7 @@ impl Tam {
         let config = teep_tam::Config {
             data: dir.to_path_buf(),
             listen: "127.0.0.1:0".parse().unwrap(),
-            enroll: teep_tam::Enroll::Open,
+            enroll: teep_tam::Enroll::Tofu,
             tls_cert: Some(fixture("chain.pem")),
             tls_key: Some(fixture("key.pem")),
             ..Default::default()

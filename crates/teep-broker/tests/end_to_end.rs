@@ -206,7 +206,7 @@ fn installed_event(events: &[AgentEvent]) -> bool {
 #[test]
 fn install_invoke_and_delete_over_http() {
     let dir = tempfile::tempdir().unwrap();
-    let tam = Tam::start(&dir.path().join("tam"), teep_tam::Enroll::Open);
+    let tam = Tam::start(&dir.path().join("tam"), teep_tam::Enroll::Tofu);
     let (mut dev, hello) = Device::requesting_hello(&dir, &tam);
     let events = dev.session(&tam.uri).unwrap();
     assert!(installed_event(&events), "{events:?}");
@@ -237,7 +237,7 @@ fn install_invoke_and_delete_over_http() {
 #[test]
 fn upgrade_by_higher_sequence_number() {
     let dir = tempfile::tempdir().unwrap();
-    let tam = Tam::start(&dir.path().join("tam"), teep_tam::Enroll::Open);
+    let tam = Tam::start(&dir.path().join("tam"), teep_tam::Enroll::Tofu);
     assert_eq!(tam.add_ta("counter", COUNTER_WASM), 1);
     let mut dev = Device::of(&dir, &tam);
     let counter = TcId::parse("counter").unwrap();
@@ -257,7 +257,7 @@ fn upgrade_by_higher_sequence_number() {
 #[test]
 fn untrusted_tam_key_gets_an_error_and_installs_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let tam = Tam::start(&dir.path().join("tam"), teep_tam::Enroll::Open);
+    let tam = Tam::start(&dir.path().join("tam"), teep_tam::Enroll::Tofu);
     tam.add_ta("hello", HELLO_WASM);
     let stranger = teep_cose::PrivateKey::generate(teep_cose::KeyType::P256).public_key();
     let mut dev = Device::new(&dir.path().join("dev"), &[stranger], &[tam.tc_signer()]);
@@ -286,7 +286,7 @@ fn untrusted_tam_key_gets_an_error_and_installs_nothing() {
 #[test]
 fn legacy_profile_against_the_legacy_path() {
     let dir = tempfile::tempdir().unwrap();
-    let tam = Tam::start(&dir.path().join("tam"), teep_tam::Enroll::Open);
+    let tam = Tam::start(&dir.path().join("tam"), teep_tam::Enroll::Tofu);
     let (mut dev, hello) = Device::requesting_hello(&dir, &tam);
     let events = dev.session(&tam.legacy_uri).unwrap();
     assert!(
@@ -310,8 +310,8 @@ fn legacy_profile_against_the_legacy_path() {
 #[test]
 fn two_tams_serve_one_device() {
     let dir = tempfile::tempdir().unwrap();
-    let tam_a = Tam::start(&dir.path().join("tam-a"), teep_tam::Enroll::Open);
-    let tam_b = Tam::start(&dir.path().join("tam-b"), teep_tam::Enroll::Open);
+    let tam_a = Tam::start(&dir.path().join("tam-a"), teep_tam::Enroll::Tofu);
+    let tam_b = Tam::start(&dir.path().join("tam-b"), teep_tam::Enroll::Tofu);
     tam_a.add_ta("hello", HELLO_WASM);
     tam_b.add_ta("counter", COUNTER_WASM);
     let keys: Vec<PublicKey> = tam_a.keys().into_iter().chain(tam_b.keys()).collect();
@@ -395,7 +395,7 @@ fn wrong_attestation_key_gets_no_install() {
 #[test]
 fn install_over_https_with_the_test_ca() {
     let dir = tempfile::tempdir().unwrap();
-    let tam = Tam::start_tls(&dir.path().join("tam"), teep_tam::Enroll::Open);
+    let tam = Tam::start_tls(&dir.path().join("tam"), teep_tam::Enroll::Tofu);
     assert!(tam.uri.starts_with("https://127.0.0.1:"), "{}", tam.uri);
     tam.add_ta("hello", HELLO_WASM);
     let mut dev = Device::of(&dir, &tam);
@@ -426,7 +426,7 @@ fn install_over_https_with_the_test_ca() {
 #[test]
 fn client_without_the_test_ca_refuses_the_certificate() {
     let dir = tempfile::tempdir().unwrap();
-    let tam = Tam::start_tls(&dir.path().join("tam"), teep_tam::Enroll::Open);
+    let tam = Tam::start_tls(&dir.path().join("tam"), teep_tam::Enroll::Tofu);
     let (mut dev, hello) = Device::requesting_hello(&dir, &tam);
 
     // The default configuration trusts the Mozilla roots only.
@@ -469,7 +469,7 @@ fn plain_http_to_the_tls_port_gets_no_teep_answer() {
     use std::io::{Read, Write};
 
     let dir = tempfile::tempdir().unwrap();
-    let tam = Tam::start_tls(&dir.path().join("tam"), teep_tam::Enroll::Open);
+    let tam = Tam::start_tls(&dir.path().join("tam"), teep_tam::Enroll::Tofu);
     tam.add_ta("hello", HELLO_WASM);
 
     // Through the Broker's transport: an error, not an exchange.

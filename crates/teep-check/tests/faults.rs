@@ -370,7 +370,7 @@ async fn check_through(fault: Fault) -> Report {
     let config = teep_tam::Config {
         data: dir.path().into(),
         listen: "127.0.0.1:0".parse().unwrap(),
-        enroll: Enroll::Open,
+        enroll: Enroll::Tofu,
         ..Default::default()
     };
     let (addr, handle) = teep_tam::server::spawn(config).await.unwrap();

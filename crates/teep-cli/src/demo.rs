@@ -1,7 +1,9 @@
 //! `teep demo`: the whole TEEP flow in one process, narrated.
 //!
-//! A TAM (SQLite, open enrollment) on a free loopback port, the `hello` TA in its catalog, a
-//! device with the software TEE, the Agent and the Broker speaking real HTTP to the TAM: the
+//! A device manufacturer's CA endorses the device's attestation key (an X.509 chain the
+//! Agent sends in its Evidence's `x5chain`), a TAM (SQLite, open enrollment trusting that
+//! CA's root) on a free loopback port, the `hello` TA in its catalog, a device with the
+//! software TEE, the Agent and the Broker speaking real HTTP to the TAM: the
 //! device asks for `hello`, gets it installed, runs it, then gives it up and sees it deleted.
 //! By default a line per step and one per TEEP message (its direction and summary, as the
 //! dumps show them), so the whole flow fits on a screen; `--verbose` shows each message in
@@ -163,7 +165,7 @@ fn events(n: &Narrator, events: &mut Vec<AgentEvent>) {
             ), false),
             AgentEvent::Received { message } => (format!("Agent: received {message}"), false),
             AgentEvent::EvidenceProduced { nonce } => {
-                (format!("Agent: Evidence (EAT) signed by the device key, eat_nonce = challenge {}…", &hex::encode(&nonce)[..16.min(nonce.len() * 2)]), false)
+                (format!("Agent: Evidence (EAT) signed by the endorsed attestation key, eat_nonce = challenge {}…", &hex::encode(&nonce)[..16.min(nonce.len() * 2)]), false)
             }
             AgentEvent::Unlinked { manifest_id, found } => {
                 (format!("Agent: manifest {} {}", n.name(manifest_id), if found { "unlinked and its component removed" } else { "unlinked (was not installed)" }), true)
@@ -180,6 +182,30 @@ fn events(n: &Narrator, events: &mut Vec<AgentEvent>) {
             n.note(&format!("  {text}"));
         }
     }
+}
+
+/// A root CA and a production-line CA under it; the line certifies the device's attestation
+/// key and the TEE keeps the chain. Returns the root, PEM, for the TAM.
+fn endorse_device(n: &Narrator, tee: &SoftwareTee) -> anyhow::Result<String> {
+    use teep_tee::endorsement::{cert_to_pem, CertOptions, CertificateAuthority};
+    let now = teep_tam::server::now_ms() / 1000;
+    let root = CertificateAuthority::create_root(
+        teep_cose::KeyType::P256,
+        &CertOptions::valid_for("Demo Maker Root CA", now, 3650),
+    )?;
+    let line = root.create_intermediate(
+        teep_cose::KeyType::P256,
+        &CertOptions::valid_for("Demo Maker Line CA", now, 3650),
+    )?;
+    let key = tee.attestation_public_key(teep_cose::KeyType::P256)?;
+    let chain = line.issue_device(&key, &CertOptions::valid_for("demo device", now, 365))?;
+    tee.set_attestation_endorsement(&chain)?;
+    n.note("x5chain: device certificate <- Demo Maker Line CA; the TAM trusts Demo Maker Root CA");
+    n.detail(&format!(
+        "attestation key kid {} (apart from the TEEP key)",
+        hex::encode(key.thumbprint())
+    ));
+    Ok(cert_to_pem(root.cert_der()))
 }
 
 fn session(n: &mut Narrator, runner: &mut AgentRunner<TeeDevice>, uri: &str) -> anyhow::Result<()> {
@@ -235,13 +261,25 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
 
-    n.step("Starting a TAM (SQLite database, open enrollment) on a free loopback port");
+    n.step("Manufacturing: the maker's CA certifies the device's attestation key");
+    let tee =
+        Arc::new(SoftwareTee::open(dir.path.join("device")).context("opening the software TEE")?);
+    let root_pem = endorse_device(&n, &tee)?;
+
+    n.step("Starting a TAM (SQLite database, open enrollment trusting the maker's root CA)");
     let config = teep_tam::Config {
         data: dir.path.join("tam"),
         listen: "127.0.0.1:0".parse()?,
         enroll: teep_tam::Enroll::Open,
         ..Default::default()
     };
+    std::fs::create_dir_all(&config.data).context("creating the TAM's directory")?;
+    rt.block_on(async {
+        let store = teep_tam::Store::open(&config.database_url(), &Default::default()).await?;
+        teep_tam::endorsers::add(&store, root_pem.as_bytes(), teep_tam::server::now_ms()).await?;
+        anyhow::Ok(())
+    })
+    .context("trusting the maker's root")?;
     let state = rt
         .block_on(teep_tam::server::AppState::open(config))
         .context("opening the TAM")?;
@@ -296,8 +334,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     n.step(
         "Starting the device: software TEE, Agent and Broker, trusting the TAM and the TC Signer",
     );
-    let tee: Arc<dyn Tee> =
-        Arc::new(SoftwareTee::open(dir.path.join("device")).context("opening the software TEE")?);
+    let tee: Arc<dyn Tee> = tee;
     let signer = tee.teep_signer();
     n.detail(&format!(
         "device TEEP key {} kid {}",

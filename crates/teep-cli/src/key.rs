@@ -54,7 +54,12 @@ fn with_suffix(prefix: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
-fn write_new(path: &Path, data: &[u8], private: bool, force: bool) -> anyhow::Result<()> {
+pub(crate) fn write_new(
+    path: &Path,
+    data: &[u8],
+    private: bool,
+    force: bool,
+) -> anyhow::Result<()> {
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true);
     if force {

@@ -14,6 +14,7 @@ mod msg;
 mod suit;
 mod ta;
 mod tam;
+mod tee;
 
 /// mimalloc instead of glibc malloc: the TAM allocates and frees small buffers on every step
 /// (CBOR, sqlx arguments, HTTP headers), and glibc's allocator was 8-11 % of its CPU.
@@ -51,6 +52,8 @@ enum Command {
     /// Invoke an installed Trusted Application.
     #[command(subcommand)]
     Ta(ta::Cmd),
+    #[command(subcommand)]
+    Tee(tee::Cmd),
     /// Load generators and benchmarks.
     #[command(subcommand)]
     Bench(bench::Cmd),
@@ -109,6 +112,7 @@ fn main() {
         Command::Tam(c) => tam::run(c),
         Command::Agent(c) => agent::run(c),
         Command::Ta(c) => ta::run(c),
+        Command::Tee(c) => tee::run(c),
         Command::Bench(c) => bench::run(c),
         Command::Demo(a) => demo::run(a),
         Command::Check(c) => check::run(c),

@@ -10,9 +10,11 @@ use teep_tam::config::ConfigFlags;
 use teep_tam::{Config, Store};
 
 mod device;
+mod endorser;
 mod tc;
 
 use device::{device, DeviceCmd};
+use endorser::{endorser, EndorserCmd};
 use tc::{tc, TcCmd};
 
 #[derive(Subcommand)]
@@ -25,6 +27,10 @@ pub enum Cmd {
     /// Manage devices.
     #[command(subcommand)]
     Device(DeviceCmd),
+    /// Manage endorsement roots: manufacturer CAs whose device certificates open enrollment
+    /// trusts (docs/attestation/chain.md).
+    #[command(subcommand)]
+    Endorser(EndorserCmd),
     /// Show recent exchanges, each message decoded as JSON.
     Log(LogArgs),
 }
@@ -104,6 +110,7 @@ pub fn run(cmd: Cmd) -> anyhow::Result<()> {
             Cmd::Serve(a) => serve(*a).await,
             Cmd::Tc(c) => tc(c).await,
             Cmd::Device(c) => device(c).await,
+            Cmd::Endorser(c) => endorser(c).await,
             Cmd::Log(a) => log(a).await,
         }
     })
@@ -227,12 +234,13 @@ alt_path = "/old"
     #[test]
     fn enum_flags_take_the_config_file_spelling_only() {
         assert_eq!(merged(&["--enroll", "open"]).enroll, Enroll::Open);
+        assert_eq!(merged(&["--enroll", "tofu"]).enroll, Enroll::Tofu);
         assert_eq!(
             merged(&["--numbering", "draft26"]).numbering,
             NumberingChoice::Draft26
         );
         for (flag, bad, values) in [
-            ("--enroll", "x", "[possible values: open, registered]"),
+            ("--enroll", "x", "[possible values: registered, open, tofu]"),
             ("--numbering", "26", "[possible values: draft26, legacy]"),
             (
                 "--numbering",

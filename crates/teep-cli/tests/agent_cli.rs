@@ -91,7 +91,7 @@ fn request_without_session_on_a_new_state_dir_then_tam_list_and_status_key() {
 fn a_failing_remembered_tam_does_not_fail_a_run_aimed_at_another() {
     let dir = scratch("agent_cli-aimed");
     let data = dir.join("tam-data");
-    let (_server, url) = serve(&data, "open");
+    let (_server, url) = serve(&data, "tofu");
     let state = dir.join("agent");
     let state = state.to_str().unwrap();
     let dead = dead_uri();

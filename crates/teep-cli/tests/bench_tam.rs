@@ -30,7 +30,7 @@ fn bench(url: &str) -> (String, String) {
 fn exchanges_without_an_update_are_counted_apart_and_explained() {
     let dir = scratch("bench_tam");
     let data = dir.join("tam");
-    let (_server, url) = serve(&data, "open");
+    let (_server, url) = serve(&data, "tofu");
 
     // Empty catalog: every exchange ends at the QueryResponse.
     let (out, err) = bench(&url);

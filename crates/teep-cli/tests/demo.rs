@@ -113,6 +113,8 @@ fn verbose_demo_shows_each_message_named() {
         "\"shared-sequence\"",
         "\"eat_nonce\"",
         "\"kid (4)\"",
+        // The Evidence carries the device's endorsement (RFC 9360).
+        "\"x5chain (33)\"",
         "Agent: sending QueryResponse",
     ] {
         assert!(out.contains(want), "no {want:?} in\n{out}");

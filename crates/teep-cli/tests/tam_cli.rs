@@ -190,7 +190,7 @@ fn dump_shows_teep_messages_refusals_and_admin_traffic_without_credentials() {
         &dir.join("tam-data"),
         &[
             "--enroll",
-            "open",
+            "tofu",
             "--dump",
             "--admin-token",
             token,

@@ -40,12 +40,13 @@ mod error;
 mod key;
 pub mod provider;
 mod signer;
+pub mod x509;
 
 pub use alg::{Algorithm, KeyType};
 pub use cose::{
     open, open_with, open_with_limits, parameter_name, sign, sign1, sign1_detached,
-    sign1_kid_unprotected, sign1_untagged, sign_untagged, CoseKind, HeaderParameter, Limits,
-    Opened, SignatureInfo,
+    sign1_kid_unprotected, sign1_untagged, sign1_with_x5chain, sign_untagged, CoseKind,
+    HeaderParameter, Limits, Opened, SignatureInfo,
 };
 pub use error::{CoseError, CryptoError, KeyError};
 pub use key::{PrivateKey, PublicKey};

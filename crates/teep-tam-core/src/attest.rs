@@ -82,6 +82,9 @@ pub enum AttestError {
     /// The Verifier that appraised the Evidence did not affirm it, or could not be asked.
     #[error("verifier: {0}")]
     Verifier(String),
+    /// The attestation key's endorsement (`x5chain`, RFC 9360) does not hold.
+    #[error("attestation-payload: {0}")]
+    Endorsement(crate::endorsement::ChainError),
 }
 
 const EAT_NONCE: i64 = 10;
@@ -128,6 +131,11 @@ impl Evidence {
             .iter()
             .find(|(k, _)| k.as_integer().and_then(|i| i64::try_from(i).ok()) == Some(key))
             .map(|(_, v)| v)
+    }
+
+    /// The certificates of the `x5chain` header (RFC 9360), leaf first, if present.
+    pub fn x5chain(&self) -> Result<Option<Vec<Vec<u8>>>, String> {
+        self.opened.x5chain().map_err(|e| e.to_string())
     }
 
     pub fn nonce(&self) -> Option<&[u8]> {

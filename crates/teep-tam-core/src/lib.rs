@@ -25,6 +25,7 @@ extern crate alloc;
 use alloc::{format, string::String};
 
 pub mod attest;
+pub mod endorsement;
 pub mod envelope;
 pub mod model;
 pub mod policy;
@@ -43,8 +44,24 @@ pub use session::{
 pub enum Enroll {
     /// Only devices whose keys an administrator added.
     Registered,
-    /// A new device's key (from its evidence `cnf`) is recorded on first contact.
+    /// A new device is admitted if its Evidence is signed by an attestation key endorsed by
+    /// an X.509 chain (`x5chain`, RFC 9360) to a configured endorsement root; its TEEP key
+    /// (from `cnf`) is then recorded.
     Open,
+    /// Testbed only: trust on first use. A new device's key (from its evidence `cnf`) is
+    /// recorded on first contact, whatever signed the Evidence.
+    Tofu,
+}
+
+impl Enroll {
+    /// The word of the configuration file and `--enroll`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Enroll::Registered => "registered",
+            Enroll::Open => "open",
+            Enroll::Tofu => "tofu",
+        }
+    }
 }
 
 impl core::str::FromStr for Enroll {
@@ -53,7 +70,8 @@ impl core::str::FromStr for Enroll {
         match s {
             "registered" => Ok(Enroll::Registered),
             "open" => Ok(Enroll::Open),
-            _ => Err(format!("enroll {s:?}: expected open or registered")),
+            "tofu" => Ok(Enroll::Tofu),
+            _ => Err(format!("enroll {s:?}: expected registered, open or tofu")),
         }
     }
 }

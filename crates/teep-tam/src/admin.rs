@@ -119,6 +119,8 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
             "/admin/assignments",
             get(list_assignments).post(assign).delete(unassign),
         )
+        .route("/admin/endorsers", get(list_endorsers).post(add_endorser))
+        .route("/admin/endorsers/{sha256}", delete(remove_endorser))
         .route("/admin/log", get(log))
         .route("/admin/refusals", get(refusals))
         .layer(DefaultBodyLimit::max(crate::catalog::MAX_ENVELOPE))
@@ -341,6 +343,38 @@ struct CountQuery {
 async fn refusals(State(st): State<Arc<AppState>>, ApiQuery(q): ApiQuery<CountQuery>) -> ApiResult {
     let limit = q.limit.unwrap_or(100).min(crate::state::REFUSALS_KEPT);
     Ok(Json(st.recent_refusals(limit)).into_response())
+}
+
+async fn list_endorsers(State(st): State<Arc<AppState>>) -> ApiResult {
+    let roots = st
+        .store
+        .list_endorsement_roots()
+        .await
+        .map_err(|e| ops_error(e.into()))?;
+    Ok(Json(serde_json::json!(roots)).into_response())
+}
+
+/// Body: the root certificate, PEM (or DER).
+async fn add_endorser(State(st): State<Arc<AppState>>, body: Bytes) -> ApiResult {
+    let now = now_ms();
+    let added = crate::endorsers::add(&st.store, &body, now)
+        .await
+        .map_err(ops_error)?;
+    let out: Vec<_> = added
+        .into_iter()
+        .map(|(r, new)| serde_json::json!({"sha256": r.sha256, "subject": r.subject, "added": new}))
+        .collect();
+    Ok((StatusCode::CREATED, Json(serde_json::json!(out))).into_response())
+}
+
+async fn remove_endorser(
+    State(st): State<Arc<AppState>>,
+    ApiPath(sha256): ApiPath<String>,
+) -> ApiResult {
+    let r = crate::endorsers::remove(&st.store, &sha256)
+        .await
+        .map_err(ops_error)?;
+    Ok(Json(serde_json::json!({"removed": r.sha256, "subject": r.subject})).into_response())
 }
 
 async fn openapi() -> Response {

@@ -15,7 +15,7 @@
 //! let config = teep_tam::Config {
 //!     data: dir.path().to_path_buf(),
 //!     listen: "127.0.0.1:0".parse()?,
-//!     enroll: teep_tam::Enroll::Open,
+//!     enroll: teep_tam::Enroll::Tofu,
 //!     ..Default::default()
 //! };
 //! let (addr, handle) = teep_tam::server::spawn(config).await?;
@@ -29,6 +29,7 @@ pub mod catalog;
 pub mod config;
 pub mod dependencies;
 mod dump;
+pub mod endorsers;
 mod headers;
 pub mod keys;
 mod limits;

@@ -120,6 +120,23 @@ impl AppState {
             },
         )
         .await?;
+        let roots = store.list_endorsement_roots().await?.len();
+        match config.enroll {
+            crate::Enroll::Open if roots == 0 => {
+                return Err(ServerError::Config(crate::config::ConfigError::Invalid(
+                    crate::endorsers::open_without_roots_message(),
+                )));
+            }
+            crate::Enroll::Open => tracing::info!(
+                "enrollment: open, for devices whose attestation key chains to one of {roots} endorsement root(s)"
+            ),
+            crate::Enroll::Tofu => tracing::warn!(
+                "enrollment: tofu (testbed mode): any device is enrolled on first contact with the key its evidence names; use open with endorsement roots in production"
+            ),
+            crate::Enroll::Registered => {
+                tracing::info!("enrollment: registered devices only")
+            }
+        }
         let token_key = crate::token::TokenKey::new(&store.token_secret().await?);
         let core = TamCore::new(
             signers,

@@ -217,7 +217,7 @@ fn unknown_signer_is_named_by_its_kid() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn wrapped_ta_round_trips_through_teep_suit_and_installs() {
-    let tam = start(Enroll::Open).await;
+    let tam = start(Enroll::Tofu).await;
     let st = &tam.handle.state;
     let tc = teep_tam::ops::add_ta(&st.store, &st.tc_signer, "hello", b"Hello, TA!", 0)
         .await
@@ -254,7 +254,7 @@ async fn wrapped_ta_round_trips_through_teep_suit_and_installs() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn envelope_signed_by_the_tams_own_tc_signer_is_trusted_without_configuration() {
-    let tam = start(Enroll::Open).await;
+    let tam = start(Enroll::Tofu).await;
     let st = &tam.handle.state;
     let env = teep_tam::suit_wrap::wrap_ta(
         &teep_tam::suit_wrap::ta_ids("own"),
@@ -302,7 +302,7 @@ async fn admin_api_refuses_untrusted_and_tampered_envelopes_and_takes_anchored_o
             tc_signer_anchors: vec![cfg_anchor],
             ..c
         },
-        Enroll::Open,
+        Enroll::Tofu,
     )
     .await;
     let base = tam.url("");
@@ -390,7 +390,7 @@ fn multipart(fields: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn web_ui_upload_refuses_an_untrusted_envelope_naming_its_kid() {
-    let tam = start(Enroll::Open).await;
+    let tam = start(Enroll::Tofu).await;
     let base = tam.url("");
     let rogue = stranger();
     let env = teep_tam::suit_wrap::wrap_ta(&teep_tam::suit_wrap::ta_ids("rogue"), b"r", 1, &rogue)
@@ -437,7 +437,7 @@ async fn web_ui_upload_refuses_an_untrusted_envelope_naming_its_kid() {
 /// same check runs on PostgreSQL in tests/postgres.rs).
 #[tokio::test(flavor = "multi_thread")]
 async fn catalog_dependencies_are_stored_with_the_entry() {
-    let tam = start(Enroll::Open).await;
+    let tam = start(Enroll::Tofu).await;
     check_dependencies_stored(tam.store()).await;
     tam.handle.shutdown().await;
 }

@@ -13,7 +13,7 @@ const N: Numbering = Numbering::Draft26;
 
 #[tokio::test]
 async fn open_enrollment_installs_assigned_ta_then_nothing_more() {
-    let tam = start(Enroll::Open).await;
+    let tam = start(Enroll::Tofu).await;
     let cid = add_assigned_ta(&tam, "hello", b"Hello, Secure World!").await;
     let mut dev = SimDevice::new(KeyType::P256);
     assert_eq!(tam.exchange(&mut dev).await, ExchangeResult::Updated);
@@ -39,7 +39,7 @@ async fn open_enrollment_installs_assigned_ta_then_nothing_more() {
 
 #[tokio::test]
 async fn ed25519_device_gets_an_ed25519_signed_update() {
-    let tam = start(Enroll::Open).await;
+    let tam = start(Enroll::Tofu).await;
     add_assigned_ta(&tam, "hello", b"hi").await;
     let mut dev = SimDevice::new(KeyType::Ed25519);
     assert_eq!(tam.exchange(&mut dev).await, ExchangeResult::Updated);
@@ -50,7 +50,7 @@ async fn ed25519_device_gets_an_ed25519_signed_update() {
 
 #[tokio::test]
 async fn first_query_request_is_cose_sign_with_both_algorithms() {
-    let tam = start(Enroll::Open).await;
+    let tam = start(Enroll::Tofu).await;
     let client = tam.client();
     let r = client.post(Vec::new()).await.unwrap();
     assert_eq!(r.status, 200);
@@ -103,7 +103,7 @@ async fn registered_enrollment_refuses_unknown_devices_and_admits_added_ones() {
 
 #[tokio::test]
 async fn replayed_query_response_is_refused() {
-    let tam = start(Enroll::Open).await;
+    let tam = start(Enroll::Tofu).await;
     add_assigned_ta(&tam, "hello", b"hi").await;
     let client = tam.client();
     let dev = SimDevice::new(KeyType::P256);
@@ -122,7 +122,7 @@ async fn evidence_with_a_stale_nonce_gets_attestation_required_and_marks_the_dev
     // A registered device, and a new one under open enrollment: both get the error Update
     // (not a bare 400) and are recorded as failed, and the next session with fresh evidence
     // attests and installs.
-    for enroll in [Enroll::Registered, Enroll::Open] {
+    for enroll in [Enroll::Registered, Enroll::Tofu] {
         let tam = start(enroll).await;
         add_assigned_ta(&tam, "hello", b"hi").await;
         let mut dev = SimDevice::new(KeyType::P256);
@@ -170,7 +170,7 @@ async fn passport_result_from_a_configured_verifier_attests_and_others_do_not() 
             verifier_keys: vec![vfile],
             ..c
         },
-        Enroll::Open,
+        Enroll::Tofu,
     )
     .await;
     add_assigned_ta(&tam, "hello", b"hi").await;
@@ -196,7 +196,7 @@ async fn passport_result_from_a_configured_verifier_attests_and_others_do_not() 
 
 #[tokio::test]
 async fn an_agent_error_ends_the_session_with_204_and_the_update_is_offered_again() {
-    let tam = start(Enroll::Open).await;
+    let tam = start(Enroll::Tofu).await;
     add_assigned_ta(&tam, "hello", b"hi").await;
     let client = tam.client();
     let mut dev = SimDevice::new(KeyType::P256);
@@ -230,7 +230,7 @@ async fn an_agent_error_ends_the_session_with_204_and_the_update_is_offered_agai
 
 #[tokio::test]
 async fn higher_sequence_upgrades_and_unassign_deletes() {
-    let tam = start(Enroll::Open).await;
+    let tam = start(Enroll::Tofu).await;
     let cid = add_assigned_ta(&tam, "hello", b"v1").await;
     let client = tam.client();
     let keys = tam.tam_keys();
@@ -270,7 +270,7 @@ async fn higher_sequence_upgrades_and_unassign_deletes() {
 
 #[tokio::test]
 async fn requested_tc_is_delivered_and_unneeded_one_removed() {
-    let tam = start(Enroll::Open).await;
+    let tam = start(Enroll::Tofu).await;
     let st = &tam.handle.state;
     let tc = teep_tam::ops::add_ta(&st.store, &st.tc_signer, "on-demand", b"x", 0)
         .await
@@ -314,7 +314,7 @@ async fn with_requests_off_only_assigned_tcs_are_delivered() {
             allow_requests: false,
             ..c
         },
-        Enroll::Open,
+        Enroll::Tofu,
     )
     .await;
     let st = &tam.handle.state;
@@ -339,7 +339,7 @@ async fn with_requests_off_only_assigned_tcs_are_delivered() {
 
 #[tokio::test]
 async fn legacy_path_speaks_legacy_and_explains_the_wrong_numbering() {
-    let tam = start(Enroll::Open).await;
+    let tam = start(Enroll::Tofu).await;
     add_assigned_ta(&tam, "hello", b"hi").await;
     let keys = tam.tam_keys();
     let legacy = teep_bench::sim::TeepClient::new(&tam.url("/tam/legacy")).unwrap();
@@ -365,7 +365,7 @@ async fn legacy_path_speaks_legacy_and_explains_the_wrong_numbering() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_sessions_from_200_distinct_devices_complete() {
-    let tam = start(Enroll::Open).await;
+    let tam = start(Enroll::Tofu).await;
     add_assigned_ta(&tam, "hello", b"hi").await;
     let keys = tam.tam_keys();
     let mut tasks = Vec::new();
@@ -397,7 +397,7 @@ async fn concurrent_sessions_from_200_distinct_devices_complete() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn parallel_first_contacts_of_one_new_device_both_complete() {
-    let tam = start(Enroll::Open).await;
+    let tam = start(Enroll::Tofu).await;
     add_assigned_ta(&tam, "hello", b"hi").await;
     let key = teep_cose::PrivateKey::generate(KeyType::P256);
     let keys = tam.tam_keys();
@@ -451,7 +451,7 @@ async fn log_spans_chain_the_steps_of_a_session_by_token_and_device() {
     // Process-wide: a thread-local subscriber misses events whose call sites other tests'
     // threads registered first. Lines of other tests are told apart by kid and token.
     tracing::subscriber::set_global_default(subscriber).unwrap();
-    let tam = start(Enroll::Open).await;
+    let tam = start(Enroll::Tofu).await;
     add_assigned_ta(&tam, "hello", b"hi").await;
     let mut dev = SimDevice::new(KeyType::Ed25519);
     assert_eq!(tam.exchange(&mut dev).await, ExchangeResult::Updated);

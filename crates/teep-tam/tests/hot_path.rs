@@ -14,7 +14,7 @@ const N: Numbering = Numbering::Draft26;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn one_query_response_sent_many_times_at_once_is_answered_once() {
-    let tam = start(Enroll::Open).await;
+    let tam = start(Enroll::Tofu).await;
     add_assigned_ta(&tam, "hello", b"hi").await;
     let client = tam.client();
     let dev = SimDevice::new(KeyType::Ed25519);
@@ -64,7 +64,7 @@ async fn one_query_response_sent_many_times_at_once_is_answered_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_catalog_change_by_another_process_reaches_the_server_without_restart() {
-    let tam = start(Enroll::Open).await;
+    let tam = start(Enroll::Tofu).await;
     let mut dev = SimDevice::new(KeyType::P256);
     // Nothing assigned yet: the device is up to date.
     assert_eq!(tam.exchange(&mut dev).await, ExchangeResult::UpToDate);

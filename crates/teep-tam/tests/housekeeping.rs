@@ -10,7 +10,7 @@ use teep_tam::Enroll;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn purges_run_in_chunks_on_sqlite() {
-    let tam = start(Enroll::Open).await;
+    let tam = start(Enroll::Tofu).await;
     check_purges(tam.store()).await;
 }
 
@@ -32,7 +32,7 @@ async fn housekeeping_deletes_expired_sessions_and_audit_past_retention() {
                 c.audit_retention_days = retention;
                 c
             },
-            Enroll::Open,
+            Enroll::Tofu,
         )
         .await;
         add_assigned_ta(&tam, "hello", b"hi").await;
@@ -65,7 +65,7 @@ async fn housekeeping_deletes_expired_sessions_and_audit_past_retention() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exchanges_go_on_while_a_large_purge_runs() {
     const EXPIRED: i64 = 200_000;
-    let tam = start(Enroll::Open).await;
+    let tam = start(Enroll::Tofu).await;
     add_assigned_ta(&tam, "hello", b"hi").await;
     sqlx::query(
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000) \

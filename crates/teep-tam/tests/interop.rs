@@ -34,7 +34,7 @@ fn alg_of(body: &[u8]) -> i64 {
 /// -26 §8.1 over HTTP: the suite the agent selected is used for the Update.
 #[tokio::test]
 async fn an_es256_agent_gets_an_es256_update() {
-    let tam = start(Enroll::Open).await;
+    let tam = start(Enroll::Tofu).await;
     add_assigned_ta(&tam, "hello", b"hi").await;
     let mut dev = SimDevice::from_key(PrivateKey::generate(KeyType::P256));
     dev.signer = SoftwareSigner::with_algorithm(dev.private.clone(), Algorithm::Es256).unwrap();
@@ -67,7 +67,7 @@ async fn a_dropped_token_is_a_deviation_in_the_span_the_metrics_and_the_log() {
         .finish();
     tracing::subscriber::set_global_default(subscriber).unwrap();
 
-    let tam = start(Enroll::Open).await;
+    let tam = start(Enroll::Tofu).await;
     let mut dev = SimDevice::new(KeyType::Ed25519);
     // Holds a TC (unknown to the catalog, left alone): its tc-list is not `[]`, so the one
     // deviation is the dropped token.
@@ -127,7 +127,7 @@ async fn a_tam_that_sends_no_token_with_attestation_completes_sessions() {
             token_with_attestation: false,
             ..c
         },
-        Enroll::Open,
+        Enroll::Tofu,
     )
     .await;
     add_assigned_ta(&tam, "hello", b"hi").await;

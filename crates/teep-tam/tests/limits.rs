@@ -63,7 +63,7 @@ async fn series(tam: &Tam, prefix: &str) -> BTreeMap<String, f64> {
 /// verified one counts under its code.
 #[tokio::test]
 async fn agent_errors_count_only_when_signature_and_token_are_verified() {
-    let tam = start(Enroll::Open).await;
+    let tam = start(Enroll::Tofu).await;
     add_assigned_ta(&tam, "hello", b"hi").await;
     let client = tam.client();
     let mut known = SimDevice::new(KeyType::P256);
@@ -181,7 +181,7 @@ fn limited(c: teep_tam::Config) -> teep_tam::Config {
 /// over the cap as it accepts them and the others after the header timeout, and counts both.
 #[tokio::test]
 async fn idle_connections_from_one_address_starve_no_one_and_are_closed() {
-    let tam = start_with(tempfile::tempdir().unwrap(), limited, Enroll::Open).await;
+    let tam = start_with(tempfile::tempdir().unwrap(), limited, Enroll::Tofu).await;
     add_assigned_ta(&tam, "hello", b"hi").await;
     let mut idle = Vec::new();
     for _ in 0..36 {
@@ -237,7 +237,7 @@ async fn connections_over_the_total_cap_are_closed_when_accepted() {
             max_connections_per_address: 0,
             ..c
         },
-        Enroll::Open,
+        Enroll::Tofu,
     )
     .await;
     let mut held = Vec::new();
@@ -300,7 +300,7 @@ async fn scrape(addr: SocketAddr) -> Option<BTreeMap<String, f64>> {
 /// device meanwhile completes its exchange.
 #[tokio::test]
 async fn slow_bodies_get_408_and_are_closed() {
-    let tam = start_with(tempfile::tempdir().unwrap(), limited, Enroll::Open).await;
+    let tam = start_with(tempfile::tempdir().unwrap(), limited, Enroll::Tofu).await;
     add_assigned_ta(&tam, "hello", b"hi").await;
     let slow: Vec<_> = (0..6)
         .map(|_| slow_client(tam.addr, "127.0.0.2", true))
@@ -326,7 +326,7 @@ async fn slow_bodies_get_408_and_are_closed() {
 /// An idle keep-alive connection is closed by the header timeout after its last answer.
 #[tokio::test]
 async fn an_idle_keep_alive_connection_is_closed() {
-    let tam = start_with(tempfile::tempdir().unwrap(), limited, Enroll::Open).await;
+    let tam = start_with(tempfile::tempdir().unwrap(), limited, Enroll::Tofu).await;
     let (mut r, mut w) = connect_from("127.0.0.2", tam.addr).await.into_split();
     w.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
         .await
@@ -357,7 +357,7 @@ async fn teep_requests_over_the_rate_get_429_and_change_nothing() {
             rate_burst: 2,
             ..c
         },
-        Enroll::Open,
+        Enroll::Tofu,
     )
     .await;
     let addr = tam.addr;
@@ -400,7 +400,7 @@ async fn log_in_attempts_over_the_throttle_get_429() {
             admin_token: Some("right-token-0123456789".into()),
             ..c
         },
-        Enroll::Open,
+        Enroll::Tofu,
     )
     .await;
     let addr = tam.addr;
@@ -489,7 +489,7 @@ async fn new_sessions_over_the_caps_get_429_or_503_and_open_ones_finish() {
             max_sessions_per_address: 2,
             ..c
         },
-        Enroll::Open,
+        Enroll::Tofu,
     )
     .await;
     add_assigned_ta(&tam, "hello", b"hi").await;
@@ -554,7 +554,7 @@ async fn admin_requests_over_their_rate_get_429_apart_from_teep() {
             admin_rate_burst: 2,
             ..c
         },
-        Enroll::Open,
+        Enroll::Tofu,
     )
     .await;
     let addr = tam.addr;
@@ -590,7 +590,7 @@ async fn a_client_that_never_reads_its_answer_is_cut_off() {
             write_timeout_ms: 500,
             ..c
         },
-        Enroll::Open,
+        Enroll::Tofu,
     )
     .await;
     let s = tokio::net::TcpSocket::new_v4().unwrap();

@@ -63,7 +63,7 @@ fn install_uri(envelope: &[u8]) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn by_uri_ta_is_refused_without_public_url() {
-    let tam = start(Enroll::Open).await;
+    let tam = start(Enroll::Tofu).await;
     let base = tam.url("");
     let (status, text) =
         tokio::task::spawn_blocking(move || post_ta(&base, "name=hello&by_uri=true", b"TA"))
@@ -84,7 +84,7 @@ async fn appendix_e_example_1_payload_is_served_at_its_digest() {
             public_url: Some("https://tam.example.org".into()),
             ..c
         },
-        Enroll::Open,
+        Enroll::Tofu,
     )
     .await;
     let ta = b"Hello, Secure World!".to_vec();

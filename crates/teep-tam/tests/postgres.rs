@@ -59,7 +59,7 @@ async fn pg_tam(db: &str) -> Tam {
             c.db = Some(db);
             c
         },
-        Enroll::Open,
+        Enroll::Tofu,
     )
     .await
 }

@@ -26,7 +26,7 @@ fn child_server() {
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async move {
-        let cfg = config(std::path::Path::new(&data), Enroll::Open);
+        let cfg = config(std::path::Path::new(&data), Enroll::Tofu);
         let (addr, handle) = teep_tam::server::spawn(cfg).await.unwrap();
         println!("LISTENING {addr}");
         handle.wait().await;
@@ -94,7 +94,7 @@ async fn kill_9_mid_exchange_then_every_device_recovers_consistently() {
                 c.data = dir.path().to_path_buf();
                 c
             },
-            Enroll::Open,
+            Enroll::Tofu,
         )
         .await;
         add_assigned_ta(&tam, "hello", b"Hello, Secure World!").await;
@@ -202,7 +202,7 @@ async fn locked_storage_gives_503_and_recovers_without_restart() {
             c.sqlite_busy_timeout_ms = 100;
             c
         },
-        Enroll::Open,
+        Enroll::Tofu,
     )
     .await;
     add_assigned_ta(&tam, "hello", b"hi").await;
@@ -257,7 +257,7 @@ async fn locked_storage_gives_503_and_recovers_without_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graceful_shutdown_refuses_new_sessions_and_finishes_those_in_flight() {
     let n = Numbering::Draft26;
-    let tam = start(Enroll::Open).await;
+    let tam = start(Enroll::Tofu).await;
     add_assigned_ta(&tam, "hello", b"hi").await;
     let client = tam.client();
     let keys = tam.tam_keys();
@@ -304,7 +304,7 @@ async fn graceful_shutdown_refuses_new_sessions_and_finishes_those_in_flight() {
     );
 
     // The Success was committed: a TAM on the same data knows the device holds the TC.
-    let tam = start_with(dir, |c| c, Enroll::Open).await;
+    let tam = start_with(dir, |c| c, Enroll::Tofu).await;
     let d = tam.device(&dev).await;
     assert_eq!(tam.store().installed(d.id).await.unwrap().len(), 1);
 

@@ -26,7 +26,7 @@ fn post(url: &str, content_type: Option<&str>, body: &[u8]) -> ureq::http::Respo
 
 #[tokio::test(flavor = "multi_thread")]
 async fn teep_responses_carry_the_transport_headers_and_no_cache_control() {
-    let tam = start(Enroll::Open).await;
+    let tam = start(Enroll::Tofu).await;
     let url = tam.url("/tam");
     let r = tokio::task::spawn_blocking(move || post(&url, None, b""))
         .await
@@ -51,7 +51,7 @@ async fn wrong_content_type_is_415_and_oversized_body_is_413() {
             c.body_limit = 4096;
             c
         },
-        Enroll::Open,
+        Enroll::Tofu,
     )
     .await;
     let url = tam.url("/tam");
@@ -98,7 +98,7 @@ async fn wrong_content_type_is_415_and_oversized_body_is_413() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn invalid_message_gets_400_naming_the_problem_or_not_when_explanations_are_off() {
-    let tam = start(Enroll::Open).await;
+    let tam = start(Enroll::Tofu).await;
     let url = tam.url("/tam");
     let (status, text) = tokio::task::spawn_blocking(move || {
         let mut r = post(&url, Some("application/teep+cbor"), &[0x82, 0x01, 0xa0]);
@@ -117,7 +117,7 @@ async fn invalid_message_gets_400_naming_the_problem_or_not_when_explanations_ar
             c.explain_errors = false;
             c
         },
-        Enroll::Open,
+        Enroll::Tofu,
     )
     .await;
     let url = tam.url("/tam");
@@ -157,7 +157,7 @@ impl Xs {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_thousand_hostile_bodies_change_nothing_and_never_5xx() {
-    let tam = start(Enroll::Open).await;
+    let tam = start(Enroll::Tofu).await;
     add_assigned_ta(&tam, "hello", b"hi").await;
     let client = tam.client();
     // Valid material to mutate: a QueryResponse and a Success of a real session.
@@ -214,7 +214,7 @@ async fn a_thousand_hostile_bodies_change_nothing_and_never_5xx() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn metrics_count_exchanges_errors_and_devices() {
-    let tam = start(Enroll::Open).await;
+    let tam = start(Enroll::Tofu).await;
     add_assigned_ta(&tam, "hello", b"hi").await;
     let client = tam.client();
     let mut dev = SimDevice::new(KeyType::P256);
@@ -256,7 +256,7 @@ async fn metrics_count_exchanges_errors_and_devices() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn admin_api_needs_the_token_and_drives_catalog_devices_and_policy() {
-    let tam = start(Enroll::Open).await;
+    let tam = start(Enroll::Tofu).await;
     let base = tam.url("");
     let dev = SimDevice::new(KeyType::Ed25519);
     let pem = dev.public_key().to_spki_pem();
@@ -419,7 +419,7 @@ fn json_error(body: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn openapi_document_lists_exactly_the_routed_admin_operations() {
-    let tam = start(Enroll::Open).await;
+    let tam = start(Enroll::Tofu).await;
     add_assigned_ta(&tam, "hello", b"Hello").await;
     let mut dev = SimDevice::new(KeyType::P256);
     assert_eq!(tam.exchange(&mut dev).await, ExchangeResult::Updated);
@@ -530,7 +530,7 @@ async fn openapi_document_lists_exactly_the_routed_admin_operations() {
 async fn admin_api_shows_a_device_and_the_log_unassigns_and_names_each_refusal() {
     use serde_json::{json, Value};
     use std::collections::BTreeSet;
-    let tam = start(Enroll::Open).await;
+    let tam = start(Enroll::Tofu).await;
     let cid = add_assigned_ta(&tam, "hello", b"Hello").await;
     let cid_text = cid.to_string();
     let mut dev = SimDevice::new(KeyType::P256);
@@ -758,7 +758,7 @@ async fn raw_post(
 /// Accept without the TEEP media type is 406; `--strict` refuses a missing Accept with 406.
 #[tokio::test]
 async fn missing_accept_is_a_recorded_deviation_and_strict_mode_refuses_it() {
-    let tam = start(Enroll::Open).await;
+    let tam = start(Enroll::Tofu).await;
     add_assigned_ta(&tam, "hello", b"hi").await;
     let n = Numbering::Draft26;
     let (status, head, qreq) = raw_post(tam.addr, "", b"").await;
@@ -800,7 +800,7 @@ async fn missing_accept_is_a_recorded_deviation_and_strict_mode_refuses_it() {
     let tam = start_with(
         tempfile::tempdir().unwrap(),
         |c| teep_tam::Config { strict: true, ..c },
-        Enroll::Open,
+        Enroll::Tofu,
     )
     .await;
     let (status, head, body) = raw_post(tam.addr, "", b"").await;
@@ -819,7 +819,7 @@ async fn missing_accept_is_a_recorded_deviation_and_strict_mode_refuses_it() {
 /// security headers every answer with content carries.
 #[tokio::test(flavor = "multi_thread")]
 async fn method_not_allowed_carries_the_security_headers() {
-    let tam = start(Enroll::Open).await;
+    let tam = start(Enroll::Tofu).await;
     for path in ["/tam", "/tam/legacy"] {
         let url = tam.url(path);
         let r = tokio::task::spawn_blocking(move || agent().get(&url).call().unwrap())

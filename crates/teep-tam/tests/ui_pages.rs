@@ -142,3 +142,80 @@ async fn a_session_reads_back_whole_and_the_pages_show_it_by_name() {
     );
     tam.handle.shutdown().await;
 }
+
+/// Posts a urlencoded form of the UI.
+async fn post_form(url: String, form: Vec<(&'static str, String)>) -> (u16, String) {
+    tokio::task::spawn_blocking(move || {
+        let body: String = form
+            .iter()
+            .map(|(k, v)| format!("{k}={}", urlencode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let mut r = agent()
+            .post(&url)
+            .header("Cookie", &cookie())
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .send(body.as_bytes())
+            .unwrap();
+        (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+    })
+    .await
+    .unwrap()
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The endorsement roots page (RFC 9360 x5chain trust): add a maker's root, see it listed,
+/// refuse an intermediate, remove the root.
+#[tokio::test(flavor = "multi_thread")]
+async fn endorsers_page_adds_lists_and_removes_roots() {
+    use teep_tee::endorsement::{cert_to_pem, CertOptions, CertificateAuthority};
+    let tam = start(Enroll::Tofu).await;
+    let now = teep_tam::server::now_ms() / 1000;
+    let root = CertificateAuthority::create_root(
+        KeyType::P256,
+        &CertOptions::valid_for("Page Maker Root", now, 30),
+    )
+    .unwrap();
+    let line = root
+        .create_intermediate(KeyType::P256, &CertOptions::valid_for("Page Line", now, 30))
+        .unwrap();
+    let (status, html) = get(tam.url("/ui/endorsers"), true).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("<strong id=\"enroll\">tofu</strong>"),
+        "{html}"
+    );
+    let (status, html) = post_form(
+        tam.url("/ui/endorsers/add"),
+        vec![("pem", cert_to_pem(root.cert_der()))],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Added Page Maker Root"), "{html}");
+    assert!(html.contains("class=\"endorser\""), "{html}");
+    let (_, html) = post_form(
+        tam.url("/ui/endorsers/add"),
+        vec![("pem", cert_to_pem(line.cert_der()))],
+    )
+    .await;
+    assert!(
+        html.contains("Add failed") && html.contains("self-issued"),
+        "{html}"
+    );
+    let sha = hex::encode(teep_cose::sha256(root.cert_der()));
+    let (_, html) = post_form(tam.url("/ui/endorsers/remove"), vec![("sha256", sha)]).await;
+    assert!(html.contains("Removed Page Maker Root"), "{html}");
+    assert!(!html.contains("class=\"endorser\""), "{html}");
+    // Not logged in: the login page.
+    let (status, _) = get(tam.url("/ui/endorsers"), false).await;
+    assert_ne!(status, 200);
+    tam.handle.shutdown().await;
+}

@@ -25,7 +25,7 @@ fn unsolicited(dev: &SimDevice) -> Vec<u8> {
 /// it gets the Update.
 #[tokio::test]
 async fn unsolicited_query_response_with_attestation_required_gets_query_request() {
-    let tam = start(Enroll::Open).await;
+    let tam = start(Enroll::Tofu).await;
     add_assigned_ta(&tam, "hello", b"hi").await;
     let mut dev = SimDevice::new(KeyType::P256);
     let client = tam.client();
@@ -52,7 +52,7 @@ async fn unsolicited_query_response_over_the_session_cap_gets_503() {
             max_sessions: 1,
             ..c
         },
-        Enroll::Open,
+        Enroll::Tofu,
     )
     .await;
     let dev = SimDevice::new(KeyType::P256);

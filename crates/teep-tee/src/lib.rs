@@ -12,7 +12,9 @@
 //! This crate does not depend on the protocol crates: the Agent adapts the component store to
 //! the SUIT processor's store trait.
 
+mod attestation;
 pub mod components;
+pub mod endorsement;
 pub mod error;
 pub mod examples;
 pub mod fsutil;

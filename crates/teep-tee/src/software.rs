@@ -103,10 +103,12 @@ struct Session {
 /// The software TEE. Cheap to share as `Arc<SoftwareTee>` or `Arc<dyn Tee>`.
 pub struct SoftwareTee {
     dir: PathBuf,
-    sealed: Arc<SealedStore>,
+    pub(crate) sealed: Arc<SealedStore>,
     components: ComponentStore,
     identity: DeviceIdentity,
     signer: Arc<dyn Signer>,
+    /// Provisioned attestation key and endorsement (see `attestation`).
+    pub(crate) attestation: Mutex<Option<crate::attestation::Attestation>>,
     payload_key: PrivateKey,
     runtime: TaRuntime,
     cache_entries: usize,
@@ -160,6 +162,7 @@ impl SoftwareTee {
                 .map_err(|e| TeeError::corrupt("sealed TEEP key", e.to_string()))?,
         );
         let payload_key = load_or_create_payload_key(&sealed)?;
+        let attestation = Mutex::new(crate::attestation::load(&sealed)?);
         Ok(SoftwareTee {
             dir,
             sealed,
@@ -168,6 +171,7 @@ impl SoftwareTee {
             },
             identity,
             signer,
+            attestation,
             payload_key,
             runtime: TaRuntime::new(options.ta_limits),
             cache_entries: options.module_cache_entries,
@@ -446,6 +450,20 @@ impl Tee for SoftwareTee {
 
     fn teep_signer(&self) -> Arc<dyn Signer> {
         self.signer.clone()
+    }
+
+    fn attestation_signer(&self) -> Arc<dyn Signer> {
+        match &*lock(&self.attestation) {
+            Some(a) => a.signer.clone(),
+            None => self.signer.clone(),
+        }
+    }
+
+    fn attestation_endorsement(&self) -> Vec<Vec<u8>> {
+        lock(&self.attestation)
+            .as_ref()
+            .map(|a| a.chain.clone())
+            .unwrap_or_default()
     }
 
     fn payload_encryption_key(&self) -> Option<PublicKey> {

@@ -61,6 +61,12 @@ pub trait Tee: Send + Sync {
         self.teep_signer()
     }
 
+    /// The X.509 chain endorsing the attestation key (leaf first, DER; RFC 9360 `x5chain`),
+    /// empty if the attestation key is not endorsed.
+    fn attestation_endorsement(&self) -> Vec<Vec<u8>> {
+        Vec::new()
+    }
+
     /// Public half of the device's payload-decryption key (P-256, for SUIT ECDH-ES+A128KW), which
     /// TC signers encrypt personalization data to. `None` if this TEE has no such key.
     fn payload_encryption_key(&self) -> Option<PublicKey> {

@@ -78,9 +78,14 @@ impl DeviceError {
 pub trait AgentDevice {
     /// The TEEP key: signs what the Agent sends; its public half goes into `cnf`.
     fn teep_signer(&self) -> &dyn Signer;
-    /// The key that signs Evidence; in the software TEE this is the TEEP key itself.
+    /// The key that signs Evidence: the TEEP key itself, or a provisioned attestation key.
     fn attestation_signer(&self) -> &dyn Signer {
         self.teep_signer()
+    }
+    /// The X.509 chain endorsing the attestation key (leaf first, DER), sent in the EAT's
+    /// `x5chain` header (RFC 9360); empty if the key is not endorsed.
+    fn attestation_endorsement(&self) -> &[Vec<u8>] {
+        &[]
     }
     fn identity(&self) -> DeviceIdentity;
     /// Installed Trusted Components (TC ids, not manifest ids).

@@ -267,7 +267,11 @@ impl Agent<'_> {
             manifests: manifests.to_vec(),
             teep_key: self.device.teep_signer().public_key(),
         };
-        sign_evidence(&claims, self.device.attestation_signer())
+        sign_evidence(
+            &claims,
+            self.device.attestation_signer(),
+            self.device.attestation_endorsement(),
+        )
     }
 }
 

@@ -100,8 +100,19 @@ pub struct SimDevice {
     /// Passport model: a Verifier that appraised this device. Its Attestation Result (the
     /// device's claims, nonce = the QueryRequest's token) replaces device-signed evidence.
     pub verifier: Option<SoftwareSigner>,
+    /// An endorsed attestation key: Evidence is signed by it and carries its X.509 chain in
+    /// `x5chain` (RFC 9360) instead of being signed by the TEEP key.
+    pub endorsement: Option<SimEndorsement>,
     pending_install: Vec<PendingInstall>,
     pending_remove: Vec<ComponentId>,
+}
+
+/// A simulated device's attestation key and the chain endorsing it (leaf first).
+pub struct SimEndorsement {
+    pub signer: SoftwareSigner,
+    pub x5chain: Vec<Vec<u8>>,
+    /// What `cnf` names instead of the TEEP key (tests of a mismatch); `None`: the TEEP key.
+    pub cnf: Option<PublicKey>,
 }
 
 /// What a QueryRequest told the device.
@@ -127,6 +138,7 @@ impl SimDevice {
             unneeded: Vec::new(),
             digests: Default::default(),
             verifier: None,
+            endorsement: None,
             pending_install: Vec::new(),
             pending_remove: Vec::new(),
         }
@@ -169,10 +181,16 @@ impl SimDevice {
 
     /// Evidence for `nonce`: an EAT signed by the device key, `cnf` = the device key. A nonce
     /// the EAT cannot carry (8..64 bytes) is an error.
+    /// With an [`SimEndorsement`], the attestation key signs and the chain rides along.
     pub fn evidence(&self, nonce: &[u8]) -> Result<Vec<u8>, SimError> {
-        device_claims(self.public_key(), &self.ueid, nonce)
-            .sign(&self.signer)
-            .map_err(|e| SimError::Message(format!("evidence: {e}")))
+        match &self.endorsement {
+            None => device_claims(self.public_key(), &self.ueid, nonce).sign(&self.signer),
+            Some(e) => {
+                let cnf = e.cnf.clone().unwrap_or_else(|| self.public_key());
+                device_claims(cnf, &self.ueid, nonce).sign_with_x5chain(&e.signer, &e.x5chain)
+            }
+        }
+        .map_err(|e| SimError::Message(format!("evidence: {e}")))
     }
 
     pub fn query_response(

@@ -45,6 +45,9 @@ pub struct LoadDevice {
     kid_unprotected: bool,
     /// TCs to ask for in requested-tc-list of every QueryResponse.
     requested: Vec<ComponentId>,
+    /// An endorsed attestation key and its chain (leaf first): Evidence is signed by it and
+    /// carries the chain in `x5chain` (RFC 9360). Still one signature per Evidence.
+    endorsement: Option<(SoftwareSigner, Vec<Vec<u8>>)>,
 }
 
 impl LoadDevice {
@@ -75,12 +78,19 @@ impl LoadDevice {
             eat_suffix: template[at + marked.len()..].to_vec(),
             kid_unprotected: false,
             requested: Vec::new(),
+            endorsement: None,
         })
     }
 
     /// This device, signing with the kid in the unprotected header when `on`.
     pub fn with_kid_unprotected(mut self, on: bool) -> LoadDevice {
         self.kid_unprotected = on;
+        self
+    }
+
+    /// This device, signing Evidence with an endorsed attestation key (`x5chain` leaf first).
+    pub fn with_endorsement(mut self, signer: SoftwareSigner, x5chain: Vec<Vec<u8>>) -> LoadDevice {
+        self.endorsement = Some((signer, x5chain));
         self
     }
 
@@ -130,8 +140,12 @@ impl LoadDevice {
 
     /// Evidence for `nonce`: the claims signed as a COSE_Sign1 by the device key.
     pub fn evidence(&self, nonce: &[u8]) -> Result<Vec<u8>, SimError> {
-        self.sign1(&self.evidence_claims(nonce))
-            .map_err(|e| SimError::Message(format!("evidence: {e}")))
+        let claims = self.evidence_claims(nonce);
+        match &self.endorsement {
+            None => self.sign1(&claims),
+            Some((signer, chain)) => teep_cose::sign1_with_x5chain(&claims, signer, chain),
+        }
+        .map_err(|e| SimError::Message(format!("evidence: {e}")))
     }
 
     /// A signed QueryResponse echoing `token`, with evidence over `challenge` if there is one.
@@ -413,7 +427,7 @@ mod tests {
         let cfg = teep_tam::Config {
             data: dir.path().to_path_buf(),
             listen: "127.0.0.1:0".parse().unwrap(),
-            enroll: teep_tam::Enroll::Open,
+            enroll: teep_tam::Enroll::Tofu,
             ..Default::default()
         };
         let (addr, handle) = teep_tam::server::spawn(cfg).await.unwrap();

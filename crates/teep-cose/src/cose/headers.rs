@@ -30,6 +30,7 @@ pub fn parameter_name(label: i64) -> Option<&'static str> {
         6 => "Partial IV",
         7 => "counter signature",
         9 => "CounterSignature0",
+        33 => "x5chain",
         _ => return None,
     })
 }

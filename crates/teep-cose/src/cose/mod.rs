@@ -21,7 +21,10 @@ mod verify;
 pub use headers::parameter_name;
 pub use inspect::HeaderParameter;
 pub use open::{open, open_with, open_with_limits};
-pub use sign::{sign, sign1, sign1_detached, sign1_kid_unprotected, sign1_untagged, sign_untagged};
+pub use sign::{
+    sign, sign1, sign1_detached, sign1_kid_unprotected, sign1_untagged, sign1_with_x5chain,
+    sign_untagged,
+};
 
 /// CBOR tag of COSE_Sign1.
 pub const TAG_SIGN1: u64 = 18;
@@ -32,6 +35,8 @@ const HDR_ALG: i64 = 1;
 const HDR_CRIT: i64 = 2;
 const HDR_CONTENT_TYPE: i64 = 3;
 const HDR_KID: i64 = 4;
+/// RFC 9360 §2: an ordered chain of X.509 certificates, leaf first.
+pub const HDR_X5CHAIN: i64 = 33;
 
 /// Which COSE signature structure was parsed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

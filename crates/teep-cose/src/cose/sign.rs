@@ -2,7 +2,7 @@
 
 use alloc::{format, vec::Vec};
 
-use super::{sig_structure, CoseKind, HDR_ALG, HDR_KID, TAG_SIGN, TAG_SIGN1};
+use super::{sig_structure, CoseKind, HDR_ALG, HDR_KID, HDR_X5CHAIN, TAG_SIGN, TAG_SIGN1};
 use crate::cbor::{write_bstr, write_head, write_int};
 use crate::{Algorithm, CoseError, Signer};
 
@@ -35,6 +35,26 @@ fn checked_sign(signer: &dyn Signer, tbs: &[u8]) -> Result<Vec<u8>, CoseError> {
     Ok(sig)
 }
 
+/// Protected header {1: alg, 4: kid, 33: x5chain} (RFC 9360 §2: one certificate as a bstr,
+/// more as an array of bstr, leaf first).
+fn protected_header_x5chain(alg: Algorithm, kid: &[u8], chain: &[Vec<u8>]) -> Vec<u8> {
+    let mut h = protected_header(alg, kid);
+    if chain.is_empty() {
+        return h;
+    }
+    h[0] += 1; // one more map entry (the map has at most 3, so the head stays one byte)
+    write_int(&mut h, HDR_X5CHAIN as i128);
+    if let [only] = chain {
+        write_bstr(&mut h, only);
+    } else {
+        write_head(&mut h, 4, chain.len() as u64);
+        for cert in chain {
+            write_bstr(&mut h, cert);
+        }
+    }
+    h
+}
+
 fn encode_sign1(
     payload: &[u8],
     detached: bool,
@@ -42,13 +62,24 @@ fn encode_sign1(
     signer: &dyn Signer,
     kid_unprotected: bool,
 ) -> Result<Vec<u8>, CoseError> {
+    encode_sign1_with(payload, detached, tagged, signer, kid_unprotected, &[])
+}
+
+fn encode_sign1_with(
+    payload: &[u8],
+    detached: bool,
+    tagged: bool,
+    signer: &dyn Signer,
+    kid_unprotected: bool,
+    x5chain: &[Vec<u8>],
+) -> Result<Vec<u8>, CoseError> {
     let kid = signer.kid();
     let (protected_kid, unprotected_kid): (&[u8], &[u8]) = if kid_unprotected {
         (&[], &kid)
     } else {
         (&kid, &[])
     };
-    let prot = protected_header(signer.algorithm(), protected_kid);
+    let prot = protected_header_x5chain(signer.algorithm(), protected_kid, x5chain);
     let tbs = sig_structure(CoseKind::Sign1, &prot, None, &[], payload);
     let sig = checked_sign(signer, &tbs)?;
     drop(tbs);
@@ -88,6 +119,16 @@ pub fn sign1(payload: &[u8], signer: &dyn Signer) -> Result<Vec<u8>, CoseError> 
 /// allows either bucket): for answering peers that read the kid only from there (AttesTAM).
 pub fn sign1_kid_unprotected(payload: &[u8], signer: &dyn Signer) -> Result<Vec<u8>, CoseError> {
     encode_sign1(payload, false, true, signer, true)
+}
+
+/// COSE_Sign1_Tagged whose protected header also carries `x5chain` (RFC 9360 §2, label 33):
+/// the certificates that endorse the signing key, leaf (the signer's) first.
+pub fn sign1_with_x5chain(
+    payload: &[u8],
+    signer: &dyn Signer,
+    x5chain: &[Vec<u8>],
+) -> Result<Vec<u8>, CoseError> {
+    encode_sign1_with(payload, false, true, signer, false, x5chain)
 }
 
 /// Untagged COSE_Sign1.
@@ -169,5 +210,20 @@ mod tests {
             assert_eq!(opened.protected_header().key_id.is_empty(), !protected);
             assert_eq!(opened.unprotected_header().key_id.is_empty(), protected);
         }
+    }
+
+    /// RFC 9360 §2: x5chain in the protected header, one certificate as a bstr, more as an
+    /// array, leaf first; the signature covers it.
+    #[test]
+    fn rfc9360_x5chain_goes_to_the_protected_header_and_reads_back() {
+        let signer = SoftwareSigner::new(PrivateKey::from_p256_scalar(&[0x31; 32]).unwrap());
+        for chain in [vec![vec![1u8, 2, 3]], vec![vec![1u8], vec![2u8, 3]]] {
+            let bytes = sign1_with_x5chain(b"eat", &signer, &chain).unwrap();
+            let opened = open(&bytes).unwrap();
+            opened.verify(&signer.public_key()).unwrap();
+            assert_eq!(opened.x5chain().unwrap(), Some(chain));
+        }
+        let plain = open(&sign1(b"eat", &signer).unwrap()).unwrap();
+        assert_eq!(plain.x5chain().unwrap(), None);
     }
 }

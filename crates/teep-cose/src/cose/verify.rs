@@ -9,6 +9,38 @@ use crate::provider::CryptoProvider;
 use crate::{CoseError, PublicKey};
 
 impl Opened {
+    /// The `x5chain` header parameter (RFC 9360 §2, label 33), leaf first: `Ok(None)` if
+    /// absent, an error naming the bucket if it is neither a bstr nor an array of bstr. The
+    /// protected bucket is read first; RFC 9360 allows either.
+    pub fn x5chain(&self) -> Result<Option<Vec<Vec<u8>>>, CoseError> {
+        for (bucket, header) in [
+            ("protected", &self.protected),
+            ("unprotected", &self.unprotected),
+        ] {
+            let found = header
+                .rest
+                .iter()
+                .find(|(l, _)| *l == coset::Label::Int(super::HDR_X5CHAIN));
+            let Some((_, value)) = found else { continue };
+            let bad = || {
+                CoseError::malformed(
+                    format!("COSE_Sign1.{bucket}.x5chain (label 33)"),
+                    "neither a bstr nor an array of bstr (RFC 9360 section 2)",
+                )
+            };
+            return match value {
+                ciborium::Value::Bytes(b) => Ok(Some(alloc::vec![b.clone()])),
+                ciborium::Value::Array(a) if !a.is_empty() => a
+                    .iter()
+                    .map(|c| c.as_bytes().cloned().ok_or_else(bad))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(Some),
+                _ => Err(bad()),
+            };
+        }
+        Ok(None)
+    }
+
     /// Body protected header as parsed.
     pub fn protected_header(&self) -> &Header {
         &self.protected

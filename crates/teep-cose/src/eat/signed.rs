@@ -19,6 +19,17 @@ impl EatClaims {
         crate::sign1(&self.encode(), signer)
     }
 
+    /// Signs like [`sign`](Self::sign) with the certificates endorsing the signing key in the
+    /// protected `x5chain` header (RFC 9360 §2), leaf first; an empty chain adds nothing.
+    pub fn sign_with_x5chain(
+        &self,
+        signer: &dyn Signer,
+        x5chain: &[Vec<u8>],
+    ) -> Result<Vec<u8>, CoseError> {
+        self.check_nonce_size()?;
+        crate::sign1_with_x5chain(&self.encode(), signer, x5chain)
+    }
+
     fn check_nonce_size(&self) -> Result<(), CoseError> {
         match &self.eat_nonce {
             Some(n) if !(EAT_NONCE_MIN..=EAT_NONCE_MAX).contains(&n.len()) => {

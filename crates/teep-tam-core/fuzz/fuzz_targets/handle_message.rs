@@ -177,7 +177,7 @@ fn fixture() -> &'static Fixture {
     F.get_or_init(|| {
         let verifier = SoftwareSigner::new(PrivateKey::from_p256_scalar(&[0x45; 32]).unwrap());
         let registered = core(Enroll::Registered, &verifier);
-        let open = core(Enroll::Open, &verifier);
+        let open = core(Enroll::Tofu, &verifier);
         let mut rng = Counter(0);
 
         // One QueryRequest per numbering, as the TAM sends it on first contact.

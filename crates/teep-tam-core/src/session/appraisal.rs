@@ -5,7 +5,7 @@
 //! appraised: freshness, `cnf` naming the TEEP key, the profile's claims, the operator's
 //! policy.
 
-use alloc::{format, string::ToString, vec, vec::Vec};
+use alloc::{format, string::ToString, vec::Vec};
 
 use teep_cbor::deviation::{catalog, Deviations};
 use teep_cose::PublicKey;
@@ -62,15 +62,17 @@ impl TamCore {
         token: &[u8],
         teep_key: &PublicKey,
         deviations: &mut Deviations,
+        now: i64,
     ) -> Appraised {
         let t = msg.type_name;
-        let attestation_keys: Vec<PublicKey> =
-            match ctx.device.as_ref().and_then(|d| d.attest_key.as_ref()) {
-                Some(k) => vec![PublicKey::from_cose_key(k)
+        let stored = match ctx.device.as_ref().and_then(|d| d.attest_key.as_ref()) {
+            Some(k) => Some(
+                PublicKey::from_cose_key(k)
                     .map_err(InternalError::StoredAttestationKey)
-                    .map_err(Rejection::from)?],
-                None => vec![teep_key.clone()],
-            };
+                    .map_err(Rejection::from)?,
+            ),
+            None => None,
+        };
         let kind = match attest::classify(qr.attestation_payload_format.as_deref()) {
             Ok(k) => k,
             Err(why) => return Ok(Err(AttestError::Label(why))),
@@ -80,6 +82,11 @@ impl TamCore {
             Some(Err(e)) => return Ok(Err(e.clone())),
             Some(Ok(ev)) => ev,
         };
+        // The keys that may sign Evidence as the device (registered, endorsed by an x5chain,
+        // or its TEEP key); an endorsement that does not hold counts only where the device's
+        // own signature is what is appraised.
+        let device_keys = self.attestation_keys(ev, stored, ctx, teep_key, now);
+        let attestation_keys: Vec<PublicKey> = device_keys.clone().unwrap_or_default();
         let exp = Expectation {
             challenge: session.challenge.as_deref(),
             token: Some(token),
@@ -101,6 +108,8 @@ impl TamCore {
                         },
                     );
                     r.and_then(|c| attest::check_result_profile(ev).map(|()| c))
+                } else if let Err(e) = &device_keys {
+                    Err(AttestError::Endorsement(e.clone()))
                 } else if ev.signed_by(&attestation_keys) {
                     // Signed by the device: Evidence under the Attestation Result's label.
                     deviations
@@ -121,16 +130,17 @@ impl TamCore {
                     Err(AttestError::UntrustedVerifier)
                 }
             }
-            PayloadKind::Evidence => match &ctx.verifier {
-                None => attest::appraise(
+            PayloadKind::Evidence => match (&ctx.verifier, &device_keys) {
+                (None, Err(e)) => Err(AttestError::Endorsement(e.clone())),
+                (None, Ok(_)) => attest::appraise(
                     ev,
                     &Expectation {
                         verifier_keys: &[],
                         ..exp
                     },
                 ),
-                Some(VerifierVerdict::Failed(why)) => Err(AttestError::Verifier(why.clone())),
-                Some(VerifierVerdict::Affirmed { by }) => vouched(ev, &exp, by),
+                (Some(VerifierVerdict::Failed(why)), _) => Err(AttestError::Verifier(why.clone())),
+                (Some(VerifierVerdict::Affirmed { by }), _) => vouched(ev, &exp, by.as_str()),
             },
         };
         let claims = match appraised {

@@ -105,6 +105,10 @@ pub struct Context {
     /// one (see [`TamCore::evidence_for_verifier`](crate::TamCore::evidence_for_verifier));
     /// `None`: the built-in appraisal.
     pub verifier: Option<crate::attest::VerifierVerdict>,
+    /// The endorsement roots the TAM trusts (DER certificates; RFC 9334 Endorser): an
+    /// attestation key endorsed by an `x5chain` (RFC 9360) must chain to one of them. Loaded
+    /// for a QueryResponse, from the adapter's in-memory copy.
+    pub endorsement_roots: Arc<Vec<Vec<u8>>>,
 }
 
 /// How a step ended, for metrics, audit and logs.

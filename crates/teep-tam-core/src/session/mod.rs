@@ -161,6 +161,8 @@ pub struct TamCore {
     /// the server's threads share it behind a lock, which `core` does not have.
     #[cfg(feature = "std")]
     parsed_keys: std::sync::Mutex<std::collections::HashMap<Vec<u8>, PublicKey>>,
+    /// Verified endorsement-chain signatures (see [`crate::endorsement`]).
+    signature_memo: crate::endorsement::SignatureMemo,
     pub config: CoreConfig,
 }
 
@@ -190,8 +192,16 @@ impl TamCore {
             token_key,
             #[cfg(feature = "std")]
             parsed_keys: Default::default(),
+            signature_memo: crate::endorsement::SignatureMemo::new(
+                crate::endorsement::DEFAULT_SIGNATURE_MEMO,
+            ),
             config,
         }
+    }
+
+    /// The memo of verified endorsement-chain signatures (for tests and metrics).
+    pub fn signature_memo(&self) -> &crate::endorsement::SignatureMemo {
+        &self.signature_memo
     }
 
     /// The outstanding QueryRequest a token names, if this TAM minted it. Whether it was

@@ -40,7 +40,7 @@ impl TamCore {
         rng: &mut dyn Random,
     ) -> Result<Outcome, Rejection> {
         let evidence = qr.attestation_payload.as_deref().map(Evidence::parse);
-        let (teep_key, alg, new_device) = self.signer(msg, ctx, evidence.as_ref())?;
+        let (teep_key, alg, mut new_device) = self.signer(msg, ctx, evidence.as_ref())?;
         let kid = teep_key.thumbprint().to_vec();
         let consume = Consume::of(session, numbering);
         let mut update = DeviceUpdate {
@@ -63,6 +63,7 @@ impl TamCore {
                 &token,
                 &teep_key,
                 deviations,
+                now,
             )? {
                 Ok(c) => claims = Some(c),
                 Err(e) => {
@@ -81,7 +82,11 @@ impl TamCore {
                         teep_proto::ErrorCode::AttestationRequired,
                         &err_msg,
                     );
-                    return self.send_update(UpdateToSend {
+                    // Open enrollment stores nothing of a device it does not admit: the
+                    // audit entry alone says who was refused and why.
+                    let refused_unknown =
+                        new_device.is_some() && self.config.enroll == Enroll::Open;
+                    let sent = self.send_update(UpdateToSend {
                         msg,
                         upd,
                         update_token,
@@ -95,8 +100,36 @@ impl TamCore {
                         now,
                         result: ExchangeResult::AttestationFailed,
                     });
+                    return sent.map(|mut o| {
+                        if refused_unknown {
+                            o.effects.new_device = None;
+                            o.effects.device = None;
+                            o.effects.new_session = None;
+                            if let Some(a) = &mut o.effects.audit {
+                                a.notes.push(format!(
+                                    "open enrollment refused the device, nothing stored: {e}"
+                                ));
+                            }
+                        }
+                        o
+                    });
                 }
             }
+        }
+        // A device admitted through its endorsement keeps that attestation key: its later
+        // Evidence must come from it (RFC 9334 §3), not from its TEEP key.
+        if let (Some(d), Some(Ok(ev)), true) = (
+            new_device.as_mut(),
+            evidence.as_ref(),
+            claims.is_some() && self.config.enroll == Enroll::Open,
+        ) {
+            d.attest_key = ev
+                .x5chain()
+                .ok()
+                .flatten()
+                .and_then(|c| c.first().cloned())
+                .and_then(|leaf| teep_cose::x509::certificate_public_key(&leaf).ok())
+                .map(|k| k.to_cose_key());
         }
         if let Some(c) = &claims {
             update.status = Some(DeviceStatus::Attested);
@@ -311,6 +344,59 @@ impl TamCore {
             tags: Vec::new(),
         };
         Ok((cnf, alg, Some(new_device)))
+    }
+
+    /// The keys that may have signed the Evidence (RFC 9334 §3: the Attester's attestation
+    /// key, known to the Verifier through an Endorsement):
+    /// 1. the attestation key registered for the device;
+    /// 2. else the leaf of the Evidence's `x5chain` (RFC 9360), validated to an endorsement
+    ///    root at `now` whenever roots are configured, and always for a device enrolling
+    ///    under [`Enroll::Open`]; with no roots, a registered device's or a `tofu` device's
+    ///    chain is taken as the device asserts it, which is no weaker than before: its
+    ///    Evidence is then bound to the TEEP key through `cnf` all the same;
+    /// 3. else the TEEP key itself (self-signed Evidence), which open enrollment refuses.
+    pub(super) fn attestation_keys(
+        &self,
+        ev: &Evidence,
+        stored: Option<PublicKey>,
+        ctx: &Context,
+        teep_key: &PublicKey,
+        now: i64,
+    ) -> Result<Vec<PublicKey>, crate::endorsement::ChainError> {
+        use crate::endorsement::{verify_chain, ChainError};
+        let chain = ev.x5chain().map_err(ChainError::Header)?;
+        if let Some(k) = stored {
+            // A registered (or endorsed-enrolled) attestation key: a chain sent along must
+            // still hold, and certify that key.
+            if let Some(chain) = chain.filter(|_| !ctx.endorsement_roots.is_empty()) {
+                let leaf = verify_chain(&chain, &ctx.endorsement_roots, now, &self.signature_memo)?;
+                if leaf != k {
+                    return Err(ChainError::Path(
+                        "the leaf is not the device's registered attestation key",
+                    ));
+                }
+            }
+            return Ok(vec![k]);
+        }
+        let enrolling_open = ctx.device.is_none() && self.config.enroll == Enroll::Open;
+        match chain {
+            Some(chain) if enrolling_open || !ctx.endorsement_roots.is_empty() => {
+                Ok(vec![verify_chain(
+                    &chain,
+                    &ctx.endorsement_roots,
+                    now,
+                    &self.signature_memo,
+                )?])
+            }
+            Some(chain) => {
+                let leaf = chain.first().ok_or(ChainError::Missing)?;
+                let key = teep_cose::x509::certificate_public_key(leaf)
+                    .map_err(|e| ChainError::Other(format!("leaf key: {e}")))?;
+                Ok(vec![key, teep_key.clone()])
+            }
+            None if enrolling_open => Err(ChainError::Missing),
+            None => Ok(vec![teep_key.clone()]),
+        }
     }
 }
 

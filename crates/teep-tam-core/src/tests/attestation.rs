@@ -45,7 +45,7 @@ fn answer_with_challenge(
 /// with fresh evidence attests and installs.
 #[test]
 fn evidence_with_a_stale_nonce_gets_attestation_required_and_marks_the_device() {
-    for enroll in [Enroll::Registered, Enroll::Open] {
+    for enroll in [Enroll::Registered, Enroll::Tofu] {
         let mut tam = Tam::new(enroll);
         tam.add_assigned("hello", 1);
         let mut dev = device(2);
@@ -118,7 +118,7 @@ fn a_passport_from_a_trusted_verifier_attests_and_others_do_not() {
     let verifier = PrivateKey::from_p256_scalar(&[0x61; 32]).unwrap();
     let mut tam = Tam::with(
         |c| CoreConfig {
-            enroll: Enroll::Open,
+            enroll: Enroll::Tofu,
             ..c
         },
         vec![verifier.public_key()],

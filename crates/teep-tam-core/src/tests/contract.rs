@@ -12,7 +12,7 @@ const N: Numbering = Numbering::Draft26;
 /// storage read), storage supplies the device, its holdings and the policy.
 #[test]
 fn a_query_response_needs_the_device_and_policy_and_brings_its_session() {
-    let mut tam = Tam::new(Enroll::Open);
+    let mut tam = Tam::new(Enroll::Tofu);
     let dev = device(2);
     let request = tam.connect(N);
     let seen = dev.read_query_request(&request, N, &[]).unwrap();
@@ -33,7 +33,7 @@ fn a_query_response_needs_the_device_and_policy_and_brings_its_session() {
 /// (which is then refused).
 #[test]
 fn an_answer_to_a_query_request_other_than_a_query_response_needs_the_signer() {
-    let mut tam = Tam::new(Enroll::Open);
+    let mut tam = Tam::new(Enroll::Tofu);
     let mut dev = device(2);
     let request = tam.connect(N);
     let seen = dev.read_query_request(&request, N, &[]).unwrap();
@@ -60,7 +60,7 @@ fn an_answer_to_a_query_request_other_than_a_query_response_needs_the_signer() {
 /// digests of what it installed).
 #[test]
 fn answers_to_an_update_need_its_stored_session() {
-    let mut tam = Tam::new(Enroll::Open);
+    let mut tam = Tam::new(Enroll::Tofu);
     tam.add_assigned("a", 1);
     let mut dev = device(2);
     let response = tam.query_response(&dev, N);
@@ -111,7 +111,7 @@ fn an_error_answering_a_query_request_ends_the_session() {
 /// The session's numbering is carried, typed, to what storage records for the token.
 #[test]
 fn the_token_consumed_carries_the_session_numbering() {
-    let mut tam = Tam::new(Enroll::Open);
+    let mut tam = Tam::new(Enroll::Tofu);
     let dev = device(2);
     let request = tam.connect(Numbering::Legacy);
     let seen = dev
@@ -157,7 +157,7 @@ fn exchange_results_have_stable_words() {
 /// `render_json` fills what `--dump` shows, and only then.
 #[test]
 fn the_response_is_rendered_as_json_only_when_asked() {
-    let mut tam = Tam::new(Enroll::Open);
+    let mut tam = Tam::new(Enroll::Tofu);
     tam.add_assigned("a", 1);
     let dev = device(2);
     let body = tam.query_response(&dev, N);

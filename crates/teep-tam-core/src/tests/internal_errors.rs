@@ -163,7 +163,7 @@ fn a_stored_holding_of_unknown_origin_is_an_internal_error() {
 
 #[test]
 fn a_catalog_manifest_component_id_that_does_not_decode_is_an_internal_error() {
-    let mut tam = Tam::new(Enroll::Open);
+    let mut tam = Tam::new(Enroll::Tofu);
     tam.add_assigned("a", 1);
     let mut dev = device(2);
     tam.exchange(&mut dev);
@@ -179,7 +179,7 @@ fn a_catalog_manifest_component_id_that_does_not_decode_is_an_internal_error() {
 
 #[test]
 fn a_tam_without_a_signing_key_fails_on_its_own_account() {
-    let mut tam = Tam::new(Enroll::Open);
+    let mut tam = Tam::new(Enroll::Tofu);
     tam.add_assigned("a", 1);
     let body = tam.query_response(&device(2), N);
     // Another process of the same database (same token key) that has no TEEP key.
@@ -187,7 +187,7 @@ fn a_tam_without_a_signing_key_fails_on_its_own_account() {
         Vec::new(),
         Vec::new(),
         CoreConfig {
-            enroll: Enroll::Open,
+            enroll: Enroll::Tofu,
             ..CoreConfig::default()
         },
         token_key(),

@@ -65,7 +65,7 @@ fn the_update_is_signed_with_the_algorithm_the_agent_selected() {
         (3, Algorithm::EdDsa),
         (3, Algorithm::Ed25519),
     ] {
-        let mut tam = Tam::new(Enroll::Open);
+        let mut tam = Tam::new(Enroll::Tofu);
         tam.add_assigned("hello", 1);
         let mut dev = device(seed);
         dev.signer = SoftwareSigner::with_algorithm(dev.private.clone(), alg).unwrap();
@@ -86,7 +86,7 @@ fn the_update_is_signed_with_the_algorithm_the_agent_selected() {
 /// The error Update of a failed attestation is signed in the agent's suite too.
 #[test]
 fn the_error_update_of_an_es256_agent_is_es256() {
-    let mut tam = Tam::new(Enroll::Open);
+    let mut tam = Tam::new(Enroll::Tofu);
     let dev = es256_device(2);
     let request = tam.connect(N);
     let mut seen = dev.read_query_request(&request, N, &[]).unwrap();
@@ -100,7 +100,7 @@ fn the_error_update_of_an_es256_agent_is_es256() {
 fn first_query(draft26: FirstQuery, legacy: FirstQuery) -> Tam {
     Tam::with(
         |c| CoreConfig {
-            enroll: Enroll::Open,
+            enroll: Enroll::Tofu,
             first_query_draft26: draft26,
             first_query_legacy: legacy,
             ..c
@@ -310,7 +310,7 @@ fn a_fleet_larger_than_the_limit_is_not_tried() {
 fn without_a_token_the_challenge_finds_the_session() {
     let mut tam = Tam::with(
         |c| CoreConfig {
-            enroll: Enroll::Open,
+            enroll: Enroll::Tofu,
             token_with_attestation: false,
             ..c
         },
@@ -363,7 +363,7 @@ fn without_a_token_the_challenge_finds_the_session() {
 /// see `refusals`).
 #[test]
 fn an_answer_that_drops_the_token_sent_is_a_deviation() {
-    let mut tam = Tam::new(Enroll::Open);
+    let mut tam = Tam::new(Enroll::Tofu);
     let dev = device(2);
     let request = tam.connect(N);
     let mut seen = dev.read_query_request(&request, N, &[]).unwrap();
@@ -387,7 +387,7 @@ fn an_answer_that_drops_the_token_sent_is_a_deviation() {
 /// A challenge that expired finds its session, which says so.
 #[test]
 fn an_expired_challenge_is_refused_as_expired() {
-    let mut tam = Tam::new(Enroll::Open);
+    let mut tam = Tam::new(Enroll::Tofu);
     let dev = device(2);
     let request = tam.connect(N);
     let mut seen = dev.read_query_request(&request, N, &[]).unwrap();
@@ -462,7 +462,7 @@ fn teep_8_1_an_agent_answer_as_cose_sign_is_a_named_deviation() {
         let (_, m) = teep_proto::signed::open_message(&response, N).unwrap();
         dev.sign_multi(&m, N).unwrap()
     };
-    let mut tam = Tam::new(Enroll::Open);
+    let mut tam = Tam::new(Enroll::Tofu);
     let dev = device(2);
     let body = as_cose_sign(&mut tam, &dev);
     assert_eq!(teep_cose::open(&body).unwrap().kind, CoseKind::Sign);

@@ -69,7 +69,7 @@ fn installs(names: &[(&str, u64)]) -> Vec<(String, u64)> {
 /// A TC assigned to all devices is installed, recorded as policy's.
 #[test]
 fn an_assigned_tc_the_device_lacks_is_installed_as_policy() {
-    let mut tam = Tam::new(Enroll::Open);
+    let mut tam = Tam::new(Enroll::Tofu);
     tam.add_assigned("a", 1);
     let a = answer(&mut tam, &device(2));
     assert_eq!(a.install, installs(&[("a", 1)]));
@@ -106,7 +106,7 @@ fn assignments_by_tag_and_by_device_reach_only_their_devices() {
 /// An Update carries what the device lacks and nothing it has: up to date, the session ends.
 #[test]
 fn a_device_holding_what_is_assigned_is_up_to_date() {
-    let mut tam = Tam::new(Enroll::Open);
+    let mut tam = Tam::new(Enroll::Tofu);
     tam.add_assigned("a", 2);
     let mut dev = device(2);
     assert_eq!(tam.exchange(&mut dev), Exchange::Updated);
@@ -117,7 +117,7 @@ fn a_device_holding_what_is_assigned_is_up_to_date() {
 /// A higher sequence number in the catalog upgrades what the device holds.
 #[test]
 fn a_newer_sequence_in_the_catalog_upgrades_the_device() {
-    let mut tam = Tam::new(Enroll::Open);
+    let mut tam = Tam::new(Enroll::Tofu);
     tam.add_assigned("a", 1);
     let mut dev = device(2);
     tam.exchange(&mut dev);
@@ -134,7 +134,7 @@ fn a_newer_sequence_in_the_catalog_upgrades_the_device() {
 /// for, is not.
 #[test]
 fn a_requested_tc_is_installed_when_the_catalog_meets_the_minimum() {
-    let mut tam = Tam::new(Enroll::Open);
+    let mut tam = Tam::new(Enroll::Tofu);
     tam.add("a", 2);
     let mut dev = device(2);
     dev.requested = vec![component("a"), component("not-in-catalog")];
@@ -168,7 +168,7 @@ fn a_requested_tc_is_installed_when_the_catalog_meets_the_minimum() {
 fn with_requests_off_a_request_is_ignored() {
     let mut tam = Tam::with(
         |c| CoreConfig {
-            enroll: Enroll::Open,
+            enroll: Enroll::Tofu,
             allow_requests: false,
             ..c
         },
@@ -184,7 +184,7 @@ fn with_requests_off_a_request_is_ignored() {
 /// sequence upgrades it (as the request's); with requests off it stays as it is.
 #[test]
 fn a_requested_tc_is_kept_current_without_a_new_request_unless_requests_are_off() {
-    let mut tam = Tam::new(Enroll::Open);
+    let mut tam = Tam::new(Enroll::Tofu);
     tam.add("a", 1);
     let mut dev = device(2);
     dev.requested = vec![component("a")];
@@ -202,7 +202,7 @@ fn a_requested_tc_is_kept_current_without_a_new_request_unless_requests_are_off(
 /// id) is removed, and not sent again even though it is assigned.
 #[test]
 fn an_unneeded_manifest_is_removed_and_not_reinstalled() {
-    let mut tam = Tam::new(Enroll::Open);
+    let mut tam = Tam::new(Enroll::Tofu);
     tam.add_assigned("a", 1);
     let mut dev = device(2);
     tam.exchange(&mut dev);
@@ -217,7 +217,7 @@ fn an_unneeded_manifest_is_removed_and_not_reinstalled() {
 /// device asked for stays.
 #[test]
 fn unassigning_removes_what_policy_installed_and_keeps_what_was_requested() {
-    let mut tam = Tam::new(Enroll::Open);
+    let mut tam = Tam::new(Enroll::Tofu);
     tam.add_assigned("a", 1);
     tam.add("b", 1);
     let mut dev = device(2);
@@ -235,7 +235,7 @@ fn unassigning_removes_what_policy_installed_and_keeps_what_was_requested() {
 /// follow the list.
 #[test]
 fn the_tc_list_is_authoritative_for_what_the_device_holds() {
-    let mut tam = Tam::new(Enroll::Open);
+    let mut tam = Tam::new(Enroll::Tofu);
     tam.add_assigned("a", 1);
     let mut dev = device(2);
     tam.exchange(&mut dev);
@@ -251,7 +251,7 @@ fn the_tc_list_is_authoritative_for_what_the_device_holds() {
 /// The holdings are rewritten only when the tc-list says something storage does not hold.
 #[test]
 fn holdings_are_rewritten_only_when_the_tc_list_says_something_new() {
-    let mut tam = Tam::new(Enroll::Open);
+    let mut tam = Tam::new(Enroll::Tofu);
     tam.add_assigned("a", 1);
     let mut dev = device(2);
     tam.exchange(&mut dev);
@@ -267,7 +267,7 @@ fn holdings_are_rewritten_only_when_the_tc_list_says_something_new() {
 /// knows which version it is and does not send it again.
 #[test]
 fn an_unknown_holding_with_the_catalog_digest_is_not_sent_again() {
-    let mut tam = Tam::new(Enroll::Open);
+    let mut tam = Tam::new(Enroll::Tofu);
     let t = tam.add_assigned("a", 4);
     let mut dev = device(2);
     dev.installed = vec![component("a")];
@@ -287,7 +287,7 @@ fn an_unknown_holding_with_the_catalog_digest_is_not_sent_again() {
 /// then on belongs to the reason it was sent for.
 #[test]
 fn an_unknown_holding_with_another_digest_is_replaced_for_its_assignment() {
-    let mut tam = Tam::new(Enroll::Open);
+    let mut tam = Tam::new(Enroll::Tofu);
     tam.add_assigned("a", 4);
     let mut dev = device(2);
     dev.installed = vec![component("a")];
@@ -300,7 +300,7 @@ fn an_unknown_holding_with_another_digest_is_replaced_for_its_assignment() {
 /// than the catalog's: unassigned, it is left alone.
 #[test]
 fn a_held_tc_of_unknown_version_is_left_alone() {
-    let mut tam = Tam::new(Enroll::Open);
+    let mut tam = Tam::new(Enroll::Tofu);
     tam.add("a", 4);
     let mut dev = device(2);
     dev.installed = vec![component("a")];

@@ -138,13 +138,13 @@ fn provoke(kind: RefusalKind) -> (Tam, Rejection) {
             refused(&mut tam, &error, N)
         }
         RefusalKind::NoEnrollmentEvidence => {
-            tam = Tam::new(Enroll::Open);
+            tam = Tam::new(Enroll::Tofu);
             let dev = device(2);
             let body = response_after(&mut tam, &dev, |s| s.challenge = None);
             refused(&mut tam, &body, N)
         }
         RefusalKind::BadEnrollmentEvidence => {
-            tam = Tam::new(Enroll::Open);
+            tam = Tam::new(Enroll::Tofu);
             let dev = device(2);
             let request = tam.connect(N);
             let seen = dev.read_query_request(&request, N, &[]).unwrap();
@@ -168,7 +168,7 @@ fn provoke(kind: RefusalKind) -> (Tam, Rejection) {
             refused(&mut tam, &with_bad_signature(body), N)
         }
         RefusalKind::NotSignedByCnfKey => {
-            tam = Tam::new(Enroll::Open);
+            tam = Tam::new(Enroll::Tofu);
             let dev = device(2);
             let body = tam.query_response(&dev, N);
             refused(&mut tam, &with_bad_signature(body), N)
@@ -293,7 +293,7 @@ fn a_token_is_answered_once() {
         explanation(RefusalKind::ReplayedToken),
         "Success.token: already answered (replay refused)"
     );
-    let mut tam = Tam::new(Enroll::Open);
+    let mut tam = Tam::new(Enroll::Tofu);
     let dev = device(2);
     let body = tam.query_response(&dev, N);
     tam.post(&body, N).unwrap();

@@ -21,7 +21,7 @@ fn update_of(body: &[u8], n: Numbering) -> teep_proto::Update {
 /// session ends after the QueryResponse because it lacks nothing.
 #[test]
 fn open_enrollment_installs_the_assigned_tc_then_nothing_more() {
-    let mut tam = Tam::new(Enroll::Open);
+    let mut tam = Tam::new(Enroll::Tofu);
     let tc = tam.add_assigned("hello", 1);
     let mut dev = device(2);
     assert_eq!(tam.exchange(&mut dev), Exchange::Updated);
@@ -55,7 +55,7 @@ fn open_enrollment_installs_the_assigned_tc_then_nothing_more() {
 /// DIGEST §2.2: after the first message the suite the device signed with is used both ways.
 #[test]
 fn an_ed25519_device_gets_an_ed25519_signed_update() {
-    let mut tam = Tam::new(Enroll::Open);
+    let mut tam = Tam::new(Enroll::Tofu);
     tam.add_assigned("hello", 1);
     let dev = device(3);
     let response = tam.query_response(&dev, N);
@@ -70,7 +70,7 @@ fn an_ed25519_device_gets_an_ed25519_signed_update() {
 /// algorithm, carrying a token and a challenge (DIGEST §9.2).
 #[test]
 fn the_first_query_request_is_cose_sign_with_both_algorithms() {
-    let mut tam = Tam::new(Enroll::Open);
+    let mut tam = Tam::new(Enroll::Tofu);
     let request = tam.connect(N);
     let opened = teep_cose::open(&request).unwrap();
     assert_eq!(opened.kind, teep_cose::CoseKind::Sign);
@@ -105,7 +105,7 @@ fn registered_enrollment_refuses_unknown_devices_and_admits_added_ones() {
 /// same QueryResponse again is a replay, found when its step commits.
 #[test]
 fn a_replayed_query_response_is_refused() {
-    let mut tam = Tam::new(Enroll::Open);
+    let mut tam = Tam::new(Enroll::Tofu);
     tam.add_assigned("hello", 1);
     let dev = device(2);
     let response = tam.query_response(&dev, N);
@@ -121,7 +121,7 @@ fn a_replayed_query_response_is_refused() {
 /// session offers the TC again.
 #[test]
 fn an_agent_error_ends_the_session_and_the_update_is_offered_again() {
-    let mut tam = Tam::new(Enroll::Open);
+    let mut tam = Tam::new(Enroll::Tofu);
     tam.add_assigned("hello", 1);
     let mut dev = device(2);
     let response = tam.query_response(&dev, N);
@@ -155,7 +155,7 @@ fn an_agent_error_ends_the_session_and_the_update_is_offered_again() {
 /// an assignment that goes takes its TC with it (unneeded-manifest-list, DIGEST §9.13).
 #[test]
 fn a_higher_sequence_upgrades_and_unassigning_deletes() {
-    let mut tam = Tam::new(Enroll::Open);
+    let mut tam = Tam::new(Enroll::Tofu);
     tam.add_assigned("hello", 1);
     let mut dev = device(2);
     assert_eq!(tam.exchange(&mut dev), Exchange::Updated);
@@ -178,7 +178,7 @@ fn a_higher_sequence_upgrades_and_unassigning_deletes() {
 /// in unneeded-manifest-list (by its manifest component id) is removed.
 #[test]
 fn a_requested_tc_is_delivered_and_an_unneeded_one_removed() {
-    let mut tam = Tam::new(Enroll::Open);
+    let mut tam = Tam::new(Enroll::Tofu);
     tam.add("on-demand", 1);
     let mut dev = device(2);
     assert_eq!(tam.exchange(&mut dev), Exchange::UpToDate);
@@ -198,7 +198,7 @@ fn a_requested_tc_is_delivered_and_an_unneeded_one_removed() {
 fn with_requests_off_only_assigned_tcs_are_delivered() {
     let mut tam = Tam::with(
         |c| crate::CoreConfig {
-            enroll: Enroll::Open,
+            enroll: Enroll::Tofu,
             allow_requests: false,
             ..c
         },
@@ -221,7 +221,7 @@ fn with_requests_off_only_assigned_tcs_are_delivered() {
 /// other numbering is explained, not misread.
 #[test]
 fn the_legacy_path_speaks_legacy_and_the_wrong_numbering_is_explained() {
-    let mut tam = Tam::new(Enroll::Open);
+    let mut tam = Tam::new(Enroll::Tofu);
     tam.add_assigned("hello", 1);
     let mut dev = device(2);
     assert_eq!(
@@ -242,7 +242,7 @@ fn the_legacy_path_speaks_legacy_and_the_wrong_numbering_is_explained() {
 /// Update it answers, not a neighbour's.
 #[test]
 fn interleaved_sessions_of_distinct_devices_each_complete() {
-    let mut tam = Tam::new(Enroll::Open);
+    let mut tam = Tam::new(Enroll::Tofu);
     tam.add_assigned("hello", 1);
     let mut devices: Vec<_> = (10..30).map(device).collect();
     let updates: Vec<Vec<u8>> = devices
@@ -275,7 +275,7 @@ fn interleaved_sessions_of_distinct_devices_each_complete() {
 /// sessions complete.
 #[test]
 fn parallel_first_contacts_of_one_new_device_both_complete() {
-    let mut tam = Tam::new(Enroll::Open);
+    let mut tam = Tam::new(Enroll::Tofu);
     tam.add_assigned("hello", 1);
     let mut dev = device(2);
     let first = tam.query_response(&dev, N);
@@ -310,7 +310,7 @@ fn parallel_first_contacts_of_one_new_device_both_complete() {
 /// Success answers.
 #[test]
 fn each_step_names_its_device_and_the_token_the_next_step_answers() {
-    let mut tam = Tam::new(Enroll::Open);
+    let mut tam = Tam::new(Enroll::Tofu);
     tam.add_assigned("hello", 1);
     let mut dev = device(3);
     let connect = tam
@@ -340,7 +340,7 @@ fn each_step_names_its_device_and_the_token_the_next_step_answers() {
 /// still joins the session), no manifest-list, and a note saying so.
 #[test]
 fn the_audit_keeps_the_update_whole_or_abridged_over_the_cap() {
-    let mut tam = Tam::new(Enroll::Open);
+    let mut tam = Tam::new(Enroll::Tofu);
     tam.add_assigned("hello", 1);
     let dev = device(2);
     let response = tam.query_response(&dev, N);
@@ -353,7 +353,7 @@ fn the_audit_keeps_the_update_whole_or_abridged_over_the_cap() {
 
     let mut tam = Tam::with(
         |c| crate::CoreConfig {
-            enroll: Enroll::Open,
+            enroll: Enroll::Tofu,
             audit_response_max: 64,
             ..c
         },

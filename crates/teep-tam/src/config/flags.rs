@@ -34,7 +34,9 @@ pub struct ConfigFlags {
     /// repeatable, replaces tc_signer_anchors of --config. The TAM's own TC-signer key is always trusted.
     #[arg(long = "tc-signer-anchor", value_name = "FILE")]
     pub tc_signer_anchors: Vec<PathBuf>,
-    /// Who may connect: registered devices only, or any device that attests (recorded on first contact).
+    /// Who may connect: registered devices only; open: a device whose attestation key chains
+    /// to an endorsement root (`teep tam endorser add`); tofu (testbeds): any device, its key
+    /// recorded on first contact.
     #[arg(long, value_parser = enroll_parser())]
     pub enroll: Option<Enroll>,
     /// Bearer token of the admin API and the web UI (both disabled without it).
@@ -167,7 +169,7 @@ fn first_query_parser() -> impl TypedValueParser<Value = FirstQuery> {
 /// `--enroll` in the config file's spelling, parsed by `Enroll`'s own `FromStr` (the enum
 /// lives in the sans-IO core, which has no clap); clap lists the values in help and errors.
 fn enroll_parser() -> impl TypedValueParser<Value = Enroll> {
-    PossibleValuesParser::new(["open", "registered"]).try_map(|s| s.parse::<Enroll>())
+    PossibleValuesParser::new(["registered", "open", "tofu"]).try_map(|s| s.parse::<Enroll>())
 }
 
 impl Config {

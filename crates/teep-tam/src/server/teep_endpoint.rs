@@ -436,6 +436,7 @@ pub(crate) async fn load_context(
                 }
             }
             ctx.catalog = policy.catalog.clone();
+            ctx.endorsement_roots = policy.endorsement_roots.clone();
             ctx.assigned = policy.assigned(device.as_ref().map(|d| (d.id, d.tags.as_slice())));
         }
         Need::Signer { session } => {

@@ -24,6 +24,7 @@ mod batch;
 mod catalog;
 mod device_context;
 mod devices;
+mod endorsers;
 mod error;
 mod fingerprint;
 mod kidless;
@@ -37,6 +38,7 @@ mod statement_shapes;
 pub use audit::AUDIT_DEVICE_WINDOW;
 pub use batch::Committed;
 pub use devices::DEFAULT_CAPACITY as DEFAULT_DEVICE_CACHE;
+pub use endorsers::{EndorsementRoot, RemoveOutcome};
 pub use error::{Result, StoreError};
 pub use policy::PolicySnapshot;
 

@@ -16,6 +16,8 @@ pub struct PolicySnapshot {
     assignments: Vec<(Vec<u8>, Target)>,
     /// Whether any assignment targets a tag (only then are a device's tags read).
     pub tag_rules: bool,
+    /// The endorsement roots (DER), for the core's [`crate::session::Context`].
+    pub endorsement_roots: Arc<Vec<Vec<u8>>>,
 }
 
 impl PolicySnapshot {
@@ -55,11 +57,19 @@ impl Store {
             .map(|a| (a.component_id, a.target))
             .collect();
         let tag_rules = assignments.iter().any(|(_, t)| matches!(t, Target::Tag(_)));
+        let endorsement_roots = Arc::new(
+            self.list_endorsement_roots()
+                .await?
+                .into_iter()
+                .map(|r| r.certificate)
+                .collect(),
+        );
         let snap = Arc::new(PolicySnapshot {
             epoch,
             catalog,
             assignments,
             tag_rules,
+            endorsement_roots,
         });
         if let Ok(mut g) = self.shared.policy.write() {
             *g = Some(snap.clone());

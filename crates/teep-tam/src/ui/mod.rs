@@ -8,6 +8,7 @@
 //! session ([`sessions`]), the message inspector ([`inspect`]) and catalog entries ([`tc`]).
 
 mod device;
+mod endorsers;
 mod inspect;
 mod sessions;
 mod tc;
@@ -85,6 +86,9 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/ui/devices/{id}", get(device::device))
         .route("/ui/tcs/{id}", get(tc::tc))
         .route("/ui/inspect", get(inspect::form).post(inspect::submit))
+        .route("/ui/endorsers", get(endorsers::list))
+        .route("/ui/endorsers/add", post(endorsers::add))
+        .route("/ui/endorsers/remove", post(endorsers::remove))
         .route("/ui/log", get(log))
         .route("/ui/static/style.css", get(style))
         .layer(DefaultBodyLimit::max(crate::catalog::MAX_ENVELOPE))
