@@ -12,8 +12,10 @@ pub use teep_tam_core::Enroll;
 
 #[cfg(feature = "clap")]
 mod flags;
+pub mod tam_attestation;
 #[cfg(feature = "clap")]
 pub use flags::ConfigFlags;
+pub use tam_attestation::TamAttestationClaims;
 
 /// Which TEEP numbering a path speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -131,6 +133,12 @@ pub struct Config {
     pub allow_requests: bool,
     /// Public keys of Verifiers whose Attestation Results are accepted (passport model).
     pub verifier_keys: Vec<PathBuf>,
+    /// Private key that signs the TAM's own Attestation Result for Agents that require TAM
+    /// attestation (-26 §7.1.2); unset, such an Agent's Error ends the session. Whoever holds
+    /// it vouches for the TAM (see `config::tam_attestation`).
+    pub tam_attestation_key: Option<PathBuf>,
+    /// Claims that result states about the TAM.
+    pub tam_attestation_claims: TamAttestationClaims,
     /// TLS certificate chain and key (PEM); both or neither.
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
@@ -227,6 +235,8 @@ impl Default for Config {
             require_attestation: true,
             allow_requests: true,
             verifier_keys: Vec::new(),
+            tam_attestation_key: None,
+            tam_attestation_claims: TamAttestationClaims::default(),
             tls_cert: None,
             tls_key: None,
             public_url: None,
@@ -384,6 +394,9 @@ impl Config {
                 "admin_token: must be at least 8 characters".into(),
             ));
         }
+        self.tam_attestation_claims
+            .to_eat()
+            .map_err(ConfigError::Invalid)?;
         // A bad anchor file stops the start, not the first upload.
         crate::catalog::load_anchor_files(&self.tc_signer_anchors)
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;

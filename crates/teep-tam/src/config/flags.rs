@@ -90,6 +90,10 @@ pub struct ConfigFlags {
     /// Public key of a Verifier whose Attestation Results are accepted (passport model).
     #[arg(long = "verifier-key")]
     pub verifier_keys: Vec<PathBuf>,
+    /// Private key that signs the TAM's own Attestation Result for Agents that require TAM
+    /// attestation (-26 §7.1.2). Whoever holds it vouches for this TAM.
+    #[arg(long, value_name = "FILE")]
+    pub tam_attestation_key: Option<PathBuf>,
     /// TLS certificate chain (PEM); with --tls-key serves HTTPS.
     #[arg(long)]
     pub tls_cert: Option<PathBuf>,
@@ -207,6 +211,7 @@ impl ConfigFlags {
             no_attestation,
             no_requests,
             verifier_keys,
+            tam_attestation_key,
             tls_cert,
             tls_key,
             public_url,
@@ -252,6 +257,7 @@ impl ConfigFlags {
         turn_off(&mut config.require_attestation, no_attestation);
         turn_off(&mut config.allow_requests, no_requests);
         set_list(&mut config.verifier_keys, verifier_keys);
+        set_some(&mut config.tam_attestation_key, tam_attestation_key);
         set_some(&mut config.tls_cert, tls_cert);
         set_some(&mut config.tls_key, tls_key);
         set_some(&mut config.public_url, public_url);
