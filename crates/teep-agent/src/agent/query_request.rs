@@ -137,7 +137,7 @@ impl Agent<'_> {
             }
             TamAttestationCheck::Passed(None) => {}
             TamAttestationCheck::Refuse(err, reason) => {
-                return self.refuse_with(events, answering, err, reason);
+                return self.refuse_with(events, answering, *err, reason);
             }
         }
         let installed = match self.device.installed() {

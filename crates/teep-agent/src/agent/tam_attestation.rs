@@ -20,7 +20,7 @@
 //! A QueryRequest attesting the TAM with no challenge outstanding (the Agent's state was lost,
 //! or the TAM attested unasked) gets ERR_ATTESTATION_REQUIRED with a fresh challenge.
 
-use alloc::{format, string::String, vec, vec::Vec};
+use alloc::{boxed::Box, format, string::String, vec, vec::Vec};
 
 use teep_cose::eat::{Confirmation, EatClaims, EatProfile, TEEP_EAT_PROFILE};
 use teep_proto::{ErrorCode, ErrorMessage, FreshnessMechanism, QueryRequest};
@@ -143,7 +143,7 @@ pub(super) enum TamAttestationCheck {
     /// Not required, or verified (with the Verifier key's kid).
     Passed(Option<Vec<u8>>),
     /// Answer with this Error; the string is for logs and events.
-    Refuse(ErrorMessage, String),
+    Refuse(Box<ErrorMessage>, String),
 }
 
 impl Agent<'_> {
@@ -194,7 +194,7 @@ impl Agent<'_> {
                 err.token = qr.token.clone();
                 let reason = format!("{e}");
                 err.err_msg = Some(super::reply::truncate_text(&reason, 128));
-                TamAttestationCheck::Refuse(err, reason)
+                TamAttestationCheck::Refuse(Box::new(err), reason)
             }
         }
     }
@@ -218,14 +218,12 @@ impl Agent<'_> {
         err.supported_freshness_mechanisms = vec![FreshnessMechanism::Nonce];
         err.token = qr.token.clone();
         err.err_msg = Some(reason.into());
-        TamAttestationCheck::Refuse(err, reason.into())
+        TamAttestationCheck::Refuse(Box::new(err), reason.into())
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use alloc::boxed::Box;
-
     use teep_cose::eat::AttestationResult;
     use teep_cose::{Signer, SoftwareSigner};
     use teep_proto::{CipherSuite, DataItems, Numbering, TeepMessage};

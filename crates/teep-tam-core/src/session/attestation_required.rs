@@ -84,7 +84,11 @@ impl TamCore {
                 ))
             }
         };
-        let (bytes, new_token, json) = answered;
+        let super::query_request::BuiltQueryRequest {
+            bytes,
+            token: new_token,
+            json,
+        } = answered;
         let mut effects = Effects {
             now,
             ..Default::default()
@@ -128,8 +132,7 @@ impl TamCore {
         })
     }
 
-    /// The QueryRequest carrying the TAM's attestation (bytes, its token, its JSON), or why
-    /// none is sent.
+    /// The QueryRequest carrying the TAM's attestation, or why none is sent.
     fn attested_query_request(
         &self,
         msg: &Inspected,
@@ -137,7 +140,7 @@ impl TamCore {
         challenge: Option<&[u8]>,
         now: i64,
         rng: &mut dyn Random,
-    ) -> Result<(Vec<u8>, Vec<u8>, Option<serde_json::Value>), String> {
+    ) -> Result<super::query_request::BuiltQueryRequest, String> {
         let Some(source) = &self.tam_attestation else {
             return Err("this TAM has no attestation of its own to send \
                         (tam_attestation_key not configured)"
@@ -176,7 +179,7 @@ impl TamCore {
                 rng,
             )
             .map_err(|e| format!("{e}"))?;
-        Ok((built.bytes, built.token, built.json))
+        Ok(built)
     }
 
     /// The session ends as for any Error; the device's status and the audit say why no
