@@ -11,9 +11,11 @@ use teep_tam::{Config, Store};
 
 mod device;
 mod tc;
+mod trust_anchor;
 
 use device::{device, DeviceCmd};
 use tc::{tc, TcCmd};
+use trust_anchor::{trust_anchor, TrustAnchorArgs};
 
 #[derive(Subcommand)]
 pub enum Cmd {
@@ -27,6 +29,9 @@ pub enum Cmd {
     Device(DeviceCmd),
     /// Show recent exchanges, each message decoded as JSON.
     Log(LogArgs),
+    /// Add, rotate or remove a TAM or TC-signer trust anchor on devices: a manifest signed by
+    /// an anchor they hold, delivered like a TC (RFC 9397 §5).
+    TrustAnchor(Box<TrustAnchorArgs>),
 }
 
 /// Where the TAM's data lives.
@@ -105,6 +110,7 @@ pub fn run(cmd: Cmd) -> anyhow::Result<()> {
             Cmd::Tc(c) => tc(c).await,
             Cmd::Device(c) => device(c).await,
             Cmd::Log(a) => log(a).await,
+            Cmd::TrustAnchor(a) => trust_anchor(*a).await,
         }
     })
 }
