@@ -230,6 +230,26 @@ alt_path = "/old"
         assert_eq!(merged(&["--shutdown-grace", "0"]).shutdown_grace_secs, 0);
     }
 
+    /// -26 §7.1.2: the TAM's attestation key from the file, replaced by the flag; the claims
+    /// table from the file.
+    #[test]
+    fn tam_attestation_key_and_claims_come_from_the_file_and_the_flag() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tam.toml");
+        std::fs::write(
+            &file,
+            "tam_attestation_key = \"ar.pem\"\n[tam_attestation_claims]\niss = \"tam.example\"\n",
+        )
+        .unwrap();
+        let f = file.to_str().unwrap();
+        assert_eq!(merged(&[]).tam_attestation_key, None);
+        let c = merged(&["--config", f]);
+        assert_eq!(c.tam_attestation_key, Some(PathBuf::from("ar.pem")));
+        assert_eq!(c.tam_attestation_claims.iss.as_deref(), Some("tam.example"));
+        let o = merged(&["--config", f, "--tam-attestation-key", "other.pem"]);
+        assert_eq!(o.tam_attestation_key, Some(PathBuf::from("other.pem")));
+    }
+
     #[test]
     fn enum_flags_take_the_config_file_spelling_only() {
         assert_eq!(merged(&["--enroll", "open"]).enroll, Enroll::Open);
