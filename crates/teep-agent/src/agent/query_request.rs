@@ -87,7 +87,7 @@ impl Agent<'_> {
                 unsolicited_allowed: qr.token.is_none() && qr.challenge.is_none(),
             },
         );
-        let tam = (tam_uri, signature.kid.as_slice());
+        let tam = (tam_uri, signature.signers.as_slice());
         self.answer_query(events, answering, tam, qr, nonce, random)
     }
 
@@ -96,12 +96,13 @@ impl Agent<'_> {
         &mut self,
         mut events: Vec<AgentEvent>,
         answering: Answering,
-        (tam_uri, tam_kid_bytes): (&str, &[u8]),
+        (tam_uri, tam_signers): (&str, &[Vec<u8>]),
         qr: QueryRequest,
         nonce: Option<Vec<u8>>,
         random: &mut dyn FnMut(&mut [u8]),
     ) -> Outcome {
-        let tam_kid = &hex::encode(tam_kid_bytes);
+        // The first signer is the trust anchor that verified the message: the TAM's kid.
+        let tam_kid = &hex::encode(tam_signers.first().map(Vec::as_slice).unwrap_or_default());
         let token = qr.token.clone();
         if !qr.versions.is_empty() && !qr.versions.contains(&0) {
             let mut err = ErrorMessage::new(ErrorCode::UnsupportedMsgVersion);
@@ -131,7 +132,7 @@ impl Agent<'_> {
             return self.refuse_with(events, answering, err, reason);
         }
         // -26 §7.2.1: only a verified TAM is answered with a QueryResponse.
-        match self.check_tam_attestation(tam_uri, tam_kid_bytes, &qr, random) {
+        match self.check_tam_attestation(tam_uri, tam_signers, &qr, random) {
             TamAttestationCheck::Passed(Some(verifier_kid)) => {
                 events.push(AgentEvent::TamAttested { verifier_kid });
             }

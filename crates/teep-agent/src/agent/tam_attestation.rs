@@ -6,8 +6,8 @@
 //!
 //! * is signed by one of the Agent's trusted TAM Verifier keys (`tam_verifier_keys`);
 //! * carries as `eat_nonce` the challenge the Agent sent that TAM (each challenge serves once);
-//! * confirms, in `cnf`, the key that signed this QueryRequest: its key ID (label 3) is that
-//!   key's RFC 9679 thumbprint ("the hash of the TAM's key", SHA-256 as in every SUIT profile
+//! * confirms, in `cnf`, a key that signed this QueryRequest (a TAM trust anchor whose
+//!   signature on it verifies): its key ID (label 3) is that key's RFC 9679 thumbprint ("the hash of the TAM's key", SHA-256 as in every SUIT profile
 //!   the Agent supports), or its COSE_Key (label 1) is that key;
 //! * names the TEEP EAT profile if it names one.
 //!
@@ -77,15 +77,16 @@ pub fn is_attestation_result_format(format: Option<&str>) -> bool {
     normal == wanted
 }
 
-/// §7.2.1.1 for one attestation-payload: the checks of the module comment. `tam_kid` is the
-/// thumbprint of the TAM key that signed the QueryRequest; `challenge` the one the Agent sent.
-/// Returns the kid of the Verifier key that signed the result.
+/// §7.2.1.1 for one attestation-payload: the checks of the module comment. `tam_kids` are the
+/// thumbprints of the TAM trust anchors whose signatures on the QueryRequest verified (one for
+/// a COSE_Sign1); `challenge` the one the Agent sent. Returns the kid of the Verifier key that
+/// signed the result.
 pub fn verify_tam_attestation(
     verifier_keys: &[teep_cose::PublicKey],
     format: Option<&str>,
     payload: &[u8],
     challenge: &[u8],
-    tam_kid: &[u8],
+    tam_kids: &[Vec<u8>],
 ) -> Result<Vec<u8>, TamAttestationError> {
     if !is_attestation_result_format(format) {
         return Err(TamAttestationError::Evidence(
@@ -122,8 +123,8 @@ pub fn verify_tam_attestation(
     }
     let confirmed = match &claims.cnf {
         None => return Err(TamAttestationError::Cnf("missing")),
-        Some(Confirmation::Kid(k)) => k.as_slice() == tam_kid,
-        Some(Confirmation::Key(k)) => k.thumbprint().as_slice() == tam_kid,
+        Some(Confirmation::Kid(k)) => tam_kids.contains(k),
+        Some(Confirmation::Key(k)) => tam_kids.iter().any(|t| t[..] == k.thumbprint()),
         Some(Confirmation::EncryptedKey(_)) => {
             return Err(TamAttestationError::Cnf(
                 "is an Encrypted_COSE_Key, which this Agent cannot read",
@@ -147,12 +148,12 @@ pub(super) enum TamAttestationCheck {
 }
 
 impl Agent<'_> {
-    /// §7.2.1: whether the QueryRequest from `tam_uri`, signed by the TAM key `tam_kid`, may
-    /// be answered, when the Agent requires TAM attestation.
+    /// §7.2.1: whether the QueryRequest from `tam_uri`, signed by the TAM keys `tam_kids`,
+    /// may be answered, when the Agent requires TAM attestation.
     pub(super) fn check_tam_attestation(
         &mut self,
         tam_uri: &str,
-        tam_kid: &[u8],
+        tam_kids: &[Vec<u8>],
         qr: &QueryRequest,
         random: &mut dyn FnMut(&mut [u8]),
     ) -> TamAttestationCheck {
@@ -186,7 +187,7 @@ impl Agent<'_> {
             qr.attestation_payload_format.as_deref(),
             payload,
             &challenge,
-            tam_kid,
+            tam_kids,
         ) {
             Ok(verifier) => TamAttestationCheck::Passed(Some(verifier)),
             Err(e) => {
@@ -436,6 +437,41 @@ mod tests {
         }
     }
 
+    /// A QueryRequest signed by two TAM trust anchors (COSE_Sign): cnf may name either key
+    /// whose signature verifies, not only the first; a key that did not sign stays refused.
+    #[test]
+    fn handling_an_attestation_result_in_a_cose_sign_names_any_of_its_signers() {
+        for n in NUMBERINGS {
+            for (cnf_seed, accepted) in [(0x11, true), (0x13, true), (0x14, false)] {
+                let mut b = Bench::new();
+                b.demanded(n);
+                let ar = result(&b.verifier, &CHALLENGE, kid_of(&signer(cnf_seed)));
+                let mut q = QueryRequest {
+                    token: Some(vec![4; 16]),
+                    supported_cipher_suites: vec![CipherSuite::SIGN1_ESP256],
+                    supported_suit_cose_profiles: vec![
+                        teep_proto::SuitCoseProfile::SHA256_ESP256_ECDH_A128CTR,
+                    ],
+                    data_item_requested: DataItems(DataItems::TRUSTED_COMPONENTS),
+                    ..Default::default()
+                };
+                q.attestation_payload = Some(ar);
+                let (first, second) = (signer(0x11), signer(0x13));
+                let bytes = teep_cose::sign(
+                    &TeepMessage::QueryRequest(q).encode(n),
+                    &[&first as &dyn Signer, &second],
+                )
+                .unwrap();
+                let m = b.handle(n, &bytes);
+                assert_eq!(
+                    matches!(m, TeepMessage::QueryResponse(_)),
+                    accepted,
+                    "{n:?} cnf {cnf_seed:#x}: {m:?}"
+                );
+            }
+        }
+    }
+
     /// Any bytes no longer pass: garbage is refused, never answered with a QueryResponse.
     #[test]
     fn handling_a_query_request_with_garbage_as_attestation_payload_is_refused() {
@@ -481,7 +517,7 @@ mod tests {
             ..Default::default()
         };
         let bytes = claims.sign(&verifier).unwrap();
-        let kid = tam.public_key().thumbprint();
+        let kid = [tam.public_key().thumbprint().to_vec()];
         let keys = [verifier.public_key()];
         assert_eq!(
             verify_tam_attestation(&keys, None, &bytes, &CHALLENGE, &kid),
