@@ -126,7 +126,7 @@ mod tests {
     #[test]
     fn rfc_9711_manifests_are_content_format_and_bstr_wrapped_body() {
         let (c, attestation) = sample();
-        let bytes = sign_evidence(&c, &attestation).unwrap();
+        let bytes = sign_evidence(&c, &attestation, &[]).unwrap();
         let eat = EatClaims::verify(&bytes, &Signer::public_key(&attestation)).unwrap();
         let m = eat.manifests.unwrap();
         assert_eq!(m.len(), 2);
@@ -148,7 +148,7 @@ mod tests {
     #[test]
     fn teep_26_5_cnf_is_the_teep_key_as_cose_key() {
         let (c, attestation) = sample();
-        let bytes = sign_evidence(&c, &attestation).unwrap();
+        let bytes = sign_evidence(&c, &attestation, &[]).unwrap();
         let eat = EatClaims::verify(&bytes, &Signer::public_key(&attestation)).unwrap();
         assert_eq!(eat.cnf, Some(Confirmation::Key(c.teep_key.clone())));
         assert_eq!(eat.eat_nonce, c.nonce);

@@ -98,6 +98,14 @@ pub struct AgentState {
     /// Refuse TAMs that do not attest themselves (ERR_ATTESTATION_REQUIRED).
     #[serde(default)]
     pub require_tam_attestation: bool,
+    /// Public keys (SPKI PEM) of the Verifiers whose Attestation Results about a TAM are
+    /// trusted (-26 §7.2.1.1); whoever holds one vouches for the TAMs it attests.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tam_verifier_keys: Vec<String>,
+    /// Per TAM URI: the hex challenge of the last ERR_ATTESTATION_REQUIRED sent to it, until
+    /// a QueryRequest attesting the TAM uses it (-26 §7.2.1; each serves once).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tam_challenges: BTreeMap<String, String>,
     /// Per TAM URI: what was learnt from its last QueryRequest.
     #[serde(default)]
     pub tam_profiles: BTreeMap<String, TamProfile>,
@@ -174,6 +182,7 @@ impl AgentState {
         let mut found = self.tam_uris.len() != before;
         found |= self.tam_profiles.remove(uri).is_some();
         found |= self.tam_http.remove(uri).is_some();
+        found |= self.tam_challenges.remove(uri).is_some();
         for r in self.requested.values_mut() {
             let before = r.tam_uris.len();
             r.tam_uris.retain(|u| u != uri);

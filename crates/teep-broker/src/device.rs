@@ -170,6 +170,18 @@ impl AgentDevice for TeeDevice {
         tc_signers: &[PublicKey],
         nonce: Option<&[u8]>,
     ) -> Result<ManifestResult, ManifestFailure> {
+        // A trust-anchor update (RFC 9397 §5) is verified against the anchors of its own
+        // kind, not the TC signers, and changes them (`trust_anchors`).
+        if let Some(kind) = crate::trust_anchors::update_kind(envelope) {
+            return crate::trust_anchors::apply(
+                self.tee.as_ref(),
+                &self.processor_template,
+                self.fetcher.as_mut(),
+                kind,
+                envelope,
+                nonce,
+            );
+        }
         let mut processor = self.processor_template.clone();
         processor.anchors = TrustAnchors::new(tc_signers.to_vec());
         // The TEE's own payload key, so TC signers can encrypt personalization data to it.
@@ -197,6 +209,18 @@ impl AgentDevice for TeeDevice {
                 report,
             }),
         }
+    }
+
+    fn trust_anchors(&self) -> Option<(Vec<PublicKey>, Vec<PublicKey>)> {
+        let tam = self
+            .tee
+            .trust_anchors(teep_tee::TrustAnchorKind::Tam)
+            .ok()?;
+        let tc = self
+            .tee
+            .trust_anchors(teep_tee::TrustAnchorKind::TcSigner)
+            .ok()?;
+        Some((tam, tc))
     }
 
     fn unlink_manifest(&mut self, manifest_id: &ComponentId) -> Result<bool, DeviceError> {

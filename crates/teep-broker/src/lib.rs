@@ -18,3 +18,4 @@ pub mod fetch;
 pub mod local_api;
 pub mod runner;
 pub mod state_file;
+pub mod trust_anchors;

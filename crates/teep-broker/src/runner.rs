@@ -99,6 +99,18 @@ impl<D: AgentDevice> AgentEndpoint for AgentRunner<D> {
         let mut rng = |b: &mut [u8]| random(b);
         let outcome = Agent::new(&self.config, &mut self.state, &mut self.device)
             .handle_message(tam_uri, message, &mut rng);
+        // An install may have been a trust-anchor update: the next message is verified with
+        // what the device holds now.
+        if outcome
+            .events
+            .iter()
+            .any(|e| matches!(e, AgentEvent::Installed { .. }))
+        {
+            if let Some((tam, tc_signers)) = self.device.trust_anchors() {
+                self.config.tam_trust_anchors = tam;
+                self.config.tc_signer_trust_anchors = tc_signers;
+            }
+        }
         self.events.extend(outcome.events);
         self.deviations.extend(outcome.deviations);
         // An answer that was due but could not be made is a failure, not the end of the session.

@@ -28,6 +28,32 @@ pub enum StateError {
     },
     #[error("{path}: larger than {MAX_STATE_FILE} bytes")]
     TooLarge { path: PathBuf },
+    #[error("{path}: tam_verifier_keys[{index}]: {message}")]
+    Key {
+        path: PathBuf,
+        index: usize,
+        message: String,
+    },
+}
+
+/// The trusted TAM Verifier keys the state at `path` lists (`AgentConfig::tam_verifier_keys`);
+/// one that does not parse is an error naming it.
+pub fn tam_verifier_keys(
+    state: &AgentState,
+    path: &Path,
+) -> Result<Vec<teep_cose::PublicKey>, StateError> {
+    state
+        .tam_verifier_keys
+        .iter()
+        .enumerate()
+        .map(|(index, text)| {
+            teep_cose::PublicKey::from_bytes_any(text.as_bytes()).map_err(|e| StateError::Key {
+                path: path.to_path_buf(),
+                index,
+                message: e.to_string(),
+            })
+        })
+        .collect()
 }
 
 /// Reads the state, or the empty state when the file does not exist yet.
@@ -128,5 +154,21 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("agent.json")]);
+    }
+
+    #[test]
+    fn tam_verifier_keys_parse_and_a_bad_one_is_named() {
+        let key = teep_cose::PrivateKey::from_p256_scalar(&[5; 32])
+            .unwrap()
+            .public_key();
+        let mut s = AgentState {
+            tam_verifier_keys: vec![key.to_spki_pem()],
+            ..Default::default()
+        };
+        let p = Path::new("state.json");
+        assert_eq!(tam_verifier_keys(&s, p).unwrap(), vec![key]);
+        s.tam_verifier_keys.push("not a key".into());
+        let e = tam_verifier_keys(&s, p).unwrap_err().to_string();
+        assert!(e.starts_with("state.json: tam_verifier_keys[1]: "), "{e}");
     }
 }

@@ -164,6 +164,10 @@ fn events(n: &Narrator, events: &mut Vec<AgentEvent>) {
                 &hex::encode(kid)[..16]
             ), false),
             AgentEvent::Received { message } => (format!("Agent: received {message}"), false),
+            AgentEvent::TamAttested { verifier_kid } => (format!(
+                "Agent: TAM attestation verified (Attestation Result of Verifier kid {}…)",
+                &hex::encode(verifier_kid)[..16]
+            ), false),
             AgentEvent::EvidenceProduced { nonce } => {
                 (format!("Agent: Evidence (EAT) signed by the endorsed attestation key, eat_nonce = challenge {}…", &hex::encode(&nonce)[..16.min(nonce.len() * 2)]), false)
             }

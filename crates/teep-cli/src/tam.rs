@@ -12,10 +12,12 @@ use teep_tam::{Config, Store};
 mod device;
 mod endorser;
 mod tc;
+mod trust_anchor;
 
 use device::{device, DeviceCmd};
 use endorser::{endorser, EndorserCmd};
 use tc::{tc, TcCmd};
+use trust_anchor::{trust_anchor, TrustAnchorArgs};
 
 #[derive(Subcommand)]
 pub enum Cmd {
@@ -33,6 +35,9 @@ pub enum Cmd {
     Endorser(EndorserCmd),
     /// Show recent exchanges, each message decoded as JSON.
     Log(LogArgs),
+    /// Add, rotate or remove a TAM or TC-signer trust anchor on devices: a manifest signed by
+    /// an anchor they hold, delivered like a TC (RFC 9397 §5).
+    TrustAnchor(Box<TrustAnchorArgs>),
 }
 
 /// Where the TAM's data lives.
@@ -112,6 +117,7 @@ pub fn run(cmd: Cmd) -> anyhow::Result<()> {
             Cmd::Device(c) => device(c).await,
             Cmd::Endorser(c) => endorser(c).await,
             Cmd::Log(a) => log(a).await,
+            Cmd::TrustAnchor(a) => trust_anchor(*a).await,
         }
     })
 }
@@ -229,6 +235,26 @@ alt_path = "/old"
         assert!(!merged(&["--no-requests"]).allow_requests);
         assert_eq!(d.shutdown_grace_secs, 10);
         assert_eq!(merged(&["--shutdown-grace", "0"]).shutdown_grace_secs, 0);
+    }
+
+    /// -26 §7.1.2: the TAM's attestation key from the file, replaced by the flag; the claims
+    /// table from the file.
+    #[test]
+    fn tam_attestation_key_and_claims_come_from_the_file_and_the_flag() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tam.toml");
+        std::fs::write(
+            &file,
+            "tam_attestation_key = \"ar.pem\"\n[tam_attestation_claims]\niss = \"tam.example\"\n",
+        )
+        .unwrap();
+        let f = file.to_str().unwrap();
+        assert_eq!(merged(&[]).tam_attestation_key, None);
+        let c = merged(&["--config", f]);
+        assert_eq!(c.tam_attestation_key, Some(PathBuf::from("ar.pem")));
+        assert_eq!(c.tam_attestation_claims.iss.as_deref(), Some("tam.example"));
+        let o = merged(&["--config", f, "--tam-attestation-key", "other.pem"]);
+        assert_eq!(o.tam_attestation_key, Some(PathBuf::from("other.pem")));
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //!   one [`RefusalKind`], or an [`InternalError`]);
 //! * [`policy`]: which TCs a device gets; [`attest`]: the built-in Evidence appraisal;
 //!   [`envelope`]: a catalog envelope without its integrated payloads (have-binary);
+//! * [`tam_attestation`]: the TAM's own attestation for Agents that require it;
 //! * [`token`]: stateless QueryRequest tokens; [`wire`]: TEEP message building and reading;
 //! * [`model`]: the records the core reads and writes.
 //!
@@ -30,6 +31,7 @@ pub mod envelope;
 pub mod model;
 pub mod policy;
 pub mod session;
+pub mod tam_attestation;
 pub mod token;
 pub mod wire;
 

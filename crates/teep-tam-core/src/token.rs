@@ -8,8 +8,9 @@
 //! step, which is what refuses replays. Update tokens stay random and stored, because Success
 //! must find what the Update carried.
 //!
-//! Layout (32 bytes): `'Q'`, a flags byte (bit 0: numbering, 0 draft26, 1 legacy; bits 4..7:
-//! the QueryRequest's data-item-requested), expiry in ms since the epoch (8 bytes big-endian),
+//! Layout (32 bytes): `'Q'`, a flags byte (bit 0: numbering, 0 draft26, 1 legacy; bit 2: the
+//! QueryRequest carried the TAM's own attestation-payload; bits 4..7: the QueryRequest's
+//! data-item-requested), expiry in ms since the epoch (8 bytes big-endian),
 //! 8 random bytes, then the first 14 bytes of HMAC-SHA-256(key, "teep-tam/query-token/1" ||
 //! the 18 bytes before).
 //!
@@ -43,6 +44,9 @@ const CHALLENGE_MAGIC: u8 = b'C';
 const TOKEN_SENT: u8 = 0x02;
 /// Bit of the flags byte that holds the numbering.
 const NUMBERING_LEGACY: u8 = 0x01;
+/// Bit of the flags byte: the QueryRequest carried the TAM's own attestation (-26 §7.1.2), so
+/// an ERR_ATTESTATION_REQUIRED answering it is not answered with another one (loop guard).
+const TAM_ATTESTED: u8 = 0x04;
 /// Shift of the data-item-requested bits in the flags byte (bits 4..7).
 const DATA_ITEMS_SHIFT: u8 = 4;
 const TOKEN_LABEL: &[u8] = b"teep-tam/query-token/1";
@@ -113,6 +117,19 @@ impl TokenKey {
         expires_at: i64,
         random: [u8; 8],
     ) -> Vec<u8> {
+        self.mint_query(numbering, data_items, false, expires_at, random)
+    }
+
+    /// [`Self::mint_asking`] for a QueryRequest that carries the TAM's own attestation
+    /// (`tam_attested`), which [`Self::tam_attested`] reads back.
+    pub fn mint_query(
+        &self,
+        numbering: Numbering,
+        data_items: DataItems,
+        tam_attested: bool,
+        expires_at: i64,
+        random: [u8; 8],
+    ) -> Vec<u8> {
         let mut t = Vec::with_capacity(QUERY_TOKEN_LEN);
         t.push(MAGIC);
         let numbering_bit = match numbering {
@@ -120,7 +137,8 @@ impl TokenKey {
             Numbering::Legacy => NUMBERING_LEGACY,
         };
         let bits = (data_items.0 & 0x0f) as u8;
-        t.push(numbering_bit | (bits << DATA_ITEMS_SHIFT));
+        let attested = if tam_attested { TAM_ATTESTED } else { 0 };
+        t.push(numbering_bit | attested | (bits << DATA_ITEMS_SHIFT));
         t.extend_from_slice(&expires_at.to_be_bytes());
         t.extend_from_slice(&random);
         let tag = self.tag(&t);
@@ -143,7 +161,7 @@ impl TokenKey {
         if !same_tag(&expected[..TAG_LEN], tag) {
             return None;
         }
-        let numbering = match body[1] & 0x0f {
+        let numbering = match body[1] & !(TAM_ATTESTED | 0xf0) {
             0 => Numbering::Draft26,
             NUMBERING_LEGACY => Numbering::Legacy,
             _ => return None,
@@ -163,6 +181,12 @@ impl TokenKey {
         self.open(token)?;
         let bits = token[1] >> DATA_ITEMS_SHIFT;
         (bits != 0).then_some(DataItems(u64::from(bits)))
+    }
+
+    /// Whether the QueryRequest of a token this key minted carried the TAM's own attestation
+    /// (false for anything this key did not mint).
+    pub fn tam_attested(&self, token: &[u8]) -> bool {
+        self.open(token).is_some() && token[1] & TAM_ATTESTED != 0
     }
 
     /// The attestation challenge of a token the QueryRequest also carries: unpredictable
@@ -317,5 +341,32 @@ mod tests {
         assert_eq!(TokenKey::new(&[8; 32]).open(&t), None);
         assert_eq!(k.open(&t[..31]), None);
         assert_eq!(k.open(&[0u8; 16]), None);
+    }
+
+    /// -26 §7.1.2 loop guard: whether the QueryRequest carried the TAM's attestation rides in
+    /// its token under the MAC and survives the challenge; the data items and numbering stay.
+    #[test]
+    fn tam_attested_rides_in_the_token_and_survives_the_challenge() {
+        let k = TokenKey::new(&[7; 32]);
+        for n in [Numbering::Draft26, Numbering::Legacy] {
+            for attested in [false, true] {
+                let t = k.mint_query(n, DataItems(3), attested, 99, [5; 8]);
+                assert_eq!(k.open(&t).map(|q| q.numbering), Some(n));
+                assert_eq!(k.tam_attested(&t), attested, "{n:?}");
+                assert_eq!(k.data_items(&t), Some(DataItems(3)));
+                let back = k.open_challenge(&k.challenge(&t)).unwrap().token;
+                assert_eq!(back, t);
+                assert_eq!(k.tam_attested(&back), attested);
+            }
+        }
+        let t = k.mint_asking(Numbering::Draft26, DataItems(3), 99, [5; 8]);
+        assert!(!k.tam_attested(&t));
+        assert!(!TokenKey::new(&[8; 32]).tam_attested(&k.mint_query(
+            Numbering::Draft26,
+            DataItems(3),
+            true,
+            99,
+            [5; 8]
+        )));
     }
 }

@@ -49,6 +49,9 @@ pub enum Incoming {
         /// The err-code as sent when it is none of the defined codes (deviation
         /// `teep.err-code-undefined`): `code` and `name` are then ERR_PERMANENT_ERROR's.
         undefined: Option<u64>,
+        /// The freshness input for the TAM's own attestation (with ERR_ATTESTATION_REQUIRED,
+        /// -26 §4.6).
+        challenge: Option<Vec<u8>>,
     },
     /// QueryRequest or Update: only a TAM sends those.
     Other(&'static str),
@@ -130,6 +133,7 @@ pub fn incoming(m: TeepMessage) -> Incoming {
                 name: err_code.to_string(),
                 err_msg: e.err_msg,
                 undefined,
+                challenge: e.challenge,
             }
         }
         other => Incoming::Other(other.type_name()),

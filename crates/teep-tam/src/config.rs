@@ -13,8 +13,10 @@ pub use teep_tam_core::Enroll;
 #[cfg(feature = "clap")]
 mod flags;
 mod verifier;
+pub mod tam_attestation;
 #[cfg(feature = "clap")]
 pub use flags::ConfigFlags;
+pub use tam_attestation::TamAttestationClaims;
 pub use verifier::{AppraisalConfig, AttestationModel, VeraisonConfig, VerifierChoice};
 
 /// Which TEEP numbering a path speaks.
@@ -140,6 +142,12 @@ pub struct Config {
     pub veraison: VeraisonConfig,
     /// What every appraisal must also show (accepted hardware, minimum TC versions).
     pub appraisal: AppraisalConfig,
+    /// Private key that signs the TAM's own Attestation Result for Agents that require TAM
+    /// attestation (-26 §7.1.2); unset, such an Agent's Error ends the session. Whoever holds
+    /// it vouches for the TAM (see `config::tam_attestation`).
+    pub tam_attestation_key: Option<PathBuf>,
+    /// Claims that result states about the TAM.
+    pub tam_attestation_claims: TamAttestationClaims,
     /// TLS certificate chain and key (PEM); both or neither.
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
@@ -240,6 +248,8 @@ impl Default for Config {
             verifier: VerifierChoice::Builtin,
             veraison: VeraisonConfig::default(),
             appraisal: AppraisalConfig::default(),
+            tam_attestation_key: None,
+            tam_attestation_claims: TamAttestationClaims::default(),
             tls_cert: None,
             tls_key: None,
             public_url: None,
@@ -398,6 +408,9 @@ impl Config {
             ));
         }
         verifier::validate(self)?;
+        self.tam_attestation_claims
+            .to_eat()
+            .map_err(ConfigError::Invalid)?;
         // A bad anchor file stops the start, not the first upload.
         crate::catalog::load_anchor_files(&self.tc_signer_anchors)
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;

@@ -41,6 +41,7 @@ pub mod server;
 pub mod state;
 pub mod store;
 pub mod suit_wrap;
+pub mod trust_anchor_update;
 pub mod ui;
 pub mod verifier;
 

@@ -170,6 +170,12 @@ impl AppState {
         );
         let verifier = crate::verifier::from_config(&config)
             .map_err(|e| ServerError::Config(crate::config::ConfigError::Invalid(e)))?;
+        let core = match &config.tam_attestation_key {
+            Some(path) => core.with_tam_attestation(Arc::new(
+                crate::config::tam_attestation::load_source(path, &config.tam_attestation_claims)?,
+            )),
+            None => core,
+        };
         let sessions = crate::limits::OpenSessions::new(
             config.max_sessions,
             config.max_sessions_per_address,

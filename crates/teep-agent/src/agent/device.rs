@@ -100,6 +100,12 @@ pub trait AgentDevice {
         tc_signers: &[PublicKey],
         nonce: Option<&[u8]>,
     ) -> Result<ManifestResult, ManifestFailure>;
+    /// The TAM and TC-signer trust anchors the device holds now, when it keeps them itself
+    /// (a TEE): a trust-anchor update in an Update changes them, and the embedder reloads its
+    /// [`AgentConfig`](super::AgentConfig) from here. `None`: the configuration is the truth.
+    fn trust_anchors(&self) -> Option<(Vec<PublicKey>, Vec<PublicKey>)> {
+        None
+    }
     /// Unlinks a manifest (its uninstall sequence runs when nothing else holds it).
     /// `Ok(false)`: no such manifest.
     fn unlink_manifest(&mut self, manifest_id: &ComponentId) -> Result<bool, DeviceError>;

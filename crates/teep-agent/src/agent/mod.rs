@@ -24,6 +24,7 @@ mod passport_tests;
 mod query_request;
 mod reply;
 mod suit_reports;
+mod tam_attestation;
 mod tam_message;
 #[cfg(any(test, feature = "test-util"))]
 pub mod test_device;
@@ -48,6 +49,9 @@ pub use device::{
     ManifestResult,
 };
 pub use reply::ReplyError;
+pub use tam_attestation::{
+    is_attestation_result_format, verify_tam_attestation, TamAttestationError,
+};
 
 /// Media type of our Evidence: an EAT as a CWT (RFC 9782 §4), without the `eat_profile`
 /// parameter. -26 §4.3 gives the TEEP EAT media type (`application/eat+cwt;
@@ -69,8 +73,11 @@ pub struct AgentConfig {
     pub tam_trust_anchors: Vec<PublicKey>,
     /// Keys that may sign SUIT manifests.
     pub tc_signer_trust_anchors: Vec<PublicKey>,
-    /// Answer QueryRequests without TAM attestation with ERR_ATTESTATION_REQUIRED.
+    /// Answer QueryRequests without TAM attestation with ERR_ATTESTATION_REQUIRED, and
+    /// answer those with one only when it verifies (-26 §7.2.1.1, `tam_attestation`).
     pub require_tam_attestation: bool,
+    /// Keys of the Verifiers whose Attestation Results about a TAM the Agent trusts.
+    pub tam_verifier_keys: Vec<PublicKey>,
     /// Whether a TAM message that departs from the drafts where its meaning is plain (an empty
     /// kid, a tagged SUIT envelope, ...) is accepted and its deviations reported, or refused
     /// with an Error (`--strict`).
@@ -89,6 +96,10 @@ pub enum AgentEvent {
     /// A message arrived.
     Received {
         message: &'static str,
+    },
+    /// The TAM's Attestation Result verified, signed by the Verifier key of this kid.
+    TamAttested {
+        verifier_kid: Vec<u8>,
     },
     /// Evidence was produced for this challenge.
     EvidenceProduced {

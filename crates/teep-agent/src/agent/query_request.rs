@@ -11,6 +11,7 @@ use teep_proto::{
 
 use super::algorithm::{compatible_alg, Answering};
 use super::device::InstalledTc;
+use super::tam_attestation::TamAttestationCheck;
 use super::tam_message::TamSignature;
 use super::{Agent, AgentEvent, Outcome, EAT_MEDIA_TYPE, TEEP_RESULT_MEDIA_TYPE};
 use crate::evidence::{sign_evidence, EvidenceClaims, EvidenceError};
@@ -86,8 +87,8 @@ impl Agent<'_> {
                 unsolicited_allowed: qr.token.is_none() && qr.challenge.is_none(),
             },
         );
-        let tam_kid = hex::encode(&signature.kid);
-        self.answer_query(events, answering, &tam_kid, qr, nonce, random)
+        let tam = (tam_uri, signature.signers.as_slice());
+        self.answer_query(events, answering, tam, qr, nonce, random)
     }
 
     /// QueryRequest → QueryResponse, once the request was found answerable.
@@ -95,11 +96,13 @@ impl Agent<'_> {
         &mut self,
         mut events: Vec<AgentEvent>,
         answering: Answering,
-        tam_kid: &str,
+        (tam_uri, tam_signers): (&str, &[Vec<u8>]),
         qr: QueryRequest,
         nonce: Option<Vec<u8>>,
         random: &mut dyn FnMut(&mut [u8]),
     ) -> Outcome {
+        // The first signer is the trust anchor that verified the message: the TAM's kid.
+        let tam_kid = &hex::encode(tam_signers.first().map(Vec::as_slice).unwrap_or_default());
         let token = qr.token.clone();
         if !qr.versions.is_empty() && !qr.versions.contains(&0) {
             let mut err = ErrorMessage::new(ErrorCode::UnsupportedMsgVersion);
@@ -128,19 +131,15 @@ impl Agent<'_> {
             let reason = err.err_msg.clone().unwrap_or_default();
             return self.refuse_with(events, answering, err, reason);
         }
-        if self.config.require_tam_attestation && qr.attestation_payload.is_none() {
-            let mut challenge = vec![0u8; 32];
-            random(&mut challenge);
-            let mut err = ErrorMessage::new(ErrorCode::AttestationRequired);
-            err.challenge = Some(challenge);
-            err.supported_freshness_mechanisms = vec![FreshnessMechanism::Nonce];
-            err.token = token;
-            return self.refuse_with(
-                events,
-                answering,
-                err,
-                "this Agent requires TAM attestation".into(),
-            );
+        // -26 §7.2.1: only a verified TAM is answered with a QueryResponse.
+        match self.check_tam_attestation(tam_uri, tam_signers, &qr, random) {
+            TamAttestationCheck::Passed(Some(verifier_kid)) => {
+                events.push(AgentEvent::TamAttested { verifier_kid });
+            }
+            TamAttestationCheck::Passed(None) => {}
+            TamAttestationCheck::Refuse(err, reason) => {
+                return self.refuse_with(events, answering, *err, reason);
+            }
         }
         let installed = match self.device.installed() {
             Ok(i) => i,

@@ -30,6 +30,10 @@ pub(super) struct TamSignature {
     pub algorithm: Algorithm,
     /// The TAM put its kid in the unprotected header.
     pub kid_unprotected: bool,
+    /// Kids of every TAM trust anchor that verifies one of the message's signatures, `kid`
+    /// first: the keys a TAM attestation's `cnf` may name (-26 §7.2.1.1). Others than `kid`
+    /// are looked for only in a COSE_Sign reaching an Agent that requires TAM attestation.
+    pub signers: Vec<Vec<u8>>,
 }
 
 /// Why a TAM message was not accepted; the text goes back in err-msg.
@@ -127,12 +131,23 @@ impl Agent<'_> {
                 });
             }
         }
+        let kid = key.thumbprint().to_vec();
+        let mut signers = alloc::vec![kid.clone()];
+        if self.config.require_tam_attestation && opened.signatures.len() > 1 {
+            for anchor in &self.config.tam_trust_anchors {
+                let k = anchor.thumbprint().to_vec();
+                if !signers.contains(&k) && opened.verify(anchor).is_ok() {
+                    signers.push(k);
+                }
+            }
+        }
         let signature = TamSignature {
             numbering: decoded.numbering,
             numbering_learned: decoded.also_valid_in.is_none(),
-            kid: key.thumbprint().to_vec(),
+            kid,
             algorithm: info.alg,
             kid_unprotected,
+            signers,
         };
         Ok((decoded.message, signature))
     }

@@ -35,7 +35,7 @@ impl Agent<'_> {
             return None;
         }
         let profile = self.state.tam_profiles.get(tam_uri)?;
-        let tam_kid = profile.kid.clone();
+        let tam_kid = [hex::decode(&profile.kid).unwrap_or_default()];
         // No Evidence: with no challenge or token to bind it to, it would be a replayable
         // claim; a TAM that wants it asks with a QueryRequest.
         let mut bits = DataItems::TRUSTED_COMPONENTS;
@@ -52,7 +52,14 @@ impl Agent<'_> {
         let events = Vec::from([AgentEvent::Received {
             message: "RequestTA",
         }]);
-        Some(self.answer_query(events, answering, &tam_kid, ask, None, random))
+        Some(self.answer_query(
+            events,
+            answering,
+            (tam_uri, &tam_kid[..]),
+            ask,
+            None,
+            random,
+        ))
     }
 
     /// Conditions (a), (b) and (c) of the module's comment, and no TAM attestation required.

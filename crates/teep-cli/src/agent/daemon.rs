@@ -9,7 +9,7 @@ use teep_broker::device::TeeDevice;
 use teep_broker::fetch::HttpFetcher;
 use teep_broker::local_api::{self, LocalRequest, LocalResponse};
 use teep_broker::runner::AgentRunner;
-use teep_broker::state_file::{load_state, save_state};
+use teep_broker::state_file::{load_state, save_state, tam_verifier_keys};
 use teep_tee::TrustAnchorKind;
 
 use super::{create_state_dir, open_tee, socket_path, state_file, status, SessionOpts};
@@ -37,6 +37,7 @@ impl Daemon {
             tam_trust_anchors: tee.trust_anchors(TrustAnchorKind::Tam)?,
             tc_signer_trust_anchors: tee.trust_anchors(TrustAnchorKind::TcSigner)?,
             require_tam_attestation: state.require_tam_attestation,
+            tam_verifier_keys: tam_verifier_keys(&state, &state_file(dir))?,
             tolerance: opts.tolerance(),
         };
         let fetcher = HttpFetcher::new(opts.fetch_config(http.ca_pem.clone()))?;

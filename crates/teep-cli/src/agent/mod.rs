@@ -110,9 +110,15 @@ pub enum Cmd {
         /// PEM file of CA certificates for https TAM URIs and https payload URIs.
         #[arg(long, value_name = "FILE")]
         ca: Option<PathBuf>,
-        /// Answer TAMs that do not attest themselves with ERR_ATTESTATION_REQUIRED.
+        /// Answer TAMs that do not attest themselves with ERR_ATTESTATION_REQUIRED, and
+        /// answer those that do only when a trusted TAM Verifier signed their attestation.
         #[arg(long)]
         require_tam_attestation: bool,
+        /// Trust this Verifier's Attestation Results about TAMs (public key: PEM, JWK or
+        /// COSE_Key; repeatable; remembered in the state). Whoever holds the private key
+        /// vouches for the TAMs it attests.
+        #[arg(long = "tam-verifier-key", value_name = "FILE")]
+        tam_verifier_keys: Vec<PathBuf>,
         /// Attempts per session on transport failure (backoff doubles from 0.5 s up to
         /// --max-backoff). Retries are an addition to TEEP-HTTP, whose client reports a failed
         /// session and stops (§5.5): only transport failures are retried, as a whole session.
@@ -237,6 +243,7 @@ pub fn run(cmd: Cmd) -> anyhow::Result<()> {
             tc_signer_keys,
             ca,
             require_tam_attestation,
+            tam_verifier_keys,
             attempts,
             max_backoff,
             http_timeout,
@@ -253,6 +260,12 @@ pub fn run(cmd: Cmd) -> anyhow::Result<()> {
             let mut st = load_state(&state_file(&dir))?;
             for t in &tams {
                 st.add_tam(t);
+            }
+            for p in &tam_verifier_keys {
+                let pem = load_key(p)?.to_spki_pem();
+                if !st.tam_verifier_keys.contains(&pem) {
+                    st.tam_verifier_keys.push(pem);
+                }
             }
             save_state(&st, &state_file(&dir))?;
             let ca_pem = match ca {

@@ -47,12 +47,28 @@ pub fn status_json(tee: &dyn Tee, state: &AgentState) -> anyhow::Result<Value> {
         },
         "payload_key": payload_key,
         "trust_anchors": { "tam": anchors(TrustAnchorKind::Tam)?, "tc_signer": anchors(TrustAnchorKind::TcSigner)? },
+        "require_tam_attestation": state.require_tam_attestation,
+        "tam_verifier_keys": tam_verifier_kids(state),
         "installed": components,
         "manifests": manifests,
         "requested": state.requested.keys().map(|t| t.to_string()).collect::<Vec<_>>(),
         "unneeded": state.unrequested.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
         "tams": state.all_tam_uris(),
     }))
+}
+
+/// Kids of the trusted TAM Verifier keys (a key that does not parse shows as such).
+fn tam_verifier_kids(state: &AgentState) -> Vec<String> {
+    state
+        .tam_verifier_keys
+        .iter()
+        .map(
+            |k| match teep_cose::PublicKey::from_bytes_any(k.as_bytes()) {
+                Ok(p) => hex::encode(p.thumbprint()),
+                Err(e) => format!("(unreadable: {e})"),
+            },
+        )
+        .collect()
 }
 
 fn list(k: &Value) -> String {
@@ -104,6 +120,12 @@ pub fn print_status(v: &Value) {
         "TC Signer trust anchors (kid): {}",
         list(&v["trust_anchors"]["tc_signer"])
     );
+    if v["require_tam_attestation"].as_bool() == Some(true) {
+        println!(
+            "TAM attestation required; TAM Verifier keys (kid): {}",
+            list(&v["tam_verifier_keys"])
+        );
+    }
     println!("TAMs:        {}", list(&v["tams"]));
     println!("installed:");
     for c in v["installed"].as_array().into_iter().flatten() {

@@ -83,6 +83,26 @@ impl TamCore {
             Incoming::Success { .. } => self.on_success(msg, session, numbering, ctx, token, now),
             Incoming::Error {
                 code,
+                err_msg,
+                challenge,
+                ..
+            } if session.kind == SessionKind::Query
+                && super::attestation_required::is_attestation_required(*code) =>
+            {
+                self.on_attestation_required(
+                    msg,
+                    session,
+                    numbering,
+                    ctx,
+                    token,
+                    challenge.as_deref(),
+                    err_msg.as_deref(),
+                    now,
+                    rng,
+                )
+            }
+            Incoming::Error {
+                code,
                 name,
                 err_msg,
                 undefined,

@@ -21,6 +21,7 @@
 use alloc::{string::String, string::ToString, sync::Arc, vec, vec::Vec};
 
 mod appraisal;
+mod attestation_required;
 mod contract;
 mod data_items;
 mod device_key;
@@ -156,6 +157,9 @@ pub struct TamCore {
     signers: SignerSet,
     verifier_keys: Vec<PublicKey>,
     token_key: TokenKey,
+    /// The TAM's own attestation, sent to an Agent that answers ERR_ATTESTATION_REQUIRED
+    /// (-26 §7.1.2); without it such an Error ends the session.
+    tam_attestation: Option<Arc<dyn crate::tam_attestation::TamAttestation>>,
     /// Device keys already parsed, by their stored COSE_Key bytes: parsing validates the
     /// curve point, which for Ed25519 costs a point decompression each time. Only with `std`:
     /// the server's threads share it behind a lock, which `core` does not have.
@@ -190,6 +194,7 @@ impl TamCore {
             signers: SignerSet::new(signers),
             verifier_keys,
             token_key,
+            tam_attestation: None,
             #[cfg(feature = "std")]
             parsed_keys: Default::default(),
             signature_memo: crate::endorsement::SignatureMemo::new(
@@ -202,6 +207,21 @@ impl TamCore {
     /// The memo of verified endorsement-chain signatures (for tests and metrics).
     pub fn signature_memo(&self) -> &crate::endorsement::SignatureMemo {
         &self.signature_memo
+    }
+
+    /// A core that attests itself to Agents that require it (-26 §7.1.2): on an Error
+    /// ERR_ATTESTATION_REQUIRED it sends a new QueryRequest carrying what `source` returns.
+    pub fn with_tam_attestation(
+        mut self,
+        source: Arc<dyn crate::tam_attestation::TamAttestation>,
+    ) -> TamCore {
+        self.tam_attestation = Some(source);
+        self
+    }
+
+    /// Whether this core can attest itself (see [`with_tam_attestation`](Self::with_tam_attestation)).
+    pub fn attests_itself(&self) -> bool {
+        self.tam_attestation.is_some()
     }
 
     /// The outstanding QueryRequest a token names, if this TAM minted it. Whether it was

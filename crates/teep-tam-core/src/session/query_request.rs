@@ -1,10 +1,10 @@
 //! `ProcessConnect` (DIGEST §4.1, §7): a new session opens with a QueryRequest. Its token is
 //! stateless (see [`crate::token`]), so opening a session writes nothing.
 
-use alloc::vec::Vec;
+use alloc::{string::String, sync::Arc, vec::Vec};
 
 use teep_cose::{Algorithm, Signer};
-use teep_proto::Numbering;
+use teep_proto::{Numbering, TeepMessage};
 
 use crate::model::DeviceRecord;
 use crate::wire;
@@ -38,12 +38,61 @@ impl TamCore {
         now: i64,
         rng: &mut dyn Random,
     ) -> Result<Outcome, InternalError> {
+        let known_signer = device
+            .and_then(|d| d.suite_alg)
+            .and_then(|a| self.signers.for_alg(Algorithm::from_cose(a)));
+        let sign1 = match (known_signer, self.config.first_query(numbering)) {
+            (Some(s), _) => Some(s),
+            (None, FirstQuery::Sign1(alg)) => Some(
+                self.signers
+                    .for_alg(alg)
+                    .ok_or(InternalError::NoKeyFor { alg })?,
+            ),
+            (None, FirstQuery::CoseSign) => None,
+        };
+        let built = self.build_query_request(numbering, sign1, None, now, rng)?;
+        Ok(Outcome {
+            response: Some(built.bytes),
+            effects: Effects {
+                now,
+                ..Default::default()
+            },
+            device_kid: device.map(|d| d.kid.clone()),
+            token: Some(built.token),
+            response_json: built.json,
+            result: ExchangeResult::QueryRequest,
+            deviations: Default::default(),
+        })
+    }
+}
+
+/// A QueryRequest built and signed, with the token it carries (or that its challenge leads to).
+pub(super) struct BuiltQueryRequest {
+    pub bytes: Vec<u8>,
+    pub token: Vec<u8>,
+    pub json: Option<serde_json::Value>,
+}
+
+impl TamCore {
+    /// A QueryRequest with a fresh token and, when attestation is required, a challenge
+    /// derived from it, signed by `sign1` alone or (`None`) by every TAM key. With
+    /// `own_attestation` (attestation-payload-format, attestation-payload) it carries the
+    /// TAM's own attestation (-26 §4.2, §7.1.2), and its token says so (the loop guard).
+    pub(super) fn build_query_request(
+        &self,
+        numbering: Numbering,
+        sign1: Option<&Arc<dyn Signer>>,
+        own_attestation: Option<(String, Vec<u8>)>,
+        now: i64,
+        rng: &mut dyn Random,
+    ) -> Result<BuiltQueryRequest, InternalError> {
         let mut random = [0u8; 8];
         rng.fill(&mut random);
         let attest = self.config.require_attestation;
-        let token = self.token_key.mint_asking(
+        let token = self.token_key.mint_query(
             numbering,
             wire::query_data_items(attest),
+            own_attestation.is_some(),
             now.saturating_add(self.config.session_ttl_ms),
             random,
         );
@@ -64,23 +113,16 @@ impl TamCore {
                 self.token_key.challenge_alone(&token)
             }
         });
-        let msg = wire::query_request_with(
+        let mut msg = wire::query_request_with(
             send_token.then_some(token.as_slice()),
             challenge.as_deref(),
             attest,
         );
-        let known_signer = device
-            .and_then(|d| d.suite_alg)
-            .and_then(|a| self.signers.for_alg(Algorithm::from_cose(a)));
-        let sign1 = match (known_signer, self.config.first_query(numbering)) {
-            (Some(s), _) => Some(s),
-            (None, FirstQuery::Sign1(alg)) => Some(
-                self.signers
-                    .for_alg(alg)
-                    .ok_or(InternalError::NoKeyFor { alg })?,
-            ),
-            (None, FirstQuery::CoseSign) => None,
-        };
+        if let (TeepMessage::QueryRequest(q), Some((format, payload))) = (&mut msg, own_attestation)
+        {
+            q.attestation_payload_format = Some(format);
+            q.attestation_payload = Some(payload);
+        }
         let bytes = match sign1 {
             Some(s) => wire::signed::sign_message(&msg, numbering, s.as_ref()),
             None => {
@@ -94,17 +136,6 @@ impl TamCore {
             source,
         })?;
         let json = self.config.render_json.then(|| msg.to_json());
-        Ok(Outcome {
-            response: Some(bytes),
-            effects: Effects {
-                now,
-                ..Default::default()
-            },
-            device_kid: device.map(|d| d.kid.clone()),
-            token: Some(token),
-            response_json: json,
-            result: ExchangeResult::QueryRequest,
-            deviations: Default::default(),
-        })
+        Ok(BuiltQueryRequest { bytes, token, json })
     }
 }

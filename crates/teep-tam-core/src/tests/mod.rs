@@ -17,7 +17,8 @@
 //! * `query_response_handling`: the data items a QueryRequest asked for, and SUIT report
 //!   nonces in QueryResponse, Success and Error (-26 §4.3, §4.5, §4.6);
 //! * `interop`: what older and independent agents do (suites, COSE_Sign1, no kid, no token);
-//! * `unsolicited`: a QueryResponse the device sends unasked (-26 §7.2).
+//! * `unsolicited`: a QueryResponse the device sends unasked (-26 §7.2);
+//! * `tam_attestation`: the TAM attesting itself to an Agent that requires it (-26 §7.1.2).
 
 mod attestation;
 mod captured;
@@ -30,4 +31,5 @@ mod policy_paths;
 mod query_response_handling;
 mod refusals;
 mod sessions;
+mod tam_attestation;
 mod unsolicited;

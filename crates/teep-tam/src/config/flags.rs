@@ -94,6 +94,10 @@ pub struct ConfigFlags {
     pub verifier_keys: Vec<PathBuf>,
     #[command(flatten)]
     pub verifier: super::verifier::VerifierFlags,
+    /// Private key that signs the TAM's own Attestation Result for Agents that require TAM
+    /// attestation (-26 §7.1.2). Whoever holds it vouches for this TAM.
+    #[arg(long, value_name = "FILE")]
+    pub tam_attestation_key: Option<PathBuf>,
     /// TLS certificate chain (PEM); with --tls-key serves HTTPS.
     #[arg(long)]
     pub tls_cert: Option<PathBuf>,
@@ -212,6 +216,7 @@ impl ConfigFlags {
             no_requests,
             verifier_keys,
             verifier,
+            tam_attestation_key,
             tls_cert,
             tls_key,
             public_url,
@@ -258,6 +263,7 @@ impl ConfigFlags {
         turn_off(&mut config.allow_requests, no_requests);
         set_list(&mut config.verifier_keys, verifier_keys);
         verifier.apply_to(config);
+        set_some(&mut config.tam_attestation_key, tam_attestation_key);
         set_some(&mut config.tls_cert, tls_cert);
         set_some(&mut config.tls_key, tls_key);
         set_some(&mut config.public_url, public_url);
