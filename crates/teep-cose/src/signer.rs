@@ -3,8 +3,8 @@
 
 use alloc::{boxed::Box, vec::Vec};
 
-use crate::provider::{check_alg, CryptoProvider, RawSigner};
 use crate::encrypt::KeyAgreement;
+use crate::provider::{check_alg, CryptoProvider, RawSigner};
 use crate::{Algorithm, CoseError, KeyType, PrivateKey, PublicKey};
 
 /// A signing key: software, or a hardware key store.

@@ -55,6 +55,9 @@ pub enum AttestError {
     MissingClaim(&'static str),
     #[error("attestation-payload-format {0:?} is not supported")]
     Format(String),
+    /// An encrypted attestation-payload (-26 §8.2) that the TAM cannot open.
+    #[error("attestation-payload: {0}")]
+    Decrypt(String),
 }
 
 const EAT_NONCE: i64 = 10;

@@ -135,7 +135,10 @@ pub fn open_encrypted(bytes: &[u8]) -> Result<Encrypted, CoseError> {
         ));
     }
     if prot.iv.is_some() {
-        return Err(bad("COSE_Encrypt.protected.iv", "the IV (5) goes unprotected"));
+        return Err(bad(
+            "COSE_Encrypt.protected.iv",
+            "the IV (5) goes unprotected",
+        ));
     }
     let iv = unprot
         .iv
@@ -315,7 +318,10 @@ fn read_ephemeral(r: &mut Reader<'_>, path: &str) -> Result<PublicKey, CoseError
         }
     }
     if kty != Some(2) || crv != Some(1) {
-        return Err(bad(path, "ephemeral key must be EC2 (kty 2) on P-256 (crv 1)"));
+        return Err(bad(
+            path,
+            "ephemeral key must be EC2 (kty 2) on P-256 (crv 1)",
+        ));
     }
     let (Some(x), Some(y)) = (x, y) else {
         return Err(bad(path, "ephemeral key needs x (-2) and y (-3)"));

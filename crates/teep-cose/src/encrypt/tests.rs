@@ -27,9 +27,15 @@ fn teep_8_2_round_trip_each_profile_across_providers() {
     for content in BOTH {
         for purpose in [Purpose::Eat, Purpose::SuitReport] {
             for enc in provider::all() {
-                let bytes =
-                    encrypt_with(enc, &plaintext, &tam.public_key(), content, purpose, &random(3))
-                        .unwrap();
+                let bytes = encrypt_with(
+                    enc,
+                    &plaintext,
+                    &tam.public_key(),
+                    content,
+                    purpose,
+                    &random(3),
+                )
+                .unwrap();
                 assert!(is_encrypted(&bytes));
                 let opened = open_encrypted(&bytes).unwrap();
                 assert_eq!(opened.content_algorithm(), content);
@@ -77,7 +83,10 @@ fn a_signer_decrypts_through_its_key_agreement() {
     )
     .unwrap();
     let opened = open_encrypted(&bytes).unwrap();
-    assert_eq!(opened.decrypt(&signer, Purpose::SuitReport).unwrap(), b"report");
+    assert_eq!(
+        opened.decrypt(&signer, Purpose::SuitReport).unwrap(),
+        b"report"
+    );
 }
 
 /// The label is bound into the KEK: an EAT key does not open a SUIT report.
@@ -144,8 +153,17 @@ fn tampering_is_detected() {
 
 #[test]
 fn an_ed25519_recipient_is_refused() {
-    let ed = PrivateKey::from_ed25519_seed(&[1; 32]).unwrap().public_key();
-    let err = encrypt(b"x", &ed, ContentAlgorithm::A128Gcm, Purpose::Eat, &random(1)).unwrap_err();
+    let ed = PrivateKey::from_ed25519_seed(&[1; 32])
+        .unwrap()
+        .public_key();
+    let err = encrypt(
+        b"x",
+        &ed,
+        ContentAlgorithm::A128Gcm,
+        Purpose::Eat,
+        &random(1),
+    )
+    .unwrap_err();
     assert!(matches!(err, CoseError::KeyMismatch { .. }), "{err}");
 }
 
@@ -161,7 +179,10 @@ fn strict_decoding_names_the_path() {
         ("84", "COSE_Encrypt: untagged"),
         ("d862", "COSE_Encrypt: tag 98, expected 96"),
         ("d86083", "COSE_Encrypt: array of 3, expected 4"),
-        ("d8608443a10101a0f680", "COSE_Encrypt.unprotected: no IV (5)"),
+        (
+            "d8608443a10101a0f680",
+            "COSE_Encrypt.unprotected: no IV (5)",
+        ),
         (
             "d8608443a10101a1054c000000000000000000000000f680",
             "COSE_Encrypt.ciphertext: detached (nil)",

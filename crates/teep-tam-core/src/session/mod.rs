@@ -22,6 +22,7 @@ use alloc::{string::String, string::ToString, sync::Arc, vec, vec::Vec};
 
 mod contract;
 mod data_items;
+mod decrypt;
 mod device_key;
 mod effects;
 mod error;
