@@ -16,6 +16,7 @@
 
 mod algorithm;
 mod device;
+mod encryption;
 #[cfg(test)]
 mod multi_tam_tests;
 mod ownership;
@@ -45,6 +46,7 @@ pub use device::{
     AgentDevice, DeviceError, DeviceErrorCause, DeviceIdentity, InstalledTc, ManifestFailure,
     ManifestResult,
 };
+pub use encryption::{open_tam_attestation_payload, TamEncryption, TamPayloadError};
 pub use reply::ReplyError;
 
 /// Media type of our Evidence: an EAT in a CWT under the TEEP EAT profile.
@@ -66,6 +68,9 @@ pub struct AgentConfig {
     /// kid, a tagged SUIT envelope, ...) is accepted and its deviations reported, or refused
     /// with an Error (`--strict`).
     pub tolerance: Tolerance,
+    /// Whether the EAT and SUIT reports are encrypted to the TAM when it offers a profile the
+    /// Agent implements (-26 §8.2; on by default, see `encryption`).
+    pub encrypt_to_tam: TamEncryption,
 }
 
 /// What happened while handling one message, for logs and the demo's narration.
@@ -131,6 +136,8 @@ pub struct Agent<'a> {
     pub config: &'a AgentConfig,
     pub state: &'a mut AgentState,
     pub device: &'a mut dyn AgentDevice,
+    /// Where the answer being built encrypts its EAT and SUIT reports (-26 §8.2).
+    encryption: Option<encryption::EncryptionTarget>,
 }
 
 impl<'a> Agent<'a> {
@@ -143,6 +150,7 @@ impl<'a> Agent<'a> {
             config,
             state,
             device,
+            encryption: None,
         }
     }
 
@@ -156,6 +164,7 @@ impl<'a> Agent<'a> {
         random: &mut dyn FnMut(&mut [u8]),
     ) -> Outcome {
         let mut events = Vec::new();
+        self.encryption = None;
         // Collected tolerantly: under --strict, `open_and_verify` refuses once the message is read.
         let mut deviations = Deviations::new(Tolerance::Tolerant);
         // What this TAM taught before, refined by what this message shows of it (its COSE form
@@ -190,9 +199,24 @@ impl<'a> Agent<'a> {
         });
         let out = match message {
             TeepMessage::QueryRequest(qr) => {
+                let content = encryption::pick_content(&qr.supported_suit_cose_profiles);
+                match content {
+                    Some(c) => self
+                        .state
+                        .tam_encryption
+                        .insert(tam_uri.into(), c.to_cose()),
+                    None => self.state.tam_encryption.remove(tam_uri),
+                };
+                self.set_encryption(&signature, content, random);
                 self.on_query_request(events, tam_uri, signature, qr, random)
             }
             TeepMessage::Update(update) => {
+                let content = self
+                    .state
+                    .tam_encryption
+                    .get(tam_uri)
+                    .and_then(|id| teep_cose::encrypt::ContentAlgorithm::from_cose(*id));
+                self.set_encryption(&signature, content, random);
                 self.on_update(events, answering, (tam_uri, &signature.kid), update)
             }
             other => {

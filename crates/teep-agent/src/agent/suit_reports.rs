@@ -177,8 +177,9 @@ mod tests {
     }
 
     use super::super::multi_tam_tests::{
-        error, query_response, success, Bench, NUMBERINGS, SIGNER_1, TAM_A, TAM_B,
+        error, open_for_tam, query_response, success, Bench, NUMBERINGS, SIGNER_1, TAM_A, TAM_B,
     };
+    use teep_cose::encrypt::Purpose;
     use teep_proto::{DataItems, TeepMessage};
 
     const TC: u64 = DataItems::TRUSTED_COMPONENTS;
@@ -193,7 +194,9 @@ mod tests {
             query_response(b.query(TAM_A, n, Some(vec![4; 16]), REPORTS));
             let s = success(b.update(TAM_A, n, &[[1, SIGNER_1], [2, SIGNER_1]], &[]));
             assert_eq!(s.suit_reports.len(), 2, "{n:?}");
-            assert!(s.suit_reports[0].windows(16).any(|w| w == [8; 16]), "{n:?}");
+            // -26 §8.2: encrypted to the TAM, which offered an ESP256 ECDH profile.
+            let report = open_for_tam(TAM_A, &s.suit_reports[0], Purpose::SuitReport);
+            assert!(report.windows(16).any(|w| w == [8; 16]), "{n:?}");
             assert!(b.state.unreported_suit_reports.is_empty(), "{n:?}");
         }
     }
@@ -214,7 +217,8 @@ mod tests {
             assert_eq!(q.suit_reports.len(), 1, "{n:?}");
             let mut want = vec![0xa3, 0x02, 0x50];
             want.extend([7; 16]);
-            assert_eq!(q.suit_reports[0][..want.len()], want[..], "{n:?}");
+            let report = open_for_tam(TAM_A, &q.suit_reports[0], Purpose::SuitReport);
+            assert_eq!(report[..want.len()], want[..], "{n:?}");
             let again = query_response(b.query(TAM_A, n, Some(vec![9; 16]), REPORTS));
             assert!(again.suit_reports.is_empty(), "{n:?}: delivered once");
         }
