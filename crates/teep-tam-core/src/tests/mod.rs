@@ -17,11 +17,13 @@
 //! * `query_response_handling`: the data items a QueryRequest asked for, and SUIT report
 //!   nonces in QueryResponse, Success and Error (-26 §4.3, §4.5, §4.6);
 //! * `interop`: what older and independent agents do (suites, COSE_Sign1, no kid, no token);
-//! * `unsolicited`: a QueryResponse the device sends unasked (-26 §6.2).
+//! * `unsolicited`: a QueryResponse the device sends unasked (-26 §6.2);
+//! * `encrypted`: Evidence and SUIT reports encrypted to the TAM (-26 §8.2).
 
 mod attestation;
 mod captured;
 mod contract;
+mod encrypted;
 mod harness;
 mod internal_errors;
 mod interop;
