@@ -78,6 +78,7 @@ impl Device {
             tc_signer_trust_anchors: tee.trust_anchors(TrustAnchorKind::TcSigner).unwrap(),
             require_tam_attestation: false,
             tolerance,
+            ..Default::default()
         };
         let runner = AgentRunner::new(config, AgentState::default(), TeeDevice::new(tee.clone()))
             .with_random(|b| b.fill(7));

@@ -38,6 +38,7 @@ impl Daemon {
             tc_signer_trust_anchors: tee.trust_anchors(TrustAnchorKind::TcSigner)?,
             require_tam_attestation: state.require_tam_attestation,
             tolerance: opts.tolerance(),
+            ..Default::default()
         };
         let fetcher = HttpFetcher::new(opts.fetch_config(http.ca_pem.clone()))?;
         let device = TeeDevice::new(tee).with_fetcher(Box::new(fetcher));
