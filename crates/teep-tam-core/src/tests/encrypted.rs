@@ -205,3 +205,61 @@ fn teep_8_2_encrypted_suit_report_nonce_is_checked() {
         }
     }
 }
+
+/// -26 §4.5 with §8.2: a Success whose SUIT report is encrypted to the TAM is held to the
+/// Update's token once decrypted; one the TAM cannot decrypt is dropped like a wrong nonce.
+#[test]
+fn teep_8_2_encrypted_report_in_success_is_checked_against_the_update_token() {
+    use crate::{RefusalKind, Rejection};
+    use teep_proto::Success;
+    for n in NUMBERINGS {
+        let mut tam = Tam::new(Enroll::Registered);
+        tam.add_assigned("hello", 1);
+        let mut dev = device(2);
+        tam.register(&dev, &[]);
+        let key = tam_p256(&tam);
+        let response = tam.query_response(&dev, n);
+        let update = tam.post(&response, n).unwrap().response.unwrap();
+        let token = dev
+            .read_update_from(&update, n, &tam.tam_keys())
+            .unwrap()
+            .unwrap();
+        let success = |report: Vec<u8>| {
+            let s = Success {
+                token: Some(token.clone()),
+                suit_reports: vec![report],
+                ..Default::default()
+            };
+            teep_proto::signed::sign_message(&TeepMessage::Success(s), n, &dev.signer).unwrap()
+        };
+        let stranger = PrivateKey::from_p256_scalar(&[0x77; 32])
+            .unwrap()
+            .public_key();
+        for (wrong, why) in [
+            (
+                seal(&report(&[9; 16]), &key, ContentAlgorithm::A128Gcm, Purpose::SuitReport),
+                "Success.suit-reports[0]: suit-report-nonce is not the token",
+            ),
+            (
+                seal(&report(&token), &stranger, ContentAlgorithm::A128Gcm, Purpose::SuitReport),
+                "Success.suit-reports[0]: encrypted report refused: COSE_Encrypt: encrypted to a key this TAM does not hold",
+            ),
+        ] {
+            let Err(Rejection::Refused(r)) = tam.post(&success(wrong), n) else {
+                panic!("{n:?}: accepted")
+            };
+            assert_eq!(r.kind, RefusalKind::SuitReportNonce);
+            assert!(r.explanation.starts_with(why), "{r:?}");
+            assert!(tam.holdings(&dev).is_empty());
+        }
+        let good = seal(
+            &report(&token),
+            &key,
+            ContentAlgorithm::A128Ctr,
+            Purpose::SuitReport,
+        );
+        let o = tam.post(&success(good), n).unwrap();
+        assert_eq!(o.result, ExchangeResult::Success, "{n:?}");
+        assert_eq!(tam.holdings(&dev).len(), 1);
+    }
+}
