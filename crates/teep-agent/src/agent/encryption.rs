@@ -28,7 +28,6 @@ use teep_cose::{CoseError, KeyType, PublicKey, Signer};
 use teep_proto::{SuitCoseProfile, TeepMessage};
 use zeroize::Zeroizing;
 
-use super::tam_message::TamSignature;
 use super::Agent;
 
 /// Whether the Agent encrypts its EAT and SUIT reports for the TAM (-26 §8.2).
@@ -62,11 +61,11 @@ pub(super) fn pick_content(profiles: &[SuitCoseProfile]) -> Option<ContentAlgori
 }
 
 impl Agent<'_> {
-    /// Sets where this message's answer encrypts to: the verified TAM key with `content`, or
-    /// nowhere. `random` draws the seed only when there is a target.
+    /// Sets where this message's answer encrypts to: the TAM trust anchor of `tam_kid` with
+    /// `content`, or nowhere. `random` draws the seed only when there is a target.
     pub(super) fn set_encryption(
         &mut self,
-        signature: &TamSignature,
+        tam_kid: &[u8],
         content: Option<ContentAlgorithm>,
         random: &mut dyn FnMut(&mut [u8]),
     ) {
@@ -74,7 +73,7 @@ impl Agent<'_> {
         if self.config.encrypt_to_tam == TamEncryption::Never {
             return;
         }
-        let (Some(content), Some(key)) = (content, self.tam_key(&signature.kid)) else {
+        let (Some(content), Some(key)) = (content, self.tam_key(tam_kid)) else {
             return;
         };
         if key.key_type() != KeyType::P256 {
@@ -197,7 +196,8 @@ pub enum TamPayloadError {
 #[cfg(test)]
 mod tests {
     use super::super::multi_tam_tests::{
-        open_for_tam, query_response, success, tam_signer, Bench, NUMBERINGS, SIGNER_1, TAM_A,
+        decode, open_for_tam, query_response, success, tam_kid, tam_signer, Bench, NUMBERINGS,
+        SIGNER_1, TAM_A,
     };
     use super::*;
     use alloc::vec;
@@ -322,6 +322,35 @@ mod tests {
             assert!(
                 report.windows(16).any(|w| w == [8; 16]),
                 "{n:?}: bound to the Update's token"
+            );
+        }
+    }
+
+    /// RequestTA's unsolicited QueryResponse (-26 §6.2) encrypts the SUIT reports it carries
+    /// as the TAM's last QueryRequest offered.
+    #[test]
+    fn teep_8_2_unsolicited_query_response_encrypts_its_reports() {
+        for n in NUMBERINGS {
+            let mut b = Bench::new();
+            query_response(b.query(
+                TAM_A,
+                n,
+                None,
+                DataItems::TRUSTED_COMPONENTS | DataItems::SUIT_REPORTS,
+            ));
+            let report = [0xa1, 0x04, 0xf5];
+            b.state.keep_suit_report(&tam_kid(TAM_A), &report);
+            b.state
+                .request(&crate::tc_id::TcId::parse("hello").unwrap(), &[]);
+            let out = Agent::new(&b.config, &mut b.state, &mut b.device)
+                .unsolicited_query_response(TAM_A, &mut |x| x.fill(1))
+                .expect("allowed");
+            let q = query_response(decode(out.reply.as_ref().unwrap(), n));
+            assert_eq!(q.suit_reports.len(), 1, "{n:?}");
+            assert!(is_encrypted(&q.suit_reports[0]), "{n:?}");
+            assert_eq!(
+                open_for_tam(TAM_A, &q.suit_reports[0], Purpose::SuitReport),
+                report
             );
         }
     }

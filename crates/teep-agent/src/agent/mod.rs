@@ -207,7 +207,7 @@ impl<'a> Agent<'a> {
                         .insert(tam_uri.into(), c.to_cose()),
                     None => self.state.tam_encryption.remove(tam_uri),
                 };
-                self.set_encryption(&signature, content, random);
+                self.set_encryption(&signature.kid, content, random);
                 self.on_query_request(events, tam_uri, signature, qr, random)
             }
             TeepMessage::Update(update) => {
@@ -216,7 +216,7 @@ impl<'a> Agent<'a> {
                     .tam_encryption
                     .get(tam_uri)
                     .and_then(|id| teep_cose::encrypt::ContentAlgorithm::from_cose(*id));
-                self.set_encryption(&signature, content, random);
+                self.set_encryption(&signature.kid, content, random);
                 self.on_update(events, answering, (tam_uri, &signature.kid), update)
             }
             other => {

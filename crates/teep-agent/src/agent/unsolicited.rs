@@ -52,6 +52,14 @@ impl Agent<'_> {
         let events = Vec::from([AgentEvent::Received {
             message: "RequestTA",
         }]);
+        // SUIT reports in it are encrypted as the TAM's last QueryRequest offered (-26 §8.2).
+        let content = self
+            .state
+            .tam_encryption
+            .get(tam_uri)
+            .and_then(|id| teep_cose::encrypt::ContentAlgorithm::from_cose(*id));
+        let kid = hex::decode(&tam_kid).unwrap_or_default();
+        self.set_encryption(&kid, content, random);
         Some(self.answer_query(events, answering, &tam_kid, ask, None, random))
     }
 
