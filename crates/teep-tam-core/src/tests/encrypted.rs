@@ -16,6 +16,9 @@ use crate::{Enroll, ExchangeResult, Outcome};
 const NUMBERINGS: [Numbering; 2] = [Numbering::Draft26, Numbering::Legacy];
 const CONTENTS: [ContentAlgorithm; 2] = [ContentAlgorithm::A128Gcm, ContentAlgorithm::A128Ctr];
 
+/// Makes an attestation-payload from the Evidence and the TAM's key.
+type Seal<'a> = dyn Fn(&[u8], &PublicKey) -> Vec<u8> + 'a;
+
 /// The TAM's P-256 key, the one an agent encrypts to.
 fn tam_p256(tam: &Tam) -> PublicKey {
     tam.tam_keys()[0].clone()
@@ -91,7 +94,7 @@ fn teep_8_2_undecryptable_evidence_fails_attestation_with_the_reason() {
         .unwrap()
         .public_key();
     for n in NUMBERINGS {
-        let cases: [(&str, Box<dyn Fn(&[u8], &PublicKey) -> Vec<u8>>); 4] = [
+        let cases: [(&str, Box<Seal<'_>>); 4] = [
             (
                 "encrypted to a key this TAM does not hold",
                 Box::new(|eat, _| seal(eat, &stranger, ContentAlgorithm::A128Gcm, Purpose::Eat)),
