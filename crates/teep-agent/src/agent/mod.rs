@@ -200,15 +200,20 @@ impl<'a> Agent<'a> {
         let out = match message {
             TeepMessage::QueryRequest(qr) => {
                 let content = encryption::pick_content(&qr.supported_suit_cose_profiles);
-                match content {
-                    Some(c) => self
-                        .state
-                        .tam_encryption
-                        .insert(tam_uri.into(), c.to_cose()),
-                    None => self.state.tam_encryption.remove(tam_uri),
-                };
                 self.set_encryption(&signature.kid, content, random);
-                self.on_query_request(events, tam_uri, signature, qr, random)
+                let out = self.on_query_request(events, tam_uri, signature, qr, random);
+                // Remembered with the rest of what this TAM taught (a request refused on
+                // first contact records nothing).
+                if self.state.tam_profiles.contains_key(tam_uri) {
+                    match content {
+                        Some(c) => self
+                            .state
+                            .tam_encryption
+                            .insert(tam_uri.into(), c.to_cose()),
+                        None => self.state.tam_encryption.remove(tam_uri),
+                    };
+                }
+                out
             }
             TeepMessage::Update(update) => {
                 let content = self
