@@ -36,15 +36,22 @@ impl TamCore {
         let mut last = None;
         for (i, kid) in kids.iter().enumerate() {
             for signer in self.signers.keys() {
-                let Some(agreement) = signer.key_agreement() else {
-                    continue;
-                };
                 if kid
                     .as_deref()
                     .is_some_and(|k| k != &signer.public_key().thumbprint()[..])
                 {
                     continue;
                 }
+                let Some(agreement) = signer.key_agreement() else {
+                    if kid.is_some() {
+                        last = Some(
+                            "COSE_Encrypt: encrypted to a TAM key that cannot agree keys (only \
+                             P-256 keys decrypt: ECDH-ES+A128KW on P-256)"
+                                .into(),
+                        );
+                    }
+                    continue;
+                };
                 enc.select_recipient(i);
                 match enc.decrypt(agreement, purpose) {
                     Ok(plain) => return Ok(plain),

@@ -94,7 +94,7 @@ fn teep_8_2_undecryptable_evidence_fails_attestation_with_the_reason() {
         .unwrap()
         .public_key();
     for n in NUMBERINGS {
-        let cases: [(&str, Box<Seal<'_>>); 4] = [
+        let cases: [(&str, Box<Seal<'_>>); 5] = [
             (
                 "encrypted to a key this TAM does not hold",
                 Box::new(|eat, _| seal(eat, &stranger, ContentAlgorithm::A128Gcm, Purpose::Eat)),
@@ -115,6 +115,20 @@ fn teep_8_2_undecryptable_evidence_fails_attestation_with_the_reason() {
             (
                 "COSE_Encrypt: array of 3, expected 4",
                 Box::new(|_, _| vec![0xd8, 0x60, 0x83, 0x40, 0xa0, 0x40]),
+            ),
+            (
+                "encrypted to a TAM key that cannot agree keys",
+                Box::new(|eat, _| {
+                    // Named by the kid of the TAM's Ed25519 key.
+                    let ed = tam_signers()[1].public_key().thumbprint();
+                    let p256 = PrivateKey::from_p256_scalar(&[0x42; 32])
+                        .unwrap()
+                        .public_key();
+                    let mut e = seal(eat, &p256, ContentAlgorithm::A128Gcm, Purpose::Eat);
+                    let at = e.windows(32).position(|w| w == p256.thumbprint()).unwrap();
+                    e[at..at + 32].copy_from_slice(&ed);
+                    e
+                }),
             ),
         ];
         for (want, make) in cases {
