@@ -133,6 +133,11 @@ pub struct AgentState {
     /// QueryRequest sets the suit-reports bit.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub unreported_suit_reports: BTreeMap<String, Vec<String>>,
+    /// Per TAM URI: the COSE content algorithm (1 A128GCM, -65534 A128CTR) its last
+    /// QueryRequest offered and this Agent encrypts its EAT and SUIT reports with (-26 §8.2);
+    /// absent when it offered none the Agent implements.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tam_encryption: BTreeMap<String, i64>,
 }
 
 /// Most SUIT reports kept per TAM until it asks for them; older ones are dropped first.

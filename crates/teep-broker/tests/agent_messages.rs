@@ -118,11 +118,10 @@ fn query_response_carries_evidence_bound_to_the_challenge_and_the_teep_key() {
         panic!("{m:?}")
     };
     assert_eq!(resp.token, Some(vec![9; 16]));
-    let eat = teep_cose::eat::EatClaims::verify(
-        resp.attestation_payload.as_deref().unwrap(),
-        &f.tee.attestation_signer().public_key(),
-    )
-    .unwrap();
+    let evidence = opened_evidence(&f, resp.attestation_payload.as_deref().unwrap());
+    let eat =
+        teep_cose::eat::EatClaims::verify(&evidence, &f.tee.attestation_signer().public_key())
+            .unwrap();
     assert_eq!(eat.eat_nonce, Some(vec![5; 32]));
     assert_eq!(eat.ueid, Some(f.tee.identity().ueid));
     assert!(
@@ -334,12 +333,23 @@ fn evidence_nonce_of(f: &Fixture, m: TeepMessage) -> Option<Vec<u8>> {
     let TeepMessage::QueryResponse(resp) = m else {
         panic!("expected a QueryResponse, got {m:?}")
     };
-    teep_cose::eat::EatClaims::verify(
-        resp.attestation_payload.as_deref().expect("Evidence"),
-        &f.tee.attestation_signer().public_key(),
-    )
-    .unwrap()
-    .eat_nonce
+    let evidence = opened_evidence(f, resp.attestation_payload.as_deref().expect("Evidence"));
+    teep_cose::eat::EatClaims::verify(&evidence, &f.tee.attestation_signer().public_key())
+        .unwrap()
+        .eat_nonce
+}
+
+/// -26 §8.2: the QueryRequests offer an ESP256 ECDH profile and the TAM key is P-256, so the
+/// Agent encrypts its Evidence to that key; opened here with it.
+fn opened_evidence(f: &Fixture, sealed: &[u8]) -> Vec<u8> {
+    assert!(
+        teep_cose::encrypt::is_encrypted(sealed),
+        "Evidence encrypted to the TAM"
+    );
+    teep_cose::encrypt::open_encrypted(sealed)
+        .unwrap()
+        .decrypt(&f.tam, teep_cose::encrypt::Purpose::Eat)
+        .unwrap()
 }
 
 #[test]

@@ -517,7 +517,8 @@ fn failing_dependency_installs_nothing_of_the_dependent(path: &str) {
         .and_then(|r| r.get("hex").or(Some(r)))
         .and_then(|h| h.as_str())
         .unwrap_or_else(|| panic!("no suit-reports: {summary}"));
-    let report = SuitReport::decode(&hex::decode(report_hex).unwrap()).unwrap();
+    let bytes = opened_for_tam(&tam.state, hex::decode(report_hex).unwrap());
+    let report = SuitReport::decode(&bytes).unwrap();
     assert!(matches!(report.result, ReportResult::Failure { .. }));
     assert!(tam.holdings().is_empty());
 }
@@ -541,4 +542,18 @@ fn trust_domains_failing_dependency_reports_error_and_installs_nothing_of_the_de
 #[test]
 fn trust_domains_failing_dependency_reports_error_and_installs_nothing_of_the_dependent_legacy() {
     failing_dependency_installs_nothing_of_the_dependent("/tam/legacy");
+}
+
+/// -26 §8.2: teep's Agent encrypts its SUIT reports to the TAM's P-256 key (the TAM offers an
+/// ESP256 ECDH profile); the audit keeps them as received, so they are opened here with it.
+fn opened_for_tam(state: &teep_tam::server::AppState, bytes: Vec<u8>) -> Vec<u8> {
+    if !teep_cose::encrypt::is_encrypted(&bytes) {
+        return bytes;
+    }
+    let signers = state.core.signers();
+    let agreement = signers.iter().find_map(|s| s.key_agreement()).unwrap();
+    teep_cose::encrypt::open_encrypted(&bytes)
+        .unwrap()
+        .decrypt(agreement, teep_cose::encrypt::Purpose::SuitReport)
+        .unwrap()
 }

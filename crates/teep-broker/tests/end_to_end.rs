@@ -526,3 +526,75 @@ fn plain_http_to_the_tls_port_gets_no_teep_answer() {
     dev.session_with(&tam.uri, &trusting_test_ca()).unwrap();
     assert!(dev.installed(&hello));
 }
+
+/// Records every body the Broker posts, over the real HTTP transport.
+struct Recording {
+    inner: HttpTransport,
+    bodies: std::sync::Mutex<Vec<Vec<u8>>>,
+}
+
+impl Transport for Recording {
+    fn send(
+        &self,
+        post: &teep_broker::broker::Post<'_>,
+    ) -> Result<teep_broker::broker::Exchange, TransportError> {
+        self.bodies.lock().unwrap().push(post.body.to_vec());
+        self.inner.send(post)
+    }
+}
+
+/// The attestation-payload of the QueryResponse among `bodies` (draft-26 numbering).
+fn posted_evidence(bodies: &[Vec<u8>]) -> Vec<u8> {
+    bodies
+        .iter()
+        .filter(|b| !b.is_empty())
+        .find_map(|b| {
+            match teep_proto::signed::open_message(b, teep_proto::Numbering::Draft26)
+                .ok()?
+                .1
+            {
+                teep_proto::TeepMessage::QueryResponse(q) => q.attestation_payload,
+                _ => None,
+            }
+        })
+        .expect("a QueryResponse with Evidence was posted")
+}
+
+/// -26 §8.2 over HTTP with teep's Agent: the TAM offers the ESP256 ECDH profiles, so the
+/// Agent encrypts its Evidence (A128GCM) to the TAM's P-256 key; the TAM decrypts it,
+/// appraises it and installs. Turned off, the Evidence goes plain and installs too.
+#[test]
+fn teep_8_2_encrypted_evidence_attests_over_http() {
+    use teep_agent::agent::TamEncryption;
+    use teep_cose::encrypt::{is_encrypted, open_encrypted, ContentAlgorithm};
+    for encrypt in [TamEncryption::WhenOffered, TamEncryption::Never] {
+        let dir = tempfile::tempdir().unwrap();
+        let tam = Tam::start(&dir.path().join("tam"), teep_tam::Enroll::Open);
+        let (mut dev, hello) = Device::requesting_hello(&dir, &tam);
+        dev.runner.config.encrypt_to_tam = encrypt;
+        let transport = Recording {
+            inner: HttpTransport::new(&HttpConfig::default()).unwrap(),
+            bodies: Default::default(),
+        };
+        let mut broker = Broker::new(transport).with_retry(RetryPolicy::once());
+        broker.session(&mut dev.runner, &tam.uri, None).unwrap();
+        assert!(dev.installed(&hello), "{encrypt:?}");
+        let evidence = posted_evidence(&broker.transport().bodies.lock().unwrap());
+        match encrypt {
+            TamEncryption::WhenOffered => {
+                assert!(is_encrypted(&evidence));
+                assert_eq!(
+                    open_encrypted(&evidence).unwrap().content_algorithm(),
+                    ContentAlgorithm::A128Gcm
+                );
+                let kids: Vec<_> = open_encrypted(&evidence)
+                    .unwrap()
+                    .recipient_kids()
+                    .map(|k| k.unwrap().to_vec())
+                    .collect();
+                assert_eq!(kids, [tam.keys()[0].thumbprint().to_vec()]);
+            }
+            TamEncryption::Never => assert!(!is_encrypted(&evidence)),
+        }
+    }
+}

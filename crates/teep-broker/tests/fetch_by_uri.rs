@@ -138,7 +138,8 @@ impl Tam {
             .and_then(|r| r.get("hex").or(Some(r)))
             .and_then(|h| h.as_str())
             .unwrap_or_else(|| panic!("no suit-reports: {summary}"));
-        let report = SuitReport::decode(&hex::decode(report_hex).unwrap()).unwrap();
+        let bytes = opened_for_tam(&self.state, hex::decode(report_hex).unwrap());
+        let report = SuitReport::decode(&bytes).unwrap();
         (err_msg, report)
     }
 }
@@ -451,4 +452,18 @@ fn suit_fetch_gives_up_on_a_slow_body() {
         DIRECTIVE_FETCH,
         ReportReason::OperationFailed,
     );
+}
+
+/// -26 §8.2: teep's Agent encrypts its SUIT reports to the TAM's P-256 key (the TAM offers an
+/// ESP256 ECDH profile); the audit keeps them as received, so they are opened here with it.
+fn opened_for_tam(state: &teep_tam::server::AppState, bytes: Vec<u8>) -> Vec<u8> {
+    if !teep_cose::encrypt::is_encrypted(&bytes) {
+        return bytes;
+    }
+    let signers = state.core.signers();
+    let agreement = signers.iter().find_map(|s| s.key_agreement()).unwrap();
+    teep_cose::encrypt::open_encrypted(&bytes)
+        .unwrap()
+        .decrypt(agreement, teep_cose::encrypt::Purpose::SuitReport)
+        .unwrap()
 }

@@ -12,6 +12,8 @@
 //!   key.
 //! * [`sign1`], [`sign`], [`open`], [`Opened::verify`]: COSE (RFC 9052) signing and checking.
 //! * [`eat`]: EAT claims sets (RFC 9711) as Evidence and Attestation Results.
+//! * [`encrypt`]: encrypted EATs and SUIT reports (COSE_Encrypt with an ECDH-ES+A128KW
+//!   recipient, draft-ietf-teep-protocol-26 §8.2).
 //!
 //! # Features and `no_std`
 //!
@@ -36,6 +38,7 @@ mod alg;
 pub(crate) mod cbor;
 mod cose;
 pub mod eat;
+pub mod encrypt;
 mod error;
 mod key;
 pub mod provider;

@@ -3,8 +3,9 @@
 
 use alloc::{boxed::Box, vec::Vec};
 
+use crate::encrypt::KeyAgreement;
 use crate::provider::{check_alg, CryptoProvider, RawSigner};
-use crate::{Algorithm, CoseError, PrivateKey, PublicKey};
+use crate::{Algorithm, CoseError, KeyType, PrivateKey, PublicKey};
 
 /// A signing key: software, or a hardware key store.
 pub trait Signer: Send + Sync {
@@ -19,6 +20,12 @@ pub trait Signer: Send + Sync {
     fn public_key(&self) -> PublicKey;
     /// Signs the `Sig_structure` bytes; ECDSA signatures are raw `r || s`.
     fn sign(&self, tbs: &[u8]) -> Result<Vec<u8>, CoseError>;
+    /// The same key's ECDH, when it has one (P-256), to decrypt what peers encrypt to it
+    /// (-26 §8.2: the Agent encrypts its EAT and SUIT reports to the TAM's key). `None` by
+    /// default: a key store that cannot agree keys does not decrypt.
+    fn key_agreement(&self) -> Option<&dyn KeyAgreement> {
+        None
+    }
 }
 
 /// A [`Signer`] over an in-memory [`PrivateKey`], prepared once with a provider.
@@ -100,6 +107,9 @@ impl Signer for SoftwareSigner {
     fn sign(&self, tbs: &[u8]) -> Result<Vec<u8>, CoseError> {
         self.raw.sign(tbs)
     }
+    fn key_agreement(&self) -> Option<&dyn KeyAgreement> {
+        (self.key.key_type() == KeyType::P256).then_some(self as &dyn KeyAgreement)
+    }
 }
 
 /// A signer whose signatures carry another identifier of the same computation
@@ -128,5 +138,8 @@ where
     }
     fn sign(&self, tbs: &[u8]) -> Result<Vec<u8>, CoseError> {
         self.inner.sign(tbs)
+    }
+    fn key_agreement(&self) -> Option<&dyn KeyAgreement> {
+        self.inner.key_agreement()
     }
 }

@@ -85,6 +85,9 @@ pub enum AttestError {
     /// The attestation key's endorsement (`x5chain`, RFC 9360) does not hold.
     #[error("attestation-payload: {0}")]
     Endorsement(crate::endorsement::ChainError),
+    /// An encrypted attestation-payload (-26 §8.2) that the TAM cannot open.
+    #[error("attestation-payload: {0}")]
+    Decrypt(String),
 }
 
 const EAT_NONCE: i64 = 10;

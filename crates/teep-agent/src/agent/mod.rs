@@ -16,6 +16,7 @@
 
 mod algorithm;
 mod device;
+mod encryption;
 #[cfg(test)]
 mod multi_tam_tests;
 mod ownership;
@@ -48,6 +49,7 @@ pub use device::{
     AgentDevice, DeviceError, DeviceErrorCause, DeviceIdentity, InstalledTc, ManifestFailure,
     ManifestResult,
 };
+pub use encryption::{open_tam_attestation_payload, TamEncryption, TamPayloadError};
 pub use reply::ReplyError;
 pub use tam_attestation::{
     is_attestation_result_format, verify_tam_attestation, TamAttestationError,
@@ -82,6 +84,9 @@ pub struct AgentConfig {
     /// kid, a tagged SUIT envelope, ...) is accepted and its deviations reported, or refused
     /// with an Error (`--strict`).
     pub tolerance: Tolerance,
+    /// Whether the EAT and SUIT reports are encrypted to the TAM when it offers a profile the
+    /// Agent implements (-26 §8.2; on by default, see `encryption`).
+    pub encrypt_to_tam: TamEncryption,
 }
 
 /// What happened while handling one message, for logs and the demo's narration.
@@ -153,6 +158,8 @@ pub struct Agent<'a> {
     pub config: &'a AgentConfig,
     pub state: &'a mut AgentState,
     pub device: &'a mut dyn AgentDevice,
+    /// Where the answer being built encrypts its EAT and SUIT reports (-26 §8.2).
+    encryption: Option<encryption::EncryptionTarget>,
 }
 
 impl<'a> Agent<'a> {
@@ -165,6 +172,7 @@ impl<'a> Agent<'a> {
             config,
             state,
             device,
+            encryption: None,
         }
     }
 
@@ -178,6 +186,7 @@ impl<'a> Agent<'a> {
         random: &mut dyn FnMut(&mut [u8]),
     ) -> Outcome {
         let mut events = Vec::new();
+        self.encryption = None;
         // Collected tolerantly: under --strict, `open_and_verify` refuses once the message is read.
         let mut deviations = Deviations::new(Tolerance::Tolerant);
         // What this TAM taught before, refined by what this message shows of it (its COSE form
@@ -212,9 +221,29 @@ impl<'a> Agent<'a> {
         });
         let out = match message {
             TeepMessage::QueryRequest(qr) => {
-                self.on_query_request(events, tam_uri, signature, qr, random)
+                let content = encryption::pick_content(&qr.supported_suit_cose_profiles);
+                self.set_encryption(&signature.kid, content, random);
+                let out = self.on_query_request(events, tam_uri, signature, qr, random);
+                // Remembered with the rest of what this TAM taught (a request refused on
+                // first contact records nothing).
+                if self.state.tam_profiles.contains_key(tam_uri) {
+                    match content {
+                        Some(c) => self
+                            .state
+                            .tam_encryption
+                            .insert(tam_uri.into(), c.to_cose()),
+                        None => self.state.tam_encryption.remove(tam_uri),
+                    };
+                }
+                out
             }
             TeepMessage::Update(update) => {
+                let content = self
+                    .state
+                    .tam_encryption
+                    .get(tam_uri)
+                    .and_then(|id| teep_cose::encrypt::ContentAlgorithm::from_cose(*id));
+                self.set_encryption(&signature.kid, content, random);
                 self.on_update(events, answering, (tam_uri, &signature.kid), update)
             }
             other => {

@@ -200,7 +200,19 @@ impl Bench {
     }
 }
 
-fn tam_signer(uri: &str) -> SoftwareSigner {
+/// A SUIT report or EAT the Agent encrypted to the TAM at `uri` (-26 §8.2), opened with that
+/// TAM's key.
+pub(super) fn open_for_tam(
+    uri: &str,
+    bytes: &[u8],
+    purpose: teep_cose::encrypt::Purpose,
+) -> Vec<u8> {
+    let enc = teep_cose::encrypt::open_encrypted(bytes).expect("encrypted to the TAM");
+    enc.decrypt(&tam_signer(uri), purpose)
+        .expect("the TAM's key opens it")
+}
+
+pub(super) fn tam_signer(uri: &str) -> SoftwareSigner {
     signer(if uri == TAM_A { SEED_A } else { SEED_B })
 }
 

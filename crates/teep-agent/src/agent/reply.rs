@@ -19,6 +19,9 @@ const MAX_ERR_MSG: usize = 128;
 pub enum ReplyError {
     #[error("signing: {0}")]
     Sign(teep_cose::CoseError),
+    /// Encrypting the EAT or a SUIT report for the TAM (-26 §8.2) failed.
+    #[error("encrypting for the TAM: {0}")]
+    Encrypt(teep_cose::CoseError),
 }
 
 impl Agent<'_> {
@@ -61,6 +64,10 @@ impl Agent<'_> {
         message: TeepMessage,
     ) -> Outcome {
         let name = message.type_name();
+        let message = match self.encrypt_outgoing(message) {
+            Ok(m) => m,
+            Err(e) => return Self::failed(events, ReplyError::Encrypt(e)),
+        };
         let payload = message.encode(answering.numbering);
         let signer = teep_cose::Relabeled {
             inner: self.device.teep_signer(),
@@ -81,20 +88,22 @@ impl Agent<'_> {
                     deviations: Vec::new(),
                 }
             }
-            Err(e) => {
-                let error = ReplyError::Sign(e);
-                tracing::error!(%error, "cannot sign the answer");
-                events.push(AgentEvent::Refused {
-                    code: ErrorCode::TemporaryError,
-                    reason: error.to_string(),
-                });
-                Outcome {
-                    reply: None,
-                    events,
-                    error: Some(error),
-                    deviations: Vec::new(),
-                }
-            }
+            Err(e) => Self::failed(events, ReplyError::Sign(e)),
+        }
+    }
+
+    /// An answer that was due but could not be produced.
+    fn failed(mut events: Vec<AgentEvent>, error: ReplyError) -> Outcome {
+        tracing::error!(%error, "cannot produce the answer");
+        events.push(AgentEvent::Refused {
+            code: ErrorCode::TemporaryError,
+            reason: error.to_string(),
+        });
+        Outcome {
+            reply: None,
+            events,
+            error: Some(error),
+            deviations: Vec::new(),
         }
     }
 }

@@ -42,7 +42,10 @@ impl Agent<'_> {
             .suit_reports
             .iter()
             .enumerate()
-            .find_map(|(i, r)| unreadable_report(r).map(|why| format!("suit-reports[{i}]: {why}")))
+            .find_map(|(i, r)| {
+                self.unreadable_tam_report(r)
+                    .map(|why| format!("suit-reports[{i}]: {why}"))
+            })
             .or_else(|| {
                 let listed = &qr.supported_suit_cose_profiles;
                 (qr.data_item_requested.suit_reports()
@@ -77,6 +80,26 @@ impl Agent<'_> {
                 None => Some(r),
             })
             .collect()
+    }
+}
+
+impl Agent<'_> {
+    /// [`unreadable_report`] after opening a report the TAM encrypted to this Agent's TEEP key
+    /// (-26 §8.2, a COSE_Encrypt).
+    fn unreadable_tam_report(&self, report: &[u8]) -> Option<String> {
+        if !teep_cose::encrypt::is_encrypted(report) {
+            return unreadable_report(report);
+        }
+        let signer = self.device.teep_signer();
+        let Some(agreement) = signer.key_agreement() else {
+            return Some("encrypted, but this Agent's TEEP key cannot agree keys".into());
+        };
+        let opened = teep_cose::encrypt::open_encrypted(report)
+            .and_then(|e| e.decrypt(agreement, teep_cose::encrypt::Purpose::SuitReport));
+        match opened {
+            Ok(plain) => unreadable_report(&plain),
+            Err(e) => Some(format!("encrypted, and this Agent cannot decrypt it: {e}")),
+        }
     }
 }
 
@@ -177,8 +200,9 @@ mod tests {
     }
 
     use super::super::multi_tam_tests::{
-        error, query_response, success, Bench, NUMBERINGS, SIGNER_1, TAM_A, TAM_B,
+        error, open_for_tam, query_response, success, Bench, NUMBERINGS, SIGNER_1, TAM_A, TAM_B,
     };
+    use teep_cose::encrypt::Purpose;
     use teep_proto::{DataItems, TeepMessage};
 
     const TC: u64 = DataItems::TRUSTED_COMPONENTS;
@@ -193,7 +217,9 @@ mod tests {
             query_response(b.query(TAM_A, n, Some(vec![4; 16]), REPORTS));
             let s = success(b.update(TAM_A, n, &[[1, SIGNER_1], [2, SIGNER_1]], &[]));
             assert_eq!(s.suit_reports.len(), 2, "{n:?}");
-            assert!(s.suit_reports[0].windows(16).any(|w| w == [8; 16]), "{n:?}");
+            // -26 §8.2: encrypted to the TAM, which offered an ESP256 ECDH profile.
+            let report = open_for_tam(TAM_A, &s.suit_reports[0], Purpose::SuitReport);
+            assert!(report.windows(16).any(|w| w == [8; 16]), "{n:?}");
             assert!(b.state.unreported_suit_reports.is_empty(), "{n:?}");
         }
     }
@@ -214,7 +240,8 @@ mod tests {
             assert_eq!(q.suit_reports.len(), 1, "{n:?}");
             let mut want = vec![0xa3, 0x02, 0x50];
             want.extend([7; 16]);
-            assert_eq!(q.suit_reports[0][..want.len()], want[..], "{n:?}");
+            let report = open_for_tam(TAM_A, &q.suit_reports[0], Purpose::SuitReport);
+            assert_eq!(report[..want.len()], want[..], "{n:?}");
             let again = query_response(b.query(TAM_A, n, Some(vec![9; 16]), REPORTS));
             assert!(again.suit_reports.is_empty(), "{n:?}: delivered once");
         }
@@ -282,6 +309,56 @@ mod tests {
                 err.err_msg.unwrap().starts_with("suit-reports[0]: "),
                 "{n:?}"
             );
+        }
+    }
+
+    /// -26 §8.2: a report the TAM encrypted to this Agent's TEEP key is read; one encrypted to
+    /// another key is answered with ERR_UNSUPPORTED_SUIT_REPORT saying why.
+    #[test]
+    fn teep_8_2_tam_report_encrypted_to_the_agent_is_read() {
+        use teep_cose::encrypt::{encrypt, ContentAlgorithm};
+        for n in NUMBERINGS {
+            let mut b = Bench::new();
+            let ours = super::super::AgentDevice::teep_signer(&b.device).public_key();
+            let other = teep_cose::PrivateKey::from_p256_scalar(&[0x66; 32])
+                .unwrap()
+                .public_key();
+            let seal = |to: &teep_cose::PublicKey| {
+                let report = [0xa1, 0x04, 0xf5];
+                encrypt(
+                    &report,
+                    to,
+                    ContentAlgorithm::A128Gcm,
+                    Purpose::SuitReport,
+                    &[0x21; 64],
+                )
+                .unwrap()
+            };
+            let (mine, theirs) = (seal(&ours), seal(&other));
+            for (report, readable) in [(mine, true), (theirs, false)] {
+                let qr = QueryRequest {
+                    token: Some(vec![4; 16]),
+                    supported_cipher_suites: vec![teep_proto::CipherSuite::SIGN1_ESP256],
+                    supported_suit_cose_profiles: vec![SuitCoseProfile::SHA256_ESP256_ECDH_A128CTR],
+                    data_item_requested: DataItems(TC),
+                    suit_reports: vec![report],
+                    ..Default::default()
+                };
+                let out = b.receive(TAM_A, n, TeepMessage::QueryRequest(qr));
+                let m = super::super::multi_tam_tests::reply(&out, n);
+                if readable {
+                    query_response(m);
+                } else {
+                    let err = error(m);
+                    assert_eq!(err.err_code, ErrorCode::UnsupportedSuitReport, "{n:?}");
+                    assert!(
+                        err.err_msg.unwrap().starts_with(
+                            "suit-reports[0]: encrypted, and this Agent cannot decrypt it"
+                        ),
+                        "{n:?}"
+                    );
+                }
+            }
         }
     }
 

@@ -52,6 +52,13 @@ impl Agent<'_> {
         let events = Vec::from([AgentEvent::Received {
             message: "RequestTA",
         }]);
+        // SUIT reports in it are encrypted as the TAM's last QueryRequest offered (-26 §8.2).
+        let content = self
+            .state
+            .tam_encryption
+            .get(tam_uri)
+            .and_then(|id| teep_cose::encrypt::ContentAlgorithm::from_cose(*id));
+        self.set_encryption(&tam_kid[0], content, random);
         Some(self.answer_query(
             events,
             answering,

@@ -1,6 +1,7 @@
 //! Verdicts: what the agent POSTed during a case, read against what the case expects.
 
 use teep_cbor::Tolerance;
+use teep_cose::encrypt::Purpose;
 use teep_cose::CoseKind;
 use teep_proto::view::{view_message, MessageView};
 use teep_proto::{ErrorCode, Numbering, TeepMessage, Value};
@@ -139,8 +140,23 @@ fn installed(logs: &[SessionLog]) -> Result<(), Verdict> {
     }
 }
 
-/// The SUIT_Report nonce of a SUIT_Report_Unprotected or a COSE_Sign1-protected one.
-fn report_nonce(bytes: &[u8]) -> Result<Option<Vec<u8>>, String> {
+/// `bytes` decrypted with the checker's TAM key when the agent encrypted them to it (TEEP-26
+/// §8.2: a COSE_Encrypt, tag 96); as they are otherwise.
+fn opened(bytes: &[u8], key: &teep_cose::PrivateKey, purpose: Purpose) -> Result<Vec<u8>, String> {
+    if !teep_cose::encrypt::is_encrypted(bytes) {
+        return Ok(bytes.to_vec());
+    }
+    teep_cose::encrypt::open_encrypted(bytes)
+        .and_then(|e| e.decrypt(key, purpose))
+        .map_err(|e| {
+            format!("encrypted, but not to the checker's TAM key as TEEP-26 §8.2 says: {e}")
+        })
+}
+
+/// The SUIT_Report nonce of a SUIT_Report_Unprotected or a COSE_Sign1-protected one, either
+/// perhaps encrypted to the checker's TAM key.
+fn report_nonce(bytes: &[u8], key: &teep_cose::PrivateKey) -> Result<Option<Vec<u8>>, String> {
+    let bytes = &opened(bytes, key, Purpose::SuitReport)?[..];
     let plain = match teep_cose::open(bytes) {
         Ok(o) => o.payload.ok_or("a detached report")?,
         Err(_) => bytes.to_vec(),
@@ -256,7 +272,7 @@ pub fn judge(id: &str, plan: &Plan, logs: &[SessionLog]) -> Verdict {
         },
         QRESP_EVIDENCE => match query_response() {
             Err(v) => v,
-            Ok(q) => evidence_nonce(&q, &plan.token),
+            Ok(q) => evidence_nonce(&q, &plan.token, &plan.tam_key),
         },
         QR_UNKNOWN_OPTIONS => match first() {
             Err(e) => Verdict::fail(e),
@@ -350,7 +366,7 @@ pub fn judge(id: &str, plan: &Plan, logs: &[SessionLog]) -> Verdict {
                     Verdict::fail("the Error does not carry the Update's token")
                 };
             }
-            suit_reports(&e.suit_reports, &plan.token)
+            suit_reports(&e.suit_reports, &plan.token, &plan.tam_key)
         }
         UPDATE_UNNEEDED => {
             if let Err(v) = installed(logs) {
@@ -368,7 +384,11 @@ pub fn judge(id: &str, plan: &Plan, logs: &[SessionLog]) -> Verdict {
     }
 }
 
-fn evidence_nonce(q: &teep_proto::QueryResponse, challenge: &[u8]) -> Verdict {
+fn evidence_nonce(
+    q: &teep_proto::QueryResponse,
+    challenge: &[u8],
+    key: &teep_cose::PrivateKey,
+) -> Verdict {
     let Some(payload) = &q.attestation_payload else {
         return Verdict::fail("no attestation-payload although the attestation bit was set");
     };
@@ -378,7 +398,11 @@ fn evidence_nonce(q: &teep_proto::QueryResponse, challenge: &[u8]) -> Verdict {
             "attestation-payload-format {format}: the checker reads EAT Evidence only"
         ));
     }
-    match teep_cose::eat::EatClaims::open_unverified(payload) {
+    let payload = match opened(payload, key, Purpose::Eat) {
+        Ok(p) => p,
+        Err(e) => return Verdict::fail(format!("the attestation-payload is {e}")),
+    };
+    match teep_cose::eat::EatClaims::open_unverified(&payload) {
         Err(e) => Verdict::fail(format!("the attestation-payload is not an EAT: {e}")),
         Ok((_, eat)) => match eat.eat_nonce {
             Some(n) if n == challenge => Verdict::Pass,
@@ -392,12 +416,12 @@ fn evidence_nonce(q: &teep_proto::QueryResponse, challenge: &[u8]) -> Verdict {
     }
 }
 
-fn suit_reports(reports: &[Vec<u8>], token: &[u8]) -> Verdict {
+fn suit_reports(reports: &[Vec<u8>], token: &[u8], key: &teep_cose::PrivateKey) -> Verdict {
     if reports.is_empty() {
         return Verdict::fail("the Error carries no suit-reports");
     }
     for (i, r) in reports.iter().enumerate() {
-        match report_nonce(r) {
+        match report_nonce(r, key) {
             Err(e) => return Verdict::fail(format!("suit-reports[{i}] does not decode: {e}")),
             Ok(Some(n)) if n != token => {
                 return Verdict::fail(format!(
@@ -430,9 +454,35 @@ mod tests {
     /// TEEP-26 §4.6: every SUIT_Report's nonce must be the Update's token.
     #[test]
     fn suit_report_nonces_are_checked() {
-        assert!(matches!(suit_reports(&[], b"t"), Verdict::Fail { .. }));
+        let key = teep_cose::PrivateKey::from_p256_scalar(&[5; 32]).unwrap();
         assert!(matches!(
-            suit_reports(&[vec![0xff]], b"t"),
+            suit_reports(&[], b"t", &key),
+            Verdict::Fail { .. }
+        ));
+        assert!(matches!(
+            suit_reports(&[vec![0xff]], b"t", &key),
+            Verdict::Fail { .. }
+        ));
+        // TEEP-26 §8.2: a report encrypted to the checker's TAM key is read; one encrypted to
+        // another key fails.
+        let report = [0xa3, 0x02, 0x41, b't', 0x03, 0x80, 0x04, 0xf5];
+        let seal = |to: &teep_cose::PublicKey| {
+            teep_cose::encrypt::encrypt(
+                &report,
+                to,
+                teep_cose::encrypt::ContentAlgorithm::A128Gcm,
+                Purpose::SuitReport,
+                &[0x21; 64],
+            )
+            .unwrap()
+        };
+        assert_eq!(
+            suit_reports(&[seal(&key.public_key())], b"t", &key),
+            Verdict::Pass
+        );
+        let other = teep_cose::PrivateKey::from_p256_scalar(&[6; 32]).unwrap();
+        assert!(matches!(
+            suit_reports(&[seal(&other.public_key())], b"t", &key),
             Verdict::Fail { .. }
         ));
     }

@@ -168,6 +168,9 @@ pub struct Plan {
     pub component: Component,
     /// Token or challenge of the message the verdict is about.
     pub token: Vec<u8>,
+    /// The checker's TAM key, to open Evidence and SUIT reports the agent encrypted to it
+    /// (TEEP-26 §8.2).
+    pub tam_key: PrivateKey,
 }
 
 fn step(what: &str, msg: &TeepMessage, signer: &dyn Signer) -> Result<Step, String> {
@@ -362,6 +365,7 @@ pub fn plan(id: &str, keys: &Keys) -> Result<Plan, String> {
         sessions,
         component: c,
         token: token.to_vec(),
+        tam_key: keys.tam.private_key().clone(),
     })
 }
 

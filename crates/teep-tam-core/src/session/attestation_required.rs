@@ -62,7 +62,9 @@ impl TamCore {
             self.verify_known(msg, device)?;
             Some(device)
         };
-        super::data_items::check_report_nonces(msg, &token)?;
+        super::data_items::check_report_nonces(msg, &token, &|b| {
+            self.decrypt_to_tam(b, teep_cose::encrypt::Purpose::SuitReport)
+        })?;
         let answered = match (
             self.attested_query_request(msg, &token, challenge, now, rng),
             device,

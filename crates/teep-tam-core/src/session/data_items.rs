@@ -15,6 +15,7 @@
 
 use alloc::{format, string::String, vec::Vec};
 
+use teep_cose::encrypt::is_encrypted;
 use teep_proto::DataItems;
 
 use crate::wire::QueryResponseIn;
@@ -24,9 +25,13 @@ use super::Inspected;
 
 /// A Success or Error whose SUIT reports are bound to another token is dropped (DIGEST §4.1,
 /// "On Success / Error"): refused before anything of it is recorded.
-pub(super) fn check_report_nonces(msg: &Inspected, token: &[u8]) -> Result<(), Rejection> {
+pub(super) fn check_report_nonces(
+    msg: &Inspected,
+    token: &[u8],
+    open: &OpenReport<'_>,
+) -> Result<(), Rejection> {
     let t = msg.type_name;
-    match report_nonce_mismatch(t, msg.message.suit_reports(), token) {
+    match report_nonce_mismatch(t, msg.message.suit_reports(), token, open) {
         Some(why) => Err(Rejection::refuse(
             RefusalKind::SuitReportNonce,
             Some(t),
@@ -60,19 +65,23 @@ pub(super) fn missing_data_item(qr: &QueryResponseIn, asked: DataItems) -> Optio
 ///
 /// A report is read without verifying its COSE signature: the TEEP message around it is
 /// already verified with the device's key, and that signature covers the report's bytes. A
-/// report the TAM cannot read (encrypted, or MAC'd) is not checked: its nonce is out of reach,
-/// and refusing it would refuse a conforming device.
+/// report encrypted to the TAM (a COSE_Encrypt, -26 §8.2, around the report or as the payload
+/// of its COSE_Sign1) is decrypted through `open` first, and refused when it cannot be. A
+/// report the TAM cannot read otherwise (a COSE_Encrypt0 under a key shared in advance, which
+/// TEEP does not provision, or MAC'd) is not checked: its nonce is out of reach, and refusing
+/// it would refuse a conforming device.
 pub(super) fn report_nonce_mismatch(
     message: &str,
     reports: &[Vec<u8>],
     token: &[u8],
+    open: &OpenReport<'_>,
 ) -> Option<String> {
     if reports.is_empty() {
         return None;
     }
     for (i, bytes) in reports.iter().enumerate() {
         let at = format!("{message}.suit-reports[{i}]");
-        match report_nonce(bytes) {
+        match report_nonce(bytes, open) {
             Readable::Nonce(n) if n == token => {}
             Readable::Nonce(_) => {
                 return Some(format!(
@@ -84,6 +93,9 @@ pub(super) fn report_nonce_mismatch(
                     "{at}: no suit-report-nonce, but the request answered had a token"
                 ))
             }
+            Readable::Undecryptable(why) => {
+                return Some(format!("{at}: encrypted report refused: {why}"))
+            }
             Readable::Unreadable => {}
         }
     }
@@ -93,20 +105,41 @@ pub(super) fn report_nonce_mismatch(
 enum Readable {
     Nonce(Vec<u8>),
     NoNonce,
+    Undecryptable(String),
     Unreadable,
 }
+
+/// Decrypts a COSE_Encrypt addressed to the TAM (the session's `decrypt_to_tam`).
+pub(super) type OpenReport<'a> = dyn Fn(&[u8]) -> Result<Vec<u8>, String> + 'a;
 
 /// SUIT_Report key of the nonce (draft-ietf-suit-report: `? suit-report-nonce => bstr`).
 const SUIT_REPORT_NONCE: i128 = 2;
 
 /// The nonce of a SUIT_Report_Unprotected (a map) or of a SUIT_Report_Protected whose
 /// COSE_Sign1 payload is the report in the clear.
-fn report_nonce(bytes: &[u8]) -> Readable {
+fn report_nonce(bytes: &[u8], open: &OpenReport<'_>) -> Readable {
+    let decrypted;
+    let bytes = if is_encrypted(bytes) {
+        match open(bytes) {
+            Ok(p) => {
+                decrypted = p;
+                &decrypted[..]
+            }
+            Err(why) => return Readable::Undecryptable(why),
+        }
+    } else {
+        bytes
+    };
     let report = match bytes.first() {
         Some(b) if b >> 5 == 5 => bytes.to_vec(),
         Some(_) => match teep_cose::open(bytes) {
             Ok(opened) => match opened.payload {
                 Some(p) if p.first().is_some_and(|b| b >> 5 == 5) => p,
+                Some(p) if is_encrypted(&p) => match open(&p) {
+                    Ok(p) if p.first().is_some_and(|b| b >> 5 == 5) => p,
+                    Ok(_) => return Readable::Unreadable,
+                    Err(why) => return Readable::Undecryptable(why),
+                },
                 _ => return Readable::Unreadable,
             },
             Err(_) => return Readable::Unreadable,
@@ -145,6 +178,10 @@ mod tests {
         out
     }
 
+    fn none(_: &[u8]) -> Result<Vec<u8>, String> {
+        Err("no key".into())
+    }
+
     fn signer() -> SoftwareSigner {
         SoftwareSigner::new(PrivateKey::from_p256_scalar(&[3; 32]).unwrap())
     }
@@ -157,11 +194,11 @@ mod tests {
         let signed = teep_cose::sign1(&report, &signer()).unwrap();
         for bytes in [&report, &signed] {
             assert_eq!(
-                report_nonce_mismatch("Success", core::slice::from_ref(bytes), &[7; 16]),
+                report_nonce_mismatch("Success", core::slice::from_ref(bytes), &[7; 16], &none),
                 None
             );
             assert_eq!(
-                report_nonce_mismatch("Success", core::slice::from_ref(bytes), &[8; 16]).as_deref(),
+                report_nonce_mismatch("Success", core::slice::from_ref(bytes), &[8; 16], &none).as_deref(),
                 Some(
                     "Success.suit-reports[0]: suit-report-nonce is not the token of the request answered"
                 )
@@ -169,7 +206,7 @@ mod tests {
         }
         let no_nonce = map(vec![(4, Value::Bool(true))]);
         assert_eq!(
-            report_nonce_mismatch("Error", &[report.clone(), no_nonce], &[7; 16]).as_deref(),
+            report_nonce_mismatch("Error", &[report.clone(), no_nonce], &[7; 16], &none).as_deref(),
             Some(
                 "Error.suit-reports[1]: no suit-report-nonce, but the request answered had a token"
             )
@@ -198,7 +235,10 @@ mod tests {
         };
         let signed = teep_cose::sign1(&encrypt0, &signer()).unwrap();
         for bytes in [signed, vec![0xff], Vec::new()] {
-            assert_eq!(report_nonce_mismatch("Success", &[bytes], &[7; 16]), None);
+            assert_eq!(
+                report_nonce_mismatch("Success", &[bytes], &[7; 16], &none),
+                None
+            );
         }
     }
 

@@ -32,7 +32,9 @@ impl TamCore {
     ) -> Result<Outcome, Rejection> {
         let device = self.known_device(msg, ctx)?;
         self.verify_known(msg, device)?;
-        super::data_items::check_report_nonces(msg, &token)?;
+        super::data_items::check_report_nonces(msg, &token, &|b| {
+            self.decrypt_to_tam(b, teep_cose::encrypt::Purpose::SuitReport)
+        })?;
         let code = match undefined {
             Some(raw) => format!("{code}; sent as the undefined err-code {raw}"),
             None => code.to_string(),

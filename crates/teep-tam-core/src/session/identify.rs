@@ -18,7 +18,6 @@ use alloc::{
     vec::Vec,
 };
 
-use crate::attest::Evidence;
 use crate::model::DeviceRecord;
 use crate::wire::Incoming;
 
@@ -66,7 +65,7 @@ impl TamCore {
             Incoming::QueryResponse(qr) => qr
                 .attestation_payload
                 .as_deref()
-                .and_then(|p| Evidence::parse(p).ok())
+                .and_then(|p| self.parse_evidence(p).ok())
                 .and_then(|e| e.ueid()),
             _ => None,
         };

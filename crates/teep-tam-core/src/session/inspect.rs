@@ -8,7 +8,6 @@ use teep_cose::{CoseError, CoseKind};
 use teep_proto::signed::SignedError;
 use teep_proto::{DecodeErrorKind, Numbering};
 
-use crate::attest::Evidence;
 use crate::model::SessionRecord;
 use crate::wire::{self, Incoming};
 
@@ -94,7 +93,9 @@ impl TamCore {
         let Incoming::QueryResponse(qr) = message else {
             return None;
         };
-        let evidence = Evidence::parse(qr.attestation_payload.as_deref()?).ok()?;
+        let evidence = self
+            .parse_evidence(qr.attestation_payload.as_deref()?)
+            .ok()?;
         let nonce = evidence.nonce()?;
         let c = self.token_key.open_challenge(nonce)?;
         let mut session = self.query_session(&c.token)?;

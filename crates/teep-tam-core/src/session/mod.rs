@@ -24,6 +24,7 @@ mod appraisal;
 mod attestation_required;
 mod contract;
 mod data_items;
+mod decrypt;
 mod device_key;
 mod effects;
 mod error;

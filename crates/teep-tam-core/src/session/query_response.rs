@@ -39,7 +39,10 @@ impl TamCore {
         now: i64,
         rng: &mut dyn Random,
     ) -> Result<Outcome, Rejection> {
-        let evidence = qr.attestation_payload.as_deref().map(Evidence::parse);
+        let evidence = qr
+            .attestation_payload
+            .as_deref()
+            .map(|p| self.parse_evidence(p));
         let (teep_key, alg, mut new_device) = self.signer(msg, ctx, evidence.as_ref())?;
         let kid = teep_key.thumbprint().to_vec();
         let consume = Consume::of(session, numbering);
@@ -162,7 +165,12 @@ impl TamCore {
         let incomplete = data_items::missing_data_item(qr, asked).or_else(|| {
             token_sent
                 .then(|| {
-                    data_items::report_nonce_mismatch("QueryResponse", &qr.suit_reports, &token)
+                    data_items::report_nonce_mismatch(
+                        "QueryResponse",
+                        &qr.suit_reports,
+                        &token,
+                        &|b| self.decrypt_to_tam(b, teep_cose::encrypt::Purpose::SuitReport),
+                    )
                 })
                 .flatten()
         });

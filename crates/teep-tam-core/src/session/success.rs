@@ -25,7 +25,9 @@ impl TamCore {
     ) -> Result<Outcome, Rejection> {
         let device = self.known_device(msg, ctx)?;
         self.verify_known(msg, device)?;
-        super::data_items::check_report_nonces(msg, &token)?;
+        super::data_items::check_report_nonces(msg, &token, &|b| {
+            self.decrypt_to_tam(b, teep_cose::encrypt::Purpose::SuitReport)
+        })?;
         let pending = PendingUpdate::from_session(session)?;
         let update = DeviceUpdate {
             device_id: Some(device.id),

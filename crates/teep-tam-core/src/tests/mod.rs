@@ -19,10 +19,12 @@
 //! * `interop`: what older and independent agents do (suites, COSE_Sign1, no kid, no token);
 //! * `unsolicited`: a QueryResponse the device sends unasked (-26 §7.2);
 //! * `tam_attestation`: the TAM attesting itself to an Agent that requires it (-26 §7.1.2).
+//! * `encrypted`: Evidence and SUIT reports encrypted to the TAM (-26 §8.2).
 
 mod attestation;
 mod captured;
 mod contract;
+mod encrypted;
 mod evidence_formats;
 mod harness;
 mod internal_errors;

@@ -1,0 +1,78 @@
+//! Encrypted Evidence and SUIT reports (draft-ietf-teep-protocol-26 §8.2): the agent encrypts
+//! to one of the TAM's keys (a COSE_Encrypt whose recipient kid is that key's RFC 9679
+//! thumbprint); the TAM opens it with that signer's key agreement before appraisal or the
+//! nonce check. A payload that is not a COSE_Encrypt (tag 96) costs one two-byte compare.
+
+use alloc::{format, string::String, vec::Vec};
+
+use teep_cose::encrypt::{is_encrypted, open_encrypted, Purpose};
+
+use crate::attest::{AttestError, Evidence};
+
+use super::TamCore;
+
+impl TamCore {
+    /// Evidence from an attestation-payload, decrypted first when it is a COSE_Encrypt (the
+    /// format stays `application/eat+cwt`: a CWT may be encrypted, RFC 8392 §7.1).
+    pub(crate) fn parse_evidence(&self, payload: &[u8]) -> Result<Evidence, AttestError> {
+        if !is_encrypted(payload) {
+            return Evidence::parse(payload);
+        }
+        let plain = self
+            .decrypt_to_tam(payload, Purpose::Eat)
+            .map_err(AttestError::Decrypt)?;
+        Evidence::parse(&plain)
+    }
+
+    /// Decrypts a COSE_Encrypt sent to one of the TAM's keys: the recipient whose kid names a
+    /// TAM key that agrees keys (a recipient without a kid is tried with each such key). The
+    /// error says which rule failed: not for this TAM, unsupported profile, or tampered.
+    pub(crate) fn decrypt_to_tam(&self, bytes: &[u8], purpose: Purpose) -> Result<Vec<u8>, String> {
+        let mut enc = open_encrypted(bytes).map_err(|e| format!("{e}"))?;
+        let kids: Vec<Option<Vec<u8>>> = enc
+            .recipient_kids()
+            .map(|k| k.map(<[u8]>::to_vec))
+            .collect();
+        let mut last = None;
+        for (i, kid) in kids.iter().enumerate() {
+            for signer in self.signers.keys() {
+                if kid
+                    .as_deref()
+                    .is_some_and(|k| k != &signer.public_key().thumbprint()[..])
+                {
+                    continue;
+                }
+                let Some(agreement) = signer.key_agreement() else {
+                    if kid.is_some() {
+                        last = Some(
+                            "COSE_Encrypt: encrypted to a TAM key that cannot agree keys (only \
+                             P-256 keys decrypt: ECDH-ES+A128KW on P-256)"
+                                .into(),
+                        );
+                    }
+                    continue;
+                };
+                enc.select_recipient(i);
+                match enc.decrypt(agreement, purpose) {
+                    Ok(plain) => return Ok(plain),
+                    Err(e) => last = Some(format!("COSE_Encrypt: cannot decrypt: {e}")),
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| {
+            let named: Vec<String> = kids
+                .iter()
+                .flatten()
+                .map(|k| hex::encode(&k[..k.len().min(8)]))
+                .collect();
+            format!(
+                "COSE_Encrypt: encrypted to a key this TAM does not hold (kid {})",
+                if named.is_empty() {
+                    "none".into()
+                } else {
+                    named.join(", ")
+                }
+            )
+        }))
+    }
+}
