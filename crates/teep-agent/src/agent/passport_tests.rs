@@ -64,8 +64,10 @@ impl AgentDevice for WithVerifier {
 /// The QueryResponse to a QueryRequest asking for attestation with `challenge`.
 fn answer(device: &mut WithVerifier, challenge: Option<Vec<u8>>) -> teep_proto::QueryResponse {
     let tam = signer(0x11);
+    // Plain payloads, to read them here (encryption to the TAM: `encryption` tests).
     let config = AgentConfig {
         tam_trust_anchors: vec![tam.public_key()],
+        encrypt_to_tam: super::TamEncryption::Never,
         ..Default::default()
     };
     let qr = TeepMessage::QueryRequest(QueryRequest {

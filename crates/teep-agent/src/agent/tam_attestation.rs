@@ -25,7 +25,7 @@ use alloc::{boxed::Box, format, string::String, vec, vec::Vec};
 use teep_cose::eat::{Confirmation, EatClaims, EatProfile, TEEP_EAT_PROFILE};
 use teep_proto::{ErrorCode, ErrorMessage, FreshnessMechanism, QueryRequest};
 
-use super::{Agent, EAT_MEDIA_TYPE};
+use super::{Agent, TEEP_RESULT_MEDIA_TYPE};
 
 /// Why a TAM's attestation-payload was not accepted; the text goes back in err-msg.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -69,7 +69,7 @@ pub fn is_attestation_result_format(format: Option<&str>) -> bool {
         .filter(|c| !c.is_whitespace() && *c != '"')
         .collect::<String>()
         .to_ascii_lowercase();
-    let wanted: String = EAT_MEDIA_TYPE
+    let wanted: String = TEEP_RESULT_MEDIA_TYPE
         .chars()
         .filter(|c| !c.is_whitespace())
         .collect::<String>()
@@ -372,7 +372,7 @@ mod tests {
                 b.demanded(n);
                 assert!(b.state.tam_challenges.contains_key(TAM));
                 let ar = result(&b.verifier, &CHALLENGE, cnf);
-                for format in [Some(EAT_MEDIA_TYPE), None] {
+                for format in [Some(TEEP_RESULT_MEDIA_TYPE), None] {
                     if format.is_none() {
                         b.demanded(n);
                     }
@@ -539,7 +539,7 @@ mod tests {
     fn the_teep_eat_media_type_marks_an_attestation_result_in_any_spelling() {
         for f in [
             None,
-            Some(EAT_MEDIA_TYPE),
+            Some(TEEP_RESULT_MEDIA_TYPE),
             Some("Application/EAT+CWT;eat_profile=\"urn:ietf:rfc:rfcXXXX\""),
         ] {
             assert!(is_attestation_result_format(f), "{f:?}");
