@@ -121,7 +121,14 @@ impl AppState {
         )
         .await?;
         let roots = store.list_endorsement_roots().await?.len();
+        // A remote Verifier, or a Verifier's Attestation Result (passport), vouches for the
+        // attestation key itself: open enrollment then needs no local endorsement root.
+        let verifier_vouches = config.verifier != crate::config::VerifierChoice::Builtin
+            || config.attestation_model == crate::config::AttestationModel::Passport;
         match config.enroll {
+            crate::Enroll::Open if roots == 0 && verifier_vouches => tracing::info!(
+                "enrollment: open, for devices the configured Verifier vouches for"
+            ),
             crate::Enroll::Open if roots == 0 => {
                 return Err(ServerError::Config(crate::config::ConfigError::Invalid(
                     crate::endorsers::open_without_roots_message(),
