@@ -149,24 +149,10 @@ pub fn plausible_in(m: &TeepMessage) -> bool {
     )
 }
 
-/// The attestation-payload-format values the built-in verifier understands: the TEEP EAT
-/// media type (with any parameters) and the plain CWT / COSE ones.
+/// Whether an attestation-payload-format names a type the TAM appraises (an EAT as CWT or
+/// COSE, Evidence or Attestation Result): see [`crate::attest::classify`].
 pub fn is_eat_format(f: &str) -> bool {
-    let base = f
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    matches!(
-        base.as_str(),
-        "application/eat+cwt"
-            | "application/eat-cwt"
-            | "application/cwt"
-            | "application/cose"
-            | "application/ar+cwt"
-            | "application/eat+cose"
-    )
+    crate::attest::classify(Some(f)).is_ok()
 }
 
 /// A QueryRequest with a token; with `challenge`, token and challenge go together (DIGEST

@@ -391,12 +391,16 @@ async fn remote_appraisal(
     }
     let evidence = st.core.evidence_for_verifier(msg, ctx.session.as_ref()?)?;
     let verifier = st.verifier.clone();
-    match tokio::task::spawn_blocking(move || verifier.appraise(&evidence)).await {
+    let verdict = match tokio::task::spawn_blocking(move || verifier.appraise(&evidence)).await {
         Ok(v) => v,
         Err(e) => Some(teep_tam_core::attest::VerifierVerdict::Failed(format!(
             "the Verifier call failed: {e}"
         ))),
+    };
+    if let Some(teep_tam_core::attest::VerifierVerdict::Failed(why)) = &verdict {
+        tracing::warn!("remote Verifier: {why}");
     }
+    verdict
 }
 
 /// Loads the context the core asked for (see [`Need`]). A query token is read by the core
