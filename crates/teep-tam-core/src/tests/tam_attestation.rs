@@ -195,6 +195,27 @@ fn handling_an_error_attestation_required_without_a_challenge_ends_the_session()
     assert!(status.contains("no challenge"), "{status}");
 }
 
+/// A challenge the TAM's result cannot carry as eat_nonce (over 64 bytes, which -26 §4.6
+/// allows up to 512): the session ends, the reason naming the field and the rule.
+#[test]
+fn handling_an_error_attestation_required_with_a_challenge_too_long_ends_the_session() {
+    let mut tam = attesting_tam(Enroll::Registered);
+    let dev = device(3);
+    tam.register(&dev, &[]);
+    let request = tam.connect(Numbering::Legacy);
+    let error = attestation_required(&dev, &request, Numbering::Legacy, Some(&[1; 100]));
+    let end = tam.post(&error, Numbering::Legacy).unwrap();
+    assert_eq!(
+        (end.response, end.result),
+        (None, ExchangeResult::AgentError)
+    );
+    let status = tam.device(&dev).status_detail.clone().unwrap();
+    assert!(
+        status.contains("Error.challenge: 100 bytes; eat_nonce takes 8..64"),
+        "{status}"
+    );
+}
+
 /// Open enrollment: a device is recorded from its Evidence, which an Agent requiring TAM
 /// attestation sends only afterwards; its Error is answered like a new session, consuming
 /// and recording nothing. Under registered enrollment it is refused as an unknown device.
