@@ -137,8 +137,8 @@ impl Evidence {
     }
 
     /// The certificates of the `x5chain` header (RFC 9360), leaf first, if present.
-    pub fn x5chain(&self) -> Result<Option<Vec<Vec<u8>>>, String> {
-        self.opened.x5chain().map_err(|e| e.to_string())
+    pub fn x5chain(&self) -> Result<Option<Vec<Vec<u8>>>, teep_cose::CoseError> {
+        self.opened.x5chain()
     }
 
     pub fn nonce(&self) -> Option<&[u8]> {

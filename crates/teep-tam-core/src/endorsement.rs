@@ -18,7 +18,11 @@
 //! made before, so an endorsed device costs one verification more than a trust-on-first-use
 //! one, once.
 
-use alloc::{format, string::String, vec::Vec};
+use alloc::{
+    format,
+    string::{String, ToString},
+    vec::Vec,
+};
 use core::time::Duration;
 
 use rustls_pki_types::{

@@ -110,6 +110,72 @@ async fn payloads_on_postgres() {
     tam.handle.shutdown().await;
 }
 
+/// Endorsement roots (migration 0009) on PostgreSQL: added once, listed, removed by prefix,
+/// and an endorsed device (RFC 9360 x5chain) enrolls under open enrollment.
+#[tokio::test(flavor = "multi_thread")]
+async fn endorsement_roots_on_postgres() {
+    use teep_tee::endorsement::{cert_to_pem, CertOptions, CertificateAuthority};
+    let Some(db) = fresh_db().await else { return };
+    let now = teep_tam::server::now_ms() / 1000;
+    let root = CertificateAuthority::create_root(
+        KeyType::P256,
+        &CertOptions::valid_for("PG Root", now, 30),
+    )
+    .unwrap();
+    let pem = cert_to_pem(root.cert_der());
+    {
+        let store = teep_tam::Store::open(&db, &Default::default())
+            .await
+            .unwrap();
+        let added = teep_tam::endorsers::add(&store, pem.as_bytes(), 1)
+            .await
+            .unwrap();
+        assert!(added[0].1);
+        let again = teep_tam::endorsers::add(&store, pem.as_bytes(), 2)
+            .await
+            .unwrap();
+        assert!(!again[0].1, "the same root once");
+        store.close().await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let url = db.clone();
+    let tam = start_with(
+        dir,
+        move |mut c| {
+            c.db = Some(url);
+            c
+        },
+        Enroll::Open,
+    )
+    .await;
+    add_assigned_ta(&tam, "hello", b"hi").await;
+    let mut dev = SimDevice::new(KeyType::P256);
+    let key = teep_cose::PrivateKey::generate(KeyType::P256);
+    let x5chain = root
+        .issue_device(&key.public_key(), &CertOptions::valid_for("dev", now, 1))
+        .unwrap();
+    dev.endorsement = Some(teep_bench::sim::SimEndorsement {
+        signer: teep_cose::SoftwareSigner::new(key),
+        x5chain,
+        cnf: None,
+    });
+    assert_eq!(tam.exchange(&mut dev).await, ExchangeResult::Updated);
+    let roots = tam.store().list_endorsement_roots().await.unwrap();
+    assert_eq!(roots.len(), 1);
+    assert_eq!(roots[0].subject, "PG Root");
+    let removed = teep_tam::endorsers::remove(tam.store(), &roots[0].sha256[..8])
+        .await
+        .unwrap();
+    assert_eq!(removed.sha256, roots[0].sha256);
+    assert!(tam
+        .store()
+        .list_endorsement_roots()
+        .await
+        .unwrap()
+        .is_empty());
+    tam.handle.shutdown().await;
+}
+
 /// Catalog dependencies (migration 0008) stored with their entry and read back.
 #[tokio::test(flavor = "multi_thread")]
 async fn catalog_dependencies_on_postgres() {

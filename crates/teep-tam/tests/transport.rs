@@ -443,6 +443,9 @@ async fn openapi_document_lists_exactly_the_routed_admin_operations() {
             ("GET", "/admin/log", 200),
             ("GET", "/admin/refusals", 200),
             ("DELETE", "/admin/tcs/{id}", 200),
+            ("GET", "/admin/endorsers", 200),
+            ("POST", "/admin/endorsers", 400), // not a certificate
+            ("DELETE", "/admin/endorsers/{sha256}", 404),
         ];
         let (status, h, text) = admin("GET", &format!("{base}/admin/openapi.json"), None, None);
         assert_eq!(

@@ -465,7 +465,7 @@ impl Run<'_> {
             Ok(a) if a.status == 204 || (a.status == 200 && !a.body.is_empty()) => (Verdict::Pass, true),
             Ok(a) if (400..500).contains(&a.status) => (
                 Verdict::na(format!(
-                    "{}: the TAM did not admit the simulated device; register the key given with --agent-key, or enable enrollment",
+                    "{}: the TAM did not admit the simulated device; register the key given with --agent-key, or enable enrollment (teep: --enroll tofu)",
                     a.status
                 )),
                 false,

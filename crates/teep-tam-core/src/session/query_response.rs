@@ -372,7 +372,9 @@ impl TamCore {
         now: i64,
     ) -> Result<Vec<PublicKey>, crate::endorsement::ChainError> {
         use crate::endorsement::{verify_chain, ChainError};
-        let chain = ev.x5chain().map_err(ChainError::Header)?;
+        let chain = ev
+            .x5chain()
+            .map_err(|e| ChainError::Header(e.to_string()))?;
         if let Some(k) = stored {
             // A registered (or endorsed-enrolled) attestation key: a chain sent along must
             // still hold, and certify that key.
