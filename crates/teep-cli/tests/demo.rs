@@ -108,10 +108,10 @@ fn verbose_demo_shows_each_message_named() {
         "\"unneeded-manifest-list\"",
         "\"numbering\": \"draft26\"",
         // Named all the way down: the SUIT envelope in the Update, the EAT in the
-        // QueryResponse, the COSE headers.
+        // QueryResponse (encrypted to the TAM, -26 §8.2), the COSE headers.
         "\"manifest-sequence-number\": 1",
         "\"shared-sequence\"",
-        "\"eat_nonce\"",
+        "\"content-algorithm\": \"A128GCM\"",
         "\"kid (4)\"",
         // The Evidence carries the device's endorsement (RFC 9360).
         "\"x5chain (33)\"",

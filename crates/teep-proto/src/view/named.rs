@@ -67,8 +67,30 @@ pub fn envelope_json(bytes: &[u8]) -> Json {
     }
 }
 
+/// A COSE_Encrypt to the receiver (-26 §8.2, an encrypted EAT or SUIT report): its content
+/// algorithm and recipients; the content stays closed (the view holds no key).
+fn encrypted_json(bytes: &[u8]) -> Json {
+    match teep_cose::encrypt::open_encrypted(bytes) {
+        Ok(e) => json!({
+            "cose": "COSE_Encrypt (TEEP-26 §8.2: encrypted to the receiver's key)",
+            "content-algorithm": e.content_algorithm().name(),
+            "recipients": e
+                .recipient_kids()
+                .map(|kid| json!({
+                    "alg": "ECDH-ES+A128KW (-29)",
+                    "kid": kid.map(hex::encode),
+                }))
+                .collect::<Vec<_>>(),
+        }),
+        Err(e) => unreadable("COSE_Encrypt", e, bytes),
+    }
+}
+
 /// A SUIT report: bare (SUIT_Report) or signed (SUIT_Report_Protected, a COSE_Sign1).
 pub fn report_json(bytes: &[u8]) -> Json {
+    if teep_cose::encrypt::is_encrypted(bytes) {
+        return json!({ "encrypted": encrypted_json(bytes) });
+    }
     if crate::view::looks_like_cose(bytes) {
         return match teep_cose::open(bytes) {
             Ok(o) => {
@@ -89,6 +111,9 @@ pub fn report_json(bytes: &[u8]) -> Json {
 /// `format` is the attestation-payload-format the message gave, shown as the kind.
 pub fn attestation_json(format: Option<&str>, bytes: &[u8]) -> Json {
     let kind = json!(format.unwrap_or("application/eat+cwt (default)"));
+    if teep_cose::encrypt::is_encrypted(bytes) {
+        return json!({ "format": kind, "encrypted": encrypted_json(bytes) });
+    }
     if crate::view::looks_like_cose(bytes) {
         return match teep_cose::open(bytes) {
             Ok(o) => {
@@ -179,4 +204,42 @@ pub fn cose_json(o: &Opened) -> Json {
         "parameters": Json::Object(buckets),
         "headers": o.header_parameters().iter().map(ToString::to_string).collect::<Vec<_>>(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use teep_cose::encrypt::{encrypt, ContentAlgorithm, Purpose};
+
+    /// -26 §8.2: an encrypted EAT or SUIT report is shown as what it is (algorithm, recipient
+    /// kid), not as a claims set that fails to decode.
+    #[test]
+    fn encrypted_eat_and_report_are_named() {
+        let to = teep_cose::PrivateKey::from_p256_scalar(&[5; 32])
+            .unwrap()
+            .public_key();
+        let sealed = encrypt(
+            b"x",
+            &to,
+            ContentAlgorithm::A128Ctr,
+            Purpose::Eat,
+            &[0x21; 64],
+        )
+        .unwrap();
+        let v = attestation_json(None, &sealed);
+        assert_eq!(v["encrypted"]["content-algorithm"], "A128CTR");
+        assert_eq!(
+            v["encrypted"]["recipients"][0]["kid"],
+            hex::encode(to.thumbprint())
+        );
+        assert_eq!(
+            report_json(&sealed)["encrypted"]["content-algorithm"],
+            "A128CTR"
+        );
+        let broken = [0xd8, 0x60, 0x80];
+        assert!(report_json(&broken)["encrypted"]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("not a valid COSE_Encrypt"));
+    }
 }

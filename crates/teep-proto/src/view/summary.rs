@@ -101,7 +101,9 @@ fn evidence(out: &mut Vec<String>, format: &Option<String>, payload: &Option<Vec
         _ => "EAT",
     };
     // `EAT(ESP256 kid 59d06690…)`: who signed the evidence, apart from the message.
-    let signed = if super::looks_like_cose(p) {
+    let signed = if teep_cose::encrypt::is_encrypted(p) {
+        "(encrypted to the TAM)".into()
+    } else if super::looks_like_cose(p) {
         match teep_cose::open(p) {
             Ok(o) => format!("({})", signature(&o).trim_start_matches("signed ")),
             Err(_) => "(unreadable COSE)".into(),

@@ -280,3 +280,33 @@ fn teep_8_2_encrypted_report_in_success_is_checked_against_the_update_token() {
         assert_eq!(tam.holdings(&dev).len(), 1);
     }
 }
+
+/// A128CTR authenticates nothing itself: a flipped ciphertext bit decrypts to Evidence whose
+/// COSE_Sign1 no longer parses or verifies, so attestation still fails (sign, then encrypt).
+#[test]
+fn teep_8_2_tampered_a128ctr_evidence_fails_on_its_signature() {
+    for n in NUMBERINGS {
+        let mut tam = Tam::new(Enroll::Registered);
+        tam.add_assigned("hello", 1);
+        let dev = device(2);
+        tam.register(&dev, &[]);
+        let key = tam_p256(&tam);
+        let o = answer(&mut tam, &dev, n, |q| {
+            let eat = q.attestation_payload.take().unwrap();
+            let mut e = seal(&eat, &key, ContentAlgorithm::A128Ctr, Purpose::Eat);
+            // 96([h'', {1: -65534, 5: IV}, ciphertext, ...]): the ciphertext starts after 27
+            // bytes and its bstr head; 10 bytes before its end lies the Evidence's signature.
+            let head = if eat.len() < 256 { 2 } else { 3 };
+            let at = 27 + head + eat.len() - 10;
+            e[at] ^= 1;
+            q.attestation_payload = Some(e);
+        });
+        assert_eq!(o.result, ExchangeResult::AttestationFailed, "{n:?}");
+        let (code, why) = error_of(&o, n);
+        assert_eq!(code, ErrorCode::AttestationRequired);
+        assert!(
+            why.starts_with("attestation-payload: signature does not verify"),
+            "{why}"
+        );
+    }
+}
