@@ -569,7 +569,7 @@ fn teep_8_2_encrypted_evidence_attests_over_http() {
     use teep_cose::encrypt::{is_encrypted, open_encrypted, ContentAlgorithm};
     for encrypt in [TamEncryption::WhenOffered, TamEncryption::Never] {
         let dir = tempfile::tempdir().unwrap();
-        let tam = Tam::start(&dir.path().join("tam"), teep_tam::Enroll::Open);
+        let tam = Tam::start(&dir.path().join("tam"), teep_tam::Enroll::Tofu);
         let (mut dev, hello) = Device::requesting_hello(&dir, &tam);
         dev.runner.config.encrypt_to_tam = encrypt;
         let transport = Recording {
