@@ -3,7 +3,7 @@
 //! it lacks and should drop. Attestation failure answers with an Update carrying
 //! ERR_ATTESTATION_REQUIRED (DIGEST §9.15); nothing to do ends the session.
 
-use alloc::{format, string::String, string::ToString, vec::Vec};
+use alloc::{format, string::String, string::ToString, vec, vec::Vec};
 
 use teep_cose::{Algorithm, PublicKey};
 use teep_proto::Numbering;

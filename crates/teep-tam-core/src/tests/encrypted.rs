@@ -63,7 +63,7 @@ fn error_of(o: &Outcome, n: Numbering) -> (ErrorCode, String) {
 fn teep_8_2_encrypted_evidence_attests_end_to_end() {
     for n in NUMBERINGS {
         for content in CONTENTS {
-            for enroll in [Enroll::Registered, Enroll::Open] {
+            for enroll in [Enroll::Registered, Enroll::Tofu] {
                 let mut tam = Tam::new(enroll);
                 tam.add_assigned("hello", 1);
                 let dev = device(2);
