@@ -46,6 +46,8 @@ pub enum Incoming {
         code: u64,
         name: String,
         err_msg: Option<String>,
+        /// The language tag of `err_msg` (-26 §4.6: shown to aid operators).
+        err_lang: Option<String>,
         /// The err-code as sent when it is none of the defined codes (deviation
         /// `teep.err-code-undefined`): `code` and `name` are then ERR_PERMANENT_ERROR's.
         undefined: Option<u64>,
@@ -132,6 +134,7 @@ pub fn incoming(m: TeepMessage) -> Incoming {
                 code: err_code.value(teep_proto::Numbering::Draft26),
                 name: err_code.to_string(),
                 err_msg: e.err_msg,
+                err_lang: e.err_lang,
                 undefined,
                 challenge: e.challenge,
             }

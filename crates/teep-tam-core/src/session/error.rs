@@ -27,7 +27,7 @@ impl TamCore {
         ctx: &Context,
         token: Vec<u8>,
         (code, name, undefined): (u64, &str, Option<u64>),
-        err_msg: Option<&str>,
+        (err_msg, err_lang): (Option<&str>, Option<&str>),
         now: i64,
     ) -> Result<Outcome, Rejection> {
         let device = self.known_device(msg, ctx)?;
@@ -39,9 +39,12 @@ impl TamCore {
             Some(raw) => format!("{code}; sent as the undefined err-code {raw}"),
             None => code.to_string(),
         };
-        let detail = match err_msg {
-            Some(m) => format!("agent error {name} ({code}): {m}"),
-            None => format!("agent error {name} ({code})"),
+        // -26 §4.6: err-lang names the language of err-msg, shown with it to the operator;
+        // err-code is processed whatever it says.
+        let detail = match (err_msg, err_lang) {
+            (Some(m), Some(lang)) => format!("agent error {name} ({code}): {m} [{lang}]"),
+            (Some(m), None) => format!("agent error {name} ({code}): {m}"),
+            (None, _) => format!("agent error {name} ({code})"),
         };
         let update = DeviceUpdate {
             device_id: Some(device.id),

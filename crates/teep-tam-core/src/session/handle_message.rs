@@ -105,6 +105,7 @@ impl TamCore {
                 code,
                 name,
                 err_msg,
+                err_lang,
                 undefined,
                 ..
             } => self.on_error(
@@ -114,7 +115,7 @@ impl TamCore {
                 ctx,
                 token,
                 (*code, name, *undefined),
-                err_msg.as_deref(),
+                (err_msg.as_deref(), err_lang.as_deref()),
                 now,
             ),
             Incoming::Other(_) => Err(unexpected(msg.type_name)),

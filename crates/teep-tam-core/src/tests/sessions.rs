@@ -376,3 +376,25 @@ fn the_audit_keeps_the_update_whole_or_abridged_over_the_cap() {
         audit.notes
     );
 }
+
+/// -26 §4.6 (err-lang): the TAM keeps the language an agent named for its err-msg beside it
+/// in the device's status and processes err-code regardless (the session ends as for any
+/// Error).
+#[test]
+fn teep_4_6_agent_err_lang_is_kept_with_err_msg() {
+    let mut tam = Tam::new(Enroll::Tofu);
+    tam.add_assigned("hello", 1);
+    let mut dev = device(2);
+    let response = tam.query_response(&dev, N);
+    let update = tam.post(&response, N).unwrap().response.unwrap();
+    let token = dev.read_update(&update, N).unwrap();
+    let mut e = teep_proto::ErrorMessage::new(teep_proto::ErrorCode::ManifestProcessingFailed);
+    e.token = token;
+    e.err_msg = Some("kein Speicherplatz".into());
+    e.err_lang = Some("de".into());
+    let error = dev.sign(&teep_proto::TeepMessage::Error(e), N).unwrap();
+    let end = tam.post(&error, N).unwrap();
+    assert_eq!(end.result, ExchangeResult::AgentError);
+    let detail = tam.device(&dev).status_detail.clone().unwrap_or_default();
+    assert!(detail.ends_with("kein Speicherplatz [de]"), "{detail}");
+}
