@@ -12,8 +12,8 @@ pub use teep_tam_core::Enroll;
 
 #[cfg(feature = "clap")]
 mod flags;
-mod verifier;
 pub mod tam_attestation;
+mod verifier;
 #[cfg(feature = "clap")]
 pub use flags::ConfigFlags;
 pub use tam_attestation::TamAttestationClaims;
