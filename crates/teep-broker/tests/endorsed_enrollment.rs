@@ -66,6 +66,7 @@ fn refused(events: &[AgentEvent]) -> Option<String> {
         AgentEvent::TamReportedError {
             code: ErrorCode::AttestationRequired,
             message,
+            ..
         } => Some(message.clone().unwrap_or_default()),
         _ => None,
     })
