@@ -560,6 +560,62 @@ fn posted_evidence(bodies: &[Vec<u8>]) -> Vec<u8> {
         .expect("a QueryResponse with Evidence was posted")
 }
 
+/// -26 §8.2 with `suit-sha256-ed25519-ecdh-chacha-poly` over HTTP: an Agent that trusts only
+/// the TAM's Ed25519 key encrypts its Evidence with ChaCha20/Poly1305 to that key (X25519 on
+/// its Montgomery form); the TAM decrypts it with the same key, appraises it and installs.
+#[test]
+fn teep_8_2_chacha_encrypted_evidence_to_an_ed25519_tam_key_over_http() {
+    use teep_cose::encrypt::{is_encrypted, open_encrypted, ContentAlgorithm};
+    let dir = tempfile::tempdir().unwrap();
+    let tam = Tam::start(&dir.path().join("tam"), teep_tam::Enroll::Tofu);
+    tam.add_ta("hello", HELLO_WASM);
+    let ed: Vec<PublicKey> = tam
+        .keys()
+        .into_iter()
+        .filter(|k| k.key_type() == teep_cose::KeyType::Ed25519)
+        .collect();
+    assert_eq!(ed.len(), 1, "the TAM has one Ed25519 key");
+    // An Ed25519 device, so the TAM answers in the Ed25519 suite the Agent trusts it for.
+    let options = teep_tee::SoftwareTeeOptions {
+        key_type: teep_cose::KeyType::Ed25519,
+        ..Default::default()
+    };
+    let tee: Arc<dyn Tee> =
+        Arc::new(SoftwareTee::open_with(dir.path().join("dev"), options).unwrap());
+    tee.add_trust_anchor(TrustAnchorKind::Tam, &ed[0]).unwrap();
+    tee.add_trust_anchor(TrustAnchorKind::TcSigner, &tam.tc_signer())
+        .unwrap();
+    let config = AgentConfig {
+        tam_trust_anchors: tee.trust_anchors(TrustAnchorKind::Tam).unwrap(),
+        tc_signer_trust_anchors: tee.trust_anchors(TrustAnchorKind::TcSigner).unwrap(),
+        require_tam_attestation: false,
+        ..Default::default()
+    };
+    let runner = AgentRunner::new(config, AgentState::default(), TeeDevice::new(tee.clone()));
+    let mut dev = Device { tee, runner };
+    let hello = TcId::parse("hello").unwrap();
+    dev.runner.state.request(&hello, &[]);
+    let transport = Recording {
+        inner: HttpTransport::new(&HttpConfig::default()).unwrap(),
+        bodies: Default::default(),
+    };
+    let mut broker = Broker::new(transport).with_retry(RetryPolicy::once());
+    broker.session(&mut dev.runner, &tam.uri, None).unwrap();
+    assert!(dev.installed(&hello));
+    let evidence = posted_evidence(&broker.transport().bodies.lock().unwrap());
+    assert!(is_encrypted(&evidence));
+    let opened = open_encrypted(&evidence).unwrap();
+    assert_eq!(
+        opened.content_algorithm(),
+        ContentAlgorithm::ChaCha20Poly1305
+    );
+    let kids: Vec<_> = opened
+        .recipient_kids()
+        .map(|k| k.unwrap().to_vec())
+        .collect();
+    assert_eq!(kids, [ed[0].thumbprint().to_vec()]);
+}
+
 /// -26 §8.2 over HTTP with teep's Agent: the TAM offers the ESP256 ECDH profiles, so the
 /// Agent encrypts its Evidence (A128GCM) to the TAM's P-256 key; the TAM decrypts it,
 /// appraises it and installs. Turned off, the Evidence goes plain and installs too.

@@ -454,16 +454,22 @@ fn suit_fetch_gives_up_on_a_slow_body() {
     );
 }
 
-/// -26 §8.2: teep's Agent encrypts its SUIT reports to the TAM's P-256 key (the TAM offers an
-/// ESP256 ECDH profile); the audit keeps them as received, so they are opened here with it.
+/// -26 §8.2: teep's Agent encrypts its SUIT reports to the TAM key it trusts (the recipient
+/// kid); the audit keeps them as received, so they are opened here with that key.
 fn opened_for_tam(state: &teep_tam::server::AppState, bytes: Vec<u8>) -> Vec<u8> {
     if !teep_cose::encrypt::is_encrypted(&bytes) {
         return bytes;
     }
+    let enc = teep_cose::encrypt::open_encrypted(&bytes).unwrap();
+    let kid = enc.recipient_kids().next().flatten().unwrap().to_vec();
     let signers = state.core.signers();
-    let agreement = signers.iter().find_map(|s| s.key_agreement()).unwrap();
-    teep_cose::encrypt::open_encrypted(&bytes)
-        .unwrap()
-        .decrypt(agreement, teep_cose::encrypt::Purpose::SuitReport)
-        .unwrap()
+    let signer = signers
+        .iter()
+        .find(|s| s.public_key().thumbprint()[..] == kid[..])
+        .unwrap();
+    enc.decrypt(
+        signer.key_agreement().unwrap(),
+        teep_cose::encrypt::Purpose::SuitReport,
+    )
+    .unwrap()
 }

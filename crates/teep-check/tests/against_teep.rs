@@ -66,23 +66,7 @@ async fn teep_tam_passes_every_must_case() {
     let report = check(target).await;
     let table = teep_check::report::table(&report, false);
     println!("{table}");
-    // One known gap: the TAM does not offer the ChaCha20-Poly1305 profile, which it does not
-    // implement (no X25519, no ChaCha20-Poly1305; docs/attestation/enc.md). Every other MUST
-    // case passes.
-    assert!(
-        report
-            .results
-            .iter()
-            .all(|r| r.case.level != teep_check::Level::Must
-                || r.case.id == tam::QR_SUIT_PROFILES
-                || !matches!(r.verdict, Verdict::Fail { .. })),
-        "{table}"
-    );
-    assert_eq!(
-        verdict(&report, tam::QR_SUIT_PROFILES),
-        &Verdict::fail("not offered: SuitCoseProfile([-16, -19, -29, 24])"),
-        "{table}"
-    );
+    assert!(!report.must_failed(), "{table}");
     for r in &report.results {
         match r.case.id {
             // teep keeps the token with the attestation bit set by default (docs/INTEROP.md).
@@ -96,19 +80,17 @@ async fn teep_tam_passes_every_must_case() {
                 matches!(&r.verdict, Verdict::Deviation { code, .. } if code == "tam.unoffered-suite-accepted"),
                 "{table}"
             ),
-            tam::QR_SUIT_PROFILES => {}
             _ => assert_eq!(r.verdict, Verdict::Pass, "{}: {table}", r.case.id),
         }
     }
     // Every case of the catalog was judged, each with its evidence.
     assert_eq!(report.results.len(), tam::CATALOG.len());
     assert!(report.get(tam::QRESP_ANSWERED).unwrap().evidence.len() == 2);
-    // The one failure is the ChaCha20-Poly1305 profile the TAM does not offer (above).
     let json = teep_check::report::json(&report);
-    assert_eq!(json["must_failed"], true);
+    assert_eq!(json["must_failed"], false);
     let junit = teep_check::report::junit(&report);
     assert!(
-        junit.contains(&format!("tests=\"{}\" failures=\"1\"", tam::CATALOG.len())),
+        junit.contains(&format!("tests=\"{}\" failures=\"0\"", tam::CATALOG.len())),
         "{junit}"
     );
     let html = teep_check::report::html(&report);

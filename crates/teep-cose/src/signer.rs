@@ -5,7 +5,7 @@ use alloc::{boxed::Box, vec::Vec};
 
 use crate::encrypt::KeyAgreement;
 use crate::provider::{check_alg, CryptoProvider, RawSigner};
-use crate::{Algorithm, CoseError, KeyType, PrivateKey, PublicKey};
+use crate::{Algorithm, CoseError, PrivateKey, PublicKey};
 
 /// A signing key: software, or a hardware key store.
 pub trait Signer: Send + Sync {
@@ -20,7 +20,7 @@ pub trait Signer: Send + Sync {
     fn public_key(&self) -> PublicKey;
     /// Signs the `Sig_structure` bytes; ECDSA signatures are raw `r || s`.
     fn sign(&self, tbs: &[u8]) -> Result<Vec<u8>, CoseError>;
-    /// The same key's ECDH, when it has one (P-256), to decrypt what peers encrypt to it
+    /// The same key's key agreement (P-256 ECDH, or X25519 for an Ed25519 key), to decrypt what peers encrypt to it
     /// (-26 §8.2: the Agent encrypts its EAT and SUIT reports to the TAM's key). `None` by
     /// default: a key store that cannot agree keys does not decrypt.
     fn key_agreement(&self) -> Option<&dyn KeyAgreement> {
@@ -108,7 +108,8 @@ impl Signer for SoftwareSigner {
         self.raw.sign(tbs)
     }
     fn key_agreement(&self) -> Option<&dyn KeyAgreement> {
-        (self.key.key_type() == KeyType::P256).then_some(self as &dyn KeyAgreement)
+        // P-256: ECDH; Ed25519: X25519 on the key's Montgomery form (encrypt::x25519).
+        Some(self as &dyn KeyAgreement)
     }
 }
 

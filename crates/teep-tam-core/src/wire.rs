@@ -181,15 +181,15 @@ pub fn query_request_with(
             Vec::new()
         },
         supported_cipher_suites: vec![CipherSuite::SIGN1_ESP256, CipherSuite::SIGN1_ED25519],
-        // -26 §8.2 makes all four MTI profiles mandatory for a TAM, but only what the TAM
-        // implements is offered: it decrypts ECDH-ES+A128KW on P-256 with A128CTR or A128GCM,
-        // and verifies Ed25519-signed reports (the authentication half of the Ed25519 A128CTR
-        // profile); X25519 and ChaCha20-Poly1305 are not implemented, so
-        // `suit-sha256-ed25519-ecdh-chacha-poly` is left out (docs/attestation/enc.md).
+        // -26 §8.2 makes all four MTI profiles mandatory for a TAM, and it implements all
+        // four: ECDH-ES+A128KW on P-256 (A128CTR, A128GCM) to its P-256 keys and on X25519
+        // (A128CTR, ChaCha20/Poly1305) to its Ed25519 keys read as X25519 keys
+        // (teep_cose::encrypt::x25519; docs/attestation/enc.md).
         supported_suit_cose_profiles: vec![
             SuitCoseProfile::SHA256_ESP256_ECDH_A128CTR,
             SuitCoseProfile::SHA256_ED25519_ECDH_A128CTR,
             SuitCoseProfile::SHA256_ESP256_ECDH_A128GCM,
+            SuitCoseProfile::SHA256_ED25519_ECDH_CHACHA_POLY,
         ],
         data_item_requested: query_data_items(attestation),
         ..Default::default()

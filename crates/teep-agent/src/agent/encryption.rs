@@ -48,16 +48,41 @@ pub(super) struct EncryptionTarget {
     counter: Cell<u32>,
 }
 
-/// The content encryption of the first profile the TAM lists that this Agent implements,
-/// A128GCM before A128CTR.
-pub(super) fn pick_content(profiles: &[SuitCoseProfile]) -> Option<ContentAlgorithm> {
-    if profiles.contains(&SuitCoseProfile::SHA256_ESP256_ECDH_A128GCM) {
-        Some(ContentAlgorithm::A128Gcm)
-    } else if profiles.contains(&SuitCoseProfile::SHA256_ESP256_ECDH_A128CTR) {
-        Some(ContentAlgorithm::A128Ctr)
-    } else {
-        None
-    }
+/// The content encryption of a profile the TAM lists whose key exchange fits the TAM's key
+/// (`tam_key`, the trust anchor that verified the QueryRequest): for a P-256 key the ESP256
+/// profiles, A128GCM before A128CTR; for an Ed25519 key the Ed25519 profiles (X25519 on the
+/// key's Montgomery form, `teep_cose::encrypt::x25519`), ChaCha20/Poly1305 before A128CTR.
+/// The authenticated content algorithm comes first in both.
+pub(super) fn pick_content(
+    profiles: &[SuitCoseProfile],
+    tam_key: Option<KeyType>,
+) -> Option<ContentAlgorithm> {
+    let order = match tam_key? {
+        KeyType::P256 => [
+            (
+                SuitCoseProfile::SHA256_ESP256_ECDH_A128GCM,
+                ContentAlgorithm::A128Gcm,
+            ),
+            (
+                SuitCoseProfile::SHA256_ESP256_ECDH_A128CTR,
+                ContentAlgorithm::A128Ctr,
+            ),
+        ],
+        KeyType::Ed25519 => [
+            (
+                SuitCoseProfile::SHA256_ED25519_ECDH_CHACHA_POLY,
+                ContentAlgorithm::ChaCha20Poly1305,
+            ),
+            (
+                SuitCoseProfile::SHA256_ED25519_ECDH_A128CTR,
+                ContentAlgorithm::A128Ctr,
+            ),
+        ],
+    };
+    order
+        .into_iter()
+        .find(|(p, _)| profiles.contains(p))
+        .map(|(_, c)| c)
 }
 
 impl Agent<'_> {
@@ -76,7 +101,7 @@ impl Agent<'_> {
         let (Some(content), Some(key)) = (content, self.tam_key(tam_kid)) else {
             return;
         };
-        if key.key_type() != KeyType::P256 {
+        if !content.fits_recipient(key.key_type()) {
             return;
         }
         let mut seed = Zeroizing::new([0u8; 32]);
@@ -90,7 +115,7 @@ impl Agent<'_> {
     }
 
     /// The trust anchor of this kid.
-    fn tam_key(&self, kid: &[u8]) -> Option<PublicKey> {
+    pub(super) fn tam_key(&self, kid: &[u8]) -> Option<PublicKey> {
         self.config
             .tam_trust_anchors
             .iter()
@@ -185,7 +210,7 @@ pub fn open_tam_attestation_payload(
 /// Why a TAM's encrypted attestation-payload could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum TamPayloadError {
-    #[error("attestation-payload: encrypted, but the TEEP key cannot agree keys (not P-256)")]
+    #[error("attestation-payload: encrypted, but the TEEP key cannot agree keys")]
     NoKeyAgreement,
     #[error("attestation-payload: encrypted to another key than this Agent's TEEP key")]
     NotForUs,
@@ -269,6 +294,36 @@ mod tests {
                     .is_err());
             }
         }
+    }
+
+    /// -26 §8.2 with draft-ietf-suit-mti: the profile follows the TAM key's type. A P-256
+    /// key takes the ESP256 profiles (A128GCM first) even when the Ed25519 ones are listed
+    /// first; an Ed25519 key takes ChaCha20/Poly1305, else the Ed25519 A128CTR profile, and
+    /// never an ESP256 one.
+    #[test]
+    fn teep_8_2_profile_follows_the_tam_key_type() {
+        use teep_cose::KeyType;
+        let all = [
+            SuitCoseProfile::SHA256_ED25519_ECDH_CHACHA_POLY,
+            SuitCoseProfile::SHA256_ED25519_ECDH_A128CTR,
+            SuitCoseProfile::SHA256_ESP256_ECDH_A128CTR,
+            SuitCoseProfile::SHA256_ESP256_ECDH_A128GCM,
+        ];
+        assert_eq!(
+            super::pick_content(&all, Some(KeyType::P256)),
+            Some(ContentAlgorithm::A128Gcm)
+        );
+        assert_eq!(
+            super::pick_content(&all, Some(KeyType::Ed25519)),
+            Some(ContentAlgorithm::ChaCha20Poly1305)
+        );
+        assert_eq!(
+            super::pick_content(&all[1..], Some(KeyType::Ed25519)),
+            Some(ContentAlgorithm::A128Ctr)
+        );
+        assert_eq!(super::pick_content(&all[2..], Some(KeyType::Ed25519)), None);
+        assert_eq!(super::pick_content(&all[..2], Some(KeyType::P256)), None);
+        assert_eq!(super::pick_content(&all, None), None);
     }
 
     /// Plain Evidence when the TAM offers no profile the Agent implements, and when
@@ -371,7 +426,7 @@ mod tests {
                 &agent.public_key(),
                 content,
                 Purpose::Eat,
-                &[0x21; 64],
+                &[0x21; teep_cose::encrypt::RANDOM_LEN],
             )
             .unwrap();
             assert_eq!(open_tam_attestation_payload(&agent, &enc).unwrap(), eat);
@@ -388,7 +443,7 @@ mod tests {
             &other.public_key(),
             ContentAlgorithm::A128Gcm,
             Purpose::Eat,
-            &[0x21; 64],
+            &[0x21; teep_cose::encrypt::RANDOM_LEN],
         )
         .unwrap();
         let err = open_tam_attestation_payload(&agent, &enc).unwrap_err();
@@ -398,7 +453,7 @@ mod tests {
             &agent.public_key(),
             ContentAlgorithm::A128Gcm,
             Purpose::Eat,
-            &[0x21; 64],
+            &[0x21; teep_cose::encrypt::RANDOM_LEN],
         )
         .unwrap();
         let last = tampered.len() - 30;
@@ -410,13 +465,27 @@ mod tests {
             &agent.public_key(),
             ContentAlgorithm::A128Gcm,
             Purpose::SuitReport,
-            &[0x21; 64],
+            &[0x21; teep_cose::encrypt::RANDOM_LEN],
         )
         .unwrap();
         let err = open_tam_attestation_payload(&agent, &report).unwrap_err();
         assert!(err.to_string().contains("integrity check failed"), "{err}");
+        // An Ed25519 TEEP key opens what was encrypted to it by X25519 (ChaCha20/Poly1305),
+        // and is not the recipient of a P-256 one.
         let ed = SoftwareSigner::new(PrivateKey::from_ed25519_seed(&[1; 32]).unwrap());
         let err = open_tam_attestation_payload(&ed, &report).unwrap_err();
-        assert!(matches!(err, TamPayloadError::NoKeyAgreement), "{err}");
+        assert!(matches!(err, TamPayloadError::NotForUs), "{err}");
+        let to_ed = encrypt::encrypt(
+            b"tam eat",
+            &ed.public_key(),
+            ContentAlgorithm::ChaCha20Poly1305,
+            Purpose::Eat,
+            &[0x21; teep_cose::encrypt::RANDOM_LEN],
+        )
+        .unwrap();
+        assert_eq!(
+            open_tam_attestation_payload(&ed, &to_ed).unwrap(),
+            b"tam eat"
+        );
     }
 }

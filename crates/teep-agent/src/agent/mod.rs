@@ -221,7 +221,10 @@ impl<'a> Agent<'a> {
         });
         let out = match message {
             TeepMessage::QueryRequest(qr) => {
-                let content = encryption::pick_content(&qr.supported_suit_cose_profiles);
+                let content = encryption::pick_content(
+                    &qr.supported_suit_cose_profiles,
+                    self.tam_key(&signature.kid).map(|k| k.key_type()),
+                );
                 self.set_encryption(&signature.kid, content, random);
                 let out = self.on_query_request(events, tam_uri, signature, qr, random);
                 // Remembered with the rest of what this TAM taught (a request refused on

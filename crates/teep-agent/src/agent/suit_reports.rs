@@ -330,7 +330,7 @@ mod tests {
                     to,
                     ContentAlgorithm::A128Gcm,
                     Purpose::SuitReport,
-                    &[0x21; 64],
+                    &[0x21; teep_cose::encrypt::RANDOM_LEN],
                 )
                 .unwrap()
             };

@@ -472,7 +472,7 @@ mod tests {
                 to,
                 teep_cose::encrypt::ContentAlgorithm::A128Gcm,
                 Purpose::SuitReport,
-                &[0x21; 64],
+                &[0x21; teep_cose::encrypt::RANDOM_LEN],
             )
             .unwrap()
         };

@@ -13,13 +13,20 @@ pub const MAX_ENCRYPTED: usize = 1024 * 1024;
 /// Most recipients read; -26 §8.2 has one.
 const MAX_RECIPIENTS: u64 = 8;
 
+/// The sender's ephemeral key: a P-256 point or an X25519 u-coordinate.
+#[derive(Debug, Clone)]
+pub(super) enum Ephemeral {
+    P256(PublicKey),
+    X25519([u8; 32]),
+}
+
 /// One ECDH-ES+A128KW recipient.
 #[derive(Debug, Clone)]
 pub(super) struct Recipient {
     /// The protected header as received (bound into the KDF context).
     pub protected: Vec<u8>,
     pub kid: Option<Vec<u8>>,
-    pub ephemeral: PublicKey,
+    pub ephemeral: Ephemeral,
     pub wrapped: Vec<u8>,
 }
 
@@ -78,7 +85,7 @@ fn cbor(path: &str) -> impl Fn(teep_cbor::Error) -> CoseError + '_ {
 }
 
 /// Parses a tagged COSE_Encrypt (RFC 9052 §5.1) with ECDH-ES+A128KW recipients and an
-/// A128GCM or A128CTR content layer.
+/// A128GCM, A128CTR or ChaCha20/Poly1305 content layer.
 pub fn open_encrypted(bytes: &[u8]) -> Result<Encrypted, CoseError> {
     if bytes.len() > MAX_ENCRYPTED {
         return Err(CoseError::TooLarge {
@@ -128,10 +135,13 @@ pub fn open_encrypted(bytes: &[u8]) -> Result<Encrypted, CoseError> {
         (None, None) => return Err(bad("COSE_Encrypt.protected", "no alg (1)")),
     };
     let content = ContentAlgorithm::from_cose(alg).ok_or(CoseError::UnsupportedAlgorithm(alg))?;
-    if content == ContentAlgorithm::A128Gcm && prot.alg.is_none() {
+    if content.is_aead() && prot.alg.is_none() {
         return Err(bad(
             "COSE_Encrypt.protected",
-            "A128GCM's alg must be protected (it is authenticated)",
+            format!(
+                "{}'s alg must be protected (it is authenticated)",
+                content.name()
+            ),
         ));
     }
     if prot.iv.is_some() {
@@ -172,7 +182,7 @@ pub fn open_encrypted(bytes: &[u8]) -> Result<Encrypted, CoseError> {
     }
     let mut recipients = Vec::new();
     for i in 0..count {
-        recipients.push(read_recipient(&mut r, i)?);
+        recipients.push(read_recipient(&mut r, i, content)?);
     }
     if !r.at_end() {
         return Err(bad(
@@ -190,7 +200,11 @@ pub fn open_encrypted(bytes: &[u8]) -> Result<Encrypted, CoseError> {
     })
 }
 
-fn read_recipient(r: &mut Reader<'_>, i: u64) -> Result<Recipient, CoseError> {
+fn read_recipient(
+    r: &mut Reader<'_>,
+    i: u64,
+    content: ContentAlgorithm,
+) -> Result<Recipient, CoseError> {
     let path = format!("COSE_Encrypt.recipients[{i}]");
     let n = r.array().map_err(cbor(&path))?;
     if n != 3 {
@@ -223,11 +237,13 @@ fn read_recipient(r: &mut Reader<'_>, i: u64) -> Result<Recipient, CoseError> {
         .ok_or_else(|| bad(&upath, "no ephemeral key (-1)"))?;
     let wpath = format!("{path}.ciphertext");
     let wrapped = r.bytes().map_err(cbor(&wpath))?.to_vec();
-    if wrapped.len() != 24 {
+    if wrapped.len() != content.key_len() + 8 {
         return Err(bad(
             &wpath,
             format!(
-                "a wrapped 128-bit content key is 24 bytes, got {}",
+                "a wrapped {} content key is {} bytes, got {}",
+                content.name(),
+                content.key_len() + 8,
                 wrapped.len()
             ),
         ));
@@ -245,7 +261,7 @@ struct Headers {
     alg: Option<i64>,
     kid: Option<Vec<u8>>,
     iv: Option<Vec<u8>>,
-    ephemeral: Option<PublicKey>,
+    ephemeral: Option<Ephemeral>,
 }
 
 /// A protected bucket: an empty bstr is an empty map (RFC 9052 §3).
@@ -296,8 +312,9 @@ fn read_headers(r: &mut Reader<'_>, path: &str) -> Result<Headers, CoseError> {
     Ok(h)
 }
 
-/// The ephemeral COSE_Key: `{1: 2 (EC2), -1: 1 (P-256), -2: x, -3: y}`, a point on the curve.
-fn read_ephemeral(r: &mut Reader<'_>, path: &str) -> Result<PublicKey, CoseError> {
+/// The ephemeral COSE_Key: `{1: 2 (EC2), -1: 1 (P-256), -2: x, -3: y}`, a point on the curve,
+/// or `{1: 1 (OKP), -1: 4 (X25519), -2: u}` (RFC 9053 §7.2).
+fn read_ephemeral(r: &mut Reader<'_>, path: &str) -> Result<Ephemeral, CoseError> {
     let n = r.map().map_err(cbor(path))?;
     if n > 8 {
         return Err(bad(path, format!("COSE_Key of {n} entries")));
@@ -314,13 +331,29 @@ fn read_ephemeral(r: &mut Reader<'_>, path: &str) -> Result<PublicKey, CoseError
                 Type::Bytes => y = Some(r.bytes().map_err(cbor(&at))?),
                 _ => return Err(bad(&at, "compressed points (a bool y) are not supported")),
             },
+            -4 => {
+                return Err(bad(
+                    &at,
+                    "an ephemeral key must not carry its private part (d)",
+                ))
+            }
             _ => r.skip().map_err(cbor(&at))?,
         }
+    }
+    if kty == Some(1) && crv == Some(4) {
+        if y.is_some() {
+            return Err(bad(path, "an OKP key has no y (-3)"));
+        }
+        let u = x.ok_or_else(|| bad(path, "ephemeral X25519 key needs x (-2)"))?;
+        let u: [u8; 32] = u
+            .try_into()
+            .map_err(|_| bad(path, "an X25519 key is 32 bytes"))?;
+        return Ok(Ephemeral::X25519(u));
     }
     if kty != Some(2) || crv != Some(1) {
         return Err(bad(
             path,
-            "ephemeral key must be EC2 (kty 2) on P-256 (crv 1)",
+            "ephemeral key must be EC2 (kty 2) on P-256 (crv 1) or OKP (kty 1) on X25519 (crv 4)",
         ));
     }
     let (Some(x), Some(y)) = (x, y) else {
@@ -333,5 +366,7 @@ fn read_ephemeral(r: &mut Reader<'_>, path: &str) -> Result<PublicKey, CoseError
     sec1.push(4);
     sec1.extend_from_slice(x);
     sec1.extend_from_slice(y);
-    PublicKey::from_p256_sec1(&sec1).map_err(|_| bad(path, "not a point on P-256"))
+    PublicKey::from_p256_sec1(&sec1)
+        .map(Ephemeral::P256)
+        .map_err(|_| bad(path, "not a point on P-256"))
 }

@@ -151,8 +151,9 @@ fn tampering_is_detected() {
     }
 }
 
+/// Strict on send: A128GCM pairs with P-256 only in the SUIT MTI profiles.
 #[test]
-fn an_ed25519_recipient_is_refused() {
+fn a128gcm_to_an_ed25519_recipient_is_refused() {
     let ed = PrivateKey::from_ed25519_seed(&[1; 32])
         .unwrap()
         .public_key();

@@ -238,6 +238,80 @@ impl CryptoProvider for AwsLcProvider {
         Ok(buf)
     }
 
+    fn x25519(
+        &self,
+        scalar: &[u8; 32],
+        peer: &[u8; 32],
+    ) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
+        let sk = agreement::PrivateKey::from_private_key(&agreement::X25519, scalar)
+            .map_err(|_| rules::failed("X25519"))?;
+        let pk = agreement::UnparsedPublicKey::new(&agreement::X25519, peer);
+        // aws-lc refuses an all-zero result itself; the shared rule names it the same way
+        // for both providers.
+        let mut out = Zeroizing::new([0u8; 32]);
+        let agreed = agreement::agree(&sk, pk, (), |shared| {
+            out.copy_from_slice(shared);
+            Ok(())
+        });
+        if agreed.is_err() {
+            out.fill(0);
+        }
+        rules::x25519_nonzero(&out)?;
+        Ok(out)
+    }
+
+    fn x25519_public(&self, scalar: &[u8; 32]) -> Result<[u8; 32], CryptoError> {
+        let sk = agreement::PrivateKey::from_private_key(&agreement::X25519, scalar)
+            .map_err(|_| rules::failed("X25519"))?;
+        let pk = sk
+            .compute_public_key()
+            .map_err(|_| rules::failed("X25519"))?;
+        let mut out = [0u8; 32];
+        out.copy_from_slice(pk.as_ref());
+        Ok(out)
+    }
+
+    fn chacha20_poly1305_seal(
+        &self,
+        key: &[u8; 32],
+        nonce: &[u8; 12],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        let key = chacha_key(key)?;
+        let mut out = Vec::with_capacity(plaintext.len() + GCM_TAG_LEN);
+        out.extend_from_slice(plaintext);
+        key.seal_in_place_append_tag(
+            aead::Nonce::assume_unique_for_key(*nonce),
+            aead::Aad::from(aad),
+            &mut out,
+        )
+        .map_err(|_| rules::failed("ChaCha20-Poly1305"))?;
+        Ok(out)
+    }
+
+    fn chacha20_poly1305_open(
+        &self,
+        key: &[u8; 32],
+        nonce: &[u8; 12],
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        rules::chacha_sealed(sealed)?;
+        let key = chacha_key(key)?;
+        let mut buf = sealed.to_vec();
+        let len = key
+            .open_in_place(
+                aead::Nonce::assume_unique_for_key(*nonce),
+                aead::Aad::from(aad),
+                &mut buf,
+            )
+            .map_err(|_| rules::chacha_open_failed())?
+            .len();
+        buf.truncate(len);
+        Ok(buf)
+    }
+
     fn aes_ctr(&self, key: &[u8], iv: &[u8; 16], data: &mut [u8]) -> Result<(), CryptoError> {
         rules::aes_key("AES-CTR", key)?;
         let alg = if key.len() == 16 {
@@ -319,4 +393,10 @@ impl HmacKey for AwsHmacKey {
         out.copy_from_slice(ctx.sign().as_ref());
         out
     }
+}
+
+fn chacha_key(key: &[u8; 32]) -> Result<aead::LessSafeKey, CryptoError> {
+    aead::UnboundKey::new(&aead::CHACHA20_POLY1305, key)
+        .map(aead::LessSafeKey::new)
+        .map_err(|_| rules::failed("ChaCha20-Poly1305"))
 }

@@ -126,6 +126,36 @@ pub trait CryptoProvider: Send + Sync + core::fmt::Debug {
     /// the ciphertext or the plaintext (SUIT signs the payload's digest).
     fn aes_ctr(&self, key: &[u8], iv: &[u8; 16], data: &mut [u8]) -> Result<(), CryptoError>;
 
+    /// X25519 (RFC 7748 §5): the u-coordinate of `scalar` (clamped as §5 says) times the
+    /// u-coordinate `peer`. An all-zero result (a small-order `peer`) is refused, the check
+    /// RFC 7748 §6.1 recommends.
+    fn x25519(
+        &self,
+        scalar: &[u8; 32],
+        peer: &[u8; 32],
+    ) -> Result<Zeroizing<[u8; 32]>, CryptoError>;
+    /// The X25519 public key (RFC 7748 §6.1) of `scalar`: the clamped scalar times u = 9.
+    fn x25519_public(&self, scalar: &[u8; 32]) -> Result<[u8; 32], CryptoError>;
+    /// ChaCha20-Poly1305 (RFC 8439 §2.8; COSE alg 24, RFC 9053 §4.3) under a 32-byte key and
+    /// a 96-bit nonce: returns `ciphertext || 16-byte tag`. The nonce must never repeat under
+    /// one key.
+    fn chacha20_poly1305_seal(
+        &self,
+        key: &[u8; 32],
+        nonce: &[u8; 12],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, CryptoError>;
+    /// Checks the tag of `ciphertext || tag` and returns the plaintext; a wrong key, nonce,
+    /// AAD or changed byte is [`CryptoError::Authentication`].
+    fn chacha20_poly1305_open(
+        &self,
+        key: &[u8; 32],
+        nonce: &[u8; 12],
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> Result<Vec<u8>, CryptoError>;
+
     /// HKDF (RFC 5869) with SHA-256: extract then expand into `okm`.
     fn hkdf_sha256(
         &self,
@@ -237,3 +267,5 @@ fn sig_len_check(sig: &[u8]) -> Result<(), CoseError> {
 
 #[cfg(all(test, feature = "aws-lc-rs", feature = "rust-crypto"))]
 mod tests;
+#[cfg(all(test, feature = "aws-lc-rs", feature = "rust-crypto"))]
+mod tests_25519;

@@ -121,6 +121,38 @@ impl CryptoProvider for NoProvider {
         Err(CryptoError::NotInstalled)
     }
 
+    fn x25519(
+        &self,
+        _scalar: &[u8; 32],
+        _peer: &[u8; 32],
+    ) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
+        Err(CryptoError::NotInstalled)
+    }
+
+    fn x25519_public(&self, _scalar: &[u8; 32]) -> Result<[u8; 32], CryptoError> {
+        Err(CryptoError::NotInstalled)
+    }
+
+    fn chacha20_poly1305_seal(
+        &self,
+        _key: &[u8; 32],
+        _nonce: &[u8; 12],
+        _aad: &[u8],
+        _plaintext: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        Err(CryptoError::NotInstalled)
+    }
+
+    fn chacha20_poly1305_open(
+        &self,
+        _key: &[u8; 32],
+        _nonce: &[u8; 12],
+        _aad: &[u8],
+        _sealed: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        Err(CryptoError::NotInstalled)
+    }
+
     fn aes_ctr(&self, _key: &[u8], _iv: &[u8; 16], _data: &mut [u8]) -> Result<(), CryptoError> {
         Err(CryptoError::NotInstalled)
     }

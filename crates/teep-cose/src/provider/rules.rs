@@ -121,3 +121,33 @@ pub(crate) fn ecdh_keys(private: &PrivateKey, peer: &PublicKey) -> Result<(), Cr
 pub(crate) fn failed(op: &'static str) -> CryptoError {
     CryptoError::Failed { op }
 }
+
+/// The sealed ChaCha20-Poly1305 input holds at least the tag.
+pub(crate) fn chacha_sealed(sealed: &[u8]) -> Result<(), CryptoError> {
+    if sealed.len() < GCM_TAG_LEN {
+        return Err(CryptoError::InputLength {
+            op: "ChaCha20-Poly1305",
+            rule: "sealed input must hold the 16-byte tag",
+            got: sealed.len(),
+        });
+    }
+    Ok(())
+}
+
+pub(crate) fn chacha_open_failed() -> CryptoError {
+    CryptoError::Authentication {
+        op: "ChaCha20-Poly1305",
+        check: "authentication",
+    }
+}
+
+/// RFC 7748 §6.1: an all-zero X25519 output means the peer sent a small-order point.
+pub(crate) fn x25519_nonzero(shared: &[u8; 32]) -> Result<(), CryptoError> {
+    if shared.iter().fold(0u8, |acc, b| acc | b) == 0 {
+        return Err(CryptoError::Authentication {
+            op: "X25519",
+            check: "non-zero shared secret (RFC 7748 §6.1; small-order peer key)",
+        });
+    }
+    Ok(())
+}

@@ -279,6 +279,71 @@ impl CryptoProvider for RustCryptoProvider {
         Ok(out)
     }
 
+    fn x25519(
+        &self,
+        scalar: &[u8; 32],
+        peer: &[u8; 32],
+    ) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
+        let shared = Zeroizing::new(
+            curve25519_dalek::MontgomeryPoint(*peer)
+                .mul_clamped(*scalar)
+                .to_bytes(),
+        );
+        rules::x25519_nonzero(&shared)?;
+        Ok(shared)
+    }
+
+    fn x25519_public(&self, scalar: &[u8; 32]) -> Result<[u8; 32], CryptoError> {
+        Ok(curve25519_dalek::MontgomeryPoint::mul_base_clamped(*scalar).to_bytes())
+    }
+
+    fn chacha20_poly1305_seal(
+        &self,
+        key: &[u8; 32],
+        nonce: &[u8; 12],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        use chacha20poly1305::{AeadInOut as _, KeyInit as _};
+        let cipher = chacha20poly1305::ChaCha20Poly1305::new(&chacha20poly1305::Key::from(*key));
+        let mut out = Vec::with_capacity(plaintext.len() + GCM_TAG_LEN);
+        out.extend_from_slice(plaintext);
+        let tag = cipher
+            .encrypt_inout_detached(
+                &chacha20poly1305::Nonce::from(*nonce),
+                aad,
+                out.as_mut_slice().into(),
+            )
+            .map_err(|_| rules::failed("ChaCha20-Poly1305"))?;
+        out.extend_from_slice(&tag);
+        Ok(out)
+    }
+
+    fn chacha20_poly1305_open(
+        &self,
+        key: &[u8; 32],
+        nonce: &[u8; 12],
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        use chacha20poly1305::{AeadInOut as _, KeyInit as _};
+        rules::chacha_sealed(sealed)?;
+        let cipher = chacha20poly1305::ChaCha20Poly1305::new(&chacha20poly1305::Key::from(*key));
+        let (body, tag) = sealed.split_at(sealed.len() - GCM_TAG_LEN);
+        let tag =
+            chacha20poly1305::Tag::try_from(tag).map_err(|_| rules::failed("ChaCha20-Poly1305"))?;
+        let mut out = body.to_vec();
+        cipher
+            .decrypt_inout_detached(
+                &chacha20poly1305::Nonce::from(*nonce),
+                aad,
+                out.as_mut_slice().into(),
+                &tag,
+            )
+            .map_err(|_| rules::chacha_open_failed())?;
+        Ok(out)
+    }
+
     fn aes_ctr(&self, key: &[u8], iv: &[u8; 16], data: &mut [u8]) -> Result<(), CryptoError> {
         use ctr::cipher::{KeyIvInit as _, StreamCipher as _};
         rules::aes_key("AES-CTR", key)?;

@@ -223,7 +223,7 @@ mod tests {
             &to,
             ContentAlgorithm::A128Ctr,
             Purpose::Eat,
-            &[0x21; 64],
+            &[0x21; teep_cose::encrypt::RANDOM_LEN],
         )
         .unwrap();
         let v = attestation_json(None, &sealed);

@@ -45,8 +45,8 @@ impl TamCore {
                 let Some(agreement) = signer.key_agreement() else {
                     if kid.is_some() {
                         last = Some(
-                            "COSE_Encrypt: encrypted to a TAM key that cannot agree keys (only \
-                             P-256 keys decrypt: ECDH-ES+A128KW on P-256)"
+                            "COSE_Encrypt: encrypted to a TAM key that cannot agree keys (its \
+                             key store offers neither P-256 ECDH nor X25519)"
                                 .into(),
                         );
                     }

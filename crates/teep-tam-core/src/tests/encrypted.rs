@@ -45,7 +45,14 @@ fn answer(
 }
 
 fn seal(plain: &[u8], to: &PublicKey, content: ContentAlgorithm, purpose: Purpose) -> Vec<u8> {
-    encrypt(plain, to, content, purpose, &[0x21; 64]).unwrap()
+    encrypt(
+        plain,
+        to,
+        content,
+        purpose,
+        &[0x21; teep_cose::encrypt::RANDOM_LEN],
+    )
+    .unwrap()
 }
 
 /// The err-code and err-msg of the error Update an outcome sends.
@@ -78,7 +85,8 @@ fn teep_8_2_encrypted_evidence_attests_end_to_end() {
                 assert_eq!(
                     o.result,
                     ExchangeResult::Update,
-                    "{n:?} {content:?} {enroll:?}"
+                    "{n:?} {content:?} {enroll:?} {:?}",
+                    (o.result != ExchangeResult::Update).then(|| error_of(&o, n))
                 );
                 assert_eq!(tam.device(&dev).status, DeviceStatus::Attested);
             }
@@ -117,9 +125,10 @@ fn teep_8_2_undecryptable_evidence_fails_attestation_with_the_reason() {
                 Box::new(|_, _| vec![0xd8, 0x60, 0x83, 0x40, 0xa0, 0x40]),
             ),
             (
-                "encrypted to a TAM key that cannot agree keys",
+                "cannot decrypt: crypto provider: ECDH: needs P-256 keys, got a Ed25519 key",
                 Box::new(|eat, _| {
-                    // Named by the kid of the TAM's Ed25519 key.
+                    // A P-256 ephemeral, named by the kid of the TAM's Ed25519 key (which
+                    // agrees keys by X25519 only).
                     let ed = tam_signers()[1].public_key().thumbprint();
                     let p256 = PrivateKey::from_p256_scalar(&[0x42; 32])
                         .unwrap()
@@ -308,5 +317,91 @@ fn teep_8_2_tampered_a128ctr_evidence_fails_on_its_signature() {
             why.starts_with("attestation-payload: signature does not verify"),
             "{why}"
         );
+    }
+}
+
+/// The TAM's Ed25519 key, which an agent encrypts to with the Ed25519 SUIT MTI profiles
+/// (X25519 on the key's Montgomery form).
+fn tam_ed25519(tam: &Tam) -> PublicKey {
+    let key = tam.tam_keys()[1].clone();
+    assert_eq!(key.key_type(), teep_cose::KeyType::Ed25519);
+    key
+}
+
+const X25519_CONTENTS: [ContentAlgorithm; 2] = [
+    ContentAlgorithm::ChaCha20Poly1305,
+    ContentAlgorithm::A128Ctr,
+];
+
+/// -26 §8.2 with `suit-sha256-ed25519-ecdh-chacha-poly` and `suit-sha256-ed25519-ecdh-a128ctr`:
+/// an Ed25519 device's Evidence and SUIT report, encrypted to the TAM's Ed25519 key, are
+/// decrypted with that key's X25519 agreement: the device attests and its report's nonce is
+/// checked.
+#[test]
+fn teep_8_2_x25519_encrypted_evidence_and_report_from_an_ed25519_device() {
+    for n in NUMBERINGS {
+        for content in X25519_CONTENTS {
+            for enroll in [Enroll::Registered, Enroll::Tofu] {
+                let mut tam = Tam::new(enroll);
+                tam.add_assigned("hello", 1);
+                let dev = device(3);
+                assert_eq!(
+                    teep_cose::Signer::public_key(&dev.signer).key_type(),
+                    teep_cose::KeyType::Ed25519
+                );
+                if enroll == Enroll::Registered {
+                    tam.register(&dev, &[]);
+                }
+                let key = tam_ed25519(&tam);
+                let o = answer(&mut tam, &dev, n, |q| {
+                    let eat = q.attestation_payload.take().unwrap();
+                    q.attestation_payload = Some(seal(&eat, &key, content, Purpose::Eat));
+                    let token = q.token.clone().unwrap();
+                    let signed = teep_cose::sign1(&report(&token), &dev.signer).unwrap();
+                    q.suit_reports = vec![seal(&signed, &key, content, Purpose::SuitReport)];
+                });
+                assert_eq!(
+                    o.result,
+                    ExchangeResult::Update,
+                    "{n:?} {content:?} {enroll:?} {:?}",
+                    (o.result != ExchangeResult::Update).then(|| error_of(&o, n))
+                );
+                assert_eq!(tam.device(&dev).status, DeviceStatus::Attested);
+            }
+        }
+    }
+}
+
+/// ChaCha20/Poly1305 Evidence with a flipped ciphertext byte, or sealed to another Ed25519
+/// key, fails attestation with the reason.
+#[test]
+fn teep_8_2_undecryptable_chacha_evidence_fails_with_the_reason() {
+    let stranger = PrivateKey::from_ed25519_seed(&[0x78; 32])
+        .unwrap()
+        .public_key();
+    for n in NUMBERINGS {
+        for (want, tamper) in [
+            ("ChaCha20-Poly1305: authentication failed", false),
+            ("encrypted to a key this TAM does not hold", true),
+        ] {
+            let mut tam = Tam::new(Enroll::Registered);
+            tam.add_assigned("hello", 1);
+            let dev = device(3);
+            tam.register(&dev, &[]);
+            let key = tam_ed25519(&tam);
+            let o = answer(&mut tam, &dev, n, |q| {
+                let eat = q.attestation_payload.take().unwrap();
+                let to = if tamper { &stranger } else { &key };
+                let mut e = seal(&eat, to, ContentAlgorithm::ChaCha20Poly1305, Purpose::Eat);
+                if !tamper {
+                    e[30] ^= 1;
+                }
+                q.attestation_payload = Some(e);
+            });
+            assert_eq!(o.result, ExchangeResult::AttestationFailed, "{n:?}");
+            let (code, why) = error_of(&o, n);
+            assert_eq!(code, ErrorCode::AttestationRequired);
+            assert!(why.contains(want), "{n:?}: {why}");
+        }
     }
 }
