@@ -37,6 +37,7 @@ pub mod json;
 mod model;
 mod registry;
 pub mod signed;
+pub mod text;
 pub mod trust_anchor_update;
 #[cfg(feature = "view")]
 pub mod view;

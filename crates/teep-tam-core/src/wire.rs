@@ -224,10 +224,11 @@ pub fn error_update(token: &[u8], code: ErrorCode, msg: &str) -> TeepMessage {
     TeepMessage::Update(Update {
         token: Some(token.to_vec()),
         err_code: Some(code),
+        // -26 §4.4: err-msg in Net-Unicode form, at most 128 bytes.
         err_msg: if msg.is_empty() {
             None
         } else {
-            Some(msg.to_string())
+            Some(teep_proto::text::err_msg(msg))
         },
         ..Default::default()
     })

@@ -45,7 +45,7 @@ impl Agent<'_> {
                 let mut err = ErrorMessage::new(ErrorCode::UnsupportedCipherSuites);
                 err.supported_cipher_suites = self.our_cipher_suites();
                 err.token = qr.token.clone();
-                err.err_msg = Some("no cipher suite in common".into());
+                err.err_msg = Some(teep_proto::text::err_msg("no cipher suite in common"));
                 events.push(AgentEvent::Refused {
                     code: ErrorCode::UnsupportedCipherSuites,
                     reason: "no cipher suite in common".into(),

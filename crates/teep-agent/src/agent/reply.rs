@@ -108,17 +108,10 @@ impl Agent<'_> {
     }
 }
 
-/// Cuts text to at most `max` bytes on a character boundary.
+/// Text as an err-msg: Net-Unicode (NFC, no control characters), at most `max` bytes cut on
+/// a character boundary (-26 §4.6).
 pub(super) fn truncate_text(text: &str, max: usize) -> String {
-    let text = if text.is_empty() { "error" } else { text };
-    if text.len() <= max {
-        return text.to_string();
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text[..end].to_string()
+    teep_proto::text::net_unicode_line(text, max)
 }
 
 #[cfg(test)]
