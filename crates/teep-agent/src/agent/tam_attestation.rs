@@ -182,10 +182,24 @@ impl Agent<'_> {
                 random,
             );
         };
+        // The TAM may have encrypted its EAT to this Agent's TEEP key (-26 §8.2).
+        let opened = match super::encryption::open_tam_attestation_payload(
+            self.device.teep_signer(),
+            payload,
+        ) {
+            Ok(p) => p,
+            Err(e) => {
+                let mut err = ErrorMessage::new(teep_proto::ErrorCode::PermanentError);
+                err.token = qr.token.clone();
+                let reason = format!("{e}");
+                err.err_msg = Some(super::reply::truncate_text(&reason, 128));
+                return TamAttestationCheck::Refuse(Box::new(err), reason);
+            }
+        };
         match verify_tam_attestation(
             &self.config.tam_verifier_keys,
             qr.attestation_payload_format.as_deref(),
-            payload,
+            &opened,
             &challenge,
             tam_kids,
         ) {

@@ -65,8 +65,11 @@ impl TamCore {
         super::data_items::check_report_nonces(msg, &token, &|b| {
             self.decrypt_to_tam(b, teep_cose::encrypt::Purpose::SuitReport)
         })?;
+        // A known device's TEEP key (its Error verified with it) is where the TAM's own EAT
+        // is encrypted to (-26 §8.2); an unknown device's is not trusted yet.
+        let agent_key = device.and_then(|d| teep_cose::PublicKey::from_cose_key(&d.teep_key).ok());
         let answered = match (
-            self.attested_query_request(msg, &token, challenge, now, rng),
+            self.attested_query_request(msg, &token, challenge, agent_key.as_ref(), now, rng),
             device,
         ) {
             (Ok(a), _) => a,
@@ -140,6 +143,7 @@ impl TamCore {
         msg: &Inspected,
         token: &[u8],
         challenge: Option<&[u8]>,
+        agent_key: Option<&teep_cose::PublicKey>,
         now: i64,
         rng: &mut dyn Random,
     ) -> Result<super::query_request::BuiltQueryRequest, String> {
@@ -172,6 +176,10 @@ impl TamCore {
         let payload = source
             .attest(challenge, &signer.public_key(), now)
             .map_err(|e| format!("{e}"))?;
+        let payload = match agent_key {
+            Some(key) => encrypt_to_agent(&payload, key, rng)?,
+            None => payload,
+        };
         let built = self
             .build_query_request(
                 msg.numbering,
@@ -223,4 +231,24 @@ impl TamCore {
         }
         out
     }
+}
+
+/// The TAM's own EAT encrypted to the Agent's TEEP key (-26 §8.2: "TAM-produced EATs ...
+/// SHOULD be encrypted likewise"): the SUIT MTI pairing of the key's type, A128GCM on P-256,
+/// ChaCha20/Poly1305 on X25519 from an Ed25519 key. The attestation-payload-format stays the
+/// TEEP EAT media type: an encrypted CWT is still a CWT (RFC 8392 §7.1).
+fn encrypt_to_agent(
+    eat: &[u8],
+    agent_key: &teep_cose::PublicKey,
+    rng: &mut dyn Random,
+) -> Result<alloc::vec::Vec<u8>, String> {
+    use teep_cose::encrypt::{encrypt, ContentAlgorithm, Purpose, RANDOM_LEN};
+    let content = match agent_key.key_type() {
+        teep_cose::KeyType::P256 => ContentAlgorithm::A128Gcm,
+        teep_cose::KeyType::Ed25519 => ContentAlgorithm::ChaCha20Poly1305,
+    };
+    let mut random = [0u8; RANDOM_LEN];
+    rng.fill(&mut random);
+    encrypt(eat, agent_key, content, Purpose::Eat, &random)
+        .map_err(|e| format!("encrypting the TAM's attestation to the Agent: {e}"))
 }

@@ -65,7 +65,8 @@ fn open_query_request(bytes: &[u8], n: Numbering, keys: &[PublicKey]) -> (QueryR
 /// §7.1.2: the Error's answer is a new QueryRequest, a COSE_Sign1 by the TAM key of the
 /// Agent's suite, carrying the TEEP EAT media type and an Attestation Result signed by the
 /// Verifier key, whose eat_nonce is the Error's challenge and whose cnf names that TAM key by
-/// key ID (§7.2.1.1). It has a fresh token and challenge, and the Error's token is consumed.
+/// key ID (§7.2.1.1), encrypted to the Agent's TEEP key (§8.2). It has a fresh token and
+/// challenge, and the Error's token is consumed.
 #[test]
 fn handling_an_error_attestation_required_sends_a_query_request_with_the_tams_attestation() {
     for n in NUMBERINGS {
@@ -97,12 +98,21 @@ fn handling_an_error_attestation_required_sends_a_query_request_with_the_tams_at
                 q.attestation_payload_format.as_deref(),
                 Some(TEEP_EAT_MEDIA_TYPE)
             );
-            let ar = AttestationResult::verify_fresh(
-                q.attestation_payload.as_deref().unwrap(),
-                &verifier().public_key(),
-                &CHALLENGE,
-            )
-            .unwrap();
+            // -26 §8.2: encrypted to the (registered) Agent's TEEP key.
+            let sealed = q.attestation_payload.as_deref().unwrap();
+            assert!(teep_cose::encrypt::is_encrypted(sealed), "{n:?} {seed}");
+            let private = if seed.is_multiple_of(2) {
+                teep_cose::PrivateKey::from_p256_scalar(&[seed; 32]).unwrap()
+            } else {
+                teep_cose::PrivateKey::from_ed25519_seed(&[seed; 32]).unwrap()
+            };
+            let mut enc = teep_cose::encrypt::open_encrypted(sealed).unwrap();
+            enc.select_recipient(0);
+            let eat = enc
+                .decrypt(&private, teep_cose::encrypt::Purpose::Eat)
+                .unwrap();
+            let ar = AttestationResult::verify_fresh(&eat, &verifier().public_key(), &CHALLENGE)
+                .unwrap();
             assert_eq!(
                 ar.claims.cnf,
                 Some(Confirmation::Kid(key.thumbprint().to_vec()))
