@@ -204,16 +204,7 @@ impl CryptoProvider for AwsLcProvider {
         aad: &[u8],
         plaintext: &[u8],
     ) -> Result<Vec<u8>, CryptoError> {
-        let key = gcm_key(key)?;
-        let mut out = Vec::with_capacity(plaintext.len() + GCM_TAG_LEN);
-        out.extend_from_slice(plaintext);
-        key.seal_in_place_append_tag(
-            aead::Nonce::assume_unique_for_key(*nonce),
-            aead::Aad::from(aad),
-            &mut out,
-        )
-        .map_err(|_| rules::failed("AES-GCM"))?;
-        Ok(out)
+        aead_seal(&gcm_key(key)?, nonce, aad, plaintext, "AES-GCM")
     }
 
     fn aes_gcm_open(
@@ -225,17 +216,7 @@ impl CryptoProvider for AwsLcProvider {
     ) -> Result<Vec<u8>, CryptoError> {
         let key = gcm_key(key)?;
         rules::gcm_sealed(sealed)?;
-        let mut buf = sealed.to_vec();
-        let len = key
-            .open_in_place(
-                aead::Nonce::assume_unique_for_key(*nonce),
-                aead::Aad::from(aad),
-                &mut buf,
-            )
-            .map_err(|_| rules::gcm_open_failed())?
-            .len();
-        buf.truncate(len);
-        Ok(buf)
+        aead_open(&key, nonce, aad, sealed).map_err(|()| rules::gcm_open_failed())
     }
 
     fn x25519(
@@ -278,16 +259,13 @@ impl CryptoProvider for AwsLcProvider {
         aad: &[u8],
         plaintext: &[u8],
     ) -> Result<Vec<u8>, CryptoError> {
-        let key = chacha_key(key)?;
-        let mut out = Vec::with_capacity(plaintext.len() + GCM_TAG_LEN);
-        out.extend_from_slice(plaintext);
-        key.seal_in_place_append_tag(
-            aead::Nonce::assume_unique_for_key(*nonce),
-            aead::Aad::from(aad),
-            &mut out,
+        aead_seal(
+            &chacha_key(key)?,
+            nonce,
+            aad,
+            plaintext,
+            "ChaCha20-Poly1305",
         )
-        .map_err(|_| rules::failed("ChaCha20-Poly1305"))?;
-        Ok(out)
     }
 
     fn chacha20_poly1305_open(
@@ -299,17 +277,7 @@ impl CryptoProvider for AwsLcProvider {
     ) -> Result<Vec<u8>, CryptoError> {
         rules::chacha_sealed(sealed)?;
         let key = chacha_key(key)?;
-        let mut buf = sealed.to_vec();
-        let len = key
-            .open_in_place(
-                aead::Nonce::assume_unique_for_key(*nonce),
-                aead::Aad::from(aad),
-                &mut buf,
-            )
-            .map_err(|_| rules::chacha_open_failed())?
-            .len();
-        buf.truncate(len);
-        Ok(buf)
+        aead_open(&key, nonce, aad, sealed).map_err(|()| rules::chacha_open_failed())
     }
 
     fn aes_ctr(&self, key: &[u8], iv: &[u8; 16], data: &mut [u8]) -> Result<(), CryptoError> {
@@ -366,6 +334,45 @@ fn kek_for(kek: &[u8]) -> Result<key_wrap::AesKek, CryptoError> {
         &key_wrap::AES_256
     };
     key_wrap::AesKek::new(cipher, kek).map_err(|_| rules::failed("AES key wrap"))
+}
+
+/// `plaintext` sealed under `key` (AES-GCM or ChaCha20-Poly1305): ciphertext || tag.
+fn aead_seal(
+    key: &aead::LessSafeKey,
+    nonce: &[u8; 12],
+    aad: &[u8],
+    plaintext: &[u8],
+    name: &'static str,
+) -> Result<Vec<u8>, CryptoError> {
+    let mut out = Vec::with_capacity(plaintext.len() + GCM_TAG_LEN);
+    out.extend_from_slice(plaintext);
+    key.seal_in_place_append_tag(
+        aead::Nonce::assume_unique_for_key(*nonce),
+        aead::Aad::from(aad),
+        &mut out,
+    )
+    .map_err(|_| rules::failed(name))?;
+    Ok(out)
+}
+
+/// `sealed` (ciphertext || tag) opened under `key`; the caller names the failure.
+fn aead_open(
+    key: &aead::LessSafeKey,
+    nonce: &[u8; 12],
+    aad: &[u8],
+    sealed: &[u8],
+) -> Result<Vec<u8>, ()> {
+    let mut buf = sealed.to_vec();
+    let len = key
+        .open_in_place(
+            aead::Nonce::assume_unique_for_key(*nonce),
+            aead::Aad::from(aad),
+            &mut buf,
+        )
+        .map_err(|_| ())?
+        .len();
+    buf.truncate(len);
+    Ok(buf)
 }
 
 fn gcm_key(key: &[u8]) -> Result<aead::LessSafeKey, CryptoError> {
