@@ -1,7 +1,9 @@
 //! `cnf` (RFC 8747 §3.1): the proof-of-possession key, the device's TEEP key
 //! (draft-ietf-teep-protocol-26 §5, §7.1.1.1). Three forms: a COSE_Key (label 1), an
 //! Encrypted_COSE_Key (label 2) and a key identifier (label 3), which in TEEP is the RFC 9679
-//! thumbprint (SHA-256 key hash) of the TEEP key.
+//! thumbprint (SHA-256 key hash) of the TEEP key. An Encrypted_COSE_Key addressed to the
+//! TAM is opened when the Evidence is parsed (`TamCore::parse_evidence`) and from then on
+//! reads as the COSE_Key it carries.
 
 use alloc::vec::Vec;
 
@@ -47,11 +49,61 @@ impl Evidence {
                 _ => Err(AttestError::Cnf("kid (label 3) is not a bstr (RFC 8747 §3.4)")),
             },
             Some(ENCRYPTED_COSE_KEY) => Err(AttestError::Cnf(
-                "Encrypted_COSE_Key (RFC 8747 label 2) cannot be decrypted by this TAM; send the TEEP key as COSE_Key (label 1) or its kid (label 3)",
+                "Encrypted_COSE_Key (RFC 8747 label 2) was not opened; it must be a COSE_Encrypt to one of this TAM's keys",
             )),
             _ => Err(AttestError::Cnf(
                 "no COSE_Key (label 1) or kid (label 3) (RFC 8747 §3.1)",
             )),
+        }
+    }
+
+    /// RFC 8747 §3.3: the Encrypted_COSE_Key in `cnf`, if that is its form, as a tagged
+    /// COSE_Encrypt ready for decryption. Inside `cnf` label 2 the structure is known, so an
+    /// untagged COSE_Encrypt (RFC 8747's own example is untagged) is tagged here; a
+    /// COSE_Encrypt0 needs a key shared beforehand, which TEEP never provisions.
+    pub(crate) fn encrypted_cnf(&self) -> Result<Option<Vec<u8>>, AttestError> {
+        let Some(Value::Map(m)) = self.claim(CNF) else {
+            return Ok(None);
+        };
+        let [(label, v)] = m.as_slice() else {
+            return Ok(None);
+        };
+        if label.as_integer().and_then(|i| i64::try_from(i).ok()) != Some(ENCRYPTED_COSE_KEY) {
+            return Ok(None);
+        }
+        let encrypt = match v {
+            Value::Tag(96, inner) if matches!(&**inner, Value::Array(a) if a.len() == 4) => {
+                v.clone()
+            }
+            Value::Array(a) if a.len() == 4 => Value::Tag(96, alloc::boxed::Box::new(v.clone())),
+            Value::Tag(16, _) | Value::Array(_) if is_encrypt0(v) => {
+                return Err(AttestError::Cnf(
+                    "Encrypted_COSE_Key is a COSE_Encrypt0, which needs a key shared in advance; TEEP shares none: use a COSE_Encrypt with an ECDH-ES+A128KW recipient (RFC 8747 §3.3, -26 §8.2)",
+                ))
+            }
+            _ => {
+                return Err(AttestError::Cnf(
+                    "Encrypted_COSE_Key is neither a COSE_Encrypt nor a COSE_Encrypt0 (RFC 8747 §3.3)",
+                ))
+            }
+        };
+        let mut bytes = Vec::new();
+        ciborium::into_writer(&encrypt, &mut bytes)
+            .map_err(|_| AttestError::Cnf("Encrypted_COSE_Key: unencodable"))?;
+        Ok(Some(bytes))
+    }
+
+    /// Replaces `cnf` with the COSE_Key `key` (CBOR): what an opened Encrypted_COSE_Key held.
+    /// The signature was over the payload as received, so this changes nothing verified.
+    pub(crate) fn set_cnf_key(&mut self, key: Value) {
+        let cnf = Value::Map(alloc::vec![(Value::Integer(COSE_KEY.into()), key)]);
+        match self
+            .claims
+            .iter_mut()
+            .find(|(k, _)| k.as_integer().and_then(|i| i64::try_from(i).ok()) == Some(CNF))
+        {
+            Some((_, v)) => *v = cnf,
+            None => self.claims.push((Value::Integer(CNF.into()), cnf)),
         }
     }
 
@@ -84,5 +136,14 @@ impl Evidence {
             }
             CnfForm::Kid(kid) => Ok(kid == key.thumbprint()),
         }
+    }
+}
+
+/// A COSE_Encrypt0: tag 16, or an untagged array of three (protected, unprotected, ciphertext).
+fn is_encrypt0(v: &Value) -> bool {
+    match v {
+        Value::Tag(16, _) => true,
+        Value::Array(a) => a.len() == 3,
+        _ => false,
     }
 }

@@ -15,13 +15,38 @@ impl TamCore {
     /// Evidence from an attestation-payload, decrypted first when it is a COSE_Encrypt (the
     /// format stays `application/eat+cwt`: a CWT may be encrypted, RFC 8392 §7.1).
     pub(crate) fn parse_evidence(&self, payload: &[u8]) -> Result<Evidence, AttestError> {
-        if !is_encrypted(payload) {
-            return Evidence::parse(payload);
-        }
+        let mut ev = if !is_encrypted(payload) {
+            Evidence::parse(payload)?
+        } else {
+            let plain = self
+                .decrypt_to_tam(payload, Purpose::Eat)
+                .map_err(AttestError::Decrypt)?;
+            Evidence::parse(&plain)?
+        };
+        self.open_encrypted_cnf(&mut ev)?;
+        Ok(ev)
+    }
+
+    /// RFC 8747 §3.3: a `cnf` holding an Encrypted_COSE_Key is opened like an encrypted EAT
+    /// (a COSE_Encrypt to one of the TAM's keys, the KDF context labelled "EAT Encryption":
+    /// the key travels inside an EAT and TEEP defines no label of its own for it), and the
+    /// COSE_Key inside replaces it.
+    fn open_encrypted_cnf(&self, ev: &mut Evidence) -> Result<(), AttestError> {
+        let Some(sealed) = ev.encrypted_cnf()? else {
+            return Ok(());
+        };
         let plain = self
-            .decrypt_to_tam(payload, Purpose::Eat)
-            .map_err(AttestError::Decrypt)?;
-        Evidence::parse(&plain)
+            .decrypt_to_tam(&sealed, Purpose::Eat)
+            .map_err(|why| AttestError::Decrypt(format!("cnf: Encrypted_COSE_Key: {why}")))?;
+        let key: ciborium::Value = ciborium::from_reader(plain.as_slice())
+            .map_err(|_| AttestError::Cnf("Encrypted_COSE_Key: the plaintext is not CBOR"))?;
+        if !matches!(key, ciborium::Value::Map(_)) {
+            return Err(AttestError::Cnf(
+                "Encrypted_COSE_Key: the plaintext is not a COSE_Key map (RFC 8747 §3.3)",
+            ));
+        }
+        ev.set_cnf_key(key);
+        Ok(())
     }
 
     /// Decrypts a COSE_Encrypt sent to one of the TAM's keys: the recipient whose kid names a

@@ -7,7 +7,8 @@ use ciborium::Value;
 use teep_bench::sim::SimDevice;
 use teep_cbor::deviation::Tolerance;
 use teep_cose::eat::{Confirmation, EatClaims, HwVersion, ManifestEntry, OemId, VersionString};
-use teep_cose::{PrivateKey, SoftwareSigner};
+use teep_cose::encrypt::{encrypt, ContentAlgorithm, Purpose};
+use teep_cose::{PrivateKey, PublicKey, SoftwareSigner};
 use teep_proto::{ErrorCode, Numbering, QueryResponse, TeepMessage};
 
 use super::harness::*;
@@ -328,9 +329,19 @@ fn rfc_9711_manifests_older_forms_are_named_deviations() {
             ])]),
         ));
     };
+    let unwrapped = |c: &mut EatClaims| {
+        c.manifests = Some(vec![ManifestEntry {
+            content_type: Value::Integer(60.into()),
+            format: Value::Map(vec![(
+                Value::Integer(1.into()),
+                Value::Text("https://example.com/manifest.cbor".into()),
+            )]),
+        }])
+    };
     type Edit = fn(&mut EatClaims);
-    let cases: [(Edit, &[&str]); 2] = [
+    let cases: [(Edit, &[&str]); 3] = [
         (text_form, &["eat.manifests-text-form"]),
+        (unwrapped, &["eat.manifests-unwrapped"]),
         (
             draft_example,
             &["eat.manifests-label-273", "eat.manifests-unwrapped"],
@@ -435,23 +446,103 @@ fn rfc_8747_cnf_kid_cannot_enroll_an_unknown_device() {
     assert!(tam.storage.devices.is_empty());
 }
 
-/// RFC 8747 §3.3: an Encrypted_COSE_Key is refused with a message that names it and what to
-/// send instead.
+/// `dev`'s TEEP key as an RFC 8747 §3.3 Encrypted_COSE_Key: a COSE_Encrypt to `to`
+/// (ECDH-ES+A128KW, A128CTR), untagged as in RFC 8747's example unless `tagged`.
+fn encrypted_cnf(dev: &SimDevice, to: &PublicKey, tagged: bool) -> Confirmation {
+    let sealed = encrypt(
+        &dev.public_key().to_cose_key(),
+        to,
+        ContentAlgorithm::A128Ctr,
+        Purpose::Eat,
+        &[0x37; teep_cose::encrypt::RANDOM_LEN],
+    )
+    .unwrap();
+    let v: Value = ciborium::from_reader(sealed.as_slice()).unwrap();
+    match v {
+        Value::Tag(96, inner) if !tagged => Confirmation::EncryptedKey(*inner),
+        v => Confirmation::EncryptedKey(v),
+    }
+}
+
+/// RFC 8747 §3.3, -26 §5: a `cnf` holding the TEEP key as an Encrypted_COSE_Key addressed to
+/// the TAM (tagged or, as RFC 8747's example, untagged) is opened and names the TEEP key.
 #[test]
-fn rfc_8747_cnf_encrypted_cose_key_is_refused_clearly() {
-    let (mut tam, dev) = registered(|c| c, false);
+fn rfc_8747_3_3_cnf_encrypted_cose_key_to_the_tam_attests() {
+    for tagged in [false, true] {
+        let (mut tam, dev) = registered(|c| c, false);
+        let to = tam.tam_keys()[0].clone();
+        let cnf = encrypted_cnf(&dev, &to, tagged);
+        let o = answer(
+            &mut tam,
+            &dev,
+            Some(EVIDENCE_MEDIA_TYPE),
+            evidence(&dev, move |c| c.cnf = Some(cnf)),
+            None,
+        )
+        .unwrap();
+        attested(&tam, &dev, &o);
+    }
+}
+
+/// RFC 8747 §3.3: an Encrypted_COSE_Key introduces an unknown device's key like a plain
+/// COSE_Key (here under the trust-on-first-use testbed mode).
+#[test]
+fn rfc_8747_3_3_cnf_encrypted_cose_key_enrolls_an_unknown_device() {
+    let mut tam = Tam::new(Enroll::Tofu);
+    let dev = device(2);
+    let cnf = encrypted_cnf(&dev, &tam.tam_keys()[0].clone(), false);
     let o = answer(
         &mut tam,
         &dev,
         Some(EVIDENCE_MEDIA_TYPE),
-        evidence(&dev, |c| {
-            c.cnf = Some(Confirmation::EncryptedKey(Value::Array(Vec::new())))
-        }),
+        evidence(&dev, move |c| c.cnf = Some(cnf)),
         None,
     )
     .unwrap();
-    let why = failure(&tam, &dev, &o);
-    assert!(why.contains("Encrypted_COSE_Key"), "{why}");
+    attested(&tam, &dev, &o);
+}
+
+/// RFC 8747 §3.3: an Encrypted_COSE_Key the TAM cannot open (encrypted to another key, a
+/// COSE_Encrypt0 needing a shared key, not an encryption structure) fails attestation with a
+/// message naming the form and the rule; the device keeps no new key.
+#[test]
+fn rfc_8747_3_3_cnf_encrypted_cose_key_the_tam_cannot_open_is_refused_clearly() {
+    let stranger = PrivateKey::from_p256_scalar(&[0x44; 32])
+        .unwrap()
+        .public_key();
+    let encrypt0 = Confirmation::EncryptedKey(Value::Array(vec![
+        Value::Bytes(vec![0xa1, 0x01, 0x01]),
+        Value::Map(Vec::new()),
+        Value::Bytes(vec![0; 32]),
+    ]));
+    let cases: [(Box<dyn Fn(&SimDevice) -> Confirmation>, &str); 3] = [
+        (
+            Box::new(move |d| encrypted_cnf(d, &stranger, false)),
+            "key this TAM does not hold",
+        ),
+        (Box::new(move |_| encrypt0.clone()), "COSE_Encrypt0"),
+        (
+            Box::new(|_| Confirmation::EncryptedKey(Value::Text("key".into()))),
+            "neither a COSE_Encrypt",
+        ),
+    ];
+    for (cnf, expect) in cases {
+        let (mut tam, dev) = registered(|c| c, false);
+        let cnf = cnf(&dev);
+        let o = answer(
+            &mut tam,
+            &dev,
+            Some(EVIDENCE_MEDIA_TYPE),
+            evidence(&dev, move |c| c.cnf = Some(cnf)),
+            None,
+        )
+        .unwrap();
+        let why = failure(&tam, &dev, &o);
+        assert!(
+            why.contains("Encrypted_COSE_Key") && why.contains(expect),
+            "{expect}: {why}"
+        );
+    }
 }
 
 /// RFC 9334 background check: Evidence an external Verifier affirmed attests without the
