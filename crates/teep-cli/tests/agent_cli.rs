@@ -139,6 +139,24 @@ fn a_failing_remembered_tam_does_not_fail_a_run_aimed_at_another() {
         "{out}"
     );
 
+    // -26 §8.2: the EAT went encrypted to the TAM by default; `--no-encrypt-to-tam` sends it
+    // in the clear (readable in the dump).
+    assert!(out.contains("evidence=EAT(encrypted to the TAM)"), "{out}");
+    let clear = ok(&[
+        "agent",
+        "run",
+        "--state",
+        state,
+        "--tam",
+        &url,
+        "--attempts",
+        "1",
+        "--no-encrypt-to-tam",
+        "--dump",
+    ]);
+    assert!(clear.contains("evidence=EAT(ESP256 kid "), "{clear}");
+    assert!(!clear.contains("encrypted to the TAM"), "{clear}");
+
     // Every remembered TAM: the live one is still served, the dead one fails the run.
     let (ok_all, stdout, stderr) = teep(&["agent", "run", "--state", state, "--attempts", "1"]);
     assert!(!ok_all);

@@ -39,6 +39,7 @@ impl Daemon {
             require_tam_attestation: state.require_tam_attestation,
             tam_verifier_keys: tam_verifier_keys(&state, &state_file(dir))?,
             tolerance: opts.tolerance(),
+            encrypt_to_tam: opts.encryption(),
             ..Default::default()
         };
         let fetcher = HttpFetcher::new(opts.fetch_config(http.ca_pem.clone()))?;

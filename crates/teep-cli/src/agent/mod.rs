@@ -52,6 +52,12 @@ pub struct SessionOpts {
     /// Largest payload fetched by URI, whatever the manifest's image-size says.
     #[arg(long, value_name = "BYTES", default_value_t = teep_broker::fetch::DEFAULT_MAX_PAYLOAD)]
     pub fetch_max_bytes: u64,
+    /// Send Evidence and SUIT reports in the clear even when the TAM offers a SUIT COSE
+    /// profile (-26 §8.2 says SHOULD encrypt unless the transport already protects them
+    /// end to end into the TEE; this software TEE's HTTPS ends in the normal world). For
+    /// reading payloads in dumps while testing against a peer.
+    #[arg(long)]
+    pub no_encrypt_to_tam: bool,
 }
 
 impl Default for SessionOpts {
@@ -62,11 +68,21 @@ impl Default for SessionOpts {
             fetch_allow_http: false,
             fetch_timeout: 60,
             fetch_max_bytes: teep_broker::fetch::DEFAULT_MAX_PAYLOAD,
+            no_encrypt_to_tam: false,
         }
     }
 }
 
 impl SessionOpts {
+    /// Whether the Agent encrypts its EAT and SUIT reports for the TAM (-26 §8.2).
+    pub fn encryption(self) -> teep_agent::agent::TamEncryption {
+        if self.no_encrypt_to_tam {
+            teep_agent::agent::TamEncryption::Never
+        } else {
+            teep_agent::agent::TamEncryption::WhenOffered
+        }
+    }
+
     /// How payloads named by URI are fetched; `ca_pem` is the CA bundle given for TAMs.
     pub fn fetch_config(self, ca_pem: Option<Vec<u8>>) -> teep_broker::fetch::FetchConfig {
         teep_broker::fetch::FetchConfig {
