@@ -8,6 +8,7 @@
 use alloc::{format, string::ToString, vec::Vec};
 
 use teep_cbor::deviation::{catalog, Deviations};
+use teep_cose::encrypt::{is_encrypted, Purpose};
 use teep_cose::PublicKey;
 
 use crate::attest::{
@@ -29,22 +30,45 @@ impl TamCore {
     /// carry (the session's challenge): `None` when there is none, or the payload is labelled
     /// an Attestation Result (the TAM checks those itself). The adapter asks its Verifier and
     /// puts the verdict in [`Context::verifier`].
+    ///
+    /// Only a message its signer signed is worth a Verifier call: the TEEP signature is
+    /// checked first (the device's stored key, or for an unknown device the `cnf` key of its
+    /// Evidence), so a forged or tampered QueryResponse costs one signature check, not a
+    /// round trip (the core checks it again when it answers; a remote appraisal is rare and
+    /// slow next to that). Evidence encrypted to the TAM (-26 §8.2) is opened: the Verifier
+    /// gets the signed EAT inside.
     pub fn evidence_for_verifier(
         &self,
         msg: &Inspected,
-        session: &SessionRecord,
+        ctx: &Context,
     ) -> Option<EvidenceForVerifier> {
         let Incoming::QueryResponse(qr) = &msg.message else {
             return None;
         };
-        let evidence = qr.attestation_payload.as_ref()?;
+        let session = ctx.session.as_ref()?;
+        let payload = qr.attestation_payload.as_ref()?;
         let format = qr.attestation_payload_format.as_deref();
         if attest::classify(format).ok()? != PayloadKind::Evidence {
             return None;
         }
+        let signed = match &ctx.device {
+            Some(d) => self.verify_known(msg, d).is_ok(),
+            None => self
+                .parse_evidence(payload)
+                .and_then(|ev| ev.cnf_key())
+                .is_ok_and(|k| msg.opened.verify(&k).is_ok()),
+        };
+        if !signed {
+            return None;
+        }
+        let evidence = if is_encrypted(payload) {
+            self.decrypt_to_tam(payload, Purpose::Eat).ok()?
+        } else {
+            payload.clone()
+        };
         Some(EvidenceForVerifier {
             media_type: format.unwrap_or(attest::EVIDENCE_MEDIA_TYPE).to_string(),
-            evidence: evidence.clone(),
+            evidence,
             nonce: session.challenge.clone()?,
         })
     }

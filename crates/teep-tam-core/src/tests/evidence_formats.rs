@@ -624,15 +624,47 @@ fn evidence_for_verifier_is_offered_for_evidence_only() {
         qr.attestation_payload_format = format.map(str::to_string);
         let body = dev.sign(&TeepMessage::QueryResponse(qr), N).unwrap();
         let (msg, ctx) = tam.load(&body, N).unwrap();
-        let got = tam
-            .core
-            .evidence_for_verifier(&msg, ctx.session.as_ref().unwrap());
+        let got = tam.core.evidence_for_verifier(&msg, &ctx);
         assert_eq!(got.is_some(), offered, "{format:?}");
         if let Some(e) = got {
             assert_eq!(e.media_type, EVIDENCE_MEDIA_TYPE);
             assert_eq!(Some(e.nonce), seen.challenge);
         }
     }
+}
+
+/// RFC 9334 background check: the Verifier is asked only about a QueryResponse its signer
+/// signed (here one signed by another device, whose Evidence's `cnf` names the registered
+/// device), and about the signed EAT, not the COSE_Encrypt the Agent sealed it in (-26 §8.2).
+#[test]
+fn evidence_for_verifier_only_for_a_signed_message_and_opened_when_encrypted() {
+    let (mut tam, dev) = registered(|c| c, false);
+    let other = device(4);
+    let request = tam.connect(N);
+    let seen = dev.read_query_request(&request, N, &[]).unwrap();
+    let mut qr = dev.query_response_message(&seen).unwrap();
+    qr.attestation_payload_format = Some(EVIDENCE_MEDIA_TYPE.into());
+    let forged = other
+        .sign(&TeepMessage::QueryResponse(qr.clone()), N)
+        .unwrap();
+    let (msg, ctx) = tam.load(&forged, N).unwrap();
+    assert!(tam.core.evidence_for_verifier(&msg, &ctx).is_none());
+
+    let plain = qr.attestation_payload.clone().unwrap();
+    qr.attestation_payload = Some(
+        encrypt(
+            &plain,
+            &tam.tam_keys()[0],
+            ContentAlgorithm::A128Ctr,
+            Purpose::Eat,
+            &[0x52; teep_cose::encrypt::RANDOM_LEN],
+        )
+        .unwrap(),
+    );
+    let body = dev.sign(&TeepMessage::QueryResponse(qr), N).unwrap();
+    let (msg, ctx) = tam.load(&body, N).unwrap();
+    let got = tam.core.evidence_for_verifier(&msg, &ctx).unwrap();
+    assert_eq!(got.evidence, plain);
 }
 
 /// The operator's appraisal policy applies whoever appraised: an hwmodel or hwversion not

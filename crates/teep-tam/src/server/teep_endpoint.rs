@@ -389,7 +389,7 @@ async fn remote_appraisal(
     if !st.verifier.is_remote() {
         return None;
     }
-    let evidence = st.core.evidence_for_verifier(msg, ctx.session.as_ref()?)?;
+    let evidence = st.core.evidence_for_verifier(msg, ctx)?;
     let verifier = st.verifier.clone();
     let verdict = match tokio::task::spawn_blocking(move || verifier.appraise(&evidence)).await {
         Ok(v) => v,
