@@ -146,6 +146,49 @@ async fn faults_are_reported_under_their_case() {
     handle.shutdown().await;
 }
 
+/// A TAM under open enrollment admits only endorsed devices (RFC 9360 chains to its roots):
+/// the checker's simulated device gets an error Update (ERR_ATTESTATION_REQUIRED, -26 §4.4),
+/// a right answer that admits nobody, so QueryResponse handling is reported not applicable
+/// with the reason, and the checks that need an admitted device are not run.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_error_update_is_not_an_admission() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = teep_tam::server::now_ms() / 1000;
+    let root = teep_tee::endorsement::CertificateAuthority::create_root(
+        teep_cose::KeyType::P256,
+        &teep_tee::endorsement::CertOptions::valid_for("Check Root", now, 30),
+    )
+    .unwrap();
+    let config = teep_tam::Config {
+        data: dir.path().into(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        enroll: Enroll::Open,
+        ..Default::default()
+    };
+    let store = teep_tam::Store::open(&config.database_url(), &Default::default())
+        .await
+        .unwrap();
+    let pem = teep_tee::endorsement::cert_to_pem(root.cert_der());
+    teep_tam::endorsers::add(&store, pem.as_bytes(), 0)
+        .await
+        .unwrap();
+    drop(store);
+    let (addr, handle) = teep_tam::server::spawn(config).await.unwrap();
+    let mut target = TamTarget::new(&format!("http://{addr}/tam"));
+    target.tam_keys = keys(&handle);
+    let report = check(target).await;
+    let Verdict::NotApplicable { why: reason } = verdict(&report, tam::QRESP_ANSWERED) else {
+        panic!("{:?}", verdict(&report, tam::QRESP_ANSWERED));
+    };
+    assert!(reason.contains("error Update"), "{reason}");
+    assert!(reason.contains("--enroll tofu"), "{reason}");
+    assert!(matches!(
+        verdict(&report, tam::QRESP_REPLAY),
+        Verdict::NotApplicable { .. }
+    ));
+    handle.shutdown().await;
+}
+
 /// A URL where no TAM answers: every case fails or is not applicable, none passes.
 #[tokio::test(flavor = "multi_thread")]
 async fn no_tam_fails_the_must_cases() {

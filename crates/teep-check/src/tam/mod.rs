@@ -461,7 +461,17 @@ impl Run<'_> {
             }
         };
         let (a, ev) = self.answer("POST (QueryResponse)", &body);
+        let refused_by_update = a.as_ref().ok().and_then(|a| error_update(a, n));
         let (v, admitted) = match &a {
+            // An error Update is a right answer, but the device was not admitted (-26 §4.4:
+            // err-code in an Update ends the session), so nothing that needs it is checked.
+            Ok(_) if refused_by_update.is_some() => (
+                Verdict::na(format!(
+                    "the TAM answered with an error Update ({}): it did not admit the simulated device, whose Evidence no endorsement root vouches for; register the key given with --agent-key, or enable enrollment without a root of trust (teep: --enroll tofu)",
+                    refused_by_update.as_deref().unwrap_or_default()
+                )),
+                false,
+            ),
             Ok(a) if a.status == 204 || (a.status == 200 && !a.body.is_empty()) => (Verdict::Pass, true),
             Ok(a) if (400..500).contains(&a.status) => (
                 Verdict::na(format!(
@@ -558,4 +568,20 @@ fn no_update(a: &Result<Answer, String>) -> Verdict {
         Ok(_) => Verdict::Pass,
         Err(e) => Verdict::fail(e.clone()),
     }
+}
+
+/// The err-code and err-msg of an error Update in `answer`, if it is one.
+fn error_update(answer: &Answer, n: Numbering) -> Option<String> {
+    if answer.status != 200 || answer.body.is_empty() {
+        return None;
+    }
+    let view = view_message(&answer.body, Some(n), Tolerance::Tolerant).ok()?;
+    let TeepMessage::Update(u) = view.message() else {
+        return None;
+    };
+    let code = u.err_code?;
+    Some(match &u.err_msg {
+        Some(m) => format!("{code}: {m:?}"),
+        None => code.to_string(),
+    })
 }
