@@ -174,7 +174,7 @@ async fn an_error_update_is_not_an_admission() {
         .unwrap();
     drop(store);
     let (addr, handle) = teep_tam::server::spawn(config).await.unwrap();
-    let mut target = TamTarget::new(&format!("http://{addr}/tam"));
+    let mut target = TamTarget::new(format!("http://{addr}/tam"));
     target.tam_keys = keys(&handle);
     let report = check(target).await;
     let Verdict::NotApplicable { why: reason } = verdict(&report, tam::QRESP_ANSWERED) else {

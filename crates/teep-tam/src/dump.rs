@@ -13,7 +13,7 @@ use axum::http::{header, HeaderMap, Method, Uri};
 use axum::response::Response;
 use http_body_util::BodyExt;
 use teep_proto::deviation::Tolerance;
-use teep_proto::view::{view_message, MessageView};
+use teep_proto::view::{view_message, MessageView, Opener, OpeningRender};
 use teep_proto::Numbering;
 
 /// Longest text or JSON body shown in full; larger ones (and binary ones) are summarised.
@@ -58,8 +58,9 @@ pub fn request_head(method: &Method, uri: &Uri, h: &HeaderMap, note: Option<&str
 /// A POST to a TEEP path, its message decoded without verifying anything: every COSE header
 /// parameter with its bucket (protected or not: which one a peer reads kid from decided the
 /// AttesTAM failures), the deviations a tolerant reading accepts (the response says whether
-/// this TAM accepted them), then the message named.
-pub fn teep_request(uri: &Uri, h: &HeaderMap, body: &[u8], numbering: Numbering) {
+/// this TAM accepted them), then the message named, with what the Agent encrypted to the TAM
+/// (-26 §8.2) opened through `open`.
+pub fn teep_request(uri: &Uri, h: &HeaderMap, body: &[u8], numbering: Numbering, open: Opener<'_>) {
     if body.is_empty() {
         let mut out = String::from("Broker→TAM  empty POST\n");
         out.push_str(&head(&Method::POST, uri, h));
@@ -71,7 +72,7 @@ pub fn teep_request(uri: &Uri, h: &HeaderMap, body: &[u8], numbering: Numbering)
         Ok(v) => {
             let mut out = format!("Broker→TAM  {}\n", v.summary());
             out.push_str(&head(&Method::POST, uri, h));
-            message(&mut out, &v, numbering);
+            message(&mut out, &v, numbering, Some(open));
             out
         }
         Err(e) => {
@@ -87,7 +88,7 @@ pub fn teep_request(uri: &Uri, h: &HeaderMap, body: &[u8], numbering: Numbering)
 
 /// Type, size, COSE structure and numbering; the header parameters; the deviations; the
 /// message named.
-fn message(out: &mut String, v: &MessageView, numbering: Numbering) {
+fn message(out: &mut String, v: &MessageView, numbering: Numbering, open: Option<Opener<'_>>) {
     let kind = match &v.opened {
         Some(o) => format!("{:?}", o.kind),
         None => "unsigned".to_string(),
@@ -104,7 +105,11 @@ fn message(out: &mut String, v: &MessageView, numbering: Numbering) {
     for dev in &v.decoded.deviations {
         out.push_str(&format!("  deviation: {dev}\n"));
     }
-    out.push_str(&serde_json::to_string_pretty(&v.json()["message"]).unwrap_or_default());
+    let json = match open {
+        Some(o) => v.json_with(&OpeningRender(o)),
+        None => v.json(),
+    };
+    out.push_str(&serde_json::to_string_pretty(&json["message"]).unwrap_or_default());
     out.push('\n');
 }
 
@@ -144,7 +149,7 @@ pub async fn teep_response(
     }
     out.push_str(&unreadable);
     match &view {
-        Some(v) => message(&mut out, v, numbering),
+        Some(v) => message(&mut out, v, numbering, None),
         None => body_text(&mut out, &parts.headers, &bytes, json),
     }
     out.push('\n');

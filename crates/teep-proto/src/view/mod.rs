@@ -23,7 +23,10 @@ use alloc::vec::Vec;
 use serde_json::{json, Value as Json};
 
 pub use annotate::annotate_message;
-pub use named::{alg_text, attestation_json, cose_json, envelope_json, report_json, NamedRender};
+pub use named::{
+    alg_text, attestation_json, cose_json, envelope_json, report_json, NamedRender, Opener,
+    OpeningRender,
+};
 pub use summary::{short_component_id, short_hex, signature};
 
 use crate::deviation::Tolerance;
@@ -106,10 +109,16 @@ impl MessageView {
     /// `{"numbering", "message", "deviations", "cose"?, "numbering_ambiguous"?}`, named all
     /// the way down. `message` is also what `teep msg encode` reads back.
     pub fn json(&self) -> Json {
+        self.json_with(&NamedRender)
+    }
+
+    /// [`json`](Self::json) with nested items shown by `render` (e.g. [`OpeningRender`],
+    /// which opens what was encrypted to the viewer).
+    pub fn json_with(&self, render: &dyn crate::json::Render) -> Json {
         let mut doc = json!({
             "numbering": self.numbering().name(),
             "summary": self.summary(),
-            "message": message_json(self.message()),
+            "message": crate::json::to_json_with(self.message(), render),
             "deviations": self.decoded.deviations.iter().map(ToString::to_string).collect::<Vec<_>>(),
         });
         if let Some(note) = self.ambiguity() {

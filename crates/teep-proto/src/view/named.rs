@@ -30,6 +30,43 @@ impl Render for NamedRender {
     }
 }
 
+/// Opens a COSE_Encrypt the viewer is the recipient of (-26 §8.2): the plaintext, or why not.
+pub type Opener<'a> = &'a dyn Fn(&[u8], teep_cose::encrypt::Purpose) -> Result<Vec<u8>, String>;
+
+/// [`NamedRender`] for the receiver of encrypted EATs and SUIT reports (a TAM showing what
+/// Agents sent it): each COSE_Encrypt is shown as received and, under `opened`, what it
+/// holds, named as a plain one would be; `not_opened` says why not. Nothing is verified.
+pub struct OpeningRender<'a>(pub Opener<'a>);
+
+impl Render for OpeningRender<'_> {
+    fn suit_envelope(&self, bytes: &[u8]) -> Option<Json> {
+        Some(envelope_json(bytes))
+    }
+    fn suit_report(&self, bytes: &[u8]) -> Option<Json> {
+        let mut j = report_json(bytes);
+        if teep_cose::encrypt::is_encrypted(bytes) {
+            match (self.0)(bytes, teep_cose::encrypt::Purpose::SuitReport) {
+                Ok(plain) => j["opened"] = report_json(&plain),
+                Err(why) => j["not_opened"] = why.into(),
+            }
+        }
+        Some(j)
+    }
+    fn attestation_payload(&self, format: Option<&str>, bytes: &[u8]) -> Option<Json> {
+        if bytes.is_empty() {
+            return None;
+        }
+        let mut j = attestation_json(format, bytes);
+        if teep_cose::encrypt::is_encrypted(bytes) {
+            match (self.0)(bytes, teep_cose::encrypt::Purpose::Eat) {
+                Ok(plain) => j["opened"] = attestation_json(format, &plain),
+                Err(why) => j["not_opened"] = why.into(),
+            }
+        }
+        Some(j)
+    }
+}
+
 /// What could not be read by name: the reason, and the generic view so nothing is hidden.
 fn unreadable(what: &str, error: impl ToString, bytes: &[u8]) -> Json {
     let mut m = Map::new();
@@ -210,6 +247,36 @@ pub fn cose_json(o: &Opened) -> Json {
 mod tests {
     use super::*;
     use teep_cose::encrypt::{encrypt, ContentAlgorithm, Purpose};
+
+    /// -26 §8.2: the receiver's view opens what was encrypted to it and names what is inside
+    /// (here a SUIT report), keeping the envelope; what it cannot open says why.
+    #[test]
+    fn opening_render_shows_what_was_encrypted_to_the_viewer() {
+        let key = teep_cose::PrivateKey::from_p256_scalar(&[5; 32]).unwrap();
+        let report = [0xa1, 0x04, 0xf5]; // {4: true}: result true
+        let sealed = encrypt(
+            &report,
+            &key.public_key(),
+            ContentAlgorithm::A128Gcm,
+            Purpose::SuitReport,
+            &[0x21; teep_cose::encrypt::RANDOM_LEN],
+        )
+        .unwrap();
+        let open = |b: &[u8], p: Purpose| {
+            teep_cose::encrypt::open_encrypted(b)
+                .and_then(|e| e.decrypt(&key, p))
+                .map_err(|e| e.to_string())
+        };
+        let j = OpeningRender(&open).suit_report(&sealed).unwrap();
+        assert_eq!(j["encrypted"]["content-algorithm"], "A128GCM");
+        assert_eq!(j["opened"], report_json(&report));
+        let wrong = |_: &[u8], _: Purpose| Err::<Vec<u8>, _>("not for this TAM".to_string());
+        let j = OpeningRender(&wrong)
+            .attestation_payload(None, &sealed)
+            .unwrap();
+        assert_eq!(j["not_opened"], "not for this TAM");
+        assert!(j.get("opened").is_none());
+    }
 
     /// -26 §8.2: an encrypted EAT or SUIT report is shown as what it is (algorithm, recipient
     /// kid), not as a claims set that fails to decode.

@@ -49,6 +49,12 @@ impl TamCore {
         Ok(())
     }
 
+    /// Opens a COSE_Encrypt sent to one of the TAM's keys for display (dumps, the audit
+    /// view, the inspector: `teep_proto::view::OpeningRender`). Nothing is verified.
+    pub fn open_for_view(&self, bytes: &[u8], purpose: Purpose) -> Result<Vec<u8>, String> {
+        self.decrypt_to_tam(bytes, purpose)
+    }
+
     /// Decrypts a COSE_Encrypt sent to one of the TAM's keys: the recipient whose kid names a
     /// TAM key that agrees keys (a recipient without a kid is tried with each such key). The
     /// error says which rule failed: not for this TAM, unsupported profile, or tampered.

@@ -96,7 +96,9 @@ pub(crate) async fn teep_endpoint(
 ) -> Response {
     let started = Instant::now();
     if st.config.dump {
-        crate::dump::teep_request(uri, headers, &body, numbering);
+        crate::dump::teep_request(uri, headers, &body, numbering, &|b, p| {
+            st.core.open_for_view(b, p)
+        });
     }
     let resp = answer_teep_body(&st, numbering, headers, peer, &body).await;
     st.metrics.observe(started.elapsed());

@@ -303,7 +303,7 @@ pub async fn device(
                 .map(|c| tc_name(&policy.catalog, c))
                 .collect(),
             next,
-            sessions: sessions(&records),
+            sessions: sessions(&records, &|b, p| st.core.open_for_view(b, p)),
             json: serde_json::to_string_pretty(&view).unwrap_or_default(),
         }
         .render(),

@@ -82,7 +82,12 @@ pub async fn submit(
             Err(e) => return page(failed(&sub, format!("the form did not read: {e}"))),
         }
     }
-    page(inspect(&sub, st.config.body_limit).render())
+    page(
+        inspect(&sub, st.config.body_limit, &|b, p| {
+            st.core.open_for_view(b, p)
+        })
+        .render(),
+    )
 }
 
 fn failed(sub: &Submitted, error: String) -> Result<String, askama::Error> {
@@ -98,7 +103,7 @@ fn failed(sub: &Submitted, error: String) -> Result<String, askama::Error> {
 
 /// The page for a submission; `limit` bounds the message size (the TAM's body limit: no
 /// message it would accept is larger).
-pub fn inspect(sub: &Submitted, limit: usize) -> InspectPage {
+pub fn inspect(sub: &Submitted, limit: usize, opener: teep_proto::view::Opener<'_>) -> InspectPage {
     let mut p = InspectPage {
         hex: sub.hex.clone(),
         key: sub.key.clone(),
@@ -147,7 +152,9 @@ pub fn inspect(sub: &Submitted, limit: usize) -> InspectPage {
     };
     p.shown = true;
     p.summary = view.summary();
-    p.tree = json_html(view.message().type_name(), &view.json(), 2);
+    // What an Agent encrypted to this TAM (-26 §8.2) is shown opened too.
+    let json = view.json_with(&teep_proto::view::OpeningRender(opener));
+    p.tree = json_html(view.message().type_name(), &json, 2);
     p.deviations = view
         .decoded
         .deviations
@@ -192,6 +199,8 @@ pub fn inspect(sub: &Submitted, limit: usize) -> InspectPage {
 mod tests {
     use super::*;
 
+    const NO_KEY: teep_proto::view::Opener<'static> = &|_, _| Err("no key".into());
+
     fn sub(hex: &str) -> Submitted {
         Submitted {
             hex: hex.into(),
@@ -201,12 +210,14 @@ mod tests {
 
     #[test]
     fn bad_input_is_a_message_on_the_page() {
-        assert!(inspect(&sub(""), 100)
+        assert!(inspect(&sub(""), 100, NO_KEY)
             .error
             .starts_with("Nothing to inspect"));
-        assert!(inspect(&sub("zz"), 100).error.starts_with("hex:"));
-        assert!(inspect(&sub("00 11 22"), 2).error.contains("limit 2"));
-        let p = inspect(&sub("# a comment\n a1 00"), 100);
+        assert!(inspect(&sub("zz"), 100, NO_KEY).error.starts_with("hex:"));
+        assert!(inspect(&sub("00 11 22"), 2, NO_KEY)
+            .error
+            .contains("limit 2"));
+        let p = inspect(&sub("# a comment\n a1 00"), 100, NO_KEY);
         assert!(p.error.starts_with("not a TEEP message"), "{}", p.error);
         assert!(!p.shown);
         let p = inspect(
@@ -215,6 +226,7 @@ mod tests {
                 ..sub("00")
             },
             100,
+            NO_KEY,
         );
         assert!(p.error.starts_with("numbering:"), "{}", p.error);
     }
@@ -234,6 +246,7 @@ mod tests {
                 ..Default::default()
             },
             1 << 20,
+            NO_KEY,
         );
         assert!(p.shown, "{}", p.error);
         assert!(p.tree.contains("data-name=\"QueryRequest\""));

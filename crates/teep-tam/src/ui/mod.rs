@@ -437,7 +437,7 @@ async fn log(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
         Ok(entries) => page(
             LogPage {
                 flash: String::new(),
-                sessions: sessions::sessions(&entries),
+                sessions: sessions::sessions(&entries, &|b, p| st.core.open_for_view(b, p)),
                 refused: st
                     .recent_refusals(100)
                     .into_iter()

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use teep_proto::deviation::Tolerance;
-use teep_proto::view::{view_message, MessageView};
+use teep_proto::view::{view_message, MessageView, Opener, OpeningRender};
 use teep_proto::Numbering;
 
 use super::tree::members_html;
@@ -84,7 +84,14 @@ fn open(bytes: &[u8], n: Option<Numbering>) -> Result<MessageView, String> {
     view_message(bytes, n, Tolerance::Tolerant).map_err(|e| e.to_string())
 }
 
-fn step(direction: &'static str, name: &str, view: &Result<MessageView, String>, at: i64) -> Step {
+/// `open`: the TAM's opener for what Agents encrypted to it (received messages only).
+fn step(
+    direction: &'static str,
+    name: &str,
+    view: &Result<MessageView, String>,
+    at: i64,
+    open: Option<Opener<'_>>,
+) -> Step {
     let (line, tree, name) = match view {
         Ok(v) => (
             // The summary starts with the type, which the step shows already.
@@ -92,7 +99,13 @@ fn step(direction: &'static str, name: &str, view: &Result<MessageView, String>,
                 .strip_prefix(v.message().type_name())
                 .map(|l| l.trim_start().to_string())
                 .unwrap_or_else(|| v.summary()),
-            members_html(&v.json(), 0),
+            members_html(
+                &match open {
+                    Some(o) => v.json_with(&OpeningRender(o)),
+                    None => v.json(),
+                },
+                0,
+            ),
             v.message().type_name().to_string(),
         ),
         Err(e) => (
@@ -113,7 +126,9 @@ fn step(direction: &'static str, name: &str, view: &Result<MessageView, String>,
 }
 
 /// The rows (newest first, as the audit query returns them) as sessions, newest first.
-pub fn sessions(records: &[AuditRecord]) -> Vec<SessionView> {
+/// Evidence and SUIT reports an Agent encrypted to the TAM (-26 §8.2) are shown opened
+/// through `opener` as well as sealed.
+pub fn sessions(records: &[AuditRecord], opener: Opener<'_>) -> Vec<SessionView> {
     let rows: Vec<&AuditRecord> = records.iter().rev().collect();
     let mut views = Vec::with_capacity(rows.len());
     let mut links = Vec::with_capacity(rows.len());
@@ -140,7 +155,13 @@ pub fn sessions(records: &[AuditRecord]) -> Vec<SessionView> {
                 let r = rows[i];
                 let (received, sent) = &views[i];
                 let mut s = match received {
-                    Some(v) => step("Broker → TAM", &r.entry.message_type, v, r.entry.at),
+                    Some(v) => step(
+                        "Broker → TAM",
+                        &r.entry.message_type,
+                        v,
+                        r.entry.at,
+                        Some(opener),
+                    ),
                     None => Step {
                         direction: "Broker → TAM",
                         name: r.entry.message_type.clone(),
@@ -156,7 +177,7 @@ pub fn sessions(records: &[AuditRecord]) -> Vec<SessionView> {
                 result = r.entry.result.clone();
                 steps.push(s);
                 if let Some(v) = sent {
-                    steps.push(step("TAM → Broker", "response", v, r.entry.at));
+                    steps.push(step("TAM → Broker", "response", v, r.entry.at, None));
                 }
             }
             SessionView {
@@ -247,7 +268,7 @@ mod tests {
                 notes: vec![],
             },
         };
-        let s = sessions(&[rec]);
+        let s = sessions(&[rec], &|_, _| Err("no key".into()));
         assert_eq!(s.len(), 1);
         assert_eq!(s[0].anchor, "s7");
         assert_eq!(s[0].steps.len(), 2);
@@ -255,5 +276,64 @@ mod tests {
         assert!(s[0].steps[0].line.starts_with("does not read"));
         assert_eq!(s[0].steps[1].direction, "TAM → Broker");
         assert_eq!(s[0].title, "QueryResponse → response");
+    }
+
+    /// -26 §8.2: Evidence an Agent encrypted to the TAM is shown sealed and, through the
+    /// TAM's opener, opened with its claims by name; the TAM's own answer is not opened.
+    #[test]
+    fn encrypted_evidence_is_shown_opened() {
+        use teep_cose::encrypt::{encrypt, ContentAlgorithm, Purpose};
+        let tam = teep_cose::PrivateKey::from_p256_scalar(&[7; 32]).unwrap();
+        let device = teep_cose::SoftwareSigner::new(
+            teep_cose::PrivateKey::from_p256_scalar(&[8; 32]).unwrap(),
+        );
+        let eat = teep_cose::eat::EatClaims {
+            ueid: Some(vec![0x01; 17]),
+            eat_nonce: Some(vec![0x05; 16]),
+            ..Default::default()
+        }
+        .sign(&device)
+        .unwrap();
+        let sealed = encrypt(
+            &eat,
+            &tam.public_key(),
+            ContentAlgorithm::A128Gcm,
+            Purpose::Eat,
+            &[0x21; teep_cose::encrypt::RANDOM_LEN],
+        )
+        .unwrap();
+        let qr = teep_proto::TeepMessage::QueryResponse(teep_proto::QueryResponse {
+            token: Some(vec![2; 8]),
+            attestation_payload: Some(sealed),
+            ..Default::default()
+        });
+        let rec = AuditRecord {
+            id: 9,
+            entry: crate::model::AuditEntry {
+                at: 0,
+                device_kid: Some(vec![1; 32]),
+                token: Some(vec![2; 8]),
+                message_type: "QueryResponse".into(),
+                summary: String::new(),
+                result: "attested".into(),
+                message: Some(qr.encode(Numbering::Draft26)),
+                numbering: Some("draft26".into()),
+                response: None,
+                notes: vec![],
+            },
+        };
+        let opener = |b: &[u8], p: Purpose| {
+            teep_cose::encrypt::open_encrypted(b)
+                .and_then(|e| e.decrypt(&tam, p))
+                .map_err(|e| e.to_string())
+        };
+        let s = sessions(std::slice::from_ref(&rec), &opener);
+        let tree = &s[0].steps[0].tree;
+        assert!(tree.contains("opened"), "{tree}");
+        assert!(tree.contains("ueid"), "{tree}");
+        let s = sessions(&[rec], &|_, _| Err("no key".into()));
+        let tree = &s[0].steps[0].tree;
+        assert!(tree.contains("not_opened"), "{tree}");
+        assert!(!tree.contains("ueid"), "{tree}");
     }
 }
