@@ -40,7 +40,6 @@ impl Daemon {
             tam_verifier_keys: tam_verifier_keys(&state, &state_file(dir))?,
             tolerance: opts.tolerance(),
             encrypt_to_tam: opts.encryption(),
-            ..Default::default()
         };
         let fetcher = HttpFetcher::new(opts.fetch_config(http.ca_pem.clone()))?;
         let device = TeeDevice::new(tee).with_fetcher(Box::new(fetcher));
