@@ -13,7 +13,11 @@
 //!   the TEE holds and never the last one of its KIND.
 //!
 //! Then the anchor set changes and the manifest is recorded (so the TC list shows it and the
-//! TAM does not send it again); a failure of the second undoes the first. A refusal is a
+//! TAM does not send it again); a failure of the second undoes the first. The two are
+//! separate sealed writes, so a sealed write-ahead record (the envelope and the anchor that
+//! signed it) is kept across them: after a crash between them, the same update sent again
+//! verifies with the recorded signer (which a rotation has already removed) and completes,
+//! the anchor change being idempotent. A refusal is a
 //! [`ManifestFailure`] with a failing SUIT report: the Agent answers Error
 //! ERR_MANIFEST_PROCESSING_FAILED, and nothing changed.
 
@@ -156,8 +160,17 @@ pub fn apply(
     let anchors = tee
         .trust_anchors(tee_kind(kind))
         .map_err(|e| refused(None, nonce, tee_error(name, e)))?;
+    // This very update was interrupted after the anchors changed: it resumes with the anchor
+    // that signed it, which a rotation has taken out of the set.
+    let resumed = pending(tee).filter(|p| p.envelope == envelope);
+    let mut verifying = anchors.clone();
+    if let Some(p) = &resumed {
+        if !verifying.contains(&p.signer) {
+            verifying.push(p.signer.clone());
+        }
+    }
     let mut processor = template.clone();
-    processor.anchors = TrustAnchors::new(anchors.clone());
+    processor.anchors = TrustAnchors::new(verifying.clone());
     let mut staging = Staging {
         inner: TeeComponentStore { tee },
         batch: None,
@@ -187,7 +200,7 @@ pub fn apply(
             }));
         }
     }
-    let signer = signer_of(envelope, &anchors)
+    let signer = signer_of(envelope, &verifying)
         .ok_or_else(|| fail(AnchorUpdateError::Untrusted { kind: name }))?;
     let batch = staging.batch.take().unwrap_or_default();
     let payload = batch
@@ -204,8 +217,16 @@ pub fn apply(
             reason: e.to_string(),
         })
     })?;
-    let change = plan(kind, &anchors, &signer, update.op, key).map_err(fail)?;
-    change_anchors(tee, kind, &change).map_err(fail)?;
+    let change = match plan(kind, &anchors, &signer, update.op, key) {
+        // A removal the interrupted run already made.
+        Err(AnchorUpdateError::NotAnAnchor { .. }) if resumed.is_some() => Change::default(),
+        planned => planned.map_err(fail)?,
+    };
+    write_pending(tee, envelope, &signer).map_err(|e| fail(tee_error(name, e)))?;
+    if let Err(e) = change_anchors(tee, kind, &change) {
+        let _ = tee.agent_delete(PENDING);
+        return Err(fail(e));
+    }
     let mut store = TeeComponentStore { tee };
     if let Err(e) = store.commit(batch) {
         // Undo the anchor change: the update is applied whole or not at all.
@@ -213,14 +234,64 @@ pub fn apply(
             add: change.remove.clone(),
             remove: change.add.clone(),
         };
-        let _ = change_anchors(tee, kind, &undo);
+        if change_anchors(tee, kind, &undo).is_ok() {
+            let _ = tee.agent_delete(PENDING);
+        }
         return Err(fail(AnchorUpdateError::Tee {
             kind: name,
             what: format!("recording the manifest: {e}"),
         }));
     }
+    // Recorded: a failure to forget the write-ahead record only leaves a stale one, which
+    // matches no other envelope and is replaced by the next update.
+    let _ = tee.agent_delete(PENDING);
+    if resumed.is_some() {
+        tracing::info!(kind = name, "interrupted trust-anchor update completed");
+    }
     tracing::info!(kind = name, op = update.op.name(), "trust anchors updated");
     Ok(result(&summary, &report))
+}
+
+/// The Agent's sealed record naming the trust-anchor update in progress.
+const PENDING: &str = "trust-anchor-update.pending";
+
+/// A trust-anchor update whose anchor change may have happened without its manifest record.
+struct Pending {
+    envelope: Vec<u8>,
+    signer: PublicKey,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct PendingRecord {
+    /// The envelope, hex.
+    envelope: String,
+    /// The anchor that signed it, COSE_Key in hex.
+    signer: String,
+}
+
+fn write_pending(
+    tee: &dyn Tee,
+    envelope: &[u8],
+    signer: &PublicKey,
+) -> Result<(), teep_tee::TeeError> {
+    let record = PendingRecord {
+        envelope: hex::encode(envelope),
+        signer: hex::encode(signer.to_cose_key()),
+    };
+    // Serialising two strings cannot fail.
+    let bytes = serde_json::to_vec(&record).unwrap_or_default();
+    tee.agent_put(PENDING, &bytes)
+}
+
+/// The update in progress, if one is recorded; an unreadable record counts as none (it can
+/// only name an envelope, and no envelope matches it then).
+fn pending(tee: &dyn Tee) -> Option<Pending> {
+    let bytes = tee.agent_get(PENDING).ok()??;
+    let r: PendingRecord = serde_json::from_slice(&bytes).ok()?;
+    Some(Pending {
+        envelope: hex::decode(r.envelope).ok()?,
+        signer: PublicKey::from_cose_key(&hex::decode(r.signer).ok()?).ok()?,
+    })
 }
 
 /// The result of `envelope` when the TEE records it as installed already, byte for byte.

@@ -307,3 +307,140 @@ fn rfc9397_5_a_tam_delivers_a_new_tc_signer_anchor_and_the_device_then_trusts_it
     );
     rt.block_on(handle.shutdown());
 }
+
+/// A TEE whose process dies while recording a manifest: the commit fails, and nothing written
+/// after it (the undo of the anchor change, forgetting the write-ahead record) reaches the
+/// store.
+struct DiesAtCommit {
+    inner: teep_tee::SoftwareTee,
+    dead: std::sync::atomic::AtomicBool,
+}
+
+impl DiesAtCommit {
+    fn alive(&self) -> Result<(), teep_tee::TeeError> {
+        if self.dead.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(teep_tee::TeeError::Invalid {
+                what: "process".into(),
+                rule: "dead".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Tee for DiesAtCommit {
+    fn identity(&self) -> teep_tee::DeviceIdentity {
+        self.inner.identity()
+    }
+    fn teep_signer(&self) -> Arc<dyn Signer> {
+        self.inner.teep_signer()
+    }
+    fn trust_anchors(&self, k: TrustAnchorKind) -> Result<Vec<PublicKey>, teep_tee::TeeError> {
+        self.inner.trust_anchors(k)
+    }
+    fn add_trust_anchor(
+        &self,
+        k: TrustAnchorKind,
+        key: &PublicKey,
+    ) -> Result<bool, teep_tee::TeeError> {
+        self.alive()?;
+        self.inner.add_trust_anchor(k, key)
+    }
+    fn remove_trust_anchor(
+        &self,
+        k: TrustAnchorKind,
+        key: &PublicKey,
+    ) -> Result<bool, teep_tee::TeeError> {
+        self.alive()?;
+        self.inner.remove_trust_anchor(k, key)
+    }
+    fn agent_get(&self, name: &str) -> Result<Option<Vec<u8>>, teep_tee::TeeError> {
+        self.inner.agent_get(name)
+    }
+    fn agent_put(&self, name: &str, value: &[u8]) -> Result<(), teep_tee::TeeError> {
+        self.alive()?;
+        self.inner.agent_put(name, value)
+    }
+    fn agent_delete(&self, name: &str) -> Result<(), teep_tee::TeeError> {
+        self.alive()?;
+        self.inner.agent_delete(name)
+    }
+    fn component(&self, id: &[Vec<u8>]) -> Result<Option<Vec<u8>>, teep_tee::TeeError> {
+        self.inner.component(id)
+    }
+    fn component_info(
+        &self,
+        id: &[Vec<u8>],
+    ) -> Result<Option<teep_tee::ComponentInfo>, teep_tee::TeeError> {
+        self.inner.component_info(id)
+    }
+    fn list_components(&self) -> Result<Vec<teep_tee::ComponentInfo>, teep_tee::TeeError> {
+        self.inner.list_components()
+    }
+    fn manifest(
+        &self,
+        id: &[Vec<u8>],
+    ) -> Result<Option<teep_tee::ManifestRecord>, teep_tee::TeeError> {
+        self.inner.manifest(id)
+    }
+    fn list_manifests(&self) -> Result<Vec<teep_tee::ManifestRecord>, teep_tee::TeeError> {
+        self.inner.list_manifests()
+    }
+    fn commit_components(&self, _: &teep_tee::ComponentBatch) -> Result<(), teep_tee::TeeError> {
+        self.dead.store(true, std::sync::atomic::Ordering::SeqCst);
+        Err(teep_tee::TeeError::Invalid {
+            what: "process".into(),
+            rule: "killed while recording".into(),
+        })
+    }
+    fn open_session(&self, ta: &[Vec<u8>]) -> Result<teep_tee::SessionId, teep_tee::TeeError> {
+        self.inner.open_session(ta)
+    }
+    fn invoke(
+        &self,
+        s: teep_tee::SessionId,
+        command: u32,
+        args: &[u8],
+    ) -> Result<Vec<u8>, teep_tee::TeeError> {
+        self.inner.invoke(s, command, args)
+    }
+    fn close_session(&self, s: teep_tee::SessionId) -> Result<(), teep_tee::TeeError> {
+        self.inner.close_session(s)
+    }
+}
+
+/// RFC 9397 §5, applied whole: a rotation interrupted after the anchors changed and before
+/// its manifest was recorded (A already out, B in) completes when the TAM sends the same
+/// update again, although its signer A is no anchor any more; another manifest signed by A
+/// is still refused.
+#[test]
+fn rfc9397_5_a_rotation_interrupted_before_its_record_completes_when_sent_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, c) = (key(1), key(2), key(3));
+    let (tee, _) = device(&dir, &[&a], &[&c]);
+    drop(tee);
+    let env = update(AnchorKind::Tam, AnchorOp::Replace, &b, 1, &a);
+
+    let dying: Arc<dyn Tee> = Arc::new(DiesAtCommit {
+        inner: SoftwareTee::open(dir.path()).unwrap(),
+        dead: false.into(),
+    });
+    let mut dev = TeeDevice::new(dying);
+    assert!(dev.apply_manifest(&env, &[], Some(b"t1")).is_err());
+    drop(dev);
+
+    // After the restart: the anchors changed, the manifest is not recorded.
+    let tee: Arc<dyn Tee> = Arc::new(SoftwareTee::open(dir.path()).unwrap());
+    assert_eq!(anchors(&tee, TrustAnchorKind::Tam), vec![b.public_key()]);
+    let mut dev = TeeDevice::new(tee.clone());
+    assert!(!recorded(&dev, AnchorKind::Tam));
+
+    let done = dev.apply_manifest(&env, &[], Some(b"t2")).unwrap();
+    assert_eq!(done.sequence_number, 1);
+    assert_eq!(anchors(&tee, TrustAnchorKind::Tam), vec![b.public_key()]);
+    assert!(recorded(&dev, AnchorKind::Tam));
+
+    let other = update(AnchorKind::Tam, AnchorOp::Add, &c, 2, &a);
+    assert!(dev.apply_manifest(&other, &[], None).is_err());
+    assert_eq!(anchors(&tee, TrustAnchorKind::Tam), vec![b.public_key()]);
+}
