@@ -2,6 +2,8 @@
 //! atomically with teep-tee's [`write_atomic`] (temporary file, fsync, rename, fsync of the
 //! directory), so a kill at any moment leaves the old or the new state, never a mix. The
 //! document holds only public data (URIs, public keys, component ids); secrets stay in the TEE.
+//! SUIT reports not yet delivered are not public (-26 §8.2 has the Agent encrypt them for the
+//! TAM): [`save_state_sealed`] keeps them in the TEE's sealed Agent records instead.
 //!
 //! The file lives here rather than in teep-agent so that the sans-IO Agent does no file I/O and
 //! needs neither std's file system nor the TEE crate.
@@ -28,6 +30,8 @@ pub enum StateError {
     },
     #[error("{path}: larger than {MAX_STATE_FILE} bytes")]
     TooLarge { path: PathBuf },
+    #[error("sealed agent record {SEALED_REPORTS}: {0}")]
+    Sealed(String),
     #[error("{path}: tam_verifier_keys[{index}]: {message}")]
     Key {
         path: PathBuf,
@@ -89,6 +93,54 @@ pub fn save_state(state: &AgentState, path: &Path) -> Result<(), StateError> {
         path: path.to_path_buf(),
         source,
     })
+}
+
+/// The TEE's sealed Agent record holding the SUIT reports not yet delivered (JSON: TAM hex
+/// kid → hex reports, as [`AgentState::unreported_suit_reports`]).
+pub const SEALED_REPORTS: &str = "unreported-suit-reports";
+
+/// [`load_state`], with the undelivered SUIT reports read from `tee`'s sealed records (and
+/// any an older state file still lists, each once).
+pub fn load_state_sealed(path: &Path, tee: &dyn teep_tee::Tee) -> Result<AgentState, StateError> {
+    let mut state = load_state(path)?;
+    let sealed = tee
+        .agent_get(SEALED_REPORTS)
+        .map_err(|e| StateError::Sealed(e.to_string()))?;
+    if let Some(bytes) = sealed {
+        let kept: std::collections::BTreeMap<String, Vec<String>> = serde_json::from_slice(&bytes)
+            .map_err(|e| StateError::Sealed(format!("not a report list: {e}")))?;
+        for (tam, reports) in kept {
+            let mine = state.unreported_suit_reports.entry(tam).or_default();
+            for r in reports {
+                if !mine.contains(&r) {
+                    mine.push(r);
+                }
+            }
+            let excess = mine.len().saturating_sub(teep_agent::state::MAX_UNREPORTED);
+            mine.drain(..excess);
+        }
+    }
+    Ok(state)
+}
+
+/// [`save_state`] without the undelivered SUIT reports, which go to `tee`'s sealed records
+/// first (a crash between the two writes leaves them in both, read back once).
+pub fn save_state_sealed(
+    state: &AgentState,
+    path: &Path,
+    tee: &dyn teep_tee::Tee,
+) -> Result<(), StateError> {
+    let sealed = if state.unreported_suit_reports.is_empty() {
+        tee.agent_delete(SEALED_REPORTS)
+    } else {
+        // A map of strings always serialises.
+        let bytes = serde_json::to_vec(&state.unreported_suit_reports).unwrap_or_default();
+        tee.agent_put(SEALED_REPORTS, &bytes)
+    };
+    sealed.map_err(|e| StateError::Sealed(e.to_string()))?;
+    let mut public = state.clone();
+    public.unreported_suit_reports.clear();
+    save_state(&public, path)
 }
 
 #[cfg(test)]
@@ -170,5 +222,37 @@ mod tests {
         s.tam_verifier_keys.push("not a key".into());
         let e = tam_verifier_keys(&s, p).unwrap_err().to_string();
         assert!(e.starts_with("state.json: tam_verifier_keys[1]: "), "{e}");
+    }
+
+    /// -26 §8.2: undelivered SUIT reports stay out of the state file, sealed in the TEE, and
+    /// come back on load; reports an older state file listed are kept, once.
+    #[test]
+    fn undelivered_reports_are_sealed_not_written_to_the_state_file() {
+        use teep_tee::Tee as _;
+        let dir = tempfile::tempdir().unwrap();
+        let tee = teep_tee::SoftwareTee::open(&dir.path().join("tee")).unwrap();
+        let path = dir.path().join("agent.json");
+        let mut s = AgentState::default();
+        s.add_tam("http://tam");
+        s.keep_suit_report("aa", &[0xa1, 0x04, 0xf5]);
+        save_state_sealed(&s, &path, &tee).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("a104f5"), "{text}");
+        assert!(!text.contains("unreported"), "{text}");
+        assert_eq!(load_state_sealed(&path, &tee).unwrap(), s);
+
+        // An older state file that kept the same report and one more.
+        let mut old = s.clone();
+        old.keep_suit_report("aa", &[0xa0]);
+        save_state(&old, &path).unwrap();
+        let back = load_state_sealed(&path, &tee).unwrap();
+        assert_eq!(back.unreported_suit_reports["aa"], vec!["a104f5", "a0"]);
+
+        // Delivered: the sealed record goes too.
+        let mut done = back.clone();
+        done.unreported_suit_reports.clear();
+        save_state_sealed(&done, &path, &tee).unwrap();
+        assert_eq!(tee.agent_get(SEALED_REPORTS).unwrap(), None);
+        assert_eq!(load_state_sealed(&path, &tee).unwrap(), done);
     }
 }

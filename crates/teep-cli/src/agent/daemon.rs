@@ -9,7 +9,9 @@ use teep_broker::device::TeeDevice;
 use teep_broker::fetch::HttpFetcher;
 use teep_broker::local_api::{self, LocalRequest, LocalResponse};
 use teep_broker::runner::AgentRunner;
-use teep_broker::state_file::{load_state, save_state, tam_verifier_keys};
+use teep_broker::state_file::{
+    load_state, load_state_sealed, save_state, save_state_sealed, tam_verifier_keys,
+};
 use teep_tee::TrustAnchorKind;
 
 use super::{create_state_dir, open_tee, socket_path, state_file, status, SessionOpts};
@@ -31,7 +33,7 @@ impl Daemon {
         opts: SessionOpts,
     ) -> anyhow::Result<Self> {
         let tee = open_tee(dir)?;
-        let mut state = load_state(&state_file(dir))?;
+        let mut state = load_state_sealed(&state_file(dir), tee.as_ref())?;
         state.require_tam_attestation |= require_tam_attestation;
         let config = AgentConfig {
             tam_trust_anchors: tee.trust_anchors(TrustAnchorKind::Tam)?,
@@ -99,8 +101,17 @@ impl Daemon {
                 }
             }
         }
-        save_state(&self.runner.state, &state_file(&self.dir))?;
+        self.save()?;
         Ok(failed)
+    }
+
+    /// The state file, with undelivered SUIT reports sealed in the TEE.
+    fn save(&self) -> Result<(), teep_broker::state_file::StateError> {
+        save_state_sealed(
+            &self.runner.state,
+            &state_file(&self.dir),
+            self.runner.device.tee().as_ref(),
+        )
     }
 
     pub fn handle_local(&mut self, request: LocalRequest) -> LocalResponse {
@@ -116,7 +127,7 @@ impl Daemon {
             };
         }
         let (response, then) = apply(&mut self.runner.state, &request);
-        if let Err(e) = save_state(&self.runner.state, &state_file(&self.dir)) {
+        if let Err(e) = self.save() {
             return LocalResponse::error(format!("{e}"));
         }
         if let Then::Sessions(targets) = then {
