@@ -230,7 +230,7 @@ mod tests {
     fn undelivered_reports_are_sealed_not_written_to_the_state_file() {
         use teep_tee::Tee as _;
         let dir = tempfile::tempdir().unwrap();
-        let tee = teep_tee::SoftwareTee::open(&dir.path().join("tee")).unwrap();
+        let tee = teep_tee::SoftwareTee::open(dir.path().join("tee")).unwrap();
         let path = dir.path().join("agent.json");
         let mut s = AgentState::default();
         s.add_tam("http://tam");
