@@ -464,6 +464,18 @@ fn encrypted_cnf(dev: &SimDevice, to: &PublicKey, tagged: bool) -> Confirmation 
     }
 }
 
+/// `dev`'s Evidence with `cnf`, answered by `tam`.
+fn answer_with_cnf(tam: &mut Tam, dev: &SimDevice, cnf: Confirmation) -> Outcome {
+    answer(
+        tam,
+        dev,
+        Some(EVIDENCE_MEDIA_TYPE),
+        evidence(dev, move |c| c.cnf = Some(cnf)),
+        None,
+    )
+    .unwrap()
+}
+
 /// RFC 8747 §3.3, -26 §5: a `cnf` holding the TEEP key as an Encrypted_COSE_Key addressed to
 /// the TAM (tagged or, as RFC 8747's example, untagged) is opened and names the TEEP key.
 #[test]
@@ -472,14 +484,7 @@ fn rfc_8747_3_3_cnf_encrypted_cose_key_to_the_tam_attests() {
         let (mut tam, dev) = registered(|c| c, false);
         let to = tam.tam_keys()[0].clone();
         let cnf = encrypted_cnf(&dev, &to, tagged);
-        let o = answer(
-            &mut tam,
-            &dev,
-            Some(EVIDENCE_MEDIA_TYPE),
-            evidence(&dev, move |c| c.cnf = Some(cnf)),
-            None,
-        )
-        .unwrap();
+        let o = answer_with_cnf(&mut tam, &dev, cnf);
         attested(&tam, &dev, &o);
     }
 }
@@ -491,14 +496,7 @@ fn rfc_8747_3_3_cnf_encrypted_cose_key_enrolls_an_unknown_device() {
     let mut tam = Tam::new(Enroll::Tofu);
     let dev = device(2);
     let cnf = encrypted_cnf(&dev, &tam.tam_keys()[0].clone(), false);
-    let o = answer(
-        &mut tam,
-        &dev,
-        Some(EVIDENCE_MEDIA_TYPE),
-        evidence(&dev, move |c| c.cnf = Some(cnf)),
-        None,
-    )
-    .unwrap();
+    let o = answer_with_cnf(&mut tam, &dev, cnf);
     attested(&tam, &dev, &o);
 }
 
@@ -529,14 +527,7 @@ fn rfc_8747_3_3_cnf_encrypted_cose_key_the_tam_cannot_open_is_refused_clearly() 
     for (cnf, expect) in cases {
         let (mut tam, dev) = registered(|c| c, false);
         let cnf = cnf(&dev);
-        let o = answer(
-            &mut tam,
-            &dev,
-            Some(EVIDENCE_MEDIA_TYPE),
-            evidence(&dev, move |c| c.cnf = Some(cnf)),
-            None,
-        )
-        .unwrap();
+        let o = answer_with_cnf(&mut tam, &dev, cnf);
         let why = failure(&tam, &dev, &o);
         assert!(
             why.contains("Encrypted_COSE_Key") && why.contains(expect),
