@@ -251,23 +251,33 @@ mod tests {
         assert_eq!(group(&links), vec![vec![0, 1, 2]]);
     }
 
-    #[test]
-    fn undecodable_rows_become_sessions_of_one_with_their_error() {
-        let rec = AuditRecord {
-            id: 7,
+    /// An audit row of a QueryResponse (token 02…) received as `message`.
+    fn query_response_row(
+        id: i64,
+        result: &str,
+        message: Vec<u8>,
+        response: Option<Vec<u8>>,
+    ) -> AuditRecord {
+        AuditRecord {
+            id,
             entry: crate::model::AuditEntry {
                 at: 0,
                 device_kid: Some(vec![1; 32]),
                 token: Some(vec![2; 8]),
                 message_type: "QueryResponse".into(),
                 summary: String::new(),
-                result: "updated".into(),
-                message: Some(vec![0xff, 0x00]),
+                result: result.into(),
+                message: Some(message),
                 numbering: Some("draft26".into()),
-                response: Some(b"<script>".to_vec()),
+                response,
                 notes: vec![],
             },
-        };
+        }
+    }
+
+    #[test]
+    fn undecodable_rows_become_sessions_of_one_with_their_error() {
+        let rec = query_response_row(7, "updated", vec![0xff, 0x00], Some(b"<script>".to_vec()));
         let s = sessions(&[rec], &|_, _| Err("no key".into()));
         assert_eq!(s.len(), 1);
         assert_eq!(s[0].anchor, "s7");
@@ -307,21 +317,7 @@ mod tests {
             attestation_payload: Some(sealed),
             ..Default::default()
         });
-        let rec = AuditRecord {
-            id: 9,
-            entry: crate::model::AuditEntry {
-                at: 0,
-                device_kid: Some(vec![1; 32]),
-                token: Some(vec![2; 8]),
-                message_type: "QueryResponse".into(),
-                summary: String::new(),
-                result: "attested".into(),
-                message: Some(qr.encode(Numbering::Draft26)),
-                numbering: Some("draft26".into()),
-                response: None,
-                notes: vec![],
-            },
-        };
+        let rec = query_response_row(9, "attested", qr.encode(Numbering::Draft26), None);
         let opener = |b: &[u8], p: Purpose| {
             teep_cose::encrypt::open_encrypted(b)
                 .and_then(|e| e.decrypt(&tam, p))
