@@ -370,6 +370,7 @@ fuzz_target!(|data: &[u8]| {
         assigned: f.assigned.clone(),
         signer_search: None,
         verifier: None,
+        endorsement_roots: Default::default(),
     };
     let mut rng = Counter(0x80);
     match core.handle_message(msg, &ctx, NOW, &mut rng) {
