@@ -16,8 +16,35 @@ use teep_suit::{
 use teep_tee::{ComponentBatch, Tee};
 
 use teep_agent::agent::{
-    AgentDevice, DeviceError, DeviceIdentity, InstalledTc, ManifestFailure, ManifestResult,
+    AgentDevice, DeviceError, DeviceIdentity, InstalledManifest, InstalledTc, ManifestFailure,
+    ManifestResult,
 };
+
+/// The digest a stored envelope's authentication wrapper signs (what a SUIT_Reference carries,
+/// draft-ietf-suit-report) and the manifest's `suit-reference-uri`, read by teep-suit's
+/// decoder (which also checks the digest against the manifest). The store keeps only
+/// envelopes the processor accepted, so a failure here means a record from elsewhere: the
+/// manifest is then reported without a digest rather than failing the whole QueryResponse.
+fn manifest_reference(
+    envelope: Vec<u8>,
+    limits: &teep_suit::Limits,
+) -> (Option<teep_cbor::SuitDigest>, Option<String>) {
+    // Tolerant: a tagged envelope was accepted (and its deviation recorded) at install.
+    let mut seen = teep_cbor::Deviations::new(teep_cbor::Tolerance::Tolerant);
+    match teep_suit::decode_envelope_unverified_with(envelope, limits, &mut seen) {
+        Ok(env) => (
+            Some(teep_cbor::SuitDigest {
+                algorithm: env.digest().algorithm.to_cose(),
+                bytes: env.digest().bytes.clone(),
+            }),
+            env.manifest.reference_uri.clone(),
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "installed manifest does not decode: reported without its digest");
+            (None, None)
+        }
+    }
+}
 
 /// The TEE's component store seen through teep-suit's [`ComponentStore`].
 pub struct TeeComponentStore<'t> {
@@ -156,11 +183,20 @@ impl AgentDevice for TeeDevice {
             .collect())
     }
 
-    fn installed_manifests(&self) -> Result<Vec<(ComponentId, u64)>, DeviceError> {
+    fn installed_manifests(&self) -> Result<Vec<InstalledManifest>, DeviceError> {
         let list = self.tee.list_manifests().map_err(DeviceError::tee)?;
         Ok(list
             .into_iter()
-            .map(|m| (m.manifest_component_id, m.sequence_number))
+            .map(|m| {
+                let (digest, reference_uri) =
+                    manifest_reference(m.envelope, &self.processor_template.limits);
+                InstalledManifest {
+                    component_id: m.manifest_component_id,
+                    sequence_number: m.sequence_number,
+                    digest,
+                    reference_uri,
+                }
+            })
             .collect())
     }
 
