@@ -166,6 +166,20 @@ fn limits() -> Limits {
     }
 }
 
+/// The SUIT_Digest a catalog envelope's authentication wrapper signs: what a device attests
+/// in its `manifests` claim (TEEP-26 §5, draft-ietf-suit-report SUIT_Reference). Only the
+/// wrapper is read (the envelope was verified when it entered the catalog); `None` for one
+/// that does not split, which attested digests then cannot identify. Called once per catalog
+/// load, not per exchange.
+pub fn manifest_digest(envelope: &[u8]) -> Option<teep_cbor::SuitDigest> {
+    let raw = teep_suit::codec::split_envelope(&envelope.to_vec().into(), &limits()).ok()?;
+    let auth = teep_suit::codec::decode_authentication(&raw.authentication).ok()?;
+    Some(teep_cbor::SuitDigest {
+        algorithm: auth.digest.algorithm.to_cose(),
+        bytes: auth.digest.bytes,
+    })
+}
+
 fn check_size(bytes: &[u8]) -> Result<(), EnvelopeError> {
     if bytes.len() > MAX_ENVELOPE {
         return Err(EnvelopeError::TooLarge { len: bytes.len() });
