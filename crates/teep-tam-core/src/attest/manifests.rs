@@ -131,9 +131,11 @@ fn reference_in(
                     .find(|(key, _)| key.as_integer().map(i128::from) == Some(k))
                     .map(|(_, v)| v)
             };
-            let (uri, d) = match (get(1), get(0)) {
+            let found = match (get(1), get(0)) {
                 (None, None) => return Ok(None),
-                (Some(Value::Text(uri)), Some(d)) => (uri, d),
+                // A URI without a digest names the manifest but cannot identify it.
+                (Some(Value::Text(_)), None) => None,
+                (Some(Value::Text(uri)), Some(d)) => Some((uri.clone(), digest(d, here)?)),
                 _ => {
                     return Err(bad(
                         &here(),
@@ -141,12 +143,11 @@ fn reference_in(
                     ))
                 }
             };
-            let digest = digest(d, here)?;
             if let Some(dev) = deviations {
                 dev.note(&catalog::EAT_MANIFESTS_REFERENCE_MAP, here())
                     .map_err(ClaimsFault::Strict)?;
             }
-            Ok(Some((uri.clone(), digest)))
+            Ok(found)
         }
         _ => Ok(None),
     }
