@@ -464,6 +464,35 @@ mod tests {
         );
     }
 
+    /// TEEP-26 §5 / draft-ietf-suit-report: the digest a catalog TC is recognised by is the
+    /// one its authentication wrapper signs, tagged (107) or not; garbage has none.
+    #[test]
+    fn teep_26_5_manifest_digest_is_the_authentication_wrapper_digest() {
+        let signer = teep_cose::SoftwareSigner::new(teep_cose::PrivateKey::generate(
+            teep_cose::KeyType::P256,
+        ));
+        let (m, _) = teep_suit::ManifestBuilder::new(
+            vec![b"TEEP-Device".to_vec(), b"ta".to_vec()].into(),
+            &b"x"[..],
+        )
+        .build_manifest(&[0; 64])
+        .unwrap();
+        for tagged in [false, true] {
+            let env = teep_suit::sign_manifest(&m, &[], &signer, tagged).unwrap();
+            let want = teep_suit::decode_envelope_unverified_with(
+                env.clone(),
+                &limits(),
+                &mut teep_cbor::Deviations::new(teep_cbor::Tolerance::Tolerant),
+            )
+            .unwrap();
+            let got = manifest_digest(&env).unwrap();
+            assert_eq!(got.algorithm, want.digest().algorithm.to_cose());
+            assert_eq!(got.bytes, want.digest().bytes);
+        }
+        assert_eq!(manifest_digest(&[0xa0]), None);
+        assert_eq!(manifest_digest(&[0xff]), None);
+    }
+
     #[test]
     fn untagged_strips_every_head_length() {
         assert_eq!(untagged(&[0xd8, 0x6b, 0xa0], true), &[0xa0]);
