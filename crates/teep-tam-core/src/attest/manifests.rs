@@ -154,19 +154,15 @@ fn reference_in(
 }
 
 fn digest(v: &Value, here: &dyn Fn() -> String) -> Result<SuitDigest, ClaimsFault> {
-    match v {
-        Value::Array(a) => match a.as_slice() {
-            [Value::Integer(alg), Value::Bytes(b)] if !b.is_empty() && b.len() <= 64 => {
-                if let Ok(algorithm) = i64::try_from(*alg) {
-                    return Ok(SuitDigest {
-                        algorithm,
-                        bytes: b.clone(),
-                    });
-                }
+    if let Value::Array(a) = v {
+        if let [Value::Integer(alg), Value::Bytes(b)] = a.as_slice() {
+            if let (Ok(algorithm), true) = (i64::try_from(*alg), (1..=64).contains(&b.len())) {
+                return Ok(SuitDigest {
+                    algorithm,
+                    bytes: b.clone(),
+                });
             }
-            _ => {}
-        },
-        _ => {}
+        }
     }
     Err(bad(
         &here(),
