@@ -262,3 +262,63 @@ fn teep_26_5_attested_digest_violates_min_tc_version_despite_recorded_holdings()
     let c = attested(&tam, &dev, &o);
     assert!(c.get("manifest_references").is_none(), "{c}");
 }
+
+/// -26 §5 example (DIGEST pitfall 9) through a whole QueryResponse: the map-form reference
+/// inside the bstr attests, resolved like the array form, and the deviation is in the
+/// outcome (logs, audit, metrics); a strict TAM refuses the message naming the code.
+#[test]
+fn teep_26_5_map_form_reference_in_a_query_response_is_recorded_and_strict_refuses() {
+    let map_reference = |c: &mut EatClaims| {
+        c.manifests = Some(vec![wrapped(map_body("urn:x", &digest(0x33)))]);
+    };
+    let (mut tam, dev) = setup("hello", 3, &digest(0x33), 1, 2);
+    let o = answer(
+        &mut tam,
+        &dev,
+        Some(EVIDENCE_MEDIA_TYPE),
+        evidence(&dev, map_reference),
+        None,
+    )
+    .unwrap();
+    assert_eq!(o.deviations.codes(), ["eat.manifests-reference-map"]);
+    let c = attested(&tam, &dev, &o);
+    assert_eq!(c["manifest_references"][0]["tc"], "hello", "{c}");
+
+    let (mut strict, dev) = registered(
+        |c| CoreConfig {
+            tolerance: Tolerance::Strict,
+            ..c
+        },
+        false,
+    );
+    let r = answer(
+        &mut strict,
+        &dev,
+        Some(EVIDENCE_MEDIA_TYPE),
+        evidence(&dev, map_reference),
+        None,
+    )
+    .unwrap_err();
+    assert!(r.to_string().contains("eat.manifests-reference-map"), "{r}");
+}
+
+/// RFC 9711 §4.2.15 through a whole QueryResponse: a body that is not CBOR fails attestation,
+/// and the device's status detail names the entry.
+#[test]
+fn rfc_9711_garbage_manifest_body_fails_attestation_naming_the_entry() {
+    let (mut tam, dev) = registered(|c| c, false);
+    let o = answer(
+        &mut tam,
+        &dev,
+        Some(EVIDENCE_MEDIA_TYPE),
+        evidence(&dev, |c| c.manifests = Some(vec![wrapped(vec![0xff])])),
+        None,
+    )
+    .unwrap();
+    failure(&tam, &dev, &o);
+    let detail = tam.device(&dev).status_detail.clone().unwrap_or_default();
+    assert!(
+        detail.contains("QueryResponse.attestation-payload.manifests[0]: body is not CBOR"),
+        "{detail}"
+    );
+}
