@@ -276,3 +276,37 @@ impl AgentDevice for TeeDevice {
         outcome.result.map(|_| true).map_err(DeviceError::suit)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// TEEP-26 §5 / draft-ietf-suit-report: what a stored envelope is reported by is the
+    /// digest its authentication wrapper signs and the manifest's own suit-reference-uri,
+    /// tagged (107) or not; a record that does not decode is reported without them.
+    #[test]
+    fn teep_26_5_manifest_reference_is_the_signed_digest_and_reference_uri() {
+        let signer = teep_cose::SoftwareSigner::new(teep_cose::PrivateKey::generate(
+            teep_cose::KeyType::P256,
+        ));
+        let (mut m, _) = teep_suit::ManifestBuilder::new(
+            vec![b"TEEP-Device".to_vec(), b"ta".to_vec()].into(),
+            &b"x"[..],
+        )
+        .build_manifest(&[0; 64])
+        .unwrap();
+        m.reference_uri = Some("https://tam.example/ta.suit".into());
+        let limits = teep_suit::Limits::default();
+        for tagged in [false, true] {
+            let env = teep_suit::sign_manifest(&m, &[], &signer, tagged).unwrap();
+            let (digest, uri) = manifest_reference(env.clone(), &limits);
+            let digest = digest.unwrap();
+            let untagged = if tagged { &env[2..] } else { &env[..] };
+            let want = teep_suit::decode_envelope_unverified(untagged.to_vec(), &limits).unwrap();
+            assert_eq!(digest.algorithm, -16);
+            assert_eq!(digest.bytes, want.digest().bytes);
+            assert_eq!(uri.as_deref(), Some("https://tam.example/ta.suit"));
+        }
+        assert_eq!(manifest_reference(vec![0xa0], &limits), (None, None));
+    }
+}
