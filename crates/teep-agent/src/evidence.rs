@@ -211,6 +211,51 @@ mod tests {
         assert_eq!(body, &want);
     }
 
+    /// draft-ietf-suit-report's CDDL for SUIT_Reference (verbatim) and suit-manifest's
+    /// SUIT_Digest with its hash algorithms (extension socket left out).
+    const SUIT_REFERENCE_CDDL: &str = r#"
+SUIT_Reference = [
+    suit-report-manifest-uri : tstr,
+    suit-report-manifest-digest : SUIT_Digest
+]
+SUIT_Digest = [
+  suit-digest-algorithm-id : suit-cose-hash-algs,
+  suit-digest-bytes : bstr,
+]
+suit-cose-hash-algs = -16 / -18 / -43 / -44 / -45
+"#;
+
+    /// draft-ietf-suit-report SUIT_Reference, checked by a CDDL validator on the bytes sent,
+    /// with and without a suit-reference-uri; the TEE's own entry (no manifest) and the
+    /// draft example's map form are not SUIT_References and the validator says so.
+    #[test]
+    fn suit_report_reference_body_validates_against_the_cddl() {
+        let (mut c, _) = sample();
+        let valid = |b: &[u8]| cddl::validate_cbor_from_slice(SUIT_REFERENCE_CDDL, b, None);
+        for uri in [None, Some("https://tam.example/hello.suit".to_string())] {
+            c.manifests[0].reference_uri = uri;
+            let b = bodies(&c);
+            assert!(valid(&b[1]).is_ok(), "{:?}", valid(&b[1]));
+            assert!(valid(&b[0]).is_err(), "the TEE entry is no SUIT_Reference");
+        }
+        let mut map = Vec::new();
+        ciborium::into_writer(
+            &Value::Map(vec![
+                (Value::Integer(1.into()), Value::Text("u".into())),
+                (
+                    Value::Integer(0.into()),
+                    Value::Array(vec![
+                        Value::Integer((-16).into()),
+                        Value::Bytes(vec![1; 32]),
+                    ]),
+                ),
+            ]),
+            &mut map,
+        )
+        .unwrap();
+        assert!(valid(&map).is_err());
+    }
+
     /// The manifest's own suit-reference-uri (suit-manifest §8.4.3) is the reference's URI
     /// when present (DIGEST §8.6: the reference URI equals the manifest's reference-uri).
     #[test]
