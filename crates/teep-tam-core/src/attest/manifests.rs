@@ -64,6 +64,20 @@ impl serde::Serialize for ManifestReference {
     }
 }
 
+impl ManifestReference {
+    /// One line for the audit entry: `attested manifests[i]: uri alg:digest → tc@seq`.
+    pub fn audit_note(&self) -> String {
+        let tc = match &self.tc {
+            Some((name, seq)) => format!("{name}@{seq}"),
+            None => String::from("not in the catalog"),
+        };
+        format!(
+            "attested manifests[{}]: {} {} → {tc}",
+            self.index, self.uri, self.digest
+        )
+    }
+}
+
 fn bad(here: &str, why: &str) -> ClaimsFault {
     ClaimsFault::Attest(AttestError::Manifests(format!("{here}: {why}")))
 }

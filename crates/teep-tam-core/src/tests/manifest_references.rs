@@ -220,6 +220,14 @@ fn teep_26_5_attested_digest_satisfies_min_tc_version_over_recorded_holdings() {
     assert_eq!(r["digest"], "33".repeat(32));
     assert_eq!(r["digest_alg"], -16);
     assert_eq!(r["uri"], "urn:teep:manifest:hello");
+    let notes = &tam.storage.audit.last().unwrap().notes;
+    assert!(
+        notes.contains(&format!(
+            "attested manifests[0]: urn:teep:manifest:hello -16:{} → hello@3",
+            "33".repeat(32)
+        )),
+        "{notes:?}"
+    );
 
     // A digest the catalog does not know identifies nothing: the recorded 1 decides.
     let (mut tam, dev) = setup("hello", 3, &digest(0x33), 1, 2);
