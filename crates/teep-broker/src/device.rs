@@ -16,8 +16,35 @@ use teep_suit::{
 use teep_tee::{ComponentBatch, Tee};
 
 use teep_agent::agent::{
-    AgentDevice, DeviceError, DeviceIdentity, InstalledTc, ManifestFailure, ManifestResult,
+    AgentDevice, DeviceError, DeviceIdentity, InstalledManifest, InstalledTc, ManifestFailure,
+    ManifestResult,
 };
+
+/// The digest a stored envelope's authentication wrapper signs (what a SUIT_Reference carries,
+/// draft-ietf-suit-report) and the manifest's `suit-reference-uri`, read by teep-suit's
+/// decoder (which also checks the digest against the manifest). The store keeps only
+/// envelopes the processor accepted, so a failure here means a record from elsewhere: the
+/// manifest is then reported without a digest rather than failing the whole QueryResponse.
+fn manifest_reference(
+    envelope: Vec<u8>,
+    limits: &teep_suit::Limits,
+) -> (Option<teep_cbor::SuitDigest>, Option<String>) {
+    // Tolerant: a tagged envelope was accepted (and its deviation recorded) at install.
+    let mut seen = teep_cbor::Deviations::new(teep_cbor::Tolerance::Tolerant);
+    match teep_suit::decode_envelope_unverified_with(envelope, limits, &mut seen) {
+        Ok(env) => (
+            Some(teep_cbor::SuitDigest {
+                algorithm: env.digest().algorithm.to_cose(),
+                bytes: env.digest().bytes.clone(),
+            }),
+            env.manifest.reference_uri.clone(),
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "installed manifest does not decode: reported without its digest");
+            (None, None)
+        }
+    }
+}
 
 /// The TEE's component store seen through teep-suit's [`ComponentStore`].
 pub struct TeeComponentStore<'t> {
@@ -156,11 +183,20 @@ impl AgentDevice for TeeDevice {
             .collect())
     }
 
-    fn installed_manifests(&self) -> Result<Vec<(ComponentId, u64)>, DeviceError> {
+    fn installed_manifests(&self) -> Result<Vec<InstalledManifest>, DeviceError> {
         let list = self.tee.list_manifests().map_err(DeviceError::tee)?;
         Ok(list
             .into_iter()
-            .map(|m| (m.manifest_component_id, m.sequence_number))
+            .map(|m| {
+                let (digest, reference_uri) =
+                    manifest_reference(m.envelope, &self.processor_template.limits);
+                InstalledManifest {
+                    component_id: m.manifest_component_id,
+                    sequence_number: m.sequence_number,
+                    digest,
+                    reference_uri,
+                }
+            })
             .collect())
     }
 
@@ -238,5 +274,39 @@ impl AgentDevice for TeeDevice {
         };
         let outcome = processor.uninstall(manifest_id, &mut store, self.fetcher.as_mut());
         outcome.result.map(|_| true).map_err(DeviceError::suit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// TEEP-26 §5 / draft-ietf-suit-report: what a stored envelope is reported by is the
+    /// digest its authentication wrapper signs and the manifest's own suit-reference-uri,
+    /// tagged (107) or not; a record that does not decode is reported without them.
+    #[test]
+    fn teep_26_5_manifest_reference_is_the_signed_digest_and_reference_uri() {
+        let signer = teep_cose::SoftwareSigner::new(teep_cose::PrivateKey::generate(
+            teep_cose::KeyType::P256,
+        ));
+        let (mut m, _) = teep_suit::ManifestBuilder::new(
+            vec![b"TEEP-Device".to_vec(), b"ta".to_vec()].into(),
+            &b"x"[..],
+        )
+        .build_manifest(&[0; 64])
+        .unwrap();
+        m.reference_uri = Some("https://tam.example/ta.suit".into());
+        let limits = teep_suit::Limits::default();
+        for tagged in [false, true] {
+            let env = teep_suit::sign_manifest(&m, &[], &signer, tagged).unwrap();
+            let (digest, uri) = manifest_reference(env.clone(), &limits);
+            let digest = digest.unwrap();
+            let untagged = if tagged { &env[2..] } else { &env[..] };
+            let want = teep_suit::decode_envelope_unverified(untagged.to_vec(), &limits).unwrap();
+            assert_eq!(digest.algorithm, -16);
+            assert_eq!(digest.bytes, want.digest().bytes);
+            assert_eq!(uri.as_deref(), Some("https://tam.example/ta.suit"));
+        }
+        assert_eq!(manifest_reference(vec![0xa0], &limits), (None, None));
     }
 }

@@ -654,3 +654,66 @@ fn teep_8_2_encrypted_evidence_attests_over_http() {
         }
     }
 }
+
+/// -26 §5 (`manifests` carries a SUIT_Reference) and draft-ietf-suit-report (`[uri,
+/// SUIT_Digest]`, the digest the manifest's authentication wrapper signs), through the real
+/// software TEE, Broker and TAM: after `hello` is installed, the next Evidence names it by
+/// its manifest digest, and the TAM resolves that digest to the catalog TC and sequence and
+/// keeps it with the device's claims.
+#[test]
+fn teep_26_5_tam_sees_the_installed_tcs_manifest_digest() {
+    let dir = tempfile::tempdir().unwrap();
+    let tam = Tam::start(&dir.path().join("tam"), teep_tam::Enroll::Tofu);
+    let (mut dev, hello) = Device::requesting_hello(&dir, &tam);
+    dev.session(&tam.uri).unwrap();
+    assert!(dev.installed(&hello));
+    let claims = |tam: &Tam| {
+        let device = tam.rt.block_on(tam.state.store.list_devices(10)).unwrap();
+        assert_eq!(device.len(), 1);
+        tam.rt
+            .block_on(teep_tam::ops::device_view(
+                &tam.state.store,
+                device[0].clone(),
+            ))
+            .unwrap()
+            .claims
+            .unwrap()
+    };
+    // Installed during that session: its Evidence had only the TEE's own entry.
+    assert!(claims(&tam).get("manifest_references").is_none());
+
+    dev.session(&tam.uri).unwrap();
+    let catalog = tam.rt.block_on(tam.state.store.latest_tcs()).unwrap();
+    let tc = catalog.iter().find(|t| t.name == "hello").unwrap();
+    let env =
+        teep_suit::decode_envelope_unverified(tc.envelope.clone(), &teep_suit::Limits::default())
+            .unwrap();
+    let hex: String = env
+        .digest()
+        .bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    // The device's stored envelope signs the same digest (its own record of the install).
+    let stored = dev.tee.manifest(&hello.manifest_id().0).unwrap().unwrap();
+    let on_device =
+        teep_suit::decode_envelope_unverified(stored.envelope, &teep_suit::Limits::default())
+            .unwrap();
+    assert_eq!(on_device.digest(), env.digest());
+
+    let c = claims(&tam);
+    let refs = c["manifest_references"].as_array().unwrap();
+    assert_eq!(refs.len(), 1, "{c}");
+    let r = &refs[0];
+    assert_eq!(r["index"], 1, "after the TEE's own entry: {c}");
+    assert_eq!(r["digest"].as_str(), Some(hex.as_str()), "{c}");
+    assert_eq!(r["digest_alg"], -16);
+    assert_eq!(r["tc"].as_str(), Some("hello"), "{c}");
+    assert_eq!(r["sequence"], tc.sequence);
+    let uri = env
+        .manifest
+        .reference_uri
+        .clone()
+        .unwrap_or_else(|| format!("urn:teep:manifest:{}", hello.manifest_id()));
+    assert_eq!(r["uri"].as_str(), Some(uri.as_str()), "{c}");
+}

@@ -8,7 +8,8 @@
 //!   Which optional rules apply (depth accounting, two-byte simple values, duplicate and
 //!   unsorted map keys, non-shortest heads) is chosen per reader with [`Rules`].
 //! * [`ComponentId`]: the SUIT component identifier (array of bstr), its encoding and its one
-//!   human-readable form; [`suit_parameter_name`]: the one list of SUIT parameter names.
+//!   human-readable form; [`suit_parameter_name`]: the one list of SUIT parameter names;
+//!   [`SuitReference`] / [`SuitDigest`]: the suit-report reference to a manifest.
 //! * [`deviation`]: the named deviations every receiver (COSE, TEEP, SUIT, HTTP) records when it
 //!   tolerates a peer's departure from the specification, and the one catalog of their codes.
 //!
@@ -33,6 +34,7 @@ mod path;
 mod reader;
 mod skip;
 mod suit_parameter;
+mod suit_reference;
 mod write;
 
 pub use component_id::{ComponentId, ComponentIdError, DisplaySegments, TAM_TC_NAMESPACE_DNS};
@@ -45,6 +47,7 @@ pub use path::Seg;
 pub use reader::Reader;
 pub use skip::{DepthLimit, MapKeys, Rules};
 pub use suit_parameter::{suit_parameter_from_name, suit_parameter_name};
+pub use suit_reference::{SuitDigest, SuitReference};
 pub use write::{
     write_array_head, write_bool, write_bytes, write_f64, write_head, write_int, write_int128,
     write_map_head, write_null, write_simple, write_tag, write_text, write_uint, write_undefined,

@@ -13,11 +13,15 @@ use teep_cose::PublicKey;
 
 mod cnf;
 mod format;
+mod manifests;
 mod profile;
 mod verdict;
 
 pub use cnf::CnfForm;
 pub use format::{classify, MediaType, PayloadKind, EVIDENCE_MEDIA_TYPE, TEEP_RESULT_MEDIA_TYPE};
+pub use manifests::{
+    attested_holdings, manifest_references, resolve_references, ManifestReference,
+};
 pub use profile::{
     check_policy, check_required_claims, check_result_profile, AppraisalPolicy, ClaimsFault,
 };
@@ -40,6 +44,9 @@ pub struct AttestedClaims {
     /// The external Verifier that appraised the Evidence (background-check model).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verifier: Option<String>,
+    /// The SUIT_References in `manifests` (TEEP-26 §5), with the catalog TC each names.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub manifest_references: Vec<ManifestReference>,
 }
 
 fn hex_opt<S: serde::Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
@@ -180,6 +187,7 @@ impl Evidence {
             manifests,
             passport,
             verifier: None,
+            manifest_references: Vec::new(),
         }
     }
 }

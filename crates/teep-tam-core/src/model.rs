@@ -75,6 +75,12 @@ pub struct TcRecord {
     pub sequence: u64,
     #[serde(skip)]
     pub envelope: Vec<u8>,
+    /// The SUIT_Digest `envelope`'s authentication wrapper signs: what a device names the
+    /// manifest by in its Evidence's `manifests` claim (TEEP-26 §5, a SUIT_Reference). Set
+    /// by the adapter when it loads the catalog (teep-tam: once per policy snapshot), never
+    /// per exchange; `None`: attested digests cannot identify this TC.
+    #[serde(skip)]
+    pub manifest_digest: Option<teep_cbor::SuitDigest>,
     #[serde(serialize_with = "ser_opt_hex")]
     pub payload_digest: Option<Vec<u8>>,
     #[serde(serialize_with = "ser_opt_hex")]

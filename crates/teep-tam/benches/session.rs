@@ -55,6 +55,7 @@ fn setup() -> Setup {
         manifest_component_id: tc.manifest_component_id.clone(),
         sequence: 1,
         envelope: tc.envelope.clone(),
+        manifest_digest: None,
         payload_digest: tc.payload_digest.clone(),
         signer_kid: None,
         created_at: 0,

@@ -166,6 +166,20 @@ fn limits() -> Limits {
     }
 }
 
+/// The SUIT_Digest a catalog envelope's authentication wrapper signs: what a device attests
+/// in its `manifests` claim (TEEP-26 §5, draft-ietf-suit-report SUIT_Reference). Only the
+/// wrapper is read (the envelope was verified when it entered the catalog); `None` for one
+/// that does not split, which attested digests then cannot identify. Called once per catalog
+/// load, not per exchange.
+pub fn manifest_digest(envelope: &[u8]) -> Option<teep_cbor::SuitDigest> {
+    let raw = teep_suit::codec::split_envelope(&envelope.to_vec().into(), &limits()).ok()?;
+    let auth = teep_suit::codec::decode_authentication(&raw.authentication).ok()?;
+    Some(teep_cbor::SuitDigest {
+        algorithm: auth.digest.algorithm.to_cose(),
+        bytes: auth.digest.bytes,
+    })
+}
+
 fn check_size(bytes: &[u8]) -> Result<(), EnvelopeError> {
     if bytes.len() > MAX_ENVELOPE {
         return Err(EnvelopeError::TooLarge { len: bytes.len() });
@@ -448,6 +462,35 @@ mod tests {
             e,
             "SUIT_Envelope.manifest: common.components: no component that is not a dependency"
         );
+    }
+
+    /// TEEP-26 §5 / draft-ietf-suit-report: the digest a catalog TC is recognised by is the
+    /// one its authentication wrapper signs, tagged (107) or not; garbage has none.
+    #[test]
+    fn teep_26_5_manifest_digest_is_the_authentication_wrapper_digest() {
+        let signer = teep_cose::SoftwareSigner::new(teep_cose::PrivateKey::generate(
+            teep_cose::KeyType::P256,
+        ));
+        let (m, _) = teep_suit::ManifestBuilder::new(
+            vec![b"TEEP-Device".to_vec(), b"ta".to_vec()].into(),
+            &b"x"[..],
+        )
+        .build_manifest(&[0; 64])
+        .unwrap();
+        for tagged in [false, true] {
+            let env = teep_suit::sign_manifest(&m, &[], &signer, tagged).unwrap();
+            let want = teep_suit::decode_envelope_unverified_with(
+                env.clone(),
+                &limits(),
+                &mut teep_cbor::Deviations::new(teep_cbor::Tolerance::Tolerant),
+            )
+            .unwrap();
+            let got = manifest_digest(&env).unwrap();
+            assert_eq!(got.algorithm, want.digest().algorithm.to_cose());
+            assert_eq!(got.bytes, want.digest().bytes);
+        }
+        assert_eq!(manifest_digest(&[0xa0]), None);
+        assert_eq!(manifest_digest(&[0xff]), None);
     }
 
     #[test]

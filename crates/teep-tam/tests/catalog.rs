@@ -441,3 +441,36 @@ async fn catalog_dependencies_are_stored_with_the_entry() {
     check_dependencies_stored(tam.store()).await;
     tam.handle.shutdown().await;
 }
+
+/// TEEP-26 §5: the policy snapshot carries each current catalog TC's manifest digest, the
+/// SUIT_Digest its authentication wrapper signs, which attested `manifests` references are
+/// matched against. It is computed when the snapshot is built and shared by every exchange
+/// until the catalog changes, when the next snapshot has the new TC's.
+#[tokio::test(flavor = "multi_thread")]
+async fn teep_26_5_policy_snapshot_carries_manifest_digests_built_once() {
+    let tam = start(Enroll::Tofu).await;
+    add_assigned_ta(&tam, "hello", b"hi").await;
+    let a = tam.store().policy().await.unwrap();
+    let b = tam.store().policy().await.unwrap();
+    assert!(std::sync::Arc::ptr_eq(&a.catalog, &b.catalog));
+    let signed = |tc: &teep_tam::model::TcRecord| {
+        let env = teep_suit::decode_envelope_unverified(
+            tc.envelope.clone(),
+            &teep_suit::Limits::default(),
+        )
+        .unwrap();
+        teep_cbor::SuitDigest {
+            algorithm: env.digest().algorithm.to_cose(),
+            bytes: env.digest().bytes.clone(),
+        }
+    };
+    assert_eq!(a.catalog[0].manifest_digest, Some(signed(&a.catalog[0])));
+
+    add_assigned_ta(&tam, "counter", b"count").await;
+    let c = tam.store().policy().await.unwrap();
+    assert!(!std::sync::Arc::ptr_eq(&a.catalog, &c.catalog));
+    assert_eq!(c.catalog.len(), 2);
+    for tc in c.catalog.iter() {
+        assert_eq!(tc.manifest_digest, Some(signed(tc)), "{}", tc.name);
+    }
+}

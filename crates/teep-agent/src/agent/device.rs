@@ -2,6 +2,7 @@
 //! the SUIT Update Procedure, behind [`AgentDevice`].
 
 use alloc::{boxed::Box, string::String, vec::Vec};
+use teep_cbor::SuitDigest;
 use teep_cose::{PublicKey, Signer};
 use teep_proto::ComponentId;
 
@@ -21,6 +22,21 @@ pub struct InstalledTc {
     pub component_id: ComponentId,
     pub digest: [u8; 32],
     pub size: u64,
+}
+
+/// An installed SUIT manifest as the device knows it: what the Agent reports in tc-list's
+/// manifest list and in its Evidence's `manifests` claim (TEEP-26 §5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstalledManifest {
+    /// The manifest's own component id (suit-manifest-component-id).
+    pub component_id: ComponentId,
+    pub sequence_number: u64,
+    /// The SUIT_Digest its authentication wrapper signs, which a SUIT_Reference carries
+    /// (draft-ietf-suit-report); `None` from a device that cannot tell (then the Evidence names
+    /// the manifest without a digest).
+    pub digest: Option<SuitDigest>,
+    /// The manifest's `suit-reference-uri`, if it carries one.
+    pub reference_uri: Option<String>,
 }
 
 /// What the SUIT processor reported for one manifest.
@@ -90,8 +106,9 @@ pub trait AgentDevice {
     fn identity(&self) -> DeviceIdentity;
     /// Installed Trusted Components (TC ids, not manifest ids).
     fn installed(&self) -> Result<Vec<InstalledTc>, DeviceError>;
-    /// Manifest component ids of the installed manifests, with their sequence numbers.
-    fn installed_manifests(&self) -> Result<Vec<(ComponentId, u64)>, DeviceError>;
+    /// The installed manifests: component id, sequence number and, where the device can tell,
+    /// digest and reference URI.
+    fn installed_manifests(&self) -> Result<Vec<InstalledManifest>, DeviceError>;
     /// Runs the SUIT Update Procedure on one envelope against the TC Signer trust anchors and
     /// commits it atomically, or changes nothing.
     fn apply_manifest(

@@ -46,8 +46,8 @@ use crate::state::AgentState;
 
 pub use algorithm::compatible_alg;
 pub use device::{
-    AgentDevice, DeviceError, DeviceErrorCause, DeviceIdentity, InstalledTc, ManifestFailure,
-    ManifestResult,
+    AgentDevice, DeviceError, DeviceErrorCause, DeviceIdentity, InstalledManifest, InstalledTc,
+    ManifestFailure, ManifestResult,
 };
 pub use encryption::{open_tam_attestation_payload, TamEncryption, TamPayloadError};
 pub use reply::ReplyError;

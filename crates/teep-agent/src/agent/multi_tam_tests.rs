@@ -11,7 +11,8 @@ use teep_proto::{
 };
 
 use super::device::{
-    AgentDevice, DeviceError, DeviceIdentity, InstalledTc, ManifestFailure, ManifestResult,
+    AgentDevice, DeviceError, DeviceIdentity, InstalledManifest, InstalledTc, ManifestFailure,
+    ManifestResult,
 };
 use super::test_device::signer;
 use super::{Agent, AgentConfig, AgentEvent, Outcome};
@@ -87,11 +88,16 @@ impl AgentDevice for Shelf {
             })
             .collect())
     }
-    fn installed_manifests(&self) -> Result<Vec<(ComponentId, u64)>, DeviceError> {
+    fn installed_manifests(&self) -> Result<Vec<InstalledManifest>, DeviceError> {
         Ok(self
             .manifests
             .iter()
-            .map(|(k, v)| (k.clone(), *v))
+            .map(|(k, v)| InstalledManifest {
+                component_id: k.clone(),
+                sequence_number: *v,
+                digest: None,
+                reference_uri: None,
+            })
             .collect())
     }
     fn apply_manifest(

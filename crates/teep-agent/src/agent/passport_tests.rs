@@ -9,7 +9,8 @@ use teep_cose::{PublicKey, Signer, SoftwareSigner};
 use teep_proto::{CipherSuite, ComponentId, DataItems, Numbering, QueryRequest, TeepMessage};
 
 use super::device::{
-    AgentDevice, DeviceError, DeviceIdentity, InstalledTc, ManifestFailure, ManifestResult,
+    AgentDevice, DeviceError, DeviceIdentity, InstalledManifest, InstalledTc, ManifestFailure,
+    ManifestResult,
 };
 use super::test_device::{signer, Broken};
 use super::{Agent, AgentConfig, EAT_MEDIA_TYPE, TEEP_RESULT_MEDIA_TYPE};
@@ -33,7 +34,7 @@ impl AgentDevice for WithVerifier {
     fn installed(&self) -> Result<Vec<InstalledTc>, DeviceError> {
         self.inner.installed()
     }
-    fn installed_manifests(&self) -> Result<Vec<(ComponentId, u64)>, DeviceError> {
+    fn installed_manifests(&self) -> Result<Vec<InstalledManifest>, DeviceError> {
         self.inner.installed_manifests()
     }
     fn apply_manifest(

@@ -10,7 +10,7 @@ use teep_proto::{
 };
 
 use super::algorithm::{compatible_alg, Answering};
-use super::device::InstalledTc;
+use super::device::{InstalledManifest, InstalledTc};
 use super::tam_attestation::TamAttestationCheck;
 use super::tam_message::TamSignature;
 use super::{Agent, AgentEvent, Outcome, EAT_MEDIA_TYPE, TEEP_RESULT_MEDIA_TYPE};
@@ -239,7 +239,7 @@ impl Agent<'_> {
                 have_binary: None,
             })
             .collect();
-        let manifest_ids: Vec<&ComponentId> = manifests.iter().map(|(id, _)| id).collect();
+        let manifest_ids: Vec<&ComponentId> = manifests.iter().map(|m| &m.component_id).collect();
         resp.unneeded_manifest_list = self
             .state
             .unrequested
@@ -254,7 +254,7 @@ impl Agent<'_> {
     fn evidence(
         &self,
         nonce: Option<Vec<u8>>,
-        manifests: &[(ComponentId, u64)],
+        manifests: &[InstalledManifest],
     ) -> Result<Vec<u8>, EvidenceError> {
         let id = self.device.identity();
         let claims = EvidenceClaims {

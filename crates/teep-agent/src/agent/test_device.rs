@@ -8,7 +8,8 @@ use teep_cose::{Algorithm, CoseError, PrivateKey, PublicKey, Signer, SoftwareSig
 use teep_proto::{CipherSuite, ComponentId, DataItems, Numbering, QueryRequest, TeepMessage};
 
 use super::device::{
-    AgentDevice, DeviceError, DeviceIdentity, InstalledTc, ManifestFailure, ManifestResult,
+    AgentDevice, DeviceError, DeviceIdentity, InstalledManifest, InstalledTc, ManifestFailure,
+    ManifestResult,
 };
 use super::{Agent, AgentConfig, Outcome};
 use crate::state::AgentState;
@@ -66,7 +67,7 @@ impl AgentDevice for Broken {
             Err(DeviceError::tee(Failure::StoreUnreadable))
         }
     }
-    fn installed_manifests(&self) -> Result<Vec<(ComponentId, u64)>, DeviceError> {
+    fn installed_manifests(&self) -> Result<Vec<InstalledManifest>, DeviceError> {
         Ok(Vec::new())
     }
     fn apply_manifest(

@@ -161,6 +161,15 @@ pub static EAT_MANIFESTS_UNWRAPPED: DeviationKind = DeviationKind {
     reading: "a manifests entry's body is a CBOR map, not bstr-wrapped; read as the wrapped map",
 };
 
+/// A `manifests` entry's SUIT_Reference written as the TEEP draft example's map
+/// `{1: uri, 0: digest}` inside the bstr, where draft-ietf-suit-report defines the array
+/// `[uri, digest]`; the keys name the same two members, so the meaning is unambiguous.
+pub static EAT_MANIFESTS_REFERENCE_MAP: DeviationKind = DeviationKind {
+    code: "eat.manifests-reference-map",
+    section: "draft-ietf-suit-report SUIT_Reference = [uri, SUIT_Digest] (DIGEST §8.6); TEEP-26 §5 example",
+    reading: "a manifests entry's SUIT_Reference is a map {1: uri, 0: digest}; read as [uri, digest]",
+};
+
 /// Every kind, for metrics label sets, documentation and lookups by code.
 pub static ALL: &[&DeviationKind] = &[
     &COSE_KID_EMPTY,
@@ -181,6 +190,7 @@ pub static ALL: &[&DeviationKind] = &[
     &EAT_MANIFESTS_TEXT_FORM,
     &EAT_MANIFESTS_LABEL_273,
     &EAT_MANIFESTS_UNWRAPPED,
+    &EAT_MANIFESTS_REFERENCE_MAP,
 ];
 
 /// The kind with this code.

@@ -213,6 +213,7 @@ fn fixture() -> &'static Fixture {
                 .map(ComponentId::encode),
             sequence: manifest.sequence_number,
             envelope: env,
+            manifest_digest: None,
             payload_digest: Some(payload_digest.clone()),
             signer_kid: Some(tc_signer.kid()),
             created_at: NOW - 1000,

@@ -36,7 +36,9 @@ pub struct AppraisalPolicy {
     /// Accepted `hwversion` version strings (RFC 9711 §4.2.5).
     pub hwversions: Vec<String>,
     /// Lowest sequence number a TC may be held at: (its catalog name, minimum). Checked
-    /// against the device's holdings the TAM knows; a TC not held is policy's to install.
+    /// against the sequence the device attests (a `manifests` SUIT_Reference whose digest is
+    /// the catalog's current manifest, TEEP-26 §5), else the holdings the TAM recorded; a TC
+    /// held nowhere is policy's to install.
     pub min_tc_versions: Vec<(String, u64)>,
 }
 

@@ -170,6 +170,7 @@ mod tests {
             manifest_component_id: None,
             sequence: 1,
             envelope: name.as_bytes().to_vec(),
+            manifest_digest: None,
             payload_digest: None,
             signer_kid: None,
             created_at: 0,

@@ -312,6 +312,7 @@ mod tests {
             manifest_component_id: Some(mid(name)),
             sequence: seq,
             envelope: format!("{name}-{seq}").into_bytes(),
+            manifest_digest: None,
             payload_digest: Some(vec![seq as u8; 4]),
             signer_kid: None,
             created_at: 0,

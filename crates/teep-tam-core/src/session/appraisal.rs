@@ -167,7 +167,7 @@ impl TamCore {
                 (Some(VerifierVerdict::Affirmed { by }), _) => vouched(ev, &exp, by.as_str()),
             },
         };
-        let claims = match appraised {
+        let mut claims = match appraised {
             Ok(c) => c,
             Err(e) => return Ok(Err(e)),
         };
@@ -175,6 +175,15 @@ impl TamCore {
             Ok(()) => {}
             Err(ClaimsFault::Attest(e)) => return Ok(Err(e)),
             Err(ClaimsFault::Strict(d)) => return Err(Rejection::strict(Some(t), d)),
+        }
+        // The manifests the device attested by digest (TEEP-26 §5 SUIT_References).
+        let mut references = match attest::manifest_references(ev, deviations, &at) {
+            Ok(r) => r,
+            Err(ClaimsFault::Attest(e)) => return Ok(Err(e)),
+            Err(ClaimsFault::Strict(d)) => return Err(Rejection::strict(Some(t), d)),
+        };
+        if !references.is_empty() {
+            attest::resolve_references(&mut references, &ctx.catalog);
         }
         // Holdings by catalog name (what the operator's policy names TCs by).
         let held: Vec<(&str, Option<u64>)> = ctx
@@ -188,9 +197,12 @@ impl TamCore {
                 Some((tc.name.as_str(), h.sequence))
             })
             .collect();
+        // Attested versions take precedence over the recorded ones.
+        let held = attest::attested_holdings(held, &references);
         if let Err(e) = attest::check_policy(ev, &self.config.appraisal_policy, &held) {
             return Ok(Err(e));
         }
+        claims.manifest_references = references;
         Ok(Ok(claims))
     }
 }

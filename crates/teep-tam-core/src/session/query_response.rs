@@ -213,11 +213,17 @@ impl TamCore {
             .as_ref()
             .filter(|now| !same_holdings(now, &ctx.installed))
             .cloned();
-        // A TC left out for its dependencies is named in the audit entry, for the operator.
-        let refused: Vec<String> = decision.refused.iter().map(|e| e.to_string()).collect();
+        // The manifests the device attested by SUIT_Reference (-26 §5), then any TC left out
+        // for its dependencies, are named in the audit entry, for the operator.
+        let mut notes: Vec<String> = claims
+            .iter()
+            .flat_map(|c| &c.manifest_references)
+            .map(attest::ManifestReference::audit_note)
+            .collect();
+        notes.extend(decision.refused.iter().map(|e| e.to_string()));
         let noted = move |mut o: Outcome| {
             if let Some(a) = &mut o.effects.audit {
-                a.notes.extend(refused);
+                a.notes.extend(notes);
             }
             o
         };

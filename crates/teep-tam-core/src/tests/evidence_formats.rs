@@ -21,7 +21,7 @@ use crate::{CoreConfig, Enroll, ExchangeResult, Outcome, RefusalKind, Rejection}
 const N: Numbering = Numbering::Draft26;
 
 /// The claims the TEEP profile requires, for `dev`'s TEEP key, over `nonce`.
-fn claims(dev: &SimDevice, nonce: &[u8]) -> EatClaims {
+pub(super) fn claims(dev: &SimDevice, nonce: &[u8]) -> EatClaims {
     EatClaims {
         cnf: Some(Confirmation::Key(dev.public_key())),
         eat_nonce: Some(nonce.to_vec()),
@@ -46,7 +46,7 @@ fn verifier() -> SoftwareSigner {
 
 /// A registered `dev`'s answer to a new QueryRequest, its payload `payload(challenge, token)`
 /// labelled `format`, up to the TAM's answer, the external Verifier's verdict in the context.
-fn answer(
+pub(super) fn answer(
     tam: &mut Tam,
     dev: &SimDevice,
     format: Option<&str>,
@@ -76,7 +76,7 @@ fn answer(
 }
 
 /// Evidence over the challenge, signed by the device, with `edit` applied to its claims.
-fn evidence<'a>(
+pub(super) fn evidence<'a>(
     dev: &'a SimDevice,
     edit: impl FnOnce(&mut EatClaims) + 'a,
 ) -> impl FnOnce(&[u8], &[u8]) -> Vec<u8> + 'a {
@@ -87,7 +87,7 @@ fn evidence<'a>(
     }
 }
 
-fn registered(
+pub(super) fn registered(
     config: impl FnOnce(CoreConfig) -> CoreConfig,
     verifier_keys: bool,
 ) -> (Tam, SimDevice) {
@@ -103,7 +103,7 @@ fn registered(
 }
 
 /// The err-msg of an attestation failure (and the device is marked failed).
-fn failure(tam: &Tam, dev: &SimDevice, o: &Outcome) -> String {
+pub(super) fn failure(tam: &Tam, dev: &SimDevice, o: &Outcome) -> String {
     assert_eq!(o.result, ExchangeResult::AttestationFailed, "{o:?}");
     let TeepMessage::Update(u) = teep_proto::signed::open_message(o.response.as_ref().unwrap(), N)
         .unwrap()
@@ -116,7 +116,7 @@ fn failure(tam: &Tam, dev: &SimDevice, o: &Outcome) -> String {
     u.err_msg.unwrap_or_default()
 }
 
-fn attested(tam: &Tam, dev: &SimDevice, o: &Outcome) -> serde_json::Value {
+pub(super) fn attested(tam: &Tam, dev: &SimDevice, o: &Outcome) -> serde_json::Value {
     assert_eq!(o.result, ExchangeResult::NoUpdate, "{o:?}");
     let d = tam.device(dev);
     assert_eq!(d.status, DeviceStatus::Attested);

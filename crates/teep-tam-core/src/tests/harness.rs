@@ -129,6 +129,7 @@ pub fn tc(name: &str, sequence: u64) -> TcRecord {
         manifest_component_id: Some(manifest_component(name).encode()),
         sequence,
         envelope: envelope(name, sequence),
+        manifest_digest: None,
         payload_digest: Some(vec![sequence as u8; 4]),
         signer_kid: None,
         created_at: T0,

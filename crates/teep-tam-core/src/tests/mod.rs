@@ -29,6 +29,7 @@ mod evidence_formats;
 mod harness;
 mod internal_errors;
 mod interop;
+mod manifest_references;
 mod policy_paths;
 mod query_response_handling;
 mod refusals;

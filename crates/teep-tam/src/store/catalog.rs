@@ -48,6 +48,7 @@ impl TryFrom<TcRow> for TcRecord {
             manifest_component_id: r.manifest_component_id,
             sequence: r.sequence as u64,
             envelope: r.envelope,
+            manifest_digest: None,
             payload_digest: r.payload_digest,
             signer_kid: r.signer_kid,
             created_at: r.created_at,

@@ -49,7 +49,12 @@ impl Store {
                 return Ok(p);
             }
         }
-        let catalog = Arc::new(self.latest_tcs().await?);
+        let mut tcs = self.latest_tcs().await?;
+        // Once per snapshot: the digests attested `manifests` entries are matched against.
+        for tc in &mut tcs {
+            tc.manifest_digest = crate::catalog::manifest_digest(&tc.envelope);
+        }
+        let catalog = Arc::new(tcs);
         let assignments: Vec<(Vec<u8>, Target)> = self
             .list_assignments()
             .await?

@@ -88,6 +88,7 @@ pub fn claim_rows(claims: &Json) -> Vec<ClaimRow> {
                     ("no: evidence appraised by this TAM".to_string(), "bool")
                 }
                 ("manifests", Json::Number(n)) => (format!("{n} entries"), "number"),
+                ("manifest_references", Json::Array(refs)) => (reference_lines(refs), "text"),
                 ("oemid" | "hwmodel", Json::String(s)) => match hex::decode(s) {
                     Ok(b) => bytes_text(&b),
                     Err(_) => (s.clone(), "text"),
@@ -103,6 +104,28 @@ pub fn claim_rows(claims: &Json) -> Vec<ClaimRow> {
             }
         })
         .collect()
+}
+
+/// The attested SUIT_References (TEEP-26 §5), `; `-separated, each `[i] uri alg:digest → tc@seq`
+/// (`→ not in the catalog` when no current catalog manifest has the digest).
+fn reference_lines(refs: &[Json]) -> String {
+    refs.iter()
+        .map(|r| {
+            let text = |k: &str| r[k].as_str().unwrap_or("?").to_string();
+            let tc = match (r["tc"].as_str(), r["sequence"].as_u64()) {
+                (Some(name), Some(seq)) => format!("{name}@{seq}"),
+                _ => "not in the catalog".into(),
+            };
+            format!(
+                "[{}] {} {}:{} → {tc}",
+                r["index"],
+                text("uri"),
+                r["digest_alg"],
+                text("digest")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Why an assignment applies to `device`, as text, or `None` when it does not.
@@ -333,5 +356,21 @@ mod tests {
         assert_eq!(get("ueid").value, "0102");
         assert_eq!(get("hwversion").value, "1.0");
         assert_eq!(get("manifests").value, "2 entries");
+    }
+
+    /// TEEP-26 §5: each attested SUIT_Reference reads as one line, with the catalog TC its
+    /// digest names, or says that none does.
+    #[test]
+    fn teep_26_5_manifest_references_read_as_lines() {
+        let rows = claim_rows(&json!({
+            "manifest_references": [
+                {"index": 1, "uri": "urn:a", "digest_alg": -16, "digest": "ab", "tc": "hello", "sequence": 3},
+                {"index": 2, "uri": "urn:b", "digest_alg": -16, "digest": "cd"}
+            ]
+        }));
+        assert_eq!(
+            rows[0].value,
+            "[1] urn:a -16:ab → hello@3; [2] urn:b -16:cd → not in the catalog"
+        );
     }
 }
