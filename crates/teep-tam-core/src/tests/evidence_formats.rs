@@ -513,7 +513,8 @@ fn rfc_8747_3_3_cnf_encrypted_cose_key_the_tam_cannot_open_is_refused_clearly() 
         Value::Map(Vec::new()),
         Value::Bytes(vec![0; 32]),
     ]));
-    let cases: [(Box<dyn Fn(&SimDevice) -> Confirmation>, &str); 3] = [
+    type MakeCnf = Box<dyn Fn(&SimDevice) -> Confirmation>;
+    let cases: [(MakeCnf, &str); 3] = [
         (
             Box::new(move |d| encrypted_cnf(d, &stranger, false)),
             "key this TAM does not hold",
