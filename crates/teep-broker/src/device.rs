@@ -33,10 +33,7 @@ fn manifest_reference(
     let mut seen = teep_cbor::Deviations::new(teep_cbor::Tolerance::Tolerant);
     match teep_suit::decode_envelope_unverified_with(envelope, limits, &mut seen) {
         Ok(env) => (
-            Some(teep_cbor::SuitDigest {
-                algorithm: env.digest().algorithm.to_cose(),
-                bytes: env.digest().bytes.clone(),
-            }),
+            Some(env.digest().into()),
             env.manifest.reference_uri.clone(),
         ),
         Err(e) => {

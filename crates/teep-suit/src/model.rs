@@ -135,6 +135,17 @@ pub struct Digest {
     pub bytes: Vec<u8>,
 }
 
+/// The same SUIT_Digest as the crates that do not read SUIT carry it (a SUIT_Reference in
+/// the EAT `manifests` claim, TEEP-26 §5).
+impl From<&Digest> for teep_cbor::SuitDigest {
+    fn from(d: &Digest) -> Self {
+        teep_cbor::SuitDigest {
+            algorithm: d.algorithm.to_cose(),
+            bytes: d.bytes.clone(),
+        }
+    }
+}
+
 impl Digest {
     /// SHA-256 digest of `data`, by the default crypto provider.
     pub fn sha256(data: &[u8]) -> Self {

@@ -12,18 +12,19 @@ use ciborium::Value;
 use teep_cose::PublicKey;
 
 mod cnf;
-mod format;
 mod manifests;
 mod profile;
 mod verdict;
 
 pub use cnf::CnfForm;
-pub use format::{classify, MediaType, PayloadKind, EVIDENCE_MEDIA_TYPE, TEEP_RESULT_MEDIA_TYPE};
 pub use manifests::{
     attested_holdings, manifest_references, resolve_references, ManifestReference,
 };
 pub use profile::{
     check_policy, check_required_claims, check_result_profile, AppraisalPolicy, ClaimsFault,
+};
+pub use teep_cose::eat::media_type::{
+    classify, MediaType, PayloadKind, EVIDENCE_MEDIA_TYPE, TEEP_RESULT_MEDIA_TYPE,
 };
 pub use verdict::{EvidenceForVerifier, VerifierVerdict};
 

@@ -174,10 +174,7 @@ fn limits() -> Limits {
 pub fn manifest_digest(envelope: &[u8]) -> Option<teep_cbor::SuitDigest> {
     let raw = teep_suit::codec::split_envelope(&envelope.to_vec().into(), &limits()).ok()?;
     let auth = teep_suit::codec::decode_authentication(&raw.authentication).ok()?;
-    Some(teep_cbor::SuitDigest {
-        algorithm: auth.digest.algorithm.to_cose(),
-        bytes: auth.digest.bytes,
-    })
+    Some((&auth.digest).into())
 }
 
 fn check_size(bytes: &[u8]) -> Result<(), EnvelopeError> {

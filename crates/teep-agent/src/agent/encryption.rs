@@ -193,17 +193,28 @@ pub fn open_tam_attestation_payload(
     if !encrypt::is_encrypted(payload) {
         return Ok(payload.to_vec());
     }
+    open_to_agent(teep_signer, payload, Purpose::Eat)
+}
+
+/// Decrypts a COSE_Encrypt the TAM sent to this Agent (an EAT or a SUIT report, by
+/// `purpose`): the recipient whose kid is the TEEP key's thumbprint (or one without a kid),
+/// opened with that key's agreement.
+pub(super) fn open_to_agent(
+    teep_signer: &dyn Signer,
+    sealed: &[u8],
+    purpose: Purpose,
+) -> Result<Vec<u8>, TamPayloadError> {
     let agreement = teep_signer
         .key_agreement()
         .ok_or(TamPayloadError::NoKeyAgreement)?;
-    let mut enc = encrypt::open_encrypted(payload).map_err(TamPayloadError::Cose)?;
+    let mut enc = encrypt::open_encrypted(sealed).map_err(TamPayloadError::Cose)?;
     let ours = teep_signer.public_key().thumbprint();
     let index = enc
         .recipient_kids()
         .position(|k| k.is_none_or(|k| k == &ours[..]))
         .ok_or(TamPayloadError::NotForUs)?;
     enc.select_recipient(index);
-    enc.decrypt(agreement, Purpose::Eat)
+    enc.decrypt(agreement, purpose)
         .map_err(TamPayloadError::Cose)
 }
 

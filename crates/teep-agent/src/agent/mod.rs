@@ -56,14 +56,12 @@ pub use tam_attestation::{
 };
 
 /// Media type of our Evidence: an EAT as a CWT (RFC 9782 §4), without the `eat_profile`
-/// parameter. -26 §4.3 gives the TEEP EAT media type (`application/eat+cwt;
-/// eat_profile=urn:ietf:rfc:rfcXXXX`, also what an absent format means) to Attestation
-/// Results; a TAM hands anything else to a Verifier as Evidence.
-pub const EAT_MEDIA_TYPE: &str = "application/eat+cwt";
-
-/// The TEEP EAT media type (-26 §4.3): how the Agent labels an Attestation Result a
-/// Verifier gave it (passport model).
-pub const TEEP_RESULT_MEDIA_TYPE: &str = "application/eat+cwt; eat_profile=urn:ietf:rfc:rfcXXXX";
+/// parameter. -26 §4.3 gives the TEEP EAT media type ([`TEEP_RESULT_MEDIA_TYPE`], also what an
+/// absent format means) to Attestation Results, which is how the Agent labels one a Verifier
+/// gave it (passport model); a TAM hands anything else to a Verifier as Evidence.
+pub use teep_cose::eat::media_type::{
+    EVIDENCE_MEDIA_TYPE as EAT_MEDIA_TYPE, TEEP_RESULT_MEDIA_TYPE,
+};
 
 /// Largest TEEP message accepted from a TAM (an Update may carry integrated TA binaries).
 pub const MAX_MESSAGE: usize = 16 * 1024 * 1024;

@@ -90,15 +90,23 @@ impl Agent<'_> {
         if !teep_cose::encrypt::is_encrypted(report) {
             return unreadable_report(report);
         }
-        let signer = self.device.teep_signer();
-        let Some(agreement) = signer.key_agreement() else {
-            return Some("encrypted, but this Agent's TEEP key cannot agree keys".into());
-        };
-        let opened = teep_cose::encrypt::open_encrypted(report)
-            .and_then(|e| e.decrypt(agreement, teep_cose::encrypt::Purpose::SuitReport));
+        use super::encryption::{open_to_agent, TamPayloadError};
+        let opened = open_to_agent(
+            self.device.teep_signer(),
+            report,
+            teep_cose::encrypt::Purpose::SuitReport,
+        );
         match opened {
             Ok(plain) => unreadable_report(&plain),
-            Err(e) => Some(format!("encrypted, and this Agent cannot decrypt it: {e}")),
+            Err(TamPayloadError::NoKeyAgreement) => {
+                Some("encrypted, but this Agent's TEEP key cannot agree keys".into())
+            }
+            Err(TamPayloadError::NotForUs) => Some(
+                "encrypted, and this Agent cannot decrypt it: encrypted to another key than this Agent's TEEP key".into(),
+            ),
+            Err(TamPayloadError::Cose(e)) => {
+                Some(format!("encrypted, and this Agent cannot decrypt it: {e}"))
+            }
         }
     }
 }

@@ -60,21 +60,11 @@ impl TamAttestationError {
 }
 
 /// Whether an attestation-payload-format marks an Attestation Result: absent (the TEEP EAT
-/// media type is the default, -26 §4.3) or the TEEP EAT media type, compared without case or
-/// blanks and with the profile quoted or not.
+/// media type is the default, -26 §4.3) or the TEEP EAT media type, read as the TAM reads an
+/// Agent's label (`teep_cose::eat::media_type`: case, blanks and quoting do not matter).
 pub fn is_attestation_result_format(format: Option<&str>) -> bool {
-    let Some(f) = format else { return true };
-    let normal: String = f
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '"')
-        .collect::<String>()
-        .to_ascii_lowercase();
-    let wanted: String = TEEP_RESULT_MEDIA_TYPE
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect::<String>()
-        .to_ascii_lowercase();
-    normal == wanted
+    use teep_cose::eat::media_type::{classify, PayloadKind};
+    classify(format) == Ok(PayloadKind::TeepResult)
 }
 
 /// §7.2.1.1 for one attestation-payload: the checks of the module comment. `tam_kids` are the
@@ -147,6 +137,15 @@ pub(super) enum TamAttestationCheck {
     Refuse(Box<ErrorMessage>, String),
 }
 
+/// The Error refusing a TAM's attestation: `code`, the QueryRequest's token, `reason` as
+/// err-msg (128 bytes at most) and for the log.
+fn refuse(code: ErrorCode, qr: &QueryRequest, reason: String) -> TamAttestationCheck {
+    let mut err = ErrorMessage::new(code);
+    err.token = qr.token.clone();
+    err.err_msg = Some(super::reply::truncate_text(&reason, 128));
+    TamAttestationCheck::Refuse(Box::new(err), reason)
+}
+
 impl Agent<'_> {
     /// §7.2.1: whether the QueryRequest from `tam_uri`, signed by the TAM keys `tam_kids`,
     /// may be answered, when the Agent requires TAM attestation.
@@ -188,13 +187,7 @@ impl Agent<'_> {
             payload,
         ) {
             Ok(p) => p,
-            Err(e) => {
-                let mut err = ErrorMessage::new(teep_proto::ErrorCode::PermanentError);
-                err.token = qr.token.clone();
-                let reason = format!("{e}");
-                err.err_msg = Some(super::reply::truncate_text(&reason, 128));
-                return TamAttestationCheck::Refuse(Box::new(err), reason);
-            }
+            Err(e) => return refuse(ErrorCode::PermanentError, qr, format!("{e}")),
         };
         match verify_tam_attestation(
             &self.config.tam_verifier_keys,
@@ -204,13 +197,7 @@ impl Agent<'_> {
             tam_kids,
         ) {
             Ok(verifier) => TamAttestationCheck::Passed(Some(verifier)),
-            Err(e) => {
-                let mut err = ErrorMessage::new(e.code());
-                err.token = qr.token.clone();
-                let reason = format!("{e}");
-                err.err_msg = Some(super::reply::truncate_text(&reason, 128));
-                TamAttestationCheck::Refuse(Box::new(err), reason)
-            }
+            Err(e) => refuse(e.code(), qr, format!("{e}")),
         }
     }
 

@@ -10,6 +10,7 @@ mod codec;
 mod error;
 #[cfg(feature = "json")]
 mod json;
+pub mod media_type;
 mod result;
 mod signed;
 

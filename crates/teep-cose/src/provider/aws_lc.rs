@@ -215,8 +215,8 @@ impl CryptoProvider for AwsLcProvider {
         sealed: &[u8],
     ) -> Result<Vec<u8>, CryptoError> {
         let key = gcm_key(key)?;
-        rules::gcm_sealed(sealed)?;
-        aead_open(&key, nonce, aad, sealed).map_err(|()| rules::gcm_open_failed())
+        rules::aead_sealed(rules::AES_GCM, sealed)?;
+        aead_open(&key, nonce, aad, sealed).map_err(|()| rules::aead_open_failed(rules::AES_GCM))
     }
 
     fn x25519(
@@ -275,9 +275,10 @@ impl CryptoProvider for AwsLcProvider {
         aad: &[u8],
         sealed: &[u8],
     ) -> Result<Vec<u8>, CryptoError> {
-        rules::chacha_sealed(sealed)?;
+        rules::aead_sealed(rules::CHACHA20_POLY1305, sealed)?;
         let key = chacha_key(key)?;
-        aead_open(&key, nonce, aad, sealed).map_err(|()| rules::chacha_open_failed())
+        aead_open(&key, nonce, aad, sealed)
+            .map_err(|()| rules::aead_open_failed(rules::CHACHA20_POLY1305))
     }
 
     fn aes_ctr(&self, key: &[u8], iv: &[u8; 16], data: &mut [u8]) -> Result<(), CryptoError> {

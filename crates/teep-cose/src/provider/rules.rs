@@ -58,11 +58,15 @@ pub(crate) fn key_unwrap_failed() -> CryptoError {
     }
 }
 
-/// The sealed input holds at least the tag.
-pub(crate) fn gcm_sealed(sealed: &[u8]) -> Result<(), CryptoError> {
+/// The AEADs here (AES-GCM and ChaCha20-Poly1305), by the name errors give them.
+pub(crate) const AES_GCM: &str = "AES-GCM";
+pub(crate) const CHACHA20_POLY1305: &str = "ChaCha20-Poly1305";
+
+/// The sealed input of the AEAD `op` holds at least the tag (16 bytes for both).
+pub(crate) fn aead_sealed(op: &'static str, sealed: &[u8]) -> Result<(), CryptoError> {
     if sealed.len() < GCM_TAG_LEN {
         return Err(CryptoError::InputLength {
-            op: "AES-GCM",
+            op,
             rule: "sealed input must hold the 16-byte tag",
             got: sealed.len(),
         });
@@ -70,9 +74,9 @@ pub(crate) fn gcm_sealed(sealed: &[u8]) -> Result<(), CryptoError> {
     Ok(())
 }
 
-pub(crate) fn gcm_open_failed() -> CryptoError {
+pub(crate) fn aead_open_failed(op: &'static str) -> CryptoError {
     CryptoError::Authentication {
-        op: "AES-GCM",
+        op,
         check: "authentication",
     }
 }
@@ -120,25 +124,6 @@ pub(crate) fn ecdh_keys(private: &PrivateKey, peer: &PublicKey) -> Result<(), Cr
 /// Any failure inside a library call, named by operation.
 pub(crate) fn failed(op: &'static str) -> CryptoError {
     CryptoError::Failed { op }
-}
-
-/// The sealed ChaCha20-Poly1305 input holds at least the tag.
-pub(crate) fn chacha_sealed(sealed: &[u8]) -> Result<(), CryptoError> {
-    if sealed.len() < GCM_TAG_LEN {
-        return Err(CryptoError::InputLength {
-            op: "ChaCha20-Poly1305",
-            rule: "sealed input must hold the 16-byte tag",
-            got: sealed.len(),
-        });
-    }
-    Ok(())
-}
-
-pub(crate) fn chacha_open_failed() -> CryptoError {
-    CryptoError::Authentication {
-        op: "ChaCha20-Poly1305",
-        check: "authentication",
-    }
 }
 
 /// RFC 7748 §6.1: an all-zero X25519 output means the peer sent a small-order point.

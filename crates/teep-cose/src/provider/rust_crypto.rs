@@ -262,7 +262,7 @@ impl CryptoProvider for RustCryptoProvider {
     ) -> Result<Vec<u8>, CryptoError> {
         use aes_gcm::aead::AeadInOut as _;
         rules::aes_key("AES-GCM", key)?;
-        rules::gcm_sealed(sealed)?;
+        rules::aead_sealed(rules::AES_GCM, sealed)?;
         let nonce = aes_gcm::Nonce::from(*nonce);
         let (body, tag) = sealed.split_at(sealed.len() - GCM_TAG_LEN);
         let tag = aes_gcm::Tag::try_from(tag).map_err(|_| rules::failed("AES-GCM"))?;
@@ -275,7 +275,7 @@ impl CryptoProvider for RustCryptoProvider {
                 c.decrypt_inout_detached(&nonce, aad, out.as_mut_slice().into(), &tag)
             }
         }
-        .map_err(|_| rules::gcm_open_failed())?;
+        .map_err(|_| rules::aead_open_failed(rules::AES_GCM))?;
         Ok(out)
     }
 
@@ -327,7 +327,7 @@ impl CryptoProvider for RustCryptoProvider {
         sealed: &[u8],
     ) -> Result<Vec<u8>, CryptoError> {
         use chacha20poly1305::{AeadInOut as _, KeyInit as _};
-        rules::chacha_sealed(sealed)?;
+        rules::aead_sealed(rules::CHACHA20_POLY1305, sealed)?;
         let cipher = chacha20poly1305::ChaCha20Poly1305::new(&chacha20poly1305::Key::from(*key));
         let (body, tag) = sealed.split_at(sealed.len() - GCM_TAG_LEN);
         let tag =
@@ -340,7 +340,7 @@ impl CryptoProvider for RustCryptoProvider {
                 out.as_mut_slice().into(),
                 &tag,
             )
-            .map_err(|_| rules::chacha_open_failed())?;
+            .map_err(|_| rules::aead_open_failed(rules::CHACHA20_POLY1305))?;
         Ok(out)
     }
 

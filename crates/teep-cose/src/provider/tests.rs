@@ -320,7 +320,7 @@ fn aes_gcm_known_answers() {
                 .aes_gcm_open(&key, &nonce, &aad, &sealed[..15])
                 .unwrap_err();
             let bad_key = p.aes_gcm_seal(&[0u8; 24], &nonce, &aad, b"").unwrap_err();
-            assert_eq!(tampered, rules::gcm_open_failed());
+            assert_eq!(tampered, rules::aead_open_failed(rules::AES_GCM));
             assert!(matches!(short, CryptoError::InputLength { got: 15, .. }));
             assert!(matches!(bad_key, CryptoError::KeyLength { got: 24, .. }));
             [tampered, wrong_aad, short, bad_key]

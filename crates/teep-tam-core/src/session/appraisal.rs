@@ -51,20 +51,22 @@ impl TamCore {
         if attest::classify(format).ok()? != PayloadKind::Evidence {
             return None;
         }
-        let signed = match &ctx.device {
-            Some(d) => self.verify_known(msg, d).is_ok(),
-            None => self
-                .parse_evidence(payload)
-                .and_then(|ev| ev.cnf_key())
-                .is_ok_and(|k| msg.opened.verify(&k).is_ok()),
+        let plain = || match is_encrypted(payload) {
+            true => self.decrypt_to_tam(payload, Purpose::Eat).ok(),
+            false => Some(payload.clone()),
         };
-        if !signed {
-            return None;
-        }
-        let evidence = if is_encrypted(payload) {
-            self.decrypt_to_tam(payload, Purpose::Eat).ok()?
-        } else {
-            payload.clone()
+        // Opened once: an unknown device's signer is the `cnf` key inside.
+        let evidence = match &ctx.device {
+            Some(d) => {
+                self.verify_known(msg, d).ok()?;
+                plain()?
+            }
+            None => {
+                let eat = plain()?;
+                let key = self.parse_plain_evidence(&eat).and_then(|ev| ev.cnf_key());
+                msg.opened.verify(&key.ok()?).ok()?;
+                eat
+            }
         };
         Some(EvidenceForVerifier {
             media_type: format.unwrap_or(attest::EVIDENCE_MEDIA_TYPE).to_string(),

@@ -55,19 +55,18 @@ impl TamCore {
         rng: &mut dyn Random,
     ) -> Result<Outcome, Rejection> {
         let unknown_open = ctx.device.is_none() && self.config.enroll != Enroll::Registered;
-        let device = if unknown_open {
-            None
+        let (device, agent_key) = if unknown_open {
+            (None, None)
         } else {
             let device = self.known_device(msg, ctx)?;
-            self.verify_known(msg, device)?;
-            Some(device)
+            let (key, _) = self.verify_known(msg, device)?;
+            (Some(device), Some(key))
         };
         super::data_items::check_report_nonces(msg, &token, &|b| {
             self.decrypt_to_tam(b, teep_cose::encrypt::Purpose::SuitReport)
         })?;
         // A known device's TEEP key (its Error verified with it) is where the TAM's own EAT
         // is encrypted to (-26 §8.2); an unknown device's is not trusted yet.
-        let agent_key = device.and_then(|d| teep_cose::PublicKey::from_cose_key(&d.teep_key).ok());
         let answered = match (
             self.attested_query_request(msg, &token, challenge, agent_key.as_ref(), now, rng),
             device,

@@ -15,14 +15,18 @@ impl TamCore {
     /// Evidence from an attestation-payload, decrypted first when it is a COSE_Encrypt (the
     /// format stays `application/eat+cwt`: a CWT may be encrypted, RFC 8392 §7.1).
     pub(crate) fn parse_evidence(&self, payload: &[u8]) -> Result<Evidence, AttestError> {
-        let mut ev = if !is_encrypted(payload) {
-            Evidence::parse(payload)?
-        } else {
-            let plain = self
-                .decrypt_to_tam(payload, Purpose::Eat)
-                .map_err(AttestError::Decrypt)?;
-            Evidence::parse(&plain)?
-        };
+        if !is_encrypted(payload) {
+            return self.parse_plain_evidence(payload);
+        }
+        let plain = self
+            .decrypt_to_tam(payload, Purpose::Eat)
+            .map_err(AttestError::Decrypt)?;
+        self.parse_plain_evidence(&plain)
+    }
+
+    /// Evidence from a signed EAT already out of any COSE_Encrypt, its `cnf` opened.
+    pub(crate) fn parse_plain_evidence(&self, eat: &[u8]) -> Result<Evidence, AttestError> {
+        let mut ev = Evidence::parse(eat)?;
         self.open_encrypted_cnf(&mut ev)?;
         Ok(ev)
     }

@@ -64,6 +64,17 @@ fn error_of(o: &Outcome, n: Numbering) -> (ErrorCode, String) {
     (u.err_code.expect("err-code"), u.err_msg.unwrap_or_default())
 }
 
+/// The device attested and got its Update; otherwise the failure names the err-code and msg.
+fn updated_and_attested(tam: &Tam, dev: &SimDevice, o: &Outcome, n: Numbering, case: &str) {
+    assert_eq!(
+        o.result,
+        ExchangeResult::Update,
+        "{n:?} {case} {:?}",
+        (o.result != ExchangeResult::Update).then(|| error_of(o, n))
+    );
+    assert_eq!(tam.device(dev).status, DeviceStatus::Attested);
+}
+
 /// Evidence encrypted to the TAM's key is appraised like plain Evidence: the device attests
 /// and gets its TC, registered or enrolled by the key its (decrypted) `cnf` names.
 #[test]
@@ -82,13 +93,7 @@ fn teep_8_2_encrypted_evidence_attests_end_to_end() {
                     let eat = q.attestation_payload.take().unwrap();
                     q.attestation_payload = Some(seal(&eat, &key, content, Purpose::Eat));
                 });
-                assert_eq!(
-                    o.result,
-                    ExchangeResult::Update,
-                    "{n:?} {content:?} {enroll:?} {:?}",
-                    (o.result != ExchangeResult::Update).then(|| error_of(&o, n))
-                );
-                assert_eq!(tam.device(&dev).status, DeviceStatus::Attested);
+                updated_and_attested(&tam, &dev, &o, n, &format!("{content:?} {enroll:?}"));
             }
         }
     }
@@ -360,13 +365,7 @@ fn teep_8_2_x25519_encrypted_evidence_and_report_from_an_ed25519_device() {
                     let signed = teep_cose::sign1(&report(&token), &dev.signer).unwrap();
                     q.suit_reports = vec![seal(&signed, &key, content, Purpose::SuitReport)];
                 });
-                assert_eq!(
-                    o.result,
-                    ExchangeResult::Update,
-                    "{n:?} {content:?} {enroll:?} {:?}",
-                    (o.result != ExchangeResult::Update).then(|| error_of(&o, n))
-                );
-                assert_eq!(tam.device(&dev).status, DeviceStatus::Attested);
+                updated_and_attested(&tam, &dev, &o, n, &format!("{content:?} {enroll:?}"));
             }
         }
     }

@@ -87,6 +87,34 @@ pub(super) fn evidence<'a>(
     }
 }
 
+/// `dev`'s Evidence labelled `application/eat+cwt`, with `edit` applied to its claims,
+/// answered by `tam` (no external Verifier).
+pub(super) fn answer_evidence<'a>(
+    tam: &mut Tam,
+    dev: &'a SimDevice,
+    edit: impl FnOnce(&mut EatClaims) + 'a,
+) -> Outcome {
+    answer(
+        tam,
+        dev,
+        Some(EVIDENCE_MEDIA_TYPE),
+        evidence(dev, edit),
+        None,
+    )
+    .unwrap()
+}
+
+/// A registered device and a TAM that refuses every deviation (`--strict`).
+pub(super) fn strict_registered() -> (Tam, SimDevice) {
+    registered(
+        |c| CoreConfig {
+            tolerance: Tolerance::Strict,
+            ..c
+        },
+        false,
+    )
+}
+
 pub(super) fn registered(
     config: impl FnOnce(CoreConfig) -> CoreConfig,
     verifier_keys: bool,
@@ -128,14 +156,7 @@ pub(super) fn attested(tam: &Tam, dev: &SimDevice, o: &Outcome) -> serde_json::V
 #[test]
 fn teep_26_4_3_evidence_labelled_eat_cwt_is_appraised_as_evidence() {
     let (mut tam, dev) = registered(|c| c, false);
-    let o = answer(
-        &mut tam,
-        &dev,
-        Some(EVIDENCE_MEDIA_TYPE),
-        evidence(&dev, |_| {}),
-        None,
-    )
-    .unwrap();
+    let o = answer_evidence(&mut tam, &dev, |_| {});
     assert!(o.deviations.is_empty(), "{:?}", o.deviations);
     let c = attested(&tam, &dev, &o);
     assert_eq!(c["passport"], false);
@@ -164,13 +185,7 @@ fn teep_26_4_3_device_signed_payload_under_the_result_label_is_a_named_deviation
             .iter()
             .any(|n| n.contains("teep.evidence-labelled-as-result")));
 
-        let (mut strict, dev) = registered(
-            |c| CoreConfig {
-                tolerance: Tolerance::Strict,
-                ..c
-            },
-            false,
-        );
+        let (mut strict, dev) = strict_registered();
         let r = answer(&mut strict, &dev, format, evidence(&dev, |_| {}), None).unwrap_err();
         assert_eq!(r.kind(), Some(RefusalKind::StrictDeviation), "{r}");
         assert!(
@@ -273,14 +288,7 @@ fn teep_26_5_a_missing_required_claim_is_named() {
     ];
     for (name, drop) in drops {
         let (mut tam, dev) = registered(|c| c, true);
-        let o = answer(
-            &mut tam,
-            &dev,
-            Some(EVIDENCE_MEDIA_TYPE),
-            evidence(&dev, drop),
-            None,
-        )
-        .unwrap();
+        let o = answer_evidence(&mut tam, &dev, drop);
         let why = failure(&tam, &dev, &o);
         assert!(why.starts_with(name), "evidence without {name}: {why}");
 
@@ -349,24 +357,11 @@ fn rfc_9711_manifests_older_forms_are_named_deviations() {
     ];
     for (edit, codes) in cases {
         let (mut tam, dev) = registered(|c| c, false);
-        let o = answer(
-            &mut tam,
-            &dev,
-            Some(EVIDENCE_MEDIA_TYPE),
-            evidence(&dev, edit),
-            None,
-        )
-        .unwrap();
+        let o = answer_evidence(&mut tam, &dev, edit);
         attested(&tam, &dev, &o);
         assert_eq!(o.deviations.codes(), codes);
 
-        let (mut strict, dev) = registered(
-            |c| CoreConfig {
-                tolerance: Tolerance::Strict,
-                ..c
-            },
-            false,
-        );
+        let (mut strict, dev) = strict_registered();
         let r = answer(
             &mut strict,
             &dev,
@@ -401,24 +396,12 @@ fn rfc_9711_manifests_older_forms_are_named_deviations() {
 fn teep_26_7_1_1_1_cnf_kid_names_a_known_devices_teep_key() {
     let (mut tam, dev) = registered(|c| c, false);
     let kid = dev.public_key().thumbprint().to_vec();
-    let o = answer(
-        &mut tam,
-        &dev,
-        Some(EVIDENCE_MEDIA_TYPE),
-        evidence(&dev, |c| c.cnf = Some(Confirmation::Kid(kid))),
-        None,
-    )
-    .unwrap();
+    let o = answer_evidence(&mut tam, &dev, |c| c.cnf = Some(Confirmation::Kid(kid)));
     attested(&tam, &dev, &o);
 
-    let o = answer(
-        &mut tam,
-        &dev,
-        Some(EVIDENCE_MEDIA_TYPE),
-        evidence(&dev, |c| c.cnf = Some(Confirmation::Kid(vec![9; 32]))),
-        None,
-    )
-    .unwrap();
+    let o = answer_evidence(&mut tam, &dev, |c| {
+        c.cnf = Some(Confirmation::Kid(vec![9; 32]))
+    });
     let why = failure(&tam, &dev, &o);
     assert!(
         why.contains("cnf") && why.contains("does not name"),
@@ -466,14 +449,7 @@ fn encrypted_cnf(dev: &SimDevice, to: &PublicKey, tagged: bool) -> Confirmation 
 
 /// `dev`'s Evidence with `cnf`, answered by `tam`.
 fn answer_with_cnf(tam: &mut Tam, dev: &SimDevice, cnf: Confirmation) -> Outcome {
-    answer(
-        tam,
-        dev,
-        Some(EVIDENCE_MEDIA_TYPE),
-        evidence(dev, move |c| c.cnf = Some(cnf)),
-        None,
-    )
-    .unwrap()
+    answer_evidence(tam, dev, move |c| c.cnf = Some(cnf))
 }
 
 /// RFC 8747 §3.3, -26 §5: a `cnf` holding the TEEP key as an Encrypted_COSE_Key addressed to
@@ -677,14 +653,7 @@ fn appraisal_policy_rejects_unaccepted_hardware_and_old_tcs() {
         }),
         false,
     );
-    let o = answer(
-        &mut tam,
-        &dev,
-        Some(EVIDENCE_MEDIA_TYPE),
-        evidence(&dev, |_| {}),
-        None,
-    )
-    .unwrap();
+    let o = answer_evidence(&mut tam, &dev, |_| {});
     attested(&tam, &dev, &o);
 
     let (mut tam, dev) = registered(
@@ -711,14 +680,7 @@ fn appraisal_policy_rejects_unaccepted_hardware_and_old_tcs() {
         }),
         false,
     );
-    let o = answer(
-        &mut tam,
-        &dev,
-        Some(EVIDENCE_MEDIA_TYPE),
-        evidence(&dev, |_| {}),
-        None,
-    )
-    .unwrap();
+    let o = answer_evidence(&mut tam, &dev, |_| {});
     assert!(failure(&tam, &dev, &o).contains("hwversion \"1.0\""));
 
     let (mut tam, mut dev) = registered(
@@ -730,14 +692,7 @@ fn appraisal_policy_rejects_unaccepted_hardware_and_old_tcs() {
     );
     tam.add_assigned("hello", 1);
     assert_eq!(tam.exchange(&mut dev), Exchange::Updated);
-    let o = answer(
-        &mut tam,
-        &dev,
-        Some(EVIDENCE_MEDIA_TYPE),
-        evidence(&dev, |_| {}),
-        None,
-    )
-    .unwrap();
+    let o = answer_evidence(&mut tam, &dev, |_| {});
     assert!(failure(&tam, &dev, &o).contains("TC hello at sequence 1, below the required 2"));
 }
 

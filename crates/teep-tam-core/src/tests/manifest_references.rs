@@ -8,7 +8,9 @@ use teep_cbor::deviation::{Deviations, Tolerance};
 use teep_cbor::{SuitDigest, SuitReference};
 use teep_cose::eat::{EatClaims, ManifestEntry};
 
-use super::evidence_formats::{answer, attested, claims, evidence, failure, registered};
+use super::evidence_formats::{
+    answer, answer_evidence, attested, claims, evidence, failure, registered, strict_registered,
+};
 use super::harness::*;
 use crate::attest::{self, AppraisalPolicy, ClaimsFault, Evidence, EVIDENCE_MEDIA_TYPE};
 use crate::model::InstalledTc;
@@ -205,14 +207,7 @@ fn with_reference(d: SuitDigest) -> impl FnOnce(&mut EatClaims) {
 #[test]
 fn teep_26_5_attested_digest_satisfies_min_tc_version_over_recorded_holdings() {
     let (mut tam, dev) = setup("hello", 3, &digest(0x33), 1, 2);
-    let o = answer(
-        &mut tam,
-        &dev,
-        Some(EVIDENCE_MEDIA_TYPE),
-        evidence(&dev, with_reference(digest(0x33))),
-        None,
-    )
-    .unwrap();
+    let o = answer_evidence(&mut tam, &dev, with_reference(digest(0x33)));
     let c = attested(&tam, &dev, &o);
     let r = &c["manifest_references"][0];
     assert_eq!(r["tc"], "hello", "{c}");
@@ -231,14 +226,7 @@ fn teep_26_5_attested_digest_satisfies_min_tc_version_over_recorded_holdings() {
 
     // A digest the catalog does not know identifies nothing: the recorded 1 decides.
     let (mut tam, dev) = setup("hello", 3, &digest(0x33), 1, 2);
-    let o = answer(
-        &mut tam,
-        &dev,
-        Some(EVIDENCE_MEDIA_TYPE),
-        evidence(&dev, with_reference(digest(0x44))),
-        None,
-    )
-    .unwrap();
+    let o = answer_evidence(&mut tam, &dev, with_reference(digest(0x44)));
     assert!(failure(&tam, &dev, &o).contains("TC hello at sequence 1, below the required 2"));
 }
 
@@ -248,25 +236,11 @@ fn teep_26_5_attested_digest_satisfies_min_tc_version_over_recorded_holdings() {
 #[test]
 fn teep_26_5_attested_digest_violates_min_tc_version_despite_recorded_holdings() {
     let (mut tam, dev) = setup("hello", 1, &digest(0x11), 5, 2);
-    let o = answer(
-        &mut tam,
-        &dev,
-        Some(EVIDENCE_MEDIA_TYPE),
-        evidence(&dev, with_reference(digest(0x11))),
-        None,
-    )
-    .unwrap();
+    let o = answer_evidence(&mut tam, &dev, with_reference(digest(0x11)));
     assert!(failure(&tam, &dev, &o).contains("TC hello at sequence 1, below the required 2"));
 
     let (mut tam, dev) = setup("hello", 1, &digest(0x11), 5, 2);
-    let o = answer(
-        &mut tam,
-        &dev,
-        Some(EVIDENCE_MEDIA_TYPE),
-        evidence(&dev, |_| {}),
-        None,
-    )
-    .unwrap();
+    let o = answer_evidence(&mut tam, &dev, |_| {});
     let c = attested(&tam, &dev, &o);
     assert!(c.get("manifest_references").is_none(), "{c}");
 }
@@ -280,25 +254,12 @@ fn teep_26_5_map_form_reference_in_a_query_response_is_recorded_and_strict_refus
         c.manifests = Some(vec![wrapped(map_body("urn:x", &digest(0x33)))]);
     };
     let (mut tam, dev) = setup("hello", 3, &digest(0x33), 1, 2);
-    let o = answer(
-        &mut tam,
-        &dev,
-        Some(EVIDENCE_MEDIA_TYPE),
-        evidence(&dev, map_reference),
-        None,
-    )
-    .unwrap();
+    let o = answer_evidence(&mut tam, &dev, map_reference);
     assert_eq!(o.deviations.codes(), ["eat.manifests-reference-map"]);
     let c = attested(&tam, &dev, &o);
     assert_eq!(c["manifest_references"][0]["tc"], "hello", "{c}");
 
-    let (mut strict, dev) = registered(
-        |c| CoreConfig {
-            tolerance: Tolerance::Strict,
-            ..c
-        },
-        false,
-    );
+    let (mut strict, dev) = strict_registered();
     let r = answer(
         &mut strict,
         &dev,
@@ -315,14 +276,9 @@ fn teep_26_5_map_form_reference_in_a_query_response_is_recorded_and_strict_refus
 #[test]
 fn rfc_9711_garbage_manifest_body_fails_attestation_naming_the_entry() {
     let (mut tam, dev) = registered(|c| c, false);
-    let o = answer(
-        &mut tam,
-        &dev,
-        Some(EVIDENCE_MEDIA_TYPE),
-        evidence(&dev, |c| c.manifests = Some(vec![wrapped(vec![0xff])])),
-        None,
-    )
-    .unwrap();
+    let o = answer_evidence(&mut tam, &dev, |c| {
+        c.manifests = Some(vec![wrapped(vec![0xff])])
+    });
     failure(&tam, &dev, &o);
     let detail = tam.device(&dev).status_detail.clone().unwrap_or_default();
     assert!(

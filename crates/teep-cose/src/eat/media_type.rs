@@ -5,11 +5,12 @@
 //! eat_profile=urn:ietf:rfc:rfcXXXX`, the TEEP EAT media type, and the TAM treats a payload
 //! of that type as an Attestation Result; any other type is Evidence to pass to a Verifier.
 //! So an EAT labelled `application/eat+cwt` without that profile (RFC 9782), or with another
-//! profile (an EAR's, say), is Evidence.
+//! profile (an EAR's, say), is Evidence. Shared by the TAM (the Agent's payload) and the
+//! Agent (the TAM's own attestation), so both read a label alike.
 
 use alloc::{format, string::String, string::ToString, vec::Vec};
 
-use teep_cose::eat::TEEP_EAT_PROFILE;
+use super::TEEP_EAT_PROFILE;
 
 /// The media type teep's Agent labels its Evidence with: an EAT as a CWT (RFC 9782 §4),
 /// no `eat_profile` parameter.
