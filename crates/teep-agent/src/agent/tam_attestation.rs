@@ -25,7 +25,7 @@ use alloc::{boxed::Box, format, string::String, vec, vec::Vec};
 use teep_cose::eat::{Confirmation, EatClaims, EatProfile, TEEP_EAT_PROFILE};
 use teep_proto::{ErrorCode, ErrorMessage, FreshnessMechanism, QueryRequest};
 
-use super::{Agent, TEEP_RESULT_MEDIA_TYPE};
+use super::Agent;
 
 /// Why a TAM's attestation-payload was not accepted; the text goes back in err-msg.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -233,6 +233,7 @@ mod tests {
     use super::super::test_device::{signer, Broken};
     use super::super::AgentConfig;
     use super::*;
+    use crate::agent::TEEP_RESULT_MEDIA_TYPE;
     use crate::state::AgentState;
 
     const NUMBERINGS: [Numbering; 2] = [Numbering::Draft26, Numbering::Legacy];
